@@ -1,0 +1,2 @@
+// handoffd: placeholder until the daemon lands.
+int main() { return 0; }

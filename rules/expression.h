@@ -1,0 +1,89 @@
+// Expression: the rule language of SPEC 5.1, compiled once at load and evaluated per event.
+//
+// Compile() turns source text into a tree whose paths are pre-split and pre-classified (no name
+// lookup by string beyond the JSON keys themselves), whose `score.NAME` references are resolved to
+// indexes, and whose regexes are compiled RE2 objects. Evaluation never fails: wrong types give
+// null or false as the contract says. A compiled Expression is immutable and safe to evaluate from
+// many threads at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "handoff/event.h"
+#include "handoff/value.h"
+
+namespace handoff {
+
+// What an expression may see, by where it is used (SPEC 5.1 "Paths").
+enum class ExpressionScope : uint8_t {
+  kEventRule,    // `when` of a rule of an event score: everything
+  kProfileRule,  // `when` of a rule of a profile score: traits and lead only
+  kLead,         // stages and routing: traits, score and lead
+};
+
+// A load-time error. `offset` is the 0-based byte offset into the expression text of the first
+// character of the offending token (the rule loader turns it into FILE:LINE:COL).
+struct ExpressionError {
+  size_t offset = 0;
+  std::string message;
+};
+
+// What an evaluation reads. Pointers are borrowed for the duration of one evaluation; any of them
+// may be null (a null event makes every event path read as null).
+struct EvalContext {
+  const Event* event = nullptr;
+  const Value* traits = nullptr;   // the lead's traits, an object
+  const double* scores = nullptr;  // score values, indexed like RuleSet::scores
+  std::string_view lead_id;
+  std::string_view lead_stage;
+};
+
+// The result of evaluating an expression to a value (used where a rule needs more than a
+// condition, e.g. a routing team's `skill`). Strings may point into the context or the expression;
+// `owned` backs strings the evaluation built (lower(), domain()).
+struct EvalResult {
+  Value::Type type = Value::Type::kNull;
+  bool boolean = false;
+  double number = 0;
+  std::string_view string;
+  const Value* composite = nullptr;  // array or object
+  std::string owned;
+  // The result as an owned Value (copies composites).
+  Value ToValue() const;
+};
+
+class ExpressionNode;  // defined in expression.cc
+
+class Expression {
+ public:
+  // Compiles `text`. `score_names[i]` is the name of score i: `score.NAME` compiles to index i,
+  // and a name not in the list is an error ("unknown score"). On failure returns an Expression for which ok() is false and appends every
+  // error found to `errors` (at least one).
+  static Expression Compile(std::string_view text, ExpressionScope scope,
+                            const std::vector<std::string>& score_names,
+                            std::vector<ExpressionError>* errors);
+  // An expression that is the constant `v` (a YAML `when: true`).
+  static Expression Constant(Value v);
+
+  Expression() = default;  // the constant null: never true
+  bool ok() const { return root_ != nullptr; }
+
+  // True only if the expression evaluates to the boolean `true`.
+  bool Test(const EvalContext& ctx) const;
+  // The full value.
+  EvalResult Evaluate(const EvalContext& ctx) const;
+
+  // True when the expression reads any event path (type, event, properties, context).
+  bool reads_event() const { return reads_event_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::shared_ptr<const ExpressionNode> root_;
+  std::string source_;
+  bool reads_event_ = false;
+};
+
+}  // namespace handoff

@@ -1,0 +1,185 @@
+#include "handoff/value.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace handoff {
+
+const Value* Value::Find(std::string_view key) const {
+  if (!is_object()) {
+    return nullptr;
+  }
+  for (const Member& m : as_object()) {
+    if (m.first == key) {
+      return &m.second;
+    }
+  }
+  return nullptr;
+}
+
+Value* Value::FindMutable(std::string_view key) {
+  return const_cast<Value*>(static_cast<const Value*>(this)->Find(key));
+}
+
+void Value::Set(std::string_view key, Value v) {
+  if (!is_object()) {
+    data_ = Object{};
+  }
+  if (Value* existing = FindMutable(key)) {
+    *existing = std::move(v);
+    return;
+  }
+  mutable_object().emplace_back(std::string(key), std::move(v));
+}
+
+bool Value::Erase(std::string_view key) {
+  if (!is_object()) {
+    return false;
+  }
+  Object& obj = mutable_object();
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (it->first == key) {
+      obj.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Value::operator==(const Value& other) const {
+  if (type() != other.type()) {
+    return false;
+  }
+  switch (type()) {
+    case Type::kNull:
+      return true;
+    case Type::kBool:
+      return as_bool() == other.as_bool();
+    case Type::kNumber:
+      return as_number() == other.as_number();
+    case Type::kString:
+      return as_string() == other.as_string();
+    case Type::kArray:
+      return as_array() == other.as_array();
+    case Type::kObject: {
+      if (as_object().size() != other.as_object().size()) {
+        return false;
+      }
+      for (const Member& m : as_object()) {
+        const Value* theirs = other.Find(m.first);
+        if (theirs == nullptr || !(*theirs == m.second)) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      default:
+        if (u < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonNumber(double d, std::string* out) {
+  if (!std::isfinite(d)) {
+    out->append("null");
+    return;
+  }
+  if (d == 0) {
+    out->push_back('0');  // also for -0: JSON readers treat both alike
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+  out->append(buf, end);
+}
+
+void Value::AppendJson(std::string* out) const {
+  switch (type()) {
+    case Type::kNull:
+      out->append("null");
+      return;
+    case Type::kBool:
+      out->append(as_bool() ? "true" : "false");
+      return;
+    case Type::kNumber:
+      AppendJsonNumber(as_number(), out);
+      return;
+    case Type::kString:
+      AppendJsonString(as_string(), out);
+      return;
+    case Type::kArray: {
+      out->push_back('[');
+      bool first = true;
+      for (const Value& v : as_array()) {
+        if (!first) {
+          out->push_back(',');
+        }
+        first = false;
+        v.AppendJson(out);
+      }
+      out->push_back(']');
+      return;
+    }
+    case Type::kObject: {
+      out->push_back('{');
+      bool first = true;
+      for (const Member& m : as_object()) {
+        if (!first) {
+          out->push_back(',');
+        }
+        first = false;
+        AppendJsonString(m.first, out);
+        out->push_back(':');
+        m.second.AppendJson(out);
+      }
+      out->push_back('}');
+      return;
+    }
+  }
+}
+
+std::string Value::ToJson() const {
+  std::string out;
+  AppendJson(&out);
+  return out;
+}
+
+}  // namespace handoff

@@ -1,0 +1,47 @@
+#include "handoff/value.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace handoff {
+namespace {
+
+TEST(ValueTest, ObjectSetKeepsInsertionOrderAndReplacesInPlace) {
+  Value v = Value::MakeObject();
+  v.Set("b", Value::Number(1));
+  v.Set("a", Value::String("x"));
+  v.Set("b", Value::Bool(true));
+  EXPECT_EQ(v.ToJson(), R"({"b":true,"a":"x"})");
+  EXPECT_TRUE(v.Erase("b"));
+  EXPECT_FALSE(v.Erase("b"));
+  EXPECT_EQ(v.ToJson(), R"({"a":"x"})");
+}
+
+TEST(ValueTest, NumbersPrintShortestRoundTrip) {
+  for (double d : {45.0, 93.2, 0.1 + 0.2, 1e21, -3.5, 123456789.123456789, 5e-324}) {
+    std::string s = Value::Number(d).ToJson();
+    EXPECT_EQ(std::strtod(s.c_str(), nullptr), d) << s;
+  }
+  EXPECT_EQ(Value::Number(45).ToJson(), "45");
+  EXPECT_EQ(Value::Number(1.0 / 0.0).ToJson(), "null");
+}
+
+TEST(ValueTest, StringsEscape) {
+  EXPECT_EQ(Value::String("a\"b\\c\n\x01").ToJson(), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(ValueTest, EqualityIsStructural) {
+  Value a = Value::MakeObject();
+  a.Set("x", Value::Number(1));
+  a.Set("y", Value::MakeArray({Value::Null(), Value::String("s")}));
+  Value b = Value::MakeObject();
+  b.Set("y", Value::MakeArray({Value::Null(), Value::String("s")}));
+  b.Set("x", Value::Number(1.0));
+  EXPECT_EQ(a, b);
+  b.Set("x", Value::String("1"));
+  EXPECT_FALSE(a == b);
+}
+
+}  // namespace
+}  // namespace handoff

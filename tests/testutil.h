@@ -1,0 +1,42 @@
+// Shared test helpers: status assertions, temp directories, paths to the source tree.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "handoff/status.h"
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const ::handoff::Status _st = (expr);                 \
+    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
+  } while (0)
+#define EXPECT_OK(expr)                                   \
+  do {                                                    \
+    const ::handoff::Status _st = (expr);                 \
+    EXPECT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
+  } while (0)
+
+namespace handoff::testing {
+
+// A fresh directory under $TMPDIR, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Writes `contents` to path()/name and returns the full path.
+  std::string WriteFile(const std::string& name, const std::string& contents) const;
+
+ private:
+  std::string path_;
+};
+
+// The repository root (HANDOFF_SOURCE_DIR, set by CTest) and the build directory.
+std::string SourceDir();
+std::string BinaryDir();
+
+}  // namespace handoff::testing

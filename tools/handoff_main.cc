@@ -1,0 +1,2 @@
+// handoff: placeholder until the CLI lands.
+int main() { return 0; }

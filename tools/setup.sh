@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Handoff builds with, when any is missing. Safe to run every time:
+# it only calls apt-get when something is not installed yet.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build pkg-config
+  libboost-dev libsimdjson-dev librocksdb-dev libyaml-cpp-dev libre2-dev
+  libhowardhinnant-date-dev libcli11-dev libssl-dev zlib1g-dev tzdata
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nodejs npm
+)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# nodejs/npm may come from outside Debian's packages on some machines; a working `npm` is enough.
+if command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
