@@ -51,6 +51,14 @@ struct EvalResult {
   std::string_view string;
   const Value* composite = nullptr;  // array or object
   std::string owned;
+
+  EvalResult() = default;
+  // Copies and moves keep `string` pointing into `owned` when it pointed into the source's.
+  EvalResult(const EvalResult& other);
+  EvalResult(EvalResult&& other) noexcept;
+  EvalResult& operator=(const EvalResult& other);
+  EvalResult& operator=(EvalResult&& other) noexcept;
+
   // The result as an owned Value (copies composites).
   Value ToValue() const;
 };

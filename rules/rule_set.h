@@ -33,6 +33,7 @@ struct ScoreDef {
   std::string name;
   ScoreKind kind = ScoreKind::kEvent;
   double half_life = 0;  // seconds; 0 = no decay (event scores only)
+  SourcePos pos;
 };
 
 struct CapDef {
@@ -55,6 +56,7 @@ struct StageDef {
   Expression enter;     // stage 0 ("new") has none
   Expression exit;      // when has_exit is false, exit is !(enter)
   bool has_exit = false;
+  SourcePos pos;  // stage 0 ("new"): empty
 };
 
 // A weekly schedule in a rep's local time: half-open [start, end) minute-of-week intervals,
@@ -63,6 +65,9 @@ struct WorkingHours {
   bool always = true;
   std::vector<std::pair<int, int>> intervals;
   std::string text;  // as written, for display
+  // True when `minute_of_week` (Monday 00:00 = 0, in the rep's local time) is inside the schedule.
+  // Defined in rules/working_hours.cc, which also parses the syntax.
+  bool Contains(int minute_of_week) const;
 };
 
 enum class RoutingStrategy : uint8_t { kRoundRobin, kWeightedRoundRobin, kLeastLoaded };
@@ -77,6 +82,7 @@ struct RepDef {
   const date::time_zone* tz = nullptr;  // resolved from the system tz database; never null
   WorkingHours hours;
   std::vector<std::string> skills;
+  SourcePos pos;
 };
 
 struct TeamDef {
@@ -85,6 +91,7 @@ struct TeamDef {
   RoutingStrategy strategy = RoutingStrategy::kRoundRobin;
   std::optional<Expression> skill;
   std::vector<RepDef> reps;
+  SourcePos pos;
 };
 
 struct SlaDef {

@@ -1,0 +1,347 @@
+#include "engine/http_api.h"
+
+#include <charconv>
+
+#include "engine/http_util.h"
+#include "engine/lead_json.h"
+#include "engine/timestamp.h"
+#include "rules/rule_loader.h"
+
+namespace handoff {
+namespace {
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse Text(int status, std::string body, std::string content_type = "text/plain") {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+void AppendEventError(const ParseError& err, std::string* out) {
+  out->append("\"error\":");
+  AppendJsonString(EventErrorCode(err.code), out);
+  out->append(",\"message\":");
+  AppendJsonString(err.message, out);
+  if (!err.message_id.empty()) {
+    out->append(",\"messageId\":");
+    AppendJsonString(err.message_id, out);
+  }
+}
+
+std::optional<EventType> SingleEventEndpoint(std::string_view name) {
+  if (name == "batch") {
+    return std::nullopt;
+  }
+  return EventTypeFromName(name);
+}
+
+}  // namespace
+
+std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors) {
+  std::string out = "{\"ok\":";
+  out += ok ? "true" : "false";
+  out += ",\"version\":" + std::to_string(version);
+  if (!ok) {
+    out += ",\"errors\":[";
+    for (size_t i = 0; i < errors.size(); ++i) {
+      const LoadError& e = errors[i];
+      if (i > 0) {
+        out.push_back(',');
+      }
+      out += "{\"file\":";
+      AppendJsonString(e.file, &out);
+      out += ",\"line\":" + std::to_string(e.line) + ",\"col\":" + std::to_string(e.col);
+      out += ",\"message\":";
+      AppendJsonString(e.message, &out);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+  return out;
+}
+
+HttpApi::HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock)
+    : options_(std::move(options)), engine_(engine), metrics_(metrics), clock_(clock) {}
+
+bool HttpApi::AdminAuthorized(const HttpRequest& request) const {
+  if (options_.admin_token.empty()) {
+    return true;
+  }
+  auto token = ParseBearerToken(request.Header("Authorization"));
+  return token.has_value() && ConstantTimeEquals(*token, options_.admin_token);
+}
+
+bool HttpApi::WriteKeyAuthorized(const HttpRequest& request) const {
+  if (options_.write_keys.empty()) {
+    return true;
+  }
+  auto creds = ParseBasicAuth(request.Header("Authorization"));
+  if (!creds.has_value()) {
+    return false;
+  }
+  for (const std::string& key : options_.write_keys) {
+    if (ConstantTimeEquals(creds->user, key)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
+  auto segments = SplitPath(request.path);
+  if (!segments.ok()) {
+    respond(JsonErrorResponse(400, "bad_request", segments.status().message()));
+    return;
+  }
+  const std::vector<std::string>& seg = *segments;
+  const std::string& method = request.method;
+  auto method_not_allowed = [&](const char* allowed) {
+    HttpResponse r = JsonErrorResponse(405, "method_not_allowed",
+                                       std::string("use ") + allowed + " here");
+    r.headers.emplace_back("Allow", allowed);
+    respond(std::move(r));
+  };
+
+  if (seg.size() == 1 && seg[0] == "healthz") {
+    respond(Text(200, "ok"));
+    return;
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    respond(Text(200, metrics_->RenderPrometheus(), "text/plain; version=0.0.4"));
+    return;
+  }
+  if (seg.size() < 2 || seg[0] != "v1") {
+    respond(JsonErrorResponse(404, "not_found", "no such endpoint: " + request.path));
+    return;
+  }
+  // Segment ingest: write keys, not the admin token.
+  if (seg.size() == 2 && (seg[1] == "batch" || SingleEventEndpoint(seg[1]).has_value())) {
+    if (method != "POST") {
+      method_not_allowed("POST");
+      return;
+    }
+    if (!WriteKeyAuthorized(request)) {
+      HttpResponse r = JsonErrorResponse(401, "unauthorized", "a valid write key is required");
+      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"handoff\"");
+      respond(std::move(r));
+      return;
+    }
+    Ingest(request, seg[1], std::move(respond));
+    return;
+  }
+  if (!AdminAuthorized(request)) {
+    HttpResponse r = JsonErrorResponse(401, "unauthorized", "Authorization: Bearer TOKEN required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    respond(std::move(r));
+    return;
+  }
+  if (seg[1] == "leads" && seg.size() == 3) {
+    if (method != "GET") {
+      method_not_allowed("GET");
+      return;
+    }
+    GetLead(seg[2], request, std::move(respond));
+    return;
+  }
+  if (seg[1] == "leads" && seg.size() == 2) {
+    if (method != "GET") {
+      method_not_allowed("GET");
+      return;
+    }
+    ListLeads(request, std::move(respond));
+    return;
+  }
+  if (seg[1] == "rules" && seg.size() == 2) {
+    if (method != "GET") {
+      method_not_allowed("GET");
+      return;
+    }
+    RulesInfo info = engine_->rules_info();
+    std::string body = "{\"version\":" + std::to_string(info.version) + ",\"sha256\":";
+    AppendJsonString(info.sha256, &body);
+    body += ",\"loaded_at\":\"";
+    AppendRfc3339Millis(info.loaded_at, &body);
+    body += "\",\"path\":";
+    AppendJsonString(info.path, &body);
+    body += "}";
+    respond(Json(200, std::move(body)));
+    return;
+  }
+  if (seg[1] == "rules" && seg.size() == 3 && seg[2] == "reload") {
+    if (method != "POST") {
+      method_not_allowed("POST");
+      return;
+    }
+    engine_->RequestReload([respond](const ReloadOutcome& outcome) {
+      respond(Json(outcome.ok ? 200 : 422,
+                   RulesAnswerJson(outcome.ok, outcome.version, outcome.errors)));
+    });
+    return;
+  }
+  if (seg[1] == "rules" && seg.size() == 3 && seg[2] == "validate") {
+    if (method != "POST") {
+      method_not_allowed("POST");
+      return;
+    }
+    LoadResult result = LoadRulesFromString(request.body, "request");
+    respond(Json(result.ok() ? 200 : 422,
+                 RulesAnswerJson(result.ok(), engine_->rules_info().version, result.errors)));
+    return;
+  }
+  respond(JsonErrorResponse(404, "not_found", "no such endpoint: " + request.path));
+}
+
+void HttpApi::GetLead(const std::string& id, const HttpRequest& request, HttpRespond respond) {
+  auto params = QueryParams::Parse(request.query);
+  if (!params.ok()) {
+    respond(JsonErrorResponse(400, "bad_request", params.status().message()));
+    return;
+  }
+  EpochSeconds at = clock_->Now();
+  if (auto at_text = params->Get("at"); at_text.has_value()) {
+    if (!ParseTimeParam(*at_text, &at)) {
+      respond(JsonErrorResponse(400, "bad_request",
+                                "\"at\" must be an RFC 3339 date-time or epoch seconds"));
+      return;
+    }
+  }
+  engine_->RunOnEngine([this, id, at, respond] {
+    LeadState* lead = engine_->FindLead(id);
+    if (lead == nullptr) {
+      respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));
+      return;
+    }
+    std::string body;
+    AppendLeadJson(engine_->scorer(), lead, at, &body);
+    respond(Json(200, std::move(body)));
+  });
+}
+
+void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
+  auto params = QueryParams::Parse(request.query);
+  if (!params.ok()) {
+    respond(JsonErrorResponse(400, "bad_request", params.status().message()));
+    return;
+  }
+  std::string stage(params->Get("stage").value_or(""));
+  std::string after(params->Get("after").value_or(""));
+  size_t limit = 100;
+  if (auto text = params->Get("limit"); text.has_value()) {
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc() || ptr != text->data() + text->size() || limit < 1 || limit > 1000) {
+      respond(JsonErrorResponse(400, "bad_request", "\"limit\" must be from 1 to 1000"));
+      return;
+    }
+  }
+  engine_->RunOnEngine([this, stage, after, limit, respond] {
+    const EpochSeconds now = clock_->Now();
+    std::string body = "{\"leads\":[";
+    size_t count = 0;
+    std::string last;
+    bool more = false;
+    Status st = engine_->store()->ScanLeads(after, [&](std::string_view id, std::string_view) {
+      LeadState* lead = engine_->FindLead(id);
+      if (lead == nullptr || (!stage.empty() && lead->stage != stage)) {
+        return true;
+      }
+      if (count == limit) {
+        more = true;
+        return false;
+      }
+      if (count > 0) {
+        body.push_back(',');
+      }
+      AppendLeadJson(engine_->scorer(), lead, now, &body);
+      last = lead->id;
+      ++count;
+      return true;
+    });
+    if (!st.ok()) {
+      respond(JsonErrorResponse(500, "internal", st.ToString()));
+      return;
+    }
+    body += "],\"next\":";
+    if (more) {
+      AppendJsonString(last, &body);
+    } else {
+      body += "null";
+    }
+    body += "}";
+    respond(Json(200, std::move(body)));
+  });
+}
+
+void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint,
+                     HttpRespond respond) {
+  IngestBatch batch;
+  batch.transport = Transport::kHttp;
+  batch.received_at = clock_->Now();
+  batch.received_mono = std::chrono::steady_clock::now();
+  std::string errors_json;
+  if (endpoint == "batch") {
+    std::vector<BatchError> errors;
+    ParseError whole;
+    if (!parser_.ParseBatch(request.body, &batch.events, &errors, &whole)) {
+      metrics_->EventRejected(Transport::kHttp, static_cast<int>(whole.code));
+      std::string body = "{\"success\":false,";
+      AppendEventError(whole, &body);
+      body += "}";
+      respond(Json(400, std::move(body)));
+      return;
+    }
+    metrics_->EventsReceived(Transport::kHttp, batch.events.size() + errors.size());
+    for (size_t i = 0; i < errors.size(); ++i) {
+      metrics_->EventRejected(Transport::kHttp, static_cast<int>(errors[i].error.code));
+      errors_json += i > 0 ? ",{" : "{";
+      errors_json += "\"index\":" + std::to_string(errors[i].index) + ",";
+      AppendEventError(errors[i].error, &errors_json);
+      errors_json += "}";
+    }
+  } else {
+    if (request.body.size() > options_.max_event_bytes) {
+      respond(JsonErrorResponse(413, "payload_too_large",
+                                "one event may be at most " +
+                                    std::to_string(options_.max_event_bytes) + " bytes"));
+      return;
+    }
+    metrics_->EventsReceived(Transport::kHttp, 1);
+    batch.events.emplace_back();
+    ParseError err;
+    if (!parser_.Parse(request.body, &batch.events.back(), &err, EventTypeFromName(endpoint))) {
+      metrics_->EventRejected(Transport::kHttp, static_cast<int>(err.code));
+      std::string body = "{\"success\":false,";
+      AppendEventError(err, &body);
+      body += "}";
+      respond(Json(400, std::move(body)));
+      return;
+    }
+  }
+  std::string ok_body = "{\"success\":true";
+  if (!errors_json.empty()) {
+    ok_body += ",\"errors\":[" + errors_json + "]";
+  }
+  ok_body += "}";
+  if (batch.events.empty()) {
+    respond(Json(200, std::move(ok_body)));
+    return;
+  }
+  batch.done = [respond, ok_body = std::move(ok_body)](const Status& st) {
+    if (st.ok()) {
+      respond(Json(200, ok_body));
+    } else {
+      respond(JsonErrorResponse(503, "unavailable", st.ToString()));
+    }
+  };
+  engine_->Submit(std::move(batch));
+}
+
+}  // namespace handoff

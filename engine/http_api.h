@@ -1,0 +1,52 @@
+// HttpApi: what the HTTP port answers (SPEC 4 and 6): health, metrics, leads, rules, and the
+// Segment-compatible ingest endpoints. It is the HttpServer's handler.
+//
+// Requests are parsed on the network thread; anything that reads or changes engine state runs on
+// the engine thread (Engine::RunOnEngine / Submit) and answers from there. Ingest answers 200 only
+// after the commit that holds the events. Not thread-safe: the HttpServer must run on one thread
+// (it owns one EventParser).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/event_parser.h"
+#include "engine/http_server.h"
+#include "engine/metrics.h"
+#include "handoff/clock.h"
+
+namespace handoff {
+
+struct HttpApiOptions {
+  std::string admin_token;              // empty: admin calls are open
+  std::vector<std::string> write_keys;  // empty: ingest is open
+  size_t max_event_bytes = 32 * 1024;   // single-event endpoints; /v1/batch has the body limit
+};
+
+class HttpApi {
+ public:
+  // Everything borrowed.
+  HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock);
+
+  void Handle(HttpRequest&& request, HttpRespond respond);
+
+ private:
+  void Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
+  void GetLead(const std::string& id, const HttpRequest& request, HttpRespond respond);
+  void ListLeads(const HttpRequest& request, HttpRespond respond);
+  bool AdminAuthorized(const HttpRequest& request) const;
+  bool WriteKeyAuthorized(const HttpRequest& request) const;
+
+  const HttpApiOptions options_;
+  Engine* const engine_;
+  Metrics* const metrics_;
+  const Clock* const clock_;
+  EventParser parser_;
+};
+
+// The 200/422 body of a reload or validate: {"ok":..,"version":..,"errors":[{file,line,col,
+// message}]}.
+std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors);
+
+}  // namespace handoff

@@ -1,0 +1,281 @@
+#include "handoff/lead_state.h"
+
+#include <cstring>
+
+namespace handoff {
+namespace {
+
+// Format version 1:
+//   u8 version, str id, str stage, value traits, f64 first_seen, f64 last_seen, varint events,
+//   varint n_awards, n x {str rule_id, f64 value, f64 latest, u8 awarded,
+//                         varint n_windows, n x {zigzag window, f64 used}},
+//   u8 has_owner [, str rep, str team, varint seq, u8 accepted, f64 routed_at,
+//                   varint reassignments, varint n, n x str held_by]
+constexpr uint8_t kVersion = 1;
+constexpr int kMaxValueDepth = 64;
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutDouble(double d, std::string* out) {
+  char buf[8];
+  std::memcpy(buf, &d, 8);
+  out->append(buf, 8);
+}
+
+void PutString(std::string_view s, std::string* out) {
+  PutVarint(s.size(), out);
+  out->append(s);
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetDouble(std::string_view* in, double* d) {
+  if (in->size() < 8) {
+    return false;
+  }
+  std::memcpy(d, in->data(), 8);
+  in->remove_prefix(8);
+  return true;
+}
+
+bool GetByte(std::string_view* in, uint8_t* b) {
+  if (in->empty()) {
+    return false;
+  }
+  *b = static_cast<uint8_t>(in->front());
+  in->remove_prefix(1);
+  return true;
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) {
+    return false;
+  }
+  s->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+}  // namespace
+
+void EncodeValue(const Value& v, std::string* out) {
+  out->push_back(static_cast<char>(v.type()));
+  switch (v.type()) {
+    case Value::Type::kNull:
+      break;
+    case Value::Type::kBool:
+      out->push_back(v.as_bool() ? 1 : 0);
+      break;
+    case Value::Type::kNumber:
+      PutDouble(v.as_number(), out);
+      break;
+    case Value::Type::kString:
+      PutString(v.as_string(), out);
+      break;
+    case Value::Type::kArray:
+      PutVarint(v.as_array().size(), out);
+      for (const Value& e : v.as_array()) {
+        EncodeValue(e, out);
+      }
+      break;
+    case Value::Type::kObject:
+      PutVarint(v.as_object().size(), out);
+      for (const auto& [key, member] : v.as_object()) {
+        PutString(key, out);
+        EncodeValue(member, out);
+      }
+      break;
+  }
+}
+
+bool DecodeValue(std::string_view* in, Value* v, int depth) {
+  uint8_t tag = 0;
+  if (depth > kMaxValueDepth || !GetByte(in, &tag)) {
+    return false;
+  }
+  switch (static_cast<Value::Type>(tag)) {
+    case Value::Type::kNull:
+      *v = Value::Null();
+      return true;
+    case Value::Type::kBool: {
+      uint8_t b = 0;
+      if (!GetByte(in, &b)) {
+        return false;
+      }
+      *v = Value::Bool(b != 0);
+      return true;
+    }
+    case Value::Type::kNumber: {
+      double d = 0;
+      if (!GetDouble(in, &d)) {
+        return false;
+      }
+      *v = Value::Number(d);
+      return true;
+    }
+    case Value::Type::kString: {
+      std::string s;
+      if (!GetString(in, &s)) {
+        return false;
+      }
+      *v = Value::String(std::move(s));
+      return true;
+    }
+    case Value::Type::kArray: {
+      uint64_t n = 0;
+      if (!GetVarint(in, &n) || n > in->size()) {
+        return false;
+      }
+      Value::Array arr(n);
+      for (Value& e : arr) {
+        if (!DecodeValue(in, &e, depth + 1)) {
+          return false;
+        }
+      }
+      *v = Value::MakeArray(std::move(arr));
+      return true;
+    }
+    case Value::Type::kObject: {
+      uint64_t n = 0;
+      if (!GetVarint(in, &n) || n > in->size()) {
+        return false;
+      }
+      Value::Object obj(n);
+      for (auto& [key, member] : obj) {
+        if (!GetString(in, &key) || !DecodeValue(in, &member, depth + 1)) {
+          return false;
+        }
+      }
+      *v = Value::MakeObject(std::move(obj));
+      return true;
+    }
+  }
+  return false;
+}
+
+void EncodeLeadState(const LeadState& lead, std::string* out) {
+  out->push_back(static_cast<char>(kVersion));
+  PutString(lead.id, out);
+  PutString(lead.stage, out);
+  EncodeValue(lead.traits, out);
+  PutDouble(lead.first_seen, out);
+  PutDouble(lead.last_seen, out);
+  PutVarint(lead.events, out);
+  PutVarint(lead.awards.size(), out);
+  for (const RuleAward& a : lead.awards) {
+    PutString(a.rule_id, out);
+    PutDouble(a.value, out);
+    PutDouble(a.latest, out);
+    out->push_back(a.awarded ? 1 : 0);
+    PutVarint(a.windows.size(), out);
+    for (const CapWindow& w : a.windows) {
+      PutVarint(ZigZag(w.window), out);
+      PutDouble(w.used, out);
+    }
+  }
+  out->push_back(lead.owner.has_value() ? 1 : 0);
+  if (lead.owner.has_value()) {
+    const LeadOwner& o = *lead.owner;
+    PutString(o.rep, out);
+    PutString(o.team, out);
+    PutVarint(o.seq, out);
+    out->push_back(o.accepted ? 1 : 0);
+    PutDouble(o.routed_at, out);
+    PutVarint(o.reassignments, out);
+    PutVarint(o.held_by.size(), out);
+    for (const std::string& rep : o.held_by) {
+      PutString(rep, out);
+    }
+  }
+}
+
+Status DecodeLeadState(std::string_view in, LeadState* lead) {
+  auto corrupt = [](const char* what) {
+    return Status::Corruption(std::string("lead state: ") + what);
+  };
+  uint8_t version = 0;
+  if (!GetByte(&in, &version)) {
+    return corrupt("empty");
+  }
+  if (version != kVersion) {
+    return corrupt("unknown format version");
+  }
+  *lead = LeadState();
+  uint64_t n = 0;
+  if (!GetString(&in, &lead->id) || !GetString(&in, &lead->stage) ||
+      !DecodeValue(&in, &lead->traits) || !GetDouble(&in, &lead->first_seen) ||
+      !GetDouble(&in, &lead->last_seen) || !GetVarint(&in, &lead->events) ||
+      !GetVarint(&in, &n) || n > in.size()) {
+    return corrupt("truncated header");
+  }
+  lead->awards.resize(n);
+  for (RuleAward& a : lead->awards) {
+    uint8_t awarded = 0;
+    uint64_t windows = 0;
+    if (!GetString(&in, &a.rule_id) || !GetDouble(&in, &a.value) || !GetDouble(&in, &a.latest) ||
+        !GetByte(&in, &awarded) || !GetVarint(&in, &windows) || windows > in.size()) {
+      return corrupt("truncated award");
+    }
+    a.awarded = awarded != 0;
+    a.windows.resize(windows);
+    for (CapWindow& w : a.windows) {
+      uint64_t zz = 0;
+      if (!GetVarint(&in, &zz) || !GetDouble(&in, &w.used)) {
+        return corrupt("truncated cap window");
+      }
+      w.window = UnZigZag(zz);
+    }
+  }
+  uint8_t has_owner = 0;
+  if (!GetByte(&in, &has_owner)) {
+    return corrupt("truncated owner");
+  }
+  if (has_owner != 0) {
+    LeadOwner o;
+    uint8_t accepted = 0;
+    uint64_t reassignments = 0;
+    uint64_t held = 0;
+    if (!GetString(&in, &o.rep) || !GetString(&in, &o.team) || !GetVarint(&in, &o.seq) ||
+        !GetByte(&in, &accepted) || !GetDouble(&in, &o.routed_at) ||
+        !GetVarint(&in, &reassignments) || !GetVarint(&in, &held) || held > in.size()) {
+      return corrupt("truncated owner");
+    }
+    o.accepted = accepted != 0;
+    o.reassignments = static_cast<uint32_t>(reassignments);
+    o.held_by.resize(held);
+    for (std::string& rep : o.held_by) {
+      if (!GetString(&in, &rep)) {
+        return corrupt("truncated owner");
+      }
+    }
+    lead->owner = std::move(o);
+  }
+  if (!in.empty()) {
+    return corrupt("trailing bytes");
+  }
+  return Status::Ok();
+}
+
+}  // namespace handoff

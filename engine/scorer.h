@@ -1,0 +1,79 @@
+// Scorer: the scoring model of SPEC 5.2 and the stage machine of 5.3, as pure functions of a
+// lead's state, an event and a rule set. No I/O, no clock: every time is passed in.
+//
+// A Scorer is bound to one RuleSet (shared ownership) and is immutable, so any number of threads
+// may use one Scorer at once on different leads. Each Scorer has a process-unique generation that
+// keys the per-lead cache (LeadState::cache), so a lead scored under new rules re-aligns itself.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "handoff/event.h"
+#include "handoff/lead_state.h"
+#include "rules/rule_set.h"
+
+namespace handoff {
+
+// A stage move caused by one event or one re-check. Indexes into RuleSet::stages.
+struct StageChange {
+  int from = 0;
+  int to = 0;
+  bool changed() const { return from != to; }
+};
+
+// One rule's part of one score.
+struct ScorePart {
+  std::string_view rule_id;  // points into the RuleSet
+  double points = 0;
+};
+
+class Scorer {
+ public:
+  explicit Scorer(std::shared_ptr<const RuleSet> rules);
+
+  const RuleSet& rules() const { return *rules_; }
+  const std::shared_ptr<const RuleSet>& rules_ptr() const { return rules_; }
+  uint64_t generation() const { return generation_; }
+
+  // Applies a validated event, whose timestamp is set, to `lead`: merges traits, awards event
+  // rules (caps, once, decay), updates first/last seen and the event count, then moves the stage.
+  // `lead->id` must already be set.
+  StageChange Apply(const Event& event, LeadState* lead) const;
+
+  // Score values read at time `at` (event scores decayed to R = max(at, latest award); profile
+  // scores from the current traits), indexed like RuleSet::scores.
+  void ReadScores(LeadState* lead, EpochSeconds at, std::vector<double>* scores) const;
+
+  // Every rule's non-zero part of every score at time `at`; (*parts)[s] adds up to score s.
+  void Breakdown(LeadState* lead, EpochSeconds at, std::vector<std::vector<ScorePart>>* parts,
+                 std::vector<double>* scores) const;
+
+  // The wall-clock re-check: while the current stage's exit holds with scores read at `now`,
+  // moves the lead down one stage.
+  StageChange RecheckExit(LeadState* lead, EpochSeconds now) const;
+
+  // Sets the lead's stage (e.g. a `recycled` close sends it back to "new").
+  void SetStage(LeadState* lead, int stage_index) const;
+
+  // The lead's current stage index (0 when its stored stage no longer exists).
+  int StageIndex(LeadState* lead) const;
+
+ private:
+  void Align(LeadState* lead) const;
+  double ScoreAt(const LeadState& lead, int score, EpochSeconds at,
+                 std::vector<ScorePart>* parts) const;
+  void ProfileScores(LeadState* lead) const;
+  void AllScores(LeadState* lead, EpochSeconds at, double* out) const;
+  // Promotes to the highest stage whose enter holds (when `promote`), else demotes while the
+  // current stage's exit holds.
+  StageChange MoveStage(LeadState* lead, const double* scores, bool promote) const;
+  RuleAward& AwardSlot(LeadState* lead, int rule_index) const;
+
+  std::shared_ptr<const RuleSet> rules_;
+  uint64_t generation_;
+  std::vector<std::vector<int>> rules_of_score_;  // score index -> rule indexes, file order
+};
+
+}  // namespace handoff

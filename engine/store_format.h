@@ -1,0 +1,86 @@
+// The store's on-disk format: column family names and how keys and values are encoded.
+//
+// Everything that decides what bytes land in RocksDB is here, so a reader can check the format in
+// one place, and so the dedupe compaction filter and the store agree on it. Changing anything here
+// is a format change: data written by an older build must still read.
+//
+//   column family  key                              value
+//   leads          lead id (bytes as given)          the encoded LeadState (opaque to the store)
+//   dedupe         messageId (bytes as given)        receive time: 8 bytes, see AppendTime
+//   outbox         seq: 8 bytes big-endian            record time (8 bytes) + record JSON
+//   meta           name (e.g. "rules.version")       opaque bytes
+//
+// The default column family exists (RocksDB requires it) and stays empty.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "handoff/clock.h"
+
+namespace handoff::store_format {
+
+inline constexpr char kLeads[] = "leads";
+inline constexpr char kDedupe[] = "dedupe";
+inline constexpr char kOutbox[] = "outbox";
+inline constexpr char kMeta[] = "meta";
+
+inline constexpr size_t kSeqKeySize = 8;
+inline constexpr size_t kTimeSize = 8;
+
+// Outbox keys are big-endian so that RocksDB's bytewise order is seq order.
+inline void AppendSeqKey(uint64_t seq, std::string* out) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((seq >> shift) & 0xff));
+  }
+}
+
+inline std::string SeqKey(uint64_t seq) {
+  std::string key;
+  AppendSeqKey(seq, &key);
+  return key;
+}
+
+inline bool DecodeSeqKey(std::string_view key, uint64_t* seq) {
+  if (key.size() != kSeqKeySize) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (char c : key) {
+    v = (v << 8) | static_cast<uint8_t>(c);
+  }
+  *seq = v;
+  return true;
+}
+
+// A time is the bit pattern of the double, little-endian: exact (no rounding to micros) and fixed
+// width, so the dedupe value is always exactly kTimeSize bytes.
+inline void AppendTime(EpochSeconds t, std::string* out) {
+  const auto bits = std::bit_cast<uint64_t>(t);
+  for (int shift = 0; shift < 64; shift += 8) {
+    out->push_back(static_cast<char>((bits >> shift) & 0xff));
+  }
+}
+
+// Reads the time at the front of `in` (which may hold more bytes after it).
+inline bool DecodeTimePrefix(std::string_view in, EpochSeconds* t) {
+  if (in.size() < kTimeSize) {
+    return false;
+  }
+  uint64_t bits = 0;
+  for (int i = static_cast<int>(kTimeSize) - 1; i >= 0; --i) {
+    bits = (bits << 8) | static_cast<uint8_t>(in[i]);
+  }
+  *t = std::bit_cast<EpochSeconds>(bits);
+  return true;
+}
+
+// The one definition of "forgotten", shared by lookups and the compaction filter so they can never
+// disagree: a messageId received at `received_at` is forgotten once `window` seconds have passed.
+inline bool DedupeExpired(EpochSeconds received_at, EpochSeconds now, double window) {
+  return now - received_at >= window;
+}
+
+}  // namespace handoff::store_format

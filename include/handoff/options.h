@@ -1,0 +1,45 @@
+// Options: every setting of the daemon, with its default (SPEC 1).
+//
+// The one table in engine/config.cc declares each setting once (config-file key, flag, bounds,
+// help) and fills this struct; the config file, the flags and `handoffd --help` all come from it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace handoff {
+
+struct Options {
+  // host:port of the tracker NDJSON listener. Default: 127.0.0.1:7400.
+  std::string ingest_listen = "127.0.0.1:7400";
+  // host:port of the outbox subscriber listener. Default: 127.0.0.1:7401.
+  std::string subscribe_listen = "127.0.0.1:7401";
+  // host:port of the HTTP API (admin + Segment ingest). Default: 127.0.0.1:7402.
+  std::string http_listen = "127.0.0.1:7402";
+  // Where RocksDB keeps the state. Default: ./data.
+  std::string data_dir = "./data";
+  // A rule file or a directory of *.yaml. Default: rules/examples/default.yaml.
+  std::string rules = "rules/examples/default.yaml";
+  // "process" (WAL before ack; survives kill -9) or "fsync" (also fsynced). Default: process.
+  std::string durability = "process";
+  // Bearer token every /v1/ admin call must carry; empty: none. Default: none.
+  std::string admin_token;
+  // Segment write keys accepted by HTTP ingest; empty: open (loopback only). Default: none.
+  std::vector<std::string> write_keys;
+  // Seconds between wall-clock re-checks of stage exits; 0 turns it off. Default: 60.
+  double stage_check_interval = 60;
+  // Seconds a messageId is remembered by receive time. Default: 24 h.
+  double dedupe_window = 86400;
+  // Seconds outbox records are kept. Default: 7 d.
+  double outbox_retention = 7 * 86400;
+  // Reload the rules when their files change. Default: true.
+  bool watch = true;
+  // Longest NDJSON line accepted, without its newline. Default: 64 KiB.
+  size_t max_line_bytes = 64 * 1024;
+  // Input bytes one ingest connection may have in flight before the server stops reading it.
+  // Default: 8 MiB.
+  size_t max_inflight_bytes = 8 << 20;
+};
+
+}  // namespace handoff
