@@ -37,8 +37,8 @@ struct Fixture {
         {"plan", Value::String("enterprise")},
         {"seats", Value::Number(120)},
     });
-    track.context = Value::MakeObject({{"ip", Value::String("203.0.113.9")},
-                                       {"locale", Value::String("en-US")}});
+    track.context = Value::MakeObject(
+        {{"ip", Value::String("203.0.113.9")}, {"locale", Value::String("en-US")}});
     page = track;
     page.type = EventType::kPage;
     page.name = "Pricing";
@@ -102,8 +102,7 @@ BENCHMARK_CAPTURE(BM_Test, pricing_page,
                   "type == \"page\" && properties.path starts_with \"/pricing\"", true, true);
 BENCHMARK_CAPTURE(BM_Test, pricing_page_on_track,
                   "type == \"page\" && properties.path starts_with \"/pricing\"", false, false);
-BENCHMARK_CAPTURE(BM_Test, stage_enter, "score.engagement >= 40 || score.fit >= 50", false,
-                  true);
+BENCHMARK_CAPTURE(BM_Test, stage_enter, "score.engagement >= 40 || score.fit >= 50", false, true);
 BENCHMARK_CAPTURE(BM_Test, event_in_list_and_prop,
                   "type == \"track\" && event in [\"Trial Started\", \"Contact Sales\", "
                   "\"Demo Requested\"] && properties.plan != \"free\"",

@@ -16,6 +16,7 @@
 #include "engine/log.h"
 #include "engine/metrics.h"
 #include "engine/store.h"
+#include "engine/subscriber_server.h"
 
 namespace handoff {
 
@@ -29,6 +30,7 @@ struct Daemon::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<IngestServer> ingest;
+  std::unique_ptr<SubscriberServer> subscribe;
   std::unique_ptr<HttpApi> api;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<asio::signal_set> signals;
@@ -59,6 +61,9 @@ struct Daemon::Impl {
     if (ingest) {
       ingest->Stop();
     }
+    if (subscribe) {
+      subscribe->Stop();
+    }
     if (http) {
       http->Stop();
     }
@@ -82,6 +87,7 @@ Daemon::~Daemon() {
   }
   impl_->http.reset();
   impl_->ingest.reset();
+  impl_->subscribe.reset();  // after engine->Stop(): the engine's outbox listener points here
   impl_->engine.reset();
   impl_->store.reset();  // closes RocksDB
 }
@@ -107,6 +113,11 @@ Status Daemon::Start() {
   engine_options.watch_rules = o.watch;
   engine_options.stage_check_interval = o.stage_check_interval;
   d.engine = std::make_unique<Engine>(engine_options, d.store.get(), d.clock, &d.metrics);
+  // The subscriber server exists before the engine starts, so no commit's head notice is missed.
+  d.subscribe = std::make_unique<SubscriberServer>(d.io, SubscriberServerOptions(),
+                                                   d.engine.get(), d.store.get(), &d.metrics);
+  d.engine->SetOutboxListener(
+      [subscribe = d.subscribe.get()](uint64_t head) { subscribe->NotifyOutboxHead(head); });
   if (Status st = d.engine->Start(); !st.ok()) {
     return st;
   }
@@ -127,6 +138,14 @@ Status Daemon::Start() {
     return st;
   }
   LogInfo("ingest listening on " + host + ":" + std::to_string(d.ingest->port()));
+
+  if (Status st = ParseHostPort(o.subscribe_listen, &host, &port); !st.ok()) {
+    return st;
+  }
+  if (Status st = d.subscribe->Listen(host, port); !st.ok()) {
+    return st;
+  }
+  LogInfo("subscribe listening on " + host + ":" + std::to_string(d.subscribe->port()));
 
   HttpApiOptions api_options;
   api_options.admin_token = o.admin_token;
@@ -162,7 +181,9 @@ void Daemon::Stop() {
 }
 
 unsigned short Daemon::ingest_port() const { return impl_->ingest ? impl_->ingest->port() : 0; }
-unsigned short Daemon::subscribe_port() const { return 0; }
+unsigned short Daemon::subscribe_port() const {
+  return impl_->subscribe ? impl_->subscribe->port() : 0;
+}
 unsigned short Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 
 }  // namespace handoff

@@ -40,7 +40,11 @@ std::string JoinErrors(const std::vector<LoadError>& errors) {
 }  // namespace
 
 Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics)
-    : options_(std::move(options)), store_(store), clock_(clock), metrics_(metrics) {}
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      metrics_(metrics),
+      router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -62,6 +66,12 @@ Status Engine::Start() {
   bool same = store_->GetMeta(kMetaRulesSha, &stored_sha).ok() && stored_sha == loaded.rules->sha256;
   if (!same || version == 0) {
     ++version;
+  }
+  if (Status st = router_->Restore([this](std::string_view key, std::string* value) {
+        return store_->GetMeta(key, value);
+      });
+      !st.ok()) {
+    return st;
   }
   InstallRules(loaded.rules, version);
   if (same && store_->GetMeta(kMetaRulesLoadedAt, &stored_loaded_at).ok()) {
@@ -103,6 +113,7 @@ Status Engine::LoadState() {
     if (scorer_->StageIndex(&entry->state) > 0) {
       staged_.insert(entry.get());
     }
+    router_->AdoptLead(&entry->state);
     leads_.emplace(std::string(id), std::move(entry));
     return true;
   });
@@ -278,6 +289,7 @@ void Engine::ApplyEvent(const Event& event) {
   MarkDirty(entry);
   if (change.changed()) {
     EmitStageChange(entry, change, event.timestamp, event.message_id);
+    router_->OnStageChange(&entry.state, change, event.message_id, event.timestamp);
   }
 }
 
@@ -289,24 +301,54 @@ void Engine::EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds 
   } else {
     staged_.erase(&entry);
   }
-  scorer_->ReadScores(&entry.state, scores_at, &score_scratch_);
   OutboxRecord record;
   record.kind = "stage";
-  record.at = clock_->Now();
-  record.lead = entry.state.id;
   record.from = rules.stages[change.from].name;
   record.to = rules.stages[change.to].name;
-  record.stage = record.to;
-  record.score_defs = &rules.scores;
-  record.scores = score_scratch_.data();
-  record.traits = &entry.state.traits;
   record.trigger = trigger;
-  record.seq = next_seq_;
-  encode_scratch_.clear();
-  AppendOutboxRecordJson(record, &encode_scratch_);
-  AppendOutbox(record.at, encode_scratch_);
+  Publish(&record, &entry.state, scores_at);
   metrics_->StageTransition(record.from, record.to);
 }
+
+uint64_t Engine::Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) {
+  scorer_->ReadScores(lead, scores_at, &score_scratch_);
+  record->at = clock_->Now();
+  record->lead = lead->id;
+  record->stage = lead->stage;
+  record->score_defs = &scorer_->rules().scores;
+  record->scores = score_scratch_.data();
+  record->traits = &lead->traits;
+  record->seq = next_seq_;
+  encode_scratch_.clear();
+  AppendOutboxRecordJson(*record, &encode_scratch_);
+  return AppendOutbox(record->at, encode_scratch_);
+}
+
+void Engine::LeadChanged(LeadState* lead) {
+  auto it = leads_.find(lead->id);
+  if (it != leads_.end()) {
+    MarkDirty(*it->second);
+  }
+}
+
+void Engine::ForceStage(LeadState* lead, int stage) {
+  auto it = leads_.find(lead->id);
+  if (it == leads_.end()) {
+    return;
+  }
+  StageChange change;
+  change.from = scorer_->StageIndex(lead);
+  change.to = stage;
+  if (!change.changed()) {
+    return;
+  }
+  scorer_->SetStage(lead, stage);
+  MarkDirty(*it->second);
+  EmitStageChange(*it->second, change, clock_->Now(), "");
+  router_->OnStageChange(lead, change, "", clock_->Now());
+}
+
+void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutMeta(key, value); }
 
 uint64_t Engine::AppendOutbox(EpochSeconds at, const std::string& json) {
   uint64_t seq = next_seq_++;
@@ -315,7 +357,8 @@ uint64_t Engine::AppendOutbox(EpochSeconds at, const std::string& json) {
 }
 
 void Engine::Commit() {
-  if (dirty_.empty() && batch_.empty() && completions_.empty()) {
+  router_->Flush();
+  if (dirty_.empty() && batch_.empty() && completions_.empty() && after_commit_.empty()) {
     return;
   }
   for (LeadEntry* entry : dirty_) {
@@ -347,6 +390,11 @@ void Engine::Commit() {
     }
   }
   completions_.clear();
+  std::vector<std::function<void()>> after;
+  after.swap(after_commit_);
+  for (auto& fn : after) {
+    fn();
+  }
   dirty_.clear();
   pending_ids_.clear();
   ++commit_generation_;
@@ -380,11 +428,13 @@ void Engine::RunCron() {
       if (change.changed()) {
         MarkDirty(*entry);
         EmitStageChange(*entry, change, now, "");
+        router_->OnStageChange(&entry->state, change, "", now);
       } else if (change.to == 0) {
         staged_.erase(entry);  // its stage vanished in a reload
       }
     }
   }
+  router_->Tick();
   if (now >= next_trim_) {
     next_trim_ = now + options_.outbox_trim_interval;
     Status st = store_->TrimOutbox(now);
@@ -437,6 +487,7 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
     info_.path = rules->path;
   }
   scorer_ = std::make_shared<const Scorer>(std::move(rules));
+  router_->SetRules(scorer_.get());
   batch_.PutMeta(kMetaRulesVersion, std::to_string(version));
   batch_.PutMeta(kMetaRulesSha, scorer_->rules().sha256);
   char loaded_at[32];
@@ -465,6 +516,18 @@ ReloadOutcome Engine::Reload() {
   outcome.ok = true;
   outcome.version = version;
   return outcome;
+}
+
+}  // namespace handoff
+
+namespace handoff {
+
+void Engine::SubmitSalesAction(SalesAction action,
+                               std::function<void(const SalesActionResult&)> done) {
+  RunOnEngine([this, action = std::move(action), done = std::move(done)] {
+    SalesActionResult result = router_->Act(action);
+    after_commit_.push_back([result = std::move(result), done] { done(result); });
+  });
 }
 
 }  // namespace handoff

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "engine/metrics.h"
+#include "engine/router.h"
 #include "engine/scorer.h"
 #include "engine/store.h"
 #include "handoff/clock.h"
@@ -66,6 +67,26 @@ struct IngestBatch {
   IngestDone done;
 };
 
+// A sales tool's answer to a routed lead (SPEC 9): {"accept":SEQ}, {"reject":SEQ,"reason":..},
+// {"close":SEQ,"outcome":"won"|"lost"|"recycled"}. SEQ is the seq of the lead's current
+// routed/reassigned record.
+enum class SalesActionKind : uint8_t { kAccept, kReject, kClose };
+struct SalesAction {
+  SalesActionKind kind = SalesActionKind::kAccept;
+  uint64_t seq = 0;
+  std::string reason;   // reject
+  std::string outcome;  // close: won, lost or recycled
+  // The rep the sales tool acts for (its subscription's `rep` filter); empty: any rep.
+  std::string as_rep;
+};
+// The answer: ok, or an error code (unknown_seq, not_holder, already_closed, already_accepted,
+// invalid_outcome) with a message for people.
+struct SalesActionResult {
+  bool ok = false;
+  std::string error;
+  std::string message;
+};
+
 struct RulesInfo {
   uint64_t version = 0;
   std::string sha256;
@@ -79,7 +100,7 @@ struct ReloadOutcome {
   std::vector<LoadError> errors;  // when !ok
 };
 
-class Engine {
+class Engine : private RouterHost {
  public:
   // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
   Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics);
@@ -103,6 +124,10 @@ class Engine {
   // seq. Set before Start.
   void SetOutboxListener(std::function<void(uint64_t head)> listener);
 
+  // Applies a sales tool's answer on the engine thread; `done` runs there after the commit that
+  // holds its effects.
+  void SubmitSalesAction(SalesAction action, std::function<void(const SalesActionResult&)> done);
+
   RulesInfo rules_info() const;
   // Events submitted and not yet applied; for backpressure decisions.
   size_t queued_events() const;
@@ -111,7 +136,8 @@ class Engine {
 
   // --- engine thread only ---
   // The lead, or null when unknown.
-  LeadState* FindLead(std::string_view id);
+  LeadState* FindLead(std::string_view id) override;
+  Router& router() { return *router_; }
   const Scorer& scorer() const { return *scorer_; }
   Store* store() const { return store_; }
   const Clock& clock() const { return *clock_; }
@@ -134,6 +160,12 @@ class Engine {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+
+  // RouterHost.
+  void LeadChanged(LeadState* lead) override;
+  uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) override;
+  void ForceStage(LeadState* lead, int stage) override;
+  void PutMeta(std::string_view key, std::string_view value) override;
 
   void Loop();
   void Enqueue(Task task, size_t events);
@@ -176,6 +208,8 @@ class Engine {
   std::vector<LeadEntry*> dirty_;
   std::unordered_set<std::string, StringHash, std::equal_to<>> pending_ids_;
   std::vector<Completion> completions_;
+  std::vector<std::function<void()>> after_commit_;
+  std::unique_ptr<Router> router_;
   uint64_t commit_generation_ = 1;
   size_t events_in_commit_ = 0;
   uint64_t next_seq_ = 1;

@@ -88,8 +88,8 @@ error_code ReadObject(ondemand::value json, int max_depth, Kind* kind, Value* in
 // Walks every member of an event object. Object-valued fields go straight into *out (On-Demand
 // cannot come back to them once past); they are cleared later if the type does not use them.
 // `max_depth` is what is left for the members' values.
-error_code CollectFields(ondemand::object object, bool type_implied, int max_depth,
-                         Fields* fields, Event* out) {
+error_code CollectFields(ondemand::object object, bool type_implied, int max_depth, Fields* fields,
+                         Event* out) {
   for (auto field : object) {
     std::string_view key;
     HANDOFF_JSON_TRY(field.unescaped_key().get(key));
@@ -185,8 +185,7 @@ bool IsAbsentOrEmpty(const Scalar& s) {
 }
 
 // A required string field of one type ("track needs \"event\"").
-bool CheckRequiredString(const Scalar& s, EventType type, std::string_view field,
-                         ParseError* err) {
+bool CheckRequiredString(const Scalar& s, EventType type, std::string_view field, ParseError* err) {
   if (IsAbsentOrEmpty(s)) {
     return Fail(err, EventError::kMissingField,
                 std::string(EventTypeName(type)) + " needs " + Quoted(field));
@@ -206,8 +205,7 @@ bool CheckObject(Kind kind, std::string_view field, ParseError* err) {
 
 // Applies SPEC section 2 to the collected fields, in the order documented in the header, and
 // fills *out on success.
-bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out,
-              ParseError* err) {
+bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out, ParseError* err) {
   if (f.message_id.kind == Kind::kString) {
     err->message_id.assign(f.message_id.text);
   }
@@ -349,6 +347,63 @@ bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out
   return true;
 }
 
+// Depths in a batch body: the body is 1, "batch" 2, an item 3, an item's fields 4.
+constexpr int kBatchItemDepth = kMaxJsonDepth - 2;
+
+// Reads the items of a "batch" array: valid events into (*events)[0, *valid), reusing the
+// Events already there; one BatchError per rejected item.
+error_code ReadBatchItems(ondemand::array array, std::vector<Event>* events,
+                          std::vector<BatchError>* errors, size_t* valid) {
+  size_t index = 0;
+  for (auto element : array) {
+    const size_t item_index = index++;
+    ondemand::value item;
+    HANDOFF_JSON_TRY(element.get(item));
+    ondemand::json_type type;
+    HANDOFF_JSON_TRY(item.type().get(type));
+    if (type != ondemand::json_type::object) {
+      HANDOFF_JSON_TRY(SkipJsonValue(item, kBatchItemDepth));
+      BatchError& rejected = errors->emplace_back();
+      rejected.index = item_index;
+      rejected.error.code = EventError::kInvalidJson;
+      rejected.error.message = "invalid JSON: batch item is not an object";
+      continue;
+    }
+    ondemand::object item_object;
+    HANDOFF_JSON_TRY(item.get_object().get(item_object));
+    if (*valid == events->size()) {
+      events->emplace_back();
+    }
+    Event* event = &(*events)[*valid];
+    Fields fields;
+    HANDOFF_JSON_TRY(
+        CollectFields(item_object, /*type_implied=*/false, kBatchItemDepth - 1, &fields, event));
+    ParseError item_err;
+    if (Validate(fields, std::nullopt, event, &item_err)) {
+      ++*valid;
+    } else {
+      errors->push_back(BatchError{item_index, std::move(item_err)});
+    }
+  }
+  return SUCCESS;
+}
+
+// Reads the value of "batch": *kind is kObject for an array (whose items are read), kAbsent for
+// null, kOther for anything else.
+error_code ReadBatch(ondemand::value json, std::vector<Event>* events,
+                     std::vector<BatchError>* errors, size_t* valid, Kind* kind) {
+  ondemand::json_type type;
+  HANDOFF_JSON_TRY(json.type().get(type));
+  if (type != ondemand::json_type::array) {
+    *kind = type == ondemand::json_type::null ? Kind::kAbsent : Kind::kOther;
+    return SkipJsonValue(json, kMaxJsonDepth - 1);
+  }
+  *kind = Kind::kObject;  // "usable"
+  ondemand::array array;
+  HANDOFF_JSON_TRY(json.get_array().get(array));
+  return ReadBatchItems(array, events, errors, valid);
+}
+
 // Adds the members of `batch_context` that `context` lacks (Segment: a batch's context is
 // merged into each item's, the item's own keys winning).
 void MergeBatchContext(const Value& batch_context, Value* context) {
@@ -412,8 +467,7 @@ std::optional<EventType> EventTypeFromName(std::string_view name) {
 
 void SetLineTooLong(size_t bytes, size_t limit, ParseError* err) {
   err->code = EventError::kLineTooLong;
-  err->message = "line is " + std::to_string(bytes) + " bytes, over the limit of " +
-                 std::to_string(limit) + " bytes";
+  err->message = "line is longer than " + std::to_string(limit) + " bytes";
   err->message_id.clear();
 }
 
@@ -514,78 +568,24 @@ bool EventParser::ParseBatch(std::string_view body, std::vector<Event>* events,
   if (!impl_->StartObject(body, &doc, &object, err)) {
     return false;
   }
-  // Depths: the body is 1, "batch" 2, an event 3, an event's fields 4.
-  constexpr int kFieldDepth = kMaxJsonDepth - 1;
-  constexpr int kEventFieldDepth = kMaxJsonDepth - 3;
   size_t valid = 0;
   int batch_seen = 0;
   Kind batch_kind = Kind::kAbsent;
   Kind context_kind = Kind::kAbsent;
-  error_code json_err = SUCCESS;
   for (auto field : object) {
     std::string_view key;
     ondemand::value value;
-    if ((json_err = field.unescaped_key().get(key)) != SUCCESS ||
-        (json_err = field.value().get(value)) != SUCCESS) {
-      return FailJson(err, json_err);
+    error_code json_err = field.unescaped_key().get(key);
+    if (json_err == SUCCESS) {
+      json_err = field.value().get(value);
     }
-    if (key == "context") {
-      json_err = ReadObject(value, kFieldDepth, &context_kind, &impl_->batch_context);
-    } else if (key != "batch" || ++batch_seen > 1) {
-      json_err = SkipJsonValue(value, kFieldDepth);
-    } else {
-      ondemand::json_type type;
-      if ((json_err = value.type().get(type)) != SUCCESS) {
-        return FailJson(err, json_err);
-      }
-      if (type != ondemand::json_type::array) {
-        batch_kind = type == ondemand::json_type::null ? Kind::kAbsent : Kind::kOther;
-        json_err = SkipJsonValue(value, kFieldDepth);
+    if (json_err == SUCCESS) {
+      if (key == "batch" && ++batch_seen == 1) {
+        json_err = ReadBatch(value, events, errors, &valid, &batch_kind);
+      } else if (key == "context") {
+        json_err = ReadObject(value, kMaxJsonDepth - 1, &context_kind, &impl_->batch_context);
       } else {
-        batch_kind = Kind::kObject;  // an array: all that matters is "usable"
-        ondemand::array array;
-        if ((json_err = value.get_array().get(array)) != SUCCESS) {
-          return FailJson(err, json_err);
-        }
-        size_t index = 0;
-        for (auto element : array) {
-          ondemand::value item;
-          ondemand::json_type item_type;
-          if ((json_err = element.get(item)) != SUCCESS ||
-              (json_err = item.type().get(item_type)) != SUCCESS) {
-            return FailJson(err, json_err);
-          }
-          if (item_type != ondemand::json_type::object) {
-            if ((json_err = SkipJsonValue(item, kFieldDepth - 1)) != SUCCESS) {
-              return FailJson(err, json_err);
-            }
-            BatchError& rejected = errors->emplace_back();
-            rejected.index = index++;
-            rejected.error.code = EventError::kInvalidJson;
-            rejected.error.message = "invalid JSON: batch element is not an object";
-            continue;
-          }
-          ondemand::object item_object;
-          if ((json_err = item.get_object().get(item_object)) != SUCCESS) {
-            return FailJson(err, json_err);
-          }
-          if (valid == events->size()) {
-            events->emplace_back();
-          }
-          Fields fields;
-          json_err = CollectFields(item_object, /*type_implied=*/false, kEventFieldDepth,
-                                   &fields, &(*events)[valid]);
-          if (json_err != SUCCESS) {
-            return FailJson(err, json_err);
-          }
-          ParseError item_err;
-          if (Validate(fields, std::nullopt, &(*events)[valid], &item_err)) {
-            ++valid;
-          } else {
-            errors->push_back(BatchError{index, std::move(item_err)});
-          }
-          ++index;
-        }
+        json_err = SkipJsonValue(value, kMaxJsonDepth - 1);
       }
     }
     if (json_err != SUCCESS) {
@@ -601,7 +601,7 @@ bool EventParser::ParseBatch(std::string_view body, std::vector<Event>* events,
   if (batch_kind == Kind::kAbsent) {
     return Fail(err, EventError::kMissingField, "batch body needs \"batch\"");
   }
-  if (batch_kind == Kind::kOther) {
+  if (batch_kind != Kind::kObject) {
     return Fail(err, EventError::kInvalidField, "\"batch\" must be an array");
   }
   events->erase(events->begin() + static_cast<std::ptrdiff_t>(valid), events->end());
@@ -618,6 +618,10 @@ Status EventParser::ParseValue(std::string_view json, Value* out) {
   // instead: one array holding exactly one element, with nothing after the array, proves that
   // `json` is exactly one JSON value.
   ParseError err;
+  if (impl_->options.max_bytes != 0 && json.size() > impl_->options.max_bytes) {
+    SetLineTooLong(json.size(), impl_->options.max_bytes, &err);
+    return Status::InvalidArgument(err.message);
+  }
   ondemand::document doc;
   ondemand::array array;
   error_code json_err = impl_->parser.iterate(impl_->Pad(json, /*wrap_in_array=*/true)).get(doc);

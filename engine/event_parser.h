@@ -84,8 +84,10 @@ inline constexpr size_t kDefaultMaxLineBytes = 64 * 1024;
 // Deeper documents are invalid_json; this bounds the recursion of every JSON walker here.
 inline constexpr int kMaxJsonDepth = 128;
 
-// Fills *err with line_too_long for a line of `bytes` bytes over `limit`; for framers that
-// reject a line before it is complete (so before it ever reaches a parser).
+// Fills *err with line_too_long for a line over `limit` bytes; for framers that reject a line
+// before it is complete (so before it ever reaches a parser). `bytes` is the line's length as far
+// as the caller knows it; the message states only the limit, since a framer that stops reading
+// knows no more than that the line is longer.
 void SetLineTooLong(size_t bytes, size_t limit, ParseError* err);
 
 // An element of a /v1/batch body that was rejected.
@@ -97,8 +99,8 @@ struct BatchError {
 class EventParser {
  public:
   struct Options {
-    // Parse() rejects a text longer than this with line_too_long; 0 means no limit. ParseBatch
-    // ignores it (the HTTP layer limits body size).
+    // Parse() rejects a text longer than this with line_too_long, ParseValue() with
+    // InvalidArgument; 0 means no limit. ParseBatch ignores it (the HTTP layer limits body size).
     size_t max_bytes = 0;
   };
 
@@ -128,7 +130,8 @@ class EventParser {
                   std::vector<BatchError>* errors, ParseError* err);
 
   // Parses any JSON text into a Value (whole document checked, kMaxJsonDepth applies).
-  // InvalidArgument with simdjson's reason when it is not one valid JSON value.
+  // InvalidArgument with simdjson's reason when it is not one valid JSON value, or when it is
+  // longer than Options::max_bytes. *out is unspecified on failure.
   Status ParseValue(std::string_view json, Value* out);
 
  private:

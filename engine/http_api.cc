@@ -43,6 +43,33 @@ std::optional<EventType> SingleEventEndpoint(std::string_view name) {
   return EventTypeFromName(name);
 }
 
+std::string RepsJson(Router& router) {
+  std::string out = "{\"reps\":[";
+  bool first = true;
+  for (const RepView& r : router.Reps()) {
+    if (!first) {
+      out.push_back(',');
+    }
+    first = false;
+    out += "{\"id\":";
+    AppendJsonString(r.id, &out);
+    out += ",\"team\":";
+    AppendJsonString(r.team, &out);
+    out += r.online ? ",\"online\":true" : ",\"online\":false";
+    out += ",\"open\":" + std::to_string(r.open);
+    out += ",\"today\":" + std::to_string(r.today);
+    out += ",\"state\":";
+    AppendJsonString(r.eligible ? "eligible" : r.why_not, &out);
+    out += r.in_hours ? ",\"in_hours\":true" : ",\"in_hours\":false";
+    out += ",\"weight\":" + std::to_string(r.weight);
+    out += ",\"current_weight\":" + std::to_string(r.current_weight);
+    out += ",\"queued\":" + std::to_string(r.queued_in_team);
+    out += r.configured ? "}" : ",\"removed\":true}";
+  }
+  out += "]}";
+  return out;
+}
+
 }  // namespace
 
 std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors) {
@@ -195,6 +222,85 @@ void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
     LoadResult result = LoadRulesFromString(request.body, "request");
     respond(Json(result.ok() ? 200 : 422,
                  RulesAnswerJson(result.ok(), engine_->rules_info().version, result.errors)));
+    return;
+  }
+  if (seg[1] == "reps" && seg.size() == 2) {
+    if (method != "GET") {
+      method_not_allowed("GET");
+      return;
+    }
+    engine_->RunOnEngine([this, respond] { respond(Json(200, RepsJson(engine_->router()))); });
+    return;
+  }
+  if (seg[1] == "reps" && seg.size() == 4 && seg[3] == "availability") {
+    if (method != "PUT" && method != "POST") {
+      method_not_allowed("PUT");
+      return;
+    }
+    Value body;
+    const Value* online = nullptr;
+    if (parser_.ParseValue(request.body, &body).ok()) {
+      online = body.Find("online");
+    }
+    if (online == nullptr || !online->is_bool()) {
+      respond(JsonErrorResponse(400, "bad_request", "expected {\"online\": true|false}"));
+      return;
+    }
+    engine_->RunOnEngine([this, rep = seg[2], on = online->as_bool(), respond] {
+      Status st = engine_->router().SetOnline(rep, on);
+      if (!st.ok()) {
+        respond(JsonErrorResponse(404, "not_found", st.message()));
+        return;
+      }
+      std::string out = "{\"id\":";
+      AppendJsonString(rep, &out);
+      out += on ? ",\"online\":true}" : ",\"online\":false}";
+      respond(Json(200, std::move(out)));
+    });
+    return;
+  }
+  if (seg[1] == "accounts" && seg.size() == 3) {
+    std::string domain = seg[2];
+    auto answer = [domain](const std::string& owner) {
+      std::string out = "{\"domain\":";
+      AppendJsonString(domain, &out);
+      out += ",\"owner\":";
+      AppendJsonString(owner, &out);
+      out += "}";
+      return out;
+    };
+    if (method == "GET") {
+      engine_->RunOnEngine([this, domain, answer, respond] {
+        std::string owner = engine_->router().AccountOwner(domain);
+        if (owner.empty()) {
+          respond(JsonErrorResponse(404, "not_found", "no owner for " + domain));
+          return;
+        }
+        respond(Json(200, answer(owner)));
+      });
+      return;
+    }
+    if (method != "PUT") {
+      method_not_allowed("GET, PUT");
+      return;
+    }
+    Value body;
+    const Value* owner = nullptr;
+    if (parser_.ParseValue(request.body, &body).ok()) {
+      owner = body.Find("owner");
+    }
+    if (owner == nullptr || !owner->is_string() || owner->as_string().empty()) {
+      respond(JsonErrorResponse(400, "bad_request", "expected {\"owner\": \"REP\"}"));
+      return;
+    }
+    engine_->RunOnEngine([this, domain, rep = owner->as_string(), answer, respond] {
+      Status st = engine_->router().SetAccountOwner(domain, rep);
+      if (!st.ok()) {
+        respond(JsonErrorResponse(422, "unknown_rep", st.message()));
+        return;
+      }
+      respond(Json(200, answer(engine_->router().AccountOwner(domain))));
+    });
     return;
   }
   respond(JsonErrorResponse(404, "not_found", "no such endpoint: " + request.path));

@@ -5,13 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <exception>
-#include <limits>
-#include <mutex>
-#include <optional>
-#include <unordered_map>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -23,6 +16,12 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "engine/http_util.h"
 
@@ -50,9 +49,9 @@ constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return AsciiLower(x) == AsciiLower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return AsciiLower(x) == AsciiLower(y);
+         });
 }
 
 std::string_view TrimSpaces(std::string_view s) {
@@ -292,8 +291,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (header.version() >= 11 &&
         EqualsIgnoreCase(TrimSpaces(ToStd(header[http::field::expect])), "100-continue")) {
       asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
-                        beast::bind_front_handler(&Session::OnContinueWritten,
-                                                  shared_from_this()));
+                        beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
       return;
     }
     ReadBody();
@@ -561,10 +559,10 @@ class ResponseSlot {
 
  private:
   void Post(HttpResponse response) {
-    asio::post(executor_, [session = session_, seq = seq_,
-                           response = std::move(response)]() mutable {
-      session->OnResponse(seq, std::move(response));
-    });
+    asio::post(executor_,
+               [session = session_, seq = seq_, response = std::move(response)]() mutable {
+                 session->OnResponse(seq, std::move(response));
+               });
   }
 
   const std::shared_ptr<Session> session_;

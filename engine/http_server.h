@@ -9,13 +9,14 @@
 // for, off after "Connection: close".
 //
 // Errors the server answers itself, each with a JSON body {"error": code, "message": text}:
-//   400 bad_request         malformed request, bad percent escape in the path, corrupt gzip body
+//   400 bad_request         malformed request (then close), a target that is not a path, or a
+//                           corrupt gzip body
 //   413 payload_too_large   body over body_limit, as sent or once inflated        (then close)
 //   415 unsupported_media_type  a Content-Encoding other than gzip / identity
 //   431 header_too_large    request line + headers over header_limit              (then close)
 //   500 internal            the handler threw, answered a bad status, or dropped `respond`
 //   503 unavailable         max_connections connections are already open          (then close)
-// After a malformed request the connection is closed too, since its framing is lost.
+// A malformed request closes the connection, since its framing is lost.
 //
 // Thread safety: Listen() once, before or while the io_context runs. Stop(), port() and
 // connection_count() may be called from any thread. The io_context may be run by several threads;

@@ -10,7 +10,8 @@ namespace {
 //   varint n_awards, n x {str rule_id, f64 value, f64 latest, u8 awarded,
 //                         varint n_windows, n x {zigzag window, f64 used}},
 //   u8 has_owner [, str rep, str team, varint seq, u8 accepted, f64 routed_at,
-//                   varint reassignments, varint n, n x str held_by]
+//                   varint reassignments, varint n, n x str held_by,
+//                   u8 closed, str outcome]
 constexpr uint8_t kVersion = 1;
 constexpr int kMaxValueDepth = 64;
 
@@ -208,6 +209,8 @@ void EncodeLeadState(const LeadState& lead, std::string* out) {
     for (const std::string& rep : o.held_by) {
       PutString(rep, out);
     }
+    out->push_back(o.closed ? 1 : 0);
+    PutString(o.outcome, out);
   }
 }
 
@@ -270,6 +273,11 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
         return corrupt("truncated owner");
       }
     }
+    uint8_t closed = 0;
+    if (!GetByte(&in, &closed) || !GetString(&in, &o.outcome)) {
+      return corrupt("truncated owner");
+    }
+    o.closed = closed != 0;
     lead->owner = std::move(o);
   }
   if (!in.empty()) {

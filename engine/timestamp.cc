@@ -28,8 +28,8 @@ int DaysInMonth(int64_t y, int m) {
 int64_t DaysFromCivil(int64_t y, int m, int d) {
   y -= m <= 2 ? 1 : 0;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t year_of_era = y - era * 400;                        // [0, 399]
-  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;           // [0, 11]
+  const int64_t year_of_era = y - era * 400;                             // [0, 399]
+  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;                // [0, 11]
   const int64_t day_of_year = (153 * month_from_march + 2) / 5 + d - 1;  // [0, 365]
   const int64_t day_of_era =
       year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;  // [0, 146096]
@@ -43,7 +43,8 @@ void CivilFromDays(int64_t days, int64_t* y, int* m, int* d) {
   const int64_t day_of_era = days - era * 146097;
   const int64_t year_of_era =
       (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const int64_t month_from_march = (5 * day_of_year + 2) / 153;
   *d = static_cast<int>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
   *m = static_cast<int>(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
@@ -74,6 +75,16 @@ bool Expect(std::string_view text, size_t* pos, char c) {
     return true;
   }
   return false;
+}
+
+// Appends v (0 <= v < 10^width) zero-padded to `width` digits.
+void AppendDigits(int64_t v, int width, std::string* out) {
+  char buf[4];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  out->append(buf, static_cast<size_t>(width));
 }
 
 }  // namespace
@@ -220,15 +231,29 @@ void AppendRfc3339Millis(EpochSeconds t, std::string* out) {
   int64_t year;
   int month, day;
   CivilFromDays(days, &year, &month, &day);
+  if (year < 0 || year > 9999) {
+    // Rare: let printf size the year.
+    char buf[64];
+    const int n = std::snprintf(buf, sizeof(buf), year < 0 ? "-%04lld" : "%04lld",
+                                static_cast<long long>(year < 0 ? -year : year));
+    out->append(buf, static_cast<size_t>(n));
+  } else {
+    AppendDigits(year, 4, out);
+  }
   const int64_t seconds_of_day = ms_of_day / 1000;
-  char buf[64];
-  const int n = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                              static_cast<long long>(year), month, day,
-                              static_cast<int>(seconds_of_day / 3600),
-                              static_cast<int>(seconds_of_day / 60 % 60),
-                              static_cast<int>(seconds_of_day % 60),
-                              static_cast<int>(ms_of_day % 1000));
-  out->append(buf, static_cast<size_t>(n));
+  out->push_back('-');
+  AppendDigits(month, 2, out);
+  out->push_back('-');
+  AppendDigits(day, 2, out);
+  out->push_back('T');
+  AppendDigits(seconds_of_day / 3600, 2, out);
+  out->push_back(':');
+  AppendDigits(seconds_of_day / 60 % 60, 2, out);
+  out->push_back(':');
+  AppendDigits(seconds_of_day % 60, 2, out);
+  out->push_back('.');
+  AppendDigits(ms_of_day % 1000, 3, out);
+  out->push_back('Z');
 }
 
 std::string FormatRfc3339Millis(EpochSeconds t) {

@@ -63,13 +63,15 @@ struct EvalResult {
   Value ToValue() const;
 };
 
-class ExpressionNode;  // defined in expression.cc
+class ExpressionNode;  // defined in rules/expression_parser.h
 
 class Expression {
  public:
   // Compiles `text`. `score_names[i]` is the name of score i: `score.NAME` compiles to index i,
-  // and a name not in the list is an error ("unknown score"). On failure returns an Expression for which ok() is false and appends every
-  // error found to `errors` (at least one).
+  // and a name not in the list is an error ("unknown score"). On failure returns an Expression
+  // for which ok() is false and appends every error found to `errors` (at least one; `errors`
+  // may be null). Syntax errors stop at the first; unknown names, paths the scope cannot see and
+  // bad regexes are all reported in one pass.
   static Expression Compile(std::string_view text, ExpressionScope scope,
                             const std::vector<std::string>& score_names,
                             std::vector<ExpressionError>* errors);

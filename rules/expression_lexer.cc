@@ -47,11 +47,16 @@ struct Keyword {
 };
 
 constexpr Keyword kKeywords[] = {
-    {"and", TokenKind::kAnd},           {"or", TokenKind::kOr},
-    {"not", TokenKind::kNot},           {"in", TokenKind::kIn},
-    {"contains", TokenKind::kContains}, {"starts_with", TokenKind::kStartsWith},
-    {"ends_with", TokenKind::kEndsWith}, {"matches", TokenKind::kMatches},
-    {"true", TokenKind::kTrue},         {"false", TokenKind::kFalse},
+    {"and", TokenKind::kAnd},
+    {"or", TokenKind::kOr},
+    {"not", TokenKind::kNot},
+    {"in", TokenKind::kIn},
+    {"contains", TokenKind::kContains},
+    {"starts_with", TokenKind::kStartsWith},
+    {"ends_with", TokenKind::kEndsWith},
+    {"matches", TokenKind::kMatches},
+    {"true", TokenKind::kTrue},
+    {"false", TokenKind::kFalse},
     {"null", TokenKind::kNull},
 };
 
@@ -75,9 +80,8 @@ class Lexer {
 
  private:
   void SkipSpace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-            text_[pos_] == '\r')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -179,8 +183,9 @@ class Lexer {
     }
     auto u = static_cast<unsigned char>(c);
     if (u >= 0x80) {
-      return Fail(pos_, "unexpected non-ASCII character outside a string; text is written in "
-                        "double quotes");
+      return Fail(pos_,
+                  "unexpected non-ASCII character outside a string; text is written in "
+                  "double quotes");
     }
     if (u < 0x20 || u == 0x7F) {
       return Fail(pos_, "unexpected control character outside a string");
@@ -270,8 +275,9 @@ class Lexer {
         break;
       }
       if (static_cast<unsigned char>(c) < 0x20) {
-        return Fail(start, "control character in a string; write it as an escape (\\n, \\t, "
-                           "\\u0001, ...)");
+        return Fail(start,
+                    "control character in a string; write it as an escape (\\n, \\t, "
+                    "\\u0001, ...)");
       }
       if (c != '\\') {
         out.push_back(c);
@@ -323,8 +329,9 @@ class Lexer {
               low = ReadHex4(i + 2);
             }
             if (low < 0xDC00 || low > 0xDFFF) {
-              return Fail(start, "invalid \\u escape in a string: a high surrogate must be "
-                                 "followed by a \\u escape of a low surrogate");
+              return Fail(start,
+                          "invalid \\u escape in a string: a high surrogate must be "
+                          "followed by a \\u escape of a low surrogate");
             }
             i += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);

@@ -1,3 +1,29 @@
+// Recursive-descent parser of SPEC 5.1 expressions, loosest level first:
+//
+//   or         := and (("||" | "or") and)*
+//   and        := not (("&&" | "and") not)*
+//   not        := ("!" | "not") not | comparison
+//   comparison := sum (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "contains" |
+//                       "starts_with" | "ends_with" | "matches") sum)*
+//   sum        := product (("+" | "-") product)*
+//   product    := unary (("*" | "/") unary)*
+//   unary      := "-" unary | primary
+//   primary    := NUMBER | STRING | true | false | null | list | "(" or ")" | call | path
+//   list       := "[" [literal ("," literal)*] "]"       (literals only, lists may nest)
+//   call       := IDENT "(" [or ("," or)*] ")"
+//   path       := IDENT ("." IDENT | "[" STRING "]")*
+//
+// Every binary level associates to the left. Because `!` sits above the comparisons,
+// `!a == b` is `!(a == b)`, and `a == !b` is a syntax error with a hint to parenthesize.
+//
+// Choices where SPEC 5.1 is silent:
+// - A keyword after "." (`properties.in`) is an error that shows the bracket form.
+// - Keys below `type`, `event`, `score.NAME` or `lead.id`/`lead.stage` are load errors (they
+//   could only ever read null), as are bare `score` and `lead`.
+// - Strings follow JSON strictly: raw control characters and unpaired surrogates are errors.
+// - `x not in L` is an error that suggests `!(x in L)`.
+// - Syntax errors stop at the first one; unknown names, invisible paths, bad regexes and wrong
+//   arity are collected in the same pass (their operand becomes null so parsing continues).
 #include "rules/expression_parser.h"
 
 #include <algorithm>
@@ -144,8 +170,8 @@ class Parser {
 
   bool Enter(const Token& t) {
     if (++nesting_ > kMaxNesting) {
-      Fail(t.offset, "expression nested too deeply (more than " + std::to_string(kMaxNesting) +
-                         " levels)");
+      Fail(t.offset,
+           "expression nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
       return false;
     }
     return true;
@@ -538,8 +564,10 @@ class Parser {
       default:
         break;
     }
-    Unexpected(t, "a list holds only literals (numbers, strings, true, false, null, lists); "
-                  "found " + Quote(t.text));
+    Unexpected(t,
+               "a list holds only literals (numbers, strings, true, false, null, lists); "
+               "found " +
+                   Quote(t.text));
     return false;
   }
 
@@ -570,8 +598,8 @@ class Parser {
           break;
         }
         if (t.kind == TokenKind::kEnd) {
-          return Fail(open.offset, "unclosed \"(\" of " + std::string(name.text) +
-                                       "(...): expected \")\"");
+          return Fail(open.offset,
+                      "unclosed \"(\" of " + std::string(name.text) + "(...): expected \")\"");
         }
         return Unexpected(t, "expected \",\" or \")\" in the arguments of " +
                                  std::string(name.text) + "(...), found " + Quote(t.text));
@@ -632,9 +660,10 @@ class Parser {
           if (k.kind == TokenKind::kEnd) {
             return Fail(open.offset, "expected a quoted key after \"[\"");
           }
-          return Unexpected(k, "expected a quoted key after \"[\", such as "
-                               "properties[\"utm-source\"]; found " +
-                                   Quote(k.text));
+          return Unexpected(k,
+                            "expected a quoted key after \"[\", such as "
+                            "properties[\"utm-source\"]; found " +
+                                Quote(k.text));
         }
         Next();
         const Token& close = Peek();
@@ -665,8 +694,8 @@ class Parser {
       n->root = name == "type" ? PathRoot::kType : PathRoot::kEvent;
       event_path = true;
       if (!keys.empty()) {
-        return SemanticError(at, Quote(name) + " is a string and has no keys; " + Quote(text) +
-                                     " is not a path");
+        return SemanticError(
+            at, Quote(name) + " is a string and has no keys; " + Quote(text) + " is not a path");
       }
     } else if (name == "properties" || name == "context") {
       n->root = name == "properties" ? PathRoot::kProperties : PathRoot::kContext;
@@ -679,8 +708,8 @@ class Parser {
         return SemanticError(at, "\"score\" needs a score name: score.NAME");
       }
       if (keys.size() > 1) {
-        return SemanticError(at, "a score is a number and has no keys; " + Quote(text) +
-                                     " is not a path");
+        return SemanticError(
+            at, "a score is a number and has no keys; " + Quote(text) + " is not a path");
       }
     } else if (name == "lead") {
       if (keys.size() == 1 && keys[0].key == "id") {
@@ -688,15 +717,15 @@ class Parser {
       } else if (keys.size() == 1 && keys[0].key == "stage") {
         n->root = PathRoot::kLeadStage;
       } else {
-        return SemanticError(at, "unknown path " + Quote(text) +
-                                     "; lead has only lead.id and lead.stage");
+        return SemanticError(
+            at, "unknown path " + Quote(text) + "; lead has only lead.id and lead.stage");
       }
       keys.clear();
     } else {
       for (std::string_view f : kFunctionNames) {
         if (f == name) {
-          return SemanticError(at, Quote(name) + " is a function; call it as " +
-                                       std::string(name) + "(...)");
+          return SemanticError(
+              at, Quote(name) + " is a function; call it as " + std::string(name) + "(...)");
         }
       }
       std::string hint = Suggestion(name, kRootNames);
@@ -766,7 +795,14 @@ class Parser {
 std::unique_ptr<ExpressionNode> Parse(std::string_view text, ExpressionScope scope,
                                       const std::vector<std::string>& score_names,
                                       std::vector<ExpressionError>* errors, bool* reads_event) {
-  return Parser(text, scope, score_names, errors).Run(reads_event);
+  const size_t first_new = errors->size();
+  std::unique_ptr<ExpressionNode> root = Parser(text, scope, score_names, errors).Run(reads_event);
+  // Arguments are checked before their call: report in text order.
+  std::stable_sort(errors->begin() + static_cast<std::ptrdiff_t>(first_new), errors->end(),
+                   [](const ExpressionError& a, const ExpressionError& b) {
+                     return a.offset < b.offset;
+                   });
+  return root;
 }
 
 }  // namespace handoff::expression_internal

@@ -71,10 +71,10 @@ class ExpressionNode {
   expression_internal::Op op = expression_internal::Op::kConst;
   expression_internal::PathRoot root = expression_internal::PathRoot::kType;
   int score_index = 0;
-  int depth = 1;                    // height of the subtree, to bound recursion
-  bool placeholder = false;         // stands in for an operand whose error was reported
-  std::vector<std::string> keys;    // kPath: object keys walked below the root
-  Value constant;                   // kConst
+  int depth = 1;                     // height of the subtree, to bound recursion
+  bool placeholder = false;          // stands in for an operand whose error was reported
+  std::vector<std::string> keys;     // kPath: object keys walked below the root
+  Value constant;                    // kConst
   std::unique_ptr<const RE2> regex;  // kMatches
   std::unique_ptr<ExpressionNode> lhs;
   std::unique_ptr<ExpressionNode> rhs;

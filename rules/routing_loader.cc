@@ -25,8 +25,8 @@ bool IsRepId(std::string_view s) {
     return false;
   }
   for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.' || c == '@')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.' || c == '@')) {
       return false;
     }
   }
@@ -97,8 +97,9 @@ class RoutingLoader {
     routing.stage = *name;
     const int index = rules_->FindStage(*name);
     if (index == 0) {
-      reader_.Error(f.value, "routing cannot start at stage \"new\" (every lead starts there); "
-                             "name a stage defined under stages:");
+      reader_.Error(f.value,
+                    "routing cannot start at stage \"new\" (every lead starts there); "
+                    "name a stage defined under stages:");
       return;
     }
     if (index < 0) {
@@ -133,8 +134,10 @@ class RoutingLoader {
   void LoadTeams(const Field& f) {
     if (!f.value.IsSequence() || f.value.size() == 0) {
       const YAML::Node& at = f.value.IsNull() ? f.key : f.value;
-      reader_.Error(at, "teams must be a list of at least one team, each starting with "
-                        "\"- id:\", got " + reader_.Describe(f.value));
+      reader_.Error(at,
+                    "teams must be a list of at least one team, each starting with "
+                    "\"- id:\", got " +
+                        reader_.Describe(f.value));
       return;
     }
     for (const YAML::Node& item : f.value) {
@@ -154,8 +157,9 @@ class RoutingLoader {
       if (std::optional<std::string> id = reader_.String(*f)) {
         team.id = *id;
         if (*id == kUnroutedTeam) {
-          reader_.Error(f->value, "team id \"unrouted\" is reserved for the queue of leads no "
-                                  "team takes; choose another id");
+          reader_.Error(f->value,
+                        "team id \"unrouted\" is reserved for the queue of leads no "
+                        "team takes; choose another id");
         } else if (!IsSlug(*id)) {
           reader_.Error(f->value, "invalid team id " + Quoted(*id) +
                                       ": expected lowercase letters, digits, '-' and '_'");
@@ -167,11 +171,9 @@ class RoutingLoader {
         }
       }
     }
-    reader_.Require(*fields, team.id.empty() ? "team" : "team " + Quoted(team.id),
-                    {"id", "reps"});
+    reader_.Require(*fields, team.id.empty() ? "team" : "team " + Quoted(team.id), {"id", "reps"});
     if (const Field* f = fields->Find("when")) {
-      if (std::optional<Expression> when =
-              reader_.Expr(*f, ExpressionScope::kLead, score_names_)) {
+      if (std::optional<Expression> when = reader_.Expr(*f, ExpressionScope::kLead, score_names_)) {
         team.when = std::move(*when);
       }
     }
@@ -187,7 +189,8 @@ class RoutingLoader {
           std::string hint = DidYouMean(*s, kStrategies);
           reader_.Error(f->value, "unknown strategy " + Quoted(*s) +
                                       ": expected round_robin, weighted_round_robin or "
-                                      "least_loaded" + hint);
+                                      "least_loaded" +
+                                      hint);
         }
       }
     }
@@ -197,8 +200,10 @@ class RoutingLoader {
     if (const Field* f = fields->Find("reps")) {
       if (!f->value.IsSequence() || f->value.size() == 0) {
         const YAML::Node& at = f->value.IsNull() ? f->key : f->value;
-        reader_.Error(at, "reps must be a list of at least one rep (e.g. reps: [{id: carol}]), "
-                          "got " + reader_.Describe(f->value));
+        reader_.Error(at,
+                      "reps must be a list of at least one rep (e.g. reps: [{id: carol}]), "
+                      "got " +
+                          reader_.Describe(f->value));
       } else {
         for (const YAML::Node& item : f->value) {
           if (std::optional<RepDef> rep = LoadRep(item, team.id)) {

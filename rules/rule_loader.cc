@@ -37,8 +37,8 @@ const std::vector<std::string_view> kRuleKeys = {"id", "score", "when", "points"
 const std::vector<std::string_view> kCapKeys = {"points", "per"};
 const std::vector<std::string_view> kStageKeys = {"name", "enter", "exit"};
 const std::vector<std::string_view> kExpressionKeywords = {
-    "and",  "or",          "not",       "in",      "contains", "starts_with",
-    "ends_with", "matches", "true",     "false",   "null"};
+    "and",       "or",      "not",  "in",    "contains", "starts_with",
+    "ends_with", "matches", "true", "false", "null"};
 constexpr std::string_view kNewStage = "new";
 
 struct InputFile {
@@ -84,8 +84,8 @@ class Loader {
     for (const Section& s : rule_sections_) {
       LoadRuleList(s);
     }
-    rules_.stages.push_back(StageDef{std::string(kNewStage), Expression(), Expression(), false,
-                                     SourcePos{}});
+    rules_.stages.push_back(
+        StageDef{std::string(kNewStage), Expression(), Expression(), false, SourcePos{}});
     for (const Section& s : stage_sections_) {
       LoadStageList(s);
     }
@@ -137,8 +137,9 @@ class Loader {
       return;  // an empty file: nothing to add
     }
     if (docs.size() > 1) {
-      reader.Error(docs[1], "a rule file holds one YAML document; a second one starts here "
-                            "(remove the '---' or split the rules into files of a directory)");
+      reader.Error(docs[1],
+                   "a rule file holds one YAML document; a second one starts here "
+                   "(remove the '---' or split the rules into files of a directory)");
     }
     const YAML::Node& root = docs[0];
     if (root.IsNull()) {
@@ -158,8 +159,8 @@ class Loader {
         std::optional<Section>& slot = f.name == "scores" ? scores_ : routing_;
         if (slot) {
           SourcePos first = slot->reader->Pos(slot->field.key);
-          reader.Error(f.key, "section " + Quoted(f.name) + " is already defined in " +
-                                  first.file + ":" + std::to_string(first.line) +
+          reader.Error(f.key, "section " + Quoted(f.name) + " is already defined in " + first.file +
+                                  ":" + std::to_string(first.line) +
                                   "; a map section may appear in one file only");
         } else {
           slot = section;
@@ -178,8 +179,10 @@ class Loader {
       return;
     }
     if (!node.IsMap()) {
-      reader.Error(node, "scores must be a map of score name to definition (e.g. "
-                         "fit: {kind: profile}), got " + reader.Describe(node));
+      reader.Error(node,
+                   "scores must be a map of score name to definition (e.g. "
+                   "fit: {kind: profile}), got " +
+                       reader.Describe(node));
       return;
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -193,7 +196,8 @@ class Loader {
       if (!IsScoreName(name)) {
         reader.Error(key, "invalid score name " + Quoted(name) +
                               ": expected lowercase letters, digits and '_', not starting with a "
-                              "digit (it is written score." + name + " in expressions)");
+                              "digit (it is written score." +
+                              name + " in expressions)");
         ok = false;
       } else if (std::find(kExpressionKeywords.begin(), kExpressionKeywords.end(), name) !=
                  kExpressionKeywords.end()) {
@@ -311,10 +315,10 @@ class Loader {
         ok = false;
       }
     }
-    const std::string score_name = rule.score >= 0 && rule.score < static_cast<int>(
-                                                                        rules_.scores.size())
-                                       ? rules_.scores[rule.score].name
-                                       : "";
+    const std::string score_name =
+        rule.score >= 0 && rule.score < static_cast<int>(rules_.scores.size())
+            ? rules_.scores[rule.score].name
+            : "";
     if (const Field* f = fields->Find("when")) {
       const ExpressionScope scope =
           is_profile ? ExpressionScope::kProfileRule : ExpressionScope::kEventRule;
@@ -369,8 +373,8 @@ class Loader {
     if (const Field* f = fields->Find("points")) {
       std::optional<double> points = reader.Number(*f);
       if (points && *points <= 0) {
-        reader.Error(f->value, "cap points must be greater than 0, got " +
-                                   reader.Describe(f->value));
+        reader.Error(f->value,
+                     "cap points must be greater than 0, got " + reader.Describe(f->value));
         points.reset();
       }
       ok = points.has_value() && ok;
@@ -394,8 +398,10 @@ class Loader {
       return;
     }
     if (!node.IsSequence()) {
-      reader.Error(node, "stages must be a list of stages, lowest first, each starting with "
-                         "\"- name:\", got " + reader.Describe(node));
+      reader.Error(node,
+                   "stages must be a list of stages, lowest first, each starting with "
+                   "\"- name:\", got " +
+                       reader.Describe(node));
       return;
     }
     for (const YAML::Node& item : node) {
@@ -415,8 +421,9 @@ class Loader {
       if (std::optional<std::string> name = reader.String(*f)) {
         stage.name = *name;
         if (*name == kNewStage) {
-          reader.Error(f->value, "stage \"new\" is implicit (every lead starts there) and cannot "
-                                 "be defined; define the stages above it");
+          reader.Error(f->value,
+                       "stage \"new\" is implicit (every lead starts there) and cannot "
+                       "be defined; define the stages above it");
         } else if (!IsSlug(*name)) {
           reader.Error(f->value, "invalid stage name " + Quoted(*name) +
                                      ": expected lowercase letters, digits, '-' and '_'");

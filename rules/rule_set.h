@@ -53,8 +53,8 @@ struct RuleDef {
 
 struct StageDef {
   std::string name;
-  Expression enter;     // stage 0 ("new") has none
-  Expression exit;      // when has_exit is false, exit is !(enter)
+  Expression enter;  // stage 0 ("new") has none
+  Expression exit;   // when has_exit is false, exit is !(enter)
   bool has_exit = false;
   SourcePos pos;  // stage 0 ("new"): empty
 };

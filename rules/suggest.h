@@ -18,7 +18,8 @@ int EditDistance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, when it is close enough to be a likely typo (distance at most
 // 1 for words of up to 3 characters, 2 up to 6, else 3, and less than the word's length); ties go
 // to the earlier candidate. Empty when nothing is close, or when `word` is itself a candidate.
-std::string_view NearestName(std::string_view word, const std::vector<std::string_view>& candidates);
+std::string_view NearestName(std::string_view word,
+                             const std::vector<std::string_view>& candidates);
 
 // ` (did you mean "NAME"?)` for the nearest candidate, or "" when there is none.
 std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates);

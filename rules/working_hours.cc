@@ -49,8 +49,8 @@ class HoursParser {
     std::vector<std::pair<int, int>> intervals;
     SkipSpaces();
     if (AtEnd()) {
-      return Fail(0, std::string("empty hours: expected days and a time range, ") +
-                         std::string(kExample));
+      return Fail(
+          0, std::string("empty hours: expected days and a time range, ") + std::string(kExample));
     }
     while (true) {
       int first_day = 0;
@@ -79,8 +79,8 @@ class HoursParser {
         break;
       }
       if (text_[pos_] != ',') {
-        return Fail(pos_, "expected ',' between hour ranges, found \"" +
-                              std::string(Token(pos_)) + "\" (" + std::string(kExample) + ")");
+        return Fail(pos_, "expected ',' between hour ranges, found \"" + std::string(Token(pos_)) +
+                              "\" (" + std::string(kExample) + ")");
       }
       ++pos_;
       SkipSpaces();

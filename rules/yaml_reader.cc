@@ -182,6 +182,10 @@ bool SourceFile::IsExplicitNull(const YAML::Node& node) const {
 
 size_t SourceFile::ScalarBytePos(const YAML::Node& scalar, size_t offset) const {
   const size_t node_pos = NodeBytePos(scalar);
+  const std::string& value = scalar.Scalar();
+  if (value.empty()) {
+    return node_pos;  // an empty value: point at its quotes, if any
+  }
   const std::string_view text(text_);
   size_t s = node_pos;
   // A tag or an anchor may come first (`!!str x`, `&a x`).
@@ -214,7 +218,6 @@ size_t SourceFile::ScalarBytePos(const YAML::Node& scalar, size_t offset) const 
   // Walk the decoded value and the source together: a value byte matches the next source byte
   // equal to it; source bytes that produce nothing (indentation, line breaks folded away, the
   // second quote of '') are skipped; escapes produce their bytes at the backslash.
-  const std::string& value = scalar.Scalar();
   size_t i = 0;
   size_t after_last = s;
   size_t skipped = 0;
@@ -297,9 +300,9 @@ void YamlReader::ErrorAtByte(size_t pos, std::string message) {
 std::string YamlReader::Describe(const YAML::Node& node) const {
   switch (node.Type()) {
     case YAML::NodeType::Map:
-      return "a map";
+      return node.size() == 0 ? "an empty map" : "a map";
     case YAML::NodeType::Sequence:
-      return "a list";
+      return node.size() == 0 ? "an empty list" : "a list";
     case YAML::NodeType::Null:
       return file_->IsExplicitNull(node) ? "null" : "no value";
     case YAML::NodeType::Scalar:
@@ -349,8 +352,8 @@ bool YamlReader::Require(const MapFields& fields, std::string_view what,
   bool ok = true;
   for (std::string_view name : required) {
     if (fields.Find(name) == nullptr) {
-      Error(fields.node, "missing required key \"" + std::string(name) + "\" in " +
-                             std::string(what));
+      Error(fields.node,
+            "missing required key \"" + std::string(name) + "\" in " + std::string(what));
       ok = false;
     }
   }
@@ -427,8 +430,7 @@ std::optional<double> YamlReader::Duration(const Field& f) {
     return std::nullopt;
   }
   if (!f.value.IsScalar()) {
-    Error(f.value,
-          f.name + " must be a duration like 90s, 10m or 14d, got " + Describe(f.value));
+    Error(f.value, f.name + " must be a duration like 90s, 10m or 14d, got " + Describe(f.value));
     return std::nullopt;
   }
   double seconds = 0;
@@ -456,8 +458,10 @@ std::optional<Expression> YamlReader::Expr(const Field& f, ExpressionScope scope
   }
   const std::string& tag = v.Tag();
   if (tag != "?" && tag != "!" && tag != "tag:yaml.org,2002:str") {
-    Error(v, f.name + ": YAML reads \"" + tag + "\" as a tag; quote an expression that starts "
-                      "with '!' (e.g. " + f.name + ": '!traits.unsubscribed')");
+    Error(v, f.name + ": YAML reads \"" + tag +
+                 "\" as a tag; quote an expression that starts "
+                 "with '!' (e.g. " +
+                 f.name + ": '!traits.unsubscribed')");
     return std::nullopt;
   }
   if (IsPlain(v)) {

@@ -15,8 +15,8 @@ int Lint(const std::string& path, std::ostream& out) {
   }
   const RuleSet& rules = *result.rules;
   const size_t stages = rules.stages.empty() ? 0 : rules.stages.size() - 1;
-  out << path << ": ok (" << rules.scores.size() << " scores, " << rules.rules.size()
-      << " rules, " << stages << " stages, " << rules.routing.teams.size() << " teams)\n";
+  out << path << ": ok (" << rules.scores.size() << " scores, " << rules.rules.size() << " rules, "
+      << stages << " stages, " << rules.routing.teams.size() << " teams)\n";
   out.flush();
   return 0;
 }

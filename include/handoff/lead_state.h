@@ -46,6 +46,8 @@ struct LeadOwner {
   EpochSeconds routed_at = 0;
   uint32_t reassignments = 0;
   std::vector<std::string> held_by;  // reps that have held the lead in this routing
+  bool closed = false;               // closed by the rep (won, lost, recycled): not open
+  std::string outcome;               // when closed
 };
 
 // Derived per-rule-set data the scorer keeps on the lead to avoid lookups by id. Never encoded.

@@ -65,8 +65,8 @@ TEST(EventErrorCodeTest, WireNames) {
 }
 
 TEST(EventTypeFromNameTest, RoundTripsAndIsCaseSensitive) {
-  for (EventType t : {EventType::kTrack, EventType::kPage, EventType::kScreen,
-                      EventType::kIdentify, EventType::kGroup, EventType::kAlias}) {
+  for (EventType t : {EventType::kTrack, EventType::kPage, EventType::kScreen, EventType::kIdentify,
+                      EventType::kGroup, EventType::kAlias}) {
     EXPECT_EQ(EventTypeFromName(EventTypeName(t)), t);
   }
   EXPECT_EQ(EventTypeFromName("Track"), std::nullopt);
@@ -156,12 +156,14 @@ TEST_F(EventParserTest, TypeErrors) {
               R"("type" must be a string)");
   ExpectError(R"({"type":["track"],"userId":"u"})", EventError::kInvalidField,
               R"("type" must be a string)");
-  ExpectError(R"({"type":"Track","userId":"u","event":"E"})", EventError::kUnsupportedType,
-              R"(unsupported type "Track" (expected track, page, screen, identify, group or alias))");
+  ExpectError(
+      R"({"type":"Track","userId":"u","event":"E"})", EventError::kUnsupportedType,
+      R"(unsupported type "Track" (expected track, page, screen, identify, group or alias))");
   ExpectError(R"({"type":"","userId":"u"})", EventError::kUnsupportedType,
               R"(unsupported type "" (expected track, page, screen, identify, group or alias))");
-  ExpectError(R"({"type":"purchase","userId":"u"})", EventError::kUnsupportedType,
-              R"(unsupported type "purchase" (expected track, page, screen, identify, group or alias))");
+  ExpectError(
+      R"({"type":"purchase","userId":"u"})", EventError::kUnsupportedType,
+      R"(unsupported type "purchase" (expected track, page, screen, identify, group or alias))");
   // Field names are case-sensitive too.
   ExpectError(R"({"Type":"track","userId":"u","event":"E"})", EventError::kMissingField,
               R"(event needs "type")");
@@ -186,8 +188,7 @@ TEST_F(EventParserTest, IdentityErrors) {
               EventError::kMissingField, kNeither);
   ExpectError(R"({"type":"track","event":"E","userId":"","anonymousId":null})",
               EventError::kMissingField, kNeither);
-  ExpectError(R"({"type":"track","event":"E","userid":"u"})", EventError::kMissingField,
-              kNeither);
+  ExpectError(R"({"type":"track","event":"E","userid":"u"})", EventError::kMissingField, kNeither);
   ExpectError(R"({"type":"track","event":"E","userId":42})", EventError::kInvalidField,
               R"("userId" must be a string)");
   // A wrong type is invalid even when the other id is fine.
@@ -269,8 +270,8 @@ TEST_F(EventParserTest, BadTimestamps) {
        {R"("2026-02-30T00:00:00Z")", R"("2026-02-29T00:00:00Z")", R"("2026-12-31T23:59:60Z")",
         R"("2026-11-22T10:00Z")", R"("2026-11-22T10:00:00")", R"("2026-11-22 10:00:00Z")",
         R"("2026-11-22T24:00:00Z")", R"("2026-11-22T10:00:00+24:00")",
-        R"("2026-11-22T10:00:00+01:60")", R"("1795341600")", R"("")", R"("yesterday")",
-        "true", "false", "{}", R"({"$date":1})", "[1795341600]", "1e400", "-1e400"}) {
+        R"("2026-11-22T10:00:00+01:60")", R"("1795341600")", R"("")", R"("yesterday")", "true",
+        "false", "{}", R"({"$date":1})", "[1795341600]", "1e400", "-1e400"}) {
     ExpectError(Track(std::string(R"(,"timestamp":)") + bad), EventError::kInvalidField, kMsg);
   }
 }
@@ -390,8 +391,9 @@ TEST_F(EventParserTest, ErrorPriority) {
   ExpectInvalidJson(R"({"type":"Track","x":[}])");
   ExpectInvalidJson(R"({"type":"Track"} x)");
   // type before identities.
-  ExpectError(R"({"type":"Track"})", EventError::kUnsupportedType,
-              R"(unsupported type "Track" (expected track, page, screen, identify, group or alias))");
+  ExpectError(
+      R"({"type":"Track"})", EventError::kUnsupportedType,
+      R"(unsupported type "Track" (expected track, page, screen, identify, group or alias))");
   ExpectError(R"({"userId":5})", EventError::kMissingField, R"(event needs "type")");
   // identities before everything else.
   ExpectError(R"({"type":"track","timestamp":"bad","properties":1,"messageId":2})",
@@ -462,10 +464,18 @@ TEST_F(EventParserTest, InvalidJsonVariants) {
            R"({"a":{"b":1,}})",
            R"({"a":1 /* c */})",
            R"({"a":1}// c)",
+           R"({"\x":1})",
+           R"({"a":1,"b"})",
+           R"({"a"})",
+           R"({,"a":1})",
        }) {
     SCOPED_TRACE(bad);
     ExpectInvalidJson(bad);
   }
+  // NUL bytes outside strings (the framer hands over raw bytes).
+  ExpectInvalidJson(std::string(R"({"type":"track"})") + '\0');
+  ExpectInvalidJson(std::string(R"({"type":"track",)") + '\0' + R"("a":1})");
+  ExpectInvalidJson(std::string("{\"a\":\"x") + '\0' + "y\"}");  // raw control char in a string
 }
 
 TEST_F(EventParserTest, ValidJsonThatIsNotAnObject) {
@@ -588,8 +598,8 @@ TEST_F(EventParserTest, ReusedEventIsFullyOverwritten) {
       R"({"type":"group","userId":"u","anonymousId":"a","messageId":"m","groupId":"g",
           "timestamp":5,"traits":{"t":[1,2,3],"u":{"v":1}},"context":{"c":1}})",
       &e, &err));
-  ASSERT_TRUE(parser_.Parse(R"({"type":"page","anonymousId":"b","properties":{"t":"x"}})", &e,
-                            &err));
+  ASSERT_TRUE(
+      parser_.Parse(R"({"type":"page","anonymousId":"b","properties":{"t":"x"}})", &e, &err));
   EXPECT_EQ(e.type, EventType::kPage);
   EXPECT_TRUE(e.user_id.empty());
   EXPECT_EQ(e.anonymous_id, "b");
@@ -637,8 +647,7 @@ TEST_F(EventParserTest, ImpliedType) {
   const ParseError err = Bad(R"({"userId":"u"})", EventType::kTrack);
   EXPECT_EQ(err.code, EventError::kMissingField);
   EXPECT_EQ(err.message, R"(track needs "event")");
-  EXPECT_EQ(Bad(R"({"userId":"u","type":tru})", EventType::kTrack).code,
-            EventError::kInvalidJson);
+  EXPECT_EQ(Bad(R"({"userId":"u","type":tru})", EventType::kTrack).code, EventError::kInvalidJson);
 }
 
 // --- line length ---
@@ -656,12 +665,19 @@ TEST(EventParserLimitTest, LineTooLong) {
   line += ' ';
   EXPECT_FALSE(parser.Parse(line, &e, &err));
   EXPECT_EQ(EventErrorCode(err.code), "line_too_long");
-  EXPECT_EQ(err.message, "line is 65 bytes, over the limit of 64 bytes");
+  EXPECT_EQ(err.message, "line is longer than 64 bytes");
+  EXPECT_TRUE(err.message_id.empty());
+  // ParseValue honours the same limit.
+  Value v;
+  const Status too_long = parser.ParseValue(std::string(62, ' ') + "[1]", &v);
+  EXPECT_EQ(too_long.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(too_long.message(), "line is longer than 64 bytes");
+  ASSERT_OK(parser.ParseValue(std::string(61, ' ') + "[1]", &v));
 
   ParseError framer_err;
   SetLineTooLong(70000, kDefaultMaxLineBytes, &framer_err);
   EXPECT_EQ(framer_err.code, EventError::kLineTooLong);
-  EXPECT_EQ(framer_err.message, "line is 70000 bytes, over the limit of 65536 bytes");
+  EXPECT_EQ(framer_err.message, "line is longer than 65536 bytes");
 }
 
 TEST(EventParserLimitTest, NoLimitByDefault) {
@@ -782,8 +798,8 @@ TEST(ParseValueTest, AnyJsonValue) {
   EXPECT_EQ(v.ToJson(), "[]");
   ASSERT_OK(parser.ParseValue("1e400", &v));
   EXPECT_TRUE(std::isinf(v.as_number()));
-  for (const char* bad : {"", " ", "1 2", "[1] x", "1,2", "]", "[", "tru", "{\"a\":1", "\"x",
-                          "[1]]", "01"}) {
+  for (const char* bad :
+       {"", " ", "1 2", "[1] x", "1,2", "]", "[", "tru", "{\"a\":1", "\"x", "[1]]", "01"}) {
     const Status st = parser.ParseValue(bad, &v);
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << bad;

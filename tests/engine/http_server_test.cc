@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -26,8 +27,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-
 #include "engine/http_util.h"
 #include "tests/testutil.h"
 
@@ -39,9 +38,9 @@ constexpr int kGuardSeconds = 10;
 
 std::string GzipCompress(std::string_view data) {
   z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
+  EXPECT_EQ(
+      deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+      Z_OK);
   std::string out(deflateBound(&zs, data.size()) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
@@ -134,9 +133,10 @@ class RawClient {
     if (response.status == 100) {
       return response;
     }
-    const size_t length = head ? 0 : std::stoul(response.Header("content-length").empty()
-                                                    ? "0"
-                                                    : response.Header("content-length"));
+    const size_t length = head ? 0
+                               : std::stoul(response.Header("content-length").empty()
+                                                ? "0"
+                                                : response.Header("content-length"));
     while (pending_.size() < length) {
       if (!Fill()) {
         return std::nullopt;
@@ -193,9 +193,9 @@ std::string Get(std::string_view target, std::string_view extra_headers = "") {
 
 std::string Post(std::string_view target, std::string_view body,
                  std::string_view extra_headers = "") {
-  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + std::string(extra_headers) + "\r\n" +
-         std::string(body);
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         std::string(extra_headers) + "\r\n" + std::string(body);
 }
 
 // Answers with what it saw: "METHOD path?query|body", and echoes X-Echo as a header.
@@ -408,7 +408,7 @@ TEST_F(HttpServerTest, HandlerCanAskToClose) {
   StartServer({}, [](HttpRequest&&, HttpRespond respond) {
     HttpResponse response;
     response.headers.emplace_back("Connection", "close");
-    response.headers.emplace_back("Content-Length", "999");  // ignored: the server's own
+    response.headers.emplace_back("Content-Length", "999");      // ignored: the server's own
     response.headers.emplace_back("X-Bad", "a\r\nInjected: 1");  // dropped
     respond(std::move(response));
   });
@@ -682,6 +682,17 @@ TEST_F(HttpServerTest, AbsoluteFormTargetAndBadPaths) {
   auto response = client.RoundTrip(Get("http://localhost:7402/v1/rules?x=1"));
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->body, "GET /v1/rules?x=1|");
+
+  response = client.RoundTrip("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->body, "OPTIONS *?|");
+
+  response = client.RoundTrip(Get("no-slash"));
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 400);
+  response = client.RoundTrip(Get("/still-open"));  // the framing was fine: the connection lives
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
 }
 
 TEST_F(HttpServerTest, ListenErrors) {

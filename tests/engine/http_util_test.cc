@@ -48,7 +48,8 @@ TEST(PercentDecodeTest, RejectsBadEscapes) {
 }
 
 TEST(QueryParamsTest, ParsesPairsInOrder) {
-  Result<QueryParams> params = QueryParams::Parse("stage=sql&limit=100&after=u%201&flag&&x=a+b&x=2");
+  Result<QueryParams> params =
+      QueryParams::Parse("stage=sql&limit=100&after=u%201&flag&&x=a+b&x=2");
   ASSERT_OK(params.status());
   ASSERT_EQ(params->params().size(), 6u);
   EXPECT_EQ(params->Get("stage"), "sql");

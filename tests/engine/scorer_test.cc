@@ -405,7 +405,7 @@ TEST(LeadStateTest, EncodingRoundTrips) {
   award.windows = {{-3, 1}, {20000, 30}};
   lead.awards.push_back(award);
   lead.awards.push_back(RuleAward{.rule_id = "never"});
-  lead.owner = LeadOwner{"alice", "enterprise", 17, true, kT0, 1, {"bob", "alice"}};
+  lead.owner = LeadOwner{"alice", "enterprise", 17, true, kT0, 1, {"bob", "alice"}, true, "won"};
   std::string bytes;
   EncodeLeadState(lead, &bytes);
   LeadState back;

@@ -51,8 +51,7 @@ class ExpressionTest : public ::testing::Test {
     ctx_.lead_stage = "mql";
   }
 
-  Expression Compile(const std::string& text,
-                     ExpressionScope scope = ExpressionScope::kEventRule) {
+  Expression Compile(const std::string& text, ExpressionScope scope = ExpressionScope::kEventRule) {
     std::vector<ExpressionError> errors;
     Expression e = Expression::Compile(text, scope, score_names_, &errors);
     EXPECT_TRUE(e.ok()) << text << ": "
@@ -89,7 +88,7 @@ class ExpressionTest : public ::testing::Test {
   EvalContext ctx_;
 };
 
-// ---- Literals --------------------------------------------------------------------------------
+// ---- Literals -----------------------------------------------------------------------------------
 
 TEST_F(ExpressionTest, NumberLiterals) {
   EXPECT_EQ(J("42"), "42");
@@ -103,8 +102,7 @@ TEST_F(ExpressionTest, NumberLiterals) {
 
 TEST_F(ExpressionTest, StringLiteralsUseJsonEscapes) {
   EXPECT_EQ(J(R"("plain")"), R"("plain")");
-  EXPECT_EQ(Compile(R"("a\"b\\c\/d\n\t\r\b\f")").Evaluate(ctx_).string,
-            "a\"b\\c/d\n\t\r\b\f");
+  EXPECT_EQ(Compile(R"("a\"b\\c\/d\n\t\r\b\f")").Evaluate(ctx_).string, "a\"b\\c/d\n\t\r\b\f");
   EXPECT_EQ(Compile(R"("\u00e9")").Evaluate(ctx_).string, "\xc3\xa9");
   EXPECT_EQ(Compile(R"("\u20AC")").Evaluate(ctx_).string, "\xe2\x82\xac");
   EXPECT_EQ(Compile(R"("\ud83d\ude00")").Evaluate(ctx_).string, "\xf0\x9f\x98\x80");
@@ -122,7 +120,7 @@ TEST_F(ExpressionTest, KeywordLiteralsAndLists) {
   EXPECT_EQ(J(" \t\n 1 \r\n"), "1");
 }
 
-// ---- Paths ------------------------------------------------------------------------------------
+// ---- Paths --------------------------------------------------------------------------------------
 
 TEST_F(ExpressionTest, TypeAndEvent) {
   EXPECT_EQ(J("type"), R"("track")");
@@ -208,7 +206,7 @@ TEST_F(ExpressionTest, ScoresAndLead) {
   EXPECT_TRUE(T(R"(lead.stage in ["mql", "sql"])"));
 }
 
-// ---- Equality and ordering --------------------------------------------------------------------
+// ---- Equality and ordering ----------------------------------------------------------------------
 
 TEST_F(ExpressionTest, Equality) {
   EXPECT_TRUE(T("1 == 1.0"));
@@ -238,7 +236,7 @@ TEST_F(ExpressionTest, Ordering) {
   EXPECT_TRUE(T("-1 >= -1"));
   EXPECT_FALSE(T("2 < 1"));
   EXPECT_TRUE(T(R"("a" < "b")"));
-  EXPECT_TRUE(T(R"("B" < "a")"));          // byte-wise, not case-folded
+  EXPECT_TRUE(T(R"("B" < "a")"));  // byte-wise, not case-folded
   EXPECT_TRUE(T(R"("ab" < "abc")"));
   EXPECT_TRUE(T("\"\xc3\xa9\" > \"z\""));  // bytes compare unsigned
   EXPECT_TRUE(T(R"("10" < "9")"));
@@ -281,7 +279,7 @@ TEST_F(ExpressionTest, Arithmetic) {
   EXPECT_TRUE(T("1 / 0 == null"));
 }
 
-// ---- Logic ----------------------------------------------------------------------------------------
+// ---- Logic --------------------------------------------------------------------------------------
 
 TEST_F(ExpressionTest, LogicCountsOnlyBooleanTrue) {
   EXPECT_EQ(J("true && true"), "true");
@@ -506,7 +504,7 @@ TEST_F(ExpressionTest, EvaluateReturnsComposites) {
   EXPECT_TRUE(b.boolean);
 }
 
-// ---- Constant, default, reads_event ---------------------------------------------------------------
+// ---- Constant, default, reads_event -------------------------------------------------------------
 
 TEST_F(ExpressionTest, ConstantAndDefault) {
   EXPECT_TRUE(Expression::Constant(Value::Bool(true)).Test(ctx_));
@@ -536,7 +534,7 @@ TEST_F(ExpressionTest, ErrorsMayBeNull) {
   EXPECT_FALSE(e.ok());
 }
 
-// ---- Compile errors -------------------------------------------------------------------------------
+// ---- Compile errors -----------------------------------------------------------------------------
 
 TEST_F(ExpressionTest, SyntaxErrors) {
   ExpectError("", 0, "empty expression");
@@ -584,8 +582,9 @@ TEST_F(ExpressionTest, LexicalErrors) {
 }
 
 TEST_F(ExpressionTest, PathSyntaxErrors) {
-  ExpectError("properties.in", 11, "\"in\" is a keyword; write the key in brackets: "
-                                   "properties[\"in\"]");
+  ExpectError("properties.in", 11,
+              "\"in\" is a keyword; write the key in brackets: "
+              "properties[\"in\"]");
   ExpectError("traits.a.matches", 9, "keyword");
   ExpectError("properties.", 10, "expected a key name after \".\"");
   ExpectError("properties.1", 11, "expected a key name");
@@ -623,8 +622,9 @@ TEST_F(ExpressionTest, PathErrors) {
 }
 
 TEST_F(ExpressionTest, UnknownScore) {
-  ExpectError("score.enagement > 10", 0, "unknown score \"enagement\"; did you mean "
-                                         "\"engagement\"?");
+  ExpectError("score.enagement > 10", 0,
+              "unknown score \"enagement\"; did you mean "
+              "\"engagement\"?");
   ExpectError("1 < score.zzz", 4, "unknown score \"zzz\"; the scores are engagement, fit");
   score_names_.clear();
   ExpectError("score.fit > 1", 0, "no scores are defined");
@@ -652,6 +652,21 @@ TEST_F(ExpressionTest, AllSemanticErrorsInOnePass) {
   EXPECT_NE(errors[3].message.find("invalid regular expression"), std::string::npos);
   EXPECT_EQ(errors[4].offset, 62u);
   EXPECT_NE(errors[4].message.find("takes 1 argument"), std::string::npos);
+}
+
+TEST_F(ExpressionTest, ErrorsComeInTextOrderAndAppend) {
+  std::vector<ExpressionError> errors = {{99, "an earlier error"}};
+  Expression e = Expression::Compile("foo(score.x, lead.y)", ExpressionScope::kEventRule,
+                                     score_names_, &errors);
+  EXPECT_FALSE(e.ok());
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_EQ(errors[0].offset, 99u);  // untouched
+  EXPECT_EQ(errors[1].offset, 0u);
+  EXPECT_NE(errors[1].message.find("unknown function"), std::string::npos);
+  EXPECT_EQ(errors[2].offset, 4u);
+  EXPECT_NE(errors[2].message.find("unknown score"), std::string::npos);
+  EXPECT_EQ(errors[3].offset, 13u);
+  EXPECT_NE(errors[3].message.find("unknown path"), std::string::npos);
 }
 
 TEST_F(ExpressionTest, SemanticErrorsBeforeASyntaxErrorAreReported) {
@@ -686,9 +701,9 @@ TEST_F(ExpressionTest, DeepNestingIsAnErrorNotACrash) {
 
 TEST_F(ExpressionTest, ProfileRulesSeeOnlyTraitsAndLead) {
   const auto kProfile = ExpressionScope::kProfileRule;
-  EXPECT_TRUE(Compile(R"(traits.title matches "VP" && lead.stage == "new" && lead.id != "")",
-                      kProfile)
-                  .ok());
+  EXPECT_TRUE(
+      Compile(R"(traits.title matches "VP" && lead.stage == "new" && lead.id != "")", kProfile)
+          .ok());
   ExpectError(R"(properties.plan == "pro")", 0, "a profile rule sees only traits", kProfile);
   ExpectError(R"(traits.a == 1 && type == "page")", 17, "not visible", kProfile);
   ExpectError(R"(event == "x")", 0, "not visible", kProfile);
@@ -696,16 +711,15 @@ TEST_F(ExpressionTest, ProfileRulesSeeOnlyTraitsAndLead) {
   ExpectError("score.fit > 1", 0, "a profile rule sees only traits", kProfile);
   // Visibility is checked before the score name.
   ExpectError("score.nope > 1", 0, "not visible", kProfile);
-  std::vector<ExpressionError> errors =
-      Errors(R"(event == "a" || properties.x == 1)", kProfile);
+  std::vector<ExpressionError> errors = Errors(R"(event == "a" || properties.x == 1)", kProfile);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[1].offset, 16u);
 }
 
 TEST_F(ExpressionTest, StagesAndRoutingSeeTraitsScoresAndLead) {
   const auto kLead = ExpressionScope::kLead;
-  Expression e = Compile(R"(score.engagement >= 40 && traits.company.size > 100 && lead.id == "u1")",
-                         kLead);
+  Expression e =
+      Compile(R"(score.engagement >= 40 && traits.company.size > 100 && lead.id == "u1")", kLead);
   EXPECT_TRUE(e.Test(ctx_));
   EXPECT_FALSE(e.reads_event());
   ExpectError(R"(type == "page")", 0, "stages and routing see only traits.*, score.* and lead.*",

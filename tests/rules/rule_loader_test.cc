@@ -295,28 +295,28 @@ TEST(RuleLoaderTest, UnknownKeySuggestsTheNearest) {
 
 TEST(RuleLoaderTest, RuleErrorsEachWithLineAndColumn) {
   EXPECT_THAT(
-      Errors(WithScores("rules:\n"                      // 4
-                        "  - id: Pricing Page\n"        // 5
-                        "    score: engagment\n"        // 6
-                        "    when: true\n"              // 7
-                        "    points: ten\n"             // 8
-                        "  - id: b\n"                   // 9
-                        "    score: eng\n"              // 10
-                        "    when:\n"                   // 11
-                        "    points: \"5\"\n"           // 12
-                        "    once: yes\n"               // 13
-                        "  - id: b\n"                   // 14
-                        "    score: fit\n"              // 15
-                        "    when: true\n"              // 16
-                        "    points: 1\n"               // 17
+      Errors(WithScores("rules:\n"                         // 4
+                        "  - id: Pricing Page\n"           // 5
+                        "    score: engagment\n"           // 6
+                        "    when: true\n"                 // 7
+                        "    points: ten\n"                // 8
+                        "  - id: b\n"                      // 9
+                        "    score: eng\n"                 // 10
+                        "    when:\n"                      // 11
+                        "    points: \"5\"\n"              // 12
+                        "    once: yes\n"                  // 13
+                        "  - id: b\n"                      // 14
+                        "    score: fit\n"                 // 15
+                        "    when: true\n"                 // 16
+                        "    points: 1\n"                  // 17
                         "    cap: {points: 5, per: 1d}\n"  // 18
-                        "    once: true\n"              // 19
-                        "  - score: eng\n"              // 20
-                        "  - just a string\n"           // 21
-                        "  - id: c\n"                   // 22
-                        "    score: [eng]\n"            // 23
-                        "    when: {a: 1}\n"            // 24
-                        "    points: 1\n")),            // 25
+                        "    once: true\n"                 // 19
+                        "  - score: eng\n"                 // 20
+                        "  - just a string\n"              // 21
+                        "  - id: c\n"                      // 22
+                        "    score: [eng]\n"               // 23
+                        "    when: {a: 1}\n"               // 24
+                        "    points: 1\n")),               // 25
       ElementsAre(
           "r.yaml:5:9: invalid rule id \"Pricing Page\": expected lowercase letters, digits, "
           "'-' and '_'",
@@ -346,12 +346,13 @@ TEST(RuleLoaderTest, UnknownScoreWithNoScoresDefined) {
 
 TEST(RuleLoaderTest, CapErrors) {
   EXPECT_THAT(
-      Errors(WithScores("rules:\n"
-                        "  - {id: a, score: eng, when: true, points: 1, cap: {points: 0, per: 1.5h}}\n"
-                        "  - {id: b, score: eng, when: true, points: 1, cap: {points: 5}}\n"
-                        "  - {id: c, score: eng, when: true, points: 1, cap: {points: 5, per: 1d, "
-                        "pre: 2}}\n"
-                        "  - {id: d, score: eng, when: true, points: 1, cap: 30}\n")),
+      Errors(
+          WithScores("rules:\n"
+                     "  - {id: a, score: eng, when: true, points: 1, cap: {points: 0, per: 1.5h}}\n"
+                     "  - {id: b, score: eng, when: true, points: 1, cap: {points: 5}}\n"
+                     "  - {id: c, score: eng, when: true, points: 1, cap: {points: 5, per: 1d, "
+                     "pre: 2}}\n"
+                     "  - {id: d, score: eng, when: true, points: 1, cap: 30}\n")),
       ElementsAre(
           "r.yaml:5:62: cap points must be greater than 0, got \"0\"",
           "r.yaml:5:70: per: duration \"1.5h\" is not a whole number: expected a positive whole "
@@ -363,15 +364,15 @@ TEST(RuleLoaderTest, CapErrors) {
 }
 
 TEST(RuleLoaderTest, ConstantsWhereAnExpressionIsExpected) {
-  std::shared_ptr<const RuleSet> rs = Load(WithScores(
-      "rules:\n"
-      "  - {id: a, score: eng, when: true, points: 1}\n"
-      "  - {id: b, score: eng, when: TRUE, points: 1}\n"
-      "  - {id: c, score: eng, when: False, points: 1}\n"
-      "  - {id: d, score: eng, when: ~, points: 1}\n"
-      "  - {id: e, score: eng, when: 1, points: 1}\n"
-      "  - {id: f, score: eng, when: \"true\", points: 1}\n"
-      "  - {id: g, score: eng, when: null, points: 1}\n"));
+  std::shared_ptr<const RuleSet> rs =
+      Load(WithScores("rules:\n"
+                      "  - {id: a, score: eng, when: true, points: 1}\n"
+                      "  - {id: b, score: eng, when: TRUE, points: 1}\n"
+                      "  - {id: c, score: eng, when: False, points: 1}\n"
+                      "  - {id: d, score: eng, when: ~, points: 1}\n"
+                      "  - {id: e, score: eng, when: 1, points: 1}\n"
+                      "  - {id: f, score: eng, when: \"true\", points: 1}\n"
+                      "  - {id: g, score: eng, when: null, points: 1}\n"));
   ASSERT_NE(rs, nullptr);
   EXPECT_TRUE(Holds(rs->rules[0].when));
   EXPECT_TRUE(Holds(rs->rules[1].when));
@@ -383,6 +384,19 @@ TEST(RuleLoaderTest, ConstantsWhereAnExpressionIsExpected) {
   for (const RuleDef& rule : rs->rules) {
     EXPECT_TRUE(rule.when.ok()) << rule.id;
   }
+}
+
+TEST(RuleLoaderTest, BlockScalarExpressionsCompile) {
+  std::shared_ptr<const RuleSet> rs =
+      Load(WithScores("rules:\n"
+                      "  - id: a\n"
+                      "    score: eng\n"
+                      "    when: |\n"
+                      "      type == \"page\" &&\n"
+                      "        properties.path starts_with \"/x\"\n"
+                      "    points: 1\n"));
+  ASSERT_NE(rs, nullptr);
+  EXPECT_TRUE(rs->rules[0].when.ok());
 }
 
 TEST(RuleLoaderTest, ExpressionStartingWithBangMustBeQuoted) {
@@ -455,10 +469,11 @@ TEST(RuleLoaderTest, ExpressionErrorPositionsInBlockScalars) {
 }
 
 TEST(RuleLoaderTest, ProfileRulesCannotReadEvents) {
-  EXPECT_THAT(Errors(WithScores("rules:\n"
-                                "  - {id: a, score: fit, when: type == \"page\", points: 1}\n"
-                                "  - {id: b, score: fit, when: traits.x == score.eng, points: 1}\n")),
-              ElementsAre(StartsWith("r.yaml:5:31: "), StartsWith("r.yaml:6:43: ")));
+  EXPECT_THAT(
+      Errors(WithScores("rules:\n"
+                        "  - {id: a, score: fit, when: type == \"page\", points: 1}\n"
+                        "  - {id: b, score: fit, when: traits.x == score.eng, points: 1}\n")),
+      ElementsAre(StartsWith("r.yaml:5:31: "), StartsWith("r.yaml:6:43: ")));
   // The same paths are fine in an event rule.
   EXPECT_NE(Load(WithScores("rules:\n"
                             "  - {id: a, score: eng, when: type == \"page\", points: 1}\n")),
@@ -480,16 +495,16 @@ TEST(RuleLoaderTest, WindowsLineEndings) {
 }
 
 TEST(RuleLoaderTest, ReportsEveryErrorInOnePass) {
-  std::vector<std::string> errors = Errors(WithScores(
-      "rules:\n"
-      "  - {id: a, score: eng, when: type ==, points: 1}\n"
-      "  - {id: b, score: eng, when: true, points: x}\n"
-      "  - {id: c, score: nope, when: true, points: 1}\n"
-      "stages:\n"
-      "  - {name: mql, enter: score.nope > 1}\n"
-      "routing:\n"
-      "  stage: sql\n"
-      "  teams: [{id: t, reps: [{id: r, weight: 0}]}]\n"));
+  std::vector<std::string> errors =
+      Errors(WithScores("rules:\n"
+                        "  - {id: a, score: eng, when: type ==, points: 1}\n"
+                        "  - {id: b, score: eng, when: true, points: x}\n"
+                        "  - {id: c, score: nope, when: true, points: 1}\n"
+                        "stages:\n"
+                        "  - {name: mql, enter: score.nope > 1}\n"
+                        "routing:\n"
+                        "  stage: sql\n"
+                        "  teams: [{id: t, reps: [{id: r, weight: 0}]}]\n"));
   ASSERT_THAT(errors, SizeIs(6));
   EXPECT_THAT(errors[0], StartsWith("r.yaml:5:"));
   EXPECT_THAT(errors[1], StartsWith("r.yaml:6:"));
@@ -503,21 +518,21 @@ TEST(RuleLoaderTest, ReportsEveryErrorInOnePass) {
 
 TEST(RuleLoaderTest, StageErrors) {
   EXPECT_THAT(
-      Errors(WithScores("stages:\n"                              // 4
-                        "  - name: new\n"                        // 5
-                        "    enter: true\n"                      // 6
-                        "  - name: mql\n"                        // 7
-                        "    enter: score.eng > 10\n"            // 8
-                        "  - name: mql\n"                        // 9
-                        "    enter: true\n"                      // 10
-                        "  - name: Sales Qualified\n"            // 11
-                        "    enter: true\n"                      // 12
-                        "  - name: sql\n"                        // 13
-                        "    exit: score.eng < 1\n"              // 14
-                        "    enetr: true\n"                      // 15
-                        "  - name: opp\n"                        // 16
-                        "    enter: traits.x > 1\n"              // 17
-                        "    exit: properties.x > 1\n")),        // 18
+      Errors(WithScores("stages:\n"                        // 4
+                        "  - name: new\n"                  // 5
+                        "    enter: true\n"                // 6
+                        "  - name: mql\n"                  // 7
+                        "    enter: score.eng > 10\n"      // 8
+                        "  - name: mql\n"                  // 9
+                        "    enter: true\n"                // 10
+                        "  - name: Sales Qualified\n"      // 11
+                        "    enter: true\n"                // 12
+                        "  - name: sql\n"                  // 13
+                        "    exit: score.eng < 1\n"        // 14
+                        "    enetr: true\n"                // 15
+                        "  - name: opp\n"                  // 16
+                        "    enter: traits.x > 1\n"        // 17
+                        "    exit: properties.x > 1\n")),  // 18
       ElementsAre(
           "r.yaml:5:11: stage \"new\" is implicit (every lead starts there) and cannot be "
           "defined; define the stages above it",
@@ -566,8 +581,9 @@ TEST(RuleLoaderTest, SingleFileRecordsPathAndDigest) {
 
 TEST(RuleLoaderTest, DirectoryConcatenatesListsInLexicalOrder) {
   testing::TempDir dir;
-  const std::string b = "rules:\n  - {id: b1, score: eng, when: true, points: 2}\n"
-                        "stages:\n  - {name: sql, enter: score.eng > 80}\n";
+  const std::string b =
+      "rules:\n  - {id: b1, score: eng, when: true, points: 2}\n"
+      "stages:\n  - {name: sql, enter: score.eng > 80}\n";
   const std::string a = std::string(kScores) +
                         "rules:\n  - {id: a1, score: fit, when: true, points: 1}\n"
                         "stages:\n  - {name: mql, enter: score.eng > 40}\n"
@@ -621,8 +637,9 @@ TEST(RuleLoaderTest, DirectoryMapSectionInOneFileOnly) {
 TEST(RuleLoaderTest, DirectoryOneBadFileRejectsAllAndErrorsComeInFileOrder) {
   testing::TempDir dir;
   dir.WriteFile("a.yaml", std::string(kScores) + "rules:\n  - {id: x, score: eng, when: true}\n");
-  dir.WriteFile("b.yaml", "rules:\n  - {id: y, score: eng, when: true, points: 1}\n"
-                          "  - {id: x, score: eng, when: true, points: 1}\n");
+  dir.WriteFile("b.yaml",
+                "rules:\n  - {id: y, score: eng, when: true, points: 1}\n"
+                "  - {id: x, score: eng, when: true, points: 1}\n");
   dir.WriteFile("c.yaml", "rules: [oops\n");
   LoadResult r = LoadRules(dir.path());
   EXPECT_EQ(r.rules, nullptr);
@@ -633,8 +650,10 @@ TEST(RuleLoaderTest, DirectoryOneBadFileRejectsAllAndErrorsComeInFileOrder) {
   EXPECT_THAT(errors,
               ElementsAre(dir.path() + "/a.yaml:5:5: missing required key \"points\" in rule "
                                        "\"x\"",
-                          StartsWith(dir.path() + "/b.yaml:3:10: duplicate rule id \"x\" (first "
-                                                  "defined at " + dir.path() + "/a.yaml:5)"),
+                          StartsWith(dir.path() +
+                                     "/b.yaml:3:10: duplicate rule id \"x\" (first "
+                                     "defined at " +
+                                     dir.path() + "/a.yaml:5)"),
                           StartsWith(dir.path() + "/c.yaml:2:1: YAML syntax error: ")));
 }
 

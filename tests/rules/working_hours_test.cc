@@ -42,9 +42,8 @@ TEST(WorkingHoursTest, WeekdayRange) {
 
 TEST(WorkingHoursTest, SeveralItemsMergeAndSort) {
   WorkingHours h = Parse("Fri 13:00-17:00, mon 9:00-12:00,Friday 08:00-13:00");
-  EXPECT_THAT(h.intervals,
-              ElementsAre(Pair(MinuteOfWeek(kMon, 9, 0), MinuteOfWeek(kMon, 12, 0)),
-                          Pair(MinuteOfWeek(kFri, 8, 0), MinuteOfWeek(kFri, 17, 0))));
+  EXPECT_THAT(h.intervals, ElementsAre(Pair(MinuteOfWeek(kMon, 9, 0), MinuteOfWeek(kMon, 12, 0)),
+                                       Pair(MinuteOfWeek(kFri, 8, 0), MinuteOfWeek(kFri, 17, 0))));
 }
 
 TEST(WorkingHoursTest, MidnightEndAndWholeDay) {
@@ -56,10 +55,9 @@ TEST(WorkingHoursTest, MidnightEndAndWholeDay) {
 
 TEST(WorkingHoursTest, OvernightRangesRunIntoTheNextDayAndWrapTheWeek) {
   WorkingHours h = Parse("Sat-Sun 22:00-06:00");
-  EXPECT_THAT(h.intervals,
-              ElementsAre(Pair(0, MinuteOfWeek(kMon, 6, 0)),
-                          Pair(MinuteOfWeek(kSat, 22, 0), MinuteOfWeek(kSun, 6, 0)),
-                          Pair(MinuteOfWeek(kSun, 22, 0), kMinutesPerWeek)));
+  EXPECT_THAT(h.intervals, ElementsAre(Pair(0, MinuteOfWeek(kMon, 6, 0)),
+                                       Pair(MinuteOfWeek(kSat, 22, 0), MinuteOfWeek(kSun, 6, 0)),
+                                       Pair(MinuteOfWeek(kSun, 22, 0), kMinutesPerWeek)));
   EXPECT_TRUE(h.Contains(MinuteOfWeek(kMon, 5, 59)));
   EXPECT_FALSE(h.Contains(MinuteOfWeek(kMon, 6, 0)));
   EXPECT_TRUE(h.Contains(MinuteOfWeek(kSun, 3, 0)));
@@ -82,7 +80,8 @@ TEST(WorkingHoursTest, DefaultIsAlways) {
 TEST(WorkingHoursTest, ErrorsPointAtTheOffendingToken) {
   HoursError e = Error("Mnday 09:00-17:00");
   EXPECT_EQ(e.offset, 0u);
-  EXPECT_EQ(e.message, "hours: unknown day \"Mnday\": expected Mon, Tue, Wed, Thu, Fri, Sat or Sun");
+  EXPECT_EQ(e.message,
+            "hours: unknown day \"Mnday\": expected Mon, Tue, Wed, Thu, Fri, Sat or Sun");
 
   e = Error("Mon-Fri 09:00-25:00");
   EXPECT_EQ(e.offset, 14u);

@@ -1,0 +1,160 @@
+// Router: routing decisions of SPEC 7 and the sales answers of SPEC 9, on the engine thread.
+//
+// The router owns the routing state that is not part of a lead: each rep's availability, open
+// and today counts and smooth-round-robin weight, the team queues and the `unrouted` queue, the
+// account owners and the SLA deadlines. Each lead's current assignment lives on the lead
+// (LeadState::owner), so open counts, the seq -> lead map and SLA deadlines are rebuilt from the
+// leads at start; the rest is written to the store's meta records whenever it changes (Flush).
+//
+// Every decision is published as an outbox record through the RouterHost, which the engine
+// implements. Not thread-safe: engine thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/metrics.h"
+#include "engine/outbox_record.h"
+#include "engine/scorer.h"
+#include "handoff/clock.h"
+#include "handoff/lead_state.h"
+#include "handoff/status.h"
+
+namespace handoff {
+
+struct SalesAction;
+struct SalesActionResult;
+
+// What the router needs from the engine.
+class RouterHost {
+ public:
+  virtual ~RouterHost() = default;
+  virtual LeadState* FindLead(std::string_view id) = 0;
+  // The lead changed: write it with the next commit.
+  virtual void LeadChanged(LeadState* lead) = 0;
+  // Appends `record` to the outbox with the lead's scores read at `scores_at`, its traits and its
+  // stage; fills record->seq and returns it.
+  virtual uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) = 0;
+  // Moves the lead to `stage` and publishes the stage record (a `recycled` close).
+  virtual void ForceStage(LeadState* lead, int stage) = 0;
+  // Durable small records (the meta column family).
+  virtual void PutMeta(std::string_view key, std::string_view value) = 0;
+};
+
+// One rep as GET /v1/reps shows it.
+struct RepView {
+  std::string id;
+  std::string team;
+  bool configured = true;  // false: removed from the rules, still holding open leads
+  bool online = true;
+  bool in_hours = true;
+  int open = 0;
+  int today = 0;
+  int weight = 1;
+  int64_t current_weight = 0;
+  bool eligible = false;  // ignoring skills
+  std::string why_not;    // when not eligible: offline, outside_hours, max_open, max_per_day
+  size_t queued_in_team = 0;
+};
+
+class Router {
+ public:
+  Router(RouterHost* host, const Clock* clock, Metrics* metrics);
+
+  // Restores the persisted state (meta values by key) at start; call before AdoptLead.
+  Status Restore(const std::function<Status(std::string_view key, std::string* value)>& get_meta);
+  // Rebuilds the lead-derived state from one stored lead at start.
+  void AdoptLead(LeadState* lead);
+  // Installs new rules (at start and on every reload): removed reps keep their open leads and get
+  // no new ones; queues of removed teams and the unrouted queue are routed afresh.
+  void SetRules(const Scorer* scorer);
+
+  // A lead's stage changed (by an event or the re-check). Routes it when it reaches the routing
+  // stage from below with no open owner; takes it out of its queue when it falls below.
+  void OnStageChange(LeadState* lead, StageChange change, std::string_view trigger,
+                     EpochSeconds scores_at);
+
+  SalesActionResult Act(const SalesAction& action);
+
+  // SLA deadlines, queue draining (a rep back in hours, a new day). Call often (every loop pass).
+  void Tick();
+
+  // Admin API.
+  Status SetOnline(std::string_view rep, bool online);
+  std::vector<RepView> Reps();
+  Status SetAccountOwner(std::string_view domain, std::string_view rep);
+  // Empty when the domain has no owner.
+  std::string AccountOwner(std::string_view domain) const;
+
+  // Writes changed state to the host's meta records. Call before each commit.
+  void Flush();
+
+  // True when `domain` is a free-mail domain that never counts for account ownership.
+  static bool IsFreeMailDomain(std::string_view domain);
+
+ private:
+  struct RepState {
+    std::string team;
+    int def_index = -1;  // index in its team's reps; -1 when removed from the rules
+    int team_index = -1;
+    bool online = true;
+    int64_t current_weight = 0;
+    int64_t day = INT64_MIN;  // local day `today` counts
+    int today = 0;
+    int open = 0;  // derived from the leads
+  };
+
+  const RuleSet& rules() const { return scorer_->rules(); }
+  bool RoutingEnabled() const;
+  bool HasOpenOwner(const LeadState& lead) const;
+  EvalContext LeadContext(LeadState* lead, std::vector<double>* scores, EpochSeconds at);
+  // Eligibility ignoring skills; `why` gets the reason when not.
+  bool RepAvailable(const RepDef& def, RepState& state, EpochSeconds now, std::string* why);
+  int TodayCount(const RepDef& def, RepState& state, EpochSeconds now);
+  bool SkillMatches(const RepDef& def, const EvalResult& skill) const;
+  // The team's rep to take `lead` (-1: none), moving round-robin weights when `commit`.
+  int PickRep(int team_index, LeadState* lead, const std::vector<std::string>& exclude,
+              EpochSeconds now);
+  int FindTeam(LeadState* lead, EpochSeconds now);
+  void Route(LeadState* lead, std::string_view trigger, EpochSeconds scores_at);
+  void Assign(LeadState* lead, int team_index, int rep_index, std::string_view kind,
+              std::string_view reason, std::string_view from_rep, std::string_view trigger,
+              EpochSeconds scores_at);
+  void Reassign(LeadState* lead, std::string_view why);
+  void Escalate(LeadState* lead, std::string_view team, std::string_view from_rep,
+                std::string_view why);
+  void ReleaseOwner(LeadState* lead);
+  void Enqueue(std::string_view lead_id, const std::string& queue);
+  void Dequeue(std::string_view lead_id);
+  void Drain();
+  RepState& StateOf(const std::string& rep_id);
+  void MarkRepsDirty() { reps_dirty_ = true; }
+
+  RouterHost* const host_;
+  const Clock* const clock_;
+  Metrics* const metrics_;
+  const Scorer* scorer_ = nullptr;
+
+  std::map<std::string, RepState> reps_;
+  // Queues by team id; the unrouted queue has the key kUnrouted (not a valid team id).
+  std::map<std::string, std::deque<std::string>> queues_;
+  std::unordered_map<std::string, std::string> queued_in_;  // lead id -> queue key
+  std::map<std::string, std::string> accounts_;             // domain -> rep
+  std::unordered_map<uint64_t, std::string> open_by_seq_;   // current routing seq -> lead id
+  std::set<std::pair<EpochSeconds, std::string>> sla_;      // (deadline, lead id)
+  std::vector<double> scores_scratch_;
+  bool reps_dirty_ = false;
+  bool queues_dirty_ = false;
+  bool accounts_dirty_ = false;
+  bool drain_needed_ = false;
+  EpochSeconds last_drain_ = 0;
+};
+
+}  // namespace handoff
