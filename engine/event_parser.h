@@ -29,9 +29,10 @@
 // appears twice in one object: the last one wins (as JavaScript's JSON.parse does), in its first
 // position.
 //
-// Thread-safety: an EventParser is not thread-safe; make one per thread and reuse it (it keeps
-// simdjson's buffers and a padded copy buffer between calls, so a steady stream of events does
-// no allocation here beyond what the Event's own strings need).
+// Thread-safety: an EventParser is not thread-safe; make one per thread and reuse it. It keeps
+// simdjson's buffers and a padded copy buffer between calls, and overwrites a reused Event's
+// strings and property containers in place, so a steady stream of similar events allocates only
+// for JSON string values longer than std::string's inline buffer.
 #pragma once
 
 #include <cstddef>

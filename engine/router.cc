@@ -14,6 +14,7 @@ constexpr std::string_view kUnroutedKey = "\x01unrouted";
 constexpr std::string_view kMetaReps = "router.reps";
 constexpr std::string_view kMetaQueues = "router.queues";
 constexpr std::string_view kMetaAccounts = "router.accounts";
+constexpr std::string_view kMetaEscalated = "router.escalated";  // lead id -> reps that held it
 
 // Drain the queues at most this often from Tick (events that free a rep drain at once).
 constexpr double kDrainInterval = 1.0;
@@ -37,6 +38,10 @@ std::string LowerDomainOf(const Value& traits) {
   return domain;
 }
 
+bool Contains(const std::vector<std::string>& list, std::string_view s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
+
 SalesActionResult Fail(std::string error, std::string message) {
   SalesActionResult r;
   r.error = std::move(error);
@@ -48,14 +53,14 @@ SalesActionResult Fail(std::string error, std::string message) {
 
 bool Router::IsFreeMailDomain(std::string_view domain) {
   static const std::set<std::string_view> kFree = {
-      "gmail.com",      "googlemail.com", "yahoo.com",   "yahoo.co.uk", "yahoo.fr",
-      "hotmail.com",    "hotmail.co.uk",  "hotmail.fr",  "outlook.com", "live.com",
-      "msn.com",        "icloud.com",     "me.com",      "mac.com",     "aol.com",
-      "proton.me",      "protonmail.com", "gmx.com",     "gmx.de",      "gmx.net",
-      "web.de",         "mail.com",       "yandex.com",  "yandex.ru",   "mail.ru",
-      "zoho.com",       "qq.com",         "163.com",     "126.com",     "fastmail.com",
-      "hey.com",        "tutanota.com",   "free.fr",     "orange.fr",   "libero.it",
-      "comcast.net",    "att.net",        "verizon.net", "btinternet.com"};
+      "gmail.com",   "googlemail.com", "yahoo.com",   "yahoo.co.uk",   "yahoo.fr",
+      "hotmail.com", "hotmail.co.uk",  "hotmail.fr",  "outlook.com",   "live.com",
+      "msn.com",     "icloud.com",     "me.com",      "mac.com",       "aol.com",
+      "proton.me",   "protonmail.com", "gmx.com",     "gmx.de",        "gmx.net",
+      "web.de",      "mail.com",       "yandex.com",  "yandex.ru",     "mail.ru",
+      "zoho.com",    "qq.com",         "163.com",     "126.com",       "fastmail.com",
+      "hey.com",     "tutanota.com",   "free.fr",     "orange.fr",     "libero.it",
+      "comcast.net", "att.net",        "verizon.net", "btinternet.com"};
   return kFree.contains(domain);
 }
 
@@ -84,6 +89,7 @@ Status Router::Restore(
   Value reps;
   Value queues;
   Value accounts;
+  Value escalated;
   if (Status st = load(kMetaReps, &reps); !st.ok()) {
     return st;
   }
@@ -91,6 +97,9 @@ Status Router::Restore(
     return st;
   }
   if (Status st = load(kMetaAccounts, &accounts); !st.ok()) {
+    return st;
+  }
+  if (Status st = load(kMetaEscalated, &escalated); !st.ok()) {
     return st;
   }
   auto number = [](const Value& obj, std::string_view key) -> double {
@@ -122,16 +131,32 @@ Status Router::Restore(
       accounts_[domain] = v.as_string();
     }
   }
+  // Escalated leads wait for a wake that happens after the restart (generation 0).
+  for (const auto& [id, v] : escalated.as_object()) {
+    auto q = queued_in_.find(id);
+    if (q == queued_in_.end() || q->second == kUnroutedKey || !v.is_array()) {
+      continue;
+    }
+    Parked& p = parked_[id];
+    for (const Value& rep : v.as_array()) {
+      if (rep.is_string()) {
+        p.held_by.push_back(rep.as_string());
+      }
+    }
+  }
   return Status::Ok();
 }
 
 void Router::AdoptLead(LeadState* lead) {
-  if (!lead->owner.has_value() || lead->owner->closed) {
+  if (!lead->owner.has_value()) {
     return;
   }
   const LeadOwner& o = *lead->owner;
+  by_seq_[o.seq] = lead->id;  // closed too: a second close gets already_closed
+  if (o.closed) {
+    return;
+  }
   StateOf(o.rep).open++;
-  open_by_seq_[o.seq] = lead->id;
   if (!o.accepted && scorer_ != nullptr && rules().routing.sla.accept_within > 0) {
     sla_.emplace(o.routed_at + rules().routing.sla.accept_within, lead->id);
   }
@@ -159,16 +184,20 @@ void Router::SetRules(const Scorer* scorer) {
   // SLA deadlines follow the rules in force.
   if (!first) {
     sla_.clear();
-    for (const auto& [seq, lead_id] : open_by_seq_) {
+    for (const auto& [seq, lead_id] : by_seq_) {
       LeadState* lead = host_->FindLead(lead_id);
-      if (lead != nullptr && lead->owner.has_value() && !lead->owner->accepted &&
+      if (lead != nullptr && HasOpenOwner(*lead) && !lead->owner->accepted &&
           routing.sla.accept_within > 0) {
         sla_.emplace(lead->owner->routed_at + routing.sla.accept_within, lead_id);
       }
     }
   }
   // Queues of teams that are gone, and the unrouted queue, are routed afresh.
-  std::vector<std::string> orphans;
+  struct Orphan {
+    std::string id;
+    bool was_unrouted;
+  };
+  std::vector<Orphan> orphans;
   for (auto it = queues_.begin(); it != queues_.end();) {
     bool team_exists = false;
     for (const TeamDef& team : routing.teams) {
@@ -176,8 +205,9 @@ void Router::SetRules(const Scorer* scorer) {
     }
     if (!team_exists) {
       for (const std::string& id : it->second) {
-        orphans.push_back(id);
+        orphans.push_back(Orphan{id, it->first == kUnroutedKey});
         queued_in_.erase(id);
+        parked_.erase(id);
       }
       it = queues_.erase(it);
       queues_dirty_ = true;
@@ -185,19 +215,26 @@ void Router::SetRules(const Scorer* scorer) {
       ++it;
     }
   }
-  if (!first) {
+  if (first || !RoutingEnabled()) {
+    // At start the leads are not adopted yet: they wait in the unrouted queue, routed afresh on
+    // the first drain. Without routing they wait there for rules that route them.
+    for (const Orphan& o : orphans) {
+      Enqueue(o.id, std::string(kUnroutedKey));
+    }
+    reroute_unrouted_ = first;
+  } else {
+    reroute_unrouted_ = false;
     const EpochSeconds now = clock_->Now();
-    for (const std::string& id : orphans) {
-      LeadState* lead = host_->FindLead(id);
-      if (lead != nullptr && RoutingEnabled() && !HasOpenOwner(*lead) &&
+    for (const Orphan& o : orphans) {
+      LeadState* lead = host_->FindLead(o.id);
+      if (lead != nullptr && !HasOpenOwner(*lead) &&
           scorer_->StageIndex(lead) >= routing.stage_index) {
-        Route(lead, "", now);
+        Route(lead, "", now, !o.was_unrouted);
       }
     }
-  } else {
-    // At start the queues were restored before the rules: keep unknown queues for the next load.
-    for (const std::string& id : orphans) {
-      Enqueue(id, std::string(kUnroutedKey));
+    // New reps, hours or limits: escalated leads may be offered again.
+    for (const TeamDef& team : routing.teams) {
+      Wake(team.id);
     }
   }
   MarkRepsDirty();
@@ -232,8 +269,7 @@ int Router::TodayCount(const RepDef& def, RepState& state, EpochSeconds now) {
   return state.today;
 }
 
-bool Router::RepAvailable(const RepDef& def, RepState& state, EpochSeconds now,
-                          std::string* why) {
+bool Router::RepAvailable(const RepDef& def, RepState& state, EpochSeconds now, std::string* why) {
   if (!state.online) {
     *why = "offline";
     return false;
@@ -264,18 +300,18 @@ bool Router::SkillMatches(const RepDef& def, const EvalResult& skill) const {
 }
 
 int Router::PickRep(int team_index, LeadState* lead, const std::vector<std::string>& exclude,
-                    EpochSeconds now) {
+                    EpochSeconds now, EpochSeconds scores_at) {
   const TeamDef& team = rules().routing.teams[team_index];
   EvalResult skill;
   if (team.skill.has_value()) {
-    EvalContext ctx = LeadContext(lead, &scores_scratch_, now);
+    EvalContext ctx = LeadContext(lead, &scores_scratch_, scores_at);
     skill = team.skill->Evaluate(ctx);
   }
   std::vector<int> eligible;
   std::string why;
   for (size_t r = 0; r < team.reps.size(); ++r) {
     const RepDef& def = team.reps[r];
-    if (std::find(exclude.begin(), exclude.end(), def.id) != exclude.end()) {
+    if (Contains(exclude, def.id)) {
       continue;
     }
     if (RepAvailable(def, StateOf(def.id), now, &why) && SkillMatches(def, skill)) {
@@ -342,29 +378,52 @@ void Router::OnStageChange(LeadState* lead, StageChange change, std::string_view
   }
 }
 
-void Router::Route(LeadState* lead, std::string_view trigger, EpochSeconds scores_at) {
+bool Router::TryAccountOwner(LeadState* lead, const std::vector<std::string>& skip,
+                             std::string_view trigger, EpochSeconds scores_at) {
+  const RoutingDef& routing = rules().routing;
+  if (!routing.account_match || accounts_.empty()) {
+    return false;
+  }
+  const std::string domain = LowerDomainOf(lead->traits);
+  if (domain.empty() || IsFreeMailDomain(domain)) {
+    return false;
+  }
+  auto owner = accounts_.find(domain);
+  if (owner == accounts_.end() || Contains(skip, owner->second)) {
+    return false;
+  }
+  auto it = reps_.find(owner->second);
+  if (it == reps_.end() || it->second.def_index < 0) {
+    return false;  // removed from the rules
+  }
+  RepState& s = it->second;
+  const RepDef& def = routing.teams[s.team_index].reps[s.def_index];
+  std::string why;
+  if (!RepAvailable(def, s, clock_->Now(), &why)) {
+    return false;
+  }
+  Dequeue(lead->id);
+  Assign(lead, s.team_index, s.def_index, "routed", "account_owner", "", trigger, scores_at);
+  return true;
+}
+
+void Router::Route(LeadState* lead, std::string_view trigger, EpochSeconds scores_at,
+                   bool announce_unrouted) {
   const EpochSeconds now = clock_->Now();
   const RoutingDef& routing = rules().routing;
+  if (auto q = queued_in_.find(lead->id); q != queued_in_.end() && q->second == kUnroutedKey) {
+    announce_unrouted = false;  // it was said when the lead entered the queue
+  }
   Dequeue(lead->id);
-  if (routing.account_match) {
-    std::string domain = LowerDomainOf(lead->traits);
-    auto it = domain.empty() || IsFreeMailDomain(domain) ? accounts_.end() : accounts_.find(domain);
-    if (it != accounts_.end()) {
-      RepState& s = StateOf(it->second);
-      std::string why;
-      if (s.def_index >= 0) {
-        const RepDef& def = routing.teams[s.team_index].reps[s.def_index];
-        if (RepAvailable(def, s, now, &why)) {
-          Assign(lead, s.team_index, s.def_index, "routed", "account_owner", "", trigger,
-                 scores_at);
-          return;
-        }
-      }
-    }
+  if (TryAccountOwner(lead, {}, trigger, scores_at)) {
+    return;
   }
   int team = FindTeam(lead, scores_at);
   if (team < 0) {
     Enqueue(lead->id, std::string(kUnroutedKey));
+    if (!announce_unrouted) {
+      return;
+    }
     OutboxRecord record;
     record.kind = "unrouted";
     record.reason = "no_team_matched";
@@ -373,13 +432,13 @@ void Router::Route(LeadState* lead, std::string_view trigger, EpochSeconds score
     metrics_->Routed("unrouted", "no_team_matched");
     return;
   }
-  int rep = PickRep(team, lead, {}, now);
+  int rep = PickRep(team, lead, {}, now, scores_at);
   if (rep < 0) {
     Enqueue(lead->id, routing.teams[team].id);
     return;
   }
-  Assign(lead, team, rep, "routed", RoutingStrategyName(routing.teams[team].strategy), "",
-         trigger, scores_at);
+  Assign(lead, team, rep, "routed", RoutingStrategyName(routing.teams[team].strategy), "", trigger,
+         scores_at);
 }
 
 void Router::Assign(LeadState* lead, int team_index, int rep_index, std::string_view kind,
@@ -408,8 +467,8 @@ void Router::Assign(LeadState* lead, int team_index, int rep_index, std::string_
     owner.reassignments = lead->owner->reassignments;
     owner.held_by = lead->owner->held_by;
   }
-  if (lead->owner.has_value() && !lead->owner->closed) {
-    open_by_seq_.erase(lead->owner->seq);
+  if (lead->owner.has_value()) {
+    by_seq_.erase(lead->owner->seq);
   }
   owner.rep = def.id;
   owner.team = team.id;
@@ -417,7 +476,7 @@ void Router::Assign(LeadState* lead, int team_index, int rep_index, std::string_
   owner.routed_at = now;
   owner.held_by.push_back(def.id);
   lead->owner = std::move(owner);
-  open_by_seq_[seq] = lead->id;
+  by_seq_[seq] = lead->id;
   if (rules().routing.sla.accept_within > 0) {
     sla_.emplace(now + rules().routing.sla.accept_within, lead->id);
   }
@@ -427,7 +486,6 @@ void Router::Assign(LeadState* lead, int team_index, int rep_index, std::string_
 
 void Router::ReleaseOwner(LeadState* lead) {
   LeadOwner& o = *lead->owner;
-  open_by_seq_.erase(o.seq);
   auto it = reps_.find(o.rep);
   if (it != reps_.end() && it->second.open > 0) {
     it->second.open--;
@@ -451,12 +509,12 @@ void Router::Reassign(LeadState* lead, std::string_view why) {
   const EpochSeconds now = clock_->Now();
   int rep = -1;
   if (team >= 0 && static_cast<int>(o.reassignments) < routing.sla.max_reassign) {
-    rep = PickRep(team, lead, o.held_by, now);
+    rep = PickRep(team, lead, o.held_by, now, now);
   }
   if (rep < 0) {
     Escalate(lead, team_id, old_rep,
              static_cast<int>(o.reassignments) >= routing.sla.max_reassign ? "max_reassign"
-                                                                            : "no_eligible_rep");
+                                                                           : "no_eligible_rep");
     return;
   }
   o.reassignments++;
@@ -472,30 +530,40 @@ void Router::Escalate(LeadState* lead, std::string_view team, std::string_view f
   record.reason = why;
   const EpochSeconds now = clock_->Now();
   host_->Publish(&record, lead, now);
+  metrics_->Routed(team, "escalated");
+  std::vector<std::string> held_by = std::move(lead->owner->held_by);
+  by_seq_.erase(lead->owner->seq);
   lead->owner.reset();
   host_->LeadChanged(lead);
   bool team_exists = false;
   for (const TeamDef& t : rules().routing.teams) {
     team_exists |= t.id == team;
   }
-  Enqueue(lead->id, team_exists ? std::string(team) : std::string(kUnroutedKey));
-  metrics_->Routed(team, "escalated");
+  if (!team_exists) {
+    Enqueue(lead->id, std::string(kUnroutedKey));
+    return;
+  }
+  // It waits for a rep that becomes eligible from now on (see the class comment).
+  const std::string team_id(team);
+  Enqueue(lead->id, team_id);
+  parked_[lead->id] = Parked{wake_generation_[team_id], std::move(held_by)};
 }
 
 SalesActionResult Router::Act(const SalesAction& action) {
-  auto it = open_by_seq_.find(action.seq);
-  if (it == open_by_seq_.end()) {
-    return Fail("unknown_seq", "no open routed lead has seq " + std::to_string(action.seq) +
-                                   " (it may have been reassigned, escalated or closed)");
-  }
-  LeadState* lead = host_->FindLead(it->second);
-  if (lead == nullptr || !HasOpenOwner(*lead)) {
-    return Fail("unknown_seq", "no open routed lead has seq " + std::to_string(action.seq));
+  auto it = by_seq_.find(action.seq);
+  LeadState* lead = it == by_seq_.end() ? nullptr : host_->FindLead(it->second);
+  if (lead == nullptr || !lead->owner.has_value() || lead->owner->seq != action.seq) {
+    return Fail("unknown_seq", "no lead's current routing record has seq " +
+                                   std::to_string(action.seq) +
+                                   " (it may have been reassigned or escalated since)");
   }
   LeadOwner& o = *lead->owner;
   if (!action.as_rep.empty() && action.as_rep != o.rep) {
-    return Fail("not_holder", "lead " + lead->id + " is held by " + o.rep + ", not " +
-                                  action.as_rep);
+    return Fail("not_holder",
+                "lead " + lead->id + " is held by " + o.rep + ", not " + action.as_rep);
+  }
+  if (o.closed) {
+    return Fail("already_closed", "lead " + lead->id + " is already closed (" + o.outcome + ")");
   }
   const EpochSeconds now = clock_->Now();
   OutboxRecord record;
@@ -535,6 +603,10 @@ SalesActionResult Router::Act(const SalesAction& action) {
       ReleaseOwner(lead);
       o.closed = true;
       o.outcome = action.outcome;
+      // "A lead closed" is one of the ways a rep becomes eligible again (SPEC 7).
+      if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
+        Wake(rep->second.team);
+      }
       host_->LeadChanged(lead);
       if (action.outcome == "recycled") {
         host_->ForceStage(lead, 0);
@@ -573,24 +645,36 @@ void Router::Drain() {
   drain_needed_ = false;
   const EpochSeconds now = clock_->Now();
   last_drain_ = now;
-  if (!RoutingEnabled() || queues_.empty()) {
+  if (!RoutingEnabled()) {
+    return;
+  }
+  NoticeClockWakes(now);
+  if (reroute_unrouted_) {
+    reroute_unrouted_ = false;
+    RerouteUnrouted();
+  }
+  if (queues_.empty()) {
     return;
   }
   const RoutingDef& routing = rules().routing;
+  const bool owners = routing.account_match && !accounts_.empty();
   for (size_t t = 0; t < routing.teams.size(); ++t) {
-    auto q = queues_.find(routing.teams[t].id);
+    const TeamDef& team = routing.teams[t];
+    auto q = queues_.find(team.id);
     if (q == queues_.end()) {
       continue;
     }
-    // Skip the scan when nobody on the team can take a lead at all.
+    // Skip the scan when nobody on the team can take a lead at all (and no owner could).
     bool anyone = false;
     std::string why;
-    for (const RepDef& def : routing.teams[t].reps) {
+    for (const RepDef& def : team.reps) {
       anyone |= RepAvailable(def, StateOf(def.id), now, &why);
     }
-    if (!anyone) {
+    if (!anyone && !owners) {
       continue;
     }
+    const uint64_t generation = wake_generation_[team.id];
+    const int team_index = static_cast<int>(t);
     std::vector<std::string> waiting(q->second.begin(), q->second.end());
     for (const std::string& id : waiting) {
       LeadState* lead = host_->FindLead(id);
@@ -599,13 +683,68 @@ void Router::Drain() {
         Dequeue(id);
         continue;
       }
-      int rep = PickRep(static_cast<int>(t), lead, {}, now);
+      std::vector<std::string> held_by;
+      if (auto p = parked_.find(id); p != parked_.end()) {
+        if (p->second.wake_generation == generation) {
+          continue;  // escalated, and no rep of the team has become eligible since
+        }
+        held_by = p->second.held_by;
+      }
+      if (TryAccountOwner(lead, held_by, "", now)) {
+        continue;
+      }
+      if (!anyone) {
+        continue;
+      }
+      // An escalated lead goes preferably to a rep that has not held it.
+      int rep = held_by.empty() ? -1 : PickRep(team_index, lead, held_by, now, now);
+      if (rep < 0) {
+        rep = PickRep(team_index, lead, {}, now, now);
+      }
       if (rep < 0) {
         continue;
       }
       Dequeue(id);
-      Assign(lead, static_cast<int>(t), rep, "routed",
-             RoutingStrategyName(routing.teams[t].strategy), "", "", now);
+      Assign(lead, team_index, rep, "routed", RoutingStrategyName(team.strategy), "", "", now);
+    }
+  }
+}
+
+void Router::RerouteUnrouted() {
+  auto q = queues_.find(std::string(kUnroutedKey));
+  if (q == queues_.end()) {
+    return;
+  }
+  const EpochSeconds now = clock_->Now();
+  const std::vector<std::string> waiting(q->second.begin(), q->second.end());
+  for (const std::string& id : waiting) {
+    LeadState* lead = host_->FindLead(id);
+    if (lead == nullptr || HasOpenOwner(*lead) ||
+        scorer_->StageIndex(lead) < rules().routing.stage_index) {
+      Dequeue(id);
+      continue;
+    }
+    Route(lead, "", now, /*announce_unrouted=*/false);
+  }
+}
+
+void Router::Wake(std::string_view team) {
+  ++wake_generation_[std::string(team)];
+  drain_needed_ = true;
+}
+
+void Router::NoticeClockWakes(EpochSeconds now) {
+  for (const TeamDef& team : rules().routing.teams) {
+    for (const RepDef& def : team.reps) {
+      RepState& s = StateOf(def.id);
+      const LocalMoment m = LocalMomentOf(def.tz, now);
+      const int in_hours = InWorkingHours(def.hours, m.minute_of_week) ? 1 : 0;
+      if ((s.seen_in_hours == 0 && in_hours == 1) ||
+          (s.seen_day != INT64_MIN && s.seen_day != m.day)) {
+        Wake(team.id);
+      }
+      s.seen_in_hours = in_hours;
+      s.seen_day = m.day;
     }
   }
 }
@@ -633,6 +772,7 @@ void Router::Dequeue(std::string_view lead_id) {
     }
   }
   queued_in_.erase(it);
+  parked_.erase(std::string(lead_id));
   queues_dirty_ = true;
 }
 
@@ -645,6 +785,9 @@ Status Router::SetOnline(std::string_view rep, bool online) {
     it->second.online = online;
     MarkRepsDirty();
     drain_needed_ = true;
+    if (online) {
+      Wake(it->second.team);
+    }
   }
   return Status::Ok();
 }
@@ -745,6 +888,15 @@ void Router::Flush() {
       queues.Set(key == kUnroutedKey ? kUnrouted : std::string_view(key), std::move(list));
     }
     host_->PutMeta(kMetaQueues, queues.ToJson());
+    Value escalated = Value::MakeObject();
+    for (const auto& [id, p] : parked_) {
+      Value held = Value::MakeArray();
+      for (const std::string& rep : p.held_by) {
+        held.mutable_array().push_back(Value::String(rep));
+      }
+      escalated.Set(id, std::move(held));
+    }
+    host_->PutMeta(kMetaEscalated, escalated.ToJson());
     queues_dirty_ = false;
   }
   if (accounts_dirty_) {

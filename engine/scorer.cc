@@ -28,6 +28,42 @@ Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
   rules_of_score_.resize(rules_->scores.size());
   for (size_t r = 0; r < rules_->rules.size(); ++r) {
     rules_of_score_[rules_->rules[r].score].push_back(static_cast<int>(r));
+    if (rules_->scores[rules_->rules[r].score].kind == ScoreKind::kEvent &&
+        rules_->rules[r].when.reads_score()) {
+      event_rules_read_scores_ = true;
+    }
+  }
+  for (int r : rules_->event_rules) {
+    EventGuard guard = rules_->rules[r].when.guard();
+    if (guard.name.has_value()) {
+      rules_by_name_[*guard.name].push_back(r);
+    } else if (guard.type.has_value()) {
+      rules_by_type_[static_cast<size_t>(*guard.type)].push_back(r);
+    } else {
+      unguarded_rules_.push_back(r);
+    }
+  }
+}
+
+template <typename Fn>
+void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
+  for (int r : unguarded_rules_) {
+    fn(r);
+  }
+  for (int r : rules_by_type_[static_cast<size_t>(event.type)]) {
+    fn(r);
+  }
+  // `event` reads the track name, or the page/screen name; other types have none.
+  const bool has_name = event.type == EventType::kTrack ||
+                        ((event.type == EventType::kPage || event.type == EventType::kScreen) &&
+                         event.has_name);
+  if (has_name && !rules_by_name_.empty()) {
+    auto it = rules_by_name_.find(std::string_view(event.name));
+    if (it != rules_by_name_.end()) {
+      for (int r : it->second) {
+        fn(r);
+      }
+    }
   }
 }
 
@@ -203,9 +239,12 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
   Align(lead);
   const RuleSet& rs = *rules_;
   const EpochSeconds t = event.timestamp;
+  // Event rules read the scores before this event; most models never do, so skip the work.
   thread_local std::vector<double> before;
   before.resize(rs.scores.size());
-  AllScores(lead, t, before.data());
+  if (event_rules_read_scores_) {
+    AllScores(lead, t, before.data());
+  }
 
   if (ApplyEventTraits(event, &lead->traits)) {
     lead->cache.profile_valid = false;
@@ -217,18 +256,18 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
   ctx.scores = before.data();
   ctx.lead_id = lead->id;
   ctx.lead_stage = lead->stage;
-  for (int r : rs.event_rules) {
+  ForEachCandidateRule(event, [&](int r) {
     const RuleDef& rule = rs.rules[r];
     if (!rule.when.Test(ctx)) {
-      continue;
+      return;
     }
     double points = rule.points;
     if (points == 0) {
-      continue;
+      return;
     }
     int32_t slot = lead->cache.award_slot[r];
     if (rule.once && slot >= 0 && lead->awards[slot].awarded) {
-      continue;
+      return;
     }
     CapWindow* window = nullptr;
     if (rule.cap.has_value()) {
@@ -243,7 +282,7 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
       double left = rule.cap->points - window->used;
       double amount = std::min(std::fabs(points), std::max(left, 0.0));
       if (amount <= 0) {
-        continue;
+        return;
       }
       points = std::copysign(amount, points);
     }
@@ -262,7 +301,7 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
       award.value += points * DecayFactor(half_life, t, award.latest);
     }
     award.awarded = true;
-  }
+  });
 
   if (lead->events == 0) {
     lead->first_seen = t;
@@ -273,6 +312,9 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
   }
   ++lead->events;
 
+  if (rs.stages.size() <= 1) {
+    return StageChange{};  // no stage but "new": nothing to move
+  }
   thread_local std::vector<double> after;
   after.resize(rs.scores.size());
   AllScores(lead, t, after.data());

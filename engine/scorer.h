@@ -6,7 +6,9 @@
 // keys the per-lead cache (LeadState::cache), so a lead scored under new rules re-aligns itself.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -73,7 +75,21 @@ class Scorer {
 
   std::shared_ptr<const RuleSet> rules_;
   uint64_t generation_;
+  // Calls fn(rule_index) for every event rule that could hold for `event` (see EventGuard).
+  template <typename Fn>
+  void ForEachCandidateRule(const Event& event, Fn&& fn) const;
+
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   std::vector<std::vector<int>> rules_of_score_;  // score index -> rule indexes, file order
+  // Event rules indexed by their guard: by event name, else by type, else unguarded.
+  std::unordered_map<std::string, std::vector<int>, NameHash, std::equal_to<>> rules_by_name_;
+  std::array<std::vector<int>, 6> rules_by_type_;
+  std::vector<int> unguarded_rules_;
+  bool event_rules_read_scores_ = false;          // any event rule's `when` reads score.NAME
 };
 
 }  // namespace handoff

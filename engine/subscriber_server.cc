@@ -4,11 +4,10 @@
 // clang-format on
 
 #include <algorithm>
-#include <deque>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
 
 #include "engine/line_framer.h"
 #include "engine/log.h"
@@ -90,11 +89,9 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
       return;
     }
     reading_ = true;
-    socket_.async_read_some(
-        asio::buffer(read_buffer_),
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-          self->OnRead(ec, n);
-        });
+    socket_.async_read_some(asio::buffer(read_buffer_),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        size_t n) { self->OnRead(ec, n); });
   }
 
   void OnRead(const boost::system::error_code& ec, size_t n) {
@@ -148,8 +145,8 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
   void Subscribe(SubscribeRequest request) {
     if (subscribed_) {
       QueueReply([](std::string* out) {
-        AppendErrorReply("bad_request",
-                         "already subscribed (reconnect to change the subscription)", 0, out);
+        AppendErrorReply("bad_request", "already subscribed (reconnect to change the subscription)",
+                         0, out);
       });
       return;
     }
@@ -176,15 +173,15 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
     }
     action.as_rep = filter_.rep;  // empty before subscribing, or without a rep filter
     asio::io_context* io = &server_->io_;
-    engine->SubmitSalesAction(
-        std::move(action), [self = shared_from_this(), io, id, seq](const SalesActionResult& r) {
-          // Engine thread: hop back to the connection's thread.
-          asio::post(*io, [self, id, seq, r] {
-            self->OnActionDone(id, seq, r);
-            self->Pump();
-            self->MaybeRead();
-          });
-        });
+    engine->SubmitSalesAction(std::move(action),
+                              [self = shared_from_this(), io, id, seq](const SalesActionResult& r) {
+                                // Engine thread: hop back to the connection's thread.
+                                asio::post(*io, [self, id, seq, r] {
+                                  self->OnActionDone(id, seq, r);
+                                  self->Pump();
+                                  self->MaybeRead();
+                                });
+                              });
   }
 
   void OnActionDone(uint64_t id, uint64_t seq, const SalesActionResult& result) {
@@ -225,11 +222,11 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
     if (closed_ || writing_active_) {
       return;
     }
-    if (pending_.empty() && subscribed_ && !failed_) {
+    if (pending_.empty() && subscribed_ && !failed_ && !read_done_) {
       Fetch();
     }
     if (pending_.empty()) {
-      if (failed_ || (read_done_ && !subscribed_ && replies_.empty())) {
+      if (failed_ || (read_done_ && replies_.empty())) {
         Close();  // everything answered
       }
       return;
@@ -306,6 +303,9 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
         pending_.push_back('\n');
       }
       cursor_ = seq + 1;
+      if (pending_.size() >= options_.max_chunk_bytes) {
+        break;  // large records: the rest is read again next time
+      }
     }
     if (pending_.empty() && cursor_ <= server_->head()) {
       // A whole chunk matched nothing and more waits: go on after other handlers had a turn,
@@ -328,10 +328,9 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
 
   void ArmHeartbeat(SteadyClock::time_point at) {
     heartbeat_timer_.expires_at(at);
-    heartbeat_timer_.async_wait(
-        [self = shared_from_this()](const boost::system::error_code& ec) {
-          self->OnHeartbeatTimer(ec);
-        });
+    heartbeat_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->OnHeartbeatTimer(ec);
+    });
   }
 
   // The timer is never cancelled on writes (that would cost a cancel per write); when it fires
@@ -453,9 +452,8 @@ void SubscriberServer::Stop() {
 
 void SubscriberServer::NotifyOutboxHead(uint64_t head) {
   uint64_t seen = notified_head_.load(std::memory_order_relaxed);
-  while (seen < head &&
-         !notified_head_.compare_exchange_weak(seen, head, std::memory_order_release,
-                                               std::memory_order_relaxed)) {
+  while (seen < head && !notified_head_.compare_exchange_weak(seen, head, std::memory_order_release,
+                                                              std::memory_order_relaxed)) {
   }
   if (!wake_posted_.exchange(true, std::memory_order_acq_rel)) {
     asio::post(io_, [this] {

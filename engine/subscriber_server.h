@@ -15,8 +15,9 @@
 //     bad_request (reconnect to change filters). Every error leaves the connection open.
 //   - Commands may be sent before (or without) subscribing; they are answered the same way,
 //     acting for any rep. Replies are written in the order the commands were sent.
-//   - A subscriber whose read side closes (EOF) keeps receiving records (TCP half-close); a
-//     connection that never subscribed is closed once every reply is written.
+//   - End of stream from the client ends the connection once every command sent before it is
+//     answered (records are no longer sent): a tool that goes away is dropped, and counted out
+//     of the subscribers gauge, at once rather than at the next failed write.
 //   - "from" beyond the head is taken literally: records start at from+1 whenever they exist.
 //   - When every record from the cursor through the head has been trimmed, the gap's "oldest" is
 //     head+1 (the next record to exist).
@@ -34,12 +35,15 @@
 // io_context after destroying it.
 #pragma once
 
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74 needs it under g++ 12
+// clang-format on
+
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_set>
-#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -58,6 +62,8 @@ struct SubscriberServerOptions {
   std::chrono::steady_clock::duration heartbeat_interval = std::chrono::seconds(10);
   // Records read from the store per step of one subscriber. Default: 256.
   size_t read_chunk_records = 256;
+  // Bytes of records one write may hold; a chunk stops early past it. Default: 128 KiB.
+  size_t max_chunk_bytes = 128 * 1024;
   // Longest client line, without its newline; longer ones are bad_request. Default: 64 KiB.
   size_t max_line_bytes = 64 * 1024;
   // Unwritten reply bytes of one connection before reading its commands pauses. Default: 256 KiB.

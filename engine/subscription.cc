@@ -1,10 +1,10 @@
 #include "engine/subscription.h"
 
+#include <simdjson.h>
+
 #include <array>
 #include <cmath>
 #include <utility>
-
-#include <simdjson.h>
 
 namespace handoff {
 
@@ -248,7 +248,7 @@ bool ClientLineParser::Parse(std::string_view line, ClientLine* out, ClientLineE
     return false;
   }
   static constexpr std::array<std::string_view, 4> kCommands = {"subscribe", "accept", "reject",
-                                                                 "close"};
+                                                                "close"};
   int found = -1;
   for (size_t i = 0; i < kCommands.size(); ++i) {
     if (value_.Find(kCommands[i]) != nullptr) {

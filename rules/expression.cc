@@ -467,13 +467,69 @@ Expression Expression::Compile(std::string_view text, ExpressionScope scope,
   Expression e;
   e.source_ = std::string(text);
   bool reads_event = false;
+  bool reads_score = false;
   std::unique_ptr<ExpressionNode> root = expression_internal::Parse(
-      text, scope, score_names, errors != nullptr ? errors : &local, &reads_event);
+      text, scope, score_names, errors != nullptr ? errors : &local, &reads_event, &reads_score);
   if (root != nullptr) {
     e.root_ = std::move(root);
     e.reads_event_ = reads_event;
+    e.reads_score_ = reads_score;
   }
   return e;
+}
+
+namespace {
+
+std::optional<EventType> EventTypeOfName(std::string_view name) {
+  static constexpr std::pair<std::string_view, EventType> kTypes[] = {
+      {"track", EventType::kTrack},       {"page", EventType::kPage},
+      {"screen", EventType::kScreen},     {"identify", EventType::kIdentify},
+      {"group", EventType::kGroup},       {"alias", EventType::kAlias}};
+  for (const auto& [n, t] : kTypes) {
+    if (n == name) {
+      return t;
+    }
+  }
+  return std::nullopt;
+}
+
+void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
+  using expression_internal::Op;
+  using expression_internal::PathRoot;
+  if (node == nullptr) {
+    return;
+  }
+  if (node->op == Op::kAnd) {
+    CollectGuard(node->lhs.get(), guard);
+    CollectGuard(node->rhs.get(), guard);
+    return;
+  }
+  if (node->op != Op::kEq || node->lhs == nullptr || node->rhs == nullptr) {
+    return;
+  }
+  const ExpressionNode* path = node->lhs.get();
+  const ExpressionNode* literal = node->rhs.get();
+  if (path->op != Op::kPath) {
+    std::swap(path, literal);
+  }
+  if (path->op != Op::kPath || literal->op != Op::kConst || !path->keys.empty() ||
+      !literal->constant.is_string()) {
+    return;
+  }
+  if (path->root == PathRoot::kEvent && !guard->name.has_value()) {
+    guard->name = literal->constant.as_string();
+  } else if (path->root == PathRoot::kType && !guard->type.has_value()) {
+    // A name that is no type makes the expression never true; no guard is still correct.
+    guard->type = EventTypeOfName(literal->constant.as_string());
+  }
+}
+
+}  // namespace
+
+EventGuard Expression::guard() const {
+  EventGuard guard;
+  CollectGuard(root_.get(), &guard);
+  return guard;
 }
 
 Expression Expression::Constant(Value v) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,15 @@ struct EvalResult {
 
 class ExpressionNode;  // defined in rules/expression_parser.h
 
+// A necessary condition of an expression, read off its tree at compile time: when the expression
+// can only be true for events of one type, or with one event name (`event == "X"`, alone or
+// and-ed with anything), that type or name. The scorer indexes rules by it, so an event only
+// evaluates the rules that could hold for it.
+struct EventGuard {
+  std::optional<EventType> type;
+  std::optional<std::string> name;
+};
+
 class Expression {
  public:
   // Compiles `text`. `score_names[i]` is the name of score i: `score.NAME` compiles to index i,
@@ -88,12 +98,17 @@ class Expression {
 
   // True when the expression reads any event path (type, event, properties, context).
   bool reads_event() const { return reads_event_; }
+  // See EventGuard.
+  EventGuard guard() const;
+  // True when the expression reads any `score.NAME`.
+  bool reads_score() const { return reads_score_; }
   const std::string& source() const { return source_; }
 
  private:
   std::shared_ptr<const ExpressionNode> root_;
   std::string source_;
   bool reads_event_ = false;
+  bool reads_score_ = false;
 };
 
 }  // namespace handoff

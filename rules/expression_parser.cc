@@ -102,7 +102,7 @@ class Parser {
          std::vector<ExpressionError>* errors)
       : text_(text), scope_(scope), score_names_(score_names), errors_(errors) {}
 
-  NodePtr Run(bool* reads_event) {
+  NodePtr Run(bool* reads_event, bool* reads_score) {
     tokens_ = Lex(text_);
     NodePtr root = ParseOr();
     if (root != nullptr && Peek().kind != TokenKind::kEnd) {
@@ -118,6 +118,7 @@ class Parser {
       }
     }
     *reads_event = reads_event_;
+    *reads_score = reads_score_;
     if (failed_ || semantic_errors_) {
       return nullptr;
     }
@@ -769,6 +770,7 @@ class Parser {
         return SemanticError(at, "unknown score " + Quote(score) + hint);
       }
       n->score_index = static_cast<int>(it - score_names_.begin());
+      reads_score_ = true;
       keys.clear();
     }
     reads_event_ = reads_event_ || event_path;
@@ -788,15 +790,18 @@ class Parser {
   bool failed_ = false;           // a syntax error: parsing stopped
   bool semantic_errors_ = false;  // errors that let parsing go on
   bool reads_event_ = false;
+  bool reads_score_ = false;
 };
 
 }  // namespace
 
 std::unique_ptr<ExpressionNode> Parse(std::string_view text, ExpressionScope scope,
                                       const std::vector<std::string>& score_names,
-                                      std::vector<ExpressionError>* errors, bool* reads_event) {
+                                      std::vector<ExpressionError>* errors, bool* reads_event,
+                                      bool* reads_score) {
   const size_t first_new = errors->size();
-  std::unique_ptr<ExpressionNode> root = Parser(text, scope, score_names, errors).Run(reads_event);
+  std::unique_ptr<ExpressionNode> root =
+      Parser(text, scope, score_names, errors).Run(reads_event, reads_score);
   // Arguments are checked before their call: report in text order.
   std::stable_sort(errors->begin() + static_cast<std::ptrdiff_t>(first_new), errors->end(),
                    [](const ExpressionError& a, const ExpressionError& b) {

@@ -315,10 +315,7 @@ class Loader {
         ok = false;
       }
     }
-    const std::string score_name =
-        rule.score >= 0 && rule.score < static_cast<int>(rules_.scores.size())
-            ? rules_.scores[rule.score].name
-            : "";
+    const std::string score_name = is_profile ? rules_.scores[rule.score].name : "";
     if (const Field* f = fields->Find("when")) {
       const ExpressionScope scope =
           is_profile ? ExpressionScope::kProfileRule : ExpressionScope::kEventRule;

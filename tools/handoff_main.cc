@@ -1,11 +1,18 @@
 // handoff: the command-line tool (SPEC 11). main() only picks a subcommand from the table below;
 // each subcommand lives in its own tools/*.cc with a testable function.
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tools/lead.h"
 #include "tools/lint.h"
+#include "tools/loadgen.h"
+#include "tools/sales.h"
+#include "tools/send.h"
+#include "tools/tail.h"
 
 namespace {
 
@@ -20,8 +27,38 @@ int RunLint(const std::vector<std::string>& args) {
   return handoff::LintCommand(args, std::cout, std::cerr);
 }
 
+int RunSend(const std::vector<std::string>& args) {
+  return handoff::SendCommand(args, std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1);
+}
+int RunLead(const std::vector<std::string>& args) {
+  return handoff::LeadCommand(args, std::cout, std::cerr);
+}
+int RunTail(const std::vector<std::string>& args) {
+  return handoff::TailCommand(args, std::cout, std::cerr);
+}
+int RunAccept(const std::vector<std::string>& args) {
+  return handoff::SalesCommand("accept", args, std::cout, std::cerr);
+}
+int RunReject(const std::vector<std::string>& args) {
+  return handoff::SalesCommand("reject", args, std::cout, std::cerr);
+}
+int RunClose(const std::vector<std::string>& args) {
+  return handoff::SalesCommand("close", args, std::cout, std::cerr);
+}
+int RunLoadgen(const std::vector<std::string>& args) {
+  return handoff::LoadgenCommand(args, std::cout, std::cerr);
+}
+
 constexpr Subcommand kSubcommands[] = {
     {"lint", "check rule files: handoff lint PATH", RunLint},
+    {"send", "stream NDJSON events to the daemon: handoff send FILE... (- for stdin)", RunSend},
+    {"tail", "print outbox records as they happen: handoff tail [--kinds routed,stage]", RunTail},
+    {"lead", "one lead's stage, owner and score breakdown: handoff lead ID", RunLead},
+    {"accept", "accept a routed lead: handoff accept SEQ", RunAccept},
+    {"reject", "reject a routed lead: handoff reject SEQ [--reason TEXT]", RunReject},
+    {"close", "close a lead: handoff close SEQ --outcome won|lost|recycled", RunClose},
+    {"loadgen", "synthetic load with latency report: handoff loadgen --rate R --duration S",
+     RunLoadgen},
 };
 
 int Usage(std::ostream& out, int code) {

@@ -386,6 +386,33 @@ TEST(ScorerTest, WallClockRecheckDemotesDecayedLeads) {
   EXPECT_EQ(change.to, 0);
 }
 
+TEST(ScorerTest, RulesIndexedByEventNameAndTypeFireExactlyWhenTheirConditionHolds) {
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent)
+                    .Rule("name", "e", "event == \"Demo\"", 1)
+                    .Rule("track-name", "e", "type == \"track\" && event == \"Demo\"", 10)
+                    .Rule("page", "e", "\"page\" == type", 100)
+                    .Rule("name-or", "e", "event == \"Demo\" || event == \"Other\"", 1000)
+                    .Rule("never", "e", "type == \"Track\"", 10000)
+                    .Build());
+  LeadState lead = NewLead();
+  scorer.Apply(Track("Demo", kT0), &lead);
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011);
+  Event page;
+  page.type = EventType::kPage;
+  page.user_id = "u1";
+  page.name = "Demo";
+  page.has_name = true;
+  page.timestamp = kT0;
+  scorer.Apply(page, &lead);  // `event` reads a page's name too
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011 + 1101);
+  page.has_name = false;
+  scorer.Apply(page, &lead);
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011 + 1101 + 100);
+  scorer.Apply(Track("Other", kT0), &lead);
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011 + 1101 + 100 + 1000);
+}
+
 TEST(LeadStateTest, EncodingRoundTrips) {
   LeadState lead;
   lead.id = "u-ü";

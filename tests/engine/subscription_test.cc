@@ -69,9 +69,9 @@ TEST_F(ClientLineParserTest, ParserIsReusedAcrossLines) {
 }
 
 TEST_F(ClientLineParserTest, BadSubscribeLines) {
-  EXPECT_NE(ExpectError(R"({"subscribe":{"kinds":["routed","bogus"]}})", "bad_request")
-                .find("bogus"),
-            std::string::npos);
+  EXPECT_NE(
+      ExpectError(R"({"subscribe":{"kinds":["routed","bogus"]}})", "bad_request").find("bogus"),
+      std::string::npos);
   ExpectError(R"({"subscribe":{"kinds":[]}})", "bad_request");
   ExpectError(R"({"subscribe":{"kinds":"routed"}})", "bad_request");
   ExpectError(R"({"subscribe":{"kinds":[1]}})", "bad_request");
@@ -139,9 +139,9 @@ TEST_F(ClientLineParserTest, CommandsIgnoreUnknownKeys) {
 }
 
 TEST_F(ClientLineParserTest, SeqMustBeAPositiveInteger) {
-  for (const char* line : {R"({"accept":0})", R"({"accept":-3})", R"({"accept":1.5})",
-                           R"({"accept":"42"})", R"({"accept":null})", R"({"reject":true})",
-                           R"({"close":1e300,"outcome":"won"})"}) {
+  for (const char* line :
+       {R"({"accept":0})", R"({"accept":-3})", R"({"accept":1.5})", R"({"accept":"42"})",
+        R"({"accept":null})", R"({"reject":true})", R"({"close":1e300,"outcome":"won"})"}) {
     ExpectError(line, "bad_request");
     EXPECT_EQ(error_.seq, 0u) << line;
   }
@@ -167,43 +167,52 @@ SubscriptionFilter Filter(std::initializer_list<OutboxKind> kinds, std::string r
   return f;
 }
 
+RecordFields Rec(std::string_view kind, std::string_view rep = "", std::string_view from_rep = "",
+                 std::string_view team = "") {
+  RecordFields fields;
+  fields.kind = kind;
+  fields.rep = rep;
+  fields.from_rep = from_rep;
+  fields.team = team;
+  return fields;
+}
+
 TEST(FilterMatchesTest, EmptyFilterMatchesEverything) {
   SubscriptionFilter f;
   EXPECT_TRUE(f.MatchesEverything());
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "stage"}));
+  EXPECT_TRUE(FilterMatches(f, Rec("stage")));
   EXPECT_TRUE(FilterMatches(f, RecordFields{}));
 }
 
 TEST(FilterMatchesTest, Kinds) {
   SubscriptionFilter f = Filter({OutboxKind::kRouted, OutboxKind::kEscalated}, "", "");
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "routed"}));
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "escalated"}));
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "stage"}));
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "someday"}));
+  EXPECT_TRUE(FilterMatches(f, Rec("routed")));
+  EXPECT_TRUE(FilterMatches(f, Rec("escalated")));
+  EXPECT_FALSE(FilterMatches(f, Rec("stage")));
+  EXPECT_FALSE(FilterMatches(f, Rec("someday")));
   EXPECT_FALSE(FilterMatches(f, RecordFields{}));
 }
 
 TEST(FilterMatchesTest, RepMatchesRepOrFromRep) {
   SubscriptionFilter f = Filter({}, "alice", "");
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "routed", .rep = "alice"}));
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "routed", .rep = "bob"}));
+  EXPECT_TRUE(FilterMatches(f, Rec("routed", "alice")));
+  EXPECT_FALSE(FilterMatches(f, Rec("routed", "bob")));
   // The rep who lost a reassigned lead hears of it, and so does the new one.
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "reassigned", .rep = "bob", .from_rep = "alice"}));
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "reassigned", .rep = "alice", .from_rep = "bob"}));
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "reassigned", .rep = "bob", .from_rep = "carol"}));
+  EXPECT_TRUE(FilterMatches(f, Rec("reassigned", "bob", "alice")));
+  EXPECT_TRUE(FilterMatches(f, Rec("reassigned", "alice", "bob")));
+  EXPECT_FALSE(FilterMatches(f, Rec("reassigned", "bob", "carol")));
   // A record without a rep (stage, unrouted) never matches a rep filter.
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "stage"}));
+  EXPECT_FALSE(FilterMatches(f, Rec("stage")));
 }
 
 TEST(FilterMatchesTest, TeamAndEveryFilterTogether) {
   SubscriptionFilter f = Filter({OutboxKind::kRouted}, "alice", "enterprise");
-  EXPECT_TRUE(FilterMatches(f, RecordFields{.kind = "routed", .rep = "alice", .team = "enterprise"}));
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "routed", .rep = "alice", .team = "smb"}));
-  EXPECT_FALSE(FilterMatches(f, RecordFields{.kind = "routed", .rep = "alice"}));
-  EXPECT_FALSE(
-      FilterMatches(f, RecordFields{.kind = "accepted", .rep = "alice", .team = "enterprise"}));
+  EXPECT_TRUE(FilterMatches(f, Rec("routed", "alice", "", "enterprise")));
+  EXPECT_FALSE(FilterMatches(f, Rec("routed", "alice", "", "smb")));
+  EXPECT_FALSE(FilterMatches(f, Rec("routed", "alice")));
+  EXPECT_FALSE(FilterMatches(f, Rec("accepted", "alice", "", "enterprise")));
   SubscriptionFilter team_only = Filter({}, "", "enterprise");
-  EXPECT_FALSE(FilterMatches(team_only, RecordFields{.kind = "stage"}));
+  EXPECT_FALSE(FilterMatches(team_only, Rec("stage")));
 }
 
 TEST(RecordFieldReaderTest, ReadsTopLevelFieldsOnly) {
@@ -232,7 +241,9 @@ TEST(RecordFieldReaderTest, MissingFieldsAreEmptyAndEscapesAreDecoded) {
   EXPECT_TRUE(fields.team.empty());
   EXPECT_TRUE(fields.from_rep.empty());
   ASSERT_TRUE(reader.Read(R"({"kind":"routed","rep":"ren\u00e9e","team":"a\"b"})", &fields));
-  EXPECT_EQ(fields.rep, "ren\xc3\xa9" "e");
+  EXPECT_EQ(fields.rep,
+            "ren\xc3\xa9"
+            "e");
   EXPECT_EQ(fields.team, "a\"b");
 }
 

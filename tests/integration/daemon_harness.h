@@ -1,0 +1,253 @@
+// Integration-test harness: runs the real `handoffd` binary as a child process on free loopback
+// ports and talks to it over its real protocols (NDJSON ingest, HTTP, subscriber stream), as
+// Redis's Tcl suite drives a real server.
+//
+// Everything here blocks with a deadline and never sleeps for a fixed time to "let things
+// happen": tests wait for the output they expect (an ack, a record, an HTTP answer) with generous
+// deadlines, so they pass on a slow shared machine and fail only when the behaviour is wrong.
+//
+// The binary is found at $HANDOFF_BINARY_DIR/handoffd (CTest sets it; see tests/testutil.h).
+// A child that outlives its test (the test crashed) is killed by the kernel: the child asks for
+// SIGKILL when its parent dies.
+//
+// Not thread-safe: each object belongs to one thread. Different clients may be used from
+// different threads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "handoff/status.h"
+#include "handoff/value.h"
+#include "tests/testutil.h"
+
+namespace handoff::testing {
+
+// Generous default deadline for anything the daemon should do "soon".
+inline constexpr double kDefaultDeadlineSeconds = 30;
+
+// Polls `done` every `poll_seconds` until it returns true (true) or `timeout_seconds` pass
+// (false). For conditions with no push notification (a file watch, a metric).
+bool WaitUntil(const std::function<bool()>& done, double timeout_seconds = kDefaultDeadlineSeconds,
+               double poll_seconds = 0.05);
+
+// ---------------------------------------------------------------------------------------------
+// JSON helpers, through the project's own parser (EventParser::ParseValue).
+
+// Parses one JSON text. InvalidArgument when it is not one valid JSON value.
+Status ParseJson(std::string_view text, Value* out);
+// Parses, or returns null and records a test failure naming the text.
+Value JsonOrFail(std::string_view text);
+// Follows a dotted path of object keys ("scores.engagement"); nullptr when any step is missing
+// or not an object. An empty path is `v` itself.
+const Value* JsonAt(const Value& v, std::string_view dotted_path);
+// The number at the path, or NaN when it is absent or not a number.
+double JsonNumber(const Value& v, std::string_view dotted_path);
+// The string at the path, or "" when it is absent or not a string.
+std::string JsonString(const Value& v, std::string_view dotted_path);
+
+// The value of the Prometheus sample whose name-and-labels text is exactly `series`
+// (e.g. `handoff_events_duplicate_total{transport="tcp"}`), or nullopt when absent.
+std::optional<double> PrometheusSample(std::string_view metrics_text, std::string_view series);
+
+// ---------------------------------------------------------------------------------------------
+// The daemon process.
+
+struct DaemonOptions {
+  // The rule file or directory (--rules). Required.
+  std::string rules;
+  // --watch; the watch test turns it on, everything else wants deterministic reloads.
+  bool watch = false;
+  // --stage-check-interval ("0": off).
+  std::string stage_check_interval = "0";
+  // Any further flags, e.g. {"--durability", "fsync"}.
+  std::vector<std::string> extra_args;
+  // How long Start() waits for the three "listening" lines.
+  double start_deadline_seconds = 60;
+};
+
+class DaemonProcess {
+ public:
+  // The data directory is a fresh temp directory owned by this object, kept across restarts.
+  explicit DaemonProcess(DaemonOptions options);
+  // Kills a still-running child (SIGKILL) and removes the temp directory.
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  // Starts the binary on 127.0.0.1 port 0 for every listener and waits until it has logged
+  // `ingest|subscribe|http listening on HOST:PORT` for all three; the ports are read from those
+  // lines. Fails (with the daemon's log in the message) when the child exits first or the
+  // deadline passes (then the child is killed).
+  Status Start();
+  // SIGTERM, then waits for the exit. Fails when the child does not exit within the deadline
+  // (it is then killed) or exits with a non-zero status or by a signal.
+  Status Stop(double timeout_seconds = kDefaultDeadlineSeconds);
+  // SIGKILL, then waits for the exit.
+  Status Kill9();
+  // Stop() then Start() on the same data directory.
+  Status Restart();
+  // Writes `yaml` to temp()/name atomically (a temp file renamed over it, so a watching daemon
+  // never reads half a file), makes it the --rules path and returns the path.
+  std::string WriteRules(std::string_view yaml, std::string_view name = "rules.yaml");
+
+  // Sends a signal (e.g. SIGHUP) to the running child.
+  Status Signal(int signo);
+
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  uint16_t ingest_port() const { return ingest_port_; }
+  uint16_t subscribe_port() const { return subscribe_port_; }
+  uint16_t http_port() const { return http_port_; }
+  const std::string& data_dir() const { return data_dir_; }
+  // A scratch directory for the test (rule files etc.), removed with this object.
+  const TempDir& temp() const { return temp_; }
+  DaemonOptions& options() { return options_; }
+
+  // Everything the current (or last) child wrote to stderr so far.
+  std::string log() const;
+
+ private:
+  Status WaitExit(double timeout_seconds, int* wait_status);
+
+  DaemonOptions options_;
+  TempDir temp_;
+  std::string data_dir_;
+  std::string log_path_;
+  int starts_ = 0;
+  pid_t pid_ = -1;
+  uint16_t ingest_port_ = 0;
+  uint16_t subscribe_port_ = 0;
+  uint16_t http_port_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Clients. Each is a blocking loopback TCP connection; reads take a deadline.
+
+class LineConnection {
+ public:
+  LineConnection() = default;
+  ~LineConnection();
+  LineConnection(const LineConnection&) = delete;
+  LineConnection& operator=(const LineConnection&) = delete;
+
+  Status Connect(uint16_t port, double timeout_seconds = kDefaultDeadlineSeconds);
+  bool connected() const { return fd_ >= 0; }
+  // Writes every byte, waiting while the peer's window is full. IoError when no byte could be
+  // written for `stall_seconds` (the peer stopped reading), with *sent (optional) telling how
+  // many bytes went out.
+  Status SendAll(std::string_view bytes, double stall_seconds = kDefaultDeadlineSeconds,
+                 size_t* sent = nullptr);
+  // Reads one line, without its '\n'. Unavailable on EOF, IoError past the deadline (the bytes
+  // read so far stay buffered).
+  Status ReadLine(std::string* line, double timeout_seconds = kDefaultDeadlineSeconds);
+  // Reads exactly `n` bytes (after what is buffered) into *out.
+  Status ReadExactly(size_t n, std::string* out, double timeout_seconds = kDefaultDeadlineSeconds);
+  // Reads until the peer closes, appending to *out.
+  Status ReadToEof(std::string* out, double timeout_seconds = kDefaultDeadlineSeconds);
+  // Half-closes the sending side (the server sees EOF and answers what it has).
+  void ShutdownWrite();
+  // Shuts both directions down without closing the descriptor: a send or read blocked in another
+  // thread returns. The only method that may be called from another thread.
+  void Abort();
+  void Close();
+  // Shrinks the kernel receive buffer (before Connect), so a client that never reads fills it
+  // quickly.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
+
+ private:
+  int fd_ = -1;
+  int receive_buffer_ = 0;
+  std::string buffer_;
+};
+
+// The tracker side of NDJSON ingest (SPEC 3).
+class IngestClient {
+ public:
+  Status Connect(uint16_t port) { return conn_.Connect(port); }
+  // Sends raw bytes as given (no newline added).
+  Status Send(std::string_view bytes) { return conn_.SendAll(bytes); }
+  // Sends each line followed by '\n', in one write. Counts them in lines_sent().
+  Status SendLines(const std::vector<std::string>& lines);
+  // Reads reply lines until an {"ack":N} with N >= `line` arrives. Error lines met on the way are
+  // kept (errors()). Fails on EOF, on a line that is not JSON, or past the deadline.
+  Status WaitForAck(uint64_t line, double timeout_seconds = kDefaultDeadlineSeconds);
+  // Reads one reply line (an error or an ack) and records it as WaitForAck does.
+  Status ReadReply(Value* reply, double timeout_seconds = kDefaultDeadlineSeconds);
+  uint64_t last_ack() const { return last_ack_; }
+  // Every error line read so far, in order.
+  const std::vector<Value>& errors() const { return errors_; }
+  // Every ack number read so far, in order.
+  const std::vector<uint64_t>& acks() const { return acks_; }
+  uint64_t lines_sent() const { return lines_sent_; }
+  LineConnection& connection() { return conn_; }
+
+ private:
+  LineConnection conn_;
+  uint64_t last_ack_ = 0;
+  uint64_t lines_sent_ = 0;
+  std::vector<Value> errors_;
+  std::vector<uint64_t> acks_;
+};
+
+// A sales tool on the subscriber port (SPEC 9).
+class SubscriberClient {
+ public:
+  Status Connect(uint16_t port) { return conn_.Connect(port); }
+  // Sends one line (a newline is added), e.g. R"({"subscribe":{},"from":0})".
+  Status SendLine(std::string_view line) { return conn_.SendAll(std::string(line) + "\n"); }
+  // Sends {"subscribe":{},"from":N} (no "from" when nullopt).
+  Status Subscribe(std::optional<uint64_t> from);
+  // Reads the next line that is not a heartbeat, parsed.
+  Status ReadMessage(Value* message, double timeout_seconds = kDefaultDeadlineSeconds);
+  // Reads messages until `count` records (lines with "seq") have arrived, appending them to
+  // *records; fails on anything else (an error line) or past the deadline.
+  Status ReadRecords(size_t count, std::vector<Value>* records,
+                     double timeout_seconds = kDefaultDeadlineSeconds);
+  // True when no line (other than heartbeats) arrives within `quiet_seconds`. Use only to check
+  // that nothing more comes after everything expected has been read.
+  bool NothingWithin(double quiet_seconds);
+  LineConnection& connection() { return conn_; }
+
+ private:
+  LineConnection conn_;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The first header named `name` (case-insensitive); "" when absent.
+  std::string Header(std::string_view name) const;
+  // The body parsed as JSON (null, with a test failure, when it is not JSON).
+  Value Json() const { return JsonOrFail(body); }
+};
+
+// A minimal HTTP/1.1 client: one request per connection ("Connection: close"), bodies framed by
+// Content-Length (or read to EOF).
+class HttpClient {
+ public:
+  explicit HttpClient(uint16_t port) : port_(port) {}
+
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  Status Request(std::string_view method, std::string_view target, std::string_view body,
+                 const Headers& headers, HttpResult* out,
+                 double timeout_seconds = kDefaultDeadlineSeconds);
+
+  // Shorthands that record a test failure (and return status 0) when the exchange itself fails.
+  HttpResult Get(std::string_view target, const Headers& headers = {});
+  HttpResult Post(std::string_view target, std::string_view body, const Headers& headers = {});
+  HttpResult Put(std::string_view target, std::string_view body, const Headers& headers = {});
+
+ private:
+  uint16_t port_;
+};
+
+}  // namespace handoff::testing

@@ -1,0 +1,216 @@
+// `handoff send` (tools/send.cc): line counting, line-number mapping, progress and summary text,
+// and whole runs against a scripted ingest server.
+#include "tools/net.cc"   // NOLINT(build/include)
+#include "tools/send.cc"  // NOLINT(build/include)
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "tests/testutil.h"
+#include "tests/tools/fake_server.h"
+
+namespace handoff {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using testing::FakeConnection;
+using testing::FakeServer;
+
+TEST(LineCounterTest, CountsLinesBlankLinesAndAPartialLastLine) {
+  LineCounter c;
+  c.Feed("{\"a\":1}\n\n  \t\r\n{\"b\"");
+  EXPECT_EQ(c.lines(), 3u);
+  EXPECT_EQ(c.blank_lines(), 2u);
+  EXPECT_TRUE(c.partial());
+  c.Feed(":2}\n");
+  EXPECT_EQ(c.lines(), 4u);
+  EXPECT_EQ(c.blank_lines(), 2u);
+  EXPECT_FALSE(c.partial());
+  c.Feed("   ");
+  EXPECT_TRUE(c.partial());
+  c.FinishLine();
+  EXPECT_EQ(c.lines(), 5u);
+  EXPECT_EQ(c.blank_lines(), 3u);
+}
+
+TEST(LineCounterTest, BlanknessSurvivesChunkBoundaries) {
+  LineCounter c;
+  c.Feed(" ");
+  c.Feed("\t");
+  c.Feed("x");
+  c.Feed("\n \n");
+  EXPECT_EQ(c.lines(), 2u);
+  EXPECT_EQ(c.blank_lines(), 1u);
+  LineCounter empty;
+  empty.Feed("");
+  EXPECT_EQ(empty.lines(), 0u);
+  EXPECT_FALSE(empty.partial());
+}
+
+TEST(LineMapTest, MapsConnectionLinesBackToInputs) {
+  LineMap map;
+  map.Add("a.ndjson", 1);   // lines 1-3
+  map.Add("empty", 4);      // no lines
+  map.Add("b.ndjson", 4);   // lines 4-10
+  map.Add("<stdin>", 11);
+  std::string name;
+  uint64_t line = 0;
+  ASSERT_TRUE(map.Lookup(1, &name, &line));
+  EXPECT_EQ(name, "a.ndjson");
+  EXPECT_EQ(line, 1u);
+  ASSERT_TRUE(map.Lookup(3, &name, &line));
+  EXPECT_EQ(name, "a.ndjson");
+  EXPECT_EQ(line, 3u);
+  ASSERT_TRUE(map.Lookup(4, &name, &line));
+  EXPECT_EQ(name, "b.ndjson");
+  EXPECT_EQ(line, 1u);
+  ASSERT_TRUE(map.Lookup(10, &name, &line));
+  EXPECT_EQ(name, "b.ndjson");
+  EXPECT_EQ(line, 7u);
+  ASSERT_TRUE(map.Lookup(12, &name, &line));
+  EXPECT_EQ(name, "<stdin>");
+  EXPECT_EQ(line, 2u);
+  EXPECT_FALSE(map.Lookup(0, &name, &line));
+}
+
+TEST(SendFormatTest, Progress) {
+  SendProgress p;
+  p.lines = 1000;
+  p.bytes = 2'400'000;
+  p.acked = 900;
+  p.total_bytes = 10'000'000;
+  p.seconds = 2;
+  EXPECT_EQ(FormatSendProgress(p, 200),
+            " 24% [====>               ] 1000 lines  2.4 MB  500 lines/s  1.2 MB/s  acked 900");
+  // Narrow terminals lose the bar, then the tail.
+  EXPECT_EQ(FormatSendProgress(p, 70), " 24% 1000 lines  2.4 MB  500 lines/s  1.2 MB/s  acked 900");
+  EXPECT_EQ(FormatSendProgress(p, 10).size(), 10u);
+  p.total_bytes = 0;  // standard input: no percentage
+  EXPECT_EQ(FormatSendProgress(p, 200), "1000 lines  2.4 MB  500 lines/s  1.2 MB/s  acked 900");
+  p.bytes = p.total_bytes = 10;
+  EXPECT_THAT(FormatSendProgress(p, 200), StartsWith("100% [====================] "));
+}
+
+TEST(SendFormatTest, SummaryAndRejectedLine) {
+  EXPECT_EQ(FormatSendSummary(1000, 2, 3, 0),
+            "sent 1000 lines in 2.00 s (500 lines/s), 997 applied-or-duplicate, 3 rejected");
+  EXPECT_EQ(FormatSendSummary(10, 0.5, 1, 2),
+            "sent 10 lines in 0.50 s (20 lines/s), 7 applied-or-duplicate, 1 rejected, 2 blank");
+  EXPECT_EQ(FormatRejectedLine("events.ndjson", 17, "missing_field", "track needs \"event\""),
+            "events.ndjson:17: missing_field: track needs \"event\"");
+}
+
+// Plays the daemon: every line containing "bad" is rejected, and an ack follows every read.
+struct FakeIngest {
+  std::mutex mu;
+  std::string received;
+
+  void Serve(FakeConnection& c) {
+    uint64_t lines = 0;
+    std::string partial;
+    std::string chunk;
+    while (true) {
+      chunk.clear();
+      if (!c.ReadSome(&chunk)) {
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        received += chunk;
+      }
+      partial += chunk;
+      std::string replies;
+      size_t nl;
+      while ((nl = partial.find('\n')) != std::string::npos) {
+        ++lines;
+        if (partial.substr(0, nl).find("bad") != std::string::npos) {
+          replies += R"({"error":"invalid_json","message":"not JSON","line":)" +
+                     std::to_string(lines) + "}\n";
+        }
+        partial.erase(0, nl + 1);
+      }
+      replies += R"({"ack":)" + std::to_string(lines) + "}\n";
+      c.Write(replies);
+    }
+  }
+};
+
+TEST(SendCommandTest, SendsFilesMapsRejectionsAndWaitsForTheFinalAck) {
+  testing::TempDir dir;
+  const std::string a = dir.WriteFile("a.ndjson", "{\"n\":1}\nbad one\n");
+  const std::string b = dir.WriteFile("b.ndjson", "\n{\"n\":2}\nbad two");  // no final newline
+  const std::string empty = dir.WriteFile("empty.ndjson", "");
+  FakeIngest ingest;
+  FakeServer server([&](FakeConnection& c) { ingest.Serve(c); });
+  std::ostringstream out;
+  std::ostringstream err;
+  int code = SendCommand({a, empty, b, "--ingest", server.address()}, out, err,
+                         /*out_is_terminal=*/false);
+  EXPECT_EQ(code, 1) << err.str();
+  EXPECT_EQ(ingest.received, "{\"n\":1}\nbad one\n\n{\"n\":2}\nbad two\n");
+  std::istringstream lines(out.str());
+  std::string l1, l2, l3;
+  std::getline(lines, l1);
+  std::getline(lines, l2);
+  std::getline(lines, l3);
+  EXPECT_EQ(l1, a + ":2: invalid_json: not JSON");
+  EXPECT_EQ(l2, b + ":3: invalid_json: not JSON");
+  EXPECT_THAT(l3, ContainsRegex("^sent 5 lines in [0-9.]+ s \\([0-9]+ lines/s\\), 2 "
+                                "applied-or-duplicate, 2 rejected, 1 blank$"));
+  EXPECT_EQ(err.str(), "");
+}
+
+TEST(SendCommandTest, AllAcceptedExitsZeroAndShowsProgressOnATerminal) {
+  testing::TempDir dir;
+  std::string big;
+  for (int i = 0; i < 20000; ++i) {
+    big += "{\"type\":\"track\",\"event\":\"x\",\"userId\":\"u" + std::to_string(i) + "\"}\n";
+  }
+  const std::string path = dir.WriteFile("big.ndjson", big);
+  FakeIngest ingest;
+  FakeServer server([&](FakeConnection& c) { ingest.Serve(c); });
+  std::ostringstream out;
+  std::ostringstream err;
+  int code = SendCommand({"-p", server.address(), path}, out, err, /*out_is_terminal=*/true);
+  EXPECT_EQ(code, 0) << err.str();
+  EXPECT_EQ(ingest.received, big);
+  // Whatever progress was drawn is erased before the summary.
+  std::string text = out.str();
+  size_t summary = text.rfind("sent 20000 lines");
+  ASSERT_NE(summary, std::string::npos) << text;
+  EXPECT_THAT(text.substr(summary), ContainsRegex("20000 applied-or-duplicate, 0 rejected\n$"));
+}
+
+TEST(SendCommandTest, ConnectionLostBeforeTheFinalAckExitsTwo) {
+  testing::TempDir dir;
+  const std::string path = dir.WriteFile("a.ndjson", "{}\n{}\n{}\n");
+  FakeServer server([&](FakeConnection& c) {
+    std::string line;
+    c.ReadLine(&line);
+    c.Write("{\"ack\":1}\n");
+  });  // closes after one line
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(SendCommand({path, "--ingest", server.address()}, out, err, false), 2);
+  EXPECT_THAT(err.str(), HasSubstr("acknowledged"));
+}
+
+TEST(SendCommandTest, UsageAndFileErrorsExitTwo) {
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(SendCommand({}, out, err, false), 2);
+  EXPECT_EQ(SendCommand({"/nonexistent/file.ndjson"}, out, err, false), 2);
+  EXPECT_THAT(err.str(), HasSubstr("cannot open /nonexistent/file.ndjson"));
+  EXPECT_EQ(SendCommand({"x", "--ingest", "nope"}, out, err, false), 2);
+  std::ostringstream help;
+  EXPECT_EQ(SendCommand({"--help"}, help, err, false), 0);
+  EXPECT_THAT(help.str(), HasSubstr("--ingest"));
+}
+
+}  // namespace
+}  // namespace handoff

@@ -1,0 +1,136 @@
+#include "tools/sales.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+
+#include "tools/net.h"
+#include "tools/tail.h"
+
+namespace handoff {
+
+std::string SalesCommandLine(std::string_view action, uint64_t seq, std::string_view text) {
+  std::string line = "{";
+  AppendJsonString(action, &line);
+  line.append(":").append(std::to_string(seq));
+  if (!text.empty()) {
+    line.append(action == "close" ? ",\"outcome\":" : ",\"reason\":");
+    AppendJsonString(text, &line);
+  }
+  line.push_back('}');
+  return line;
+}
+
+SalesReply InterpretSalesReply(std::string_view line, uint64_t seq, std::string* message) {
+  Value v;
+  switch (ClassifyStreamLine(line, &v)) {
+    case StreamLineKind::kOk: {
+      std::optional<uint64_t> ok = JsonUint(v, "ok");
+      return ok == seq ? SalesReply::kOk : SalesReply::kIgnore;
+    }
+    case StreamLineKind::kError: {
+      const std::string code = JsonText(v, "error");
+      if (code == "gap") {
+        return SalesReply::kIgnore;
+      }
+      const Value* about = v.Find("seq");
+      if (about != nullptr && JsonUint(v, "seq") != seq) {
+        return SalesReply::kIgnore;
+      }
+      *message = code.empty() ? std::string(line) : code;
+      if (std::string text = JsonText(v, "message"); !text.empty()) {
+        *message += ": " + text;
+      }
+      return SalesReply::kFailed;
+    }
+    default:
+      return SalesReply::kIgnore;
+  }
+}
+
+int SalesCommand(std::string_view action, const std::vector<std::string>& args, std::ostream& out,
+                 std::ostream& err) {
+  const std::string name(action);
+  std::string description;
+  if (action == "accept") {
+    description = "Accepts the lead routed by record SEQ (the rep takes it; the SLA stops).";
+  } else if (action == "reject") {
+    description = "Rejects the lead routed by record SEQ: it goes to another rep of the team.";
+  } else {
+    description =
+        "Closes the lead routed by record SEQ with an outcome (recycled: back to stage new).";
+  }
+  CLI::App app{description + " Exit code: 0 done, 1 refused by the daemon, 2 usage or connection "
+                             "error.",
+               name};
+  uint64_t seq = 0;
+  std::string reason;
+  std::string outcome;
+  std::string rep;
+  double timeout = 30;
+  std::string host;
+  std::string subscribe;
+  app.add_option("SEQ", seq, "the seq of the routed record")->required();
+  if (action == "reject") {
+    app.add_option("--reason", reason, "why (shown in the rejected record)");
+  }
+  if (action == "close") {
+    app.add_option("--outcome", outcome, "won, lost or recycled")
+        ->required()
+        ->check(CLI::IsMember({"won", "lost", "recycled"}));
+  }
+  app.add_option("--rep", rep, "act as this rep (default: for any rep)");
+  app.add_option("--timeout", timeout, "seconds to wait for the answer")->capture_default_str();
+  AddHostOption(app, &host);
+  AddAddressOption(app, "-p,--port,--subscribe", &subscribe, kDefaultSubscribePort,
+                   "the subscribe listener");
+  if (std::optional<int> code = ParseCommandLine(app, args, out, err); code.has_value()) {
+    return *code;
+  }
+  std::optional<HostPort> address = ResolveAddressOption(name, subscribe, host, err);
+  if (!address.has_value()) {
+    return 2;
+  }
+  SubscribeRequest request;
+  request.rep = rep;
+  TcpConnection conn;
+  Status st = conn.Connect(*address);
+  if (st.ok()) {
+    st = conn.WriteAll(SubscribeLine(request) + "\n" +
+                       SalesCommandLine(action, seq, action == "close" ? outcome : reason) + "\n");
+  }
+  if (!st.ok()) {
+    err << "handoff " << name << ": " << st.message() << "\n";
+    return 2;
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
+  std::string line;
+  std::string message;
+  while (true) {
+    st = conn.ReadLine(&line, deadline);
+    if (!st.ok()) {
+      if (st.code() == Status::Code::kFailedPrecondition) {
+        err << "handoff " << name << ": no answer within " << timeout << " s\n";
+      } else {
+        err << "handoff " << name << ": " << st.message() << " before answering\n";
+      }
+      return 2;
+    }
+    switch (InterpretSalesReply(line, seq, &message)) {
+      case SalesReply::kIgnore:
+        break;
+      case SalesReply::kOk:
+        if (action == "close") {
+          out << "closed " << seq << " (" << outcome << ")\n";
+        } else {
+          out << (action == "accept" ? "accepted " : "rejected ") << seq << "\n";
+        }
+        return 0;
+      case SalesReply::kFailed:
+        err << "handoff " << name << " " << seq << ": " << message << "\n";
+        return 1;
+    }
+  }
+}
+
+}  // namespace handoff
