@@ -381,6 +381,15 @@ void Engine::Commit() {
     }
     metrics_->CommitDone(bytes);
   }
+  // Publish the new head before anyone hears "durable", so an ack never precedes its records.
+  if (next_seq_ != seq_at_last_commit_) {
+    seq_at_last_commit_ = next_seq_;
+    committed_head_.store(next_seq_ - 1, std::memory_order_release);
+    metrics_->SetOutboxHead(next_seq_ - 1);
+    if (outbox_listener_) {
+      outbox_listener_(next_seq_ - 1);
+    }
+  }
   const auto done_at = std::chrono::steady_clock::now();
   for (Completion& c : completions_) {
     metrics_->ObserveApplyLatency(
@@ -399,14 +408,6 @@ void Engine::Commit() {
   pending_ids_.clear();
   ++commit_generation_;
   events_in_commit_ = 0;
-  if (next_seq_ != seq_at_last_commit_) {
-    seq_at_last_commit_ = next_seq_;
-    committed_head_.store(next_seq_ - 1, std::memory_order_release);
-    metrics_->SetOutboxHead(next_seq_ - 1);
-    if (outbox_listener_) {
-      outbox_listener_(next_seq_ - 1);
-    }
-  }
 }
 
 void Engine::RunCron() {

@@ -138,6 +138,9 @@ class Engine : private RouterHost {
   // The lead, or null when unknown.
   LeadState* FindLead(std::string_view id) override;
   Router& router() { return *router_; }
+  // Runs `fn` on the engine thread once the changes made so far are committed (for answers that
+  // promise durability).
+  void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
   const Scorer& scorer() const { return *scorer_; }
   Store* store() const { return store_; }
   const Clock& clock() const { return *clock_; }

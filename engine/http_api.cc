@@ -36,11 +36,55 @@ void AppendEventError(const ParseError& err, std::string* out) {
   }
 }
 
-std::optional<EventType> SingleEventEndpoint(std::string_view name) {
-  if (name == "batch") {
-    return std::nullopt;
+// The ingest endpoint a /v1/<name> path names, as "batch" or an event type name; nullopt when it
+// is not one. Besides Segment's HTTP Tracking API names, analytics.js's one-letter paths: the
+// browser library posts each event to <apiHost>/<first letter of its type> and batches to /b.
+std::optional<std::string> IngestEndpoint(std::string_view name) {
+  if (name == "batch" || name == "b") {
+    return std::string("batch");
   }
-  return EventTypeFromName(name);
+  if (name.size() == 1) {
+    switch (name[0]) {
+      case 't':
+        return std::string("track");
+      case 'p':
+        return std::string("page");
+      case 's':
+        return std::string("screen");
+      case 'i':
+        return std::string("identify");
+      case 'g':
+        return std::string("group");
+      case 'a':
+        return std::string("alias");
+      default:
+        return std::nullopt;
+    }
+  }
+  if (EventTypeFromName(name).has_value()) {
+    return std::string(name);
+  }
+  return std::nullopt;
+}
+
+// The host part of HttpRequest::remote_address ("127.0.0.1:5312", "[::1]:5312").
+std::string_view PeerHost(std::string_view remote) {
+  if (!remote.empty() && remote.front() == '[') {
+    const size_t close = remote.find(']');
+    return close == std::string_view::npos ? std::string_view() : remote.substr(1, close - 1);
+  }
+  return remote.substr(0, remote.rfind(':'));
+}
+
+bool IsLoopbackPeer(std::string_view remote) {
+  const std::string_view host = PeerHost(remote);
+  return host.rfind("127.", 0) == 0 || host == "::1" || host.rfind("::ffff:127.", 0) == 0;
+}
+
+// Browser trackers (analytics.js) post from other origins: let them read the answer, so a
+// delivered event is not retried. Ingest needs no cookies, so any origin may.
+void AddCorsHeaders(HttpResponse* response) {
+  response->headers.emplace_back("Access-Control-Allow-Origin", "*");
 }
 
 std::string RepsJson(Router& router) {
@@ -107,20 +151,80 @@ bool HttpApi::AdminAuthorized(const HttpRequest& request) const {
   return token.has_value() && ConstantTimeEquals(*token, options_.admin_token);
 }
 
-bool HttpApi::WriteKeyAuthorized(const HttpRequest& request) const {
+int HttpApi::WriteKeyCheck(const HttpRequest& request) {
   if (options_.write_keys.empty()) {
-    return true;
+    // Open ingest is meant for a daemon on loopback; bound wider, it still serves only local
+    // trackers until write keys are configured.
+    return IsLoopbackPeer(request.remote_address) ? 0 : 403;
   }
-  auto creds = ParseBasicAuth(request.Header("Authorization"));
-  if (!creds.has_value()) {
-    return false;
-  }
-  for (const std::string& key : options_.write_keys) {
-    if (ConstantTimeEquals(creds->user, key)) {
-      return true;
+  std::string key;
+  if (request.HasHeader("Authorization")) {
+    // Segment's scheme: Basic with the write key as user name. The password is ignored (Segment
+    // ignores it too; libraries send it empty). A header that is present decides alone.
+    auto creds = ParseBasicAuth(request.Header("Authorization"));
+    if (!creds.has_value()) {
+      return 401;
     }
+    key = std::move(creds->user);
+  } else {
+    // Older libraries and analytics.js (which avoids CORS preflights) send no header but a
+    // top-level "writeKey" in the JSON body, as Segment also accepts.
+    Value body;
+    const Value* field = nullptr;
+    if (parser_.ParseValue(request.body, &body).ok()) {
+      field = body.Find("writeKey");
+    }
+    if (field == nullptr || !field->is_string()) {
+      return 401;
+    }
+    key = field->as_string();
   }
-  return false;
+  bool match = false;
+  for (const std::string& configured : options_.write_keys) {
+    match = ConstantTimeEquals(key, configured) || match;  // no early exit: no timing hint
+  }
+  return match ? 0 : 401;
+}
+
+void HttpApi::HandleIngest(const HttpRequest& request, const std::string& endpoint,
+                           HttpRespond respond) {
+  if (request.method == "OPTIONS") {  // a CORS preflight: carries no credentials
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    AddCorsHeaders(&r);
+    r.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Headers",
+                           "Authorization, Content-Type, Content-Encoding");
+    r.headers.emplace_back("Access-Control-Max-Age", "86400");
+    respond(std::move(r));
+    return;
+  }
+  HttpRespond with_cors = [respond = std::move(respond)](HttpResponse r) {
+    AddCorsHeaders(&r);
+    respond(std::move(r));
+  };
+  if (request.method != "POST") {
+    HttpResponse r = JsonErrorResponse(405, "method_not_allowed", "use POST here");
+    r.headers.emplace_back("Allow", "POST, OPTIONS");
+    with_cors(std::move(r));
+    return;
+  }
+  if (int status = WriteKeyCheck(request); status != 0) {
+    if (status == 403) {
+      with_cors(JsonErrorResponse(403, "forbidden",
+                                  "no write keys are configured: ingest is open to loopback "
+                                  "clients only"));
+      return;
+    }
+    HttpResponse r = JsonErrorResponse(
+        401, "unauthorized",
+        "a valid write key is required (HTTP Basic auth: the write key as user name)");
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"handoff\"");
+    with_cors(std::move(r));
+    return;
+  }
+  Ingest(request, endpoint, std::move(with_cors));
 }
 
 void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
@@ -151,19 +255,11 @@ void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
     return;
   }
   // Segment ingest: write keys, not the admin token.
-  if (seg.size() == 2 && (seg[1] == "batch" || SingleEventEndpoint(seg[1]).has_value())) {
-    if (method != "POST") {
-      method_not_allowed("POST");
+  if (seg.size() == 2) {
+    if (std::optional<std::string> endpoint = IngestEndpoint(seg[1]); endpoint.has_value()) {
+      HandleIngest(request, *endpoint, std::move(respond));
       return;
     }
-    if (!WriteKeyAuthorized(request)) {
-      HttpResponse r = JsonErrorResponse(401, "unauthorized", "a valid write key is required");
-      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"handoff\"");
-      respond(std::move(r));
-      return;
-    }
-    Ingest(request, seg[1], std::move(respond));
-    return;
   }
   if (!AdminAuthorized(request)) {
     HttpResponse r = JsonErrorResponse(401, "unauthorized", "Authorization: Bearer TOKEN required");
@@ -255,7 +351,7 @@ void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
       std::string out = "{\"id\":";
       AppendJsonString(rep, &out);
       out += on ? ",\"online\":true}" : ",\"online\":false}";
-      respond(Json(200, std::move(out)));
+      engine_->AfterCommit([respond, out = std::move(out)] { respond(Json(200, out)); });
     });
     return;
   }
@@ -299,7 +395,9 @@ void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
         respond(JsonErrorResponse(422, "unknown_rep", st.message()));
         return;
       }
-      respond(Json(200, answer(engine_->router().AccountOwner(domain))));
+      engine_->AfterCommit([respond, body = answer(engine_->router().AccountOwner(domain))] {
+        respond(Json(200, body));
+      });
     });
     return;
   }
@@ -386,8 +484,20 @@ void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
   });
 }
 
-void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint,
-                     HttpRespond respond) {
+// Answers 200 only from the batch's `done`, which the engine runs after the commit that holds
+// the events: a 200 means every valid event is durable (SPEC 10). Invalid events never reach
+// the engine. A single-event endpoint answers 400 for an invalid event (nothing to apply);
+// /v1/batch answers 200 listing the invalid elements by index, and 400 only when the body as a
+// whole is unusable (not JSON, no "batch" array).
+void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond) {
+  auto reject_whole = [&](const ParseError& err) {
+    metrics_->EventsReceived(Transport::kHttp, 1);
+    metrics_->EventRejected(Transport::kHttp, static_cast<int>(err.code));
+    std::string body = "{\"success\":false,";
+    AppendEventError(err, &body);
+    body += "}";
+    respond(Json(400, std::move(body)));
+  };
   IngestBatch batch;
   batch.transport = Transport::kHttp;
   batch.received_at = clock_->Now();
@@ -397,11 +507,7 @@ void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint,
     std::vector<BatchError> errors;
     ParseError whole;
     if (!parser_.ParseBatch(request.body, &batch.events, &errors, &whole)) {
-      metrics_->EventRejected(Transport::kHttp, static_cast<int>(whole.code));
-      std::string body = "{\"success\":false,";
-      AppendEventError(whole, &body);
-      body += "}";
-      respond(Json(400, std::move(body)));
+      reject_whole(whole);
       return;
     }
     metrics_->EventsReceived(Transport::kHttp, batch.events.size() + errors.size());
@@ -414,22 +520,18 @@ void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint,
     }
   } else {
     if (request.body.size() > options_.max_event_bytes) {
-      respond(JsonErrorResponse(413, "payload_too_large",
-                                "one event may be at most " +
-                                    std::to_string(options_.max_event_bytes) + " bytes"));
+      respond(JsonErrorResponse(
+          413, "payload_too_large",
+          "one event may be at most " + std::to_string(options_.max_event_bytes) + " bytes"));
       return;
     }
-    metrics_->EventsReceived(Transport::kHttp, 1);
     batch.events.emplace_back();
     ParseError err;
     if (!parser_.Parse(request.body, &batch.events.back(), &err, EventTypeFromName(endpoint))) {
-      metrics_->EventRejected(Transport::kHttp, static_cast<int>(err.code));
-      std::string body = "{\"success\":false,";
-      AppendEventError(err, &body);
-      body += "}";
-      respond(Json(400, std::move(body)));
+      reject_whole(err);
       return;
     }
+    metrics_->EventsReceived(Transport::kHttp, 1);
   }
   std::string ok_body = "{\"success\":true";
   if (!errors_json.empty()) {
@@ -444,6 +546,8 @@ void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint,
     if (st.ok()) {
       respond(Json(200, ok_body));
     } else {
+      // Not durable, so not acknowledged: Segment's libraries retry a 5xx, and the messageIds
+      // make the retry safe.
       respond(JsonErrorResponse(503, "unavailable", st.ToString()));
     }
   };

@@ -19,9 +19,12 @@
 namespace handoff {
 
 struct HttpApiOptions {
-  std::string admin_token;              // empty: admin calls are open
-  std::vector<std::string> write_keys;  // empty: ingest is open
-  size_t max_event_bytes = 32 * 1024;   // single-event endpoints; /v1/batch has the body limit
+  std::string admin_token;  // empty: admin calls are open
+  // Segment write keys. Empty: ingest is open to loopback peers only (others get 403).
+  std::vector<std::string> write_keys;
+  // Largest body of a single-event endpoint, after gzip inflation: 32 KiB, Segment's per-event
+  // limit (its libraries count KB as 1024 bytes). /v1/batch has the transport's body limit.
+  size_t max_event_bytes = 32 * 1024;
 };
 
 class HttpApi {
@@ -32,11 +35,15 @@ class HttpApi {
   void Handle(HttpRequest&& request, HttpRespond respond);
 
  private:
+  // The Segment ingest endpoints (SPEC 4): method, CORS preflight, write key, then Ingest.
+  void HandleIngest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
   void Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
   void GetLead(const std::string& id, const HttpRequest& request, HttpRespond respond);
   void ListLeads(const HttpRequest& request, HttpRespond respond);
   bool AdminAuthorized(const HttpRequest& request) const;
-  bool WriteKeyAuthorized(const HttpRequest& request) const;
+  // 0 when the request may ingest, else the HTTP status to answer (401 or 403). Parses the body
+  // (for a "writeKey" field) only when keys are configured and no Authorization header came.
+  int WriteKeyCheck(const HttpRequest& request);
 
   const HttpApiOptions options_;
   Engine* const engine_;

@@ -657,19 +657,28 @@ void Router::Drain() {
     return;
   }
   const RoutingDef& routing = rules().routing;
-  const bool owners = routing.account_match && !accounts_.empty();
+  // Which teams have a rep who can take a lead at all; a team's queue is scanned only when it
+  // has one, or when some rep anywhere could take a lead as an account owner.
+  std::vector<bool> anyone_in(routing.teams.size(), false);
+  bool anyone_anywhere = false;
+  std::string why;
+  for (size_t t = 0; t < routing.teams.size(); ++t) {
+    for (const RepDef& def : routing.teams[t].reps) {
+      if (RepAvailable(def, StateOf(def.id), now, &why)) {
+        anyone_in[t] = true;
+        anyone_anywhere = true;
+        break;
+      }
+    }
+  }
+  const bool owners = routing.account_match && !accounts_.empty() && anyone_anywhere;
   for (size_t t = 0; t < routing.teams.size(); ++t) {
     const TeamDef& team = routing.teams[t];
     auto q = queues_.find(team.id);
     if (q == queues_.end()) {
       continue;
     }
-    // Skip the scan when nobody on the team can take a lead at all (and no owner could).
-    bool anyone = false;
-    std::string why;
-    for (const RepDef& def : team.reps) {
-      anyone |= RepAvailable(def, StateOf(def.id), now, &why);
-    }
+    const bool anyone = anyone_in[t];
     if (!anyone && !owners) {
       continue;
     }

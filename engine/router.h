@@ -12,8 +12,10 @@
 // queue, but it is not handed straight back to the reps that just let it lapse: it waits until a
 // rep of the team *becomes* eligible after the escalation (back online, a lead of the team closed,
 // the rep's new day, its working hours beginning, a reload), and then goes preferably to a rep
-// that has not held it. Leads no team takes wait in the `unrouted` queue until the rules change
-// (a reload, or a restart on changed rules).
+// that has not held it. A queued lead whose account owner becomes eligible goes to the owner.
+// Leads no team takes wait in the `unrouted` queue until the rules change (a reload, or a restart
+// on changed rules); `unrouted` is published when a lead enters that queue, not again while it
+// stays there.
 //
 // Every decision is published as an outbox record through the RouterHost, which the engine
 // implements. Not thread-safe: engine thread only.
@@ -69,7 +71,7 @@ struct RepView {
   int weight = 1;
   int64_t current_weight = 0;
   bool eligible = false;  // ignoring skills
-  std::string why_not;    // when not eligible: offline, outside_hours, max_open, max_per_day
+  std::string why_not;    // offline, outside_hours, max_open, max_per_day, removed
   size_t queued_in_team = 0;
 };
 

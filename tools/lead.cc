@@ -198,7 +198,7 @@ int LeadCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   CLI::App app{
       "Shows one lead: stage, owner, every score with the rules that make it up, and traits. "
       "Exit code: 0 shown, 1 no such lead, 2 usage or connection error.",
-      "lead"};
+      "handoff lead"};
   std::string id;
   std::string at;
   std::string host;

@@ -50,34 +50,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Decodes a chunked body (RFC 9112 7.1); trailers are ignored.
-bool DecodeChunked(std::string_view in, std::string* out) {
-  out->clear();
-  while (true) {
-    size_t eol = in.find("\r\n");
-    if (eol == std::string_view::npos) {
-      return false;
-    }
-    std::string_view size_text = in.substr(0, eol);
-    size_text = size_text.substr(0, size_text.find(';'));
-    size_t size = 0;
-    auto [end, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size,
-                                     16);
-    if (ec != std::errc() || size_text.empty()) {
-      return false;
-    }
-    in.remove_prefix(eol + 2);
-    if (size == 0) {
-      return true;
-    }
-    if (in.size() < size + 2) {
-      return false;
-    }
-    out->append(in.substr(0, size));
-    in.remove_prefix(size + 2);
-  }
-}
-
 }  // namespace
 
 Result<HostPort> ParseAddress(std::string_view text, std::string_view default_host) {
@@ -274,6 +246,22 @@ Status TcpConnection::ReadToEof(std::string* out) {
   }
 }
 
+Status TcpConnection::ReadExactly(size_t n, std::string* out) {
+  while (buffer_.size() - buffer_pos_ < n) {
+    size_t got = 0;
+    Status st = Fill(std::nullopt, &got);
+    if (!st.ok()) {
+      return st;
+    }
+    if (got == 0) {
+      return Status::Unavailable("connection closed by the server");
+    }
+  }
+  out->append(buffer_, buffer_pos_, n);
+  buffer_pos_ += n;
+  return Status::Ok();
+}
+
 void TcpConnection::ShutdownWrite() {
   if (fd_ >= 0) {
     ::shutdown(fd_, SHUT_WR);
@@ -322,42 +310,39 @@ Status HttpCall(const HostPort& address, std::string_view method, std::string_vi
   if (!st.ok()) {
     return st;
   }
-  std::string raw;
-  st = conn.ReadToEof(&raw);
+
+  // Status line and headers (ReadLine drops the CR of each CRLF).
+  std::string line;
+  st = conn.ReadLine(&line);
   if (!st.ok()) {
-    return st;
+    return Status::IoError("no answer from " + FormatAddress(address) + ": " + st.message());
   }
-  const size_t head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos || raw.compare(0, 5, "HTTP/") != 0) {
-    return Status::InvalidArgument("the server's answer is not HTTP");
-  }
-  std::string_view head(raw.data(), head_end);
-  size_t eol = head.find("\r\n");
-  std::string_view status_line = head.substr(0, eol);
-  size_t sp = status_line.find(' ');
   unsigned code = 0;
-  if (sp != std::string_view::npos) {
-    std::string_view code_text = status_line.substr(sp + 1, 3);
-    std::from_chars(code_text.data(), code_text.data() + code_text.size(), code);
+  if (line.starts_with("HTTP/") && line.size() >= 12 && line[8] == ' ') {
+    std::from_chars(line.data() + 9, line.data() + 12, code);
   }
   if (code < 100 || code > 999) {
-    return Status::InvalidArgument("bad HTTP status line: " + std::string(status_line));
+    return Status::InvalidArgument("the server's answer is not HTTP: " + line.substr(0, 80));
   }
   reply->status = static_cast<int>(code);
+  reply->content_type.clear();
+  reply->body.clear();
   bool chunked = false;
   std::optional<size_t> content_length;
-  reply->content_type.clear();
-  std::string_view headers = eol == std::string_view::npos ? "" : head.substr(eol + 2);
-  while (!headers.empty()) {
-    size_t e = headers.find("\r\n");
-    std::string_view h = headers.substr(0, e);
-    headers = e == std::string_view::npos ? std::string_view() : headers.substr(e + 2);
-    size_t colon = h.find(':');
-    if (colon == std::string_view::npos) {
+  while (true) {
+    st = conn.ReadLine(&line);
+    if (!st.ok()) {
+      return Status::IoError("the server closed the connection mid-answer");
+    }
+    if (line.empty()) {
+      break;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) {
       continue;
     }
-    std::string_view name = Trim(h.substr(0, colon));
-    std::string_view value = Trim(h.substr(colon + 1));
+    std::string_view name = Trim(std::string_view(line).substr(0, colon));
+    std::string_view value = Trim(std::string_view(line).substr(colon + 1));
     if (EqualsIgnoreCase(name, "content-length")) {
       size_t n = 0;
       if (std::from_chars(value.data(), value.data() + value.size(), n).ec == std::errc()) {
@@ -369,20 +354,43 @@ Status HttpCall(const HostPort& address, std::string_view method, std::string_vi
       reply->content_type = std::string(value);
     }
   }
-  std::string_view rest(raw.data() + head_end + 4, raw.size() - head_end - 4);
+
+  // The body: framed by chunks or Content-Length, so the answer is complete without waiting for
+  // the server to close; read to EOF only when it has neither.
   if (chunked) {
-    if (!DecodeChunked(rest, &reply->body)) {
-      return Status::InvalidArgument("bad chunked body in the server's answer");
+    while (true) {
+      st = conn.ReadLine(&line);
+      if (!st.ok()) {
+        return Status::IoError("the server closed the connection mid-answer");
+      }
+      std::string_view size_text = std::string_view(line).substr(0, line.find(';'));
+      size_text = Trim(size_text);
+      size_t size = 0;
+      if (size_text.empty() ||
+          std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16).ec !=
+              std::errc()) {
+        return Status::InvalidArgument("bad chunk size in the server's answer");
+      }
+      if (size == 0) {
+        return Status::Ok();  // trailers, if any, are not needed
+      }
+      st = conn.ReadExactly(size, &reply->body);
+      if (st.ok()) {
+        st = conn.ReadLine(&line);  // the CRLF after the chunk
+      }
+      if (!st.ok()) {
+        return Status::IoError("the server closed the connection mid-answer");
+      }
     }
-  } else if (content_length.has_value()) {
-    if (rest.size() < *content_length) {
+  }
+  if (content_length.has_value()) {
+    st = conn.ReadExactly(*content_length, &reply->body);
+    if (!st.ok()) {
       return Status::IoError("the server closed the connection mid-answer");
     }
-    reply->body.assign(rest.substr(0, *content_length));
-  } else {
-    reply->body.assign(rest);
+    return Status::Ok();
   }
-  return Status::Ok();
+  return conn.ReadToEof(&reply->body);
 }
 
 std::string PercentEncode(std::string_view text) {
@@ -442,8 +450,8 @@ std::optional<int> ParseCommandLine(CLI::App& app, const std::vector<std::string
     out << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::ParseError& e) {
-    err << "handoff " << app.get_name() << ": " << e.what() << "\n"
-        << "Run `handoff " << app.get_name() << " --help` for the options.\n";
+    err << app.get_name() << ": " << e.what() << "\n"
+        << "Run `" << app.get_name() << " --help` for the options.\n";
     return 2;
   }
   return std::nullopt;

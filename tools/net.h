@@ -64,6 +64,8 @@ class TcpConnection {
 
   // Reads until the peer closes, appending to *out.
   Status ReadToEof(std::string* out);
+  // Reads exactly `n` more bytes, appending them to *out. Unavailable at an early EOF.
+  Status ReadExactly(size_t n, std::string* out);
 
   // True when a complete line is already buffered (the next ReadLine will not block), so a
   // printer can flush its output only when it would otherwise wait.
@@ -113,9 +115,9 @@ std::string JsonText(const Value& object, std::string_view key);
 // ---------------------------------------------------------------------------------------------
 // Command-line plumbing (CLI11).
 
-// Parses `args` (the words after the subcommand's name) into `app`. Returns nullopt when the
-// command should run; otherwise the exit code: 0 after printing --help to `out`, 2 after printing
-// a usage error to `err`.
+// Parses `args` (the words after the subcommand's name) into `app`, whose name is the command
+// as typed ("handoff send"). Returns nullopt when the command should run; otherwise the exit
+// code: 0 after printing --help to `out`, 2 after printing a usage error to `err`.
 std::optional<int> ParseCommandLine(CLI::App& app, const std::vector<std::string>& args,
                                     std::ostream& out, std::ostream& err);
 

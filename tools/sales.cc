@@ -61,7 +61,7 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
   }
   CLI::App app{description + " Exit code: 0 done, 1 refused by the daemon, 2 usage or connection "
                              "error.",
-               name};
+               "handoff " + name};
   uint64_t seq = 0;
   std::string reason;
   std::string outcome;

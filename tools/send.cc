@@ -369,7 +369,7 @@ int SendCommand(const std::vector<std::string>& args, std::ostream& out, std::os
       "connection, waits until every line is acknowledged, and prints each rejected line as "
       "FILE:LINE: error_code: message. Exit code: 0 all accepted, 1 some line rejected, 2 "
       "usage or connection error.",
-      "send"};
+      "handoff send"};
   std::vector<std::string> files;
   std::string host;
   std::string ingest;

@@ -71,7 +71,7 @@ int TailCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   CLI::App app{
       "Subscribes to the daemon's outbox (stage changes, routing decisions, sales actions) and "
       "prints each record as one JSON line as it happens. Runs until interrupted.",
-      "tail"};
+      "handoff tail"};
   SubscribeRequest request;
   uint64_t from = 0;
   uint64_t limit = 0;

@@ -195,14 +195,27 @@ Status DaemonProcess::Start() {
   if (::access(binary.c_str(), X_OK) != 0) {
     return Status::NotFound("no executable " + binary + " (build the handoffd target)");
   }
-  std::vector<std::string> args = {binary,
-                                   "--ingest", "127.0.0.1:0",
-                                   "--subscribe", "127.0.0.1:0",
-                                   "--http", "127.0.0.1:0",
-                                   "--data-dir", data_dir_,
-                                   "--rules", options_.rules,
-                                   "--watch", options_.watch ? "true" : "false",
-                                   "--stage-check-interval", options_.stage_check_interval};
+  // See the header: a name other processes do not match.
+  const std::string alias = temp_.path() + "/daemon-under-test";
+  ::unlink(alias.c_str());
+  if (::symlink(binary.c_str(), alias.c_str()) != 0) {
+    return Status::IoError(ErrnoText("symlink"));
+  }
+  std::vector<std::string> args = {alias,
+                                   "--ingest",
+                                   "127.0.0.1:0",
+                                   "--subscribe",
+                                   "127.0.0.1:0",
+                                   "--http",
+                                   "127.0.0.1:0",
+                                   "--data-dir",
+                                   data_dir_,
+                                   "--rules",
+                                   options_.rules,
+                                   "--watch",
+                                   options_.watch ? "true" : "false",
+                                   "--stage-check-interval",
+                                   options_.stage_check_interval};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) {
@@ -294,9 +307,22 @@ Status DaemonProcess::WaitExit(double timeout_seconds, int* wait_status) {
   }
 }
 
-Status DaemonProcess::Stop(double timeout_seconds) {
+Status DaemonProcess::CheckAlive() {
   if (pid_ <= 0) {
     return Status::FailedPrecondition("the daemon is not running");
+  }
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return Status::Unavailable("handoffd exited unexpectedly (" + DescribeWaitStatus(status) +
+                               "); its log:\n" + log());
+  }
+  return Status::Ok();
+}
+
+Status DaemonProcess::Stop(double timeout_seconds) {
+  if (Status st = CheckAlive(); !st.ok()) {
+    return st;
   }
   if (::kill(pid_, SIGTERM) != 0) {
     return Status::IoError(ErrnoText("kill SIGTERM"));
@@ -444,8 +470,8 @@ Status LineConnection::ReadLine(std::string* line, double timeout_seconds) {
     }
     if (r == 0) {
       return Status::IoError("no complete line within the deadline (have " +
-                             std::to_string(buffer_.size()) + " bytes: " +
-                             buffer_.substr(0, 200) + ")");
+                             std::to_string(buffer_.size()) + " bytes: " + buffer_.substr(0, 200) +
+                             ")");
     }
     char chunk[64 * 1024];
     ssize_t n = ::recv(fd_, chunk, sizeof(chunk), MSG_DONTWAIT);
@@ -664,9 +690,8 @@ std::string HttpResult::Header(std::string_view name) const {
   return "";
 }
 
-Status HttpClient::Request(std::string_view method, std::string_view target,
-                           std::string_view body, const Headers& headers, HttpResult* out,
-                           double timeout_seconds) {
+Status HttpClient::Request(std::string_view method, std::string_view target, std::string_view body,
+                           const Headers& headers, HttpResult* out, double timeout_seconds) {
   LineConnection conn;
   if (Status st = conn.Connect(port_, timeout_seconds); !st.ok()) {
     return st;
@@ -782,8 +807,7 @@ HttpResult HttpClient::Post(std::string_view target, std::string_view body,
   return r;
 }
 
-HttpResult HttpClient::Put(std::string_view target, std::string_view body,
-                           const Headers& headers) {
+HttpResult HttpClient::Put(std::string_view target, std::string_view body, const Headers& headers) {
   HttpResult r;
   Status st = Request("PUT", target, body, headers, &r);
   if (!st.ok()) {

@@ -6,7 +6,10 @@
 // happen": tests wait for the output they expect (an ack, a record, an HTTP answer) with generous
 // deadlines, so they pass on a slow shared machine and fail only when the behaviour is wrong.
 //
-// The binary is found at $HANDOFF_BINARY_DIR/handoffd (CTest sets it; see tests/testutil.h).
+// The binary is found at $HANDOFF_BINARY_DIR/handoffd (CTest sets it; see tests/testutil.h) and
+// run through a symlink named `daemon-under-test` in the test's temp directory, so that something
+// else on a shared machine stopping "handoffd" processes by name does not hit the daemon a test
+// is driving.
 // A child that outlives its test (the test crashed) is killed by the kernel: the child asks for
 // SIGKILL when its parent dies.
 //
@@ -21,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -37,6 +41,35 @@ inline constexpr double kDefaultDeadlineSeconds = 30;
 // (false). For conditions with no push notification (a file watch, a metric).
 bool WaitUntil(const std::function<bool()>& done, double timeout_seconds = kDefaultDeadlineSeconds,
                double poll_seconds = 0.05);
+
+// A thread that is always joined: when the scope ends (also through an ASSERT that returns
+// early) `stop` runs first, if given and Join() has not been called, to unblock the body (e.g.
+// LineConnection::Abort), then the thread is joined. A joinable std::thread would abort the test.
+class ScopedThread {
+ public:
+  explicit ScopedThread(std::function<void()> body, std::function<void()> stop = nullptr)
+      : stop_(std::move(stop)), thread_(std::move(body)) {}
+  ~ScopedThread() {
+    if (thread_.joinable()) {
+      if (stop_) {
+        stop_();
+      }
+      thread_.join();
+    }
+  }
+  ScopedThread(const ScopedThread&) = delete;
+  ScopedThread& operator=(const ScopedThread&) = delete;
+  // Waits for the body to finish on its own.
+  void Join() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  std::function<void()> stop_;
+  std::thread thread_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // JSON helpers, through the project's own parser (EventParser::ParseValue).
@@ -87,8 +120,9 @@ class DaemonProcess {
   // lines. Fails (with the daemon's log in the message) when the child exits first or the
   // deadline passes (then the child is killed).
   Status Start();
-  // SIGTERM, then waits for the exit. Fails when the child does not exit within the deadline
-  // (it is then killed) or exits with a non-zero status or by a signal.
+  // SIGTERM, then waits for the exit. Fails when the child had already exited (something else
+  // stopped it), does not exit within the deadline (it is then killed), or exits with a non-zero
+  // status or by a signal.
   Status Stop(double timeout_seconds = kDefaultDeadlineSeconds);
   // SIGKILL, then waits for the exit.
   Status Kill9();
@@ -97,6 +131,10 @@ class DaemonProcess {
   // Writes `yaml` to temp()/name atomically (a temp file renamed over it, so a watching daemon
   // never reads half a file), makes it the --rules path and returns the path.
   std::string WriteRules(std::string_view yaml, std::string_view name = "rules.yaml");
+
+  // OK while the child runs; Unavailable, with its exit status and log, once it has exited
+  // without being asked to (a crash, or a signal from outside the test).
+  Status CheckAlive();
 
   // Sends a signal (e.g. SIGHUP) to the running child.
   Status Signal(int signo);

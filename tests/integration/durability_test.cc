@@ -61,8 +61,7 @@ class DurabilityTest : public ::testing::TestWithParam<const char*> {
   }
 
   Value Lead(const std::string& id) {
-    HttpResult r =
-        HttpClient(daemon_.http_port()).Get("/v1/leads/" + id + "?at=1767225600");
+    HttpResult r = HttpClient(daemon_.http_port()).Get("/v1/leads/" + id + "?at=1767225600");
     EXPECT_EQ(r.status, 200) << id << ": " << r.body;
     return r.Json();
   }
@@ -92,8 +91,8 @@ TEST_P(DurabilityTest, CleanRestartKeepsLeadsStagesRulesRoutingAndOutbox) {
   std::vector<std::string> lines;
   for (int k = 1; k <= 5; ++k) {
     for (int i = 0; i < k; ++i) {
-      lines.push_back(Click("l" + std::to_string(k), "l" + std::to_string(k) + "-" +
-                                                         std::to_string(i)));
+      lines.push_back(
+          Click("l" + std::to_string(k), "l" + std::to_string(k) + "-" + std::to_string(i)));
     }
   }
   lines.push_back(

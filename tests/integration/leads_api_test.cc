@@ -210,9 +210,8 @@ TEST_F(LeadsApiTest, LeadMatchesHandComputedDecayAndTheScorerLibrary) {
     EXPECT_TRUE(owner->is_null());
 
     // Traits: identify merged, group under traits.company with its id, null deleted.
-    Value traits = JsonOrFail(
-        R"({"title":"VP Sales","email":"a@acme.com",)"
-        R"("company":{"name":"Acme","employees":500,"id":"g1"}})");
+    Value traits = JsonOrFail(R"({"title":"VP Sales","email":"a@acme.com",)"
+                              R"("company":{"name":"Acme","employees":500,"id":"g1"}})");
     const Value* got_traits = JsonAt(got, "traits");
     ASSERT_NE(got_traits, nullptr);
     EXPECT_EQ(*got_traits, traits) << got_traits->ToJson();
@@ -328,9 +327,8 @@ TEST_F(LeadsApiTest, UnknownLeadHealthAndMetrics) {
   EXPECT_EQ(PrometheusSample(m, R"(handoff_stage_transitions_total{from="mql",to="sql"})"), 1.0);
   EXPECT_EQ(PrometheusSample(m, "handoff_rules_version"), 1.0);
   // The outbox head gauge may trail the ack by a moment.
-  EXPECT_TRUE(WaitUntil([&] {
-    return PrometheusSample(http.Get("/metrics").body, "handoff_outbox_head") == 3.0;
-  }));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return PrometheusSample(http.Get("/metrics").body, "handoff_outbox_head") == 3.0; }));
   EXPECT_NE(m.find("# TYPE handoff_apply_latency_seconds histogram"), std::string::npos);
   EXPECT_EQ(PrometheusSample(m, "handoff_apply_latency_seconds_count"), 9.0);
 }
@@ -381,8 +379,8 @@ TEST_F(AdminTokenTest, AdminCallsNeedTheBearerToken) {
 
   // Health stays open; Segment ingest uses write keys (none configured: open), not the token.
   EXPECT_EQ(http.Get("/healthz", none).status, 200);
-  HttpResult track = http.Post(
-      "/v1/track", R"({"userId":"u1","event":"Demo Requested","messageId":"h-1"})", none);
+  HttpResult track =
+      http.Post("/v1/track", R"({"userId":"u1","event":"Demo Requested","messageId":"h-1"})", none);
   EXPECT_EQ(track.status, 200) << track.body;
   HttpResult lead = http.Get("/v1/leads/u1", right);
   EXPECT_EQ(lead.status, 200);

@@ -288,9 +288,8 @@ TEST(StageRecheckTest, SweepDemotesADecayedLeadWithoutAnyEvent) {
   ASSERT_OK(sub.Subscribe(0));
   // Timestamped now: 50 points of heat that halve every second. A second lead's score does not
   // decay, so the sweep must leave it where it is.
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   char ts[64];
   std::snprintf(ts, sizeof(ts), "%.3f", now);
   IngestClient client;

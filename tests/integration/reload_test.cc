@@ -2,9 +2,9 @@
 // file watch, validation, and reloads under traffic.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
@@ -23,11 +23,14 @@ std::string RulesWithPoints(int points) {
          "  - id: hit-a\n"
          "    score: total\n"
          "    when: event == \"Hit\"\n"
-         "    points: " + p + "\n"
+         "    points: " +
+         p +
+         "\n"
          "  - id: hit-b\n"
          "    score: total\n"
          "    when: event == \"Hit\"\n"
-         "    points: " + p + "\n";
+         "    points: " +
+         p + "\n";
 }
 
 // Three errors: an unknown score (line 5), an expression that does not parse (line 6) and a
@@ -47,8 +50,8 @@ constexpr std::string_view kBadRules =
     "    cap: {points: 5, per: 10}\n";
 
 std::string Hit(const std::string& user, const std::string& message_id) {
-  return R"({"type":"track","userId":")" + user + R"(","event":"Hit","messageId":")" +
-         message_id + R"(","timestamp":1767225600})";
+  return R"({"type":"track","userId":")" + user + R"(","event":"Hit","messageId":")" + message_id +
+         R"(","timestamp":1767225600})";
 }
 
 class ReloadTest : public ::testing::Test {
@@ -201,22 +204,24 @@ TEST_F(ReloadTest, ReloadsUnderTrafficLoseNothingAndScoreEachEventByOneVersion) 
   constexpr int kBatches = 60;
   constexpr int kPerBatch = 100;
   std::atomic<bool> sender_done{false};
-  std::thread sender([&] {
-    IngestClient client;
-    ASSERT_OK(client.Connect(daemon_.ingest_port()));
-    for (int b = 0; b < kBatches; ++b) {
-      std::vector<std::string> lines;
-      for (int i = 0; i < kPerBatch; ++i) {
-        const int n = b * kPerBatch + i;
-        lines.push_back(Hit("traffic-" + std::to_string(n % 3), "t-" + std::to_string(n)));
-      }
-      ASSERT_OK(client.SendLines(lines));
-      ASSERT_OK(client.WaitForAck(client.lines_sent()));
-    }
-    EXPECT_EQ(client.last_ack(), static_cast<uint64_t>(kBatches * kPerBatch));
-    EXPECT_TRUE(client.errors().empty());
-    sender_done = true;
-  });
+  IngestClient client;
+  ASSERT_OK(client.Connect(daemon_.ingest_port()));
+  ScopedThread sender(
+      [&] {
+        for (int b = 0; b < kBatches; ++b) {
+          std::vector<std::string> lines;
+          for (int i = 0; i < kPerBatch; ++i) {
+            const int n = b * kPerBatch + i;
+            lines.push_back(Hit("traffic-" + std::to_string(n % 3), "t-" + std::to_string(n)));
+          }
+          ASSERT_OK(client.SendLines(lines));
+          ASSERT_OK(client.WaitForAck(client.lines_sent()));
+        }
+        EXPECT_EQ(client.last_ack(), static_cast<uint64_t>(kBatches * kPerBatch));
+        EXPECT_TRUE(client.errors().empty());
+        sender_done = true;
+      },
+      [&] { client.connection().Abort(); });
   HttpClient http(daemon_.http_port());
   int reloads = 0;
   for (int i = 0; i < 8; ++i) {
@@ -225,7 +230,7 @@ TEST_F(ReloadTest, ReloadsUnderTrafficLoseNothingAndScoreEachEventByOneVersion) 
     EXPECT_EQ(r.status, 200) << r.body;
     ++reloads;
   }
-  sender.join();
+  sender.Join();
   ASSERT_TRUE(sender_done.load());
   EXPECT_EQ(Version(), 1 + reloads);
 

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
@@ -77,18 +76,20 @@ TEST_F(SlowClientTest, ClientFloodingBadLinesWithoutReadingDoesNotStallOthers) {
   ASSERT_OK(stuck.Connect(daemon_.ingest_port()));
   std::atomic<bool> stalled{false};
   std::atomic<size_t> total_sent{0};
-  std::thread flooder([&] {
-    // Until the daemon stops taking bytes (2 s without progress) or 64 MiB went out.
-    while (total_sent.load() < (64u << 20)) {
-      size_t sent = 0;
-      Status st = stuck.SendAll(burst, 2.0, &sent);
-      total_sent += sent;
-      if (!st.ok()) {
-        break;
-      }
-    }
-    stalled = true;
-  });
+  ScopedThread flooder(
+      [&] {
+        // Until the daemon stops taking bytes (2 s without progress) or 64 MiB went out.
+        while (total_sent.load() < (64u << 20)) {
+          size_t sent = 0;
+          Status st = stuck.SendAll(burst, 2.0, &sent);
+          total_sent += sent;
+          if (!st.ok()) {
+            break;
+          }
+        }
+        stalled = true;
+      },
+      [&] { stuck.Abort(); });
   ASSERT_TRUE(WaitUntil([&] { return stalled.load(); }, 120));
   // The stuck client is still connected (nothing was dropped), and everybody else is served.
   WellBehavedClient("good-1", 500);
@@ -101,7 +102,7 @@ TEST_F(SlowClientTest, ClientFloodingBadLinesWithoutReadingDoesNotStallOthers) {
   ASSERT_OK(sub.Subscribe(0));
 
   stuck.Abort();
-  flooder.join();
+  flooder.Join();
   EXPECT_GT(total_sent.load(), 0u);
   // The daemon is still healthy once the stuck client is gone.
   WellBehavedClient("good-3", 10);
@@ -120,11 +121,11 @@ TEST_F(SlowClientTest, StuckClientsRepliesAreNotLostWhenItFinallyReads) {
   client.connection().set_receive_buffer(4096);
   ASSERT_OK(client.Connect(daemon_.ingest_port()));
   // Send from another thread: with nobody reading, the daemon stops reading us and this blocks.
-  std::thread sender([&] { EXPECT_OK(client.Send(bytes)); });
+  ScopedThread sender([&] { EXPECT_OK(client.Send(bytes)); }, [&] { client.connection().Abort(); });
   WellBehavedClient("meanwhile", 100);
   // Now read: the daemon resumes, and every line is answered in order.
   ASSERT_OK(client.WaitForAck(kBad + 1, 120));
-  sender.join();
+  sender.Join();
   ASSERT_EQ(client.errors().size(), static_cast<size_t>(kBad));
   for (int i = 0; i < kBad; ++i) {
     ASSERT_EQ(JsonNumber(client.errors()[i], "line"), i + 1);
@@ -142,16 +143,18 @@ TEST_F(SlowClientTest, ClientFloodingValidEventsWithoutReadingAcksDoesNotBlockOt
   flooder.connection().set_receive_buffer(4096);
   ASSERT_OK(flooder.Connect(daemon_.ingest_port()));
   std::atomic<bool> half{false};
-  std::thread sender([&] {
-    const size_t mid = bytes.size() / 2;
-    EXPECT_OK(flooder.connection().SendAll(std::string_view(bytes).substr(0, mid), 120));
-    half = true;
-    EXPECT_OK(flooder.connection().SendAll(std::string_view(bytes).substr(mid), 120));
-  });
+  ScopedThread sender(
+      [&] {
+        const size_t mid = bytes.size() / 2;
+        EXPECT_OK(flooder.connection().SendAll(std::string_view(bytes).substr(0, mid), 120));
+        half = true;
+        EXPECT_OK(flooder.connection().SendAll(std::string_view(bytes).substr(mid), 120));
+      },
+      [&] { flooder.connection().Abort(); });
   ASSERT_TRUE(WaitUntil([&] { return half.load(); }, 120));
   // While the flood goes on (and its acks pile up unread), another client gets its acks.
   WellBehavedClient("beside-flood", 200);
-  sender.join();
+  sender.Join();
   // The flooder finally reads: everything acknowledged and applied.
   ASSERT_OK(flooder.WaitForAck(kFlood, 120));
   EXPECT_TRUE(flooder.errors().empty());

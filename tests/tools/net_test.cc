@@ -102,6 +102,7 @@ TEST(HttpCallTest, SendsTheRequestAndReadsAContentLengthBody) {
     }
     c.Write("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
             "{\"a\":1}garbage");
+    c.ReadLine(&line);  // keeps the connection open: the answer is complete without EOF
   });
   HttpReply reply;
   ASSERT_OK(HttpCall({"127.0.0.1", server.port()}, "GET", "/v1/leads/a%20b", "s3cret", "", &reply));
@@ -118,7 +119,9 @@ TEST(HttpCallTest, ReadsAChunkedBody) {
     std::string line;
     while (c.ReadLine(&line) && line != "\r") {
     }
-    c.Write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
+    c.Write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+    c.Write("c\r\n2;x=y\r\nde\r\n0\r\n\r\n");
+    c.ReadLine(&line);
   });
   HttpReply reply;
   ASSERT_OK(HttpCall({"127.0.0.1", server.port()}, "GET", "/", "", "", &reply));
@@ -130,6 +133,26 @@ TEST(HttpCallTest, NotHttpIsAnError) {
   FakeServer server([&](FakeConnection& c) { c.Write("hello\n"); });
   HttpReply reply;
   EXPECT_FALSE(HttpCall({"127.0.0.1", server.port()}, "GET", "/", "", "", &reply).ok());
+}
+
+TEST(HttpCallTest, ATruncatedBodyIsAnError) {
+  FakeServer server([&](FakeConnection& c) {
+    c.Write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+  });
+  HttpReply reply;
+  EXPECT_FALSE(HttpCall({"127.0.0.1", server.port()}, "GET", "/", "", "", &reply).ok());
+}
+
+TEST(HttpCallTest, NoLengthReadsToEof) {
+  FakeServer server([&](FakeConnection& c) {
+    std::string line;
+    while (c.ReadLine(&line) && line != "\r") {
+    }
+    c.Write("HTTP/1.0 200 OK\r\n\r\nall of it");
+  });
+  HttpReply reply;
+  ASSERT_OK(HttpCall({"127.0.0.1", server.port()}, "GET", "/", "", "", &reply));
+  EXPECT_EQ(reply.body, "all of it");
 }
 
 TEST(JsonHelpersTest, ReadFields) {
@@ -145,7 +168,7 @@ TEST(JsonHelpersTest, ReadFields) {
 
 TEST(ParseCommandLineTest, HelpUsageAndSuccess) {
   auto make = [](std::string* host, std::string* port) {
-    auto app = std::make_unique<CLI::App>("does things", "thing");
+    auto app = std::make_unique<CLI::App>("does things", "handoff thing");
     AddHostOption(*app, host);
     AddAddressOption(*app, "-p,--port", port, 7400, "the listener");
     return app;

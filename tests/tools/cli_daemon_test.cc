@@ -1,0 +1,132 @@
+// The network subcommands of `handoff` against the real daemon (tests/integration's harness):
+// send -> lead -> tail -> accept, and a short loadgen run, on the example rules.
+#include "tools/lead.cc"     // NOLINT(build/include)
+#include "tools/loadgen.cc"  // NOLINT(build/include)
+#include "tools/net.cc"      // NOLINT(build/include)
+#include "tools/sales.cc"    // NOLINT(build/include)
+#include "tools/send.cc"     // NOLINT(build/include)
+#include "tools/tail.cc"     // NOLINT(build/include)
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "tests/integration/daemon_harness.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+
+class CliDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(testing::BinaryDir() + "/handoffd")) {
+      GTEST_SKIP() << "handoffd is not built in " << testing::BinaryDir();
+    }
+    testing::DaemonOptions options;
+    options.rules = testing::SourceDir() + "/rules/examples/default.yaml";
+    daemon_ = std::make_unique<testing::DaemonProcess>(options);
+    ASSERT_OK(daemon_->Start());
+  }
+
+  std::string Port(uint16_t port) { return std::to_string(port); }
+
+  std::unique_ptr<testing::DaemonProcess> daemon_;
+};
+
+TEST_F(CliDaemonTest, SendLeadTailAccept) {
+  const std::string path = daemon_->temp().WriteFile(
+      "events.ndjson",
+      R"({"type":"identify","userId":"u 1","messageId":"m1","traits":{"email":"jo@acme.com","title":"VP Engineering"}})"
+      "\n"
+      R"({"type":"page","userId":"u 1","messageId":"m2","properties":{"path":"/pricing"}})"
+      "\n"
+      R"({"type":"track","userId":"u 1","messageId":"m3"})"
+      "\n\n"
+      R"({"type":"track","userId":"u 1","messageId":"m4","event":"Demo Requested"})"
+      "\n"
+      R"({"type":"track","userId":"u 1","messageId":"m5","event":"Trial Started"})");
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(SendCommand({path, "--ingest", Port(daemon_->ingest_port())}, out, err, false), 1)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr(path + ":3: missing_field: "));
+  EXPECT_THAT(out.str(), ContainsRegex("sent 6 lines in .*, 4 applied-or-duplicate, 1 rejected, "
+                                       "1 blank\n$"));
+
+  // Sending the same file again: every event is a duplicate, acknowledged all the same.
+  std::ostringstream again;
+  EXPECT_EQ(SendCommand({path, "-p", Port(daemon_->ingest_port())}, again, err, false), 1);
+  EXPECT_THAT(again.str(), HasSubstr("4 applied-or-duplicate, 1 rejected"));
+
+  std::ostringstream lead;
+  EXPECT_EQ(LeadCommand({"u 1", "--http", Port(daemon_->http_port())}, lead, err), 0)
+      << err.str();
+  EXPECT_THAT(lead.str(), HasSubstr("lead u 1\n  stage       sql\n"));
+  EXPECT_THAT(lead.str(), ContainsRegex("\n    demo-request +\\+50\n"));
+  EXPECT_THAT(lead.str(), HasSubstr("  events      4\n"));
+
+  // The records so far: stage new->mql, stage mql->sql, routed.
+  std::ostringstream tail;
+  EXPECT_EQ(TailCommand({"--from", "0", "-n", "3", "-p", Port(daemon_->subscribe_port())}, tail,
+                        err),
+            0)
+      << err.str();
+  std::vector<Value> records;
+  std::istringstream lines(tail.str());
+  for (std::string line; std::getline(lines, line);) {
+    records.push_back(testing::JsonOrFail(line));
+  }
+  ASSERT_EQ(records.size(), 3u) << tail.str();
+  EXPECT_EQ(testing::JsonString(records[2], "kind"), "routed");
+  EXPECT_EQ(testing::JsonString(records[2], "trigger"), "m5");
+  const uint64_t routed_seq = static_cast<uint64_t>(testing::JsonNumber(records[2], "seq"));
+
+  const std::string sub = Port(daemon_->subscribe_port());
+  std::ostringstream accepted;
+  EXPECT_EQ(SalesCommand("accept", {std::to_string(routed_seq), "-p", sub}, accepted, err), 0)
+      << err.str();
+  EXPECT_EQ(accepted.str(), "accepted " + std::to_string(routed_seq) + "\n");
+  std::ostringstream failed_err;
+  EXPECT_EQ(SalesCommand("accept", {"999", "-p", sub}, accepted, failed_err), 1);
+  EXPECT_THAT(failed_err.str(), HasSubstr("handoff accept 999: "));
+}
+
+TEST_F(CliDaemonTest, UnknownLeadAndRefusedConnection) {
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(LeadCommand({"nobody", "--http", Port(daemon_->http_port())}, out, err), 1);
+  EXPECT_EQ(err.str(), "handoff lead: no lead \"nobody\"\n");
+  ASSERT_OK(daemon_->Stop());
+  std::ostringstream err2;
+  EXPECT_EQ(LeadCommand({"nobody", "--http", Port(daemon_->http_port())}, out, err2), 2);
+  EXPECT_THAT(err2.str(), HasSubstr("cannot connect"));
+}
+
+TEST_F(CliDaemonTest, LoadgenRoutesEveryQualifyingLead) {
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(LoadgenCommand({"--rate", "2000", "--duration", "1", "--leads", "100",
+                            "--qualify-every", "10", "--connections", "2", "--json", "--ingest",
+                            Port(daemon_->ingest_port()), "--subscribe",
+                            Port(daemon_->subscribe_port())},
+                           out, err),
+            0)
+      << err.str();
+  Value report = testing::JsonOrFail(out.str());
+  EXPECT_EQ(testing::JsonNumber(report, "sent"), 2000);
+  EXPECT_EQ(testing::JsonNumber(report, "acked"), 2000);
+  EXPECT_EQ(testing::JsonNumber(report, "rejected"), 0);
+  EXPECT_EQ(testing::JsonNumber(report, "expected_routed"), 10);
+  EXPECT_EQ(testing::JsonNumber(report, "routed"), 10);
+  EXPECT_EQ(testing::JsonNumber(report, "unmatched_routed"), 0);
+  EXPECT_EQ(testing::JsonNumber(report, "latency_ms.count"), 10);
+}
+
+}  // namespace
+}  // namespace handoff
