@@ -243,8 +243,7 @@ void Engine::ApplyBatch(IngestBatch& batch) {
         ++duplicates;
         continue;
       }
-      pending_ids_.insert(event.message_id);
-      batch_.PutDedupe(event.message_id, now);
+      pending_ids_.emplace(event.message_id, now);
     }
     if (!event.has_timestamp) {
       event.timestamp = batch.received_at;
@@ -361,10 +360,23 @@ void Engine::Commit() {
   if (dirty_.empty() && batch_.empty() && completions_.empty() && after_commit_.empty()) {
     return;
   }
+  // Keys in order: the memtable's skiplist inserts run far faster when each key lands next to
+  // the one before.
+  std::sort(dirty_.begin(), dirty_.end(),
+            [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
   for (LeadEntry* entry : dirty_) {
     encode_scratch_.clear();
     EncodeLeadState(entry->state, &encode_scratch_);
     batch_.PutLead(entry->state.id, encode_scratch_);
+  }
+  pending_sorted_.clear();
+  for (const auto& entry : pending_ids_) {
+    pending_sorted_.push_back(&entry);
+  }
+  std::sort(pending_sorted_.begin(), pending_sorted_.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : pending_sorted_) {
+    batch_.PutDedupe(entry->first, entry->second);
   }
   if (next_seq_ != seq_at_last_commit_) {
     batch_.PutMeta(kMetaNextSeq, std::to_string(next_seq_));

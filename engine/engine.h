@@ -209,7 +209,9 @@ class Engine : private RouterHost {
   std::unordered_set<LeadEntry*> staged_;  // leads above stage 0, for the wall-clock re-check
   CommitBatch batch_;
   std::vector<LeadEntry*> dirty_;
-  std::unordered_set<std::string, StringHash, std::equal_to<>> pending_ids_;
+  // messageIds applied since the last commit, with their receive times; written sorted.
+  std::unordered_map<std::string, EpochSeconds, StringHash, std::equal_to<>> pending_ids_;
+  std::vector<const std::pair<const std::string, EpochSeconds>*> pending_sorted_;
   std::vector<Completion> completions_;
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;

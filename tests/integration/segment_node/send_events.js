@@ -7,8 +7,8 @@
 //          "options": {any further Analytics settings: path, flushAt, maxEventsInBatch, ...},
 //          "calls": [{"method": "identify" | "track" | "page" | "screen" | "group" | "alias",
 //                     "params": {the method's parameters}}, ...]}
-// Prints one JSON line: {"statuses": [HTTP status of each request], "delivered": N,
-// "failed": N, "errors": [text]} and exits 0 only when every call was delivered.
+// Prints one JSON line: {"statuses": [HTTP status of each request], "paths": [its URL path],
+// "delivered": N, "failed": N, "errors": [text]} and exits 0 only when every call was delivered.
 'use strict';
 
 const fs = require('fs');
@@ -23,8 +23,16 @@ async function main() {
     httpRequestTimeout: 10000,
     ...config.options,
   });
-  const result = { statuses: [], delivered: 0, failed: 0, errors: [] };
-  analytics.on('http_response', (r) => result.statuses.push(r.status));
+  const result = { statuses: [], paths: [], delivered: 0, failed: 0, errors: [] };
+  // Observe each request the library makes (it calls globalThis.fetch at send time, in 2.x and
+  // 3.x alike); the request and the response pass through untouched.
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (url, init) => {
+    result.paths.push(new URL(url).pathname);
+    const response = await realFetch(url, init);
+    result.statuses.push(response.status);
+    return response;
+  };
   analytics.on('error', (e) => result.errors.push(String(e.reason || e.code || e)));
 
   for (const call of config.calls) {
