@@ -516,6 +516,8 @@ TEST_F(StoreTest, ConcurrentOutboxReadersSeeContiguousRecords) {
     uint64_t next = 1;
     std::vector<std::pair<uint64_t, std::string>> page;
     while (next <= kRecords) {
+      // Read `done` before the page: an empty page after the writer finished means a real gap.
+      const bool writer_finished = done;
       if (!store->ReadOutbox(next, 50, &page).ok()) {
         ok = false;
         return;
@@ -528,7 +530,7 @@ TEST_F(StoreTest, ConcurrentOutboxReadersSeeContiguousRecords) {
         ++next;
       }
       if (page.empty()) {
-        if (done) {
+        if (writer_finished) {
           ok = next > kRecords;
           return;
         }
