@@ -104,7 +104,7 @@ class Engine : private RouterHost {
  public:
   // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
   Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics);
-  ~Engine();
+  ~Engine() override;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
