@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "engine/line_framer.h"
+#include "engine/tcp_listener.h"
 #include "engine/log.h"
 
 namespace handoff {
@@ -259,46 +260,20 @@ IngestServer::IngestServer(asio::io_context& io, IngestServerOptions options, En
 IngestServer::~IngestServer() { Stop(); }
 
 Status IngestServer::Listen(const std::string& host, unsigned short port) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    return Status::InvalidArgument("bad ingest address " + host + ": " + ec.message());
-  }
-  tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) {
-    acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    acceptor_.bind(endpoint, ec);
-  }
-  if (!ec) {
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return Status::IoError("ingest listen on " + host + ":" + std::to_string(port) + ": " +
-                           ec.message());
+  if (Status st = ListenTcp(&acceptor_, host, port, "ingest"); !st.ok()) {
+    return st;
   }
   Accept();
   return Status::Ok();
 }
 
-unsigned short IngestServer::port() const {
-  boost::system::error_code ec;
-  return acceptor_.local_endpoint(ec).port();
-}
+unsigned short IngestServer::port() const { return BoundPort(acceptor_); }
 
 void IngestServer::Accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
-      return;
-    }
-    if (!ec) {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto conn = std::make_shared<IngestConnection>(this, std::move(socket));
-      connections_.insert(conn);
-      conn->Start();
-    }
-    Accept();
+  AcceptLoop(&acceptor_, [this](tcp::socket socket) {
+    auto conn = std::make_shared<IngestConnection>(this, std::move(socket));
+    connections_.insert(conn);
+    conn->Start();
   });
 }
 

@@ -1,6 +1,8 @@
 // clang-format off
 #include <utility>  // before Asio: Boost 1.74 needs it under g++ 12
 #include "engine/subscriber_server.h"
+
+#include "engine/tcp_listener.h"
 // clang-format on
 
 #include <algorithm>
@@ -397,46 +399,20 @@ SubscriberServer::SubscriberServer(asio::io_context& io, SubscriberServerOptions
 SubscriberServer::~SubscriberServer() { Stop(); }
 
 Status SubscriberServer::Listen(const std::string& host, unsigned short port) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    return Status::InvalidArgument("bad subscribe address " + host + ": " + ec.message());
-  }
-  tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) {
-    acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    acceptor_.bind(endpoint, ec);
-  }
-  if (!ec) {
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return Status::IoError("subscribe listen on " + host + ":" + std::to_string(port) + ": " +
-                           ec.message());
+  if (Status st = ListenTcp(&acceptor_, host, port, "subscribe"); !st.ok()) {
+    return st;
   }
   Accept();
   return Status::Ok();
 }
 
-unsigned short SubscriberServer::port() const {
-  boost::system::error_code ec;
-  return acceptor_.local_endpoint(ec).port();
-}
+unsigned short SubscriberServer::port() const { return BoundPort(acceptor_); }
 
 void SubscriberServer::Accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
-      return;
-    }
-    if (!ec) {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto conn = std::make_shared<SubscriberConnection>(this, std::move(socket));
-      connections_.insert(conn);
-      conn->Start();
-    }
-    Accept();
+  AcceptLoop(&acceptor_, [this](tcp::socket socket) {
+    auto conn = std::make_shared<SubscriberConnection>(this, std::move(socket));
+    connections_.insert(conn);
+    conn->Start();
   });
 }
 
