@@ -238,6 +238,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.bytes_per_sync = 1 << 20;  // smooth out SST write-back instead of one big burst
   // One writer (the engine thread) and a vector memtable for leads: no concurrent inserts.
   db_options.allow_concurrent_memtable_write = false;
+  // Flushes and compactions run at a lower CPU priority than the engine and network threads:
+  // on a small machine they would otherwise steal the cores that acknowledge events, and show
+  // up as latency spikes. They still get every idle cycle.
+  {
+    rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
+    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
+    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH);
+  }
   db_options.max_total_wal_size = kMaxTotalWalBytes;
   db_options.keep_log_file_num = 4;  // RocksDB's own info LOG files, not the WAL
   db_options.max_log_file_size = 16 << 20;

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,9 @@ constexpr std::string_view kBaseRules =
     "  stage: sql\n";
 
 // The base rules with `routing` (lines indented by two spaces, under `routing:`) appended.
-std::string Rules(std::string_view routing) { return std::string(kBaseRules) + std::string(routing); }
+std::string Rules(std::string_view routing) {
+  return std::string(kBaseRules) + std::string(routing);
+}
 
 // One team `sales` that takes every lead.
 std::string SalesTeam(std::string_view strategy, std::string_view reps,
@@ -115,6 +118,12 @@ void ExpectRouting(const Value& r, const std::string& kind, const std::string& l
   }
 }
 
+// A lead (GET /v1/leads/ID) whose "owner" is null.
+bool HasNoOwner(const Value& lead) {
+  const Value* owner = JsonAt(lead, "owner");
+  return owner != nullptr && owner->is_null();
+}
+
 struct RepCounts {
   int open;
   int today;
@@ -150,6 +159,8 @@ class RoutingTest : public ::testing::Test {
     Connect();
   }
 
+  double Deadline() const { return HasFailure() ? 2 : kDefaultDeadlineSeconds; }
+
   // Sends the lines on the one ingest connection (so they take effect in this order) and waits
   // until all are acknowledged.
   void Send(const std::vector<std::string>& lines) {
@@ -161,7 +172,9 @@ class RoutingTest : public ::testing::Test {
   // The next `n` records of the outbox, in order; checks their seqs follow on.
   std::vector<Value> Next(size_t n) {
     std::vector<Value> records;
-    Status st = watcher_->ReadRecords(n, &records);
+    // Once something failed, later waits are short: one wrong decision must not cost a
+    // deadline for every record after it.
+    Status st = watcher_->ReadRecords(n, &records, Deadline());
     EXPECT_OK(st);
     records.resize(n);
     for (const Value& r : records) {
@@ -194,7 +207,7 @@ class RoutingTest : public ::testing::Test {
     EXPECT_OK(conn.SendLine(line));
     for (;;) {
       Value m;
-      Status st = conn.ReadMessage(&m);
+      Status st = conn.ReadMessage(&m, Deadline());
       if (!st.ok()) {
         ADD_FAILURE() << "no reply to " << line << ": " << st.ToString();
         return Value();
@@ -242,9 +255,10 @@ class RoutingTest : public ::testing::Test {
   Value Lead(const std::string& id) { return http().Get("/v1/leads/" + id).Json(); }
 
   DaemonProcess daemon_{DaemonOptions{}};
-  std::unique_ptr<IngestClient> ingest_;
-  std::unique_ptr<SubscriberClient> watcher_;
-  std::unique_ptr<SubscriberClient> tool_;
+  // Never null (unconnected until Start), so a failed start fails the test without a crash.
+  std::unique_ptr<IngestClient> ingest_ = std::make_unique<IngestClient>();
+  std::unique_ptr<SubscriberClient> watcher_ = std::make_unique<SubscriberClient>();
+  std::unique_ptr<SubscriberClient> tool_ = std::make_unique<SubscriberClient>();
   uint64_t seen_ = 0;  // the last seq the watcher read
 };
 
@@ -257,8 +271,8 @@ std::string LeadName(int i) {
 // --- strategies ---
 
 TEST_F(RoutingTest, WeightedRoundRobinFollowsTheSmoothSequence) {
-  Start(Rules(SalesTeam("weighted_round_robin",
-                        "[{id: a, weight: 5}, {id: b, weight: 1}, {id: c, weight: 1}]")));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam(
+      "weighted_round_robin", "[{id: a, weight: 5}, {id: b, weight: 1}, {id: c, weight: 1}]"))));
   // Smooth WRR with weights 5, 1, 1 (current weights after each pick, winner minus 7):
   //   (5,1,1)->a (-2,1,1); (3,2,2)->a (-4,2,2); (1,3,3)->b (ties: file order) (1,-4,3);
   //   (6,-3,4)->a (-1,-3,4); (4,-2,5)->c (4,-2,-2); (9,-1,-1)->a (2,-1,-1); (7,0,0)->a (0,0,0).
@@ -298,13 +312,13 @@ TEST_F(RoutingTest, WeightedRoundRobinFollowsTheSmoothSequence) {
 }
 
 TEST_F(RoutingTest, RoundRobinCyclesInFileOrderAndItsStateSurvivesARestart) {
-  Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}, {id: c}]")));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}, {id: c}]"))));
   const std::vector<std::string> want = {"a", "b", "c", "a", "b"};
   for (int i = 1; i <= 5; ++i) {
     Route(LeadName(i), want[i - 1], "round_robin");
   }
   // Routing state persists: after a restart the cycle goes on where it was (c), not at a.
-  Restart();
+  ASSERT_NO_FATAL_FAILURE(Restart());
   Route(LeadName(6), "c", "round_robin");
   Route(LeadName(7), "a", "round_robin");
   ExpectCounts("a", {3, 3});
@@ -313,36 +327,33 @@ TEST_F(RoutingTest, RoundRobinCyclesInFileOrderAndItsStateSurvivesARestart) {
 }
 
 TEST_F(RoutingTest, LeastLoadedFollowsOpenCountsThenTodayThenFileOrder) {
-  Start(Rules(SalesTeam("least_loaded", "[{id: a}, {id: b}, {id: c}]")));
-  // open/today after each step in the comments (a, b, c).
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("least_loaded", "[{id: a}, {id: b}, {id: c}]"))));
+  // open/today of a, b, c after each step in the comments.
   Value l1 = Route("L1", "a", "least_loaded");  // 1/1 0/0 0/0
   Value l2 = Route("L2", "b", "least_loaded");  // 1/1 1/1 0/0
-  Value l3 = Route("L3", "c", "least_loaded");  // 1/1 1/1 1/1
+  Route("L3", "c", "least_loaded");             // 1/1 1/1 1/1
   // Accepting does not change the load.
   ExpectOk(Command(R"({"accept":)" + Seq(l1) + "}"), l1);
   EXPECT_EQ(JsonString(NextOne(), "kind"), "accepted");
   // Closing L2 frees b: fewest open.
   ExpectOk(Command(R"({"close":)" + Seq(l2) + R"(,"outcome":"won"})"), l2);
   EXPECT_EQ(JsonString(NextOne(), "kind"), "closed");  // 1/1 0/1 1/1
-  Value l4 = Route("L4", "b", "least_loaded");           // 1/1 1/2 1/1
+  Route("L4", "b", "least_loaded");                    // 1/1 1/2 1/1
   ExpectCounts("b", {1, 2});
-  // Closing L1 and L3: a and c tie on open (0) and today (1); file order picks a.
-  ExpectOk(Command(R"({"close":)" + Seq(l1) + R"(,"outcome":"lost"})"), l1);
-  EXPECT_EQ(JsonString(NextOne(), "kind"), "closed");
-  ExpectOk(Command(R"({"close":)" + Seq(l3) + R"(,"outcome":"won"})"), l3);
-  EXPECT_EQ(JsonString(NextOne(), "kind"), "closed");  // 0/1 1/2 0/1
-  Route("L5", "a", "least_loaded");                     // 1/2 1/2 0/1
-  Route("L6", "c", "least_loaded");                     // 1/2 1/2 1/2
-  Route("L7", "a", "least_loaded");                     // 2/3 1/2 1/2
-  ExpectCounts("a", {2, 3});
-  ExpectCounts("b", {1, 2});
-  ExpectCounts("c", {1, 2});
+  // Open ties everywhere; b has more today; a and c tie on both: file order.
+  Route("L5", "a", "least_loaded");  // 2/2 1/2 1/1
+  // b and c tie on open; c has fewer today (file order would say b).
+  Route("L6", "c", "least_loaded");  // 2/2 1/2 2/2
+  Route("L7", "b", "least_loaded");  // 2/2 2/3 2/2
+  ExpectCounts("a", {2, 2});
+  ExpectCounts("b", {2, 3});
+  ExpectCounts("c", {2, 2});
 }
 
 // --- sales answers over the subscriber connection ---
 
 TEST_F(RoutingTest, AcceptRejectCloseUpdateRepCountsAndAnswerErrors) {
-  Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]")));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]"))));
   // A's own tool: a subscription filtered to rep a acts as rep a.
   SubscriberClient a_tool;
   ASSERT_OK(a_tool.Connect(daemon_.subscribe_port()));
@@ -350,13 +361,14 @@ TEST_F(RoutingTest, AcceptRejectCloseUpdateRepCountsAndAnswerErrors) {
 
   Value l1 = Route("L1", "a", "round_robin");
   Value l2 = Route("L2", "b", "round_robin");
-  ExpectCounts("a", {1, 1});
+  Route("L3", "a", "round_robin");
+  ExpectCounts("a", {2, 2});
   ExpectCounts("b", {1, 1});
 
   // Accept: the lead stays open.
   ExpectOk(Command(a_tool, R"({"accept":)" + Seq(l1) + "}"), l1);
   ExpectRouting(NextOne(), "accepted", "L1", "a", "", "");
-  ExpectCounts("a", {1, 1});
+  ExpectCounts("a", {2, 2});
   ExpectError(Command(a_tool, R"({"accept":)" + Seq(l1) + "}"), "already_accepted",
               JsonNumber(l1, "seq"));
 
@@ -370,17 +382,18 @@ TEST_F(RoutingTest, AcceptRejectCloseUpdateRepCountsAndAnswerErrors) {
   const double l1_stage = JsonNumber(l1, "seq") - 1;
   ExpectError(Command(R"({"accept":)" + std::to_string(static_cast<int>(l1_stage)) + "}"),
               "unknown_seq", l1_stage);
-  ExpectCounts("a", {1, 1});
+  ExpectCounts("a", {2, 2});
   ExpectCounts("b", {1, 1});
 
-  // Reject: b lets go of L2, which goes to the other rep (a) as `reassigned`.
+  // Reject: b lets go of L2, which goes to a rep that has not held it (a) as `reassigned`,
+  // although the round robin's next pick would be b.
   ExpectOk(Command(R"({"reject":)" + Seq(l2) + R"(,"reason":"not my region"})"), l2);
   Value rejected = NextOne();
   ExpectRouting(rejected, "rejected", "L2", "b", "not my region", "");
   Value moved = NextOne();
   ExpectRouting(moved, "reassigned", "L2", "a", "", "");
   EXPECT_EQ(JsonString(moved, "from_rep"), "b") << moved.ToJson();
-  ExpectCounts("a", {2, 2});  // a routed lead counts in `today` whether routed or reassigned
+  ExpectCounts("a", {3, 3});  // a lead counts in `today` whether routed or reassigned
   ExpectCounts("b", {0, 1});
   // The old routing record of L2 is no longer current.
   ExpectError(Command(R"({"accept":)" + Seq(l2) + "}"), "unknown_seq", JsonNumber(l2, "seq"));
@@ -390,7 +403,7 @@ TEST_F(RoutingTest, AcceptRejectCloseUpdateRepCountsAndAnswerErrors) {
   Value closed = NextOne();
   ExpectRouting(closed, "closed", "L1", "a", "", "");
   EXPECT_EQ(JsonString(closed, "outcome"), "won");
-  ExpectCounts("a", {1, 2});
+  ExpectCounts("a", {2, 3});
   ExpectError(Command(R"({"close":)" + Seq(l1) + R"(,"outcome":"lost"})"), "already_closed",
               JsonNumber(l1, "seq"));
 
@@ -400,33 +413,32 @@ TEST_F(RoutingTest, AcceptRejectCloseUpdateRepCountsAndAnswerErrors) {
   ExpectRouting(recycled, "closed", "L2", "a", "", "");
   EXPECT_EQ(JsonString(recycled, "outcome"), "recycled");
   ExpectStage(NextOne(), "L2", "sql", "new", "");
-  ExpectCounts("a", {0, 2});
+  ExpectCounts("a", {1, 3});
   ExpectCounts("b", {0, 1});
   EXPECT_EQ(JsonString(Lead("L2"), "stage"), "new");
 
   Send({Qualify("L2", "q-L2-again")});
   std::vector<Value> again = Next(2);
   ExpectStage(again[0], "L2", "new", "sql", "q-L2-again");
-  const Value& rerouted = again[1];
-  SCOPED_TRACE(rerouted.ToJson());
-  EXPECT_EQ(JsonString(rerouted, "kind"), "routed");
-  EXPECT_EQ(JsonString(rerouted, "lead"), "L2");
-  EXPECT_EQ(JsonString(rerouted, "trigger"), "q-L2-again");
-  const std::string rep = JsonString(rerouted, "rep");
-  ASSERT_TRUE(rep == "a" || rep == "b") << rep;
-  ExpectCounts(rep, {1, rep == "a" ? 3 : 2});
-  EXPECT_EQ(JsonString(Lead("L2"), "owner.rep"), rep);
+  // Round-robin weights after a, b, a: (-1, 1); the reassignment had only a to pick from, which
+  // leaves a at -1 whether or not it counts: b is next.
+  ExpectRouting(again[1], "routed", "L2", "b", "round_robin", "q-L2-again");
+  ExpectCounts("a", {1, 3});
+  ExpectCounts("b", {1, 2});
+  EXPECT_EQ(JsonString(Lead("L2"), "owner.rep"), "b");
   EXPECT_TRUE(watcher_->NothingWithin(0.3));
 }
 
 // --- availability ---
 
 TEST_F(RoutingTest, AnOfflineRepGetsNoLeadsAndAQueuedLeadWaitsForOneToComeBack) {
-  Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]")));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]"))));
   HttpResult put = http().Put("/v1/reps/a/availability", R"({"online":false})");
   ASSERT_EQ(put.status, 200) << put.body;
   Value a = RepEntry("a");
-  EXPECT_EQ(*JsonAt(a, "online"), Value::Bool(false)) << a.ToJson();
+  const Value* online = JsonAt(a, "online");
+  EXPECT_TRUE(online != nullptr && *online == Value::Bool(false)) << a.ToJson();
+  EXPECT_EQ(JsonString(a, "state"), "offline") << a.ToJson();
   EXPECT_EQ(http().Put("/v1/reps/nobody/availability", R"({"online":false})").status, 404);
 
   Route("L1", "b", "round_robin");
@@ -439,8 +451,7 @@ TEST_F(RoutingTest, AnOfflineRepGetsNoLeadsAndAQueuedLeadWaitsForOneToComeBack) 
   EXPECT_TRUE(watcher_->NothingWithin(0.5)) << "L3 was routed with every rep offline";
   EXPECT_EQ(JsonNumber(RepEntry("a"), "queued"), 1);
   Value l3 = Lead("L3");
-  ASSERT_NE(JsonAt(l3, "owner"), nullptr) << l3.ToJson();
-  EXPECT_TRUE(JsonAt(l3, "owner")->is_null()) << l3.ToJson();
+  EXPECT_TRUE(HasNoOwner(l3)) << l3.ToJson();
 
   // a comes back: L3 goes to a at once, caused by the API call (no trigger).
   ASSERT_EQ(http().Put("/v1/reps/a/availability", R"({"online":true})").status, 200);
@@ -460,7 +471,8 @@ TEST_F(RoutingTest, AnOfflineRepGetsNoLeadsAndAQueuedLeadWaitsForOneToComeBack) 
 // --- accounts ---
 
 TEST_F(RoutingTest, AccountOwnersTakeTheirDomainsLeadsWithoutMovingTheRoundRobin) {
-  Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}, {id: c}]", "  account_match: true\n")));
+  ASSERT_NO_FATAL_FAILURE(Start(
+      Rules(SalesTeam("round_robin", "[{id: a}, {id: b}, {id: c}]", "  account_match: true\n"))));
   HttpResult put = http().Put("/v1/accounts/acme.com", R"({"owner":"b"})");
   ASSERT_EQ(put.status, 200) << put.body;
   HttpResult got = http().Get("/v1/accounts/acme.com");
@@ -502,7 +514,7 @@ TEST_F(RoutingTest, AccountOwnersTakeTheirDomainsLeadsWithoutMovingTheRoundRobin
   Send({IdentifyEmail("L7", "w@acme.com")});
   Route("L7", "c", "round_robin");
   // The owners survive a restart.
-  Restart();
+  ASSERT_NO_FATAL_FAILURE(Restart());
   got = http().Get("/v1/accounts/globex.com");
   EXPECT_EQ(JsonString(got.Json(), "owner"), "c") << got.body;
   got = http().Get("/v1/accounts/acme.com");
@@ -512,19 +524,21 @@ TEST_F(RoutingTest, AccountOwnersTakeTheirDomainsLeadsWithoutMovingTheRoundRobin
 // --- SLA ---
 
 TEST_F(RoutingTest, SlaReassignsAnUnacceptedLeadThenEscalates) {
-  Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]",
-                        "  sla: {accept_within: 1s, max_reassign: 1}\n")));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}, {id: c}]",
+                                                "  sla: {accept_within: 1s, max_reassign: 1}\n"))));
   Value routed = Route("L1", "a", "round_robin");
-  // Nobody accepts: after a second the lead moves to the rep that has not held it...
+  // Nobody accepts: after a second the lead moves to a rep that has not held it (weights after a
+  // won: a -2, b 1, c 1; without a: b 2, c 2 -> b)...
   Value moved = NextOne();
   ExpectRouting(moved, "reassigned", "L1", "b", "", "");
   EXPECT_EQ(JsonString(moved, "from_rep"), "a") << moved.ToJson();
   EXPECT_FALSE(JsonString(moved, "reason").empty()) << moved.ToJson();
-  // Never before the deadline (`at` is printed in milliseconds).
-  EXPECT_GE(AtSeconds(moved) - AtSeconds(routed), 0.998) << moved.ToJson();
-  ExpectCounts("a", {0, 1});
-  ExpectCounts("b", {1, 1});
-  // ... and after max_reassign (1) moves it is escalated and waits in the team's queue.
+  // Not long before the deadline: a record's `at` is taken a moment after its decision, so only
+  // a timer that fires far too early (or at once) fails this.
+  EXPECT_GE(AtSeconds(moved) - AtSeconds(routed), 0.5) << moved.ToJson();
+  // (No counts checked here: the next timer fires a second later, maybe before a GET.)
+  // ... and after max_reassign (1) moves it is escalated and waits in the team's queue, although
+  // c has not held it.
   Value escalated = NextOne();
   SCOPED_TRACE(escalated.ToJson());
   EXPECT_EQ(JsonString(escalated, "kind"), "escalated");
@@ -532,23 +546,26 @@ TEST_F(RoutingTest, SlaReassignsAnUnacceptedLeadThenEscalates) {
   EXPECT_EQ(JsonString(escalated, "team"), "sales");
   EXPECT_EQ(JsonString(escalated, "from_rep"), "b");
   EXPECT_EQ(escalated.Find("trigger"), nullptr);
-  EXPECT_GE(AtSeconds(escalated) - AtSeconds(moved), 0.998);
+  EXPECT_GE(AtSeconds(escalated) - AtSeconds(moved), 0.5);
   ExpectCounts("a", {0, 1});
   ExpectCounts("b", {0, 1});
+  ExpectCounts("c", {0, 0});
   EXPECT_EQ(JsonNumber(RepEntry("a"), "queued"), 1);
+  Value l1 = Lead("L1");
+  EXPECT_TRUE(HasNoOwner(l1)) << l1.ToJson();
   // The reassigned record is no longer current once escalated.
   ExpectError(Command(R"({"accept":)" + Seq(moved) + "}"), "unknown_seq", JsonNumber(moved, "seq"));
 }
 
 TEST_F(RoutingTest, SlaTimerOfALeadRoutedBeforeARestartFiresAfterIt) {
   // A longer SLA than the restart takes, so the timer is pending across it.
-  Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]",
-                        "  sla: {accept_within: 3s, max_reassign: 1}\n")));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("round_robin", "[{id: a}, {id: b}]",
+                                                "  sla: {accept_within: 3s, max_reassign: 1}\n"))));
   Value l1 = Route("L1", "a", "round_robin");
   ExpectOk(Command(R"({"accept":)" + Seq(l1) + "}"), l1);
   EXPECT_EQ(JsonString(NextOne(), "kind"), "accepted");
   Route("L2", "b", "round_robin");
-  Restart();  // SIGTERM, start on the same data
+  ASSERT_NO_FATAL_FAILURE(Restart());  // SIGTERM, start on the same data
   // L2's deadline passes on the restarted daemon: it moves to a. L1 was accepted: it has no
   // deadline, and its (earlier) deadline would have fired first.
   Value moved = NextOne();
@@ -562,7 +579,8 @@ TEST_F(RoutingTest, SlaTimerOfALeadRoutedBeforeARestartFiresAfterIt) {
 // --- limits ---
 
 TEST_F(RoutingTest, MaxOpenAndMaxPerDayHoldLeadsBackUntilARepIsFree) {
-  Start(Rules(SalesTeam("round_robin", "[{id: a, max_open: 1}, {id: b, max_per_day: 2}]")));
+  ASSERT_NO_FATAL_FAILURE(
+      Start(Rules(SalesTeam("round_robin", "[{id: a, max_open: 1}, {id: b, max_per_day: 2}]"))));
   Value l1 = Route("L1", "a", "round_robin");
   Route("L2", "b", "round_robin");  // a is at max_open
   Value l3 = Route("L3", "b", "round_robin");
@@ -598,7 +616,7 @@ TEST_F(RoutingTest, ALeadNoTeamTakesIsUnroutedUntilAReloadGivesItOne) {
       "    - id: emea\n"
       "      when: traits.region == \"emea\"\n"
       "      reps: [{id: e}]\n";
-  Start(Rules(emea_only));
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(emea_only)));
   Value unrouted = QualifyAndNext("L1");
   SCOPED_TRACE(unrouted.ToJson());
   EXPECT_EQ(JsonString(unrouted, "kind"), "unrouted");
@@ -608,10 +626,9 @@ TEST_F(RoutingTest, ALeadNoTeamTakesIsUnroutedUntilAReloadGivesItOne) {
   EXPECT_TRUE(watcher_->NothingWithin(0.3));
 
   // A catch-all team after emea: the reload routes the waiting lead.
-  daemon_.WriteRules(Rules(emea_only +
-                           "    - id: everyone\n"
-                           "      when: true\n"
-                           "      reps: [{id: x}]\n"));
+  daemon_.WriteRules(Rules(emea_only + "    - id: everyone\n"
+                                       "      when: true\n"
+                                       "      reps: [{id: x}]\n"));
   HttpResult reload = http().Post("/v1/rules/reload", "");
   ASSERT_EQ(reload.status, 200) << reload.body;
   ExpectRouting(NextOne(), "routed", "L1", "x", "round_robin", "", "everyone");
