@@ -48,8 +48,8 @@ struct EngineOptions {
   bool watch_rules = true;
   // Seconds between wall-clock re-checks of staged leads' exits; 0 turns it off. Default: 60.
   double stage_check_interval = 60;
-  // Seconds between outbox trims. Default: 60.
-  double outbox_trim_interval = 60;
+  // Seconds between outbox trims, so records past retention are gone promptly. Default: 1.
+  double outbox_trim_interval = 1;
   // Commit early once a group holds this many events, so one huge backlog is not one huge write.
   size_t max_commit_events = 16384;
 };

@@ -1,5 +1,6 @@
 #include "engine/http_api.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "engine/http_util.h"
@@ -412,7 +413,11 @@ void HttpApi::GetLead(const std::string& id, const HttpRequest& request, HttpRes
   }
   EpochSeconds at = clock_->Now();
   if (auto at_text = params->Get("at"); at_text.has_value()) {
-    if (!ParseTimeParam(*at_text, &at)) {
+    // Query decoding turns an unencoded '+' into a space; an RFC 3339 time has no spaces, so a
+    // space here was the '+' of an offset (`?at=2026-11-22T10:00:00+01:00`).
+    std::string text(*at_text);
+    std::replace(text.begin(), text.end(), ' ', '+');
+    if (!ParseTimeParam(text, &at)) {
       respond(JsonErrorResponse(400, "bad_request",
                                 "\"at\" must be an RFC 3339 date-time or epoch seconds"));
       return;

@@ -224,11 +224,14 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
     if (closed_ || writing_active_) {
       return;
     }
-    if (pending_.empty() && subscribed_ && !failed_ && !read_done_) {
+    // A subscriber that half-closes (sends its line, then EOF) still gets the stream: EOF only
+    // means no more commands. A client that is really gone is found by the next failed write
+    // (records or the heartbeat).
+    if (pending_.empty() && subscribed_ && !failed_) {
       Fetch();
     }
     if (pending_.empty()) {
-      if (failed_ || (read_done_ && replies_.empty())) {
+      if (failed_ || (read_done_ && replies_.empty() && !subscribed_)) {
         Close();  // everything answered
       }
       return;

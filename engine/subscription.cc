@@ -176,8 +176,9 @@ bool FilterMatches(const SubscriptionFilter& filter, const RecordFields& fields)
       return false;
     }
   }
-  // from_rep is only ever set on reassigned records: the rep who lost the lead hears of it too.
-  if (!filter.rep.empty() && fields.rep != filter.rep && fields.from_rep != filter.rep) {
+  // The contract's filter is on the record's `rep` field, exactly; a rep's tool that wants to
+  // hear of leads reassigned away from it subscribes to its team (from_rep says who lost it).
+  if (!filter.rep.empty() && fields.rep != filter.rep) {
     return false;
   }
   if (!filter.team.empty() && fields.team != filter.team) {

@@ -49,7 +49,8 @@ std::string_view OutboxKindName(OutboxKind kind);
 struct SubscriptionFilter {
   // One bit per OutboxKind (1 << kind); 0: every kind.
   uint32_t kinds = 0;
-  // Records whose "rep" (or, for reassigned, "from_rep") equals this; empty: any record.
+  // Records whose "rep" equals this (exactly the record field; from_rep does not count); empty:
+  // any record.
   std::string rep;
   // Records whose "team" equals this; empty: any record.
   std::string team;

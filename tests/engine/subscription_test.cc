@@ -193,12 +193,12 @@ TEST(FilterMatchesTest, Kinds) {
   EXPECT_FALSE(FilterMatches(f, RecordFields{}));
 }
 
-TEST(FilterMatchesTest, RepMatchesRepOrFromRep) {
+TEST(FilterMatchesTest, RepMatchesTheRecordsRepFieldOnly) {
   SubscriptionFilter f = Filter({}, "alice", "");
   EXPECT_TRUE(FilterMatches(f, Rec("routed", "alice")));
   EXPECT_FALSE(FilterMatches(f, Rec("routed", "bob")));
-  // The rep who lost a reassigned lead hears of it, and so does the new one.
-  EXPECT_TRUE(FilterMatches(f, Rec("reassigned", "bob", "alice")));
+  // The new holder of a reassigned lead matches; the rep who lost it (from_rep) does not.
+  EXPECT_FALSE(FilterMatches(f, Rec("reassigned", "bob", "alice")));
   EXPECT_TRUE(FilterMatches(f, Rec("reassigned", "alice", "bob")));
   EXPECT_FALSE(FilterMatches(f, Rec("reassigned", "bob", "carol")));
   // A record without a rep (stage, unrouted) never matches a rep filter.

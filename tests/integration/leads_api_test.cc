@@ -240,6 +240,22 @@ TEST_F(LeadsApiTest, OutOfOrderEventsScoreAsInOrder) {
   ExpectClose(JsonNumber(GetLead("ooo-b", at), "scores.engagement"), expected);
 }
 
+TEST_F(LeadsApiTest, AtAcceptsEveryTimeFormIncludingAnUnencodedPlusOffset) {
+  Ingest({R"({"type":"page","userId":"at-1","messageId":"at-1","timestamp":)" + Ts(kT0) +
+          R"(,"properties":{"path":"/pricing"}})"});
+  HttpClient http(daemon_.http_port());
+  // kT0 + 1 day, written four ways: epoch seconds, Z, an offset with a raw '+', and %2B.
+  const std::string forms[] = {Ts(kT0 + kDay), "2026-01-02T00:00:00Z",
+                               "2026-01-02T01:00:00+01:00", "2026-01-02T01:00:00%2B01:00"};
+  const double expected = JsonNumber(GetLead("at-1", kT0 + kDay), "scores.engagement");
+  EXPECT_LT(expected, 10);  // decayed: the time was read
+  for (const std::string& at : forms) {
+    HttpResult r = http.Get("/v1/leads/at-1?at=" + at);
+    ASSERT_EQ(r.status, 200) << at << ": " << r.body;
+    EXPECT_EQ(JsonNumber(r.Json(), "scores.engagement"), expected) << at;
+  }
+}
+
 TEST_F(LeadsApiTest, ListLeadsByStageInPages) {
   std::vector<std::string> lines;
   std::set<std::string> mql;
