@@ -25,6 +25,11 @@ void AppendLeadJson(const Scorer& scorer, LeadState* lead, EpochSeconds at, std:
     out->append(std::to_string(o.seq));
     out->append(",\"accepted\":");
     out->append(o.accepted ? "true" : "false");
+    if (o.closed) {
+      // The last holder stays visible after a close, marked so it is not mistaken for open.
+      out->append(",\"closed\":true,\"outcome\":");
+      AppendJsonString(o.outcome, out);
+    }
     out->push_back('}');
   } else {
     out->append("null");

@@ -309,7 +309,8 @@ TEST_F(LeadsApiTest, ListLeadsByStageInPages) {
   // Without a stage filter every lead is listed.
   HttpResult all = http.Get("/v1/leads?limit=1000");
   ASSERT_EQ(all.status, 200);
-  const Value* leads = JsonAt(all.Json(), "leads");
+  const Value all_json = all.Json();  // JsonAt points into it: keep it alive
+  const Value* leads = JsonAt(all_json, "leads");
   ASSERT_NE(leads, nullptr);
   EXPECT_EQ(leads->as_array().size(), 11u);
   // A bad limit is the caller's mistake.
