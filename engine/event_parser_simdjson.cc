@@ -15,15 +15,6 @@ namespace ondemand = simdjson::ondemand;
 using simdjson::error_code;
 using simdjson::SUCCESS;
 
-// Returns the simdjson error of `expr` from the enclosing function, if any.
-#define HANDOFF_JSON_TRY(expr)           \
-  do {                                   \
-    const error_code _json_err = (expr); \
-    if (_json_err != SUCCESS) {          \
-      return _json_err;                  \
-    }                                    \
-  } while (0)
-
 namespace {
 
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

@@ -13,6 +13,16 @@
 #include "engine/event_parser.h"
 #include "handoff/value.h"
 
+// Returns the simdjson error of `expr` from the enclosing function, if any. The enclosing scope
+// names simdjson::error_code and simdjson::SUCCESS as error_code and SUCCESS.
+#define HANDOFF_JSON_TRY(expr)           \
+  do {                                   \
+    const error_code _json_err = (expr); \
+    if (_json_err != SUCCESS) {          \
+      return _json_err;                  \
+    }                                    \
+  } while (0)
+
 namespace handoff {
 
 // Converts `json` into *out, reusing *out's object/array storage where it has some. Every JSON
