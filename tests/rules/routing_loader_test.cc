@@ -5,6 +5,7 @@
 
 #include "rules/rule_loader.h"
 #include "rules/working_hours.h"
+#include "tests/rules/rule_load_testutil.h"
 
 namespace handoff {
 namespace {
@@ -13,23 +14,8 @@ using ::testing::ElementsAre;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 
-std::vector<std::string> Errors(std::string_view yaml) {
-  LoadResult r = LoadRulesFromString(yaml, "r.yaml");
-  EXPECT_EQ(r.rules == nullptr, !r.errors.empty());
-  std::vector<std::string> out;
-  for (const LoadError& e : r.errors) {
-    out.push_back(e.ToString());
-  }
-  return out;
-}
-
-std::shared_ptr<const RuleSet> Load(std::string_view yaml) {
-  LoadResult r = LoadRulesFromString(yaml, "r.yaml");
-  for (const LoadError& e : r.errors) {
-    ADD_FAILURE() << e.ToString();
-  }
-  return r.rules;
-}
+using ::handoff::testing::Errors;
+using ::handoff::testing::Load;
 
 // Lines 1-6; a test's routing section starts at line 7.
 constexpr std::string_view kBase =

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "rules/sha256.h"
+#include "tests/rules/rule_load_testutil.h"
 #include "tests/testutil.h"
 
 namespace handoff {
@@ -18,24 +19,8 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 
-// Every error of loading `yaml` as "r.yaml", as FILE:LINE:COL: message lines.
-std::vector<std::string> Errors(std::string_view yaml) {
-  LoadResult r = LoadRulesFromString(yaml, "r.yaml");
-  EXPECT_EQ(r.rules == nullptr, !r.errors.empty());
-  std::vector<std::string> out;
-  for (const LoadError& e : r.errors) {
-    out.push_back(e.ToString());
-  }
-  return out;
-}
-
-std::shared_ptr<const RuleSet> Load(std::string_view yaml) {
-  LoadResult r = LoadRulesFromString(yaml, "r.yaml");
-  for (const LoadError& e : r.errors) {
-    ADD_FAILURE() << e.ToString();
-  }
-  return r.rules;
-}
+using ::handoff::testing::Errors;
+using ::handoff::testing::Load;
 
 // Lines 1-3; a test's own text starts at line 4.
 constexpr std::string_view kScores =
