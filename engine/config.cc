@@ -114,6 +114,21 @@ const std::vector<Setting>& Settings() {
        }},
       {"watch", "--watch", Kind::kBool, "reload the rules when their files change",
        [](Options* o, const std::string& v) { return SetBool(&o->watch, v); }},
+      {"heartbeat_interval", "--heartbeat-interval", Kind::kDuration,
+       "idle time before a subscriber gets a heartbeat",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->heartbeat_interval, false, v);
+       }},
+      {"http.read_timeout", "--http-read-timeout", Kind::kDuration,
+       "time an HTTP request may take to arrive",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->http_read_timeout, false, v);
+       }},
+      {"http.idle_timeout", "--http-idle-timeout", Kind::kDuration,
+       "time an idle keep-alive HTTP connection is kept",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->http_idle_timeout, false, v);
+       }},
       {"max_line_bytes", "--max-line-bytes", Kind::kSize, "longest NDJSON line accepted",
        [](Options* o, const std::string& v) {
          return SetSize(&o->max_line_bytes, 1024, 64u << 20, v);
@@ -130,8 +145,8 @@ const std::vector<Setting>& Settings() {
 void Flatten(const YAML::Node& node, const std::string& prefix,
              std::vector<std::pair<std::string, YAML::Node>>* out) {
   for (const auto& kv : node) {
-    std::string key = prefix.empty() ? kv.first.as<std::string>()
-                                     : prefix + "." + kv.first.as<std::string>();
+    std::string key =
+        prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     if (kv.second.IsMap()) {
       Flatten(kv.second, key, out);
     } else {

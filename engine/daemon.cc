@@ -114,8 +114,12 @@ Status Daemon::Start() {
   engine_options.stage_check_interval = o.stage_check_interval;
   d.engine = std::make_unique<Engine>(engine_options, d.store.get(), d.clock, &d.metrics);
   // The subscriber server exists before the engine starts, so no commit's head notice is missed.
-  d.subscribe = std::make_unique<SubscriberServer>(d.io, SubscriberServerOptions(),
-                                                   d.engine.get(), d.store.get(), &d.metrics);
+  SubscriberServerOptions subscribe_options;
+  subscribe_options.heartbeat_interval =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(o.heartbeat_interval));
+  d.subscribe = std::make_unique<SubscriberServer>(d.io, subscribe_options, d.engine.get(),
+                                                   d.store.get(), &d.metrics);
   d.engine->SetOutboxListener(
       [subscribe = d.subscribe.get()](uint64_t head) { subscribe->NotifyOutboxHead(head); });
   if (Status st = d.engine->Start(); !st.ok()) {
@@ -129,8 +133,8 @@ Status Daemon::Start() {
   IngestServerOptions ingest_options;
   ingest_options.max_line_bytes = o.max_line_bytes;
   ingest_options.max_inflight_bytes = o.max_inflight_bytes;
-  d.ingest = std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics,
-                                            d.clock);
+  d.ingest =
+      std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics, d.clock);
   if (Status st = ParseHostPort(o.ingest_listen, &host, &port); !st.ok()) {
     return st;
   }
@@ -152,9 +156,12 @@ Status Daemon::Start() {
   api_options.write_keys = o.write_keys;
   d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);
   HttpServerOptions http_options;
+  http_options.read_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.http_read_timeout * 1000));
+  http_options.idle_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.http_idle_timeout * 1000));
   d.http = std::make_unique<HttpServer>(
-      d.io, http_options,
-      [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
+      d.io, http_options, [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
         api->Handle(std::move(req), std::move(respond));
       });
   if (Status st = ParseHostPort(o.http_listen, &host, &port); !st.ok()) {

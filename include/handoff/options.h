@@ -37,6 +37,13 @@ struct Options {
   bool watch = true;
   // Longest NDJSON line accepted, without its newline. Default: 64 KiB.
   size_t max_line_bytes = 64 * 1024;
+  // Seconds of silence after which a subscriber is sent {"heartbeat":HEAD}. Default: 10.
+  double heartbeat_interval = 10;
+  // Seconds an HTTP request (headers and body) may take to arrive; slower clients are closed.
+  // Default: 10.
+  double http_read_timeout = 10;
+  // Seconds an idle keep-alive HTTP connection is kept. Default: 60.
+  double http_idle_timeout = 60;
   // Input bytes one ingest connection may have in flight before the server stops reading it.
   // Default: 8 MiB.
   size_t max_inflight_bytes = 8 << 20;
