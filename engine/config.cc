@@ -158,7 +158,11 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
 }  // namespace
 
 Status ParseSettingDuration(const std::string& text, bool allow_zero, double* seconds) {
-  if (allow_zero && text == "0") {
+  // Where zero turns a feature off, any spelling of zero does: "0", "0s", "0m", ...
+  if (allow_zero && !text.empty() && text.find_first_not_of('0') != 0 &&
+      (text.find_first_not_of('0') == std::string::npos ||
+       (text.find_first_not_of('0') == text.size() - 1 &&
+        std::string_view("smhdw").find(text.back()) != std::string_view::npos))) {
     *seconds = 0;
     return Status::Ok();
   }

@@ -62,6 +62,9 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("--durability"), std::string::npos) << st.message();
   EXPECT_FALSE(Parse({"--dedupe-window", "0"}, &o).ok());       // zero only where it turns off
+  ASSERT_OK(Parse({"--stage-check-interval", "0s"}, &o));
+  EXPECT_EQ(o.stage_check_interval, 0);
+  EXPECT_FALSE(Parse({"--stage-check-interval", "0x"}, &o).ok());
   EXPECT_FALSE(Parse({"--stage-check-interval", "1.5h"}, &o).ok());
   EXPECT_FALSE(Parse({"--ingest", "nonsense"}, &o).ok());
   EXPECT_FALSE(Parse({"--ingest", "127.0.0.1:99999"}, &o).ok());
