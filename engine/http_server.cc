@@ -1,6 +1,7 @@
 // clang-format off
 #include <utility>  // before any Asio header (see http_server.h)
 #include "engine/http_server.h"
+#include "rules/ascii.h"
 // clang-format on
 
 #include <algorithm>
@@ -45,14 +46,6 @@ constexpr size_t kReadChunk = 8 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return AsciiLower(x) == AsciiLower(y);
-         });
-}
 
 std::string_view TrimSpaces(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "rules/ascii.h"
+
 namespace handoff {
 namespace {
 
@@ -20,20 +22,6 @@ int HexValue(char c) {
     return c - 'A' + 10;
   }
   return -1;
-}
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view TrimSpaces(std::string_view s) {

@@ -5,6 +5,7 @@
 #include "engine/engine.h"
 #include "engine/event_parser.h"
 #include "engine/rep_calendar.h"
+#include "rules/ascii.h"
 
 namespace handoff {
 namespace {
@@ -29,13 +30,7 @@ std::string LowerDomainOf(const Value& traits) {
   if (at == std::string::npos) {
     return "";
   }
-  std::string domain = s.substr(at + 1);
-  for (char& c : domain) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return domain;
+  return AsciiLowerCopy(std::string_view(s).substr(at + 1));
 }
 
 bool Contains(const std::vector<std::string>& list, std::string_view s) {
@@ -851,25 +846,13 @@ Status Router::SetAccountOwner(std::string_view domain, std::string_view rep) {
   if (it == reps_.end() || it->second.def_index < 0) {
     return Status::NotFound("no rep \"" + std::string(rep) + "\" in the routing rules");
   }
-  std::string lower(domain);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  accounts_[lower] = std::string(rep);
+  accounts_[AsciiLowerCopy(domain)] = std::string(rep);
   accounts_dirty_ = true;
   return Status::Ok();
 }
 
 std::string Router::AccountOwner(std::string_view domain) const {
-  std::string lower(domain);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  auto it = accounts_.find(lower);
+  auto it = accounts_.find(AsciiLowerCopy(domain));
   return it == accounts_.end() ? "" : it->second;
 }
 

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 
+#include "rules/ascii.h"
+
 namespace handoff {
-namespace {
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-}  // namespace
+namespace {}  // namespace
 
 int EditDistance(std::string_view a, std::string_view b) {
   const size_t n = a.size();
@@ -20,10 +18,10 @@ int EditDistance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= n; ++i) {
     cur[0] = static_cast<int>(i);
     for (size_t j = 1; j <= m; ++j) {
-      const int cost = Lower(a[i - 1]) == Lower(b[j - 1]) ? 0 : 1;
+      const int cost = AsciiLower(a[i - 1]) == AsciiLower(b[j - 1]) ? 0 : 1;
       int best = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-      if (i > 1 && j > 1 && Lower(a[i - 1]) == Lower(b[j - 2]) &&
-          Lower(a[i - 2]) == Lower(b[j - 1])) {
+      if (i > 1 && j > 1 && AsciiLower(a[i - 1]) == AsciiLower(b[j - 2]) &&
+          AsciiLower(a[i - 2]) == AsciiLower(b[j - 1])) {
         best = std::min(best, prev2[j - 2] + 1);
       }
       cur[j] = best;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "rules/ascii.h"
+
 namespace handoff {
 namespace {
 
@@ -26,12 +28,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
 int DayIndex(std::string_view word) {
-  std::string lower(word);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
+  const std::string lower = AsciiLowerCopy(word);
   for (size_t i = 0; i < kDays.size(); ++i) {
     if (lower == kDays[i].short_name || lower == kDays[i].long_name) {
       return static_cast<int>(i);
