@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/event_parser.h"
-#include "engine/timestamp.h"
+#include "ingest/event_parser.h"
+#include "base/timestamp.h"
 
 namespace handoff {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/event_parser.h"
-#include "engine/scorer.h"
+#include "ingest/event_parser.h"
+#include "scoring/scorer.h"
 #include "rules/rule_loader.h"
 
 namespace handoff {

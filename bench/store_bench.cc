@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/store.h"
+#include "storage/store.h"
 
 namespace handoff {
 namespace {

@@ -480,19 +480,6 @@ Expression Expression::Compile(std::string_view text, ExpressionScope scope,
 
 namespace {
 
-std::optional<EventType> EventTypeOfName(std::string_view name) {
-  static constexpr std::pair<std::string_view, EventType> kTypes[] = {
-      {"track", EventType::kTrack},       {"page", EventType::kPage},
-      {"screen", EventType::kScreen},     {"identify", EventType::kIdentify},
-      {"group", EventType::kGroup},       {"alias", EventType::kAlias}};
-  for (const auto& [n, t] : kTypes) {
-    if (n == name) {
-      return t;
-    }
-  }
-  return std::nullopt;
-}
-
 void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
   using expression_internal::Op;
   using expression_internal::PathRoot;
@@ -520,7 +507,7 @@ void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
     guard->name = literal->constant.as_string();
   } else if (path->root == PathRoot::kType && !guard->type.has_value()) {
     // A name that is no type makes the expression never true; no guard is still correct.
-    guard->type = EventTypeOfName(literal->constant.as_string());
+    guard->type = EventTypeFromName(literal->constant.as_string());
   }
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "rules/ascii.h"
+#include "base/ascii.h"
 
 namespace handoff {
 namespace {}  // namespace

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-#include "rules/ascii.h"
+#include "base/ascii.h"
 
 namespace handoff {
 namespace {

@@ -14,7 +14,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/event_parser.h"
+#include "base/json_parser.h"
 
 namespace handoff {
 
@@ -413,8 +413,8 @@ std::string PercentEncode(std::string_view text) {
 // JSON
 
 Status ParseJsonLine(std::string_view text, Value* out) {
-  thread_local EventParser parser;
-  return parser.ParseValue(text, out);
+  thread_local JsonParser parser;
+  return parser.Parse(text, out);
 }
 
 std::optional<uint64_t> JsonUint(const Value& object, std::string_view key) {

@@ -1,6 +1,6 @@
 // Options: every setting of the daemon, with its default (SPEC 1).
 //
-// The one table in engine/config.cc declares each setting once (config-file key, flag, bounds,
+// The one table in daemon/config.cc declares each setting once (config-file key, flag, bounds,
 // help) and fills this struct; the config file, the flags and `handoffd --help` all come from it.
 #pragma once
 

@@ -19,7 +19,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/event_parser.h"
+#include "base/json_parser.h"
 
 namespace handoff::testing {
 namespace {
@@ -108,8 +108,8 @@ bool WaitUntil(const std::function<bool()>& done, double timeout_seconds, double
 // JSON
 
 Status ParseJson(std::string_view text, Value* out) {
-  thread_local EventParser parser;  // not thread-safe: one per thread
-  return parser.ParseValue(text, out);
+  thread_local JsonParser parser;  // not thread-safe: one per thread
+  return parser.Parse(text, out);
 }
 
 Value JsonOrFail(std::string_view text) {

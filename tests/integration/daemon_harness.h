@@ -72,7 +72,7 @@ class ScopedThread {
 };
 
 // ---------------------------------------------------------------------------------------------
-// JSON helpers, through the project's own parser (EventParser::ParseValue).
+// JSON helpers, through the project's own parser (JsonParser).
 
 // Parses one JSON text. InvalidArgument when it is not one valid JSON value.
 Status ParseJson(std::string_view text, Value* out);

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/event_parser.h"
-#include "engine/scorer.h"
+#include "ingest/event_parser.h"
+#include "scoring/scorer.h"
 #include "rules/rule_loader.h"
 #include "tests/integration/daemon_harness.h"
 #include "tests/testutil.h"

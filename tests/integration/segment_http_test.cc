@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/daemon.h"
+#include "daemon/daemon.h"
 #include "handoff/options.h"
 #include "tests/integration/daemon_harness.h"
 #include "tests/integration/segment_http_client.h"

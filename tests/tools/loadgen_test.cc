@@ -10,7 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "engine/event_parser.h"
+#include "base/json_parser.h"
+#include "ingest/event_parser.h"
 #include "tests/testutil.h"
 
 namespace handoff {
@@ -54,10 +55,10 @@ TEST(LoadgenStreamTest, QualifyingLeadsGetTheQualifyingSequenceFirst) {
   LoadgenStream s("r", 0, 1, 20, 4, 5, 2);
   std::map<std::string, std::vector<std::string>> by_lead;
   uint64_t triggers = 0;
-  EventParser parser;
+  JsonParser parser;
   for (const Line& l : Take(&s, 100)) {  // exactly 20 leads x 5 events
     Value v;
-    ASSERT_OK(parser.ParseValue(std::string_view(l.text).substr(0, l.text.size() - 1), &v));
+    ASSERT_OK(parser.Parse(std::string_view(l.text).substr(0, l.text.size() - 1), &v));
     const std::string lead = v.Find("userId")->as_string();
     std::string what = v.Find("type")->as_string();
     if (const Value* ev = v.Find("event"); ev != nullptr) {
@@ -143,8 +144,8 @@ TEST(LoadgenReportTest, TextAndJson) {
   EXPECT_THAT(text, HasSubstr("routed    10 of 10 qualified leads"));
   EXPECT_THAT(text, HasSubstr("p50 2.00  p90 3.00  p99 3.00  max 3.00  (n=3)"));
   Value v;
-  EventParser parser;
-  ASSERT_OK(parser.ParseValue(FormatLoadgenReport(r, true), &v));
+  JsonParser parser;
+  ASSERT_OK(parser.Parse(FormatLoadgenReport(r, true), &v));
   EXPECT_EQ(v.Find("achieved_rate")->as_number(), 800);
   EXPECT_EQ(v.Find("routed")->as_number(), 10);
   EXPECT_EQ(v.Find("latency_ms")->Find("p90")->as_number(), 3);

@@ -1,0 +1,69 @@
+#include "api/lead_json.h"
+
+#include "outbox/outbox_record.h"
+#include "base/timestamp.h"
+
+namespace handoff {
+
+void AppendLeadJson(const Scorer& scorer, LeadState* lead, EpochSeconds at, std::string* out) {
+  const RuleSet& rules = scorer.rules();
+  std::vector<std::vector<ScorePart>> parts;
+  std::vector<double> scores;
+  scorer.Breakdown(lead, at, &parts, &scores);
+  out->append("{\"id\":");
+  AppendJsonString(lead->id, out);
+  out->append(",\"stage\":");
+  AppendJsonString(lead->stage, out);
+  out->append(",\"owner\":");
+  if (lead->owner.has_value()) {
+    const LeadOwner& o = *lead->owner;
+    out->append("{\"rep\":");
+    AppendJsonString(o.rep, out);
+    out->append(",\"team\":");
+    AppendJsonString(o.team, out);
+    out->append(",\"seq\":");
+    out->append(std::to_string(o.seq));
+    out->append(",\"accepted\":");
+    out->append(o.accepted ? "true" : "false");
+    if (o.closed) {
+      // The last holder stays visible after a close, marked so it is not mistaken for open.
+      out->append(",\"closed\":true,\"outcome\":");
+      AppendJsonString(o.outcome, out);
+    }
+    out->push_back('}');
+  } else {
+    out->append("null");
+  }
+  out->append(",\"traits\":");
+  lead->traits.AppendJson(out);
+  out->append(",\"scores\":");
+  AppendScoresJson(rules.scores, scores.data(), out);
+  out->append(",\"breakdown\":{");
+  for (size_t s = 0; s < rules.scores.size(); ++s) {
+    if (s > 0) {
+      out->push_back(',');
+    }
+    AppendJsonString(rules.scores[s].name, out);
+    out->append(":[");
+    for (size_t i = 0; i < parts[s].size(); ++i) {
+      if (i > 0) {
+        out->push_back(',');
+      }
+      out->append("{\"rule\":");
+      AppendJsonString(parts[s][i].rule_id, out);
+      out->append(",\"points\":");
+      AppendJsonNumber(parts[s][i].points, out);
+      out->push_back('}');
+    }
+    out->push_back(']');
+  }
+  out->append("},\"first_seen\":\"");
+  AppendRfc3339Millis(lead->first_seen, out);
+  out->append("\",\"last_seen\":\"");
+  AppendRfc3339Millis(lead->last_seen, out);
+  out->append("\",\"events\":");
+  out->append(std::to_string(lead->events));
+  out->push_back('}');
+}
+
+}  // namespace handoff

@@ -1,0 +1,15 @@
+// The JSON form of a lead for the admin API and `handoff lead` (SPEC 6).
+#pragma once
+
+#include <string>
+
+#include "scoring/scorer.h"
+#include "handoff/lead_state.h"
+
+namespace handoff {
+
+// {"id","stage","owner","traits","scores","breakdown","first_seen","last_seen","events"}, with
+// scores and breakdown read at `at`. Engine thread (it may refresh the lead's scoring cache).
+void AppendLeadJson(const Scorer& scorer, LeadState* lead, EpochSeconds at, std::string* out);
+
+}  // namespace handoff

@@ -1,0 +1,532 @@
+#include "core/engine.h"
+
+#include <filesystem>
+#include <rocksdb/perf_level.h>
+#include <system_error>
+
+#include "base/log.h"
+#include "outbox/outbox_record.h"
+
+namespace handoff {
+namespace {
+
+// Meta keys (the store's meta column family).
+constexpr std::string_view kMetaRulesVersion = "rules.version";
+constexpr std::string_view kMetaRulesSha = "rules.sha256";
+constexpr std::string_view kMetaRulesLoadedAt = "rules.loaded_at";
+
+constexpr double kWatchInterval = 0.5;
+
+uint64_t ParseU64(const std::string& s) {
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return 0;
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+std::string JoinErrors(const std::vector<LoadError>& errors) {
+  std::string out;
+  for (const LoadError& e : errors) {
+    out += "\n  ";
+    out += e.ToString();
+  }
+  return out;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics)
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      metrics_(metrics),
+      outbox_(store),
+      router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)) {}
+
+Engine::~Engine() { Stop(); }
+
+Status Engine::Start() {
+  LoadResult loaded = LoadRules(options_.rules_path);
+  if (!loaded.ok()) {
+    metrics_->RuleReload(false);
+    return Status::InvalidArgument("rules " + options_.rules_path + " do not load:" +
+                                   JoinErrors(loaded.errors));
+  }
+  // The version survives restarts; loading the same bytes again is not a new version.
+  std::string stored_version;
+  std::string stored_sha;
+  std::string stored_loaded_at;
+  uint64_t version = 0;
+  if (store_->GetMeta(kMetaRulesVersion, &stored_version).ok()) {
+    version = ParseU64(stored_version);
+  }
+  bool same = store_->GetMeta(kMetaRulesSha, &stored_sha).ok() && stored_sha == loaded.rules->sha256;
+  if (!same || version == 0) {
+    ++version;
+  }
+  if (Status st = router_->Restore([this](std::string_view key, std::string* value) {
+        return store_->GetMeta(key, value);
+      });
+      !st.ok()) {
+    return st;
+  }
+  InstallRules(loaded.rules, version);
+  if (same && store_->GetMeta(kMetaRulesLoadedAt, &stored_loaded_at).ok()) {
+    std::lock_guard<std::mutex> lock(info_mu_);
+    info_.loaded_at = std::strtod(stored_loaded_at.c_str(), nullptr);
+    batch_.PutMeta(kMetaRulesLoadedAt, stored_loaded_at);
+  }
+  metrics_->RuleReload(true);
+  rules_signature_ = RulesSignature();
+
+  if (Status st = outbox_.Restore(); !st.ok()) {
+    return st;
+  }
+  metrics_->SetOutboxHead(outbox_.head());
+  if (Status st = LoadState(); !st.ok()) {
+    return st;
+  }
+  Commit();
+  const EpochSeconds now = clock_->Now();
+  next_watch_ = now + kWatchInterval;
+  next_stage_check_ = now + options_.stage_check_interval;
+  next_trim_ = now + options_.outbox_trim_interval;
+  thread_ = std::thread([this] {
+    // RocksDB counts per-operation statistics in thread-local storage by default; the engine
+    // thread does millions of operations and reads none of them.
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    Loop();
+  });
+  return Status::Ok();
+}
+
+Status Engine::LoadState() {
+  Status decode_error;
+  Status st = store_->ScanLeads("", [&](std::string_view id, std::string_view encoded) {
+    auto entry = std::make_unique<LeadEntry>();
+    Status d = DecodeLeadState(encoded, &entry->state);
+    if (!d.ok()) {
+      decode_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
+      return false;
+    }
+    if (scorer_->StageIndex(&entry->state) > 0) {
+      staged_.insert(entry.get());
+    }
+    router_->AdoptLead(&entry->state);
+    leads_.emplace(std::string(id), std::move(entry));
+    return true;
+  });
+  if (!st.ok()) {
+    return st;
+  }
+  if (!decode_error.ok()) {
+    return decode_error;
+  }
+  metrics_->SetLeads(leads_.size());
+  return Status::Ok();
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Engine::Enqueue(Task task, size_t events) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(task));
+    queued_events_ += events;
+  }
+  cv_.notify_one();
+}
+
+void Engine::Submit(IngestBatch batch) {
+  size_t n = batch.events.size();
+  Enqueue(std::move(batch), n);
+}
+
+void Engine::RunOnEngine(std::function<void()> fn) { Enqueue(Closure{std::move(fn)}, 0); }
+
+void Engine::RequestReload(std::function<void(const ReloadOutcome&)> done) {
+  RunOnEngine([this, done = std::move(done)] {
+    ReloadOutcome outcome = Reload();
+    if (done) {
+      done(outcome);
+    }
+  });
+}
+
+RulesInfo Engine::rules_info() const {
+  std::lock_guard<std::mutex> lock(info_mu_);
+  return info_;
+}
+
+size_t Engine::queued_events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queued_events_;
+}
+
+LeadState* Engine::FindLead(std::string_view id) {
+  auto it = leads_.find(id);
+  return it == leads_.end() ? nullptr : &it->second->state;
+}
+
+void Engine::Loop() {
+  std::vector<Task> tasks;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (queue_.empty() && !stopping_) {
+        EpochSeconds wait = std::min({next_watch_, next_stage_check_, next_trim_}) - clock_->Now();
+        wait = std::clamp(wait, 0.001, 0.5);
+        cv_.wait_for(lock, std::chrono::duration<double>(wait));
+      }
+      if (stopping_ && queue_.empty()) {
+        break;
+      }
+      tasks.swap(queue_);
+      queued_events_ = 0;
+    }
+    for (Task& task : tasks) {
+      if (auto* batch = std::get_if<IngestBatch>(&task)) {
+        ApplyBatch(*batch);
+      } else {
+        // A closure sees committed state: commit what came before it first.
+        Commit();
+        std::get<Closure>(task).fn();
+      }
+    }
+    tasks.clear();
+    Commit();
+    RunCron();
+  }
+  Commit();
+}
+
+void Engine::ApplyBatch(IngestBatch& batch) {
+  const EpochSeconds now = clock_->Now();
+  id_scratch_.clear();
+  for (const Event& e : batch.events) {
+    if (!e.message_id.empty()) {
+      id_scratch_.push_back(e.message_id);
+    }
+  }
+  if (!id_scratch_.empty()) {
+    Status st = store_->SeenMessages(id_scratch_, now, &seen_scratch_);
+    if (!st.ok()) {
+      LogError("dedupe lookup failed: " + st.ToString());
+      batch.done(st);
+      return;
+    }
+  }
+  size_t id_index = 0;
+  uint64_t applied = 0;
+  uint64_t duplicates = 0;
+  for (Event& event : batch.events) {
+    if (!event.message_id.empty()) {
+      bool seen = seen_scratch_[id_index++];
+      // One hash operation both checks this commit group and claims the id.
+      if (seen || !pending_ids_.try_emplace(event.message_id, now).second) {
+        ++duplicates;
+        continue;
+      }
+    }
+    if (!event.has_timestamp) {
+      event.timestamp = batch.received_at;
+      event.has_timestamp = true;
+    }
+    ApplyEvent(event);
+    ++applied;
+  }
+  metrics_->EventsApplied(batch.transport, applied);
+  metrics_->EventsDuplicate(batch.transport, duplicates);
+  events_in_commit_ += batch.events.size();
+  completions_.push_back(Completion{std::move(batch.done), batch.received_mono,
+                                    static_cast<uint64_t>(batch.events.size())});
+  if (events_in_commit_ >= options_.max_commit_events) {
+    Commit();
+  }
+}
+
+Engine::LeadEntry& Engine::LeadFor(std::string_view id) {
+  auto it = leads_.find(id);
+  if (it != leads_.end()) {
+    return *it->second;
+  }
+  auto entry = std::make_unique<LeadEntry>();
+  entry->state.id = std::string(id);
+  LeadEntry& ref = *entry;
+  leads_.emplace(std::string(id), std::move(entry));
+  metrics_->SetLeads(leads_.size());
+  return ref;
+}
+
+void Engine::MarkDirty(LeadEntry& entry) {
+  if (entry.dirty_generation != commit_generation_) {
+    entry.dirty_generation = commit_generation_;
+    dirty_.push_back(&entry);
+  }
+}
+
+void Engine::ApplyEvent(const Event& event) {
+  LeadEntry& entry = LeadFor(event.lead_key());
+  StageChange change = scorer_->Apply(event, &entry.state);
+  MarkDirty(entry);
+  if (change.changed()) {
+    EmitStageChange(entry, change, event.timestamp, event.message_id);
+    router_->OnStageChange(&entry.state, change, event.message_id, event.timestamp);
+  }
+}
+
+void Engine::EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
+                             std::string_view trigger) {
+  const RuleSet& rules = scorer_->rules();
+  if (change.to > 0) {
+    staged_.insert(&entry);
+  } else {
+    staged_.erase(&entry);
+  }
+  OutboxRecord record;
+  record.kind = OutboxKind::kStage;
+  record.from = rules.stages[change.from].name;
+  record.to = rules.stages[change.to].name;
+  record.trigger = trigger;
+  Publish(&record, &entry.state, scores_at);
+  metrics_->StageTransition(record.from, record.to);
+}
+
+uint64_t Engine::Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) {
+  scorer_->ReadScores(lead, scores_at, &score_scratch_);
+  record->at = clock_->Now();
+  record->lead = lead->id;
+  record->stage = lead->stage;
+  record->score_defs = &scorer_->rules().scores;
+  record->scores = score_scratch_.data();
+  record->traits = &lead->traits;
+  return outbox_.Append(record, &batch_);
+}
+
+void Engine::LeadChanged(LeadState* lead) {
+  auto it = leads_.find(lead->id);
+  if (it != leads_.end()) {
+    MarkDirty(*it->second);
+  }
+}
+
+void Engine::ResetStage(LeadState* lead) {
+  const int stage = 0;
+  auto it = leads_.find(lead->id);
+  if (it == leads_.end()) {
+    return;
+  }
+  StageChange change;
+  change.from = scorer_->StageIndex(lead);
+  change.to = stage;
+  if (!change.changed()) {
+    return;
+  }
+  scorer_->SetStage(lead, stage);
+  MarkDirty(*it->second);
+  EmitStageChange(*it->second, change, clock_->Now(), "");
+  router_->OnStageChange(lead, change, "", clock_->Now());
+}
+
+void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutMeta(key, value); }
+
+void Engine::Commit() {
+  router_->Flush();
+  if (dirty_.empty() && batch_.empty() && completions_.empty() && after_commit_.empty()) {
+    return;
+  }
+  // Keys in order: the memtable's skiplist inserts run far faster when each key lands next to
+  // the one before.
+  std::sort(dirty_.begin(), dirty_.end(),
+            [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
+  for (LeadEntry* entry : dirty_) {
+    encode_scratch_.clear();
+    EncodeLeadState(entry->state, &encode_scratch_);
+    batch_.PutLead(entry->state.id, encode_scratch_);
+  }
+  pending_sorted_.clear();
+  for (const auto& entry : pending_ids_) {
+    pending_sorted_.push_back(&entry);
+  }
+  std::sort(pending_sorted_.begin(), pending_sorted_.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : pending_sorted_) {
+    batch_.PutDedupe(entry->first, entry->second);
+  }
+  outbox_.WriteMeta(&batch_);
+  if (!batch_.empty()) {
+    const size_t bytes = batch_.size_bytes();
+    Status st = store_->Commit(&batch_);
+    if (!st.ok()) {
+      // The in-memory state is now ahead of the durable copy. Nothing of this group was
+      // acknowledged; stopping here and recovering from the log on restart loses nothing that
+      // was, whereas going on would acknowledge state that may never reach the disk.
+      LogError("commit to the store failed, stopping: " + st.ToString());
+      std::abort();
+    }
+    metrics_->CommitDone(bytes);
+  }
+  // Publish the new head before anyone hears "durable", so an ack never precedes its records.
+  outbox_.Committed();
+  metrics_->SetOutboxHead(outbox_.head());
+  const auto done_at = std::chrono::steady_clock::now();
+  for (Completion& c : completions_) {
+    metrics_->ObserveApplyLatency(
+        std::chrono::duration<double>(done_at - c.received_mono).count(), c.events);
+    if (c.done) {
+      c.done(Status::Ok());
+    }
+  }
+  completions_.clear();
+  std::vector<std::function<void()>> after;
+  after.swap(after_commit_);
+  for (auto& fn : after) {
+    fn();
+  }
+  dirty_.clear();
+  pending_ids_.clear();
+  ++commit_generation_;
+  events_in_commit_ = 0;
+}
+
+void Engine::RunCron() {
+  const EpochSeconds now = clock_->Now();
+  if (options_.watch_rules && now >= next_watch_) {
+    next_watch_ = now + kWatchInterval;
+    std::string signature = RulesSignature();
+    if (signature != rules_signature_) {
+      rules_signature_ = signature;
+      LogInfo("rules changed on disk, reloading " + options_.rules_path);
+      Reload();
+    }
+  }
+  if (options_.stage_check_interval > 0 && now >= next_stage_check_) {
+    next_stage_check_ = now + options_.stage_check_interval;
+    std::vector<LeadEntry*> staged(staged_.begin(), staged_.end());
+    for (LeadEntry* entry : staged) {
+      StageChange change = scorer_->RecheckExit(&entry->state, now);
+      if (change.changed()) {
+        MarkDirty(*entry);
+        EmitStageChange(*entry, change, now, "");
+        router_->OnStageChange(&entry->state, change, "", now);
+      } else if (change.to == 0) {
+        staged_.erase(entry);  // its stage vanished in a reload
+      }
+    }
+  }
+  router_->Tick();
+  if (now >= next_trim_) {
+    next_trim_ = now + options_.outbox_trim_interval;
+    Status st = outbox_.Trim(now);
+    if (!st.ok()) {
+      LogWarning("outbox trim failed: " + st.ToString());
+    }
+  }
+  Commit();
+}
+
+std::string Engine::RulesSignature() const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string sig;
+  auto add = [&](const fs::path& p) {
+    auto mtime = fs::last_write_time(p, ec);
+    auto size = fs::file_size(p, ec);
+    sig += p.filename().string();
+    sig += ':';
+    sig += std::to_string(mtime.time_since_epoch().count());
+    sig += ':';
+    sig += std::to_string(ec ? 0 : size);
+    sig += ';';
+  };
+  fs::path root(options_.rules_path);
+  if (fs::is_directory(root, ec)) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      if (e.path().extension() == ".yaml") {
+        files.push_back(e.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      add(f);
+    }
+  } else {
+    add(root);
+  }
+  return sig;
+}
+
+void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version) {
+  const EpochSeconds now = clock_->Now();
+  {
+    std::lock_guard<std::mutex> lock(info_mu_);
+    info_.version = version;
+    info_.sha256 = rules->sha256;
+    info_.loaded_at = now;
+    info_.path = rules->path;
+  }
+  scorer_ = std::make_shared<const Scorer>(std::move(rules));
+  router_->SetRules(scorer_.get());
+  batch_.PutMeta(kMetaRulesVersion, std::to_string(version));
+  batch_.PutMeta(kMetaRulesSha, scorer_->rules().sha256);
+  char loaded_at[32];
+  std::snprintf(loaded_at, sizeof(loaded_at), "%.3f", now);
+  batch_.PutMeta(kMetaRulesLoadedAt, loaded_at);
+  metrics_->SetRulesVersion(version);
+}
+
+ReloadOutcome Engine::Reload() {
+  ReloadOutcome outcome;
+  LoadResult loaded = LoadRules(options_.rules_path);
+  rules_signature_ = RulesSignature();
+  if (!loaded.ok()) {
+    metrics_->RuleReload(false);
+    LogError("rules reload rejected, keeping version " + std::to_string(rules_info().version) +
+             ":" + JoinErrors(loaded.errors));
+    outcome.errors = std::move(loaded.errors);
+    outcome.version = rules_info().version;
+    return outcome;
+  }
+  uint64_t version = rules_info().version + 1;
+  InstallRules(loaded.rules, version);
+  Commit();
+  metrics_->RuleReload(true);
+  LogInfo("rules version " + std::to_string(version) + " loaded from " + options_.rules_path);
+  outcome.ok = true;
+  outcome.version = version;
+  return outcome;
+}
+
+}  // namespace handoff
+
+namespace handoff {
+
+void Engine::SubmitSalesAction(SalesAction action,
+                               std::function<void(const SalesActionResult&)> done) {
+  RunOnEngine([this, action = std::move(action), done = std::move(done)] {
+    SalesActOutcome outcome = router_->Act(action);
+    if (outcome.recycled_lead != nullptr) {
+      ResetStage(outcome.recycled_lead);
+    }
+    after_commit_.push_back([result = std::move(outcome.result), done] { done(result); });
+  });
+}
+
+}  // namespace handoff

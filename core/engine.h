@@ -1,0 +1,200 @@
+// Engine: the one thread that owns lead state and applies events (SPEC 3, 5.2, 5.3, 10).
+//
+// Network threads parse and validate events and Submit() them in batches. The engine thread runs
+// one loop, Redis-style: take every queued task, apply it to the in-memory state while writing
+// the changes into one CommitBatch, commit that batch to the store (the group commit), then
+// complete each task (acks, HTTP 200s) and run the cron (rule-file watch, the wall-clock stage
+// re-check, outbox trimming). Because one thread applies everything in queue order, the events of
+// one connection take effect in the order sent, and a rule reload (also a task) lands between two
+// events: each event is scored wholly by one version.
+//
+// Leads live in memory (all of them, loaded at start); the store is the durable copy, written
+// once per commit. Nothing is acknowledged before the commit that holds it returns.
+//
+// Thread safety: Submit, RunOnEngine, RequestReload, rules_info and queued_events may be called
+// from any thread. Methods documented "engine thread" may be called only from tasks run by
+// RunOnEngine.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+#include "base/metrics.h"
+#include "outbox/outbox.h"
+#include "routing/router.h"
+#include "scoring/scorer.h"
+#include "storage/store.h"
+#include "handoff/clock.h"
+#include "handoff/event.h"
+#include "handoff/lead_state.h"
+#include "handoff/status.h"
+#include "ingest/ingest_sink.h"
+#include "routing/sales_action.h"
+#include "rules/rule_loader.h"
+
+namespace handoff {
+
+struct EngineOptions {
+  // The rule file or directory. Default: the example rules.
+  std::string rules_path = "rules/examples/default.yaml";
+  // Reload when the rule files change (polled twice a second). Default: on.
+  bool watch_rules = true;
+  // Seconds between wall-clock re-checks of staged leads' exits; 0 turns it off. Default: 60.
+  double stage_check_interval = 60;
+  // Seconds between outbox trims, so records past retention are gone promptly. Default: 1.
+  double outbox_trim_interval = 1;
+  // Commit early once a group holds this many events, so one huge backlog is not one huge write.
+  size_t max_commit_events = 16384;
+};
+
+struct RulesInfo {
+  uint64_t version = 0;
+  std::string sha256;
+  EpochSeconds loaded_at = 0;
+  std::string path;
+};
+
+struct ReloadOutcome {
+  bool ok = false;
+  uint64_t version = 0;           // the version in force after the attempt
+  std::vector<LoadError> errors;  // when !ok
+};
+
+class Engine : public IngestSink, public SalesDesk, private RouterHost {
+ public:
+  // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
+  Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics);
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads the rules (every error in the Status message when they do not load) and the stored
+  // state, then starts the engine thread.
+  Status Start();
+  // Finishes every queued task, commits, and joins the thread. Idempotent.
+  void Stop();
+
+  // Queues a batch. Its `done` runs on the engine thread after the commit.
+  void Submit(IngestBatch batch) override;
+  // Runs `fn` on the engine thread, after everything queued before it has been committed.
+  void RunOnEngine(std::function<void()> fn);
+  // Reloads the rule files on the engine thread; `done` (may be empty) runs there with the result.
+  void RequestReload(std::function<void(const ReloadOutcome&)> done);
+  // The outbox: its reader side is for any thread; set its listener before Start.
+  Outbox& outbox() { return outbox_; }
+
+  // Applies a sales tool's answer on the engine thread; `done` runs there after the commit that
+  // holds its effects.
+  void SubmitSalesAction(SalesAction action,
+                         std::function<void(const SalesActionResult&)> done) override;
+
+  RulesInfo rules_info() const;
+  // Events submitted and not yet applied; for backpressure decisions.
+  size_t queued_events() const;
+  // The newest outbox seq committed (0: none). Any thread.
+  uint64_t outbox_head() const { return outbox_.head(); }
+
+  // --- engine thread only ---
+  // The lead, or null when unknown.
+  LeadState* FindLead(std::string_view id) override;
+  Router& router() { return *router_; }
+  // Runs `fn` on the engine thread once the changes made so far are committed (for answers that
+  // promise durability).
+  void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+  const Scorer& scorer() const { return *scorer_; }
+  Store* store() const { return store_; }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  struct Closure {
+    std::function<void()> fn;
+  };
+  using Task = std::variant<IngestBatch, Closure>;
+  struct Completion {
+    IngestDone done;
+    std::chrono::steady_clock::time_point received_mono;
+    uint64_t events = 0;
+  };
+  struct LeadEntry {
+    LeadState state;
+    uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last commit
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  // RouterHost.
+  void LeadChanged(LeadState* lead) override;
+  uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) override;
+  // Sends a recycled lead back to stage 0 and reports the change (a `recycled` close).
+  void ResetStage(LeadState* lead);
+  void PutMeta(std::string_view key, std::string_view value) override;
+
+  void Loop();
+  void Enqueue(Task task, size_t events);
+  void ApplyBatch(IngestBatch& batch);
+  void ApplyEvent(const Event& event);
+  LeadEntry& LeadFor(std::string_view id);
+  void MarkDirty(LeadEntry& entry);
+  void EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
+                       std::string_view trigger);
+  void Commit();
+  void RunCron();
+  ReloadOutcome Reload();
+  void InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version);
+  std::string RulesSignature() const;
+  Status LoadState();
+
+  const EngineOptions options_;
+  Store* const store_;
+  const Clock* const clock_;
+  Metrics* const metrics_;
+
+  // Task queue, shared with submitting threads.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Task> queue_;
+  size_t queued_events_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  mutable std::mutex info_mu_;
+  RulesInfo info_;
+
+  // Engine-thread state.
+  std::shared_ptr<const Scorer> scorer_;
+  std::unordered_map<std::string, std::unique_ptr<LeadEntry>, StringHash, std::equal_to<>> leads_;
+  std::unordered_set<LeadEntry*> staged_;  // leads above stage 0, for the wall-clock re-check
+  CommitBatch batch_;
+  Outbox outbox_;
+  std::vector<LeadEntry*> dirty_;
+  // messageIds applied since the last commit, with their receive times; written sorted.
+  std::unordered_map<std::string, EpochSeconds, StringHash, std::equal_to<>> pending_ids_;
+  std::vector<const std::pair<const std::string, EpochSeconds>*> pending_sorted_;
+  std::vector<Completion> completions_;
+  std::vector<std::function<void()>> after_commit_;
+  std::unique_ptr<Router> router_;
+  uint64_t commit_generation_ = 1;
+  size_t events_in_commit_ = 0;
+  std::string rules_signature_;
+  EpochSeconds next_watch_ = 0;
+  EpochSeconds next_stage_check_ = 0;
+  EpochSeconds next_trim_ = 0;
+  std::vector<std::string_view> id_scratch_;
+  std::vector<bool> seen_scratch_;
+  std::vector<double> score_scratch_;
+  std::string encode_scratch_;
+};
+
+}  // namespace handoff

@@ -1,0 +1,302 @@
+#include "daemon/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <limits>
+#include <map>
+
+#include "rules/duration.h"
+
+namespace handoff {
+namespace {
+
+enum class Kind { kString, kDuration, kBool, kSize, kList, kEnum };
+
+struct Setting {
+  const char* key;   // config-file key (dotted)
+  const char* flag;  // command-line flag
+  Kind kind;
+  const char* help;
+  // Applies a textual value; returns an error message or "".
+  std::function<std::string(Options*, const std::string&)> apply;
+};
+
+std::string SetDuration(double* field, bool allow_zero, const std::string& v) {
+  Status st = ParseSettingDuration(v, allow_zero, field);
+  return st.ok() ? "" : st.message();
+}
+
+std::string SetSize(size_t* field, size_t min, size_t max, const std::string& v) {
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < min || n > max) {
+    return "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  }
+  *field = static_cast<size_t>(n);
+  return "";
+}
+
+std::string SetBool(bool* field, const std::string& v) {
+  if (v == "true" || v == "on" || v == "yes" || v == "1") {
+    *field = true;
+  } else if (v == "false" || v == "off" || v == "no" || v == "0") {
+    *field = false;
+  } else {
+    return "expected true or false";
+  }
+  return "";
+}
+
+std::string SetListen(std::string* field, const std::string& v) {
+  std::string host;
+  unsigned short port = 0;
+  Status st = ParseHostPort(v, &host, &port);
+  if (!st.ok()) {
+    return st.message();
+  }
+  *field = v;
+  return "";
+}
+
+// The one table of settings.
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> table = {
+      {"listen.ingest", "--ingest", Kind::kString, "host:port for tracker NDJSON over TCP",
+       [](Options* o, const std::string& v) { return SetListen(&o->ingest_listen, v); }},
+      {"listen.subscribe", "--subscribe", Kind::kString, "host:port for outbox subscribers",
+       [](Options* o, const std::string& v) { return SetListen(&o->subscribe_listen, v); }},
+      {"listen.http", "--http", Kind::kString, "host:port for the HTTP API and Segment ingest",
+       [](Options* o, const std::string& v) { return SetListen(&o->http_listen, v); }},
+      {"data_dir", "--data-dir", Kind::kString, "directory of the RocksDB state",
+       [](Options* o, const std::string& v) {
+         o->data_dir = v;
+         return v.empty() ? std::string("expected a directory path") : std::string();
+       }},
+      {"rules", "--rules", Kind::kString, "rule file or directory of *.yaml",
+       [](Options* o, const std::string& v) {
+         o->rules = v;
+         return v.empty() ? std::string("expected a file or directory path") : std::string();
+       }},
+      {"durability", "--durability", Kind::kEnum, "process (WAL before ack) or fsync",
+       [](Options* o, const std::string& v) {
+         if (v != "process" && v != "fsync") {
+           return std::string("expected process or fsync");
+         }
+         o->durability = v;
+         return std::string();
+       }},
+      {"admin_token", "--admin-token", Kind::kString, "bearer token required by /v1/ admin calls",
+       [](Options* o, const std::string& v) {
+         o->admin_token = v;
+         return std::string();
+       }},
+      {"write_keys", "--write-key", Kind::kList, "Segment write key accepted (repeatable)",
+       [](Options* o, const std::string& v) {
+         if (v.empty()) {
+           return std::string("expected a non-empty write key");
+         }
+         o->write_keys.push_back(v);
+         return std::string();
+       }},
+      {"stage_check_interval", "--stage-check-interval", Kind::kDuration,
+       "wall-clock re-check of stage exits (0 turns it off)",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->stage_check_interval, true, v);
+       }},
+      {"dedupe_window", "--dedupe-window", Kind::kDuration, "how long a messageId is remembered",
+       [](Options* o, const std::string& v) { return SetDuration(&o->dedupe_window, false, v); }},
+      {"outbox_retention", "--outbox-retention", Kind::kDuration,
+       "how long outbox records are kept",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->outbox_retention, false, v);
+       }},
+      {"watch", "--watch", Kind::kBool, "reload the rules when their files change",
+       [](Options* o, const std::string& v) { return SetBool(&o->watch, v); }},
+      {"heartbeat_interval", "--heartbeat-interval", Kind::kDuration,
+       "idle time before a subscriber gets a heartbeat",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->heartbeat_interval, false, v);
+       }},
+      {"http.read_timeout", "--http-read-timeout", Kind::kDuration,
+       "time an HTTP request may take to arrive",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->http_read_timeout, false, v);
+       }},
+      {"http.idle_timeout", "--http-idle-timeout", Kind::kDuration,
+       "time an idle keep-alive HTTP connection is kept",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->http_idle_timeout, false, v);
+       }},
+      {"max_line_bytes", "--max-line-bytes", Kind::kSize, "longest NDJSON line accepted",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->max_line_bytes, 1024, 64u << 20, v);
+       }},
+      {"max_inflight_bytes", "--max-inflight-bytes", Kind::kSize,
+       "input bytes one connection may have in flight before reading pauses",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->max_inflight_bytes, 64u << 10, 1u << 30, v);
+       }},
+  };
+  return table;
+}
+
+void Flatten(const YAML::Node& node, const std::string& prefix,
+             std::vector<std::pair<std::string, YAML::Node>>* out) {
+  for (const auto& kv : node) {
+    std::string key =
+        prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    if (kv.second.IsMap()) {
+      Flatten(kv.second, key, out);
+    } else {
+      out->emplace_back(key, kv.second);
+    }
+  }
+}
+
+}  // namespace
+
+Status ParseSettingDuration(const std::string& text, bool allow_zero, double* seconds) {
+  // Where zero turns a feature off, any spelling of zero does: "0", "0s", "0m", ...
+  if (allow_zero && !text.empty() && text.find_first_not_of('0') != 0 &&
+      (text.find_first_not_of('0') == std::string::npos ||
+       (text.find_first_not_of('0') == text.size() - 1 &&
+        std::string_view("smhdw").find(text.back()) != std::string_view::npos))) {
+    *seconds = 0;
+    return Status::Ok();
+  }
+  std::string error;
+  if (!ParseDuration(text, seconds, &error)) {
+    return Status::InvalidArgument(error + (allow_zero ? " (or 0 to turn it off)" : ""));
+  }
+  return Status::Ok();
+}
+
+Status ParseHostPort(const std::string& text, std::string* host, unsigned short* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return Status::InvalidArgument("expected host:port, got \"" + text + "\"");
+  }
+  std::string h = text.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  if (h.empty()) {
+    h = "127.0.0.1";
+  }
+  char* end = nullptr;
+  unsigned long p = std::strtoul(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p > 65535) {
+    return Status::InvalidArgument("expected a port from 0 to 65535 in \"" + text + "\"");
+  }
+  *host = h;
+  *port = static_cast<unsigned short>(p);
+  return Status::Ok();
+}
+
+Status ApplyConfigFile(const std::string& path, Options* options) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  if (root.IsNull()) {
+    return Status::Ok();
+  }
+  if (!root.IsMap()) {
+    return Status::InvalidArgument(path + ": expected a map of settings");
+  }
+  std::vector<std::pair<std::string, YAML::Node>> entries;
+  try {
+    Flatten(root, "", &entries);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  bool cleared_write_keys = false;
+  for (const auto& [key, node] : entries) {
+    const Setting* setting = nullptr;
+    for (const Setting& s : Settings()) {
+      if (key == s.key) {
+        setting = &s;
+      }
+    }
+    std::string where = path + ":" + std::to_string(node.Mark().line + 1) + ": ";
+    if (setting == nullptr) {
+      return Status::InvalidArgument(where + "unknown setting \"" + key + "\"");
+    }
+    std::vector<std::string> values;
+    if (node.IsSequence()) {
+      if (setting->kind != Kind::kList) {
+        return Status::InvalidArgument(where + key + " takes one value, not a list");
+      }
+      for (const auto& item : node) {
+        values.push_back(item.as<std::string>());
+      }
+    } else if (node.IsScalar()) {
+      values.push_back(node.as<std::string>());
+    } else if (!node.IsNull()) {
+      return Status::InvalidArgument(where + key + ": expected a value");
+    }
+    if (setting->kind == Kind::kList && !cleared_write_keys) {
+      options->write_keys.clear();
+      cleared_write_keys = true;
+    }
+    for (const std::string& v : values) {
+      std::string error = setting->apply(options, v);
+      if (!error.empty()) {
+        return Status::InvalidArgument(where + key + ": " + error);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseCommandLine(int argc, char** argv, Options* options, bool* show_help,
+                        std::string* help_text) {
+  CLI::App app{"handoffd: real-time lead scoring and routing daemon"};
+  app.set_help_flag("-h,--help", "show this help");
+  std::string config_path;
+  app.add_option("--config", config_path, "YAML config file (flags override it)");
+  std::map<std::string, std::vector<std::string>> values;
+  for (const Setting& s : Settings()) {
+    auto* opt = app.add_option(s.flag, values[s.flag], std::string(s.help) + " [" + s.key + "]");
+    if (s.kind != Kind::kList) {
+      opt->expected(1);
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    *show_help = true;
+    *help_text = app.help();
+    return Status::Ok();
+  } catch (const CLI::ParseError& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  *show_help = false;
+  if (!config_path.empty()) {
+    if (Status st = ApplyConfigFile(config_path, options); !st.ok()) {
+      return st;
+    }
+  }
+  for (const Setting& s : Settings()) {
+    const std::vector<std::string>& given = values[s.flag];
+    if (given.empty()) {
+      continue;
+    }
+    if (s.kind == Kind::kList) {
+      options->write_keys.clear();  // flags replace the file's list
+    }
+    for (const std::string& v : given) {
+      std::string error = s.apply(options, v);
+      if (!error.empty()) {
+        return Status::InvalidArgument(std::string(s.flag) + " " + v + ": " + error);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace handoff

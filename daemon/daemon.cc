@@ -1,0 +1,196 @@
+#include "daemon/daemon.h"
+
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74 needs it under g++ 12
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+// clang-format on
+
+#include "daemon/config.h"
+#include "core/engine.h"
+#include "api/http_api.h"
+#include "net/http_server.h"
+#include "ingest/ingest_server.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "storage/store.h"
+#include "subscribe/subscriber_server.h"
+
+namespace handoff {
+
+namespace asio = boost::asio;
+
+struct Daemon::Impl {
+  Options options;
+  const Clock* clock;
+  asio::io_context io{1};
+  Metrics metrics;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<IngestServer> ingest;
+  std::unique_ptr<SubscriberServer> subscribe;
+  std::unique_ptr<HttpApi> api;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<asio::signal_set> signals;
+  bool stopped = false;
+
+  void WaitForSignal() {
+    signals->async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) {
+        return;
+      }
+      if (signo == SIGHUP) {
+        LogInfo("SIGHUP: reloading rules");
+        engine->RequestReload(nullptr);
+        WaitForSignal();
+        return;
+      }
+      LogInfo(signo == SIGTERM ? "SIGTERM: stopping" : "SIGINT: stopping");
+      Shutdown();
+    });
+  }
+
+  // On the io thread.
+  void Shutdown() {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
+    if (ingest) {
+      ingest->Stop();
+    }
+    if (subscribe) {
+      subscribe->Stop();
+    }
+    if (http) {
+      http->Stop();
+    }
+    if (signals) {
+      boost::system::error_code ignored;
+      signals->cancel(ignored);
+    }
+    io.stop();
+  }
+};
+
+Daemon::Daemon(Options options, const Clock* clock) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->clock = clock != nullptr ? clock : &SystemClock::Instance();
+}
+
+Daemon::~Daemon() {
+  Stop();
+  if (impl_->engine) {
+    impl_->engine->Stop();  // commits what it has
+  }
+  impl_->http.reset();
+  impl_->ingest.reset();
+  impl_->subscribe.reset();  // after engine->Stop(): the engine's outbox listener points here
+  impl_->engine.reset();
+  impl_->store.reset();  // closes RocksDB
+}
+
+Status Daemon::Start() {
+  Impl& d = *impl_;
+  const Options& o = d.options;
+  StoreOptions store_options;
+  store_options.path = o.data_dir;
+  store_options.durability = o.durability == "fsync" ? Durability::kFsync : Durability::kProcess;
+  store_options.dedupe_window = o.dedupe_window;
+  store_options.outbox_retention = o.outbox_retention;
+  store_options.clock = d.clock;
+  auto store = Store::Open(store_options);
+  if (!store.ok()) {
+    return Status::IoError("cannot open the store in " + o.data_dir + ": " +
+                           store.status().ToString());
+  }
+  d.store = std::move(store.value());
+
+  EngineOptions engine_options;
+  engine_options.rules_path = o.rules;
+  engine_options.watch_rules = o.watch;
+  engine_options.stage_check_interval = o.stage_check_interval;
+  d.engine = std::make_unique<Engine>(engine_options, d.store.get(), d.clock, &d.metrics);
+  // The subscriber server exists before the engine starts, so no commit's head notice is missed.
+  SubscriberServerOptions subscribe_options;
+  subscribe_options.heartbeat_interval =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(o.heartbeat_interval));
+  d.subscribe = std::make_unique<SubscriberServer>(d.io, subscribe_options, d.engine.get(),
+                                                   &d.engine->outbox(), &d.metrics);
+  d.engine->outbox().SetListener(
+      [subscribe = d.subscribe.get()](uint64_t head) { subscribe->NotifyOutboxHead(head); });
+  if (Status st = d.engine->Start(); !st.ok()) {
+    return st;
+  }
+  RulesInfo info = d.engine->rules_info();
+  LogInfo("rules version " + std::to_string(info.version) + " from " + info.path);
+
+  std::string host;
+  unsigned short port = 0;
+  IngestServerOptions ingest_options;
+  ingest_options.max_line_bytes = o.max_line_bytes;
+  ingest_options.max_inflight_bytes = o.max_inflight_bytes;
+  d.ingest =
+      std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics, d.clock);
+  if (Status st = ParseHostPort(o.ingest_listen, &host, &port); !st.ok()) {
+    return st;
+  }
+  if (Status st = d.ingest->Listen(host, port); !st.ok()) {
+    return st;
+  }
+  LogInfo("ingest listening on " + host + ":" + std::to_string(d.ingest->port()));
+
+  if (Status st = ParseHostPort(o.subscribe_listen, &host, &port); !st.ok()) {
+    return st;
+  }
+  if (Status st = d.subscribe->Listen(host, port); !st.ok()) {
+    return st;
+  }
+  LogInfo("subscribe listening on " + host + ":" + std::to_string(d.subscribe->port()));
+
+  HttpApiOptions api_options;
+  api_options.admin_token = o.admin_token;
+  api_options.write_keys = o.write_keys;
+  d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);
+  HttpServerOptions http_options;
+  http_options.read_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.http_read_timeout * 1000));
+  http_options.idle_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.http_idle_timeout * 1000));
+  d.http = std::make_unique<HttpServer>(
+      d.io, http_options, [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
+        api->Handle(std::move(req), std::move(respond));
+      });
+  if (Status st = ParseHostPort(o.http_listen, &host, &port); !st.ok()) {
+    return st;
+  }
+  if (Status st = d.http->Listen(host, port); !st.ok()) {
+    return st;
+  }
+  LogInfo("http listening on " + host + ":" + std::to_string(d.http->port()));
+
+  d.signals = std::make_unique<asio::signal_set>(d.io, SIGTERM, SIGINT, SIGHUP);
+  d.WaitForSignal();
+  return Status::Ok();
+}
+
+void Daemon::Run() {
+  auto guard = asio::make_work_guard(impl_->io);
+  impl_->io.run();
+  LogInfo("stopped");
+}
+
+void Daemon::Stop() {
+  asio::post(impl_->io, [impl = impl_.get()] { impl->Shutdown(); });
+}
+
+unsigned short Daemon::ingest_port() const { return impl_->ingest ? impl_->ingest->port() : 0; }
+unsigned short Daemon::subscribe_port() const {
+  return impl_->subscribe ? impl_->subscribe->port() : 0;
+}
+unsigned short Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+
+}  // namespace handoff

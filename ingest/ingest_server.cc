@@ -1,0 +1,289 @@
+#include "ingest/ingest_server.h"
+
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+
+#include "net/line_framer.h"
+#include "net/tcp_listener.h"
+#include "base/log.h"
+
+namespace handoff {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+bool IsBlank(std::string_view line) {
+  for (char c : line) {
+    if (c != ' ' && c != '\t' && c != '\r') {
+      return false;
+    }
+  }
+  return true;
+}
+
+void AppendErrorLine(const ParseError& err, uint64_t line, std::string* out) {
+  out->append("{\"error\":");
+  AppendJsonString(EventErrorCode(err.code), out);
+  out->append(",\"message\":");
+  AppendJsonString(err.message, out);
+  out->append(",\"line\":");
+  out->append(std::to_string(line));
+  if (!err.message_id.empty()) {
+    out->append(",\"messageId\":");
+    AppendJsonString(err.message_id, out);
+  }
+  out->append("}\n");
+}
+
+}  // namespace
+
+class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
+ public:
+  IngestConnection(IngestServer* server, tcp::socket socket)
+      : server_(server),
+        socket_(std::move(socket)),
+        framer_(server->options_.max_line_bytes),
+        read_buffer_(server->options_.read_chunk_bytes) {}
+
+  void Start() { MaybeRead(); }
+
+  void Close() {
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    server_->connections_.erase(shared_from_this());
+  }
+
+ private:
+  struct InFlight {
+    uint64_t first_line;
+    uint64_t last_line;
+    size_t bytes;
+  };
+
+  bool ShouldRead() const {
+    return !closed_ && !reading_ && !read_done_ &&
+           inflight_bytes_ < server_->options_.max_inflight_bytes &&
+           replies_.size() + writing_.size() < server_->options_.max_reply_bytes;
+  }
+
+  void MaybeRead() {
+    if (!ShouldRead()) {
+      return;
+    }
+    reading_ = true;
+    socket_.async_read_some(
+        asio::buffer(read_buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+          self->OnRead(ec, n);
+        });
+  }
+
+  void OnRead(const boost::system::error_code& ec, size_t n) {
+    reading_ = false;
+    if (closed_) {
+      return;
+    }
+    if (ec == asio::error::eof) {
+      read_done_ = true;
+      Consume(std::string_view(), /*finish=*/true);
+      AfterProgress();
+      return;
+    }
+    if (ec) {
+      Close();
+      return;
+    }
+    Consume(std::string_view(read_buffer_.data(), n), /*finish=*/false);
+    AfterProgress();
+    MaybeRead();
+  }
+
+  // Frames, validates and submits everything in `data`.
+  void Consume(std::string_view data, bool finish) {
+    IngestBatch batch;
+    batch.transport = Transport::kTcp;
+    batch.received_at = server_->clock_->Now();
+    batch.received_mono = std::chrono::steady_clock::now();
+    uint64_t first_line = 0;
+    size_t bytes = 0;
+    Metrics* metrics = server_->metrics_;
+    auto on_line = [&](uint64_t line_no, std::string_view line, bool too_long) {
+      if (too_long) {
+        metrics->EventsReceived(Transport::kTcp, 1);
+        ParseError err;
+        SetLineTooLong(server_->options_.max_line_bytes + 1, server_->options_.max_line_bytes,
+                       &err);
+        metrics->EventRejected(Transport::kTcp, static_cast<int>(err.code));
+        AppendErrorLine(err, line_no, &replies_);
+        return;
+      }
+      if (IsBlank(line)) {
+        return;
+      }
+      metrics->EventsReceived(Transport::kTcp, 1);
+      if (batch.events.size() == event_slot_) {
+        batch.events.emplace_back();
+      }
+      Event& event = batch.events[event_slot_];
+      if (!server_->parser_.Parse(line, &event, &parse_error_)) {
+        metrics->EventRejected(Transport::kTcp, static_cast<int>(parse_error_.code));
+        AppendErrorLine(parse_error_, line_no, &replies_);
+        return;
+      }
+      if (event_slot_ == 0) {
+        first_line = line_no;
+      }
+      ++event_slot_;
+      bytes += line.size() + 1;
+    };
+    event_slot_ = 0;
+    batch.events.reserve(64);
+    if (finish) {
+      framer_.Finish(on_line);
+    } else {
+      framer_.Feed(data, on_line);
+    }
+    batch.events.resize(event_slot_);
+    processed_lines_ = framer_.lines();
+    if (batch.events.empty()) {
+      return;
+    }
+    const uint64_t last_line = processed_lines_;
+    inflight_.push_back(InFlight{first_line, last_line, bytes});
+    inflight_bytes_ += bytes;
+    batch.done = [self = shared_from_this()](const Status& st) {
+      // Engine thread: hop back to the connection's thread.
+      asio::post(self->server_->io_, [self, st] { self->OnDurable(st); });
+    };
+    server_->sink_->Submit(std::move(batch));
+  }
+
+  void OnDurable(const Status& st) {
+    InFlight done = inflight_.front();
+    inflight_.pop_front();
+    inflight_bytes_ -= done.bytes;
+    if (closed_) {
+      return;
+    }
+    if (!st.ok()) {
+      // Not durable: say so and drop the connection; the client resends what was not acked.
+      replies_.append("{\"error\":\"unavailable\",\"message\":");
+      AppendJsonString(st.ToString(), &replies_);
+      replies_.append("}\n");
+      read_done_ = true;
+      failed_ = true;
+    }
+    AfterProgress();
+    MaybeRead();
+  }
+
+  // Queues the newest ack and writes what is pending.
+  void AfterProgress() {
+    if (!failed_) {
+      uint64_t ackable = inflight_.empty() ? processed_lines_ : inflight_.front().first_line - 1;
+      if (ackable > ack_queued_) {
+        ack_queued_ = ackable;
+      }
+    }
+    Flush();
+  }
+
+  void Flush() {
+    if (closed_ || !writing_.empty()) {
+      return;
+    }
+    writing_.swap(replies_);
+    replies_.clear();
+    if (ack_queued_ > ack_sent_) {
+      writing_.append("{\"ack\":");
+      writing_.append(std::to_string(ack_queued_));
+      writing_.append("}\n");
+      ack_sent_ = ack_queued_;
+    }
+    if (writing_.empty()) {
+      if (read_done_ && inflight_.empty()) {
+        Close();  // everything answered
+      }
+      return;
+    }
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_.clear();
+                        if (ec) {
+                          self->Close();
+                          return;
+                        }
+                        self->Flush();
+                        self->MaybeRead();
+                      });
+  }
+
+  IngestServer* server_;
+  tcp::socket socket_;
+  LineFramer framer_;
+  std::vector<char> read_buffer_;
+  ParseError parse_error_;
+  size_t event_slot_ = 0;
+  std::deque<InFlight> inflight_;
+  size_t inflight_bytes_ = 0;
+  uint64_t processed_lines_ = 0;
+  uint64_t ack_queued_ = 0;
+  uint64_t ack_sent_ = 0;
+  std::string replies_;  // error lines not yet handed to the socket
+  std::string writing_;  // bytes the socket is writing now
+  bool reading_ = false;
+  bool read_done_ = false;
+  bool failed_ = false;
+  bool closed_ = false;
+};
+
+IngestServer::IngestServer(asio::io_context& io, IngestServerOptions options, IngestSink* sink,
+                           Metrics* metrics, const Clock* clock)
+    : io_(io),
+      options_(options),
+      sink_(sink),
+      metrics_(metrics),
+      clock_(clock),
+      acceptor_(io),
+      parser_(EventParser::Options{.max_bytes = options.max_line_bytes}) {}
+
+IngestServer::~IngestServer() { Stop(); }
+
+Status IngestServer::Listen(const std::string& host, unsigned short port) {
+  if (Status st = ListenTcp(&acceptor_, host, port, "ingest"); !st.ok()) {
+    return st;
+  }
+  Accept();
+  return Status::Ok();
+}
+
+unsigned short IngestServer::port() const { return BoundPort(acceptor_); }
+
+void IngestServer::Accept() {
+  AcceptLoop(&acceptor_, [this](tcp::socket socket) {
+    auto conn = std::make_shared<IngestConnection>(this, std::move(socket));
+    connections_.insert(conn);
+    conn->Start();
+  });
+}
+
+void IngestServer::Stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  auto conns = connections_;
+  for (const auto& c : conns) {
+    c->Close();
+  }
+}
+
+}  // namespace handoff

@@ -1,0 +1,70 @@
+// IngestServer: trackers' NDJSON over TCP (SPEC 3).
+//
+// Each connection frames lines, parses and validates them on the network thread, replies at once
+// with an error line for each rejected line, and submits the valid events of each read to the
+// engine as one batch. When the engine reports a batch durable, the connection sends a cumulative
+// {"ack":N}: the first N lines are processed and durable. Acks coalesce (only the newest number
+// waits to be written).
+//
+// Nothing grows without bound: a connection stops reading while too many of its input bytes wait
+// for the engine (backpressure to the sender), and while its replies wait for a client that does
+// not read them; other connections go on. Runs on one io_context thread; not thread-safe beyond
+// that (the engine's completions are posted back to it).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "ingest/ingest_sink.h"
+#include "ingest/event_parser.h"
+#include "base/metrics.h"
+#include "handoff/clock.h"
+#include "handoff/status.h"
+
+namespace handoff {
+
+struct IngestServerOptions {
+  // Longest line, without its newline. Default: 64 KiB.
+  size_t max_line_bytes = 64 * 1024;
+  // Input bytes a connection may have in flight in the engine before reading pauses.
+  size_t max_inflight_bytes = 8 << 20;
+  // Reply bytes a connection may have unwritten before reading pauses.
+  size_t max_reply_bytes = 1 << 20;
+  // Bytes asked of the socket per read.
+  size_t read_chunk_bytes = 256 << 10;
+};
+
+class IngestConnection;
+
+class IngestServer {
+ public:
+  // `sink`, `metrics` and `clock` are borrowed.
+  IngestServer(boost::asio::io_context& io, IngestServerOptions options, IngestSink* sink,
+               Metrics* metrics, const Clock* clock);
+  ~IngestServer();
+
+  Status Listen(const std::string& host, unsigned short port);
+  unsigned short port() const;
+  // Closes the listener and every connection.
+  void Stop();
+
+ private:
+  friend class IngestConnection;
+  void Accept();
+
+  boost::asio::io_context& io_;
+  const IngestServerOptions options_;
+  IngestSink* const sink_;
+  Metrics* const metrics_;
+  const Clock* const clock_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  EventParser parser_;  // one per thread: every connection's handlers run on io_'s thread
+  std::unordered_set<std::shared_ptr<IngestConnection>> connections_;
+};
+
+}  // namespace handoff

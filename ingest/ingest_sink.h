@@ -1,0 +1,39 @@
+// IngestSink: where the ingest servers hand validated events (the engine implements it).
+//
+// The ingest stage knows nothing of scoring or storage: it frames, parses and validates, then
+// submits each read's events as one IngestBatch and acknowledges when `done` reports them durable.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "base/metrics.h"
+#include "handoff/clock.h"
+#include "handoff/event.h"
+#include "handoff/status.h"
+
+namespace handoff {
+
+// Called once the batch's events are durable (OK) or could not be made durable (an error: the
+// events must not be acknowledged). Runs on the sink's thread: hop back before touching a socket.
+using IngestDone = std::function<void(const Status&)>;
+
+// Validated events from one read of one connection (or one HTTP request), in the order sent.
+struct IngestBatch {
+  Transport transport = Transport::kTcp;
+  std::vector<Event> events;
+  EpochSeconds received_at = 0;  // wall clock; the time of events without a timestamp
+  std::chrono::steady_clock::time_point received_mono;
+  IngestDone done;
+};
+
+class IngestSink {
+ public:
+  virtual ~IngestSink() = default;
+  // Queues a batch; events of batches submitted from one thread take effect in submit order.
+  // Thread-safe.
+  virtual void Submit(IngestBatch batch) = 0;
+};
+
+}  // namespace handoff

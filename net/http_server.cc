@@ -1,0 +1,767 @@
+// clang-format off
+#include <utility>  // before any Asio header (see http_server.h)
+#include "net/http_server.h"
+#include "base/ascii.h"
+// clang-format on
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "net/http_util.h"
+
+namespace handoff {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// How long and how much a closing connection keeps reading (and discarding) after its last
+// response. Closing a socket with unread input makes the kernel send RST, which can destroy the
+// response before the client reads it; a client that was still sending a too-large body would
+// see "connection reset" instead of our 413.
+constexpr std::chrono::milliseconds kMaxLinger{2000};
+constexpr size_t kMaxLingerBytes = 1024 * 1024;
+constexpr size_t kReadChunk = 8 * 1024;
+// After an accept failure for lack of file descriptors or memory, wait this long before the next
+// accept instead of spinning.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Beast 1.74 hands out boost::string_view, which does not convert to std::string_view by itself.
+std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+// A header name must be an RFC 7230 token; we only need to rule out what would break framing.
+bool IsSafeHeaderName(std::string_view name) {
+  return !name.empty() && name.find_first_of("\r\n: \t") == std::string_view::npos;
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[(c >> 4) & 0xF]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == beast::error_code(http::error::bad_target).category();
+}
+
+// Accept failures that mean "out of a resource" rather than "this one connection failed".
+bool IsResourceExhaustion(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) {
+    return false;
+  }
+  const int v = ec.value();
+  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
+}
+
+std::string EndpointString(const tcp::endpoint& endpoint) {
+  const asio::ip::address address = endpoint.address();
+  const std::string port = std::to_string(endpoint.port());
+  return address.is_v6() ? "[" + address.to_string() + "]:" + port
+                         : address.to_string() + ":" + port;
+}
+
+class Session;
+
+// What the server and its connections share. Connections keep it alive, so a connection that
+// outlives the HttpServer object (finishing a write, waiting for its handler) stays valid.
+struct ServerState {
+  ServerState(HttpServerOptions opts, HttpHandler h)
+      : options(std::move(opts)), handler(std::move(h)) {}
+
+  const HttpServerOptions options;
+  const HttpHandler handler;
+  std::atomic<bool> stopped{false};  // written under mu, read anywhere
+  std::atomic<size_t> rejecting{0};  // connections being answered 503
+  std::mutex mu;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
+};
+
+// One accepted connection. Every member function runs on the connection's strand (the executor
+// of stream_); Close() and ResponseSlot only post to it.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)), state_(std::move(state)) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      remote_ = EndpointString(peer);
+    }
+  }
+
+  ~Session() {
+    Unregister();
+    if (rejected_) {
+      state_->rejecting.fetch_sub(1);
+    }
+  }
+
+  // Adds this session to the server's registry unless the server stopped or is full.
+  enum class Admission { kAdmitted, kFull, kStopped };
+  Admission Register() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->stopped.load()) {
+      return Admission::kStopped;
+    }
+    if (state_->sessions.size() >= state_->options.max_connections) {
+      return Admission::kFull;
+    }
+    state_->sessions.emplace(this, weak_from_this());
+    return Admission::kAdmitted;
+  }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::BeginFirstRequest, shared_from_this()));
+  }
+
+  // Answers 503 and closes; the session is not counted as a connection.
+  void StartRejected() {
+    rejected_ = true;
+    state_->rejecting.fetch_add(1);
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->WriteResponse(JsonErrorResponse(503, "unavailable", "too many connections"),
+                          /*force_close=*/true);
+    });
+  }
+
+  // Thread-safe: closes the connection on its strand.
+  void Close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+  }
+
+  // Called (via a post to the strand) with the handler's answer to request number `seq`.
+  void OnResponse(uint64_t seq, HttpResponse response) {
+    if (closed_ || !awaiting_response_ || seq != request_seq_) {
+      return;
+    }
+    awaiting_response_ = false;
+    WriteResponse(std::move(response), /*force_close=*/false);
+  }
+
+  const std::shared_ptr<ServerState>& state() const { return state_; }
+  beast::tcp_stream::executor_type executor() { return stream_.get_executor(); }
+
+ private:
+  void Unregister() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->sessions.erase(this);
+  }
+
+  void CloseNow() {
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    Unregister();
+  }
+
+  // A connection's first request must arrive within read_timeout of the accept.
+  void BeginFirstRequest() {
+    if (closed_) {
+      return;
+    }
+    stream_.expires_after(state_->options.read_timeout);
+    ReadHeader();
+  }
+
+  // Between requests: an idle keep-alive connection waits up to idle_timeout for the first byte
+  // of the next request; from that byte on the request has read_timeout to arrive.
+  void WaitForRequest() {
+    if (buffer_.size() > 0) {  // pipelined: the next request has already begun
+      stream_.expires_after(state_->options.read_timeout);
+      ReadHeader();
+      return;
+    }
+    stream_.expires_after(state_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            beast::bind_front_handler(&Session::OnIdleRead, shared_from_this()));
+  }
+
+  void OnIdleRead(beast::error_code ec, size_t bytes) {
+    if (closed_) {
+      return;
+    }
+    if (ec) {
+      CloseNow();  // the client left, or stayed idle too long
+      return;
+    }
+    buffer_.commit(bytes);
+    stream_.expires_after(state_->options.read_timeout);
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    request_version_ = 11;
+    head_request_ = false;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(state_->options.header_limit, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(static_cast<std::uint64_t>(state_->options.body_limit));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t /*bytes*/) {
+    if (closed_) {
+      return;
+    }
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    const auto& header = parser_->get();
+    request_version_ = header.version();
+    if (parser_->is_done()) {
+      OnRequestRead();
+      return;
+    }
+    // curl and others wait (up to a second) for this before sending a large body.
+    if (header.version() >= 11 &&
+        EqualsIgnoreCase(TrimSpaces(ToStd(header[http::field::expect])), "100-continue")) {
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+                        beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
+      return;
+    }
+    ReadBody();
+  }
+
+  void OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
+    if (closed_) {
+      return;
+    }
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, size_t /*bytes*/) {
+    if (closed_) {
+      return;
+    }
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    OnRequestRead();
+  }
+
+  void OnReadError(const beast::error_code& ec) {
+    if (ec == http::error::body_limit) {
+      WriteResponse(JsonErrorResponse(413, "payload_too_large",
+                                      "request body exceeds " +
+                                          std::to_string(state_->options.body_limit) + " bytes"),
+                    /*force_close=*/true);
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      WriteResponse(JsonErrorResponse(431, "header_too_large",
+                                      "request headers exceed " +
+                                          std::to_string(state_->options.header_limit) + " bytes"),
+                    /*force_close=*/true);
+      return;
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      CloseNow();  // the client closed, between requests or in the middle of one
+      return;
+    }
+    if (IsHttpParseError(ec)) {
+      // The framing is lost: answer, then close.
+      WriteResponse(JsonErrorResponse(400, "bad_request", "malformed request: " + ec.message()),
+                    /*force_close=*/true);
+      return;
+    }
+    CloseNow();  // read timeout (the stream already closed the socket), reset, or shutdown
+  }
+
+  void OnRequestRead() {
+    http::request<http::string_body> message = parser_->release();
+    parser_.reset();
+    keep_alive_ = message.keep_alive();
+    head_request_ = message.method() == http::verb::head;
+    request_version_ = message.version();
+
+    HttpRequest request;
+    request.method = std::string(ToStd(message.method_string()));
+    request.version = static_cast<int>(message.version());
+    request.remote_address = remote_;
+    std::string_view target = ToStd(message.target());
+    // Absolute form ("http://host/path?q"), which proxies send: keep only path and query.
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (target.size() >= scheme.size() &&
+          EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+        const size_t path_start = target.find_first_of("/?", scheme.size());
+        target = path_start == std::string_view::npos ? std::string_view("/")
+                                                      : target.substr(path_start);
+        break;
+      }
+    }
+    const size_t question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) {
+      request.query = std::string(target.substr(question + 1));
+    }
+    if (request.path.empty()) {
+      request.path = "/";
+    }
+    if (request.path.front() != '/' && request.path != "*") {
+      WriteResponse(JsonErrorResponse(400, "bad_request", "request target must be a path"),
+                    /*force_close=*/false);
+      return;
+    }
+    request.headers.reserve(16);
+    for (const auto& field : message) {
+      request.headers.emplace_back(std::string(ToStd(field.name_string())),
+                                   std::string(ToStd(field.value())));
+    }
+
+    const std::string_view encoding = TrimSpaces(ToStd(message[http::field::content_encoding]));
+    if (encoding.empty() || EqualsIgnoreCase(encoding, "identity")) {
+      request.body = std::move(message.body());
+    } else if (EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip")) {
+      switch (Gunzip(message.body(), state_->options.body_limit, &request.body)) {
+        case GunzipResult::kOk:
+          break;
+        case GunzipResult::kTooLarge:
+          WriteResponse(
+              JsonErrorResponse(413, "payload_too_large",
+                                "inflated request body exceeds " +
+                                    std::to_string(state_->options.body_limit) + " bytes"),
+              /*force_close=*/true);
+          return;
+        case GunzipResult::kCorrupt:
+          // The message itself was well framed, so the connection stays usable.
+          WriteResponse(JsonErrorResponse(400, "bad_request", "corrupt gzip body"),
+                        /*force_close=*/false);
+          return;
+      }
+    } else {
+      WriteResponse(JsonErrorResponse(415, "unsupported_media_type",
+                                      "unsupported Content-Encoding: " + std::string(encoding)),
+                    /*force_close=*/false);
+      return;
+    }
+    CallHandler(std::move(request));
+  }
+
+  void CallHandler(HttpRequest request);
+
+  void WriteResponse(HttpResponse response, bool force_close) {
+    if (response.status < 200 || response.status > 999) {
+      response = JsonErrorResponse(500, "internal",
+                                   "handler answered status " + std::to_string(response.status));
+    }
+    bool close = force_close || !keep_alive_;
+    response_ = {};
+    response_.version(request_version_ == 10 ? 10 : 11);
+    response_.result(static_cast<unsigned>(response.status));
+    for (const auto& [name, value] : response.headers) {
+      if (!IsSafeHeaderName(name) || HasLineBreak(value) ||
+          EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding")) {
+        continue;
+      }
+      if (EqualsIgnoreCase(name, "connection")) {
+        close = close || EqualsIgnoreCase(TrimSpaces(value), "close");
+        continue;
+      }
+      response_.insert(name, value);
+    }
+    if (!response.content_type.empty() && !HasLineBreak(response.content_type)) {
+      response_.set(http::field::content_type, response.content_type);
+    }
+    // 204 and 304 carry no body and no Content-Length (prepare_payload would throw on a body).
+    if (response.status != 204 && response.status != 304) {
+      response_.body() = std::move(response.body);
+      response_.prepare_payload();
+    }
+    response_.keep_alive(!close);
+    close_after_write_ = close;
+
+    stream_.expires_after(state_->options.write_timeout);
+    serializer_.emplace(response_);
+    if (head_request_) {
+      http::async_write_header(stream_, *serializer_,
+                               beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+    } else {
+      http::async_write(stream_, *serializer_,
+                        beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+    }
+  }
+
+  void OnWrite(beast::error_code ec, size_t /*bytes*/) {
+    if (closed_) {
+      return;
+    }
+    serializer_.reset();
+    response_ = {};  // free the body now, not at the next response
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    if (close_after_write_) {
+      LingeringClose();
+      return;
+    }
+    WaitForRequest();
+  }
+
+  // Half-closes, then reads and discards what the client still sends until it closes too (or
+  // kMaxLinger / kMaxLingerBytes pass), so our last response is not lost to an RST.
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    buffer_.consume(buffer_.size());
+    lingered_bytes_ = 0;
+    stream_.expires_after(std::min(state_->options.read_timeout, kMaxLinger));
+    Drain();
+  }
+
+  void Drain() {
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
+  }
+
+  void OnDrain(beast::error_code ec, size_t bytes) {
+    if (closed_) {
+      return;
+    }
+    lingered_bytes_ += bytes;
+    if (ec || lingered_bytes_ > kMaxLingerBytes) {
+      CloseNow();
+      return;
+    }
+    Drain();  // nothing committed: the bytes are discarded
+  }
+
+  beast::tcp_stream stream_;
+  const std::shared_ptr<ServerState> state_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  std::optional<http::response_serializer<http::string_body>> serializer_;
+  uint64_t request_seq_ = 0;  // numbers requests so a late answer cannot hit a later request
+  unsigned request_version_ = 11;
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool awaiting_response_ = false;
+  bool close_after_write_ = false;
+  bool closed_ = false;
+  bool rejected_ = false;
+  size_t lingered_bytes_ = 0;
+};
+
+// The one-shot channel from a handler back to its connection. Shared by every copy of the
+// HttpRespond function; whoever calls first wins. It keeps the session alive while the handler
+// works, and answers 500 if the handler lets every copy go without answering.
+class ResponseSlot {
+ public:
+  ResponseSlot(std::shared_ptr<Session> session, uint64_t seq)
+      : session_(std::move(session)), executor_(session_->executor()), seq_(seq) {}
+
+  ~ResponseSlot() {
+    // After Stop() the io_context may be shutting down: posting then could outlive it.
+    if (!answered_.exchange(true) && !session_->state()->stopped.load()) {
+      Post(JsonErrorResponse(500, "internal", "the request was dropped without an answer"));
+    }
+  }
+  ResponseSlot(const ResponseSlot&) = delete;
+  ResponseSlot& operator=(const ResponseSlot&) = delete;
+
+  void Deliver(HttpResponse response) {
+    if (answered_.exchange(true)) {
+      return;
+    }
+    Post(std::move(response));
+  }
+
+ private:
+  void Post(HttpResponse response) {
+    asio::post(executor_,
+               [session = session_, seq = seq_, response = std::move(response)]() mutable {
+                 session->OnResponse(seq, std::move(response));
+               });
+  }
+
+  const std::shared_ptr<Session> session_;
+  const beast::tcp_stream::executor_type executor_;
+  const uint64_t seq_;
+  std::atomic<bool> answered_{false};
+};
+
+void Session::CallHandler(HttpRequest request) {
+  stream_.expires_never();  // the handler may take its time; the client waits
+  awaiting_response_ = true;
+  const uint64_t seq = ++request_seq_;
+  auto slot = std::make_shared<ResponseSlot>(shared_from_this(), seq);
+  HttpRespond respond = [slot](HttpResponse response) { slot->Deliver(std::move(response)); };
+  try {
+    state_->handler(std::move(request), std::move(respond));
+  } catch (const std::exception& e) {
+    slot->Deliver(JsonErrorResponse(500, "internal", std::string("handler failed: ") + e.what()));
+  } catch (...) {
+    slot->Deliver(JsonErrorResponse(500, "internal", "handler failed"));
+  }
+}
+
+}  // namespace
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (EqualsIgnoreCase(key, name)) {
+      return value;
+    }
+  }
+  return {};
+}
+
+bool HttpRequest::HasHeader(std::string_view name) const {
+  return std::any_of(headers.begin(), headers.end(),
+                     [name](const auto& header) { return EqualsIgnoreCase(header.first, name); });
+}
+
+HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_view message) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "application/json";
+  response.body =
+      "{\"error\":\"" + JsonEscape(error) + "\",\"message\":\"" + JsonEscape(message) + "\"}";
+  return response;
+}
+
+// The listening side. Owned by HttpServer and by its own pending accept, so a completion that
+// arrives after ~HttpServer still finds it.
+class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
+ public:
+  Impl(asio::io_context& io, HttpServerOptions options, HttpHandler handler)
+      : io_(io),
+        state_(std::make_shared<ServerState>(std::move(options), std::move(handler))),
+        acceptor_(asio::make_strand(io)),
+        retry_timer_(acceptor_.get_executor()) {}
+
+  Status Listen(const std::string& host, uint16_t port) {
+    std::lock_guard<std::mutex> lock(listen_mu_);
+    if (listening_) {
+      return Status::FailedPrecondition("HttpServer::Listen called twice");
+    }
+    if (state_->stopped.load()) {
+      return Status::FailedPrecondition("HttpServer::Listen after Stop");
+    }
+    beast::error_code ec;
+    tcp::endpoint endpoint;
+    const asio::ip::address address = asio::ip::make_address(host, ec);
+    if (!ec) {
+      endpoint = tcp::endpoint(address, port);
+    } else {
+      tcp::resolver resolver(io_);
+      const auto results = resolver.resolve(host, std::to_string(port), ec);
+      if (ec || results.empty()) {
+        return Status::IoError("cannot resolve HTTP listen address '" + host +
+                               "': " + (ec ? ec.message() : "no address"));
+      }
+      endpoint = results.begin()->endpoint();
+    }
+    const std::string where = EndpointString(endpoint);
+    if (acceptor_.open(endpoint.protocol(), ec); ec) {
+      return Status::IoError("HTTP listen " + where + ": open: " + ec.message());
+    }
+    // Lets a restarted daemon bind while old connections sit in TIME_WAIT.
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (acceptor_.bind(endpoint, ec); ec) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      return Status::IoError("HTTP listen " + where + ": bind: " + ec.message());
+    }
+    if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      return Status::IoError("HTTP listen " + where + ": listen: " + ec.message());
+    }
+    const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+    port_.store(ec ? port : bound.port());
+    listening_ = true;
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->DoAccept(); });
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_.load(); }
+
+  size_t connection_count() const {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    return state_->sessions.size();
+  }
+
+  void Stop() {
+    std::vector<std::shared_ptr<Session>> sessions;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      if (state_->stopped.load()) {
+        return;
+      }
+      state_->stopped.store(true);
+      sessions.reserve(state_->sessions.size());
+      for (const auto& [key, weak] : state_->sessions) {
+        if (auto session = weak.lock()) {
+          sessions.push_back(std::move(session));
+        }
+      }
+    }
+    // The acceptor belongs to its strand; close it there.
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->acceptor_.close(ignored);
+      self->retry_timer_.cancel();
+    });
+    for (const auto& session : sessions) {
+      session->Close();
+    }
+  }
+
+ private:
+  void DoAccept() {
+    if (state_->stopped.load() || !acceptor_.is_open()) {
+      return;
+    }
+    // Each connection gets its own strand, so the io_context may run on several threads.
+    acceptor_.async_accept(asio::make_strand(io_),
+                           beast::bind_front_handler(&Impl::OnAccept, shared_from_this()));
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (state_->stopped.load()) {
+      return;  // `socket` closes as it goes out of scope
+    }
+    if (ec) {
+      if (ec == asio::error::operation_aborted) {
+        return;
+      }
+      if (IsResourceExhaustion(ec)) {
+        retry_timer_.expires_after(kAcceptRetryDelay);
+        retry_timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+          if (!wait_ec) {
+            self->DoAccept();
+          }
+        });
+        return;
+      }
+      DoAccept();  // this one connection failed (e.g. reset before accept); keep going
+      return;
+    }
+    auto session = std::make_shared<Session>(std::move(socket), state_);
+    switch (session->Register()) {
+      case Session::Admission::kAdmitted:
+        session->Start();
+        break;
+      case Session::Admission::kFull:
+        // Answering 503 costs a socket for a moment; past another max_connections of those,
+        // just drop the connection.
+        if (state_->rejecting.load() < state_->options.max_connections) {
+          session->StartRejected();
+        }
+        break;
+      case Session::Admission::kStopped:
+        return;
+    }
+    DoAccept();
+  }
+
+  asio::io_context& io_;
+  const std::shared_ptr<ServerState> state_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::atomic<uint16_t> port_{0};
+  std::mutex listen_mu_;
+  bool listening_ = false;  // guarded by listen_mu_
+};
+
+HttpServer::HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Listen(const std::string& host, uint16_t port) {
+  return impl_->Listen(host, port);
+}
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+size_t HttpServer::connection_count() const { return impl_->connection_count(); }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace handoff

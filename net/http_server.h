@@ -1,0 +1,136 @@
+// HttpServer: the HTTP/1.1 transport of handoffd (Segment-compatible ingest and the admin API share
+// one port). It reads requests, enforces limits and timeouts, inflates gzip bodies and writes
+// responses; what a request means is the handler's business.
+//
+// Each connection serves one request at a time: the next request (also a pipelined one) is read
+// only after the response to the current one is written. The handler may answer later, from any
+// thread (ingest answers only after a durable commit); the connection waits without blocking
+// the io_context. Keep-alive follows HTTP: on by default in HTTP/1.1, off in HTTP/1.0 unless asked
+// for, off after "Connection: close".
+//
+// Errors the server answers itself, each with a JSON body {"error": code, "message": text}:
+//   400 bad_request         malformed request (then close), a target that is not a path, or a
+//                           corrupt gzip body
+//   413 payload_too_large   body over body_limit, as sent or once inflated        (then close)
+//   415 unsupported_media_type  a Content-Encoding other than gzip / identity
+//   431 header_too_large    request line + headers over header_limit              (then close)
+//   500 internal            the handler threw, answered a bad status, or dropped `respond`
+//   503 unavailable         max_connections connections are already open          (then close)
+// A malformed request closes the connection, since its framing is lost.
+//
+// Thread safety: Listen() once, before or while the io_context runs. Stop(), port() and
+// connection_count() may be called from any thread. The io_context may be run by several threads;
+// every connection works on its own strand.
+#pragma once
+
+// clang-format off
+#include <utility>  // before any Asio header: Boost 1.74 Asio misses it under g++ 12
+#include <boost/asio/io_context.hpp>
+// clang-format on
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "handoff/status.h"
+
+namespace handoff {
+
+struct HttpServerOptions {
+  // Largest request body, in bytes, both as sent and after gzip inflation. Over it: 413 and close.
+  // Default: 500 KiB (Segment's limit).
+  size_t body_limit = 500 * 1024;
+  // Largest request line plus headers, in bytes. Over it: 431 and close. Default: 16 KiB.
+  size_t header_limit = 16 * 1024;
+  // A request (headers and body) must arrive within this, counted from its first byte (from the
+  // accept for a connection's first request). A slower client is disconnected without an answer.
+  std::chrono::milliseconds read_timeout{10000};
+  // A keep-alive connection with no request under way is closed after this. Default: 60 s.
+  std::chrono::milliseconds idle_timeout{60000};
+  // Writing one response must finish within this, or the connection is closed. Default: 30 s.
+  std::chrono::milliseconds write_timeout{30000};
+  // Open connections beyond this are answered 503 and closed at once. Default: 1024.
+  size_t max_connections = 1024;
+};
+
+struct HttpRequest {
+  std::string method;  // as sent, e.g. "GET", "POST"
+  // The path as sent, still percent-encoded, without the query: "/v1/leads/u%2F1". It is not
+  // decoded here because decoding first would turn an encoded '/' inside an id into a separator;
+  // SplitPath() (net/http_util.h) splits, then decodes each segment.
+  std::string path;
+  std::string query;  // the raw query string without '?', "" when none; see QueryParams::Parse
+  // The body; already inflated when it came with "Content-Encoding: gzip". The headers still
+  // show the Content-Encoding and Content-Length as sent.
+  std::string body;
+  // Every header in arrival order, names as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote_address;  // the peer, "127.0.0.1:53122"; for logs
+  int version = 11;            // 10 for HTTP/1.0, 11 for HTTP/1.1
+
+  // The value of the first header named `name` (case-insensitive); "" when there is none.
+  std::string_view Header(std::string_view name) const;
+  bool HasHeader(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";  // empty: no Content-Type header
+  std::string body;
+  // Extra headers. Content-Length and Transfer-Encoding are the server's and are ignored here;
+  // a header with CR or LF in it is dropped. "Connection: close" closes the connection after
+  // this response.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A response {"error": error, "message": message} with the given status; the shape every error
+// the server answers itself has, so handlers can use it for theirs.
+HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_view message);
+
+// Sends the response to one request. Call it exactly once, from any thread, at any time; later
+// calls are ignored. If every copy is destroyed uncalled, the client gets a 500. Calling it after
+// the connection closed or the server stopped is harmless.
+using HttpRespond = std::function<void(HttpResponse)>;
+
+// Called on an io_context thread for each complete request. It must not block: long work goes
+// elsewhere and answers through `respond`. An exception it throws becomes a 500.
+using HttpHandler = std::function<void(HttpRequest&& req, HttpRespond respond)>;
+
+class HttpServer {
+ public:
+  // `io` must outlive the server. Nothing happens before Listen().
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler);
+  // Stop()s. Connections and handlers still running finish on the io_context on their own; they
+  // hold no reference to this object.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port (port 0: any free port, see port()) and starts accepting. `host` is an IP
+  // address or a name that resolves to one (the first address is used). Returns IoError when the
+  // address does not resolve or bind/listen fails, FailedPrecondition when called twice or after
+  // Stop().
+  Status Listen(const std::string& host, uint16_t port);
+
+  // The bound port; 0 before a successful Listen().
+  uint16_t port() const;
+
+  // Open connections, including ones waiting for their handler.
+  size_t connection_count() const;
+
+  // Stops accepting and closes every connection, mid-request or not; responses still to come are
+  // dropped. Idempotent. The closing runs on the io_context (Stop() does not wait for it), so the
+  // io_context must keep running, or be destroyed, for the sockets to close.
+  void Stop();
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace handoff

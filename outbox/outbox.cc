@@ -1,0 +1,65 @@
+#include "outbox/outbox.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "outbox/stored_record.h"
+
+namespace handoff {
+namespace {
+
+// The meta key holding the next seq to hand out (the outbox itself may be empty after a trim).
+constexpr std::string_view kMetaNextSeq = "outbox.next_seq";
+
+}  // namespace
+
+Outbox::Outbox(Store* store) : store_(store) {}
+
+Status Outbox::Restore() {
+  std::string text;
+  Status st = store_->GetMeta(kMetaNextSeq, &text);
+  if (st.code() == Status::Code::kNotFound) {
+    return Status::Ok();
+  }
+  if (!st.ok()) {
+    return st;
+  }
+  uint64_t next = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), next);
+  if (ec != std::errc() || end != text.data() + text.size() || next == 0) {
+    return Status::Corruption("meta " + std::string(kMetaNextSeq) + " is not a seq: " + text);
+  }
+  next_seq_ = next;
+  next_seq_written_ = next;
+  head_.store(next - 1, std::memory_order_release);
+  return Status::Ok();
+}
+
+uint64_t Outbox::Append(OutboxRecord* record, CommitBatch* batch) {
+  record->seq = next_seq_++;
+  json_scratch_.clear();
+  AppendOutboxRecordJson(*record, &json_scratch_);
+  stored_scratch_.clear();
+  EncodeStoredRecord(*record, json_scratch_, &stored_scratch_);
+  batch->PutOutbox(record->seq, record->at, stored_scratch_);
+  return record->seq;
+}
+
+void Outbox::WriteMeta(CommitBatch* batch) {
+  if (next_seq_ != next_seq_written_) {
+    batch->PutMeta(kMetaNextSeq, std::to_string(next_seq_));
+  }
+}
+
+void Outbox::Committed() {
+  if (next_seq_ == next_seq_written_) {
+    return;
+  }
+  next_seq_written_ = next_seq_;
+  head_.store(next_seq_ - 1, std::memory_order_release);
+  if (listener_) {
+    listener_(next_seq_ - 1);
+  }
+}
+
+}  // namespace handoff

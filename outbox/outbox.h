@@ -1,0 +1,84 @@
+// Outbox: the one owner of outbox records (SPEC 9): their sequence numbers, their stored form,
+// the committed head, the notice to subscribers, and trimming past retention.
+//
+// Writing (engine thread only): Append() gives a record the next seq and adds it to the commit
+// batch; before the batch is committed, WriteMeta() records the next seq in the same batch; once
+// the commit returned, Committed() publishes the new head and tells the listener. Nobody sees a
+// record before the commit that holds it.
+//
+// Reading (any thread) goes through OutboxReader: head(), oldest() and Read().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "handoff/clock.h"
+#include "handoff/status.h"
+#include "outbox/outbox_record.h"
+#include "storage/store.h"
+
+namespace handoff {
+
+// Reads committed records. Thread-safe.
+class OutboxReader {
+ public:
+  virtual ~OutboxReader() = default;
+  // The newest committed seq; 0 before the first record.
+  virtual uint64_t head() const = 0;
+  // The lowest seq still stored; 0 when none is.
+  virtual uint64_t oldest() const = 0;
+  // Up to `max_records` stored records with seq >= from_seq, in seq order, as (seq, stored
+  // bytes); decode each with DecodeStoredRecord. Trimmed records are skipped: compare the first
+  // seq with from_seq to see a gap.
+  virtual Status Read(uint64_t from_seq, size_t max_records,
+                      std::vector<std::pair<uint64_t, std::string>>* out) const = 0;
+};
+
+class Outbox : public OutboxReader {
+ public:
+  // `store` is borrowed and must outlive the outbox.
+  explicit Outbox(Store* store);
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Reads the next seq from the store. Call once, before the first Append.
+  Status Restore();
+
+  // Engine thread: sets record->seq to the next seq, encodes the record and adds it to `batch`.
+  // Returns the seq.
+  uint64_t Append(OutboxRecord* record, CommitBatch* batch);
+  // Engine thread: adds the next seq to `batch` when records were appended since the last commit.
+  void WriteMeta(CommitBatch* batch);
+  // Engine thread: the batch that held the appended records is durable; publishes the new head
+  // and calls the listener (when set) with it.
+  void Committed();
+  // Set before the first commit; called on the engine thread with the new head.
+  void SetListener(std::function<void(uint64_t head)> listener) {
+    listener_ = std::move(listener);
+  }
+  // Engine thread (the cron): drops records older than the store's outbox retention.
+  Status Trim(EpochSeconds now) { return store_->TrimOutbox(now); }
+
+  // OutboxReader.
+  uint64_t head() const override { return head_.load(std::memory_order_acquire); }
+  uint64_t oldest() const override { return store_->OldestOutboxSeq(); }
+  Status Read(uint64_t from_seq, size_t max_records,
+              std::vector<std::pair<uint64_t, std::string>>* out) const override {
+    return store_->ReadOutbox(from_seq, max_records, out);
+  }
+
+ private:
+  Store* const store_;
+  uint64_t next_seq_ = 1;
+  uint64_t next_seq_written_ = 1;  // the next seq as the store last had it
+  std::atomic<uint64_t> head_{0};
+  std::function<void(uint64_t)> listener_;
+  std::string json_scratch_;
+  std::string stored_scratch_;
+};
+
+}  // namespace handoff

@@ -1,0 +1,211 @@
+// Router: routing decisions of SPEC 7 and the sales answers of SPEC 9, on the engine thread.
+//
+// The router owns the routing state that is not part of a lead: each rep's availability, open
+// and today counts and smooth-round-robin weight, the team queues and the `unrouted` queue, the
+// account owners and the SLA deadlines. Each lead's current assignment lives on the lead
+// (LeadState::owner), so open counts, the seq -> lead map and SLA deadlines are rebuilt from the
+// leads at start; the rest is written to the store's meta records whenever it changes (Flush).
+//
+// Queues: a lead no rep can take waits in its team's queue (FIFO) and is routed as soon as a rep
+// can take it (checked when a rep comes back online, a lead is closed, rules are reloaded, and
+// about once a second for new days and working hours). An escalated lead also waits in its team's
+// queue, but it is not handed straight back to the reps that just let it lapse: it waits until a
+// rep of the team *becomes* eligible after the escalation (back online, a lead of the team closed,
+// the rep's new day, its working hours beginning, a reload), and then goes preferably to a rep
+// that has not held it. A queued lead whose account owner becomes eligible goes to the owner.
+// Leads no team takes wait in the `unrouted` queue until the rules change (a reload, or a restart
+// on changed rules); `unrouted` is published when a lead enters that queue, not again while it
+// stays there.
+//
+// Every decision is published as an outbox record through the RouterHost, which the engine
+// implements; the router never calls back into the engine's stage logic.
+// Not thread-safe: engine thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/metrics.h"
+#include "outbox/outbox_record.h"
+#include "routing/sales_action.h"
+#include "scoring/scorer.h"
+#include "handoff/clock.h"
+#include "handoff/lead_state.h"
+#include "handoff/status.h"
+
+namespace handoff {
+
+// What Router::Act did. A `recycled` close sends the lead back to stage "new": the router does
+// not move stages itself, so the caller (the engine, which owns stages and their records) does it
+// and then reports the change back through OnStageChange like any other.
+struct SalesActOutcome {
+  SalesActionResult result;
+  LeadState* recycled_lead = nullptr;  // set when the lead must go back to stage "new"
+};
+
+// What the router needs from the engine.
+class RouterHost {
+ public:
+  virtual ~RouterHost() = default;
+  virtual LeadState* FindLead(std::string_view id) = 0;
+  // The lead changed: write it with the next commit.
+  virtual void LeadChanged(LeadState* lead) = 0;
+  // Appends `record` to the outbox with the lead's scores read at `scores_at`, its traits and its
+  // stage; fills record->seq and returns it.
+  virtual uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) = 0;
+  // Durable small records (the meta column family).
+  virtual void PutMeta(std::string_view key, std::string_view value) = 0;
+};
+
+// One rep as GET /v1/reps shows it.
+struct RepView {
+  std::string id;
+  std::string team;
+  bool configured = true;  // false: removed from the rules, still holding open leads
+  bool online = true;
+  bool in_hours = true;
+  int open = 0;
+  int today = 0;
+  int weight = 1;
+  int64_t current_weight = 0;
+  bool eligible = false;  // ignoring skills
+  std::string why_not;    // offline, outside_hours, max_open, max_per_day, removed
+  size_t queued_in_team = 0;
+};
+
+class Router {
+ public:
+  Router(RouterHost* host, const Clock* clock, Metrics* metrics);
+
+  // Restores the persisted state (meta values by key) at start; call before AdoptLead.
+  Status Restore(const std::function<Status(std::string_view key, std::string* value)>& get_meta);
+  // Rebuilds the lead-derived state from one stored lead at start.
+  void AdoptLead(LeadState* lead);
+  // Installs new rules (at start and on every reload): removed reps keep their open leads and get
+  // no new ones; queues of removed teams and the unrouted queue are routed afresh (at start: on
+  // the first Tick, once the leads are adopted). With no routing in the new rules, queued leads
+  // move to the unrouted queue and wait for rules that route them.
+  void SetRules(const Scorer* scorer);
+
+  // A lead's stage changed (by an event or the re-check). Routes it when it reaches the routing
+  // stage from below with no open owner; takes it out of its queue when it falls below.
+  void OnStageChange(LeadState* lead, StageChange change, std::string_view trigger,
+                     EpochSeconds scores_at);
+
+  // A sales tool's answer to the lead's current routing record. Errors: unknown_seq (no lead's
+  // current routing record has that seq: never routed, or reassigned / escalated / routed again
+  // since), not_holder (as_rep is not the holder), already_closed, already_accepted (accept
+  // only), invalid_outcome (close only).
+  SalesActOutcome Act(const SalesAction& action);
+
+  // SLA deadlines, queue draining (a rep back in hours, a new day). Call often (every loop pass).
+  void Tick();
+
+  // Admin API.
+  // NotFound when `rep` is not in the rules in force.
+  Status SetOnline(std::string_view rep, bool online);
+  std::vector<RepView> Reps();
+  // NotFound when `rep` is not in the rules in force. The domain is stored lowercased; a free-mail
+  // domain is stored but never used (IsFreeMailDomain).
+  Status SetAccountOwner(std::string_view domain, std::string_view rep);
+  // Empty when the domain has no owner.
+  std::string AccountOwner(std::string_view domain) const;
+
+  // Writes changed state to the host's meta records. Call before each commit.
+  void Flush();
+
+  // True when `domain` is a free-mail domain that never counts for account ownership.
+  static bool IsFreeMailDomain(std::string_view domain);
+
+ private:
+  struct RepState {
+    std::string team;
+    int def_index = -1;  // index in its team's reps; -1 when removed from the rules
+    int team_index = -1;
+    bool online = true;
+    int64_t current_weight = 0;
+    int64_t day = INT64_MIN;  // local day `today` counts
+    int today = 0;
+    int open = 0;  // derived from the leads
+    // What the last drain saw (memory only), to notice a rep becoming eligible by the clock.
+    int seen_in_hours = -1;  // -1: not seen yet
+    int64_t seen_day = INT64_MIN;
+  };
+  // An escalated lead in its team's queue.
+  struct Parked {
+    uint64_t wake_generation = 0;      // the team's generation when it was escalated
+    std::vector<std::string> held_by;  // reps that held it before the escalation
+  };
+
+  const RuleSet& rules() const { return scorer_->rules(); }
+  bool RoutingEnabled() const;
+  bool HasOpenOwner(const LeadState& lead) const;
+  EvalContext LeadContext(LeadState* lead, std::vector<double>* scores, EpochSeconds at);
+  // Eligibility ignoring skills; `why` gets the reason when not.
+  bool RepAvailable(const RepDef& def, RepState& state, EpochSeconds now, std::string* why);
+  int TodayCount(const RepDef& def, RepState& state, EpochSeconds now);
+  bool SkillMatches(const RepDef& def, const EvalResult& skill) const;
+  // The eligible rep of the team (not in `exclude`) to take `lead`, -1 when none; moves the
+  // round-robin weights. The team's skill reads scores at `scores_at`.
+  int PickRep(int team_index, LeadState* lead, const std::vector<std::string>& exclude,
+              EpochSeconds now, EpochSeconds scores_at);
+  int FindTeam(LeadState* lead, EpochSeconds now);
+  // Routes `lead` afresh. `announce_unrouted`: publish `unrouted` when no team takes it (never
+  // when it is already in the unrouted queue).
+  void Route(LeadState* lead, std::string_view trigger, EpochSeconds scores_at,
+             bool announce_unrouted = true);
+  // Gives the lead to its account owner when account_match is on and the owner (not in `skip`)
+  // is eligible; false otherwise.
+  bool TryAccountOwner(LeadState* lead, const std::vector<std::string>& skip,
+                       std::string_view trigger, EpochSeconds scores_at);
+  void Assign(LeadState* lead, int team_index, int rep_index, OutboxKind kind,
+              std::string_view reason, std::string_view from_rep, std::string_view trigger,
+              EpochSeconds scores_at);
+  void Reassign(LeadState* lead, std::string_view why);
+  void Escalate(LeadState* lead, std::string_view team, std::string_view from_rep,
+                std::string_view why);
+  void ReleaseOwner(LeadState* lead);
+  void Enqueue(std::string_view lead_id, const std::string& queue);
+  void Dequeue(std::string_view lead_id);
+  void Drain();
+  // Routes the unrouted queue afresh under the rules in force.
+  void RerouteUnrouted();
+  // A rep of `team` became eligible: escalated leads of its queue may be offered again.
+  void Wake(std::string_view team);
+  // Wakes the teams of reps whose working hours began or whose local day changed since last seen.
+  void NoticeClockWakes(EpochSeconds now);
+  RepState& StateOf(const std::string& rep_id);
+  void MarkRepsDirty() { reps_dirty_ = true; }
+
+  RouterHost* const host_;
+  const Clock* const clock_;
+  Metrics* const metrics_;
+  const Scorer* scorer_ = nullptr;
+
+  std::map<std::string, RepState> reps_;
+  // Queues by team id; the unrouted queue has the key kUnrouted (not a valid team id).
+  std::map<std::string, std::deque<std::string>> queues_;
+  std::unordered_map<std::string, std::string> queued_in_;     // lead id -> queue key
+  std::map<std::string, std::string> accounts_;                // domain -> rep
+  std::unordered_map<std::string, Parked> parked_;             // escalated lead id -> ...
+  std::unordered_map<std::string, uint64_t> wake_generation_;  // team id -> wakes so far
+  // Seq of each lead's current routing record (open or closed) -> lead id.
+  std::unordered_map<uint64_t, std::string> by_seq_;
+  std::set<std::pair<EpochSeconds, std::string>> sla_;  // (deadline, lead id)
+  std::vector<double> scores_scratch_;
+  bool reps_dirty_ = false;
+  bool queues_dirty_ = false;
+  bool accounts_dirty_ = false;
+  bool drain_needed_ = false;
+  bool reroute_unrouted_ = false;  // at start: route the unrouted queue on the first drain
+  EpochSeconds last_drain_ = 0;
+};
+
+}  // namespace handoff

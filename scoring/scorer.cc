@@ -1,0 +1,350 @@
+#include "scoring/scorer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cmath>
+
+#include "scoring/traits.h"
+
+namespace handoff {
+namespace {
+
+std::atomic<uint64_t> next_generation{1};
+
+// 2^(-(later - earlier) / half_life); 1 when the score does not decay.
+double DecayFactor(double half_life, EpochSeconds earlier, EpochSeconds later) {
+  if (half_life <= 0 || later == earlier) {
+    return 1.0;
+  }
+  return std::exp2(-(later - earlier) / half_life);
+}
+
+}  // namespace
+
+Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
+    : rules_(std::move(rules)), generation_(next_generation.fetch_add(1)) {
+  assert(rules_ != nullptr);
+  rules_of_score_.resize(rules_->scores.size());
+  for (size_t r = 0; r < rules_->rules.size(); ++r) {
+    rules_of_score_[rules_->rules[r].score].push_back(static_cast<int>(r));
+    if (rules_->scores[rules_->rules[r].score].kind == ScoreKind::kEvent &&
+        rules_->rules[r].when.reads_score()) {
+      event_rules_read_scores_ = true;
+    }
+  }
+  for (int r : rules_->event_rules) {
+    EventGuard guard = rules_->rules[r].when.guard();
+    if (guard.name.has_value()) {
+      rules_by_name_[*guard.name].push_back(r);
+    } else if (guard.type.has_value()) {
+      rules_by_type_[static_cast<size_t>(*guard.type)].push_back(r);
+    } else {
+      unguarded_rules_.push_back(r);
+    }
+  }
+}
+
+template <typename Fn>
+void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
+  for (int r : unguarded_rules_) {
+    fn(r);
+  }
+  for (int r : rules_by_type_[static_cast<size_t>(event.type)]) {
+    fn(r);
+  }
+  // `event` reads the track name, or the page/screen name; other types have none.
+  const bool has_name = event.type == EventType::kTrack ||
+                        ((event.type == EventType::kPage || event.type == EventType::kScreen) &&
+                         event.has_name);
+  if (has_name && !rules_by_name_.empty()) {
+    auto it = rules_by_name_.find(std::string_view(event.name));
+    if (it != rules_by_name_.end()) {
+      for (int r : it->second) {
+        fn(r);
+      }
+    }
+  }
+}
+
+void Scorer::Align(LeadState* lead) const {
+  LeadScoringCache& cache = lead->cache;
+  if (cache.generation == generation_) {
+    return;
+  }
+  const RuleSet& rs = *rules_;
+  // Keep the award state of event rules still in force; drop the rest (a removed rule
+  // contributes nothing).
+  std::vector<RuleAward> kept;
+  kept.reserve(lead->awards.size());
+  cache.award_slot.assign(rs.rules.size(), -1);
+  for (RuleAward& award : lead->awards) {
+    int r = rs.FindRule(award.rule_id);
+    if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent ||
+        cache.award_slot[r] >= 0) {
+      continue;
+    }
+    cache.award_slot[r] = static_cast<int32_t>(kept.size());
+    kept.push_back(std::move(award));
+  }
+  lead->awards = std::move(kept);
+  int stage = rs.FindStage(lead->stage);
+  if (stage < 0) {
+    stage = 0;
+    lead->stage = rs.stages[0].name;
+  }
+  cache.stage_index = stage;
+  cache.profile_valid = false;
+  cache.generation = generation_;
+}
+
+RuleAward& Scorer::AwardSlot(LeadState* lead, int rule_index) const {
+  int32_t& slot = lead->cache.award_slot[rule_index];
+  if (slot < 0) {
+    slot = static_cast<int32_t>(lead->awards.size());
+    lead->awards.emplace_back();
+    lead->awards.back().rule_id = rules_->rules[rule_index].id;
+  }
+  return lead->awards[slot];
+}
+
+void Scorer::ProfileScores(LeadState* lead) const {
+  LeadScoringCache& cache = lead->cache;
+  if (cache.profile_valid) {
+    return;
+  }
+  const RuleSet& rs = *rules_;
+  cache.profile.assign(rs.scores.size(), 0.0);
+  EvalContext ctx;
+  ctx.traits = &lead->traits;
+  ctx.lead_id = lead->id;
+  ctx.lead_stage = lead->stage;
+  for (int r : rs.profile_rules) {
+    const RuleDef& rule = rs.rules[r];
+    if (rule.when.Test(ctx)) {
+      cache.profile[rule.score] += rule.points;
+    }
+  }
+  cache.profile_valid = true;
+}
+
+double Scorer::ScoreAt(const LeadState& lead, int score, EpochSeconds at,
+                       std::vector<ScorePart>* parts) const {
+  const RuleSet& rs = *rules_;
+  const ScoreDef& def = rs.scores[score];
+  const std::vector<int32_t>& slots = lead.cache.award_slot;
+  if (def.kind == ScoreKind::kProfile) {
+    if (parts == nullptr) {
+      return lead.cache.profile[score];
+    }
+    EvalContext ctx;
+    ctx.traits = &lead.traits;
+    ctx.lead_id = lead.id;
+    ctx.lead_stage = lead.stage;
+    double total = 0;
+    for (int r : rules_of_score_[score]) {
+      const RuleDef& rule = rs.rules[r];
+      if (rule.points != 0 && rule.when.Test(ctx)) {
+        total += rule.points;
+        parts->push_back({rule.id, rule.points});
+      }
+    }
+    return total;
+  }
+  // R = max(at, the latest award of this score).
+  EpochSeconds read_at = at;
+  for (int r : rules_of_score_[score]) {
+    if (slots[r] >= 0) {
+      read_at = std::max(read_at, lead.awards[slots[r]].latest);
+    }
+  }
+  double total = 0;
+  for (int r : rules_of_score_[score]) {
+    if (slots[r] < 0) {
+      continue;
+    }
+    const RuleAward& award = lead.awards[slots[r]];
+    if (!award.awarded) {
+      continue;
+    }
+    double part = award.value * DecayFactor(def.half_life, award.latest, read_at);
+    total += part;
+    if (parts != nullptr && part != 0) {
+      parts->push_back({rs.rules[r].id, part});
+    }
+  }
+  return total;
+}
+
+void Scorer::AllScores(LeadState* lead, EpochSeconds at, double* out) const {
+  ProfileScores(lead);
+  for (size_t s = 0; s < rules_->scores.size(); ++s) {
+    out[s] = ScoreAt(*lead, static_cast<int>(s), at, nullptr);
+  }
+}
+
+StageChange Scorer::MoveStage(LeadState* lead, const double* scores, bool promote) const {
+  const RuleSet& rs = *rules_;
+  const int top = static_cast<int>(rs.stages.size()) - 1;
+  StageChange change;
+  change.from = lead->cache.stage_index;
+  int current = change.from;
+  EvalContext ctx;
+  ctx.traits = &lead->traits;
+  ctx.scores = scores;
+  ctx.lead_id = lead->id;
+  ctx.lead_stage = rs.stages[current].name;
+  int promoted = -1;
+  for (int s = top; promote && s > current; --s) {
+    if (rs.stages[s].enter.Test(ctx)) {
+      promoted = s;
+      break;
+    }
+  }
+  if (promoted >= 0) {
+    current = promoted;
+  } else {
+    // Cascading demotion: one stage at a time, re-checking the new stage's exit.
+    while (current > 0) {
+      const StageDef& stage = rs.stages[current];
+      bool exits = stage.has_exit ? stage.exit.Test(ctx) : !stage.enter.Test(ctx);
+      if (!exits) {
+        break;
+      }
+      --current;
+      ctx.lead_stage = rs.stages[current].name;
+    }
+  }
+  change.to = current;
+  if (change.changed()) {
+    SetStage(lead, current);
+  }
+  return change;
+}
+
+void Scorer::SetStage(LeadState* lead, int stage_index) const {
+  Align(lead);
+  lead->cache.stage_index = stage_index;
+  lead->stage = rules_->stages[stage_index].name;
+  // Profile rules may read lead.stage.
+  lead->cache.profile_valid = false;
+}
+
+int Scorer::StageIndex(LeadState* lead) const {
+  Align(lead);
+  return lead->cache.stage_index;
+}
+
+StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
+  Align(lead);
+  const RuleSet& rs = *rules_;
+  const EpochSeconds t = event.timestamp;
+  // Event rules read the scores before this event; most models never do, so skip the work.
+  thread_local std::vector<double> before;
+  before.resize(rs.scores.size());
+  if (event_rules_read_scores_) {
+    AllScores(lead, t, before.data());
+  }
+
+  if (ApplyEventTraits(event, &lead->traits)) {
+    lead->cache.profile_valid = false;
+  }
+
+  EvalContext ctx;
+  ctx.event = &event;
+  ctx.traits = &lead->traits;
+  ctx.scores = before.data();
+  ctx.lead_id = lead->id;
+  ctx.lead_stage = lead->stage;
+  ForEachCandidateRule(event, [&](int r) {
+    const RuleDef& rule = rs.rules[r];
+    if (!rule.when.Test(ctx)) {
+      return;
+    }
+    double points = rule.points;
+    if (points == 0) {
+      return;
+    }
+    int32_t slot = lead->cache.award_slot[r];
+    if (rule.once && slot >= 0 && lead->awards[slot].awarded) {
+      return;
+    }
+    CapWindow* window = nullptr;
+    if (rule.cap.has_value()) {
+      const auto w = static_cast<int64_t>(std::floor(t / rule.cap->per));
+      RuleAward& award = AwardSlot(lead, r);
+      auto it = std::lower_bound(award.windows.begin(), award.windows.end(), w,
+                                 [](const CapWindow& cw, int64_t key) { return cw.window < key; });
+      if (it == award.windows.end() || it->window != w) {
+        it = award.windows.insert(it, CapWindow{w, 0});
+      }
+      window = &*it;
+      double left = rule.cap->points - window->used;
+      double amount = std::min(std::fabs(points), std::max(left, 0.0));
+      if (amount <= 0) {
+        return;
+      }
+      points = std::copysign(amount, points);
+    }
+    RuleAward& award = AwardSlot(lead, r);
+    if (window != nullptr) {
+      window->used += std::fabs(points);
+    }
+    const double half_life = rs.scores[rule.score].half_life;
+    if (!award.awarded) {
+      award.value = points;
+      award.latest = t;
+    } else if (t >= award.latest) {
+      award.value = award.value * DecayFactor(half_life, award.latest, t) + points;
+      award.latest = t;
+    } else {
+      award.value += points * DecayFactor(half_life, t, award.latest);
+    }
+    award.awarded = true;
+  });
+
+  if (lead->events == 0) {
+    lead->first_seen = t;
+    lead->last_seen = t;
+  } else {
+    lead->first_seen = std::min(lead->first_seen, t);
+    lead->last_seen = std::max(lead->last_seen, t);
+  }
+  ++lead->events;
+
+  if (rs.stages.size() <= 1) {
+    return StageChange{};  // no stage but "new": nothing to move
+  }
+  thread_local std::vector<double> after;
+  after.resize(rs.scores.size());
+  AllScores(lead, t, after.data());
+  return MoveStage(lead, after.data(), /*promote=*/true);
+}
+
+void Scorer::ReadScores(LeadState* lead, EpochSeconds at, std::vector<double>* scores) const {
+  Align(lead);
+  scores->resize(rules_->scores.size());
+  AllScores(lead, at, scores->data());
+}
+
+void Scorer::Breakdown(LeadState* lead, EpochSeconds at,
+                       std::vector<std::vector<ScorePart>>* parts,
+                       std::vector<double>* scores) const {
+  Align(lead);
+  ProfileScores(lead);
+  parts->assign(rules_->scores.size(), {});
+  scores->resize(rules_->scores.size());
+  for (size_t s = 0; s < rules_->scores.size(); ++s) {
+    (*scores)[s] = ScoreAt(*lead, static_cast<int>(s), at, &(*parts)[s]);
+  }
+}
+
+StageChange Scorer::RecheckExit(LeadState* lead, EpochSeconds now) const {
+  Align(lead);
+  thread_local std::vector<double> scores;
+  scores.resize(rules_->scores.size());
+  AllScores(lead, now, scores.data());
+  return MoveStage(lead, scores.data(), /*promote=*/false);
+}
+
+}  // namespace handoff

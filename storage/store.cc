@@ -1,0 +1,563 @@
+#include "storage/store.h"
+
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "storage/dedupe_filter.h"
+#include "storage/store_format.h"
+
+namespace handoff {
+namespace {
+
+namespace fmt = store_format;
+
+// Column families in handle order. The default one must be opened too; it stays empty.
+enum ColumnFamily : size_t { kDefault = 0, kLeads, kDedupe, kOutbox, kMeta, kNumColumnFamilies };
+constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
+    "default", fmt::kLeads, fmt::kDedupe, fmt::kOutbox, fmt::kMeta};
+
+// Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
+// that a burst of commits does not stall on flushes.
+constexpr size_t kBlockCacheBytes = 64 << 20;
+constexpr size_t kLeadsWriteBuffer = 32 << 20;
+constexpr size_t kDedupeWriteBuffer = 32 << 20;
+constexpr size_t kOutboxWriteBuffer = 16 << 20;
+constexpr size_t kMetaWriteBuffer = 4 << 20;
+// The meta column family is written rarely; without a cap its memtable would keep old log files
+// alive forever. Past this total, RocksDB flushes the column families holding the oldest log.
+constexpr uint64_t kMaxTotalWalBytes = 256 << 20;
+constexpr int kBloomBitsPerKey = 10;
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) {
+    return Status::Ok();
+  }
+  std::string msg = "store: ";
+  msg.append(what);
+  msg.append(": ");
+  msg.append(s.ToString());
+  if (s.IsNotFound()) {
+    return Status::NotFound(std::move(msg));
+  }
+  if (s.IsCorruption()) {
+    return Status::Corruption(std::move(msg));
+  }
+  if (s.IsInvalidArgument()) {
+    return Status::InvalidArgument(std::move(msg));
+  }
+  if (s.IsNotSupported()) {
+    return Status::FailedPrecondition(std::move(msg));
+  }
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut() || s.IsShutdownInProgress() || s.IsAborted()) {
+    return Status::Unavailable(std::move(msg));
+  }
+  return Status::IoError(std::move(msg));  // IOError, NoSpace, and anything else
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// LZ4 is cheap on CPU, which is the scarce resource here; fall back to what the library has.
+rocksdb::CompressionType PickCompression() {
+  const std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
+  for (auto want : {rocksdb::kLZ4Compression, rocksdb::kSnappyCompression}) {
+    if (std::find(supported.begin(), supported.end(), want) != supported.end()) {
+      return want;
+    }
+  }
+  return rocksdb::kNoCompression;
+}
+
+rocksdb::ColumnFamilyOptions BaseColumnFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                                     bool bloom, size_t write_buffer);
+
+// Leads are written once per commit per changed lead and read back only at start (the engine
+// keeps them all in memory) and by the admin listing. A vector memtable makes each write an
+// append instead of a skiplist insert (the engine's biggest single cost per event); the rare
+// reads sort it.
+rocksdb::ColumnFamilyOptions LeadsColumnFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf = BaseColumnFamilyOptions(cache, /*bloom=*/true, kLeadsWriteBuffer);
+  cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  return cf;
+}
+
+rocksdb::ColumnFamilyOptions BaseColumnFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                                     bool bloom, size_t write_buffer) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = write_buffer;
+  cf.compression = PickCompression();
+  cf.level_compaction_dynamic_level_bytes = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  if (bloom) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+Status CheckOptions(const StoreOptions& options) {
+  if (options.path.empty()) {
+    return Status::InvalidArgument("store: empty data directory path");
+  }
+  // Written so that NaN fails too.
+  if (!(options.dedupe_window >= 0)) {
+    return Status::InvalidArgument("store: dedupe_window must be >= 0 seconds");
+  }
+  if (!(options.outbox_retention >= 0)) {
+    return Status::InvalidArgument("store: outbox_retention must be >= 0 seconds");
+  }
+  return Status::Ok();
+}
+
+void PutU32(uint32_t v, std::string* out) {
+  char buf[sizeof v];
+  std::memcpy(buf, &v, sizeof v);
+  out->append(buf, sizeof v);
+}
+
+uint32_t GetU32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+// ---- CommitBatch ----
+
+void CommitBatch::Append(Op op, std::string_view key, std::string_view value_head,
+                         std::string_view value_tail) {
+  rep_.push_back(static_cast<char>(op));
+  PutU32(static_cast<uint32_t>(key.size()), &rep_);
+  PutU32(static_cast<uint32_t>(value_head.size() + value_tail.size()), &rep_);
+  rep_.append(key);
+  rep_.append(value_head);
+  rep_.append(value_tail);
+  ++count_;
+}
+
+void CommitBatch::PutLead(std::string_view lead_id, std::string_view encoded_state) {
+  Append(Op::kPutLead, lead_id, encoded_state, {});
+}
+
+void CommitBatch::DeleteLead(std::string_view lead_id) { Append(Op::kDeleteLead, lead_id, {}, {}); }
+
+void CommitBatch::PutDedupe(std::string_view message_id, EpochSeconds received_at) {
+  std::string time;
+  time.reserve(fmt::kTimeSize);  // fits the small-string buffer: no allocation
+  fmt::AppendTime(received_at, &time);
+  Append(Op::kPutDedupe, message_id, time, {});
+}
+
+void CommitBatch::PutOutbox(uint64_t seq, EpochSeconds at, std::string_view record_json) {
+  assert(seq > 0 && "outbox seqs start at 1");
+  std::string key;
+  fmt::AppendSeqKey(seq, &key);
+  std::string time;
+  fmt::AppendTime(at, &time);
+  Append(Op::kPutOutbox, key, time, record_json);
+  if (min_outbox_seq_ == 0 || seq < min_outbox_seq_) {
+    min_outbox_seq_ = seq;
+  }
+}
+
+void CommitBatch::PutMeta(std::string_view key, std::string_view value) {
+  Append(Op::kPutMeta, key, value, {});
+}
+
+void CommitBatch::DeleteMeta(std::string_view key) { Append(Op::kDeleteMeta, key, {}, {}); }
+
+void CommitBatch::Clear() {
+  rep_.clear();
+  count_ = 0;
+  min_outbox_seq_ = 0;
+}
+
+template <typename Fn>
+bool CommitBatch::ForEach(Fn&& fn) const {
+  constexpr size_t kHeader = 1 + 2 * sizeof(uint32_t);
+  std::string_view in = rep_;
+  while (!in.empty()) {
+    if (in.size() < kHeader) {
+      return false;
+    }
+    Entry entry;
+    entry.op = static_cast<Op>(in[0]);
+    const size_t key_size = GetU32(in.data() + 1);
+    const size_t value_size = GetU32(in.data() + 1 + sizeof(uint32_t));
+    in.remove_prefix(kHeader);
+    if (in.size() < key_size + value_size) {
+      return false;
+    }
+    entry.key = in.substr(0, key_size);
+    entry.value = in.substr(key_size, value_size);
+    in.remove_prefix(key_size + value_size);
+    fn(entry);
+  }
+  return true;
+}
+
+// ---- Store ----
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (Status s = CheckOptions(options); !s.ok()) {
+    return s;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) {
+    return Status::IoError("store: cannot create " + options.path + ": " + ec.message());
+  }
+
+  std::unique_ptr<Store> store(new Store());
+  store->options_ = options;
+  if (store->options_.clock == nullptr) {
+    store->options_.clock = &SystemClock::Instance();
+  }
+  store->block_cache_ = rocksdb::NewLRUCache(kBlockCacheBytes);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;  // smooth out SST write-back instead of one big burst
+  // One writer (the engine thread) and a vector memtable for leads: no concurrent inserts.
+  db_options.allow_concurrent_memtable_write = false;
+  // Flushes and compactions run at a lower CPU priority than the engine and network threads:
+  // on a small machine they would otherwise steal the cores that acknowledge events, and show
+  // up as latency spikes. They still get every idle cycle.
+  {
+    rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
+    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
+    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH);
+  }
+  db_options.max_total_wal_size = kMaxTotalWalBytes;
+  db_options.keep_log_file_num = 4;  // RocksDB's own info LOG files, not the WAL
+  db_options.max_log_file_size = 16 << 20;
+  if (options.env != nullptr) {
+    db_options.env = options.env;
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(kNumColumnFamilies);
+  const auto& cache = store->block_cache_;
+  descriptors.emplace_back(kColumnFamilyNames[kDefault],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
+  // Leads: point lookups for leads not in memory; new leads (misses) are common, so a bloom
+  // filter pays.
+  descriptors.emplace_back(kColumnFamilyNames[kLeads],
+                           LeadsColumnFamilyOptions(cache));
+  {
+    // Dedupe: nearly every lookup is a miss (a new messageId), so bloom filters on the files and
+    // on the memtable answer most lookups without reading a block. optimize_filters_for_hits
+    // stays off for the same reason. Expiry by the compaction filter; periodic compaction makes
+    // RocksDB revisit files that no write pressure would touch, so expired ids do leave the disk.
+    auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/true, kDedupeWriteBuffer);
+    cf.memtable_prefix_bloom_size_ratio = 0.1;
+    cf.memtable_whole_key_filtering = true;
+    cf.compaction_filter_factory =
+        NewDedupeFilterFactory(store->options_.clock, options.dedupe_window);
+    cf.periodic_compaction_seconds =
+        static_cast<uint64_t>(std::clamp(options.dedupe_window, 3600.0, 30.0 * 86400));
+    descriptors.emplace_back(kColumnFamilyNames[kDedupe], std::move(cf));
+  }
+  // Outbox: read by seeks only (no bloom); keys only grow, so compaction is mostly trivial moves.
+  descriptors.emplace_back(kColumnFamilyNames[kOutbox],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kOutboxWriteBuffer));
+  descriptors.emplace_back(kColumnFamilyNames[kMeta],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
+
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status rs =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &raw_db);
+  if (!rs.ok()) {
+    return FromRocks(rs, "open " + options.path);
+  }
+  store->db_.reset(raw_db);
+  store->write_batch_ = std::make_unique<rocksdb::WriteBatch>();
+
+  // The oldest outbox record, for OldestOutboxSeq. Cached because after trims the head of the
+  // outbox is a range tombstone every seek would have to step over.
+  std::unique_ptr<rocksdb::Iterator> it(
+      store->db_->NewIterator(rocksdb::ReadOptions(), store->cf(kOutbox)));
+  it->SeekToFirst();
+  if (it->Valid()) {
+    uint64_t seq = 0;
+    if (!fmt::DecodeSeqKey(ToView(it->key()), &seq)) {
+      return Status::Corruption("store: bad outbox key");
+    }
+    store->oldest_outbox_seq_.store(seq, std::memory_order_release);
+  } else if (!it->status().ok()) {
+    return FromRocks(it->status(), "read outbox head");
+  }
+  return store;
+}
+
+Store::~Store() {
+  // Nothing to do with an error here: the write-ahead log already holds every committed batch.
+  (void)Close();
+}
+
+Status Store::Close() {
+  if (db_ == nullptr) {
+    return Status::Ok();
+  }
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status flushed = db_->Flush(flush, handles_);
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    (void)db_->DestroyColumnFamilyHandle(handle);
+  }
+  handles_.clear();
+  rocksdb::Status closed = db_->Close();
+  db_.reset();
+  if (!flushed.ok()) {
+    return FromRocks(flushed, "flush on close");
+  }
+  return FromRocks(closed, "close");
+}
+
+Status Store::Commit(CommitBatch* batch) {
+  if (batch->empty()) {
+    return Status::Ok();
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  rocksdb::WriteBatch& wb = *write_batch_;
+  wb.Clear();
+  rocksdb::Status rs;
+  const bool decoded = batch->ForEach([&](const CommitBatch::Entry& e) {
+    if (!rs.ok()) {
+      return;
+    }
+    const rocksdb::Slice key = ToSlice(e.key);
+    const rocksdb::Slice value = ToSlice(e.value);
+    switch (e.op) {
+      case CommitBatch::Op::kPutLead:
+        rs = wb.Put(cf(kLeads), key, value);
+        break;
+      case CommitBatch::Op::kDeleteLead:
+        rs = wb.Delete(cf(kLeads), key);
+        break;
+      case CommitBatch::Op::kPutDedupe:
+        rs = wb.Put(cf(kDedupe), key, value);
+        break;
+      case CommitBatch::Op::kPutOutbox:
+        rs = wb.Put(cf(kOutbox), key, value);
+        break;
+      case CommitBatch::Op::kPutMeta:
+        rs = wb.Put(cf(kMeta), key, value);
+        break;
+      case CommitBatch::Op::kDeleteMeta:
+        rs = wb.Delete(cf(kMeta), key);
+        break;
+    }
+  });
+  assert(decoded && "CommitBatch buffer does not decode");
+  if (!decoded) {
+    return Status::Corruption("store: commit batch does not decode");
+  }
+  if (!rs.ok()) {
+    return FromRocks(rs, "build write batch");
+  }
+
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.durability == Durability::kFsync;
+  rs = db_->Write(write_options, &wb);
+  if (!rs.ok()) {
+    return FromRocks(rs, "commit");
+  }
+  const uint64_t oldest = oldest_outbox_seq_.load(std::memory_order_relaxed);
+  if (batch->min_outbox_seq_ != 0 && (oldest == 0 || batch->min_outbox_seq_ < oldest)) {
+    oldest_outbox_seq_.store(batch->min_outbox_seq_, std::memory_order_release);
+  }
+  batch->Clear();
+  return Status::Ok();
+}
+
+Status Store::GetLead(std::string_view lead_id, std::string* encoded) const {
+  return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kLeads), ToSlice(lead_id), encoded),
+                   "get lead");
+}
+
+Status Store::ScanLeads(
+    std::string_view after,
+    const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;  // a scan must not evict the hot blocks point lookups use
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kLeads)));
+  if (after.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(ToSlice(after));
+    if (it->Valid() && ToView(it->key()) == after) {
+      it->Next();
+    }
+  }
+  for (; it->Valid(); it->Next()) {
+    if (!fn(ToView(it->key()), ToView(it->value()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan leads");
+}
+
+Result<bool> Store::SeenMessage(std::string_view message_id, EpochSeconds now) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), cf(kDedupe), ToSlice(message_id), &value);
+  if (rs.IsNotFound()) {
+    return false;
+  }
+  if (!rs.ok()) {
+    return FromRocks(rs, "get dedupe id");
+  }
+  EpochSeconds received_at = 0;
+  if (value.size() != fmt::kTimeSize || !fmt::DecodeTimePrefix(ToView(value), &received_at)) {
+    return Status::Corruption("store: bad dedupe value for messageId " + std::string(message_id));
+  }
+  return !fmt::DedupeExpired(received_at, now, options_.dedupe_window);
+}
+
+Status Store::SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
+                           std::vector<bool>* results) const {
+  results->assign(ids.size(), false);
+  if (ids.empty()) {
+    return Status::Ok();
+  }
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(ids.size());
+  for (std::string_view id : ids) {
+    keys.push_back(ToSlice(id));
+  }
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf(kDedupe), keys.size(), keys.data(), values.data(),
+                statuses.data());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      continue;
+    }
+    if (!statuses[i].ok()) {
+      return FromRocks(statuses[i], "multiget dedupe ids");
+    }
+    EpochSeconds received_at = 0;
+    if (values[i].size() != fmt::kTimeSize ||
+        !fmt::DecodeTimePrefix(ToView(values[i]), &received_at)) {
+      return Status::Corruption("store: bad dedupe value for messageId " + std::string(ids[i]));
+    }
+    (*results)[i] = !fmt::DedupeExpired(received_at, now, options_.dedupe_window);
+  }
+  return Status::Ok();
+}
+
+Status Store::GetMeta(std::string_view key, std::string* value) const {
+  return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kMeta), ToSlice(key), value), "get meta");
+}
+
+Status Store::ReadOutbox(uint64_t from_seq, size_t max_records,
+                         std::vector<std::pair<uint64_t, std::string>>* out) const {
+  out->clear();
+  if (max_records == 0) {
+    return Status::Ok();
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kOutbox)));
+  const std::string start = fmt::SeqKey(from_seq);
+  for (it->Seek(start); it->Valid() && out->size() < max_records; it->Next()) {
+    uint64_t seq = 0;
+    const std::string_view value = ToView(it->value());
+    if (!fmt::DecodeSeqKey(ToView(it->key()), &seq) || value.size() < fmt::kTimeSize) {
+      return Status::Corruption("store: bad outbox record");
+    }
+    out->emplace_back(seq, std::string(value.substr(fmt::kTimeSize)));
+  }
+  return FromRocks(it->status(), "read outbox");
+}
+
+Status Store::TrimOutbox(EpochSeconds now) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const uint64_t first = oldest_outbox_seq_.load(std::memory_order_relaxed);
+  if (first == 0) {
+    return Status::Ok();
+  }
+  const EpochSeconds cutoff = now - options_.outbox_retention;
+  // Walk from the head while records are expired. This reads only what is about to be deleted
+  // (plus one record), so a trim every minute costs in proportion to the records it removes.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kOutbox)));
+  uint64_t end = first;  // one past the last expired seq
+  uint64_t next_oldest = 0;
+  for (it->Seek(fmt::SeqKey(first)); it->Valid(); it->Next()) {
+    uint64_t seq = 0;
+    EpochSeconds at = 0;
+    if (!fmt::DecodeSeqKey(ToView(it->key()), &seq) ||
+        !fmt::DecodeTimePrefix(ToView(it->value()), &at)) {
+      return Status::Corruption("store: bad outbox record");
+    }
+    if (!(at < cutoff)) {
+      next_oldest = seq;
+      break;
+    }
+    end = seq + 1;
+  }
+  if (!it->status().ok()) {
+    return FromRocks(it->status(), "scan outbox for trim");
+  }
+  if (end == first) {
+    return Status::Ok();
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.durability == Durability::kFsync;
+  rocksdb::Status rs =
+      db_->DeleteRange(write_options, cf(kOutbox), fmt::SeqKey(first), fmt::SeqKey(end));
+  if (!rs.ok()) {
+    return FromRocks(rs, "trim outbox");
+  }
+  oldest_outbox_seq_.store(next_oldest, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status Store::CompactAll() {
+  rocksdb::CompactRangeOptions compact;
+  // Rewrite the last level as well, so the dedupe filter sees every file.
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (size_t i = kLeads; i < kNumColumnFamilies; ++i) {
+    rocksdb::Status rs = db_->CompactRange(compact, cf(i), nullptr, nullptr);
+    if (!rs.ok()) {
+      return FromRocks(rs, std::string("compact ") + kColumnFamilyNames[i]);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string Store::Stats() const {
+  std::string out;
+  std::string value;
+  if (db_->GetProperty(rocksdb::DB::Properties::kDBStats, &value)) {
+    out += value;
+  }
+  for (size_t i = kLeads; i < kNumColumnFamilies; ++i) {
+    value.clear();
+    if (db_->GetProperty(cf(i), rocksdb::DB::Properties::kCFStatsNoFileHistogram, &value)) {
+      out += "** column family ";
+      out += kColumnFamilyNames[i];
+      out += " **\n";
+      out += value;
+    }
+  }
+  return out;
+}
+
+}  // namespace handoff

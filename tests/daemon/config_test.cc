@@ -1,0 +1,91 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+Status Parse(std::vector<std::string> args, Options* options) {
+  args.insert(args.begin(), "handoffd");
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  bool help = false;
+  std::string text;
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data(), options, &help, &text);
+}
+
+TEST(ConfigTest, DefaultsAreTheContractsDefaults) {
+  Options o;
+  ASSERT_OK(Parse({}, &o));
+  EXPECT_EQ(o.ingest_listen, "127.0.0.1:7400");
+  EXPECT_EQ(o.subscribe_listen, "127.0.0.1:7401");
+  EXPECT_EQ(o.http_listen, "127.0.0.1:7402");
+  EXPECT_EQ(o.data_dir, "./data");
+  EXPECT_EQ(o.rules, "rules/examples/default.yaml");
+  EXPECT_EQ(o.durability, "process");
+  EXPECT_EQ(o.stage_check_interval, 60);
+  EXPECT_EQ(o.dedupe_window, 86400);
+  EXPECT_TRUE(o.write_keys.empty());
+  EXPECT_EQ(o.heartbeat_interval, 10);
+}
+
+TEST(ConfigTest, FlagsOverrideTheConfigFile) {
+  testing::TempDir dir;
+  std::string path = dir.WriteFile("handoff.yaml",
+                                   "listen:\n"
+                                   "  ingest: 127.0.0.1:9400\n"
+                                   "  http: 127.0.0.1:9402\n"
+                                   "durability: fsync\n"
+                                   "write_keys: [a, b]\n"
+                                   "stage_check_interval: 0\n"
+                                   "dedupe_window: 2h\n");
+  Options o;
+  ASSERT_OK(Parse({"--config", path, "--http", "127.0.0.1:0", "--write-key", "c"}, &o));
+  EXPECT_EQ(o.ingest_listen, "127.0.0.1:9400");
+  EXPECT_EQ(o.http_listen, "127.0.0.1:0");
+  EXPECT_EQ(o.durability, "fsync");
+  EXPECT_EQ(o.write_keys, std::vector<std::string>{"c"});  // flags replace the file's list
+  EXPECT_EQ(o.stage_check_interval, 0);
+  EXPECT_EQ(o.dedupe_window, 7200);
+}
+
+TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
+  Options o;
+  Status st = Parse({"--durability", "sometimes"}, &o);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--durability"), std::string::npos) << st.message();
+  EXPECT_FALSE(Parse({"--dedupe-window", "0"}, &o).ok());       // zero only where it turns off
+  ASSERT_OK(Parse({"--stage-check-interval", "0s"}, &o));
+  EXPECT_EQ(o.stage_check_interval, 0);
+  EXPECT_FALSE(Parse({"--stage-check-interval", "0x"}, &o).ok());
+  EXPECT_FALSE(Parse({"--stage-check-interval", "1.5h"}, &o).ok());
+  EXPECT_FALSE(Parse({"--ingest", "nonsense"}, &o).ok());
+  EXPECT_FALSE(Parse({"--ingest", "127.0.0.1:99999"}, &o).ok());
+
+  testing::TempDir dir;
+  std::string path = dir.WriteFile("bad.yaml", "listen:\n  ingset: 127.0.0.1:1\n");
+  st = Parse({"--config", path}, &o);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("listen.ingset"), std::string::npos) << st.message();
+}
+
+TEST(ConfigTest, HostPortParsing) {
+  std::string host;
+  unsigned short port = 0;
+  ASSERT_OK(ParseHostPort("[::1]:7400", &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 7400);
+  ASSERT_OK(ParseHostPort(":7401", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 7401);
+}
+
+}  // namespace
+}  // namespace handoff

@@ -1,0 +1,1691 @@
+// Router tests (SPEC 7, and the accept / reject / close answers of SPEC 9), against a fake
+// RouterHost that keeps leads in a map and records every published record, with a manual clock.
+#include "routing/router.h"
+
+#include <date/date.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+#include "base/json_parser.h"
+#include "scoring/scorer.h"
+#include "rules/rule_loader.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+// Stage indexes of kStages ("new" is 0).
+constexpr int kNew = 0;
+constexpr int kMql = 1;
+constexpr int kSql = 2;
+constexpr int kOpportunity = 3;
+
+// Stages whose enter never holds: tests move leads by hand (Scorer::SetStage).
+constexpr std::string_view kStages = R"(
+stages:
+  - {name: mql, enter: false}
+  - {name: sql, enter: false}
+  - {name: opportunity, enter: false}
+)";
+
+constexpr double kMinute = 60;
+constexpr double kHour = 3600;
+
+// Epoch seconds of a UTC wall-clock time.
+EpochSeconds Utc(int y, unsigned mo, unsigned d, int h, int mi, int s = 0) {
+  using namespace std::chrono;
+  date::sys_seconds t =
+      date::sys_days{date::year{y} / mo / d} + hours{h} + minutes{mi} + seconds{s};
+  return static_cast<EpochSeconds>(t.time_since_epoch().count());
+}
+
+// A published record, copied out of the borrowed views.
+struct Rec {
+  uint64_t seq = 0;
+  std::string kind;
+  std::string lead;
+  std::string rep;
+  std::string team;
+  std::string reason;
+  std::string from_rep;
+  std::string outcome;
+  std::string trigger;
+  std::string stage;
+  EpochSeconds scores_at = 0;
+};
+
+class FakeHost final : public RouterHost {
+ public:
+  LeadState* FindLead(std::string_view id) override {
+    auto it = leads.find(std::string(id));
+    return it == leads.end() ? nullptr : &it->second;
+  }
+  void LeadChanged(LeadState* lead) override { changed.push_back(lead->id); }
+  uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) override {
+    Rec r;
+    r.seq = next_seq++;
+    r.kind = std::string(OutboxKindName(record->kind));
+    r.lead = lead->id;
+    r.rep = std::string(record->rep);
+    r.team = std::string(record->team);
+    r.reason = std::string(record->reason);
+    r.from_rep = std::string(record->from_rep);
+    r.outcome = std::string(record->outcome);
+    r.trigger = std::string(record->trigger);
+    r.stage = lead->stage;
+    r.scores_at = scores_at;
+    record->seq = r.seq;
+    records.push_back(std::move(r));
+    return record->seq;
+  }
+  // As the engine does after a recycled close: set the stage, publish nothing here (stage
+  // records are not under test), and tell the router.
+  void ResetStage(LeadState* lead) {
+    const int stage = 0;
+    forced.emplace_back(lead->id, stage);
+    StageChange change{scorer->StageIndex(lead), stage};
+    if (!change.changed()) {
+      return;
+    }
+    scorer->SetStage(lead, stage);
+    router->OnStageChange(lead, change, "", clock->Now());
+  }
+  void PutMeta(std::string_view key, std::string_view value) override {
+    meta[std::string(key)] = std::string(value);
+    ++meta_writes;
+  }
+
+  std::map<std::string, LeadState> leads;
+  std::vector<Rec> records;
+  std::vector<std::string> changed;
+  std::vector<std::pair<std::string, int>> forced;
+  std::map<std::string, std::string> meta;
+  int meta_writes = 0;
+  uint64_t next_seq = 1;
+  const Scorer* scorer = nullptr;
+  Router* router = nullptr;
+  const Clock* clock = nullptr;
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  // Monday 2026-01-12 15:00 UTC (10:00 in New York).
+  RouterTest() : clock_(Utc(2026, 1, 12, 15, 0)) {
+    host_.clock = &clock_;
+    router_ = std::make_unique<Router>(&host_, &clock_, &metrics_);
+    host_.router = router_.get();
+  }
+
+  // Loads kStages + `routing` and installs it (a reload when rules are already in force).
+  void Load(std::string_view routing) {
+    std::string yaml = std::string(kStages) + std::string(routing);
+    LoadResult loaded = LoadRulesFromString(yaml, "test.yaml");
+    ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+    scorers_.push_back(std::make_unique<Scorer>(loaded.rules));
+    host_.scorer = scorers_.back().get();
+    router_->SetRules(host_.scorer);
+  }
+
+  LeadState* NewLead(const std::string& id, std::string_view traits = "{}") {
+    LeadState& lead = host_.leads[id];
+    lead.id = id;
+    JsonParser parser;
+    EXPECT_OK(parser.Parse(traits, &lead.traits));
+    return &lead;
+  }
+
+  // Moves the lead to `to` the way the engine reports an event's stage change (trigger m-ID).
+  void MoveTo(LeadState* lead, int to) {
+    StageChange change{host_.scorer->StageIndex(lead), to};
+    ASSERT_TRUE(change.changed());
+    host_.scorer->SetStage(lead, to);
+    router_->OnStageChange(lead, change, "m-" + lead->id, clock_.Now());
+  }
+
+  LeadState* Qualified(const std::string& id, std::string_view traits = "{}") {
+    LeadState* lead = NewLead(id, traits);
+    MoveTo(lead, kSql);
+    return lead;
+  }
+
+  // The records published since the last call.
+  std::vector<Rec> Take() {
+    std::vector<Rec> out;
+    out.swap(host_.records);
+    return out;
+  }
+
+  // Reps of the routing records published since the last call; fails on any other kind.
+  std::vector<std::string> TakeRoutedReps() {
+    std::vector<std::string> reps;
+    for (const Rec& r : Take()) {
+      EXPECT_EQ(r.kind, "routed") << r.lead;
+      reps.push_back(r.rep);
+    }
+    return reps;
+  }
+
+  std::optional<RepView> View(const std::string& id) {
+    for (RepView& v : router_->Reps()) {
+      if (v.id == id) {
+        return v;
+      }
+    }
+    return std::nullopt;
+  }
+
+  SalesActionResult Act(SalesActionKind kind, uint64_t seq, std::string as_rep = "",
+                        std::string outcome = "", std::string reason = "") {
+    SalesAction a;
+    a.kind = kind;
+    a.seq = seq;
+    a.as_rep = std::move(as_rep);
+    a.outcome = std::move(outcome);
+    a.reason = std::move(reason);
+    SalesActOutcome done = router_->Act(a);
+    if (done.recycled_lead != nullptr) {
+      host_.ResetStage(done.recycled_lead);
+    }
+    return done.result;
+  }
+  SalesActionResult Accept(uint64_t seq, std::string as_rep = "") {
+    return Act(SalesActionKind::kAccept, seq, std::move(as_rep));
+  }
+  SalesActionResult Reject(uint64_t seq, std::string reason = "", std::string as_rep = "") {
+    return Act(SalesActionKind::kReject, seq, std::move(as_rep), "", std::move(reason));
+  }
+  SalesActionResult Close(uint64_t seq, std::string outcome, std::string as_rep = "") {
+    return Act(SalesActionKind::kClose, seq, std::move(as_rep), std::move(outcome));
+  }
+
+  // A restart: flush, then a new Router restored from the meta records and the stored leads.
+  void Restart() {
+    router_->Flush();
+    auto fresh = std::make_unique<Router>(&host_, &clock_, &metrics_);
+    ASSERT_OK(fresh->Restore([this](std::string_view key, std::string* value) {
+      auto it = host_.meta.find(std::string(key));
+      if (it == host_.meta.end()) {
+        return Status::NotFound(std::string(key));
+      }
+      *value = it->second;
+      return Status::Ok();
+    }));
+    fresh->SetRules(host_.scorer);
+    for (auto& [id, lead] : host_.leads) {
+      lead.cache = LeadScoringCache{};  // as if decoded from the store
+      fresh->AdoptLead(&lead);
+    }
+    router_ = std::move(fresh);
+    host_.router = router_.get();
+  }
+
+  ManualClock clock_;
+  Metrics metrics_;
+  FakeHost host_;
+  std::vector<std::unique_ptr<Scorer>> scorers_;
+  std::unique_ptr<Router> router_;
+};
+
+std::vector<std::string> Seq(std::initializer_list<const char*> reps) {
+  return std::vector<std::string>(reps.begin(), reps.end());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+
+constexpr std::string_view kWeighted511 = R"(
+routing:
+  stage: sql
+  teams:
+    - id: sales
+      strategy: weighted_round_robin
+      reps:
+        - {id: alice, weight: 5}
+        - {id: bob, weight: 1}
+        - {id: carol, weight: 1}
+)";
+
+TEST_F(RouterTest, SmoothWeightedRoundRobinIsTheNginxSequence) {
+  Load(kWeighted511);
+  for (int i = 0; i < 14; ++i) {
+    Qualified("l" + std::to_string(i));
+  }
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 14u);
+  std::vector<std::string> reps;
+  for (const Rec& r : recs) {
+    reps.push_back(r.rep);
+  }
+  EXPECT_EQ(reps, Seq({"alice", "alice", "bob", "alice", "carol", "alice", "alice",  //
+                       "alice", "alice", "bob", "alice", "carol", "alice", "alice"}));
+  const Rec& first = recs[0];
+  EXPECT_EQ(first.seq, 1u);
+  EXPECT_EQ(first.kind, "routed");
+  EXPECT_EQ(first.lead, "l0");
+  EXPECT_EQ(first.team, "sales");
+  EXPECT_EQ(first.reason, "weighted_round_robin");
+  EXPECT_EQ(first.trigger, "m-l0");
+  EXPECT_EQ(first.from_rep, "");
+  EXPECT_EQ(first.stage, "sql");
+
+  const LeadOwner& owner = *host_.leads["l2"].owner;
+  EXPECT_EQ(owner.rep, "bob");
+  EXPECT_EQ(owner.team, "sales");
+  EXPECT_EQ(owner.seq, 3u);
+  EXPECT_FALSE(owner.accepted);
+  EXPECT_FALSE(owner.closed);
+  EXPECT_EQ(owner.routed_at, clock_.Now());
+  EXPECT_EQ(owner.reassignments, 0u);
+  EXPECT_EQ(owner.held_by, Seq({"bob"}));
+
+  // After two full cycles every current weight is back at 0.
+  for (const char* id : {"alice", "bob", "carol"}) {
+    EXPECT_EQ(View(id)->current_weight, 0) << id;
+  }
+  EXPECT_EQ(View("alice")->open, 10);
+  EXPECT_EQ(View("alice")->today, 10);
+  EXPECT_EQ(View("bob")->open, 2);
+  EXPECT_EQ(View("carol")->today, 2);
+}
+
+TEST_F(RouterTest, WeightTiesGoToFileOrder) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: sales
+      strategy: weighted_round_robin
+      reps: [{id: zed, weight: 2}, {id: amy, weight: 2}, {id: kim, weight: 1}]
+)");
+  for (int i = 0; i < 5; ++i) {
+    Qualified("l" + std::to_string(i));
+  }
+  // (2,2,1) zed; (-1,4,2) amy; (1,1,3) kim; (3,3,-1) zed; (0,5,0) amy.
+  EXPECT_EQ(TakeRoutedReps(), Seq({"zed", "amy", "kim", "zed", "amy"}));
+}
+
+TEST_F(RouterTest, RoundRobinIgnoresWeightsAndIsTheDefault) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: explicit
+      when: traits.kind == "a"
+      strategy: round_robin
+      reps: [{id: alice, weight: 5}, {id: bob, weight: 1}, {id: carol, weight: 1}]
+    - id: implicit
+      reps: [{id: dan, weight: 3}, {id: erin}]
+)");
+  for (int i = 0; i < 6; ++i) {
+    Qualified("a" + std::to_string(i), R"({"kind":"a"})");
+  }
+  EXPECT_EQ(TakeRoutedReps(), Seq({"alice", "bob", "carol", "alice", "bob", "carol"}));
+  for (int i = 0; i < 4; ++i) {
+    Qualified("b" + std::to_string(i));
+  }
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_EQ(recs[0].rep, "dan");
+  EXPECT_EQ(recs[1].rep, "erin");
+  EXPECT_EQ(recs[2].rep, "dan");
+  EXPECT_EQ(recs[3].rep, "erin");
+  EXPECT_EQ(recs[0].team, "implicit");
+  EXPECT_EQ(recs[0].reason, "round_robin");
+}
+
+TEST_F(RouterTest, OnlyEligibleRepsTakePartAndOthersKeepTheirWeight) {
+  Load(kWeighted511);
+  ASSERT_OK(router_->SetOnline("carol", false));
+  for (int i = 0; i < 6; ++i) {
+    Qualified("l" + std::to_string(i));
+  }
+  // Smooth WRR over alice 5, bob 1: a a a b a a.
+  EXPECT_EQ(TakeRoutedReps(), Seq({"alice", "alice", "alice", "bob", "alice", "alice"}));
+  EXPECT_EQ(View("carol")->current_weight, 0);
+  EXPECT_EQ(View("carol")->open, 0);
+  EXPECT_EQ(View("alice")->current_weight, 0);
+  EXPECT_EQ(View("bob")->current_weight, 0);
+
+  // Back online: the full sequence from a clean state.
+  ASSERT_OK(router_->SetOnline("carol", true));
+  for (int i = 6; i < 13; ++i) {
+    Qualified("l" + std::to_string(i));
+  }
+  EXPECT_EQ(TakeRoutedReps(), Seq({"alice", "alice", "bob", "alice", "carol", "alice", "alice"}));
+}
+
+TEST_F(RouterTest, LeastLoadedFewestOpenThenFewestTodayThenFileOrder) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: support
+      strategy: least_loaded
+      reps: [{id: x}, {id: y}, {id: z}]
+)");
+  Qualified("l1");
+  Qualified("l2");
+  Qualified("l3");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].rep, "x");
+  EXPECT_EQ(recs[1].rep, "y");
+  EXPECT_EQ(recs[2].rep, "z");
+  EXPECT_EQ(recs[0].reason, "least_loaded");
+
+  // x and y close theirs: open 0/0/1, today 1/1/1 -> x (file order), then y (fewer open).
+  ASSERT_TRUE(Close(recs[0].seq, "won").ok);
+  ASSERT_TRUE(Close(recs[1].seq, "lost").ok);
+  Take();
+  Qualified("l4");
+  Qualified("l5");
+  // Now open 1/1/1, today 2/2/1 -> z (fewest today).
+  Qualified("l6");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"x", "y", "z"}));
+  // Open 1/1/2, today 2/2/2 -> x.
+  Qualified("l7");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"x"}));
+  EXPECT_EQ(View("x")->current_weight, 0);  // least_loaded does not use weights
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eligibility: hours, days, limits, availability, skills
+
+// Eligibility of a one-rep team at `t`, as GET /v1/reps reports it.
+class HoursTest : public RouterTest {
+ protected:
+  bool InHoursAt(const std::string& rep, EpochSeconds t) {
+    clock_.Set(t);
+    std::optional<RepView> v = View(rep);
+    EXPECT_TRUE(v.has_value());
+    EXPECT_EQ(v->in_hours, v->eligible);
+    EXPECT_EQ(v->why_not, v->eligible ? "" : "outside_hours");
+    return v->in_hours;
+  }
+};
+
+TEST_F(HoursTest, NewYorkHoursFollowDaylightSavingTime) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: us
+      reps:
+        - {id: ny, timezone: America/New_York, hours: "Mon-Fri 09:00-17:00"}
+)");
+  // EST (UTC-5), Monday 2026-01-12.
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 1, 12, 13, 59, 59)));
+  EXPECT_TRUE(InHoursAt("ny", Utc(2026, 1, 12, 14, 0, 0)));
+  EXPECT_TRUE(InHoursAt("ny", Utc(2026, 1, 12, 21, 59, 59)));
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 1, 12, 22, 0, 0)));
+  // EDT (UTC-4), Monday 2026-07-13.
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 7, 13, 12, 59, 59)));
+  EXPECT_TRUE(InHoursAt("ny", Utc(2026, 7, 13, 13, 0, 0)));
+  EXPECT_TRUE(InHoursAt("ny", Utc(2026, 7, 13, 20, 59, 59)));
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 7, 13, 21, 0, 0)));
+  // The same UTC instant the Monday before and after the switch (Sunday 2026-03-08).
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 3, 2, 13, 30)));  // 08:30 EST
+  EXPECT_TRUE(InHoursAt("ny", Utc(2026, 3, 9, 13, 30)));   // 09:30 EDT
+  // Weekdays are local: Monday 02:00 UTC is Sunday 21:00 in New York; Saturday 01:00 UTC is
+  // Friday 20:00.
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 1, 12, 2, 0)));
+  EXPECT_FALSE(InHoursAt("ny", Utc(2026, 1, 17, 15, 0)));  // Saturday 10:00
+  EXPECT_TRUE(InHoursAt("ny", Utc(2026, 1, 16, 21, 59)));  // Friday 16:59
+}
+
+TEST_F(HoursTest, BerlinHoursFollowDaylightSavingTime) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: eu
+      reps:
+        - {id: berlin, timezone: Europe/Berlin, hours: "Mon-Fri 09:00-17:00"}
+)");
+  EXPECT_FALSE(InHoursAt("berlin", Utc(2026, 1, 12, 7, 59, 59)));  // CET, UTC+1
+  EXPECT_TRUE(InHoursAt("berlin", Utc(2026, 1, 12, 8, 0, 0)));
+  EXPECT_TRUE(InHoursAt("berlin", Utc(2026, 1, 12, 15, 59, 59)));
+  EXPECT_FALSE(InHoursAt("berlin", Utc(2026, 1, 12, 16, 0, 0)));
+  EXPECT_FALSE(InHoursAt("berlin", Utc(2026, 7, 13, 6, 59, 59)));  // CEST, UTC+2
+  EXPECT_TRUE(InHoursAt("berlin", Utc(2026, 7, 13, 7, 0, 0)));
+  EXPECT_FALSE(InHoursAt("berlin", Utc(2026, 7, 13, 15, 0, 0)));
+  // Around the EU switch (Sunday 2026-03-29).
+  EXPECT_FALSE(InHoursAt("berlin", Utc(2026, 3, 23, 7, 30)));  // 08:30 CET
+  EXPECT_TRUE(InHoursAt("berlin", Utc(2026, 3, 30, 7, 30)));   // 09:30 CEST
+  // Friday 23:30 UTC is Saturday 00:30 in Berlin.
+  EXPECT_FALSE(InHoursAt("berlin", Utc(2026, 1, 16, 23, 30)));
+}
+
+TEST_F(HoursTest, OvernightRangeRunsIntoTheNextDay) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: night
+      reps:
+        - {id: owl, timezone: Asia/Tokyo, hours: "Sat-Sun 22:00-06:00"}
+)");
+  // Tokyo is UTC+9 all year. Saturday 2026-01-17.
+  EXPECT_FALSE(InHoursAt("owl", Utc(2026, 1, 17, 12, 59)));  // Sat 21:59
+  EXPECT_TRUE(InHoursAt("owl", Utc(2026, 1, 17, 13, 0)));    // Sat 22:00
+  EXPECT_TRUE(InHoursAt("owl", Utc(2026, 1, 17, 20, 59)));   // Sun 05:59
+  EXPECT_FALSE(InHoursAt("owl", Utc(2026, 1, 17, 21, 0)));   // Sun 06:00
+  EXPECT_TRUE(InHoursAt("owl", Utc(2026, 1, 18, 13, 0)));    // Sun 22:00
+  EXPECT_TRUE(InHoursAt("owl", Utc(2026, 1, 18, 20, 59)));   // Mon 05:59
+  EXPECT_FALSE(InHoursAt("owl", Utc(2026, 1, 18, 21, 0)));   // Mon 06:00
+  EXPECT_FALSE(InHoursAt("owl", Utc(2026, 1, 16, 14, 0)));   // Fri 23:00
+}
+
+TEST_F(RouterTest, QueuedLeadIsRoutedWhenWorkingHoursBegin) {
+  clock_.Set(Utc(2026, 1, 12, 13, 0));  // 08:00 in New York
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: us
+      reps:
+        - {id: ny, timezone: America/New_York, hours: "Mon-Fri 09:00-17:00"}
+)");
+  Qualified("early");
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("ny")->queued_in_team, 1u);
+  clock_.Set(Utc(2026, 1, 12, 13, 59, 59));
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(Utc(2026, 1, 12, 14, 0, 0));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].lead, "early");
+  EXPECT_EQ(recs[0].rep, "ny");
+  EXPECT_EQ(recs[0].reason, "round_robin");
+  EXPECT_EQ(recs[0].trigger, "");  // a timer caused it
+  EXPECT_EQ(View("ny")->queued_in_team, 0u);
+}
+
+TEST_F(RouterTest, MaxPerDayCountsTheRepsLocalDay) {
+  clock_.Set(Utc(2026, 1, 12, 20, 0));  // 12:00 in Los Angeles (UTC-8)
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: west
+      reps:
+        - {id: la, timezone: America/Los_Angeles, max_per_day: 2}
+)");
+  Qualified("l1");
+  clock_.Set(Utc(2026, 1, 13, 2, 0));  // past UTC midnight, still Jan 12 in LA
+  Qualified("l2");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"la", "la"}));
+  EXPECT_EQ(View("la")->today, 2);
+  EXPECT_EQ(View("la")->why_not, "max_per_day");
+  Qualified("l3");
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(Utc(2026, 1, 13, 7, 59, 59));
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(Utc(2026, 1, 13, 8, 0, 0));  // local midnight
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "l3");
+  EXPECT_EQ(recs[0].rep, "la");
+  EXPECT_EQ(View("la")->today, 1);
+  EXPECT_EQ(View("la")->open, 3);
+}
+
+TEST_F(RouterTest, MaxOpenQueuesFifoAndCloseDrains) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: solo
+      reps: [{id: a, max_open: 2}]
+)");
+  Qualified("l1");
+  Qualified("l2");
+  Qualified("l3");
+  Qualified("l4");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(View("a")->why_not, "max_open");
+  EXPECT_EQ(View("a")->queued_in_team, 2u);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+
+  ASSERT_TRUE(Close(recs[1].seq, "won").ok);
+  EXPECT_EQ(View("a")->open, 1);
+  router_->Tick();
+  std::vector<Rec> after = Take();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].kind, "closed");
+  EXPECT_EQ(after[1].kind, "routed");
+  EXPECT_EQ(after[1].lead, "l3");  // first in, first out
+  ASSERT_TRUE(Close(recs[0].seq, "lost").ok);
+  router_->Tick();
+  after = Take();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[1].lead, "l4");
+  EXPECT_EQ(View("a")->queued_in_team, 0u);
+}
+
+TEST_F(RouterTest, OfflineRepsGetNothingAndComingBackDrainsTheQueueInOrder) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: sales
+      reps: [{id: a}, {id: b}]
+)");
+  EXPECT_TRUE(router_->SetOnline("nobody", false).IsNotFound());
+  ASSERT_OK(router_->SetOnline("b", false));
+  EXPECT_EQ(View("b")->why_not, "offline");
+  EXPECT_FALSE(View("b")->online);
+  Qualified("l1");
+  Qualified("l2");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"a", "a"}));
+  ASSERT_OK(router_->SetOnline("a", false));
+  Qualified("q1");
+  Qualified("q2");
+  Qualified("q3");
+  EXPECT_TRUE(Take().empty());
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("a")->queued_in_team, 3u);
+
+  ASSERT_OK(router_->SetOnline("b", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].lead, "q1");
+  EXPECT_EQ(recs[1].lead, "q2");
+  EXPECT_EQ(recs[2].lead, "q3");
+  for (const Rec& r : recs) {
+    EXPECT_EQ(r.rep, "b");
+    EXPECT_EQ(r.kind, "routed");
+  }
+}
+
+constexpr std::string_view kSkills = R"(
+routing:
+  stage: sql
+  account_match: true
+  teams:
+    - id: intl
+      skill: lower(traits.language)
+      reps:
+        - {id: en1, skills: [en]}
+        - {id: de1, skills: [de, en]}
+)";
+
+TEST_F(RouterTest, SkillMustBeListedByTheRep) {
+  Load(kSkills);
+  Qualified("german1", R"({"language":"DE"})");
+  Qualified("german2", R"({"language":"de"})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"de1", "de1"}));
+  // Both speak English; en1's weight did not move while it could not take part: (1,1) en1,
+  // then (0,2) de1.
+  Qualified("english1", R"({"language":"en"})");
+  Qualified("english2", R"({"language":"en"})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"en1", "de1"}));
+  // No language: the skill is null and asks for nothing.
+  Qualified("any1");
+  Qualified("any2", R"({"language":null})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"en1", "de1"}));
+  // A value no rep lists: the lead waits.
+  Qualified("french", R"({"language":"fr"})");
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("en1")->queued_in_team, 1u);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  // A non-string value (lower() of a number is null): no requirement.
+  Qualified("numeric", R"({"language":7})");
+  EXPECT_EQ(TakeRoutedReps().size(), 1u);
+}
+
+TEST_F(RouterTest, NonStringSkillValueMatchesNobody) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      skill: traits.level
+      reps: [{id: r1, skills: ["3"]}]
+)");
+  Qualified("num", R"({"level":3})");
+  EXPECT_TRUE(Take().empty());
+  Qualified("str", R"({"level":"3"})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"r1"}));
+}
+
+TEST_F(RouterTest, AccountOwnerIgnoresTheTeamSkill) {
+  Load(kSkills);
+  ASSERT_OK(router_->SetAccountOwner("acme.com", "en1"));
+  Qualified("l1", R"({"language":"de","email":"x@acme.com"})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].rep, "en1");
+  EXPECT_EQ(recs[0].reason, "account_owner");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Account owners
+
+constexpr std::string_view kTwoTeams = R"(
+routing:
+  stage: sql
+  account_match: true
+  sla: {accept_within: 10m, max_reassign: 2}
+  teams:
+    - id: enterprise
+      when: traits.employees >= 1000
+      strategy: weighted_round_robin
+      reps: [{id: alice, weight: 2}, {id: bob, weight: 1}]
+    - id: smb
+      reps: [{id: carol}, {id: dan}]
+)";
+
+TEST_F(RouterTest, AccountOwnerTakesTheLeadInItsOwnTeam) {
+  Load(kTwoTeams);
+  ASSERT_OK(router_->SetAccountOwner("Acme.com", "carol"));
+  EXPECT_EQ(router_->AccountOwner("acme.com"), "carol");
+  EXPECT_EQ(router_->AccountOwner("ACME.COM"), "carol");
+  EXPECT_EQ(router_->AccountOwner("other.com"), "");
+  EXPECT_TRUE(router_->SetAccountOwner("acme.com", "nobody").IsNotFound());
+
+  LeadState* lead = Qualified("big", R"({"email":"Jane@ACME.com","employees":5000})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "carol");
+  EXPECT_EQ(recs[0].team, "smb");
+  EXPECT_EQ(recs[0].reason, "account_owner");
+  EXPECT_EQ(recs[0].trigger, "m-big");
+  EXPECT_EQ(lead->owner->team, "smb");
+  EXPECT_EQ(View("carol")->open, 1);
+  EXPECT_EQ(View("carol")->today, 1);
+  // Round-robin state did not move anywhere.
+  for (const char* id : {"alice", "bob", "carol", "dan"}) {
+    EXPECT_EQ(View(id)->current_weight, 0) << id;
+  }
+  Qualified("small", R"({"email":"x@other.com","employees":5})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"carol"}));
+}
+
+TEST_F(RouterTest, OwnerNotEligibleMeansNormalRouting) {
+  Load(kTwoTeams);
+  ASSERT_OK(router_->SetAccountOwner("acme.com", "carol"));
+  ASSERT_OK(router_->SetOnline("carol", false));
+  Qualified("big", R"({"email":"jane@acme.com","employees":5000})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].rep, "alice");
+  EXPECT_EQ(recs[0].team, "enterprise");
+  EXPECT_EQ(recs[0].reason, "weighted_round_robin");
+}
+
+TEST_F(RouterTest, AccountMatchOffIgnoresOwners) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: smb
+      reps: [{id: carol}, {id: dan}]
+)");
+  ASSERT_OK(router_->SetAccountOwner("acme.com", "dan"));
+  Qualified("l1", R"({"email":"jane@acme.com"})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].rep, "carol");
+  EXPECT_EQ(recs[0].reason, "round_robin");
+}
+
+TEST_F(RouterTest, AcceptedLeadTeachesTheOwnerButFreeMailNeverCounts) {
+  Load(kTwoTeams);
+  LeadState* first = Qualified("l1", R"({"email":"a@initech.com"})");
+  ASSERT_EQ(first->owner->rep, "carol");
+  Qualified("l2", R"({"email":"b@initech.com"})");  // dan: not accepted yet
+  Take();
+  EXPECT_EQ(router_->AccountOwner("initech.com"), "");
+  ASSERT_TRUE(Accept(host_.leads["l2"].owner->seq).ok);
+  EXPECT_EQ(router_->AccountOwner("initech.com"), "dan");
+  ASSERT_TRUE(Accept(first->owner->seq).ok);  // the latest accepted lead wins
+  EXPECT_EQ(router_->AccountOwner("initech.com"), "carol");
+  Take();
+  Qualified("l3", R"({"email":"c@Initech.com","employees":5000})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].rep, "carol");
+  EXPECT_EQ(recs[0].team, "smb");
+  EXPECT_EQ(recs[0].reason, "account_owner");
+
+  // Free mail: accepting teaches nothing, and even an admin-set owner does not count.
+  EXPECT_TRUE(Router::IsFreeMailDomain("gmail.com"));
+  EXPECT_FALSE(Router::IsFreeMailDomain("initech.com"));
+  LeadState* g = Qualified("g1", R"({"email":"joe@gmail.com"})");
+  Take();
+  ASSERT_TRUE(Accept(g->owner->seq).ok);
+  EXPECT_EQ(router_->AccountOwner("gmail.com"), "");
+  (void)router_->SetAccountOwner("gmail.com", "bob");
+  Take();
+  Qualified("g2", R"({"email":"ann@GMAIL.com"})");
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_NE(recs[0].reason, "account_owner");
+  EXPECT_EQ(recs[0].team, "smb");
+}
+
+TEST_F(RouterTest, QueuedLeadGoesToItsAccountOwnerWhenTheOwnerComesBack) {
+  Load(kTwoTeams);
+  ASSERT_OK(router_->SetAccountOwner("acme.com", "alice"));
+  for (const char* id : {"alice", "bob", "carol", "dan"}) {
+    ASSERT_OK(router_->SetOnline(id, false));
+  }
+  Qualified("l1", R"({"email":"x@acme.com"})");  // smb's lead; its owner is in enterprise
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("carol")->queued_in_team, 1u);
+  ASSERT_OK(router_->SetOnline("alice", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].rep, "alice");
+  EXPECT_EQ(recs[0].team, "enterprise");
+  EXPECT_EQ(recs[0].reason, "account_owner");
+  EXPECT_EQ(View("alice")->current_weight, 0);
+  EXPECT_EQ(View("carol")->queued_in_team, 0u);
+}
+
+TEST_F(RouterTest, AQueuedLeadNobodyCanTakeDoesNotBlockTheOnesBehind) {
+  Load(kSkills);
+  ASSERT_OK(router_->SetOnline("en1", false));
+  ASSERT_OK(router_->SetOnline("de1", false));
+  Qualified("fr", R"({"language":"fr"})");
+  Qualified("en", R"({"language":"en"})");
+  Qualified("de", R"({"language":"de"})");
+  EXPECT_TRUE(Take().empty());
+  ASSERT_OK(router_->SetOnline("en1", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "en");
+  EXPECT_EQ(recs[0].rep, "en1");
+  EXPECT_EQ(View("en1")->queued_in_team, 2u);
+  ASSERT_OK(router_->SetOnline("de1", true));
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "de");
+  EXPECT_EQ(View("de1")->queued_in_team, 1u);  // fr still waits
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+
+TEST_F(RouterTest, UnmatchedLeadIsUnroutedUntilAReloadGivesItATeam) {
+  constexpr std::string_view kBigOnly = R"(
+routing:
+  stage: sql
+  teams:
+    - id: big
+      when: traits.employees >= 1000
+      reps: [{id: alice}]
+)";
+  Load(kBigOnly);
+  Qualified("tiny", R"({"employees":3})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "unrouted");
+  EXPECT_EQ(recs[0].lead, "tiny");
+  EXPECT_EQ(recs[0].rep, "");
+  EXPECT_EQ(recs[0].team, "");
+  EXPECT_EQ(recs[0].trigger, "m-tiny");
+  EXPECT_FALSE(host_.leads["tiny"].owner.has_value());
+  clock_.Advance(kHour);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+
+  // A reload that still has no team for it: it stays, and nothing new is said.
+  Load(kBigOnly);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: big
+      when: traits.employees >= 1000
+      reps: [{id: alice}]
+    - id: rest
+      reps: [{id: bob}]
+)");
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].lead, "tiny");
+  EXPECT_EQ(recs[0].rep, "bob");
+  EXPECT_EQ(recs[0].team, "rest");
+  EXPECT_EQ(recs[0].trigger, "");
+}
+
+TEST_F(RouterTest, QueuedLeadFallingBelowTheStageLeavesAndRequeuesAtTheBack) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: a}]
+)");
+  ASSERT_OK(router_->SetOnline("a", false));
+  LeadState* l1 = Qualified("l1");
+  Qualified("l2");
+  EXPECT_EQ(View("a")->queued_in_team, 2u);
+  MoveTo(l1, kOpportunity);  // above: stays queued
+  EXPECT_EQ(View("a")->queued_in_team, 2u);
+  MoveTo(l1, kMql);
+  EXPECT_EQ(View("a")->queued_in_team, 1u);
+  MoveTo(l1, kSql);
+  EXPECT_EQ(View("a")->queued_in_team, 2u);
+  EXPECT_TRUE(Take().empty());
+  ASSERT_OK(router_->SetOnline("a", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].lead, "l2");
+  EXPECT_EQ(recs[1].lead, "l1");
+}
+
+TEST_F(RouterTest, UnroutedLeadFallingBelowLeavesAndIsAnnouncedAgain) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: big
+      when: traits.employees >= 1000
+      reps: [{id: alice}]
+)");
+  LeadState* lead = Qualified("tiny");
+  ASSERT_EQ(Take().size(), 1u);
+  MoveTo(lead, kNew);
+  MoveTo(lead, kSql);
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "unrouted");
+  // After it left, a reload does not route it.
+  MoveTo(lead, kMql);
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: rest
+      reps: [{id: bob}]
+)");
+  EXPECT_TRUE(Take().empty());
+}
+
+TEST_F(RouterTest, LeadWithAnOpenOwnerIsNotRoutedAgain) {
+  Load(kTwoTeams);
+  LeadState* lead = Qualified("l1");
+  ASSERT_EQ(Take().size(), 1u);
+  MoveTo(lead, kMql);
+  MoveTo(lead, kSql);
+  MoveTo(lead, kOpportunity);
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(lead->owner->rep, "carol");
+}
+
+TEST_F(RouterTest, ReloadRoutesQueuesOfRemovedTeams) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: old
+      reps: [{id: a}]
+)");
+  ASSERT_OK(router_->SetOnline("a", false));
+  Qualified("l1");
+  Qualified("l2");
+  EXPECT_TRUE(Take().empty());
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: new
+      reps: [{id: b}]
+)");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].lead, "l1");
+  EXPECT_EQ(recs[1].lead, "l2");
+  EXPECT_EQ(recs[0].rep, "b");
+  EXPECT_EQ(recs[0].team, "new");
+}
+
+TEST_F(RouterTest, RoutingRemovedAndRestoredKeepsTheQueue) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: a}]
+)");
+  ASSERT_OK(router_->SetOnline("a", false));
+  Qualified("l1");
+  EXPECT_TRUE(Take().empty());
+  Load("");  // no routing section at all
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t2
+      reps: [{id: b}]
+)");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "l1");
+  EXPECT_EQ(recs[0].rep, "b");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLA
+
+constexpr std::string_view kSla3 = R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 2}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}, {id: c}]
+)";
+
+TEST_F(RouterTest, SlaReassignsToRepsThatHaveNotHeldItThenEscalates) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  const uint64_t first_seq = recs[0].seq;
+  EXPECT_EQ(recs[0].rep, "a");
+
+  clock_.Advance(10 * kMinute - 1);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Advance(1);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+  EXPECT_EQ(recs[0].lead, "l1");
+  EXPECT_EQ(recs[0].rep, "b");
+  EXPECT_EQ(recs[0].from_rep, "a");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].reason, "sla_expired");
+  EXPECT_EQ(recs[0].trigger, "");
+  EXPECT_EQ(lead->owner->rep, "b");
+  EXPECT_EQ(lead->owner->seq, recs[0].seq);
+  EXPECT_EQ(lead->owner->reassignments, 1u);
+  EXPECT_EQ(lead->owner->held_by, Seq({"a", "b"}));
+  EXPECT_EQ(lead->owner->routed_at, clock_.Now());
+  EXPECT_EQ(View("a")->open, 0);
+  EXPECT_EQ(View("b")->open, 1);
+  EXPECT_EQ(Accept(first_seq).error, "unknown_seq");
+
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+  EXPECT_EQ(recs[0].rep, "c");
+  EXPECT_EQ(recs[0].from_rep, "b");
+
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].lead, "l1");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].from_rep, "c");
+  EXPECT_EQ(recs[0].rep, "");
+  EXPECT_EQ(recs[0].reason, "max_reassign");
+  EXPECT_FALSE(lead->owner.has_value());
+  EXPECT_EQ(View("c")->open, 0);
+  EXPECT_EQ(View("a")->queued_in_team, 1u);
+
+  // It waits in the queue: the reps that let it lapse do not get it straight back.
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(kMinute);
+    router_->Tick();
+  }
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("a")->queued_in_team, 1u);
+
+  // A rep becoming eligible (back online) takes it.
+  ASSERT_OK(router_->SetOnline("b", false));
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  ASSERT_OK(router_->SetOnline("b", true));
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].lead, "l1");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].reason, "round_robin");
+  ASSERT_TRUE(lead->owner.has_value());
+  EXPECT_EQ(lead->owner->reassignments, 0u);
+  EXPECT_EQ(View("a")->queued_in_team, 0u);
+}
+
+TEST_F(RouterTest, SlaWithNoRepLeftEscalatesAndAReturningRepTakesIt) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 5}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}]
+)");
+  ASSERT_OK(router_->SetOnline("b", false));
+  LeadState* lead = Qualified("l1");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"a"}));
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].from_rep, "a");
+  EXPECT_EQ(recs[0].reason, "no_eligible_rep");
+  clock_.Advance(kMinute);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+
+  // b comes back: it has not held the lead, so it gets it rather than a.
+  ASSERT_OK(router_->SetOnline("b", true));
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "b");
+  EXPECT_EQ(lead->owner->rep, "b");
+}
+
+TEST_F(RouterTest, MaxReassignZeroEscalatesAtOnce) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 1m, max_reassign: 0}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}]
+)");
+  Qualified("l1");
+  Take();
+  clock_.Advance(kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].reason, "max_reassign");
+}
+
+TEST_F(RouterTest, AcceptedLeadIsNotReassigned) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1");
+  Take();
+  clock_.Advance(5 * kMinute);
+  ASSERT_TRUE(Accept(lead->owner->seq).ok);
+  Take();
+  clock_.Advance(kHour);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(lead->owner->rep, "a");
+}
+
+TEST_F(RouterTest, SlaDeadlineSurvivesARestart) {
+  Load(kSla3);
+  const EpochSeconds t0 = clock_.Now();
+  LeadState* lead = Qualified("l1");
+  Take();
+  clock_.Advance(3 * kMinute);
+  Restart();
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(t0 + 10 * kMinute - 1);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(t0 + 10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+  EXPECT_EQ(recs[0].rep, "b");
+  EXPECT_EQ(recs[0].from_rep, "a");
+  EXPECT_EQ(lead->owner->seq, recs[0].seq);
+  // And the new owner's answers work on the restarted router.
+  ASSERT_TRUE(Accept(recs[0].seq, "b").ok);
+}
+
+TEST_F(RouterTest, EscalatedLeadStillWaitsAfterARestart) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 0}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}]
+)");
+  Qualified("l1");
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  ASSERT_EQ(Take().back().kind, "escalated");
+  Restart();
+  router_->Tick();
+  clock_.Advance(kMinute);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("a")->queued_in_team, 1u);
+  // a has held it; b, after a pause, has not.
+  ASSERT_OK(router_->SetOnline("b", false));
+  ASSERT_OK(router_->SetOnline("b", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].rep, "b");
+}
+
+TEST_F(RouterTest, SlaFollowsTheRulesInForce) {
+  Load(kSla3);
+  Qualified("l1");
+  Take();
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 30m}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}, {id: c}]
+)");
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Advance(20 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+}
+
+TEST_F(RouterTest, EscalatedLeadWaitsForTheRepsNewDay) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 0}
+  teams:
+    - id: t
+      reps: [{id: a, timezone: Europe/Berlin}]
+)");
+  clock_.Set(Utc(2026, 1, 12, 10, 0));  // 11:00 in Berlin
+  Qualified("l1");
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  ASSERT_EQ(Take().back().kind, "escalated");
+  clock_.Set(Utc(2026, 1, 12, 22, 59, 59));
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(Utc(2026, 1, 12, 23, 0, 0));  // midnight in Berlin
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "a");
+}
+
+TEST_F(RouterTest, EscalatedLeadWaitsForWorkingHoursToBegin) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 2}
+  teams:
+    - id: us
+      reps:
+        - {id: ny, timezone: America/New_York, hours: "Mon-Fri 09:00-17:00"}
+)");
+  clock_.Set(Utc(2026, 1, 12, 21, 55));  // Monday 16:55 in New York
+  Qualified("l1");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"ny"}));
+  clock_.Set(Utc(2026, 1, 12, 22, 5));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].reason, "no_eligible_rep");
+  // The new day in New York (05:00 UTC) finds ny outside hours; 09:00 local brings it back.
+  clock_.Set(Utc(2026, 1, 13, 5, 0));
+  router_->Tick();
+  clock_.Set(Utc(2026, 1, 13, 13, 59, 59));
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  clock_.Set(Utc(2026, 1, 13, 14, 0));
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "ny");
+}
+
+TEST_F(RouterTest, ALeadClosedWakesEscalatedLeadsOfItsTeamOnly) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 0}
+  teams:
+    - id: t1
+      when: traits.team == 1
+      reps: [{id: a}, {id: b}]
+    - id: t2
+      reps: [{id: x}]
+)");
+  LeadState* l1 = Qualified("l1", R"({"team":1})");
+  LeadState* l2 = Qualified("l2", R"({"team":1})");
+  LeadState* other = Qualified("o1", R"({"team":2})");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"a", "b", "x"}));
+  ASSERT_TRUE(Accept(l2->owner->seq).ok);
+  ASSERT_TRUE(Accept(other->owner->seq).ok);
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[2].kind, "escalated");
+  EXPECT_EQ(recs[2].lead, "l1");
+  EXPECT_EQ(recs[2].team, "t1");
+  EXPECT_EQ(recs[2].from_rep, "a");
+
+  // Events in another team do not wake it.
+  ASSERT_TRUE(Close(other->owner->seq, "won").ok);
+  ASSERT_OK(router_->SetOnline("x", false));
+  ASSERT_OK(router_->SetOnline("x", true));
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "closed");
+
+  // b closes a lead: b is the rep that has not held l1.
+  ASSERT_TRUE(Close(l2->owner->seq, "lost").ok);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[1].kind, "routed");
+  EXPECT_EQ(recs[1].lead, "l1");
+  EXPECT_EQ(recs[1].rep, "b");
+  EXPECT_EQ(recs[1].team, "t1");
+  EXPECT_EQ(l1->owner->held_by, Seq({"b"}));
+}
+
+TEST_F(RouterTest, EscalationWithItsTeamGoneGoesToTheUnroutedQueue) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}]
+)");
+  LeadState* lead = Qualified("l1");
+  Take();
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m}
+  teams:
+    - id: other
+      when: traits.never == true
+      reps: [{id: c}]
+)");
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].from_rep, "a");
+  EXPECT_FALSE(lead->owner.has_value());
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: b}]
+)");
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "b");
+}
+
+TEST_F(RouterTest, SlaOfARemovedRepsLeadMovesWithinItsTeam) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1");
+  Take();
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 2}
+  teams:
+    - id: t
+      reps: [{id: b}, {id: c}]
+)");
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+  EXPECT_EQ(recs[0].from_rep, "a");
+  EXPECT_EQ(recs[0].rep, "b");
+  EXPECT_EQ(lead->owner->rep, "b");
+  EXPECT_FALSE(View("a").has_value());  // its one open lead is gone
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accept / reject / close
+
+TEST_F(RouterTest, AcceptAnswersAndErrors) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1", R"({"email":"x@acme.com"})");
+  const uint64_t seq = lead->owner->seq;
+  Take();
+  SalesActionResult r = Accept(9999);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "unknown_seq");
+  EXPECT_FALSE(r.message.empty());
+  r = Accept(seq, "b");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "not_holder");
+  EXPECT_TRUE(Take().empty());
+  r = Accept(seq, "a");
+  EXPECT_TRUE(r.ok) << r.error;
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "accepted");
+  EXPECT_EQ(recs[0].lead, "l1");
+  EXPECT_EQ(recs[0].rep, "a");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].trigger, "");
+  EXPECT_TRUE(lead->owner->accepted);
+  r = Accept(seq);
+  EXPECT_EQ(r.error, "already_accepted");
+  EXPECT_TRUE(Take().empty());
+  // An accepted lead can still be closed.
+  EXPECT_TRUE(Close(seq, "won").ok);
+}
+
+TEST_F(RouterTest, RejectReassignsAtOnce) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1");
+  const uint64_t seq = lead->owner->seq;
+  Take();
+  EXPECT_EQ(Reject(seq, "nope", "b").error, "not_holder");
+  SalesActionResult r = Reject(seq, "not my region");
+  ASSERT_TRUE(r.ok) << r.error;
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].kind, "rejected");
+  EXPECT_EQ(recs[0].rep, "a");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].reason, "not my region");
+  EXPECT_EQ(recs[1].kind, "reassigned");
+  EXPECT_EQ(recs[1].rep, "b");
+  EXPECT_EQ(recs[1].from_rep, "a");
+  EXPECT_EQ(recs[1].reason, "rejected");
+  EXPECT_EQ(lead->owner->seq, recs[1].seq);
+  EXPECT_EQ(Reject(seq).error, "unknown_seq");
+  // Rejections count as moves: b and c reject, then it escalates.
+  ASSERT_TRUE(Reject(recs[1].seq).ok);
+  recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[1].rep, "c");
+  ASSERT_TRUE(Reject(recs[1].seq).ok);
+  recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].kind, "rejected");
+  EXPECT_EQ(recs[1].kind, "escalated");
+  EXPECT_EQ(recs[1].from_rep, "c");
+  EXPECT_EQ(recs[1].reason, "max_reassign");
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());  // it waits
+}
+
+TEST_F(RouterTest, CloseRecordsTheOutcomeAndFreesTheRep) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1");
+  const uint64_t seq = lead->owner->seq;
+  Take();
+  EXPECT_EQ(View("a")->open, 1);
+  SalesActionResult r = Close(seq, "maybe");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "invalid_outcome");
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("a")->open, 1);
+  EXPECT_EQ(Close(seq, "won", "c").error, "not_holder");
+
+  ASSERT_TRUE(Close(seq, "won", "a").ok);
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "closed");
+  EXPECT_EQ(recs[0].rep, "a");
+  EXPECT_EQ(recs[0].team, "t");
+  EXPECT_EQ(recs[0].outcome, "won");
+  EXPECT_EQ(View("a")->open, 0);
+  EXPECT_EQ(View("a")->today, 1);
+  EXPECT_TRUE(lead->owner->closed);
+  EXPECT_EQ(lead->owner->outcome, "won");
+  EXPECT_TRUE(host_.forced.empty());
+  EXPECT_EQ(Close(seq, "lost").error, "already_closed");
+  EXPECT_EQ(Accept(seq).error, "already_closed");
+  // No SLA on a closed lead.
+  clock_.Advance(kHour);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+}
+
+TEST_F(RouterTest, RecycledCloseSendsTheLeadBackToNewAndItMayQualifyAgain) {
+  Load(kSla3);
+  LeadState* lead = Qualified("l1");
+  const uint64_t seq = lead->owner->seq;
+  Take();
+  ASSERT_TRUE(Close(seq, "recycled").ok);
+  ASSERT_EQ(host_.forced.size(), 1u);
+  EXPECT_EQ(host_.forced[0].first, "l1");
+  EXPECT_EQ(host_.forced[0].second, kNew);
+  EXPECT_EQ(lead->stage, "new");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].outcome, "recycled");
+  EXPECT_EQ(View("a")->open, 0);
+
+  MoveTo(lead, kSql);
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "b");
+  EXPECT_FALSE(lead->owner->closed);
+  EXPECT_EQ(lead->owner->held_by, Seq({"b"}));
+  EXPECT_EQ(Accept(seq).error, "unknown_seq");
+  EXPECT_TRUE(Accept(recs[0].seq).ok);
+}
+
+TEST_F(RouterTest, RemovedRepsKeepTheirOpenLeadsAndGetNoNewOnes) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}]
+)");
+  LeadState* held = Qualified("l1");
+  ASSERT_EQ(held->owner->rep, "a");
+  Take();
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: b}, {id: c}]
+)");
+  std::optional<RepView> a = View("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->configured);
+  EXPECT_EQ(a->open, 1);
+  EXPECT_EQ(a->why_not, "removed");
+  EXPECT_FALSE(a->eligible);
+  EXPECT_TRUE(router_->SetOnline("a", true).IsNotFound());
+  EXPECT_TRUE(router_->SetAccountOwner("x.com", "a").IsNotFound());
+  for (int i = 2; i <= 5; ++i) {
+    Qualified("l" + std::to_string(i));
+  }
+  std::vector<std::string> reps = TakeRoutedReps();
+  EXPECT_EQ(std::count(reps.begin(), reps.end(), "a"), 0);
+  EXPECT_EQ(reps.size(), 4u);
+  EXPECT_EQ(held->owner->rep, "a");
+  ASSERT_TRUE(Accept(held->owner->seq, "a").ok);
+  ASSERT_TRUE(Close(held->owner->seq, "won").ok);
+  EXPECT_FALSE(View("a").has_value());  // nothing open: no longer listed
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence
+
+TEST_F(RouterTest, FlushAndRestoreRoundTrip) {
+  Load(R"(
+routing:
+  stage: sql
+  account_match: true
+  teams:
+    - id: sales
+      when: traits.employees >= 100
+      strategy: weighted_round_robin
+      reps: [{id: alice, weight: 3, max_per_day: 10}, {id: bob, weight: 1}]
+    - id: small
+      when: traits.employees >= 10
+      reps: [{id: carol}]
+)");
+  ASSERT_OK(router_->SetOnline("carol", false));
+  ASSERT_OK(router_->SetAccountOwner("acme.com", "bob"));
+  Qualified("s1", R"({"employees":500})");
+  LeadState* s2 = Qualified("s2", R"({"employees":500,"email":"x@initech.com"})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"alice", "alice"}));  // (3,1) a; (2,2) a
+  ASSERT_TRUE(Accept(s2->owner->seq).ok);
+  Qualified("q1", R"({"employees":20})");
+  Qualified("q2", R"({"employees":20})");
+  Qualified("u1", R"({"employees":1})");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);  // accepted, unrouted
+  EXPECT_EQ(recs[1].kind, "unrouted");
+
+  router_->Flush();
+  EXPECT_TRUE(host_.meta.contains("router.reps"));
+  EXPECT_TRUE(host_.meta.contains("router.queues"));
+  EXPECT_TRUE(host_.meta.contains("router.accounts"));
+  EXPECT_EQ(host_.meta["router.queues"], R"({"unrouted":["u1"],"small":["q1","q2"]})");
+  EXPECT_EQ(host_.meta["router.accounts"], R"({"acme.com":"bob","initech.com":"alice"})");
+  // Nothing changed since: nothing is written.
+  const int writes = host_.meta_writes;
+  router_->Flush();
+  EXPECT_EQ(host_.meta_writes, writes);
+
+  std::vector<RepView> before = router_->Reps();
+  Restart();
+  std::vector<RepView> after = router_->Reps();
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].id, before[i].id);
+    EXPECT_EQ(after[i].online, before[i].online) << before[i].id;
+    EXPECT_EQ(after[i].open, before[i].open) << before[i].id;
+    EXPECT_EQ(after[i].today, before[i].today) << before[i].id;
+    EXPECT_EQ(after[i].current_weight, before[i].current_weight) << before[i].id;
+    EXPECT_EQ(after[i].queued_in_team, before[i].queued_in_team) << before[i].id;
+    EXPECT_EQ(after[i].why_not, before[i].why_not) << before[i].id;
+  }
+  EXPECT_EQ(router_->AccountOwner("acme.com"), "bob");
+  EXPECT_EQ(router_->AccountOwner("initech.com"), "alice");
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+
+  // The sequence goes on where it was: (1,3) -> bob.
+  Qualified("s3", R"({"employees":500})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"bob"}));
+  ASSERT_OK(router_->SetOnline("carol", true));
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].lead, "q1");
+  EXPECT_EQ(recs[1].lead, "q2");
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: everyone
+      reps: [{id: dan}]
+)");
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "u1");
+  EXPECT_EQ(recs[0].rep, "dan");
+}
+
+TEST_F(RouterTest, RestoreRejectsGarbage) {
+  Router fresh(&host_, &clock_, &metrics_);
+  Status st = fresh.Restore([](std::string_view key, std::string* value) {
+    if (key == "router.reps") {
+      *value = "not json";
+      return Status::Ok();
+    }
+    return Status::NotFound(std::string(key));
+  });
+  EXPECT_FALSE(st.ok());
+}
+
+TEST_F(RouterTest, RestartReroutesTheUnroutedQueueUnderTheRulesInForce) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: big
+      when: traits.employees >= 1000
+      reps: [{id: alice}]
+)");
+  Qualified("tiny");
+  ASSERT_EQ(Take().size(), 1u);
+  router_->Flush();
+  // The daemon restarts on a rule file that changed while it was down.
+  LoadResult loaded = LoadRulesFromString(std::string(kStages) + R"(
+routing:
+  stage: sql
+  teams:
+    - id: rest
+      reps: [{id: bob}]
+)",
+                                          "test.yaml");
+  ASSERT_TRUE(loaded.ok());
+  scorers_.push_back(std::make_unique<Scorer>(loaded.rules));
+  host_.scorer = scorers_.back().get();
+  Restart();
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "tiny");
+  EXPECT_EQ(recs[0].rep, "bob");
+}
+
+}  // namespace
+}  // namespace handoff

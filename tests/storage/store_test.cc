@@ -1,0 +1,614 @@
+#include "storage/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include "storage/store_format.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+constexpr EpochSeconds kT0 = 1'800'000'000;  // a fixed "now" for the manual clock
+
+// Fault injection: a file system that counts syncs of write-ahead-log files and, when told to,
+// fails every append to them (LevelDB's ErrorEnv, for RocksDB's FileSystem layer).
+class WalFaultFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  WalFaultFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "WalFaultFileSystem"; }
+
+  std::atomic<bool> fail_wal_appends{false};
+  std::atomic<int> wal_syncs{0};
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok() && name.ends_with(".log")) {
+      *result = std::make_unique<WalFile>(std::move(*result), this);
+    }
+    return s;
+  }
+
+ private:
+  class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    WalFile(std::unique_ptr<rocksdb::FSWritableFile> file, WalFaultFileSystem* fs)
+        : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+      if (fs_->fail_wal_appends) {
+        return rocksdb::IOStatus::IOError("injected WAL append failure");
+      }
+      return FSWritableFileOwnerWrapper::Append(data, options, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+      if (fs_->fail_wal_appends) {
+        return rocksdb::IOStatus::IOError("injected WAL append failure");
+      }
+      return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+      ++fs_->wal_syncs;
+      return FSWritableFileOwnerWrapper::Sync(options, dbg);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+      ++fs_->wal_syncs;
+      return FSWritableFileOwnerWrapper::Fsync(options, dbg);
+    }
+
+   private:
+    WalFaultFileSystem* fs_;
+  };
+};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  StoreOptions Options() const {
+    StoreOptions options;
+    options.path = dir_.path() + "/data";
+    options.clock = &clock_;
+    options.dedupe_window = 100;
+    options.outbox_retention = 1000;
+    return options;
+  }
+
+  std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
+    auto store = Store::Open(options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  std::unique_ptr<Store> OpenStore() { return OpenStore(Options()); }
+
+  // Counts the entries physically present in the dedupe column family, bypassing the store's
+  // expiry logic: proof that the compaction filter removed them, not just that lookups hide them.
+  size_t RawDedupeCount() {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {store_format::kDedupe, rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s =
+        rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), Options().path, cfs, &handles, &db);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) {
+      return 0;
+    }
+    size_t count = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        ++count;
+      }
+      EXPECT_TRUE(it->status().ok());
+    }
+    for (auto* h : handles) {
+      EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    }
+    delete db;
+    return count;
+  }
+
+  bool Seen(const Store& store, std::string_view id, EpochSeconds now) {
+    Result<bool> seen = store.SeenMessage(id, now);
+    EXPECT_TRUE(seen.ok()) << seen.status().ToString();
+    return seen.ok() && *seen;
+  }
+
+  static std::vector<std::pair<uint64_t, std::string>> ReadAll(const Store& store, uint64_t from) {
+    std::vector<std::pair<uint64_t, std::string>> out;
+    EXPECT_OK(store.ReadOutbox(from, 1'000'000, &out));
+    return out;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_{kT0};
+};
+
+TEST_F(StoreTest, CommitThenReopenKeepsEverything) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    CommitBatch batch;
+    batch.PutLead("u1", "state-1");
+    batch.PutLead("u2", std::string("bin\0ary", 7));
+    batch.PutDedupe("m-1", kT0);
+    batch.PutOutbox(1, kT0, R"({"seq":1,"kind":"stage"})");
+    batch.PutOutbox(2, kT0, R"({"seq":2,"kind":"routed"})");
+    batch.PutMeta("rules.version", "7");
+    batch.PutMeta("outbox.next_seq", "3");
+    EXPECT_EQ(batch.count(), 7u);
+    ASSERT_OK(store->Commit(&batch));
+    EXPECT_TRUE(batch.empty());
+    EXPECT_EQ(batch.size_bytes(), 0u);
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::string value;
+  ASSERT_OK(store->GetLead("u1", &value));
+  EXPECT_EQ(value, "state-1");
+  ASSERT_OK(store->GetLead("u2", &value));
+  EXPECT_EQ(value, std::string("bin\0ary", 7));
+  EXPECT_TRUE(Seen(*store, "m-1", kT0 + 1));
+  EXPECT_THAT(ReadAll(*store, 1), ElementsAre(Pair(1u, R"({"seq":1,"kind":"stage"})"),
+                                              Pair(2u, R"({"seq":2,"kind":"routed"})")));
+  EXPECT_EQ(store->OldestOutboxSeq(), 1u);
+  ASSERT_OK(store->GetMeta("rules.version", &value));
+  EXPECT_EQ(value, "7");
+  ASSERT_OK(store->GetMeta("outbox.next_seq", &value));
+  EXPECT_EQ(value, "3");
+}
+
+TEST_F(StoreTest, AbsentKeysAreNotFound) {
+  auto store = OpenStore();
+  std::string value;
+  Status s = store->GetLead("nobody", &value);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  s = store->GetMeta("nothing", &value);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_FALSE(Seen(*store, "m-none", kT0));
+  EXPECT_EQ(store->OldestOutboxSeq(), 0u);
+  EXPECT_TRUE(ReadAll(*store, 0).empty());
+}
+
+TEST_F(StoreTest, EmptyCommitSucceeds) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  EXPECT_TRUE(batch.empty());
+  ASSERT_OK(store->Commit(&batch));
+}
+
+TEST_F(StoreTest, LaterOperationOnSameKeyWinsAndDeletesApply) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  batch.PutLead("u1", "old");
+  batch.PutLead("u2", "keep");
+  batch.PutMeta("k", "v");
+  ASSERT_OK(store->Commit(&batch));
+
+  batch.PutLead("u1", "newer");
+  batch.PutLead("u1", "newest");
+  batch.DeleteLead("u2");
+  batch.DeleteMeta("k");
+  ASSERT_OK(store->Commit(&batch));
+
+  std::string value;
+  ASSERT_OK(store->GetLead("u1", &value));
+  EXPECT_EQ(value, "newest");
+  EXPECT_TRUE(store->GetLead("u2", &value).IsNotFound());
+  EXPECT_TRUE(store->GetMeta("k", &value).IsNotFound());
+}
+
+TEST_F(StoreTest, DedupeSeenWithinWindowOnly) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  batch.PutDedupe("m-1", kT0);
+  ASSERT_OK(store->Commit(&batch));
+
+  EXPECT_TRUE(Seen(*store, "m-1", kT0));
+  EXPECT_TRUE(Seen(*store, "m-1", kT0 + 99.999));
+  // Exactly one window later it is forgotten; expired-but-still-stored reads as unseen.
+  EXPECT_FALSE(Seen(*store, "m-1", kT0 + 100));
+  EXPECT_FALSE(Seen(*store, "m-1", kT0 + 5000));
+  EXPECT_FALSE(Seen(*store, "m-2", kT0));
+
+  // Recording it again (re-applied after expiry) restarts its window.
+  batch.PutDedupe("m-1", kT0 + 5000);
+  ASSERT_OK(store->Commit(&batch));
+  EXPECT_TRUE(Seen(*store, "m-1", kT0 + 5050));
+}
+
+TEST_F(StoreTest, SeenMessagesBatchForm) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  batch.PutDedupe("fresh", kT0 + 50);
+  batch.PutDedupe("stale", kT0 - 500);
+  ASSERT_OK(store->Commit(&batch));
+
+  std::vector<bool> results;
+  ASSERT_OK(store->SeenMessages({"fresh", "absent", "stale", "fresh"}, kT0 + 60, &results));
+  EXPECT_THAT(results, ElementsAre(true, false, false, true));
+
+  ASSERT_OK(store->SeenMessages({}, kT0, &results));
+  EXPECT_TRUE(results.empty());
+}
+
+TEST_F(StoreTest, CompactionFilterRemovesExpiredIds) {
+  // Receive times: old at T0, young at T0+50; window 100.
+  {
+    auto store = OpenStore();
+    CommitBatch batch;
+    batch.PutDedupe("old", kT0);
+    batch.PutDedupe("young", kT0 + 50);
+    ASSERT_OK(store->Commit(&batch));
+    clock_.Set(kT0 + 60);  // neither expired yet: the flush on close keeps both
+  }
+  EXPECT_EQ(RawDedupeCount(), 2u);
+
+  clock_.Set(kT0 + 120);  // "old" expired, "young" not
+  {
+    auto store = OpenStore();
+    ASSERT_OK(store->CompactAll());
+  }
+  EXPECT_EQ(RawDedupeCount(), 1u);
+
+  auto store = OpenStore();
+  EXPECT_FALSE(Seen(*store, "old", kT0 + 120));
+  EXPECT_TRUE(Seen(*store, "young", kT0 + 120));
+}
+
+TEST_F(StoreTest, ExpiredIdsInMemtableAreNotFlushed) {
+  {
+    auto store = OpenStore();
+    CommitBatch batch;
+    batch.PutDedupe("a", kT0);
+    batch.PutDedupe("b", kT0);
+    ASSERT_OK(store->Commit(&batch));
+    clock_.Set(kT0 + 1000);  // both expire before the flush on close
+  }
+  EXPECT_EQ(RawDedupeCount(), 0u);
+}
+
+TEST_F(StoreTest, OutboxReadsInSeqOrderInPages) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  // Out of order inside a batch and across batches; iteration must still be by seq, including
+  // across the byte boundary (255 -> 256) where a little-endian key would sort wrongly.
+  for (uint64_t seq = 300; seq >= 1; --seq) {
+    batch.PutOutbox(seq, kT0, "r" + std::to_string(seq));
+    if (seq % 97 == 0) {
+      ASSERT_OK(store->Commit(&batch));
+    }
+  }
+  ASSERT_OK(store->Commit(&batch));
+  EXPECT_EQ(store->OldestOutboxSeq(), 1u);
+
+  std::vector<std::pair<uint64_t, std::string>> page;
+  uint64_t next = 1;
+  size_t pages = 0;
+  for (;;) {
+    ASSERT_OK(store->ReadOutbox(next, 64, &page));
+    if (page.empty()) {
+      break;
+    }
+    ++pages;
+    EXPECT_LE(page.size(), 64u);
+    for (const auto& [seq, json] : page) {
+      ASSERT_EQ(seq, next);
+      EXPECT_EQ(json, "r" + std::to_string(seq));
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 301u);
+  EXPECT_EQ(pages, 5u);  // 64 * 4 + 44
+
+  ASSERT_OK(store->ReadOutbox(299, 64, &page));
+  EXPECT_THAT(page, ElementsAre(Pair(299u, "r299"), Pair(300u, "r300")));
+  ASSERT_OK(store->ReadOutbox(1, 0, &page));
+  EXPECT_TRUE(page.empty());
+}
+
+TEST_F(StoreTest, TrimOutboxDeletesExpiredPrefix) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  // Record i has time T0 + 10*i; seq 6 has an early time but sits after a kept record.
+  for (uint64_t seq = 1; seq <= 8; ++seq) {
+    batch.PutOutbox(seq, seq == 6 ? kT0 : kT0 + 10.0 * seq, "r" + std::to_string(seq));
+  }
+  ASSERT_OK(store->Commit(&batch));
+
+  ASSERT_OK(store->TrimOutbox(kT0 + 1000));  // retention 1000: nothing is older than T0
+  EXPECT_EQ(store->OldestOutboxSeq(), 1u);
+
+  ASSERT_OK(store->TrimOutbox(kT0 + 1035));  // deletes times < T0+35: seqs 1..3
+  EXPECT_EQ(store->OldestOutboxSeq(), 4u);
+  auto all = ReadAll(*store, 1);
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all.front().first, 4u);
+
+  // Cut-off T0+55 deletes 4 and 5, and 6 (time T0) too, since it is part of the expired prefix;
+  // 7 (T0+70) is the first record within retention.
+  ASSERT_OK(store->TrimOutbox(kT0 + 1055));
+  EXPECT_EQ(store->OldestOutboxSeq(), 7u);
+
+  store.reset();
+  store = OpenStore();  // the range deletion is durable, and the head is found again
+  EXPECT_EQ(store->OldestOutboxSeq(), 7u);
+  EXPECT_THAT(ReadAll(*store, 1), ElementsAre(Pair(7u, "r7"), Pair(8u, "r8")));
+
+  ASSERT_OK(store->TrimOutbox(kT0 + 5000));  // everything
+  EXPECT_EQ(store->OldestOutboxSeq(), 0u);
+  EXPECT_TRUE(ReadAll(*store, 0).empty());
+
+  batch.PutOutbox(9, kT0 + 5000, "r9");
+  ASSERT_OK(store->Commit(&batch));
+  EXPECT_EQ(store->OldestOutboxSeq(), 9u);
+  ASSERT_OK(store->CompactAll());
+  EXPECT_THAT(ReadAll(*store, 0), ElementsAre(Pair(9u, "r9")));
+}
+
+TEST_F(StoreTest, TrimStopsAtFirstRecordWithinRetention) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  batch.PutOutbox(1, kT0 + 500, "late clock");  // within retention
+  batch.PutOutbox(2, kT0, "early clock");       // expired, but after a kept record
+  ASSERT_OK(store->Commit(&batch));
+  ASSERT_OK(store->TrimOutbox(kT0 + 1100));
+  EXPECT_EQ(store->OldestOutboxSeq(), 1u);
+  EXPECT_EQ(ReadAll(*store, 1).size(), 2u);
+}
+
+TEST_F(StoreTest, ScanLeadsPagesInKeyOrder) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  for (const char* id : {"d", "a", "c", "e", "b", "g", "f"}) {
+    batch.PutLead(id, std::string("s-") + id);
+  }
+  ASSERT_OK(store->Commit(&batch));
+
+  std::vector<std::string> seen;
+  std::string after;
+  for (;;) {
+    size_t in_page = 0;
+    std::string last;
+    ASSERT_OK(store->ScanLeads(after, [&](std::string_view id, std::string_view encoded) {
+      EXPECT_EQ(encoded, "s-" + std::string(id));
+      seen.emplace_back(id);
+      last = id;
+      return ++in_page < 3;
+    }));
+    if (in_page == 0) {
+      break;
+    }
+    after = last;
+  }
+  EXPECT_THAT(seen, ElementsAre("a", "b", "c", "d", "e", "f", "g"));
+
+  // `after` need not exist.
+  seen.clear();
+  ASSERT_OK(store->ScanLeads("cc", [&](std::string_view id, std::string_view) {
+    seen.emplace_back(id);
+    return true;
+  }));
+  EXPECT_THAT(seen, ElementsAre("d", "e", "f", "g"));
+}
+
+TEST_F(StoreTest, RejectsBadOptions) {
+  StoreOptions options = Options();
+  options.dedupe_window = -1;
+  auto store = Store::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
+
+  options = Options();
+  options.path.clear();
+  store = Store::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(StoreTest, SecondOpenOfSameDirectoryFails) {
+  auto first = OpenStore();
+  ASSERT_NE(first, nullptr);
+  auto second = Store::Open(Options());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kIoError) << second.status().ToString();
+}
+
+TEST_F(StoreTest, OpenOnAFileFails) {
+  StoreOptions options = Options();
+  options.path = dir_.WriteFile("not-a-dir", "x");
+  auto store = Store::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kIoError) << store.status().ToString();
+}
+
+TEST_F(StoreTest, StatsMentionColumnFamilies) {
+  auto store = OpenStore();
+  const std::string stats = store->Stats();
+  EXPECT_NE(stats.find("dedupe"), std::string::npos);
+  EXPECT_NE(stats.find("outbox"), std::string::npos);
+}
+
+TEST_F(StoreTest, FailedWalWriteIsAnErrorNotACrash) {
+  auto fs = std::make_shared<WalFaultFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  StoreOptions options = Options();
+  options.env = env.get();
+  {
+    auto store = OpenStore(options);
+    ASSERT_NE(store, nullptr);
+    CommitBatch batch;
+    batch.PutLead("u1", "ok");
+    ASSERT_OK(store->Commit(&batch));
+
+    fs->fail_wal_appends = true;
+    batch.PutLead("u2", "lost");
+    batch.PutOutbox(1, kT0, "r1");
+    Status s = store->Commit(&batch);
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), Status::Code::kIoError) << s.ToString();
+    EXPECT_EQ(batch.count(), 2u);  // left for the caller
+    EXPECT_EQ(store->OldestOutboxSeq(), 0u);
+    std::string value;
+    EXPECT_TRUE(store->GetLead("u2", &value).IsNotFound());
+    ASSERT_OK(store->GetLead("u1", &value));
+    fs->fail_wal_appends = false;
+  }  // closing after a write error must not crash either
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  std::string value;
+  ASSERT_OK(store->GetLead("u1", &value));
+  EXPECT_EQ(value, "ok");
+  EXPECT_TRUE(store->GetLead("u2", &value).IsNotFound());
+}
+
+TEST_F(StoreTest, DurabilityModeDecidesWalSync) {
+  auto fs = std::make_shared<WalFaultFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  StoreOptions options = Options();
+  options.env = env.get();
+  CommitBatch batch;
+
+  options.durability = Durability::kProcess;
+  {
+    auto store = OpenStore(options);
+    const int before = fs->wal_syncs;
+    batch.PutLead("u1", "x");
+    ASSERT_OK(store->Commit(&batch));
+    EXPECT_EQ(fs->wal_syncs, before);
+  }
+  options.durability = Durability::kFsync;
+  {
+    auto store = OpenStore(options);
+    const int before = fs->wal_syncs;
+    batch.PutLead("u1", "y");
+    ASSERT_OK(store->Commit(&batch));
+    EXPECT_GT(fs->wal_syncs, before);
+  }
+}
+
+// Subscribers read the outbox from their own threads while the engine commits.
+TEST_F(StoreTest, ConcurrentOutboxReadersSeeContiguousRecords) {
+  auto store = OpenStore();
+  constexpr uint64_t kRecords = 2000;
+  std::atomic<bool> done{false};
+  std::atomic<bool> ok{true};
+  auto reader = [&] {
+    uint64_t next = 1;
+    std::vector<std::pair<uint64_t, std::string>> page;
+    while (next <= kRecords) {
+      // Read `done` before the page: an empty page after the writer finished means a real gap.
+      const bool writer_finished = done;
+      if (!store->ReadOutbox(next, 50, &page).ok()) {
+        ok = false;
+        return;
+      }
+      for (const auto& [seq, json] : page) {
+        if (seq != next || json != "r" + std::to_string(seq)) {
+          ok = false;
+          return;
+        }
+        ++next;
+      }
+      if (page.empty()) {
+        if (writer_finished) {
+          ok = next > kRecords;
+          return;
+        }
+        std::this_thread::yield();
+      }
+    }
+  };
+  std::thread r1(reader);
+  std::thread r2(reader);
+  CommitBatch batch;
+  for (uint64_t seq = 1; seq <= kRecords; ++seq) {
+    batch.PutOutbox(seq, kT0, "r" + std::to_string(seq));
+    if (seq % 10 == 0) {
+      EXPECT_OK(store->Commit(&batch));  // not ASSERT: the readers must be joined
+    }
+  }
+  done = true;
+  r1.join();
+  r2.join();
+  EXPECT_TRUE(ok);
+}
+
+// kill -9 right after Commit returns: no flush, no destructor. The write-ahead log must bring the
+// batch back. Runs the crash in a re-executed child process ("threadsafe" death test), which gets
+// the data directory through the environment.
+constexpr char kCrashDirEnv[] = "HANDOFF_STORE_CRASH_DIR";
+
+TEST(StoreCrashTest, KilledProcessKeepsCommittedBatch) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::optional<testing::TempDir> tmp;
+  std::string path;
+  if (const char* inherited = std::getenv(kCrashDirEnv); inherited != nullptr) {
+    path = inherited;  // the child
+  } else {
+    tmp.emplace();
+    path = tmp->path() + "/data";
+    ASSERT_EQ(setenv(kCrashDirEnv, path.c_str(), 1), 0);
+  }
+  ManualClock clock(kT0);
+  StoreOptions options;
+  options.path = path;
+  options.clock = &clock;
+
+  EXPECT_EXIT(
+      {
+        auto store = Store::Open(options);
+        if (!store.ok()) {
+          std::_Exit(1);
+        }
+        CommitBatch batch;
+        for (int i = 0; i < 100; ++i) {
+          batch.PutLead("u" + std::to_string(i), "state-" + std::to_string(i));
+          batch.PutDedupe("m" + std::to_string(i), kT0);
+        }
+        batch.PutOutbox(1, kT0, "r1");
+        batch.PutMeta("rules.version", "3");
+        if (!(*store)->Commit(&batch).ok()) {
+          std::_Exit(2);
+        }
+        std::raise(SIGKILL);
+      },
+      ::testing::KilledBySignal(SIGKILL), "");
+  unsetenv(kCrashDirEnv);
+
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::string value;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK((*store)->GetLead("u" + std::to_string(i), &value));
+    EXPECT_EQ(value, "state-" + std::to_string(i));
+    Result<bool> seen = (*store)->SeenMessage("m" + std::to_string(i), kT0 + 1);
+    ASSERT_TRUE(seen.ok());
+    EXPECT_TRUE(*seen);
+  }
+  ASSERT_OK((*store)->GetMeta("rules.version", &value));
+  EXPECT_EQ(value, "3");
+  EXPECT_EQ((*store)->OldestOutboxSeq(), 1u);
+}
+
+}  // namespace
+}  // namespace handoff
