@@ -424,7 +424,7 @@ void HttpApi::GetLead(const std::string& id, const HttpRequest& request, HttpRes
     }
   }
   engine_->RunOnEngine([this, id, at, respond] {
-    LeadState* lead = engine_->FindLead(id);
+    Lead* lead = engine_->FindLead(id);
     if (lead == nullptr) {
       respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));
       return;
@@ -458,7 +458,7 @@ void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
     std::string last;
     bool more = false;
     Status st = engine_->store()->ScanLeads(after, [&](std::string_view id, std::string_view) {
-      LeadState* lead = engine_->FindLead(id);
+      Lead* lead = engine_->FindLead(id);
       if (lead == nullptr || (!stage.empty() && lead->stage != stage)) {
         return true;
       }

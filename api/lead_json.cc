@@ -5,7 +5,7 @@
 
 namespace handoff {
 
-void AppendLeadJson(const Scorer& scorer, LeadState* lead, EpochSeconds at, std::string* out) {
+void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out) {
   const RuleSet& rules = scorer.rules();
   std::vector<std::vector<ScorePart>> parts;
   std::vector<double> scores;

@@ -4,12 +4,12 @@
 #include <string>
 
 #include "scoring/scorer.h"
-#include "handoff/lead_state.h"
+#include "scoring/lead.h"
 
 namespace handoff {
 
 // {"id","stage","owner","traits","scores","breakdown","first_seen","last_seen","events"}, with
 // scores and breakdown read at `at`. Engine thread (it may refresh the lead's scoring cache).
-void AppendLeadJson(const Scorer& scorer, LeadState* lead, EpochSeconds at, std::string* out);
+void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out);
 
 }  // namespace handoff

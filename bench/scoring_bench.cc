@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/lead_codec.h"
 #include "ingest/event_parser.h"
 #include "scoring/scorer.h"
 #include "rules/rule_loader.h"
@@ -86,7 +87,7 @@ void BM_ParseAndScore50Rules(benchmark::State& state) {
   EventParser parser;
   Event event;
   ParseError err;
-  LeadState lead;
+  Lead lead;
   lead.id = "user-48213";
   lead.traits.Set("title", Value::String("VP Marketing"));
   Check(parser.Parse(kEvent, &event, &err), "event parses");
@@ -111,7 +112,7 @@ void BM_Score50RulesOnly(benchmark::State& state) {
   Event event;
   ParseError err;
   Check(parser.Parse(kEvent, &event, &err), "event parses");
-  LeadState lead;
+  Lead lead;
   lead.id = "user-48213";
   double t = event.timestamp;
   for (auto _ : state) {
@@ -122,11 +123,11 @@ void BM_Score50RulesOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_Score50RulesOnly);
 
-LeadState TypicalLead(const Scorer& scorer) {
+Lead TypicalLead(const Scorer& scorer) {
   EventParser parser;
   Event event;
   ParseError err;
-  LeadState lead;
+  Lead lead;
   lead.id = "user-48213";
   Check(parser.Parse(R"({"type":"identify","userId":"user-48213","traits":{"email":"ann@acme.com",)"
                      R"("title":"VP Marketing","company":{"name":"Acme","employees":900}}})",
@@ -145,7 +146,7 @@ LeadState TypicalLead(const Scorer& scorer) {
 
 void BM_EncodeLeadState(benchmark::State& state) {
   Scorer scorer(LoadModel());
-  LeadState lead = TypicalLead(scorer);
+  Lead lead = TypicalLead(scorer);
   std::string out;
   for (auto _ : state) {
     out.clear();
@@ -160,10 +161,10 @@ BENCHMARK(BM_EncodeLeadState);
 
 void BM_DecodeLeadState(benchmark::State& state) {
   Scorer scorer(LoadModel());
-  LeadState lead = TypicalLead(scorer);
+  Lead lead = TypicalLead(scorer);
   std::string bytes;
   EncodeLeadState(lead, &bytes);
-  LeadState back;
+  Lead back;
   Check(DecodeLeadState(bytes, &back).ok() && back.awards.size() == lead.awards.size(),
         "lead state round-trips");
   for (auto _ : state) {

@@ -1,11 +1,11 @@
 #include "core/engine.h"
 
-#include <filesystem>
 #include <rocksdb/perf_level.h>
 #include <system_error>
 
 #include "base/log.h"
 #include "outbox/outbox_record.h"
+#include "storage/lead_codec.h"
 
 namespace handoff {
 namespace {
@@ -14,8 +14,6 @@ namespace {
 constexpr std::string_view kMetaRulesVersion = "rules.version";
 constexpr std::string_view kMetaRulesSha = "rules.sha256";
 constexpr std::string_view kMetaRulesLoadedAt = "rules.loaded_at";
-
-constexpr double kWatchInterval = 0.5;
 
 uint64_t ParseU64(const std::string& s) {
   uint64_t v = 0;
@@ -45,7 +43,18 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
       clock_(clock),
       metrics_(metrics),
       outbox_(store),
-      router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)) {}
+      router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)),
+      rules_manager_(
+          options_.rules_path, options_.watch_rules,
+          [this](std::shared_ptr<const RuleSet> rules, ReloadDone done) {
+            RunOnEngine([this, rules = std::move(rules), done = std::move(done)]() mutable {
+              ReloadOutcome outcome = Install(std::move(rules));
+              if (done) {
+                done(outcome);
+              }
+            });
+          },
+          [this](const std::vector<LoadError>& errors) { return Rejected(errors); }) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -81,7 +90,6 @@ Status Engine::Start() {
     batch_.PutMeta(kMetaRulesLoadedAt, stored_loaded_at);
   }
   metrics_->RuleReload(true);
-  rules_signature_ = RulesSignature();
 
   if (Status st = outbox_.Restore(); !st.ok()) {
     return st;
@@ -92,7 +100,6 @@ Status Engine::Start() {
   }
   Commit();
   const EpochSeconds now = clock_->Now();
-  next_watch_ = now + kWatchInterval;
   next_stage_check_ = now + options_.stage_check_interval;
   next_trim_ = now + options_.outbox_trim_interval;
   thread_ = std::thread([this] {
@@ -101,6 +108,7 @@ Status Engine::Start() {
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     Loop();
   });
+  rules_manager_.Start();
   return Status::Ok();
 }
 
@@ -131,6 +139,7 @@ Status Engine::LoadState() {
 }
 
 void Engine::Stop() {
+  rules_manager_.Stop();  // no more installs queued behind the tasks below
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && !thread_.joinable()) {
@@ -160,14 +169,7 @@ void Engine::Submit(IngestBatch batch) {
 
 void Engine::RunOnEngine(std::function<void()> fn) { Enqueue(Closure{std::move(fn)}, 0); }
 
-void Engine::RequestReload(std::function<void(const ReloadOutcome&)> done) {
-  RunOnEngine([this, done = std::move(done)] {
-    ReloadOutcome outcome = Reload();
-    if (done) {
-      done(outcome);
-    }
-  });
-}
+void Engine::RequestReload(ReloadDone done) { rules_manager_.RequestReload(std::move(done)); }
 
 RulesInfo Engine::rules_info() const {
   std::lock_guard<std::mutex> lock(info_mu_);
@@ -179,7 +181,7 @@ size_t Engine::queued_events() const {
   return queued_events_;
 }
 
-LeadState* Engine::FindLead(std::string_view id) {
+Lead* Engine::FindLead(std::string_view id) {
   auto it = leads_.find(id);
   return it == leads_.end() ? nullptr : &it->second->state;
 }
@@ -190,7 +192,7 @@ void Engine::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (queue_.empty() && !stopping_) {
-        EpochSeconds wait = std::min({next_watch_, next_stage_check_, next_trim_}) - clock_->Now();
+        EpochSeconds wait = std::min(next_stage_check_, next_trim_) - clock_->Now();
         wait = std::clamp(wait, 0.001, 0.5);
         cv_.wait_for(lock, std::chrono::duration<double>(wait));
       }
@@ -308,7 +310,7 @@ void Engine::EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds 
   metrics_->StageTransition(record.from, record.to);
 }
 
-uint64_t Engine::Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) {
+uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
   scorer_->ReadScores(lead, scores_at, &score_scratch_);
   record->at = clock_->Now();
   record->lead = lead->id;
@@ -319,14 +321,14 @@ uint64_t Engine::Publish(OutboxRecord* record, LeadState* lead, EpochSeconds sco
   return outbox_.Append(record, &batch_);
 }
 
-void Engine::LeadChanged(LeadState* lead) {
+void Engine::LeadChanged(Lead* lead) {
   auto it = leads_.find(lead->id);
   if (it != leads_.end()) {
     MarkDirty(*it->second);
   }
 }
 
-void Engine::ResetStage(LeadState* lead) {
+void Engine::ResetStage(Lead* lead) {
   const int stage = 0;
   auto it = leads_.find(lead->id);
   if (it == leads_.end()) {
@@ -407,15 +409,6 @@ void Engine::Commit() {
 
 void Engine::RunCron() {
   const EpochSeconds now = clock_->Now();
-  if (options_.watch_rules && now >= next_watch_) {
-    next_watch_ = now + kWatchInterval;
-    std::string signature = RulesSignature();
-    if (signature != rules_signature_) {
-      rules_signature_ = signature;
-      LogInfo("rules changed on disk, reloading " + options_.rules_path);
-      Reload();
-    }
-  }
   if (options_.stage_check_interval > 0 && now >= next_stage_check_) {
     next_stage_check_ = now + options_.stage_check_interval;
     std::vector<LeadEntry*> staged(staged_.begin(), staged_.end());
@@ -441,38 +434,6 @@ void Engine::RunCron() {
   Commit();
 }
 
-std::string Engine::RulesSignature() const {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::string sig;
-  auto add = [&](const fs::path& p) {
-    auto mtime = fs::last_write_time(p, ec);
-    auto size = fs::file_size(p, ec);
-    sig += p.filename().string();
-    sig += ':';
-    sig += std::to_string(mtime.time_since_epoch().count());
-    sig += ':';
-    sig += std::to_string(ec ? 0 : size);
-    sig += ';';
-  };
-  fs::path root(options_.rules_path);
-  if (fs::is_directory(root, ec)) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(root, ec)) {
-      if (e.path().extension() == ".yaml") {
-        files.push_back(e.path());
-      }
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      add(f);
-    }
-  } else {
-    add(root);
-  }
-  return sig;
-}
-
 void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version) {
   const EpochSeconds now = clock_->Now();
   {
@@ -492,23 +453,21 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
   metrics_->SetRulesVersion(version);
 }
 
-ReloadOutcome Engine::Reload() {
-  ReloadOutcome outcome;
-  LoadResult loaded = LoadRules(options_.rules_path);
-  rules_signature_ = RulesSignature();
-  if (!loaded.ok()) {
-    metrics_->RuleReload(false);
-    LogError("rules reload rejected, keeping version " + std::to_string(rules_info().version) +
-             ":" + JoinErrors(loaded.errors));
-    outcome.errors = std::move(loaded.errors);
-    outcome.version = rules_info().version;
-    return outcome;
-  }
-  uint64_t version = rules_info().version + 1;
-  InstallRules(loaded.rules, version);
+uint64_t Engine::Rejected(const std::vector<LoadError>& errors) {
+  metrics_->RuleReload(false);
+  const uint64_t version = rules_info().version;
+  LogError("rules reload rejected, keeping version " + std::to_string(version) + ":" +
+           JoinErrors(errors));
+  return version;
+}
+
+ReloadOutcome Engine::Install(std::shared_ptr<const RuleSet> rules) {
+  const uint64_t version = rules_info().version + 1;
+  InstallRules(std::move(rules), version);
   Commit();
   metrics_->RuleReload(true);
   LogInfo("rules version " + std::to_string(version) + " loaded from " + options_.rules_path);
+  ReloadOutcome outcome;
   outcome.ok = true;
   outcome.version = version;
   return outcome;

@@ -3,10 +3,11 @@
 // Network threads parse and validate events and Submit() them in batches. The engine thread runs
 // one loop, Redis-style: take every queued task, apply it to the in-memory state while writing
 // the changes into one CommitBatch, commit that batch to the store (the group commit), then
-// complete each task (acks, HTTP 200s) and run the cron (rule-file watch, the wall-clock stage
-// re-check, outbox trimming). Because one thread applies everything in queue order, the events of
-// one connection take effect in the order sent, and a rule reload (also a task) lands between two
-// events: each event is scored wholly by one version.
+// complete each task (acks, HTTP 200s) and run the cron (the wall-clock stage re-check, router
+// timers, outbox trimming). Because one thread applies everything in queue order, the events of
+// one connection take effect in the order sent. Rule files are compiled on the RulesManager's
+// thread and swapped in as one task between two events: each event is scored wholly by one
+// version, and ingest never waits for YAML or RE2.
 //
 // Leads live in memory (all of them, loaded at start); the store is the durable copy, written
 // once per commit. Nothing is acknowledged before the commit that holds it returns.
@@ -36,10 +37,11 @@
 #include "storage/store.h"
 #include "handoff/clock.h"
 #include "handoff/event.h"
-#include "handoff/lead_state.h"
+#include "scoring/lead.h"
 #include "handoff/status.h"
 #include "ingest/ingest_sink.h"
 #include "routing/sales_action.h"
+#include "core/rules_manager.h"
 #include "rules/rule_loader.h"
 
 namespace handoff {
@@ -64,12 +66,6 @@ struct RulesInfo {
   std::string path;
 };
 
-struct ReloadOutcome {
-  bool ok = false;
-  uint64_t version = 0;           // the version in force after the attempt
-  std::vector<LoadError> errors;  // when !ok
-};
-
 class Engine : public IngestSink, public SalesDesk, private RouterHost {
  public:
   // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
@@ -88,8 +84,10 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void Submit(IngestBatch batch) override;
   // Runs `fn` on the engine thread, after everything queued before it has been committed.
   void RunOnEngine(std::function<void()> fn);
-  // Reloads the rule files on the engine thread; `done` (may be empty) runs there with the result.
-  void RequestReload(std::function<void(const ReloadOutcome&)> done);
+  // Reloads the rule files: compiled off the engine thread (RulesManager), then swapped in as one
+  // engine task. `done` (may be empty) runs with the result, on the engine thread after a
+  // successful swap, on the rules thread after a rejection.
+  void RequestReload(ReloadDone done);
   // The outbox: its reader side is for any thread; set its listener before Start.
   Outbox& outbox() { return outbox_; }
 
@@ -106,7 +104,7 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
 
   // --- engine thread only ---
   // The lead, or null when unknown.
-  LeadState* FindLead(std::string_view id) override;
+  Lead* FindLead(std::string_view id) override;
   Router& router() { return *router_; }
   // Runs `fn` on the engine thread once the changes made so far are committed (for answers that
   // promise durability).
@@ -126,7 +124,7 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
     uint64_t events = 0;
   };
   struct LeadEntry {
-    LeadState state;
+    Lead state;
     uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last commit
   };
   struct StringHash {
@@ -135,10 +133,10 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   };
 
   // RouterHost.
-  void LeadChanged(LeadState* lead) override;
-  uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) override;
+  void LeadChanged(Lead* lead) override;
+  uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
   // Sends a recycled lead back to stage 0 and reports the change (a `recycled` close).
-  void ResetStage(LeadState* lead);
+  void ResetStage(Lead* lead);
   void PutMeta(std::string_view key, std::string_view value) override;
 
   void Loop();
@@ -151,9 +149,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
                        std::string_view trigger);
   void Commit();
   void RunCron();
-  ReloadOutcome Reload();
+  // The rules thread's verdicts: a compiled rule set to swap in (engine thread), or a rejection
+  // (rules thread; returns the version kept).
+  ReloadOutcome Install(std::shared_ptr<const RuleSet> rules);
+  uint64_t Rejected(const std::vector<LoadError>& errors);
   void InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version);
-  std::string RulesSignature() const;
   Status LoadState();
 
   const EngineOptions options_;
@@ -185,10 +185,9 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::vector<Completion> completions_;
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;
+  RulesManager rules_manager_;  // last: its thread calls into the members above
   uint64_t commit_generation_ = 1;
   size_t events_in_commit_ = 0;
-  std::string rules_signature_;
-  EpochSeconds next_watch_ = 0;
   EpochSeconds next_stage_check_ = 0;
   EpochSeconds next_trim_ = 0;
   std::vector<std::string_view> id_scratch_;

@@ -141,7 +141,7 @@ Status Router::Restore(
   return Status::Ok();
 }
 
-void Router::AdoptLead(LeadState* lead) {
+void Router::AdoptLead(Lead* lead) {
   if (!lead->owner.has_value()) {
     return;
   }
@@ -179,7 +179,7 @@ void Router::SetRules(const Scorer* scorer) {
   if (!first) {
     sla_.clear();
     for (const auto& [seq, lead_id] : by_seq_) {
-      LeadState* lead = host_->FindLead(lead_id);
+      Lead* lead = host_->FindLead(lead_id);
       if (lead != nullptr && HasOpenOwner(*lead) && !lead->owner->accepted &&
           routing.sla.accept_within > 0) {
         sla_.emplace(lead->owner->routed_at + routing.sla.accept_within, lead_id);
@@ -220,7 +220,7 @@ void Router::SetRules(const Scorer* scorer) {
     reroute_unrouted_ = false;
     const EpochSeconds now = clock_->Now();
     for (const Orphan& o : orphans) {
-      LeadState* lead = host_->FindLead(o.id);
+      Lead* lead = host_->FindLead(o.id);
       if (lead != nullptr && !HasOpenOwner(*lead) &&
           scorer_->StageIndex(lead) >= routing.stage_index) {
         Route(lead, "", now, !o.was_unrouted);
@@ -239,11 +239,11 @@ bool Router::RoutingEnabled() const {
   return scorer_ != nullptr && rules().routing.enabled && rules().routing.stage_index > 0;
 }
 
-bool Router::HasOpenOwner(const LeadState& lead) const {
+bool Router::HasOpenOwner(const Lead& lead) const {
   return lead.owner.has_value() && !lead.owner->closed;
 }
 
-EvalContext Router::LeadContext(LeadState* lead, std::vector<double>* scores, EpochSeconds at) {
+EvalContext Router::LeadContext(Lead* lead, std::vector<double>* scores, EpochSeconds at) {
   scorer_->ReadScores(lead, at, scores);
   EvalContext ctx;
   ctx.traits = &lead->traits;
@@ -293,7 +293,7 @@ bool Router::SkillMatches(const RepDef& def, const EvalResult& skill) const {
   return std::find(def.skills.begin(), def.skills.end(), skill.string) != def.skills.end();
 }
 
-int Router::PickRep(int team_index, LeadState* lead, const std::vector<std::string>& exclude,
+int Router::PickRep(int team_index, Lead* lead, const std::vector<std::string>& exclude,
                     EpochSeconds now, EpochSeconds scores_at) {
   const TeamDef& team = rules().routing.teams[team_index];
   EvalResult skill;
@@ -348,7 +348,7 @@ int Router::PickRep(int team_index, LeadState* lead, const std::vector<std::stri
   return best;
 }
 
-int Router::FindTeam(LeadState* lead, EpochSeconds now) {
+int Router::FindTeam(Lead* lead, EpochSeconds now) {
   EvalContext ctx = LeadContext(lead, &scores_scratch_, now);
   const std::vector<TeamDef>& teams = rules().routing.teams;
   for (size_t t = 0; t < teams.size(); ++t) {
@@ -359,7 +359,7 @@ int Router::FindTeam(LeadState* lead, EpochSeconds now) {
   return -1;
 }
 
-void Router::OnStageChange(LeadState* lead, StageChange change, std::string_view trigger,
+void Router::OnStageChange(Lead* lead, StageChange change, std::string_view trigger,
                            EpochSeconds scores_at) {
   if (!RoutingEnabled()) {
     return;
@@ -372,7 +372,7 @@ void Router::OnStageChange(LeadState* lead, StageChange change, std::string_view
   }
 }
 
-bool Router::TryAccountOwner(LeadState* lead, const std::vector<std::string>& skip,
+bool Router::TryAccountOwner(Lead* lead, const std::vector<std::string>& skip,
                              std::string_view trigger, EpochSeconds scores_at) {
   const RoutingDef& routing = rules().routing;
   if (!routing.account_match || accounts_.empty()) {
@@ -401,7 +401,7 @@ bool Router::TryAccountOwner(LeadState* lead, const std::vector<std::string>& sk
   return true;
 }
 
-void Router::Route(LeadState* lead, std::string_view trigger, EpochSeconds scores_at,
+void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
                    bool announce_unrouted) {
   const EpochSeconds now = clock_->Now();
   const RoutingDef& routing = rules().routing;
@@ -435,7 +435,7 @@ void Router::Route(LeadState* lead, std::string_view trigger, EpochSeconds score
          scores_at);
 }
 
-void Router::Assign(LeadState* lead, int team_index, int rep_index, OutboxKind kind,
+void Router::Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind,
                     std::string_view reason, std::string_view from_rep, std::string_view trigger,
                     EpochSeconds scores_at) {
   const EpochSeconds now = clock_->Now();
@@ -478,7 +478,7 @@ void Router::Assign(LeadState* lead, int team_index, int rep_index, OutboxKind k
   metrics_->Routed(team.id, reason);
 }
 
-void Router::ReleaseOwner(LeadState* lead) {
+void Router::ReleaseOwner(Lead* lead) {
   LeadOwner& o = *lead->owner;
   auto it = reps_.find(o.rep);
   if (it != reps_.end() && it->second.open > 0) {
@@ -488,7 +488,7 @@ void Router::ReleaseOwner(LeadState* lead) {
   drain_needed_ = true;
 }
 
-void Router::Reassign(LeadState* lead, std::string_view why) {
+void Router::Reassign(Lead* lead, std::string_view why) {
   LeadOwner& o = *lead->owner;
   const std::string old_rep = o.rep;
   const std::string team_id = o.team;
@@ -515,7 +515,7 @@ void Router::Reassign(LeadState* lead, std::string_view why) {
   Assign(lead, team, rep, OutboxKind::kReassigned, why, old_rep, "", now);
 }
 
-void Router::Escalate(LeadState* lead, std::string_view team, std::string_view from_rep,
+void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_rep,
                       std::string_view why) {
   OutboxRecord record;
   record.kind = OutboxKind::kEscalated;
@@ -545,7 +545,7 @@ void Router::Escalate(LeadState* lead, std::string_view team, std::string_view f
 
 SalesActOutcome Router::Act(const SalesAction& action) {
   auto it = by_seq_.find(action.seq);
-  LeadState* lead = it == by_seq_.end() ? nullptr : host_->FindLead(it->second);
+  Lead* lead = it == by_seq_.end() ? nullptr : host_->FindLead(it->second);
   if (lead == nullptr || !lead->owner.has_value() || lead->owner->seq != action.seq) {
     return Fail("unknown_seq", "no lead's current routing record has seq " +
                                    std::to_string(action.seq) +
@@ -624,7 +624,7 @@ void Router::Tick() {
   while (!sla_.empty() && sla_.begin()->first <= now) {
     auto [deadline, lead_id] = *sla_.begin();
     sla_.erase(sla_.begin());
-    LeadState* lead = host_->FindLead(lead_id);
+    Lead* lead = host_->FindLead(lead_id);
     if (lead == nullptr || !HasOpenOwner(*lead) || lead->owner->accepted ||
         rules().routing.sla.accept_within <= 0 ||
         lead->owner->routed_at + rules().routing.sla.accept_within != deadline) {
@@ -683,7 +683,7 @@ void Router::Drain() {
     const int team_index = static_cast<int>(t);
     std::vector<std::string> waiting(q->second.begin(), q->second.end());
     for (const std::string& id : waiting) {
-      LeadState* lead = host_->FindLead(id);
+      Lead* lead = host_->FindLead(id);
       if (lead == nullptr || HasOpenOwner(*lead) ||
           scorer_->StageIndex(lead) < routing.stage_index) {
         Dequeue(id);
@@ -724,7 +724,7 @@ void Router::RerouteUnrouted() {
   const EpochSeconds now = clock_->Now();
   const std::vector<std::string> waiting(q->second.begin(), q->second.end());
   for (const std::string& id : waiting) {
-    LeadState* lead = host_->FindLead(id);
+    Lead* lead = host_->FindLead(id);
     if (lead == nullptr || HasOpenOwner(*lead) ||
         scorer_->StageIndex(lead) < rules().routing.stage_index) {
       Dequeue(id);

@@ -3,7 +3,7 @@
 // The router owns the routing state that is not part of a lead: each rep's availability, open
 // and today counts and smooth-round-robin weight, the team queues and the `unrouted` queue, the
 // account owners and the SLA deadlines. Each lead's current assignment lives on the lead
-// (LeadState::owner), so open counts, the seq -> lead map and SLA deadlines are rebuilt from the
+// (Lead::owner), so open counts, the seq -> lead map and SLA deadlines are rebuilt from the
 // leads at start; the rest is written to the store's meta records whenever it changes (Flush).
 //
 // Queues: a lead no rep can take waits in its team's queue (FIFO) and is routed as soon as a rep
@@ -37,7 +37,7 @@
 #include "routing/sales_action.h"
 #include "scoring/scorer.h"
 #include "handoff/clock.h"
-#include "handoff/lead_state.h"
+#include "scoring/lead.h"
 #include "handoff/status.h"
 
 namespace handoff {
@@ -47,19 +47,19 @@ namespace handoff {
 // and then reports the change back through OnStageChange like any other.
 struct SalesActOutcome {
   SalesActionResult result;
-  LeadState* recycled_lead = nullptr;  // set when the lead must go back to stage "new"
+  Lead* recycled_lead = nullptr;  // set when the lead must go back to stage "new"
 };
 
 // What the router needs from the engine.
 class RouterHost {
  public:
   virtual ~RouterHost() = default;
-  virtual LeadState* FindLead(std::string_view id) = 0;
+  virtual Lead* FindLead(std::string_view id) = 0;
   // The lead changed: write it with the next commit.
-  virtual void LeadChanged(LeadState* lead) = 0;
+  virtual void LeadChanged(Lead* lead) = 0;
   // Appends `record` to the outbox with the lead's scores read at `scores_at`, its traits and its
   // stage; fills record->seq and returns it.
-  virtual uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) = 0;
+  virtual uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) = 0;
   // Durable small records (the meta column family).
   virtual void PutMeta(std::string_view key, std::string_view value) = 0;
 };
@@ -87,7 +87,7 @@ class Router {
   // Restores the persisted state (meta values by key) at start; call before AdoptLead.
   Status Restore(const std::function<Status(std::string_view key, std::string* value)>& get_meta);
   // Rebuilds the lead-derived state from one stored lead at start.
-  void AdoptLead(LeadState* lead);
+  void AdoptLead(Lead* lead);
   // Installs new rules (at start and on every reload): removed reps keep their open leads and get
   // no new ones; queues of removed teams and the unrouted queue are routed afresh (at start: on
   // the first Tick, once the leads are adopted). With no routing in the new rules, queued leads
@@ -96,7 +96,7 @@ class Router {
 
   // A lead's stage changed (by an event or the re-check). Routes it when it reaches the routing
   // stage from below with no open owner; takes it out of its queue when it falls below.
-  void OnStageChange(LeadState* lead, StageChange change, std::string_view trigger,
+  void OnStageChange(Lead* lead, StageChange change, std::string_view trigger,
                      EpochSeconds scores_at);
 
   // A sales tool's answer to the lead's current routing record. Errors: unknown_seq (no lead's
@@ -146,32 +146,32 @@ class Router {
 
   const RuleSet& rules() const { return scorer_->rules(); }
   bool RoutingEnabled() const;
-  bool HasOpenOwner(const LeadState& lead) const;
-  EvalContext LeadContext(LeadState* lead, std::vector<double>* scores, EpochSeconds at);
+  bool HasOpenOwner(const Lead& lead) const;
+  EvalContext LeadContext(Lead* lead, std::vector<double>* scores, EpochSeconds at);
   // Eligibility ignoring skills; `why` gets the reason when not.
   bool RepAvailable(const RepDef& def, RepState& state, EpochSeconds now, std::string* why);
   int TodayCount(const RepDef& def, RepState& state, EpochSeconds now);
   bool SkillMatches(const RepDef& def, const EvalResult& skill) const;
   // The eligible rep of the team (not in `exclude`) to take `lead`, -1 when none; moves the
   // round-robin weights. The team's skill reads scores at `scores_at`.
-  int PickRep(int team_index, LeadState* lead, const std::vector<std::string>& exclude,
+  int PickRep(int team_index, Lead* lead, const std::vector<std::string>& exclude,
               EpochSeconds now, EpochSeconds scores_at);
-  int FindTeam(LeadState* lead, EpochSeconds now);
+  int FindTeam(Lead* lead, EpochSeconds now);
   // Routes `lead` afresh. `announce_unrouted`: publish `unrouted` when no team takes it (never
   // when it is already in the unrouted queue).
-  void Route(LeadState* lead, std::string_view trigger, EpochSeconds scores_at,
+  void Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
              bool announce_unrouted = true);
   // Gives the lead to its account owner when account_match is on and the owner (not in `skip`)
   // is eligible; false otherwise.
-  bool TryAccountOwner(LeadState* lead, const std::vector<std::string>& skip,
+  bool TryAccountOwner(Lead* lead, const std::vector<std::string>& skip,
                        std::string_view trigger, EpochSeconds scores_at);
-  void Assign(LeadState* lead, int team_index, int rep_index, OutboxKind kind,
+  void Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind,
               std::string_view reason, std::string_view from_rep, std::string_view trigger,
               EpochSeconds scores_at);
-  void Reassign(LeadState* lead, std::string_view why);
-  void Escalate(LeadState* lead, std::string_view team, std::string_view from_rep,
+  void Reassign(Lead* lead, std::string_view why);
+  void Escalate(Lead* lead, std::string_view team, std::string_view from_rep,
                 std::string_view why);
-  void ReleaseOwner(LeadState* lead);
+  void ReleaseOwner(Lead* lead);
   void Enqueue(std::string_view lead_id, const std::string& queue);
   void Dequeue(std::string_view lead_id);
   void Drain();

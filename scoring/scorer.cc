@@ -67,8 +67,8 @@ void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
   }
 }
 
-void Scorer::Align(LeadState* lead) const {
-  LeadScoringCache& cache = lead->cache;
+void Scorer::Align(Lead* lead) const {
+  LeadScoringCache& cache = lead->scoring_cache;
   if (cache.generation == generation_) {
     return;
   }
@@ -98,8 +98,8 @@ void Scorer::Align(LeadState* lead) const {
   cache.generation = generation_;
 }
 
-RuleAward& Scorer::AwardSlot(LeadState* lead, int rule_index) const {
-  int32_t& slot = lead->cache.award_slot[rule_index];
+RuleAward& Scorer::AwardSlot(Lead* lead, int rule_index) const {
+  int32_t& slot = lead->scoring_cache.award_slot[rule_index];
   if (slot < 0) {
     slot = static_cast<int32_t>(lead->awards.size());
     lead->awards.emplace_back();
@@ -108,8 +108,8 @@ RuleAward& Scorer::AwardSlot(LeadState* lead, int rule_index) const {
   return lead->awards[slot];
 }
 
-void Scorer::ProfileScores(LeadState* lead) const {
-  LeadScoringCache& cache = lead->cache;
+void Scorer::ProfileScores(Lead* lead) const {
+  LeadScoringCache& cache = lead->scoring_cache;
   if (cache.profile_valid) {
     return;
   }
@@ -128,14 +128,14 @@ void Scorer::ProfileScores(LeadState* lead) const {
   cache.profile_valid = true;
 }
 
-double Scorer::ScoreAt(const LeadState& lead, int score, EpochSeconds at,
+double Scorer::ScoreAt(const Lead& lead, int score, EpochSeconds at,
                        std::vector<ScorePart>* parts) const {
   const RuleSet& rs = *rules_;
   const ScoreDef& def = rs.scores[score];
-  const std::vector<int32_t>& slots = lead.cache.award_slot;
+  const std::vector<int32_t>& slots = lead.scoring_cache.award_slot;
   if (def.kind == ScoreKind::kProfile) {
     if (parts == nullptr) {
-      return lead.cache.profile[score];
+      return lead.scoring_cache.profile[score];
     }
     EvalContext ctx;
     ctx.traits = &lead.traits;
@@ -176,18 +176,18 @@ double Scorer::ScoreAt(const LeadState& lead, int score, EpochSeconds at,
   return total;
 }
 
-void Scorer::AllScores(LeadState* lead, EpochSeconds at, double* out) const {
+void Scorer::AllScores(Lead* lead, EpochSeconds at, double* out) const {
   ProfileScores(lead);
   for (size_t s = 0; s < rules_->scores.size(); ++s) {
     out[s] = ScoreAt(*lead, static_cast<int>(s), at, nullptr);
   }
 }
 
-StageChange Scorer::MoveStage(LeadState* lead, const double* scores, bool promote) const {
+StageChange Scorer::MoveStage(Lead* lead, const double* scores, bool promote) const {
   const RuleSet& rs = *rules_;
   const int top = static_cast<int>(rs.stages.size()) - 1;
   StageChange change;
-  change.from = lead->cache.stage_index;
+  change.from = lead->scoring_cache.stage_index;
   int current = change.from;
   EvalContext ctx;
   ctx.traits = &lead->traits;
@@ -222,20 +222,20 @@ StageChange Scorer::MoveStage(LeadState* lead, const double* scores, bool promot
   return change;
 }
 
-void Scorer::SetStage(LeadState* lead, int stage_index) const {
+void Scorer::SetStage(Lead* lead, int stage_index) const {
   Align(lead);
-  lead->cache.stage_index = stage_index;
+  lead->scoring_cache.stage_index = stage_index;
   lead->stage = rules_->stages[stage_index].name;
   // Profile rules may read lead.stage.
-  lead->cache.profile_valid = false;
+  lead->scoring_cache.profile_valid = false;
 }
 
-int Scorer::StageIndex(LeadState* lead) const {
+int Scorer::StageIndex(Lead* lead) const {
   Align(lead);
-  return lead->cache.stage_index;
+  return lead->scoring_cache.stage_index;
 }
 
-StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
+StageChange Scorer::Apply(const Event& event, Lead* lead) const {
   Align(lead);
   const RuleSet& rs = *rules_;
   const EpochSeconds t = event.timestamp;
@@ -247,7 +247,7 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
   }
 
   if (ApplyEventTraits(event, &lead->traits)) {
-    lead->cache.profile_valid = false;
+    lead->scoring_cache.profile_valid = false;
   }
 
   EvalContext ctx;
@@ -265,7 +265,7 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
     if (points == 0) {
       return;
     }
-    int32_t slot = lead->cache.award_slot[r];
+    int32_t slot = lead->scoring_cache.award_slot[r];
     if (rule.once && slot >= 0 && lead->awards[slot].awarded) {
       return;
     }
@@ -321,13 +321,13 @@ StageChange Scorer::Apply(const Event& event, LeadState* lead) const {
   return MoveStage(lead, after.data(), /*promote=*/true);
 }
 
-void Scorer::ReadScores(LeadState* lead, EpochSeconds at, std::vector<double>* scores) const {
+void Scorer::ReadScores(Lead* lead, EpochSeconds at, std::vector<double>* scores) const {
   Align(lead);
   scores->resize(rules_->scores.size());
   AllScores(lead, at, scores->data());
 }
 
-void Scorer::Breakdown(LeadState* lead, EpochSeconds at,
+void Scorer::Breakdown(Lead* lead, EpochSeconds at,
                        std::vector<std::vector<ScorePart>>* parts,
                        std::vector<double>* scores) const {
   Align(lead);
@@ -339,7 +339,7 @@ void Scorer::Breakdown(LeadState* lead, EpochSeconds at,
   }
 }
 
-StageChange Scorer::RecheckExit(LeadState* lead, EpochSeconds now) const {
+StageChange Scorer::RecheckExit(Lead* lead, EpochSeconds now) const {
   Align(lead);
   thread_local std::vector<double> scores;
   scores.resize(rules_->scores.size());

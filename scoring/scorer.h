@@ -3,7 +3,7 @@
 //
 // A Scorer is bound to one RuleSet (shared ownership) and is immutable, so any number of threads
 // may use one Scorer at once on different leads. Each Scorer has a process-unique generation that
-// keys the per-lead cache (LeadState::cache), so a lead scored under new rules re-aligns itself.
+// keys the per-lead cache (Lead::cache), so a lead scored under new rules re-aligns itself.
 #pragma once
 
 #include <array>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "handoff/event.h"
-#include "handoff/lead_state.h"
+#include "scoring/lead.h"
 #include "rules/rule_set.h"
 
 namespace handoff {
@@ -42,36 +42,36 @@ class Scorer {
   // Applies a validated event, whose timestamp is set, to `lead`: merges traits, awards event
   // rules (caps, once, decay), updates first/last seen and the event count, then moves the stage.
   // `lead->id` must already be set.
-  StageChange Apply(const Event& event, LeadState* lead) const;
+  StageChange Apply(const Event& event, Lead* lead) const;
 
   // Score values read at time `at` (event scores decayed to R = max(at, latest award); profile
   // scores from the current traits), indexed like RuleSet::scores.
-  void ReadScores(LeadState* lead, EpochSeconds at, std::vector<double>* scores) const;
+  void ReadScores(Lead* lead, EpochSeconds at, std::vector<double>* scores) const;
 
   // Every rule's non-zero part of every score at time `at`; (*parts)[s] adds up to score s.
-  void Breakdown(LeadState* lead, EpochSeconds at, std::vector<std::vector<ScorePart>>* parts,
+  void Breakdown(Lead* lead, EpochSeconds at, std::vector<std::vector<ScorePart>>* parts,
                  std::vector<double>* scores) const;
 
   // The wall-clock re-check: while the current stage's exit holds with scores read at `now`,
   // moves the lead down one stage.
-  StageChange RecheckExit(LeadState* lead, EpochSeconds now) const;
+  StageChange RecheckExit(Lead* lead, EpochSeconds now) const;
 
   // Sets the lead's stage (e.g. a `recycled` close sends it back to "new").
-  void SetStage(LeadState* lead, int stage_index) const;
+  void SetStage(Lead* lead, int stage_index) const;
 
   // The lead's current stage index (0 when its stored stage no longer exists).
-  int StageIndex(LeadState* lead) const;
+  int StageIndex(Lead* lead) const;
 
  private:
-  void Align(LeadState* lead) const;
-  double ScoreAt(const LeadState& lead, int score, EpochSeconds at,
+  void Align(Lead* lead) const;
+  double ScoreAt(const Lead& lead, int score, EpochSeconds at,
                  std::vector<ScorePart>* parts) const;
-  void ProfileScores(LeadState* lead) const;
-  void AllScores(LeadState* lead, EpochSeconds at, double* out) const;
+  void ProfileScores(Lead* lead) const;
+  void AllScores(Lead* lead, EpochSeconds at, double* out) const;
   // Promotes to the highest stage whose enter holds (when `promote`), else demotes while the
   // current stage's exit holds.
-  StageChange MoveStage(LeadState* lead, const double* scores, bool promote) const;
-  RuleAward& AwardSlot(LeadState* lead, int rule_index) const;
+  StageChange MoveStage(Lead* lead, const double* scores, bool promote) const;
+  RuleAward& AwardSlot(Lead* lead, int rule_index) const;
 
   std::shared_ptr<const RuleSet> rules_;
   uint64_t generation_;

@@ -1,4 +1,4 @@
-#include "handoff/lead_state.h"
+#include "storage/lead_codec.h"
 
 #include <cstring>
 

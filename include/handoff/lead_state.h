@@ -1,5 +1,5 @@
 // LeadState: everything Handoff knows about one lead, as the scoring engine keeps it in memory
-// and the store keeps it on disk (EncodeLeadState / DecodeLeadState).
+// and the store keeps it on disk (storage/lead_codec.h).
 //
 // Per-rule award state is keyed by rule id, so it survives reloads: a rule that keeps its id keeps
 // its history (changing its points changes only later awards); a rule that is removed contributes
@@ -50,15 +50,6 @@ struct LeadOwner {
   std::string outcome;               // when closed
 };
 
-// Derived per-rule-set data the scorer keeps on the lead to avoid lookups by id. Never encoded.
-struct LeadScoringCache {
-  uint64_t generation = 0;           // Scorer generation this cache belongs to; 0 = invalid
-  std::vector<int32_t> award_slot;   // rule index -> index into LeadState::awards, -1 = none
-  std::vector<double> profile;       // profile scores from the current traits
-  bool profile_valid = false;
-  int stage_index = 0;
-};
-
 struct LeadState {
   std::string id;
   std::string stage = "new";
@@ -69,16 +60,7 @@ struct LeadState {
   std::vector<RuleAward> awards;
   std::optional<LeadOwner> owner;
 
-  LeadScoringCache cache;  // not persisted
 };
 
-// Compact, versioned binary encoding. Decode rejects unknown versions and truncated input with
-// Corruption, never crashes on bad bytes.
-void EncodeLeadState(const LeadState& lead, std::string* out);
-[[nodiscard]] Status DecodeLeadState(std::string_view in, LeadState* lead);
-
-// The same binary form for a Value alone (used by other records).
-void EncodeValue(const Value& v, std::string* out);
-[[nodiscard]] bool DecodeValue(std::string_view* in, Value* v, int depth = 0);
 
 }  // namespace handoff

@@ -145,7 +145,7 @@ TEST_F(LeadsApiTest, LeadMatchesHandComputedDecayAndTheScorerLibrary) {
   LoadResult loaded = LoadRules(rules_path_);
   ASSERT_TRUE(loaded.ok());
   Scorer scorer(loaded.rules);
-  LeadState lead;
+  Lead lead;
   lead.id = "u1";
   EventParser parser;
   for (const std::string& line : events) {

@@ -64,12 +64,12 @@ struct Rec {
 
 class FakeHost final : public RouterHost {
  public:
-  LeadState* FindLead(std::string_view id) override {
+  Lead* FindLead(std::string_view id) override {
     auto it = leads.find(std::string(id));
     return it == leads.end() ? nullptr : &it->second;
   }
-  void LeadChanged(LeadState* lead) override { changed.push_back(lead->id); }
-  uint64_t Publish(OutboxRecord* record, LeadState* lead, EpochSeconds scores_at) override {
+  void LeadChanged(Lead* lead) override { changed.push_back(lead->id); }
+  uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override {
     Rec r;
     r.seq = next_seq++;
     r.kind = std::string(OutboxKindName(record->kind));
@@ -88,7 +88,7 @@ class FakeHost final : public RouterHost {
   }
   // As the engine does after a recycled close: set the stage, publish nothing here (stage
   // records are not under test), and tell the router.
-  void ResetStage(LeadState* lead) {
+  void ResetStage(Lead* lead) {
     const int stage = 0;
     forced.emplace_back(lead->id, stage);
     StageChange change{scorer->StageIndex(lead), stage};
@@ -103,7 +103,7 @@ class FakeHost final : public RouterHost {
     ++meta_writes;
   }
 
-  std::map<std::string, LeadState> leads;
+  std::map<std::string, Lead> leads;
   std::vector<Rec> records;
   std::vector<std::string> changed;
   std::vector<std::pair<std::string, int>> forced;
@@ -134,8 +134,8 @@ class RouterTest : public ::testing::Test {
     router_->SetRules(host_.scorer);
   }
 
-  LeadState* NewLead(const std::string& id, std::string_view traits = "{}") {
-    LeadState& lead = host_.leads[id];
+  Lead* NewLead(const std::string& id, std::string_view traits = "{}") {
+    Lead& lead = host_.leads[id];
     lead.id = id;
     JsonParser parser;
     EXPECT_OK(parser.Parse(traits, &lead.traits));
@@ -143,15 +143,15 @@ class RouterTest : public ::testing::Test {
   }
 
   // Moves the lead to `to` the way the engine reports an event's stage change (trigger m-ID).
-  void MoveTo(LeadState* lead, int to) {
+  void MoveTo(Lead* lead, int to) {
     StageChange change{host_.scorer->StageIndex(lead), to};
     ASSERT_TRUE(change.changed());
     host_.scorer->SetStage(lead, to);
     router_->OnStageChange(lead, change, "m-" + lead->id, clock_.Now());
   }
 
-  LeadState* Qualified(const std::string& id, std::string_view traits = "{}") {
-    LeadState* lead = NewLead(id, traits);
+  Lead* Qualified(const std::string& id, std::string_view traits = "{}") {
+    Lead* lead = NewLead(id, traits);
     MoveTo(lead, kSql);
     return lead;
   }
@@ -220,7 +220,7 @@ class RouterTest : public ::testing::Test {
     }));
     fresh->SetRules(host_.scorer);
     for (auto& [id, lead] : host_.leads) {
-      lead.cache = LeadScoringCache{};  // as if decoded from the store
+      lead.scoring_cache = LeadScoringCache{};  // as if decoded from the store
       fresh->AdoptLead(&lead);
     }
     router_ = std::move(fresh);
@@ -702,7 +702,7 @@ TEST_F(RouterTest, AccountOwnerTakesTheLeadInItsOwnTeam) {
   EXPECT_EQ(router_->AccountOwner("other.com"), "");
   EXPECT_TRUE(router_->SetAccountOwner("acme.com", "nobody").IsNotFound());
 
-  LeadState* lead = Qualified("big", R"({"email":"Jane@ACME.com","employees":5000})");
+  Lead* lead = Qualified("big", R"({"email":"Jane@ACME.com","employees":5000})");
   std::vector<Rec> recs = Take();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "routed");
@@ -751,7 +751,7 @@ routing:
 
 TEST_F(RouterTest, AcceptedLeadTeachesTheOwnerButFreeMailNeverCounts) {
   Load(kTwoTeams);
-  LeadState* first = Qualified("l1", R"({"email":"a@initech.com"})");
+  Lead* first = Qualified("l1", R"({"email":"a@initech.com"})");
   ASSERT_EQ(first->owner->rep, "carol");
   Qualified("l2", R"({"email":"b@initech.com"})");  // dan: not accepted yet
   Take();
@@ -771,7 +771,7 @@ TEST_F(RouterTest, AcceptedLeadTeachesTheOwnerButFreeMailNeverCounts) {
   // Free mail: accepting teaches nothing, and even an admin-set owner does not count.
   EXPECT_TRUE(Router::IsFreeMailDomain("gmail.com"));
   EXPECT_FALSE(Router::IsFreeMailDomain("initech.com"));
-  LeadState* g = Qualified("g1", R"({"email":"joe@gmail.com"})");
+  Lead* g = Qualified("g1", R"({"email":"joe@gmail.com"})");
   Take();
   ASSERT_TRUE(Accept(g->owner->seq).ok);
   EXPECT_EQ(router_->AccountOwner("gmail.com"), "");
@@ -886,7 +886,7 @@ routing:
       reps: [{id: a}]
 )");
   ASSERT_OK(router_->SetOnline("a", false));
-  LeadState* l1 = Qualified("l1");
+  Lead* l1 = Qualified("l1");
   Qualified("l2");
   EXPECT_EQ(View("a")->queued_in_team, 2u);
   MoveTo(l1, kOpportunity);  // above: stays queued
@@ -913,7 +913,7 @@ routing:
       when: traits.employees >= 1000
       reps: [{id: alice}]
 )");
-  LeadState* lead = Qualified("tiny");
+  Lead* lead = Qualified("tiny");
   ASSERT_EQ(Take().size(), 1u);
   MoveTo(lead, kNew);
   MoveTo(lead, kSql);
@@ -934,7 +934,7 @@ routing:
 
 TEST_F(RouterTest, LeadWithAnOpenOwnerIsNotRoutedAgain) {
   Load(kTwoTeams);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   ASSERT_EQ(Take().size(), 1u);
   MoveTo(lead, kMql);
   MoveTo(lead, kSql);
@@ -1011,7 +1011,7 @@ routing:
 
 TEST_F(RouterTest, SlaReassignsToRepsThatHaveNotHeldItThenEscalates) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   std::vector<Rec> recs = Take();
   ASSERT_EQ(recs.size(), 1u);
   const uint64_t first_seq = recs[0].seq;
@@ -1097,7 +1097,7 @@ routing:
       reps: [{id: a}, {id: b}]
 )");
   ASSERT_OK(router_->SetOnline("b", false));
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   ASSERT_EQ(TakeRoutedReps(), Seq({"a"}));
   clock_.Advance(10 * kMinute);
   router_->Tick();
@@ -1141,7 +1141,7 @@ routing:
 
 TEST_F(RouterTest, AcceptedLeadIsNotReassigned) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   Take();
   clock_.Advance(5 * kMinute);
   ASSERT_TRUE(Accept(lead->owner->seq).ok);
@@ -1155,7 +1155,7 @@ TEST_F(RouterTest, AcceptedLeadIsNotReassigned) {
 TEST_F(RouterTest, SlaDeadlineSurvivesARestart) {
   Load(kSla3);
   const EpochSeconds t0 = clock_.Now();
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   Take();
   clock_.Advance(3 * kMinute);
   Restart();
@@ -1296,9 +1296,9 @@ routing:
     - id: t2
       reps: [{id: x}]
 )");
-  LeadState* l1 = Qualified("l1", R"({"team":1})");
-  LeadState* l2 = Qualified("l2", R"({"team":1})");
-  LeadState* other = Qualified("o1", R"({"team":2})");
+  Lead* l1 = Qualified("l1", R"({"team":1})");
+  Lead* l2 = Qualified("l2", R"({"team":1})");
+  Lead* other = Qualified("o1", R"({"team":2})");
   ASSERT_EQ(TakeRoutedReps(), Seq({"a", "b", "x"}));
   ASSERT_TRUE(Accept(l2->owner->seq).ok);
   ASSERT_TRUE(Accept(other->owner->seq).ok);
@@ -1341,7 +1341,7 @@ routing:
     - id: t
       reps: [{id: a}, {id: b}]
 )");
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   Take();
   Load(R"(
 routing:
@@ -1375,7 +1375,7 @@ routing:
 
 TEST_F(RouterTest, SlaOfARemovedRepsLeadMovesWithinItsTeam) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   Take();
   Load(R"(
 routing:
@@ -1401,7 +1401,7 @@ routing:
 
 TEST_F(RouterTest, AcceptAnswersAndErrors) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1", R"({"email":"x@acme.com"})");
+  Lead* lead = Qualified("l1", R"({"email":"x@acme.com"})");
   const uint64_t seq = lead->owner->seq;
   Take();
   SalesActionResult r = Accept(9999);
@@ -1431,7 +1431,7 @@ TEST_F(RouterTest, AcceptAnswersAndErrors) {
 
 TEST_F(RouterTest, RejectReassignsAtOnce) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   const uint64_t seq = lead->owner->seq;
   Take();
   EXPECT_EQ(Reject(seq, "nope", "b").error, "not_holder");
@@ -1467,7 +1467,7 @@ TEST_F(RouterTest, RejectReassignsAtOnce) {
 
 TEST_F(RouterTest, CloseRecordsTheOutcomeAndFreesTheRep) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   const uint64_t seq = lead->owner->seq;
   Take();
   EXPECT_EQ(View("a")->open, 1);
@@ -1500,7 +1500,7 @@ TEST_F(RouterTest, CloseRecordsTheOutcomeAndFreesTheRep) {
 
 TEST_F(RouterTest, RecycledCloseSendsTheLeadBackToNewAndItMayQualifyAgain) {
   Load(kSla3);
-  LeadState* lead = Qualified("l1");
+  Lead* lead = Qualified("l1");
   const uint64_t seq = lead->owner->seq;
   Take();
   ASSERT_TRUE(Close(seq, "recycled").ok);
@@ -1532,7 +1532,7 @@ routing:
     - id: t
       reps: [{id: a}, {id: b}]
 )");
-  LeadState* held = Qualified("l1");
+  Lead* held = Qualified("l1");
   ASSERT_EQ(held->owner->rep, "a");
   Take();
   Load(R"(
@@ -1582,7 +1582,7 @@ routing:
   ASSERT_OK(router_->SetOnline("carol", false));
   ASSERT_OK(router_->SetAccountOwner("acme.com", "bob"));
   Qualified("s1", R"({"employees":500})");
-  LeadState* s2 = Qualified("s2", R"({"employees":500,"email":"x@initech.com"})");
+  Lead* s2 = Qualified("s2", R"({"employees":500,"email":"x@initech.com"})");
   EXPECT_EQ(TakeRoutedReps(), Seq({"alice", "alice"}));  // (3,1) a; (2,2) a
   ASSERT_TRUE(Accept(s2->owner->seq).ok);
   Qualified("q1", R"({"employees":20})");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "storage/lead_codec.h"
 #include "tests/testutil.h"
 
 namespace handoff {
@@ -99,13 +100,13 @@ Value Obj(std::initializer_list<std::pair<const char*, Value>> members) {
   return v;
 }
 
-LeadState NewLead(const std::string& id = "u1") {
-  LeadState lead;
+Lead NewLead(const std::string& id = "u1") {
+  Lead lead;
   lead.id = id;
   return lead;
 }
 
-double Read(const Scorer& scorer, LeadState* lead, const std::string& score, EpochSeconds at) {
+double Read(const Scorer& scorer, Lead* lead, const std::string& score, EpochSeconds at) {
   std::vector<double> scores;
   scorer.ReadScores(lead, at, &scores);
   return scores[scorer.rules().FindScore(score)];
@@ -116,7 +117,7 @@ TEST(ScorerTest, DecayMatchesHandComputedValues) {
                     .Score("engagement", ScoreKind::kEvent, 10 * kDay)
                     .Rule("visit", "engagement", "event == \"Visit\"", 10)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("Visit", kT0), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "engagement", kT0), 10);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "engagement", kT0 + 10 * kDay), 5);
@@ -133,7 +134,7 @@ TEST(ScorerTest, NoHalfLifeMeansNoDecay) {
                     .Score("total", ScoreKind::kEvent)
                     .Rule("visit", "total", "true", 3)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("Visit", kT0), &lead);
   scorer.Apply(Track("Visit", kT0 - 400 * kDay), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "total", kT0 + 1000 * kDay), 6);
@@ -144,7 +145,7 @@ TEST(ScorerTest, OutOfOrderEventsDecayFromTheLatestAward) {
                     .Score("e", ScoreKind::kEvent, kDay)
                     .Rule("any", "e", "true", 8)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("x", kT0 + 2 * kDay), &lead);
   scorer.Apply(Track("x", kT0), &lead);  // arrives late
   // R = max(T, latest award) = kT0 + 2d: 8 + 8 * 2^-2
@@ -172,12 +173,12 @@ TEST(ScorerTest, ArrivalOrderDoesNotChangeDecayedScores) {
       events.push_back(Track("e" + std::to_string(rng() % rules),
                              kT0 + static_cast<double>(rng() % (90 * 86400))));
     }
-    LeadState in_order = NewLead();
+    Lead in_order = NewLead();
     for (const Event& e : events) {
       scorer.Apply(e, &in_order);
     }
     std::shuffle(events.begin(), events.end(), rng);
-    LeadState shuffled = NewLead();
+    Lead shuffled = NewLead();
     for (const Event& e : events) {
       scorer.Apply(e, &shuffled);
     }
@@ -196,7 +197,7 @@ TEST(ScorerTest, CapCutsAwardsWithinAWindowAndResetsInTheNext) {
                     .Score("e", ScoreKind::kEvent)
                     .Rule("pricing", "e", "true", 20, CapDef{30, kDay})
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("x", kT0 + 10), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0 + kDay), 20);
   scorer.Apply(Track("x", kT0 + 20), &lead);  // cut to 10
@@ -214,7 +215,7 @@ TEST(ScorerTest, CapCountsAbsolutePointsOfNegativeRules) {
                     .Score("e", ScoreKind::kEvent)
                     .Rule("bounce", "e", "true", -25, CapDef{40, kDay})
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("x", kT0), &lead);
   scorer.Apply(Track("x", kT0 + 1), &lead);
   scorer.Apply(Track("x", kT0 + 2), &lead);
@@ -226,7 +227,7 @@ TEST(ScorerTest, AnAwardCutToZeroDoesNotMoveTheDecayReference) {
                     .Score("e", ScoreKind::kEvent, kDay)
                     .Rule("capped", "e", "event == \"a\"", 10, CapDef{10, 7 * kDay})
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("a", kT0), &lead);
   scorer.Apply(Track("a", kT0 + kDay), &lead);  // cut to 0: no award
   // Had the cut award moved R to kT0 + 1d, this would read 5.
@@ -238,7 +239,7 @@ TEST(ScorerTest, OnceAwardsAtMostOnce) {
                     .Score("e", ScoreKind::kEvent)
                     .Rule("demo", "e", "event == \"Demo Requested\"", 50, std::nullopt, true)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("Demo Requested", kT0), &lead);
   scorer.Apply(Track("Demo Requested", kT0 + 1), &lead);
   scorer.Apply(Track("Demo Requested", kT0 - 1), &lead);
@@ -252,7 +253,7 @@ TEST(ScorerTest, EventRulesSeeScoresBeforeTheEventAndTraitsAfterIt) {
                     .Rule("bonus", "e", "score.e >= 10", 100)
                     .Rule("vip", "e", "traits.vip == true", 1000)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("x", kT0), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 10);  // bonus saw 0
   scorer.Apply(Track("x", kT0 + 1), &lead);
@@ -267,7 +268,7 @@ TEST(ScorerTest, ProfileScoresFollowCurrentTraits) {
                     .Rule("senior", "fit", "traits.title matches \"(?i)\\\\bvp\\\\b\"", 20)
                     .Rule("big", "fit", "traits.company.employees >= 1000", 30)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Identify(Obj({{"title", Value::String("VP Sales")}}), kT0), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "fit", kT0), 20);
   Event group;
@@ -293,7 +294,7 @@ TEST(ScorerTest, BreakdownAddsUpToTheScore) {
                     .Rule("never", "e", "false", 99)
                     .Rule("title", "fit", "exists(traits.title)", 15)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("a", kT0), &lead);
   scorer.Apply(Track("b", kT0 + 3600), &lead);
   scorer.Apply(Track("a", kT0 + 7200), &lead);
@@ -318,7 +319,7 @@ TEST(ScorerTest, RemovingARuleRemovesItsContributionAndChangingPointsOnlyLaterAw
                 .Rule("a", "e", "event == \"a\"", 10)
                 .Rule("b", "e", "event == \"b\"", 5)
                 .Build();
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   Scorer(v1).Apply(Track("a", kT0), &lead);
   Scorer(v1).Apply(Track("b", kT0), &lead);
   auto v2 = RuleSetBuilder()
@@ -340,7 +341,7 @@ TEST(ScorerTest, PromotionJumpsToTheHighestStageWhoseEnterHolds) {
                     .Stage("mql", "score.e >= 40", "score.e < 30")
                     .Stage("sql", "score.e >= 80", "score.e < 60")
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   StageChange change = scorer.Apply(Track("big", kT0), &lead);
   EXPECT_EQ(change.from, 0);
   EXPECT_EQ(change.to, 2);
@@ -360,7 +361,7 @@ TEST(ScorerTest, DemotionStopsAtTheFirstStageWhoseExitDoesNotHold) {
                     .Stage("mql", "score.e >= 40")  // default exit: !(enter)
                     .Stage("sql", "score.e >= 80", "score.e < 60")
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("big", kT0), &lead);
   StageChange change = scorer.Apply(Track("drop", kT0 + 1), &lead);
   EXPECT_EQ(change.to, 1);
@@ -376,7 +377,7 @@ TEST(ScorerTest, WallClockRecheckDemotesDecayedLeads) {
                     .Stage("mql", "score.e >= 40", "score.e < 30")
                     .Stage("sql", "score.e >= 80", "score.e < 60")
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("x", kT0), &lead);
   EXPECT_EQ(lead.stage, "sql");
   EXPECT_FALSE(scorer.RecheckExit(&lead, kT0 + 0.5 * kDay).changed());  // 70.7
@@ -395,7 +396,7 @@ TEST(ScorerTest, RulesIndexedByEventNameAndTypeFireExactlyWhenTheirConditionHold
                     .Rule("name-or", "e", "event == \"Demo\" || event == \"Other\"", 1000)
                     .Rule("never", "e", "type == \"Track\"", 10000)
                     .Build());
-  LeadState lead = NewLead();
+  Lead lead = NewLead();
   scorer.Apply(Track("Demo", kT0), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011);
   Event page;
@@ -414,7 +415,7 @@ TEST(ScorerTest, RulesIndexedByEventNameAndTypeFireExactlyWhenTheirConditionHold
 }
 
 TEST(LeadStateTest, EncodingRoundTrips) {
-  LeadState lead;
+  Lead lead;
   lead.id = "u-ü";
   lead.stage = "sql";
   lead.traits = Obj({{"email", Value::String("a@acme.com")},
@@ -435,7 +436,7 @@ TEST(LeadStateTest, EncodingRoundTrips) {
   lead.owner = LeadOwner{"alice", "enterprise", 17, true, kT0, 1, {"bob", "alice"}, true, "won"};
   std::string bytes;
   EncodeLeadState(lead, &bytes);
-  LeadState back;
+  Lead back;
   ASSERT_OK(DecodeLeadState(bytes, &back));
   std::string again;
   EncodeLeadState(back, &again);

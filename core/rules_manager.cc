@@ -1,0 +1,123 @@
+#include "core/rules_manager.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "base/log.h"
+
+namespace handoff {
+namespace {
+
+constexpr auto kWatchInterval = std::chrono::milliseconds(500);
+
+}  // namespace
+
+RulesManager::RulesManager(std::string path, bool watch, Install install, Reject reject)
+    : path_(std::move(path)),
+      watch_(watch),
+      install_(std::move(install)),
+      reject_(std::move(reject)) {}
+
+RulesManager::~RulesManager() { Stop(); }
+
+void RulesManager::Start() {
+  signature_ = Signature(path_);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void RulesManager::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void RulesManager::RequestReload(ReloadDone done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(done ? std::move(done) : ReloadDone([](const ReloadOutcome&) {}));
+  }
+  cv_.notify_one();
+}
+
+void RulesManager::Run() {
+  std::vector<ReloadDone> requests;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, kWatchInterval, [this] { return stopping_ || !requests_.empty(); });
+      if (stopping_) {
+        return;
+      }
+      requests.swap(requests_);
+    }
+    if (!requests.empty()) {
+      // Requests that queued up meanwhile share one load: they all ask for the files as they
+      // are now.
+      Reload([requests = std::move(requests)](const ReloadOutcome& outcome) {
+        for (const ReloadDone& done : requests) {
+          done(outcome);
+        }
+      });
+      requests.clear();
+    } else if (watch_ && Signature(path_) != signature_) {
+      LogInfo("rules changed on disk, reloading " + path_);
+      Reload(nullptr);
+    }
+  }
+}
+
+void RulesManager::Reload(ReloadDone done) {
+  signature_ = Signature(path_);
+  LoadResult loaded = LoadRules(path_);
+  if (!loaded.ok()) {
+    ReloadOutcome outcome;
+    outcome.version = reject_(loaded.errors);
+    outcome.errors = std::move(loaded.errors);
+    if (done) {
+      done(outcome);
+    }
+    return;
+  }
+  install_(std::move(loaded.rules), std::move(done));
+}
+
+std::string RulesManager::Signature(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string sig;
+  auto add = [&](const fs::path& p) {
+    auto mtime = fs::last_write_time(p, ec);
+    auto size = fs::file_size(p, ec);
+    sig += p.filename().string();
+    sig += ':';
+    sig += std::to_string(mtime.time_since_epoch().count());
+    sig += ':';
+    sig += std::to_string(ec ? 0 : size);
+    sig += ';';
+  };
+  fs::path root(path);
+  if (fs::is_directory(root, ec)) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      if (e.path().extension() == ".yaml") {
+        files.push_back(e.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      add(f);
+    }
+  } else {
+    add(root);
+  }
+  return sig;
+}
+
+}  // namespace handoff

@@ -1,0 +1,78 @@
+// RulesManager: compiles rule files off the engine thread (SPEC 6 reloads).
+//
+// Loading a rule file parses YAML and compiles every expression and RE2 pattern: milliseconds for
+// a large file, far too long to hold the engine thread, which would stall ingest meanwhile. So
+// reloads (an API call, SIGHUP, a file change seen by the watch) run on the manager's own thread;
+// only a rule set that compiled is handed to the engine, through `install`, which swaps it in as
+// one engine task (so each event is still scored wholly by one version).
+//
+// Thread safety: RequestReload may be called from any thread. Start and Stop from one thread.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rules/rule_loader.h"
+#include "rules/rule_set.h"
+
+namespace handoff {
+
+struct ReloadOutcome {
+  bool ok = false;
+  uint64_t version = 0;           // the version in force after the attempt
+  std::vector<LoadError> errors;  // when !ok
+};
+using ReloadDone = std::function<void(const ReloadOutcome&)>;
+
+class RulesManager {
+ public:
+  // Hands a compiled rule set to the engine. It must install `rules` (on the engine thread) and
+  // then call `done` with the outcome (the new version). Called on the manager's thread.
+  using Install = std::function<void(std::shared_ptr<const RuleSet> rules, ReloadDone done)>;
+  // Reports a rejected file (on the manager's thread); returns the version still in force.
+  using Reject = std::function<uint64_t(const std::vector<LoadError>& errors)>;
+
+  // `path`: the rule file or directory. `watch`: reload when its files change (polled twice a
+  // second).
+  RulesManager(std::string path, bool watch, Install install, Reject reject);
+  ~RulesManager();
+  RulesManager(const RulesManager&) = delete;
+  RulesManager& operator=(const RulesManager&) = delete;
+
+  // Notes the files as they are now (the rules in force were loaded from them) and starts the
+  // thread.
+  void Start();
+  // Finishes the reload under way (queued ones are dropped, their `done` never called) and joins.
+  // Idempotent.
+  void Stop();
+
+  // Compiles the files on the manager's thread; `done` (may be empty) runs with the outcome: on
+  // the engine thread after a successful install, on the manager's thread after a rejection.
+  void RequestReload(ReloadDone done);
+
+  // A fingerprint of the rule files' names, sizes and modification times.
+  static std::string Signature(const std::string& path);
+
+ private:
+  void Run();
+  void Reload(ReloadDone done);
+
+  const std::string path_;
+  const bool watch_;
+  const Install install_;
+  const Reject reject_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<ReloadDone> requests_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::string signature_;  // manager thread (and Start, before the thread runs)
+};
+
+}  // namespace handoff
