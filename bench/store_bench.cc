@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/store.h"
+#include "storage/rocks_store.h"
 
 namespace handoff {
 namespace {
@@ -47,7 +47,7 @@ std::unique_ptr<Store> OpenOrDie(const std::string& path, Durability durability)
   StoreOptions options;
   options.path = path;
   options.durability = durability;
-  auto store = Store::Open(options);
+  auto store = RocksStore::Open(options);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
     std::abort();

@@ -15,7 +15,7 @@
 #include "ingest/ingest_server.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "storage/store.h"
+#include "storage/rocks_store.h"
 #include "subscribe/subscriber_server.h"
 
 namespace handoff {
@@ -101,7 +101,7 @@ Status Daemon::Start() {
   store_options.dedupe_window = o.dedupe_window;
   store_options.outbox_retention = o.outbox_retention;
   store_options.clock = d.clock;
-  auto store = Store::Open(store_options);
+  auto store = RocksStore::Open(store_options);
   if (!store.ok()) {
     return Status::IoError("cannot open the store in " + o.data_dir + ": " +
                            store.status().ToString());

@@ -31,7 +31,7 @@
 #include "core/engine.h"
 #include "outbox/stored_record.h"
 #include "base/metrics.h"
-#include "storage/store.h"
+#include "storage/rocks_store.h"
 #include "tests/testutil.h"
 
 namespace handoff {
@@ -188,7 +188,7 @@ class SubscriberServerTest : public ::testing::Test {
     StoreOptions store_options;
     store_options.path = dir_.path() + "/data";
     store_options.clock = &clock_;
-    auto store = Store::Open(store_options);
+    auto store = RocksStore::Open(store_options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store.value());
 

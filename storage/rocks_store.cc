@@ -1,4 +1,4 @@
-#include "storage/store.h"
+#include "storage/rocks_store.h"
 
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/cache.h>
@@ -124,97 +124,11 @@ Status CheckOptions(const StoreOptions& options) {
   return Status::Ok();
 }
 
-void PutU32(uint32_t v, std::string* out) {
-  char buf[sizeof v];
-  std::memcpy(buf, &v, sizeof v);
-  out->append(buf, sizeof v);
-}
-
-uint32_t GetU32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 }  // namespace
-
-// ---- CommitBatch ----
-
-void CommitBatch::Append(Op op, std::string_view key, std::string_view value_head,
-                         std::string_view value_tail) {
-  rep_.push_back(static_cast<char>(op));
-  PutU32(static_cast<uint32_t>(key.size()), &rep_);
-  PutU32(static_cast<uint32_t>(value_head.size() + value_tail.size()), &rep_);
-  rep_.append(key);
-  rep_.append(value_head);
-  rep_.append(value_tail);
-  ++count_;
-}
-
-void CommitBatch::PutLead(std::string_view lead_id, std::string_view encoded_state) {
-  Append(Op::kPutLead, lead_id, encoded_state, {});
-}
-
-void CommitBatch::DeleteLead(std::string_view lead_id) { Append(Op::kDeleteLead, lead_id, {}, {}); }
-
-void CommitBatch::PutDedupe(std::string_view message_id, EpochSeconds received_at) {
-  std::string time;
-  time.reserve(fmt::kTimeSize);  // fits the small-string buffer: no allocation
-  fmt::AppendTime(received_at, &time);
-  Append(Op::kPutDedupe, message_id, time, {});
-}
-
-void CommitBatch::PutOutbox(uint64_t seq, EpochSeconds at, std::string_view record_json) {
-  assert(seq > 0 && "outbox seqs start at 1");
-  std::string key;
-  fmt::AppendSeqKey(seq, &key);
-  std::string time;
-  fmt::AppendTime(at, &time);
-  Append(Op::kPutOutbox, key, time, record_json);
-  if (min_outbox_seq_ == 0 || seq < min_outbox_seq_) {
-    min_outbox_seq_ = seq;
-  }
-}
-
-void CommitBatch::PutMeta(std::string_view key, std::string_view value) {
-  Append(Op::kPutMeta, key, value, {});
-}
-
-void CommitBatch::DeleteMeta(std::string_view key) { Append(Op::kDeleteMeta, key, {}, {}); }
-
-void CommitBatch::Clear() {
-  rep_.clear();
-  count_ = 0;
-  min_outbox_seq_ = 0;
-}
-
-template <typename Fn>
-bool CommitBatch::ForEach(Fn&& fn) const {
-  constexpr size_t kHeader = 1 + 2 * sizeof(uint32_t);
-  std::string_view in = rep_;
-  while (!in.empty()) {
-    if (in.size() < kHeader) {
-      return false;
-    }
-    Entry entry;
-    entry.op = static_cast<Op>(in[0]);
-    const size_t key_size = GetU32(in.data() + 1);
-    const size_t value_size = GetU32(in.data() + 1 + sizeof(uint32_t));
-    in.remove_prefix(kHeader);
-    if (in.size() < key_size + value_size) {
-      return false;
-    }
-    entry.key = in.substr(0, key_size);
-    entry.value = in.substr(key_size, value_size);
-    in.remove_prefix(key_size + value_size);
-    fn(entry);
-  }
-  return true;
-}
 
 // ---- Store ----
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options) {
   if (Status s = CheckOptions(options); !s.ok()) {
     return s;
   }
@@ -224,7 +138,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     return Status::IoError("store: cannot create " + options.path + ": " + ec.message());
   }
 
-  std::unique_ptr<Store> store(new Store());
+  std::unique_ptr<RocksStore> store(new RocksStore());
   store->options_ = options;
   if (store->options_.clock == nullptr) {
     store->options_.clock = &SystemClock::Instance();
@@ -308,12 +222,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   return store;
 }
 
-Store::~Store() {
+RocksStore::~RocksStore() {
   // Nothing to do with an error here: the write-ahead log already holds every committed batch.
   (void)Close();
 }
 
-Status Store::Close() {
+Status RocksStore::Close() {
   if (db_ == nullptr) {
     return Status::Ok();
   }
@@ -332,7 +246,7 @@ Status Store::Close() {
   return FromRocks(closed, "close");
 }
 
-Status Store::Commit(CommitBatch* batch) {
+Status RocksStore::Commit(CommitBatch* batch) {
   if (batch->empty()) {
     return Status::Ok();
   }
@@ -382,19 +296,19 @@ Status Store::Commit(CommitBatch* batch) {
     return FromRocks(rs, "commit");
   }
   const uint64_t oldest = oldest_outbox_seq_.load(std::memory_order_relaxed);
-  if (batch->min_outbox_seq_ != 0 && (oldest == 0 || batch->min_outbox_seq_ < oldest)) {
-    oldest_outbox_seq_.store(batch->min_outbox_seq_, std::memory_order_release);
+  if (batch->min_outbox_seq() != 0 && (oldest == 0 || batch->min_outbox_seq() < oldest)) {
+    oldest_outbox_seq_.store(batch->min_outbox_seq(), std::memory_order_release);
   }
   batch->Clear();
   return Status::Ok();
 }
 
-Status Store::GetLead(std::string_view lead_id, std::string* encoded) const {
+Status RocksStore::GetLead(std::string_view lead_id, std::string* encoded) const {
   return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kLeads), ToSlice(lead_id), encoded),
                    "get lead");
 }
 
-Status Store::ScanLeads(
+Status RocksStore::ScanLeads(
     std::string_view after,
     const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const {
   rocksdb::ReadOptions read_options;
@@ -416,7 +330,7 @@ Status Store::ScanLeads(
   return FromRocks(it->status(), "scan leads");
 }
 
-Result<bool> Store::SeenMessage(std::string_view message_id, EpochSeconds now) const {
+Result<bool> RocksStore::SeenMessage(std::string_view message_id, EpochSeconds now) const {
   rocksdb::PinnableSlice value;
   rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), cf(kDedupe), ToSlice(message_id), &value);
   if (rs.IsNotFound()) {
@@ -432,7 +346,7 @@ Result<bool> Store::SeenMessage(std::string_view message_id, EpochSeconds now) c
   return !fmt::DedupeExpired(received_at, now, options_.dedupe_window);
 }
 
-Status Store::SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
+Status RocksStore::SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
                            std::vector<bool>* results) const {
   results->assign(ids.size(), false);
   if (ids.empty()) {
@@ -464,11 +378,11 @@ Status Store::SeenMessages(const std::vector<std::string_view>& ids, EpochSecond
   return Status::Ok();
 }
 
-Status Store::GetMeta(std::string_view key, std::string* value) const {
+Status RocksStore::GetMeta(std::string_view key, std::string* value) const {
   return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kMeta), ToSlice(key), value), "get meta");
 }
 
-Status Store::ReadOutbox(uint64_t from_seq, size_t max_records,
+Status RocksStore::ReadOutbox(uint64_t from_seq, size_t max_records,
                          std::vector<std::pair<uint64_t, std::string>>* out) const {
   out->clear();
   if (max_records == 0) {
@@ -487,7 +401,7 @@ Status Store::ReadOutbox(uint64_t from_seq, size_t max_records,
   return FromRocks(it->status(), "read outbox");
 }
 
-Status Store::TrimOutbox(EpochSeconds now) {
+Status RocksStore::TrimOutbox(EpochSeconds now) {
   std::lock_guard<std::mutex> lock(write_mu_);
   const uint64_t first = oldest_outbox_seq_.load(std::memory_order_relaxed);
   if (first == 0) {
@@ -529,7 +443,7 @@ Status Store::TrimOutbox(EpochSeconds now) {
   return Status::Ok();
 }
 
-Status Store::CompactAll() {
+Status RocksStore::CompactAll() {
   rocksdb::CompactRangeOptions compact;
   // Rewrite the last level as well, so the dedupe filter sees every file.
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
@@ -542,7 +456,7 @@ Status Store::CompactAll() {
   return Status::Ok();
 }
 
-std::string Store::Stats() const {
+std::string RocksStore::Stats() const {
   std::string out;
   std::string value;
   if (db_->GetProperty(rocksdb::DB::Properties::kDBStats, &value)) {

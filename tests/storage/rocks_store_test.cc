@@ -1,4 +1,4 @@
-#include "storage/store.h"
+#include "storage/rocks_store.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -92,7 +92,7 @@ class StoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
-    auto store = Store::Open(options);
+    auto store = RocksStore::Open(options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(store).value() : nullptr;
   }
@@ -414,13 +414,13 @@ TEST_F(StoreTest, ScanLeadsPagesInKeyOrder) {
 TEST_F(StoreTest, RejectsBadOptions) {
   StoreOptions options = Options();
   options.dedupe_window = -1;
-  auto store = Store::Open(options);
+  auto store = RocksStore::Open(options);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
 
   options = Options();
   options.path.clear();
-  store = Store::Open(options);
+  store = RocksStore::Open(options);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
 }
@@ -428,7 +428,7 @@ TEST_F(StoreTest, RejectsBadOptions) {
 TEST_F(StoreTest, SecondOpenOfSameDirectoryFails) {
   auto first = OpenStore();
   ASSERT_NE(first, nullptr);
-  auto second = Store::Open(Options());
+  auto second = RocksStore::Open(Options());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Status::Code::kIoError) << second.status().ToString();
 }
@@ -436,7 +436,7 @@ TEST_F(StoreTest, SecondOpenOfSameDirectoryFails) {
 TEST_F(StoreTest, OpenOnAFileFails) {
   StoreOptions options = Options();
   options.path = dir_.WriteFile("not-a-dir", "x");
-  auto store = Store::Open(options);
+  auto store = RocksStore::Open(options);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), Status::Code::kIoError) << store.status().ToString();
 }
@@ -576,7 +576,7 @@ TEST(StoreCrashTest, KilledProcessKeepsCommittedBatch) {
 
   EXPECT_EXIT(
       {
-        auto store = Store::Open(options);
+        auto store = RocksStore::Open(options);
         if (!store.ok()) {
           std::_Exit(1);
         }
@@ -595,7 +595,7 @@ TEST(StoreCrashTest, KilledProcessKeepsCommittedBatch) {
       ::testing::KilledBySignal(SIGKILL), "");
   unsetenv(kCrashDirEnv);
 
-  auto store = Store::Open(options);
+  auto store = RocksStore::Open(options);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string value;
   for (int i = 0; i < 100; ++i) {

@@ -1,0 +1,131 @@
+// RocksStore: the Store (storage/store.h) in RocksDB, one column family per kind of key
+// (storage/store_format.h). Group commits are one atomic WriteBatch each; `durability` decides
+// whether the write-ahead log is fsynced before Commit returns.
+//
+// Thread safety: as Store.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "handoff/clock.h"
+#include "handoff/status.h"
+#include "storage/store.h"
+
+namespace rocksdb {
+class Cache;
+class ColumnFamilyHandle;
+class DB;
+class Env;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace handoff {
+
+// What "committed" means when Commit returns OK (SPEC 10, `durability`).
+enum class Durability : uint8_t {
+  kProcess,  // written to the write-ahead log (OS page cache): survives kill -9 of the daemon
+  kFsync,    // and the log fsynced: survives power loss
+};
+
+struct StoreOptions {
+  // The data directory; created (with parents) if missing.
+  std::string path;
+  // Default: kProcess.
+  Durability durability = Durability::kProcess;
+  // Seconds a messageId is remembered, by its receive time. Must be >= 0. Default: 24 h.
+  double dedupe_window = 86400;
+  // Seconds an outbox record is kept, by its record time. Must be >= 0. Default: 7 d.
+  double outbox_retention = 7 * 86400;
+  // Read by dedupe expiry (lookups take `now` explicitly; the compaction filter reads this).
+  // Must outlive the Store. Default (null): SystemClock::Instance().
+  const Clock* clock = nullptr;
+  // The RocksDB environment; for tests that inject file-system faults. Must outlive the Store.
+  // Default (null): rocksdb::Env::Default().
+  rocksdb::Env* env = nullptr;
+};
+
+class RocksStore final : public Store {
+ public:
+  // Opens (creating if missing) the store at options.path. Errors: InvalidArgument for bad
+  // options, IoError when the directory cannot be opened or is locked by another process,
+  // Corruption when the files do not read.
+  static Result<std::unique_ptr<RocksStore>> Open(const StoreOptions& options);
+
+  // Flushes memtables (so the next open need not replay the log) and closes. Committed data is
+  // safe whether or not this runs: the log has it.
+  ~RocksStore() override;
+  RocksStore(const RocksStore&) = delete;
+  RocksStore& operator=(const RocksStore&) = delete;
+
+  // Applies the batch atomically. When it returns OK the batch is durable per
+  // options.durability and the batch is cleared. On error nothing of the batch is applied and the
+  // batch is left as it was; after a write error RocksDB may refuse further writes (IoError) until
+  // the store is reopened, and the caller must not acknowledge the batch's events.
+  Status Commit(CommitBatch* batch) override;
+
+  // The encoded state of a lead; NotFound when absent.
+  Status GetLead(std::string_view lead_id, std::string* encoded) const override;
+
+  // Visits leads in key order, starting after `after` (empty: from the first), until fn returns
+  // false or the leads end. Sees one consistent snapshot. For paging: pass the last id visited.
+  Status ScanLeads(
+      std::string_view after,
+      const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const override;
+
+  // True when `message_id` was recorded with a receive time within options.dedupe_window of `now`
+  // (pass the same clock's time). An expired id that RocksDB has not yet dropped is unseen.
+  Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const override;
+  // Batch form (one RocksDB MultiGet): (*results)[i] answers ids[i].
+  Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
+                      std::vector<bool>* results) const override;
+
+  // A meta value; NotFound when absent.
+  Status GetMeta(std::string_view key, std::string* value) const override;
+
+  // Fills *out with up to max_records outbox records with seq >= from_seq, in seq order, as
+  // (seq, record JSON). Fewer (or none) when the outbox ends. Records trimmed away are skipped:
+  // compare the first seq with from_seq (or OldestOutboxSeq) to detect a gap.
+  Status ReadOutbox(uint64_t from_seq, size_t max_records,
+                    std::vector<std::pair<uint64_t, std::string>>* out) const override;
+  // The lowest seq still stored; 0 when the outbox is empty. Note the outbox may be empty after a
+  // trim: the next seq to hand out belongs in meta, committed with the records.
+  uint64_t OldestOutboxSeq() const override {
+    return oldest_outbox_seq_.load(std::memory_order_acquire);
+  }
+  // Deletes the oldest records whose time is more than options.outbox_retention before `now`
+  // (one range deletion). Only a prefix is deleted: it stops at the first record still within
+  // retention, so the stored outbox is always contiguous. Meant for the daemon's cron.
+  Status TrimOutbox(EpochSeconds now) override;
+
+  // Compacts every column family fully, so expired dedupe ids and trimmed records leave the disk
+  // now rather than when RocksDB gets to them. Slow; for tests and maintenance.
+  Status CompactAll() override;
+
+  // RocksDB's statistics per column family, for debugging. Free text.
+  std::string Stats() const override;
+
+ private:
+  RocksStore() = default;
+  Status Close();
+  rocksdb::ColumnFamilyHandle* cf(size_t index) const { return handles_[index]; }
+
+  StoreOptions options_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  // In the order of kColumnFamilies in rocks_store.cc; owned (destroyed in Close).
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  std::mutex write_mu_;  // serializes Commit and TrimOutbox; guards write_batch_
+  std::unique_ptr<rocksdb::WriteBatch> write_batch_;  // reused by every Commit
+  std::atomic<uint64_t> oldest_outbox_seq_{0};
+};
+
+}  // namespace handoff

@@ -1,0 +1,262 @@
+// The engine loop over an in-memory store and a manual clock: group commit, acks after the
+// commit, dedupe, outbox order, restart, the wall-clock stage re-check and rule reloads.
+#include "core/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/json_parser.h"
+#include "outbox/stored_record.h"
+#include "tests/core/memory_store.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+using handoff::testing::MemoryStore;
+using handoff::testing::TempDir;
+
+constexpr EpochSeconds kStart = 1'800'000'000;
+constexpr auto kGuard = std::chrono::seconds(10);
+
+constexpr char kRules[] = R"(scores:
+  engagement: {kind: event, half_life: 1d}
+rules:
+  - id: demo
+    score: engagement
+    when: event == "Demo Requested"
+    points: 50
+  - id: visit
+    score: engagement
+    when: type == "page"
+    points: 1
+stages:
+  - name: mql
+    enter: score.engagement >= 40
+    exit: score.engagement < 30
+)";
+
+Event Track(std::string user, std::string name, std::string message_id, EpochSeconds at) {
+  Event e;
+  e.type = EventType::kTrack;
+  e.user_id = std::move(user);
+  e.name = std::move(name);
+  e.has_name = true;
+  e.message_id = std::move(message_id);
+  e.timestamp = at;
+  e.has_timestamp = true;
+  return e;
+}
+
+Event Page(std::string user, std::string message_id, EpochSeconds at) {
+  Event e = Track(std::move(user), "", std::move(message_id), at);
+  e.type = EventType::kPage;
+  e.has_name = false;
+  return e;
+}
+
+struct LeadView {
+  bool found = false;
+  std::string stage;
+  uint64_t events = 0;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : clock_(kStart) { rules_path_ = dir_.WriteFile("rules.yaml", kRules); }
+  ~EngineTest() override { StopEngine(); }
+
+  void StartEngine(double stage_check_interval = 0) {
+    EngineOptions options;
+    options.rules_path = rules_path_;
+    options.watch_rules = false;
+    options.stage_check_interval = stage_check_interval;
+    engine_ = std::make_unique<Engine>(options, &store_, &clock_, &metrics_);
+    ASSERT_OK(engine_->Start());
+  }
+
+  void StopEngine() {
+    if (engine_) {
+      engine_->Stop();
+      engine_.reset();
+    }
+  }
+
+  // Submits one batch and waits for its completion.
+  Status Submit(std::vector<Event> events) {
+    std::promise<Status> done;
+    IngestBatch batch;
+    batch.events = std::move(events);
+    batch.received_at = clock_.Now();
+    batch.received_mono = std::chrono::steady_clock::now();
+    batch.done = [&done](const Status& st) { done.set_value(st); };
+    engine_->Submit(std::move(batch));
+    auto future = done.get_future();
+    if (future.wait_for(kGuard) != std::future_status::ready) {
+      return Status::Unavailable("no completion");
+    }
+    return future.get();
+  }
+
+  LeadView Lead(const std::string& id) {
+    std::promise<LeadView> view;
+    engine_->RunOnEngine([&] {
+      LeadView v;
+      if (handoff::Lead* lead = engine_->FindLead(id); lead != nullptr) {
+        v.found = true;
+        v.stage = lead->stage;
+        v.events = lead->events;
+      }
+      view.set_value(v);
+    });
+    return view.get_future().get();
+  }
+
+  // Every committed outbox record's JSON, in seq order, checking each header against its JSON.
+  std::vector<Value> Records() {
+    std::vector<std::pair<uint64_t, std::string>> stored;
+    EXPECT_OK(engine_->outbox().Read(1, 1000, &stored));
+    std::vector<Value> out;
+    JsonParser parser;
+    for (const auto& [seq, bytes] : stored) {
+      RecordHeader header;
+      std::string_view json;
+      EXPECT_TRUE(DecodeStoredRecord(bytes, &header, &json)) << seq;
+      Value v;
+      EXPECT_OK(parser.Parse(json, &v));
+      EXPECT_EQ(v.Find("seq")->as_number(), static_cast<double>(seq));
+      EXPECT_EQ(v.Find("kind")->as_string(), OutboxKindName(header.kind));
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  // Waits (bounded) until the outbox head reaches `seq`.
+  bool WaitForHead(uint64_t seq) {
+    const auto deadline = std::chrono::steady_clock::now() + kGuard;
+    while (engine_->outbox_head() < seq) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  TempDir dir_;
+  std::string rules_path_;
+  ManualClock clock_;
+  MemoryStore store_;
+  Metrics metrics_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, AppliesABatchAndAcknowledgesItAfterTheCommit) {
+  StartEngine();
+  const int commits_before = store_.commits();
+  ASSERT_OK(Submit({Page("u1", "m1", kStart), Track("u1", "Demo Requested", "m2", kStart + 1)}));
+  // The completion ran after the commit that holds the batch: the store already has it all.
+  EXPECT_GT(store_.commits(), commits_before);
+  EXPECT_EQ(store_.lead_count(), 1u);
+  EXPECT_TRUE(store_.HasDedupe("m1"));
+  EXPECT_TRUE(store_.HasDedupe("m2"));
+  const LeadView lead = Lead("u1");
+  ASSERT_TRUE(lead.found);
+  EXPECT_EQ(lead.events, 2u);
+  EXPECT_EQ(lead.stage, "mql");
+  const std::vector<Value> records = Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].Find("kind")->as_string(), "stage");
+  EXPECT_EQ(records[0].Find("from")->as_string(), "new");
+  EXPECT_EQ(records[0].Find("to")->as_string(), "mql");
+  EXPECT_EQ(records[0].Find("trigger")->as_string(), "m2");
+  EXPECT_EQ(engine_->outbox_head(), 1u);
+}
+
+TEST_F(EngineTest, AMessageIdIsAppliedOnceWithinABatchAndAcrossBatches) {
+  StartEngine();
+  ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "m1", kStart)}));
+  ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "", kStart), Page("u1", "", kStart)}));
+  // Events without a messageId are never deduplicated.
+  EXPECT_EQ(Lead("u1").events, 3u);
+}
+
+TEST_F(EngineTest, RecordsOfOneBatchAppearInTheOrderSent) {
+  StartEngine();
+  ASSERT_OK(Submit({Track("b", "Demo Requested", "m1", kStart),
+                    Track("a", "Demo Requested", "m2", kStart),
+                    Track("c", "Demo Requested", "m3", kStart)}));
+  const std::vector<Value> records = Records();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].Find("lead")->as_string(), "b");
+  EXPECT_EQ(records[1].Find("lead")->as_string(), "a");
+  EXPECT_EQ(records[2].Find("lead")->as_string(), "c");
+}
+
+TEST_F(EngineTest, ARestartResumesFromTheStore) {
+  StartEngine();
+  ASSERT_OK(Submit({Track("u1", "Demo Requested", "m1", kStart)}));
+  StopEngine();
+
+  StartEngine();
+  const LeadView lead = Lead("u1");
+  ASSERT_TRUE(lead.found);
+  EXPECT_EQ(lead.stage, "mql");
+  EXPECT_EQ(lead.events, 1u);
+  EXPECT_EQ(engine_->outbox_head(), 1u);
+  // The dedupe id survived; a new qualifying lead gets the next seq.
+  ASSERT_OK(Submit({Track("u1", "Demo Requested", "m1", kStart)}));
+  EXPECT_EQ(Lead("u1").events, 1u);
+  ASSERT_OK(Submit({Track("u2", "Demo Requested", "m2", kStart)}));
+  const std::vector<Value> records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].Find("seq")->as_number(), 2);
+  EXPECT_EQ(records[1].Find("lead")->as_string(), "u2");
+}
+
+TEST_F(EngineTest, TheStageRecheckReadsScoresAtTheInjectedClock) {
+  StartEngine(/*stage_check_interval=*/60);
+  ASSERT_OK(Submit({Track("u1", "Demo Requested", "m1", kStart)}));
+  ASSERT_EQ(Lead("u1").stage, "mql");
+  // Two half-lives later the 50 points read 12.5 < 30: the next re-check moves the lead down.
+  clock_.Advance(2 * 86400);
+  ASSERT_TRUE(WaitForHead(2));
+  const std::vector<Value> records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].Find("from")->as_string(), "mql");
+  EXPECT_EQ(records[1].Find("to")->as_string(), "new");
+  EXPECT_EQ(records[1].Find("trigger"), nullptr);  // a timer caused it
+  EXPECT_EQ(Lead("u1").stage, "new");
+}
+
+TEST_F(EngineTest, AReloadSwapsRulesBetweenBatchesAndABadFileKeepsThem) {
+  StartEngine();
+  EXPECT_EQ(engine_->rules_info().version, 1u);
+  std::string better = kRules;
+  better.replace(better.find("points: 1\n"), 10, "points: 45\n");
+  dir_.WriteFile("rules.yaml", better);
+  std::promise<ReloadOutcome> reloaded;
+  engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o); });
+  ReloadOutcome outcome = reloaded.get_future().get();
+  ASSERT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.version, 2u);
+  ASSERT_OK(Submit({Page("u1", "m1", kStart)}));
+  EXPECT_EQ(Lead("u1").stage, "mql");  // 45 points under the new rules
+
+  dir_.WriteFile("rules.yaml", "scores: [\n");
+  std::promise<ReloadOutcome> rejected;
+  engine_->RequestReload([&](const ReloadOutcome& o) { rejected.set_value(o); });
+  outcome = rejected.get_future().get();
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_FALSE(outcome.errors.empty());
+  EXPECT_EQ(outcome.version, 2u);
+  EXPECT_EQ(engine_->rules_info().version, 2u);
+}
+
+}  // namespace
+}  // namespace handoff

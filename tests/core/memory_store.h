@@ -1,0 +1,180 @@
+// MemoryStore: the Store interface over std::maps, for tests of the code above the store (the
+// engine loop, the outbox) without RocksDB. Commits can be made to fail, to test what is (not)
+// acknowledged then.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/store.h"
+#include "storage/store_format.h"
+
+namespace handoff::testing {
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(double dedupe_window = 86400, double outbox_retention = 7 * 86400)
+      : dedupe_window_(dedupe_window), outbox_retention_(outbox_retention) {}
+
+  Status Commit(CommitBatch* batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++commits_;
+    if (fail_commits_) {
+      return Status::IoError("injected commit failure");
+    }
+    const bool ok = batch->ForEach([&](const CommitBatch::Entry& e) {
+      std::string key(e.key);
+      std::string value(e.value);
+      switch (e.op) {
+        case CommitBatch::Op::kPutLead:
+          leads_[key] = value;
+          break;
+        case CommitBatch::Op::kDeleteLead:
+          leads_.erase(key);
+          break;
+        case CommitBatch::Op::kPutDedupe:
+          dedupe_[key] = value;
+          break;
+        case CommitBatch::Op::kPutOutbox: {
+          uint64_t seq = 0;
+          store_format::DecodeSeqKey(e.key, &seq);
+          outbox_[seq] = value;
+          break;
+        }
+        case CommitBatch::Op::kPutMeta:
+          meta_[key] = value;
+          break;
+        case CommitBatch::Op::kDeleteMeta:
+          meta_.erase(key);
+          break;
+      }
+    });
+    if (!ok) {
+      return Status::Corruption("malformed batch");
+    }
+    batch->Clear();
+    return Status::Ok();
+  }
+
+  Status GetLead(std::string_view lead_id, std::string* encoded) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Get(leads_, lead_id, encoded);
+  }
+
+  Status ScanLeads(
+      std::string_view after,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = leads_.upper_bound(std::string(after)); it != leads_.end(); ++it) {
+      if (!fn(it->first, it->second)) {
+        break;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Seen(message_id, now);
+  }
+
+  Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
+                      std::vector<bool>* results) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    results->clear();
+    for (std::string_view id : ids) {
+      results->push_back(Seen(id, now));
+    }
+    return Status::Ok();
+  }
+
+  Status GetMeta(std::string_view key, std::string* value) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Get(meta_, key, value);
+  }
+
+  Status ReadOutbox(uint64_t from_seq, size_t max_records,
+                    std::vector<std::pair<uint64_t, std::string>>* out) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    out->clear();
+    for (auto it = outbox_.lower_bound(from_seq); it != outbox_.end() && out->size() < max_records;
+         ++it) {
+      // Stored values carry the record time in front (store_format); hand back the rest.
+      out->emplace_back(it->first, it->second.substr(store_format::kTimeSize));
+    }
+    return Status::Ok();
+  }
+
+  uint64_t OldestOutboxSeq() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outbox_.empty() ? 0 : outbox_.begin()->first;
+  }
+
+  Status TrimOutbox(EpochSeconds now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!outbox_.empty()) {
+      EpochSeconds at = 0;
+      store_format::DecodeTimePrefix(outbox_.begin()->second, &at);
+      if (now - at <= outbox_retention_) {
+        break;
+      }
+      outbox_.erase(outbox_.begin());
+    }
+    return Status::Ok();
+  }
+
+  Status CompactAll() override { return Status::Ok(); }
+  std::string Stats() const override { return "memory store"; }
+
+  // Test controls and views.
+  void set_fail_commits(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_commits_ = fail;
+  }
+  int commits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return commits_;
+  }
+  size_t lead_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return leads_.size();
+  }
+  bool HasDedupe(const std::string& id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dedupe_.count(id) > 0;
+  }
+
+ private:
+  using Map = std::map<std::string, std::string, std::less<>>;
+
+  static Status Get(const Map& map, std::string_view key, std::string* value) {
+    auto it = map.find(key);
+    if (it == map.end()) {
+      return Status::NotFound(std::string(key));
+    }
+    *value = it->second;
+    return Status::Ok();
+  }
+
+  bool Seen(std::string_view id, EpochSeconds now) const {
+    auto it = dedupe_.find(id);
+    EpochSeconds at = 0;
+    return it != dedupe_.end() && store_format::DecodeTimePrefix(it->second, &at) &&
+           !store_format::DedupeExpired(at, now, dedupe_window_);
+  }
+
+  const double dedupe_window_;
+  const double outbox_retention_;
+  mutable std::mutex mu_;
+  Map leads_;
+  Map dedupe_;
+  std::map<uint64_t, std::string> outbox_;
+  Map meta_;
+  bool fail_commits_ = false;
+  int commits_ = 0;
+};
+
+}  // namespace handoff::testing
