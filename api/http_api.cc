@@ -457,11 +457,7 @@ void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
     size_t count = 0;
     std::string last;
     bool more = false;
-    Status st = engine_->store()->ScanLeads(after, [&](std::string_view id, std::string_view) {
-      Lead* lead = engine_->FindLead(id);
-      if (lead == nullptr || (!stage.empty() && lead->stage != stage)) {
-        return true;
-      }
+    engine_->ForEachLead(stage, after, [&](Lead* lead) {
       if (count == limit) {
         more = true;
         return false;
@@ -474,10 +470,6 @@ void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
       ++count;
       return true;
     });
-    if (!st.ok()) {
-      respond(JsonErrorResponse(500, "internal", st.ToString()));
-      return;
-    }
     body += "],\"next\":";
     if (more) {
       AppendJsonString(last, &body);

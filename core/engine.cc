@@ -125,7 +125,9 @@ Status Engine::LoadState() {
       staged_.insert(entry.get());
     }
     router_->AdoptLead(&entry->state);
+    LeadEntry& ref = *entry;
     leads_.emplace(std::string(id), std::move(entry));
+    IndexLead(ref);
     return true;
   });
   if (!st.ok()) {
@@ -272,8 +274,39 @@ Engine::LeadEntry& Engine::LeadFor(std::string_view id) {
   entry->state.id = std::string(id);
   LeadEntry& ref = *entry;
   leads_.emplace(std::string(id), std::move(entry));
+  IndexLead(ref);
   metrics_->SetLeads(leads_.size());
   return ref;
+}
+
+void Engine::IndexLead(LeadEntry& entry) {
+  const std::string_view id = entry.state.id;
+  if (entry.indexed_stage.empty()) {
+    index_all_.insert(id);
+  } else if (entry.indexed_stage != entry.state.stage) {
+    index_by_stage_[entry.indexed_stage].erase(id);
+  } else {
+    return;
+  }
+  entry.indexed_stage = entry.state.stage;
+  index_by_stage_[entry.indexed_stage].insert(id);
+}
+
+void Engine::ForEachLead(std::string_view stage, std::string_view after,
+                         const std::function<bool(Lead* lead)>& fn) {
+  const std::set<std::string_view>* ids = &index_all_;
+  if (!stage.empty()) {
+    auto it = index_by_stage_.find(std::string(stage));
+    if (it == index_by_stage_.end()) {
+      return;
+    }
+    ids = &it->second;
+  }
+  for (auto it = after.empty() ? ids->begin() : ids->upper_bound(after); it != ids->end(); ++it) {
+    if (!fn(FindLead(*it))) {
+      return;
+    }
+  }
 }
 
 void Engine::MarkDirty(LeadEntry& entry) {
@@ -358,6 +391,7 @@ void Engine::Commit() {
   std::sort(dirty_.begin(), dirty_.end(),
             [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
   for (LeadEntry* entry : dirty_) {
+    IndexLead(*entry);
     encode_scratch_.clear();
     EncodeLeadState(entry->state, &encode_scratch_);
     batch_.PutLead(entry->state.id, encode_scratch_);

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -106,6 +107,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // The lead, or null when unknown.
   Lead* FindLead(std::string_view id) override;
   Router& router() { return *router_; }
+  // Calls fn for each lead in id order, starting after `after` (empty: from the first), only
+  // leads in `stage` when it is not empty, until fn returns false. Reads ordered in-memory
+  // indexes (as of the last commit), never the store: a page costs its own size, not a scan.
+  void ForEachLead(std::string_view stage, std::string_view after,
+                   const std::function<bool(Lead* lead)>& fn);
   // Runs `fn` on the engine thread once the changes made so far are committed (for answers that
   // promise durability).
   void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
@@ -126,6 +132,7 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   struct LeadEntry {
     Lead state;
     uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last commit
+    std::string indexed_stage;      // the stage index_by_stage_ files it under
   };
   struct StringHash {
     using is_transparent = void;
@@ -145,6 +152,8 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void ApplyEvent(const Event& event);
   LeadEntry& LeadFor(std::string_view id);
   void MarkDirty(LeadEntry& entry);
+  // Files a new lead in the ordered indexes, or moves it when its stage changed.
+  void IndexLead(LeadEntry& entry);
   void EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
                        std::string_view trigger);
   void Commit();
@@ -176,6 +185,9 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::shared_ptr<const Scorer> scorer_;
   std::unordered_map<std::string, std::unique_ptr<LeadEntry>, StringHash, std::equal_to<>> leads_;
   std::unordered_set<LeadEntry*> staged_;  // leads above stage 0, for the wall-clock re-check
+  // Ordered lead ids (views of LeadEntry::state.id) for paging, all and by stage name.
+  std::set<std::string_view> index_all_;
+  std::unordered_map<std::string, std::set<std::string_view>> index_by_stage_;
   CommitBatch batch_;
   Outbox outbox_;
   std::vector<LeadEntry*> dirty_;

@@ -258,5 +258,38 @@ TEST_F(EngineTest, AReloadSwapsRulesBetweenBatchesAndABadFileKeepsThem) {
   EXPECT_EQ(engine_->rules_info().version, 2u);
 }
 
+TEST_F(EngineTest, LeadsArePagedInIdOrderFromTheIndexesByStage) {
+  StartEngine();
+  ASSERT_OK(Submit({Page("c", "m1", kStart), Track("b", "Demo Requested", "m2", kStart),
+                    Page("a", "m3", kStart), Track("d", "Demo Requested", "m4", kStart)}));
+  auto page = [&](std::string_view stage, std::string_view after, size_t limit) {
+    std::promise<std::string> ids;
+    engine_->RunOnEngine([&] {
+      std::string out;
+      size_t n = 0;
+      engine_->ForEachLead(stage, after, [&](handoff::Lead* lead) {
+        out += lead->id;
+        return ++n < limit;
+      });
+      ids.set_value(out);
+    });
+    return ids.get_future().get();
+  };
+  EXPECT_EQ(page("", "", 10), "abcd");
+  EXPECT_EQ(page("", "b", 10), "cd");
+  EXPECT_EQ(page("", "", 2), "ab");
+  EXPECT_EQ(page("mql", "", 10), "bd");
+  EXPECT_EQ(page("new", "", 10), "ac");
+  EXPECT_EQ(page("sql", "", 10), "");
+  // A lead that changes stage moves between the stage indexes.
+  ASSERT_OK(Submit({Track("c", "Demo Requested", "m5", kStart)}));
+  EXPECT_EQ(page("mql", "", 10), "bcd");
+  EXPECT_EQ(page("new", "", 10), "a");
+  // After a restart the indexes are rebuilt from the store.
+  StopEngine();
+  StartEngine();
+  EXPECT_EQ(page("mql", "b", 10), "cd");
+}
+
 }  // namespace
 }  // namespace handoff
