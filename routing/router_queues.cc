@@ -1,0 +1,184 @@
+// Router: team queues, the unrouted queue, SLA deadlines and the clock-driven wakes.
+#include "routing/router.h"
+
+#include "routing/rep_calendar.h"
+#include "routing/router_internal.h"
+
+namespace handoff {
+
+using router_internal::kUnroutedKey;
+
+namespace {
+
+// Drain the queues at most this often from Tick (events that free a rep drain at once).
+constexpr double kDrainInterval = 1.0;
+
+}  // namespace
+
+void Router::Tick() {
+  if (scorer_ == nullptr) {
+    return;
+  }
+  const EpochSeconds now = clock_->Now();
+  while (!sla_.empty() && sla_.begin()->first <= now) {
+    auto [deadline, lead_id] = *sla_.begin();
+    sla_.erase(sla_.begin());
+    Lead* lead = host_->FindLead(lead_id);
+    if (lead == nullptr || !HasOpenOwner(*lead) || lead->owner->accepted ||
+        rules().routing.sla.accept_within <= 0 ||
+        lead->owner->routed_at + rules().routing.sla.accept_within != deadline) {
+      continue;  // a stale deadline: accepted, closed or routed again since
+    }
+    Reassign(lead, "sla_expired");
+    host_->LeadChanged(lead);
+  }
+  if (drain_needed_ || now - last_drain_ >= kDrainInterval) {
+    Drain();
+  }
+}
+
+void Router::Drain() {
+  drain_needed_ = false;
+  const EpochSeconds now = clock_->Now();
+  last_drain_ = now;
+  if (!RoutingEnabled()) {
+    return;
+  }
+  NoticeClockWakes(now);
+  if (reroute_unrouted_) {
+    reroute_unrouted_ = false;
+    RerouteUnrouted();
+  }
+  if (queues_.empty()) {
+    return;
+  }
+  const RoutingDef& routing = rules().routing;
+  // Which teams have a rep who can take a lead at all; a team's queue is scanned only when it
+  // has one, or when some rep anywhere could take a lead as an account owner.
+  std::vector<bool> anyone_in(routing.teams.size(), false);
+  bool anyone_anywhere = false;
+  std::string why;
+  for (size_t t = 0; t < routing.teams.size(); ++t) {
+    for (const RepDef& def : routing.teams[t].reps) {
+      if (RepAvailable(def, StateOf(def.id), now, &why)) {
+        anyone_in[t] = true;
+        anyone_anywhere = true;
+        break;
+      }
+    }
+  }
+  const bool owners = routing.account_match && !accounts_.empty() && anyone_anywhere;
+  for (size_t t = 0; t < routing.teams.size(); ++t) {
+    const TeamDef& team = routing.teams[t];
+    auto q = queues_.find(team.id);
+    if (q == queues_.end()) {
+      continue;
+    }
+    const bool anyone = anyone_in[t];
+    if (!anyone && !owners) {
+      continue;
+    }
+    const uint64_t generation = wake_generation_[team.id];
+    const int team_index = static_cast<int>(t);
+    std::vector<std::string> waiting(q->second.begin(), q->second.end());
+    for (const std::string& id : waiting) {
+      Lead* lead = host_->FindLead(id);
+      if (lead == nullptr || HasOpenOwner(*lead) ||
+          scorer_->StageIndex(lead) < routing.stage_index) {
+        Dequeue(id);
+        continue;
+      }
+      std::vector<std::string> held_by;
+      if (auto p = parked_.find(id); p != parked_.end()) {
+        if (p->second.wake_generation == generation) {
+          continue;  // escalated, and no rep of the team has become eligible since
+        }
+        held_by = p->second.held_by;
+      }
+      if (TryAccountOwner(lead, held_by, "", now)) {
+        continue;
+      }
+      if (!anyone) {
+        continue;
+      }
+      // An escalated lead goes preferably to a rep that has not held it.
+      int rep = held_by.empty() ? -1 : PickRep(team_index, lead, held_by, now, now);
+      if (rep < 0) {
+        rep = PickRep(team_index, lead, {}, now, now);
+      }
+      if (rep < 0) {
+        continue;
+      }
+      Dequeue(id);
+      Assign(lead, team_index, rep, OutboxKind::kRouted, RoutingStrategyName(team.strategy), "", "", now);
+    }
+  }
+}
+
+void Router::RerouteUnrouted() {
+  auto q = queues_.find(std::string(kUnroutedKey));
+  if (q == queues_.end()) {
+    return;
+  }
+  const EpochSeconds now = clock_->Now();
+  const std::vector<std::string> waiting(q->second.begin(), q->second.end());
+  for (const std::string& id : waiting) {
+    Lead* lead = host_->FindLead(id);
+    if (lead == nullptr || HasOpenOwner(*lead) ||
+        scorer_->StageIndex(lead) < rules().routing.stage_index) {
+      Dequeue(id);
+      continue;
+    }
+    Route(lead, "", now, /*announce_unrouted=*/false);
+  }
+}
+
+void Router::Wake(std::string_view team) {
+  ++wake_generation_[std::string(team)];
+  drain_needed_ = true;
+}
+
+void Router::NoticeClockWakes(EpochSeconds now) {
+  for (const TeamDef& team : rules().routing.teams) {
+    for (const RepDef& def : team.reps) {
+      RepState& s = StateOf(def.id);
+      const LocalMoment m = LocalMomentOf(def.tz, now);
+      const int in_hours = InWorkingHours(def.hours, m.minute_of_week) ? 1 : 0;
+      if ((s.seen_in_hours == 0 && in_hours == 1) ||
+          (s.seen_day != INT64_MIN && s.seen_day != m.day)) {
+        Wake(team.id);
+      }
+      s.seen_in_hours = in_hours;
+      s.seen_day = m.day;
+    }
+  }
+}
+
+void Router::Enqueue(std::string_view lead_id, const std::string& queue) {
+  Dequeue(lead_id);
+  queues_[queue].emplace_back(lead_id);
+  queued_in_[std::string(lead_id)] = queue;
+  queues_dirty_ = true;
+}
+
+void Router::Dequeue(std::string_view lead_id) {
+  auto it = queued_in_.find(std::string(lead_id));
+  if (it == queued_in_.end()) {
+    return;
+  }
+  auto q = queues_.find(it->second);
+  if (q != queues_.end()) {
+    auto pos = std::find(q->second.begin(), q->second.end(), lead_id);
+    if (pos != q->second.end()) {
+      q->second.erase(pos);
+    }
+    if (q->second.empty()) {
+      queues_.erase(q);
+    }
+  }
+  queued_in_.erase(it);
+  parked_.erase(std::string(lead_id));
+  queues_dirty_ = true;
+}
+
+}  // namespace handoff
