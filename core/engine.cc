@@ -321,12 +321,11 @@ void Engine::ApplyEvent(const Event& event) {
   StageChange change = scorer_->Apply(event, &entry.state);
   MarkDirty(entry);
   if (change.changed()) {
-    EmitStageChange(entry, change, event.timestamp, event.message_id);
-    router_->OnStageChange(&entry.state, change, event.message_id, event.timestamp);
+    StageChanged(entry, change, event.timestamp, event.message_id);
   }
 }
 
-void Engine::EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
+void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
                              std::string_view trigger) {
   const RuleSet& rules = scorer_->rules();
   if (change.to > 0) {
@@ -341,6 +340,7 @@ void Engine::EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds 
   record.trigger = trigger;
   Publish(&record, &entry.state, scores_at);
   metrics_->StageTransition(record.from, record.to);
+  router_->OnStageChange(&entry.state, change, trigger, scores_at);
 }
 
 uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
@@ -375,8 +375,7 @@ void Engine::ResetStage(Lead* lead) {
   }
   scorer_->SetStage(lead, stage);
   MarkDirty(*it->second);
-  EmitStageChange(*it->second, change, clock_->Now(), "");
-  router_->OnStageChange(lead, change, "", clock_->Now());
+  StageChanged(*it->second, change, clock_->Now(), "");
 }
 
 void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutMeta(key, value); }
@@ -450,8 +449,7 @@ void Engine::RunCron() {
       StageChange change = scorer_->RecheckExit(&entry->state, now);
       if (change.changed()) {
         MarkDirty(*entry);
-        EmitStageChange(*entry, change, now, "");
-        router_->OnStageChange(&entry->state, change, "", now);
+        StageChanged(*entry, change, now, "");
       } else if (change.to == 0) {
         staged_.erase(entry);  // its stage vanished in a reload
       }

@@ -154,8 +154,10 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void MarkDirty(LeadEntry& entry);
   // Files a new lead in the ordered indexes, or moves it when its stage changed.
   void IndexLead(LeadEntry& entry);
-  void EmitStageChange(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
-                       std::string_view trigger);
+  // The one place a stage change (by an event, the re-check or a recycled close) is acted on:
+  // the re-check set, the `stage` record, the metric, then routing.
+  void StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
+                    std::string_view trigger);
   void Commit();
   void RunCron();
   // The rules thread's verdicts: a compiled rule set to swap in (engine thread), or a rejection

@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "scoring/stages.h"
 #include "scoring/traits.h"
 
 namespace handoff {
@@ -184,40 +185,15 @@ void Scorer::AllScores(Lead* lead, EpochSeconds at, double* out) const {
 }
 
 StageChange Scorer::MoveStage(Lead* lead, const double* scores, bool promote) const {
-  const RuleSet& rs = *rules_;
-  const int top = static_cast<int>(rs.stages.size()) - 1;
   StageChange change;
   change.from = lead->scoring_cache.stage_index;
-  int current = change.from;
   EvalContext ctx;
   ctx.traits = &lead->traits;
   ctx.scores = scores;
   ctx.lead_id = lead->id;
-  ctx.lead_stage = rs.stages[current].name;
-  int promoted = -1;
-  for (int s = top; promote && s > current; --s) {
-    if (rs.stages[s].enter.Test(ctx)) {
-      promoted = s;
-      break;
-    }
-  }
-  if (promoted >= 0) {
-    current = promoted;
-  } else {
-    // Cascading demotion: one stage at a time, re-checking the new stage's exit.
-    while (current > 0) {
-      const StageDef& stage = rs.stages[current];
-      bool exits = stage.has_exit ? stage.exit.Test(ctx) : !stage.enter.Test(ctx);
-      if (!exits) {
-        break;
-      }
-      --current;
-      ctx.lead_stage = rs.stages[current].name;
-    }
-  }
-  change.to = current;
+  change.to = NextStage(rules_->stages, change.from, ctx, promote);
   if (change.changed()) {
-    SetStage(lead, current);
+    SetStage(lead, change.to);
   }
   return change;
 }
