@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ingest/event_errors.h"
 #include "net/http_util.h"
 #include "api/lead_json.h"
 #include "base/timestamp.h"
@@ -24,17 +25,6 @@ HttpResponse Text(int status, std::string body, std::string content_type = "text
   r.content_type = std::move(content_type);
   r.body = std::move(body);
   return r;
-}
-
-void AppendEventError(const ParseError& err, std::string* out) {
-  out->append("\"error\":");
-  AppendJsonString(EventErrorCode(err.code), out);
-  out->append(",\"message\":");
-  AppendJsonString(err.message, out);
-  if (!err.message_id.empty()) {
-    out->append(",\"messageId\":");
-    AppendJsonString(err.message_id, out);
-  }
 }
 
 // The ingest endpoint a /v1/<name> path names, as "batch" or an event type name; nullopt when it
@@ -499,7 +489,7 @@ void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint, Ht
     metrics_->EventsReceived(Transport::kHttp, 1);
     metrics_->EventRejected(Transport::kHttp, static_cast<int>(err.code));
     std::string body = "{\"success\":false,";
-    AppendEventError(err, &body);
+    AppendEventErrorFields(err, std::nullopt, &body);
     body += "}";
     respond(Json(400, std::move(body)));
   };
@@ -520,7 +510,7 @@ void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint, Ht
       metrics_->EventRejected(Transport::kHttp, static_cast<int>(errors[i].error.code));
       errors_json += i > 0 ? ",{" : "{";
       errors_json += "\"index\":" + std::to_string(errors[i].index) + ",";
-      AppendEventError(errors[i].error, &errors_json);
+      AppendEventErrorFields(errors[i].error, std::nullopt, &errors_json);
       errors_json += "}";
     }
   } else {
