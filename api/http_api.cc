@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include "ingest/event_errors.h"
 #include "net/http_util.h"
 #include "api/lead_json.h"
 #include "base/timestamp.h"
@@ -25,57 +24,6 @@ HttpResponse Text(int status, std::string body, std::string content_type = "text
   r.content_type = std::move(content_type);
   r.body = std::move(body);
   return r;
-}
-
-// The ingest endpoint a /v1/<name> path names, as "batch" or an event type name; nullopt when it
-// is not one. Besides Segment's HTTP Tracking API names, analytics.js's one-letter paths: the
-// browser library posts each event to <apiHost>/<first letter of its type> and batches to /b.
-std::optional<std::string> IngestEndpoint(std::string_view name) {
-  if (name == "batch" || name == "b") {
-    return std::string("batch");
-  }
-  if (name.size() == 1) {
-    switch (name[0]) {
-      case 't':
-        return std::string("track");
-      case 'p':
-        return std::string("page");
-      case 's':
-        return std::string("screen");
-      case 'i':
-        return std::string("identify");
-      case 'g':
-        return std::string("group");
-      case 'a':
-        return std::string("alias");
-      default:
-        return std::nullopt;
-    }
-  }
-  if (EventTypeFromName(name).has_value()) {
-    return std::string(name);
-  }
-  return std::nullopt;
-}
-
-// The host part of HttpRequest::remote_address ("127.0.0.1:5312", "[::1]:5312").
-std::string_view PeerHost(std::string_view remote) {
-  if (!remote.empty() && remote.front() == '[') {
-    const size_t close = remote.find(']');
-    return close == std::string_view::npos ? std::string_view() : remote.substr(1, close - 1);
-  }
-  return remote.substr(0, remote.rfind(':'));
-}
-
-bool IsLoopbackPeer(std::string_view remote) {
-  const std::string_view host = PeerHost(remote);
-  return host.rfind("127.", 0) == 0 || host == "::1" || host.rfind("::ffff:127.", 0) == 0;
-}
-
-// Browser trackers (analytics.js) post from other origins: let them read the answer, so a
-// delivered event is not retried. Ingest needs no cookies, so any origin may.
-void AddCorsHeaders(HttpResponse* response) {
-  response->headers.emplace_back("Access-Control-Allow-Origin", "*");
 }
 
 std::string RepsJson(Router& router) {
@@ -132,7 +80,13 @@ std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadErr
 }
 
 HttpApi::HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock)
-    : options_(std::move(options)), engine_(engine), metrics_(metrics), clock_(clock) {}
+    : options_(std::move(options)),
+      engine_(engine),
+      metrics_(metrics),
+      clock_(clock),
+      segment_(SegmentHttpOptions{.write_keys = options_.write_keys,
+                                  .max_event_bytes = options_.max_event_bytes},
+               engine, metrics, clock) {}
 
 bool HttpApi::AdminAuthorized(const HttpRequest& request) const {
   if (options_.admin_token.empty()) {
@@ -140,82 +94,6 @@ bool HttpApi::AdminAuthorized(const HttpRequest& request) const {
   }
   auto token = ParseBearerToken(request.Header("Authorization"));
   return token.has_value() && ConstantTimeEquals(*token, options_.admin_token);
-}
-
-int HttpApi::WriteKeyCheck(const HttpRequest& request) {
-  if (options_.write_keys.empty()) {
-    // Open ingest is meant for a daemon on loopback; bound wider, it still serves only local
-    // trackers until write keys are configured.
-    return IsLoopbackPeer(request.remote_address) ? 0 : 403;
-  }
-  std::string key;
-  if (request.HasHeader("Authorization")) {
-    // Segment's scheme: Basic with the write key as user name. The password is ignored (Segment
-    // ignores it too; libraries send it empty). A header that is present decides alone.
-    auto creds = ParseBasicAuth(request.Header("Authorization"));
-    if (!creds.has_value()) {
-      return 401;
-    }
-    key = std::move(creds->user);
-  } else {
-    // Older libraries and analytics.js (which avoids CORS preflights) send no header but a
-    // top-level "writeKey" in the JSON body, as Segment also accepts.
-    Value body;
-    const Value* field = nullptr;
-    if (json_.Parse(request.body, &body).ok()) {
-      field = body.Find("writeKey");
-    }
-    if (field == nullptr || !field->is_string()) {
-      return 401;
-    }
-    key = field->as_string();
-  }
-  bool match = false;
-  for (const std::string& configured : options_.write_keys) {
-    match = ConstantTimeEquals(key, configured) || match;  // no early exit: no timing hint
-  }
-  return match ? 0 : 401;
-}
-
-void HttpApi::HandleIngest(const HttpRequest& request, const std::string& endpoint,
-                           HttpRespond respond) {
-  if (request.method == "OPTIONS") {  // a CORS preflight: carries no credentials
-    HttpResponse r;
-    r.status = 204;
-    r.content_type.clear();
-    AddCorsHeaders(&r);
-    r.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
-    r.headers.emplace_back("Access-Control-Allow-Headers",
-                           "Authorization, Content-Type, Content-Encoding");
-    r.headers.emplace_back("Access-Control-Max-Age", "86400");
-    respond(std::move(r));
-    return;
-  }
-  HttpRespond with_cors = [respond = std::move(respond)](HttpResponse r) {
-    AddCorsHeaders(&r);
-    respond(std::move(r));
-  };
-  if (request.method != "POST") {
-    HttpResponse r = JsonErrorResponse(405, "method_not_allowed", "use POST here");
-    r.headers.emplace_back("Allow", "POST, OPTIONS");
-    with_cors(std::move(r));
-    return;
-  }
-  if (int status = WriteKeyCheck(request); status != 0) {
-    if (status == 403) {
-      with_cors(JsonErrorResponse(403, "forbidden",
-                                  "no write keys are configured: ingest is open to loopback "
-                                  "clients only"));
-      return;
-    }
-    HttpResponse r = JsonErrorResponse(
-        401, "unauthorized",
-        "a valid write key is required (HTTP Basic auth: the write key as user name)");
-    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"handoff\"");
-    with_cors(std::move(r));
-    return;
-  }
-  Ingest(request, endpoint, std::move(with_cors));
 }
 
 void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
@@ -247,8 +125,19 @@ void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
   }
   // Segment ingest: write keys, not the admin token.
   if (seg.size() == 2) {
-    if (std::optional<std::string> endpoint = IngestEndpoint(seg[1]); endpoint.has_value()) {
-      HandleIngest(request, *endpoint, std::move(respond));
+    for (const SegmentEndpoint& endpoint : SegmentEndpoints()) {
+      if (seg[1] != endpoint.name) {
+        continue;
+      }
+      if (method == "OPTIONS") {
+        respond(SegmentHttp::Preflight());
+      } else if (method != "POST") {
+        respond(SegmentHttp::MethodNotAllowed());
+      } else if (auto refusal = segment_.CheckWriteKey(request); refusal.has_value()) {
+        respond(std::move(*refusal));
+      } else {
+        segment_.Ingest(request, endpoint, std::move(respond));
+      }
       return;
     }
   }
@@ -477,76 +366,6 @@ void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
     body += "}";
     respond(Json(200, std::move(body)));
   });
-}
-
-// Answers 200 only from the batch's `done`, which the engine runs after the commit that holds
-// the events: a 200 means every valid event is durable (SPEC 10). Invalid events never reach
-// the engine. A single-event endpoint answers 400 for an invalid event (nothing to apply);
-// /v1/batch answers 200 listing the invalid elements by index, and 400 only when the body as a
-// whole is unusable (not JSON, no "batch" array).
-void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond) {
-  auto reject_whole = [&](const ParseError& err) {
-    metrics_->EventsReceived(Transport::kHttp, 1);
-    metrics_->EventRejected(Transport::kHttp, static_cast<int>(err.code));
-    std::string body = "{\"success\":false,";
-    AppendEventErrorFields(err, std::nullopt, &body);
-    body += "}";
-    respond(Json(400, std::move(body)));
-  };
-  IngestBatch batch;
-  batch.transport = Transport::kHttp;
-  batch.received_at = clock_->Now();
-  batch.received_mono = std::chrono::steady_clock::now();
-  std::string errors_json;
-  if (endpoint == "batch") {
-    std::vector<BatchError> errors;
-    ParseError whole;
-    if (!parser_.ParseBatch(request.body, &batch.events, &errors, &whole)) {
-      reject_whole(whole);
-      return;
-    }
-    metrics_->EventsReceived(Transport::kHttp, batch.events.size() + errors.size());
-    for (size_t i = 0; i < errors.size(); ++i) {
-      metrics_->EventRejected(Transport::kHttp, static_cast<int>(errors[i].error.code));
-      errors_json += i > 0 ? ",{" : "{";
-      errors_json += "\"index\":" + std::to_string(errors[i].index) + ",";
-      AppendEventErrorFields(errors[i].error, std::nullopt, &errors_json);
-      errors_json += "}";
-    }
-  } else {
-    if (request.body.size() > options_.max_event_bytes) {
-      respond(JsonErrorResponse(
-          413, "payload_too_large",
-          "one event may be at most " + std::to_string(options_.max_event_bytes) + " bytes"));
-      return;
-    }
-    batch.events.emplace_back();
-    ParseError err;
-    if (!parser_.Parse(request.body, &batch.events.back(), &err, EventTypeFromName(endpoint))) {
-      reject_whole(err);
-      return;
-    }
-    metrics_->EventsReceived(Transport::kHttp, 1);
-  }
-  std::string ok_body = "{\"success\":true";
-  if (!errors_json.empty()) {
-    ok_body += ",\"errors\":[" + errors_json + "]";
-  }
-  ok_body += "}";
-  if (batch.events.empty()) {
-    respond(Json(200, std::move(ok_body)));
-    return;
-  }
-  batch.done = [respond, ok_body = std::move(ok_body)](const Status& st) {
-    if (st.ok()) {
-      respond(Json(200, ok_body));
-    } else {
-      // Not durable, so not acknowledged: Segment's libraries retry a 5xx, and the messageIds
-      // make the retry safe.
-      respond(JsonErrorResponse(503, "unavailable", st.ToString()));
-    }
-  };
-  engine_->Submit(std::move(batch));
 }
 
 }  // namespace handoff

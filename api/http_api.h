@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "ingest/event_parser.h"
+#include "ingest/segment_http.h"
 #include "net/http_server.h"
 #include "base/metrics.h"
 #include "handoff/clock.h"
@@ -35,21 +35,15 @@ class HttpApi {
   void Handle(HttpRequest&& request, HttpRespond respond);
 
  private:
-  // The Segment ingest endpoints (SPEC 4): method, CORS preflight, write key, then Ingest.
-  void HandleIngest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
-  void Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
   void GetLead(const std::string& id, const HttpRequest& request, HttpRespond respond);
   void ListLeads(const HttpRequest& request, HttpRespond respond);
   bool AdminAuthorized(const HttpRequest& request) const;
-  // 0 when the request may ingest, else the HTTP status to answer (401 or 403). Parses the body
-  // (for a "writeKey" field) only when keys are configured and no Authorization header came.
-  int WriteKeyCheck(const HttpRequest& request);
 
   const HttpApiOptions options_;
   Engine* const engine_;
   Metrics* const metrics_;
   const Clock* const clock_;
-  EventParser parser_;
+  SegmentHttp segment_;
   JsonParser json_;
 };
 
