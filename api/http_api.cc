@@ -5,7 +5,8 @@
 
 namespace handoff {
 
-HttpApi::HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock)
+HttpApi::HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics,
+                 const Clock* clock)
     : context_{.engine = engine, .metrics = metrics, .clock = clock, .json = &json_},
       segment_(SegmentHttpOptions{.write_keys = options.write_keys,
                                   .max_event_bytes = options.max_event_bytes},

@@ -36,7 +36,7 @@ struct HttpApiOptions {
 class HttpApi {
  public:
   // Everything borrowed.
-  HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock);
+  HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics, const Clock* clock);
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 

@@ -28,7 +28,7 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
     }
   }
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, id = params.Get("id"), at, respond] {
+  engine->RunOnEngine([engine, id = params.Get("id"), at, respond = std::move(respond)] {
     Lead* lead = engine->FindLead(id);
     if (lead == nullptr) {
       respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));
@@ -59,7 +59,7 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
   }
   Engine* engine = api.engine;
   const Clock* clock = api.clock;
-  engine->RunOnEngine([engine, clock, stage, after, limit, respond] {
+  engine->RunOnEngine([engine, clock, stage, after, limit, respond = std::move(respond)] {
     const EpochSeconds now = clock->Now();
     std::string body = "{\"leads\":[";
     size_t count = 0;

@@ -53,8 +53,9 @@ const Value* BodyField(ApiContext& api, const HttpRequest& request, std::string_
 
 void ListReps(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
   Engine* engine = api.engine;
-  engine->RunOnEngine(
-      [engine, respond] { respond(JsonResponse(200, RepsJson(engine->router()))); });
+  engine->RunOnEngine([engine, respond = std::move(respond)] {
+    respond(JsonResponse(200, RepsJson(engine->router())));
+  });
 }
 
 void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathParams& params,
@@ -66,23 +67,24 @@ void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathP
     return;
   }
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, rep = params.Get("id"), on = online->as_bool(), respond] {
-    Status st = engine->router().SetOnline(rep, on);
-    if (!st.ok()) {
-      respond(JsonErrorResponse(404, "not_found", st.message()));
-      return;
-    }
-    std::string out = "{\"id\":";
-    AppendJsonString(rep, &out);
-    out += on ? ",\"online\":true}" : ",\"online\":false}";
-    engine->AfterCommit([respond, out = std::move(out)] { respond(JsonResponse(200, out)); });
-  });
+  engine->RunOnEngine(
+      [engine, rep = params.Get("id"), on = online->as_bool(), respond = std::move(respond)] {
+        Status st = engine->router().SetOnline(rep, on);
+        if (!st.ok()) {
+          respond(JsonErrorResponse(404, "not_found", st.message()));
+          return;
+        }
+        std::string out = "{\"id\":";
+        AppendJsonString(rep, &out);
+        out += on ? ",\"online\":true}" : ",\"online\":false}";
+        engine->AfterCommit([respond, out = std::move(out)] { respond(JsonResponse(200, out)); });
+      });
 }
 
 void GetAccountOwner(ApiContext& api, const HttpRequest&, const PathParams& params,
                      HttpRespond respond) {
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, domain = params.Get("domain"), respond] {
+  engine->RunOnEngine([engine, domain = params.Get("domain"), respond = std::move(respond)] {
     std::string owner = engine->router().AccountOwner(domain);
     if (owner.empty()) {
       respond(JsonErrorResponse(404, "not_found", "no owner for " + domain));
@@ -101,7 +103,8 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
     return;
   }
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, domain = params.Get("domain"), rep = owner->as_string(), respond] {
+  engine->RunOnEngine([engine, domain = params.Get("domain"), rep = owner->as_string(),
+                       respond = std::move(respond)] {
     Status st = engine->router().SetAccountOwner(domain, rep);
     if (!st.ok()) {
       respond(JsonErrorResponse(422, "unknown_rep", st.message()));

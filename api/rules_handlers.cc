@@ -40,7 +40,7 @@ void GetRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespon
 }
 
 void ReloadRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
-  api.engine->RequestReload([respond](const ReloadOutcome& outcome) {
+  api.engine->RequestReload([respond = std::move(respond)](const ReloadOutcome& outcome) {
     respond(JsonResponse(outcome.ok ? 200 : 422,
                          RulesAnswerJson(outcome.ok, outcome.version, outcome.errors)));
   });
