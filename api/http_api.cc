@@ -1,554 +1,75 @@
 #include "api/http_api.h"
 
-#include <algorithm>
-#include <charconv>
-
-#include "net/http_util.h"
-#include "api/lead_json.h"
-#include "base/timestamp.h"
-#include "rules/rule_loader.h"
+#include <string_view>
+#include <utility>
 
 namespace handoff {
-namespace {
 
-HttpResponse Json(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-HttpResponse Text(int status, std::string body, std::string content_type = "text/plain") {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = std::move(content_type);
-  r.body = std::move(body);
-  return r;
-}
-
-void AppendEventError(const ParseError& err, std::string* out) {
-  out->append("\"error\":");
-  AppendJsonString(EventErrorCode(err.code), out);
-  out->append(",\"message\":");
-  AppendJsonString(err.message, out);
-  if (!err.message_id.empty()) {
-    out->append(",\"messageId\":");
-    AppendJsonString(err.message_id, out);
-  }
-}
-
-// The ingest endpoint a /v1/<name> path names, as "batch" or an event type name; nullopt when it
-// is not one. Besides Segment's HTTP Tracking API names, analytics.js's one-letter paths: the
-// browser library posts each event to <apiHost>/<first letter of its type> and batches to /b.
-std::optional<std::string> IngestEndpoint(std::string_view name) {
-  if (name == "batch" || name == "b") {
-    return std::string("batch");
-  }
-  if (name.size() == 1) {
-    switch (name[0]) {
-      case 't':
-        return std::string("track");
-      case 'p':
-        return std::string("page");
-      case 's':
-        return std::string("screen");
-      case 'i':
-        return std::string("identify");
-      case 'g':
-        return std::string("group");
-      case 'a':
-        return std::string("alias");
-      default:
-        return std::nullopt;
-    }
-  }
-  if (EventTypeFromName(name).has_value()) {
-    return std::string(name);
-  }
-  return std::nullopt;
-}
-
-// The host part of HttpRequest::remote_address ("127.0.0.1:5312", "[::1]:5312").
-std::string_view PeerHost(std::string_view remote) {
-  if (!remote.empty() && remote.front() == '[') {
-    const size_t close = remote.find(']');
-    return close == std::string_view::npos ? std::string_view() : remote.substr(1, close - 1);
-  }
-  return remote.substr(0, remote.rfind(':'));
-}
-
-bool IsLoopbackPeer(std::string_view remote) {
-  const std::string_view host = PeerHost(remote);
-  return host.rfind("127.", 0) == 0 || host == "::1" || host.rfind("::ffff:127.", 0) == 0;
-}
-
-// Browser trackers (analytics.js) post from other origins: let them read the answer, so a
-// delivered event is not retried. Ingest needs no cookies, so any origin may.
-void AddCorsHeaders(HttpResponse* response) {
-  response->headers.emplace_back("Access-Control-Allow-Origin", "*");
-}
-
-std::string RepsJson(Router& router) {
-  std::string out = "{\"reps\":[";
-  bool first = true;
-  for (const RepView& r : router.Reps()) {
-    if (!first) {
-      out.push_back(',');
-    }
-    first = false;
-    out += "{\"id\":";
-    AppendJsonString(r.id, &out);
-    out += ",\"team\":";
-    AppendJsonString(r.team, &out);
-    out += r.online ? ",\"online\":true" : ",\"online\":false";
-    out += ",\"open\":" + std::to_string(r.open);
-    out += ",\"today\":" + std::to_string(r.today);
-    out += ",\"state\":";
-    AppendJsonString(r.eligible ? "eligible" : r.why_not, &out);
-    out += r.in_hours ? ",\"in_hours\":true" : ",\"in_hours\":false";
-    out += ",\"weight\":" + std::to_string(r.weight);
-    out += ",\"current_weight\":" + std::to_string(r.current_weight);
-    out += ",\"queued\":" + std::to_string(r.queued_in_team);
-    out += r.configured ? "}" : ",\"removed\":true}";
-  }
-  out += "]}";
-  return out;
-}
-
-}  // namespace
-
-std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors) {
-  std::string out = "{\"ok\":";
-  out += ok ? "true" : "false";
-  out += ",\"version\":" + std::to_string(version);
-  if (!ok) {
-    out += ",\"errors\":[";
-    for (size_t i = 0; i < errors.size(); ++i) {
-      const LoadError& e = errors[i];
-      if (i > 0) {
-        out.push_back(',');
-      }
-      out += "{\"file\":";
-      AppendJsonString(e.file, &out);
-      out += ",\"line\":" + std::to_string(e.line) + ",\"col\":" + std::to_string(e.col);
-      out += ",\"message\":";
-      AppendJsonString(e.message, &out);
-      out.push_back('}');
-    }
-    out.push_back(']');
-  }
-  out.push_back('}');
-  return out;
-}
-
-HttpApi::HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock)
-    : options_(std::move(options)), engine_(engine), metrics_(metrics), clock_(clock) {}
-
-bool HttpApi::AdminAuthorized(const HttpRequest& request) const {
-  if (options_.admin_token.empty()) {
-    return true;
-  }
-  auto token = ParseBearerToken(request.Header("Authorization"));
-  return token.has_value() && ConstantTimeEquals(*token, options_.admin_token);
-}
-
-int HttpApi::WriteKeyCheck(const HttpRequest& request) {
-  if (options_.write_keys.empty()) {
-    // Open ingest is meant for a daemon on loopback; bound wider, it still serves only local
-    // trackers until write keys are configured.
-    return IsLoopbackPeer(request.remote_address) ? 0 : 403;
-  }
-  std::string key;
-  if (request.HasHeader("Authorization")) {
-    // Segment's scheme: Basic with the write key as user name. The password is ignored (Segment
-    // ignores it too; libraries send it empty). A header that is present decides alone.
-    auto creds = ParseBasicAuth(request.Header("Authorization"));
-    if (!creds.has_value()) {
-      return 401;
-    }
-    key = std::move(creds->user);
-  } else {
-    // Older libraries and analytics.js (which avoids CORS preflights) send no header but a
-    // top-level "writeKey" in the JSON body, as Segment also accepts.
-    Value body;
-    const Value* field = nullptr;
-    if (json_.Parse(request.body, &body).ok()) {
-      field = body.Find("writeKey");
-    }
-    if (field == nullptr || !field->is_string()) {
-      return 401;
-    }
-    key = field->as_string();
-  }
-  bool match = false;
-  for (const std::string& configured : options_.write_keys) {
-    match = ConstantTimeEquals(key, configured) || match;  // no early exit: no timing hint
-  }
-  return match ? 0 : 401;
-}
-
-void HttpApi::HandleIngest(const HttpRequest& request, const std::string& endpoint,
-                           HttpRespond respond) {
-  if (request.method == "OPTIONS") {  // a CORS preflight: carries no credentials
-    HttpResponse r;
-    r.status = 204;
-    r.content_type.clear();
-    AddCorsHeaders(&r);
-    r.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
-    r.headers.emplace_back("Access-Control-Allow-Headers",
-                           "Authorization, Content-Type, Content-Encoding");
-    r.headers.emplace_back("Access-Control-Max-Age", "86400");
-    respond(std::move(r));
-    return;
-  }
-  HttpRespond with_cors = [respond = std::move(respond)](HttpResponse r) {
-    AddCorsHeaders(&r);
-    respond(std::move(r));
-  };
-  if (request.method != "POST") {
-    HttpResponse r = JsonErrorResponse(405, "method_not_allowed", "use POST here");
-    r.headers.emplace_back("Allow", "POST, OPTIONS");
-    with_cors(std::move(r));
-    return;
-  }
-  if (int status = WriteKeyCheck(request); status != 0) {
-    if (status == 403) {
-      with_cors(JsonErrorResponse(403, "forbidden",
-                                  "no write keys are configured: ingest is open to loopback "
-                                  "clients only"));
-      return;
-    }
-    HttpResponse r = JsonErrorResponse(
-        401, "unauthorized",
-        "a valid write key is required (HTTP Basic auth: the write key as user name)");
-    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"handoff\"");
-    with_cors(std::move(r));
-    return;
-  }
-  Ingest(request, endpoint, std::move(with_cors));
-}
+HttpApi::HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics,
+                 const Clock* clock)
+    : context_{.engine = engine, .metrics = metrics, .clock = clock, .json = &json_},
+      segment_(SegmentHttpOptions{.write_keys = options.write_keys,
+                                  .max_event_bytes = options.max_event_bytes},
+               engine, metrics, clock),
+      routes_(Routes(), RouteTableOptions{
+                            .admin_token = options.admin_token,
+                            .check_write_key =
+                                [segment = &segment_](const HttpRequest& request) {
+                                  return segment->CheckWriteKey(request);
+                                },
+                            // Every /v1/ call is an admin call but Segment ingest's (SPEC 6).
+                            .admin_prefix = "/v1",
+                        }) {}
 
 void HttpApi::Handle(HttpRequest&& request, HttpRespond respond) {
-  auto segments = SplitPath(request.path);
-  if (!segments.ok()) {
-    respond(JsonErrorResponse(400, "bad_request", segments.status().message()));
-    return;
-  }
-  const std::vector<std::string>& seg = *segments;
-  const std::string& method = request.method;
-  auto method_not_allowed = [&](const char* allowed) {
-    HttpResponse r = JsonErrorResponse(405, "method_not_allowed",
-                                       std::string("use ") + allowed + " here");
-    r.headers.emplace_back("Allow", allowed);
-    respond(std::move(r));
-  };
-
-  if (seg.size() == 1 && seg[0] == "healthz") {
-    respond(Text(200, "ok"));
-    return;
-  }
-  if (seg.size() == 1 && seg[0] == "metrics") {
-    respond(Text(200, metrics_->RenderPrometheus(), "text/plain; version=0.0.4"));
-    return;
-  }
-  if (seg.size() < 2 || seg[0] != "v1") {
-    respond(JsonErrorResponse(404, "not_found", "no such endpoint: " + request.path));
-    return;
-  }
-  // Segment ingest: write keys, not the admin token.
-  if (seg.size() == 2) {
-    if (std::optional<std::string> endpoint = IngestEndpoint(seg[1]); endpoint.has_value()) {
-      HandleIngest(request, *endpoint, std::move(respond));
-      return;
-    }
-  }
-  if (!AdminAuthorized(request)) {
-    HttpResponse r = JsonErrorResponse(401, "unauthorized", "Authorization: Bearer TOKEN required");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    respond(std::move(r));
-    return;
-  }
-  if (seg[1] == "leads" && seg.size() == 3) {
-    if (method != "GET") {
-      method_not_allowed("GET");
-      return;
-    }
-    GetLead(seg[2], request, std::move(respond));
-    return;
-  }
-  if (seg[1] == "leads" && seg.size() == 2) {
-    if (method != "GET") {
-      method_not_allowed("GET");
-      return;
-    }
-    ListLeads(request, std::move(respond));
-    return;
-  }
-  if (seg[1] == "rules" && seg.size() == 2) {
-    if (method != "GET") {
-      method_not_allowed("GET");
-      return;
-    }
-    RulesInfo info = engine_->rules_info();
-    std::string body = "{\"version\":" + std::to_string(info.version) + ",\"sha256\":";
-    AppendJsonString(info.sha256, &body);
-    body += ",\"loaded_at\":\"";
-    AppendRfc3339Millis(info.loaded_at, &body);
-    body += "\",\"path\":";
-    AppendJsonString(info.path, &body);
-    body += "}";
-    respond(Json(200, std::move(body)));
-    return;
-  }
-  if (seg[1] == "rules" && seg.size() == 3 && seg[2] == "reload") {
-    if (method != "POST") {
-      method_not_allowed("POST");
-      return;
-    }
-    engine_->RequestReload([respond](const ReloadOutcome& outcome) {
-      respond(Json(outcome.ok ? 200 : 422,
-                   RulesAnswerJson(outcome.ok, outcome.version, outcome.errors)));
-    });
-    return;
-  }
-  if (seg[1] == "rules" && seg.size() == 3 && seg[2] == "validate") {
-    if (method != "POST") {
-      method_not_allowed("POST");
-      return;
-    }
-    LoadResult result = LoadRulesFromString(request.body, "request");
-    respond(Json(result.ok() ? 200 : 422,
-                 RulesAnswerJson(result.ok(), engine_->rules_info().version, result.errors)));
-    return;
-  }
-  if (seg[1] == "reps" && seg.size() == 2) {
-    if (method != "GET") {
-      method_not_allowed("GET");
-      return;
-    }
-    engine_->RunOnEngine([this, respond] { respond(Json(200, RepsJson(engine_->router()))); });
-    return;
-  }
-  if (seg[1] == "reps" && seg.size() == 4 && seg[3] == "availability") {
-    if (method != "PUT" && method != "POST") {
-      method_not_allowed("PUT");
-      return;
-    }
-    Value body;
-    const Value* online = nullptr;
-    if (json_.Parse(request.body, &body).ok()) {
-      online = body.Find("online");
-    }
-    if (online == nullptr || !online->is_bool()) {
-      respond(JsonErrorResponse(400, "bad_request", "expected {\"online\": true|false}"));
-      return;
-    }
-    engine_->RunOnEngine([this, rep = seg[2], on = online->as_bool(), respond] {
-      Status st = engine_->router().SetOnline(rep, on);
-      if (!st.ok()) {
-        respond(JsonErrorResponse(404, "not_found", st.message()));
-        return;
-      }
-      std::string out = "{\"id\":";
-      AppendJsonString(rep, &out);
-      out += on ? ",\"online\":true}" : ",\"online\":false}";
-      engine_->AfterCommit([respond, out = std::move(out)] { respond(Json(200, out)); });
-    });
-    return;
-  }
-  if (seg[1] == "accounts" && seg.size() == 3) {
-    std::string domain = seg[2];
-    auto answer = [domain](const std::string& owner) {
-      std::string out = "{\"domain\":";
-      AppendJsonString(domain, &out);
-      out += ",\"owner\":";
-      AppendJsonString(owner, &out);
-      out += "}";
-      return out;
-    };
-    if (method == "GET") {
-      engine_->RunOnEngine([this, domain, answer, respond] {
-        std::string owner = engine_->router().AccountOwner(domain);
-        if (owner.empty()) {
-          respond(JsonErrorResponse(404, "not_found", "no owner for " + domain));
-          return;
-        }
-        respond(Json(200, answer(owner)));
-      });
-      return;
-    }
-    if (method != "PUT") {
-      method_not_allowed("GET, PUT");
-      return;
-    }
-    Value body;
-    const Value* owner = nullptr;
-    if (json_.Parse(request.body, &body).ok()) {
-      owner = body.Find("owner");
-    }
-    if (owner == nullptr || !owner->is_string() || owner->as_string().empty()) {
-      respond(JsonErrorResponse(400, "bad_request", "expected {\"owner\": \"REP\"}"));
-      return;
-    }
-    engine_->RunOnEngine([this, domain, rep = owner->as_string(), answer, respond] {
-      Status st = engine_->router().SetAccountOwner(domain, rep);
-      if (!st.ok()) {
-        respond(JsonErrorResponse(422, "unknown_rep", st.message()));
-        return;
-      }
-      engine_->AfterCommit([respond, body = answer(engine_->router().AccountOwner(domain))] {
-        respond(Json(200, body));
-      });
-    });
-    return;
-  }
-  respond(JsonErrorResponse(404, "not_found", "no such endpoint: " + request.path));
+  routes_.Dispatch(request, std::move(respond));
 }
 
-void HttpApi::GetLead(const std::string& id, const HttpRequest& request, HttpRespond respond) {
-  auto params = QueryParams::Parse(request.query);
-  if (!params.ok()) {
-    respond(JsonErrorResponse(400, "bad_request", params.status().message()));
-    return;
-  }
-  EpochSeconds at = clock_->Now();
-  if (auto at_text = params->Get("at"); at_text.has_value()) {
-    // Query decoding turns an unencoded '+' into a space; an RFC 3339 time has no spaces, so a
-    // space here was the '+' of an offset (`?at=2026-11-22T10:00:00+01:00`).
-    std::string text(*at_text);
-    std::replace(text.begin(), text.end(), ' ', '+');
-    if (!ParseTimeParam(text, &at)) {
-      respond(JsonErrorResponse(400, "bad_request",
-                                "\"at\" must be an RFC 3339 date-time or epoch seconds"));
-      return;
-    }
-  }
-  engine_->RunOnEngine([this, id, at, respond] {
-    Lead* lead = engine_->FindLead(id);
-    if (lead == nullptr) {
-      respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));
-      return;
-    }
-    std::string body;
-    AppendLeadJson(engine_->scorer(), lead, at, &body);
-    respond(Json(200, std::move(body)));
-  });
-}
-
-void HttpApi::ListLeads(const HttpRequest& request, HttpRespond respond) {
-  auto params = QueryParams::Parse(request.query);
-  if (!params.ok()) {
-    respond(JsonErrorResponse(400, "bad_request", params.status().message()));
-    return;
-  }
-  std::string stage(params->Get("stage").value_or(""));
-  std::string after(params->Get("after").value_or(""));
-  size_t limit = 100;
-  if (auto text = params->Get("limit"); text.has_value()) {
-    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-    if (ec != std::errc() || ptr != text->data() + text->size() || limit < 1 || limit > 1000) {
-      respond(JsonErrorResponse(400, "bad_request", "\"limit\" must be from 1 to 1000"));
-      return;
-    }
-  }
-  engine_->RunOnEngine([this, stage, after, limit, respond] {
-    const EpochSeconds now = clock_->Now();
-    std::string body = "{\"leads\":[";
-    size_t count = 0;
-    std::string last;
-    bool more = false;
-    engine_->ForEachLead(stage, after, [&](Lead* lead) {
-      if (count == limit) {
-        more = true;
-        return false;
-      }
-      if (count > 0) {
-        body.push_back(',');
-      }
-      AppendLeadJson(engine_->scorer(), lead, now, &body);
-      last = lead->id;
-      ++count;
-      return true;
-    });
-    body += "],\"next\":";
-    if (more) {
-      AppendJsonString(last, &body);
-    } else {
-      body += "null";
-    }
-    body += "}";
-    respond(Json(200, std::move(body)));
-  });
-}
-
-// Answers 200 only from the batch's `done`, which the engine runs after the commit that holds
-// the events: a 200 means every valid event is durable (SPEC 10). Invalid events never reach
-// the engine. A single-event endpoint answers 400 for an invalid event (nothing to apply);
-// /v1/batch answers 200 listing the invalid elements by index, and 400 only when the body as a
-// whole is unusable (not JSON, no "batch" array).
-void HttpApi::Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond) {
-  auto reject_whole = [&](const ParseError& err) {
-    metrics_->EventsReceived(Transport::kHttp, 1);
-    metrics_->EventRejected(Transport::kHttp, static_cast<int>(err.code));
-    std::string body = "{\"success\":false,";
-    AppendEventError(err, &body);
-    body += "}";
-    respond(Json(400, std::move(body)));
+std::vector<Route> HttpApi::Routes() {
+  auto row = [this](std::string_view method, std::string pattern, RouteAuth auth,
+                    ApiHandler* handler) {
+    return Route{std::string(method), std::move(pattern), auth,
+                 [api = &context_, handler](const HttpRequest& request, const PathParams& params,
+                                            HttpRespond respond) {
+                   handler(*api, request, params, std::move(respond));
+                 }};
   };
-  IngestBatch batch;
-  batch.transport = Transport::kHttp;
-  batch.received_at = clock_->Now();
-  batch.received_mono = std::chrono::steady_clock::now();
-  std::string errors_json;
-  if (endpoint == "batch") {
-    std::vector<BatchError> errors;
-    ParseError whole;
-    if (!parser_.ParseBatch(request.body, &batch.events, &errors, &whole)) {
-      reject_whole(whole);
-      return;
-    }
-    metrics_->EventsReceived(Transport::kHttp, batch.events.size() + errors.size());
-    for (size_t i = 0; i < errors.size(); ++i) {
-      metrics_->EventRejected(Transport::kHttp, static_cast<int>(errors[i].error.code));
-      errors_json += i > 0 ? ",{" : "{";
-      errors_json += "\"index\":" + std::to_string(errors[i].index) + ",";
-      AppendEventError(errors[i].error, &errors_json);
-      errors_json += "}";
-    }
-  } else {
-    if (request.body.size() > options_.max_event_bytes) {
-      respond(JsonErrorResponse(
-          413, "payload_too_large",
-          "one event may be at most " + std::to_string(options_.max_event_bytes) + " bytes"));
-      return;
-    }
-    batch.events.emplace_back();
-    ParseError err;
-    if (!parser_.Parse(request.body, &batch.events.back(), &err, EventTypeFromName(endpoint))) {
-      reject_whole(err);
-      return;
-    }
-    metrics_->EventsReceived(Transport::kHttp, 1);
-  }
-  std::string ok_body = "{\"success\":true";
-  if (!errors_json.empty()) {
-    ok_body += ",\"errors\":[" + errors_json + "]";
-  }
-  ok_body += "}";
-  if (batch.events.empty()) {
-    respond(Json(200, std::move(ok_body)));
-    return;
-  }
-  batch.done = [respond, ok_body = std::move(ok_body)](const Status& st) {
-    if (st.ok()) {
-      respond(Json(200, ok_body));
-    } else {
-      // Not durable, so not acknowledged: Segment's libraries retry a 5xx, and the messageIds
-      // make the retry safe.
-      respond(JsonErrorResponse(503, "unavailable", st.ToString()));
-    }
+  constexpr RouteAuth kNone = RouteAuth::kNone;
+  constexpr RouteAuth kAdmin = RouteAuth::kAdmin;
+  std::vector<Route> routes = {
+      // Any method: monitors probe with GET, HEAD or whatever they are set up to send.
+      row(kAnyMethod, "/healthz", kNone, GetHealth),
+      row(kAnyMethod, "/metrics", kNone, GetMetrics),
+      row("GET", "/v1/leads", kAdmin, ListLeads),
+      row("GET", "/v1/leads/{id}", kAdmin, GetLead),
+      row("GET", "/v1/rules", kAdmin, GetRules),
+      row("POST", "/v1/rules/reload", kAdmin, ReloadRules),
+      row("POST", "/v1/rules/validate", kAdmin, ValidateRules),
+      row("GET", "/v1/reps", kAdmin, ListReps),
+      row("PUT", "/v1/reps/{id}/availability", kAdmin, SetRepAvailability),
+      row("POST", "/v1/reps/{id}/availability", kAdmin, SetRepAvailability),
+      row("GET", "/v1/accounts/{domain}", kAdmin, GetAccountOwner),
+      row("PUT", "/v1/accounts/{domain}", kAdmin, SetAccountOwner),
   };
-  engine_->Submit(std::move(batch));
+  // Segment ingest (SPEC 4): write keys, not the admin token; a CORS preflight carries no
+  // credentials; any other method gets Segment's 405 (with CORS, like every ingest answer).
+  for (const SegmentEndpoint& endpoint : SegmentEndpoints()) {
+    const std::string path = "/v1/" + std::string(endpoint.name);
+    routes.push_back({"POST", path, RouteAuth::kWriteKey,
+                      [segment = &segment_, &endpoint](const HttpRequest& request,
+                                                       const PathParams&, HttpRespond respond) {
+                        segment->Ingest(request, endpoint, std::move(respond));
+                      }});
+    routes.push_back({"OPTIONS", path, RouteAuth::kNone,
+                      [](const HttpRequest&, const PathParams&, HttpRespond respond) {
+                        respond(SegmentHttp::Preflight());
+                      }});
+    routes.push_back({std::string(kAnyMethod), path, RouteAuth::kNone,
+                      [](const HttpRequest&, const PathParams&, HttpRespond respond) {
+                        respond(SegmentHttp::MethodNotAllowed());
+                      }});
+  }
+  return routes;
 }
 
 }  // namespace handoff

@@ -1,20 +1,26 @@
-// HttpApi: what the HTTP port answers (SPEC 4 and 6): health, metrics, leads, rules, and the
-// Segment-compatible ingest endpoints. It is the HttpServer's handler.
+// HttpApi: what the HTTP port answers (SPEC 4 and 6): health, metrics, leads, rules, reps and
+// accounts, and the Segment-compatible ingest endpoints. It is the HttpServer's handler.
+//
+// Every endpoint is a row of one route table (api/routes.h), listed in http_api.cc: the admin API's
+// handlers are in api/handlers.h, Segment ingest is ingest/segment_http.h, which hands events to
+// the engine as an IngestSink and answers 200 only after the commit that holds them.
 //
 // Requests are parsed on the network thread; anything that reads or changes engine state runs on
-// the engine thread (Engine::RunOnEngine / Submit) and answers from there. Ingest answers 200 only
-// after the commit that holds the events. Not thread-safe: the HttpServer must run on one thread
-// (it owns one EventParser).
+// the engine thread (Engine::RunOnEngine / Submit) and answers from there. Not thread-safe: the
+// HttpServer must run on one thread (the handlers share one EventParser and one JsonParser).
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
-#include "ingest/event_parser.h"
-#include "net/http_server.h"
+#include "api/handlers.h"
+#include "api/routes.h"
+#include "base/json_parser.h"
 #include "base/metrics.h"
+#include "core/engine.h"
 #include "handoff/clock.h"
+#include "ingest/segment_http.h"
+#include "net/http_server.h"
 
 namespace handoff {
 
@@ -30,31 +36,20 @@ struct HttpApiOptions {
 class HttpApi {
  public:
   // Everything borrowed.
-  HttpApi(HttpApiOptions options, Engine* engine, Metrics* metrics, const Clock* clock);
+  HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics, const Clock* clock);
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
 
   void Handle(HttpRequest&& request, HttpRespond respond);
 
  private:
-  // The Segment ingest endpoints (SPEC 4): method, CORS preflight, write key, then Ingest.
-  void HandleIngest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
-  void Ingest(const HttpRequest& request, const std::string& endpoint, HttpRespond respond);
-  void GetLead(const std::string& id, const HttpRequest& request, HttpRespond respond);
-  void ListLeads(const HttpRequest& request, HttpRespond respond);
-  bool AdminAuthorized(const HttpRequest& request) const;
-  // 0 when the request may ingest, else the HTTP status to answer (401 or 403). Parses the body
-  // (for a "writeKey" field) only when keys are configured and no Authorization header came.
-  int WriteKeyCheck(const HttpRequest& request);
+  // The route table: every endpoint of the HTTP port.
+  std::vector<Route> Routes();
 
-  const HttpApiOptions options_;
-  Engine* const engine_;
-  Metrics* const metrics_;
-  const Clock* const clock_;
-  EventParser parser_;
   JsonParser json_;
+  ApiContext context_;
+  SegmentHttp segment_;
+  RouteTable routes_;
 };
-
-// The 200/422 body of a reload or validate: {"ok":..,"version":..,"errors":[{file,line,col,
-// message}]}.
-std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors);
 
 }  // namespace handoff

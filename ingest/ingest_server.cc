@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 
+#include "ingest/event_errors.h"
 #include "net/line_framer.h"
 #include "net/tcp_listener.h"
 #include "base/log.h"
@@ -24,20 +25,6 @@ bool IsBlank(std::string_view line) {
     }
   }
   return true;
-}
-
-void AppendErrorLine(const ParseError& err, uint64_t line, std::string* out) {
-  out->append("{\"error\":");
-  AppendJsonString(EventErrorCode(err.code), out);
-  out->append(",\"message\":");
-  AppendJsonString(err.message, out);
-  out->append(",\"line\":");
-  out->append(std::to_string(line));
-  if (!err.message_id.empty()) {
-    out->append(",\"messageId\":");
-    AppendJsonString(err.message_id, out);
-  }
-  out->append("}\n");
 }
 
 }  // namespace
@@ -124,7 +111,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
         SetLineTooLong(server_->options_.max_line_bytes + 1, server_->options_.max_line_bytes,
                        &err);
         metrics->EventRejected(Transport::kTcp, static_cast<int>(err.code));
-        AppendErrorLine(err, line_no, &replies_);
+        AppendEventErrorLine(err, line_no, &replies_);
         return;
       }
       if (IsBlank(line)) {
@@ -137,7 +124,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       Event& event = batch.events[event_slot_];
       if (!server_->parser_.Parse(line, &event, &parse_error_)) {
         metrics->EventRejected(Transport::kTcp, static_cast<int>(parse_error_.code));
-        AppendErrorLine(parse_error_, line_no, &replies_);
+        AppendEventErrorLine(parse_error_, line_no, &replies_);
         return;
       }
       if (event_slot_ == 0) {
@@ -177,9 +164,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     }
     if (!st.ok()) {
       // Not durable: say so and drop the connection; the client resends what was not acked.
-      replies_.append("{\"error\":\"unavailable\",\"message\":");
-      AppendJsonString(st.ToString(), &replies_);
-      replies_.append("}\n");
+      AppendUnavailableLine(st.ToString(), &replies_);
       read_done_ = true;
       failed_ = true;
     }

@@ -1,0 +1,89 @@
+// The admin API's handlers (SPEC 6): one small function per row of the route table in
+// api/http_api.cc, grouped by concept: health_handlers.cc, leads_handlers.cc, rules_handlers.cc,
+// reps_handlers.cc. (Segment ingest is ingest/segment_http.h.)
+//
+// A handler runs on the HttpServer's thread once the route table has checked the row's auth. What
+// reads or changes engine state runs on the engine thread (Engine::RunOnEngine) and answers from
+// there; a change answers only after the commit that holds it (Engine::AfterCommit).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/routes.h"
+#include "base/json_parser.h"
+#include "base/metrics.h"
+#include "core/engine.h"
+#include "handoff/clock.h"
+#include "net/http_server.h"
+#include "rules/rule_loader.h"
+
+namespace handoff {
+
+// What the handlers work with; everything borrowed.
+struct ApiContext {
+  Engine* engine = nullptr;
+  Metrics* metrics = nullptr;
+  const Clock* clock = nullptr;
+  JsonParser* json = nullptr;  // for request bodies; the HttpServer's thread only
+};
+
+using ApiHandler = void(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                        HttpRespond respond);
+
+// health_handlers.cc
+// GET /healthz: 200 "ok".
+void GetHealth(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               HttpRespond respond);
+// GET /metrics: the Prometheus text exposition.
+void GetMetrics(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond);
+
+// leads_handlers.cc
+// GET /v1/leads/{id}?at=TIME: the lead with its scores read at TIME (default now); 404 unknown.
+void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
+             HttpRespond respond);
+// GET /v1/leads?stage=&limit=&after=: a page of leads; "next" is the "after" of the next page.
+void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               HttpRespond respond);
+
+// rules_handlers.cc
+// GET /v1/rules: version, sha256, loaded_at, path of the rules in force.
+void GetRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
+              HttpRespond respond);
+// POST /v1/rules/reload: 200 with the new version, or 422 with every error (old rules kept).
+void ReloadRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                 HttpRespond respond);
+// POST /v1/rules/validate: the body (YAML) judged as a reload would judge it; nothing loaded.
+void ValidateRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                   HttpRespond respond);
+
+// reps_handlers.cc: the router's admin state, reps and account owners (SPEC 7).
+// GET /v1/reps: every rep with team, availability, load and routing state.
+void ListReps(ApiContext& api, const HttpRequest& request, const PathParams& params,
+              HttpRespond respond);
+// PUT /v1/reps/{id}/availability {"online": bool}: answers after the commit; 404 unknown rep.
+void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                        HttpRespond respond);
+// GET /v1/accounts/{domain}: the owner; 404 when it has none.
+void GetAccountOwner(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                     HttpRespond respond);
+// PUT /v1/accounts/{domain} {"owner": "rep"}: answers after the commit; 422 unknown rep.
+void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                     HttpRespond respond);
+
+// A response with a JSON body (application/json).
+inline HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// The 200/422 body of a reload or validate: {"ok":..,"version":..,"errors":[{file,line,col,
+// message}]}.
+std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors);
+
+}  // namespace handoff

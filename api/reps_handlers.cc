@@ -1,0 +1,120 @@
+#include "api/handlers.h"
+
+namespace handoff {
+namespace {
+
+std::string RepsJson(Router& router) {
+  std::string out = "{\"reps\":[";
+  bool first = true;
+  for (const RepView& r : router.Reps()) {
+    if (!first) {
+      out.push_back(',');
+    }
+    first = false;
+    out += "{\"id\":";
+    AppendJsonString(r.id, &out);
+    out += ",\"team\":";
+    AppendJsonString(r.team, &out);
+    out += r.online ? ",\"online\":true" : ",\"online\":false";
+    out += ",\"open\":" + std::to_string(r.open);
+    out += ",\"today\":" + std::to_string(r.today);
+    out += ",\"state\":";
+    AppendJsonString(r.eligible ? "eligible" : r.why_not, &out);
+    out += r.in_hours ? ",\"in_hours\":true" : ",\"in_hours\":false";
+    out += ",\"weight\":" + std::to_string(r.weight);
+    out += ",\"current_weight\":" + std::to_string(r.current_weight);
+    out += ",\"queued\":" + std::to_string(r.queued_in_team);
+    out += r.configured ? "}" : ",\"removed\":true}";
+  }
+  out += "]}";
+  return out;
+}
+
+std::string AccountOwnerJson(const std::string& domain, const std::string& owner) {
+  std::string out = "{\"domain\":";
+  AppendJsonString(domain, &out);
+  out += ",\"owner\":";
+  AppendJsonString(owner, &out);
+  out += "}";
+  return out;
+}
+
+// The field `name` of a JSON object body; nullptr when the body is not JSON or has no such field.
+// Points into *holder.
+const Value* BodyField(ApiContext& api, const HttpRequest& request, std::string_view name,
+                       Value* holder) {
+  if (!api.json->Parse(request.body, holder).ok()) {
+    return nullptr;
+  }
+  return holder->Find(name);
+}
+
+}  // namespace
+
+void ListReps(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
+  Engine* engine = api.engine;
+  engine->RunOnEngine([engine, respond = std::move(respond)] {
+    respond(JsonResponse(200, RepsJson(engine->router())));
+  });
+}
+
+void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                        HttpRespond respond) {
+  Value body;
+  const Value* online = BodyField(api, request, "online", &body);
+  if (online == nullptr || !online->is_bool()) {
+    respond(JsonErrorResponse(400, "bad_request", "expected {\"online\": true|false}"));
+    return;
+  }
+  Engine* engine = api.engine;
+  engine->RunOnEngine(
+      [engine, rep = params.Get("id"), on = online->as_bool(), respond = std::move(respond)] {
+        Status st = engine->router().SetOnline(rep, on);
+        if (!st.ok()) {
+          respond(JsonErrorResponse(404, "not_found", st.message()));
+          return;
+        }
+        std::string out = "{\"id\":";
+        AppendJsonString(rep, &out);
+        out += on ? ",\"online\":true}" : ",\"online\":false}";
+        engine->AfterCommit([respond, out = std::move(out)] { respond(JsonResponse(200, out)); });
+      });
+}
+
+void GetAccountOwner(ApiContext& api, const HttpRequest&, const PathParams& params,
+                     HttpRespond respond) {
+  Engine* engine = api.engine;
+  engine->RunOnEngine([engine, domain = params.Get("domain"), respond = std::move(respond)] {
+    std::string owner = engine->router().AccountOwner(domain);
+    if (owner.empty()) {
+      respond(JsonErrorResponse(404, "not_found", "no owner for " + domain));
+      return;
+    }
+    respond(JsonResponse(200, AccountOwnerJson(domain, owner)));
+  });
+}
+
+void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                     HttpRespond respond) {
+  Value body;
+  const Value* owner = BodyField(api, request, "owner", &body);
+  if (owner == nullptr || !owner->is_string() || owner->as_string().empty()) {
+    respond(JsonErrorResponse(400, "bad_request", "expected {\"owner\": \"REP\"}"));
+    return;
+  }
+  Engine* engine = api.engine;
+  engine->RunOnEngine([engine, domain = params.Get("domain"), rep = owner->as_string(),
+                       respond = std::move(respond)] {
+    Status st = engine->router().SetAccountOwner(domain, rep);
+    if (!st.ok()) {
+      respond(JsonErrorResponse(422, "unknown_rep", st.message()));
+      return;
+    }
+    engine->AfterCommit(
+        [respond, body = AccountOwnerJson(domain, engine->router().AccountOwner(domain))] {
+          respond(JsonResponse(200, body));
+        });
+  });
+}
+
+}  // namespace handoff

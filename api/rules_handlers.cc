@@ -1,0 +1,57 @@
+#include "api/handlers.h"
+#include "base/timestamp.h"
+
+namespace handoff {
+
+std::string RulesAnswerJson(bool ok, uint64_t version, const std::vector<LoadError>& errors) {
+  std::string out = "{\"ok\":";
+  out += ok ? "true" : "false";
+  out += ",\"version\":" + std::to_string(version);
+  if (!ok) {
+    out += ",\"errors\":[";
+    for (size_t i = 0; i < errors.size(); ++i) {
+      const LoadError& e = errors[i];
+      if (i > 0) {
+        out.push_back(',');
+      }
+      out += "{\"file\":";
+      AppendJsonString(e.file, &out);
+      out += ",\"line\":" + std::to_string(e.line) + ",\"col\":" + std::to_string(e.col);
+      out += ",\"message\":";
+      AppendJsonString(e.message, &out);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+  return out;
+}
+
+void GetRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
+  RulesInfo info = api.engine->rules_info();
+  std::string body = "{\"version\":" + std::to_string(info.version) + ",\"sha256\":";
+  AppendJsonString(info.sha256, &body);
+  body += ",\"loaded_at\":\"";
+  AppendRfc3339Millis(info.loaded_at, &body);
+  body += "\",\"path\":";
+  AppendJsonString(info.path, &body);
+  body += "}";
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ReloadRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
+  api.engine->RequestReload([respond = std::move(respond)](const ReloadOutcome& outcome) {
+    respond(JsonResponse(outcome.ok ? 200 : 422,
+                         RulesAnswerJson(outcome.ok, outcome.version, outcome.errors)));
+  });
+}
+
+void ValidateRules(ApiContext& api, const HttpRequest& request, const PathParams&,
+                   HttpRespond respond) {
+  LoadResult result = LoadRulesFromString(request.body, "request");
+  respond(
+      JsonResponse(result.ok() ? 200 : 422,
+                   RulesAnswerJson(result.ok(), api.engine->rules_info().version, result.errors)));
+}
+
+}  // namespace handoff
