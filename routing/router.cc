@@ -8,7 +8,6 @@
 
 namespace handoff {
 
-using router_internal::kUnrouted;
 using router_internal::kUnroutedKey;
 using router_internal::LowerDomainOf;
 using router_internal::Contains;
