@@ -48,10 +48,11 @@ void ReloadRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRes
 
 void ValidateRules(ApiContext& api, const HttpRequest& request, const PathParams&,
                    HttpRespond respond) {
-  LoadResult result = LoadRulesFromString(request.body, "request");
-  respond(
-      JsonResponse(result.ok() ? 200 : 422,
-                   RulesAnswerJson(result.ok(), api.engine->rules_info().version, result.errors)));
+  Engine* engine = api.engine;
+  engine->ValidateRules(request.body, [engine, respond = std::move(respond)](const LoadResult& result) {
+    respond(JsonResponse(result.ok() ? 200 : 422,
+                         RulesAnswerJson(result.ok(), engine->rules_info().version, result.errors)));
+  });
 }
 
 }  // namespace handoff

@@ -89,6 +89,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // engine task. `done` (may be empty) runs with the result, on the engine thread after a
   // successful swap, on the rules thread after a rejection.
   void RequestReload(ReloadDone done);
+  // Compiles a candidate rule file without loading it, off the engine and network threads;
+  // `done` runs on the rules thread. Any thread.
+  void ValidateRules(std::string yaml, std::function<void(const LoadResult&)> done) {
+    rules_manager_.Validate(std::move(yaml), std::move(done));
+  }
   // The outbox: its reader side is for any thread; set its listener before Start.
   Outbox& outbox() { return outbox_; }
 

@@ -46,17 +46,34 @@ void RulesManager::RequestReload(ReloadDone done) {
   cv_.notify_one();
 }
 
+void RulesManager::Validate(std::string yaml, std::function<void(const LoadResult&)> done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back([yaml = std::move(yaml), done = std::move(done)] {
+      done(LoadRulesFromString(yaml, "request"));
+    });
+  }
+  cv_.notify_one();
+}
+
 void RulesManager::Run() {
   std::vector<ReloadDone> requests;
+  std::vector<std::function<void()>> jobs;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, kWatchInterval, [this] { return stopping_ || !requests_.empty(); });
+      cv_.wait_for(lock, kWatchInterval,
+                   [this] { return stopping_ || !requests_.empty() || !jobs_.empty(); });
       if (stopping_) {
         return;
       }
       requests.swap(requests_);
+      jobs.swap(jobs_);
     }
+    for (auto& job : jobs) {
+      job();
+    }
+    jobs.clear();
     if (!requests.empty()) {
       // Requests that queued up meanwhile share one load: they all ask for the files as they
       // are now.

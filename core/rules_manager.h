@@ -47,13 +47,18 @@ class RulesManager {
   // Notes the files as they are now (the rules in force were loaded from them) and starts the
   // thread.
   void Start();
-  // Finishes the reload under way (queued ones are dropped, their `done` never called) and joins.
+  // Finishes the job under way (queued reloads and validations are dropped, their `done` never
+  // called) and joins.
   // Idempotent.
   void Stop();
 
   // Compiles the files on the manager's thread; `done` (may be empty) runs with the outcome: on
   // the engine thread after a successful install, on the manager's thread after a rejection.
   void RequestReload(ReloadDone done);
+
+  // Compiles `yaml` (a candidate rule file, nothing loaded) on the manager's thread and calls
+  // `done` there with the result, so a large candidate never holds a network thread.
+  void Validate(std::string yaml, std::function<void(const LoadResult&)> done);
 
   // A fingerprint of the rule files' names, sizes and modification times.
   static std::string Signature(const std::string& path);
@@ -70,6 +75,7 @@ class RulesManager {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<ReloadDone> requests_;
+  std::vector<std::function<void()>> jobs_;  // validations
   bool stopping_ = false;
   std::thread thread_;
   std::string signature_;  // manager thread (and Start, before the thread runs)
