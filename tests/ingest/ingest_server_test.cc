@@ -1,0 +1,222 @@
+// TCP ingest without the engine: a fake IngestSink takes the batches and says when they are
+// durable, so acks, error lines, line numbers and "never ack what is not durable" are checked
+// at the protocol level.
+#include "ingest/ingest_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/json_parser.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr int kGuardSeconds = 10;
+
+// Takes batches; completes each at once (OK or a failure), or holds them until Release().
+class FakeSink final : public IngestSink {
+ public:
+  void Submit(IngestBatch batch) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (const Event& e : batch.events) {
+      message_ids_.push_back(e.message_id);
+    }
+    if (hold_) {
+      held_.push_back(std::move(batch.done));
+    } else {
+      IngestDone done = std::move(batch.done);
+      lock.unlock();
+      done(fail_ ? Status::IoError("disk full") : Status::Ok());
+      lock.lock();
+    }
+    cv_.notify_all();
+  }
+  void set_hold(bool hold) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = hold;
+  }
+  void set_fail(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = fail;
+  }
+  // Waits until `n` events were submitted; their messageIds in submit order.
+  std::vector<std::string> WaitForEvents(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(kGuardSeconds),
+                 [&] { return message_ids_.size() >= n; });
+    return message_ids_;
+  }
+  void Release() {
+    std::vector<IngestDone> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held.swap(held_);
+      hold_ = false;
+    }
+    for (IngestDone& done : held) {
+      done(Status::Ok());
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> message_ids_;
+  std::vector<IngestDone> held_;
+  bool hold_ = false;
+  bool fail_ = false;
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{kGuardSeconds, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~Client() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& bytes) {
+    ASSERT_EQ(send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  // The next reply line (without its newline); nullopt on end of stream or the guard timeout.
+  std::optional<std::string> ReadLine() {
+    for (;;) {
+      if (size_t nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      char chunk[4096];
+      ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) {
+        return std::nullopt;
+      }
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+  // True when no byte is waiting to be read right now.
+  bool NothingPending() {
+    char c;
+    return recv(fd_, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && buffer_.empty();
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buffer_;
+};
+
+std::string Track(const std::string& message_id) {
+  return R"({"type":"track","userId":"u1","event":"E","messageId":")" + message_id + "\"}\n";
+}
+
+class IngestServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    IngestServerOptions options;
+    options.max_line_bytes = 256;
+    server_ = std::make_unique<IngestServer>(io_, options, &sink_, &metrics_, &clock_);
+    ASSERT_OK(server_->Listen("127.0.0.1", 0));
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { server_->Stop(); });
+    guard_.reset();
+    io_thread_.join();
+  }
+  Value Reply(Client& client) {
+    std::optional<std::string> line = client.ReadLine();
+    EXPECT_TRUE(line.has_value());
+    Value v;
+    EXPECT_OK(parser_.Parse(line.value_or("null"), &v));
+    return v;
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ =
+      asio::make_work_guard(io_);
+  FakeSink sink_;
+  Metrics metrics_;
+  ManualClock clock_{1'800'000'000};
+  std::unique_ptr<IngestServer> server_;
+  std::thread io_thread_;
+  JsonParser parser_;
+};
+
+TEST_F(IngestServerTest, ValidLinesGoToTheSinkInOrderAndAreAckedOnceDurable) {
+  Client client(server_->port());
+  ASSERT_TRUE(client.connected());
+  client.Send(Track("m1") + "\n   \n" + Track("m2") + Track("m3"));
+  EXPECT_EQ(sink_.WaitForEvents(3), (std::vector<std::string>{"m1", "m2", "m3"}));
+  // Blank lines are skipped but counted: 5 lines in all.
+  Value ack = Reply(client);
+  ASSERT_NE(ack.Find("ack"), nullptr) << ack.ToJson();
+  EXPECT_EQ(ack.Find("ack")->as_number(), 5);
+}
+
+TEST_F(IngestServerTest, RejectedLinesGetAnErrorLineNamingTheirLineAndTheRestGoOn) {
+  Client client(server_->port());
+  client.Send(Track("m1") + "{not json\n" + R"({"type":"Track","userId":"u","messageId":"m-bad"})" +
+              "\n" + std::string(300, 'x') + "\n" + Track("m2"));
+  EXPECT_EQ(sink_.WaitForEvents(2), (std::vector<std::string>{"m1", "m2"}));
+  Value e1 = Reply(client);
+  EXPECT_EQ(e1.Find("error")->as_string(), "invalid_json");
+  EXPECT_EQ(e1.Find("line")->as_number(), 2);
+  Value e2 = Reply(client);
+  EXPECT_EQ(e2.Find("error")->as_string(), "unsupported_type");
+  EXPECT_EQ(e2.Find("line")->as_number(), 3);
+  EXPECT_EQ(e2.Find("messageId")->as_string(), "m-bad");
+  Value e3 = Reply(client);
+  EXPECT_EQ(e3.Find("error")->as_string(), "line_too_long");
+  EXPECT_EQ(e3.Find("line")->as_number(), 4);
+  // The ack covers rejected lines too: they are processed.
+  Value ack = Reply(client);
+  EXPECT_EQ(ack.Find("ack")->as_number(), 5);
+}
+
+TEST_F(IngestServerTest, NothingIsAckedBeforeTheSinkSaysDurable) {
+  sink_.set_hold(true);
+  Client client(server_->port());
+  client.Send(Track("m1") + Track("m2"));
+  ASSERT_EQ(sink_.WaitForEvents(2).size(), 2u);
+  // The batch is in the sink, not durable: no ack can have been written.
+  EXPECT_TRUE(client.NothingPending());
+  sink_.Release();
+  Value ack = Reply(client);
+  EXPECT_EQ(ack.Find("ack")->as_number(), 2);
+}
+
+TEST_F(IngestServerTest, ABatchThatFailsToBecomeDurableIsNeverAcked) {
+  sink_.set_fail(true);
+  Client client(server_->port());
+  client.Send(Track("m1"));
+  Value reply = Reply(client);
+  EXPECT_EQ(reply.Find("ack"), nullptr) << reply.ToJson();
+  EXPECT_EQ(reply.Find("error")->as_string(), "unavailable");
+  // The connection is closed: the client resends what was not acked.
+  EXPECT_FALSE(client.ReadLine().has_value());
+}
+
+}  // namespace
+}  // namespace handoff
