@@ -1,0 +1,56 @@
+// IdentityMap: which lead every id belongs to (SPEC 8).
+//
+// Trackers see a visitor first under an anonymousId; an `alias` or an `identify` carrying both
+// ids later links the older id to the userId's lead. Every id belongs to exactly one lead: an id
+// is a root (its own lead, which may not exist yet) or linked to a root. Links are kept flat: an
+// id always points straight at its root (a chain a -> b -> c is stored as a -> c, b -> c), so a
+// lookup is one hash probe on the event path.
+//
+// Not thread-safe: the engine thread owns it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace handoff {
+
+class IdentityMap {
+ public:
+  // The root `id` belongs to: itself unless linked.
+  std::string_view Resolve(std::string_view id) const;
+
+  // Links root `from` (and every id linked to it) to root `to`. Both must be roots and differ.
+  void Link(std::string_view from, std::string_view to);
+
+  // The ids linked to `root`, in the order they were linked; empty when none.
+  const std::vector<std::string>& Aliases(std::string_view root) const;
+
+  // Forgets `root` and every id linked to it; returns those ids (root not included).
+  std::vector<std::string> Forget(std::string_view root);
+
+  // Ids linked to some other id.
+  size_t size() const { return root_of_.size(); }
+
+  // Calls fn(id, root) for every linked id (for persisting and checking).
+  template <typename Fn>
+  void ForEachLink(Fn&& fn) const {
+    for (const auto& [id, root] : root_of_) {
+      fn(id, root);
+    }
+  }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
+
+  Map<std::string> root_of_;               // linked id -> its root
+  Map<std::vector<std::string>> aliases_;  // root -> ids linked to it
+};
+
+}  // namespace handoff
