@@ -1,5 +1,7 @@
 #include "base/metrics.h"
 
+#include <algorithm>
+
 #include "handoff/value.h"
 
 namespace handoff {
@@ -62,7 +64,14 @@ double Metrics::ApplyLatencyQuantile(double q) const {
   if (total == 0) {
     return 0;
   }
-  auto target = static_cast<uint64_t>(q * static_cast<double>(total));
+  // The bucket of the observation of 0-based rank floor(q * total). Rank `total` does not exist,
+  // so q = 1 (the maximum) takes the last observation; q below 0 (or NaN) is 0, as a negative
+  // double cast to unsigned is undefined.
+  if (!(q > 0)) {
+    q = 0;
+  }
+  const uint64_t target =
+      std::min(static_cast<uint64_t>(std::min(q, 1.0) * static_cast<double>(total)), total - 1);
   uint64_t seen = 0;
   for (size_t b = 0; b < latency_buckets_.size(); ++b) {
     seen += latency_buckets_[b].load(kRelaxed);

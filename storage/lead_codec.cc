@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/json_parser.h"
+
 namespace handoff {
 namespace {
 
@@ -13,7 +15,11 @@ namespace {
 //                   varint reassignments, varint n, n x str held_by,
 //                   u8 closed, str outcome]
 constexpr uint8_t kVersion = 1;
-constexpr int kMaxValueDepth = 64;
+// Bounds the decoder's recursion on corrupt bytes; it must admit every Value the daemon can hold.
+// Values come from JSON documents at most kMaxJsonDepth deep, and a lead's traits sit below the
+// event that carried them (a group's under traits.company), so kMaxJsonDepth always suffices;
+// twice that leaves room for a trait placed deeper one day, at no real cost in stack.
+constexpr int kMaxValueDepth = 2 * kMaxJsonDepth;
 
 void PutVarint(uint64_t v, std::string* out) {
   while (v >= 0x80) {

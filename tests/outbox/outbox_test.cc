@@ -1,0 +1,338 @@
+#include "outbox/outbox.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/json_parser.h"
+#include "outbox/stored_record.h"
+#include "storage/store.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+constexpr EpochSeconds kT0 = 1'800'000'000;
+constexpr double kRetention = 1000;
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override { OpenStore(); }
+
+  void OpenStore() {
+    store_.reset();  // a directory holds one open store at a time
+    StoreOptions options;
+    options.path = dir_.path() + "/data";
+    options.clock = &clock_;
+    options.outbox_retention = kRetention;
+    Result<std::unique_ptr<Store>> store = Store::Open(options);
+    ASSERT_OK(store.status());
+    store_ = std::move(store).value();
+  }
+
+  std::unique_ptr<Outbox> NewOutbox() {
+    auto outbox = std::make_unique<Outbox>(store_.get());
+    EXPECT_OK(outbox->Restore());
+    return outbox;
+  }
+
+  // Appends one routed record for `lead` at `at`; returns its seq.
+  uint64_t AppendRouted(Outbox* outbox, std::string_view lead, EpochSeconds at,
+                        std::string_view rep = "alice", std::string_view team = "emea") {
+    OutboxRecord record;
+    record.kind = OutboxKind::kRouted;
+    record.at = at;
+    record.lead = lead;
+    record.rep = rep;
+    record.team = team;
+    const uint64_t seq = outbox->Append(&record, &batch_);
+    EXPECT_EQ(record.seq, seq);
+    return seq;
+  }
+
+  // The engine's commit sequence: meta into the batch, commit, then publish.
+  void Commit(Outbox* outbox) {
+    outbox->WriteMeta(&batch_);
+    ASSERT_OK(store_->Commit(&batch_));
+    outbox->Committed();
+  }
+
+  std::vector<uint64_t> StoredSeqs(const Outbox& outbox, uint64_t from = 0) {
+    std::vector<std::pair<uint64_t, std::string>> records;
+    EXPECT_OK(outbox.Read(from, 1000, &records));
+    std::vector<uint64_t> seqs;
+    for (const auto& [seq, stored] : records) {
+      seqs.push_back(seq);
+    }
+    return seqs;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_{kT0};
+  std::unique_ptr<Store> store_;
+  CommitBatch batch_;
+};
+
+TEST_F(OutboxTest, EmptyOutbox) {
+  auto outbox = NewOutbox();
+  EXPECT_EQ(outbox->head(), 0u);
+  EXPECT_EQ(outbox->oldest(), 0u);
+  EXPECT_TRUE(StoredSeqs(*outbox).empty());
+}
+
+// SPEC 9: the first record is 1, and each gets the next.
+TEST_F(OutboxTest, SeqsStartAtOneAndGrowByOne) {
+  auto outbox = NewOutbox();
+  EXPECT_EQ(AppendRouted(outbox.get(), "u1", kT0), 1u);
+  EXPECT_EQ(AppendRouted(outbox.get(), "u2", kT0), 2u);
+  Commit(outbox.get());
+  EXPECT_EQ(AppendRouted(outbox.get(), "u3", kT0), 3u);
+  Commit(outbox.get());
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// Nobody sees a record before the commit that holds it: not in head(), not in Read().
+TEST_F(OutboxTest, HeadMovesOnlyOnCommitted) {
+  auto outbox = NewOutbox();
+  AppendRouted(outbox.get(), "u1", kT0);
+  AppendRouted(outbox.get(), "u2", kT0);
+  EXPECT_EQ(outbox->head(), 0u);
+  EXPECT_TRUE(StoredSeqs(*outbox).empty());
+  outbox->WriteMeta(&batch_);
+  EXPECT_EQ(outbox->head(), 0u);
+  ASSERT_OK(store_->Commit(&batch_));
+  EXPECT_EQ(outbox->head(), 0u);  // durable, but not yet published
+  outbox->Committed();
+  EXPECT_EQ(outbox->head(), 2u);
+  EXPECT_EQ(outbox->oldest(), 1u);
+}
+
+TEST_F(OutboxTest, ListenerGetsEachNewHeadOnce) {
+  auto outbox = NewOutbox();
+  std::vector<uint64_t> heads;
+  outbox->SetListener([&](uint64_t head) {
+    // The head is published before the listener hears of it.
+    EXPECT_EQ(outbox->head(), head);
+    heads.push_back(head);
+  });
+  AppendRouted(outbox.get(), "u1", kT0);
+  AppendRouted(outbox.get(), "u2", kT0);
+  Commit(outbox.get());
+  EXPECT_EQ(heads, (std::vector<uint64_t>{2}));
+  AppendRouted(outbox.get(), "u3", kT0);
+  Commit(outbox.get());
+  EXPECT_EQ(heads, (std::vector<uint64_t>{2, 3}));
+}
+
+// A group commit without records (events that changed no stage) must not wake subscribers.
+TEST_F(OutboxTest, CommitWithoutRecordsChangesNothing) {
+  auto outbox = NewOutbox();
+  int calls = 0;
+  outbox->SetListener([&](uint64_t) { ++calls; });
+  outbox->WriteMeta(&batch_);
+  EXPECT_TRUE(batch_.empty());  // no meta write either
+  outbox->Committed();
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(outbox->head(), 0u);
+
+  AppendRouted(outbox.get(), "u1", kT0);
+  Commit(outbox.get());
+  ASSERT_EQ(calls, 1);
+  outbox->WriteMeta(&batch_);
+  EXPECT_TRUE(batch_.empty());
+  outbox->Committed();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(outbox->head(), 1u);
+}
+
+TEST_F(OutboxTest, NoListenerIsFine) {
+  auto outbox = NewOutbox();
+  AppendRouted(outbox.get(), "u1", kT0);
+  Commit(outbox.get());
+  EXPECT_EQ(outbox->head(), 1u);
+}
+
+TEST_F(OutboxTest, RestoreContinuesTheSequence) {
+  {
+    auto outbox = NewOutbox();
+    AppendRouted(outbox.get(), "u1", kT0);
+    AppendRouted(outbox.get(), "u2", kT0);
+    AppendRouted(outbox.get(), "u3", kT0);
+    Commit(outbox.get());
+  }
+  OpenStore();  // as after a restart
+  auto outbox = NewOutbox();
+  EXPECT_EQ(outbox->head(), 3u);
+  EXPECT_EQ(outbox->oldest(), 1u);
+  EXPECT_EQ(AppendRouted(outbox.get(), "u4", kT0), 4u);
+  Commit(outbox.get());
+  EXPECT_EQ(outbox->head(), 4u);
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+// A restored outbox has nothing new to write or announce until it appends.
+TEST_F(OutboxTest, RestoredOutboxIsQuietUntilItAppends) {
+  {
+    auto outbox = NewOutbox();
+    AppendRouted(outbox.get(), "u1", kT0);
+    Commit(outbox.get());
+  }
+  auto outbox = NewOutbox();
+  int calls = 0;
+  outbox->SetListener([&](uint64_t) { ++calls; });
+  outbox->WriteMeta(&batch_);
+  EXPECT_TRUE(batch_.empty());
+  outbox->Committed();
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(outbox->head(), 1u);
+}
+
+// Records appended but never committed were never seen by anyone: after a restart their seqs are
+// handed out again, and the committed ones are untouched.
+TEST_F(OutboxTest, UncommittedRecordsAreForgottenOnRestart) {
+  {
+    auto outbox = NewOutbox();
+    AppendRouted(outbox.get(), "u1", kT0);
+    Commit(outbox.get());
+    AppendRouted(outbox.get(), "lost", kT0);
+    outbox->WriteMeta(&batch_);
+    batch_.Clear();  // the process died before the commit
+  }
+  OpenStore();
+  auto outbox = NewOutbox();
+  EXPECT_EQ(outbox->head(), 1u);
+  EXPECT_EQ(AppendRouted(outbox.get(), "u2", kT0), 2u);
+}
+
+// The next seq lives in meta, not in the records: once a trim has emptied the outbox, seqs still
+// continue where they were (a subscriber at seq 3 must never see a new "1").
+TEST_F(OutboxTest, SequenceSurvivesATrimThatEmptiesTheOutbox) {
+  {
+    auto outbox = NewOutbox();
+    AppendRouted(outbox.get(), "u1", kT0);
+    AppendRouted(outbox.get(), "u2", kT0);
+    AppendRouted(outbox.get(), "u3", kT0);
+    Commit(outbox.get());
+    ASSERT_OK(outbox->Trim(kT0 + kRetention + 1));
+    EXPECT_EQ(outbox->oldest(), 0u);
+    EXPECT_TRUE(StoredSeqs(*outbox).empty());
+    EXPECT_EQ(outbox->head(), 3u);  // trimming does not move the head
+  }
+  OpenStore();
+  auto outbox = NewOutbox();
+  EXPECT_EQ(outbox->head(), 3u);
+  EXPECT_EQ(outbox->oldest(), 0u);
+  EXPECT_EQ(AppendRouted(outbox.get(), "u4", kT0 + 2000), 4u);
+  Commit(outbox.get());
+  EXPECT_EQ(outbox->oldest(), 4u);
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{4}));
+}
+
+TEST_F(OutboxTest, ReadReturnsStoredRecordsThatDecode) {
+  auto outbox = NewOutbox();
+  AppendRouted(outbox.get(), "u1", kT0, "alice", "emea");
+  OutboxRecord stage;
+  stage.kind = OutboxKind::kStage;
+  stage.at = kT0 + 1;
+  stage.lead = "u2";
+  stage.from = "new";
+  stage.to = "mql";
+  outbox->Append(&stage, &batch_);
+  Commit(outbox.get());
+
+  std::vector<std::pair<uint64_t, std::string>> records;
+  ASSERT_OK(outbox->Read(1, 10, &records));
+  ASSERT_EQ(records.size(), 2u);
+  JsonParser parser;
+
+  RecordHeader header;
+  std::string_view json;
+  EXPECT_EQ(records[0].first, 1u);
+  ASSERT_TRUE(DecodeStoredRecord(records[0].second, &header, &json));
+  EXPECT_EQ(header.kind, OutboxKind::kRouted);
+  EXPECT_EQ(header.rep, "alice");
+  EXPECT_EQ(header.team, "emea");
+  Value parsed;
+  ASSERT_OK(parser.Parse(json, &parsed));
+  // The JSON is the record as it was appended, with its seq filled in.
+  EXPECT_EQ(parsed.Find("seq")->as_number(), 1);
+  EXPECT_EQ(parsed.Find("kind")->as_string(), "routed");
+  EXPECT_EQ(parsed.Find("lead")->as_string(), "u1");
+  EXPECT_EQ(parsed.Find("rep")->as_string(), "alice");
+
+  EXPECT_EQ(records[1].first, 2u);
+  ASSERT_TRUE(DecodeStoredRecord(records[1].second, &header, &json));
+  EXPECT_EQ(header.kind, OutboxKind::kStage);
+  EXPECT_EQ(header.rep, "");
+  EXPECT_EQ(header.team, "");
+  EXPECT_EQ(json, R"({"seq":2,"kind":"stage","at":"2027-01-15T08:00:01.000Z","lead":"u2",)"
+                  R"("from":"new","to":"mql"})");
+}
+
+TEST_F(OutboxTest, ReadFromASeqWithALimit) {
+  auto outbox = NewOutbox();
+  for (int i = 0; i < 5; ++i) {
+    AppendRouted(outbox.get(), "u" + std::to_string(i), kT0);
+  }
+  Commit(outbox.get());
+  EXPECT_EQ(StoredSeqs(*outbox, 3), (std::vector<uint64_t>{3, 4, 5}));
+  EXPECT_TRUE(StoredSeqs(*outbox, 6).empty());
+  std::vector<std::pair<uint64_t, std::string>> records;
+  ASSERT_OK(outbox->Read(2, 2, &records));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].first, 2u);
+  EXPECT_EQ(records[1].first, 3u);
+  ASSERT_OK(outbox->Read(1, 0, &records));
+  EXPECT_TRUE(records.empty());
+}
+
+// Trim keeps what is within retention of `now`, by record time, and leaves a gap a reader can
+// see by comparing the first seq with the one it asked for.
+TEST_F(OutboxTest, TrimDropsRecordsPastRetention) {
+  auto outbox = NewOutbox();
+  AppendRouted(outbox.get(), "u1", kT0);
+  AppendRouted(outbox.get(), "u2", kT0 + 100);
+  AppendRouted(outbox.get(), "u3", kT0 + 500);
+  AppendRouted(outbox.get(), "u4", kT0 + 900);
+  Commit(outbox.get());
+
+  ASSERT_OK(outbox->Trim(kT0 + kRetention));  // nothing is older than the retention yet
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(outbox->oldest(), 1u);
+
+  ASSERT_OK(outbox->Trim(kT0 + 600 + kRetention));  // records before kT0 + 600 go
+  EXPECT_EQ(StoredSeqs(*outbox, 1), (std::vector<uint64_t>{4}));
+  EXPECT_EQ(outbox->oldest(), 4u);
+  EXPECT_EQ(outbox->head(), 4u);
+
+  // Appending goes on after the trimmed records.
+  EXPECT_EQ(AppendRouted(outbox.get(), "u5", kT0 + 2000), 5u);
+  Commit(outbox.get());
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{4, 5}));
+}
+
+// The meta value is the store's own; a value that is not a positive seq must stop the daemon from
+// handing out seqs it cannot vouch for, rather than silently restarting at 1.
+TEST_F(OutboxTest, RestoreRejectsABadNextSeq) {
+  for (const char* bad : {"", "0", "abc", "12x", "-1", " 5", "99999999999999999999999"}) {
+    CommitBatch batch;
+    batch.PutMeta("outbox.next_seq", bad);  // the key Outbox keeps its next seq under
+    ASSERT_OK(store_->Commit(&batch));
+    Outbox outbox(store_.get());
+    const Status st = outbox.Restore();
+    EXPECT_EQ(st.code(), Status::Code::kCorruption) << '"' << bad << "\": " << st.ToString();
+  }
+  CommitBatch batch;
+  batch.PutMeta("outbox.next_seq", "17");
+  ASSERT_OK(store_->Commit(&batch));
+  Outbox outbox(store_.get());
+  ASSERT_OK(outbox.Restore());
+  EXPECT_EQ(outbox.head(), 16u);
+  EXPECT_EQ(AppendRouted(&outbox, "u", kT0), 17u);
+}
+
+}  // namespace
+}  // namespace handoff
