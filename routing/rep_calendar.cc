@@ -25,16 +25,4 @@ LocalMoment LocalMomentOf(const date::time_zone* tz, EpochSeconds t) {
   return m;
 }
 
-bool InWorkingHours(const WorkingHours& hours, int minute_of_week) {
-  if (hours.always) {
-    return true;
-  }
-  for (const auto& [start, end] : hours.intervals) {
-    if (minute_of_week >= start && minute_of_week < end) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace handoff

@@ -268,7 +268,7 @@ bool Router::RepAvailable(const RepDef& def, RepState& state, EpochSeconds now, 
     *why = "offline";
     return false;
   }
-  if (!InWorkingHours(def.hours, LocalMomentOf(def.tz, now).minute_of_week)) {
+  if (!def.hours.Contains(LocalMomentOf(def.tz, now).minute_of_week)) {
     *why = "outside_hours";
     return false;
   }
@@ -744,7 +744,7 @@ void Router::NoticeClockWakes(EpochSeconds now) {
     for (const RepDef& def : team.reps) {
       RepState& s = StateOf(def.id);
       const LocalMoment m = LocalMomentOf(def.tz, now);
-      const int in_hours = InWorkingHours(def.hours, m.minute_of_week) ? 1 : 0;
+      const int in_hours = def.hours.Contains(m.minute_of_week) ? 1 : 0;
       if ((s.seen_in_hours == 0 && in_hours == 1) ||
           (s.seen_day != INT64_MIN && s.seen_day != m.day)) {
         Wake(team.id);
@@ -813,7 +813,7 @@ std::vector<RepView> Router::Reps() {
       v.id = def.id;
       v.team = team.id;
       v.online = s.online;
-      v.in_hours = InWorkingHours(def.hours, LocalMomentOf(def.tz, now).minute_of_week);
+      v.in_hours = def.hours.Contains(LocalMomentOf(def.tz, now).minute_of_week);
       v.open = s.open;
       v.today = TodayCount(def, s, now);
       v.weight = def.weight;
