@@ -11,43 +11,31 @@ constexpr HostPortRules kClient = {.default_host = "127.0.0.1"};
 constexpr HostPortRules kListener = {
     .default_host = "127.0.0.1", .allow_empty_host = true, .allow_port_zero = true};
 
+// Parses `text` under `rules` and checks the address it gives.
+void ExpectAddress(std::string_view text, const HostPortRules& rules, std::string_view host,
+                   uint16_t port) {
+  SCOPED_TRACE(text);
+  Result<HostPort> a = ParseHostPort(text, rules);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->host, host);
+  EXPECT_EQ(a->port, port);
+}
+
 TEST(HostPortTest, BarePortTakesTheDefaultHost) {
-  Result<HostPort> a = ParseHostPort("7400", kClient);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 7400);
-  a = ParseHostPort("7400", {.default_host = "::1"});
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_EQ(a->host, "::1");
+  ExpectAddress("7400", kClient, "127.0.0.1", 7400);
+  ExpectAddress("7400", {.default_host = "::1"}, "::1", 7400);
 }
 
 TEST(HostPortTest, HostAndPort) {
-  Result<HostPort> a = ParseHostPort("example.internal:17500", kClient);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_EQ(a->host, "example.internal");
-  EXPECT_EQ(a->port, 17500);
-  Result<HostPort> v6 = ParseHostPort("[::1]:9", kClient);
-  ASSERT_TRUE(v6.ok()) << v6.status().message();
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, 9);
-  v6 = ParseHostPort("[::1]:7400", kListener);
-  ASSERT_TRUE(v6.ok()) << v6.status().message();
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, 7400);
+  ExpectAddress("example.internal:17500", kClient, "example.internal", 17500);
+  ExpectAddress("[::1]:9", kClient, "::1", 9);
+  ExpectAddress("[::1]:7400", kListener, "::1", 7400);
 }
 
 TEST(HostPortTest, ListenerMayLeaveOutTheHostAndAskForAnyPort) {
-  Result<HostPort> a = ParseHostPort(":7401", kListener);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 7401);
-  a = ParseHostPort("127.0.0.1:0", kListener);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_EQ(a->port, 0);
-  a = ParseHostPort("[]:65535", kListener);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 65535);
+  ExpectAddress(":7401", kListener, "127.0.0.1", 7401);
+  ExpectAddress("127.0.0.1:0", kListener, "127.0.0.1", 0);
+  ExpectAddress("[]:65535", kListener, "127.0.0.1", 65535);
   EXPECT_FALSE(ParseHostPort(":7401", kClient).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:0", kClient).ok());
 }
@@ -76,10 +64,7 @@ TEST(HostPortTest, FormatBracketsIpv6AndRoundTrips) {
   EXPECT_EQ(FormatHostPort({"::1", 9}), "[::1]:9");
   EXPECT_EQ(FormatHostPort({"example.internal", 17500}), "example.internal:17500");
   for (const HostPort& a : {HostPort{"::1", 9}, HostPort{"192.0.2.1", 80}, HostPort{"h", 65535}}) {
-    Result<HostPort> back = ParseHostPort(FormatHostPort(a), kClient);
-    ASSERT_TRUE(back.ok()) << back.status().message();
-    EXPECT_EQ(back->host, a.host);
-    EXPECT_EQ(back->port, a.port);
+    ExpectAddress(FormatHostPort(a), kClient, a.host, a.port);
   }
 }
 
