@@ -1,5 +1,6 @@
 #include "base/timestamp.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -8,48 +9,22 @@
 namespace handoff {
 namespace {
 
-constexpr int64_t kSecondsPerDay = 86400;
+namespace chr = std::chrono;
+
 // A number above this is epoch milliseconds (SPEC section 2). 1e11 seconds is the year 5138;
 // 1e11 milliseconds is March 1973, so the two ranges do not overlap for real trackers.
 constexpr double kMillisThreshold = 1e11;
 // Beyond this many seconds, milliseconds no longer fit an int64 (about 285 million years).
 constexpr double kMaxFormattableSeconds = 9e15;
 
-bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int DaysInMonth(int64_t y, int m) {
-  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date. Counts in 400-year eras (146097 days
-// each) of years that start on March 1, so the leap day is the last day of its year and the
-// day-of-year is a linear function of the month.
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t year_of_era = y - era * 400;                             // [0, 399]
-  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;                // [0, 11]
-  const int64_t day_of_year = (153 * month_from_march + 2) / 5 + d - 1;  // [0, 365]
-  const int64_t day_of_era =
-      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;  // [0, 146096]
-  return era * 146097 + day_of_era - 719468;  // 719468: days from 0000-03-01 to 1970-01-01
-}
-
-// The inverse of DaysFromCivil.
-void CivilFromDays(int64_t days, int64_t* y, int* m, int* d) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t day_of_era = days - era * 146097;
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const int64_t month_from_march = (5 * day_of_year + 2) / 153;
-  *d = static_cast<int>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
-  *m = static_cast<int>(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
-  *y = year_of_era + era * 400 + (*m <= 2 ? 1 : 0);
-}
+// std::chrono::year holds -32767..32767, which RFC 3339's four digits fit but a formatted epoch
+// may not. The Gregorian calendar repeats every 400 years, so a day outside that range is moved
+// into it by whole cycles and the cycles are added back to the year.
+constexpr chr::sys_days kFirstChronoDay = chr::year::min() / chr::January / 1;
+constexpr chr::sys_days kLastChronoDay = chr::year::max() / chr::December / 31;
+constexpr chr::days kDaysPer400Years = chr::sys_days{chr::year{400} / chr::January / 1} -
+                                       chr::sys_days{chr::year{0} / chr::January / 1};
+static_assert(kDaysPer400Years.count() == 146097);
 
 // Reads exactly `n` ASCII digits at text[*pos], advancing *pos.
 bool ReadDigits(std::string_view text, size_t* pos, int n, int* out) {
@@ -140,8 +115,10 @@ bool ParseRfc3339(std::string_view text, EpochSeconds* out) {
       !ReadDigits(text, &pos, 2, &second)) {
     return false;
   }
-  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
-      minute > 59 || second > 59) {
+  // ok() rejects month 0 or 13, day 0, and a day past the month's end (Feb 29 of a common year).
+  const chr::year_month_day date{chr::year{year}, chr::month{static_cast<unsigned>(month)},
+                                 chr::day{static_cast<unsigned>(day)}};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 59) {
     return false;
   }
 
@@ -166,7 +143,7 @@ bool ParseRfc3339(std::string_view text, EpochSeconds* out) {
     fraction = static_cast<double>(numerator) / denominator;
   }
 
-  int64_t offset_seconds = 0;
+  chr::seconds offset{0};
   if (Expect(text, &pos, 'Z') || Expect(text, &pos, 'z')) {
     // UTC.
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
@@ -177,7 +154,7 @@ bool ParseRfc3339(std::string_view text, EpochSeconds* out) {
         !ReadDigits(text, &pos, 2, &offset_minutes) || offset_hours > 23 || offset_minutes > 59) {
       return false;
     }
-    offset_seconds = sign * (offset_hours * 3600 + offset_minutes * 60);
+    offset = sign * (chr::hours{offset_hours} + chr::minutes{offset_minutes});
   } else {
     return false;
   }
@@ -186,9 +163,9 @@ bool ParseRfc3339(std::string_view text, EpochSeconds* out) {
   }
 
   // Local time minus its offset is UTC.
-  const int64_t whole = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 +
-                        minute * 60 + second - offset_seconds;
-  *out = static_cast<double>(whole) + fraction;
+  const chr::sys_seconds whole =
+      chr::sys_days{date} + chr::hours{hour} + chr::minutes{minute} + chr::seconds{second} - offset;
+  *out = static_cast<double>(whole.time_since_epoch().count()) + fraction;
   return true;
 }
 
@@ -221,16 +198,16 @@ void AppendRfc3339Millis(EpochSeconds t, std::string* out) {
   if (!std::isfinite(t) || std::fabs(t) > kMaxFormattableSeconds) {
     return;
   }
-  const int64_t total_ms = std::llround(t * 1000.0);
-  int64_t days = total_ms / (kSecondsPerDay * 1000);
-  int64_t ms_of_day = total_ms % (kSecondsPerDay * 1000);
-  if (ms_of_day < 0) {
-    ms_of_day += kSecondsPerDay * 1000;
-    --days;
+  const chr::sys_time<chr::milliseconds> instant{chr::milliseconds{std::llround(t * 1000.0)}};
+  chr::sys_days day = chr::floor<chr::days>(instant);
+  const chr::hh_mm_ss<chr::milliseconds> time{instant - day};
+  int64_t cycles = 0;
+  if (day < kFirstChronoDay || day > kLastChronoDay) {
+    cycles = day.time_since_epoch() / kDaysPer400Years;
+    day -= cycles * kDaysPer400Years;
   }
-  int64_t year;
-  int month, day;
-  CivilFromDays(days, &year, &month, &day);
+  const chr::year_month_day date{day};
+  const int64_t year = static_cast<int>(date.year()) + cycles * 400;
   if (year < 0 || year > 9999) {
     // Rare: let printf size the year.
     char buf[64];
@@ -240,19 +217,18 @@ void AppendRfc3339Millis(EpochSeconds t, std::string* out) {
   } else {
     AppendDigits(year, 4, out);
   }
-  const int64_t seconds_of_day = ms_of_day / 1000;
   out->push_back('-');
-  AppendDigits(month, 2, out);
+  AppendDigits(static_cast<unsigned>(date.month()), 2, out);
   out->push_back('-');
-  AppendDigits(day, 2, out);
+  AppendDigits(static_cast<unsigned>(date.day()), 2, out);
   out->push_back('T');
-  AppendDigits(seconds_of_day / 3600, 2, out);
+  AppendDigits(time.hours().count(), 2, out);
   out->push_back(':');
-  AppendDigits(seconds_of_day / 60 % 60, 2, out);
+  AppendDigits(time.minutes().count(), 2, out);
   out->push_back(':');
-  AppendDigits(seconds_of_day % 60, 2, out);
+  AppendDigits(time.seconds().count(), 2, out);
   out->push_back('.');
-  AppendDigits(ms_of_day % 1000, 3, out);
+  AppendDigits(time.subseconds().count(), 3, out);
   out->push_back('Z');
 }
 

@@ -1,7 +1,7 @@
 // Timestamps: RFC 3339 date-times and epoch numbers <-> EpochSeconds.
 //
-// No locale, no strptime, no time zone database: the civil-date arithmetic is done here, so
-// parsing is exact, allocation-free and thread-safe.
+// No locale, no strptime, no time zone database: the civil-date arithmetic is <chrono>'s calendar
+// (year_month_day, sys_days), so parsing is exact, allocation-free and thread-safe.
 #pragma once
 
 #include <string>

@@ -117,6 +117,13 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+std::string JsonQuoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendJsonString(s, &out);
+  return out;
+}
+
 void AppendJsonNumber(double d, std::string* out) {
   if (!std::isfinite(d)) {
     out->append("null");

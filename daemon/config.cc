@@ -50,11 +50,8 @@ std::string SetBool(bool* field, const std::string& v) {
 }
 
 std::string SetListen(std::string* field, const std::string& v) {
-  std::string host;
-  unsigned short port = 0;
-  Status st = ParseHostPort(v, &host, &port);
-  if (!st.ok()) {
-    return st.message();
+  if (Result<HostPort> address = ParseListenAddress(v); !address.ok()) {
+    return address.status().message();
   }
   *field = v;
   return "";
@@ -173,26 +170,9 @@ Status ParseSettingDuration(const std::string& text, bool allow_zero, double* se
   return Status::Ok();
 }
 
-Status ParseHostPort(const std::string& text, std::string* host, unsigned short* port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    return Status::InvalidArgument("expected host:port, got \"" + text + "\"");
-  }
-  std::string h = text.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  }
-  if (h.empty()) {
-    h = "127.0.0.1";
-  }
-  char* end = nullptr;
-  unsigned long p = std::strtoul(text.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p > 65535) {
-    return Status::InvalidArgument("expected a port from 0 to 65535 in \"" + text + "\"");
-  }
-  *host = h;
-  *port = static_cast<unsigned short>(p);
-  return Status::Ok();
+Result<HostPort> ParseListenAddress(std::string_view text) {
+  return ParseHostPort(
+      text, {.default_host = "127.0.0.1", .allow_empty_host = true, .allow_port_zero = true});
 }
 
 Status ApplyConfigFile(const std::string& path, Options* options) {

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/host_port.h"
 #include "handoff/options.h"
 #include "handoff/status.h"
 
@@ -21,8 +23,9 @@ Status ParseCommandLine(int argc, char** argv, Options* options, bool* show_help
 // `listen: {ingest: ...}` is `listen.ingest`).
 Status ApplyConfigFile(const std::string& path, Options* options);
 
-// Parses "host:port" (IPv6 as "[::1]:7400").
-Status ParseHostPort(const std::string& text, std::string* host, unsigned short* port);
+// Parses a listen setting: "HOST:PORT" (IPv6 as "[::1]:7400"), ":PORT" or "PORT" (on 127.0.0.1).
+// Port 0 listens on any free port.
+Result<HostPort> ParseListenAddress(std::string_view text);
 
 // Duration settings: a rule-file duration (`60s`, `24h`) or, where zero is allowed, `0`.
 Status ParseSettingDuration(const std::string& text, bool allow_zero, double* seconds);

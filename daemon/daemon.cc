@@ -22,6 +22,25 @@ namespace handoff {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// Starts `server` listening where the listen setting says and logs the address it got (the port
+// may have been 0: any free one).
+template <typename Server>
+Status ListenOn(Server& server, std::string_view name, const std::string& setting) {
+  Result<HostPort> address = ParseListenAddress(setting);
+  if (!address.ok()) {
+    return address.status();
+  }
+  if (Status st = server.Listen(address->host, address->port); !st.ok()) {
+    return st;
+  }
+  LogInfo(std::string(name) + " listening on " + FormatHostPort({address->host, server.port()}));
+  return Status::Ok();
+}
+
+}  // namespace
+
 struct Daemon::Impl {
   Options options;
   const Clock* clock;
@@ -128,28 +147,17 @@ Status Daemon::Start() {
   RulesInfo info = d.engine->rules_info();
   LogInfo("rules version " + std::to_string(info.version) + " from " + info.path);
 
-  std::string host;
-  unsigned short port = 0;
   IngestServerOptions ingest_options;
   ingest_options.max_line_bytes = o.max_line_bytes;
   ingest_options.max_inflight_bytes = o.max_inflight_bytes;
   d.ingest =
       std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics, d.clock);
-  if (Status st = ParseHostPort(o.ingest_listen, &host, &port); !st.ok()) {
+  if (Status st = ListenOn(*d.ingest, "ingest", o.ingest_listen); !st.ok()) {
     return st;
   }
-  if (Status st = d.ingest->Listen(host, port); !st.ok()) {
+  if (Status st = ListenOn(*d.subscribe, "subscribe", o.subscribe_listen); !st.ok()) {
     return st;
   }
-  LogInfo("ingest listening on " + host + ":" + std::to_string(d.ingest->port()));
-
-  if (Status st = ParseHostPort(o.subscribe_listen, &host, &port); !st.ok()) {
-    return st;
-  }
-  if (Status st = d.subscribe->Listen(host, port); !st.ok()) {
-    return st;
-  }
-  LogInfo("subscribe listening on " + host + ":" + std::to_string(d.subscribe->port()));
 
   HttpApiOptions api_options;
   api_options.admin_token = o.admin_token;
@@ -164,13 +172,9 @@ Status Daemon::Start() {
       d.io, http_options, [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
         api->Handle(std::move(req), std::move(respond));
       });
-  if (Status st = ParseHostPort(o.http_listen, &host, &port); !st.ok()) {
+  if (Status st = ListenOn(*d.http, "http", o.http_listen); !st.ok()) {
     return st;
   }
-  if (Status st = d.http->Listen(host, port); !st.ok()) {
-    return st;
-  }
-  LogInfo("http listening on " + host + ":" + std::to_string(d.http->port()));
 
   d.signals = std::make_unique<asio::signal_set>(d.io, SIGTERM, SIGINT, SIGHUP);
   d.WaitForSignal();

@@ -24,6 +24,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "handoff/value.h"
 #include "net/http_util.h"
 
 namespace handoff {
@@ -65,40 +66,6 @@ bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::s
 // A header name must be an RFC 7230 token; we only need to rule out what would break framing.
 bool IsSafeHeaderName(std::string_view name) {
   return !name.empty() && name.find_first_of("\r\n: \t") == std::string_view::npos;
-}
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xF]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
 }
 
 bool IsHttpParseError(const beast::error_code& ec) {
@@ -599,8 +566,7 @@ HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_v
   HttpResponse response;
   response.status = status;
   response.content_type = "application/json";
-  response.body =
-      "{\"error\":\"" + JsonEscape(error) + "\",\"message\":\"" + JsonEscape(message) + "\"}";
+  response.body = "{\"error\":" + JsonQuoted(error) + ",\"message\":" + JsonQuoted(message) + "}";
   return response;
 }
 

@@ -5,36 +5,27 @@
 #include <chrono>
 #include <cmath>
 
+#include "rules/working_hours.h"
+
 namespace handoff {
 
 LocalMoment LocalMomentOf(const date::time_zone* tz, EpochSeconds t) {
-  auto whole = static_cast<int64_t>(std::floor(t));
-  int64_t offset = 0;
+  namespace chr = std::chrono;
+  const chr::sys_seconds utc{chr::seconds(static_cast<int64_t>(std::floor(t)))};
+  chr::seconds offset{0};
   if (tz != nullptr) {
-    date::sys_seconds sys{std::chrono::seconds(whole)};
-    offset = tz->get_info(sys).offset.count();
+    offset = tz->get_info(utc).offset;
   }
-  int64_t local = whole + offset;
-  int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
-  int64_t second_of_day = local - day * 86400;
-  // 1970-01-01 was a Thursday: Monday-based weekday 3.
-  int64_t weekday = ((day + 3) % 7 + 7) % 7;
+  // The local wall clock, counted as if it were UTC: its day and weekday are the local ones.
+  const chr::sys_seconds local = utc + offset;
+  const chr::sys_days day = chr::floor<chr::days>(local);
+  const chr::hh_mm_ss time{local - day};
   LocalMoment m;
-  m.day = day;
-  m.minute_of_week = static_cast<int>(weekday * 1440 + second_of_day / 60);
+  m.day = day.time_since_epoch().count();
+  m.minute_of_week = MinuteOfWeek(static_cast<int>(chr::weekday{day}.iso_encoding()) - 1,
+                                  static_cast<int>(time.hours().count()),
+                                  static_cast<int>(time.minutes().count()));
   return m;
-}
-
-bool InWorkingHours(const WorkingHours& hours, int minute_of_week) {
-  if (hours.always) {
-    return true;
-  }
-  for (const auto& [start, end] : hours.intervals) {
-    if (minute_of_week >= start && minute_of_week < end) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace handoff

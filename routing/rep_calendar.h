@@ -14,10 +14,8 @@ struct LocalMoment {
   int minute_of_week = 0;  // Monday 00:00 = 0
 };
 
-// The local moment of `t` in `tz` (null: UTC).
+// The local moment of `t` in `tz` (null: UTC). Whether it is inside a rep's working hours is
+// `hours.Contains(moment.minute_of_week)` (rules/working_hours.cc).
 LocalMoment LocalMomentOf(const date::time_zone* tz, EpochSeconds t);
-
-// True when `minute_of_week` falls inside the schedule (always true for `always`).
-bool InWorkingHours(const WorkingHours& hours, int minute_of_week);
 
 }  // namespace handoff

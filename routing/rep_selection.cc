@@ -33,7 +33,7 @@ bool Router::RepAvailable(const RepDef& def, RepState& state, EpochSeconds now, 
     *why = "offline";
     return false;
   }
-  if (!InWorkingHours(def.hours, LocalMomentOf(def.tz, now).minute_of_week)) {
+  if (!def.hours.Contains(LocalMomentOf(def.tz, now).minute_of_week)) {
     *why = "outside_hours";
     return false;
   }

@@ -53,7 +53,7 @@ std::vector<RepView> Router::Reps() {
       v.id = def.id;
       v.team = team.id;
       v.online = s.online;
-      v.in_hours = InWorkingHours(def.hours, LocalMomentOf(def.tz, now).minute_of_week);
+      v.in_hours = def.hours.Contains(LocalMomentOf(def.tz, now).minute_of_week);
       v.open = s.open;
       v.today = TodayCount(def, s, now);
       v.weight = def.weight;

@@ -143,7 +143,7 @@ void Router::NoticeClockWakes(EpochSeconds now) {
     for (const RepDef& def : team.reps) {
       RepState& s = StateOf(def.id);
       const LocalMoment m = LocalMomentOf(def.tz, now);
-      const int in_hours = InWorkingHours(def.hours, m.minute_of_week) ? 1 : 0;
+      const int in_hours = def.hours.Contains(m.minute_of_week) ? 1 : 0;
       if ((s.seen_in_hours == 0 && in_hours == 1) ||
           (s.seen_day != INT64_MIN && s.seen_day != m.day)) {
         Wake(team.id);

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "rules/expression_lexer.h"
+#include "rules/suggest.h"
 
 namespace handoff::expression_internal {
 namespace {
@@ -48,37 +49,17 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
+// The name NearestName picks among `names` (any list of strings), or "" when none is close.
+template <typename Names>
+std::string_view Nearest(std::string_view name, const Names& names) {
+  return NearestName(name, std::vector<std::string_view>(std::begin(names), std::end(names)));
 }
 
-// "; did you mean \"x\"?" for the closest candidate within a small edit distance, else "".
+// "; did you mean \"x\"?" for the nearest candidate, else "".
 template <typename Names>
 std::string Suggestion(std::string_view name, const Names& candidates) {
-  const size_t limit = name.size() <= 3 ? 1 : 2;
-  size_t best = limit + 1;
-  std::string_view best_name;
-  for (const auto& c : candidates) {
-    size_t d = EditDistance(name, c);
-    if (d < best) {
-      best = d;
-      best_name = c;
-    }
-  }
-  return best <= limit ? "; did you mean " + Quote(best_name) + "?" : "";
+  const std::string_view nearest = Nearest(name, candidates);
+  return nearest.empty() ? "" : "; did you mean " + Quote(nearest) + "?";
 }
 
 struct Function {
@@ -729,12 +710,11 @@ class Parser {
               at, Quote(name) + " is a function; call it as " + std::string(name) + "(...)");
         }
       }
-      std::string hint = Suggestion(name, kRootNames);
-      if (!hint.empty()) {
+      std::string hint;
+      if (const std::string_view root = Nearest(name, kRootNames); !root.empty()) {
         // Suggest the whole path with the root corrected: "scores.fit" -> "score.fit".
-        const size_t q = hint.find('"') + 1;
-        const std::string root_fix = hint.substr(q, hint.find('"', q) - q);
-        hint = "; did you mean " + Quote(root_fix + std::string(text.substr(name.size()))) + "?";
+        hint = "; did you mean " +
+               Quote(std::string(root) + std::string(text.substr(name.size()))) + "?";
       } else {
         hint = "; a path starts with type, event, properties, context, traits, score or lead";
       }

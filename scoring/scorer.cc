@@ -211,8 +211,12 @@ int Scorer::StageIndex(Lead* lead) const {
   return lead->scoring_cache.stage_index;
 }
 
-StageChange Scorer::Apply(const Event& event, Lead* lead) const {
+StageChange Scorer::Apply(const Event& event, Lead* lead,
+                          std::vector<AwardedPoints>* awarded) const {
   Align(lead);
+  if (awarded != nullptr) {
+    awarded->clear();
+  }
   const RuleSet& rs = *rules_;
   const EpochSeconds t = event.timestamp;
   // Event rules read the scores before this event; most models never do, so skip the work.
@@ -277,6 +281,9 @@ StageChange Scorer::Apply(const Event& event, Lead* lead) const {
       award.value += points * DecayFactor(half_life, t, award.latest);
     }
     award.awarded = true;
+    if (awarded != nullptr) {
+      awarded->push_back(AwardedPoints{r, points});
+    }
   });
 
   if (lead->events == 0) {

@@ -25,6 +25,12 @@ struct StageChange {
   bool changed() const { return from != to; }
 };
 
+// Points one event rule awarded one event (after caps), for the lead's history.
+struct AwardedPoints {
+  int rule_index = 0;  // into RuleSet::rules
+  double points = 0;
+};
+
 // One rule's part of one score.
 struct ScorePart {
   std::string_view rule_id;  // points into the RuleSet
@@ -42,7 +48,9 @@ class Scorer {
   // Applies a validated event, whose timestamp is set, to `lead`: merges traits, awards event
   // rules (caps, once, decay), updates first/last seen and the event count, then moves the stage.
   // `lead->id` must already be set.
-  StageChange Apply(const Event& event, Lead* lead) const;
+  // When `awarded` is given, it is filled with the points each rule awarded this event.
+  StageChange Apply(const Event& event, Lead* lead,
+                    std::vector<AwardedPoints>* awarded = nullptr) const;
 
   // Score values read at time `at` (event scores decayed to R = max(at, latest award); profile
   // scores from the current traits), indexed like RuleSet::scores.

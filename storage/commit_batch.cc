@@ -60,6 +60,18 @@ void CommitBatch::PutMeta(std::string_view key, std::string_view value) {
 
 void CommitBatch::DeleteMeta(std::string_view key) { Append(Op::kDeleteMeta, key, {}, {}); }
 
+void CommitBatch::PutLink(std::string_view id, std::string_view root) {
+  Append(Op::kPutLink, id, root, {});
+}
+
+void CommitBatch::DeleteLink(std::string_view id) { Append(Op::kDeleteLink, id, {}, {}); }
+
+void CommitBatch::PutHistory(std::string_view key, std::string_view value) {
+  Append(Op::kPutHistory, key, value, {});
+}
+
+void CommitBatch::DeleteHistory(std::string_view key) { Append(Op::kDeleteHistory, key, {}, {}); }
+
 void CommitBatch::Clear() {
   rep_.clear();
   count_ = 0;

@@ -31,6 +31,12 @@ class CommitBatch {
   // Small named values: rule version, next outbox seq, routing state, ...
   void PutMeta(std::string_view key, std::string_view value);
   void DeleteMeta(std::string_view key);
+  // Identity links (SPEC 8): `id` belongs to lead `root`.
+  void PutLink(std::string_view id, std::string_view root);
+  void DeleteLink(std::string_view id);
+  // A history bucket (storage/store_format.h); `value` starts with the block time.
+  void PutHistory(std::string_view key, std::string_view value);
+  void DeleteHistory(std::string_view key);
 
   bool empty() const { return count_ == 0; }
   size_t count() const { return count_; }
@@ -39,7 +45,18 @@ class CommitBatch {
   // Forgets every operation but keeps the buffer's capacity.
   void Clear();
 
-  enum class Op : uint8_t { kPutLead, kDeleteLead, kPutDedupe, kPutOutbox, kPutMeta, kDeleteMeta };
+  enum class Op : uint8_t {
+    kPutLead,
+    kDeleteLead,
+    kPutDedupe,
+    kPutOutbox,
+    kPutMeta,
+    kDeleteMeta,
+    kPutLink,
+    kDeleteLink,
+    kPutHistory,
+    kDeleteHistory,
+  };
   struct Entry {
     Op op;
     std::string_view key;

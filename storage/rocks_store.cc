@@ -26,9 +26,18 @@ namespace {
 namespace fmt = store_format;
 
 // Column families in handle order. The default one must be opened too; it stays empty.
-enum ColumnFamily : size_t { kDefault = 0, kLeads, kDedupe, kOutbox, kMeta, kNumColumnFamilies };
+enum ColumnFamily : size_t {
+  kDefault = 0,
+  kLeads,
+  kDedupe,
+  kOutbox,
+  kMeta,
+  kLinks,
+  kHistory,
+  kNumColumnFamilies
+};
 constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
-    "default", fmt::kLeads, fmt::kDedupe, fmt::kOutbox, fmt::kMeta};
+    "default", fmt::kLeads, fmt::kDedupe, fmt::kOutbox, fmt::kMeta, fmt::kLinks, fmt::kHistory};
 
 // Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
 // that a burst of commits does not stall on flushes.
@@ -37,6 +46,7 @@ constexpr size_t kLeadsWriteBuffer = 32 << 20;
 constexpr size_t kDedupeWriteBuffer = 32 << 20;
 constexpr size_t kOutboxWriteBuffer = 16 << 20;
 constexpr size_t kMetaWriteBuffer = 4 << 20;
+constexpr size_t kHistoryWriteBuffer = 32 << 20;
 // The meta column family is written rarely; without a cap its memtable would keep old log files
 // alive forever. Past this total, RocksDB flushes the column families holding the oldest log.
 constexpr uint64_t kMaxTotalWalBytes = 256 << 20;
@@ -195,6 +205,14 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
                            BaseColumnFamilyOptions(cache, /*bloom=*/false, kOutboxWriteBuffer));
   descriptors.emplace_back(kColumnFamilyNames[kMeta],
                            BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
+  // Links: read once, at start; written only by identity links.
+  descriptors.emplace_back(kColumnFamilyNames[kLinks],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
+  // History: point reads of one bucket when a lead's history is walked (merges, the history
+  // API); keys only grow, and trims delete a prefix. Bloom filters would answer only misses,
+  // which are rare (a walk follows pointers to buckets that exist).
+  descriptors.emplace_back(kColumnFamilyNames[kHistory],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kHistoryWriteBuffer));
 
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status rs =
@@ -278,6 +296,18 @@ Status RocksStore::Commit(CommitBatch* batch) {
         break;
       case CommitBatch::Op::kDeleteMeta:
         rs = wb.Delete(cf(kMeta), key);
+        break;
+      case CommitBatch::Op::kPutLink:
+        rs = wb.Put(cf(kLinks), key, value);
+        break;
+      case CommitBatch::Op::kDeleteLink:
+        rs = wb.Delete(cf(kLinks), key);
+        break;
+      case CommitBatch::Op::kPutHistory:
+        rs = wb.Put(cf(kHistory), key, value);
+        break;
+      case CommitBatch::Op::kDeleteHistory:
+        rs = wb.Delete(cf(kHistory), key);
         break;
     }
   });
@@ -441,6 +471,66 @@ Status RocksStore::TrimOutbox(EpochSeconds now) {
   }
   oldest_outbox_seq_.store(next_oldest, std::memory_order_release);
   return Status::Ok();
+}
+
+Status RocksStore::ScanLinks(
+    const std::function<void(std::string_view id, std::string_view root)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kLinks)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    fn(ToView(it->key()), ToView(it->value()));
+  }
+  return FromRocks(it->status(), "scan links");
+}
+
+Status RocksStore::GetHistory(std::string_view key, std::string* value) const {
+  return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kHistory), ToSlice(key), value),
+                   "read history");
+}
+
+Status RocksStore::LastHistoryKey(std::string* key) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kHistory)));
+  it->SeekToLast();
+  key->clear();
+  if (it->Valid()) {
+    key->assign(ToView(it->key()));
+  }
+  return FromRocks(it->status(), "read history tail");
+}
+
+Status RocksStore::TrimHistory(EpochSeconds cutoff) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  // Blocks are written in time order, so the expired ones are a prefix: walk it, reading one
+  // bucket per block, and delete it in one range.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kHistory)));
+  std::string first;
+  std::string end;
+  it->SeekToFirst();
+  while (it->Valid()) {
+    EpochSeconds at = 0;
+    uint64_t block = 0;
+    if (it->key().size() != fmt::kHistoryKeySize ||
+        !fmt::DecodeSeqKey(ToView(it->key()).substr(0, fmt::kSeqKeySize), &block) ||
+        !fmt::DecodeTimePrefix(ToView(it->value()), &at)) {
+      return Status::Corruption("store: bad history bucket");
+    }
+    if (!(at < cutoff)) {
+      break;
+    }
+    if (first.empty()) {
+      first.assign(ToView(it->key()));
+    }
+    end = fmt::HistoryKey(block + 1, 0);
+    it->Seek(end);  // the next block's first bucket
+  }
+  if (!it->status().ok()) {
+    return FromRocks(it->status(), "scan history for trim");
+  }
+  if (first.empty()) {
+    return Status::Ok();
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.durability == Durability::kFsync;
+  return FromRocks(db_->DeleteRange(write_options, cf(kHistory), first, end), "trim history");
 }
 
 Status RocksStore::CompactAll() {

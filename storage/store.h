@@ -69,6 +69,18 @@ class Store {
   // retention, so the stored outbox is always contiguous. Meant for the daemon's cron.
   virtual Status TrimOutbox(EpochSeconds now) = 0;
 
+  // Calls fn(id, root) for every identity link. At start.
+  virtual Status ScanLinks(
+      const std::function<void(std::string_view id, std::string_view root)>& fn) const = 0;
+
+  // A history bucket by its key (store_format::HistoryKey); NotFound when absent or trimmed.
+  virtual Status GetHistory(std::string_view key, std::string* value) const = 0;
+  // The key of the last history bucket stored (empty when none): where block numbers resume.
+  virtual Status LastHistoryKey(std::string* key) const = 0;
+  // Deletes the oldest history blocks whose time is before `cutoff` (one range deletion of a
+  // prefix of blocks, as TrimOutbox does). Meant for the daemon's cron.
+  virtual Status TrimHistory(EpochSeconds cutoff) = 0;
+
   // Compacts every column family fully, so expired dedupe ids and trimmed records leave the disk
   // now rather than later. Slow; for tests and maintenance.
   virtual Status CompactAll() = 0;

@@ -9,6 +9,9 @@
 //   dedupe         messageId (bytes as given)        receive time: 8 bytes, see AppendTime
 //   outbox         seq: 8 bytes big-endian            record time (8 bytes) + record JSON
 //   meta           name (e.g. "rules.version")       opaque bytes
+//   links          id (bytes as given)               the id's lead (root) id, bytes as given
+//   history        block: 8 bytes big-endian, then   block time (8 bytes, see AppendTime) + the
+//                  bucket: 4 bytes big-endian         bucket's history entries (history/)
 //
 // The default column family exists (RocksDB requires it) and stays empty.
 #pragma once
@@ -26,8 +29,11 @@ inline constexpr char kLeads[] = "leads";
 inline constexpr char kDedupe[] = "dedupe";
 inline constexpr char kOutbox[] = "outbox";
 inline constexpr char kMeta[] = "meta";
+inline constexpr char kLinks[] = "links";
+inline constexpr char kHistory[] = "history";
 
 inline constexpr size_t kSeqKeySize = 8;
+inline constexpr size_t kHistoryKeySize = 12;
 inline constexpr size_t kTimeSize = 8;
 
 // Outbox keys are big-endian so that RocksDB's bytewise order is seq order.
@@ -53,6 +59,17 @@ inline bool DecodeSeqKey(std::string_view key, uint64_t* seq) {
   }
   *seq = v;
   return true;
+}
+
+// History keys: the block (a commit's number) then the bucket, both big-endian, so that
+// RocksDB's bytewise order is block order and a trim can delete a prefix of blocks.
+inline std::string HistoryKey(uint64_t block, uint32_t bucket) {
+  std::string key;
+  AppendSeqKey(block, &key);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((bucket >> shift) & 0xff));
+  }
+  return key;
 }
 
 // A time is the bit pattern of the double, little-endian: exact (no rounding to micros) and fixed

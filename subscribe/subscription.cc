@@ -30,12 +30,6 @@ void Fail(ClientLineError* err, std::string code, std::string message, uint64_t 
   err->seq = seq;
 }
 
-std::string Quoted(std::string_view s) {
-  std::string out;
-  AppendJsonString(s, &out);
-  return out;
-}
-
 // An optional string filter: absent, null or "" leave *out empty.
 bool ReadStringFilter(const Value& subscribe, std::string_view key, std::string* out,
                       ClientLineError* err) {
@@ -54,7 +48,7 @@ bool ReadStringFilter(const Value& subscribe, std::string_view key, std::string*
 bool ParseSubscribe(const Value& line, ClientLine* out, ClientLineError* err) {
   for (const auto& [key, unused] : line.as_object()) {
     if (key != "subscribe" && key != "from") {
-      Fail(err, "bad_request", "unknown key " + Quoted(key) + " in a subscribe line");
+      Fail(err, "bad_request", "unknown key " + JsonQuoted(key) + " in a subscribe line");
       return false;
     }
   }
@@ -68,7 +62,7 @@ bool ParseSubscribe(const Value& line, ClientLine* out, ClientLineError* err) {
   for (const auto& [key, value] : subscribe.as_object()) {
     if (key != "kinds" && key != "rep" && key != "team") {
       Fail(err, "bad_request",
-           "unknown filter " + Quoted(key) + " (filters are kinds, rep and team)");
+           "unknown filter " + JsonQuoted(key) + " (filters are kinds, rep and team)");
       return false;
     }
   }
@@ -89,7 +83,7 @@ bool ParseSubscribe(const Value& line, ClientLine* out, ClientLineError* err) {
       std::optional<OutboxKind> kind = OutboxKindFromName(name.as_string());
       if (!kind) {
         Fail(err, "bad_request",
-             "subscribe: unknown kind " + Quoted(name.as_string()) +
+             "subscribe: unknown kind " + JsonQuoted(name.as_string()) +
                  " (kinds are stage, routed, reassigned, accepted, rejected, closed, "
                  "escalated, unrouted)");
         return false;

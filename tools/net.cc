@@ -20,16 +20,6 @@ namespace handoff {
 
 namespace {
 
-bool ParsePort(std::string_view text, uint16_t* port) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
-    return false;
-  }
-  *port = static_cast<uint16_t>(value);
-  return true;
-}
-
 std::string ErrnoText(int err) { return std::strerror(err); }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -50,43 +40,6 @@ std::string_view Trim(std::string_view s) {
 }
 
 }  // namespace
-
-Result<HostPort> ParseAddress(std::string_view text, std::string_view default_host) {
-  HostPort out;
-  if (text.empty()) {
-    return Status::InvalidArgument("empty address");
-  }
-  size_t colon = text.rfind(':');
-  std::string_view port_text = text;
-  if (colon != std::string_view::npos) {
-    std::string_view host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string_view::npos) {
-      return Status::InvalidArgument("\"" + std::string(text) +
-                                     "\": write an IPv6 address as [ADDR]:PORT");
-    }
-    if (host.empty()) {
-      return Status::InvalidArgument("\"" + std::string(text) + "\": no host before ':'");
-    }
-    out.host = std::string(host);
-  } else {
-    out.host = std::string(default_host);
-  }
-  if (!ParsePort(port_text, &out.port)) {
-    return Status::InvalidArgument("\"" + std::string(text) +
-                                   "\": expected PORT or HOST:PORT with a port in 1..65535");
-  }
-  return out;
-}
-
-std::string FormatAddress(const HostPort& address) {
-  if (address.host.find(':') != std::string::npos) {
-    return "[" + address.host + "]:" + std::to_string(address.port);
-  }
-  return address.host + ":" + std::to_string(address.port);
-}
 
 // ---------------------------------------------------------------------------------------------
 // TcpConnection
@@ -120,7 +73,7 @@ Status TcpConnection::Connect(const HostPort& address) {
   }
   freeaddrinfo(results);
   if (fd_ < 0) {
-    return Status::IoError("cannot connect to " + FormatAddress(address) + ": " +
+    return Status::IoError("cannot connect to " + FormatHostPort(address) + ": " +
                            ErrnoText(last_errno));
   }
   // Small command lines must go out at once; bulk writes are large anyway.
@@ -294,7 +247,7 @@ Status HttpCall(const HostPort& address, std::string_view method, std::string_vi
   }
   std::string request;
   request.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-  request.append("Host: ").append(FormatAddress(address)).append("\r\n");
+  request.append("Host: ").append(FormatHostPort(address)).append("\r\n");
   request.append("User-Agent: handoff\r\nAccept: application/json\r\nConnection: close\r\n");
   if (!bearer_token.empty()) {
     request.append("Authorization: Bearer ").append(bearer_token).append("\r\n");
@@ -314,7 +267,7 @@ Status HttpCall(const HostPort& address, std::string_view method, std::string_vi
   std::string line;
   st = conn.ReadLine(&line);
   if (!st.ok()) {
-    return Status::IoError("no answer from " + FormatAddress(address) + ": " + st.message());
+    return Status::IoError("no answer from " + FormatHostPort(address) + ": " + st.message());
   }
   unsigned code = 0;
   if (line.starts_with("HTTP/") && line.size() >= 12 && line[8] == ' ') {
@@ -475,7 +428,7 @@ void AddTokenOption(CLI::App& app, std::string* token) {
 
 std::optional<HostPort> ResolveAddressOption(std::string_view command, const std::string& value,
                                              const std::string& host, std::ostream& err) {
-  Result<HostPort> address = ParseAddress(value, host);
+  Result<HostPort> address = ParseHostPort(value, {.default_host = host});
   if (!address.ok()) {
     err << "handoff " << command << ": bad address " << address.status().message() << "\n";
     return std::nullopt;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/host_port.h"
 #include "handoff/status.h"
 #include "handoff/value.h"
 
@@ -29,17 +30,6 @@ inline constexpr uint16_t kDefaultIngestPort = 7400;
 inline constexpr uint16_t kDefaultSubscribePort = 7401;
 inline constexpr uint16_t kDefaultHttpPort = 7402;
 inline constexpr const char* kDefaultHost = "127.0.0.1";
-
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-// Parses an address option: "PORT", "HOST:PORT" or "[V6ADDR]:PORT". A bare port takes
-// `default_host`. InvalidArgument for anything else (no port, a port outside 1..65535).
-Result<HostPort> ParseAddress(std::string_view text, std::string_view default_host);
-// "HOST:PORT" ("[HOST]:PORT" when HOST contains a ':').
-std::string FormatAddress(const HostPort& address);
 
 class TcpConnection {
  public:
@@ -130,7 +120,8 @@ void AddAddressOption(CLI::App& app, const std::string& names, std::string* valu
 // Adds --token (the admin Bearer token; also read from $HANDOFF_TOKEN).
 void AddTokenOption(CLI::App& app, std::string* token);
 
-// ParseAddress(value, host), printing "handoff CMD: ..." to `err` on failure.
+// Parses an address option, "PORT", "HOST:PORT" or "[V6ADDR]:PORT" with a port in 1..65535 (a
+// bare port takes `host`), printing "handoff CMD: ..." to `err` on failure.
 std::optional<HostPort> ResolveAddressOption(std::string_view command, const std::string& value,
                                              const std::string& host, std::ostream& err);
 

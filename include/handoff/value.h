@@ -73,6 +73,7 @@ class Value {
 
 // JSON helpers shared by every writer of JSON text.
 void AppendJsonString(std::string_view s, std::string* out);  // with quotes and escapes
+std::string JsonQuoted(std::string_view s);  // the same string literal, returned (for messages)
 void AppendJsonNumber(double d, std::string* out);            // shortest round-trip form
 
 }  // namespace handoff

@@ -178,6 +178,18 @@ TEST(FormatRfc3339MillisTest, Formats) {
   EXPECT_EQ(FormatRfc3339Millis(-62167219201), "-0001-12-31T23:59:59.000Z");
 }
 
+TEST(FormatRfc3339MillisTest, YearsBeyondChronoRange) {
+  // std::chrono::year stops at +-32767; the formatter goes on to +-9e15 s in 400-year cycles.
+  EXPECT_EQ(FormatRfc3339Millis(971890963199.999), "32767-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(971890963200), "32768-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(-1096193779200), "-32767-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(-1096193779200.001), "-32768-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(1e12), "33658-09-27T01:46:40.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(-1e12), "-29719-04-05T22:13:20.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(9e15), "285200616-07-24T16:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(-9e15), "-285196677-06-10T08:00:00.000Z");
+}
+
 TEST(FormatRfc3339MillisTest, RoundsToNearestMillisecond) {
   EXPECT_EQ(FormatRfc3339Millis(1795341600.1234), "2026-11-22T10:00:00.123Z");
   EXPECT_EQ(FormatRfc3339Millis(1795341600.1236), "2026-11-22T10:00:00.124Z");

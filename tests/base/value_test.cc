@@ -31,6 +31,16 @@ TEST(ValueTest, StringsEscape) {
   EXPECT_EQ(Value::String("a\"b\\c\n\x01").ToJson(), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
+TEST(ValueTest, JsonQuotedIsTheStringLiteral) {
+  EXPECT_EQ(JsonQuoted(""), "\"\"");
+  EXPECT_EQ(JsonQuoted("plain"), "\"plain\"");
+  EXPECT_EQ(JsonQuoted("a\"b\\c\n\r\t\b\f\x01\x1f"), R"("a\"b\\c\n\r\t\b\f\u0001\u001f")");
+  EXPECT_EQ(JsonQuoted("caf\xc3\xa9"), "\"caf\xc3\xa9\"");  // UTF-8 passes through
+  std::string appended = "x=";
+  AppendJsonString("a\"b", &appended);
+  EXPECT_EQ(appended, "x=" + JsonQuoted("a\"b"));
+}
+
 TEST(ValueTest, EqualityIsStructural) {
   Value a = Value::MakeObject();
   a.Set("x", Value::Number(1));

@@ -50,6 +50,18 @@ class MemoryStore final : public Store {
         case CommitBatch::Op::kDeleteMeta:
           meta_.erase(key);
           break;
+        case CommitBatch::Op::kPutLink:
+          links_[key] = value;
+          break;
+        case CommitBatch::Op::kDeleteLink:
+          links_.erase(key);
+          break;
+        case CommitBatch::Op::kPutHistory:
+          history_[key] = value;
+          break;
+        case CommitBatch::Op::kDeleteHistory:
+          history_.erase(key);
+          break;
       }
     });
     if (!ok) {
@@ -126,6 +138,39 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status ScanLinks(
+      const std::function<void(std::string_view, std::string_view)>& fn) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, root] : links_) {
+      fn(id, root);
+    }
+    return Status::Ok();
+  }
+
+  Status GetHistory(std::string_view key, std::string* value) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Get(history_, key, value);
+  }
+
+  Status LastHistoryKey(std::string* key) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    *key = history_.empty() ? "" : history_.rbegin()->first;
+    return Status::Ok();
+  }
+
+  Status TrimHistory(EpochSeconds cutoff) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!history_.empty()) {
+      EpochSeconds at = 0;
+      store_format::DecodeTimePrefix(history_.begin()->second, &at);
+      if (!(at < cutoff)) {
+        break;
+      }
+      history_.erase(history_.begin());  // buckets of one block share its time
+    }
+    return Status::Ok();
+  }
+
   Status CompactAll() override { return Status::Ok(); }
   std::string Stats() const override { return "memory store"; }
 
@@ -141,6 +186,14 @@ class MemoryStore final : public Store {
   size_t lead_count() const {
     std::lock_guard<std::mutex> lock(mu_);
     return leads_.size();
+  }
+  size_t history_buckets() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return history_.size();
+  }
+  size_t link_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return links_.size();
   }
   bool HasDedupe(const std::string& id) const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -173,6 +226,8 @@ class MemoryStore final : public Store {
   Map dedupe_;
   std::map<uint64_t, std::string> outbox_;
   Map meta_;
+  Map links_;
+  Map history_;
   bool fail_commits_ = false;
   int commits_ = 0;
 };

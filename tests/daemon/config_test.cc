@@ -76,15 +76,19 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   EXPECT_NE(st.message().find("listen.ingset"), std::string::npos) << st.message();
 }
 
-TEST(ConfigTest, HostPortParsing) {
-  std::string host;
-  unsigned short port = 0;
-  ASSERT_OK(ParseHostPort("[::1]:7400", &host, &port));
-  EXPECT_EQ(host, "::1");
-  EXPECT_EQ(port, 7400);
-  ASSERT_OK(ParseHostPort(":7401", &host, &port));
-  EXPECT_EQ(host, "127.0.0.1");
-  EXPECT_EQ(port, 7401);
+TEST(ConfigTest, ListenAddressParsing) {
+  Result<HostPort> a = ParseListenAddress("[::1]:7400");
+  ASSERT_OK(a.status());
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_EQ(a->port, 7400);
+  a = ParseListenAddress(":7401");
+  ASSERT_OK(a.status());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 7401);
+  a = ParseListenAddress("127.0.0.1:0");  // any free port
+  ASSERT_OK(a.status());
+  EXPECT_EQ(a->port, 0);
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:99999").ok());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/timestamp.h"
 #include "tests/integration/daemon_harness.h"
 #include "tests/testutil.h"
 
@@ -69,19 +70,8 @@ std::string Seq(const Value& record) {
 
 // Epoch seconds of a record's "at" (2026-11-22T14:03:07.123Z), NaN when it does not parse.
 double AtSeconds(const Value& record) {
-  const std::string at = JsonString(record, "at");
-  int y, mo, d, h, mi, s, ms;
-  if (std::sscanf(at.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &s, &ms) != 7) {
-    return std::nan("");
-  }
-  // Days from civil (Howard Hinnant's algorithm).
-  y -= mo <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const double days = era * 146097.0 + static_cast<double>(doe) - 719468;
-  return days * 86400 + h * 3600 + mi * 60 + s + ms / 1000.0;
+  EpochSeconds t = 0;
+  return ParseRfc3339(JsonString(record, "at"), &t) ? t : std::nan("");
 }
 
 void ExpectStage(const Value& r, const std::string& lead, const std::string& from,

@@ -707,5 +707,12 @@ TEST_F(HttpServerTest, ListenErrors) {
   EXPECT_EQ(server_->Listen("127.0.0.1", 0).code(), Status::Code::kFailedPrecondition);
 }
 
+TEST(JsonErrorResponseTest, EscapesBothFields) {
+  const HttpResponse r = JsonErrorResponse(400, "bad\"code", "say \"hi\"\\\n\x01");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"error":"bad\"code","message":"say \"hi\"\\\n\u0001"})");
+}
+
 }  // namespace
 }  // namespace handoff

@@ -9,7 +9,7 @@
 
 #include "base/json_parser.h"
 #include "outbox/stored_record.h"
-#include "storage/store.h"
+#include "storage/rocks_store.h"
 #include "tests/testutil.h"
 
 namespace handoff {
@@ -28,7 +28,7 @@ class OutboxTest : public ::testing::Test {
     options.path = dir_.path() + "/data";
     options.clock = &clock_;
     options.outbox_retention = kRetention;
-    Result<std::unique_ptr<Store>> store = Store::Open(options);
+    auto store = RocksStore::Open(options);
     ASSERT_OK(store.status());
     store_ = std::move(store).value();
   }

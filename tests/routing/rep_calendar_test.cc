@@ -22,7 +22,7 @@ int64_t Day(int y, unsigned mo, unsigned d) {
   return date::sys_days{date::year{y} / mo / d}.time_since_epoch().count();
 }
 
-constexpr int kMon = 0, kTue = 1, kThu = 3, kSat = 5, kSun = 6;
+constexpr int kMon = 0, kTue = 1, kThu = 3, kSun = 6;
 
 TEST(LocalMomentTest, UtcWhenNoZone) {
   LocalMoment m = LocalMomentOf(nullptr, 0);
@@ -106,42 +106,6 @@ TEST(LocalMomentTest, EastOfUtcRollsOverEarlier) {
   const date::time_zone* kolkata = date::locate_zone("Asia/Kolkata");
   m = LocalMomentOf(kolkata, Utc(2026, 1, 12, 3, 30));
   EXPECT_EQ(m.minute_of_week, MinuteOfWeek(kMon, 9, 0));
-}
-
-WorkingHours Hours(std::string_view text) {
-  WorkingHours h;
-  HoursError error;
-  EXPECT_TRUE(ParseWorkingHours(text, &h, &error)) << error.message;
-  return h;
-}
-
-TEST(InWorkingHoursTest, AlwaysWithoutHours) {
-  WorkingHours always;
-  EXPECT_TRUE(InWorkingHours(always, 0));
-  EXPECT_TRUE(InWorkingHours(always, kMinutesPerWeek - 1));
-}
-
-TEST(InWorkingHoursTest, HalfOpenRanges) {
-  WorkingHours h = Hours("Mon-Fri 09:00-17:00");
-  EXPECT_FALSE(InWorkingHours(h, MinuteOfWeek(kMon, 8, 59)));
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(kMon, 9, 0)));
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(kMon, 16, 59)));
-  EXPECT_FALSE(InWorkingHours(h, MinuteOfWeek(kMon, 17, 0)));
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(4, 12, 0)));
-  EXPECT_FALSE(InWorkingHours(h, MinuteOfWeek(kSat, 12, 0)));
-  for (int m = 0; m < kMinutesPerWeek; m += 7) {
-    EXPECT_EQ(InWorkingHours(h, m), h.Contains(m)) << m;
-  }
-}
-
-TEST(InWorkingHoursTest, OvernightWrapsPastSunday) {
-  WorkingHours h = Hours("Sun 22:00-06:00");
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(kSun, 22, 0)));
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(kSun, 23, 59)));
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(kMon, 0, 0)));
-  EXPECT_TRUE(InWorkingHours(h, MinuteOfWeek(kMon, 5, 59)));
-  EXPECT_FALSE(InWorkingHours(h, MinuteOfWeek(kMon, 6, 0)));
-  EXPECT_FALSE(InWorkingHours(h, MinuteOfWeek(kSun, 21, 59)));
 }
 
 }  // namespace

@@ -603,6 +603,8 @@ TEST_F(ExpressionTest, ListErrors) {
 TEST_F(ExpressionTest, FunctionErrors) {
   ExpectError("foo(1)", 0, "unknown function \"foo\"");
   ExpectError("traits.a == lowr(traits.b)", 12, "did you mean \"lower\"?");
+  // Suggestions come from rules/suggest.h: case-insensitive, a transposition counts as one edit.
+  ExpectError("traits.a == Lwoer(traits.b)", 12, "did you mean \"lower\"?");
   ExpectError("lower()", 0, "lower() takes 1 argument, got 0");
   ExpectError("len(1, 2)", 0, "len() takes 1 argument, got 2");
   ExpectError("exists == 1", 0, "\"exists\" is a function");

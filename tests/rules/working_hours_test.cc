@@ -33,10 +33,13 @@ TEST(WorkingHoursTest, WeekdayRange) {
   ASSERT_EQ(h.intervals.size(), 5u);
   EXPECT_THAT(h.intervals[0], Pair(MinuteOfWeek(kMon, 9, 0), MinuteOfWeek(kMon, 17, 0)));
   EXPECT_THAT(h.intervals[4], Pair(MinuteOfWeek(kFri, 9, 0), MinuteOfWeek(kFri, 17, 0)));
+  EXPECT_TRUE(h.Contains(MinuteOfWeek(kMon, 9, 0)));
+  EXPECT_FALSE(h.Contains(MinuteOfWeek(kMon, 8, 59)));
   EXPECT_TRUE(h.Contains(MinuteOfWeek(kTue, 9, 0)));
   EXPECT_TRUE(h.Contains(MinuteOfWeek(kTue, 16, 59)));
   EXPECT_FALSE(h.Contains(MinuteOfWeek(kTue, 17, 0)));  // half-open
   EXPECT_FALSE(h.Contains(MinuteOfWeek(kTue, 8, 59)));
+  EXPECT_TRUE(h.Contains(MinuteOfWeek(kFri, 12, 0)));
   EXPECT_FALSE(h.Contains(MinuteOfWeek(kSat, 12, 0)));
 }
 
@@ -71,10 +74,22 @@ TEST(WorkingHoursTest, DayRangesWrapThroughTheWeekend) {
   EXPECT_FALSE(h.Contains(MinuteOfWeek(kTue, 10, 30)));
 }
 
+TEST(WorkingHoursTest, SundayOvernightRunsIntoMonday) {
+  WorkingHours h = Parse("Sun 22:00-06:00");
+  EXPECT_TRUE(h.Contains(MinuteOfWeek(kSun, 22, 0)));
+  EXPECT_TRUE(h.Contains(MinuteOfWeek(kSun, 23, 59)));
+  EXPECT_TRUE(h.Contains(MinuteOfWeek(kMon, 0, 0)));
+  EXPECT_TRUE(h.Contains(MinuteOfWeek(kMon, 5, 59)));
+  EXPECT_FALSE(h.Contains(MinuteOfWeek(kMon, 6, 0)));
+  EXPECT_FALSE(h.Contains(MinuteOfWeek(kSun, 21, 59)));
+}
+
 TEST(WorkingHoursTest, DefaultIsAlways) {
   WorkingHours h;
   EXPECT_TRUE(h.always);
+  EXPECT_TRUE(h.Contains(0));
   EXPECT_TRUE(h.Contains(MinuteOfWeek(kSun, 3, 0)));
+  EXPECT_TRUE(h.Contains(kMinutesPerWeek - 1));
 }
 
 TEST(WorkingHoursTest, ErrorsPointAtTheOffendingToken) {
