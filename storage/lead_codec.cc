@@ -2,9 +2,20 @@
 
 #include <cstring>
 
+#include "storage/coding.h"
+
 #include "base/json_parser.h"
 
 namespace handoff {
+
+using coding::GetByte;
+using coding::GetDouble;
+using coding::GetString;
+using coding::GetVarint;
+using coding::PutDouble;
+using coding::PutString;
+using coding::PutVarint;
+
 namespace {
 
 // Format version 1:
@@ -14,73 +25,21 @@ namespace {
 //   u8 has_owner [, str rep, str team, varint seq, u8 accepted, f64 routed_at,
 //                   varint reassignments, varint n, n x str held_by,
 //                   u8 closed, str outcome]
-constexpr uint8_t kVersion = 1;
+//   version 2 adds: varint n_chains, n x {str lead, varint head} (the history chains).
+// Version 1 still decodes (no chains).
+constexpr uint8_t kVersion = 2;
 // Bounds the decoder's recursion on corrupt bytes; it must admit every Value the daemon can hold.
 // Values come from JSON documents at most kMaxJsonDepth deep, and a lead's traits sit below the
 // event that carried them (a group's under traits.company), so kMaxJsonDepth always suffices;
 // twice that leaves room for a trait placed deeper one day, at no real cost in stack.
 constexpr int kMaxValueDepth = 2 * kMaxJsonDepth;
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
 
-void PutDouble(double d, std::string* out) {
-  char buf[8];
-  std::memcpy(buf, &d, 8);
-  out->append(buf, 8);
-}
 
-void PutString(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
 
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    auto byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
 
-bool GetDouble(std::string_view* in, double* d) {
-  if (in->size() < 8) {
-    return false;
-  }
-  std::memcpy(d, in->data(), 8);
-  in->remove_prefix(8);
-  return true;
-}
 
-bool GetByte(std::string_view* in, uint8_t* b) {
-  if (in->empty()) {
-    return false;
-  }
-  *b = static_cast<uint8_t>(in->front());
-  in->remove_prefix(1);
-  return true;
-}
 
-bool GetString(std::string_view* in, std::string* s) {
-  uint64_t n = 0;
-  if (!GetVarint(in, &n) || n > in->size()) {
-    return false;
-  }
-  s->assign(in->data(), n);
-  in->remove_prefix(n);
-  return true;
-}
 
 uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
@@ -218,6 +177,11 @@ void EncodeLeadState(const LeadState& lead, std::string* out) {
     out->push_back(o.closed ? 1 : 0);
     PutString(o.outcome, out);
   }
+  PutVarint(lead.history.size(), out);
+  for (const HistoryChain& chain : lead.history) {
+    PutString(chain.lead, out);
+    PutVarint(chain.head, out);
+  }
 }
 
 Status DecodeLeadState(std::string_view in, LeadState* lead) {
@@ -228,7 +192,7 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
   if (!GetByte(&in, &version)) {
     return corrupt("empty");
   }
-  if (version != kVersion) {
+  if (version != 1 && version != kVersion) {
     return corrupt("unknown format version");
   }
   *lead = LeadState();
@@ -285,6 +249,18 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
     }
     o.closed = closed != 0;
     lead->owner = std::move(o);
+  }
+  if (version >= 2) {
+    uint64_t chains = 0;
+    if (!GetVarint(&in, &chains) || chains > in.size()) {
+      return corrupt("truncated history chains");
+    }
+    lead->history.resize(chains);
+    for (HistoryChain& chain : lead->history) {
+      if (!GetString(&in, &chain.lead) || !GetVarint(&in, &chain.head)) {
+        return corrupt("truncated history chains");
+      }
+    }
   }
   if (!in.empty()) {
     return corrupt("trailing bytes");

@@ -50,6 +50,14 @@ struct LeadOwner {
   std::string outcome;               // when closed
 };
 
+// Where a lead's applied events are in the history log (history/history_log.h): `head` is the
+// newest block holding an event logged under `lead` (0: none). A lead has one chain, its own; a
+// merged lead also keeps the chains of the leads merged into it (SPEC 8).
+struct HistoryChain {
+  std::string lead;
+  uint64_t head = 0;
+};
+
 struct LeadState {
   std::string id;
   std::string stage = "new";
@@ -59,6 +67,7 @@ struct LeadState {
   uint64_t events = 0;          // events applied
   std::vector<RuleAward> awards;
   std::optional<LeadOwner> owner;
+  std::vector<HistoryChain> history;
 
 };
 

@@ -85,6 +85,7 @@ LeadState FullLead() {
   owner.closed = true;
   owner.outcome = "won";
   lead.owner = owner;
+  lead.history = {{"kim@acme.com", 912}, {"anon-42", 17}};
   return lead;
 }
 
@@ -129,6 +130,11 @@ void ExpectSameLead(const LeadState& got, const LeadState& want) {
     EXPECT_EQ(got.owner->held_by, want.owner->held_by);
     EXPECT_EQ(got.owner->closed, want.owner->closed);
     EXPECT_EQ(got.owner->outcome, want.owner->outcome);
+  }
+  ASSERT_EQ(got.history.size(), want.history.size());
+  for (size_t i = 0; i < want.history.size(); ++i) {
+    EXPECT_EQ(got.history[i].lead, want.history[i].lead) << i;
+    EXPECT_EQ(got.history[i].head, want.history[i].head) << i;
   }
 }
 
@@ -230,15 +236,27 @@ TEST(LeadCodecTest, DecodeReplacesThePreviousState) {
   ExpectSameLead(back, lead);
 }
 
-// The first byte is the format version (1). Any other is refused, not guessed at.
+// The first byte is the format version (2; 1 still reads). Any other is refused, not guessed at.
 TEST(LeadCodecTest, UnknownVersionIsCorruption) {
   std::string bytes = Encode(FullLead());
-  ASSERT_EQ(bytes[0], '\x01');
-  for (int version : {0, 2, 3, 0x7f, 0x80, 0xff}) {
+  ASSERT_EQ(bytes[0], '\x02');
+  for (int version : {0, 3, 0x7f, 0x80, 0xff}) {
     bytes[0] = static_cast<char>(version);
     LeadState back;
     EXPECT_EQ(DecodeLeadState(bytes, &back).code(), Status::Code::kCorruption) << version;
   }
+}
+
+// Version 1 (before history chains) still reads: the same fields, no chains.
+TEST(LeadCodecTest, VersionOneStillDecodes) {
+  LeadState lead = FullLead();
+  lead.history.clear();
+  std::string bytes = Encode(lead);
+  bytes[0] = '\x01';
+  bytes.pop_back();  // version 1 ends after the owner: drop the empty chain count
+  LeadState back;
+  ASSERT_OK(DecodeLeadState(bytes, &back));
+  ExpectSameLead(back, lead);
 }
 
 TEST(LeadCodecTest, EmptyInputIsCorruption) {
@@ -397,7 +415,7 @@ TEST(LeadCodecTest, RandomBytesNeverCrash) {
       c = static_cast<char>(byte(rng));
     }
     if (i % 2 == 0 && !bytes.empty()) {
-      bytes[0] = '\x01';  // past the version check, into the fields
+      bytes[0] = '\x02';  // past the version check, into the fields
     }
     LeadState back;
     const Status st = DecodeLeadState(bytes, &back);

@@ -1,0 +1,324 @@
+#include "history/history_log.h"
+
+#include <algorithm>
+#include <charconv>
+#include <unordered_map>
+
+#include "history/event_codec.h"
+#include "storage/coding.h"
+#include "storage/store_format.h"
+
+namespace handoff {
+
+using coding::GetDouble;
+using coding::GetStringView;
+using coding::GetVarint;
+using coding::PutDouble;
+using coding::PutString;
+using coding::PutVarint;
+
+namespace {
+
+// Meta keys: where block numbers and apply seqs resume after a restart.
+constexpr std::string_view kMetaNextBlock = "history.next_block";
+constexpr std::string_view kMetaNextApplySeq = "history.next_apply_seq";
+
+Status ReadCounter(Store* store, std::string_view key, uint64_t* out) {
+  std::string text;
+  Status st = store->GetMeta(key, &text);
+  if (st.IsNotFound()) {
+    return Status::Ok();
+  }
+  if (!st.ok()) {
+    return st;
+  }
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v == 0) {
+    return Status::Corruption("meta " + std::string(key) + " is not a counter: " + text);
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+// One entry's fields as stored:
+//   varint apply_seq, str lead, f64 received_at, varint prev block (0: none; only the first
+//   entry of a lead in a block says it), str event, varint n, n x {str rule, f64 points}
+struct RawEntry {
+  uint64_t apply_seq = 0;
+  std::string_view lead;
+  EpochSeconds received_at = 0;
+  uint64_t prev = 0;
+  std::string_view event;
+  std::string_view awards;  // varint n, then the pairs
+  std::string_view bytes;   // the whole entry
+};
+
+bool ParseEntry(std::string_view* in, RawEntry* e) {
+  const std::string_view start = *in;
+  uint64_t n = 0;
+  if (!GetVarint(in, &e->apply_seq) || !GetStringView(in, &e->lead) ||
+      !GetDouble(in, &e->received_at) || !GetVarint(in, &e->prev) ||
+      !GetStringView(in, &e->event)) {
+    return false;
+  }
+  const std::string_view awards_start = *in;
+  if (!GetVarint(in, &n) || n > in->size()) {
+    return false;
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view rule;
+    double points = 0;
+    if (!GetStringView(in, &rule) || !GetDouble(in, &points)) {
+      return false;
+    }
+  }
+  e->awards = awards_start.substr(0, awards_start.size() - in->size());
+  e->bytes = start.substr(0, start.size() - in->size());
+  return true;
+}
+
+bool DecodeEntry(const RawEntry& raw, HistoryEntry* out) {
+  out->apply_seq = raw.apply_seq;
+  out->lead.assign(raw.lead);
+  out->received_at = raw.received_at;
+  std::string_view event = raw.event;
+  if (!DecodeEvent(&event, &out->event) || !event.empty()) {
+    return false;
+  }
+  std::string_view awards = raw.awards;
+  uint64_t n = 0;
+  if (!GetVarint(&awards, &n)) {
+    return false;
+  }
+  out->awards.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view rule;
+    double points = 0;
+    if (!GetStringView(&awards, &rule) || !GetDouble(&awards, &points)) {
+      return false;
+    }
+    out->awards.emplace_back(std::string(rule), points);
+  }
+  return true;
+}
+
+}  // namespace
+
+template <typename Fn>
+bool HistoryLog::ForEachEntry(std::string_view bucket, Fn&& fn) {
+  while (!bucket.empty()) {
+    RawEntry raw;
+    if (!ParseEntry(&bucket, &raw)) {
+      return false;
+    }
+    fn(raw);
+  }
+  return true;
+}
+
+HistoryLog::HistoryLog(Store* store, bool enabled) : store_(store), enabled_(enabled) {}
+
+Status HistoryLog::Restore() {
+  if (Status st = ReadCounter(store_, kMetaNextBlock, &block_); !st.ok()) {
+    return st;
+  }
+  if (Status st = ReadCounter(store_, kMetaNextApplySeq, &next_apply_seq_); !st.ok()) {
+    return st;
+  }
+  block_written_ = block_;
+  apply_seq_written_ = next_apply_seq_;
+  return Status::Ok();
+}
+
+uint32_t HistoryLog::BucketOf(std::string_view lead) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
+  for (char c : lead) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ull;
+  }
+  return static_cast<uint32_t>(h % kBuckets);
+}
+
+uint64_t HistoryLog::Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
+                            const std::vector<std::pair<std::string_view, double>>& awards) {
+  const uint64_t seq = next_apply_seq_++;
+  if (!enabled_) {
+    return seq;
+  }
+  std::string& out = pending_[BucketOf(chain->lead)];
+  PutVarint(seq, &out);
+  PutString(chain->lead, &out);
+  PutDouble(received_at, &out);
+  // Only the first entry of a lead in a block carries the pointer back (see Read).
+  PutVarint(chain->head == block_ ? 0 : chain->head, &out);
+  scratch_.clear();
+  EncodeEvent(event, &scratch_);
+  PutString(scratch_, &out);
+  PutVarint(awards.size(), &out);
+  for (const auto& [rule, points] : awards) {
+    PutString(rule, &out);
+    PutDouble(points, &out);
+  }
+  chain->head = block_;
+  return seq;
+}
+
+void HistoryLog::Flush(CommitBatch* batch, EpochSeconds now) {
+  if (!pending_.empty()) {
+    for (const auto& [bucket, entries] : pending_) {
+      scratch_.clear();
+      store_format::AppendTime(now, &scratch_);
+      scratch_.append(entries);
+      batch->PutHistory(store_format::HistoryKey(block_, bucket), scratch_);
+    }
+    pending_.clear();
+    ++block_;
+  }
+  if (block_ != block_written_) {
+    batch->PutMeta(kMetaNextBlock, std::to_string(block_));
+    block_written_ = block_;
+  }
+  if (next_apply_seq_ != apply_seq_written_) {
+    batch->PutMeta(kMetaNextApplySeq, std::to_string(next_apply_seq_));
+    apply_seq_written_ = next_apply_seq_;
+  }
+}
+
+Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes) {
+  bytes->clear();
+  if (block == block_) {
+    if (auto it = pending_.find(bucket); it != pending_.end()) {
+      *bytes = it->second;
+    }
+    return Status::Ok();
+  }
+  Status st = store_->GetHistory(store_format::HistoryKey(block, bucket), bytes);
+  if (st.IsNotFound()) {
+    bytes->clear();
+    return Status::Ok();
+  }
+  if (!st.ok()) {
+    return st;
+  }
+  if (bytes->size() < store_format::kTimeSize) {
+    return Status::Corruption("history bucket too short");
+  }
+  bytes->erase(0, store_format::kTimeSize);
+  return Status::Ok();
+}
+
+Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out) {
+  out->clear();
+  std::string bytes;
+  for (const HistoryChain& chain : chains) {
+    const uint32_t bucket = BucketOf(chain.lead);
+    uint64_t block = chain.head;
+    // Blocks only get older along a chain; the bound stops a corrupt pointer from looping.
+    while (block != 0) {
+      if (Status st = Bucket(block, bucket, &bytes); !st.ok()) {
+        return st;
+      }
+      bool first = true;
+      uint64_t prev = 0;
+      const bool ok = ForEachEntry(bytes, [&](const RawEntry& raw) {
+        if (raw.lead != chain.lead) {
+          return;
+        }
+        if (first) {
+          prev = raw.prev;
+          first = false;
+        }
+        HistoryEntry entry;
+        if (DecodeEntry(raw, &entry)) {
+          out->push_back(std::move(entry));
+        }
+      });
+      if (!ok) {
+        return Status::Corruption("history bucket does not decode");
+      }
+      if (first || prev >= block) {
+        break;  // trimmed (or no entry of this lead): the chain ends here
+      }
+      block = prev;
+    }
+  }
+  std::sort(out->begin(), out->end(), [](const HistoryEntry& a, const HistoryEntry& b) {
+    return a.apply_seq < b.apply_seq;
+  });
+  return Status::Ok();
+}
+
+Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* batch) {
+  // Buckets rewritten so far, so that two chains sharing a bucket see each other's removals.
+  std::unordered_map<std::string, std::string> rewritten;
+  std::string bytes;
+  for (const HistoryChain& chain : chains) {
+    const uint32_t bucket = BucketOf(chain.lead);
+    uint64_t block = chain.head;
+    while (block != 0) {
+      const std::string key = store_format::HistoryKey(block, bucket);
+      std::string time;
+      if (auto it = rewritten.find(key); it != rewritten.end()) {
+        time = it->second.substr(0, store_format::kTimeSize);
+        bytes = it->second.substr(store_format::kTimeSize);
+      } else if (block == block_) {
+        auto p = pending_.find(bucket);
+        bytes = p == pending_.end() ? std::string() : p->second;
+      } else {
+        Status st = store_->GetHistory(key, &bytes);
+        if (st.IsNotFound()) {
+          break;
+        }
+        if (!st.ok()) {
+          return st;
+        }
+        if (bytes.size() < store_format::kTimeSize) {
+          return Status::Corruption("history bucket too short");
+        }
+        time = bytes.substr(0, store_format::kTimeSize);
+        bytes.erase(0, store_format::kTimeSize);
+      }
+      std::string kept;
+      bool first = true;
+      uint64_t prev = 0;
+      const bool ok = ForEachEntry(bytes, [&](const RawEntry& raw) {
+        if (raw.lead == chain.lead) {
+          if (first) {
+            prev = raw.prev;
+            first = false;
+          }
+          return;
+        }
+        kept.append(raw.bytes);
+      });
+      if (!ok) {
+        return Status::Corruption("history bucket does not decode");
+      }
+      if (first) {
+        break;
+      }
+      if (block == block_) {
+        if (kept.empty()) {
+          pending_.erase(bucket);
+        } else {
+          pending_[bucket] = std::move(kept);
+        }
+      } else {
+        if (kept.empty()) {
+          batch->DeleteHistory(key);
+        } else {
+          batch->PutHistory(key, time + kept);
+        }
+        rewritten[key] = time + kept;
+      }
+      if (prev >= block) {
+        break;
+      }
+      block = prev;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace handoff

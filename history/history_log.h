@@ -1,0 +1,97 @@
+// HistoryLog: every applied event, per lead, in RocksDB (SPEC 8), without a write per event.
+//
+// Each group commit is one block. A block's events are spread over kBuckets buckets by a hash of
+// their lead's id, and each non-empty bucket is one stored value (key: block, bucket), so one
+// commit adds at most kBuckets writes however many events it holds. Each entry records the event
+// as applied (enough to re-apply it), its apply order (a global sequence), its receive time and
+// the points each rule awarded it, plus a pointer to the previous block holding an event of the
+// same lead. A lead keeps only the newest such block (LeadState::history), so a lead's history
+// is a chain read newest first, one bucket per block it appears in.
+//
+// Retention: blocks older than the retention are deleted as a prefix by the cron (TrimHistory);
+// a chain that reaches a trimmed block ends there.
+//
+// Not thread-safe: the engine thread appends, flushes and reads (reads see appended entries not
+// yet committed).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "handoff/clock.h"
+#include "handoff/event.h"
+#include "handoff/lead_state.h"
+#include "handoff/status.h"
+#include "storage/store.h"
+
+namespace handoff {
+
+// One applied event as the history keeps it.
+struct HistoryEntry {
+  uint64_t apply_seq = 0;  // global apply order, from 1
+  std::string lead;        // the lead it was applied to, by its id then
+  EpochSeconds received_at = 0;
+  Event event;  // as applied: timestamp set
+  std::vector<std::pair<std::string, double>> awards;  // rule id -> points awarded
+};
+
+class HistoryLog {
+ public:
+  static constexpr uint32_t kBuckets = 256;
+
+  // `store` is borrowed. With `enabled` false, Append records nothing (only apply seqs move).
+  HistoryLog(Store* store, bool enabled);
+
+  // Reads where block numbers and apply seqs resume. Call once, before the first Append.
+  Status Restore();
+  bool enabled() const { return enabled_; }
+
+  // The apply seq the next Append gets.
+  uint64_t next_apply_seq() const { return next_apply_seq_; }
+
+  // Records an applied event of the lead whose chain is `chain` (chain->lead is the lead's id;
+  // chain->head moves to this block). Returns its apply seq.
+  uint64_t Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
+                  const std::vector<std::pair<std::string_view, double>>& awards);
+
+  // Adds this block's buckets and the next apply seq to `batch`; the block is then done. `now`
+  // is the block's time (for retention).
+  void Flush(CommitBatch* batch, EpochSeconds now);
+
+  // Every entry on `chains`, in apply order (oldest first). Entries in blocks already trimmed
+  // are missing (the chain ends there). IoError/Corruption from the store.
+  Status Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out);
+
+  // Removes every entry on `chains` (erasure): their buckets are rewritten without them in
+  // `batch`, entries not yet flushed are dropped.
+  Status Erase(const std::vector<HistoryChain>& chains, CommitBatch* batch);
+
+  // Deletes blocks older than `cutoff` (the cron).
+  Status Trim(EpochSeconds cutoff) { return store_->TrimHistory(cutoff); }
+
+  // The bucket of a lead id (stable across builds: a fixed hash).
+  static uint32_t BucketOf(std::string_view lead);
+
+ private:
+  // Calls fn(entry bytes, lead, prev) for every entry in a bucket's bytes (after the block time).
+  // False when the bytes do not decode.
+  template <typename Fn>
+  static bool ForEachEntry(std::string_view bucket, Fn&& fn);
+  // The bucket's bytes (pending or stored); empty with OK when it is gone.
+  Status Bucket(uint64_t block, uint32_t bucket, std::string* bytes);
+
+  Store* const store_;
+  const bool enabled_;
+  uint64_t block_ = 1;           // the block being built
+  uint64_t next_apply_seq_ = 1;  // the next apply seq to hand out
+  uint64_t apply_seq_written_ = 1;
+  uint64_t block_written_ = 1;
+  std::map<uint32_t, std::string> pending_;  // bucket -> entries of the block being built
+  std::string scratch_;
+};
+
+}  // namespace handoff

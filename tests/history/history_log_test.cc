@@ -1,0 +1,154 @@
+#include "history/history_log.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/core/memory_store.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+using handoff::testing::MemoryStore;
+
+constexpr EpochSeconds kT0 = 1'800'000'000;
+
+Event Page(const std::string& user, const std::string& message_id, EpochSeconds at) {
+  Event e;
+  e.type = EventType::kPage;
+  e.user_id = user;
+  e.message_id = message_id;
+  e.timestamp = at;
+  e.has_timestamp = true;
+  e.properties = Value::MakeObject();
+  e.properties.Set("path", Value::String("/pricing"));
+  return e;
+}
+
+class HistoryLogTest : public ::testing::Test {
+ protected:
+  HistoryLogTest() : log_(&store_, true) { EXPECT_OK(log_.Restore()); }
+
+  void Add(HistoryChain* chain, const std::string& message_id, double points = 10) {
+    log_.Append(chain, kT0, Page(chain->lead, message_id, kT0), {{"pricing-page", points}});
+  }
+  void CommitBlock(EpochSeconds at = kT0) {
+    CommitBatch batch;
+    log_.Flush(&batch, at);
+    ASSERT_OK(store_.Commit(&batch));
+  }
+  std::vector<std::string> Ids(const std::vector<HistoryChain>& chains) {
+    std::vector<HistoryEntry> entries;
+    EXPECT_OK(log_.Read(chains, &entries));
+    std::vector<std::string> ids;
+    for (const HistoryEntry& e : entries) {
+      ids.push_back(e.event.message_id);
+    }
+    return ids;
+  }
+
+  MemoryStore store_;
+  HistoryLog log_;
+};
+
+TEST_F(HistoryLogTest, AChainReadsBackInApplyOrderAcrossBlocksAndBeforeTheCommit) {
+  HistoryChain a{"a", 0};
+  HistoryChain b{"b", 0};
+  Add(&a, "a1");
+  Add(&b, "b1");
+  Add(&a, "a2");
+  CommitBlock();
+  Add(&b, "b2");
+  CommitBlock();
+  Add(&a, "a3");  // not flushed yet: still read
+  EXPECT_EQ(Ids({a}), (std::vector<std::string>{"a1", "a2", "a3"}));
+  EXPECT_EQ(Ids({b}), (std::vector<std::string>{"b1", "b2"}));
+  // Two chains (a merged lead) read as one history in apply order.
+  EXPECT_EQ(Ids({a, b}), (std::vector<std::string>{"a1", "b1", "a2", "b2", "a3"}));
+
+  std::vector<HistoryEntry> entries;
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].apply_seq, 1u);
+  EXPECT_EQ(entries[0].lead, "a");
+  EXPECT_EQ(entries[0].event.properties.Find("path")->as_string(), "/pricing");
+  ASSERT_EQ(entries[0].awards.size(), 1u);
+  EXPECT_EQ(entries[0].awards[0].first, "pricing-page");
+  EXPECT_EQ(entries[0].awards[0].second, 10);
+}
+
+TEST_F(HistoryLogTest, OneCommitWritesAtMostOneValuePerBucket) {
+  std::vector<HistoryChain> chains;
+  for (int i = 0; i < 2000; ++i) {
+    chains.push_back(HistoryChain{"lead-" + std::to_string(i), 0});
+  }
+  for (HistoryChain& c : chains) {
+    Add(&c, c.lead + "-1");
+    Add(&c, c.lead + "-2");
+  }
+  CommitBlock();
+  EXPECT_LE(store_.history_buckets(), HistoryLog::kBuckets);
+  EXPECT_EQ(Ids({chains[1234]}), (std::vector<std::string>{"lead-1234-1", "lead-1234-2"}));
+}
+
+TEST_F(HistoryLogTest, ARestartResumesBlocksAndApplySeqs) {
+  HistoryChain a{"a", 0};
+  Add(&a, "a1");
+  CommitBlock();
+  HistoryLog again(&store_, true);
+  ASSERT_OK(again.Restore());
+  EXPECT_EQ(again.next_apply_seq(), 2u);
+  again.Append(&a, kT0, Page("a", "a2", kT0), {});
+  CommitBatch batch;
+  again.Flush(&batch, kT0);
+  ASSERT_OK(store_.Commit(&batch));
+  std::vector<HistoryEntry> entries;
+  ASSERT_OK(again.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].apply_seq, 2u);
+}
+
+TEST_F(HistoryLogTest, EraseRemovesOnlyThatLeadsEntries) {
+  HistoryChain a{"a", 0};
+  HistoryChain b{"b", 0};
+  Add(&a, "a1");
+  Add(&b, "b1");
+  CommitBlock();
+  Add(&a, "a2");
+  Add(&b, "b2");
+  CommitBlock();
+  Add(&a, "a3");
+  CommitBatch batch;
+  ASSERT_OK(log_.Erase({a}, &batch));
+  log_.Flush(&batch, kT0);
+  ASSERT_OK(store_.Commit(&batch));
+  EXPECT_TRUE(Ids({a}).empty());
+  EXPECT_EQ(Ids({b}), (std::vector<std::string>{"b1", "b2"}));
+}
+
+TEST_F(HistoryLogTest, ATrimmedBlockEndsTheChain) {
+  HistoryChain a{"a", 0};
+  Add(&a, "old");
+  CommitBlock(kT0 - 100 * 86400);
+  Add(&a, "new");
+  CommitBlock(kT0);
+  ASSERT_OK(log_.Trim(kT0 - 90 * 86400));
+  EXPECT_EQ(Ids({a}), (std::vector<std::string>{"new"}));
+}
+
+TEST_F(HistoryLogTest, DisabledRecordsNothingButCountsApplySeqs) {
+  HistoryLog off(&store_, false);
+  ASSERT_OK(off.Restore());
+  HistoryChain a{"a", 0};
+  EXPECT_EQ(off.Append(&a, kT0, Page("a", "m", kT0), {}), 1u);
+  EXPECT_EQ(a.head, 0u);
+  CommitBatch batch;
+  off.Flush(&batch, kT0);
+  ASSERT_OK(store_.Commit(&batch));
+  EXPECT_EQ(store_.history_buckets(), 0u);
+}
+
+}  // namespace
+}  // namespace handoff
