@@ -1,7 +1,7 @@
 #include "api/lead_json.h"
 
-#include "outbox/outbox_record.h"
 #include "base/timestamp.h"
+#include "outbox/outbox_record.h"
 
 namespace handoff {
 

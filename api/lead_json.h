@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "scoring/scorer.h"
 #include "scoring/lead.h"
+#include "scoring/scorer.h"
 
 namespace handoff {
 

@@ -49,10 +49,12 @@ void ReloadRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRes
 void ValidateRules(ApiContext& api, const HttpRequest& request, const PathParams&,
                    HttpRespond respond) {
   Engine* engine = api.engine;
-  engine->ValidateRules(request.body, [engine, respond = std::move(respond)](const LoadResult& result) {
-    respond(JsonResponse(result.ok() ? 200 : 422,
-                         RulesAnswerJson(result.ok(), engine->rules_info().version, result.errors)));
-  });
+  engine->ValidateRules(
+      request.body, [engine, respond = std::move(respond)](const LoadResult& result) {
+        respond(JsonResponse(
+            result.ok() ? 200 : 422,
+            RulesAnswerJson(result.ok(), engine->rules_info().version, result.errors)));
+      });
 }
 
 }  // namespace handoff

@@ -32,9 +32,7 @@ class Metrics {
   void EventsApplied(Transport t, uint64_t n) { applied_[Idx(t)].fetch_add(n, kRelaxed); }
   void EventsDuplicate(Transport t, uint64_t n) { duplicate_[Idx(t)].fetch_add(n, kRelaxed); }
   // `reason` is an EventError value; its name comes from EventErrorCode.
-  void EventRejected(Transport t, int reason) {
-    rejected_[Idx(t)][reason].fetch_add(1, kRelaxed);
-  }
+  void EventRejected(Transport t, int reason) { rejected_[Idx(t)][reason].fetch_add(1, kRelaxed); }
   // Receive-to-durable latency of `count` events that shared one commit.
   void ObserveApplyLatency(double seconds, uint64_t count);
 

@@ -1,6 +1,5 @@
 #include "handoff/status.h"
 
-
 namespace handoff {
 
 std::string Status::ToString() const {

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "ingest/event_parser.h"
 #include "base/timestamp.h"
+#include "ingest/event_parser.h"
 
 namespace handoff {
 namespace {

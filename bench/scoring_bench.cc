@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "storage/lead_codec.h"
 #include "ingest/event_parser.h"
-#include "scoring/scorer.h"
 #include "rules/rule_loader.h"
+#include "scoring/scorer.h"
+#include "storage/lead_codec.h"
 
 namespace handoff {
 namespace {
@@ -34,17 +34,19 @@ std::string FiftyRuleModel() {
       "rules:\n";
   const char* titles[] = {"vp", "head", "chief", "director", "manager"};
   for (int i = 0; i < 5; ++i) {
-    y += "  - {id: title-" + std::to_string(i) + ", score: fit, when: 'traits.title matches \"(?i)\\\\b" +
-         titles[i] + "\\\\b\"', points: " + std::to_string(5 + i) + "}\n";
+    y += "  - {id: title-" + std::to_string(i) +
+         ", score: fit, when: 'traits.title matches \"(?i)\\\\b" + titles[i] +
+         "\\\\b\"', points: " + std::to_string(5 + i) + "}\n";
   }
   for (int i = 0; i < 5; ++i) {
-    y += "  - {id: size-" + std::to_string(i) + ", score: fit, when: 'traits.company.employees >= " +
-         std::to_string((i + 1) * 200) + "', points: 5}\n";
+    y += "  - {id: size-" + std::to_string(i) +
+         ", score: fit, when: 'traits.company.employees >= " + std::to_string((i + 1) * 200) +
+         "', points: 5}\n";
   }
   for (int i = 0; i < 20; ++i) {
-    y += "  - {id: track-" + std::to_string(i) +
-         ", score: engagement, when: 'event == \"Event " + std::to_string(i) +
-         "\"', points: " + std::to_string(i % 7 + 1) + (i % 4 == 0 ? ", once: true" : "") + "}\n";
+    y += "  - {id: track-" + std::to_string(i) + ", score: engagement, when: 'event == \"Event " +
+         std::to_string(i) + "\"', points: " + std::to_string(i % 7 + 1) +
+         (i % 4 == 0 ? ", once: true" : "") + "}\n";
   }
   for (int i = 0; i < 15; ++i) {
     y += "  - {id: page-" + std::to_string(i) +
@@ -56,11 +58,10 @@ std::string FiftyRuleModel() {
          ", score: intent, when: 'properties.plan == \"tier" + std::to_string(i) +
          "\" && score.engagement >= " + std::to_string(i * 10) + "', points: 4}\n";
   }
-  y +=
-      "stages:\n"
-      "  - {name: mql, enter: 'score.engagement >= 40 || score.fit >= 50'}\n"
-      "  - {name: sql, enter: 'score.engagement >= 80 && score.intent >= 20', "
-      "exit: 'score.engagement < 60'}\n";
+  y += "stages:\n"
+       "  - {name: mql, enter: 'score.engagement >= 40 || score.fit >= 50'}\n"
+       "  - {name: sql, enter: 'score.engagement >= 80 && score.intent >= 20', "
+       "exit: 'score.engagement < 60'}\n";
   return y;
 }
 

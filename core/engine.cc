@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <rocksdb/perf_level.h>
+
 #include <system_error>
 
 #include "base/log.h"
@@ -62,8 +63,8 @@ Status Engine::Start() {
   LoadResult loaded = LoadRules(options_.rules_path);
   if (!loaded.ok()) {
     metrics_->RuleReload(false);
-    return Status::InvalidArgument("rules " + options_.rules_path + " do not load:" +
-                                   JoinErrors(loaded.errors));
+    return Status::InvalidArgument("rules " + options_.rules_path +
+                                   " do not load:" + JoinErrors(loaded.errors));
   }
   // The version survives restarts; loading the same bytes again is not a new version.
   std::string stored_version;
@@ -73,13 +74,13 @@ Status Engine::Start() {
   if (store_->GetMeta(kMetaRulesVersion, &stored_version).ok()) {
     version = ParseU64(stored_version);
   }
-  bool same = store_->GetMeta(kMetaRulesSha, &stored_sha).ok() && stored_sha == loaded.rules->sha256;
+  bool same =
+      store_->GetMeta(kMetaRulesSha, &stored_sha).ok() && stored_sha == loaded.rules->sha256;
   if (!same || version == 0) {
     ++version;
   }
-  if (Status st = router_->Restore([this](std::string_view key, std::string* value) {
-        return store_->GetMeta(key, value);
-      });
+  if (Status st = router_->Restore(
+          [this](std::string_view key, std::string* value) { return store_->GetMeta(key, value); });
       !st.ok()) {
     return st;
   }
@@ -326,7 +327,7 @@ void Engine::ApplyEvent(const Event& event) {
 }
 
 void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
-                             std::string_view trigger) {
+                          std::string_view trigger) {
   const RuleSet& rules = scorer_->rules();
   if (change.to > 0) {
     staged_.insert(&entry);
@@ -422,8 +423,8 @@ void Engine::Commit() {
   metrics_->SetOutboxHead(outbox_.head());
   const auto done_at = std::chrono::steady_clock::now();
   for (Completion& c : completions_) {
-    metrics_->ObserveApplyLatency(
-        std::chrono::duration<double>(done_at - c.received_mono).count(), c.events);
+    metrics_->ObserveApplyLatency(std::chrono::duration<double>(done_at - c.received_mono).count(),
+                                  c.events);
     if (c.done) {
       c.done(Status::Ok());
     }

@@ -32,18 +32,18 @@
 #include <vector>
 
 #include "base/metrics.h"
-#include "outbox/outbox.h"
-#include "routing/router.h"
-#include "scoring/scorer.h"
-#include "storage/store.h"
+#include "core/rules_manager.h"
 #include "handoff/clock.h"
 #include "handoff/event.h"
-#include "scoring/lead.h"
 #include "handoff/status.h"
 #include "ingest/ingest_sink.h"
+#include "outbox/outbox.h"
+#include "routing/router.h"
 #include "routing/sales_action.h"
-#include "core/rules_manager.h"
 #include "rules/rule_loader.h"
+#include "scoring/lead.h"
+#include "scoring/scorer.h"
+#include "storage/store.h"
 
 namespace handoff {
 

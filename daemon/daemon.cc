@@ -8,13 +8,13 @@
 #include <boost/asio/post.hpp>
 // clang-format on
 
-#include "daemon/config.h"
-#include "core/engine.h"
 #include "api/http_api.h"
-#include "net/http_server.h"
-#include "ingest/ingest_server.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "core/engine.h"
+#include "daemon/config.h"
+#include "ingest/ingest_server.h"
+#include "net/http_server.h"
 #include "storage/rocks_store.h"
 #include "subscribe/subscriber_server.h"
 

@@ -1,9 +1,9 @@
 // handoffd: parse the settings, start the daemon, serve until SIGTERM/SIGINT.
 #include <cstdio>
 
+#include "base/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
-#include "base/log.h"
 
 int main(int argc, char** argv) {
   handoff::Options options;

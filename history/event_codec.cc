@@ -22,8 +22,8 @@ constexpr uint8_t kHasName = 2;
 // str group_id, str previous_id, value properties, value traits, value context.
 void EncodeEvent(const Event& e, std::string* out) {
   out->push_back(static_cast<char>(e.type));
-  out->push_back(static_cast<char>((e.has_timestamp ? kHasTimestamp : 0) |
-                                   (e.has_name ? kHasName : 0)));
+  out->push_back(
+      static_cast<char>((e.has_timestamp ? kHasTimestamp : 0) | (e.has_name ? kHasName : 0)));
   PutDouble(e.timestamp, out);
   PutString(e.user_id, out);
   PutString(e.anonymous_id, out);
@@ -42,9 +42,9 @@ bool DecodeEvent(std::string_view* in, Event* e) {
   if (!GetByte(in, &type) || type >= kEventTypeCount || !GetByte(in, &flags) ||
       !GetDouble(in, &e->timestamp) || !GetString(in, &e->user_id) ||
       !GetString(in, &e->anonymous_id) || !GetString(in, &e->message_id) ||
-      !GetString(in, &e->name) || !GetString(in, &e->group_id) ||
-      !GetString(in, &e->previous_id) || !DecodeValue(in, &e->properties) ||
-      !DecodeValue(in, &e->traits) || !DecodeValue(in, &e->context)) {
+      !GetString(in, &e->name) || !GetString(in, &e->group_id) || !GetString(in, &e->previous_id) ||
+      !DecodeValue(in, &e->properties) || !DecodeValue(in, &e->traits) ||
+      !DecodeValue(in, &e->context)) {
     return false;
   }
   e->type = static_cast<EventType>(type);

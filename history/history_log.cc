@@ -243,9 +243,8 @@ Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<His
       block = prev;
     }
   }
-  std::sort(out->begin(), out->end(), [](const HistoryEntry& a, const HistoryEntry& b) {
-    return a.apply_seq < b.apply_seq;
-  });
+  std::sort(out->begin(), out->end(),
+            [](const HistoryEntry& a, const HistoryEntry& b) { return a.apply_seq < b.apply_seq; });
   return Status::Ok();
 }
 

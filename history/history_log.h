@@ -35,7 +35,7 @@ struct HistoryEntry {
   uint64_t apply_seq = 0;  // global apply order, from 1
   std::string lead;        // the lead it was applied to, by its id then
   EpochSeconds received_at = 0;
-  Event event;  // as applied: timestamp set
+  Event event;                                         // as applied: timestamp set
   std::vector<std::pair<std::string, double>> awards;  // rule id -> points awarded
 };
 

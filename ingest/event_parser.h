@@ -43,10 +43,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/json_parser.h"
 #include "handoff/event.h"
 #include "handoff/status.h"
 #include "handoff/value.h"
-#include "base/json_parser.h"
 
 namespace handoff {
 
@@ -82,7 +82,8 @@ struct BatchError {
 class EventParser {
  public:
   struct Options {
-    // Parse() rejects a text longer than this with line_too_long; 0 means no limit. ParseBatch ignores it (the HTTP layer limits body size).
+    // Parse() rejects a text longer than this with line_too_long; 0 means no limit. ParseBatch
+    // ignores it (the HTTP layer limits body size).
     size_t max_bytes = 0;
   };
 
@@ -110,7 +111,6 @@ class EventParser {
   // writeKey, ...) are ignored. *events is reused element by element.
   bool ParseBatch(std::string_view body, std::vector<Event>* events,
                   std::vector<BatchError>* errors, ParseError* err);
-
 
  private:
   struct Impl;

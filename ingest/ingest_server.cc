@@ -1,15 +1,14 @@
 #include "ingest/ingest_server.h"
 
-#include <utility>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
+#include <utility>
 
+#include "base/log.h"
 #include "ingest/event_errors.h"
 #include "net/line_framer.h"
 #include "net/tcp_listener.h"
-#include "base/log.h"
 
 namespace handoff {
 
@@ -68,11 +67,9 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       return;
     }
     reading_ = true;
-    socket_.async_read_some(
-        asio::buffer(read_buffer_),
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-          self->OnRead(ec, n);
-        });
+    socket_.async_read_some(asio::buffer(read_buffer_),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        size_t n) { self->OnRead(ec, n); });
   }
 
   void OnRead(const boost::system::error_code& ec, size_t n) {

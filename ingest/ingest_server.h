@@ -12,19 +12,18 @@
 // that (the engine's completions are posted back to it).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <utility>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
-#include "ingest/ingest_sink.h"
-#include "ingest/event_parser.h"
 #include "base/metrics.h"
 #include "handoff/clock.h"
 #include "handoff/status.h"
+#include "ingest/event_parser.h"
+#include "ingest/ingest_sink.h"
 
 namespace handoff {
 

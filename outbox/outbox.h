@@ -57,9 +57,7 @@ class Outbox : public OutboxReader {
   // and calls the listener (when set) with it.
   void Committed();
   // Set before the first commit; called on the engine thread with the new head.
-  void SetListener(std::function<void(uint64_t head)> listener) {
-    listener_ = std::move(listener);
-  }
+  void SetListener(std::function<void(uint64_t head)> listener) { listener_ = std::move(listener); }
   // Engine thread (the cron): drops records older than the store's outbox retention.
   Status Trim(EpochSeconds now) { return store_->TrimOutbox(now); }
 

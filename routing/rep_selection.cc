@@ -1,7 +1,6 @@
 // Router: which team takes a lead and which of its reps is eligible and next.
-#include "routing/router.h"
-
 #include "routing/rep_calendar.h"
+#include "routing/router.h"
 #include "routing/router_internal.h"
 
 namespace handoff {

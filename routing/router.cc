@@ -8,9 +8,9 @@
 
 namespace handoff {
 
+using router_internal::Contains;
 using router_internal::kUnroutedKey;
 using router_internal::LowerDomainOf;
-using router_internal::Contains;
 
 namespace {
 
@@ -149,7 +149,8 @@ bool Router::TryAccountOwner(Lead* lead, const std::vector<std::string>& skip,
     return false;
   }
   Dequeue(lead->id);
-  Assign(lead, s.team_index, s.def_index, OutboxKind::kRouted, "account_owner", "", trigger, scores_at);
+  Assign(lead, s.team_index, s.def_index, OutboxKind::kRouted, "account_owner", "", trigger,
+         scores_at);
   return true;
 }
 
@@ -183,8 +184,8 @@ void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
     Enqueue(lead->id, routing.teams[team].id);
     return;
   }
-  Assign(lead, team, rep, OutboxKind::kRouted, RoutingStrategyName(routing.teams[team].strategy), "", trigger,
-         scores_at);
+  Assign(lead, team, rep, OutboxKind::kRouted, RoutingStrategyName(routing.teams[team].strategy),
+         "", trigger, scores_at);
 }
 
 void Router::Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind,

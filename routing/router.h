@@ -33,12 +33,12 @@
 #include <vector>
 
 #include "base/metrics.h"
+#include "handoff/clock.h"
+#include "handoff/status.h"
 #include "outbox/outbox_record.h"
 #include "routing/sales_action.h"
-#include "scoring/scorer.h"
-#include "handoff/clock.h"
 #include "scoring/lead.h"
-#include "handoff/status.h"
+#include "scoring/scorer.h"
 
 namespace handoff {
 
@@ -154,8 +154,8 @@ class Router {
   bool SkillMatches(const RepDef& def, const EvalResult& skill) const;
   // The eligible rep of the team (not in `exclude`) to take `lead`, -1 when none; moves the
   // round-robin weights. The team's skill reads scores at `scores_at`.
-  int PickRep(int team_index, Lead* lead, const std::vector<std::string>& exclude,
-              EpochSeconds now, EpochSeconds scores_at);
+  int PickRep(int team_index, Lead* lead, const std::vector<std::string>& exclude, EpochSeconds now,
+              EpochSeconds scores_at);
   int FindTeam(Lead* lead, EpochSeconds now);
   // Routes `lead` afresh. `announce_unrouted`: publish `unrouted` when no team takes it (never
   // when it is already in the unrouted queue).
@@ -163,14 +163,12 @@ class Router {
              bool announce_unrouted = true);
   // Gives the lead to its account owner when account_match is on and the owner (not in `skip`)
   // is eligible; false otherwise.
-  bool TryAccountOwner(Lead* lead, const std::vector<std::string>& skip,
-                       std::string_view trigger, EpochSeconds scores_at);
-  void Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind,
-              std::string_view reason, std::string_view from_rep, std::string_view trigger,
-              EpochSeconds scores_at);
+  bool TryAccountOwner(Lead* lead, const std::vector<std::string>& skip, std::string_view trigger,
+                       EpochSeconds scores_at);
+  void Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind, std::string_view reason,
+              std::string_view from_rep, std::string_view trigger, EpochSeconds scores_at);
   void Reassign(Lead* lead, std::string_view why);
-  void Escalate(Lead* lead, std::string_view team, std::string_view from_rep,
-                std::string_view why);
+  void Escalate(Lead* lead, std::string_view team, std::string_view from_rep, std::string_view why);
   void ReleaseOwner(Lead* lead);
   void Enqueue(std::string_view lead_id, const std::string& queue);
   void Dequeue(std::string_view lead_id);

@@ -1,13 +1,11 @@
 // Router: what the admin API reads and sets (reps, availability, account owners).
-#include "routing/router.h"
-
 #include <set>
 
 #include "base/ascii.h"
 #include "routing/rep_calendar.h"
+#include "routing/router.h"
 
 namespace handoff {
-
 
 bool Router::IsFreeMailDomain(std::string_view domain) {
   static const std::set<std::string_view> kFree = {

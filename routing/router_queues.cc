@@ -1,7 +1,6 @@
 // Router: team queues, the unrouted queue, SLA deadlines and the clock-driven wakes.
-#include "routing/router.h"
-
 #include "routing/rep_calendar.h"
+#include "routing/router.h"
 #include "routing/router_internal.h"
 
 namespace handoff {
@@ -110,7 +109,8 @@ void Router::Drain() {
         continue;
       }
       Dequeue(id);
-      Assign(lead, team_index, rep, OutboxKind::kRouted, RoutingStrategyName(team.strategy), "", "", now);
+      Assign(lead, team_index, rep, OutboxKind::kRouted, RoutingStrategyName(team.strategy), "", "",
+             now);
     }
   }
 }

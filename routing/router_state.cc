@@ -1,7 +1,6 @@
 // Router: the routing state that survives restarts (meta records) and its rebuild at start.
-#include "routing/router.h"
-
 #include "base/json_parser.h"
+#include "routing/router.h"
 #include "routing/router_internal.h"
 
 namespace handoff {

@@ -783,10 +783,9 @@ std::unique_ptr<ExpressionNode> Parse(std::string_view text, ExpressionScope sco
   std::unique_ptr<ExpressionNode> root =
       Parser(text, scope, score_names, errors).Run(reads_event, reads_score);
   // Arguments are checked before their call: report in text order.
-  std::stable_sort(errors->begin() + static_cast<std::ptrdiff_t>(first_new), errors->end(),
-                   [](const ExpressionError& a, const ExpressionError& b) {
-                     return a.offset < b.offset;
-                   });
+  std::stable_sort(
+      errors->begin() + static_cast<std::ptrdiff_t>(first_new), errors->end(),
+      [](const ExpressionError& a, const ExpressionError& b) { return a.offset < b.offset; });
   return root;
 }
 

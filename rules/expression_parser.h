@@ -86,7 +86,8 @@ namespace expression_internal {
 // Sets *reads_event when the expression reads an event path.
 std::unique_ptr<ExpressionNode> Parse(std::string_view text, ExpressionScope scope,
                                       const std::vector<std::string>& score_names,
-                                      std::vector<ExpressionError>* errors, bool* reads_event, bool* reads_score);
+                                      std::vector<ExpressionError>* errors, bool* reads_event,
+                                      bool* reads_score);
 
 }  // namespace expression_internal
 }  // namespace handoff

@@ -13,9 +13,9 @@ namespace handoff {
 
 // Derived per-rule-set data the scorer keeps on the lead to avoid lookups by id. Never encoded.
 struct LeadScoringCache {
-  uint64_t generation = 0;           // Scorer generation this cache belongs to; 0 = invalid
-  std::vector<int32_t> award_slot;   // rule index -> index into LeadState::awards, -1 = none
-  std::vector<double> profile;       // profile scores from the current traits
+  uint64_t generation = 0;          // Scorer generation this cache belongs to; 0 = invalid
+  std::vector<int32_t> award_slot;  // rule index -> index into LeadState::awards, -1 = none
+  std::vector<double> profile;      // profile scores from the current traits
   bool profile_valid = false;
   int stage_index = 0;
 };

@@ -55,9 +55,9 @@ void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
     fn(r);
   }
   // `event` reads the track name, or the page/screen name; other types have none.
-  const bool has_name = event.type == EventType::kTrack ||
-                        ((event.type == EventType::kPage || event.type == EventType::kScreen) &&
-                         event.has_name);
+  const bool has_name =
+      event.type == EventType::kTrack ||
+      ((event.type == EventType::kPage || event.type == EventType::kScreen) && event.has_name);
   if (has_name && !rules_by_name_.empty()) {
     auto it = rules_by_name_.find(std::string_view(event.name));
     if (it != rules_by_name_.end()) {
@@ -310,8 +310,7 @@ void Scorer::ReadScores(Lead* lead, EpochSeconds at, std::vector<double>* scores
   AllScores(lead, at, scores->data());
 }
 
-void Scorer::Breakdown(Lead* lead, EpochSeconds at,
-                       std::vector<std::vector<ScorePart>>* parts,
+void Scorer::Breakdown(Lead* lead, EpochSeconds at, std::vector<std::vector<ScorePart>>* parts,
                        std::vector<double>* scores) const {
   Align(lead);
   ProfileScores(lead);

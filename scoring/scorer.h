@@ -8,13 +8,13 @@
 
 #include <array>
 #include <memory>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "handoff/event.h"
-#include "scoring/lead.h"
 #include "rules/rule_set.h"
+#include "scoring/lead.h"
 
 namespace handoff {
 
@@ -72,8 +72,7 @@ class Scorer {
 
  private:
   void Align(Lead* lead) const;
-  double ScoreAt(const Lead& lead, int score, EpochSeconds at,
-                 std::vector<ScorePart>* parts) const;
+  double ScoreAt(const Lead& lead, int score, EpochSeconds at, std::vector<ScorePart>* parts) const;
   void ProfileScores(Lead* lead) const;
   void AllScores(Lead* lead, EpochSeconds at, double* out) const;
   // Promotes to the highest stage whose enter holds (when `promote`), else demotes while the
@@ -97,7 +96,7 @@ class Scorer {
   std::unordered_map<std::string, std::vector<int>, NameHash, std::equal_to<>> rules_by_name_;
   std::array<std::vector<int>, 6> rules_by_type_;
   std::vector<int> unguarded_rules_;
-  bool event_rules_read_scores_ = false;          // any event rule's `when` reads score.NAME
+  bool event_rules_read_scores_ = false;  // any event rule's `when` reads score.NAME
 };
 
 }  // namespace handoff

@@ -78,5 +78,4 @@ void CommitBatch::Clear() {
   min_outbox_seq_ = 0;
 }
 
-
 }  // namespace handoff

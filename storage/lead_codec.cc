@@ -2,9 +2,8 @@
 
 #include <cstring>
 
-#include "storage/coding.h"
-
 #include "base/json_parser.h"
+#include "storage/coding.h"
 
 namespace handoff {
 
@@ -34,14 +33,9 @@ constexpr uint8_t kVersion = 2;
 // twice that leaves room for a trait placed deeper one day, at no real cost in stack.
 constexpr int kMaxValueDepth = 2 * kMaxJsonDepth;
 
-
-
-
-
-
-
-
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 }  // namespace
@@ -199,8 +193,8 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
   uint64_t n = 0;
   if (!GetString(&in, &lead->id) || !GetString(&in, &lead->stage) ||
       !DecodeValue(&in, &lead->traits) || !GetDouble(&in, &lead->first_seen) ||
-      !GetDouble(&in, &lead->last_seen) || !GetVarint(&in, &lead->events) ||
-      !GetVarint(&in, &n) || n > in.size()) {
+      !GetDouble(&in, &lead->last_seen) || !GetVarint(&in, &lead->events) || !GetVarint(&in, &n) ||
+      n > in.size()) {
     return corrupt("truncated header");
   }
   lead->awards.resize(n);

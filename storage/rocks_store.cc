@@ -1,10 +1,10 @@
 #include "storage/rocks_store.h"
 
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
@@ -99,8 +99,10 @@ rocksdb::ColumnFamilyOptions BaseColumnFamilyOptions(const std::shared_ptr<rocks
 // keeps them all in memory) and by the admin listing. A vector memtable makes each write an
 // append instead of a skiplist insert (the engine's biggest single cost per event); the rare
 // reads sort it.
-rocksdb::ColumnFamilyOptions LeadsColumnFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
-  rocksdb::ColumnFamilyOptions cf = BaseColumnFamilyOptions(cache, /*bloom=*/true, kLeadsWriteBuffer);
+rocksdb::ColumnFamilyOptions LeadsColumnFamilyOptions(
+    const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf =
+      BaseColumnFamilyOptions(cache, /*bloom=*/true, kLeadsWriteBuffer);
   cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   return cf;
 }
@@ -184,8 +186,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
                            BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
   // Leads: point lookups for leads not in memory; new leads (misses) are common, so a bloom
   // filter pays.
-  descriptors.emplace_back(kColumnFamilyNames[kLeads],
-                           LeadsColumnFamilyOptions(cache));
+  descriptors.emplace_back(kColumnFamilyNames[kLeads], LeadsColumnFamilyOptions(cache));
   {
     // Dedupe: nearly every lookup is a miss (a new messageId), so bloom filters on the files and
     // on the memtable answer most lookups without reading a block. optimize_filters_for_hits
@@ -377,7 +378,7 @@ Result<bool> RocksStore::SeenMessage(std::string_view message_id, EpochSeconds n
 }
 
 Status RocksStore::SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
-                           std::vector<bool>* results) const {
+                                std::vector<bool>* results) const {
   results->assign(ids.size(), false);
   if (ids.empty()) {
     return Status::Ok();
@@ -413,7 +414,7 @@ Status RocksStore::GetMeta(std::string_view key, std::string* value) const {
 }
 
 Status RocksStore::ReadOutbox(uint64_t from_seq, size_t max_records,
-                         std::vector<std::pair<uint64_t, std::string>>* out) const {
+                              std::vector<std::pair<uint64_t, std::string>>* out) const {
   out->clear();
   if (max_records == 0) {
     return Status::Ok();

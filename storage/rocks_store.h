@@ -107,8 +107,8 @@ class RocksStore final : public Store {
 
   // Compacts every column family fully, so expired dedupe ids and trimmed records leave the disk
   // now rather than when RocksDB gets to them. Slow; for tests and maintenance.
-  Status ScanLinks(const std::function<void(std::string_view id, std::string_view root)>& fn)
-      const override;
+  Status ScanLinks(
+      const std::function<void(std::string_view id, std::string_view root)>& fn) const override;
   Status GetHistory(std::string_view key, std::string* value) const override;
   Status LastHistoryKey(std::string* key) const override;
   Status TrimHistory(EpochSeconds cutoff) override;

@@ -32,9 +32,10 @@ class Store {
   virtual ~Store() = default;
 
   // Applies the batch atomically. When it returns OK the batch is durable per
-  // the store's durability setting and the batch is cleared. On error nothing of the batch is applied and the
-  // batch is left as it was; after a write error the store may refuse further writes (IoError) until
-  // the store is reopened, and the caller must not acknowledge the batch's events.
+  // the store's durability setting and the batch is cleared. On error nothing of the batch is
+  // applied and the batch is left as it was; after a write error the store may refuse further
+  // writes (IoError) until the store is reopened, and the caller must not acknowledge the batch's
+  // events.
   virtual Status Commit(CommitBatch* batch) = 0;
 
   // The encoded state of a lead; NotFound when absent.
@@ -51,7 +52,7 @@ class Store {
   virtual Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const = 0;
   // Batch form (one lookup for all): (*results)[i] answers ids[i].
   virtual Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
-                      std::vector<bool>* results) const = 0;
+                              std::vector<bool>* results) const = 0;
 
   // A meta value; NotFound when absent.
   virtual Status GetMeta(std::string_view key, std::string* value) const = 0;
@@ -60,7 +61,7 @@ class Store {
   // (seq, stored bytes). Fewer (or none) when the outbox ends. Records trimmed away are skipped:
   // compare the first seq with from_seq (or OldestOutboxSeq) to detect a gap.
   virtual Status ReadOutbox(uint64_t from_seq, size_t max_records,
-                    std::vector<std::pair<uint64_t, std::string>>* out) const = 0;
+                            std::vector<std::pair<uint64_t, std::string>>* out) const = 0;
   // The lowest seq still stored; 0 when the outbox is empty. Note the outbox may be empty after a
   // trim: the next seq to hand out belongs in meta, committed with the records.
   virtual uint64_t OldestOutboxSeq() const = 0;

@@ -11,8 +11,8 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 
-#include "net/line_framer.h"
 #include "base/log.h"
+#include "net/line_framer.h"
 
 namespace handoff {
 
@@ -176,14 +176,14 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
     action.as_rep = filter_.rep;  // empty before subscribing, or without a rep filter
     asio::io_context* io = &server_->io_;
     desk->SubmitSalesAction(std::move(action),
-                              [self = shared_from_this(), io, id, seq](const SalesActionResult& r) {
-                                // Engine thread: hop back to the connection's thread.
-                                asio::post(*io, [self, id, seq, r] {
-                                  self->OnActionDone(id, seq, r);
-                                  self->Pump();
-                                  self->MaybeRead();
-                                });
+                            [self = shared_from_this(), io, id, seq](const SalesActionResult& r) {
+                              // Engine thread: hop back to the connection's thread.
+                              asio::post(*io, [self, id, seq, r] {
+                                self->OnActionDone(id, seq, r);
+                                self->Pump();
+                                self->MaybeRead();
                               });
+                            });
   }
 
   void OnActionDone(uint64_t id, uint64_t seq, const SalesActionResult& result) {

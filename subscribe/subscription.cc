@@ -160,8 +160,7 @@ bool FilterMatches(const SubscriptionFilter& filter, const RecordHeader& header)
   return true;
 }
 
-ClientLineParser::ClientLineParser(size_t max_bytes)
-    : json_(max_bytes) {}
+ClientLineParser::ClientLineParser(size_t max_bytes) : json_(max_bytes) {}
 
 bool ClientLineParser::Parse(std::string_view line, ClientLine* out, ClientLineError* err) {
   if (Status st = json_.Parse(line, &value_); !st.ok()) {

@@ -7,14 +7,14 @@
 
 #include "handoff/status.h"
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::handoff::Status _st = (expr);                 \
+#define ASSERT_OK(expr)                                       \
+  do {                                                        \
+    const ::handoff::Status _st = (expr);                     \
     ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const ::handoff::Status _st = (expr);                 \
+#define EXPECT_OK(expr)                                       \
+  do {                                                        \
+    const ::handoff::Status _st = (expr);                     \
     EXPECT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
   } while (0)
 

@@ -3,6 +3,7 @@
 #   tools/dev.sh run    install what is missing, build, start handoffd on the example rules
 #   tools/dev.sh test   install what is missing, build, run every test through ctest
 #   tools/dev.sh tidy   clang-tidy over the sources (.clang-tidy); fails on its error-level checks
+#   tools/dev.sh format clang-format check: fails when any C++ file is not formatted (.clang-format)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -25,8 +26,12 @@ case "${1:-}" in
       xargs -P"$(nproc)" -n4 clang-tidy -p build --quiet 2>/dev/null
     echo "clang-tidy: clean"
     ;;
+  format)
+    git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
+    echo "clang-format: clean"
+    ;;
   *)
-    echo "usage: tools/dev.sh run|test|tidy" >&2
+    echo "usage: tools/dev.sh run|test|tidy|format" >&2
     exit 2
     ;;
 esac

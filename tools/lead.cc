@@ -143,8 +143,8 @@ Status FormatLead(std::string_view json, std::string_view at, std::string* out) 
     };
     std::vector<Row> rows;
     for (const auto& [name, value] : scores->as_object()) {
-      rows.push_back(Row{name, value.is_number() ? FormatScore(value.as_number()) : Plain(value),
-                         false});
+      rows.push_back(
+          Row{name, value.is_number() ? FormatScore(value.as_number()) : Plain(value), false});
       const Value* parts = breakdown != nullptr ? breakdown->Find(name) : nullptr;
       if (parts == nullptr || !parts->is_array()) {
         continue;

@@ -37,7 +37,8 @@ LoadgenStream::LoadgenStream(std::string run_id, uint64_t connection, uint64_t c
       qualify_every_(qualify_every),
       events_per_lead_(std::max<uint64_t>(events_per_lead, 1)) {
   lead_count_ = leads > connection_ ? (leads - connection_ + connections_ - 1) / connections_ : 0;
-  slots_.resize(std::max<size_t>(1, std::min<uint64_t>(window, std::max<uint64_t>(lead_count_, 1))));
+  slots_.resize(
+      std::max<size_t>(1, std::min<uint64_t>(window, std::max<uint64_t>(lead_count_, 1))));
 }
 
 LoadgenStream::Emitted LoadgenStream::Next(std::string* out, std::string* message_id) {
@@ -188,8 +189,8 @@ std::string FormatLoadgenReport(const LoadgenReport& r, bool json) {
   o += "sent      " + std::to_string(r.sent) + " events in " + Fixed(r.send_seconds, 2) + " s (" +
        Fixed(send_rate, 0) + " events/s)\n";
   o += "acked     " + std::to_string(r.acked) + " events (" + std::to_string(r.rejected) +
-       " rejected), last ack at " + Fixed(r.ack_seconds, 2) + " s: achieved " +
-       Fixed(ack_rate, 0) + " events/s\n";
+       " rejected), last ack at " + Fixed(r.ack_seconds, 2) + " s: achieved " + Fixed(ack_rate, 0) +
+       " events/s\n";
   o += "routed    " + std::to_string(r.routed) + " of " + std::to_string(r.expected_routed) +
        " qualified leads";
   if (r.unmatched > 0) {
@@ -227,8 +228,8 @@ struct IngestLane {
   TcpConnection conn;
   std::thread writer;
   std::thread reader;
-  uint64_t sent = 0;             // writer thread; read after join
-  uint64_t expected_routed = 0;  // writer thread; read after join
+  uint64_t sent = 0;                   // writer thread; read after join
+  uint64_t expected_routed = 0;        // writer thread; read after join
   SteadyClock::time_point last_write;  // writer thread; read after join
   std::atomic<uint64_t> acked{0};
   std::atomic<uint64_t> rejected{0};
@@ -484,8 +485,8 @@ class LoadgenRun {
 };
 
 std::string NewRunId() {
-  const uint64_t t = static_cast<uint64_t>(
-      std::chrono::system_clock::now().time_since_epoch() / std::chrono::microseconds(1));
+  const uint64_t t = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch() /
+                                           std::chrono::microseconds(1));
   uint64_t x = t ^ (static_cast<uint64_t>(::getpid()) << 40);
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
@@ -528,8 +529,7 @@ int LoadgenCommand(const std::vector<std::string>& args, std::ostream& out, std:
   app.add_flag("--json", json, "print the report as one JSON object");
   AddHostOption(app, &host);
   AddAddressOption(app, "--ingest", &ingest, kDefaultIngestPort, "the ingest listener");
-  AddAddressOption(app, "--subscribe", &subscribe, kDefaultSubscribePort,
-                   "the subscribe listener");
+  AddAddressOption(app, "--subscribe", &subscribe, kDefaultSubscribePort, "the subscribe listener");
   if (std::optional<int> code = ParseCommandLine(app, args, out, err); code.has_value()) {
     return *code;
   }
@@ -538,8 +538,7 @@ int LoadgenCommand(const std::vector<std::string>& args, std::ostream& out, std:
     return 2;
   }
   std::optional<HostPort> ingest_address = ResolveAddressOption("loadgen", ingest, host, err);
-  std::optional<HostPort> subscribe_address =
-      ResolveAddressOption("loadgen", subscribe, host, err);
+  std::optional<HostPort> subscribe_address = ResolveAddressOption("loadgen", subscribe, host, err);
   if (!ingest_address.has_value() || !subscribe_address.has_value()) {
     return 2;
   }

@@ -90,7 +90,7 @@ struct LoadgenReport {
   double send_seconds = 0;  // first write to last write
   uint64_t acked = 0;
   uint64_t rejected = 0;
-  double ack_seconds = 0;  // first write to the last ack
+  double ack_seconds = 0;        // first write to the last ack
   uint64_t expected_routed = 0;  // qualifying leads whose trigger event was sent
   uint64_t routed = 0;           // routed records of this run's leads
   uint64_t unmatched = 0;        // ... whose trigger was not a recorded qualifying event

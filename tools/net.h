@@ -59,9 +59,7 @@ class TcpConnection {
 
   // True when a complete line is already buffered (the next ReadLine will not block), so a
   // printer can flush its output only when it would otherwise wait.
-  bool HasBufferedLine() const {
-    return buffer_.find('\n', buffer_pos_) != std::string::npos;
-  }
+  bool HasBufferedLine() const { return buffer_.find('\n', buffer_pos_) != std::string::npos; }
 
   // Half-close: the peer sees EOF.
   void ShutdownWrite();

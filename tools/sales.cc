@@ -59,8 +59,9 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
     description =
         "Closes the lead routed by record SEQ with an outcome (recycled: back to stage new).";
   }
-  CLI::App app{description + " Exit code: 0 done, 1 refused by the daemon, 2 usage or connection "
-                             "error.",
+  CLI::App app{description +
+                   " Exit code: 0 done, 1 refused by the daemon, 2 usage or connection "
+                   "error.",
                "handoff " + name};
   uint64_t seq = 0;
   std::string reason;

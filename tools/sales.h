@@ -25,9 +25,9 @@ namespace handoff {
 std::string SalesCommandLine(std::string_view action, uint64_t seq, std::string_view text);
 
 enum class SalesReply {
-  kIgnore,   // not the answer: a record, heartbeat, gap, or an answer about another seq
-  kOk,       // {"ok":SEQ}
-  kFailed,   // an error about this command (or about the subscription)
+  kIgnore,  // not the answer: a record, heartbeat, gap, or an answer about another seq
+  kOk,      // {"ok":SEQ}
+  kFailed,  // an error about this command (or about the subscription)
 };
 
 // Decides what one line from the subscriber port means for the command on `seq`. For kFailed,

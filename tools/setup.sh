@@ -6,7 +6,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libsimdjson-dev librocksdb-dev libyaml-cpp-dev libre2-dev
   libhowardhinnant-date-dev libcli11-dev libssl-dev zlib1g-dev tzdata
-  libgtest-dev libgmock-dev libbenchmark-dev clang-tidy
+  libgtest-dev libgmock-dev libbenchmark-dev clang-tidy clang-format
   nodejs npm
 )
 missing=()

@@ -49,9 +49,9 @@ struct Event {
   // track: the `event` name; page/screen: `name` (has_name false when absent).
   std::string name;
   bool has_name = false;
-  Value properties;  // object or null (track/page/screen only)
-  Value traits;      // object or null (identify/group only)
-  Value context;     // object or null
+  Value properties;         // object or null (track/page/screen only)
+  Value traits;             // object or null (identify/group only)
+  Value context;            // object or null
   std::string group_id;     // group only
   std::string previous_id;  // alias only
 

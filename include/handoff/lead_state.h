@@ -68,8 +68,6 @@ struct LeadState {
   std::vector<RuleAward> awards;
   std::optional<LeadOwner> owner;
   std::vector<HistoryChain> history;
-
 };
-
 
 }  // namespace handoff

@@ -26,8 +26,12 @@ class Value {
   static Value Null() { return Value(); }
   static Value Bool(bool b) { return Value(Storage(std::in_place_index<1>, b)); }
   static Value Number(double d) { return Value(Storage(std::in_place_index<2>, d)); }
-  static Value String(std::string s) { return Value(Storage(std::in_place_index<3>, std::move(s))); }
-  static Value MakeArray(Array a = {}) { return Value(Storage(std::in_place_index<4>, std::move(a))); }
+  static Value String(std::string s) {
+    return Value(Storage(std::in_place_index<3>, std::move(s)));
+  }
+  static Value MakeArray(Array a = {}) {
+    return Value(Storage(std::in_place_index<4>, std::move(a)));
+  }
   static Value MakeObject(Object o = {}) {
     return Value(Storage(std::in_place_index<5>, std::move(o)));
   }
@@ -74,6 +78,6 @@ class Value {
 // JSON helpers shared by every writer of JSON text.
 void AppendJsonString(std::string_view s, std::string* out);  // with quotes and escapes
 std::string JsonQuoted(std::string_view s);  // the same string literal, returned (for messages)
-void AppendJsonNumber(double d, std::string* out);            // shortest round-trip form
+void AppendJsonNumber(double d, std::string* out);  // shortest round-trip form
 
 }  // namespace handoff

@@ -61,7 +61,7 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   Status st = Parse({"--durability", "sometimes"}, &o);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("--durability"), std::string::npos) << st.message();
-  EXPECT_FALSE(Parse({"--dedupe-window", "0"}, &o).ok());       // zero only where it turns off
+  EXPECT_FALSE(Parse({"--dedupe-window", "0"}, &o).ok());  // zero only where it turns off
   ASSERT_OK(Parse({"--stage-check-interval", "0s"}, &o));
   EXPECT_EQ(o.stage_check_interval, 0);
   EXPECT_FALSE(Parse({"--stage-check-interval", "0x"}, &o).ok());

@@ -4,11 +4,10 @@
 #include "ingest/ingest_server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -154,8 +153,7 @@ class IngestServerTest : public ::testing::Test {
   }
 
   asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ =
-      asio::make_work_guard(io_);
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
   FakeSink sink_;
   Metrics metrics_;
   ManualClock clock_{1'800'000'000};

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "ingest/event_parser.h"
-#include "scoring/scorer.h"
 #include "rules/rule_loader.h"
+#include "scoring/scorer.h"
 #include "tests/integration/daemon_harness.h"
 #include "tests/testutil.h"
 
@@ -245,8 +245,8 @@ TEST_F(LeadsApiTest, AtAcceptsEveryTimeFormIncludingAnUnencodedPlusOffset) {
           R"(,"properties":{"path":"/pricing"}})"});
   HttpClient http(daemon_.http_port());
   // kT0 + 1 day, written four ways: epoch seconds, Z, an offset with a raw '+', and %2B.
-  const std::string forms[] = {Ts(kT0 + kDay), "2026-01-02T00:00:00Z",
-                               "2026-01-02T01:00:00+01:00", "2026-01-02T01:00:00%2B01:00"};
+  const std::string forms[] = {Ts(kT0 + kDay), "2026-01-02T00:00:00Z", "2026-01-02T01:00:00+01:00",
+                               "2026-01-02T01:00:00%2B01:00"};
   const double expected = JsonNumber(GetLead("at-1", kT0 + kDay), "scores.engagement");
   EXPECT_LT(expected, 10);  // decayed: the time was read
   for (const std::string& at : forms) {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
 #include "base/json_parser.h"
-#include "scoring/scorer.h"
+#include "core/engine.h"
 #include "rules/rule_loader.h"
+#include "scoring/scorer.h"
 #include "tests/testutil.h"
 
 namespace handoff {

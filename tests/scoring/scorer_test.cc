@@ -18,17 +18,14 @@ constexpr double kT0 = 1795305600;  // 2026-11-22T00:00:00Z
 // Builds RuleSets by hand so the scorer is tested apart from the YAML loader.
 class RuleSetBuilder {
  public:
-  RuleSetBuilder() {
-    rs_.stages.push_back(StageDef{.name = "new"});
-  }
+  RuleSetBuilder() { rs_.stages.push_back(StageDef{.name = "new"}); }
   RuleSetBuilder& Score(const std::string& name, ScoreKind kind, double half_life = 0) {
     rs_.scores.push_back(ScoreDef{name, kind, half_life});
     names_.push_back(name);
     return *this;
   }
   RuleSetBuilder& Rule(const std::string& id, const std::string& score, const std::string& when,
-                       double points, std::optional<CapDef> cap = std::nullopt,
-                       bool once = false) {
+                       double points, std::optional<CapDef> cap = std::nullopt, bool once = false) {
     RuleDef rule;
     rule.id = id;
     rule.score = rs_.FindScore(score);
@@ -130,10 +127,8 @@ TEST(ScorerTest, DecayMatchesHandComputedValues) {
 }
 
 TEST(ScorerTest, NoHalfLifeMeansNoDecay) {
-  Scorer scorer(RuleSetBuilder()
-                    .Score("total", ScoreKind::kEvent)
-                    .Rule("visit", "total", "true", 3)
-                    .Build());
+  Scorer scorer(
+      RuleSetBuilder().Score("total", ScoreKind::kEvent).Rule("visit", "total", "true", 3).Build());
   Lead lead = NewLead();
   scorer.Apply(Track("Visit", kT0), &lead);
   scorer.Apply(Track("Visit", kT0 - 400 * kDay), &lead);
@@ -141,10 +136,8 @@ TEST(ScorerTest, NoHalfLifeMeansNoDecay) {
 }
 
 TEST(ScorerTest, OutOfOrderEventsDecayFromTheLatestAward) {
-  Scorer scorer(RuleSetBuilder()
-                    .Score("e", ScoreKind::kEvent, kDay)
-                    .Rule("any", "e", "true", 8)
-                    .Build());
+  Scorer scorer(
+      RuleSetBuilder().Score("e", ScoreKind::kEvent, kDay).Rule("any", "e", "true", 8).Build());
   Lead lead = NewLead();
   scorer.Apply(Track("x", kT0 + 2 * kDay), &lead);
   scorer.Apply(Track("x", kT0), &lead);  // arrives late
@@ -158,8 +151,7 @@ TEST(ScorerTest, ArrivalOrderDoesNotChangeDecayedScores) {
   for (int trial = 0; trial < 200; ++trial) {
     std::uniform_int_distribution<int> n_rules(1, 4);
     RuleSetBuilder builder;
-    builder.Score("e", ScoreKind::kEvent, (1 + rng() % 30) * kDay)
-        .Score("flat", ScoreKind::kEvent);
+    builder.Score("e", ScoreKind::kEvent, (1 + rng() % 30) * kDay).Score("flat", ScoreKind::kEvent);
     const int rules = n_rules(rng);
     for (int r = 0; r < rules; ++r) {
       double points = static_cast<double>(static_cast<int>(rng() % 101) - 30);
@@ -322,10 +314,8 @@ TEST(ScorerTest, RemovingARuleRemovesItsContributionAndChangingPointsOnlyLaterAw
   Lead lead = NewLead();
   Scorer(v1).Apply(Track("a", kT0), &lead);
   Scorer(v1).Apply(Track("b", kT0), &lead);
-  auto v2 = RuleSetBuilder()
-                .Score("e", ScoreKind::kEvent)
-                .Rule("a", "e", "event == \"a\"", 100)
-                .Build();
+  auto v2 =
+      RuleSetBuilder().Score("e", ScoreKind::kEvent).Rule("a", "e", "event == \"a\"", 100).Build();
   Scorer scorer2(v2);
   EXPECT_DOUBLE_EQ(Read(scorer2, &lead, "e", kT0), 10);
   scorer2.Apply(Track("a", kT0 + 1), &lead);

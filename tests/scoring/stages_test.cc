@@ -46,9 +46,9 @@ TEST_F(NextStageTest, PromotesToTheHighestStageWhoseEnterHolds) {
 }
 
 TEST_F(NextStageTest, DemotesOneStageAtATimeWhileExitsHold) {
-  EXPECT_EQ(Next(2, 70, true), 1);   // sql's default exit (!enter) holds, mql's exit does not
-  EXPECT_EQ(Next(2, 20, true), 0);   // cascades through mql's exit too
-  EXPECT_EQ(Next(1, 35, true), 1);   // between exit and enter: stays
+  EXPECT_EQ(Next(2, 70, true), 1);    // sql's default exit (!enter) holds, mql's exit does not
+  EXPECT_EQ(Next(2, 20, true), 0);    // cascades through mql's exit too
+  EXPECT_EQ(Next(1, 35, true), 1);    // between exit and enter: stays
   EXPECT_EQ(Next(0, -100, true), 0);  // new never exits
 }
 

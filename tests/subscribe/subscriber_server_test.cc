@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/metrics.h"
 #include "core/engine.h"
 #include "outbox/stored_record.h"
-#include "base/metrics.h"
 #include "storage/rocks_store.h"
 #include "tests/testutil.h"
 
@@ -197,8 +197,8 @@ class SubscriberServerTest : public ::testing::Test {
     engine_options.watch_rules = false;
     engine_options.stage_check_interval = 0;
     engine_ = std::make_unique<Engine>(engine_options, store_.get(), &clock_, &metrics_);
-    server_ =
-        std::make_unique<SubscriberServer>(io_, options, engine_.get(), &engine_->outbox(), &metrics_);
+    server_ = std::make_unique<SubscriberServer>(io_, options, engine_.get(), &engine_->outbox(),
+                                                 &metrics_);
     engine_->outbox().SetListener(
         [server = server_.get()](uint64_t head) { server->NotifyOutboxHead(head); });
     ASSERT_OK(engine_->Start());

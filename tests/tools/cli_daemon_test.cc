@@ -1,12 +1,5 @@
 // The network subcommands of `handoff` against the real daemon (tests/integration's harness):
 // send -> lead -> tail -> accept, and a short loadgen run, on the example rules.
-#include "tools/lead.cc"     // NOLINT(build/include)
-#include "tools/loadgen.cc"  // NOLINT(build/include)
-#include "tools/net.cc"      // NOLINT(build/include)
-#include "tools/sales.cc"    // NOLINT(build/include)
-#include "tools/send.cc"     // NOLINT(build/include)
-#include "tools/tail.cc"     // NOLINT(build/include)
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,6 +8,12 @@
 
 #include "tests/integration/daemon_harness.h"
 #include "tests/testutil.h"
+#include "tools/lead.cc"     // NOLINT(build/include)
+#include "tools/loadgen.cc"  // NOLINT(build/include)
+#include "tools/net.cc"      // NOLINT(build/include)
+#include "tools/sales.cc"    // NOLINT(build/include)
+#include "tools/send.cc"     // NOLINT(build/include)
+#include "tools/tail.cc"     // NOLINT(build/include)
 
 namespace handoff {
 namespace {
@@ -65,17 +64,15 @@ TEST_F(CliDaemonTest, SendLeadTailAccept) {
   EXPECT_THAT(again.str(), HasSubstr("4 applied-or-duplicate, 1 rejected"));
 
   std::ostringstream lead;
-  EXPECT_EQ(LeadCommand({"u 1", "--http", Port(daemon_->http_port())}, lead, err), 0)
-      << err.str();
+  EXPECT_EQ(LeadCommand({"u 1", "--http", Port(daemon_->http_port())}, lead, err), 0) << err.str();
   EXPECT_THAT(lead.str(), HasSubstr("lead u 1\n  stage       sql\n"));
   EXPECT_THAT(lead.str(), ContainsRegex("\n    demo-request +\\+50\n"));
   EXPECT_THAT(lead.str(), HasSubstr("  events      4\n"));
 
   // The records so far: stage new->mql, stage mql->sql, routed.
   std::ostringstream tail;
-  EXPECT_EQ(TailCommand({"--from", "0", "-n", "3", "-p", Port(daemon_->subscribe_port())}, tail,
-                        err),
-            0)
+  EXPECT_EQ(
+      TailCommand({"--from", "0", "-n", "3", "-p", Port(daemon_->subscribe_port())}, tail, err), 0)
       << err.str();
   std::vector<Value> records;
   std::istringstream lines(tail.str());
@@ -111,12 +108,12 @@ TEST_F(CliDaemonTest, UnknownLeadAndRefusedConnection) {
 TEST_F(CliDaemonTest, LoadgenRoutesEveryQualifyingLead) {
   std::ostringstream out;
   std::ostringstream err;
-  EXPECT_EQ(LoadgenCommand({"--rate", "2000", "--duration", "1", "--leads", "100",
-                            "--qualify-every", "10", "--connections", "2", "--json", "--ingest",
-                            Port(daemon_->ingest_port()), "--subscribe",
-                            Port(daemon_->subscribe_port())},
-                           out, err),
-            0)
+  EXPECT_EQ(
+      LoadgenCommand({"--rate", "2000", "--duration", "1", "--leads", "100", "--qualify-every",
+                      "10", "--connections", "2", "--json", "--ingest",
+                      Port(daemon_->ingest_port()), "--subscribe", Port(daemon_->subscribe_port())},
+                     out, err),
+      0)
       << err.str();
   Value report = testing::JsonOrFail(out.str());
   EXPECT_EQ(testing::JsonNumber(report, "sent"), 2000);

@@ -1,7 +1,6 @@
 // `handoff lead` (tools/lead.cc): the request, the rendering of a lead, and the exit codes
 // against a scripted HTTP server.
 #include "tools/lead.cc"  // NOLINT(build/include)
-#include "tools/net.cc"   // NOLINT(build/include)
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,13 +9,14 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
+#include "tools/net.cc"  // NOLINT(build/include)
 
 namespace handoff {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeConnection;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 
 constexpr char kLead[] =
     R"({"id":"u 1","stage":"sql","owner":{"rep":"frank","team":"everyone-else","seq":7,)"
@@ -110,8 +110,7 @@ TEST(LeadCommandTest, PrintsTheLeadOrItsJson) {
   EXPECT_THAT(http.request, HasSubstr("GET /v1/leads/u%201 HTTP/1.1"));
   EXPECT_THAT(http.request, HasSubstr("Authorization: Bearer tok"));
   std::ostringstream json;
-  EXPECT_EQ(LeadCommand({"u 1", "--json", "--at", "1700000000", "-p", server.address()}, json,
-                        err),
+  EXPECT_EQ(LeadCommand({"u 1", "--json", "--at", "1700000000", "-p", server.address()}, json, err),
             0);
   EXPECT_EQ(json.str(), std::string(kLead) + "\n");
   EXPECT_THAT(http.request, HasSubstr("GET /v1/leads/u%201?at=1700000000 HTTP/1.1"));

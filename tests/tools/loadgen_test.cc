@@ -1,7 +1,5 @@
 // `handoff loadgen` (tools/loadgen.cc): the event stream, percentiles, and the report.
 #include "tools/loadgen.cc"  // NOLINT(build/include)
-#include "tools/net.cc"      // NOLINT(build/include)
-#include "tools/tail.cc"     // NOLINT(build/include)
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +11,8 @@
 #include "base/json_parser.h"
 #include "ingest/event_parser.h"
 #include "tests/testutil.h"
+#include "tools/net.cc"   // NOLINT(build/include)
+#include "tools/tail.cc"  // NOLINT(build/include)
 
 namespace handoff {
 namespace {
@@ -156,10 +156,10 @@ TEST(LoadgenCommandTest, UsageErrors) {
   std::ostringstream err;
   EXPECT_EQ(LoadgenCommand({}, out, err), 2);
   EXPECT_EQ(LoadgenCommand({"--rate", "0", "--duration", "1"}, out, err), 2);
-  EXPECT_EQ(LoadgenCommand({"--rate", "10", "--duration", "1", "--leads", "1", "--connections",
-                            "2"},
-                           out, err),
-            2);
+  EXPECT_EQ(
+      LoadgenCommand({"--rate", "10", "--duration", "1", "--leads", "1", "--connections", "2"}, out,
+                     err),
+      2);
   std::ostringstream help;
   EXPECT_EQ(LoadgenCommand({"--help"}, help, err), 0);
   EXPECT_THAT(help.str(), HasSubstr("--qualify-every"));

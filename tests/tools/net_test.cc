@@ -13,9 +13,9 @@
 namespace handoff {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeConnection;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 
 TEST(PercentEncodeTest, KeepsUnreservedAndEscapesTheRest) {
   EXPECT_EQ(PercentEncode("abc-XYZ_0.9~"), "abc-XYZ_0.9~");
@@ -25,7 +25,10 @@ TEST(PercentEncodeTest, KeepsUnreservedAndEscapesTheRest) {
 }
 
 TEST(TcpConnectionTest, ReadsLinesAcrossWritesAndAFinalLineWithoutNewline) {
-  FakeServer server([](FakeConnection& c) { c.Write("one\r\ntw"); c.Write("o\nthree"); });
+  FakeServer server([](FakeConnection& c) {
+    c.Write("one\r\ntw");
+    c.Write("o\nthree");
+  });
   TcpConnection conn;
   ASSERT_OK(conn.Connect({"127.0.0.1", server.port()}));
   std::string line;
@@ -47,8 +50,8 @@ TEST(TcpConnectionTest, ReadLineHonoursItsDeadline) {
   TcpConnection conn;
   ASSERT_OK(conn.Connect({"127.0.0.1", server.port()}));
   std::string line;
-  Status st = conn.ReadLine(&line, std::chrono::steady_clock::now() +
-                                       std::chrono::milliseconds(50));
+  Status st =
+      conn.ReadLine(&line, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
   EXPECT_EQ(st.code(), Status::Code::kFailedPrecondition);
   conn.Close();
 }
@@ -74,8 +77,9 @@ TEST(HttpCallTest, SendsTheRequestAndReadsAContentLengthBody) {
     while (c.ReadLine(&line) && line != "\r") {
       request += line + "\n";
     }
-    c.Write("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
-            "{\"a\":1}garbage");
+    c.Write(
+        "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+        "{\"a\":1}garbage");
     c.ReadLine(&line);  // keeps the connection open: the answer is complete without EOF
   });
   HttpReply reply;
@@ -110,9 +114,8 @@ TEST(HttpCallTest, NotHttpIsAnError) {
 }
 
 TEST(HttpCallTest, ATruncatedBodyIsAnError) {
-  FakeServer server([&](FakeConnection& c) {
-    c.Write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
-  });
+  FakeServer server(
+      [&](FakeConnection& c) { c.Write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"); });
   HttpReply reply;
   EXPECT_FALSE(HttpCall({"127.0.0.1", server.port()}, "GET", "/", "", "", &reply).ok());
 }

@@ -1,6 +1,5 @@
 // `handoff send` (tools/send.cc): line counting, line-number mapping, progress and summary text,
 // and whole runs against a scripted ingest server.
-#include "tools/net.cc"   // NOLINT(build/include)
 #include "tools/send.cc"  // NOLINT(build/include)
 
 #include <gmock/gmock.h>
@@ -11,15 +10,16 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
+#include "tools/net.cc"  // NOLINT(build/include)
 
 namespace handoff {
 namespace {
 
 using ::testing::ContainsRegex;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::FakeConnection;
 using testing::FakeServer;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 TEST(LineCounterTest, CountsLinesBlankLinesAndAPartialLastLine) {
   LineCounter c;
@@ -54,9 +54,9 @@ TEST(LineCounterTest, BlanknessSurvivesChunkBoundaries) {
 
 TEST(LineMapTest, MapsConnectionLinesBackToInputs) {
   LineMap map;
-  map.Add("a.ndjson", 1);   // lines 1-3
-  map.Add("empty", 4);      // no lines
-  map.Add("b.ndjson", 4);   // lines 4-10
+  map.Add("a.ndjson", 1);  // lines 1-3
+  map.Add("empty", 4);     // no lines
+  map.Add("b.ndjson", 4);  // lines 4-10
   map.Add("<stdin>", 11);
   std::string name;
   uint64_t line = 0;

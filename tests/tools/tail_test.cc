@@ -1,8 +1,6 @@
 // `handoff tail` (tools/tail.cc) and `handoff accept|reject|close` (tools/sales.cc): the lines
 // they send, how they read the stream, and whole runs against a scripted subscriber port.
-#include "tools/net.cc"    // NOLINT(build/include)
-#include "tools/sales.cc"  // NOLINT(build/include)
-#include "tools/tail.cc"   // NOLINT(build/include)
+#include "tools/tail.cc"  // NOLINT(build/include)
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,13 +9,15 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
+#include "tools/net.cc"    // NOLINT(build/include)
+#include "tools/sales.cc"  // NOLINT(build/include)
 
 namespace handoff {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeConnection;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 
 TEST(SubscribeLineTest, OnlyTheGivenFilters) {
   EXPECT_EQ(SubscribeLine({}), R"({"subscribe":{}})");
@@ -62,9 +62,9 @@ TEST(InterpretSalesReplyTest, WaitsForTheAnswerAboutItsSeq) {
   EXPECT_EQ(InterpretSalesReply(R"({"error":"x","message":"y","seq":41})", 42, &msg),
             SalesReply::kIgnore);
   EXPECT_EQ(InterpretSalesReply(R"({"ok":42})", 42, &msg), SalesReply::kOk);
-  EXPECT_EQ(InterpretSalesReply(R"({"error":"not_owner","message":"held by bob","seq":42})", 42,
-                                &msg),
-            SalesReply::kFailed);
+  EXPECT_EQ(
+      InterpretSalesReply(R"({"error":"not_owner","message":"held by bob","seq":42})", 42, &msg),
+      SalesReply::kFailed);
   EXPECT_EQ(msg, "not_owner: held by bob");
   // A refused subscription names no seq: it is the answer too.
   EXPECT_EQ(InterpretSalesReply(R"({"error":"bad_request","message":"unknown kind"})", 42, &msg),
@@ -76,10 +76,14 @@ TEST(TailCommandTest, PrintsRecordsAndSkipsHeartbeatsUntilTheServerCloses) {
   std::string subscribe;
   FakeServer server([&](FakeConnection& c) {
     c.ReadLine(&subscribe);
-    c.Write(R"({"heartbeat":3})" "\n"
-            R"({"error":"gap","oldest":5})" "\n"
-            R"({"seq":5,"kind":"routed","lead":"u1"})" "\n");
-    c.Write(R"({"seq":6,"kind":"stage","lead":"u2"})" "\n");
+    c.Write(R"({"heartbeat":3})"
+            "\n"
+            R"({"error":"gap","oldest":5})"
+            "\n"
+            R"({"seq":5,"kind":"routed","lead":"u1"})"
+            "\n");
+    c.Write(R"({"seq":6,"kind":"stage","lead":"u2"})"
+            "\n");
   });
   std::ostringstream out;
   std::ostringstream err;
@@ -88,8 +92,10 @@ TEST(TailCommandTest, PrintsRecordsAndSkipsHeartbeatsUntilTheServerCloses) {
                         out, err),
             0);
   EXPECT_EQ(subscribe, R"({"subscribe":{"kinds":["routed","stage"],"rep":"alice"},"from":2})");
-  EXPECT_EQ(out.str(), R"({"seq":5,"kind":"routed","lead":"u1"})" "\n"
-                       R"({"seq":6,"kind":"stage","lead":"u2"})" "\n");
+  EXPECT_EQ(out.str(), R"({"seq":5,"kind":"routed","lead":"u1"})"
+                       "\n"
+                       R"({"seq":6,"kind":"stage","lead":"u2"})"
+                       "\n");
   EXPECT_THAT(err.str(), HasSubstr("gap: records before 5 are gone"));
 }
 
@@ -97,8 +103,12 @@ TEST(TailCommandTest, HeartbeatsOnRequestAndALimit) {
   std::string subscribe;
   FakeServer server([&](FakeConnection& c) {
     c.ReadLine(&subscribe);
-    c.Write(R"({"heartbeat":0})" "\n" R"({"seq":1,"kind":"stage"})" "\n"
-            R"({"seq":2,"kind":"stage"})" "\n");
+    c.Write(R"({"heartbeat":0})"
+            "\n"
+            R"({"seq":1,"kind":"stage"})"
+            "\n"
+            R"({"seq":2,"kind":"stage"})"
+            "\n");
     std::string ignored;
     c.ReadLine(&ignored);  // until the client leaves
   });
@@ -106,14 +116,18 @@ TEST(TailCommandTest, HeartbeatsOnRequestAndALimit) {
   std::ostringstream err;
   EXPECT_EQ(TailCommand({"--heartbeats", "-n", "1", "-p", server.address()}, out, err), 0);
   EXPECT_EQ(subscribe, R"({"subscribe":{}})");
-  EXPECT_EQ(out.str(), R"({"heartbeat":0})" "\n" R"({"seq":1,"kind":"stage"})" "\n");
+  EXPECT_EQ(out.str(), R"({"heartbeat":0})"
+                       "\n"
+                       R"({"seq":1,"kind":"stage"})"
+                       "\n");
 }
 
 TEST(TailCommandTest, RefusedSubscriptionExitsTwo) {
   FakeServer server([&](FakeConnection& c) {
     std::string line;
     c.ReadLine(&line);
-    c.Write(R"({"error":"bad_request","message":"unknown kind \"routd\""})" "\n");
+    c.Write(R"({"error":"bad_request","message":"unknown kind \"routd\""})"
+            "\n");
     c.ReadLine(&line);
   });
   std::ostringstream out;
@@ -128,7 +142,12 @@ TEST(SalesCommandTest, AcceptSkipsRecordsUntilOk) {
   FakeServer server([&](FakeConnection& c) {
     c.ReadLine(&subscribe);
     c.ReadLine(&command);
-    c.Write(R"({"seq":43,"kind":"routed"})" "\n" R"({"heartbeat":43})" "\n" R"({"ok":42})" "\n");
+    c.Write(R"({"seq":43,"kind":"routed"})"
+            "\n"
+            R"({"heartbeat":43})"
+            "\n"
+            R"({"ok":42})"
+            "\n");
   });
   std::ostringstream out;
   std::ostringstream err;
@@ -147,24 +166,25 @@ TEST(SalesCommandTest, CloseAsARepAndRejectFailure) {
         c.ReadLine(&subscribe);
         c.ReadLine(&command);
         if (command.find("close") != std::string::npos) {
-          c.Write(R"({"ok":7})" "\n");
+          c.Write(R"({"ok":7})"
+                  "\n");
         } else {
-          c.Write(R"({"error":"not_found","message":"no record 7","seq":7})" "\n");
+          c.Write(R"({"error":"not_found","message":"no record 7","seq":7})"
+                  "\n");
         }
       },
       2);
   std::ostringstream out;
   std::ostringstream err;
-  EXPECT_EQ(SalesCommand("close", {"7", "--outcome", "won", "--rep", "alice", "-p",
-                                   server.address()},
-                         out, err),
-            0)
+  EXPECT_EQ(
+      SalesCommand("close", {"7", "--outcome", "won", "--rep", "alice", "-p", server.address()},
+                   out, err),
+      0)
       << err.str();
   EXPECT_EQ(subscribe, R"({"subscribe":{"rep":"alice"}})");
   EXPECT_EQ(command, R"({"close":7,"outcome":"won"})");
   EXPECT_EQ(out.str(), "closed 7 (won)\n");
-  EXPECT_EQ(SalesCommand("reject", {"7", "--reason", "not mine", "-p", server.address()}, out,
-                         err),
+  EXPECT_EQ(SalesCommand("reject", {"7", "--reason", "not mine", "-p", server.address()}, out, err),
             1);
   EXPECT_EQ(command, R"({"reject":7,"reason":"not mine"})");
   EXPECT_EQ(err.str(), "handoff reject 7: not_found: no record 7\n");
