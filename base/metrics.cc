@@ -171,6 +171,11 @@ std::string Metrics::RenderPrometheus() const {
   Line(&out, "handoff_commits_total", "", static_cast<double>(commits_.load(kRelaxed)));
   Header(&out, "handoff_commit_bytes_total", "counter", "Bytes written by group commits.");
   Line(&out, "handoff_commit_bytes_total", "", static_cast<double>(commit_bytes_.load(kRelaxed)));
+  Header(&out, "handoff_identity_merges_total", "counter",
+         "Leads merged into another by an identity link (SPEC 8).");
+  Line(&out, "handoff_identity_merges_total", "", static_cast<double>(merges_.load(kRelaxed)));
+  Header(&out, "handoff_leads_erased_total", "counter", "Leads erased (DELETE /v1/leads/{id}).");
+  Line(&out, "handoff_leads_erased_total", "", static_cast<double>(erasures_.load(kRelaxed)));
   return out;
 }
 

@@ -44,6 +44,8 @@ class Metrics {
   void RuleReload(bool ok) { (ok ? reload_ok_ : reload_failed_).fetch_add(1, kRelaxed); }
   void StageTransition(std::string_view from, std::string_view to);
   void Routed(std::string_view team, std::string_view reason);
+  void Merged() { merges_.fetch_add(1, kRelaxed); }
+  void Erased() { erasures_.fetch_add(1, kRelaxed); }
   void CommitDone(uint64_t bytes) {
     commits_.fetch_add(1, kRelaxed);
     commit_bytes_.fetch_add(bytes, kRelaxed);
@@ -77,6 +79,8 @@ class Metrics {
   std::atomic<uint64_t> reload_ok_{0};
   std::atomic<uint64_t> reload_failed_{0};
   std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> merges_{0};
+  std::atomic<uint64_t> erasures_{0};
   std::atomic<uint64_t> commit_bytes_{0};
 
   mutable std::mutex mu_;

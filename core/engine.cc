@@ -44,6 +44,7 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
       clock_(clock),
       metrics_(metrics),
       outbox_(store),
+      history_(store, options_.history),
       router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)),
       rules_manager_(
           options_.rules_path, options_.watch_rules,
@@ -93,6 +94,15 @@ Status Engine::Start() {
   metrics_->RuleReload(true);
 
   if (Status st = outbox_.Restore(); !st.ok()) {
+    return st;
+  }
+  if (Status st = history_.Restore(); !st.ok()) {
+    return st;
+  }
+  if (Status st = store_->ScanLinks([this](std::string_view id, std::string_view root) {
+        identity_.Restore(id, root);
+      });
+      !st.ok()) {
     return st;
   }
   metrics_->SetOutboxHead(outbox_.head());
@@ -253,7 +263,7 @@ void Engine::ApplyBatch(IngestBatch& batch) {
       event.timestamp = batch.received_at;
       event.has_timestamp = true;
     }
-    ApplyEvent(event);
+    ApplyEvent(event, batch.received_at);
     ++applied;
   }
   metrics_->EventsApplied(batch.transport, applied);
@@ -317,13 +327,132 @@ void Engine::MarkDirty(LeadEntry& entry) {
   }
 }
 
-void Engine::ApplyEvent(const Event& event) {
-  LeadEntry& entry = LeadFor(event.lead_key());
-  StageChange change = scorer_->Apply(event, &entry.state);
+void Engine::ApplyEvent(const Event& event, EpochSeconds received_at) {
+  // SPEC 8: an alias links previousId to the lead's id; an identify with both ids links the
+  // anonymousId to the userId.
+  if (event.type == EventType::kAlias) {
+    ApplyLink(event, event.previous_id, event.lead_key(), received_at);
+    return;
+  }
+  if (event.type == EventType::kIdentify && !event.user_id.empty() &&
+      !event.anonymous_id.empty()) {
+    ApplyLink(event, event.anonymous_id, event.user_id, received_at);
+    return;
+  }
+  ApplyToLead(LeadFor(identity_.Resolve(event.lead_key())), event, received_at);
+}
+
+void Engine::ApplyToLead(LeadEntry& entry, const Event& event, EpochSeconds received_at) {
+  const StageChange change = scorer_->Apply(event, &entry.state, &awarded_scratch_);
+  LogApplied(&entry.state, event, received_at);
   MarkDirty(entry);
   if (change.changed()) {
     StageChanged(entry, change, event.timestamp, event.message_id);
   }
+}
+
+void Engine::LogApplied(Lead* lead, const Event& event, EpochSeconds received_at) {
+  if (!history_.enabled()) {
+    history_.Append(nullptr, received_at, event, awards_scratch_);
+    return;
+  }
+  // The lead's own chain comes first; a merged lead's other chains follow it.
+  if (lead->history.empty() || lead->history.front().lead != lead->id) {
+    lead->history.insert(lead->history.begin(), HistoryChain{lead->id, 0});
+  }
+  const RuleSet& rules = scorer_->rules();
+  awards_scratch_.clear();
+  for (const AwardedPoints& a : awarded_scratch_) {
+    awards_scratch_.emplace_back(rules.rules[a.rule_index].id, a.points);
+  }
+  history_.Append(&lead->history.front(), received_at, event, awards_scratch_);
+}
+
+void Engine::ApplyLink(const Event& event, std::string_view older_id, std::string_view newer_id,
+                       EpochSeconds received_at) {
+  const std::string older(identity_.Resolve(older_id));
+  const std::string newer(identity_.Resolve(newer_id));
+  if (older == newer) {
+    ApplyToLead(LeadFor(newer), event, received_at);  // already one lead: nothing to link
+    return;
+  }
+  auto it = leads_.find(older);
+  if (it == leads_.end() || !history_.enabled()) {
+    // No events under the older id yet: only linked, its later events land on `newer`. (With
+    // history off there is nothing to replay: the older lead, if any, stays apart.)
+    if (it == leads_.end()) {
+      LinkIds(older, newer);
+    }
+    ApplyToLead(LeadFor(newer), event, received_at);
+    return;
+  }
+  LeadEntry& older_entry = *it->second;
+  Merge(older_entry, LeadFor(newer), event, received_at);
+}
+
+void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
+                   EpochSeconds received_at) {
+  StageChange change;
+  change.from = scorer_->StageIndex(&newer.state);
+  // Both leads' events in the order applied, then the linking event: exactly as if all had come
+  // under the one id (SPEC 8). The wall-clock re-check is not replayed.
+  std::vector<HistoryChain> chains = newer.state.history;
+  chains.insert(chains.end(), older.state.history.begin(), older.state.history.end());
+  std::vector<HistoryEntry> entries;
+  if (Status st = history_.Read(chains, &entries); !st.ok()) {
+    LogError("merge of " + older.state.id + " into " + newer.state.id +
+             ": cannot read history: " + st.ToString());
+  }
+  Lead merged;
+  merged.id = newer.state.id;
+  for (const HistoryEntry& e : entries) {
+    (void)scorer_->Apply(e.event, &merged);
+  }
+  (void)scorer_->Apply(event, &merged, &awarded_scratch_);
+  merged.history = std::move(chains);
+  merged.owner = newer.state.owner;
+  LogApplied(&merged, event, received_at);
+  change.to = scorer_->StageIndex(&merged);
+
+  newer.state = std::move(merged);
+  // Owner carry-over or a `merged` close, and the older lead out of any queue.
+  router_->Merge(&older.state, &newer.state);
+  const std::string older_id = older.state.id;
+  DropLead(older_id);  // `older` is gone from here on
+  LinkIds(older_id, newer.state.id);
+  MarkDirty(newer);
+  metrics_->Merged();
+  if (change.changed()) {
+    StageChanged(newer, change, event.timestamp, event.message_id);
+  } else if (change.to > 0) {
+    staged_.insert(&newer);
+  }
+}
+
+void Engine::LinkIds(const std::string& from, const std::string& to) {
+  identity_.Link(from, to);
+  for (const std::string& id : identity_.Aliases(to)) {
+    if (identity_.Resolve(id) == to) {
+      batch_.PutLink(id, to);  // flat: every id of the group points at the root
+    }
+  }
+}
+
+void Engine::DropLead(const std::string& id) {
+  auto it = leads_.find(id);
+  if (it == leads_.end()) {
+    return;
+  }
+  LeadEntry* entry = it->second.get();
+  staged_.erase(entry);
+  index_all_.erase(entry->state.id);
+  if (!entry->indexed_stage.empty()) {
+    index_by_stage_[entry->indexed_stage].erase(entry->state.id);
+  }
+  dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), entry), dirty_.end());
+  batch_.DeleteLead(id);
+  leads_.erase(it);
+  metrics_->SetLeads(leads_.size());
 }
 
 void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
@@ -406,6 +535,7 @@ void Engine::Commit() {
     batch_.PutDedupe(entry->first, entry->second);
   }
   outbox_.WriteMeta(&batch_);
+  history_.Flush(&batch_, clock_->Now());
   if (!batch_.empty()) {
     const size_t bytes = batch_.size_bytes();
     Status st = store_->Commit(&batch_);
@@ -457,6 +587,12 @@ void Engine::RunCron() {
     }
   }
   router_->Tick();
+  if (options_.history_retention > 0 && now >= next_history_trim_) {
+    next_history_trim_ = now + 60;
+    if (Status st = history_.Trim(now - options_.history_retention); !st.ok()) {
+      LogWarning("history trim failed: " + st.ToString());
+    }
+  }
   if (now >= next_trim_) {
     next_trim_ = now + options_.outbox_trim_interval;
     Status st = outbox_.Trim(now);

@@ -33,6 +33,8 @@
 
 #include "base/metrics.h"
 #include "core/rules_manager.h"
+#include "history/history_log.h"
+#include "identity/identity_map.h"
 #include "handoff/clock.h"
 #include "handoff/event.h"
 #include "handoff/status.h"
@@ -58,6 +60,10 @@ struct EngineOptions {
   double outbox_trim_interval = 1;
   // Commit early once a group holds this many events, so one huge backlog is not one huge write.
   size_t max_commit_events = 16384;
+  // Keep every applied event in the history log (SPEC 8; merges replay it). Default: on.
+  bool history = true;
+  // Seconds history is kept, by commit time; 0 keeps it forever. Default: 90 d.
+  double history_retention = 90 * 86400;
 };
 
 struct RulesInfo {
@@ -112,6 +118,16 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // The lead, or null when unknown.
   Lead* FindLead(std::string_view id) override;
   Router& router() { return *router_; }
+  // The root id `id` belongs to (SPEC 8): itself unless linked.
+  std::string_view ResolveId(std::string_view id) const { return identity_.Resolve(id); }
+  // The ids linked to lead `root`.
+  const std::vector<std::string>& Aliases(std::string_view root) const {
+    return identity_.Aliases(root);
+  }
+  // The lead's applied events in apply order (those history still holds).
+  Status History(const Lead& lead, std::vector<HistoryEntry>* out) {
+    return history_.Read(lead.history, out);
+  }
   // Calls fn for each lead in id order, starting after `after` (empty: from the first), only
   // leads in `stage` when it is not empty, until fn returns false. Reads ordered in-memory
   // indexes (as of the last commit), never the store: a page costs its own size, not a scan.
@@ -154,7 +170,20 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void Loop();
   void Enqueue(Task task, size_t events);
   void ApplyBatch(IngestBatch& batch);
-  void ApplyEvent(const Event& event);
+  void ApplyEvent(const Event& event, EpochSeconds received_at);
+  // Scores `event` on `entry`, logs it and acts on a stage change.
+  void ApplyToLead(LeadEntry& entry, const Event& event, EpochSeconds received_at);
+  // Logs an applied event in the lead's own history chain.
+  void LogApplied(Lead* lead, const Event& event, EpochSeconds received_at);
+  // An `alias`, or an `identify` with both ids: links `older` to `newer`'s lead (SPEC 8), merging
+  // the older lead by replay when it has events, then applies the event.
+  void ApplyLink(const Event& event, std::string_view older, std::string_view newer,
+                 EpochSeconds received_at);
+  void Merge(LeadEntry& older, LeadEntry& newer, const Event& event, EpochSeconds received_at);
+  // Links root `from` to root `to` in memory and in the batch (every id of `from` moves).
+  void LinkIds(const std::string& from, const std::string& to);
+  // Removes a lead from memory and the indexes, and deletes it in the batch.
+  void DropLead(const std::string& id);
   LeadEntry& LeadFor(std::string_view id);
   void MarkDirty(LeadEntry& entry);
   // Files a new lead in the ordered indexes, or moves it when its stage changed.
@@ -204,6 +233,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::vector<Completion> completions_;
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;
+  IdentityMap identity_;
+  HistoryLog history_;
+  std::vector<AwardedPoints> awarded_scratch_;
+  std::vector<std::pair<std::string_view, double>> awards_scratch_;
+  EpochSeconds next_history_trim_ = 0;
   RulesManager rules_manager_;  // last: its thread calls into the members above
   uint64_t commit_generation_ = 1;
   size_t events_in_commit_ = 0;

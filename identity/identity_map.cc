@@ -25,6 +25,11 @@ void IdentityMap::Link(std::string_view from, std::string_view to) {
   }
 }
 
+void IdentityMap::Restore(std::string_view id, std::string_view root) {
+  root_of_[std::string(id)] = std::string(root);
+  aliases_[std::string(root)].emplace_back(id);
+}
+
 const std::vector<std::string>& IdentityMap::Aliases(std::string_view root) const {
   static const std::vector<std::string> kNone;
   auto it = aliases_.find(root);

@@ -24,6 +24,9 @@ class IdentityMap {
   // Links root `from` (and every id linked to it) to root `to`. Both must be roots and differ.
   void Link(std::string_view from, std::string_view to);
 
+  // Restores one stored link (`id` -> `root`, already flat) at start.
+  void Restore(std::string_view id, std::string_view root);
+
   // The ids linked to `root`, in the order they were linked; empty when none.
   const std::vector<std::string>& Aliases(std::string_view root) const;
 

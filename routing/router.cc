@@ -296,6 +296,38 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   parked_[lead->id] = Parked{wake_generation_[team_id], std::move(held_by)};
 }
 
+void Router::Merge(Lead* older, Lead* merged) {
+  Dequeue(older->id);
+  if (!HasOpenOwner(*older)) {
+    return;
+  }
+  LeadOwner& o = *older->owner;
+  if (!HasOpenOwner(*merged)) {
+    by_seq_[o.seq] = merged->id;
+    if (!o.accepted && rules().routing.sla.accept_within > 0) {
+      sla_.emplace(o.routed_at + rules().routing.sla.accept_within, merged->id);
+    }
+    merged->owner = std::move(o);
+    older->owner.reset();
+    host_->LeadChanged(merged);
+    return;
+  }
+  OutboxRecord record;
+  record.kind = OutboxKind::kClosed;
+  record.rep = o.rep;
+  record.team = o.team;
+  record.outcome = "merged";
+  record.into = merged->id;
+  host_->Publish(&record, older, clock_->Now());
+  ReleaseOwner(older);
+  by_seq_.erase(o.seq);
+  o.closed = true;
+  o.outcome = "merged";
+  if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
+    Wake(rep->second.team);
+  }
+}
+
 SalesActOutcome Router::Act(const SalesAction& action) {
   auto it = by_seq_.find(action.seq);
   Lead* lead = it == by_seq_.end() ? nullptr : host_->FindLead(it->second);

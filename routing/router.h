@@ -99,6 +99,12 @@ class Router {
   void OnStageChange(Lead* lead, StageChange change, std::string_view trigger,
                      EpochSeconds scores_at);
 
+  // `older` is being merged into `merged` (SPEC 8), after merged's stage was rebuilt and before
+  // the engine deletes `older`: the older lead leaves any queue; its open owner carries over to
+  // `merged` when merged has none (no new routing), else gets a `closed` record with outcome
+  // "merged" (`lead` the older id, `into` the merged id).
+  void Merge(Lead* older, Lead* merged);
+
   // A sales tool's answer to the lead's current routing record. Errors: unknown_seq (no lead's
   // current routing record has that seq: never routed, or reassigned / escalated / routed again
   // since), not_holder (as_rep is not the holder), already_closed, already_accepted (accept

@@ -135,6 +135,8 @@ TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZero) {
       {"handoff_outbox_head", "gauge"},
       {"handoff_commits_total", "counter"},
       {"handoff_commit_bytes_total", "counter"},
+      {"handoff_identity_merges_total", "counter"},
+      {"handoff_leads_erased_total", "counter"},
   };
   EXPECT_EQ(e.types, expected_types);
   for (const auto& [key, value] : e.samples) {
