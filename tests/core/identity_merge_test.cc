@@ -1,0 +1,316 @@
+// Identity merges (SPEC 8) through the engine: a merged lead equals the lead the same events
+// build under one id, whatever the interleaving of anonymous events, identifies and aliases.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/lead_json.h"
+#include "core/engine.h"
+#include "tests/core/memory_store.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+using handoff::testing::MemoryStore;
+using handoff::testing::TempDir;
+
+constexpr EpochSeconds kStart = 1'800'000'000;
+
+constexpr char kRules[] = R"(scores:
+  fit: {kind: profile}
+  engagement: {kind: event, half_life: 14d}
+rules:
+  - id: senior
+    score: fit
+    when: traits.title matches "(?i)head|vp"
+    points: 20
+  - id: pricing
+    score: engagement
+    when: type == "page" && properties.path starts_with "/pricing"
+    points: 10
+    cap: {points: 25, per: 1d}
+  - id: webinar
+    score: engagement
+    when: event == "Webinar Attended"
+    points: 15
+  - id: demo
+    score: engagement
+    when: event == "Demo Requested"
+    points: 50
+    once: true
+stages:
+  - name: mql
+    enter: score.engagement >= 40
+  - name: sql
+    enter: score.engagement >= 80 && score.fit >= 10
+    exit: score.engagement < 60
+)";
+
+Event Make(EventType type, std::string user, std::string anon, EpochSeconds at) {
+  Event e;
+  e.type = type;
+  e.user_id = std::move(user);
+  e.anonymous_id = std::move(anon);
+  e.timestamp = at;
+  e.has_timestamp = true;
+  return e;
+}
+Event Page(std::string user, std::string anon, std::string path, EpochSeconds at) {
+  Event e = Make(EventType::kPage, std::move(user), std::move(anon), at);
+  e.properties = Value::MakeObject();
+  e.properties.Set("path", Value::String(std::move(path)));
+  return e;
+}
+Event Track(std::string user, std::string anon, std::string name, EpochSeconds at) {
+  Event e = Make(EventType::kTrack, std::move(user), std::move(anon), at);
+  e.name = std::move(name);
+  e.has_name = true;
+  return e;
+}
+Event Identify(std::string user, std::string anon, std::string title, EpochSeconds at) {
+  Event e = Make(EventType::kIdentify, std::move(user), std::move(anon), at);
+  e.traits = Value::MakeObject();
+  e.traits.Set("title", Value::String(std::move(title)));
+  return e;
+}
+Event Alias(std::string user, std::string previous, EpochSeconds at) {
+  Event e = Make(EventType::kAlias, std::move(user), "", at);
+  e.previous_id = std::move(previous);
+  return e;
+}
+
+// One engine over an in-memory store.
+class Daemonless {
+ public:
+  explicit Daemonless(const std::string& rules_path) : clock_(kStart + 86400) {
+    EngineOptions options;
+    options.rules_path = rules_path;
+    options.watch_rules = false;
+    options.stage_check_interval = 0;
+    engine_ = std::make_unique<Engine>(options, &store_, &clock_, &metrics_);
+    EXPECT_OK(engine_->Start());
+  }
+  void Send(std::vector<Event> events) {
+    std::promise<Status> done;
+    IngestBatch batch;
+    batch.events = std::move(events);
+    batch.received_at = clock_.Now();
+    batch.received_mono = std::chrono::steady_clock::now();
+    batch.done = [&done](const Status& st) { done.set_value(st); };
+    engine_->Submit(std::move(batch));
+    EXPECT_OK(done.get_future().get());
+  }
+  // The lead `id` resolves to, as the API shows it (scores read at a fixed time); "" if none.
+  std::string LeadJson(const std::string& id) {
+    std::promise<std::string> out;
+    engine_->RunOnEngine([&] {
+      std::string json;
+      Lead* lead = engine_->FindLead(engine_->ResolveId(id));
+      if (lead != nullptr) {
+        AppendLeadJson(engine_->scorer(), lead, kStart + 3 * 86400, &json);
+      }
+      out.set_value(json);
+    });
+    return out.get_future().get();
+  }
+  std::string Root(const std::string& id) {
+    std::promise<std::string> out;
+    engine_->RunOnEngine([&] { out.set_value(std::string(engine_->ResolveId(id))); });
+    return out.get_future().get();
+  }
+  bool Exists(const std::string& id) {
+    std::promise<bool> out;
+    engine_->RunOnEngine([&] { out.set_value(engine_->FindLead(id) != nullptr); });
+    return out.get_future().get();
+  }
+  Engine& engine() { return *engine_; }
+  // Merges so far, from the metrics.
+  int Merges() {
+    const std::string text = metrics_.RenderPrometheus();
+    const std::string name = "handoff_identity_merges_total ";
+    const size_t at = text.find("\n" + name);
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + 1 + name.size()));
+  }
+  MemoryStore& store() { return store_; }
+
+ private:
+  ManualClock clock_;
+  MemoryStore store_;
+  Metrics metrics_;
+  std::unique_ptr<Engine> engine_;
+};
+
+class IdentityMergeTest : public ::testing::Test {
+ protected:
+  IdentityMergeTest() { rules_path_ = dir_.WriteFile("rules.yaml", kRules); }
+  TempDir dir_;
+  std::string rules_path_;
+};
+
+// The issue's walk-through: anon-42 views pricing pages and attends a webinar, identifies as
+// kim@acme.com (Head of Growth), then requests a demo.
+TEST_F(IdentityMergeTest, AnAnonymousVisitorsPastCountsForTheKnownLead) {
+  Daemonless merged(rules_path_);
+  merged.Send({Page("", "anon-42", "/pricing", kStart), Page("", "anon-42", "/pricing/enterprise", kStart + 60),
+               Track("", "anon-42", "Webinar Attended", kStart + 120)});
+  merged.Send({Identify("kim@acme.com", "anon-42", "Head of Growth", kStart + 180)});
+  merged.Send({Track("kim@acme.com", "", "Demo Requested", kStart + 240)});
+  EXPECT_EQ(merged.Root("anon-42"), "kim@acme.com");
+  EXPECT_FALSE(merged.Exists("anon-42"));  // no orphan lead
+  EXPECT_EQ(merged.store().link_count(), 1u);
+  EXPECT_EQ(merged.Merges(), 1);
+
+  Daemonless single(rules_path_);
+  single.Send({Page("kim@acme.com", "", "/pricing", kStart),
+               Page("kim@acme.com", "", "/pricing/enterprise", kStart + 60),
+               Track("kim@acme.com", "", "Webinar Attended", kStart + 120),
+               Identify("kim@acme.com", "", "Head of Growth", kStart + 180),
+               Track("kim@acme.com", "", "Demo Requested", kStart + 240)});
+  EXPECT_EQ(merged.LeadJson("kim@acme.com"), single.LeadJson("kim@acme.com"));
+  EXPECT_NE(merged.LeadJson("kim@acme.com").find("\"stage\":\"sql\""), std::string::npos);
+}
+
+TEST_F(IdentityMergeTest, ALinkBeforeAnyAnonymousEventOnlyLinks) {
+  Daemonless d(rules_path_);
+  d.Send({Identify("kim", "anon-1", "VP Sales", kStart)});
+  d.Send({Page("", "anon-1", "/pricing", kStart + 10)});
+  EXPECT_EQ(d.Root("anon-1"), "kim");
+  EXPECT_FALSE(d.Exists("anon-1"));
+  EXPECT_NE(d.LeadJson("kim").find("\"events\":2"), std::string::npos) << d.LeadJson("kim");
+}
+
+TEST_F(IdentityMergeTest, ChainsAndAliasesBetweenKnownIdsLandOnTheLastLead) {
+  Daemonless d(rules_path_);
+  d.Send({Page("a", "", "/pricing", kStart), Page("b", "", "/pricing", kStart + 1),
+          Page("c", "", "/pricing", kStart + 2)});
+  d.Send({Alias("b", "a", kStart + 3), Alias("c", "b", kStart + 4)});
+  d.Send({Page("a", "", "/x", kStart + 5)});
+  EXPECT_EQ(d.Root("a"), "c");
+  EXPECT_EQ(d.Root("b"), "c");
+  EXPECT_FALSE(d.Exists("a"));
+  EXPECT_FALSE(d.Exists("b"));
+  EXPECT_NE(d.LeadJson("c").find("\"events\":6"), std::string::npos) << d.LeadJson("c");
+  // Linking ids of one lead again changes nothing but the link.
+  d.Send({Alias("c", "a", kStart + 6)});
+  EXPECT_NE(d.LeadJson("c").find("\"events\":7"), std::string::npos);
+}
+
+// Random interleavings of anonymous events, identifies and aliases: every merged lead equals the
+// lead its events build when all are sent under its final id, in the same order.
+TEST_F(IdentityMergeTest, RandomInterleavingsMatchSingleIdRuns) {
+  int merges = 0;
+  for (uint32_t seed = 1; seed <= 25; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    const std::vector<std::string> users = {"u1", "u2", "u3"};
+    const std::vector<std::string> anons = {"a1", "a2", "a3", "a4", "a5"};
+    std::vector<Event> events;
+    EpochSeconds t = kStart;
+    for (int i = 0; i < 60; ++i) {
+      t += std::uniform_int_distribution<int>(-3000, 9000)(rng);  // out of order sometimes
+      const std::string& user = users[rng() % users.size()];
+      const std::string& anon = anons[rng() % anons.size()];
+      const bool anonymous = rng() % 2 == 0;
+      switch (rng() % 6) {
+        case 0:
+          events.push_back(Identify(user, anon, rng() % 2 ? "VP" : "Engineer", t));
+          break;
+        case 1:
+          events.push_back(rng() % 3 == 0 ? Alias(users[rng() % users.size()], user, t)
+                                          : Alias(user, anon, t));
+          break;
+        case 2:
+          events.push_back(Track(anonymous ? "" : user, anonymous ? anon : "",
+                                 rng() % 2 ? "Webinar Attended" : "Demo Requested", t));
+          break;
+        default:
+          events.push_back(Page(anonymous ? "" : user, anonymous ? anon : "",
+                                rng() % 2 ? "/pricing" : "/docs", t));
+          break;
+      }
+    }
+    Daemonless merged(rules_path_);
+    // Sent in batches of random sizes, so merges happen within and across commits.
+    for (size_t i = 0; i < events.size();) {
+      const size_t n = std::min<size_t>(events.size() - i, 1 + rng() % 7);
+      merged.Send(std::vector<Event>(events.begin() + i, events.begin() + i + n));
+      i += n;
+    }
+    // The control: every event under the final root of its lead, links made inert.
+    Daemonless single(rules_path_);
+    std::vector<Event> rewritten;
+    std::set<std::string> roots;
+    for (Event e : events) {
+      const std::string root = merged.Root(std::string(e.lead_key()));
+      roots.insert(root);
+      e.user_id = root;
+      e.anonymous_id.clear();
+      if (e.type == EventType::kAlias) {
+        e.previous_id = root;
+      }
+      rewritten.push_back(std::move(e));
+    }
+    single.Send(rewritten);
+    merges += merged.Merges();
+    for (const std::string& root : roots) {
+      EXPECT_EQ(merged.LeadJson(root), single.LeadJson(root)) << root;
+    }
+  }
+  EXPECT_GT(merges, 25);  // the workload does merge, many times
+}
+
+TEST_F(IdentityMergeTest, MergedLeadsAndLinksSurviveARestart) {
+  TempDir data;
+  auto store = std::make_unique<MemoryStore>();
+  ManualClock clock(kStart + 86400);
+  Metrics metrics;
+  EngineOptions options;
+  options.rules_path = rules_path_;
+  options.watch_rules = false;
+  options.stage_check_interval = 0;
+  std::string before;
+  {
+    Engine engine(options, store.get(), &clock, &metrics);
+    ASSERT_OK(engine.Start());
+    std::promise<void> done;
+    IngestBatch batch;
+    batch.events = {Page("", "anon", "/pricing", kStart), Identify("kim", "anon", "VP", kStart + 1)};
+    batch.received_at = clock.Now();
+    batch.done = [&](const Status&) { done.set_value(); };
+    engine.Submit(std::move(batch));
+    done.get_future().wait();
+    engine.Stop();
+  }
+  Engine engine(options, store.get(), &clock, &metrics);
+  ASSERT_OK(engine.Start());
+  std::promise<void> done;
+  IngestBatch batch;
+  batch.events = {Page("", "anon", "/pricing", kStart + 2)};
+  batch.received_at = clock.Now();
+  batch.done = [&](const Status&) { done.set_value(); };
+  engine.Submit(std::move(batch));
+  done.get_future().wait();
+  std::promise<std::string> json;
+  engine.RunOnEngine([&] {
+    std::string out;
+    Lead* lead = engine.FindLead(engine.ResolveId("anon"));
+    ASSERT_NE(lead, nullptr);
+    EXPECT_EQ(lead->id, "kim");
+    EXPECT_EQ(lead->events, 3u);
+    std::vector<HistoryEntry> history;
+    EXPECT_OK(engine.History(*lead, &history));
+    EXPECT_EQ(history.size(), 3u);
+    json.set_value(out);
+  });
+  json.get_future().wait();
+  engine.Stop();
+}
+
+}  // namespace
+}  // namespace handoff
