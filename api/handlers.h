@@ -48,6 +48,13 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
 // GET /v1/leads?stage=&limit=&after=: a page of leads; "next" is the "after" of the next page.
 void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams& params,
                HttpRespond respond);
+// GET /v1/leads/{id}/history?limit=&after=: the lead's applied events in apply order, a page at
+// a time ("next": the `after` of the next page, the last event's seq).
+void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                    HttpRespond respond);
+// DELETE /v1/leads/{id}: erasure of the lead, its history and every linked id (SPEC 8).
+void DeleteLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond);
 
 // rules_handlers.cc
 // GET /v1/rules: version, sha256, loaded_at, path of the rules in force.

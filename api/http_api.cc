@@ -42,6 +42,8 @@ std::vector<Route> HttpApi::Routes() {
       row(kAnyMethod, "/metrics", kNone, GetMetrics),
       row("GET", "/v1/leads", kAdmin, ListLeads),
       row("GET", "/v1/leads/{id}", kAdmin, GetLead),
+      row("DELETE", "/v1/leads/{id}", kAdmin, DeleteLead),
+      row("GET", "/v1/leads/{id}/history", kAdmin, GetLeadHistory),
       row("GET", "/v1/rules", kAdmin, GetRules),
       row("POST", "/v1/rules/reload", kAdmin, ReloadRules),
       row("POST", "/v1/rules/validate", kAdmin, ValidateRules),

@@ -5,13 +5,24 @@
 
 namespace handoff {
 
-void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out) {
+void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out,
+                    const std::vector<std::string>* aliases) {
   const RuleSet& rules = scorer.rules();
   std::vector<std::vector<ScorePart>> parts;
   std::vector<double> scores;
   scorer.Breakdown(lead, at, &parts, &scores);
   out->append("{\"id\":");
   AppendJsonString(lead->id, out);
+  if (aliases != nullptr) {
+    out->append(",\"aliases\":[");
+    for (size_t i = 0; i < aliases->size(); ++i) {
+      if (i > 0) {
+        out->push_back(',');
+      }
+      AppendJsonString((*aliases)[i], out);
+    }
+    out->push_back(']');
+  }
   out->append(",\"stage\":");
   AppendJsonString(lead->stage, out);
   out->append(",\"owner\":");

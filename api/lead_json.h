@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "scoring/lead.h"
 #include "scoring/scorer.h"
@@ -10,6 +11,8 @@ namespace handoff {
 
 // {"id","stage","owner","traits","scores","breakdown","first_seen","last_seen","events"}, with
 // scores and breakdown read at `at`. Engine thread (it may refresh the lead's scoring cache).
-void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out);
+// `aliases` (may be null): the other ids linked to the lead (SPEC 8), printed as "aliases".
+void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out,
+                    const std::vector<std::string>* aliases = nullptr);
 
 }  // namespace handoff

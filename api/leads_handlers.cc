@@ -29,13 +29,14 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
   }
   Engine* engine = api.engine;
   engine->RunOnEngine([engine, id = params.Get("id"), at, respond = std::move(respond)] {
-    Lead* lead = engine->FindLead(id);
+    // Any linked id answers the merged lead (SPEC 8).
+    Lead* lead = engine->FindLead(engine->ResolveId(id));
     if (lead == nullptr) {
       respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));
       return;
     }
     std::string body;
-    AppendLeadJson(engine->scorer(), lead, at, &body);
+    AppendLeadJson(engine->scorer(), lead, at, &body, &engine->Aliases(lead->id));
     respond(JsonResponse(200, std::move(body)));
   });
 }
@@ -73,7 +74,7 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
       if (count > 0) {
         body.push_back(',');
       }
-      AppendLeadJson(engine->scorer(), lead, now, &body);
+      AppendLeadJson(engine->scorer(), lead, now, &body, &engine->Aliases(lead->id));
       last = lead->id;
       ++count;
       return true;
@@ -86,6 +87,152 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
     }
     body += "}";
     respond(JsonResponse(200, std::move(body)));
+  });
+}
+
+}  // namespace handoff
+
+namespace handoff {
+
+namespace {
+
+// A query parameter that must be a whole number in [lo, hi]; `fallback` when absent.
+bool ReadCount(const QueryParams& query, std::string_view name, uint64_t lo, uint64_t hi,
+               uint64_t fallback, uint64_t* out) {
+  *out = fallback;
+  auto text = query.Get(name);
+  if (!text.has_value()) {
+    return true;
+  }
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), *out);
+  return ec == std::errc() && ptr == text->data() + text->size() && *out >= lo && *out <= hi;
+}
+
+void AppendHistoryEntryJson(const HistoryEntry& e, std::string* out) {
+  out->append("{\"seq\":");
+  out->append(std::to_string(e.apply_seq));
+  out->append(",\"messageId\":");
+  if (e.event.message_id.empty()) {
+    out->append("null");
+  } else {
+    AppendJsonString(e.event.message_id, out);
+  }
+  out->append(",\"type\":");
+  AppendJsonString(EventTypeName(e.event.type), out);
+  out->append(",\"event\":");
+  if (e.event.has_name) {
+    AppendJsonString(e.event.name, out);
+  } else {
+    out->append("null");
+  }
+  out->append(",\"timestamp\":\"");
+  AppendRfc3339Millis(e.event.timestamp, out);
+  out->append("\",\"received_at\":\"");
+  AppendRfc3339Millis(e.received_at, out);
+  out->append("\",\"lead\":");
+  AppendJsonString(e.lead, out);
+  out->append(",\"points\":[");
+  for (size_t i = 0; i < e.awards.size(); ++i) {
+    if (i > 0) {
+      out->push_back(',');
+    }
+    out->append("{\"rule\":");
+    AppendJsonString(e.awards[i].first, out);
+    out->append(",\"points\":");
+    AppendJsonNumber(e.awards[i].second, out);
+    out->push_back('}');
+  }
+  out->append("]}");
+}
+
+}  // namespace
+
+void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                    HttpRespond respond) {
+  auto query = QueryParams::Parse(request.query);
+  if (!query.ok()) {
+    respond(JsonErrorResponse(400, "bad_request", query.status().message()));
+    return;
+  }
+  uint64_t limit = 0;
+  uint64_t after = 0;
+  if (!ReadCount(*query, "limit", 1, 1000, 100, &limit)) {
+    respond(JsonErrorResponse(400, "bad_request", "\"limit\" must be from 1 to 1000"));
+    return;
+  }
+  if (!ReadCount(*query, "after", 0, UINT64_MAX, 0, &after)) {
+    respond(JsonErrorResponse(400, "bad_request", "\"after\" must be a seq from a page's next"));
+    return;
+  }
+  Engine* engine = api.engine;
+  engine->RunOnEngine([engine, id = params.Get("id"), limit, after,
+                       respond = std::move(respond)] {
+    Lead* lead = engine->FindLead(engine->ResolveId(id));
+    if (lead == nullptr) {
+      respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));
+      return;
+    }
+    std::vector<HistoryEntry> entries;
+    if (Status st = engine->History(*lead, &entries); !st.ok()) {
+      respond(JsonErrorResponse(500, "internal", st.ToString()));
+      return;
+    }
+    std::string body = "{\"lead\":";
+    AppendJsonString(lead->id, &body);
+    body += ",\"events\":[";
+    size_t count = 0;
+    uint64_t last = 0;
+    bool more = false;
+    for (const HistoryEntry& e : entries) {
+      if (e.apply_seq <= after) {
+        continue;
+      }
+      if (count == limit) {
+        more = true;
+        break;
+      }
+      if (count++ > 0) {
+        body.push_back(',');
+      }
+      AppendHistoryEntryJson(e, &body);
+      last = e.apply_seq;
+    }
+    body += "],\"next\":";
+    body += more ? std::to_string(last) : "null";
+    body += "}";
+    respond(JsonResponse(200, std::move(body)));
+  });
+}
+
+void DeleteLead(ApiContext& api, const HttpRequest&, const PathParams& params,
+                HttpRespond respond) {
+  Engine* engine = api.engine;
+  engine->RunOnEngine([engine, id = params.Get("id"), respond = std::move(respond)]() mutable {
+    std::vector<std::string> ids;
+    size_t events = 0;
+    Status st = engine->Erase(id, &ids, &events);
+    if (st.IsNotFound()) {
+      respond(JsonErrorResponse(404, "not_found", st.message()));
+      return;
+    }
+    if (!st.ok()) {
+      respond(JsonErrorResponse(500, "internal", st.ToString()));
+      return;
+    }
+    std::string body = "{\"deleted\":";
+    AppendJsonString(ids.front(), &body);
+    body += ",\"ids\":[";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i > 0) {
+        body.push_back(',');
+      }
+      AppendJsonString(ids[i], &body);
+    }
+    body += "],\"events\":" + std::to_string(events) + "}";
+    // Answered once the erasure is durable.
+    engine->AfterCommit([respond = std::move(respond), body = std::move(body)] {
+      respond(JsonResponse(200, body));
+    });
   });
 }
 

@@ -429,6 +429,34 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   }
 }
 
+Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t* events) {
+  const std::string root(identity_.Resolve(id));
+  ids->clear();
+  *events = 0;
+  Lead* lead = FindLead(root);
+  if (lead == nullptr && identity_.Aliases(root).empty()) {
+    return Status::NotFound("no lead \"" + std::string(id) + "\"");
+  }
+  ids->push_back(root);
+  if (lead != nullptr) {
+    std::vector<HistoryEntry> entries;
+    if (Status st = history_.Read(lead->history, &entries); st.ok()) {
+      *events = entries.size();
+    }
+    if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
+      return st;  // nothing removed yet: the caller may try again
+    }
+    router_->Forget(lead);
+    DropLead(root);
+  }
+  for (std::string& alias : identity_.Forget(root)) {
+    batch_.DeleteLink(alias);
+    ids->push_back(std::move(alias));
+  }
+  metrics_->Erased();
+  return Status::Ok();
+}
+
 void Engine::LinkIds(const std::string& from, const std::string& to) {
   identity_.Link(from, to);
   for (const std::string& id : identity_.Aliases(to)) {

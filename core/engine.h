@@ -128,6 +128,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   Status History(const Lead& lead, std::vector<HistoryEntry>* out) {
     return history_.Read(lead.history, out);
   }
+  // Erases the lead `id` resolves to (SPEC 8, right to erasure): the lead, its history and every
+  // id linked to it, from memory and, with the next commit, from the store. Returns the ids
+  // removed (the lead's first) and the history entries erased; NotFound when no lead or link
+  // has that id. Outbox records are not rewritten (they expire with the outbox retention).
+  Status Erase(std::string_view id, std::vector<std::string>* ids, size_t* events);
   // Calls fn for each lead in id order, starting after `after` (empty: from the first), only
   // leads in `stage` when it is not empty, until fn returns false. Reads ordered in-memory
   // indexes (as of the last commit), never the store: a page costs its own size, not a scan.

@@ -328,6 +328,16 @@ void Router::Merge(Lead* older, Lead* merged) {
   }
 }
 
+void Router::Forget(Lead* lead) {
+  Dequeue(lead->id);
+  if (HasOpenOwner(*lead)) {
+    ReleaseOwner(lead);
+  }
+  if (lead->owner.has_value()) {
+    by_seq_.erase(lead->owner->seq);
+  }
+}
+
 SalesActOutcome Router::Act(const SalesAction& action) {
   auto it = by_seq_.find(action.seq);
   Lead* lead = it == by_seq_.end() ? nullptr : host_->FindLead(it->second);

@@ -105,6 +105,9 @@ class Router {
   // "merged" (`lead` the older id, `into` the merged id).
   void Merge(Lead* older, Lead* merged);
 
+  // The lead is being erased: it leaves any queue and its open owner's count; no record.
+  void Forget(Lead* lead);
+
   // A sales tool's answer to the lead's current routing record. Errors: unknown_seq (no lead's
   // current routing record has that seq: never routed, or reassigned / escalated / routed again
   // since), not_holder (as_rep is not the holder), already_closed, already_accepted (accept
