@@ -109,6 +109,14 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetDuration(&o->outbox_retention, false, v);
        }},
+      {"history_retention", "--history-retention", Kind::kDuration,
+       "how long each lead's applied events are kept (0: forever)",
+       [](Options* o, const std::string& v) {
+         return SetDuration(&o->history_retention, true, v);
+       }},
+      {"history", "--history", Kind::kBool,
+       "keep each lead's applied events (identity merges replay them)",
+       [](Options* o, const std::string& v) { return SetBool(&o->history, v); }},
       {"watch", "--watch", Kind::kBool, "reload the rules when their files change",
        [](Options* o, const std::string& v) { return SetBool(&o->watch, v); }},
       {"heartbeat_interval", "--heartbeat-interval", Kind::kDuration,

@@ -33,6 +33,10 @@ struct Options {
   double dedupe_window = 86400;
   // Seconds outbox records are kept. Default: 7 d.
   double outbox_retention = 7 * 86400;
+  // Seconds each lead's applied events are kept in its history; 0: forever. Default: 90 d.
+  double history_retention = 90 * 86400;
+  // Keep each lead's history (identity merges replay it; off: merges are not exact). Default: on.
+  bool history = true;
   // Reload the rules when their files change. Default: true.
   bool watch = true;
   // Longest NDJSON line accepted, without its newline. Default: 64 KiB.
