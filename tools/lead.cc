@@ -194,6 +194,135 @@ Status FormatLead(std::string_view json, std::string_view at, std::string* out) 
   return Status::Ok();
 }
 
+namespace {
+
+// 0 when the answer is a 200; else says why on `err` and returns the exit code (1: no such
+// lead, 2: any other failure).
+int CheckReply(std::string_view command, std::string_view id, const HttpReply& reply,
+               std::ostream& err) {
+  if (reply.status == 200) {
+    return 0;
+  }
+  if (reply.status == 404) {
+    err << "handoff " << command << ": no lead \"" << id << "\"\n";
+    return 1;
+  }
+  Value body;
+  std::string why = reply.body;
+  if (ParseJsonLine(reply.body, &body).ok() && body.is_object() &&
+      !JsonText(body, "message").empty()) {
+    why = JsonText(body, "message");
+  }
+  while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) {
+    why.pop_back();
+  }
+  err << "handoff " << command << ": HTTP " << reply.status << ": " << why << "\n";
+  if (reply.status == 401) {
+    err << "(pass the daemon's admin token with --token or $HANDOFF_TOKEN)\n";
+  }
+  return 2;
+}
+
+// Prints every page of GET /v1/leads/ID/history, starting with `first_page`: one line per event
+// (or the events as JSON lines with `json`).
+int PrintHistory(const HostPort& address, const std::string& id, const std::string& token,
+                 std::string page, bool json, std::ostream& out, std::ostream& err) {
+  for (;;) {
+    Value body;
+    const Value* events = nullptr;
+    if (!ParseJsonLine(page, &body).ok() || !body.is_object() ||
+        (events = body.Find("events")) == nullptr || !events->is_array()) {
+      err << "handoff lead: cannot read the daemon's answer\n";
+      return 2;
+    }
+    for (const Value& e : events->as_array()) {
+      if (json) {
+        out << e.ToJson() << "\n";
+        continue;
+      }
+      out << JsonText(e, "timestamp") << "  " << Pad(JsonText(e, "type"), 8) << " "
+          << Pad(JsonText(e, "event"), 22) << " " << Pad(JsonText(e, "messageId"), 16);
+      if (const Value* points = e.Find("points"); points != nullptr && points->is_array()) {
+        for (const Value& p : points->as_array()) {
+          out << " " << JsonText(p, "rule") << "="
+              << FormatScore(p.Find("points") != nullptr && p.Find("points")->is_number()
+                                 ? p.Find("points")->as_number()
+                                 : 0);
+        }
+      }
+      out << "\n";
+    }
+    std::optional<uint64_t> next = JsonUint(body, "next");
+    if (!next.has_value()) {
+      return 0;
+    }
+    HttpReply reply;
+    Status st = HttpCall(address, "GET",
+                         "/v1/leads/" + PercentEncode(id) +
+                             "/history?limit=1000&after=" + std::to_string(*next),
+                         token, "", &reply);
+    if (!st.ok()) {
+      err << "handoff lead: " << st.message() << "\n";
+      return 2;
+    }
+    if (int code = CheckReply("lead", id, reply, err); code != 0) {
+      return code;
+    }
+    page = std::move(reply.body);
+  }
+}
+
+}  // namespace
+
+int ForgetCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{
+      "Erases a lead (right to erasure): the lead, its history and every id linked to it. "
+      "Outbox records are not rewritten. Exit code: 0 erased, 1 no such lead, 2 usage or "
+      "connection error.",
+      "handoff forget"};
+  std::string id;
+  std::string host;
+  std::string http;
+  std::string token;
+  app.add_option("ID", id, "any id of the lead")->required();
+  AddHostOption(app, &host);
+  AddAddressOption(app, "-p,--port,--http", &http, kDefaultHttpPort, "the HTTP listener");
+  AddTokenOption(app, &token);
+  if (std::optional<int> code = ParseCommandLine(app, args, out, err); code.has_value()) {
+    return *code;
+  }
+  std::optional<HostPort> address = ResolveAddressOption("forget", http, host, err);
+  if (!address.has_value()) {
+    return 2;
+  }
+  HttpReply reply;
+  if (Status st = HttpCall(*address, "DELETE", "/v1/leads/" + PercentEncode(id), token, "", &reply);
+      !st.ok()) {
+    err << "handoff forget: " << st.message() << "\n";
+    return 2;
+  }
+  if (int code = CheckReply("forget", id, reply, err); code != 0) {
+    return code;
+  }
+  Value body;
+  if (!ParseJsonLine(reply.body, &body).ok() || !body.is_object()) {
+    err << "handoff forget: cannot read the daemon's answer\n";
+    return 2;
+  }
+  out << "erased lead " << JsonText(body, "deleted");
+  if (std::optional<uint64_t> events = JsonUint(body, "events"); events.has_value()) {
+    out << " (" << *events << " events of history)";
+  }
+  out << "; ids removed:";
+  if (const Value* ids = body.Find("ids"); ids != nullptr && ids->is_array()) {
+    for (const Value& v : ids->as_array()) {
+      out << " " << (v.is_string() ? v.as_string() : v.ToJson());
+    }
+  }
+  out << "\n";
+  return 0;
+}
+
 int LeadCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CLI::App app{
       "Shows one lead: stage, owner, every score with the rules that make it up, and traits. "
@@ -205,7 +334,9 @@ int LeadCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   std::string http;
   std::string token;
   bool json = false;
+  bool history = false;
   app.add_option("ID", id, "the lead id (userId, or anonymousId before identify)")->required();
+  app.add_flag("--history", history, "list the lead's applied events, oldest first");
   app.add_option("--at", at, "read scores at this time (RFC 3339 or epoch seconds); default now");
   app.add_flag("--json", json, "print the daemon's JSON answer as is");
   AddHostOption(app, &host);
@@ -219,30 +350,18 @@ int LeadCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     return 2;
   }
   HttpReply reply;
-  Status st = HttpCall(*address, "GET", LeadTarget(id, at), token, "", &reply);
+  const std::string target =
+      history ? "/v1/leads/" + PercentEncode(id) + "/history?limit=1000" : LeadTarget(id, at);
+  Status st = HttpCall(*address, "GET", target, token, "", &reply);
   if (!st.ok()) {
     err << "handoff lead: " << st.message() << "\n";
     return 2;
   }
-  if (reply.status == 404) {
-    err << "handoff lead: no lead \"" << id << "\"\n";
-    return 1;
+  if (int code = CheckReply("lead", id, reply, err); code != 0) {
+    return code;
   }
-  if (reply.status != 200) {
-    Value body;
-    std::string why = reply.body;
-    if (ParseJsonLine(reply.body, &body).ok() && body.is_object() &&
-        !JsonText(body, "message").empty()) {
-      why = JsonText(body, "message");
-    }
-    while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) {
-      why.pop_back();
-    }
-    err << "handoff lead: HTTP " << reply.status << ": " << why << "\n";
-    if (reply.status == 401) {
-      err << "(pass the daemon's admin token with --token or $HANDOFF_TOKEN)\n";
-    }
-    return 2;
+  if (history) {
+    return PrintHistory(*address, id, token, reply.body, json, out, err);
   }
   if (json) {
     out << reply.body;

@@ -25,7 +25,12 @@ Status FormatLead(std::string_view json, std::string_view at, std::string* out);
 // A score for people: at most two decimals, trailing zeros dropped ("93.2", "45", "-0.01").
 std::string FormatScore(double value);
 
-// The subcommand: `args` are the words after "lead".
+// The subcommand: `args` are the words after "lead". `--history` lists the lead's applied events
+// (GET /v1/leads/ID/history, every page).
 int LeadCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// `handoff forget ID`: DELETE /v1/leads/ID (SPEC 8 erasure). Exit code: 0 erased, 1 no such
+// lead, 2 usage, connection or other HTTP error.
+int ForgetCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace handoff

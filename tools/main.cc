@@ -30,6 +30,10 @@ int RunLint(const std::vector<std::string>& args) {
 int RunSend(const std::vector<std::string>& args) {
   return handoff::SendCommand(args, std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1);
 }
+int RunForget(const std::vector<std::string>& args) {
+  return handoff::ForgetCommand(args, std::cout, std::cerr);
+}
+
 int RunLead(const std::vector<std::string>& args) {
   return handoff::LeadCommand(args, std::cout, std::cerr);
 }
@@ -53,7 +57,8 @@ constexpr Subcommand kSubcommands[] = {
     {"lint", "check rule files: handoff lint PATH", RunLint},
     {"send", "stream NDJSON events to the daemon: handoff send FILE... (- for stdin)", RunSend},
     {"tail", "print outbox records as they happen: handoff tail [--kinds routed,stage]", RunTail},
-    {"lead", "one lead's stage, owner and score breakdown: handoff lead ID", RunLead},
+    {"lead", "one lead's stage, owner and score breakdown: handoff lead ID [--history]", RunLead},
+    {"forget", "erase a lead, its history and linked ids: handoff forget ID", RunForget},
     {"accept", "accept a routed lead: handoff accept SEQ", RunAccept},
     {"reject", "reject a routed lead: handoff reject SEQ [--reason TEXT]", RunReject},
     {"close", "close a lead: handoff close SEQ --outcome won|lost|recycled", RunClose},
