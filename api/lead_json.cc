@@ -1,5 +1,7 @@
 #include "api/lead_json.h"
 
+#include <algorithm>
+
 #include "base/timestamp.h"
 #include "outbox/outbox_record.h"
 
@@ -14,12 +16,15 @@ void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::stri
   out->append("{\"id\":");
   AppendJsonString(lead->id, out);
   if (aliases != nullptr) {
+    // Sorted: the same answer whatever order the links were made or restored in.
+    std::vector<std::string_view> sorted(aliases->begin(), aliases->end());
+    std::sort(sorted.begin(), sorted.end());
     out->append(",\"aliases\":[");
-    for (size_t i = 0; i < aliases->size(); ++i) {
+    for (size_t i = 0; i < sorted.size(); ++i) {
       if (i > 0) {
         out->push_back(',');
       }
-      AppendJsonString((*aliases)[i], out);
+      AppendJsonString(sorted[i], out);
     }
     out->push_back(']');
   }
