@@ -280,5 +280,31 @@ TEST_F(SegmentNodeTest, WrongWriteKeyIsRefused) {
   EXPECT_TRUE(Lead("ann").is_null());
 }
 
+// SPEC 8 through the official client: a visitor's anonymous calls, then identify with both ids,
+// then calls as the known user: one lead, by either id, with every event.
+TEST_F(SegmentNodeTest, AnonymousCallsThenIdentifyMergeIntoOneLead) {
+  const std::string calls =
+      "[" + Call("page", R"("anonymousId":"anon-z","name":"Pricing","properties":{"path":"/pricing"})", "z-1") +
+      "," + Call("track", R"("anonymousId":"anon-z","event":"Demo Requested")", "z-2") + "," +
+      Call("identify",
+           R"("userId":"zoe","anonymousId":"anon-z","traits":{"title":"VP Marketing","email":"zoe@acme.com"})",
+           "z-3") +
+      "," + Call("track", R"("userId":"zoe","event":"Click","properties":{"n":1})", "z-4") + "]";
+  ClientRun run = RunClient("node-key", R"("flushAt":1)", calls);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(JsonNumber(run.result, "delivered"), 4) << run.output;
+  Value lead = Lead("anon-z");
+  SCOPED_TRACE(lead.ToJson());
+  EXPECT_EQ(JsonString(lead, "id"), "zoe");
+  EXPECT_EQ(lead.Find("aliases")->ToJson(), R"(["anon-z"])");
+  EXPECT_EQ(JsonNumber(lead, "events"), 4);
+  // Demo 50 + pricing 10 + click 1, all on the known lead.
+  EXPECT_EQ(JsonNumber(lead, "scores.engagement"), 61);
+  EXPECT_EQ(JsonString(lead, "traits.title"), "VP Marketing");
+  HttpResult history = HttpClient(daemon_.http_port()).Get("/v1/leads/zoe/history");
+  ASSERT_EQ(history.status, 200);
+  EXPECT_EQ(history.Json().Find("events")->as_array().size(), 4u) << history.body;
+}
+
 }  // namespace
 }  // namespace handoff::testing
