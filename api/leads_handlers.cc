@@ -165,8 +165,7 @@ void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParam
     return;
   }
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, id = params.Get("id"), limit, after,
-                       respond = std::move(respond)] {
+  engine->RunOnEngine([engine, id = params.Get("id"), limit, after, respond = std::move(respond)] {
     Lead* lead = engine->FindLead(engine->ResolveId(id));
     if (lead == nullptr) {
       respond(JsonErrorResponse(404, "not_found", "no lead \"" + id + "\""));

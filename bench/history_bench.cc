@@ -128,7 +128,8 @@ void BM_HistoryAppend(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(i));
   if (i >= 4096) {
-    state.counters["bytes_per_event"] = static_cast<double>(bytes) / static_cast<double>(i / 4096 * 4096);
+    state.counters["bytes_per_event"] =
+        static_cast<double>(bytes) / static_cast<double>(i / 4096 * 4096);
   }
 }
 BENCHMARK(BM_HistoryAppend);

@@ -99,9 +99,8 @@ Status Engine::Start() {
   if (Status st = history_.Restore(); !st.ok()) {
     return st;
   }
-  if (Status st = store_->ScanLinks([this](std::string_view id, std::string_view root) {
-        identity_.Restore(id, root);
-      });
+  if (Status st = store_->ScanLinks(
+          [this](std::string_view id, std::string_view root) { identity_.Restore(id, root); });
       !st.ok()) {
     return st;
   }
@@ -334,8 +333,7 @@ void Engine::ApplyEvent(const Event& event, EpochSeconds received_at) {
     ApplyLink(event, event.previous_id, event.lead_key(), received_at);
     return;
   }
-  if (event.type == EventType::kIdentify && !event.user_id.empty() &&
-      !event.anonymous_id.empty()) {
+  if (event.type == EventType::kIdentify && !event.user_id.empty() && !event.anonymous_id.empty()) {
     ApplyLink(event, event.anonymous_id, event.user_id, received_at);
     return;
   }

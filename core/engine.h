@@ -33,11 +33,11 @@
 
 #include "base/metrics.h"
 #include "core/rules_manager.h"
-#include "history/history_log.h"
-#include "identity/identity_map.h"
 #include "handoff/clock.h"
 #include "handoff/event.h"
 #include "handoff/status.h"
+#include "history/history_log.h"
+#include "identity/identity_map.h"
 #include "ingest/ingest_sink.h"
 #include "outbox/outbox.h"
 #include "routing/router.h"

@@ -257,10 +257,10 @@ int PrintHistory(const HostPort& address, const std::string& id, const std::stri
       return 0;
     }
     HttpReply reply;
-    Status st = HttpCall(address, "GET",
-                         "/v1/leads/" + PercentEncode(id) +
-                             "/history?limit=1000&after=" + std::to_string(*next),
-                         token, "", &reply);
+    Status st = HttpCall(
+        address, "GET",
+        "/v1/leads/" + PercentEncode(id) + "/history?limit=1000&after=" + std::to_string(*next),
+        token, "", &reply);
     if (!st.ok()) {
       err << "handoff lead: " << st.message() << "\n";
       return 2;

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "api/lead_json.h"
+#include "base/json_parser.h"
 #include "core/engine.h"
+#include "outbox/stored_record.h"
 #include "tests/core/memory_store.h"
 #include "tests/testutil.h"
 
@@ -157,7 +159,8 @@ class IdentityMergeTest : public ::testing::Test {
 // kim@acme.com (Head of Growth), then requests a demo.
 TEST_F(IdentityMergeTest, AnAnonymousVisitorsPastCountsForTheKnownLead) {
   Daemonless merged(rules_path_);
-  merged.Send({Page("", "anon-42", "/pricing", kStart), Page("", "anon-42", "/pricing/enterprise", kStart + 60),
+  merged.Send({Page("", "anon-42", "/pricing", kStart),
+               Page("", "anon-42", "/pricing/enterprise", kStart + 60),
                Track("", "anon-42", "Webinar Attended", kStart + 120)});
   merged.Send({Identify("kim@acme.com", "anon-42", "Head of Growth", kStart + 180)});
   merged.Send({Track("kim@acme.com", "", "Demo Requested", kStart + 240)});
@@ -280,7 +283,8 @@ TEST_F(IdentityMergeTest, MergedLeadsAndLinksSurviveARestart) {
     ASSERT_OK(engine.Start());
     std::promise<void> done;
     IngestBatch batch;
-    batch.events = {Page("", "anon", "/pricing", kStart), Identify("kim", "anon", "VP", kStart + 1)};
+    batch.events = {Page("", "anon", "/pricing", kStart),
+                    Identify("kim", "anon", "VP", kStart + 1)};
     batch.received_at = clock.Now();
     batch.done = [&](const Status&) { done.set_value(); };
     engine.Submit(std::move(batch));
@@ -310,6 +314,82 @@ TEST_F(IdentityMergeTest, MergedLeadsAndLinksSurviveARestart) {
   });
   json.get_future().wait();
   engine.Stop();
+}
+
+constexpr char kRoutedRules[] = R"(scores:
+  engagement: {kind: event}
+rules:
+  - id: demo
+    score: engagement
+    when: event == "Demo Requested"
+    points: 50
+  - id: visit
+    score: engagement
+    when: type == "page"
+    points: 1
+stages:
+  - name: sql
+    enter: score.engagement >= 50
+routing:
+  stage: sql
+  teams:
+    - id: sales
+      when: true
+      strategy: round_robin
+      reps: [{id: ann}, {id: bo}]
+)";
+
+// Every committed record as (kind, lead, rep, outcome, into).
+std::vector<std::string> RecordLines(Engine& engine) {
+  std::vector<std::pair<uint64_t, std::string>> stored;
+  EXPECT_OK(engine.outbox().Read(1, 1000, &stored));
+  std::vector<std::string> out;
+  JsonParser parser;
+  for (const auto& [seq, bytes] : stored) {
+    RecordHeader header;
+    std::string_view json;
+    EXPECT_TRUE(DecodeStoredRecord(bytes, &header, &json));
+    Value v;
+    EXPECT_OK(parser.Parse(json, &v));
+    std::string line;
+    for (const char* field : {"kind", "lead", "rep", "to", "outcome", "into"}) {
+      const Value* f = v.Find(field);
+      line += std::string(field) + "=" + (f != nullptr ? f->as_string() : "") + " ";
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {
+  TempDir dir;
+  Daemonless d(dir.WriteFile("rules.yaml", kRoutedRules));
+  d.Send({Track("", "anon-9", "Demo Requested", kStart)});   // routed to ann
+  d.Send({Track("kim", "", "Demo Requested", kStart + 1)});  // routed to bo
+  d.Send({Identify("kim", "anon-9", "VP", kStart + 2)});
+  const std::vector<std::string> records = RecordLines(d.engine());
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_EQ(records[0], "kind=stage lead=anon-9 rep= to=sql outcome= into= ");
+  EXPECT_EQ(records[1], "kind=routed lead=anon-9 rep=ann to= outcome= into= ");
+  EXPECT_EQ(records[2], "kind=stage lead=kim rep= to=sql outcome= into= ");
+  EXPECT_EQ(records[3], "kind=routed lead=kim rep=bo to= outcome= into= ");
+  EXPECT_EQ(records[4], "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ");
+  const std::string kim = d.LeadJson("anon-9");
+  EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
+}
+
+TEST(IdentityMergeOwnerTest, TheOlderLeadsOpenOwnerCarriesOverWithoutNewRouting) {
+  TempDir dir;
+  Daemonless d(dir.WriteFile("rules.yaml", kRoutedRules));
+  d.Send({Track("", "anon-9", "Demo Requested", kStart)});  // routed to ann
+  d.Send({Page("kim", "", "/pricing", kStart + 1)});
+  d.Send({Identify("kim", "anon-9", "VP", kStart + 2)});
+  const std::vector<std::string> records = RecordLines(d.engine());
+  // One stage record for kim (new -> sql), no routing record: ann keeps the lead.
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[2], "kind=stage lead=kim rep= to=sql outcome= into= ");
+  const std::string kim = d.LeadJson("anon-9");
+  EXPECT_NE(kim.find("\"owner\":{\"rep\":\"ann\""), std::string::npos) << kim;
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -65,14 +65,15 @@ TEST_F(IdentityTest, AnAnonymousVisitorBecomesAKnownLeadAndIsRoutedAtOnce) {
   SubscriberClient sales;
   ASSERT_OK(sales.Connect(daemon_.subscribe_port()));
   ASSERT_OK(sales.SendLine(R"({"subscribe":{"kinds":["routed"]}})"));
-  Ingest({Line(R"("type":"page","anonymousId":"anon-42","properties":{"path":"/pricing"})", "p1", 1),
-          Line(R"("type":"page","anonymousId":"anon-42","properties":{"path":"/pricing/enterprise"})",
-               "p2", 2),
-          Line(R"("type":"track","anonymousId":"anon-42","event":"Webinar Attended")", "w1", 3),
-          Line(R"("type":"identify","anonymousId":"anon-42","userId":"kim@acme.com",)"
-               R"("traits":{"email":"kim@acme.com","title":"Head of Growth","employees":400})",
-               "i1", 4),
-          Line(R"("type":"track","userId":"kim@acme.com","event":"Demo Requested")", "d1", 5)});
+  Ingest(
+      {Line(R"("type":"page","anonymousId":"anon-42","properties":{"path":"/pricing"})", "p1", 1),
+       Line(R"("type":"page","anonymousId":"anon-42","properties":{"path":"/pricing/enterprise"})",
+            "p2", 2),
+       Line(R"("type":"track","anonymousId":"anon-42","event":"Webinar Attended")", "w1", 3),
+       Line(R"("type":"identify","anonymousId":"anon-42","userId":"kim@acme.com",)"
+            R"("traits":{"email":"kim@acme.com","title":"Head of Growth","employees":400})",
+            "i1", 4),
+       Line(R"("type":"track","userId":"kim@acme.com","event":"Demo Requested")", "d1", 5)});
   HttpResult kim = Get(std::string("/v1/leads/kim@acme.com") + kAt);
   ASSERT_EQ(kim.status, 200) << kim.body;
   Value lead = kim.Json();
@@ -153,9 +154,9 @@ TEST(IdentityCrashTest, MergesSurviveKill9AtAnyPoint) {
         break;
       case 1:
         if (rng() % 4 != 0) {
-          lines.push_back(Line(R"("type":"page","userId":")" + user +
-                                   R"(","properties":{"path":"/pricing/x"})",
-                               id, minute));
+          lines.push_back(
+              Line(R"("type":"page","userId":")" + user + R"(","properties":{"path":"/pricing/x"})",
+                   id, minute));
           break;
         }
         lines.push_back(Line(R"("type":"alias","userId":")" + user + R"(","previousId":")" +
@@ -163,14 +164,14 @@ TEST(IdentityCrashTest, MergesSurviveKill9AtAnyPoint) {
                              id, minute));
         break;
       case 2:
-        lines.push_back(Line(R"("type":"track","anonymousId":")" + anon +
-                                 R"(","event":"Webinar Attended")",
-                             id, minute));
+        lines.push_back(
+            Line(R"("type":"track","anonymousId":")" + anon + R"(","event":"Webinar Attended")", id,
+                 minute));
         break;
       default:
-        lines.push_back(Line(R"("type":"page","anonymousId":")" + anon +
-                                 R"(","properties":{"path":"/pricing"})",
-                             id, minute));
+        lines.push_back(Line(
+            R"("type":"page","anonymousId":")" + anon + R"(","properties":{"path":"/pricing"})", id,
+            minute));
         break;
     }
   }

@@ -284,11 +284,14 @@ TEST_F(SegmentNodeTest, WrongWriteKeyIsRefused) {
 // then calls as the known user: one lead, by either id, with every event.
 TEST_F(SegmentNodeTest, AnonymousCallsThenIdentifyMergeIntoOneLead) {
   const std::string calls =
-      "[" + Call("page", R"("anonymousId":"anon-z","name":"Pricing","properties":{"path":"/pricing"})", "z-1") +
+      "[" +
+      Call("page", R"("anonymousId":"anon-z","name":"Pricing","properties":{"path":"/pricing"})",
+           "z-1") +
       "," + Call("track", R"("anonymousId":"anon-z","event":"Demo Requested")", "z-2") + "," +
-      Call("identify",
-           R"("userId":"zoe","anonymousId":"anon-z","traits":{"title":"VP Marketing","email":"zoe@acme.com"})",
-           "z-3") +
+      Call(
+          "identify",
+          R"("userId":"zoe","anonymousId":"anon-z","traits":{"title":"VP Marketing","email":"zoe@acme.com"})",
+          "z-3") +
       "," + Call("track", R"("userId":"zoe","event":"Click","properties":{"n":1})", "z-4") + "]";
   ClientRun run = RunClient("node-key", R"("flushAt":1)", calls);
   ASSERT_EQ(run.exit_code, 0) << run.output;
