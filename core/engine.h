@@ -142,7 +142,6 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // promise durability).
   void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
   const Scorer& scorer() const { return *scorer_; }
-  Store* store() const { return store_; }
   const Clock& clock() const { return *clock_; }
 
  private:
