@@ -1,7 +1,9 @@
 #include "core/engine.h"
 
+#include <pthread.h>
 #include <rocksdb/perf_level.h>
 
+#include <cassert>
 #include <system_error>
 
 #include "base/log.h"
@@ -44,8 +46,8 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
       clock_(clock),
       metrics_(metrics),
       outbox_(store),
-      history_(store, options_.history),
       router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)),
+      history_(store, options_.history),
       rules_manager_(
           options_.rules_path, options_.watch_rules,
           [this](std::shared_ptr<const RuleSet> rules, ReloadDone done) {
@@ -108,13 +110,13 @@ Status Engine::Start() {
   if (Status st = LoadState(); !st.ok()) {
     return st;
   }
+  commit_thread_ = std::thread([this] { CommitLoop(); });
   Commit();
   const EpochSeconds now = clock_->Now();
   next_stage_check_ = now + options_.stage_check_interval;
   next_trim_ = now + options_.outbox_trim_interval;
   thread_ = std::thread([this] {
-    // RocksDB counts per-operation statistics in thread-local storage by default; the engine
-    // thread does millions of operations and reads none of them.
+    pthread_setname_np(pthread_self(), "engine");
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     Loop();
   });
@@ -163,6 +165,14 @@ void Engine::Stop() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commit_thread_stop_ = true;
+  }
+  commit_cv_.notify_all();
+  if (commit_thread_.joinable()) {
+    commit_thread_.join();
+  }
 }
 
 void Engine::Enqueue(Task task, size_t events) {
@@ -201,9 +211,13 @@ Lead* Engine::FindLead(std::string_view id) {
 void Engine::Loop() {
   std::vector<Task> tasks;
   for (;;) {
+    FinishCommitIfDone();
+    if (!commit_in_flight_ && HasUncommitted()) {
+      StartCommit();
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (queue_.empty() && !stopping_) {
+      if (queue_.empty() && !stopping_ && !commit_done_.load(std::memory_order_acquire)) {
         EpochSeconds wait = std::min(next_stage_check_, next_trim_) - clock_->Now();
         wait = std::clamp(wait, 0.001, 0.5);
         cv_.wait_for(lock, std::chrono::duration<double>(wait));
@@ -222,12 +236,33 @@ void Engine::Loop() {
         Commit();
         std::get<Closure>(task).fn();
       }
+      // Acks of the batch in flight go out as soon as it is durable, not after this whole pass.
+      FinishCommitIfDone();
     }
     tasks.clear();
-    Commit();
     RunCron();
   }
   Commit();
+}
+
+void Engine::CommitLoop() {
+  pthread_setname_np(pthread_self(), "engine-commit");
+  // RocksDB counts per-operation statistics in thread-local storage by default; this thread does
+  // millions of operations and reads none of them.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    commit_cv_.wait(lock, [this] { return commit_requested_ || commit_thread_stop_; });
+    if (!commit_requested_) {
+      return;
+    }
+    commit_requested_ = false;
+    lock.unlock();
+    inflight_.status = store_->Commit(&inflight_.batch);
+    lock.lock();
+    commit_done_.store(true, std::memory_order_release);
+    cv_.notify_all();
+  }
 }
 
 void Engine::ApplyBatch(IngestBatch& batch) {
@@ -252,8 +287,10 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   for (Event& event : batch.events) {
     if (!event.message_id.empty()) {
       bool seen = seen_scratch_[id_index++];
-      // One hash operation both checks this commit group and claims the id.
-      if (seen || !pending_ids_.try_emplace(event.message_id, now).second) {
+      // One hash operation both checks this commit group and claims the id; the group in
+      // flight is not in the store yet.
+      if (seen || inflight_ids_.count(event.message_id) != 0 ||
+          !pending_ids_.try_emplace(event.message_id, now).second) {
         ++duplicates;
         continue;
       }
@@ -271,7 +308,9 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   completions_.push_back(Completion{std::move(batch.done), batch.received_mono,
                                     static_cast<uint64_t>(batch.events.size())});
   if (events_in_commit_ >= options_.max_commit_events) {
-    Commit();
+    // A big backlog: wait for the batch in flight rather than let one group grow without bound.
+    WaitCommit();
+    StartCommit();
   }
 }
 
@@ -390,6 +429,8 @@ void Engine::ApplyLink(const Event& event, std::string_view older_id, std::strin
 
 void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
                    EpochSeconds received_at) {
+  // The history blocks of the batch in flight are not readable from the store until it returns.
+  WaitCommit();
   StageChange change;
   change.from = scorer_->StageIndex(&newer.state);
   // Both leads' events in the order applied, then the linking event: exactly as if all had come
@@ -536,9 +577,21 @@ void Engine::ResetStage(Lead* lead) {
 
 void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutMeta(key, value); }
 
+bool Engine::HasUncommitted() const {
+  return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||
+         !pending_ids_.empty();
+}
+
 void Engine::Commit() {
+  WaitCommit();
+  StartCommit();
+  WaitCommit();
+}
+
+void Engine::StartCommit() {
+  assert(!commit_in_flight_);
   router_->Flush();
-  if (dirty_.empty() && batch_.empty() && completions_.empty() && after_commit_.empty()) {
+  if (!HasUncommitted()) {
     return;
   }
   // Keys in order: the memtable's skiplist inserts run far faster when each key lands next to
@@ -560,41 +613,75 @@ void Engine::Commit() {
   for (const auto* entry : pending_sorted_) {
     batch_.PutDedupe(entry->first, entry->second);
   }
-  outbox_.WriteMeta(&batch_);
+  inflight_.outbox_next_seq = outbox_.WriteMeta(&batch_);
   history_.Flush(&batch_, clock_->Now());
-  if (!batch_.empty()) {
-    const size_t bytes = batch_.size_bytes();
-    Status st = store_->Commit(&batch_);
-    if (!st.ok()) {
-      // The in-memory state is now ahead of the durable copy. Nothing of this group was
-      // acknowledged; stopping here and recovering from the log on restart loses nothing that
-      // was, whereas going on would acknowledge state that may never reach the disk.
-      LogError("commit to the store failed, stopping: " + st.ToString());
-      std::abort();
-    }
-    metrics_->CommitDone(bytes);
+  inflight_.bytes = batch_.size_bytes();
+  std::swap(inflight_.batch, batch_);
+  batch_.Clear();
+  inflight_.completions.swap(completions_);
+  inflight_.after_commit.swap(after_commit_);
+  inflight_ids_.swap(pending_ids_);
+  pending_ids_.clear();
+  dirty_.clear();
+  ++commit_generation_;
+  events_in_commit_ = 0;
+  commit_in_flight_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commit_done_.store(false, std::memory_order_relaxed);
+    commit_requested_ = true;
   }
+  commit_cv_.notify_one();
+}
+
+void Engine::FinishCommitIfDone() {
+  if (commit_in_flight_ && commit_done_.load(std::memory_order_acquire)) {
+    FinishCommit();
+  }
+}
+
+void Engine::WaitCommit() {
+  if (!commit_in_flight_) {
+    return;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return commit_done_.load(std::memory_order_acquire); });
+  }
+  FinishCommit();
+}
+
+void Engine::FinishCommit() {
+  commit_in_flight_ = false;
+  commit_done_.store(false, std::memory_order_relaxed);
+  if (!inflight_.status.ok()) {
+    // The in-memory state is now ahead of the durable copy. Nothing of this group was
+    // acknowledged; stopping here and recovering from the log on restart loses nothing that
+    // was, whereas going on would acknowledge state that may never reach the disk.
+    LogError("commit to the store failed, stopping: " + inflight_.status.ToString());
+    std::abort();
+  }
+  if (inflight_.bytes > 0) {
+    metrics_->CommitDone(inflight_.bytes);
+  }
+  inflight_ids_.clear();
   // Publish the new head before anyone hears "durable", so an ack never precedes its records.
-  outbox_.Committed();
+  outbox_.Committed(inflight_.outbox_next_seq);
   metrics_->SetOutboxHead(outbox_.head());
   const auto done_at = std::chrono::steady_clock::now();
-  for (Completion& c : completions_) {
+  for (Completion& c : inflight_.completions) {
     metrics_->ObserveApplyLatency(std::chrono::duration<double>(done_at - c.received_mono).count(),
                                   c.events);
     if (c.done) {
       c.done(Status::Ok());
     }
   }
-  completions_.clear();
+  inflight_.completions.clear();
   std::vector<std::function<void()>> after;
-  after.swap(after_commit_);
+  after.swap(inflight_.after_commit);
   for (auto& fn : after) {
     fn();
   }
-  dirty_.clear();
-  pending_ids_.clear();
-  ++commit_generation_;
-  events_in_commit_ = 0;
 }
 
 void Engine::RunCron() {
@@ -626,7 +713,10 @@ void Engine::RunCron() {
       LogWarning("outbox trim failed: " + st.ToString());
     }
   }
-  Commit();
+  FinishCommitIfDone();
+  if (!commit_in_flight_) {
+    StartCommit();
+  }
 }
 
 void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version) {

@@ -12,11 +12,19 @@
 // Leads live in memory (all of them, loaded at start); the store is the durable copy, written
 // once per commit. Nothing is acknowledged before the commit that holds it returns.
 //
+// The group commit is pipelined: at the end of a loop pass the engine seals what the pass changed
+// into a CommitBatch and hands it to its commit thread, which writes it to the store while the
+// engine applies the next tasks into a second batch. At most one batch is in flight; when it
+// returns, the engine (between two tasks, or woken) publishes the outbox head and runs that
+// batch's completions, in submission order. A task that must see committed state (a closure,
+// a merge reading history) first waits for the batch in flight.
+//
 // Thread safety: Submit, RunOnEngine, RequestReload, rules_info and queued_events may be called
 // from any thread. Methods documented "engine thread" may be called only from tasks run by
 // RunOnEngine.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -154,6 +162,15 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
     std::chrono::steady_clock::time_point received_mono;
     uint64_t events = 0;
   };
+  // A sealed group commit: handed to the commit thread, finished on the engine thread.
+  struct SealedCommit {
+    CommitBatch batch;
+    std::vector<Completion> completions;
+    std::vector<std::function<void()>> after_commit;
+    uint64_t outbox_next_seq = 0;  // the outbox's next seq when sealed
+    size_t bytes = 0;
+    Status status;  // set by the commit thread
+  };
   struct LeadEntry {
     Lead state;
     uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last commit
@@ -196,7 +213,19 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // the re-check set, the `stage` record, the metric, then routing.
   void StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
                     std::string_view trigger);
+  // Seals what changed since the last seal and waits until it is durable and finished.
   void Commit();
+  // Seals what changed and hands it to the commit thread; returns at once. Only when no commit
+  // is in flight (callers check, or WaitCommit first).
+  void StartCommit();
+  // True when something changed since the last seal.
+  bool HasUncommitted() const;
+  // When the commit in flight has returned: publishes the head, runs its completions. Cheap.
+  void FinishCommitIfDone();
+  // Waits for the commit in flight, if any, and finishes it.
+  void WaitCommit();
+  void FinishCommit();
+  void CommitLoop();
   void RunCron();
   // The rules thread's verdicts: a compiled rule set to swap in (engine thread), or a rejection
   // (rules thread; returns the version kept).
@@ -217,6 +246,12 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   size_t queued_events_ = 0;
   bool stopping_ = false;
   std::thread thread_;
+  // The commit thread and its hand-off (under mu_): one sealed batch at a time.
+  std::condition_variable commit_cv_;
+  bool commit_requested_ = false;
+  bool commit_thread_stop_ = false;
+  std::atomic<bool> commit_done_{false};
+  std::thread commit_thread_;
 
   mutable std::mutex info_mu_;
   RulesInfo info_;
@@ -231,8 +266,13 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   CommitBatch batch_;
   Outbox outbox_;
   std::vector<LeadEntry*> dirty_;
-  // messageIds applied since the last commit, with their receive times; written sorted.
+  // The batch in flight on the commit thread (valid while commit_in_flight_).
+  SealedCommit inflight_;
+  bool commit_in_flight_ = false;  // engine thread
+  // messageIds applied since the last seal, with their receive times; written sorted. Those of
+  // the batch in flight stay in inflight_ids_ until it is durable.
   std::unordered_map<std::string, EpochSeconds, StringHash, std::equal_to<>> pending_ids_;
+  std::unordered_map<std::string, EpochSeconds, StringHash, std::equal_to<>> inflight_ids_;
   std::vector<const std::pair<const std::string, EpochSeconds>*> pending_sorted_;
   std::vector<Completion> completions_;
   std::vector<std::function<void()>> after_commit_;

@@ -1,5 +1,7 @@
 #include "core/rules_manager.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -24,7 +26,10 @@ RulesManager::~RulesManager() { Stop(); }
 
 void RulesManager::Start() {
   signature_ = Signature(path_);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rules");
+    Run();
+  });
 }
 
 void RulesManager::Stop() {

@@ -45,20 +45,22 @@ uint64_t Outbox::Append(OutboxRecord* record, CommitBatch* batch) {
   return record->seq;
 }
 
-void Outbox::WriteMeta(CommitBatch* batch) {
+uint64_t Outbox::WriteMeta(CommitBatch* batch) {
   if (next_seq_ != next_seq_written_) {
     batch->PutMeta(kMetaNextSeq, std::to_string(next_seq_));
+    next_seq_written_ = next_seq_;
   }
+  return next_seq_;
 }
 
-void Outbox::Committed() {
-  if (next_seq_ == next_seq_written_) {
+void Outbox::Committed(uint64_t sealed_next_seq) {
+  const uint64_t head = sealed_next_seq - 1;
+  if (head <= head_.load(std::memory_order_relaxed)) {
     return;
   }
-  next_seq_written_ = next_seq_;
-  head_.store(next_seq_ - 1, std::memory_order_release);
+  head_.store(head, std::memory_order_release);
   if (listener_) {
-    listener_(next_seq_ - 1);
+    listener_(head);
   }
 }
 

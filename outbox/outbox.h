@@ -2,9 +2,11 @@
 // the committed head, the notice to subscribers, and trimming past retention.
 //
 // Writing (engine thread only): Append() gives a record the next seq and adds it to the commit
-// batch; before the batch is committed, WriteMeta() records the next seq in the same batch; once
-// the commit returned, Committed() publishes the new head and tells the listener. Nobody sees a
-// record before the commit that holds it.
+// batch; when the batch is sealed, WriteMeta() records the next seq in the same batch and returns
+// it; once the commit returned, Committed() with that value publishes the new head and tells the
+// listener. Nobody sees a record before the commit that holds it. Batches may be sealed while an
+// earlier one is still being written (the engine's pipelined commit): each is published with the
+// seq it was sealed at.
 //
 // Reading (any thread) goes through OutboxReader: head(), oldest() and Read().
 #pragma once
@@ -51,11 +53,12 @@ class Outbox : public OutboxReader {
   // Engine thread: sets record->seq to the next seq, encodes the record and adds it to `batch`.
   // Returns the seq.
   uint64_t Append(OutboxRecord* record, CommitBatch* batch);
-  // Engine thread: adds the next seq to `batch` when records were appended since the last commit.
-  void WriteMeta(CommitBatch* batch);
-  // Engine thread: the batch that held the appended records is durable; publishes the new head
-  // and calls the listener (when set) with it.
-  void Committed();
+  // Engine thread: adds the next seq to `batch` when records were appended since the last seal.
+  // Returns the next seq, to hand to Committed once `batch` is durable.
+  uint64_t WriteMeta(CommitBatch* batch);
+  // Engine thread: the batch sealed by WriteMeta's answer `sealed_next_seq` is durable; publishes
+  // the new head and calls the listener (when set) with it.
+  void Committed(uint64_t sealed_next_seq);
   // Set before the first commit; called on the engine thread with the new head.
   void SetListener(std::function<void(uint64_t head)> listener) { listener_ = std::move(listener); }
   // Engine thread (the cron): drops records older than the store's outbox retention.

@@ -55,9 +55,9 @@ class OutboxTest : public ::testing::Test {
 
   // The engine's commit sequence: meta into the batch, commit, then publish.
   void Commit(Outbox* outbox) {
-    outbox->WriteMeta(&batch_);
+    const uint64_t sealed = outbox->WriteMeta(&batch_);
     ASSERT_OK(store_->Commit(&batch_));
-    outbox->Committed();
+    outbox->Committed(sealed);
   }
 
   std::vector<uint64_t> StoredSeqs(const Outbox& outbox, uint64_t from = 0) {
@@ -101,11 +101,11 @@ TEST_F(OutboxTest, HeadMovesOnlyOnCommitted) {
   AppendRouted(outbox.get(), "u2", kT0);
   EXPECT_EQ(outbox->head(), 0u);
   EXPECT_TRUE(StoredSeqs(*outbox).empty());
-  outbox->WriteMeta(&batch_);
+  const uint64_t sealed = outbox->WriteMeta(&batch_);
   EXPECT_EQ(outbox->head(), 0u);
   ASSERT_OK(store_->Commit(&batch_));
   EXPECT_EQ(outbox->head(), 0u);  // durable, but not yet published
-  outbox->Committed();
+  outbox->Committed(sealed);
   EXPECT_EQ(outbox->head(), 2u);
   EXPECT_EQ(outbox->oldest(), 1u);
 }
@@ -132,18 +132,18 @@ TEST_F(OutboxTest, CommitWithoutRecordsChangesNothing) {
   auto outbox = NewOutbox();
   int calls = 0;
   outbox->SetListener([&](uint64_t) { ++calls; });
-  outbox->WriteMeta(&batch_);
+  uint64_t sealed = outbox->WriteMeta(&batch_);
   EXPECT_TRUE(batch_.empty());  // no meta write either
-  outbox->Committed();
+  outbox->Committed(sealed);
   EXPECT_EQ(calls, 0);
   EXPECT_EQ(outbox->head(), 0u);
 
   AppendRouted(outbox.get(), "u1", kT0);
   Commit(outbox.get());
   ASSERT_EQ(calls, 1);
-  outbox->WriteMeta(&batch_);
+  sealed = outbox->WriteMeta(&batch_);
   EXPECT_TRUE(batch_.empty());
-  outbox->Committed();
+  outbox->Committed(sealed);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(outbox->head(), 1u);
 }
@@ -183,11 +183,33 @@ TEST_F(OutboxTest, RestoredOutboxIsQuietUntilItAppends) {
   auto outbox = NewOutbox();
   int calls = 0;
   outbox->SetListener([&](uint64_t) { ++calls; });
-  outbox->WriteMeta(&batch_);
+  const uint64_t sealed = outbox->WriteMeta(&batch_);
   EXPECT_TRUE(batch_.empty());
-  outbox->Committed();
+  outbox->Committed(sealed);
   EXPECT_EQ(calls, 0);
   EXPECT_EQ(outbox->head(), 1u);
+}
+
+// The engine seals a second batch while the first is still being written: each is published with
+// the seq it was sealed at, so the head never covers a record of the batch not yet durable.
+TEST_F(OutboxTest, PipelinedBatchesPublishTheirOwnHead) {
+  auto outbox = NewOutbox();
+  std::vector<uint64_t> heads;
+  outbox->SetListener([&](uint64_t head) { heads.push_back(head); });
+  AppendRouted(outbox.get(), "u1", kT0);
+  AppendRouted(outbox.get(), "u2", kT0);
+  CommitBatch first;
+  const uint64_t first_sealed = outbox->WriteMeta(&batch_);
+  std::swap(first, batch_);
+  AppendRouted(outbox.get(), "u3", kT0);  // into the second batch, while the first is in flight
+  const uint64_t second_sealed = outbox->WriteMeta(&batch_);
+  ASSERT_OK(store_->Commit(&first));
+  outbox->Committed(first_sealed);
+  EXPECT_EQ(outbox->head(), 2u);
+  ASSERT_OK(store_->Commit(&batch_));
+  outbox->Committed(second_sealed);
+  EXPECT_EQ(outbox->head(), 3u);
+  EXPECT_EQ(heads, (std::vector<uint64_t>{2, 3}));
 }
 
 // Records appended but never committed were never seen by anyone: after a restart their seqs are
