@@ -4,6 +4,7 @@
 #include <rocksdb/perf_level.h>
 
 #include <cassert>
+#include <charconv>
 #include <system_error>
 
 #include "base/log.h"
@@ -17,6 +18,7 @@ namespace {
 constexpr std::string_view kMetaRulesVersion = "rules.version";
 constexpr std::string_view kMetaRulesSha = "rules.sha256";
 constexpr std::string_view kMetaRulesLoadedAt = "rules.loaded_at";
+constexpr std::string_view kMetaDedupeSeed = "dedupe.seed";
 
 uint64_t ParseU64(const std::string& s) {
   uint64_t v = 0;
@@ -48,6 +50,7 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
       outbox_(store),
       router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)),
       history_(store, options_.history),
+      dedupe_(options_.dedupe_window),
       rules_manager_(
           options_.rules_path, options_.watch_rules,
           [this](std::shared_ptr<const RuleSet> rules, ReloadDone done) {
@@ -101,6 +104,9 @@ Status Engine::Start() {
   if (Status st = history_.Restore(); !st.ok()) {
     return st;
   }
+  if (Status st = RestoreDedupe(); !st.ok()) {
+    return st;
+  }
   if (Status st = store_->ScanLinks(
           [this](std::string_view id, std::string_view root) { identity_.Restore(id, root); });
       !st.ok()) {
@@ -121,6 +127,39 @@ Status Engine::Start() {
     Loop();
   });
   rules_manager_.Start();
+  return Status::Ok();
+}
+
+Status Engine::RestoreDedupe() {
+  std::string seed_text;
+  Status st = store_->GetMeta(kMetaDedupeSeed, &seed_text);
+  if (st.IsNotFound()) {
+    dedupe_.SetSeed(DedupeIndex::NewSeed());
+    batch_.PutMeta(kMetaDedupeSeed, std::to_string(dedupe_.seed()));
+  } else if (!st.ok()) {
+    return st;
+  } else {
+    uint64_t seed = 0;
+    auto [end, ec] = std::from_chars(seed_text.data(), seed_text.data() + seed_text.size(), seed);
+    if (ec != std::errc() || end != seed_text.data() + seed_text.size()) {
+      return Status::Corruption("meta " + std::string(kMetaDedupeSeed) + " is not a number");
+    }
+    dedupe_.SetSeed(seed);
+  }
+  const EpochSeconds now = clock_->Now();
+  bool malformed = false;
+  st = store_->ScanDedupe(
+      [&](std::string_view id, EpochSeconds at) { dedupe_.RestoreId(id, at, now); },
+      [&](uint64_t block, EpochSeconds at, std::string_view hashes) {
+        malformed |= !dedupe_.RestoreBlock(hashes, at, now);
+        next_dedupe_block_ = std::max(next_dedupe_block_, block + 1);
+      });
+  if (!st.ok()) {
+    return st;
+  }
+  if (malformed) {
+    return Status::Corruption("store: a dedupe log block does not decode");
+  }
   return Status::Ok();
 }
 
@@ -267,33 +306,12 @@ void Engine::CommitLoop() {
 
 void Engine::ApplyBatch(IngestBatch& batch) {
   const EpochSeconds now = clock_->Now();
-  id_scratch_.clear();
-  for (const Event& e : batch.events) {
-    if (!e.message_id.empty()) {
-      id_scratch_.push_back(e.message_id);
-    }
-  }
-  if (!id_scratch_.empty()) {
-    Status st = store_->SeenMessages(id_scratch_, now, &seen_scratch_);
-    if (!st.ok()) {
-      LogError("dedupe lookup failed: " + st.ToString());
-      batch.done(st);
-      return;
-    }
-  }
-  size_t id_index = 0;
   uint64_t applied = 0;
   uint64_t duplicates = 0;
   for (Event& event : batch.events) {
-    if (!event.message_id.empty()) {
-      bool seen = seen_scratch_[id_index++];
-      // One hash operation both checks this commit group and claims the id; the group in
-      // flight is not in the store yet.
-      if (seen || inflight_ids_.count(event.message_id) != 0 ||
-          !pending_ids_.try_emplace(event.message_id, now).second) {
-        ++duplicates;
-        continue;
-      }
+    if (!event.message_id.empty() && dedupe_.CheckAndRecord(event.message_id, now)) {
+      ++duplicates;
+      continue;
     }
     if (!event.has_timestamp) {
       event.timestamp = batch.received_at;
@@ -579,7 +597,7 @@ void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutM
 
 bool Engine::HasUncommitted() const {
   return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||
-         !pending_ids_.empty();
+         dedupe_.has_block();
 }
 
 void Engine::Commit() {
@@ -604,24 +622,17 @@ void Engine::StartCommit() {
     EncodeLeadState(entry->state, &encode_scratch_);
     batch_.PutLead(entry->state.id, encode_scratch_);
   }
-  pending_sorted_.clear();
-  for (const auto& entry : pending_ids_) {
-    pending_sorted_.push_back(&entry);
-  }
-  std::sort(pending_sorted_.begin(), pending_sorted_.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
-  for (const auto* entry : pending_sorted_) {
-    batch_.PutDedupe(entry->first, entry->second);
+  const EpochSeconds now = clock_->Now();
+  if (dedupe_.TakeBlock(&dedupe_block_scratch_)) {
+    batch_.PutDedupeBlock(next_dedupe_block_++, now, dedupe_block_scratch_);
   }
   inflight_.outbox_next_seq = outbox_.WriteMeta(&batch_);
-  history_.Flush(&batch_, clock_->Now());
+  history_.Flush(&batch_, now);
   inflight_.bytes = batch_.size_bytes();
   std::swap(inflight_.batch, batch_);
   batch_.Clear();
   inflight_.completions.swap(completions_);
   inflight_.after_commit.swap(after_commit_);
-  inflight_ids_.swap(pending_ids_);
-  pending_ids_.clear();
   dirty_.clear();
   ++commit_generation_;
   events_in_commit_ = 0;
@@ -664,7 +675,6 @@ void Engine::FinishCommit() {
   if (inflight_.bytes > 0) {
     metrics_->CommitDone(inflight_.bytes);
   }
-  inflight_ids_.clear();
   // Publish the new head before anyone hears "durable", so an ack never precedes its records.
   outbox_.Committed(inflight_.outbox_next_seq);
   metrics_->SetOutboxHead(outbox_.head());

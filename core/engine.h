@@ -53,6 +53,7 @@
 #include "rules/rule_loader.h"
 #include "scoring/lead.h"
 #include "scoring/scorer.h"
+#include "storage/dedupe_index.h"
 #include "storage/store.h"
 
 namespace handoff {
@@ -68,6 +69,8 @@ struct EngineOptions {
   double outbox_trim_interval = 1;
   // Commit early once a group holds this many events, so one huge backlog is not one huge write.
   size_t max_commit_events = 16384;
+  // Seconds a messageId is remembered (SPEC 3); the same value the store's expiry uses.
+  double dedupe_window = 86400;
   // Keep every applied event in the history log (SPEC 8; merges replay it). Default: on.
   bool history = true;
   // Seconds history is kept, by commit time; 0 keeps it forever. Default: 90 d.
@@ -233,6 +236,8 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   uint64_t Rejected(const std::vector<LoadError>& errors);
   void InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version);
   Status LoadState();
+  // Reads the dedupe seed (or picks one) and the dedupe log back into dedupe_.
+  Status RestoreDedupe();
 
   const EngineOptions options_;
   Store* const store_;
@@ -269,11 +274,10 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // The batch in flight on the commit thread (valid while commit_in_flight_).
   SealedCommit inflight_;
   bool commit_in_flight_ = false;  // engine thread
-  // messageIds applied since the last seal, with their receive times; written sorted. Those of
-  // the batch in flight stay in inflight_ids_ until it is durable.
-  std::unordered_map<std::string, EpochSeconds, StringHash, std::equal_to<>> pending_ids_;
-  std::unordered_map<std::string, EpochSeconds, StringHash, std::equal_to<>> inflight_ids_;
-  std::vector<const std::pair<const std::string, EpochSeconds>*> pending_sorted_;
+  // The messageIds within the dedupe window, in memory; each commit logs its new ones as a block.
+  DedupeIndex dedupe_;
+  uint64_t next_dedupe_block_ = 1;
+  std::string dedupe_block_scratch_;
   std::vector<Completion> completions_;
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;
@@ -287,8 +291,6 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   size_t events_in_commit_ = 0;
   EpochSeconds next_stage_check_ = 0;
   EpochSeconds next_trim_ = 0;
-  std::vector<std::string_view> id_scratch_;
-  std::vector<bool> seen_scratch_;
   std::vector<double> score_scratch_;
   std::string encode_scratch_;
 };

@@ -42,6 +42,14 @@ void CommitBatch::PutDedupe(std::string_view message_id, EpochSeconds received_a
   Append(Op::kPutDedupe, message_id, time, {});
 }
 
+void CommitBatch::PutDedupeBlock(uint64_t block, EpochSeconds at, std::string_view hashes) {
+  std::string key;
+  fmt::AppendSeqKey(block, &key);
+  std::string time;
+  fmt::AppendTime(at, &time);
+  Append(Op::kPutDedupeBlock, key, time, hashes);
+}
+
 void CommitBatch::PutOutbox(uint64_t seq, EpochSeconds at, std::string_view record_json) {
   assert(seq > 0 && "outbox seqs start at 1");
   std::string key;

@@ -26,6 +26,9 @@ class CommitBatch {
   void DeleteLead(std::string_view lead_id);
   // Remembers `message_id` as received at `received_at` (replacing an earlier time).
   void PutDedupe(std::string_view message_id, EpochSeconds received_at);
+  // One group commit's block of the dedupe log (storage/dedupe_index.h): `hashes` recorded by
+  // the commit at `at`. Blocks are numbered in commit order.
+  void PutDedupeBlock(uint64_t block, EpochSeconds at, std::string_view hashes);
   // `seq` >= 1 (SPEC 9: the first record is 1); `at` is the record's time, used by TrimOutbox.
   void PutOutbox(uint64_t seq, EpochSeconds at, std::string_view record_json);
   // Small named values: rule version, next outbox seq, routing state, ...
@@ -49,6 +52,7 @@ class CommitBatch {
     kPutLead,
     kDeleteLead,
     kPutDedupe,
+    kPutDedupeBlock,
     kPutOutbox,
     kPutMeta,
     kDeleteMeta,

@@ -16,8 +16,8 @@ class DedupeExpiryFilter final : public rocksdb::CompactionFilter {
   bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
               std::string* /*new_value*/, bool* /*value_changed*/) const override {
     EpochSeconds received_at = 0;
-    if (value.size() != store_format::kTimeSize ||
-        !store_format::DecodeTimePrefix(std::string_view(value.data(), value.size()),
+    // Per-id values are exactly a time; dedupe-log blocks start with theirs.
+    if (!store_format::DecodeTimePrefix(std::string_view(value.data(), value.size()),
                                         &received_at)) {
       return false;
     }

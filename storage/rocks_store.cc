@@ -34,10 +34,12 @@ enum ColumnFamily : size_t {
   kMeta,
   kLinks,
   kHistory,
+  kDedupeLog,
   kNumColumnFamilies
 };
 constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
-    "default", fmt::kLeads, fmt::kDedupe, fmt::kOutbox, fmt::kMeta, fmt::kLinks, fmt::kHistory};
+    "default",  fmt::kLeads, fmt::kDedupe,  fmt::kOutbox,
+    fmt::kMeta, fmt::kLinks, fmt::kHistory, fmt::kDedupeLog};
 
 // Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
 // that a burst of commits does not stall on flushes.
@@ -214,6 +216,16 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   // which are rare (a walk follows pointers to buckets that exist).
   descriptors.emplace_back(kColumnFamilyNames[kHistory],
                            BaseColumnFamilyOptions(cache, /*bloom=*/false, kHistoryWriteBuffer));
+  {
+    // Dedupe log: one block per commit, read whole at start, never looked up by id. Blocks
+    // expire by their time, through the same compaction filter as the per-id form.
+    auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/false, kDedupeWriteBuffer);
+    cf.compaction_filter_factory =
+        NewDedupeFilterFactory(store->options_.clock, options.dedupe_window);
+    cf.periodic_compaction_seconds =
+        static_cast<uint64_t>(std::clamp(options.dedupe_window, 3600.0, 30.0 * 86400));
+    descriptors.emplace_back(kColumnFamilyNames[kDedupeLog], std::move(cf));
+  }
 
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status rs =
@@ -288,6 +300,9 @@ Status RocksStore::Commit(CommitBatch* batch) {
         break;
       case CommitBatch::Op::kPutDedupe:
         rs = wb.Put(cf(kDedupe), key, value);
+        break;
+      case CommitBatch::Op::kPutDedupeBlock:
+        rs = wb.Put(cf(kDedupeLog), key, value);
         break;
       case CommitBatch::Op::kPutOutbox:
         rs = wb.Put(cf(kOutbox), key, value);
@@ -481,6 +496,39 @@ Status RocksStore::ScanLinks(
     fn(ToView(it->key()), ToView(it->value()));
   }
   return FromRocks(it->status(), "scan links");
+}
+
+Status RocksStore::ScanDedupe(
+    const std::function<void(std::string_view id, EpochSeconds at)>& id_fn,
+    const std::function<void(uint64_t block, EpochSeconds at, std::string_view hashes)>& block_fn)
+    const {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;  // read once, at start
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kDedupe)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      EpochSeconds at = 0;
+      if (it->value().size() != fmt::kTimeSize ||
+          !fmt::DecodeTimePrefix(ToView(it->value()), &at)) {
+        return Status::Corruption("store: bad dedupe value");
+      }
+      id_fn(ToView(it->key()), at);
+    }
+    if (Status st = FromRocks(it->status(), "scan dedupe ids"); !st.ok()) {
+      return st;
+    }
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kDedupeLog)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t block = 0;
+    EpochSeconds at = 0;
+    const std::string_view value = ToView(it->value());
+    if (!fmt::DecodeSeqKey(ToView(it->key()), &block) || !fmt::DecodeTimePrefix(value, &at)) {
+      return Status::Corruption("store: bad dedupe log block");
+    }
+    block_fn(block, at, value.substr(fmt::kTimeSize));
+  }
+  return FromRocks(it->status(), "scan dedupe log");
 }
 
 Status RocksStore::GetHistory(std::string_view key, std::string* value) const {

@@ -84,6 +84,9 @@ class RocksStore final : public Store {
   // (pass the same clock's time). An expired id that RocksDB has not yet dropped is unseen.
   Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const override;
   // Batch form (one RocksDB MultiGet): (*results)[i] answers ids[i].
+  Status ScanDedupe(const std::function<void(std::string_view id, EpochSeconds at)>& id_fn,
+                    const std::function<void(uint64_t block, EpochSeconds at,
+                                             std::string_view hashes)>& block_fn) const override;
   Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
                       std::vector<bool>* results) const override;
 

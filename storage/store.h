@@ -54,6 +54,13 @@ class Store {
   virtual Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
                               std::vector<bool>* results) const = 0;
 
+  // At start, rebuilding the in-memory dedupe index: calls id_fn(id, received_at) for each id of
+  // the older per-id form (PutDedupe), then block_fn(block, at, hashes) for each dedupe-log block
+  // (PutDedupeBlock) in block order. Expired entries the store has not dropped yet are included.
+  virtual Status ScanDedupe(const std::function<void(std::string_view id, EpochSeconds at)>& id_fn,
+                            const std::function<void(uint64_t block, EpochSeconds at,
+                                                     std::string_view hashes)>& block_fn) const = 0;
+
   // A meta value; NotFound when absent.
   virtual Status GetMeta(std::string_view key, std::string* value) const = 0;
 

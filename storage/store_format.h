@@ -7,6 +7,9 @@
 //   column family  key                              value
 //   leads          lead id (bytes as given)          the encoded LeadState (opaque to the store)
 //   dedupe         messageId (bytes as given)        receive time: 8 bytes, see AppendTime
+//                  (the per-id form: still read at start, no longer written)
+//   dedupe_log     block: 8 bytes big-endian         commit time (8 bytes) + 12 bytes per id:
+//                                                     its keyed hash (storage/dedupe_index.h)
 //   outbox         seq: 8 bytes big-endian            record time (8 bytes) + record JSON
 //   meta           name (e.g. "rules.version")       opaque bytes
 //   links          id (bytes as given)               the id's lead (root) id, bytes as given
@@ -27,6 +30,7 @@ namespace handoff::store_format {
 
 inline constexpr char kLeads[] = "leads";
 inline constexpr char kDedupe[] = "dedupe";
+inline constexpr char kDedupeLog[] = "dedupe_log";
 inline constexpr char kOutbox[] = "outbox";
 inline constexpr char kMeta[] = "meta";
 inline constexpr char kLinks[] = "links";

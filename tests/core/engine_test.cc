@@ -71,8 +71,9 @@ class EngineTest : public ::testing::Test {
   EngineTest() : clock_(kStart) { rules_path_ = dir_.WriteFile("rules.yaml", kRules); }
   ~EngineTest() override { StopEngine(); }
 
-  void StartEngine(double stage_check_interval = 0) {
+  void StartEngine(double stage_check_interval = 0, double dedupe_window = 86400) {
     EngineOptions options;
+    options.dedupe_window = dedupe_window;
     options.rules_path = rules_path_;
     options.watch_rules = false;
     options.stage_check_interval = stage_check_interval;
@@ -163,8 +164,7 @@ TEST_F(EngineTest, AppliesABatchAndAcknowledgesItAfterTheCommit) {
   // The completion ran after the commit that holds the batch: the store already has it all.
   EXPECT_GT(store_.commits(), commits_before);
   EXPECT_EQ(store_.lead_count(), 1u);
-  EXPECT_TRUE(store_.HasDedupe("m1"));
-  EXPECT_TRUE(store_.HasDedupe("m2"));
+  EXPECT_EQ(store_.dedupe_blocks(), 1u);  // both ids in the commit's one dedupe-log block
   const LeadView lead = Lead("u1");
   ASSERT_TRUE(lead.found);
   EXPECT_EQ(lead.events, 2u);
@@ -183,6 +183,31 @@ TEST_F(EngineTest, AMessageIdIsAppliedOnceWithinABatchAndAcrossBatches) {
   ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "m1", kStart)}));
   ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "", kStart), Page("u1", "", kStart)}));
   // Events without a messageId are never deduplicated.
+  EXPECT_EQ(Lead("u1").events, 3u);
+}
+
+// The dedupe window by the injected clock, across a restart (the index is rebuilt from the
+// dedupe log), and an id applied again after it expired is remembered anew.
+TEST_F(EngineTest, AnIdIsRememberedForTheWindowAcrossRestarts) {
+  StartEngine(0, /*dedupe_window=*/100);
+  ASSERT_OK(Submit({Page("u1", "m1", kStart)}));
+  clock_.Advance(60);
+  ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "m2", kStart)}));
+  EXPECT_EQ(Lead("u1").events, 2u);
+  StopEngine();
+
+  StartEngine(0, /*dedupe_window=*/100);
+  clock_.Advance(30);  // m1 is 90 s old, m2 30 s: both still remembered
+  ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "m2", kStart)}));
+  EXPECT_EQ(Lead("u1").events, 2u);
+  clock_.Advance(20);  // m1 is 110 s old: expired; m2 50 s
+  ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "m2", kStart)}));
+  EXPECT_EQ(Lead("u1").events, 3u);
+  StopEngine();
+
+  StartEngine(0, /*dedupe_window=*/100);
+  clock_.Advance(10);  // m1 applied again 10 s ago: remembered from then
+  ASSERT_OK(Submit({Page("u1", "m1", kStart)}));
   EXPECT_EQ(Lead("u1").events, 3u);
 }
 

@@ -38,6 +38,12 @@ class MemoryStore final : public Store {
         case CommitBatch::Op::kPutDedupe:
           dedupe_[key] = value;
           break;
+        case CommitBatch::Op::kPutDedupeBlock: {
+          uint64_t block = 0;
+          store_format::DecodeSeqKey(e.key, &block);
+          dedupe_log_[block] = value;
+          break;
+        }
         case CommitBatch::Op::kPutOutbox: {
           uint64_t seq = 0;
           store_format::DecodeSeqKey(e.key, &seq);
@@ -138,6 +144,23 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status ScanDedupe(const std::function<void(std::string_view, EpochSeconds)>& id_fn,
+                    const std::function<void(uint64_t, EpochSeconds, std::string_view)>& block_fn)
+      const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, time] : dedupe_) {
+      EpochSeconds at = 0;
+      store_format::DecodeTimePrefix(time, &at);
+      id_fn(id, at);
+    }
+    for (const auto& [block, value] : dedupe_log_) {
+      EpochSeconds at = 0;
+      store_format::DecodeTimePrefix(value, &at);
+      block_fn(block, at, std::string_view(value).substr(store_format::kTimeSize));
+    }
+    return Status::Ok();
+  }
+
   Status ScanLinks(
       const std::function<void(std::string_view, std::string_view)>& fn) const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -195,9 +218,9 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return links_.size();
   }
-  bool HasDedupe(const std::string& id) const {
+  size_t dedupe_blocks() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return dedupe_.count(id) > 0;
+    return dedupe_log_.size();
   }
 
  private:
@@ -224,6 +247,7 @@ class MemoryStore final : public Store {
   mutable std::mutex mu_;
   Map leads_;
   Map dedupe_;
+  std::map<uint64_t, std::string> dedupe_log_;
   std::map<uint64_t, std::string> outbox_;
   Map meta_;
   Map links_;

@@ -75,9 +75,10 @@ TEST(DedupeFilterTest, ZeroWindowForgetsEverythingAlreadyReceived) {
   EXPECT_FALSE(Drops(*filter, TimeValue(kT0 + 1)));
 }
 
-// A value that is not exactly one time is kept: the store reports it as Corruption on lookup, and
-// dropping it would destroy the evidence.
-TEST(DedupeFilterTest, KeepsValuesThatAreNotATime) {
+// A value too short to hold a time is kept: the store reports it as Corruption on lookup, and
+// dropping it would destroy the evidence. A longer value (a dedupe-log block: its time, then its
+// ids' hashes) goes by the time it starts with.
+TEST(DedupeFilterTest, KeepsValuesThatAreNotATimeAndJudgesBlocksByTheirTime) {
   ManualClock clock(kT0);
   auto factory = NewDedupeFilterFactory(&clock, kWindow);
   auto filter = NewFilter(factory.get());
@@ -85,8 +86,8 @@ TEST(DedupeFilterTest, KeepsValuesThatAreNotATime) {
   EXPECT_FALSE(Drops(*filter, ""));
   EXPECT_FALSE(Drops(*filter, old.substr(0, 1)));
   EXPECT_FALSE(Drops(*filter, old.substr(0, store_format::kTimeSize - 1)));
-  EXPECT_FALSE(Drops(*filter, old + "x"));
-  EXPECT_FALSE(Drops(*filter, old + old));
+  EXPECT_TRUE(Drops(*filter, old + "hashes"));
+  EXPECT_FALSE(Drops(*filter, TimeValue(kT0 - 1) + "hashes"));
 }
 
 // One job, one cut-off: the clock is read when the filter is made, not per entry, so a long

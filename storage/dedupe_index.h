@@ -1,0 +1,102 @@
+// DedupeIndex: which messageIds were applied within the dedupe window (SPEC 3), answered from
+// memory without a store lookup or a store write per event.
+//
+// Each id is kept as a 86-bit keyed hash plus the time it was recorded, in an open-addressing
+// table of 16-byte slots (no allocation per id once the table has grown). The durable copy is a
+// log: every group commit writes one block holding the hashes of the ids it recorded
+// (TakeBlock -> CommitBatch::PutDedupeBlock), and at start the blocks still within the window are
+// read back (RestoreBlock). A block carries its commit time, never earlier than any of its ids'
+// receive times, so a restored id can only be remembered a few milliseconds longer, never shorter.
+//
+// Exactness: two different ids are confused only when 86 bits of a hash keyed by a random seed
+// (kept in the store's meta) collide: about 1 in 10^17 for an id arriving among 10^9 remembered
+// ones, and not something a client can aim for without the seed.
+//
+// Memory: two generations (the current table and the previous one); a generation older than the
+// window is dropped whole, so the index holds at most about two windows' worth of ids, at 16-32
+// bytes each.
+//
+// Thread safety: none; one owner (the engine thread).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "handoff/clock.h"
+
+namespace handoff {
+
+class DedupeIndex {
+ public:
+  // Bytes per id in a block: 8 + 4 bytes of the hash.
+  static constexpr size_t kBlockEntrySize = 12;
+
+  // `window_seconds` >= 0: how long an id is remembered (0: not at all).
+  explicit DedupeIndex(double window_seconds);
+
+  // The hash key; set before the first id (a new store picks a random one, see NewSeed).
+  void SetSeed(uint64_t seed) { seed_ = seed; }
+  uint64_t seed() const { return seed_; }
+  static uint64_t NewSeed();
+
+  // True when `id` was recorded within the window before `now` (a duplicate: nothing changes).
+  // Otherwise records it at `now`, adds it to the next block, and returns false.
+  bool CheckAndRecord(std::string_view id, EpochSeconds now);
+
+  // True when ids were recorded since the last TakeBlock.
+  bool has_block() const { return !block_.empty(); }
+  // Moves the hashes recorded since the last call into *block (replacing its contents); false
+  // when there were none.
+  bool TakeBlock(std::string* block);
+
+  // At start: the ids of one stored block, recorded at `at` (skipped when already expired at
+  // `now`). False when the block is malformed.
+  bool RestoreBlock(std::string_view block, EpochSeconds at, EpochSeconds now);
+  // At start: one id of the older per-id form, recorded at `at`.
+  void RestoreId(std::string_view id, EpochSeconds at, EpochSeconds now);
+
+  // Ids held (including expired ones not yet dropped) and the bytes of the tables.
+  size_t size() const { return current_.used + previous_.used; }
+  size_t memory_bytes() const {
+    return (current_.slots.size() + previous_.slots.size()) * sizeof(Slot);
+  }
+
+ private:
+  struct Hash {
+    uint64_t high;  // never 0 (0 marks an empty slot)
+    uint32_t low;   // 22 bits are kept in the slot
+  };
+  struct Slot {
+    uint64_t high = 0;
+    uint64_t low_and_time = 0;  // hash bits above, time in ms since base_ms_ below
+  };
+  struct Table {
+    std::vector<Slot> slots;  // power of two, or empty
+    size_t used = 0;
+    EpochSeconds started = 0;  // when its first id was recorded
+  };
+
+  Hash HashOf(std::string_view id) const;
+  uint64_t TimeCode(EpochSeconds t);
+  EpochSeconds TimeOf(uint64_t packed) const;
+  static bool SameHash(const Slot& slot, const Hash& h);
+  // The slot holding `h` in `table`, or null.
+  static Slot* Find(Table& table, const Hash& h);
+  void Insert(const Hash& h, EpochSeconds at);
+  // Drops the previous generation once everything in it has expired.
+  void Rotate(EpochSeconds now);
+  bool Fresh(const Slot& slot, EpochSeconds now) const;
+
+  const double window_;
+  uint64_t seed_ = 0;
+  int64_t base_ms_ = 0;  // times are kept as ms since this; set by the first time seen
+  bool has_base_ = false;
+  Table current_;
+  Table previous_;
+  std::string block_;  // hashes recorded since the last TakeBlock
+};
+
+}  // namespace handoff

@@ -1,0 +1,101 @@
+// The in-memory dedupe index: duplicates within the window, expiry, the block log round trip, the
+// seed, and memory that does not grow past two windows.
+#include "storage/dedupe_index.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace handoff {
+namespace {
+
+constexpr EpochSeconds kT0 = 1'800'000'000.25;
+
+TEST(DedupeIndexTest, AnIdIsADuplicateWithinTheWindowOnly) {
+  DedupeIndex index(10);
+  index.SetSeed(7);
+  EXPECT_FALSE(index.CheckAndRecord("m1", kT0));
+  EXPECT_TRUE(index.CheckAndRecord("m1", kT0));
+  EXPECT_TRUE(index.CheckAndRecord("m1", kT0 + 9.99));
+  EXPECT_FALSE(index.CheckAndRecord("m2", kT0 + 9.99));
+  // Expired: applied again, and remembered from then on.
+  EXPECT_FALSE(index.CheckAndRecord("m1", kT0 + 10.001));
+  EXPECT_TRUE(index.CheckAndRecord("m1", kT0 + 15));
+  EXPECT_FALSE(index.CheckAndRecord("m1", kT0 + 20.01));
+}
+
+TEST(DedupeIndexTest, AZeroWindowRemembersNothing) {
+  DedupeIndex index(0);
+  EXPECT_FALSE(index.CheckAndRecord("m1", kT0));
+  EXPECT_FALSE(index.CheckAndRecord("m1", kT0));
+  std::string block;
+  EXPECT_FALSE(index.TakeBlock(&block));
+}
+
+TEST(DedupeIndexTest, BlocksRestoreTheIdsTheyRecorded) {
+  DedupeIndex index(100);
+  index.SetSeed(42);
+  std::string block;
+  EXPECT_FALSE(index.TakeBlock(&block));
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_FALSE(index.CheckAndRecord("id-" + std::to_string(i), kT0));
+  }
+  EXPECT_TRUE(index.CheckAndRecord("id-7", kT0));  // a duplicate adds nothing to the block
+  ASSERT_TRUE(index.TakeBlock(&block));
+  EXPECT_EQ(block.size(), 5000 * DedupeIndex::kBlockEntrySize);
+  EXPECT_FALSE(index.has_block());
+
+  DedupeIndex restored(100);
+  restored.SetSeed(42);
+  ASSERT_TRUE(restored.RestoreBlock(block, kT0 + 1, kT0 + 50));
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(restored.CheckAndRecord("id-" + std::to_string(i), kT0 + 50)) << i;
+  }
+  EXPECT_FALSE(restored.CheckAndRecord("id-5000", kT0 + 50));
+  // The block's time counts: 100 s after it, its ids are gone.
+  EXPECT_FALSE(restored.CheckAndRecord("id-1", kT0 + 101.5));
+
+  // An expired block is skipped; a malformed one is reported.
+  DedupeIndex late(100);
+  late.SetSeed(42);
+  ASSERT_TRUE(late.RestoreBlock(block, kT0, kT0 + 200));
+  EXPECT_EQ(late.size(), 0u);
+  EXPECT_FALSE(late.RestoreBlock(block.substr(1), kT0, kT0));
+}
+
+TEST(DedupeIndexTest, TheSeedKeysTheHash) {
+  DedupeIndex a(100);
+  a.SetSeed(1);
+  ASSERT_FALSE(a.CheckAndRecord("m1", kT0));
+  std::string block;
+  ASSERT_TRUE(a.TakeBlock(&block));
+  DedupeIndex b(100);
+  b.SetSeed(2);
+  ASSERT_TRUE(b.RestoreBlock(block, kT0, kT0));
+  EXPECT_FALSE(b.CheckAndRecord("m1", kT0));  // another seed: another hash
+}
+
+TEST(DedupeIndexTest, OldIdsOfThePerIdFormRestore) {
+  DedupeIndex index(100);
+  index.RestoreId("old", kT0, kT0 + 10);
+  index.RestoreId("expired", kT0, kT0 + 100);
+  EXPECT_TRUE(index.CheckAndRecord("old", kT0 + 10));
+  EXPECT_FALSE(index.CheckAndRecord("expired", kT0 + 10));
+}
+
+TEST(DedupeIndexTest, MemoryStaysWithinTwoWindowsOfIds) {
+  DedupeIndex index(10);
+  size_t peak = 0;
+  // 1,000 new ids a second for 200 s: only about 20 s of them may be held at once.
+  for (int s = 0; s < 200; ++s) {
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_FALSE(index.CheckAndRecord(std::to_string(s) + "-" + std::to_string(i), kT0 + s));
+    }
+    peak = std::max(peak, index.size());
+  }
+  EXPECT_LE(peak, 21'000u);
+  EXPECT_TRUE(index.CheckAndRecord("199-5", kT0 + 199.5));
+}
+
+}  // namespace
+}  // namespace handoff
