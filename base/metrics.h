@@ -37,6 +37,7 @@ class Metrics {
   void ObserveApplyLatency(double seconds, uint64_t count);
 
   void SetLeads(uint64_t n) { leads_.store(n, kRelaxed); }
+  uint64_t leads() const { return leads_.load(kRelaxed); }
   void SetOutboxHead(uint64_t seq) { outbox_head_.store(seq, kRelaxed); }
   void SetSubscribers(int64_t n) { subscribers_.store(n, kRelaxed); }
   void AddSubscribers(int64_t delta) { subscribers_.fetch_add(delta, kRelaxed); }

@@ -19,6 +19,8 @@ constexpr std::string_view kMetaRulesVersion = "rules.version";
 constexpr std::string_view kMetaRulesSha = "rules.sha256";
 constexpr std::string_view kMetaRulesLoadedAt = "rules.loaded_at";
 constexpr std::string_view kMetaDedupeSeed = "dedupe.seed";
+// How many leads the store holds; written with the pinned index (absent: a store from before it).
+constexpr std::string_view kMetaLeadCount = "leads.count";
 
 uint64_t ParseU64(const std::string& s) {
   uint64_t v = 0;
@@ -164,30 +166,64 @@ Status Engine::RestoreDedupe() {
 }
 
 Status Engine::LoadState() {
+  // Only the pinned leads (staged or owned) come into memory; the rest are read on demand.
+  std::string text;
+  Status st = store_->GetMeta(kMetaLeadCount, &text);
+  if (st.ok()) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), lead_count_);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Status::Corruption("meta " + std::string(kMetaLeadCount) + " is not a count");
+    }
+  } else if (!st.IsNotFound()) {
+    return st;
+  }
+  const bool indexed = st.ok();
   Status decode_error;
-  Status st = store_->ScanLeads("", [&](std::string_view id, std::string_view encoded) {
+  auto adopt = [&](std::string_view id, std::string_view encoded) {
     auto entry = std::make_unique<LeadEntry>();
-    Status d = DecodeLeadState(encoded, &entry->state);
-    if (!d.ok()) {
+    if (Status d = DecodeLeadState(encoded, &entry->state); !d.ok()) {
       decode_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
       return false;
+    }
+    if (!indexed) {
+      ++lead_count_;  // a store written before the pinned index: counted once, here
+    }
+    if (!Pinned(*entry)) {
+      return true;
     }
     if (scorer_->StageIndex(&entry->state) > 0) {
       staged_.insert(entry.get());
     }
     router_->AdoptLead(&entry->state);
-    LeadEntry& ref = *entry;
-    leads_.emplace(std::string(id), std::move(entry));
+    LeadEntry& ref = Insert(std::move(entry));
     IndexLead(ref);
+    ref.pinned_stored = true;
+    if (!indexed) {
+      batch_.PutPinned(ref.state.id);
+    }
     return true;
-  });
+  };
+  if (indexed) {
+    std::vector<std::string> ids;
+    st = store_->ScanPinned([&](std::string_view id) { ids.emplace_back(id); });
+    for (size_t i = 0; st.ok() && decode_error.ok() && i < ids.size(); ++i) {
+      std::string encoded;
+      st = store_->GetLead(ids[i], &encoded);
+      if (st.ok()) {
+        adopt(ids[i], encoded);
+      }
+    }
+  } else {
+    st = store_->ScanLeads("", adopt);
+    lead_count_dirty_ = true;  // and the count, so the next start reads only the pinned leads
+  }
   if (!st.ok()) {
     return st;
   }
   if (!decode_error.ok()) {
     return decode_error;
   }
-  metrics_->SetLeads(leads_.size());
+  metrics_->SetLeads(lead_count_);
   return Status::Ok();
 }
 
@@ -242,11 +278,6 @@ size_t Engine::queued_events() const {
   return queued_events_;
 }
 
-Lead* Engine::FindLead(std::string_view id) {
-  auto it = leads_.find(id);
-  return it == leads_.end() ? nullptr : &it->second->state;
-}
-
 void Engine::Loop() {
   std::vector<Task> tasks;
   for (;;) {
@@ -254,6 +285,8 @@ void Engine::Loop() {
     if (!commit_in_flight_ && HasUncommitted()) {
       StartCommit();
     }
+    // Here no task holds a lead: the cache may let some go.
+    Evict();
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (queue_.empty() && !stopping_ && !commit_done_.load(std::memory_order_acquire)) {
@@ -277,6 +310,7 @@ void Engine::Loop() {
       }
       // Acks of the batch in flight go out as soon as it is durable, not after this whole pass.
       FinishCommitIfDone();
+      Evict();
     }
     tasks.clear();
     RunCron();
@@ -332,45 +366,173 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   }
 }
 
+Engine::LeadEntry& Engine::Insert(std::unique_ptr<LeadEntry> entry) {
+  LeadEntry& ref = *entry;
+  std::string key = ref.state.id;
+  leads_.emplace(std::move(key), std::move(entry));
+  return ref;
+}
+
+Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
+  if (auto it = leads_.find(id); it != leads_.end()) {
+    Touch(it->second.get());
+    return it->second.get();
+  }
+  // Not in memory: a clean lead the cache let go (a dirty one never leaves), or no lead.
+  std::string encoded;
+  Status st = store_->GetLead(id, &encoded);
+  if (st.IsNotFound()) {
+    return nullptr;
+  }
+  auto entry = std::make_unique<LeadEntry>();
+  if (st.ok()) {
+    st = DecodeLeadState(encoded, &entry->state);
+  }
+  if (!st.ok()) {
+    // Going on would score the lead from zero and overwrite what the store holds.
+    LogError("cannot read lead " + std::string(id) + " from the store, stopping: " + st.ToString());
+    std::abort();
+  }
+  LeadEntry& ref = Insert(std::move(entry));
+  LruPushFront(&ref);
+  return &ref;
+}
+
 Engine::LeadEntry& Engine::LeadFor(std::string_view id) {
-  auto it = leads_.find(id);
-  if (it != leads_.end()) {
-    return *it->second;
+  if (LeadEntry* entry = FindEntry(id); entry != nullptr) {
+    return *entry;
   }
   auto entry = std::make_unique<LeadEntry>();
   entry->state.id = std::string(id);
-  LeadEntry& ref = *entry;
-  leads_.emplace(std::string(id), std::move(entry));
-  IndexLead(ref);
-  metrics_->SetLeads(leads_.size());
+  LeadEntry& ref = Insert(std::move(entry));
+  LruPushFront(&ref);
+  ++lead_count_;
+  lead_count_dirty_ = true;
+  metrics_->SetLeads(lead_count_);
   return ref;
+}
+
+Lead* Engine::FindLead(std::string_view id) {
+  LeadEntry* entry = FindEntry(id);
+  return entry == nullptr ? nullptr : &entry->state;
+}
+
+bool Engine::Pinned(LeadEntry& entry) const {
+  return entry.state.owner.has_value() || scorer_->StageIndex(&entry.state) > 0;
 }
 
 void Engine::IndexLead(LeadEntry& entry) {
   const std::string_view id = entry.state.id;
-  if (entry.indexed_stage.empty()) {
-    index_all_.insert(id);
-  } else if (entry.indexed_stage != entry.state.stage) {
-    index_by_stage_[entry.indexed_stage].erase(id);
-  } else {
+  const std::string& stage =
+      scorer_->StageIndex(&entry.state) > 0 ? entry.state.stage : std::string();
+  if (entry.indexed_stage == stage) {
     return;
   }
-  entry.indexed_stage = entry.state.stage;
-  index_by_stage_[entry.indexed_stage].insert(id);
+  if (!entry.indexed_stage.empty()) {
+    index_by_stage_[entry.indexed_stage].erase(id);
+  }
+  entry.indexed_stage = stage;
+  if (!stage.empty()) {
+    index_by_stage_[stage].insert(id);
+  }
+}
+
+void Engine::ClassifyLead(LeadEntry& entry) {
+  IndexLead(entry);
+  const bool pinned = Pinned(entry);
+  if (pinned != entry.pinned_stored) {
+    if (pinned) {
+      batch_.PutPinned(entry.state.id);
+    } else {
+      batch_.DeletePinned(entry.state.id);
+    }
+    entry.pinned_stored = pinned;
+  }
+  if (pinned && entry.in_lru) {
+    LruUnlink(&entry);
+  } else if (!pinned && !entry.in_lru) {
+    LruPushFront(&entry);
+  }
+}
+
+void Engine::LruUnlink(LeadEntry* entry) {
+  if (!entry->in_lru) {
+    return;
+  }
+  (entry->lru_prev != nullptr ? entry->lru_prev->lru_next : lru_head_) = entry->lru_next;
+  (entry->lru_next != nullptr ? entry->lru_next->lru_prev : lru_tail_) = entry->lru_prev;
+  entry->lru_prev = entry->lru_next = nullptr;
+  entry->in_lru = false;
+  --lru_size_;
+}
+
+void Engine::LruPushFront(LeadEntry* entry) {
+  entry->lru_prev = nullptr;
+  entry->lru_next = lru_head_;
+  (lru_head_ != nullptr ? lru_head_->lru_prev : lru_tail_) = entry;
+  lru_head_ = entry;
+  entry->in_lru = true;
+  ++lru_size_;
+}
+
+void Engine::Evict() {
+  // A lead changed in the batch being built or the one in flight is not in the store yet: it and
+  // everything more recent stay.
+  const uint64_t oldest_unwritten = commit_in_flight_ ? inflight_generation_ : commit_generation_;
+  while (lru_size_ > options_.lead_cache && lru_tail_ != nullptr) {
+    LeadEntry* entry = lru_tail_;
+    if (entry->dirty_generation >= oldest_unwritten) {
+      return;
+    }
+    LruUnlink(entry);
+    if (entry->referenced) {
+      entry->referenced = false;  // used since it last came round: a second chance
+      LruPushFront(entry);
+      continue;
+    }
+    if (Pinned(*entry)) {
+      continue;  // classified at its next seal; never dropped from memory
+    }
+    if (!entry->indexed_stage.empty()) {
+      index_by_stage_[entry->indexed_stage].erase(entry->state.id);
+    }
+    staged_.erase(entry);
+    leads_.erase(leads_.find(std::string_view(entry->state.id)));
+  }
 }
 
 void Engine::ForEachLead(std::string_view stage, std::string_view after,
                          const std::function<bool(Lead* lead)>& fn) {
-  const std::set<std::string_view>* ids = &index_all_;
-  if (!stage.empty()) {
-    auto it = index_by_stage_.find(std::string(stage));
-    if (it == index_by_stage_.end()) {
-      return;
+  const bool first_stage = !stage.empty() && !scorer_->rules().stages.empty() &&
+                           scorer_->rules().stages[0].name == stage;
+  if (stage.empty() || first_stage) {
+    // Every lead, or those of the first stage (most of them): a page from the store, which the
+    // commit before this call has brought up to date. Costs the page (plus the leads skipped).
+    Lead scratch;
+    Status decode_error;
+    Status st = store_->ScanLeads(after, [&](std::string_view id, std::string_view encoded) {
+      scratch = Lead();
+      if (Status d = DecodeLeadState(encoded, &scratch); !d.ok()) {
+        decode_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
+        return false;
+      }
+      if (first_stage && scorer_->StageIndex(&scratch) != 0) {
+        return true;
+      }
+      return fn(&scratch);
+    });
+    if (!st.ok() || !decode_error.ok()) {
+      LogError("listing leads: " + (st.ok() ? decode_error : st).ToString());
     }
-    ids = &it->second;
+    return;
   }
-  for (auto it = after.empty() ? ids->begin() : ids->upper_bound(after); it != ids->end(); ++it) {
-    if (!fn(FindLead(*it))) {
+  auto it = index_by_stage_.find(std::string(stage));
+  if (it == index_by_stage_.end()) {
+    return;
+  }
+  const std::set<std::string_view>& ids = it->second;
+  for (auto id = after.empty() ? ids.begin() : ids.upper_bound(after); id != ids.end(); ++id) {
+    if (!fn(FindLead(*id))) {
       return;
     }
   }
@@ -431,18 +593,17 @@ void Engine::ApplyLink(const Event& event, std::string_view older_id, std::strin
     ApplyToLead(LeadFor(newer), event, received_at);  // already one lead: nothing to link
     return;
   }
-  auto it = leads_.find(older);
-  if (it == leads_.end() || !history_.enabled()) {
+  LeadEntry* older_entry = FindEntry(older);
+  if (older_entry == nullptr || !history_.enabled()) {
     // No events under the older id yet: only linked, its later events land on `newer`. (With
     // history off there is nothing to replay: the older lead, if any, stays apart.)
-    if (it == leads_.end()) {
+    if (older_entry == nullptr) {
       LinkIds(older, newer);
     }
     ApplyToLead(LeadFor(newer), event, received_at);
     return;
   }
-  LeadEntry& older_entry = *it->second;
-  Merge(older_entry, LeadFor(newer), event, received_at);
+  Merge(*older_entry, LeadFor(newer), event, received_at);
 }
 
 void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
@@ -530,14 +691,19 @@ void Engine::DropLead(const std::string& id) {
   }
   LeadEntry* entry = it->second.get();
   staged_.erase(entry);
-  index_all_.erase(entry->state.id);
   if (!entry->indexed_stage.empty()) {
     index_by_stage_[entry->indexed_stage].erase(entry->state.id);
   }
+  LruUnlink(entry);
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), entry), dirty_.end());
   batch_.DeleteLead(id);
+  if (entry->pinned_stored) {
+    batch_.DeletePinned(id);
+  }
   leads_.erase(it);
-  metrics_->SetLeads(leads_.size());
+  --lead_count_;
+  lead_count_dirty_ = true;
+  metrics_->SetLeads(lead_count_);
 }
 
 void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
@@ -570,16 +736,15 @@ uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_a
 }
 
 void Engine::LeadChanged(Lead* lead) {
-  auto it = leads_.find(lead->id);
-  if (it != leads_.end()) {
-    MarkDirty(*it->second);
+  if (LeadEntry* entry = FindEntry(lead->id); entry != nullptr) {
+    MarkDirty(*entry);
   }
 }
 
 void Engine::ResetStage(Lead* lead) {
   const int stage = 0;
-  auto it = leads_.find(lead->id);
-  if (it == leads_.end()) {
+  LeadEntry* entry = FindEntry(lead->id);
+  if (entry == nullptr) {
     return;
   }
   StageChange change;
@@ -589,15 +754,15 @@ void Engine::ResetStage(Lead* lead) {
     return;
   }
   scorer_->SetStage(lead, stage);
-  MarkDirty(*it->second);
-  StageChanged(*it->second, change, clock_->Now(), "");
+  MarkDirty(*entry);
+  StageChanged(*entry, change, clock_->Now(), "");
 }
 
 void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutMeta(key, value); }
 
 bool Engine::HasUncommitted() const {
   return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||
-         dedupe_.has_block();
+         dedupe_.has_block() || lead_count_dirty_;
 }
 
 void Engine::Commit() {
@@ -617,10 +782,14 @@ void Engine::StartCommit() {
   std::sort(dirty_.begin(), dirty_.end(),
             [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
   for (LeadEntry* entry : dirty_) {
-    IndexLead(*entry);
+    ClassifyLead(*entry);
     encode_scratch_.clear();
     EncodeLeadState(entry->state, &encode_scratch_);
     batch_.PutLead(entry->state.id, encode_scratch_);
+  }
+  if (lead_count_dirty_) {
+    batch_.PutMeta(kMetaLeadCount, std::to_string(lead_count_));
+    lead_count_dirty_ = false;
   }
   const EpochSeconds now = clock_->Now();
   if (dedupe_.TakeBlock(&dedupe_block_scratch_)) {
@@ -634,6 +803,7 @@ void Engine::StartCommit() {
   inflight_.completions.swap(completions_);
   inflight_.after_commit.swap(after_commit_);
   dirty_.clear();
+  inflight_generation_ = commit_generation_;
   ++commit_generation_;
   events_in_commit_ = 0;
   commit_in_flight_ = true;

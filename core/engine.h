@@ -9,8 +9,13 @@
 // thread and swapped in as one task between two events: each event is scored wholly by one
 // version, and ingest never waits for YAML or RE2.
 //
-// Leads live in memory (all of them, loaded at start); the store is the durable copy, written
-// once per commit. Nothing is acknowledged before the commit that holds it returns.
+// Leads live in a bounded in-memory cache (EngineOptions::lead_cache) over the store, which is the
+// durable copy, written once per commit. A lead not in memory is read from the store when an
+// event or a call needs it; the least recently used clean leads leave memory when the cache is
+// over its bound. Leads that are staged (above the first stage) or owned stay in memory always
+// ("pinned", and listed in the store's pinned index): the wall-clock re-check and the router work
+// on them, and a restart loads only them. Nothing is acknowledged before the commit that holds
+// it returns.
 //
 // The group commit is pipelined: at the end of a loop pass the engine seals what the pass changed
 // into a CommitBatch and hands it to its commit thread, which writes it to the store while the
@@ -71,6 +76,9 @@ struct EngineOptions {
   size_t max_commit_events = 16384;
   // Seconds a messageId is remembered (SPEC 3); the same value the store's expiry uses.
   double dedupe_window = 86400;
+  // Leads held in memory besides the pinned ones (staged or owned, always held); the rest are
+  // read from the store on demand. Default: 1,000,000 (about 1 KB each).
+  size_t lead_cache = 1'000'000;
   // Keep every applied event in the history log (SPEC 8; merges replay it). Default: on.
   bool history = true;
   // Seconds history is kept, by commit time; 0 keeps it forever. Default: 90 d.
@@ -176,8 +184,16 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   };
   struct LeadEntry {
     Lead state;
-    uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last commit
-    std::string indexed_stage;      // the stage index_by_stage_ files it under
+    uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last seal
+    std::string indexed_stage;      // the stage index_by_stage_ files it under ("": none)
+    bool pinned_stored = false;     // the store's pinned index holds it
+    // The cache's recency list (unpinned leads only), newest first. A use only sets `referenced`
+    // (no relinking, so no cache misses on the neighbours); eviction gives a referenced lead a
+    // second chance at the front (the CLOCK approximation of least recently used).
+    LeadEntry* lru_prev = nullptr;
+    LeadEntry* lru_next = nullptr;
+    bool in_lru = false;
+    bool referenced = false;
   };
   struct StringHash {
     using is_transparent = void;
@@ -209,9 +225,22 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // Removes a lead from memory and the indexes, and deletes it in the batch.
   void DropLead(const std::string& id);
   LeadEntry& LeadFor(std::string_view id);
+  // The lead in memory, or read from the store into memory; null when there is no such lead.
+  LeadEntry* FindEntry(std::string_view id);
+  LeadEntry& Insert(std::unique_ptr<LeadEntry> entry);
   void MarkDirty(LeadEntry& entry);
-  // Files a new lead in the ordered indexes, or moves it when its stage changed.
+  // Files a staged lead in index_by_stage_, or moves or removes it when its stage changed.
   void IndexLead(LeadEntry& entry);
+  // Staged or owned: kept in memory whatever the cache holds.
+  bool Pinned(LeadEntry& entry) const;
+  // After a seal: files the lead in the pinned index or the recency list, as it now is.
+  void ClassifyLead(LeadEntry& entry);
+  void LruUnlink(LeadEntry* entry);
+  void LruPushFront(LeadEntry* entry);
+  // Marks a lead used (see LeadEntry::referenced).
+  void Touch(LeadEntry* entry) { entry->referenced = true; }
+  // Drops the least recently used clean leads while the cache is over its bound.
+  void Evict();
   // The one place a stage change (by an event, the re-check or a recycled close) is acted on:
   // the re-check set, the `stage` record, the metric, then routing.
   void StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
@@ -265,9 +294,15 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::shared_ptr<const Scorer> scorer_;
   std::unordered_map<std::string, std::unique_ptr<LeadEntry>, StringHash, std::equal_to<>> leads_;
   std::unordered_set<LeadEntry*> staged_;  // leads above stage 0, for the wall-clock re-check
-  // Ordered lead ids (views of LeadEntry::state.id) for paging, all and by stage name.
-  std::set<std::string_view> index_all_;
+  // Ordered ids (views of LeadEntry::state.id) of the staged leads by stage name, for paging;
+  // leads of the first stage are paged from the store.
   std::unordered_map<std::string, std::set<std::string_view>> index_by_stage_;
+  LeadEntry* lru_head_ = nullptr;
+  LeadEntry* lru_tail_ = nullptr;
+  size_t lru_size_ = 0;
+  uint64_t lead_count_ = 0;  // leads known, in memory or not
+  bool lead_count_dirty_ = false;
+  uint64_t inflight_generation_ = 0;  // the commit_generation_ of the batch in flight
   CommitBatch batch_;
   Outbox outbox_;
   std::vector<LeadEntry*> dirty_;

@@ -133,6 +133,7 @@ Status Daemon::Start() {
   engine_options.stage_check_interval = o.stage_check_interval;
   engine_options.history = o.history;
   engine_options.dedupe_window = o.dedupe_window;
+  engine_options.lead_cache = o.lead_cache;
   engine_options.history_retention = o.history_retention;
   d.engine = std::make_unique<Engine>(engine_options, d.store.get(), d.clock, &d.metrics);
   // The subscriber server exists before the engine starts, so no commit's head notice is missed.

@@ -35,6 +35,12 @@ void CommitBatch::PutLead(std::string_view lead_id, std::string_view encoded_sta
 
 void CommitBatch::DeleteLead(std::string_view lead_id) { Append(Op::kDeleteLead, lead_id, {}, {}); }
 
+void CommitBatch::PutPinned(std::string_view lead_id) { Append(Op::kPutPinned, lead_id, {}, {}); }
+
+void CommitBatch::DeletePinned(std::string_view lead_id) {
+  Append(Op::kDeletePinned, lead_id, {}, {});
+}
+
 void CommitBatch::PutDedupe(std::string_view message_id, EpochSeconds received_at) {
   std::string time;
   time.reserve(fmt::kTimeSize);  // fits the small-string buffer: no allocation

@@ -24,6 +24,9 @@ class CommitBatch {
 
   void PutLead(std::string_view lead_id, std::string_view encoded_state);
   void DeleteLead(std::string_view lead_id);
+  // The index of leads the engine keeps in memory whatever its cache holds (staged or owned).
+  void PutPinned(std::string_view lead_id);
+  void DeletePinned(std::string_view lead_id);
   // Remembers `message_id` as received at `received_at` (replacing an earlier time).
   void PutDedupe(std::string_view message_id, EpochSeconds received_at);
   // One group commit's block of the dedupe log (storage/dedupe_index.h): `hashes` recorded by
@@ -53,6 +56,8 @@ class CommitBatch {
     kDeleteLead,
     kPutDedupe,
     kPutDedupeBlock,
+    kPutPinned,
+    kDeletePinned,
     kPutOutbox,
     kPutMeta,
     kDeleteMeta,

@@ -35,11 +35,12 @@ enum ColumnFamily : size_t {
   kLinks,
   kHistory,
   kDedupeLog,
+  kPinned,
   kNumColumnFamilies
 };
 constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
-    "default",  fmt::kLeads, fmt::kDedupe,  fmt::kOutbox,
-    fmt::kMeta, fmt::kLinks, fmt::kHistory, fmt::kDedupeLog};
+    "default",   fmt::kLeads,   fmt::kDedupe,    fmt::kOutbox, fmt::kMeta,
+    fmt::kLinks, fmt::kHistory, fmt::kDedupeLog, fmt::kPinned};
 
 // Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
 // that a burst of commits does not stall on flushes.
@@ -97,15 +98,16 @@ rocksdb::CompressionType PickCompression() {
 rocksdb::ColumnFamilyOptions BaseColumnFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
                                                      bool bloom, size_t write_buffer);
 
-// Leads are written once per commit per changed lead and read back only at start (the engine
-// keeps them all in memory) and by the admin listing. A vector memtable makes each write an
-// append instead of a skiplist insert (the engine's biggest single cost per event); the rare
-// reads sort it.
+// Leads are written once per commit per changed lead (on the engine's commit thread, keys in
+// order) and read by point lookups when a lead is not in the engine's cache, a new lead being a
+// miss. So a skiplist memtable (a vector one would sort itself on every read) with a bloom filter
+// on it as well as on the files: a miss costs a few hashes, not a search.
 rocksdb::ColumnFamilyOptions LeadsColumnFamilyOptions(
     const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cf =
       BaseColumnFamilyOptions(cache, /*bloom=*/true, kLeadsWriteBuffer);
-  cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  cf.memtable_prefix_bloom_size_ratio = 0.1;
+  cf.memtable_whole_key_filtering = true;
   return cf;
 }
 
@@ -226,6 +228,9 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
         static_cast<uint64_t>(std::clamp(options.dedupe_window, 3600.0, 30.0 * 86400));
     descriptors.emplace_back(kColumnFamilyNames[kDedupeLog], std::move(cf));
   }
+  // Pinned: read once, at start; written when a lead is staged or owned, or stops being so.
+  descriptors.emplace_back(kColumnFamilyNames[kPinned],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
 
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status rs =
@@ -300,6 +305,12 @@ Status RocksStore::Commit(CommitBatch* batch) {
         break;
       case CommitBatch::Op::kPutDedupe:
         rs = wb.Put(cf(kDedupe), key, value);
+        break;
+      case CommitBatch::Op::kPutPinned:
+        rs = wb.Put(cf(kPinned), key, rocksdb::Slice());
+        break;
+      case CommitBatch::Op::kDeletePinned:
+        rs = wb.Delete(cf(kPinned), key);
         break;
       case CommitBatch::Op::kPutDedupeBlock:
         rs = wb.Put(cf(kDedupeLog), key, value);
@@ -496,6 +507,14 @@ Status RocksStore::ScanLinks(
     fn(ToView(it->key()), ToView(it->value()));
   }
   return FromRocks(it->status(), "scan links");
+}
+
+Status RocksStore::ScanPinned(const std::function<void(std::string_view id)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kPinned)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    fn(ToView(it->key()));
+  }
+  return FromRocks(it->status(), "scan pinned leads");
 }
 
 Status RocksStore::ScanDedupe(

@@ -84,6 +84,7 @@ class RocksStore final : public Store {
   // (pass the same clock's time). An expired id that RocksDB has not yet dropped is unseen.
   Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const override;
   // Batch form (one RocksDB MultiGet): (*results)[i] answers ids[i].
+  Status ScanPinned(const std::function<void(std::string_view id)>& fn) const override;
   Status ScanDedupe(const std::function<void(std::string_view id, EpochSeconds at)>& id_fn,
                     const std::function<void(uint64_t block, EpochSeconds at,
                                              std::string_view hashes)>& block_fn) const override;

@@ -54,6 +54,9 @@ class Store {
   virtual Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
                               std::vector<bool>* results) const = 0;
 
+  // At start: calls fn(id) for each lead id in the pinned index (CommitBatch::PutPinned).
+  virtual Status ScanPinned(const std::function<void(std::string_view id)>& fn) const = 0;
+
   // At start, rebuilding the in-memory dedupe index: calls id_fn(id, received_at) for each id of
   // the older per-id form (PutDedupe), then block_fn(block, at, hashes) for each dedupe-log block
   // (PutDedupeBlock) in block order. Expired entries the store has not dropped yet are included.

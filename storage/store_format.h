@@ -13,6 +13,7 @@
 //   outbox         seq: 8 bytes big-endian            record time (8 bytes) + record JSON
 //   meta           name (e.g. "rules.version")       opaque bytes
 //   links          id (bytes as given)               the id's lead (root) id, bytes as given
+//   pinned         lead id (bytes as given)          empty: leads kept in memory (staged, owned)
 //   history        block: 8 bytes big-endian, then   block time (8 bytes, see AppendTime) + the
 //                  bucket: 4 bytes big-endian         bucket's history entries (history/)
 //
@@ -31,6 +32,7 @@ namespace handoff::store_format {
 inline constexpr char kLeads[] = "leads";
 inline constexpr char kDedupe[] = "dedupe";
 inline constexpr char kDedupeLog[] = "dedupe_log";
+inline constexpr char kPinned[] = "pinned";
 inline constexpr char kOutbox[] = "outbox";
 inline constexpr char kMeta[] = "meta";
 inline constexpr char kLinks[] = "links";

@@ -51,6 +51,9 @@ struct Options {
   // Input bytes one ingest connection may have in flight before the server stops reading it.
   // Default: 8 MiB.
   size_t max_inflight_bytes = 8 << 20;
+  // Leads held in memory besides the staged and owned ones (always held); the rest are read
+  // from the store when needed. About 1 KB each. Bounds: 1,000 to 1,000,000,000.
+  size_t lead_cache = 1'000'000;
 };
 
 }  // namespace handoff

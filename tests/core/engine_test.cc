@@ -71,9 +71,11 @@ class EngineTest : public ::testing::Test {
   EngineTest() : clock_(kStart) { rules_path_ = dir_.WriteFile("rules.yaml", kRules); }
   ~EngineTest() override { StopEngine(); }
 
-  void StartEngine(double stage_check_interval = 0, double dedupe_window = 86400) {
+  void StartEngine(double stage_check_interval = 0, double dedupe_window = 86400,
+                   size_t lead_cache = 1'000'000) {
     EngineOptions options;
     options.dedupe_window = dedupe_window;
+    options.lead_cache = lead_cache;
     options.rules_path = rules_path_;
     options.watch_rules = false;
     options.stage_check_interval = stage_check_interval;
@@ -209,6 +211,56 @@ TEST_F(EngineTest, AnIdIsRememberedForTheWindowAcrossRestarts) {
   clock_.Advance(10);  // m1 applied again 10 s ago: remembered from then
   ASSERT_OK(Submit({Page("u1", "m1", kStart)}));
   EXPECT_EQ(Lead("u1").events, 3u);
+}
+
+// A cache of two leads over many: leads leave memory and come back from the store unchanged, a
+// staged lead is pinned in memory, listings page from the store, and a restart reads only the
+// pinned leads (the rest on demand).
+TEST_F(EngineTest, ALeadCacheSmallerThanTheLeadsLosesNothing) {
+  StartEngine(0, 86400, /*lead_cache=*/2);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Event> events;
+    for (int i = 0; i < 20; ++i) {
+      events.push_back(Page("u" + std::to_string(i),
+                            "m" + std::to_string(round) + "-" + std::to_string(i), kStart));
+    }
+    ASSERT_OK(Submit(std::move(events)));
+  }
+  ASSERT_OK(Submit({Track("hot", "Demo Requested", "d1", kStart)}));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(Lead("u" + std::to_string(i)).events, 3u) << i;
+  }
+  EXPECT_EQ(Lead("hot").stage, "mql");
+  EXPECT_EQ(metrics_.leads(), 21u);
+  std::promise<std::vector<std::string>> listed;
+  engine_->RunOnEngine([&] {
+    std::vector<std::string> ids;
+    engine_->ForEachLead("", "u18", [&](handoff::Lead* lead) {
+      ids.push_back(lead->id);
+      return true;
+    });
+    engine_->ForEachLead("mql", "", [&](handoff::Lead* lead) {
+      ids.push_back(lead->id);
+      return true;
+    });
+    engine_->ForEachLead("new", "u8", [&](handoff::Lead* lead) {
+      ids.push_back(lead->id);
+      return true;
+    });
+    listed.set_value(ids);
+  });
+  // In id order: after "u18" come "u19", "u2" ... "u9"; then the staged lead; then "new" ones.
+  EXPECT_EQ(listed.get_future().get(),
+            (std::vector<std::string>{"u19", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "hot",
+                                      "u9"}));
+  StopEngine();
+
+  StartEngine(0, 86400, /*lead_cache=*/2);
+  EXPECT_EQ(metrics_.leads(), 21u);
+  EXPECT_EQ(Lead("hot").stage, "mql");
+  ASSERT_OK(Submit({Page("u7", "after-restart", kStart)}));
+  EXPECT_EQ(Lead("u7").events, 4u);
+  EXPECT_EQ(Lead("u3").events, 3u);
 }
 
 TEST_F(EngineTest, RecordsOfOneBatchAppearInTheOrderSent) {

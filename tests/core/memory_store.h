@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,12 @@ class MemoryStore final : public Store {
           break;
         case CommitBatch::Op::kPutDedupe:
           dedupe_[key] = value;
+          break;
+        case CommitBatch::Op::kPutPinned:
+          pinned_.insert(key);
+          break;
+        case CommitBatch::Op::kDeletePinned:
+          pinned_.erase(key);
           break;
         case CommitBatch::Op::kPutDedupeBlock: {
           uint64_t block = 0;
@@ -140,6 +147,14 @@ class MemoryStore final : public Store {
         break;
       }
       outbox_.erase(outbox_.begin());
+    }
+    return Status::Ok();
+  }
+
+  Status ScanPinned(const std::function<void(std::string_view)>& fn) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& id : pinned_) {
+      fn(id);
     }
     return Status::Ok();
   }
@@ -248,6 +263,7 @@ class MemoryStore final : public Store {
   Map leads_;
   Map dedupe_;
   std::map<uint64_t, std::string> dedupe_log_;
+  std::set<std::string> pinned_;
   std::map<uint64_t, std::string> outbox_;
   Map meta_;
   Map links_;
