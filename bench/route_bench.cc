@@ -7,9 +7,10 @@
 //
 // The host is a stand-in for the engine (as in tests/routing/router_test.cc) that numbers the
 // records and keeps nothing: the engine's Publish also reads the lead's scores and appends the
-// record to the outbox (outbox_bench.cc). An iteration routes 300 leads; between iterations,
-// untimed, each is closed (`lost`) and moved back to stage "new" so it can be routed again.
-// Checks every lead's team and rep before it times.
+// record to the outbox (outbox_bench.cc). An iteration routes 300 leads qualifying 1 ms apart;
+// between iterations, untimed, each is closed (`lost`) and moved back to stage "new", and the
+// clock set back, so the next iteration routes them again in the same state. Checks every lead's
+// team and rep before it times.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -160,8 +161,11 @@ bool RightRep(int i, const BenchHost::Routed& r) {
   }
 }
 
-// Closes each lead's routing (a lost deal) and moves it back to "new", as the engine would.
-bool Release(Router* router, const Scorer& scorer, const std::vector<Lead*>& leads) {
+// Closes each lead's routing (a lost deal) and moves it back to "new", as the engine would; then
+// lets the SLA deadlines pass so the router drops them (stale: the leads are closed), and sets
+// the clock back for the next round.
+bool Release(Router* router, ManualClock* clock, const Scorer& scorer,
+             const std::vector<Lead*>& leads) {
   for (Lead* lead : leads) {
     SalesAction close;
     close.kind = SalesActionKind::kClose;
@@ -171,8 +175,11 @@ bool Release(Router* router, const Scorer& scorer, const std::vector<Lead*>& lea
       return false;
     }
     scorer.SetStage(lead, kStageNew);
-    router->OnStageChange(lead, StageChange{kStageSql, kStageNew}, "", kMonday1700Utc);
+    router->OnStageChange(lead, StageChange{kStageSql, kStageNew}, "", clock->Now());
   }
+  clock->Set(kMonday1700Utc + 700);
+  router->Tick();
+  clock->Set(kMonday1700Utc);
   return true;
 }
 
@@ -191,10 +198,13 @@ void BM_RouteQualifiedLead(benchmark::State& state) {
   router.Tick();  // the first drain after start
   const std::vector<Lead*> leads = MakeLeads(&host);
 
+  // Leads qualify 1 ms apart, so their SLA deadlines differ as they would.
   auto route_all = [&] {
+    EpochSeconds t = kMonday1700Utc;
     for (Lead* lead : leads) {
+      clock.Set(t += 0.001);
       scorer.SetStage(lead, kStageSql);
-      router.OnStageChange(lead, StageChange{kStageNew, kStageSql}, "m-1", kMonday1700Utc);
+      router.OnStageChange(lead, StageChange{kStageNew, kStageSql}, "m-1", t);
     }
   };
 
@@ -210,14 +220,14 @@ void BM_RouteQualifiedLead(benchmark::State& state) {
             leads[i]->owner->rep == routed[i].rep;
   }
   if (!Verify(state, right, "each lead routed to a rep of its team") ||
-      !Verify(state, Release(&router, scorer, leads), "routed leads close")) {
+      !Verify(state, Release(&router, &clock, scorer, leads), "routed leads close")) {
     return;
   }
 
   for (auto _ : state) {
     route_all();
     state.PauseTiming();
-    if (!Release(&router, scorer, leads)) {
+    if (!Release(&router, &clock, scorer, leads)) {
       state.SkipWithError("close failed");
       return;
     }
