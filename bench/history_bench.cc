@@ -3,12 +3,10 @@
 // replay them through the scorer). Each benchmark checks its answer before it times anything.
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "bench/bench_fixtures.h"
 #include "history/history_log.h"
 #include "rules/rule_loader.h"
 #include "scoring/scorer.h"
@@ -17,14 +15,10 @@
 namespace handoff {
 namespace {
 
-constexpr EpochSeconds kT0 = 1'800'000'000;
+using bench::Require;
+using bench::Verify;
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "history_bench: check failed: %s\n", what);
-    std::abort();
-  }
-}
+constexpr EpochSeconds kT0 = 1'800'000'000;
 
 constexpr char kRules[] = R"(scores:
   engagement: {kind: event, half_life: 14d}
@@ -66,29 +60,23 @@ Event TypicalEvent(const std::string& lead, int i) {
   return e;
 }
 
+// A history log on a store in a fresh temporary directory (unique, so runs at the same time do
+// not share a RocksDB lock).
 struct Fixture {
-  explicit Fixture(const char* name) {
-    path = (std::filesystem::temp_directory_path() / name).string();
-    std::filesystem::remove_all(path);
-    StoreOptions options;
-    options.path = path;
-    auto opened = RocksStore::Open(options);
-    Check(opened.ok(), "store opens");
-    store = std::move(opened).value();
+  Fixture() : store(bench::OpenStore(dir.path() + "/data")) {
     log = std::make_unique<HistoryLog>(store.get(), true);
-    Check(log->Restore().ok(), "log restores");
+    Require(log->Restore().ok(), "log restores");
   }
   ~Fixture() {
     log.reset();
     store.reset();
-    std::filesystem::remove_all(path);
   }
   void Commit() {
     CommitBatch batch;
     log->Flush(&batch, kT0);
-    Check(store->Commit(&batch).ok(), "commit");
+    Require(store->Commit(&batch).ok(), "commit");
   }
-  std::string path;
+  bench::TempDir dir;
   std::unique_ptr<RocksStore> store;
   std::unique_ptr<HistoryLog> log;
 };
@@ -96,7 +84,7 @@ struct Fixture {
 // One applied event appended to the log, with a group commit every 4,096 events (as under load);
 // reports the stored bytes per event before RocksDB's compression.
 void BM_HistoryAppend(benchmark::State& state) {
-  Fixture f("handoff_history_bench_append");
+  Fixture f;
   std::vector<HistoryChain> chains(1000);
   for (size_t i = 0; i < chains.size(); ++i) {
     chains[i].lead = "user-" + std::to_string(i);
@@ -111,9 +99,13 @@ void BM_HistoryAppend(benchmark::State& state) {
     f.log->Append(&probe, kT0, events[0], awards);
     f.Commit();
     std::vector<HistoryEntry> back;
-    Check(f.log->Read({probe}, &back).ok() && back.size() == 1 &&
-              back[0].event.properties == events[0].properties,
-          "an appended event reads back");
+    if (!Verify(state,
+                f.log->Read({probe}, &back).ok() && back.size() == 1 &&
+                    back[0].event.properties == events[0].properties &&
+                    back[0].event.message_id == events[0].message_id,
+                "an appended event reads back")) {
+      return;
+    }
   }
   size_t i = 0;
   uint64_t bytes = 0;
@@ -123,7 +115,10 @@ void BM_HistoryAppend(benchmark::State& state) {
       CommitBatch batch;
       f.log->Flush(&batch, kT0);
       bytes += batch.size_bytes();
-      Check(f.store->Commit(&batch).ok(), "commit");
+      if (!f.store->Commit(&batch).ok()) {
+        state.SkipWithError("commit failed");
+        return;
+      }
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(i));
@@ -137,9 +132,9 @@ BENCHMARK(BM_HistoryAppend);
 // The work of one merge of two leads with 1,000 events each, logged over 500 commits among other
 // leads' events: read both chains from RocksDB, then replay the 2,000 events in apply order.
 void BM_MergeTwoLeadsOf1000Events(benchmark::State& state) {
-  Fixture f("handoff_history_bench_merge");
+  Fixture f;
   LoadResult loaded = LoadRulesFromString(kRules, "bench.yaml");
-  Check(loaded.ok(), "rules load");
+  Require(loaded.ok(), "rules load");
   Scorer scorer(loaded.rules);
   HistoryChain a{"anon-1", 0};
   HistoryChain b{"kim", 0};
@@ -160,20 +155,28 @@ void BM_MergeTwoLeadsOf1000Events(benchmark::State& state) {
     }
     f.Commit();
   }
-  Check(f.store->CompactAll().ok(), "compact");
+  Require(f.store->CompactAll().ok(), "compact");
   {
     std::vector<HistoryEntry> entries;
-    Check(f.log->Read({b, a}, &entries).ok() && entries.size() == 2000, "2,000 events read");
+    if (!Verify(state, f.log->Read({b, a}, &entries).ok() && entries.size() == 2000,
+                "2,000 events read")) {
+      return;
+    }
     Lead merged;
     merged.id = "kim";
     for (const HistoryEntry& e : entries) {
       (void)scorer.Apply(e.event, &merged);
     }
-    Check(merged.events == 2000, "2,000 events replayed");
+    if (!Verify(state, merged.events == 2000, "2,000 events replayed")) {
+      return;
+    }
   }
   for (auto _ : state) {
     std::vector<HistoryEntry> entries;
-    Check(f.log->Read({b, a}, &entries).ok(), "read");
+    if (!f.log->Read({b, a}, &entries).ok()) {
+      state.SkipWithError("read failed");
+      return;
+    }
     Lead merged;
     merged.id = "kim";
     for (const HistoryEntry& e : entries) {

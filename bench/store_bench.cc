@@ -5,15 +5,14 @@
 // Reports commits/s (iterations), events/s (items) and bytes/s of batch payload, for
 // `process` durability (WAL write) and `fsync` durability (WAL fsync per commit).
 //
-//   build-x/store_bench --benchmark_filter=Commit
+//   build/store_bench --benchmark_filter=Commit
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/bench_fixtures.h"
 #include "storage/rocks_store.h"
 
 namespace handoff {
@@ -22,38 +21,6 @@ namespace {
 constexpr int kEventsPerCommit = 1000;
 constexpr int kLeadPool = 200'000;
 constexpr int kOutboxPerCommit = 5;
-
-class BenchDir {
- public:
-  BenchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr ? base : "/tmp") + "/handoff-bench-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) {
-      std::abort();
-    }
-    path_ = templ;
-  }
-  ~BenchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::unique_ptr<Store> OpenOrDie(const std::string& path, Durability durability) {
-  StoreOptions options;
-  options.path = path;
-  options.durability = durability;
-  auto store = RocksStore::Open(options);
-  if (!store.ok()) {
-    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
-    std::abort();
-  }
-  return std::move(store).value();
-}
 
 // Fills `batch` with one commit's worth of writes; `*next_msg` and `*next_seq` keep ids unique.
 void FillBatch(std::mt19937_64& rng, uint64_t* next_msg, uint64_t* next_seq, CommitBatch* batch) {
@@ -74,8 +41,8 @@ void FillBatch(std::mt19937_64& rng, uint64_t* next_msg, uint64_t* next_seq, Com
 
 void BM_Commit(benchmark::State& state) {
   const auto durability = static_cast<Durability>(state.range(0));
-  BenchDir dir;
-  auto store = OpenOrDie(dir.path() + "/data", durability);
+  bench::TempDir dir;
+  auto store = bench::OpenStore(dir.path() + "/data", durability);
   std::mt19937_64 rng(42);
   uint64_t next_msg = 0;
   uint64_t next_seq = 1;
@@ -114,8 +81,8 @@ BENCHMARK(BM_Commit)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime
 // store already holding 200k ids in table files: per-id Get vs one MultiGet.
 void BM_SeenMessages(benchmark::State& state) {
   const bool multiget = state.range(0) == 1;
-  BenchDir dir;
-  auto store = OpenOrDie(dir.path() + "/data", Durability::kProcess);
+  bench::TempDir dir;
+  auto store = bench::OpenStore(dir.path() + "/data", Durability::kProcess);
   CommitBatch batch;
   for (int c = 0; c < 200; ++c) {
     for (int i = 0; i < kEventsPerCommit; ++i) {
