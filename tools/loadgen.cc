@@ -34,7 +34,8 @@ LoadgenStream::LoadgenStream(std::string run_id, uint64_t connection, uint64_t c
     : run_id_(std::move(run_id)),
       connection_(connection),
       connections_(std::max<uint64_t>(connections, 1)),
-      qualify_every_(qualify_every),
+      leads_(leads),
+      qualify_every_(qualify_every == 0 ? 0 : std::max(qualify_every, kQualifyingSteps)),
       events_per_lead_(std::max<uint64_t>(events_per_lead, 1)) {
   lead_count_ = leads > connection_ ? (leads - connection_ + connections_ - 1) / connections_ : 0;
   slots_.resize(
@@ -42,78 +43,96 @@ LoadgenStream::LoadgenStream(std::string run_id, uint64_t connection, uint64_t c
 }
 
 LoadgenStream::Emitted LoadgenStream::Next(std::string* out, std::string* message_id) {
-  Slot& slot = slots_[emitted_ % slots_.size()];
+  message_id->assign(run_id_).append("-").append(std::to_string(connection_)).append("-");
+  message_id->append(std::to_string(emitted_));
+  const uint64_t n = emitted_++;
+  Emitted e;
+  if (qualify_every_ > 0) {
+    const uint64_t cycle = n / qualify_every_;
+    const uint64_t position = n % qualify_every_;
+    for (uint64_t step = 0; step < kQualifyingSteps && step <= cycle; ++step) {
+      if (position == step * qualify_every_ / kQualifyingSteps) {
+        const uint64_t lead = leads_ + connection_ + connections_ * (cycle - step);
+        AppendQualifying(lead, step, *message_id, out);
+        e.qualifying = true;
+        e.trigger = step == kQualifyingSteps - 1;
+        return e;
+      }
+    }
+  }
+  AppendNoise(*message_id, out);
+  return e;
+}
+
+namespace {
+
+// `{"type":"TYPE","userId":LEAD,"messageId":ID` (the event's head; the caller closes it).
+void AppendHead(const char* type, const std::string& lead, const std::string& message_id,
+                std::string* out) {
+  out->append("{\"type\":\"").append(type).append("\",\"userId\":");
+  AppendJsonString(lead, out);
+  out->append(",\"messageId\":");
+  AppendJsonString(message_id, out);
+}
+
+}  // namespace
+
+void LoadgenStream::AppendQualifying(uint64_t lead_number, uint64_t step,
+                                     const std::string& message_id, std::string* out) const {
+  const std::string lead = LoadgenLeadId(run_id_, lead_number);
+  std::string& o = *out;
+  switch (step) {
+    case 0:
+      AppendHead("identify", lead, message_id, out);
+      o.append(",\"traits\":{\"name\":\"Load Generator\",\"title\":\"VP Engineering\",");
+      o.append("\"email\":");
+      AppendJsonString("buyer@" + lead + ".example.com", &o);
+      o.append("}}\n");
+      break;
+    case 1:
+      AppendHead("track", lead, message_id, out);
+      o.append(",\"event\":\"Demo Requested\",\"properties\":{\"source\":\"loadgen\"}}\n");
+      break;
+    default:
+      AppendHead("track", lead, message_id, out);
+      o.append(",\"event\":\"Trial Started\",\"properties\":{\"plan\":\"team\"}}\n");
+      break;
+  }
+}
+
+void LoadgenStream::AppendNoise(const std::string& message_id, std::string* out) {
+  Slot& slot = slots_[noise_emitted_++ % slots_.size()];
   if (slot.remaining == 0) {
     const uint64_t n = std::max<uint64_t>(lead_count_, 1);
     slot.lead = connection_ + connections_ * (next_lead_ % n);
-    // A lead met again after every lead had its turn has had its qualifying steps: noise only.
-    slot.step = next_lead_ < n ? 0 : kQualifyingSteps;
+    slot.step = 0;
     slot.remaining = events_per_lead_;
     ++next_lead_;
   }
   const uint64_t step = slot.step++;
   --slot.remaining;
-  message_id->assign(run_id_).append("-").append(std::to_string(connection_)).append("-");
-  message_id->append(std::to_string(emitted_));
-  ++emitted_;
-
   const std::string lead = LoadgenLeadId(run_id_, slot.lead);
-  const bool qualifies = qualify_every_ > 0 && slot.lead % qualify_every_ == 0;
-  Emitted e;
   std::string& o = *out;
-  auto head = [&](const char* type) {
-    o.append("{\"type\":\"").append(type).append("\",\"userId\":");
-    AppendJsonString(lead, &o);
-    o.append(",\"messageId\":");
-    AppendJsonString(*message_id, &o);
-  };
-  if (qualifies && step < kQualifyingSteps) {
-    e.qualifying = true;
-    e.trigger = step == kQualifyingSteps - 1;
-    switch (step) {
-      case 0:
-        head("identify");
-        o.append(",\"traits\":{\"name\":\"Load Generator\",\"title\":\"VP Engineering\",");
-        o.append("\"email\":");
-        AppendJsonString("buyer@" + lead + ".example.com", &o);
-        o.append("}}\n");
-        break;
-      case 1:
-        head("page");
-        o.append(",\"name\":\"Pricing\",\"properties\":{\"path\":\"/pricing\"}}\n");
-        break;
-      case 2:
-        head("track");
-        o.append(",\"event\":\"Demo Requested\",\"properties\":{\"source\":\"loadgen\"}}\n");
-        break;
-      default:
-        head("track");
-        o.append(",\"event\":\"Trial Started\",\"properties\":{\"plan\":\"team\"}}\n");
-        break;
-    }
-    return e;
-  }
-  // Noise: at most docs 15 + blog 5 + email 10 = 30 engagement and no fit, far from sql (and
-  // from mql's 40).
+  // At most docs 15 + blog 5 + email 10 = 30 engagement and no fit, far from sql (and from mql's
+  // 40).
   switch ((step + slot.lead) % 4) {
     case 0:
-      head("page");
+      AppendHead("page", lead, message_id, out);
       o.append(",\"name\":\"Docs\",\"properties\":{\"path\":\"/docs/getting-started\"}}\n");
       break;
     case 1:
-      head("page");
+      AppendHead("page", lead, message_id, out);
       o.append(",\"name\":\"Blog\",\"properties\":{\"path\":\"/blog/lead-scoring\"}}\n");
       break;
     case 2:
-      head("track");
+      AppendHead("track", lead, message_id, out);
       o.append(",\"event\":\"Email Link Clicked\",\"properties\":{\"campaign\":\"launch\"}}\n");
       break;
     default:
-      head("track");
+      AppendHead("track", lead, message_id, out);
       o.append(",\"event\":\"Feature Viewed\",\"properties\":{\"feature\":\"reports\"}}\n");
       break;
   }
-  return e;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,8 +202,8 @@ std::string FormatLoadgenReport(const LoadgenReport& r, bool json) {
   }
   o += "loadgen run " + r.run_id + ": " + std::to_string(r.connections) + " connection" +
        (r.connections == 1 ? "" : "s") + ", " + std::to_string(r.leads) + " leads, ";
-  o += r.qualify_every > 0 ? "1 in " + std::to_string(r.qualify_every) + " qualifies\n"
-                           : "none qualifies\n";
+  o += r.qualify_every > 0 ? "1 event in " + std::to_string(r.qualify_every) + " qualifies a lead\n"
+                           : "no lead qualifies\n";
   o += "offered   " + Fixed(r.offered_rate, 0) + " events/s for " + Fixed(r.duration, 1) + " s\n";
   o += "sent      " + std::to_string(r.sent) + " events in " + Fixed(r.send_seconds, 2) + " s (" +
        Fixed(send_rate, 0) + " events/s)\n";
@@ -219,7 +238,7 @@ struct LoadgenOptions {
   double duration = 0;
   uint64_t leads = 10000;
   uint64_t connections = 1;
-  uint64_t qualify_every = 10;
+  uint64_t qualify_every = 100;
   std::string run_id;
 };
 
@@ -280,9 +299,13 @@ class LoadgenRun {
         return 2;
       }
     }
+    // The noise events (all but each cycle's three qualifying events), spread over the leads.
     const uint64_t total = static_cast<uint64_t>(std::llround(o_.rate * o_.duration));
-    const uint64_t per_lead = std::max<uint64_t>(
-        LoadgenStream::kQualifyingSteps, (total + o_.leads - 1) / std::max<uint64_t>(o_.leads, 1));
+    const uint64_t noise = o_.qualify_every == 0
+                               ? total
+                               : total - total / o_.qualify_every * LoadgenStream::kQualifyingSteps;
+    const uint64_t per_lead =
+        std::max<uint64_t>(1, (noise + o_.leads - 1) / std::max<uint64_t>(o_.leads, 1));
 
     start_ = SteadyClock::now();
     std::thread subscriber([this] { ReadRouted(); });
@@ -365,7 +388,7 @@ class LoadgenRun {
     const uint64_t total = all / o_.connections + (c < all % o_.connections ? 1 : 0);
     std::string buf;
     std::string message_id;
-    std::vector<std::string> qualifying;
+    std::vector<std::string> triggers;
     uint64_t k = 0;
     while (k < total) {
       const auto now = SteadyClock::now();
@@ -376,20 +399,20 @@ class LoadgenRun {
       const uint64_t due = std::min(target, k + kMaxBurst);
       if (due > k) {
         buf.clear();
-        qualifying.clear();
+        triggers.clear();
         for (; k < due; ++k) {
           LoadgenStream::Emitted e = stream.Next(&buf, &message_id);
-          if (e.qualifying) {
-            qualifying.push_back(message_id);
+          if (e.trigger) {
+            triggers.push_back(message_id);
           }
           if (e.trigger) {
             ++lane->expected_routed;
           }
         }
         const auto send_time = SteadyClock::now();
-        if (!qualifying.empty()) {
+        if (!triggers.empty()) {
           std::lock_guard<std::mutex> lock(mu_);
-          for (std::string& id : qualifying) {
+          for (std::string& id : triggers) {
             sent_at_.emplace(std::move(id), send_time);
           }
         }
@@ -523,7 +546,8 @@ int LoadgenCommand(const std::vector<std::string>& args, std::ostream& out, std:
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   app.add_option("--qualify-every", o.qualify_every,
-                 "every K-th lead gets events that qualify it for routing (0: none)")
+                 "one event in K makes a fresh lead qualify for routing (the last of its three "
+                 "qualifying events); 0: none, else at least 3")
       ->capture_default_str();
   app.add_option("--run-id", o.run_id, "tag for lead ids and messageIds (default: random)");
   app.add_flag("--json", json, "print the report as one JSON object");
@@ -535,6 +559,11 @@ int LoadgenCommand(const std::vector<std::string>& args, std::ostream& out, std:
   }
   if (o.leads < o.connections) {
     err << "handoff loadgen: --leads must be at least --connections\n";
+    return 2;
+  }
+  if (o.qualify_every > 0 && o.qualify_every < LoadgenStream::kQualifyingSteps) {
+    err << "handoff loadgen: --qualify-every must be 0 or at least "
+        << LoadgenStream::kQualifyingSteps << " (a lead qualifies on its third event)\n";
     return 2;
   }
   std::optional<HostPort> ingest_address = ResolveAddressOption("loadgen", ingest, host, err);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -47,8 +49,8 @@ void LineCounter::Feed(std::string_view data) {
   }
 }
 
-void LineMap::Add(std::string name, uint64_t first_line) {
-  inputs_.push_back(Input{std::move(name), first_line});
+void LineMap::Add(std::string name, uint64_t first_line, uint64_t line_in_input) {
+  inputs_.push_back(Input{std::move(name), first_line, line_in_input});
 }
 
 bool LineMap::Lookup(uint64_t line, std::string* name, uint64_t* line_in_input) const {
@@ -61,8 +63,75 @@ bool LineMap::Lookup(uint64_t line, std::string* name, uint64_t* line_in_input) 
   }
   --it;
   *name = it->name;
-  *line_in_input = line - it->first_line + 1;
+  *line_in_input = line - it->first_line + it->line_in_input;
   return true;
+}
+
+std::vector<std::vector<InputSpan>> SplitIntoShares(const std::vector<std::string_view>& inputs,
+                                                    size_t parts) {
+  std::vector<uint64_t> starts;  // global offset of each input's first byte
+  uint64_t total = 0;
+  for (std::string_view in : inputs) {
+    starts.push_back(total);
+    total += in.size();
+  }
+  std::vector<std::vector<InputSpan>> shares;
+  if (total == 0 || parts == 0) {
+    return shares;
+  }
+  // The cuts, as global offsets: the first line end (or input end) at or after each k/parts of
+  // the bytes.
+  std::vector<uint64_t> cuts = {0};
+  size_t i = 0;
+  for (size_t k = 1; k < parts; ++k) {
+    const uint64_t target = static_cast<uint64_t>(static_cast<unsigned __int128>(total) * k /
+                                                  parts);  // no overflow for huge inputs
+    while (i + 1 < inputs.size() && starts[i] + inputs[i].size() <= target) {
+      ++i;
+    }
+    const std::string_view in = inputs[i];
+    const uint64_t p = target - starts[i];
+    uint64_t cut = starts[i] + in.size();
+    if (p == 0 || in[p - 1] == '\n') {
+      cut = target;
+    } else if (const void* nl = std::memchr(in.data() + p, '\n', in.size() - p); nl != nullptr) {
+      cut = starts[i] + static_cast<uint64_t>(static_cast<const char*>(nl) - in.data()) + 1;
+    }
+    cuts.push_back(std::max(cut, cuts.back()));
+  }
+  cuts.push_back(total);
+
+  // Walk the shares in order, counting each input's lines up to every span's start.
+  size_t input = 0;
+  uint64_t counted_to = 0;  // bytes of inputs[input] whose newlines are in lines_before
+  uint64_t lines_before = 0;
+  for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+    const uint64_t a = cuts[k];
+    const uint64_t b = cuts[k + 1];
+    if (a == b) {
+      continue;
+    }
+    std::vector<InputSpan> share;
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      const uint64_t begin = std::max(a, starts[j]);
+      const uint64_t end = std::min(b, starts[j] + inputs[j].size());
+      if (begin >= end) {
+        continue;
+      }
+      if (j != input) {
+        input = j;
+        counted_to = 0;
+        lines_before = 0;
+      }
+      const uint64_t local = begin - starts[j];
+      lines_before += static_cast<uint64_t>(
+          std::count(inputs[j].data() + counted_to, inputs[j].data() + local, '\n'));
+      counted_to = local;
+      share.push_back(InputSpan{j, local, end - starts[j], lines_before + 1});
+    }
+    shares.push_back(std::move(share));
+  }
+  return shares;
 }
 
 namespace {
@@ -113,13 +182,17 @@ std::string FormatSendProgress(const SendProgress& p, int width) {
   return s;
 }
 
-std::string FormatSendSummary(uint64_t lines, double seconds, uint64_t rejected, uint64_t blank) {
+std::string FormatSendSummary(uint64_t lines, double seconds, uint64_t rejected, uint64_t blank,
+                              size_t connections) {
   const uint64_t applied = lines >= rejected + blank ? lines - rejected - blank : 0;
   const double rate = seconds > 0 ? lines / seconds : 0;
   std::string s = "sent " + std::to_string(lines) + " lines in " + Printf("%.2f", seconds) +
-                  " s (" + std::to_string(static_cast<uint64_t>(rate)) + " lines/s), " +
-                  std::to_string(applied) + " applied-or-duplicate, " + std::to_string(rejected) +
-                  " rejected";
+                  " s (" + std::to_string(static_cast<uint64_t>(rate)) + " lines/s)";
+  if (connections > 1) {
+    s += " over " + std::to_string(connections) + " connections";
+  }
+  s += ", " + std::to_string(applied) + " applied-or-duplicate, " + std::to_string(rejected) +
+       " rejected";
   if (blank > 0) {
     s += ", " + std::to_string(blank) + " blank";
   }
@@ -146,7 +219,18 @@ using SteadyClock = std::chrono::steady_clock;
 struct Input {
   std::string name;  // as shown in messages
   int fd = -1;
-  uint64_t size = 0;  // 0 when unknown
+  uint64_t size = 0;        // 0 when unknown
+  std::string_view mapped;  // the whole file, when mapped (--connections)
+};
+
+// What one connection sends, in order: whole inputs read from their descriptors to the end, or
+// byte ranges of mapped inputs.
+struct Piece {
+  Input* input = nullptr;
+  bool stream = false;  // read input->fd to its end
+  uint64_t begin = 0;   // else the range [begin, end) of input->mapped
+  uint64_t end = 0;
+  uint64_t first_line = 1;  // the input's line number at `begin`
 };
 
 int TerminalWidth() {
@@ -157,121 +241,219 @@ int TerminalWidth() {
   return 80;
 }
 
+// One connection: its pieces, a sender thread and a reader thread.
+struct Lane {
+  std::vector<Piece> pieces;
+  TcpConnection conn;
+  std::atomic<uint64_t> lines_sent{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  uint64_t blank_lines = 0;  // sender thread until send_done
+
+  // Guarded by SendSession::mu_.
+  LineMap map;
+  bool send_done = false;
+  Status sent;                        // the sender's outcome, once send_done
+  uint64_t total_lines = UINT64_MAX;  // known once everything is sent
+  uint64_t acked = 0;
+  uint64_t rejected = 0;
+  bool complete = false;  // every line acknowledged: the connection is closed on purpose
+  bool reader_done = false;
+  std::string reader_status;
+  std::string server_error;
+  SteadyClock::time_point last_ack;
+  double max_gap = 0;  // seconds between two acks (or the first byte and the first ack)
+  double gap_end = 0;  // when that gap ended, seconds after the start
+
+  // Nothing more will happen that the session waits for.
+  bool Finished() const { return send_done && (!sent.ok() || complete || reader_done); }
+};
+
 class SendSession {
  public:
   SendSession(std::ostream& out, std::ostream& err, bool progress, uint64_t total_bytes)
       : out_(out), err_(err), progress_(progress), total_bytes_(total_bytes) {}
 
-  int Run(const HostPort& address, std::vector<Input>& inputs) {
-    Status st = conn_.Connect(address);
-    if (!st.ok()) {
-      err_ << "handoff send: " << st.message() << "\n";
-      return 2;
+  // `plan`: the pieces of each connection. `show_gap`: print the longest wait between acks.
+  int Run(const HostPort& address, std::vector<std::vector<Piece>> plan, bool show_gap) {
+    for (std::vector<Piece>& pieces : plan) {
+      lanes_.push_back(std::make_unique<Lane>());
+      lanes_.back()->pieces = std::move(pieces);
+      Status st = lanes_.back()->conn.Connect(address);
+      if (!st.ok()) {
+        err_ << "handoff send: " << st.message() << "\n";
+        return 2;
+      }
     }
     start_ = SteadyClock::now();
-    std::thread reader([this] { ReadReplies(); });
+    std::vector<std::thread> threads;
+    for (auto& lane : lanes_) {
+      lane->last_ack = start_;
+      threads.emplace_back([this, l = lane.get()] { ReadReplies(*l); });
+      threads.emplace_back([this, l = lane.get()] { Send(*l); });
+    }
     std::thread progress;
     if (progress_) {
       progress = std::thread([this] { ShowProgress(); });
     }
-
-    Status sent = SendAll(inputs);
-    bool acked_all = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (sent.ok()) {
-        ack_cv_.wait(lock, [&] { return acked_ >= total_lines_ || reader_done_; });
-        acked_all = acked_ >= total_lines_;
-      }
+      cv_.wait(lock, [&] {
+        return std::all_of(lanes_.begin(), lanes_.end(),
+                           [](const auto& l) { return l->Finished(); });
+      });
       finished_ = true;
     }
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
-    conn_.Abort();  // wakes the reader
-    reader.join();
-    progress_cv_.notify_all();
+    for (auto& lane : lanes_) {
+      lane->conn.Abort();  // wakes its reader
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    cv_.notify_all();
     if (progress.joinable()) {
       progress.join();
     }
+
     std::lock_guard<std::mutex> lock(mu_);
     ClearProgressLocked();
-    if (!sent.ok() || !acked_all) {
-      std::string why = !sent.ok() ? sent.message() : reader_status_;
-      err_ << "handoff send: " << why << "; " << acked_ << " of " << lines_sent_
+    uint64_t lines = 0;
+    uint64_t acked = 0;
+    uint64_t sent_lines = 0;
+    uint64_t rejected = 0;
+    uint64_t blank = 0;
+    std::string failure;
+    const Lane* gap_lane = lanes_.front().get();
+    for (auto& lane : lanes_) {
+      acked += lane->acked;
+      sent_lines += lane->lines_sent.load();
+      rejected += lane->rejected;
+      blank += lane->blank_lines;
+      if (lane->sent.ok() && lane->complete) {
+        lines += lane->total_lines;
+      } else if (failure.empty()) {
+        failure = !lane->sent.ok() ? lane->sent.message() : lane->reader_status;
+      }
+      if (lane->max_gap > gap_lane->max_gap) {
+        gap_lane = lane.get();
+      }
+    }
+    if (!failure.empty()) {
+      err_ << "handoff send: " << failure << "; " << acked << " of " << sent_lines
            << " lines sent were acknowledged (resending is safe: messageIds make events "
               "idempotent)\n";
       return 2;
     }
-    out_ << FormatSendSummary(total_lines_, seconds, rejected_, blank_lines_) << "\n";
+    out_ << FormatSendSummary(lines, seconds, rejected, blank, lanes_.size()) << "\n";
+    if (show_gap) {
+      out_ << "longest wait between acks: " << Printf("%.1f", gap_lane->max_gap * 1000)
+           << " ms, ending " << Printf("%.3f", gap_lane->gap_end) << " s after the first byte\n";
+    }
     out_.flush();
-    return rejected_ > 0 ? 1 : 0;
+    return rejected > 0 ? 1 : 0;
   }
 
  private:
-  Status SendAll(std::vector<Input>& inputs) {
+  void Send(Lane& lane) {
+    Status st = SendAll(lane);
+    std::lock_guard<std::mutex> lock(mu_);
+    lane.sent = st;
+    lane.send_done = true;
+    if (st.ok() && lane.acked >= lane.total_lines) {
+      Complete(lane);
+    }
+    cv_.notify_all();
+  }
+
+  Status SendAll(Lane& lane) {
     constexpr size_t kChunk = 4 << 20;  // few, large writes: no per-line syscalls
     std::string buf;
-    uint64_t line_base = 0;  // connection lines before the current input
-    for (Input& in : inputs) {
+    uint64_t line_base = 0;  // connection lines before the current piece
+    for (Piece& piece : lane.pieces) {
+      Input& in = *piece.input;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        map_.Add(in.name, line_base + 1);
+        lane.map.Add(in.name, line_base + 1, piece.first_line);
       }
       LineCounter counter;
-      while (true) {
-        buf.resize(kChunk);
-        ssize_t n = ::read(in.fd, buf.data(), kChunk);
-        if (n < 0) {
-          if (errno == EINTR) {
-            continue;
+      auto write = [&](std::string_view bytes) {
+        counter.Feed(bytes);
+        Status st = lane.conn.WriteAll(bytes);
+        if (st.ok()) {
+          lane.bytes_sent.fetch_add(bytes.size(), std::memory_order_relaxed);
+          lane.lines_sent.store(line_base + counter.lines(), std::memory_order_relaxed);
+        }
+        return st;
+      };
+      if (piece.stream) {
+        while (true) {
+          buf.resize(kChunk);
+          ssize_t n = ::read(in.fd, buf.data(), kChunk);
+          if (n < 0) {
+            if (errno == EINTR) {
+              continue;
+            }
+            return Status::IoError("cannot read " + in.name + ": " + std::strerror(errno));
           }
-          return Status::IoError("cannot read " + in.name + ": " + std::strerror(errno));
+          if (n == 0) {
+            break;
+          }
+          buf.resize(static_cast<size_t>(n));
+          if (Status st = write(buf); !st.ok()) {
+            return st;
+          }
         }
-        if (n == 0) {
-          break;
+        if (in.fd != STDIN_FILENO) {
+          ::close(in.fd);
+          in.fd = -1;
         }
-        buf.resize(static_cast<size_t>(n));
-        counter.Feed(buf);
-        Status st = conn_.WriteAll(buf);
-        if (!st.ok()) {
-          return st;
+      } else {
+        for (uint64_t at = piece.begin; at < piece.end; at += kChunk) {
+          const uint64_t n = std::min<uint64_t>(kChunk, piece.end - at);
+          if (Status st = write(in.mapped.substr(at, n)); !st.ok()) {
+            return st;
+          }
         }
-        bytes_sent_.fetch_add(buf.size(), std::memory_order_relaxed);
-        lines_sent_.store(line_base + counter.lines(), std::memory_order_relaxed);
       }
       if (counter.partial()) {
         counter.FinishLine();
-        Status st = conn_.WriteAll("\n");
+        Status st = lane.conn.WriteAll("\n");
         if (!st.ok()) {
           return st;
         }
-        bytes_sent_.fetch_add(1, std::memory_order_relaxed);
+        lane.bytes_sent.fetch_add(1, std::memory_order_relaxed);
       }
       line_base += counter.lines();
-      lines_sent_.store(line_base, std::memory_order_relaxed);
-      blank_lines_ += counter.blank_lines();
-      if (in.fd != STDIN_FILENO) {
-        ::close(in.fd);
-        in.fd = -1;
-      }
+      lane.lines_sent.store(line_base, std::memory_order_relaxed);
+      lane.blank_lines += counter.blank_lines();
     }
     std::lock_guard<std::mutex> lock(mu_);
-    total_lines_ = line_base;
+    lane.total_lines = line_base;
     return Status::Ok();
   }
 
-  void ReadReplies() {
+  // Every line of the lane is acknowledged: close its connection now, so the daemon (or a test's
+  // server) sees the end of this client's share while the other lanes go on. Needs mu_.
+  void Complete(Lane& lane) {
+    if (!lane.complete) {
+      lane.complete = true;
+      lane.conn.Abort();
+    }
+  }
+
+  void ReadReplies(Lane& lane) {
     std::string line;
     Value reply;
     while (true) {
-      Status st = conn_.ReadLine(&line);
+      Status st = lane.conn.ReadLine(&line);
       if (!st.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
-        reader_done_ = true;
-        reader_status_ = st.message();
-        if (!server_error_.empty()) {
-          reader_status_ = server_error_;
+        lane.reader_done = true;
+        lane.reader_status = st.message();
+        if (!lane.server_error.empty()) {
+          lane.reader_status = lane.server_error;
         }
-        ack_cv_.notify_all();
+        cv_.notify_all();
         return;
       }
       if (line.empty()) {
@@ -284,9 +466,22 @@ class SendSession {
         continue;
       }
       if (std::optional<uint64_t> ack = JsonUint(reply, "ack"); ack.has_value()) {
+        const auto now = SteadyClock::now();
         std::lock_guard<std::mutex> lock(mu_);
-        acked_ = std::max(acked_, *ack);
-        ack_cv_.notify_all();
+        if (lane.complete) {
+          continue;
+        }
+        const double gap = std::chrono::duration<double>(now - lane.last_ack).count();
+        if (gap > lane.max_gap) {
+          lane.max_gap = gap;
+          lane.gap_end = std::chrono::duration<double>(now - start_).count();
+        }
+        lane.last_ack = now;
+        lane.acked = std::max(lane.acked, *ack);
+        if (lane.acked >= lane.total_lines) {
+          Complete(lane);
+        }
+        cv_.notify_all();
         continue;
       }
       const std::string code = JsonText(reply, "error");
@@ -294,16 +489,16 @@ class SendSession {
       std::lock_guard<std::mutex> lock(mu_);
       ClearProgressLocked();
       if (std::optional<uint64_t> l = JsonUint(reply, "line"); l.has_value()) {
-        ++rejected_;
+        ++lane.rejected;
         std::string name = "<connection>";
         uint64_t in_line = *l;
-        map_.Lookup(*l, &name, &in_line);
+        lane.map.Lookup(*l, &name, &in_line);
         out_ << FormatRejectedLine(name, in_line, code, message) << "\n";
       } else {
         // Not about one line (e.g. "unavailable": the daemon could not make events durable and
         // drops the connection).
-        server_error_ = "the daemon answered " + (code.empty() ? line : code + ": " + message);
-        err_ << "handoff send: " << server_error_ << "\n";
+        lane.server_error = "the daemon answered " + (code.empty() ? line : code + ": " + message);
+        err_ << "handoff send: " << lane.server_error << "\n";
       }
     }
   }
@@ -311,14 +506,16 @@ class SendSession {
   void ShowProgress() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!finished_) {
-      progress_cv_.wait_for(lock, std::chrono::milliseconds(200));
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
       if (finished_) {
         break;
       }
       SendProgress p;
-      p.lines = lines_sent_.load(std::memory_order_relaxed);
-      p.bytes = bytes_sent_.load(std::memory_order_relaxed);
-      p.acked = acked_;
+      for (auto& lane : lanes_) {
+        p.lines += lane->lines_sent.load(std::memory_order_relaxed);
+        p.bytes += lane->bytes_sent.load(std::memory_order_relaxed);
+        p.acked += lane->acked;
+      }
       p.total_bytes = total_bytes_;
       p.seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
       out_ << "\r" << FormatSendProgress(p, TerminalWidth() - 1) << "\033[K";
@@ -339,26 +536,36 @@ class SendSession {
   std::ostream& err_;
   const bool progress_;
   const uint64_t total_bytes_;
-  TcpConnection conn_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
   SteadyClock::time_point start_;
 
-  std::atomic<uint64_t> lines_sent_{0};
-  std::atomic<uint64_t> bytes_sent_{0};
-  uint64_t blank_lines_ = 0;  // sender thread until it is done
-
-  std::mutex mu_;  // guards everything below and the output streams
-  std::condition_variable ack_cv_;
-  std::condition_variable progress_cv_;
-  LineMap map_;
-  uint64_t total_lines_ = UINT64_MAX;  // known once everything is sent
-  uint64_t acked_ = 0;
-  uint64_t rejected_ = 0;
-  bool reader_done_ = false;
+  std::mutex mu_;  // guards the lanes' fields marked so, everything below, and the output streams
+  std::condition_variable cv_;
   bool finished_ = false;
   bool progress_shown_ = false;
-  std::string reader_status_;
-  std::string server_error_;
 };
+
+// Maps every input read-only (for --connections); false after printing why.
+bool MapInputs(std::vector<Input>& inputs, std::vector<std::string_view>* views,
+               std::ostream& err) {
+  for (Input& in : inputs) {
+    if (in.fd == STDIN_FILENO) {
+      err << "handoff send: --connections needs files, not standard input\n";
+      return false;
+    }
+    if (in.size > 0) {
+      void* p = ::mmap(nullptr, in.size, PROT_READ, MAP_PRIVATE, in.fd, 0);
+      if (p == MAP_FAILED) {
+        err << "handoff send: cannot map " << in.name << ": " << std::strerror(errno) << "\n";
+        return false;
+      }
+      ::madvise(p, in.size, MADV_SEQUENTIAL);
+      in.mapped = std::string_view(static_cast<const char*>(p), in.size);
+    }
+    views->push_back(in.mapped);
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -366,19 +573,29 @@ int SendCommand(const std::vector<std::string>& args, std::ostream& out, std::os
                 bool out_is_terminal) {
   CLI::App app{
       "Streams NDJSON events (one JSON object per line) to the daemon's TCP ingest port over one "
-      "connection, waits until every line is acknowledged, and prints each rejected line as "
-      "FILE:LINE: error_code: message. Exit code: 0 all accepted, 1 some line rejected, 2 "
-      "usage or connection error.",
+      "connection (or --connections N, each with a contiguous share of the files' lines), waits "
+      "until every line is acknowledged, and prints each rejected line as FILE:LINE: "
+      "error_code: message. Exit code: 0 all accepted, 1 some line rejected, 2 usage or "
+      "connection error.",
       "handoff send"};
   std::vector<std::string> files;
   std::string host;
   std::string ingest;
   bool no_progress = false;
+  size_t connections = 1;
+  bool max_ack_gap = false;
   app.add_option("FILE", files, "NDJSON files to send in order; - reads standard input")
       ->required();
   AddHostOption(app, &host);
   AddAddressOption(app, "-p,--port,--ingest", &ingest, kDefaultIngestPort, "the ingest listener");
   app.add_flag("-q,--no-progress", no_progress, "no progress line, even on a terminal");
+  app.add_option("-c,--connections", connections,
+                 "connections to send over at once, each a contiguous share of the lines (files "
+                 "only; order is kept within a share)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_flag("--max-ack-gap", max_ack_gap,
+               "also report the longest wait between two acknowledgments of a connection");
   if (std::optional<int> code = ParseCommandLine(app, args, out, err); code.has_value()) {
     return *code;
   }
@@ -394,6 +611,9 @@ int SendCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     for (Input& in : inputs) {
       if (in.fd > STDIN_FILENO) {
         ::close(in.fd);
+      }
+      if (!in.mapped.empty()) {
+        ::munmap(const_cast<char*>(in.mapped.data()), in.mapped.size());
       }
     }
   };
@@ -425,8 +645,36 @@ int SendCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     }
     inputs.push_back(in);
   }
+
+  std::vector<std::vector<Piece>> plan;
+  if (connections <= 1) {
+    // One connection reads every input to its end, standard input and pipes included.
+    plan.emplace_back();
+    for (Input& in : inputs) {
+      plan.back().push_back(Piece{&in, /*stream=*/true});
+    }
+  } else {
+    std::vector<std::string_view> views;
+    if (!sizes_known || !MapInputs(inputs, &views, err)) {
+      if (!sizes_known) {
+        err << "handoff send: --connections needs regular files\n";
+      }
+      close_all();
+      return 2;
+    }
+    for (const std::vector<InputSpan>& share : SplitIntoShares(views, connections)) {
+      plan.emplace_back();
+      for (const InputSpan& span : share) {
+        plan.back().push_back(
+            Piece{&inputs[span.input], /*stream=*/false, span.begin, span.end, span.first_line});
+      }
+    }
+    if (plan.empty()) {
+      plan.emplace_back();  // nothing to send: one connection, acknowledged at once
+    }
+  }
   SendSession session(out, err, out_is_terminal && !no_progress, sizes_known ? total_bytes : 0);
-  int code = session.Run(*address, inputs);
+  int code = session.Run(*address, std::move(plan), max_ack_gap);
   close_all();
   return code;
 }

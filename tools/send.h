@@ -7,6 +7,14 @@
 // `FILE:LINE: error_code: message`, and a summary:
 //   sent N lines in X s (R lines/s), A applied-or-duplicate, E rejected[, B blank]
 // Exit code: 0 all accepted, 1 some line rejected, 2 usage, file or connection error.
+//
+// `--connections N` (N > 1, files only) cuts the files, taken end to end, into N contiguous
+// shares of about equal size at line boundaries and sends each share over its own connection,
+// all at once; each connection waits for its own final ack, and the summary gives the total
+// (`... (R lines/s) over N connections, ...`). Lines keep their order within a share only: the
+// daemon may apply two shares' events in any interleaving. `--max-ack-gap` also reports the
+// longest wait between two acknowledgments of one connection (from the first byte sent), the
+// figure an ingest stall (a rules reload, a slow commit) shows up in.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +52,9 @@ class LineCounter {
 // owns no line number.
 class LineMap {
  public:
-  // `first_line` is the connection line number of the input's first line.
-  void Add(std::string name, uint64_t first_line);
+  // `first_line` is the connection line number of the input's first line sent, which is line
+  // `line_in_input` of the input (1 unless the connection carries a later share of it).
+  void Add(std::string name, uint64_t first_line, uint64_t line_in_input = 1);
   // False when `line` precedes every input.
   bool Lookup(uint64_t line, std::string* name, uint64_t* line_in_input) const;
 
@@ -53,9 +62,28 @@ class LineMap {
   struct Input {
     std::string name;
     uint64_t first_line;
+    uint64_t line_in_input;
   };
   std::vector<Input> inputs_;
 };
+
+// A byte range of one input, sent over one connection.
+struct InputSpan {
+  size_t input = 0;         // index into the inputs
+  uint64_t begin = 0;       // first byte
+  uint64_t end = 0;         // one past the last byte
+  uint64_t first_line = 1;  // line number, in the input, of the line starting at `begin`
+
+  bool operator==(const InputSpan&) const = default;
+};
+
+// Cuts `inputs`, taken end to end, into at most `parts` shares of about equal size, each cut
+// just after a '\n' (a line is never split; an input without a final newline ends its last
+// line). Shares are in input order and none is empty, so there are fewer than `parts` when the
+// inputs hold fewer lines or a line is longer than a share. Counts the lines before every cut,
+// one pass over the bytes.
+std::vector<std::vector<InputSpan>> SplitIntoShares(const std::vector<std::string_view>& inputs,
+                                                    size_t parts);
 
 struct SendProgress {
   uint64_t lines = 0;
@@ -69,8 +97,10 @@ struct SendProgress {
 // ` 42% [=====>      ] 1234567 lines  123.4 MB  456789 lines/s  45.6 MB/s  acked 1200000`.
 std::string FormatSendProgress(const SendProgress& p, int width);
 
-// `sent N lines in X s (R lines/s), A applied-or-duplicate, E rejected` (+ `, B blank` if any).
-std::string FormatSendSummary(uint64_t lines, double seconds, uint64_t rejected, uint64_t blank);
+// `sent N lines in X s (R lines/s), A applied-or-duplicate, E rejected` (+ `, B blank` if any);
+// with more than one connection `(R lines/s) over C connections, ...`.
+std::string FormatSendSummary(uint64_t lines, double seconds, uint64_t rejected, uint64_t blank,
+                              size_t connections = 1);
 
 // One reply of the daemon, rendered for the user: `FILE:LINE: error_code: message`.
 std::string FormatRejectedLine(const std::string& input, uint64_t line, std::string_view code,

@@ -50,56 +50,93 @@ TEST(LoadgenStreamTest, EveryLineIsAValidEventWithAUniqueMessageId) {
   }
 }
 
-TEST(LoadgenStreamTest, QualifyingLeadsGetTheQualifyingSequenceFirst) {
-  // One connection, 20 leads, every 4th qualifies, 5 events per lead, a window of 2.
-  LoadgenStream s("r", 0, 1, 20, 4, 5, 2);
-  std::map<std::string, std::vector<std::string>> by_lead;
-  uint64_t triggers = 0;
+// The lead number of a loadgen lead id "lg-RUN-N".
+uint64_t LeadNumber(const std::string& text) {
+  const size_t at = text.find("\"userId\":\"") + 10;
+  const std::string lead = text.substr(at, text.find('"', at) - at);
+  return std::stoull(lead.substr(lead.rfind('-') + 1));
+}
+
+std::string What(const std::string& text) {
+  Value v;
   JsonParser parser;
-  for (const Line& l : Take(&s, 100)) {  // exactly 20 leads x 5 events
-    Value v;
-    ASSERT_OK(parser.Parse(std::string_view(l.text).substr(0, l.text.size() - 1), &v));
-    const std::string lead = v.Find("userId")->as_string();
-    std::string what = v.Find("type")->as_string();
-    if (const Value* ev = v.Find("event"); ev != nullptr) {
-      what += ":" + ev->as_string();
-    }
-    by_lead[lead].push_back(what);
-    triggers += l.emitted.trigger ? 1 : 0;
-    EXPECT_EQ(l.emitted.trigger, what == "track:Trial Started");
+  EXPECT_OK(parser.Parse(std::string_view(text).substr(0, text.size() - 1), &v));
+  std::string what = v.Find("type")->as_string();
+  if (const Value* ev = v.Find("event"); ev != nullptr) {
+    what += ":" + ev->as_string();
   }
-  ASSERT_EQ(by_lead.size(), 20u);
-  EXPECT_EQ(triggers, 5u);  // leads 0, 4, 8, 12, 16
-  for (const auto& [lead, events] : by_lead) {
-    ASSERT_EQ(events.size(), 5u) << lead;
-    const uint64_t n = std::stoull(lead.substr(lead.rfind('-') + 1));
-    if (n % 4 == 0) {
-      EXPECT_EQ(events[0], "identify");
-      EXPECT_EQ(events[1], "page");
-      EXPECT_EQ(events[2], "track:Demo Requested");
-      EXPECT_EQ(events[3], "track:Trial Started");
+  return what;
+}
+
+TEST(LoadgenStreamTest, OneEventInKQualifiesAFreshLead) {
+  // One connection, 20 noise leads, one event in 5 qualifies, 4 noise events per lead.
+  LoadgenStream s("r", 0, 1, 20, 5, 4, 2);
+  std::map<uint64_t, std::vector<std::string>> qualifying;
+  uint64_t triggers = 0;
+  const std::vector<Line> lines = Take(&s, 100);  // 20 cycles of 5
+  for (size_t n = 0; n < lines.size(); ++n) {
+    const Line& l = lines[n];
+    const uint64_t lead = LeadNumber(l.text);
+    const std::string what = What(l.text);
+    EXPECT_EQ(l.emitted.qualifying, lead >= 20) << l.text;
+    if (l.emitted.qualifying) {
+      qualifying[lead].push_back(what);
     } else {
-      EXPECT_NE(events[0], "identify");
+      EXPECT_TRUE(what.starts_with("page") || what == "track:Email Link Clicked" ||
+                  what == "track:Feature Viewed")
+          << l.text;
+    }
+    EXPECT_EQ(l.emitted.trigger, what == "track:Trial Started") << l.text;
+    if (l.emitted.trigger) {
+      ++triggers;
+      EXPECT_EQ(n % 5, 3u);             // the third step sits at 2K/3 of its cycle
+      EXPECT_EQ(lead, 20 + n / 5 - 2);  // the lead that began two cycles earlier
     }
   }
-  // After every lead had its turn, leads come back with noise only.
-  for (const Line& l : Take(&s, 100)) {
-    EXPECT_FALSE(l.emitted.qualifying) << l.text;
+  EXPECT_EQ(triggers, 18u);  // every cycle but the first two
+  ASSERT_EQ(qualifying.size(), 20u);
+  for (const auto& [lead, events] : qualifying) {
+    if (lead < 20 + 18) {
+      EXPECT_EQ(events, (std::vector<std::string>{"identify", "track:Demo Requested",
+                                                  "track:Trial Started"}))
+          << lead;
+    }
   }
 }
 
+TEST(LoadgenStreamTest, EveryThirdEventQualifiesWithQualifyEveryThree) {
+  LoadgenStream s("r", 0, 1, 10, 3, 1, 64);
+  const std::vector<Line> lines = Take(&s, 300);
+  for (size_t n = 6; n < lines.size(); ++n) {  // after two cycles of start-up
+    EXPECT_TRUE(lines[n].emitted.qualifying) << n;
+    EXPECT_EQ(lines[n].emitted.trigger, n % 3 == 2) << n;
+  }
+}
+
+TEST(LoadgenStreamTest, NoQualifyingEventsWithQualifyEveryZero) {
+  LoadgenStream s("r", 0, 1, 10, 0, 5, 4);
+  std::set<uint64_t> leads;
+  for (const Line& l : Take(&s, 100)) {
+    EXPECT_FALSE(l.emitted.qualifying) << l.text;
+    leads.insert(LeadNumber(l.text));
+  }
+  EXPECT_EQ(leads.size(), 10u);
+}
+
 TEST(LoadgenStreamTest, ConnectionsSplitTheLeads) {
-  LoadgenStream c0("r", 0, 3, 10, 1, 4, 64);
-  LoadgenStream c2("r", 2, 3, 10, 1, 4, 64);
+  LoadgenStream c0("r", 0, 3, 10, 0, 4, 64);
+  LoadgenStream c2("r", 2, 3, 10, 3, 4, 64);
   EXPECT_EQ(c0.lead_count(), 4u);  // 0 3 6 9
   EXPECT_EQ(c2.lead_count(), 3u);  // 2 5 8
-  std::set<std::string> leads;
-  for (const Line& l : Take(&c2, 12)) {
-    size_t at = l.text.find("\"userId\":\"") + 10;
-    leads.insert(l.text.substr(at, l.text.find('"', at) - at));
+  std::set<uint64_t> noise;
+  std::set<uint64_t> qualifying;
+  for (const Line& l : Take(&c2, 30)) {
+    (l.emitted.qualifying ? qualifying : noise).insert(LeadNumber(l.text));
     EXPECT_THAT(l.message_id, ::testing::StartsWith("r-2-"));
   }
-  EXPECT_EQ(leads, (std::set<std::string>{"lg-r-2", "lg-r-5", "lg-r-8"}));
+  EXPECT_EQ(noise, (std::set<uint64_t>{2, 5, 8}));  // the start-up cycles' three noise events
+  // Qualifying leads come after the noise leads, in this connection's stride.
+  EXPECT_EQ(qualifying, (std::set<uint64_t>{12, 15, 18, 21, 24, 27, 30, 33, 36, 39}));
 }
 
 TEST(PercentileTest, NearestRank) {
@@ -156,6 +193,8 @@ TEST(LoadgenCommandTest, UsageErrors) {
   std::ostringstream err;
   EXPECT_EQ(LoadgenCommand({}, out, err), 2);
   EXPECT_EQ(LoadgenCommand({"--rate", "0", "--duration", "1"}, out, err), 2);
+  EXPECT_EQ(LoadgenCommand({"--rate", "10", "--duration", "1", "--qualify-every", "2"}, out, err),
+            2);
   EXPECT_EQ(
       LoadgenCommand({"--rate", "10", "--duration", "1", "--leads", "1", "--connections", "2"}, out,
                      err),

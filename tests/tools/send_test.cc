@@ -78,6 +78,79 @@ TEST(LineMapTest, MapsConnectionLinesBackToInputs) {
   EXPECT_FALSE(map.Lookup(0, &name, &line));
 }
 
+TEST(LineMapTest, ALaterShareOfAnInputKeepsTheInputsLineNumbers) {
+  LineMap map;
+  map.Add("a.ndjson", 1, 501);  // this connection carries a.ndjson from its line 501
+  map.Add("b.ndjson", 11);
+  std::string name;
+  uint64_t line = 0;
+  ASSERT_TRUE(map.Lookup(3, &name, &line));
+  EXPECT_EQ(name, "a.ndjson");
+  EXPECT_EQ(line, 503u);
+  ASSERT_TRUE(map.Lookup(12, &name, &line));
+  EXPECT_EQ(name, "b.ndjson");
+  EXPECT_EQ(line, 2u);
+}
+
+// The text of a share, rebuilt from its spans.
+std::string ShareText(const std::vector<std::string_view>& inputs,
+                      const std::vector<InputSpan>& share) {
+  std::string text;
+  for (const InputSpan& span : share) {
+    text.append(inputs[span.input].substr(span.begin, span.end - span.begin));
+  }
+  return text;
+}
+
+TEST(SplitIntoSharesTest, CutsAtLineEndsIntoSharesOfAboutEqualSize) {
+  std::string a;
+  for (int i = 0; i < 100; ++i) {
+    a += "{\"n\":" + std::to_string(1000 + i) + "}\n";  // 11 bytes a line
+  }
+  const std::vector<std::string_view> inputs = {a};
+  const auto shares = SplitIntoShares(inputs, 4);
+  ASSERT_EQ(shares.size(), 4u);
+  std::string joined;
+  uint64_t next_line = 1;
+  for (const auto& share : shares) {
+    ASSERT_EQ(share.size(), 1u);
+    const std::string text = ShareText(inputs, share);
+    EXPECT_EQ(text.back(), '\n');
+    EXPECT_EQ(share[0].first_line, next_line);
+    next_line += static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+    EXPECT_EQ(text.size(), 25u * 11u);  // 100 equal lines: 25 each
+    joined += text;
+  }
+  EXPECT_EQ(joined, a);
+}
+
+TEST(SplitIntoSharesTest, SharesSpanInputsAndNumberLinesWithinEachInput) {
+  // 3 + 1 + 4 lines, the second input without its final newline, an empty input between.
+  const std::vector<std::string_view> inputs = {"aaa\nbbb\nccc\n", "", "ddd",
+                                                "eee\nfff\nggg\nhhh\n"};
+  const auto shares = SplitIntoShares(inputs, 3);
+  ASSERT_EQ(shares.size(), 3u);
+  // 31 bytes: targets at 10 and 20 end up after "ccc\n" (12) and inside "fff" -> after it (23).
+  EXPECT_EQ(shares[0], (std::vector<InputSpan>{{0, 0, 12, 1}}));
+  EXPECT_EQ(shares[1], (std::vector<InputSpan>{{2, 0, 3, 1}, {3, 0, 8, 1}}));
+  EXPECT_EQ(shares[2], (std::vector<InputSpan>{{3, 8, 16, 3}}));
+}
+
+TEST(SplitIntoSharesTest, FewerSharesThanAskedWhenLinesRunOut) {
+  const std::vector<std::string_view> one_line = {"{\"a\":1}\n"};
+  EXPECT_EQ(SplitIntoShares(one_line, 16).size(), 1u);
+  // A line longer than a share swallows the cuts that fall inside it: 4 asked, 2 made.
+  const std::string long_line(1000, 'x');
+  const std::string text = long_line + "\nshort\n";
+  const std::vector<std::string_view> inputs = {text};
+  const auto shares = SplitIntoShares(inputs, 4);
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_EQ(ShareText(inputs, shares[0]), long_line + "\n");
+  EXPECT_EQ(ShareText(inputs, shares[1]), "short\n");
+  EXPECT_TRUE(SplitIntoShares({"", ""}, 4).empty());
+  EXPECT_TRUE(SplitIntoShares({"x\n"}, 0).empty());
+}
+
 TEST(SendFormatTest, Progress) {
   SendProgress p;
   p.lines = 1000;
@@ -184,6 +257,59 @@ TEST(SendCommandTest, AllAcceptedExitsZeroAndShowsProgressOnATerminal) {
   size_t summary = text.rfind("sent 20000 lines");
   ASSERT_NE(summary, std::string::npos) << text;
   EXPECT_THAT(text.substr(summary), ContainsRegex("20000 applied-or-duplicate, 0 rejected\n$"));
+}
+
+TEST(SendCommandTest, ConnectionsSendContiguousSharesAndReportTheTotal) {
+  testing::TempDir dir;
+  std::string a;
+  for (int i = 0; i < 300; ++i) {
+    a += "{\"n\":" + std::to_string(i) + (i == 250 ? ",\"bad\":1" : "") + "}\n";
+  }
+  const std::string b_text = "{\"last\":1}\nbad tail";  // no final newline
+  const std::string path_a = dir.WriteFile("a.ndjson", a);
+  const std::string path_b = dir.WriteFile("b.ndjson", b_text);
+  // The fake serves connections one after the other: each lane closes once its own lines are
+  // all acknowledged, which lets the next one be served.
+  FakeIngest ingest;
+  std::vector<std::string> per_connection;
+  std::ostringstream out;
+  std::ostringstream err;
+  int code = 0;
+  {
+    FakeServer server(
+        [&](FakeConnection& c) {
+          const size_t before = ingest.received.size();
+          ingest.Serve(c);
+          per_connection.push_back(ingest.received.substr(before));
+        },
+        3);
+    code = SendCommand(
+        {path_a, path_b, "--connections", "3", "--max-ack-gap", "--ingest", server.address()}, out,
+        err, /*out_is_terminal=*/false);
+  }  // joins the server: every connection has been served
+  EXPECT_EQ(code, 1) << err.str();
+  ASSERT_EQ(per_connection.size(), 3u);
+  EXPECT_EQ(per_connection[0] + per_connection[1] + per_connection[2], a + b_text + "\n");
+  for (const std::string& share : per_connection) {
+    EXPECT_FALSE(share.empty());
+    EXPECT_EQ(share.back(), '\n');
+  }
+  // Rejected lines keep their numbers within their files, whichever connection carried them.
+  EXPECT_THAT(out.str(), HasSubstr(path_a + ":251: invalid_json: not JSON\n"));
+  EXPECT_THAT(out.str(), HasSubstr(path_b + ":2: invalid_json: not JSON\n"));
+  EXPECT_THAT(out.str(), ContainsRegex("sent 302 lines in [0-9.]+ s \\([0-9]+ lines/s\\) over 3 "
+                                       "connections, 300 applied-or-duplicate, 2 rejected\n"));
+  EXPECT_THAT(out.str(), ContainsRegex("longest wait between acks: [0-9.]+ ms, ending [0-9.]+ s "
+                                       "after the first byte\n$"));
+  EXPECT_EQ(err.str(), "");
+}
+
+TEST(SendCommandTest, ConnectionsNeedFiles) {
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(SendCommand({"-", "--connections", "2", "--ingest", "127.0.0.1:1"}, out, err, false),
+            2);
+  EXPECT_THAT(err.str(), HasSubstr("needs"));
 }
 
 TEST(SendCommandTest, ConnectionLostBeforeTheFinalAckExitsTwo) {
