@@ -308,8 +308,13 @@ void Engine::Loop() {
         Commit();
         std::get<Closure>(task).fn();
       }
-      // Acks of the batch in flight go out as soon as it is durable, not after this whole pass.
+      // Acks of the batch in flight go out as soon as it is durable, not after this whole pass;
+      // and an idle commit thread gets what is applied so far at once, so that a long pass is
+      // many group commits, each as big as the previous write took to return.
       FinishCommitIfDone();
+      if (!commit_in_flight_ && HasUncommitted()) {
+        StartCommit();
+      }
       Evict();
     }
     tasks.clear();

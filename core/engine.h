@@ -77,8 +77,8 @@ struct EngineOptions {
   // Seconds a messageId is remembered (SPEC 3); the same value the store's expiry uses.
   double dedupe_window = 86400;
   // Leads held in memory besides the pinned ones (staged or owned, always held); the rest are
-  // read from the store on demand. Default: 1,000,000 (about 1 KB each).
-  size_t lead_cache = 1'000'000;
+  // read from the store on demand. Default: 250,000 (about 1 KB each).
+  size_t lead_cache = 250'000;
   // Keep every applied event in the history log (SPEC 8; merges replay it). Default: on.
   bool history = true;
   // Seconds history is kept, by commit time; 0 keeps it forever. Default: 90 d.

@@ -53,7 +53,7 @@ struct Options {
   size_t max_inflight_bytes = 8 << 20;
   // Leads held in memory besides the staged and owned ones (always held); the rest are read
   // from the store when needed. About 1 KB each. Bounds: 1,000 to 1,000,000,000.
-  size_t lead_cache = 1'000'000;
+  size_t lead_cache = 250'000;
 };
 
 }  // namespace handoff
