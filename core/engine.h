@@ -250,6 +250,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   // Seals what changed and hands it to the commit thread; returns at once. Only when no commit
   // is in flight (callers check, or WaitCommit first).
   void StartCommit();
+  // Seals what changed and commits it on this thread (when nothing else waits: no hand-off).
+  void CommitInline();
+  // Moves what changed since the last seal into inflight_; false when nothing did.
+  bool Seal();
+  bool QueueEmpty() const;
   // True when something changed since the last seal.
   bool HasUncommitted() const;
   // When the commit in flight has returned: publishes the head, runs its completions. Cheap.
