@@ -12,6 +12,7 @@
 
 #include "base/json_parser.h"
 #include "outbox/stored_record.h"
+#include "storage/lead_codec.h"
 #include "tests/core/memory_store.h"
 #include "tests/testutil.h"
 
@@ -261,6 +262,35 @@ TEST_F(EngineTest, ALeadCacheSmallerThanTheLeadsLosesNothing) {
   ASSERT_OK(Submit({Page("u7", "after-restart", kStart)}));
   EXPECT_EQ(Lead("u7").events, 4u);
   EXPECT_EQ(Lead("u3").events, 3u);
+}
+
+// A store written before the pinned index (leads, no lead count): the first start reads every
+// lead once, keeps the staged one in memory, counts them all and writes the index, so the next
+// start reads only the pinned leads.
+TEST_F(EngineTest, AStoreFromBeforeThePinnedIndexIsIndexedOnce) {
+  CommitBatch batch;
+  std::string encoded;
+  for (const char* id : {"a", "b", "c"}) {
+    LeadState lead;
+    lead.id = id;
+    lead.stage = std::string(id) == "b" ? "mql" : "new";
+    lead.events = 1;
+    encoded.clear();
+    EncodeLeadState(lead, &encoded);
+    batch.PutLead(id, encoded);
+  }
+  ASSERT_OK(store_.Commit(&batch));
+  StartEngine(0, 86400, /*lead_cache=*/1000);
+  EXPECT_EQ(metrics_.leads(), 3u);
+  EXPECT_EQ(store_.pinned_count(), 1u);
+  EXPECT_EQ(Lead("b").stage, "mql");
+  EXPECT_EQ(Lead("c").events, 1u);
+  StopEngine();
+  StartEngine(0, 86400, /*lead_cache=*/1000);
+  EXPECT_EQ(metrics_.leads(), 3u);
+  ASSERT_OK(Submit({Page("d", "m1", kStart)}));
+  EXPECT_EQ(metrics_.leads(), 4u);
+  EXPECT_EQ(Lead("a").events, 1u);
 }
 
 TEST_F(EngineTest, RecordsOfOneBatchAppearInTheOrderSent) {

@@ -233,6 +233,10 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return links_.size();
   }
+  size_t pinned_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pinned_.size();
+  }
   size_t dedupe_blocks() const {
     std::lock_guard<std::mutex> lock(mu_);
     return dedupe_log_.size();
