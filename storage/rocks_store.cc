@@ -115,6 +115,9 @@ rocksdb::ColumnFamilyOptions BaseColumnFamilyOptions(const std::shared_ptr<rocks
                                                      bool bloom, size_t write_buffer) {
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = write_buffer;
+  // One memtable being flushed, one being written, one spare: a commit stalls only when a flush
+  // falls two memtables behind.
+  cf.max_write_buffer_number = 3;
   cf.compression = PickCompression();
   cf.level_compaction_dynamic_level_bytes = true;
   rocksdb::BlockBasedTableOptions table;
@@ -166,15 +169,15 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;  // smooth out SST write-back instead of one big burst
-  // One writer (the engine thread) and a vector memtable for leads: no concurrent inserts.
+  // One writer at a time (the engine's commit): no concurrent memtable inserts.
   db_options.allow_concurrent_memtable_write = false;
-  // Flushes and compactions run at a lower CPU priority than the engine and network threads:
-  // on a small machine they would otherwise steal the cores that acknowledge events, and show
-  // up as latency spikes. They still get every idle cycle.
+  // Compactions run at a lower CPU priority than the engine and network threads: on a small
+  // machine they would otherwise steal the cores that acknowledge events. Flushes do not: a
+  // commit waits for one whenever a column family's memtables are all full, so a starved flush
+  // (seen: 2-10 s each with the cores busy elsewhere) stalls every acknowledgment behind it.
   {
     rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
     env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
-    env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH);
   }
   db_options.max_total_wal_size = kMaxTotalWalBytes;
   db_options.keep_log_file_num = 4;  // RocksDB's own info LOG files, not the WAL
