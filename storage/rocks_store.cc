@@ -46,7 +46,8 @@ constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
 // that a burst of commits does not stall on flushes.
 constexpr size_t kBlockCacheBytes = 64 << 20;
 constexpr size_t kLeadsWriteBuffer = 32 << 20;
-constexpr size_t kDedupeWriteBuffer = 32 << 20;
+constexpr size_t kDedupeWriteBuffer = 4 << 20;     // the per-id form: read at start, not written
+constexpr size_t kDedupeLogWriteBuffer = 8 << 20;  // 12 bytes an id: ~700k ids a memtable
 constexpr size_t kOutboxWriteBuffer = 16 << 20;
 constexpr size_t kMetaWriteBuffer = 4 << 20;
 constexpr size_t kHistoryWriteBuffer = 32 << 20;
@@ -224,7 +225,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   {
     // Dedupe log: one block per commit, read whole at start, never looked up by id. Blocks
     // expire by their time, through the same compaction filter as the per-id form.
-    auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/false, kDedupeWriteBuffer);
+    auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/false, kDedupeLogWriteBuffer);
     cf.compaction_filter_factory =
         NewDedupeFilterFactory(store->options_.clock, options.dedupe_window);
     cf.periodic_compaction_seconds =
