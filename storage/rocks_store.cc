@@ -407,38 +407,6 @@ Result<bool> RocksStore::SeenMessage(std::string_view message_id, EpochSeconds n
   return !fmt::DedupeExpired(received_at, now, options_.dedupe_window);
 }
 
-Status RocksStore::SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
-                                std::vector<bool>* results) const {
-  results->assign(ids.size(), false);
-  if (ids.empty()) {
-    return Status::Ok();
-  }
-  std::vector<rocksdb::Slice> keys;
-  keys.reserve(ids.size());
-  for (std::string_view id : ids) {
-    keys.push_back(ToSlice(id));
-  }
-  std::vector<rocksdb::PinnableSlice> values(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
-  db_->MultiGet(rocksdb::ReadOptions(), cf(kDedupe), keys.size(), keys.data(), values.data(),
-                statuses.data());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (statuses[i].IsNotFound()) {
-      continue;
-    }
-    if (!statuses[i].ok()) {
-      return FromRocks(statuses[i], "multiget dedupe ids");
-    }
-    EpochSeconds received_at = 0;
-    if (values[i].size() != fmt::kTimeSize ||
-        !fmt::DecodeTimePrefix(ToView(values[i]), &received_at)) {
-      return Status::Corruption("store: bad dedupe value for messageId " + std::string(ids[i]));
-    }
-    (*results)[i] = !fmt::DedupeExpired(received_at, now, options_.dedupe_window);
-  }
-  return Status::Ok();
-}
-
 Status RocksStore::GetMeta(std::string_view key, std::string* value) const {
   return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kMeta), ToSlice(key), value), "get meta");
 }

@@ -80,16 +80,15 @@ class RocksStore final : public Store {
       std::string_view after,
       const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const override;
 
-  // True when `message_id` was recorded with a receive time within options.dedupe_window of `now`
-  // (pass the same clock's time). An expired id that RocksDB has not yet dropped is unseen.
-  Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const override;
-  // Batch form (one RocksDB MultiGet): (*results)[i] answers ids[i].
+  // The per-id dedupe form (CommitBatch::PutDedupe; the engine now logs hashes instead, and
+  // reads this form only at start): true when `message_id` was recorded with a receive time
+  // within options.dedupe_window of `now`. An expired id RocksDB has not yet dropped is unseen.
+  // For tests of that form and its expiry.
+  Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const;
   Status ScanPinned(const std::function<void(std::string_view id)>& fn) const override;
   Status ScanDedupe(const std::function<void(std::string_view id, EpochSeconds at)>& id_fn,
                     const std::function<void(uint64_t block, EpochSeconds at,
                                              std::string_view hashes)>& block_fn) const override;
-  Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
-                      std::vector<bool>* results) const override;
 
   // A meta value; NotFound when absent.
   Status GetMeta(std::string_view key, std::string* value) const override;

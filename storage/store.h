@@ -47,13 +47,6 @@ class Store {
       std::string_view after,
       const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const = 0;
 
-  // True when `message_id` was recorded with a receive time within the dedupe window of `now`
-  // (pass the same clock's time). An expired id that the store has not yet dropped is unseen.
-  virtual Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const = 0;
-  // Batch form (one lookup for all): (*results)[i] answers ids[i].
-  virtual Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
-                              std::vector<bool>* results) const = 0;
-
   // At start: calls fn(id) for each lead id in the pinned index (CommitBatch::PutPinned).
   virtual Status ScanPinned(const std::function<void(std::string_view id)>& fn) const = 0;
 

@@ -101,21 +101,6 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
-  Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return Seen(message_id, now);
-  }
-
-  Status SeenMessages(const std::vector<std::string_view>& ids, EpochSeconds now,
-                      std::vector<bool>* results) const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    results->clear();
-    for (std::string_view id : ids) {
-      results->push_back(Seen(id, now));
-    }
-    return Status::Ok();
-  }
-
   Status GetMeta(std::string_view key, std::string* value) const override {
     std::lock_guard<std::mutex> lock(mu_);
     return Get(meta_, key, value);
@@ -252,13 +237,6 @@ class MemoryStore final : public Store {
     }
     *value = it->second;
     return Status::Ok();
-  }
-
-  bool Seen(std::string_view id, EpochSeconds now) const {
-    auto it = dedupe_.find(id);
-    EpochSeconds at = 0;
-    return it != dedupe_.end() && store_format::DecodeTimePrefix(it->second, &at) &&
-           !store_format::DedupeExpired(at, now, dedupe_window_);
   }
 
   const double dedupe_window_;

@@ -91,12 +91,12 @@ class StoreTest : public ::testing::Test {
     return options;
   }
 
-  std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
+  std::unique_ptr<RocksStore> OpenStore(const StoreOptions& options) {
     auto store = RocksStore::Open(options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(store).value() : nullptr;
   }
-  std::unique_ptr<Store> OpenStore() { return OpenStore(Options()); }
+  std::unique_ptr<RocksStore> OpenStore() { return OpenStore(Options()); }
 
   // Counts the entries physically present in the dedupe column family, bypassing the store's
   // expiry logic: proof that the compaction filter removed them, not just that lookups hide them.
@@ -127,7 +127,7 @@ class StoreTest : public ::testing::Test {
     return count;
   }
 
-  bool Seen(const Store& store, std::string_view id, EpochSeconds now) {
+  bool Seen(const RocksStore& store, std::string_view id, EpochSeconds now) {
     Result<bool> seen = store.SeenMessage(id, now);
     EXPECT_TRUE(seen.ok()) << seen.status().ToString();
     return seen.ok() && *seen;
@@ -234,21 +234,6 @@ TEST_F(StoreTest, DedupeSeenWithinWindowOnly) {
   batch.PutDedupe("m-1", kT0 + 5000);
   ASSERT_OK(store->Commit(&batch));
   EXPECT_TRUE(Seen(*store, "m-1", kT0 + 5050));
-}
-
-TEST_F(StoreTest, SeenMessagesBatchForm) {
-  auto store = OpenStore();
-  CommitBatch batch;
-  batch.PutDedupe("fresh", kT0 + 50);
-  batch.PutDedupe("stale", kT0 - 500);
-  ASSERT_OK(store->Commit(&batch));
-
-  std::vector<bool> results;
-  ASSERT_OK(store->SeenMessages({"fresh", "absent", "stale", "fresh"}, kT0 + 60, &results));
-  EXPECT_THAT(results, ElementsAre(true, false, false, true));
-
-  ASSERT_OK(store->SeenMessages({}, kT0, &results));
-  EXPECT_TRUE(results.empty());
 }
 
 TEST_F(StoreTest, CompactionFilterRemovesExpiredIds) {
