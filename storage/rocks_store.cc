@@ -99,6 +99,14 @@ rocksdb::CompressionType PickCompression() {
 rocksdb::ColumnFamilyOptions BaseColumnFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
                                                      bool bloom, size_t write_buffer);
 
+// Values that start with a time (dedupe ids, dedupe-log blocks) leave when the window has passed
+// them: the compaction filter drops them, and periodic compaction makes RocksDB revisit files no
+// write pressure would touch.
+void ExpireByDedupeWindow(const Clock* clock, double window, rocksdb::ColumnFamilyOptions* cf) {
+  cf->compaction_filter_factory = NewDedupeFilterFactory(clock, window);
+  cf->periodic_compaction_seconds = static_cast<uint64_t>(std::clamp(window, 3600.0, 30.0 * 86400));
+}
+
 // Leads are written once per commit per changed lead (on the engine's commit thread, keys in
 // order) and read by point lookups when a lead is not in the engine's cache, a new lead being a
 // miss. So a skiplist memtable (a vector one would sort itself on every read) with a bloom filter
@@ -203,10 +211,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
     auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/true, kDedupeWriteBuffer);
     cf.memtable_prefix_bloom_size_ratio = 0.1;
     cf.memtable_whole_key_filtering = true;
-    cf.compaction_filter_factory =
-        NewDedupeFilterFactory(store->options_.clock, options.dedupe_window);
-    cf.periodic_compaction_seconds =
-        static_cast<uint64_t>(std::clamp(options.dedupe_window, 3600.0, 30.0 * 86400));
+    ExpireByDedupeWindow(store->options_.clock, options.dedupe_window, &cf);
     descriptors.emplace_back(kColumnFamilyNames[kDedupe], std::move(cf));
   }
   // Outbox: read by seeks only (no bloom); keys only grow, so compaction is mostly trivial moves.
@@ -226,10 +231,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
     // Dedupe log: one block per commit, read whole at start, never looked up by id. Blocks
     // expire by their time, through the same compaction filter as the per-id form.
     auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/false, kDedupeLogWriteBuffer);
-    cf.compaction_filter_factory =
-        NewDedupeFilterFactory(store->options_.clock, options.dedupe_window);
-    cf.periodic_compaction_seconds =
-        static_cast<uint64_t>(std::clamp(options.dedupe_window, 3600.0, 30.0 * 86400));
+    ExpireByDedupeWindow(store->options_.clock, options.dedupe_window, &cf);
     descriptors.emplace_back(kColumnFamilyNames[kDedupeLog], std::move(cf));
   }
   // Pinned: read once, at start; written when a lead is staged or owned, or stops being so.
