@@ -176,6 +176,10 @@ std::string Metrics::RenderPrometheus() const {
   Line(&out, "handoff_identity_merges_total", "", static_cast<double>(merges_.load(kRelaxed)));
   Header(&out, "handoff_leads_erased_total", "counter", "Leads erased (DELETE /v1/leads/{id}).");
   Line(&out, "handoff_leads_erased_total", "", static_cast<double>(erasures_.load(kRelaxed)));
+  Header(&out, "handoff_replies_dropped_total", "counter",
+         "TCP error replies counted instead of queued: the client was not reading them.");
+  Line(&out, "handoff_replies_dropped_total", "",
+       static_cast<double>(replies_dropped_.load(kRelaxed)));
   return out;
 }
 

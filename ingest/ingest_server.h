@@ -7,8 +7,10 @@
 // waits to be written).
 //
 // Nothing grows without bound: a connection stops reading while too many of its input bytes wait
-// for the engine (backpressure to the sender), and while its replies wait for a client that does
-// not read them; other connections go on. Runs on one io_context thread; not thread-safe beyond
+// for the engine (backpressure to the sender). Replies never stop it: once the error lines a
+// client has not read pass max_reply_bytes, later ones are counted, and one
+// {"error":"replies_dropped",...} line stands for them when the socket takes more; acks coalesce
+// into one number. Other connections go on. Runs on one io_context thread; not thread-safe beyond
 // that (the engine's completions are posted back to it).
 #pragma once
 
@@ -32,7 +34,8 @@ struct IngestServerOptions {
   size_t max_line_bytes = 64 * 1024;
   // Input bytes a connection may have in flight in the engine before reading pauses.
   size_t max_inflight_bytes = 8 << 20;
-  // Reply bytes a connection may have unwritten before reading pauses.
+  // Error-reply bytes a connection may have unwritten; past it, error lines are counted into one
+  // replies_dropped summary line instead of queued.
   size_t max_reply_bytes = 1 << 20;
   // Bytes asked of the socket per read.
   size_t read_chunk_bytes = 256 << 10;
