@@ -148,6 +148,12 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->lead_cache, 1000, 1'000'000'000, v);
        }},
+      {"testing.fault_file", "--fault-file", Kind::kString,
+       "testing only: while this path exists every store write fails (a full disk)",
+       [](Options* o, const std::string& v) {
+         o->fault_file = v;
+         return std::string();
+       }},
   };
   return table;
 }

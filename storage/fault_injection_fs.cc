@@ -90,30 +90,32 @@ rocksdb::IOStatus FaultInjectionFileSystem::Wrap(const std::string& name, rocksd
   return opened;
 }
 
+rocksdb::IOStatus FaultInjectionFileSystem::GetFreeSpace(const std::string& path,
+                                                         const rocksdb::IOOptions& options,
+                                                         uint64_t* diskfree,
+                                                         rocksdb::IODebugContext* dbg) {
+  if (failing()) {
+    *diskfree = 0;
+    return rocksdb::IOStatus::OK();
+  }
+  return target()->GetFreeSpace(path, options, diskfree, dbg);
+}
+
 rocksdb::IOStatus FaultInjectionFileSystem::NewWritableFile(
     const std::string& name, const rocksdb::FileOptions& options,
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  if (failing()) {
-    return Fault();
-  }
   return Wrap(name, target()->NewWritableFile(name, options, result, dbg), result);
 }
 
 rocksdb::IOStatus FaultInjectionFileSystem::ReopenWritableFile(
     const std::string& name, const rocksdb::FileOptions& options,
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  if (failing()) {
-    return Fault();
-  }
   return Wrap(name, target()->ReopenWritableFile(name, options, result, dbg), result);
 }
 
 rocksdb::IOStatus FaultInjectionFileSystem::ReuseWritableFile(
     const std::string& name, const std::string& old_name, const rocksdb::FileOptions& options,
     std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  if (failing()) {
-    return Fault();
-  }
   return Wrap(name, target()->ReuseWritableFile(name, old_name, options, result, dbg), result);
 }
 

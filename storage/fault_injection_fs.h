@@ -3,11 +3,12 @@
 // RocksDB's real error paths (LevelDB's ErrorEnv, at RocksDB's FileSystem layer).
 //
 // While failing, every write to a file opened for writing (append, positioned append, flush,
-// sync, range sync, close of a written file) and every creation of a writable file returns
-// IOStatus::NoSpace; reads, renames and deletes pass through. The fault is on while
-// set_failing(true) says so, or, when a trigger path is given, while that path exists (so a test
-// can switch the daemon's disk off and on from outside, `--fault-file`). It is off by default and
-// never installed unless asked for.
+// sync, range sync) returns IOStatus::NoSpace, as on a full disk; creating, reading, renaming
+// and deleting files pass through (on a full disk creating an empty file still works, and
+// RocksDB treats a failed creation of its next log as fatal, which no full disk causes). The fault
+// is on while set_failing(true) says so, or, when a trigger path is given, while that path exists
+// (so a test can switch the daemon's disk off and on from outside, `--fault-file`). It is off by
+// default and never installed unless asked for.
 //
 // Thread-safe: RocksDB calls it from many threads; the switch and counter are atomics.
 #pragma once
@@ -33,6 +34,10 @@ class FaultInjectionFileSystem final : public rocksdb::FileSystemWrapper {
   // Syncs (Sync and Fsync) of write-ahead-log files (*.log) so far, failed ones included.
   int wal_syncs() const { return wal_syncs_.load(std::memory_order_relaxed); }
 
+  // 0 bytes while failing, as a full disk reports: RocksDB's own recovery from a full disk then
+  // waits for space instead of retrying into the fault (a retry that fails is fatal in 7.8).
+  rocksdb::IOStatus GetFreeSpace(const std::string& path, const rocksdb::IOOptions& options,
+                                 uint64_t* diskfree, rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* result,
                                     rocksdb::IODebugContext* dbg) override;
