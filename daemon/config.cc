@@ -256,6 +256,9 @@ Status ParseCommandLine(int argc, char** argv, Options* options, bool* show_help
                         std::string* help_text) {
   CLI::App app{"handoffd: real-time lead scoring and routing daemon"};
   app.set_help_flag("-h,--help", "show this help");
+  app.footer(
+      "handoffd --check-config [settings]: validate the settings, rule files and data directory, "
+      "print a report with any warnings, and exit (0: the daemon would start).");
   std::string config_path;
   app.add_option("--config", config_path, "YAML config file (flags override it)");
   std::map<std::string, std::vector<std::string>> values;

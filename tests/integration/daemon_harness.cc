@@ -207,7 +207,7 @@ Status DaemonProcess::Start() {
                                    "--subscribe",
                                    "127.0.0.1:0",
                                    "--http",
-                                   "127.0.0.1:0",
+                                   options_.http_listen,
                                    "--data-dir",
                                    data_dir_,
                                    "--rules",

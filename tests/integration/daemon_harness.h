@@ -100,6 +100,8 @@ struct DaemonOptions {
   bool watch = false;
   // --stage-check-interval ("0": off).
   std::string stage_check_interval = "0";
+  // --http: where the HTTP API listens (the port must be 0; the harness reads the one it got).
+  std::string http_listen = "127.0.0.1:0";
   // Any further flags, e.g. {"--durability", "fsync"}.
   std::vector<std::string> extra_args;
   // How long Start() waits for the three "listening" lines.
