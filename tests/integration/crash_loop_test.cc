@@ -53,6 +53,7 @@
 //   HANDOFF_CRASH_CYCLES=N   kills (default 30, about 20 s here); the workload grows with N.
 //   HANDOFF_CRASH_SEED=S     the workload and kill plan of a printed seed (kill moments also
 //                            depend on timing: a replay is close, not identical).
+//   HANDOFF_CRASH_DURABILITY=fsync  run both daemons with --durability fsync.
 //   HANDOFF_CRASH_VERBOSE=1  each kill and each client reconnection on stderr.
 //   HANDOFF_CRASH_DUMP=PATH  both runs' normalized state to PATH.uninterrupted / PATH.crashes.
 // E.g. HANDOFF_CRASH_CYCLES=200 build/integration_crash_loop_test (with HANDOFF_BINARY_DIR=build).
@@ -72,6 +73,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -444,6 +446,7 @@ Workload MakeWorkload(uint64_t seed, int leads_per_source) {
 struct Endpoint {
   uint16_t ingest = 0;
   uint16_t http = 0;
+  uint16_t subscribe = 0;
   uint64_t generation = 0;
 };
 
@@ -457,6 +460,7 @@ class DaemonGate {
     ++now_.generation;
     now_.ingest = d.ingest_port();
     now_.http = d.http_port();
+    now_.subscribe = d.subscribe_port();
     cv_.notify_all();
   }
   void Down() {
@@ -722,6 +726,69 @@ void RunHttpClient(DaemonGate* gate, Pacer* pacer, size_t me, const SourceLines*
   }
 }
 
+// A sales tool that follows the outbox across the crashes, resuming by `from` (SPEC 9, 10). What
+// it saw must never change: each record it reads must be the record that seq holds at the end
+// (CheckSubscriberSaw), else a record was shown before it was durable. Stops once `stop` is set
+// and it has read up to `until`.
+struct SubscriberReport {
+  std::vector<Value> seen;
+  uint64_t reconnections = 0;
+  std::string failure;
+};
+
+void RunSubscriber(DaemonGate* gate, const std::atomic<bool>* stop,
+                   const std::atomic<uint64_t>* until, SubscriberReport* report) {
+  Endpoint ep;
+  if (!gate->Current(&ep, kReconnectDeadline)) {
+    report->failure = "the daemon never came up";
+    return;
+  }
+  uint64_t last = 0;
+  while (!gate->aborted()) {
+    SubscriberClient sub;
+    Status st = sub.connection().Connect(ep.subscribe, 1);
+    if (st.ok()) {
+      st = sub.Subscribe(last);
+    }
+    while (st.ok()) {
+      if (stop->load() && last >= until->load()) {
+        return;
+      }
+      if (gate->generation() != ep.generation) {
+        st = Status::Unavailable("the daemon was restarted");
+        break;
+      }
+      Value m;
+      st = sub.ReadMessage(&m, 0.2);
+      if (!st.ok() && st.message().rfind("no complete line", 0) == 0) {
+        st = Status::Ok();  // nothing new yet
+        continue;
+      }
+      if (!st.ok()) {
+        break;
+      }
+      const Value* seq = m.Find("seq");
+      if (seq == nullptr || !seq->is_number()) {
+        report->failure = "subscriber got " + m.ToJson();
+        return;
+      }
+      if (static_cast<uint64_t>(seq->as_number()) != last + 1) {
+        report->failure = "subscriber from " + std::to_string(last) + " got " + m.ToJson();
+        return;
+      }
+      last = static_cast<uint64_t>(seq->as_number());
+      report->seen.push_back(std::move(m));
+    }
+    const uint64_t failed = ep.generation;
+    if (!gate->AfterFailure(failed, &ep, kReconnectDeadline)) {
+      report->failure = "subscription to daemon #" + std::to_string(failed) +
+                        " failed without a kill (or no daemon came back): " + st.ToString();
+      return;
+    }
+    ++report->reconnections;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A run's state, as the API shows it, with what depends on the interleaving taken out.
 
@@ -730,6 +797,7 @@ struct Snapshot {
   std::map<std::string, Value> leads;                 // GET /v1/leads/{id}?at=
   std::map<std::string, std::vector<Value>> history;  // GET /v1/leads/{id}/history
   std::map<std::string, std::vector<Value>> records;  // outbox, per source, in order
+  std::vector<Value> raw_records;                     // outbox, as stored
   Value reps;                                         // GET /v1/reps
   Value rules;                                        // GET /v1/rules: version, sha256
   uint64_t outbox_head = 0;
@@ -756,6 +824,7 @@ Snapshot TakeSnapshot(DaemonProcess& daemon, const std::string& run) {
   EXPECT_OK(sub.ReadRecords(s.outbox_head, &records, 120));
   EXPECT_TRUE(sub.NothingWithin(0.3)) << "records beyond the head " << s.outbox_head;
   std::map<uint64_t, std::string> position;  // seq -> "source#index"
+  s.raw_records = records;
   for (size_t i = 0; i < records.size(); ++i) {
     Value r = records[i];
     EXPECT_EQ(JsonNumber(r, "seq"), static_cast<double>(i + 1)) << r.ToJson();
@@ -877,6 +946,19 @@ size_t CheckAppliedOnce(const Snapshot& s, const Workload& w, const std::string&
   return missing;
 }
 
+void CheckSubscriberSaw(const SubscriberReport& report, const Snapshot& s, const std::string& run) {
+  EXPECT_EQ(report.failure, "") << run;
+  EXPECT_FALSE(report.seen.empty()) << run << ": the subscriber saw no record";
+  for (size_t i = 0; i < report.seen.size(); ++i) {
+    if (i >= s.raw_records.size() || !(report.seen[i] == s.raw_records[i])) {
+      ADD_FAILURE() << run << ": a subscriber saw a record that is not in the outbox at the end\n"
+                    << "  seen:   " << report.seen[i].ToJson() << "\n  at end: "
+                    << (i < s.raw_records.size() ? s.raw_records[i].ToJson() : "(none)");
+      return;
+    }
+  }
+}
+
 void CheckRejected(const ClientReport& report, const SourceLines& src, char source,
                    const std::string& run) {
   EXPECT_EQ(report.failure, "") << run << " source " << source;
@@ -980,9 +1062,14 @@ struct RunStats {
 };
 
 void RunWorkload(DaemonProcess& daemon, const Workload& w, uint64_t seed, int kills,
-                 const std::string& run, RunStats* stats) {
+                 const std::string& run, RunStats* stats, SubscriberReport* subscriber) {
   DaemonGate gate;
   gate.Up(daemon);
+  std::atomic<bool> stop_subscriber{false};
+  std::atomic<uint64_t> subscribe_until{0};
+  ScopedThread follower(
+      [&] { RunSubscriber(&gate, &stop_subscriber, &subscribe_until, subscriber); },
+      [&gate] { gate.Abort(); });
   Pacer pacer(std::size(kSources));
   std::map<char, ClientReport> reports;
   for (size_t i = 0; i < std::size(kSources); ++i) {
@@ -1052,6 +1139,12 @@ void RunWorkload(DaemonProcess& daemon, const Workload& w, uint64_t seed, int ki
       c->Join();
     }
   }
+  // Everything is acknowledged: the subscriber reads up to the head, then stops.
+  const std::optional<double> head =
+      PrometheusSample(HttpClient(daemon.http_port()).Get("/metrics").body, "handoff_outbox_head");
+  subscribe_until.store(static_cast<uint64_t>(head.value_or(0)));
+  stop_subscriber.store(true);
+  follower.Join();
   for (char source : kSources) {
     CheckRejected(reports[source], w.sources.at(source), source, run);
     stats->lines_sent += reports[source].lines_sent;
@@ -1063,6 +1156,17 @@ void RunWorkload(DaemonProcess& daemon, const Workload& w, uint64_t seed, int ki
                 << (source == 'h' ? " batches sent again" : " reconnections") << std::endl;
     }
   }
+}
+
+// The daemon's options: --durability from HANDOFF_CRASH_DURABILITY (default: the daemon's,
+// `process`).
+DaemonOptions Options() {
+  DaemonOptions options;
+  if (const char* mode = std::getenv("HANDOFF_CRASH_DURABILITY");
+      mode != nullptr && *mode != '\0') {
+    options.extra_args = {"--durability", mode};
+  }
+  return options;
 }
 
 int UtcDay() { return static_cast<int>(std::time(nullptr) / 86400); }
@@ -1084,15 +1188,17 @@ TEST(CrashLoopTest, KillNineAtRandomMomentsChangesNothingAcknowledged) {
   // The uninterrupted run on a fresh data directory.
   Snapshot want;
   {
-    DaemonProcess reference{DaemonOptions{}};
+    DaemonProcess reference{Options()};
     reference.WriteRules(kRules);
     ASSERT_OK(reference.Start());
     RunStats unused;
-    RunWorkload(reference, w, seed, 0, "uninterrupted run", &unused);
+    SubscriberReport subscriber;
+    RunWorkload(reference, w, seed, 0, "uninterrupted run", &unused, &subscriber);
     ASSERT_FALSE(::testing::Test::HasFailure());
     ASSERT_OK(reference.Kill9());  // what is read must be what the store holds
     ASSERT_OK(reference.Start());
     want = TakeSnapshot(reference, "uninterrupted run");
+    CheckSubscriberSaw(subscriber, want, "uninterrupted run");
     CheckAppliedOnce(want, w, "uninterrupted run");
     EXPECT_OK(reference.Stop());
   }
@@ -1100,11 +1206,12 @@ TEST(CrashLoopTest, KillNineAtRandomMomentsChangesNothingAcknowledged) {
 
   // The crash loop, then one more kill after the last acknowledgment.
   const auto start = std::chrono::steady_clock::now();
-  DaemonProcess daemon{DaemonOptions{}};
+  DaemonProcess daemon{Options()};
   daemon.WriteRules(kRules);
   ASSERT_OK(daemon.Start());
   RunStats stats;
-  RunWorkload(daemon, w, seed, static_cast<int>(cycles), "crash run", &stats);
+  SubscriberReport subscriber;
+  RunWorkload(daemon, w, seed, static_cast<int>(cycles), "crash run", &stats, &subscriber);
   ASSERT_FALSE(::testing::Test::HasFailure()) << "the daemon's log:\n" << daemon.log();
   ASSERT_OK(daemon.Kill9());
   ASSERT_OK(daemon.Start());
@@ -1112,6 +1219,7 @@ TEST(CrashLoopTest, KillNineAtRandomMomentsChangesNothingAcknowledged) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const size_t lost = CheckAppliedOnce(got, w, "crash run");
+  CheckSubscriberSaw(subscriber, got, "crash run");
   if (const char* dump = std::getenv("HANDOFF_CRASH_DUMP"); dump != nullptr && *dump != '\0') {
     DumpSnapshot(want, std::string(dump) + ".uninterrupted");
     DumpSnapshot(got, std::string(dump) + ".crashes");
@@ -1121,7 +1229,9 @@ TEST(CrashLoopTest, KillNineAtRandomMomentsChangesNothingAcknowledged) {
             << stats.lines_sent << " lines sent (" << w.lines << " distinct, " << stats.retries
             << " reconnects/resent batches), " << w.valid_ids.size() << " valid events, " << lost
             << " lost, " << got.lead_ids.size() << " leads, " << got.outbox_head
-            << " outbox records; crash run " << seconds << " s" << std::endl;
+            << " outbox records (a subscriber following across the crashes read "
+            << subscriber.seen.size() << ", reconnecting " << subscriber.reconnections
+            << " times); crash run " << seconds << " s" << std::endl;
   EXPECT_EQ(stats.kills, static_cast<int>(cycles));
   EXPECT_OK(daemon.Stop());
 }
