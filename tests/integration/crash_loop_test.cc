@@ -924,26 +924,34 @@ void DumpSnapshot(const Snapshot& s, const std::string& path) {
 // Checks that don't need the other run: every valid messageId applied exactly once, nothing else.
 // Returns the number of valid events missing from the histories.
 size_t CheckAppliedOnce(const Snapshot& s, const Workload& w, const std::string& run) {
-  size_t missing = 0;
-  std::vector<std::string> examples;
+  std::vector<std::string> missing;
+  std::vector<std::string> twice;
+  std::vector<std::string> unknown;
   for (const std::string& id : w.valid_ids) {
     auto it = s.applied.find(id);
     if (it == s.applied.end()) {
-      ++missing;
-      if (examples.size() < 10) {
-        examples.push_back(id);
-      }
-    } else {
-      EXPECT_EQ(it->second, 1) << run << ": messageId " << id << " applied " << it->second
-                               << " times";
+      missing.push_back(id);
+    } else if (it->second != 1) {
+      twice.push_back(id + " (" + std::to_string(it->second) + " times)");
     }
   }
-  EXPECT_EQ(missing, 0u) << run << ": " << missing << " valid events are in no lead's history, "
-                         << "e.g. " << ::testing::PrintToString(examples);
   for (const auto& [id, n] : s.applied) {
-    EXPECT_TRUE(w.valid_ids.count(id) == 1) << run << ": history holds unknown messageId " << id;
+    if (w.valid_ids.count(id) == 0) {
+      unknown.push_back(id);
+    }
   }
-  return missing;
+  auto some = [](std::vector<std::string> ids) {
+    ids.resize(std::min<size_t>(ids.size(), 10));
+    return ::testing::PrintToString(ids);
+  };
+  EXPECT_TRUE(missing.empty()) << run << ": " << missing.size()
+                               << " valid events are in no lead's history (lost), e.g. "
+                               << some(missing);
+  EXPECT_TRUE(twice.empty()) << run << ": " << twice.size()
+                             << " events were applied more than once, e.g. " << some(twice);
+  EXPECT_TRUE(unknown.empty()) << run << ": histories hold " << unknown.size()
+                               << " messageIds of no valid event, e.g. " << some(unknown);
+  return missing.size();
 }
 
 void CheckSubscriberSaw(const SubscriberReport& report, const Snapshot& s, const std::string& run) {
