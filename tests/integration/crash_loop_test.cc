@@ -371,7 +371,7 @@ class SourceBuilder {
   }
   void Activity(std::vector<std::string>* s, const std::string& field, const std::string& id,
                 int min, int max) {
-    const int n = min + static_cast<int>(Pick(static_cast<uint64_t>(max - min + 1)));
+    const int n = min + static_cast<int>(Pick(static_cast<uint64_t>(max - min) + 1));
     for (int i = 0; i < n; ++i) {
       const uint64_t r = Pick(100);
       if (r < 40) {
