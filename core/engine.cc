@@ -646,7 +646,7 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
 
   newer.state = std::move(merged);
   // Owner carry-over or a `merged` close, and the older lead out of any queue.
-  router_->Merge(&older.state, &newer.state);
+  router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
   const std::string older_id = older.state.id;
   DropLead(older_id);  // `older` is gone from here on
   LinkIds(older_id, newer.state.id);

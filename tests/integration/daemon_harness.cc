@@ -693,7 +693,8 @@ std::string HttpResult::Header(std::string_view name) const {
 Status HttpClient::Request(std::string_view method, std::string_view target, std::string_view body,
                            const Headers& headers, HttpResult* out, double timeout_seconds) {
   LineConnection conn;
-  if (Status st = conn.Connect(port_, timeout_seconds); !st.ok()) {
+  if (Status st = conn.Connect(port_, connect_timeout_ < 0 ? timeout_seconds : connect_timeout_);
+      !st.ok()) {
     return st;
   }
   std::string request;

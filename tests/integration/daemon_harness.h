@@ -275,6 +275,10 @@ struct HttpResult {
 class HttpClient {
  public:
   explicit HttpClient(uint16_t port) : port_(port) {}
+  // How long Request keeps trying to connect (a refused connection is retried until then);
+  // default: the request's own deadline. A client that follows a restarting daemon gives up
+  // sooner on a port whose daemon is gone.
+  void set_connect_timeout(double seconds) { connect_timeout_ = seconds; }
 
   using Headers = std::vector<std::pair<std::string, std::string>>;
   Status Request(std::string_view method, std::string_view target, std::string_view body,
@@ -288,6 +292,7 @@ class HttpClient {
 
  private:
   uint16_t port_;
+  double connect_timeout_ = -1;  // < 0: the request's deadline
 };
 
 }  // namespace handoff::testing
