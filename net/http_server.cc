@@ -148,8 +148,12 @@ class Session : public std::enable_shared_from_this<Session> {
     rejected_ = true;
     state_->rejecting.fetch_add(1);
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->WriteResponse(JsonErrorResponse(503, "unavailable", "too many connections"),
-                          /*force_close=*/true);
+      HttpResponse response = JsonErrorResponse(
+          503, "too_many_connections",
+          "the http listener has " + std::to_string(self->state_->options.max_connections) +
+              " connections open (max_connections)");
+      response.headers.emplace_back("Retry-After", "1");
+      self->WriteResponse(std::move(response), /*force_close=*/true);
     });
   }
 
@@ -566,7 +570,9 @@ HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_v
   HttpResponse response;
   response.status = status;
   response.content_type = "application/json";
-  response.body = "{\"error\":" + JsonQuoted(error) + ",\"message\":" + JsonQuoted(message) + "}";
+  // Messages may quote request bytes (a path, a header value), which need not be UTF-8.
+  response.body = "{\"error\":" + JsonQuoted(ToValidUtf8(error)) +
+                  ",\"message\":" + JsonQuoted(ToValidUtf8(message)) + "}";
   return response;
 }
 

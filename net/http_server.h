@@ -15,7 +15,8 @@
 //   415 unsupported_media_type  a Content-Encoding other than gzip / identity
 //   431 header_too_large    request line + headers over header_limit              (then close)
 //   500 internal            the handler threw, answered a bad status, or dropped `respond`
-//   503 unavailable         max_connections connections are already open          (then close)
+//   503 too_many_connections  max_connections connections are already open (then close;
+//                           Retry-After: 1)
 // A malformed request closes the connection, since its framing is lost.
 //
 // Thread safety: Listen() once, before or while the io_context runs. Stop(), port() and

@@ -646,6 +646,10 @@ TEST_F(HttpServerTest, OverMaxConnectionsIs503) {
   auto rejected = second.RoundTrip(Get("/"));
   ASSERT_TRUE(rejected.has_value());
   EXPECT_EQ(rejected->status, 503);
+  EXPECT_EQ(rejected->body,
+            R"({"error":"too_many_connections","message":"the http listener has 1 connections )"
+            R"x(open (max_connections)"})x");
+  EXPECT_EQ(rejected->Header("retry-after"), "1");
   EXPECT_TRUE(second.WaitForClose());
   auto still_served = first.RoundTrip(Get("/again"));
   ASSERT_TRUE(still_served.has_value());
@@ -712,6 +716,13 @@ TEST(JsonErrorResponseTest, EscapesBothFields) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(r.body, R"({"error":"bad\"code","message":"say \"hi\"\\\n\u0001"})");
+}
+
+TEST(JsonErrorResponseTest, BytesThatAreNotUtf8AreReplaced) {
+  // A decoded path quoted in a 404: the answer stays valid JSON (and valid UTF-8).
+  const HttpResponse r = JsonErrorResponse(404, "not_found", "no lead \"x\xff\xc0y\"");
+  EXPECT_EQ(r.body,
+            "{\"error\":\"not_found\",\"message\":\"no lead \\\"x\xef\xbf\xbd\xef\xbf\xbdy\\\"\"}");
 }
 
 }  // namespace
