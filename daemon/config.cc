@@ -143,6 +143,11 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->max_inflight_bytes, 64u << 10, 1u << 30, v);
        }},
+      {"max_connections", "--max-connections", Kind::kSize,
+       "open connections per listener (ingest, subscribe, http); more are refused at once",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->max_connections, 1, 1'000'000, v);
+       }},
       {"lead_cache", "--lead-cache", Kind::kSize,
        "leads held in memory besides the staged and owned ones (the rest are read on demand)",
        [](Options* o, const std::string& v) {

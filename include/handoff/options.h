@@ -48,6 +48,9 @@ struct Options {
   double http_read_timeout = 10;
   // Seconds an idle keep-alive HTTP connection is kept. Default: 60.
   double http_idle_timeout = 60;
+  // Open connections per listener (ingest, subscribe, http, each on its own); one more is refused
+  // at once: a too_many_connections line on the TCP ports, 503 on HTTP. Default: 1024.
+  size_t max_connections = 1024;
   // Input bytes one ingest connection may have in flight before the server stops reading it.
   // Default: 8 MiB.
   size_t max_inflight_bytes = 8 << 20;

@@ -76,6 +76,23 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   EXPECT_NE(st.message().find("listen.ingset"), std::string::npos) << st.message();
 }
 
+TEST(ConfigTest, MaxConnectionsHasBounds) {
+  Options o;
+  EXPECT_EQ(o.max_connections, 1024u);
+  ASSERT_OK(Parse({"--max-connections", "1"}, &o));
+  EXPECT_EQ(o.max_connections, 1u);
+  ASSERT_OK(Parse({"--max-connections", "1000000"}, &o));
+  EXPECT_EQ(o.max_connections, 1'000'000u);
+  for (const char* bad : {"0", "1000001", "-1", "many", ""}) {
+    const Status st = Parse({"--max-connections", bad}, &o);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("--max-connections"), std::string::npos) << st.message();
+  }
+  testing::TempDir dir;
+  ASSERT_OK(Parse({"--config", dir.WriteFile("c.yaml", "max_connections: 20000\n")}, &o));
+  EXPECT_EQ(o.max_connections, 20000u);
+}
+
 TEST(ConfigTest, ListenAddressParsing) {
   Result<HostPort> a = ParseListenAddress("[::1]:7400");
   ASSERT_OK(a.status());
