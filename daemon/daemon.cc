@@ -213,6 +213,7 @@ Status Daemon::Start() {
   http_options.idle_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.http_idle_timeout * 1000));
   http_options.max_connections = o.max_connections;
+  http_options.max_inflight_body_bytes = o.http_max_inflight_body_bytes;
   d.http = std::make_unique<HttpServer>(
       d.io, http_options, [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
         api->Handle(std::move(req), std::move(respond));

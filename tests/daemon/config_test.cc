@@ -93,6 +93,19 @@ TEST(ConfigTest, MaxConnectionsHasBounds) {
   EXPECT_EQ(o.max_connections, 20000u);
 }
 
+TEST(ConfigTest, HttpMaxInflightBodyBytesHasBounds) {
+  Options o;
+  EXPECT_EQ(o.http_max_inflight_body_bytes, 128u << 20);
+  ASSERT_OK(Parse({"--http-max-inflight-body-bytes", "1048576"}, &o));
+  EXPECT_EQ(o.http_max_inflight_body_bytes, 1u << 20);
+  EXPECT_FALSE(Parse({"--http-max-inflight-body-bytes", "1048575"}, &o).ok());  // under 1 MiB
+  EXPECT_FALSE(Parse({"--http-max-inflight-body-bytes", "68719476737"}, &o).ok());
+  testing::TempDir dir;
+  ASSERT_OK(Parse(
+      {"--config", dir.WriteFile("c.yaml", "http:\n  max_inflight_body_bytes: 2097152\n")}, &o));
+  EXPECT_EQ(o.http_max_inflight_body_bytes, 2u << 20);
+}
+
 TEST(ConfigTest, ListenAddressParsing) {
   Result<HostPort> a = ParseListenAddress("[::1]:7400");
   ASSERT_OK(a.status());

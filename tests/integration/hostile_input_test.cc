@@ -766,6 +766,47 @@ TEST_F(HostileInputTest, OversizedAndGzipBombBodiesAre413) {
   ExpectMemoryBounded("after 10 GB announced, 64 MiB chunked, five 480 MiB gzip bombs");
 }
 
+// g. Many large bodies at once: on each of 1,000 connections a client sends all but the last byte
+// of a 500 KB body and waits. The bodies being read may hold http.max_inflight_body_bytes (128
+// MiB) between them: the first 262 fit, the others are answered 503 busy from their headers.
+TEST_F(HostileInputTest, ManyLargeBodiesAtOnceStayWithinTheBodyBudget) {
+  StartDaemon({"--http-read-timeout", "120s"});  // none of them times out during the test
+  constexpr int kClients = 1000;
+  constexpr size_t kBody = 512'000;
+  constexpr int kFit = (128 << 20) / kBody;  // 262
+  const std::string head =
+      "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n";
+  const std::string almost(kBody - 1, 'b');
+  std::vector<std::unique_ptr<LineConnection>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<LineConnection>());
+    ASSERT_OK(clients.back()->Connect(daemon_->http_port()));
+    // A refused client's body may not all be taken (the daemon drains, then closes).
+    (void)clients.back()->SendAll(head + almost, 5);
+  }
+  int busy = 0;
+  for (int i = 0; i < kClients; ++i) {
+    if (i < kFit) {
+      continue;  // admitted: waiting for the last byte, no answer
+    }
+    std::string status;
+    ASSERT_OK(clients[i]->ReadLine(&status));
+    EXPECT_EQ(status, "HTTP/1.1 503 Service Unavailable\r") << i;
+    busy += status.find(" 503 ") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(busy, kClients - kFit);
+  // The admitted ones complete: each gets its answer (400: the body is not JSON).
+  for (int i = 0; i < kFit; ++i) {
+    ASSERT_OK(clients[i]->SendAll("b"));
+    std::string status;
+    ASSERT_OK(clients[i]->ReadLine(&status));
+    EXPECT_EQ(status, "HTTP/1.1 400 Bad Request\r") << i;
+  }
+  clients.clear();
+  ExpectOthersServed("after-many-bodies");
+  ExpectMemoryBounded("1,000 HTTP bodies of 500 KB at once (262 admitted, 738 answered busy)");
+}
+
 // h. A subscriber that asks for the whole outbox and never reads: the daemon holds one chunk for
 // it, not the backlog; another subscriber gets everything and ingest goes on; when the stuck one
 // finally reads, nothing is lost.
