@@ -134,6 +134,11 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetDuration(&o->http_idle_timeout, false, v);
        }},
+      {"http.max_inflight_body_bytes", "--http-max-inflight-body-bytes", Kind::kSize,
+       "bytes of HTTP request bodies being read at once, across connections (more: 503)",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->http_max_inflight_body_bytes, 1u << 20, size_t{1} << 36, v);
+       }},
       {"max_line_bytes", "--max-line-bytes", Kind::kSize, "longest NDJSON line accepted",
        [](Options* o, const std::string& v) {
          return SetSize(&o->max_line_bytes, 1024, 64u << 20, v);
@@ -142,6 +147,11 @@ const std::vector<Setting>& Settings() {
        "input bytes one connection may have in flight before reading pauses",
        [](Options* o, const std::string& v) {
          return SetSize(&o->max_inflight_bytes, 64u << 10, 1u << 30, v);
+       }},
+      {"max_connections", "--max-connections", Kind::kSize,
+       "open connections per listener (ingest, subscribe, http); more are refused at once",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->max_connections, 1, 1'000'000, v);
        }},
       {"lead_cache", "--lead-cache", Kind::kSize,
        "leads held in memory besides the staged and owned ones (the rest are read on demand)",

@@ -8,6 +8,11 @@
 #include <boost/asio/post.hpp>
 // clang-format on
 
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "api/http_api.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -37,6 +42,38 @@ Status ListenOn(Server& server, std::string_view name, const std::string& settin
   }
   LogInfo(std::string(name) + " listening on " + FormatHostPort({address->host, server.port()}));
   return Status::Ok();
+}
+
+// Raises the soft limit on open descriptors to the hard limit: each connection is one, RocksDB
+// keeps its files open, and a refused connection needs one for a moment. Logs the limit, and
+// warns when it cannot hold every listener's max_connections plus a reserve for the store.
+void RaiseOpenFileLimit(size_t max_connections) {
+  constexpr rlim_t kStoreReserve = 1024;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    LogWarning(std::string("cannot read the open-file limit: ") + std::strerror(errno));
+    return;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    } else {
+      LogWarning(std::string("cannot raise the open-file limit: ") + std::strerror(errno));
+    }
+  }
+  const rlim_t wanted = 3 * static_cast<rlim_t>(max_connections) + kStoreReserve;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    LogWarning("open-file limit " + std::to_string(limit.rlim_cur) + " is below the " +
+               std::to_string(wanted) + " that max_connections " + std::to_string(max_connections) +
+               " on three listeners and the store may need; raise the hard limit (ulimit -Hn) "
+               "or lower max_connections");
+  } else {
+    LogInfo("open-file limit " + (limit.rlim_cur == RLIM_INFINITY
+                                      ? std::string("unlimited")
+                                      : std::to_string(limit.rlim_cur)));
+  }
 }
 
 }  // namespace
@@ -114,6 +151,7 @@ Daemon::~Daemon() {
 Status Daemon::Start() {
   Impl& d = *impl_;
   const Options& o = d.options;
+  RaiseOpenFileLimit(o.max_connections);
   StoreOptions store_options;
   store_options.path = o.data_dir;
   store_options.durability = o.durability == "fsync" ? Durability::kFsync : Durability::kProcess;
@@ -142,6 +180,7 @@ Status Daemon::Start() {
   subscribe_options.heartbeat_interval =
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           std::chrono::duration<double>(o.heartbeat_interval));
+  subscribe_options.max_connections = o.max_connections;
   d.subscribe = std::make_unique<SubscriberServer>(d.io, subscribe_options, d.engine.get(),
                                                    &d.engine->outbox(), &d.metrics);
   d.engine->outbox().SetListener(
@@ -155,6 +194,7 @@ Status Daemon::Start() {
   IngestServerOptions ingest_options;
   ingest_options.max_line_bytes = o.max_line_bytes;
   ingest_options.max_inflight_bytes = o.max_inflight_bytes;
+  ingest_options.max_connections = o.max_connections;
   d.ingest =
       std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics, d.clock);
   if (Status st = ListenOn(*d.ingest, "ingest", o.ingest_listen); !st.ok()) {
@@ -173,6 +213,8 @@ Status Daemon::Start() {
       std::chrono::milliseconds(static_cast<int64_t>(o.http_read_timeout * 1000));
   http_options.idle_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.http_idle_timeout * 1000));
+  http_options.max_connections = o.max_connections;
+  http_options.max_inflight_body_bytes = o.http_max_inflight_body_bytes;
   d.http = std::make_unique<HttpServer>(
       d.io, http_options, [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
         api->Handle(std::move(req), std::move(respond));

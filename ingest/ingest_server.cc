@@ -31,12 +31,13 @@ bool IsBlank(std::string_view line) {
 class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
  public:
   IngestConnection(IngestServer* server, tcp::socket socket)
-      : server_(server),
-        socket_(std::move(socket)),
-        framer_(server->options_.max_line_bytes),
-        read_buffer_(server->options_.read_chunk_bytes) {}
+      : server_(server), socket_(std::move(socket)), framer_(server->options_.max_line_bytes) {}
 
-  void Start() { MaybeRead(); }
+  void Start() {
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);  // reads happen once the socket is readable
+    MaybeRead();
+  }
 
   void Close() {
     if (closed_) {
@@ -85,9 +86,23 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       return;
     }
     reading_ = true;
-    socket_.async_read_some(asio::buffer(read_buffer_),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        size_t n) { self->OnRead(ec, n); });
+    socket_.async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this()](const boost::system::error_code& ec) { self->OnReadable(ec); });
+  }
+
+  // Reads into the server's shared buffer, which OnRead frames before anything else reads.
+  void OnReadable(boost::system::error_code ec) {
+    size_t n = 0;
+    if (!ec && !closed_) {
+      n = socket_.read_some(asio::buffer(server_->read_buffer_), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        reading_ = false;
+        MaybeRead();
+        return;
+      }
+    }
+    OnRead(ec, n);
   }
 
   void OnRead(const boost::system::error_code& ec, size_t n) {
@@ -105,7 +120,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       Close();
       return;
     }
-    Consume(std::string_view(read_buffer_.data(), n), /*finish=*/false);
+    Consume(std::string_view(server_->read_buffer_.data(), n), /*finish=*/false);
     AfterProgress();
     MaybeRead();
   }
@@ -237,7 +252,6 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
   IngestServer* server_;
   tcp::socket socket_;
   LineFramer framer_;
-  std::vector<char> read_buffer_;
   ParseError parse_error_;
   size_t event_slot_ = 0;
   std::deque<InFlight> inflight_;
@@ -265,7 +279,8 @@ IngestServer::IngestServer(asio::io_context& io, IngestServerOptions options, In
       metrics_(metrics),
       clock_(clock),
       acceptor_(io),
-      parser_(EventParser::Options{.max_bytes = options.max_line_bytes}) {}
+      parser_(EventParser::Options{.max_bytes = options.max_line_bytes}),
+      read_buffer_(options.read_chunk_bytes) {}
 
 IngestServer::~IngestServer() { Stop(); }
 
@@ -280,11 +295,16 @@ Status IngestServer::Listen(const std::string& host, unsigned short port) {
 unsigned short IngestServer::port() const { return BoundPort(acceptor_); }
 
 void IngestServer::Accept() {
-  AcceptLoop(&acceptor_, [this](tcp::socket socket) {
-    auto conn = std::make_shared<IngestConnection>(this, std::move(socket));
-    connections_.insert(conn);
-    conn->Start();
-  });
+  AcceptLoop(
+      &acceptor_,
+      [this](tcp::socket socket) {
+        auto conn = std::make_shared<IngestConnection>(this, std::move(socket));
+        connections_.insert(conn);
+        conn->Start();
+      },
+      AcceptLoopOptions{.name = "ingest",
+                        .max_connections = options_.max_connections,
+                        .open_connections = [this] { return connections_.size(); }});
 }
 
 void IngestServer::Stop() {

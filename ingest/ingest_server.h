@@ -20,6 +20,7 @@
 #include <string>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "base/metrics.h"
 #include "handoff/clock.h"
@@ -37,8 +38,10 @@ struct IngestServerOptions {
   // Error-reply bytes a connection may have unwritten; past it, error lines are counted into one
   // replies_dropped summary line instead of queued.
   size_t max_reply_bytes = 1 << 20;
-  // Bytes asked of the socket per read.
+  // Bytes asked of the socket per read, into one buffer the server's connections share.
   size_t read_chunk_bytes = 256 << 10;
+  // Open connections; one more is refused with a too_many_connections line (net/tcp_listener.h).
+  size_t max_connections = 1024;
 };
 
 class IngestConnection;
@@ -66,6 +69,9 @@ class IngestServer {
   const Clock* const clock_;
   boost::asio::ip::tcp::acceptor acceptor_;
   EventParser parser_;  // one per thread: every connection's handlers run on io_'s thread
+  // Every read lands here and is framed before the next read starts, so an idle connection holds
+  // no read buffer of its own.
+  std::vector<char> read_buffer_;
   std::unordered_set<std::shared_ptr<IngestConnection>> connections_;
 };
 

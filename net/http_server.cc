@@ -98,8 +98,9 @@ struct ServerState {
 
   const HttpServerOptions options;
   const HttpHandler handler;
-  std::atomic<bool> stopped{false};  // written under mu, read anywhere
-  std::atomic<size_t> rejecting{0};  // connections being answered 503
+  std::atomic<bool> stopped{false};   // written under mu, read anywhere
+  std::atomic<size_t> rejecting{0};   // connections being answered 503
+  std::atomic<size_t> body_bytes{0};  // reserved by requests whose bodies are being read
   std::mutex mu;
   std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
 };
@@ -118,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    ReleaseBody();
     Unregister();
     if (rejected_) {
       state_->rejecting.fetch_sub(1);
@@ -148,8 +150,12 @@ class Session : public std::enable_shared_from_this<Session> {
     rejected_ = true;
     state_->rejecting.fetch_add(1);
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->WriteResponse(JsonErrorResponse(503, "unavailable", "too many connections"),
-                          /*force_close=*/true);
+      HttpResponse response = JsonErrorResponse(
+          503, "too_many_connections",
+          "the http listener has " + std::to_string(self->state_->options.max_connections) +
+              " connections open (max_connections)");
+      response.headers.emplace_back("Retry-After", "1");
+      self->WriteResponse(std::move(response), /*force_close=*/true);
     });
   }
 
@@ -181,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     closed_ = true;
+    ReleaseBody();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -247,6 +254,17 @@ class Session : public std::enable_shared_from_this<Session> {
       OnRequestRead();
       return;
     }
+    if (!ReserveBody()) {
+      HttpResponse response = JsonErrorResponse(
+          503, "busy",
+          "request bodies being read take " + std::to_string(state_->body_bytes.load()) +
+              " bytes; this one does not fit in " +
+              std::to_string(state_->options.max_inflight_body_bytes) +
+              " (http.max_inflight_body_bytes)");
+      response.headers.emplace_back("Retry-After", "1");
+      WriteResponse(std::move(response), /*force_close=*/true);
+      return;
+    }
     // curl and others wait (up to a second) for this before sending a large body.
     if (header.version() >= 11 &&
         EqualsIgnoreCase(TrimSpaces(ToStd(header[http::field::expect])), "100-continue")) {
@@ -268,6 +286,29 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadBody();
   }
 
+  // Takes room for the body of the request whose headers just arrived: its Content-Length, or
+  // body_limit when chunked. False when that would pass max_inflight_body_bytes.
+  bool ReserveBody() {
+    const auto length = parser_->content_length();  // boost::optional in Beast 1.74
+    const size_t want = length ? static_cast<size_t>(*length) : state_->options.body_limit;
+    size_t held = state_->body_bytes.load();
+    do {
+      if (held + want > state_->options.max_inflight_body_bytes) {
+        return false;
+      }
+    } while (!state_->body_bytes.compare_exchange_weak(held, held + want));
+    body_reserved_ = want;
+    return true;
+  }
+
+  // Gives the room back: the body was handed over and dropped, or the request failed.
+  void ReleaseBody() {
+    if (body_reserved_ != 0) {
+      state_->body_bytes.fetch_sub(body_reserved_);
+      body_reserved_ = 0;
+    }
+  }
+
   void ReadBody() {
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
@@ -285,6 +326,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(const beast::error_code& ec) {
+    ReleaseBody();
     if (ec == http::error::body_limit) {
       WriteResponse(JsonErrorResponse(413, "payload_too_large",
                                       "request body exceeds " +
@@ -313,6 +355,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRequestRead() {
+    // The body (as sent, and inflated) is gone once this returns: the handler has it, and has
+    // parsed it (a handler that keeps it longer holds it outside the budget).
+    struct ReleaseOnReturn {
+      Session* session;
+      ~ReleaseOnReturn() { session->ReleaseBody(); }
+    } release{this};
     http::request<http::string_body> message = parser_->release();
     parser_.reset();
     keep_alive_ = message.keep_alive();
@@ -490,6 +538,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool close_after_write_ = false;
   bool closed_ = false;
   bool rejected_ = false;
+  size_t body_reserved_ = 0;  // this request's share of ServerState::body_bytes
   size_t lingered_bytes_ = 0;
 };
 
@@ -566,7 +615,9 @@ HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_v
   HttpResponse response;
   response.status = status;
   response.content_type = "application/json";
-  response.body = "{\"error\":" + JsonQuoted(error) + ",\"message\":" + JsonQuoted(message) + "}";
+  // Messages may quote request bytes (a path, a header value), which need not be UTF-8.
+  response.body = "{\"error\":" + JsonQuoted(ToValidUtf8(error)) +
+                  ",\"message\":" + JsonQuoted(ToValidUtf8(message)) + "}";
   return response;
 }
 

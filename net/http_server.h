@@ -15,7 +15,10 @@
 //   415 unsupported_media_type  a Content-Encoding other than gzip / identity
 //   431 header_too_large    request line + headers over header_limit              (then close)
 //   500 internal            the handler threw, answered a bad status, or dropped `respond`
-//   503 unavailable         max_connections connections are already open          (then close)
+//   503 too_many_connections  max_connections connections are already open (then close;
+//                           Retry-After: 1)
+//   503 busy                the request's body does not fit in max_inflight_body_bytes (then
+//                           close; Retry-After: 1)
 // A malformed request closes the connection, since its framing is lost.
 //
 // Thread safety: Listen() once, before or while the io_context runs. Stop(), port() and
@@ -56,6 +59,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds write_timeout{30000};
   // Open connections beyond this are answered 503 and closed at once. Default: 1024.
   size_t max_connections = 1024;
+  // Bytes of request bodies being read at once, across every connection: each request with a
+  // body holds its Content-Length (body_limit when chunked) from its headers until its handler
+  // has returned. A request that does not fit is answered 503 and closed. Default: 128 MiB.
+  size_t max_inflight_body_bytes = 128 << 20;
 };
 
 struct HttpRequest {

@@ -71,7 +71,15 @@ class AcceptLoopState : public std::enable_shared_from_this<AcceptLoopState> {
       BackOff(ec);
       return;
     }
-    if (!ec) {
+    if (!ec && Full()) {
+      Refuse(std::move(socket));
+    } else if (!ec) {
+      if (refused_ != 0) {
+        LogInfo(options_.name + ": admitting connections again after refusing " +
+                std::to_string(refused_) + " (max_connections " +
+                std::to_string(options_.max_connections) + ")");
+        refused_ = 0;
+      }
       if (backoff_.count() != 0) {
         LogInfo("accept on " + Endpoint(*acceptor_) + ": accepting again after " +
                 std::to_string(failures_) + " failed attempts");
@@ -83,6 +91,22 @@ class AcceptLoopState : public std::enable_shared_from_this<AcceptLoopState> {
       on_socket_(std::move(socket));
     }
     Accept();
+  }
+
+  bool Full() const {
+    return options_.open_connections && options_.open_connections() >= options_.max_connections;
+  }
+
+  void Refuse(tcp::socket socket) {
+    if (refused_++ == 0) {
+      LogWarning(options_.name + ": " + std::to_string(options_.max_connections) +
+                 " connections open (max_connections): refusing new ones with "
+                 "too_many_connections until one closes");
+    }
+    if (refusal_line_.empty()) {
+      refusal_line_ = TooManyConnectionsLine(options_.name, options_.max_connections);
+    }
+    RefuseConnection(std::move(socket), refusal_line_);
   }
 
   void BackOff(const boost::system::error_code& ec) {
@@ -150,7 +174,9 @@ class AcceptLoopState : public std::enable_shared_from_this<AcceptLoopState> {
   asio::steady_timer timer_;
   std::chrono::milliseconds backoff_{0};  // 0: not backing off
   uint64_t failures_ = 0;                 // accepts failed in this back-off episode
-  bool waiting_ = false;                  // a back-off wait is pending
+  uint64_t refused_ = 0;                  // connections refused since one was last admitted
+  std::string refusal_line_;
+  bool waiting_ = false;  // a back-off wait is pending
 };
 
 }  // namespace
@@ -182,6 +208,20 @@ Status ListenTcp(tcp::acceptor* acceptor, const std::string& host, unsigned shor
 unsigned short BoundPort(const tcp::acceptor& acceptor) {
   boost::system::error_code ec;
   return acceptor.local_endpoint(ec).port();
+}
+
+std::string TooManyConnectionsLine(std::string_view name, size_t max_connections) {
+  return R"({"error":"too_many_connections","message":"the )" + std::string(name) +
+         " listener has " + std::to_string(max_connections) +
+         " connections open (max_connections)\"}\n";
+}
+
+void RefuseConnection(tcp::socket socket, std::string_view line) {
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(line.data(), line.size()), ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 void AcceptLoop(tcp::acceptor* acceptor, std::function<void(tcp::socket)> on_socket,

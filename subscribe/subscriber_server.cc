@@ -409,11 +409,16 @@ Status SubscriberServer::Listen(const std::string& host, unsigned short port) {
 unsigned short SubscriberServer::port() const { return BoundPort(acceptor_); }
 
 void SubscriberServer::Accept() {
-  AcceptLoop(&acceptor_, [this](tcp::socket socket) {
-    auto conn = std::make_shared<SubscriberConnection>(this, std::move(socket));
-    connections_.insert(conn);
-    conn->Start();
-  });
+  AcceptLoop(
+      &acceptor_,
+      [this](tcp::socket socket) {
+        auto conn = std::make_shared<SubscriberConnection>(this, std::move(socket));
+        connections_.insert(conn);
+        conn->Start();
+      },
+      AcceptLoopOptions{.name = "subscribe",
+                        .max_connections = options_.max_connections,
+                        .open_connections = [this] { return connections_.size(); }});
 }
 
 void SubscriberServer::Stop() {

@@ -71,6 +71,9 @@ struct SubscriberServerOptions {
   size_t max_inflight_actions = 1024;
   // Bytes asked of the socket per read. Default: 16 KiB.
   size_t read_buffer_bytes = 16 * 1024;
+  // Open connections; one more is refused with a too_many_connections line (net/tcp_listener.h).
+  // Default: 1024.
+  size_t max_connections = 1024;
 };
 
 class SubscriberConnection;

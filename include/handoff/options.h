@@ -48,6 +48,13 @@ struct Options {
   double http_read_timeout = 10;
   // Seconds an idle keep-alive HTTP connection is kept. Default: 60.
   double http_idle_timeout = 60;
+  // Bytes of HTTP request bodies being read at once, across connections (each request holds its
+  // Content-Length from its headers until handled); a request that does not fit gets 503.
+  // Default: 128 MiB.
+  size_t http_max_inflight_body_bytes = 128 << 20;
+  // Open connections per listener (ingest, subscribe, http, each on its own); one more is refused
+  // at once: a too_many_connections line on the TCP ports, 503 on HTTP. Default: 1024.
+  size_t max_connections = 1024;
   // Input bytes one ingest connection may have in flight before the server stops reading it.
   // Default: 8 MiB.
   size_t max_inflight_bytes = 8 << 20;

@@ -76,6 +76,36 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   EXPECT_NE(st.message().find("listen.ingset"), std::string::npos) << st.message();
 }
 
+TEST(ConfigTest, MaxConnectionsHasBounds) {
+  Options o;
+  EXPECT_EQ(o.max_connections, 1024u);
+  ASSERT_OK(Parse({"--max-connections", "1"}, &o));
+  EXPECT_EQ(o.max_connections, 1u);
+  ASSERT_OK(Parse({"--max-connections", "1000000"}, &o));
+  EXPECT_EQ(o.max_connections, 1'000'000u);
+  for (const char* bad : {"0", "1000001", "-1", "many", ""}) {
+    const Status st = Parse({"--max-connections", bad}, &o);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("--max-connections"), std::string::npos) << st.message();
+  }
+  testing::TempDir dir;
+  ASSERT_OK(Parse({"--config", dir.WriteFile("c.yaml", "max_connections: 20000\n")}, &o));
+  EXPECT_EQ(o.max_connections, 20000u);
+}
+
+TEST(ConfigTest, HttpMaxInflightBodyBytesHasBounds) {
+  Options o;
+  EXPECT_EQ(o.http_max_inflight_body_bytes, 128u << 20);
+  ASSERT_OK(Parse({"--http-max-inflight-body-bytes", "1048576"}, &o));
+  EXPECT_EQ(o.http_max_inflight_body_bytes, 1u << 20);
+  EXPECT_FALSE(Parse({"--http-max-inflight-body-bytes", "1048575"}, &o).ok());  // under 1 MiB
+  EXPECT_FALSE(Parse({"--http-max-inflight-body-bytes", "68719476737"}, &o).ok());
+  testing::TempDir dir;
+  ASSERT_OK(Parse(
+      {"--config", dir.WriteFile("c.yaml", "http:\n  max_inflight_body_bytes: 2097152\n")}, &o));
+  EXPECT_EQ(o.http_max_inflight_body_bytes, 2u << 20);
+}
+
 TEST(ConfigTest, ListenAddressParsing) {
   Result<HostPort> a = ParseListenAddress("[::1]:7400");
   ASSERT_OK(a.status());

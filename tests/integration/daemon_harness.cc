@@ -385,6 +385,25 @@ Status DaemonProcess::Signal(int signo) {
 
 LineConnection::~LineConnection() { Close(); }
 
+DaemonProcess::Memory DaemonProcess::memory() const {
+  Memory memory;
+  if (pid_ <= 0) {
+    return memory;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "VmRSS:\t  123456 kB"
+    uint64_t* field = line.rfind("VmRSS:", 0) == 0   ? &memory.rss_bytes
+                      : line.rfind("VmHWM:", 0) == 0 ? &memory.peak_bytes
+                                                     : nullptr;
+    if (field != nullptr) {
+      *field = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    }
+  }
+  return memory;
+}
+
 Status LineConnection::Connect(uint16_t port, double timeout_seconds) {
   Close();
   const auto deadline = DeadlineIn(timeout_seconds);

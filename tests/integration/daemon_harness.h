@@ -154,6 +154,15 @@ class DaemonProcess {
   // Everything the current (or last) child wrote to stderr so far.
   std::string log() const;
 
+  // The running child's resident memory, from /proc/<pid>/status: VmRSS (now) and VmHWM (the
+  // peak since it started), in bytes; both 0 when the child is not running or the file cannot be
+  // read.
+  struct Memory {
+    uint64_t rss_bytes = 0;
+    uint64_t peak_bytes = 0;
+  };
+  Memory memory() const;
+
  private:
   Status WaitExit(double timeout_seconds, int* wait_status);
 

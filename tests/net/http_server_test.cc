@@ -461,6 +461,67 @@ TEST_F(HttpServerTest, BodyOverLimitIs413ThenClose) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+TEST_F(HttpServerTest, BodiesPastTheInflightBudgetAre503) {
+  HttpServerOptions options;
+  options.body_limit = 1000;
+  options.max_inflight_body_bytes = 1500;
+  std::atomic<int> calls{0};
+  StartServer(options, [&](HttpRequest&& req, HttpRespond respond) {
+    ++calls;
+    EchoHandler(std::move(req), std::move(respond));
+  });
+  const std::string head =
+      "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n";
+  // The first body under way holds 1000 of the 1500 bytes (the 100 Continue comes after that).
+  RawClient first(port());
+  ASSERT_TRUE(first.Send(head));
+  auto interim = first.ReadResponse();
+  ASSERT_TRUE(interim.has_value());
+  EXPECT_EQ(interim->status, 100);
+  // A second does not fit: 503, closed, its handler never called.
+  RawClient second(port());
+  auto busy = second.RoundTrip(head + std::string(1000, 'b'));
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->status, 503);
+  EXPECT_NE(busy->body.find(R"("error":"busy")"), std::string::npos) << busy->body;
+  EXPECT_EQ(busy->Header("retry-after"), "1");
+  EXPECT_TRUE(second.WaitForClose());
+  // Requests without a body need no room.
+  RawClient getter(port());
+  auto got = getter.RoundTrip(Get("/"));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, 200);
+  // The first finishes: its room is given back, and the next body fits.
+  ASSERT_TRUE(first.Send(std::string(1000, 'a')));
+  auto done = first.ReadResponse();
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, 200);
+  RawClient third(port());
+  auto fits = third.RoundTrip(Post("/v1/batch", std::string(1000, 'c')));
+  ASSERT_TRUE(fits.has_value());
+  EXPECT_EQ(fits->status, 200);
+  // A client that goes away mid-body gives its room back too.
+  {
+    RawClient leaver(port());
+    ASSERT_TRUE(leaver.Send(head));
+    auto leaver_interim = leaver.ReadResponse();
+    ASSERT_TRUE(leaver_interim.has_value());
+    EXPECT_EQ(leaver_interim->status, 100);
+  }
+  std::optional<ClientResponse> after_leaver;
+  for (int i = 0; i < 200; ++i) {  // the server sees the close a moment later
+    RawClient next(port());
+    after_leaver = next.RoundTrip(Post("/v1/batch", std::string(1000, 'd')));
+    if (after_leaver.has_value() && after_leaver->status == 200) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(after_leaver.has_value());
+  EXPECT_EQ(after_leaver->status, 200);
+  EXPECT_EQ(calls.load(), 4);  // first, the GET, third, the one after the leaver
+}
+
 TEST_F(HttpServerTest, GzipBodyIsInflated) {
   StartServer({}, EchoHandler);
   const std::string json = R"({"batch":[{"type":"track","event":"Demo Requested","userId":"u1"}]})";
@@ -646,6 +707,10 @@ TEST_F(HttpServerTest, OverMaxConnectionsIs503) {
   auto rejected = second.RoundTrip(Get("/"));
   ASSERT_TRUE(rejected.has_value());
   EXPECT_EQ(rejected->status, 503);
+  EXPECT_EQ(rejected->body,
+            R"({"error":"too_many_connections","message":"the http listener has 1 connections )"
+            R"x(open (max_connections)"})x");
+  EXPECT_EQ(rejected->Header("retry-after"), "1");
   EXPECT_TRUE(second.WaitForClose());
   auto still_served = first.RoundTrip(Get("/again"));
   ASSERT_TRUE(still_served.has_value());
@@ -712,6 +777,13 @@ TEST(JsonErrorResponseTest, EscapesBothFields) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(r.body, R"({"error":"bad\"code","message":"say \"hi\"\\\n\u0001"})");
+}
+
+TEST(JsonErrorResponseTest, BytesThatAreNotUtf8AreReplaced) {
+  // A decoded path quoted in a 404: the answer stays valid JSON (and valid UTF-8).
+  const HttpResponse r = JsonErrorResponse(404, "not_found", "no lead \"x\xff\xc0y\"");
+  EXPECT_EQ(r.body,
+            "{\"error\":\"not_found\",\"message\":\"no lead \\\"x\xef\xbf\xbd\xef\xbf\xbdy\\\"\"}");
 }
 
 }  // namespace

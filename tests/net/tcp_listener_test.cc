@@ -288,6 +288,48 @@ TEST_F(TcpListenerTest, OutOfDescriptorsBacksOffAndThenAcceptsThePendingClient) 
   EXPECT_EQ(CountLines(text, "accepting again"), 1) << text;
 }
 
+TEST_F(TcpListenerTest, OverMaxConnectionsRefusesWithOneLineAndCloses) {
+  StderrCapture log;
+  AcceptLoopOptions options;
+  options.name = "ingest";
+  options.max_connections = 2;
+  options.open_connections = [this] { return accepted_.size(); };
+  StartLoop(std::move(options));
+  std::vector<std::unique_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(OpenClient());
+    Connect(clients.back().get());
+  }
+  // All four wait in the backlog; the loop takes them in order and refuses the last two.
+  RunUntil(io_, [&] { return accepted_.size() == 2; });
+  io_.run_for(milliseconds(200));
+  ASSERT_EQ(accepted_.size(), 2u);
+  for (int i = 2; i < 4; ++i) {
+    std::string got;
+    boost::system::error_code ec;
+    asio::read(*clients[i], asio::dynamic_buffer(got), ec);
+    EXPECT_EQ(ec, asio::error::eof) << ec.message();
+    EXPECT_EQ(got, TooManyConnectionsLine("ingest", 2));
+  }
+  EXPECT_EQ(TooManyConnectionsLine("ingest", 2),
+            R"({"error":"too_many_connections","message":"the ingest listener has 2 )"
+            R"x(connections open (max_connections)"})x"
+            "\n");
+  ExpectConnected(clients[0].get(), &accepted_[0]);
+
+  // One closes: the next connection is admitted.
+  accepted_.pop_back();
+  auto next = OpenClient();
+  Connect(next.get());
+  RunUntil(io_, [&] { return accepted_.size() == 2; });
+  ASSERT_EQ(accepted_.size(), 2u);
+  ExpectConnected(next.get(), &accepted_[1]);
+
+  const std::string text = log.Stop();
+  EXPECT_EQ(CountLines(text, "refusing new ones"), 1) << text;  // once per episode, not per refusal
+  EXPECT_EQ(CountLines(text, "admitting connections again after refusing 2"), 1) << text;
+}
+
 TEST_F(TcpListenerTest, BackOffDoublesToTheMaxAndStartsOverAfterAnAccept) {
   auto first = OpenClient();
   auto second = OpenClient();
