@@ -601,7 +601,12 @@ void RunTcpClient(DaemonGate* gate, Pacer* pacer, size_t me, const SourceLines* 
     size_t errors_seen = 0;
     auto collect = [&] {
       for (; errors_seen < client.errors().size(); ++errors_seen) {
-        const double line = JsonNumber(client.errors()[errors_seen], "line");
+        const Value& error = client.errors()[errors_seen];
+        const double line = JsonNumber(error, "line");
+        if (!(line >= 1)) {  // an error about no one line (replies_dropped): a failure here
+          report->failure = "ingest error without a line: " + error.ToJson();
+          continue;
+        }
         report->rejected.insert(base + static_cast<size_t>(line) - 1);
       }
       const uint64_t now = base + client.last_ack();
