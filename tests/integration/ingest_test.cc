@@ -1,6 +1,7 @@
 // NDJSON ingest over TCP against the real daemon (SPEC 2, 3): acks, error lines, framing.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,14 @@ TEST_F(IngestTest, ASenderThatNeverReadsStillHasItsEventsApplied) {
     const size_t at = m.find(name);
     return at != std::string::npos && std::stod(m.substr(at + name.size(), 20)) > 0;
   }));
+  // Memory stays bounded: the unread replies are capped, not queued (peak well under 300 MiB).
+  const DaemonProcess::Memory memory = daemon_.memory();
+  std::printf(
+      "[memory] never-reading sender, 60,000 rejected lines: VmRSS %.1f MiB, peak %.1f MiB\n",
+      static_cast<double>(memory.rss_bytes) / (1 << 20),
+      static_cast<double>(memory.peak_bytes) / (1 << 20));
+  EXPECT_GT(memory.peak_bytes, 0u);
+  EXPECT_LT(memory.peak_bytes, 300u << 20);
   // Another client is served meanwhile.
   IngestClient other;
   ASSERT_OK(other.Connect(daemon_.ingest_port()));
