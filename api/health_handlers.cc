@@ -1,3 +1,6 @@
+#include <string>
+#include <utility>
+
 #include "api/handlers.h"
 
 namespace handoff {
@@ -12,8 +15,17 @@ HttpResponse Text(std::string body, std::string content_type) {
 
 }  // namespace
 
-void GetHealth(ApiContext&, const HttpRequest&, const PathParams&, HttpRespond respond) {
-  respond(Text("ok", "text/plain"));
+// 200 "ok"; 503 with the reason while the store refuses writes (the daemon is up, answers reads
+// from memory and metrics, and acknowledges nothing until the disk takes writes again).
+void GetHealth(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
+  const std::string store_error = api.metrics->StoreError();
+  if (store_error.empty()) {
+    respond(Text("ok", "text/plain"));
+    return;
+  }
+  HttpResponse r = Text("unhealthy: store writes failing: " + store_error, "text/plain");
+  r.status = 503;
+  respond(std::move(r));
 }
 
 void GetMetrics(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {

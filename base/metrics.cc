@@ -176,7 +176,33 @@ std::string Metrics::RenderPrometheus() const {
   Line(&out, "handoff_identity_merges_total", "", static_cast<double>(merges_.load(kRelaxed)));
   Header(&out, "handoff_leads_erased_total", "counter", "Leads erased (DELETE /v1/leads/{id}).");
   Line(&out, "handoff_leads_erased_total", "", static_cast<double>(erasures_.load(kRelaxed)));
+  Header(&out, "handoff_store_healthy", "gauge",
+         "1 while the store takes writes; 0 while it refuses them (nothing is acknowledged).");
+  Line(&out, "handoff_store_healthy", "", StoreError().empty() ? 1 : 0);
+  Header(&out, "handoff_store_write_errors_total", "counter", "Failed writes to the store.");
+  Line(&out, "handoff_store_write_errors_total", "",
+       static_cast<double>(store_write_errors_.load(kRelaxed)));
+  Header(&out, "handoff_replies_dropped_total", "counter",
+         "TCP error replies counted instead of queued: the client was not reading them.");
+  Line(&out, "handoff_replies_dropped_total", "",
+       static_cast<double>(replies_dropped_.load(kRelaxed)));
   return out;
+}
+
+void Metrics::StoreWriteFailed(std::string reason) {
+  store_write_errors_.fetch_add(1, kRelaxed);
+  std::lock_guard<std::mutex> lock(store_error_mu_);
+  store_error_ = std::move(reason);
+}
+
+void Metrics::StoreWritesOk() {
+  std::lock_guard<std::mutex> lock(store_error_mu_);
+  store_error_.clear();
+}
+
+std::string Metrics::StoreError() const {
+  std::lock_guard<std::mutex> lock(store_error_mu_);
+  return store_error_;
 }
 
 }  // namespace handoff

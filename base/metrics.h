@@ -46,6 +46,13 @@ class Metrics {
   void StageTransition(std::string_view from, std::string_view to);
   void Routed(std::string_view team, std::string_view reason);
   void Merged() { merges_.fetch_add(1, kRelaxed); }
+  // The store refused a write (reason: its error); the store is unhealthy until StoreWritesOk.
+  void StoreWriteFailed(std::string reason);
+  void StoreWritesOk();
+  // Empty while the store takes writes; else why it does not (for /healthz).
+  std::string StoreError() const;
+  // Error replies not queued for a client that does not read them (ingest over TCP).
+  void RepliesDropped(uint64_t n) { replies_dropped_.fetch_add(n, kRelaxed); }
   void Erased() { erasures_.fetch_add(1, kRelaxed); }
   void CommitDone(uint64_t bytes) {
     commits_.fetch_add(1, kRelaxed);
@@ -81,6 +88,10 @@ class Metrics {
   std::atomic<uint64_t> reload_failed_{0};
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> merges_{0};
+  std::atomic<uint64_t> replies_dropped_{0};
+  std::atomic<uint64_t> store_write_errors_{0};
+  mutable std::mutex store_error_mu_;
+  std::string store_error_;  // guarded by store_error_mu_
   std::atomic<uint64_t> erasures_{0};
   std::atomic<uint64_t> commit_bytes_{0};
 

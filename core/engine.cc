@@ -343,7 +343,7 @@ void Engine::CommitLoop() {
     }
     commit_requested_ = false;
     lock.unlock();
-    inflight_.status = store_->Commit(&inflight_.batch);
+    inflight_.status = WriteDurably(&inflight_.batch);
     lock.lock();
     commit_done_.store(true, std::memory_order_release);
     cv_.notify_all();
@@ -646,7 +646,7 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
 
   newer.state = std::move(merged);
   // Owner carry-over or a `merged` close, and the older lead out of any queue.
-  router_->Merge(&older.state, &newer.state);
+  router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
   const std::string older_id = older.state.id;
   DropLead(older_id);  // `older` is gone from here on
   LinkIds(older_id, newer.state.id);
@@ -803,8 +803,58 @@ void Engine::CommitInline() {
   if (!Seal()) {
     return;
   }
-  inflight_.status = store_->Commit(&inflight_.batch);
+  inflight_.status = WriteDurably(&inflight_.batch);
   FinishCommit();
+}
+
+Status Engine::WriteDurably(CommitBatch* batch) {
+  Status st = store_->Commit(batch);
+  if (st.ok()) {
+    return st;
+  }
+  // The disk is full, read-only or failing. Nothing of this batch is acknowledged, and the
+  // in-memory state is already ahead of the durable copy, so the only way on is to write this
+  // very batch: retry until the store takes it (RocksDB refuses writes until it recovers) or the
+  // engine stops. Meanwhile /healthz says why, new work waits behind backpressure, and the
+  // daemon stays up to go on the moment the disk is back.
+  const auto failed_at = std::chrono::steady_clock::now();
+  auto next_log = failed_at + std::chrono::seconds(30);
+  metrics_->StoreWriteFailed(st.ToString());
+  LogError("store write failed; not acknowledged, retrying until it succeeds: " + st.ToString());
+  auto backoff = std::chrono::milliseconds(20);
+  uint64_t attempts = 1;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, backoff, [this] { return stopping_; })) {
+        LogError(
+            "stopping while store writes fail: the unacknowledged events of this batch are "
+            "not kept (their senders resend them): " +
+            st.ToString());
+        return st;
+      }
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+    // Busy while RocksDB recovers on its own (it waits for disk space); the commit tells.
+    (void)store_->Recover();
+    st = store_->Commit(batch);
+    ++attempts;
+    if (st.ok()) {
+      break;
+    }
+    metrics_->StoreWriteFailed(st.ToString());
+    if (std::chrono::steady_clock::now() >= next_log) {
+      next_log += std::chrono::seconds(30);
+      LogError("store writes still failing after " + std::to_string(attempts) +
+               " attempts: " + st.ToString());
+    }
+  }
+  metrics_->StoreWritesOk();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - failed_at).count();
+  LogInfo("store writes succeed again after " + std::to_string(seconds) + " s (" +
+          std::to_string(attempts) + " attempts); acknowledging what waited");
+  return st;
 }
 
 bool Engine::Seal() {
@@ -867,11 +917,18 @@ void Engine::FinishCommit() {
   commit_in_flight_ = false;
   commit_done_.store(false, std::memory_order_relaxed);
   if (!inflight_.status.ok()) {
-    // The in-memory state is now ahead of the durable copy. Nothing of this group was
-    // acknowledged; stopping here and recovering from the log on restart loses nothing that
-    // was, whereas going on would acknowledge state that may never reach the disk.
-    LogError("commit to the store failed, stopping: " + inflight_.status.ToString());
-    std::abort();
+    // Only when the engine stops while the store refuses writes (WriteDurably retries until
+    // then): tell every waiter its events are not durable, and go on to stop. Nothing of this
+    // group was acknowledged, and a restart recovers from the log what was.
+    for (Completion& c : inflight_.completions) {
+      if (c.done) {
+        c.done(inflight_.status);
+      }
+    }
+    inflight_.completions.clear();
+    inflight_.after_commit.clear();
+    inflight_.batch.Clear();
+    return;
   }
   if (inflight_.bytes > 0) {
     metrics_->CommitDone(inflight_.bytes);

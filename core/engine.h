@@ -263,6 +263,9 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void WaitCommit();
   void FinishCommit();
   void CommitLoop();
+  // Commits `batch`, retrying through store faults until it is written or the engine stops
+  // (then the error). Reports the store's health in the metrics. Engine or commit thread.
+  Status WriteDurably(CommitBatch* batch);
   void RunCron();
   // The rules thread's verdicts: a compiled rule set to swap in (engine thread), or a rejection
   // (rules thread; returns the version kept).

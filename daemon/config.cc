@@ -163,6 +163,12 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->lead_cache, 1000, 1'000'000'000, v);
        }},
+      {"testing.fault_file", "--fault-file", Kind::kString,
+       "testing only: while this path exists every store write fails (a full disk)",
+       [](Options* o, const std::string& v) {
+         o->fault_file = v;
+         return std::string();
+       }},
   };
   return table;
 }
@@ -265,6 +271,9 @@ Status ParseCommandLine(int argc, char** argv, Options* options, bool* show_help
                         std::string* help_text) {
   CLI::App app{"handoffd: real-time lead scoring and routing daemon"};
   app.set_help_flag("-h,--help", "show this help");
+  app.footer(
+      "handoffd --check-config [settings]: validate the settings, rule files and data directory, "
+      "print a report with any warnings, and exit (0: the daemon would start).");
   std::string config_path;
   app.add_option("--config", config_path, "YAML config file (flags override it)");
   std::map<std::string, std::vector<std::string>> values;

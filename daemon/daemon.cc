@@ -157,6 +157,7 @@ Status Daemon::Start() {
   store_options.durability = o.durability == "fsync" ? Durability::kFsync : Durability::kProcess;
   store_options.dedupe_window = o.dedupe_window;
   store_options.outbox_retention = o.outbox_retention;
+  store_options.fault_file = o.fault_file;
   store_options.clock = d.clock;
   auto store = RocksStore::Open(store_options);
   if (!store.ok()) {

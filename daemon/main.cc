@@ -1,11 +1,30 @@
 // handoffd: parse the settings, start the daemon, serve until SIGTERM/SIGINT.
+// `handoffd --check-config [settings...]` validates the settings, the rule files and the data
+// directory, prints a report and exits (0: the daemon would start; 1: it would not).
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "base/log.h"
 #include "daemon/config.h"
+#include "daemon/config_check.h"
 #include "daemon/daemon.h"
 
 int main(int argc, char** argv) {
+  // --check-config is an action, not a setting: take it out before the settings are parsed.
+  bool check_config = false;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::strcmp(argv[i], "--check-config") == 0) {
+      check_config = true;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
+
   handoff::Options options;
   bool show_help = false;
   std::string help;
@@ -17,6 +36,15 @@ int main(int argc, char** argv) {
   if (show_help) {
     std::fputs(help.c_str(), stdout);
     return 0;
+  }
+  if (check_config) {
+    std::string report;
+    const handoff::Status st = handoff::CheckConfig(options, &report);
+    std::fputs(report.c_str(), stdout);
+    return st.ok() ? 0 : 1;
+  }
+  for (const std::string& warning : handoff::ConfigWarnings(options)) {
+    handoff::LogWarning("WARNING: " + warning);
   }
   handoff::Daemon daemon(options);
   if (handoff::Status st = daemon.Start(); !st.ok()) {

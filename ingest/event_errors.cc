@@ -31,4 +31,15 @@ void AppendUnavailableLine(std::string_view message, std::string* out) {
   out->append("}\n");
 }
 
+void AppendRepliesDroppedLine(uint64_t count, uint64_t first_line, uint64_t last_line,
+                              std::string* out) {
+  out->append("{\"error\":\"replies_dropped\",\"count\":");
+  out->append(std::to_string(count));
+  out->append(",\"first_line\":");
+  out->append(std::to_string(first_line));
+  out->append(",\"last_line\":");
+  out->append(std::to_string(last_line));
+  out->append("}\n");
+}
+
 }  // namespace handoff

@@ -29,4 +29,11 @@ void AppendEventErrorLine(const ParseError& err, uint64_t line, std::string* out
 // acknowledged): {"error":"unavailable","message":TEXT} and a newline.
 void AppendUnavailableLine(std::string_view message, std::string* out);
 
+// Appends the TCP reply line that stands for `count` error lines the server did not queue because
+// the client was not reading its replies (SPEC 3; README "Replies to a client that does not
+// read"): {"error":"replies_dropped","count":N,"first_line":A,"last_line":B} and a newline.
+// `first_line` and `last_line` are the connection's line numbers of the first and last of them.
+void AppendRepliesDroppedLine(uint64_t count, uint64_t first_line, uint64_t last_line,
+                              std::string* out);
+
 }  // namespace handoff

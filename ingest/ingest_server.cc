@@ -60,10 +60,28 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     size_t bytes;
   };
 
+  // Replies never pause reading (a sender may never read, SPEC 3); only the engine's backlog
+  // does.
   bool ShouldRead() const {
     return !closed_ && !reading_ && !read_done_ &&
-           inflight_bytes_ < server_->options_.max_inflight_bytes &&
-           replies_.size() + writing_.size() < server_->options_.max_reply_bytes;
+           inflight_bytes_ < server_->options_.max_inflight_bytes;
+  }
+
+  // Queues the error line for `line_no`, or counts it when the client has not read enough of its
+  // replies. Once one is counted, every later one is counted too until the summary line goes
+  // out, so the summary stands for one run of lines and replies stay in line order.
+  void Reject(const ParseError& err, uint64_t line_no) {
+    if (dropped_count_ == 0 &&
+        replies_.size() + writing_.size() < server_->options_.max_reply_bytes) {
+      AppendEventErrorLine(err, line_no, &replies_);
+      return;
+    }
+    if (dropped_count_ == 0) {
+      dropped_first_line_ = line_no;
+    }
+    ++dropped_count_;
+    dropped_last_line_ = line_no;
+    server_->metrics_->RepliesDropped(1);
   }
 
   void MaybeRead() {
@@ -135,7 +153,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
         SetLineTooLong(server_->options_.max_line_bytes + 1, server_->options_.max_line_bytes,
                        &err);
         metrics->EventRejected(Transport::kTcp, static_cast<int>(err.code));
-        AppendEventErrorLine(err, line_no, &replies_);
+        Reject(err, line_no);
         return;
       }
       if (IsBlank(line)) {
@@ -148,7 +166,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       Event& event = batch.events[event_slot_];
       if (!server_->parser_.Parse(line, &event, &parse_error_)) {
         metrics->EventRejected(Transport::kTcp, static_cast<int>(parse_error_.code));
-        AppendEventErrorLine(parse_error_, line_no, &replies_);
+        Reject(parse_error_, line_no);
         return;
       }
       if (event_slot_ == 0) {
@@ -216,6 +234,12 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     }
     writing_.swap(replies_);
     replies_.clear();
+    if (dropped_count_ > 0) {
+      // The socket took everything before: there is room for the summary, which follows the
+      // lines queued before the first one it counts.
+      AppendRepliesDroppedLine(dropped_count_, dropped_first_line_, dropped_last_line_, &writing_);
+      dropped_count_ = 0;
+    }
     if (ack_queued_ > ack_sent_) {
       writing_.append("{\"ack\":");
       writing_.append(std::to_string(ack_queued_));
@@ -251,6 +275,10 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
   uint64_t ack_queued_ = 0;
   uint64_t ack_sent_ = 0;
   std::string replies_;  // error lines not yet handed to the socket
+  // Error lines counted instead of queued since the last summary line (see Reject).
+  uint64_t dropped_count_ = 0;
+  uint64_t dropped_first_line_ = 0;
+  uint64_t dropped_last_line_ = 0;
   std::string writing_;  // bytes the socket is writing now
   bool reading_ = false;
   bool read_done_ = false;

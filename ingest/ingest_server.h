@@ -7,8 +7,10 @@
 // waits to be written).
 //
 // Nothing grows without bound: a connection stops reading while too many of its input bytes wait
-// for the engine (backpressure to the sender), and while its replies wait for a client that does
-// not read them; other connections go on. Runs on one io_context thread; not thread-safe beyond
+// for the engine (backpressure to the sender). Replies never stop it: once the error lines a
+// client has not read pass max_reply_bytes, later ones are counted, and one
+// {"error":"replies_dropped",...} line stands for them when the socket takes more; acks coalesce
+// into one number. Other connections go on. Runs on one io_context thread; not thread-safe beyond
 // that (the engine's completions are posted back to it).
 #pragma once
 
@@ -35,7 +37,8 @@ struct IngestServerOptions {
   size_t max_inflight_bytes = 8 << 20;
   // Input bytes every connection together may have in flight before reading pauses for all.
   size_t max_total_inflight_bytes = 16 << 20;
-  // Reply bytes a connection may have unwritten before reading pauses.
+  // Error-reply bytes a connection may have unwritten; past it, error lines are counted into one
+  // replies_dropped summary line instead of queued.
   size_t max_reply_bytes = 1 << 20;
   // Bytes asked of the socket per read, into one buffer the server's connections share.
   size_t read_chunk_bytes = 256 << 10;

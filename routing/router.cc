@@ -296,7 +296,7 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   parked_[lead->id] = Parked{wake_generation_[team_id], std::move(held_by)};
 }
 
-void Router::Merge(Lead* older, Lead* merged) {
+void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSeconds scores_at) {
   Dequeue(older->id);
   if (!HasOpenOwner(*older)) {
     return;
@@ -318,7 +318,8 @@ void Router::Merge(Lead* older, Lead* merged) {
   record.team = o.team;
   record.outcome = "merged";
   record.into = merged->id;
-  host_->Publish(&record, older, clock_->Now());
+  record.trigger = trigger;
+  host_->Publish(&record, older, scores_at);
   ReleaseOwner(older);
   by_seq_.erase(o.seq);
   o.closed = true;

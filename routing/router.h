@@ -102,8 +102,10 @@ class Router {
   // `older` is being merged into `merged` (SPEC 8), after merged's stage was rebuilt and before
   // the engine deletes `older`: the older lead leaves any queue; its open owner carries over to
   // `merged` when merged has none (no new routing), else gets a `closed` record with outcome
-  // "merged" (`lead` the older id, `into` the merged id).
-  void Merge(Lead* older, Lead* merged);
+  // "merged" (`lead` the older id, `into` the merged id). The linking event caused that record:
+  // it carries the event's messageId as `trigger` and the older lead's scores read at the event's
+  // time, as every record an event causes does.
+  void Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSeconds scores_at);
 
   // The lead is being erased: it leaves any queue and its open owner's count; no record.
   void Forget(Lead* lead);

@@ -3,6 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -18,6 +19,7 @@
 #include <system_error>
 
 #include "storage/dedupe_filter.h"
+#include "storage/fault_injection_fs.h"
 #include "storage/store_format.h"
 
 namespace handoff {
@@ -172,6 +174,11 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
     store->options_.clock = &SystemClock::Instance();
   }
   store->block_cache_ = rocksdb::NewLRUCache(kBlockCacheBytes);
+  if (store->options_.env == nullptr && !store->options_.fault_file.empty()) {
+    store->fault_fs_ = std::make_shared<FaultInjectionFileSystem>(store->options_.fault_file);
+    store->fault_env_ = rocksdb::NewCompositeEnv(store->fault_fs_);
+    store->options_.env = store->fault_env_.get();
+  }
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -185,14 +192,15 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   // commit waits for one whenever a column family's memtables are all full, so a starved flush
   // (seen: 2-10 s each with the cores busy elsewhere) stalls every acknowledgment behind it.
   {
-    rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
+    rocksdb::Env* env =
+        store->options_.env != nullptr ? store->options_.env : rocksdb::Env::Default();
     env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
   }
   db_options.max_total_wal_size = kMaxTotalWalBytes;
   db_options.keep_log_file_num = 4;  // RocksDB's own info LOG files, not the WAL
   db_options.max_log_file_size = 16 << 20;
-  if (options.env != nullptr) {
-    db_options.env = options.env;
+  if (store->options_.env != nullptr) {
+    db_options.env = store->options_.env;
   }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -364,6 +372,11 @@ Status RocksStore::Commit(CommitBatch* batch) {
   }
   batch->Clear();
   return Status::Ok();
+}
+
+Status RocksStore::Recover() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return FromRocks(db_->Resume(), "resume writes");
 }
 
 Status RocksStore::GetLead(std::string_view lead_id, std::string* encoded) const {

@@ -24,6 +24,7 @@ class Cache;
 class ColumnFamilyHandle;
 class DB;
 class Env;
+class FileSystem;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -50,6 +51,10 @@ struct StoreOptions {
   // The RocksDB environment; for tests that inject file-system faults. Must outlive the Store.
   // Default (null): rocksdb::Env::Default().
   rocksdb::Env* env = nullptr;
+  // For tests of a disk that cannot be written, from outside the process: while this path exists
+  // every write of the store fails (storage/fault_injection_fs.h). Ignored when `env` is set.
+  // Default (empty): no fault injection, nothing installed.
+  std::string fault_file;
 };
 
 class RocksStore final : public Store {
@@ -67,9 +72,10 @@ class RocksStore final : public Store {
 
   // Applies the batch atomically. When it returns OK the batch is durable per
   // options.durability and the batch is cleared. On error nothing of the batch is applied and the
-  // batch is left as it was; after a write error RocksDB may refuse further writes (IoError) until
-  // the store is reopened, and the caller must not acknowledge the batch's events.
+  // batch is left as it was; after a write error RocksDB refuses further writes until Recover()
+  // succeeds, and the caller must not acknowledge the batch's events.
   Status Commit(CommitBatch* batch) override;
+  Status Recover() override;
 
   // The encoded state of a lead; NotFound when absent.
   Status GetLead(std::string_view lead_id, std::string* encoded) const override;
@@ -126,6 +132,9 @@ class RocksStore final : public Store {
   rocksdb::ColumnFamilyHandle* cf(size_t index) const { return handles_[index]; }
 
   StoreOptions options_;
+  // Only with options.fault_file; declared before db_ so that they outlive it.
+  std::shared_ptr<rocksdb::FileSystem> fault_fs_;
+  std::unique_ptr<rocksdb::Env> fault_env_;
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
   // In the order of kColumnFamilies in rocks_store.cc; owned (destroyed in Close).

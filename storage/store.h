@@ -33,10 +33,14 @@ class Store {
 
   // Applies the batch atomically. When it returns OK the batch is durable per
   // the store's durability setting and the batch is cleared. On error nothing of the batch is
-  // applied and the batch is left as it was; after a write error the store may refuse further
-  // writes (IoError) until the store is reopened, and the caller must not acknowledge the batch's
-  // events.
+  // applied and the batch is left as it was; the caller must not acknowledge the batch's events,
+  // and after a write error the store may refuse further writes until Recover() succeeds.
   virtual Status Commit(CommitBatch* batch) = 0;
+
+  // After a failed Commit: lets writes go on once the cause is gone (RocksDB: DB::Resume, which
+  // also flushes what the failed log write may have left behind). OK when nothing needed
+  // recovering; an error while the cause persists. Call from the committing thread.
+  virtual Status Recover() = 0;
 
   // The encoded state of a lead; NotFound when absent.
   virtual Status GetLead(std::string_view lead_id, std::string* encoded) const = 0;

@@ -117,7 +117,7 @@ double BucketCount(const Exposition& e, double le) {
   return std::nan("");
 }
 
-TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZero) {
+TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZeroAndTheStoreHealthy) {
   Metrics m;
   const Exposition e = Parse(m.RenderPrometheus());
   const std::map<std::string, std::string> expected_types = {
@@ -137,16 +137,20 @@ TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZero) {
       {"handoff_commit_bytes_total", "counter"},
       {"handoff_identity_merges_total", "counter"},
       {"handoff_leads_erased_total", "counter"},
+      {"handoff_store_healthy", "gauge"},
+      {"handoff_store_write_errors_total", "counter"},
+      {"handoff_replies_dropped_total", "counter"},
   };
   EXPECT_EQ(e.types, expected_types);
   for (const auto& [key, value] : e.samples) {
-    EXPECT_EQ(value, 0) << key;
+    EXPECT_EQ(value, key == "handoff_store_healthy" ? 1 : 0) << key;
   }
   EXPECT_EQ(Sample(e, "handoff_events_received_total{transport=\"tcp\"}"), 0);
   EXPECT_EQ(Sample(e, "handoff_events_received_total{transport=\"http\"}"), 0);
   EXPECT_EQ(Sample(e, "handoff_leads"), 0);
   EXPECT_EQ(Sample(e, "handoff_apply_latency_seconds_count"), 0);
   EXPECT_EQ(Sample(e, "handoff_apply_latency_seconds_sum"), 0);
+  EXPECT_EQ(m.StoreError(), "");
   // Label sets only known at run time have no samples yet.
   for (const std::string& key : e.sample_order) {
     EXPECT_FALSE(key.starts_with("handoff_stage_transitions_total")) << key;

@@ -181,6 +181,62 @@ TEST_F(EngineTest, AppliesABatchAndAcknowledgesItAfterTheCommit) {
   EXPECT_EQ(engine_->outbox_head(), 1u);
 }
 
+// A disk that refuses writes (SPEC 10: never acknowledge what is not durable): the engine does
+// not abort; it retries the same batch, acknowledges nothing meanwhile, reports the store
+// unhealthy, and goes on when writes succeed again.
+TEST_F(EngineTest, AFailingStoreIsRetriedAndNothingIsAckedUntilWritesSucceed) {
+  StartEngine();
+  store_.set_fail_commits(true);
+  std::promise<Status> done;
+  IngestBatch batch;
+  batch.events = {Page("u1", "m1", kStart), Track("u1", "Demo Requested", "m2", kStart + 1)};
+  batch.received_at = clock_.Now();
+  batch.received_mono = std::chrono::steady_clock::now();
+  batch.done = [&done](const Status& st) { done.set_value(st); };
+  engine_->Submit(std::move(batch));
+  auto future = done.get_future();
+  const auto deadline = std::chrono::steady_clock::now() + kGuard;
+  while (store_.recovers() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(store_.recovers(), 3);
+  EXPECT_NE(future.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
+  EXPECT_NE(metrics_.StoreError(), "");
+  EXPECT_NE(metrics_.RenderPrometheus().find("handoff_store_healthy 0\n"), std::string::npos);
+  EXPECT_EQ(engine_->outbox_head(), 0u);
+
+  store_.set_fail_commits(false);
+  ASSERT_EQ(future.wait_for(kGuard), std::future_status::ready);
+  EXPECT_OK(future.get());
+  EXPECT_EQ(metrics_.StoreError(), "");
+  EXPECT_EQ(store_.lead_count(), 1u);
+  EXPECT_EQ(Lead("u1").events, 2u);
+  ASSERT_EQ(Records().size(), 1u);
+  EXPECT_EQ(engine_->outbox_head(), 1u);
+  ASSERT_OK(Submit({Page("u1", "m3", kStart + 2)}));  // and it goes on
+  EXPECT_EQ(Lead("u1").events, 3u);
+}
+
+TEST_F(EngineTest, StoppingWhileTheStoreFailsAnswersTheWaitersInsteadOfAborting) {
+  StartEngine();
+  store_.set_fail_commits(true);
+  std::promise<Status> done;
+  IngestBatch batch;
+  batch.events = {Page("u1", "m1", kStart)};
+  batch.received_at = clock_.Now();
+  batch.received_mono = std::chrono::steady_clock::now();
+  batch.done = [&done](const Status& st) { done.set_value(st); };
+  engine_->Submit(std::move(batch));
+  const auto deadline = std::chrono::steady_clock::now() + kGuard;
+  while (store_.recovers() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  StopEngine();
+  auto future = done.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
+  EXPECT_FALSE(future.get().ok());
+}
+
 TEST_F(EngineTest, AMessageIdIsAppliedOnceWithinABatchAndAcrossBatches) {
   StartEngine();
   ASSERT_OK(Submit({Page("u1", "m1", kStart), Page("u1", "m1", kStart)}));

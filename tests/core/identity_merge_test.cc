@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <random>
 #include <set>
@@ -339,11 +340,11 @@ routing:
       reps: [{id: ann}, {id: bo}]
 )";
 
-// Every committed record as (kind, lead, rep, outcome, into).
-std::vector<std::string> RecordLines(Engine& engine) {
+// Every committed record, parsed.
+std::vector<Value> Records(Engine& engine) {
   std::vector<std::pair<uint64_t, std::string>> stored;
   EXPECT_OK(engine.outbox().Read(1, 1000, &stored));
-  std::vector<std::string> out;
+  std::vector<Value> out;
   JsonParser parser;
   for (const auto& [seq, bytes] : stored) {
     RecordHeader header;
@@ -351,6 +352,15 @@ std::vector<std::string> RecordLines(Engine& engine) {
     EXPECT_TRUE(DecodeStoredRecord(bytes, &header, &json));
     Value v;
     EXPECT_OK(parser.Parse(json, &v));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// Every committed record as (kind, lead, rep, outcome, into).
+std::vector<std::string> RecordLines(Engine& engine) {
+  std::vector<std::string> out;
+  for (const Value& v : Records(engine)) {
     std::string line;
     for (const char* field : {"kind", "lead", "rep", "to", "outcome", "into"}) {
       const Value* f = v.Find(field);
@@ -376,6 +386,30 @@ TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {
   EXPECT_EQ(records[4], "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ");
   const std::string kim = d.LeadJson("anon-9");
   EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
+}
+
+// The linking event caused the close: the record names it as its trigger and shows the older
+// lead's scores at the event's time, not at the wall clock (a replay of the same events must
+// publish the same record).
+TEST(IdentityMergeOwnerTest, TheMergedCloseCarriesTheLinkingEventAndReadsScoresAtItsTime) {
+  TempDir dir;
+  std::string rules = kRoutedRules;
+  rules.replace(rules.find("{kind: event}"), 13, "{kind: event, half_life: 1d}");
+  Daemonless d(dir.WriteFile("rules.yaml", rules));          // its clock: a day after kStart
+  d.Send({Track("", "anon-9", "Demo Requested", kStart)});   // routed to ann
+  d.Send({Track("kim", "", "Demo Requested", kStart + 1)});  // routed to bo
+  Event link = Identify("kim", "anon-9", "VP", kStart + 2);
+  link.message_id = "link-1";
+  d.Send({link});
+  const std::vector<Value> records = Records(d.engine());
+  ASSERT_EQ(records.size(), 5u);
+  const Value& closed = records[4];
+  ASSERT_EQ(closed.Find("kind")->as_string(), "closed") << closed.ToJson();
+  ASSERT_NE(closed.Find("trigger"), nullptr) << closed.ToJson();
+  EXPECT_EQ(closed.Find("trigger")->as_string(), "link-1");
+  // 50 points two seconds old; read a day later they would be 25.
+  const double engagement = closed.Find("scores")->Find("engagement")->as_number();
+  EXPECT_NEAR(engagement, 50 * std::exp2(-2.0 / 86400), 1e-9) << closed.ToJson();
 }
 
 TEST(IdentityMergeOwnerTest, TheOlderLeadsOpenOwnerCarriesOverWithoutNewRouting) {

@@ -196,11 +196,21 @@ class MemoryStore final : public Store {
 
   Status CompactAll() override { return Status::Ok(); }
   std::string Stats() const override { return "memory store"; }
+  // Writes fail while set_fail_commits(true), whatever Recover says; it counts the calls.
+  Status Recover() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++recovers_;
+    return fail_commits_ ? Status::IoError("injected commit failure") : Status::Ok();
+  }
 
   // Test controls and views.
   void set_fail_commits(bool fail) {
     std::lock_guard<std::mutex> lock(mu_);
     fail_commits_ = fail;
+  }
+  int recovers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return recovers_;
   }
   int commits() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -251,6 +261,7 @@ class MemoryStore final : public Store {
   Map links_;
   Map history_;
   bool fail_commits_ = false;
+  int recovers_ = 0;
   int commits_ = 0;
 };
 

@@ -27,6 +27,7 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr int kGuardSeconds = 10;
+constexpr size_t kMaxReplyBytes = 64 << 10;
 
 // Takes batches; completes each at once (OK or a failure), or holds them until Release().
 class FakeSink final : public IngestSink {
@@ -84,10 +85,16 @@ class FakeSink final : public IngestSink {
 
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // `receive_buffer` > 0 shrinks the socket's receive buffer, so a client that does not read
+  // fills it soon.
+  explicit Client(uint16_t port, int receive_buffer = 0) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{kGuardSeconds, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (receive_buffer > 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -137,6 +144,7 @@ class IngestServerTest : public ::testing::Test {
   void SetUp() override {
     IngestServerOptions options;
     options.max_line_bytes = 256;
+    options.max_reply_bytes = kMaxReplyBytes;
     server_ = std::make_unique<IngestServer>(io_, options, &sink_, &metrics_, &clock_);
     ASSERT_OK(server_->Listen("127.0.0.1", 0));
     io_thread_ = std::thread([this] { io_.run(); });
@@ -216,6 +224,57 @@ TEST_F(IngestServerTest, ABatchThatFailsToBecomeDurableIsNeverAcked) {
   EXPECT_EQ(reply.Find("error")->as_string(), "unavailable");
   // The connection is closed: the client resends what was not acked.
   EXPECT_FALSE(client.ReadLine().has_value());
+}
+
+// The log shipper's case (SPEC 3: a client may send forever and never read): 60,000 rejected
+// lines and then a valid one, with nothing read. Before replies were bounded, reading stopped
+// once the unread errors filled the reply buffer, and the valid event never arrived.
+TEST_F(IngestServerTest, ASenderThatNeverReadsItsErrorsIsNeverStalledByThem) {
+  constexpr int kRejected = 60'000;
+  Client client(server_->port(), /*receive_buffer=*/4096);
+  ASSERT_TRUE(client.connected());
+  // Long messageIds make the replies (which repeat them) 13 MB: more than any socket buffers.
+  const std::string padding(150, 'x');
+  std::string bad;
+  for (int i = 1; i <= kRejected; ++i) {
+    bad += R"({"type":"Track","userId":"u","event":"E","messageId":")" + padding +
+           std::to_string(i) + "\"}\n";
+  }
+  client.Send(bad + Track("m-valid"));
+  EXPECT_EQ(sink_.WaitForEvents(1), (std::vector<std::string>{"m-valid"}));
+  const std::string metrics = metrics_.RenderPrometheus();
+  EXPECT_EQ(metrics.find("handoff_replies_dropped_total 0\n"), std::string::npos) << metrics;
+
+  // Now read everything: every rejected line is answered once, in line order, by its own error
+  // line or within a summary's range (a summary goes out each time the socket took what was
+  // queued before it), with acks of the lines so far in between; then the last ack.
+  uint64_t next_line = 1;
+  int summaries = 0;
+  for (;;) {
+    Value reply = Reply(client);
+    if (const Value* ack = reply.Find("ack"); ack != nullptr) {
+      ASSERT_LE(ack->as_number(), kRejected + 1);
+      if (ack->as_number() == kRejected + 1) {
+        break;
+      }
+      EXPECT_LT(ack->as_number(), next_line);
+      continue;
+    }
+    ASSERT_NE(reply.Find("error"), nullptr) << reply.ToJson();
+    if (reply.Find("error")->as_string() == "replies_dropped") {
+      ++summaries;
+      ASSERT_EQ(reply.Find("first_line")->as_number(), next_line);
+      const double last = reply.Find("last_line")->as_number();
+      ASSERT_EQ(reply.Find("count")->as_number(), last - next_line + 1);
+      next_line = static_cast<uint64_t>(last) + 1;
+      continue;
+    }
+    EXPECT_EQ(reply.Find("error")->as_string(), "unsupported_type");
+    ASSERT_EQ(reply.Find("line")->as_number(), next_line);
+    ++next_line;
+  }
+  EXPECT_GE(summaries, 1);
+  EXPECT_EQ(next_line, kRejected + 1u);
 }
 
 // max_total_inflight_bytes: connections together stop reading once that many input bytes wait

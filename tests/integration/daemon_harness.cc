@@ -207,7 +207,7 @@ Status DaemonProcess::Start() {
                                    "--subscribe",
                                    "127.0.0.1:0",
                                    "--http",
-                                   "127.0.0.1:0",
+                                   options_.http_listen,
                                    "--data-dir",
                                    data_dir_,
                                    "--rules",
@@ -712,7 +712,8 @@ std::string HttpResult::Header(std::string_view name) const {
 Status HttpClient::Request(std::string_view method, std::string_view target, std::string_view body,
                            const Headers& headers, HttpResult* out, double timeout_seconds) {
   LineConnection conn;
-  if (Status st = conn.Connect(port_, timeout_seconds); !st.ok()) {
+  if (Status st = conn.Connect(port_, connect_timeout_ < 0 ? timeout_seconds : connect_timeout_);
+      !st.ok()) {
     return st;
   }
   std::string request;

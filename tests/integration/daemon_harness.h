@@ -100,6 +100,8 @@ struct DaemonOptions {
   bool watch = false;
   // --stage-check-interval ("0": off).
   std::string stage_check_interval = "0";
+  // --http: where the HTTP API listens (the port must be 0; the harness reads the one it got).
+  std::string http_listen = "127.0.0.1:0";
   // Any further flags, e.g. {"--durability", "fsync"}.
   std::vector<std::string> extra_args;
   // How long Start() waits for the three "listening" lines.
@@ -282,6 +284,10 @@ struct HttpResult {
 class HttpClient {
  public:
   explicit HttpClient(uint16_t port) : port_(port) {}
+  // How long Request keeps trying to connect (a refused connection is retried until then);
+  // default: the request's own deadline. A client that follows a restarting daemon gives up
+  // sooner on a port whose daemon is gone.
+  void set_connect_timeout(double seconds) { connect_timeout_ = seconds; }
 
   using Headers = std::vector<std::pair<std::string, std::string>>;
   Status Request(std::string_view method, std::string_view target, std::string_view body,
@@ -295,6 +301,7 @@ class HttpClient {
 
  private:
   uint16_t port_;
+  double connect_timeout_ = -1;  // < 0: the request's deadline
 };
 
 }  // namespace handoff::testing

@@ -244,5 +244,33 @@ TEST_F(IngestTest, DuplicateMessageIdIsAckedNotApplied) {
   EXPECT_EQ(LeadEvents("dup"), 4);
 }
 
+// The log shipper that never reads (SPEC 3): 60,000 rejected lines, then a valid event, on one
+// connection that reads nothing. The valid event is applied, and /metrics counts the error replies
+// that were dropped for it instead of queued without bound.
+TEST_F(IngestTest, ASenderThatNeverReadsStillHasItsEventsApplied) {
+  LineConnection sender;
+  sender.set_receive_buffer(4096);
+  ASSERT_OK(sender.Connect(daemon_.ingest_port()));
+  std::string bytes;
+  for (int i = 1; i <= 60'000; ++i) {
+    bytes += R"({"type":"Track","userId":"u","event":"Click","messageId":"bad-)" +
+             std::to_string(i) + "\"}\n";
+  }
+  bytes += Click("never-reads", "good-1") + "\n";
+  ASSERT_OK(sender.SendAll(bytes));
+  EXPECT_TRUE(WaitUntil([&] { return LeadEvents("never-reads") == 1; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    const std::string m = Metrics();
+    const std::string name = "\nhandoff_replies_dropped_total ";
+    const size_t at = m.find(name);
+    return at != std::string::npos && std::stod(m.substr(at + name.size(), 20)) > 0;
+  }));
+  // Another client is served meanwhile.
+  IngestClient other;
+  ASSERT_OK(other.Connect(daemon_.ingest_port()));
+  ASSERT_OK(other.SendLines({Click("other", "other-1")}));
+  ASSERT_OK(other.WaitForAck(1));
+}
+
 }  // namespace
 }  // namespace handoff::testing

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "storage/fault_injection_fs.h"
 #include "storage/store_format.h"
 #include "tests/testutil.h"
 
@@ -23,62 +24,6 @@ using ::testing::ElementsAre;
 using ::testing::Pair;
 
 constexpr EpochSeconds kT0 = 1'800'000'000;  // a fixed "now" for the manual clock
-
-// Fault injection: a file system that counts syncs of write-ahead-log files and, when told to,
-// fails every append to them (LevelDB's ErrorEnv, for RocksDB's FileSystem layer).
-class WalFaultFileSystem : public rocksdb::FileSystemWrapper {
- public:
-  WalFaultFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
-  const char* Name() const override { return "WalFaultFileSystem"; }
-
-  std::atomic<bool> fail_wal_appends{false};
-  std::atomic<int> wal_syncs{0};
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
-    if (s.ok() && name.ends_with(".log")) {
-      *result = std::make_unique<WalFile>(std::move(*result), this);
-    }
-    return s;
-  }
-
- private:
-  class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    WalFile(std::unique_ptr<rocksdb::FSWritableFile> file, WalFaultFileSystem* fs)
-        : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             rocksdb::IODebugContext* dbg) override {
-      if (fs_->fail_wal_appends) {
-        return rocksdb::IOStatus::IOError("injected WAL append failure");
-      }
-      return FSWritableFileOwnerWrapper::Append(data, options, dbg);
-    }
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             const rocksdb::DataVerificationInfo& info,
-                             rocksdb::IODebugContext* dbg) override {
-      if (fs_->fail_wal_appends) {
-        return rocksdb::IOStatus::IOError("injected WAL append failure");
-      }
-      return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
-    }
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
-                           rocksdb::IODebugContext* dbg) override {
-      ++fs_->wal_syncs;
-      return FSWritableFileOwnerWrapper::Sync(options, dbg);
-    }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
-                            rocksdb::IODebugContext* dbg) override {
-      ++fs_->wal_syncs;
-      return FSWritableFileOwnerWrapper::Fsync(options, dbg);
-    }
-
-   private:
-    WalFaultFileSystem* fs_;
-  };
-};
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -434,7 +379,7 @@ TEST_F(StoreTest, StatsMentionColumnFamilies) {
 }
 
 TEST_F(StoreTest, FailedWalWriteIsAnErrorNotACrash) {
-  auto fs = std::make_shared<WalFaultFileSystem>();
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   StoreOptions options = Options();
   options.env = env.get();
@@ -445,7 +390,7 @@ TEST_F(StoreTest, FailedWalWriteIsAnErrorNotACrash) {
     batch.PutLead("u1", "ok");
     ASSERT_OK(store->Commit(&batch));
 
-    fs->fail_wal_appends = true;
+    fs->set_failing(true);
     batch.PutLead("u2", "lost");
     batch.PutOutbox(1, kT0, "r1");
     Status s = store->Commit(&batch);
@@ -456,7 +401,7 @@ TEST_F(StoreTest, FailedWalWriteIsAnErrorNotACrash) {
     std::string value;
     EXPECT_TRUE(store->GetLead("u2", &value).IsNotFound());
     ASSERT_OK(store->GetLead("u1", &value));
-    fs->fail_wal_appends = false;
+    fs->set_failing(false);
   }  // closing after a write error must not crash either
   auto store = OpenStore(options);
   ASSERT_NE(store, nullptr);
@@ -466,8 +411,71 @@ TEST_F(StoreTest, FailedWalWriteIsAnErrorNotACrash) {
   EXPECT_TRUE(store->GetLead("u2", &value).IsNotFound());
 }
 
+// Recover() and Commit() until the commit goes through; RocksDB may be recovering on its own
+// (Recover says Busy meanwhile). False after a generous deadline.
+bool CommitOnceRecovered(RocksStore* store, CommitBatch* batch) {
+  for (int i = 0; i < 600; ++i) {
+    (void)store->Recover();
+    if (store->Commit(batch).ok()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// A disk that fails and comes back: the failed batch is left to the caller, writes are refused
+// until Recover(), and then the same batch commits and everything committed survives a reopen.
+TEST_F(StoreTest, WritesGoOnAfterRecoverOnceTheDiskIsBack) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  StoreOptions options = Options();
+  options.env = env.get();
+  {
+    auto store = OpenStore(options);
+    ASSERT_NE(store, nullptr);
+    CommitBatch batch;
+    batch.PutLead("u1", "before");
+    ASSERT_OK(store->Commit(&batch));
+
+    fs->set_failing(true);
+    batch.PutLead("u2", "during");
+    EXPECT_FALSE(store->Commit(&batch).ok());
+    EXPECT_FALSE(store->Recover().ok() && store->Commit(&batch).ok());
+    EXPECT_EQ(batch.count(), 1u);
+
+    fs->set_failing(false);
+    ASSERT_TRUE(CommitOnceRecovered(store.get(), &batch));
+    batch.PutLead("u3", "after");
+    ASSERT_OK(store->Commit(&batch));
+  }
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  for (const auto& [id, want] : {std::pair{"u1", "before"}, {"u2", "during"}, {"u3", "after"}}) {
+    std::string value;
+    ASSERT_OK(store->GetLead(id, &value));
+    EXPECT_EQ(value, want);
+  }
+}
+
+// The same, switched from outside by a trigger file (the daemon's --fault-file).
+TEST_F(StoreTest, FaultFileSwitchesWriteFaultsFromOutside) {
+  StoreOptions options = Options();
+  options.fault_file = dir_.path() + "/disk-full";
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  CommitBatch batch;
+  batch.PutLead("u1", "x");
+  ASSERT_OK(store->Commit(&batch));
+  dir_.WriteFile("disk-full", "");
+  batch.PutLead("u2", "y");
+  EXPECT_FALSE(store->Commit(&batch).ok());
+  std::filesystem::remove(options.fault_file);
+  EXPECT_TRUE(CommitOnceRecovered(store.get(), &batch));
+}
+
 TEST_F(StoreTest, DurabilityModeDecidesWalSync) {
-  auto fs = std::make_shared<WalFaultFileSystem>();
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   StoreOptions options = Options();
   options.env = env.get();
@@ -476,18 +484,18 @@ TEST_F(StoreTest, DurabilityModeDecidesWalSync) {
   options.durability = Durability::kProcess;
   {
     auto store = OpenStore(options);
-    const int before = fs->wal_syncs;
+    const int before = fs->wal_syncs();
     batch.PutLead("u1", "x");
     ASSERT_OK(store->Commit(&batch));
-    EXPECT_EQ(fs->wal_syncs, before);
+    EXPECT_EQ(fs->wal_syncs(), before);
   }
   options.durability = Durability::kFsync;
   {
     auto store = OpenStore(options);
-    const int before = fs->wal_syncs;
+    const int before = fs->wal_syncs();
     batch.PutLead("u1", "y");
     ASSERT_OK(store->Commit(&batch));
-    EXPECT_GT(fs->wal_syncs, before);
+    EXPECT_GT(fs->wal_syncs(), before);
   }
 }
 
