@@ -135,7 +135,7 @@ const std::vector<Setting>& Settings() {
          return SetDuration(&o->http_idle_timeout, false, v);
        }},
       {"http.max_inflight_body_bytes", "--http-max-inflight-body-bytes", Kind::kSize,
-       "bytes of HTTP request bodies being read at once, across connections (more: 503)",
+       "bytes of HTTP request bodies under way at once, across connections (more: 503)",
        [](Options* o, const std::string& v) {
          return SetSize(&o->http_max_inflight_body_bytes, 1u << 20, size_t{1} << 36, v);
        }},
@@ -152,6 +152,11 @@ const std::vector<Setting>& Settings() {
        "open connections per listener (ingest, subscribe, http); more are refused at once",
        [](Options* o, const std::string& v) {
          return SetSize(&o->max_connections, 1, 1'000'000, v);
+       }},
+      {"max_total_inflight_bytes", "--max-total-inflight-bytes", Kind::kSize,
+       "input bytes all TCP ingest connections together may have in flight before reading pauses",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->max_total_inflight_bytes, 1u << 20, size_t{1} << 36, v);
        }},
       {"lead_cache", "--lead-cache", Kind::kSize,
        "leads held in memory besides the staged and owned ones (the rest are read on demand)",

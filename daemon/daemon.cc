@@ -195,6 +195,7 @@ Status Daemon::Start() {
   ingest_options.max_line_bytes = o.max_line_bytes;
   ingest_options.max_inflight_bytes = o.max_inflight_bytes;
   ingest_options.max_connections = o.max_connections;
+  ingest_options.max_total_inflight_bytes = o.max_total_inflight_bytes;
   d.ingest =
       std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics, d.clock);
   if (Status st = ListenOn(*d.ingest, "ingest", o.ingest_listen); !st.ok()) {

@@ -39,6 +39,9 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     MaybeRead();
   }
 
+  // Reads again if nothing else holds it back (IngestServer::ResumeUnderTotal).
+  void Resume() { MaybeRead(); }
+
   void Close() {
     if (closed_) {
       return;
@@ -85,6 +88,10 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     if (!ShouldRead()) {
       return;
     }
+    if (server_->inflight_bytes_ >= server_->options_.max_total_inflight_bytes) {
+      server_->paused_for_total_ = true;  // woken by the OnDurable that brings the total down
+      return;
+    }
     reading_ = true;
     socket_.async_wait(
         tcp::socket::wait_read,
@@ -94,6 +101,11 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
   // Reads into the server's shared buffer, which OnRead frames before anything else reads.
   void OnReadable(boost::system::error_code ec) {
     size_t n = 0;
+    if (!ec && !closed_ && server_->inflight_bytes_ >= server_->options_.max_total_inflight_bytes) {
+      reading_ = false;  // others filled the total while this one waited
+      server_->paused_for_total_ = true;
+      return;
+    }
     if (!ec && !closed_) {
       n = socket_.read_some(asio::buffer(server_->read_buffer_), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -178,6 +190,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     const uint64_t last_line = processed_lines_;
     inflight_.push_back(InFlight{first_line, last_line, bytes});
     inflight_bytes_ += bytes;
+    server_->inflight_bytes_ += bytes;
     batch.done = [self = shared_from_this()](const Status& st) {
       // Engine thread: hop back to the connection's thread.
       asio::post(self->server_->io_, [self, st] { self->OnDurable(st); });
@@ -189,6 +202,8 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     InFlight done = inflight_.front();
     inflight_.pop_front();
     inflight_bytes_ -= done.bytes;
+    server_->inflight_bytes_ -= done.bytes;
+    server_->ResumeUnderTotal();
     if (closed_) {
       return;
     }
@@ -305,6 +320,17 @@ void IngestServer::Accept() {
       AcceptLoopOptions{.name = "ingest",
                         .max_connections = options_.max_connections,
                         .open_connections = [this] { return connections_.size(); }});
+}
+
+void IngestServer::ResumeUnderTotal() {
+  if (!paused_for_total_ || inflight_bytes_ >= options_.max_total_inflight_bytes) {
+    return;
+  }
+  paused_for_total_ = false;
+  auto conns = connections_;  // a copy: MaybeRead may close a connection
+  for (const auto& c : conns) {
+    c->Resume();
+  }
 }
 
 void IngestServer::Stop() {

@@ -35,6 +35,8 @@ struct IngestServerOptions {
   size_t max_line_bytes = 64 * 1024;
   // Input bytes a connection may have in flight in the engine before reading pauses.
   size_t max_inflight_bytes = 8 << 20;
+  // Input bytes every connection together may have in flight before reading pauses for all.
+  size_t max_total_inflight_bytes = 16 << 20;
   // Error-reply bytes a connection may have unwritten; past it, error lines are counted into one
   // replies_dropped summary line instead of queued.
   size_t max_reply_bytes = 1 << 20;
@@ -61,6 +63,8 @@ class IngestServer {
  private:
   friend class IngestConnection;
   void Accept();
+  // Resumes the connections paused by max_total_inflight_bytes once the total is under it.
+  void ResumeUnderTotal();
 
   boost::asio::io_context& io_;
   const IngestServerOptions options_;
@@ -73,6 +77,8 @@ class IngestServer {
   // no read buffer of its own.
   std::vector<char> read_buffer_;
   std::unordered_set<std::shared_ptr<IngestConnection>> connections_;
+  size_t inflight_bytes_ = 0;      // every connection's input in flight in the engine
+  bool paused_for_total_ = false;  // a connection stopped reading for max_total_inflight_bytes
 };
 
 }  // namespace handoff

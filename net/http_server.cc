@@ -100,7 +100,7 @@ struct ServerState {
   const HttpHandler handler;
   std::atomic<bool> stopped{false};   // written under mu, read anywhere
   std::atomic<size_t> rejecting{0};   // connections being answered 503
-  std::atomic<size_t> body_bytes{0};  // reserved by requests whose bodies are being read
+  std::atomic<size_t> body_bytes{0};  // reserved by requests not yet answered
   std::mutex mu;
   std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
 };
@@ -257,7 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ReserveBody()) {
       HttpResponse response = JsonErrorResponse(
           503, "busy",
-          "request bodies being read take " + std::to_string(state_->body_bytes.load()) +
+          "request bodies under way take " + std::to_string(state_->body_bytes.load()) +
               " bytes; this one does not fit in " +
               std::to_string(state_->options.max_inflight_body_bytes) +
               " (http.max_inflight_body_bytes)");
@@ -301,7 +301,7 @@ class Session : public std::enable_shared_from_this<Session> {
     return true;
   }
 
-  // Gives the room back: the body was handed over and dropped, or the request failed.
+  // Gives the room back: the request is answered, failed, or its connection closed.
   void ReleaseBody() {
     if (body_reserved_ != 0) {
       state_->body_bytes.fetch_sub(body_reserved_);
@@ -355,12 +355,6 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRequestRead() {
-    // The body (as sent, and inflated) is gone once this returns: the handler has it, and has
-    // parsed it (a handler that keeps it longer holds it outside the budget).
-    struct ReleaseOnReturn {
-      Session* session;
-      ~ReleaseOnReturn() { session->ReleaseBody(); }
-    } release{this};
     http::request<http::string_body> message = parser_->release();
     parser_.reset();
     keep_alive_ = message.keep_alive();
@@ -433,6 +427,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void CallHandler(HttpRequest request);
 
   void WriteResponse(HttpResponse response, bool force_close) {
+    // The request's body, or what its handler made of it (events waiting for the engine), is
+    // done with once it is answered.
+    ReleaseBody();
     if (response.status < 200 || response.status > 999) {
       response = JsonErrorResponse(500, "internal",
                                    "handler answered status " + std::to_string(response.status));

@@ -59,9 +59,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds write_timeout{30000};
   // Open connections beyond this are answered 503 and closed at once. Default: 1024.
   size_t max_connections = 1024;
-  // Bytes of request bodies being read at once, across every connection: each request with a
-  // body holds its Content-Length (body_limit when chunked) from its headers until its handler
-  // has returned. A request that does not fit is answered 503 and closed. Default: 128 MiB.
+  // Bytes of request bodies under way at once, across every connection: each request with a
+  // body holds its Content-Length (body_limit when chunked) from its headers until it is answered
+  // (its body, or the events its handler made of it, are in memory until then). A request that
+  // does not fit is answered 503 and closed. Default: 128 MiB.
   size_t max_inflight_body_bytes = 128 << 20;
 };
 

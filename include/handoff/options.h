@@ -48,8 +48,8 @@ struct Options {
   double http_read_timeout = 10;
   // Seconds an idle keep-alive HTTP connection is kept. Default: 60.
   double http_idle_timeout = 60;
-  // Bytes of HTTP request bodies being read at once, across connections (each request holds its
-  // Content-Length from its headers until handled); a request that does not fit gets 503.
+  // Bytes of HTTP request bodies under way at once, across connections (each request holds its
+  // Content-Length from its headers until answered); a request that does not fit gets 503.
   // Default: 128 MiB.
   size_t http_max_inflight_body_bytes = 128 << 20;
   // Open connections per listener (ingest, subscribe, http, each on its own); one more is refused
@@ -58,6 +58,9 @@ struct Options {
   // Input bytes one ingest connection may have in flight before the server stops reading it.
   // Default: 8 MiB.
   size_t max_inflight_bytes = 8 << 20;
+  // Input bytes every ingest connection together may have in flight before reading pauses for
+  // all of them. Default: 16 MiB.
+  size_t max_total_inflight_bytes = 16 << 20;
   // Leads held in memory besides the staged and owned ones (always held); the rest are read
   // from the store when needed. About 1 KB each. Bounds: 1,000 to 1,000,000,000.
   size_t lead_cache = 250'000;

@@ -106,6 +106,15 @@ TEST(ConfigTest, HttpMaxInflightBodyBytesHasBounds) {
   EXPECT_EQ(o.http_max_inflight_body_bytes, 2u << 20);
 }
 
+TEST(ConfigTest, MaxTotalInflightBytesHasBounds) {
+  Options o;
+  EXPECT_EQ(o.max_total_inflight_bytes, 16u << 20);
+  ASSERT_OK(Parse({"--max-total-inflight-bytes", "1048576"}, &o));
+  EXPECT_EQ(o.max_total_inflight_bytes, 1u << 20);
+  EXPECT_FALSE(Parse({"--max-total-inflight-bytes", "1048575"}, &o).ok());
+  EXPECT_FALSE(Parse({"--max-total-inflight-bytes", "68719476737"}, &o).ok());
+}
+
 TEST(ConfigTest, ListenAddressParsing) {
   Result<HostPort> a = ParseListenAddress("[::1]:7400");
   ASSERT_OK(a.status());

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdio>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -273,6 +275,67 @@ TEST_F(IngestServerTest, ASenderThatNeverReadsItsErrorsIsNeverStalledByThem) {
   }
   EXPECT_GE(summaries, 1);
   EXPECT_EQ(next_line, kRejected + 1u);
+}
+
+// max_total_inflight_bytes: connections together stop reading once that many input bytes wait
+// for the engine, and all go on once the engine catches up. Without it each connection would
+// stop only at its own max_inflight_bytes.
+TEST(IngestServerTotalTest, ConnectionsTogetherPauseAtTheTotalAndResume) {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  FakeSink sink;
+  sink.set_hold(true);
+  Metrics metrics;
+  ManualClock clock{1'800'000'000};
+  IngestServerOptions options;
+  options.max_inflight_bytes = 64 << 10;
+  options.max_total_inflight_bytes = 100 << 10;
+  options.read_chunk_bytes = 4 << 10;
+  IngestServer server(io, options, &sink, &metrics, &clock);
+  ASSERT_OK(server.Listen("127.0.0.1", 0));
+  std::thread io_thread([&] { io.run(); });
+
+  constexpr int kClients = 4;
+  constexpr int kLinesEach = 1000;
+  const size_t line_bytes = Track("c0-00000").size();  // every line has this size
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(std::make_unique<Client>(server.port()));
+    ASSERT_TRUE(clients.back()->connected());
+  }
+  for (int c = 0; c < kClients; ++c) {
+    std::string bytes;
+    for (int i = 0; i < kLinesEach; ++i) {
+      char id[16];
+      std::snprintf(id, sizeof(id), "c%d-%05d", c, i);
+      bytes += Track(id);
+    }
+    ASSERT_EQ(bytes.size(), kLinesEach * line_bytes);  // 4 x ~70 KB: over the total together
+    clients[c]->Send(bytes);
+  }
+  // Up to the total (and at most one read past it), then nothing while the engine holds them.
+  const size_t cap_lines = options.max_total_inflight_bytes / line_bytes;
+  EXPECT_GE(sink.WaitForEvents(cap_lines).size(), cap_lines);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const size_t held = sink.WaitForEvents(0).size();
+  // One read (and the line it completes) may pass the total; no more.
+  EXPECT_LE(held * line_bytes,
+            options.max_total_inflight_bytes + options.read_chunk_bytes + line_bytes);
+  EXPECT_LT(held, static_cast<size_t>(kClients * kLinesEach));
+  // The engine catches up: every connection reads again, and everything arrives.
+  sink.Release();
+  EXPECT_EQ(sink.WaitForEvents(kClients * kLinesEach).size(),
+            static_cast<size_t>(kClients * kLinesEach));
+  for (auto& client : clients) {
+    std::optional<std::string> ack;
+    do {
+      ack = client->ReadLine();
+    } while (ack.has_value() && *ack != R"({"ack":)" + std::to_string(kLinesEach) + "}");
+    EXPECT_TRUE(ack.has_value());
+  }
+  asio::post(io, [&] { server.Stop(); });
+  guard.reset();
+  io_thread.join();
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -268,6 +269,18 @@ class ConnectionSwarm {
   size_t closed_ = 0;
 };
 
+// Extra daemon flags from HANDOFF_HOSTILE_EXTRA_ARGS (space-separated), to check by hand that a
+// test fails with a limit turned off, e.g. "--max-total-inflight-bytes 68719476736".
+std::vector<std::string> ExtraArgsFromEnv() {
+  std::vector<std::string> args;
+  const char* env = std::getenv("HANDOFF_HOSTILE_EXTRA_ARGS");
+  std::istringstream in(env == nullptr ? "" : env);
+  for (std::string arg; in >> arg;) {
+    args.push_back(arg);
+  }
+  return args;
+}
+
 class HostileInputTest : public ::testing::Test {
  protected:
   void TearDown() override {
@@ -370,6 +383,71 @@ std::string DeepObjects(size_t depth) {
   s += "1";
   s.append(depth, '}');
   return s;
+}
+
+// a'. Many connections flooding valid events and never reading their acks: each stops being read
+// at max_inflight_bytes, and all of them together at max_total_inflight_bytes, so what waits for
+// the engine stays bounded however many flood. A well-behaved tracker is still served.
+TEST_F(HostileInputTest, ManyFloodingConnectionsStayWithinTheTotalInFlight) {
+  StartDaemon(ExtraArgsFromEnv());
+  constexpr int kFlooders = 200;
+  std::string block;
+  for (int i = 0; i < 2000; ++i) {
+    block += R"({"type":"track","userId":"flood-)" + std::to_string(i % 50) +
+             R"(","event":"Click","properties":{"pad":")" + std::string(200, 'p') + "\"}}\n";
+  }
+  std::vector<int> fds;
+  for (int i = 0; i < kFlooders; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));  // acks stay unread
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(daemon_->ingest_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  }
+  std::atomic<uint64_t> sent{0};
+  std::atomic<bool> stop{false};
+  ScopedThread flood(
+      [&] {
+        std::vector<size_t> offset(fds.size(), 0);
+        std::vector<pollfd> polls;
+        for (int fd : fds) {
+          polls.push_back({fd, POLLOUT, 0});
+        }
+        while (!stop.load()) {
+          ::poll(polls.data(), polls.size(), 100);  // only the ones the daemon has room for
+          for (size_t i = 0; i < fds.size(); ++i) {
+            if ((polls[i].revents & POLLOUT) == 0) {
+              continue;
+            }
+            const ssize_t n = ::send(fds[i], block.data() + offset[i], block.size() - offset[i],
+                                     MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) {
+              offset[i] = (offset[i] + static_cast<size_t>(n)) % block.size();
+              sent += static_cast<uint64_t>(n);
+            }
+          }
+        }
+      },
+      [&] { stop = true; });
+  // Well past the total: the engine applies ~50 MB/s of these on this machine.
+  ASSERT_TRUE(WaitUntil([&] { return sent.load() > 200 * kMiB; }, 60)) << sent.load();
+  const auto served_from = std::chrono::steady_clock::now();
+  ExpectOthersServed("during-flood");
+  std::printf(
+      "a tracker beside the flood was served in %.1f s\n",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - served_from).count());
+  stop = true;
+  flood.Join();
+  std::printf("flooders sent %.0f MiB\n", static_cast<double>(sent.load()) / kMiB);
+  ExpectMemoryBounded("200 connections flooding valid events without reading");
+  for (int fd : fds) {
+    ::close(fd);
+  }
 }
 
 // b. Deep JSON: nesting past 128 levels is invalid_json (TCP) or 400 (HTTP), parsed without
