@@ -74,6 +74,22 @@ class ScopedThread {
 // ---------------------------------------------------------------------------------------------
 // JSON helpers, through the project's own parser (JsonParser).
 
+// The smallest rule file most tests need: one event score, `clicks`, a point per "Click".
+inline constexpr std::string_view kClickRules =
+    "scores:\n"
+    "  clicks: {kind: event}\n"
+    "rules:\n"
+    "  - id: click\n"
+    "    score: clicks\n"
+    "    when: event == \"Click\"\n"
+    "    points: 1\n";
+
+// A "Click" track event for `user` as one NDJSON line (no newline), at a fixed time (2026-01-01).
+inline std::string ClickLine(const std::string& user, const std::string& message_id) {
+  return R"({"type":"track","userId":")" + user + R"(","event":"Click","messageId":")" +
+         message_id + R"(","timestamp":1767225600})";
+}
+
 // Parses one JSON text. InvalidArgument when it is not one valid JSON value.
 Status ParseJson(std::string_view text, Value* out);
 // Parses, or returns null and records a test failure naming the text.

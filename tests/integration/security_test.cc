@@ -13,15 +13,6 @@
 namespace handoff::testing {
 namespace {
 
-constexpr std::string_view kRules =
-    "scores:\n"
-    "  clicks: {kind: event}\n"
-    "rules:\n"
-    "  - id: click\n"
-    "    score: clicks\n"
-    "    when: event == \"Click\"\n"
-    "    points: 1\n";
-
 // Runs handoffd with `args`; its exit code and standard output.
 int RunHandoffd(const std::string& args, std::string* out) {
   const std::string command = BinaryDir() + "/handoffd " + args + " 2>&1";
@@ -40,7 +31,7 @@ int RunHandoffd(const std::string& args, std::string* out) {
 
 TEST(SecurityTest, BoundBeyondLoopbackWithoutATokenTheDaemonWarnsLoudly) {
   DaemonProcess daemon{DaemonOptions{}};
-  daemon.WriteRules(kRules);
+  daemon.WriteRules(kClickRules);
   daemon.options().http_listen = "0.0.0.0:0";
   ASSERT_OK(daemon.Start());
   EXPECT_NE(daemon.log().find("WARNING: the HTTP API listens on 0.0.0.0:0, beyond loopback, "
@@ -52,7 +43,7 @@ TEST(SecurityTest, BoundBeyondLoopbackWithoutATokenTheDaemonWarnsLoudly) {
 
 TEST(SecurityTest, CheckConfigReportsAndExitsWithoutStarting) {
   TempDir dir;
-  const std::string good = dir.WriteFile("good.yaml", std::string(kRules));
+  const std::string good = dir.WriteFile("good.yaml", std::string(kClickRules));
   const std::string bad = dir.WriteFile("bad.yaml", "rules:\n  - id: x\n    when: event ==\n");
   std::string out;
   EXPECT_EQ(
@@ -73,7 +64,7 @@ TEST(SecurityTest, CheckConfigReportsAndExitsWithoutStarting) {
 // them (rejections, auth failures, a reload).
 TEST(SecurityTest, NoSecretsOrEventBodiesInTheLog) {
   DaemonProcess daemon{DaemonOptions{}};
-  daemon.WriteRules(kRules);
+  daemon.WriteRules(kClickRules);
   daemon.options().extra_args = {"--admin-token", "tok-SECRET-1", "--write-key", "wk-SECRET-2"};
   ASSERT_OK(daemon.Start());
   IngestClient client;

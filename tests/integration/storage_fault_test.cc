@@ -14,24 +14,10 @@
 namespace handoff::testing {
 namespace {
 
-constexpr std::string_view kRules =
-    "scores:\n"
-    "  clicks: {kind: event}\n"
-    "rules:\n"
-    "  - id: click\n"
-    "    score: clicks\n"
-    "    when: event == \"Click\"\n"
-    "    points: 1\n";
-
-std::string Click(const std::string& user, const std::string& message_id) {
-  return R"({"type":"track","userId":")" + user + R"(","event":"Click","messageId":")" +
-         message_id + R"(","timestamp":1767225600})";
-}
-
 class StorageFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    daemon_.WriteRules(kRules);
+    daemon_.WriteRules(kClickRules);
     fault_file_ = daemon_.temp().path() + "/disk-full";
     daemon_.options().extra_args = {"--fault-file", fault_file_};
     ASSERT_OK(daemon_.Start());
@@ -55,12 +41,12 @@ class StorageFaultTest : public ::testing::Test {
 TEST_F(StorageFaultTest, NothingIsAcknowledgedWhileWritesFailAndAllOfItAfter) {
   IngestClient tcp;
   ASSERT_OK(tcp.Connect(daemon_.ingest_port()));
-  ASSERT_OK(tcp.SendLines({Click("u1", "m1")}));
+  ASSERT_OK(tcp.SendLines({ClickLine("u1", "m1")}));
   ASSERT_OK(tcp.WaitForAck(1));
 
   // The disk goes away.
   daemon_.temp().WriteFile("disk-full", "");
-  ASSERT_OK(tcp.SendLines({Click("u1", "m2")}));
+  ASSERT_OK(tcp.SendLines({ClickLine("u1", "m2")}));
   HttpResult http_answer;
   ScopedThread http([&] {
     http_answer = HttpClient(daemon_.http_port())
