@@ -35,9 +35,11 @@ else
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DHANDOFF_SANITIZE="$sanitize" -DHANDOFF_BUILD_BENCH=OFF >/dev/null
   # Every process of the run (the test executables, the handoffd and handoff they start) writes
-  # its sanitizer reports to its own file under $reports (<tool>.<pid>); any such file fails the
-  # run, also a report from a daemon that a test stopped with SIGKILL or whose exit code it does
-  # not look at.
+  # its ASan, LSan and TSan reports to its own file under $reports (<tool>.<pid>); any such file
+  # fails the run, also a report from a daemon that a test stopped with SIGKILL or whose exit code
+  # it does not look at. UBSan (GCC 12's runtime) ignores log_path and prints to stderr; with
+  # -fno-sanitize-recover its first report ends the process with exit code 1, which fails the test
+  # (a test executable) or the test's next request to the daemon.
   reports=$root/$build/sanitizer-reports
   rm -rf "$reports"
   mkdir -p "$reports"
