@@ -2,13 +2,53 @@
 # The README's commands:
 #   tools/dev.sh run    install what is missing, build, start handoffd on the example rules
 #   tools/dev.sh test   install what is missing, build, run every test through ctest
+#   tools/dev.sh test --sanitize=address   the same under ASan+LSan+UBSan, in build-asan/
+#   tools/dev.sh test --sanitize=thread    the same under TSan, in build-tsan/
 #   tools/dev.sh tidy   clang-tidy over the sources (.clang-tidy); fails on its error-level checks
 #   tools/dev.sh format clang-format check: fails when any C++ file is not formatted (.clang-format)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 tools/setup.sh
 build_type=${BUILD_TYPE:-RelWithDebInfo}
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+
+sanitize=""
+if [[ "${1:-}" == test && "${2:-}" == --sanitize=* ]]; then
+  sanitize=${2#--sanitize=}
+fi
+
+if [[ -z "$sanitize" ]]; then
+  build=build
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+else
+  case "$sanitize" in
+    address) build=build-asan ;;
+    thread) build=build-tsan ;;
+    *)
+      echo "tools/dev.sh: --sanitize=address or --sanitize=thread, not '$sanitize'" >&2
+      exit 2
+      ;;
+  esac
+  # -O1 with line tables only: the sanitized build is for finding bugs, and it has to fit in CI's
+  # time. No micro-benchmarks or load generators (they are for timing, which a sanitizer skews).
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+    -DHANDOFF_SANITIZE="$sanitize" -DHANDOFF_BUILD_BENCH=OFF >/dev/null
+  # Every process of the run (the test executables, the handoffd and handoff they start) writes
+  # its ASan, LSan and TSan reports to its own file under $reports (<tool>.<pid>); any such file
+  # fails the run, also a report from a daemon that a test stopped with SIGKILL or whose exit code
+  # it does not look at. UBSan (GCC 12's runtime) ignores log_path and prints to stderr; with
+  # -fno-sanitize-recover its first report ends the process with exit code 1, which fails the test
+  # (a test executable) or the test's next request to the daemon.
+  reports=$root/$build/sanitizer-reports
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$reports/asan"
+  export LSAN_OPTIONS="suppressions=$root/tools/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tools/tsan.supp:print_suppressions=0:log_path=$reports/tsan"
+fi
+
 case "${1:-}" in
   run)
     shift
@@ -16,8 +56,24 @@ case "${1:-}" in
     exec build/handoffd --rules rules/examples/default.yaml "$@"
     ;;
   test)
-    cmake --build build
-    ctest --test-dir build --output-on-failure -j"$(nproc)"
+    cmake --build "$build"
+    status=0
+    ctest --test-dir "$build" --output-on-failure -j"$(nproc)" || status=$?
+    if [[ -n "$sanitize" ]]; then
+      shopt -s nullglob
+      found=("$reports"/*)
+      if ((${#found[@]})); then
+        for f in "${found[@]}"; do
+          echo "==== sanitizer report ${f#"$root"/}"
+          cat "$f"
+        done
+        echo "tools/dev.sh: ${#found[@]} sanitizer report(s) in $build/sanitizer-reports" >&2
+        status=1
+      else
+        echo "sanitizer ($sanitize): no reports"
+      fi
+    fi
+    exit "$status"
     ;;
   tidy)
     # Needs only compile_commands.json, written by the configure step above.
@@ -31,7 +87,7 @@ case "${1:-}" in
     echo "clang-format: clean"
     ;;
   *)
-    echo "usage: tools/dev.sh run|test|tidy|format" >&2
+    echo "usage: tools/dev.sh run|test [--sanitize=address|thread]|tidy|format" >&2
     exit 2
     ;;
 esac
