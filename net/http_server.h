@@ -101,6 +101,26 @@ using HttpRespond = std::function<void(HttpResponse)>;
 // elsewhere and answers through `respond`. An exception it throws becomes a 500.
 using HttpHandler = std::function<void(HttpRequest&& req, HttpRespond respond)>;
 
+// What a connection makes of the bytes it has read, without the socket: the same parser, limits
+// and request building as HttpServer's connections, for tests and the fuzzer (fuzz/). Pure and
+// thread-safe.
+struct HttpParse {
+  enum class Outcome {
+    kRequest,   // a complete request in `request`, `consumed` bytes long
+    kNeedMore,  // `bytes` are the beginning of a request: the connection keeps reading
+    kAnswered,  // the server answers `response` itself, without calling the handler
+  };
+  Outcome outcome = Outcome::kNeedMore;
+  HttpRequest request;    // kRequest; remote_address is empty
+  HttpResponse response;  // kAnswered: 400, 413, 415 or 431
+  bool close = false;     // kAnswered: the connection closes after the answer
+  size_t consumed = 0;    // kRequest, kAnswered: the bytes read for this request
+};
+
+// Parses the request at the start of `bytes` (a keep-alive connection's next request begins at
+// `consumed`).
+HttpParse ParseHttpRequest(std::string_view bytes, const HttpServerOptions& options);
+
 class HttpServer {
  public:
   // `io` must outlive the server. Nothing happens before Listen().

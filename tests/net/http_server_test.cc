@@ -714,5 +714,60 @@ TEST(JsonErrorResponseTest, EscapesBothFields) {
   EXPECT_EQ(r.body, R"({"error":"bad\"code","message":"say \"hi\"\\\n\u0001"})");
 }
 
+// ParseHttpRequest: the connections' parsing without a socket (the HTTP fuzz target's way in).
+TEST(ParseHttpRequestTest, ReadsOneRequestAndSaysWhereTheNextBegins) {
+  const std::string first =
+      "POST http://example.com/v1/track?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}";
+  const std::string bytes = first + "GET / HTTP/1.0\r\n\r\n";
+  HttpParse p = ParseHttpRequest(bytes, HttpServerOptions{});
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
+  EXPECT_EQ(p.consumed, first.size());
+  EXPECT_EQ(p.request.method, "POST");
+  EXPECT_EQ(p.request.path, "/v1/track");
+  EXPECT_EQ(p.request.query, "x=1");
+  EXPECT_EQ(p.request.body, "{}");
+  EXPECT_EQ(p.request.Header("host"), "h");
+  EXPECT_EQ(p.request.version, 11);
+
+  p = ParseHttpRequest(std::string_view(bytes).substr(first.size()), HttpServerOptions{});
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
+  EXPECT_EQ(p.request.version, 10);
+  EXPECT_EQ(ParseHttpRequest(bytes.substr(0, 20), HttpServerOptions{}).outcome,
+            HttpParse::Outcome::kNeedMore);
+  EXPECT_EQ(ParseHttpRequest("", HttpServerOptions{}).outcome, HttpParse::Outcome::kNeedMore);
+}
+
+TEST(ParseHttpRequestTest, AnswersWhatTheServerAnswersItself) {
+  HttpServerOptions small;
+  small.body_limit = 8;
+  small.header_limit = 64;
+  auto answer = [&](const std::string& bytes) {
+    HttpParse p = ParseHttpRequest(bytes, small);
+    EXPECT_EQ(p.outcome, HttpParse::Outcome::kAnswered) << bytes;
+    return std::make_pair(p.response.status, p.close);
+  };
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n123456789"),
+            std::make_pair(413, true));
+  EXPECT_EQ(answer("GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n"),
+            std::make_pair(431, true));
+  EXPECT_EQ(answer("GET / HTTP/9\r\n\r\n"), std::make_pair(400, true));
+  EXPECT_EQ(answer("GET nopath HTTP/1.1\r\n\r\n"), std::make_pair(400, false));
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\nx"),
+            std::make_pair(415, false));
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx"),
+            std::make_pair(400, false));
+  const std::string gz = GzipCompress(std::string(100, 'a'));
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                   std::to_string(gz.size()) + "\r\n\r\n" + gz),
+            std::make_pair(413, true));
+  const std::string fits = GzipCompress("abc");
+  small.body_limit = 64;
+  HttpParse p = ParseHttpRequest("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                                     std::to_string(fits.size()) + "\r\n\r\n" + fits,
+                                 small);
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
+  EXPECT_EQ(p.request.body, "abc");
+}
+
 }  // namespace
 }  // namespace handoff
