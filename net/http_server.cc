@@ -58,6 +58,49 @@ std::string_view TrimSpaces(std::string_view s) {
   return s;
 }
 
+// `s` as valid UTF-8: every byte that does not begin a well-formed sequence (RFC 3629: no overlong
+// form, no surrogate, nothing past U+10FFFF) becomes U+FFFD. Error messages quote what a client
+// sent (a path, a header value), which may hold any byte; a JSON body must be UTF-8.
+std::string RepairUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      len = 1;
+      cp = c;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    ok = ok && !(len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) &&
+         !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF));
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
 // Beast 1.74 hands out boost::string_view, which does not convert to std::string_view by itself.
 std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -588,7 +631,8 @@ HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_v
   HttpResponse response;
   response.status = status;
   response.content_type = "application/json";
-  response.body = "{\"error\":" + JsonQuoted(error) + ",\"message\":" + JsonQuoted(message) + "}";
+  response.body = "{\"error\":" + JsonQuoted(RepairUtf8(error)) +
+                  ",\"message\":" + JsonQuoted(RepairUtf8(message)) + "}";
   return response;
 }
 

@@ -89,7 +89,9 @@ struct HttpResponse {
 };
 
 // A response {"error": error, "message": message} with the given status; the shape every error
-// the server answers itself has, so handlers can use it for theirs.
+// the server answers itself has, so handlers can use it for theirs. Text that is not UTF-8 (a
+// message quoting a path or header as sent) is repaired, each bad byte becoming U+FFFD, so the
+// body is always JSON.
 HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_view message);
 
 // Sends the response to one request. Call it exactly once, from any thread, at any time; later

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/json_parser.h"
 #include "net/http_util.h"
 #include "tests/testutil.h"
 
@@ -767,6 +768,43 @@ TEST(ParseHttpRequestTest, AnswersWhatTheServerAnswersItself) {
                                  small);
   ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
   EXPECT_EQ(p.request.body, "abc");
+}
+
+// Found by fuzz/http_request_fuzzer.cc: the 415 answer quoted the Content-Encoding as sent, and a
+// header value may hold any byte but CR and LF, so its JSON body was not UTF-8 (not JSON) for a
+// value with bytes over 0x7f. JsonErrorResponse now repairs such text (U+FFFD a bad byte).
+TEST(ParseHttpRequestTest, UnsupportedEncodingAnswerIsJsonWhateverTheHeaderHolds) {
+  const std::string bytes =
+      "POST /v1/track HTTP/1.1\r\nContent-Encoding:\xe0\x98\x85\x96\x8f\xf2\xf5\xbe"
+      "br\r\nContent-Length: 0\r\n\r\n";
+  HttpParse p = ParseHttpRequest(bytes, HttpServerOptions{});
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kAnswered);
+  EXPECT_EQ(p.response.status, 415);
+  JsonParser json;
+  Value body;
+  ASSERT_TRUE(json.Parse(p.response.body, &body).ok()) << p.response.body;
+  // E0 98 85 would be an overlong form: none of the eight bytes is UTF-8.
+  std::string fffd8;
+  for (int i = 0; i < 8; ++i) {
+    fffd8 += "\xEF\xBF\xBD";
+  }
+  EXPECT_EQ(body.Find("message")->as_string(), "unsupported Content-Encoding: " + fffd8 + "br");
+}
+
+TEST(JsonErrorResponseTest, RepairsTextThatIsNotUtf8) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto message = [](std::string_view text) {
+    JsonParser json;
+    Value body;
+    EXPECT_TRUE(json.Parse(JsonErrorResponse(400, "x", text).body, &body).ok()) << text;
+    return body.Find("message") != nullptr ? body.Find("message")->as_string() : "";
+  };
+  EXPECT_EQ(message("plain \xc3\xa9 \xf0\x9f\x98\x80"), "plain \xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(message("\xff"), fffd);
+  EXPECT_EQ(message("a\xc3"), "a" + fffd);                            // cut short
+  EXPECT_EQ(message("\xc0\xaf"), fffd + fffd);                        // overlong '/'
+  EXPECT_EQ(message("\xed\xa0\x80"), fffd + fffd + fffd);             // a surrogate
+  EXPECT_EQ(message("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // past U+10FFFF
 }
 
 }  // namespace
