@@ -88,6 +88,104 @@ std::string EndpointString(const tcp::endpoint& endpoint) {
                          : address.to_string() + ":" + port;
 }
 
+// The limits a connection's parser enforces (413 and 431 come from these).
+void LimitParser(const HttpServerOptions& options,
+                 http::request_parser<http::string_body>* parser) {
+  parser->header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
+  parser->body_limit(static_cast<std::uint64_t>(options.body_limit));
+}
+
+// What the server answers when reading a request failed with `ec` (the connection closes after
+// it); nullopt when it just closes (the client left, a timeout, a reset).
+std::optional<HttpResponse> ReadErrorAnswer(const beast::error_code& ec,
+                                            const HttpServerOptions& options) {
+  if (ec == http::error::body_limit) {
+    return JsonErrorResponse(
+        413, "payload_too_large",
+        "request body exceeds " + std::to_string(options.body_limit) + " bytes");
+  }
+  if (ec == http::error::header_limit) {
+    return JsonErrorResponse(
+        431, "header_too_large",
+        "request headers exceed " + std::to_string(options.header_limit) + " bytes");
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+    return std::nullopt;  // the client closed, between requests or in the middle of one
+  }
+  if (IsHttpParseError(ec)) {
+    // The framing is lost: answer, then close.
+    return JsonErrorResponse(400, "bad_request", "malformed request: " + ec.message());
+  }
+  return std::nullopt;  // read timeout (the stream already closed the socket), reset, shutdown
+}
+
+// An answer the server gives itself instead of calling the handler.
+struct Refusal {
+  HttpResponse response;
+  bool close = false;  // the connection closes after it
+};
+
+// Turns a complete request as Beast read it into *request (path and query, headers, the body
+// inflated), or the answer that refuses it. request->remote_address is left as it is.
+std::optional<Refusal> BuildRequest(http::request<http::string_body>& message,
+                                    const HttpServerOptions& options, HttpRequest* request) {
+  request->method = std::string(ToStd(message.method_string()));
+  request->version = static_cast<int>(message.version());
+  std::string_view target = ToStd(message.target());
+  // Absolute form ("http://host/path?q"), which proxies send: keep only path and query.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() &&
+        EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+      const size_t path_start = target.find_first_of("/?", scheme.size());
+      target =
+          path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+      break;
+    }
+  }
+  const size_t question = target.find('?');
+  request->path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) {
+    request->query = std::string(target.substr(question + 1));
+  }
+  if (request->path.empty()) {
+    request->path = "/";
+  }
+  if (request->path.front() != '/' && request->path != "*") {
+    return Refusal{JsonErrorResponse(400, "bad_request", "request target must be a path"),
+                   /*close=*/false};
+  }
+  request->headers.reserve(16);
+  for (const auto& field : message) {
+    request->headers.emplace_back(std::string(ToStd(field.name_string())),
+                                  std::string(ToStd(field.value())));
+  }
+
+  const std::string_view encoding = TrimSpaces(ToStd(message[http::field::content_encoding]));
+  if (encoding.empty() || EqualsIgnoreCase(encoding, "identity")) {
+    request->body = std::move(message.body());
+  } else if (EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip")) {
+    switch (Gunzip(message.body(), options.body_limit, &request->body)) {
+      case GunzipResult::kOk:
+        break;
+      case GunzipResult::kTooLarge:
+        return Refusal{JsonErrorResponse(413, "payload_too_large",
+                                         "inflated request body exceeds " +
+                                             std::to_string(options.body_limit) + " bytes"),
+                       /*close=*/true};
+      case GunzipResult::kCorrupt:
+        // The message itself was well framed, so the connection stays usable.
+        return Refusal{JsonErrorResponse(400, "bad_request", "corrupt gzip body"),
+                       /*close=*/false};
+    }
+  } else {
+    return Refusal{JsonErrorResponse(415, "unsupported_media_type",
+                                     "unsupported Content-Encoding: " + std::string(encoding)),
+                   /*close=*/false};
+  }
+  return std::nullopt;
+}
+
 class Session;
 
 // What the server and its connections share. Connections keep it alive, so a connection that
@@ -233,9 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_version_ = 11;
     head_request_ = false;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<size_t>(state_->options.header_limit, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(static_cast<std::uint64_t>(state_->options.body_limit));
+    LimitParser(state_->options, &*parser_);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
@@ -327,31 +423,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(const beast::error_code& ec) {
     ReleaseBody();
-    if (ec == http::error::body_limit) {
-      WriteResponse(JsonErrorResponse(413, "payload_too_large",
-                                      "request body exceeds " +
-                                          std::to_string(state_->options.body_limit) + " bytes"),
-                    /*force_close=*/true);
+    if (std::optional<HttpResponse> answer = ReadErrorAnswer(ec, state_->options)) {
+      WriteResponse(std::move(*answer), /*force_close=*/true);
       return;
     }
-    if (ec == http::error::header_limit) {
-      WriteResponse(JsonErrorResponse(431, "header_too_large",
-                                      "request headers exceed " +
-                                          std::to_string(state_->options.header_limit) + " bytes"),
-                    /*force_close=*/true);
-      return;
-    }
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
-      CloseNow();  // the client closed, between requests or in the middle of one
-      return;
-    }
-    if (IsHttpParseError(ec)) {
-      // The framing is lost: answer, then close.
-      WriteResponse(JsonErrorResponse(400, "bad_request", "malformed request: " + ec.message()),
-                    /*force_close=*/true);
-      return;
-    }
-    CloseNow();  // read timeout (the stream already closed the socket), reset, or shutdown
+    CloseNow();
   }
 
   void OnRequestRead() {
@@ -362,63 +438,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request_version_ = message.version();
 
     HttpRequest request;
-    request.method = std::string(ToStd(message.method_string()));
-    request.version = static_cast<int>(message.version());
     request.remote_address = remote_;
-    std::string_view target = ToStd(message.target());
-    // Absolute form ("http://host/path?q"), which proxies send: keep only path and query.
-    for (std::string_view scheme : {"http://", "https://"}) {
-      if (target.size() >= scheme.size() &&
-          EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
-        const size_t path_start = target.find_first_of("/?", scheme.size());
-        target = path_start == std::string_view::npos ? std::string_view("/")
-                                                      : target.substr(path_start);
-        break;
-      }
-    }
-    const size_t question = target.find('?');
-    request.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos) {
-      request.query = std::string(target.substr(question + 1));
-    }
-    if (request.path.empty()) {
-      request.path = "/";
-    }
-    if (request.path.front() != '/' && request.path != "*") {
-      WriteResponse(JsonErrorResponse(400, "bad_request", "request target must be a path"),
-                    /*force_close=*/false);
-      return;
-    }
-    request.headers.reserve(16);
-    for (const auto& field : message) {
-      request.headers.emplace_back(std::string(ToStd(field.name_string())),
-                                   std::string(ToStd(field.value())));
-    }
-
-    const std::string_view encoding = TrimSpaces(ToStd(message[http::field::content_encoding]));
-    if (encoding.empty() || EqualsIgnoreCase(encoding, "identity")) {
-      request.body = std::move(message.body());
-    } else if (EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip")) {
-      switch (Gunzip(message.body(), state_->options.body_limit, &request.body)) {
-        case GunzipResult::kOk:
-          break;
-        case GunzipResult::kTooLarge:
-          WriteResponse(
-              JsonErrorResponse(413, "payload_too_large",
-                                "inflated request body exceeds " +
-                                    std::to_string(state_->options.body_limit) + " bytes"),
-              /*force_close=*/true);
-          return;
-        case GunzipResult::kCorrupt:
-          // The message itself was well framed, so the connection stays usable.
-          WriteResponse(JsonErrorResponse(400, "bad_request", "corrupt gzip body"),
-                        /*force_close=*/false);
-          return;
-      }
-    } else {
-      WriteResponse(JsonErrorResponse(415, "unsupported_media_type",
-                                      "unsupported Content-Encoding: " + std::string(encoding)),
-                    /*force_close=*/false);
+    if (std::optional<Refusal> refusal = BuildRequest(message, state_->options, &request)) {
+      WriteResponse(std::move(refusal->response), refusal->close);
       return;
     }
     CallHandler(std::move(request));
@@ -616,6 +638,44 @@ HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_v
   response.body = "{\"error\":" + JsonQuoted(ToValidUtf8(error)) +
                   ",\"message\":" + JsonQuoted(ToValidUtf8(message)) + "}";
   return response;
+}
+
+HttpParse ParseHttpRequest(std::string_view bytes, const HttpServerOptions& options) {
+  HttpParse result;
+  http::request_parser<http::string_body> parser;
+  LimitParser(options, &parser);
+  parser.eager(true);  // the header and then the body, as a connection's two reads do
+  beast::error_code ec;
+  while (!parser.is_done()) {
+    const size_t used = parser.put(
+        asio::buffer(bytes.data() + result.consumed, bytes.size() - result.consumed), ec);
+    result.consumed += used;
+    if (ec == http::error::need_more || (!ec && used == 0)) {
+      result.outcome = HttpParse::Outcome::kNeedMore;
+      return result;
+    }
+    if (ec) {
+      std::optional<HttpResponse> answer = ReadErrorAnswer(ec, options);
+      if (!answer.has_value()) {
+        // Not reachable from a buffer (only a closed or failing socket ends a read this way);
+        // answer as a malformed request would be, should Beast ever report one.
+        answer = JsonErrorResponse(400, "bad_request", "malformed request: " + ec.message());
+      }
+      result.outcome = HttpParse::Outcome::kAnswered;
+      result.response = std::move(*answer);
+      result.close = true;
+      return result;
+    }
+  }
+  http::request<http::string_body> message = parser.release();
+  if (std::optional<Refusal> refusal = BuildRequest(message, options, &result.request)) {
+    result.outcome = HttpParse::Outcome::kAnswered;
+    result.response = std::move(refusal->response);
+    result.close = refusal->close;
+    return result;
+  }
+  result.outcome = HttpParse::Outcome::kRequest;
+  return result;
 }
 
 // The listening side. Owned by HttpServer and by its own pending accept, so a completion that

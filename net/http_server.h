@@ -97,7 +97,9 @@ struct HttpResponse {
 };
 
 // A response {"error": error, "message": message} with the given status; the shape every error
-// the server answers itself has, so handlers can use it for theirs.
+// the server answers itself has, so handlers can use it for theirs. Text that is not UTF-8 (a
+// message quoting a path or header as sent) is repaired, each bad byte becoming U+FFFD, so the
+// body is always JSON.
 HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_view message);
 
 // Sends the response to one request. Call it exactly once, from any thread, at any time; later
@@ -108,6 +110,26 @@ using HttpRespond = std::function<void(HttpResponse)>;
 // Called on an io_context thread for each complete request. It must not block: long work goes
 // elsewhere and answers through `respond`. An exception it throws becomes a 500.
 using HttpHandler = std::function<void(HttpRequest&& req, HttpRespond respond)>;
+
+// What a connection makes of the bytes it has read, without the socket: the same parser, limits
+// and request building as HttpServer's connections, for tests and the fuzzer (fuzz/). Pure and
+// thread-safe.
+struct HttpParse {
+  enum class Outcome {
+    kRequest,   // a complete request in `request`, `consumed` bytes long
+    kNeedMore,  // `bytes` are the beginning of a request: the connection keeps reading
+    kAnswered,  // the server answers `response` itself, without calling the handler
+  };
+  Outcome outcome = Outcome::kNeedMore;
+  HttpRequest request;    // kRequest; remote_address is empty
+  HttpResponse response;  // kAnswered: 400, 413, 415 or 431
+  bool close = false;     // kAnswered: the connection closes after the answer
+  size_t consumed = 0;    // kRequest, kAnswered: the bytes read for this request
+};
+
+// Parses the request at the start of `bytes` (a keep-alive connection's next request begins at
+// `consumed`).
+HttpParse ParseHttpRequest(std::string_view bytes, const HttpServerOptions& options);
 
 class HttpServer {
  public:

@@ -1,11 +1,14 @@
 #include "rules/rule_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "rules/routing_loader.h"
@@ -40,6 +43,78 @@ const std::vector<std::string_view> kExpressionKeywords = {
     "and",       "or",      "not",  "in",    "contains", "starts_with",
     "ends_with", "matches", "true", "false", "null"};
 constexpr std::string_view kNewStage = "new";
+
+// Where each of a text's first two YAML documents starts: the position of its root node (the
+// second document's is where the loader points its "one document per file" error).
+class DocumentMarks : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    roots.push_back(std::nullopt);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+  std::vector<std::optional<YAML::Mark>> roots;
+
+ private:
+  void Node(const YAML::Mark& mark) {
+    if (!roots.empty() && !roots.back().has_value()) {
+      roots.back() = mark;
+    }
+  }
+};
+
+// A text's first YAML document (null when there is none) and, when it has a second one, where
+// that starts. Throws YAML::Exception on a syntax error, as YAML::LoadAll does.
+//
+// Not YAML::LoadAll: with yaml-cpp 0.7 (Debian 12) it never returns on some invalid text, a ','
+// outside a flow collection for one (", a: 1"; jbeder/yaml-cpp#1040): the parser reports an empty
+// document at the same place again and again without taking the token, and LoadAll collects them
+// until memory runs out. A rule file needs at most two documents read, and a document that starts
+// where the one before it did is that stuck parser: a syntax error.
+struct Documents {
+  YAML::Node first;
+  std::optional<YAML::Mark> second;
+};
+Documents ReadDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentMarks marks;
+  while (marks.starts.size() < 2 && parser.HandleNextDocument(marks)) {
+  }
+  Documents docs;
+  if (marks.starts.size() == 2) {
+    if (marks.starts[1].pos == marks.starts[0].pos) {
+      const YAML::Mark& at = marks.starts[1];
+      const size_t pos = static_cast<size_t>(std::max(at.pos, 0));
+      throw YAML::ParserException(at, pos < text.size()
+                                          ? "unexpected '" + std::string(1, text[pos]) + "'"
+                                          : "unexpected end of the document");
+    }
+    docs.second = marks.roots[1].value_or(marks.starts[1]);
+  }
+  if (!marks.starts.empty()) {
+    docs.first = YAML::Load(text);  // the first document only: it stops after one
+  }
+  return docs;
+}
 
 struct InputFile {
   std::string name;  // as shown in errors
@@ -120,9 +195,9 @@ class Loader {
     readers_.push_back(std::make_unique<YamlReader>(source, &errors_));
     YamlReader& reader = *readers_.back();
 
-    std::vector<YAML::Node> docs;
+    Documents docs;
     try {
-      docs = YAML::LoadAll(source->text());
+      docs = ReadDocuments(source->text());
     } catch (const YAML::Exception& e) {
       const YAML::Mark& m = e.mark;
       if (!m.is_null() && m.pos >= 0) {
@@ -133,16 +208,13 @@ class Loader {
       }
       return;
     }
-    if (docs.empty()) {
-      return;  // an empty file: nothing to add
+    if (docs.second.has_value()) {
+      reader.ErrorAtByte(static_cast<size_t>(std::max(docs.second->pos, 0)),
+                         "a rule file holds one YAML document; a second one starts here "
+                         "(remove the '---' or split the rules into files of a directory)");
     }
-    if (docs.size() > 1) {
-      reader.Error(docs[1],
-                   "a rule file holds one YAML document; a second one starts here "
-                   "(remove the '---' or split the rules into files of a directory)");
-    }
-    const YAML::Node& root = docs[0];
-    if (root.IsNull()) {
+    const YAML::Node& root = docs.first;
+    if (!root.IsDefined() || root.IsNull()) {  // an empty file: nothing to add
       return;
     }
     std::optional<MapFields> top = reader.ReadMap(root, "the rule file", kTopLevelKeys);

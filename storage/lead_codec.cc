@@ -1,6 +1,9 @@
 #include "storage/lead_codec.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "base/json_parser.h"
 #include "storage/coding.h"
@@ -37,6 +40,30 @@ uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+// Whether an object holds a key twice. Encoded objects come from Values, whose keys are unique
+// (handoff/value.h), so a repeat is corruption; let through, it would break the traits: Find and
+// Set see only the first copy, and the JSON of the lead would carry the key twice.
+bool HasDuplicateKeys(const Value::Object& members) {
+  constexpr size_t kSmall = 16;  // up to this many: compare every pair, no allocation
+  if (members.size() <= kSmall) {
+    for (size_t i = 0; i < members.size(); ++i) {
+      for (size_t j = i + 1; j < members.size(); ++j) {
+        if (members[i].first == members[j].first) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  std::vector<std::string_view> keys;
+  keys.reserve(members.size());
+  for (const auto& member : members) {
+    keys.push_back(member.first);
+  }
+  std::sort(keys.begin(), keys.end());
+  return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+}
 
 }  // namespace
 
@@ -127,6 +154,9 @@ bool DecodeValue(std::string_view* in, Value* v, int depth) {
         if (!GetString(in, &key) || !DecodeValue(in, &member, depth + 1)) {
           return false;
         }
+      }
+      if (HasDuplicateKeys(obj)) {
+        return false;
       }
       *v = Value::MakeObject(std::move(obj));
       return true;

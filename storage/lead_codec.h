@@ -13,8 +13,8 @@
 
 namespace handoff {
 
-// Compact, versioned binary encoding. Decode rejects unknown versions and truncated input with
-// Corruption, never crashes on bad bytes.
+// Compact, versioned binary encoding. Decode rejects unknown versions, truncated input and an
+// object holding a key twice with Corruption, never crashes on bad bytes.
 void EncodeLeadState(const LeadState& lead, std::string* out);
 [[nodiscard]] Status DecodeLeadState(std::string_view in, LeadState* lead);
 

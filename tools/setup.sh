@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Handoff builds with, when any is missing. Safe to run every time:
 # it only calls apt-get when something is not installed yet.
+#   tools/setup.sh        what the build, the tests and the static checks need
+#   tools/setup.sh fuzz   also clang and its libFuzzer/sanitizer runtimes (tools/fuzz.sh)
 set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
@@ -9,6 +11,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-tidy clang-format
   nodejs npm
 )
+if [[ "${1:-}" == fuzz ]]; then
+  # Debian 12's clang is clang 14; -fsanitize=fuzzer needs its compiler-rt (libclang_rt.fuzzer).
+  packages+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/json_parser.h"
+
 namespace handoff {
 namespace {
 
@@ -113,6 +115,20 @@ TEST_F(RoutesTest, NoPathIs404) {
               std::string(R"({"error":"not_found","message":"no such endpoint: )") + path + "\"}");
   }
   EXPECT_TRUE(ran_.empty());
+}
+
+// Found by fuzz/http_request_fuzzer.cc: the 404 quotes the path as sent, and a request target
+// may carry bytes over 0x7f that are not UTF-8 ("/v1/leadM-\x80"), so the answer was not JSON.
+// JsonErrorResponse now repairs such text (U+FFFD for each bad byte).
+TEST_F(RoutesTest, NotFoundAnswerIsJsonForAPathThatIsNotUtf8) {
+  RouteTable table({Row("GET", "/v1/leads/{id}", "one")}, {});
+  const HttpResponse r = Send(table, "GET", "/v1/lead\xad\"/u%1F1/");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, std::string(R"({"error":"not_found","message":"no such endpoint: /v1/lead)") +
+                        "\xEF\xBF\xBD" + R"(\"/u%1F1/"})");
+  JsonParser json;
+  Value body;
+  EXPECT_TRUE(json.Parse(r.body, &body).ok()) << r.body;
 }
 
 TEST_F(RoutesTest, OtherMethodIs405WithAllow) {

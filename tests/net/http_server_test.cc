@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/json_parser.h"
 #include "net/http_util.h"
 #include "tests/testutil.h"
 
@@ -784,6 +785,98 @@ TEST(JsonErrorResponseTest, BytesThatAreNotUtf8AreReplaced) {
   const HttpResponse r = JsonErrorResponse(404, "not_found", "no lead \"x\xff\xc0y\"");
   EXPECT_EQ(r.body,
             "{\"error\":\"not_found\",\"message\":\"no lead \\\"x\xef\xbf\xbd\xef\xbf\xbdy\\\"\"}");
+}
+
+// ParseHttpRequest: the connections' parsing without a socket (the HTTP fuzz target's way in).
+TEST(ParseHttpRequestTest, ReadsOneRequestAndSaysWhereTheNextBegins) {
+  const std::string first =
+      "POST http://example.com/v1/track?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}";
+  const std::string bytes = first + "GET / HTTP/1.0\r\n\r\n";
+  HttpParse p = ParseHttpRequest(bytes, HttpServerOptions{});
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
+  EXPECT_EQ(p.consumed, first.size());
+  EXPECT_EQ(p.request.method, "POST");
+  EXPECT_EQ(p.request.path, "/v1/track");
+  EXPECT_EQ(p.request.query, "x=1");
+  EXPECT_EQ(p.request.body, "{}");
+  EXPECT_EQ(p.request.Header("host"), "h");
+  EXPECT_EQ(p.request.version, 11);
+
+  p = ParseHttpRequest(std::string_view(bytes).substr(first.size()), HttpServerOptions{});
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
+  EXPECT_EQ(p.request.version, 10);
+  EXPECT_EQ(ParseHttpRequest(bytes.substr(0, 20), HttpServerOptions{}).outcome,
+            HttpParse::Outcome::kNeedMore);
+  EXPECT_EQ(ParseHttpRequest("", HttpServerOptions{}).outcome, HttpParse::Outcome::kNeedMore);
+}
+
+TEST(ParseHttpRequestTest, AnswersWhatTheServerAnswersItself) {
+  HttpServerOptions small;
+  small.body_limit = 8;
+  small.header_limit = 64;
+  auto answer = [&](const std::string& bytes) {
+    HttpParse p = ParseHttpRequest(bytes, small);
+    EXPECT_EQ(p.outcome, HttpParse::Outcome::kAnswered) << bytes;
+    return std::make_pair(p.response.status, p.close);
+  };
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n123456789"),
+            std::make_pair(413, true));
+  EXPECT_EQ(answer("GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n"),
+            std::make_pair(431, true));
+  EXPECT_EQ(answer("GET / HTTP/9\r\n\r\n"), std::make_pair(400, true));
+  EXPECT_EQ(answer("GET nopath HTTP/1.1\r\n\r\n"), std::make_pair(400, false));
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\nx"),
+            std::make_pair(415, false));
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx"),
+            std::make_pair(400, false));
+  const std::string gz = GzipCompress(std::string(100, 'a'));
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                   std::to_string(gz.size()) + "\r\n\r\n" + gz),
+            std::make_pair(413, true));
+  const std::string fits = GzipCompress("abc");
+  small.body_limit = 64;
+  HttpParse p = ParseHttpRequest("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                                     std::to_string(fits.size()) + "\r\n\r\n" + fits,
+                                 small);
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kRequest);
+  EXPECT_EQ(p.request.body, "abc");
+}
+
+// Found by fuzz/http_request_fuzzer.cc: the 415 answer quoted the Content-Encoding as sent, and a
+// header value may hold any byte but CR and LF, so its JSON body was not UTF-8 (not JSON) for a
+// value with bytes over 0x7f. JsonErrorResponse now repairs such text (U+FFFD a bad byte).
+TEST(ParseHttpRequestTest, UnsupportedEncodingAnswerIsJsonWhateverTheHeaderHolds) {
+  const std::string bytes =
+      "POST /v1/track HTTP/1.1\r\nContent-Encoding:\xe0\x98\x85\x96\x8f\xf2\xf5\xbe"
+      "br\r\nContent-Length: 0\r\n\r\n";
+  HttpParse p = ParseHttpRequest(bytes, HttpServerOptions{});
+  ASSERT_EQ(p.outcome, HttpParse::Outcome::kAnswered);
+  EXPECT_EQ(p.response.status, 415);
+  JsonParser json;
+  Value body;
+  ASSERT_TRUE(json.Parse(p.response.body, &body).ok()) << p.response.body;
+  // E0 98 85 would be an overlong form: none of the eight bytes is UTF-8.
+  std::string fffd8;
+  for (int i = 0; i < 8; ++i) {
+    fffd8 += "\xEF\xBF\xBD";
+  }
+  EXPECT_EQ(body.Find("message")->as_string(), "unsupported Content-Encoding: " + fffd8 + "br");
+}
+
+TEST(JsonErrorResponseTest, RepairsTextThatIsNotUtf8) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto message = [](std::string_view text) {
+    JsonParser json;
+    Value body;
+    EXPECT_TRUE(json.Parse(JsonErrorResponse(400, "x", text).body, &body).ok()) << text;
+    return body.Find("message") != nullptr ? body.Find("message")->as_string() : "";
+  };
+  EXPECT_EQ(message("plain \xc3\xa9 \xf0\x9f\x98\x80"), "plain \xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(message("\xff"), fffd);
+  EXPECT_EQ(message("a\xc3"), "a" + fffd);                            // cut short
+  EXPECT_EQ(message("\xc0\xaf"), fffd + fffd);                        // overlong '/'
+  EXPECT_EQ(message("\xed\xa0\x80"), fffd + fffd + fffd);             // a surrogate
+  EXPECT_EQ(message("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // past U+10FFFF
 }
 
 }  // namespace

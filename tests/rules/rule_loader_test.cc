@@ -220,6 +220,22 @@ TEST(RuleLoaderTest, OneDocumentPerFile) {
               ElementsAre(StartsWith("r.yaml:3:1: a rule file holds one YAML document")));
 }
 
+// Found by fuzz/rule_file_fuzzer.cc: with yaml-cpp 0.7, YAML::LoadAll never returned on a ','
+// outside a flow collection (its parser repeats an empty document there), eating memory until the
+// process died; a POST /v1/rules/validate of ", a: s" took the daemon down. A syntax error now.
+TEST(RuleLoaderTest, StrayCommaIsASyntaxErrorNotAHang) {
+  EXPECT_THAT(Errors(", 4ccount_maywhen: s\n"),
+              ElementsAre("r.yaml:1:1: YAML syntax error: unexpected ','"));
+  EXPECT_THAT(Errors(","), ElementsAre("r.yaml:1:1: YAML syntax error: unexpected ','"));
+  // After a first document, the stuck parser is a second document (already an error).
+  EXPECT_THAT(Errors("rules: []\n...\n,\n"),
+              ElementsAre(StartsWith("r.yaml:3:1: a rule file holds one YAML document")));
+  // Empty documents that do move on are still just documents.
+  EXPECT_THAT(Errors("---\n---\n"),
+              ElementsAre(StartsWith("r.yaml:3:1: a rule file holds one YAML document")));
+  EXPECT_THAT(Errors("# only a comment\n"), ElementsAre());
+}
+
 TEST(RuleLoaderTest, DuplicateKeys) {
   EXPECT_THAT(Errors("rules: []\nstages: []\nrules: []\n"),
               ElementsAre("r.yaml:3:1: duplicate key \"rules\" in the rule file (first given at "

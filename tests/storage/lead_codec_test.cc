@@ -312,6 +312,48 @@ TEST(LeadCodecTest, OverlongVarintIsCorruption) {
             Status::Code::kCorruption);
 }
 
+// Found by fuzz/lead_codec_fuzzer.cc: an object with a key twice decoded into a Value that broke
+// its own contract (unique keys): Find and Set saw only the first copy and the lead's JSON
+// carried the key twice. Encoded objects never repeat a key, so it is corruption.
+TEST(LeadCodecTest, ObjectWithARepeatedKeyIsCorruption) {
+  // {"a": null, "a": true}: object tag, 2 members, "a" null, "a" bool true.
+  const std::string twice(
+      "\x05\x02\x01"
+      "a"
+      "\x00\x01"
+      "a"
+      "\x01\x01",
+      9);
+  std::string_view in = twice;
+  Value v;
+  EXPECT_FALSE(DecodeValue(&in, &v));
+  // The same under a lead's traits, and in a large object (the sorted check).
+  LeadState lead;
+  lead.traits = Value::MakeObject({{"x", Value::Null()}});
+  std::string bytes = Encode(lead);
+  std::string encoded_traits;
+  EncodeValue(lead.traits, &encoded_traits);
+  const size_t at = bytes.find(encoded_traits);
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, encoded_traits.size(), twice);
+  LeadState back;
+  EXPECT_EQ(DecodeLeadState(bytes, &back).code(), Status::Code::kCorruption);
+
+  Value::Object big;
+  for (int i = 0; i < 40; ++i) {
+    big.emplace_back("k" + std::to_string(i), Value::Number(i));
+  }
+  std::string big_bytes;
+  EncodeValue(Value::MakeObject(big), &big_bytes);
+  in = big_bytes;
+  ASSERT_TRUE(DecodeValue(&in, &v));  // 40 distinct keys decode
+  big.back().first = "k7";
+  big_bytes.clear();
+  EncodeValue(Value::MakeObject(std::move(big)), &big_bytes);
+  in = big_bytes;
+  EXPECT_FALSE(DecodeValue(&in, &v));
+}
+
 TEST(LeadCodecTest, UnknownValueTypeIsRejected) {
   for (int tag : {6, 7, 0x80, 0xff}) {
     std::string bytes(1, static_cast<char>(tag));

@@ -1,0 +1,165 @@
+// The rule expression language (SPEC 5.1): compile any text in each scope, evaluate what
+// compiles against a few leads and events.
+//
+// Invariants:
+//   - Compile either succeeds with no errors, or fails with at least one error whose offset lies
+//     within the text and whose message is not empty.
+//   - Evaluation never fails (the contract): Test() is true exactly when Evaluate() is the
+//     boolean true; a composite result points at a value; the result converts to a Value that
+//     prints as valid JSON (when the text is UTF-8, as rule files are).
+//   - The guard (what the scorer indexes rules by) is a necessary condition: when an expression
+//     is true for an event, the event has the guard's type and name.
+//   - reads_event() is false outside event rules, and false only if the expression gives the
+//     same result without an event.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json_parser.h"
+#include "fuzz/fuzz_check.h"
+#include "handoff/event.h"
+#include "handoff/value.h"
+#include "rules/expression.h"
+
+namespace handoff {
+namespace {
+
+Value S(std::string s) { return Value::String(std::move(s)); }
+Value N(double d) { return Value::Number(d); }
+
+struct World {
+  std::vector<Event> events;
+  Value traits;
+  Value empty_traits = Value::MakeObject();
+  std::vector<double> scores = {12.5, -3, 0};
+  std::vector<std::string> score_names = {"fit", "engagement", "intent"};
+  JsonParser json;
+  bool utf8_input = true;  // the current input is valid UTF-8
+
+  World() {
+    const Value properties = Value::MakeObject({
+        {"path", S("/pricing/enterprise")},
+        {"plan", S("pro")},
+        {"seats", N(25)},
+        {"tags", Value::MakeArray({S("a"), S("b"), N(3)})},
+        {"nested", Value::MakeObject({{"deep", Value::MakeObject({{"x", N(1)}})}})},
+        {"flag", Value::Bool(true)},
+        {"nothing", Value()},
+    });
+    const Value context = Value::MakeObject(
+        {{"ip", S("10.0.0.1")}, {"page", Value::MakeObject({{"url", S("https://a.example/p")}})}});
+    for (size_t t = 0; t < kEventTypeCount; ++t) {
+      Event e;
+      e.type = static_cast<EventType>(t);
+      e.user_id = "u1";
+      e.timestamp = 1.7e9;
+      e.has_timestamp = true;
+      if (e.type == EventType::kTrack || e.type == EventType::kPage ||
+          e.type == EventType::kScreen) {
+        e.name = e.type == EventType::kTrack ? "Demo Requested" : "Pricing";
+        e.has_name = true;
+        e.properties = properties;
+      } else {
+        e.traits = Value::MakeObject({{"email", S("a@b.example")}});
+      }
+      e.context = context;
+      events.push_back(e);
+    }
+    Event signup = events[0];
+    signup.name = "Signed Up";
+    events.push_back(signup);
+    Event bare;
+    bare.type = EventType::kTrack;
+    bare.anonymous_id = "anon";
+    bare.name = "x";
+    bare.has_name = true;
+    events.push_back(bare);
+    traits = Value::MakeObject({
+        {"email", S("Jane.Doe@Sub.ACME.com")},
+        {"title", S("VP of Sales")},
+        {"company", Value::MakeObject({{"industry", S("SaaS")}, {"size", N(250)}})},
+        {"roles", Value::MakeArray({S("admin"), S("buyer")})},
+        {"empty", S("")},
+    });
+  }
+};
+
+void CheckResult(World& world, const Expression& expr, const EvalContext& ctx) {
+  const EvalResult result = expr.Evaluate(ctx);
+  const bool is_true = result.type == Value::Type::kBool && result.boolean;
+  FUZZ_CHECK(expr.Test(ctx) == is_true);
+  if (result.type == Value::Type::kArray || result.type == Value::Type::kObject) {
+    FUZZ_CHECK(result.composite != nullptr);
+    FUZZ_CHECK(result.composite->type() == result.type);
+  }
+  const Value value = result.ToValue();
+  FUZZ_CHECK(value.type() == result.type);
+  std::string json = value.ToJson();
+  // Rule text is UTF-8 (yaml-cpp replaces bad bytes), and so is every result then; a raw
+  // fuzzer input need not be.
+  if (world.utf8_input) {
+    Value back;
+    FUZZ_CHECK(world.json.Parse(json, &back).ok());
+  }
+  // A copy keeps its string (EvalResult's copy constructor re-points into `owned`).
+  const EvalResult copy = result;
+  FUZZ_CHECK(copy.ToValue().ToJson() == json);
+
+  if (is_true && ctx.event != nullptr) {
+    const EventGuard guard = expr.guard();
+    if (guard.type.has_value()) {
+      FUZZ_CHECK(ctx.event->type == *guard.type);
+    }
+    if (guard.name.has_value()) {
+      FUZZ_CHECK(ctx.event->name == *guard.name);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace handoff
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace handoff;
+  static World* world = new World();
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  world->utf8_input = fuzz::IsValidUtf8(text);
+
+  for (ExpressionScope scope :
+       {ExpressionScope::kEventRule, ExpressionScope::kProfileRule, ExpressionScope::kLead}) {
+    std::vector<ExpressionError> errors;
+    const Expression expr = Expression::Compile(text, scope, world->score_names, &errors);
+    if (!expr.ok()) {
+      FUZZ_CHECK(!errors.empty());
+      for (const ExpressionError& e : errors) {
+        FUZZ_CHECK(e.offset <= text.size());
+        FUZZ_CHECK(!e.message.empty());
+      }
+      continue;
+    }
+    FUZZ_CHECK(errors.empty());
+    // Only an event rule's `when` may see the event.
+    FUZZ_CHECK(!expr.reads_event() || scope == ExpressionScope::kEventRule);
+    EvalContext ctx;
+    ctx.traits = &world->traits;
+    ctx.scores = world->scores.data();
+    ctx.lead_id = "u1";
+    ctx.lead_stage = "mql";
+    CheckResult(*world, expr, ctx);  // no event
+    const std::string without_event = expr.Evaluate(ctx).ToValue().ToJson();
+    for (const Event& event : world->events) {
+      ctx.event = &event;
+      CheckResult(*world, expr, ctx);
+      if (!expr.reads_event()) {
+        FUZZ_CHECK(expr.Evaluate(ctx).ToValue().ToJson() == without_event);
+      }
+    }
+    ctx.event = nullptr;
+    ctx.traits = &world->empty_traits;
+    ctx.lead_stage = "";
+    CheckResult(*world, expr, ctx);
+  }
+  return 0;
+}
