@@ -138,6 +138,14 @@ bool ParseAction(const Value& line, std::string_view name, SalesActionKind kind,
       return false;
     }
     action.outcome = outcome->as_string();
+    const Value* amount = line.Find("amount");
+    if (amount != nullptr && !amount->is_null()) {
+      if (!amount->is_number() || !std::isfinite(amount->as_number()) || amount->as_number() < 0) {
+        Fail(err, "invalid_amount", "amount must be a non-negative number", seq);
+        return false;
+      }
+      action.amount = amount->as_number();
+    }
   }
   out->command = ClientCommand::kSalesAction;
   return true;
