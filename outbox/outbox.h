@@ -33,9 +33,10 @@ class OutboxReader {
   virtual uint64_t head() const = 0;
   // The lowest seq still stored; 0 when none is.
   virtual uint64_t oldest() const = 0;
-  // Up to `max_records` stored records with seq >= from_seq, in seq order, as (seq, stored
-  // bytes); decode each with DecodeStoredRecord. Trimmed records are skipped: compare the first
-  // seq with from_seq to see a gap.
+  // Up to `max_records` committed records (seq <= head()) with seq >= from_seq, in seq order, as
+  // (seq, stored bytes); decode each with DecodeStoredRecord. Trimmed records are skipped:
+  // compare the first seq with from_seq to see a gap. Never a record past the head: the store
+  // may already hold the records of the batch being written, which are not acknowledged yet.
   virtual Status Read(uint64_t from_seq, size_t max_records,
                       std::vector<std::pair<uint64_t, std::string>>* out) const = 0;
 };
@@ -69,7 +70,7 @@ class Outbox : public OutboxReader {
   uint64_t oldest() const override { return store_->OldestOutboxSeq(); }
   Status Read(uint64_t from_seq, size_t max_records,
               std::vector<std::pair<uint64_t, std::string>>* out) const override {
-    return store_->ReadOutbox(from_seq, max_records, out);
+    return store_->ReadOutbox(from_seq, head(), max_records, out);
   }
 
  private:

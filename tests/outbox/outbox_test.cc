@@ -294,6 +294,23 @@ TEST_F(OutboxTest, ReadReturnsStoredRecordsThatDecode) {
                   R"("from":"new","to":"mql"})");
 }
 
+// A reader sees a record only once its batch is published (Committed), not as soon as the store
+// holds it: the engine acknowledges the batch only then, and the reader's thread is ordered after
+// the commit thread's write only through the head.
+TEST_F(OutboxTest, ReadStopsAtTheHead) {
+  auto outbox = NewOutbox();
+  AppendRouted(outbox.get(), "u1", kT0);
+  Commit(outbox.get());
+  AppendRouted(outbox.get(), "u2", kT0);
+  const uint64_t sealed = outbox->WriteMeta(&batch_);
+  ASSERT_OK(store_->Commit(&batch_));  // written, not yet published
+  EXPECT_EQ(outbox->head(), 1u);
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(StoredSeqs(*outbox, 2).empty());
+  outbox->Committed(sealed);
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1, 2}));
+}
+
 TEST_F(OutboxTest, ReadFromASeqWithALimit) {
   auto outbox = NewOutbox();
   for (int i = 0; i < 5; ++i) {
