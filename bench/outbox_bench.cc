@@ -32,7 +32,7 @@ bool ReadsBack(Store* store, Outbox* outbox, CommitBatch* batch, uint64_t seq,
   }
   outbox->Committed(sealed_next_seq);
   std::vector<std::pair<uint64_t, std::string>> out;
-  if (outbox->head() != seq || !outbox->Read(seq, 1, &out).ok() || out.size() != 1 ||
+  if (outbox->head() != seq || !outbox->Read(seq, seq, 1, &out).ok() || out.size() != 1 ||
       out[0].first != seq) {
     return false;
   }

@@ -33,10 +33,12 @@ class OutboxReader {
   virtual uint64_t head() const = 0;
   // The lowest seq still stored; 0 when none is.
   virtual uint64_t oldest() const = 0;
-  // Up to `max_records` stored records with seq >= from_seq, in seq order, as (seq, stored
-  // bytes); decode each with DecodeStoredRecord. Trimmed records are skipped: compare the first
-  // seq with from_seq to see a gap.
-  virtual Status Read(uint64_t from_seq, size_t max_records,
+  // Up to `max_records` stored records with from_seq <= seq <= last_seq, in seq order, as (seq,
+  // stored bytes); decode each with DecodeStoredRecord. Trimmed records are skipped: compare the
+  // first seq with from_seq to see a gap. `last_seq` is a head the caller read (head(), or one it
+  // was told): never more, since the store may already hold records of the batch being written,
+  // which are not acknowledged, and which the caller's thread has not synchronised with.
+  virtual Status Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                       std::vector<std::pair<uint64_t, std::string>>* out) const = 0;
 };
 
@@ -67,9 +69,9 @@ class Outbox : public OutboxReader {
   // OutboxReader.
   uint64_t head() const override { return head_.load(std::memory_order_acquire); }
   uint64_t oldest() const override { return store_->OldestOutboxSeq(); }
-  Status Read(uint64_t from_seq, size_t max_records,
+  Status Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
               std::vector<std::pair<uint64_t, std::string>>* out) const override {
-    return store_->ReadOutbox(from_seq, max_records, out);
+    return store_->ReadOutbox(from_seq, last_seq, max_records, out);
   }
 
  private:

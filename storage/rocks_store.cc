@@ -440,13 +440,22 @@ Status RocksStore::GetMeta(std::string_view key, std::string* value) const {
   return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kMeta), ToSlice(key), value), "get meta");
 }
 
-Status RocksStore::ReadOutbox(uint64_t from_seq, size_t max_records,
+Status RocksStore::ReadOutbox(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                               std::vector<std::pair<uint64_t, std::string>>* out) const {
   out->clear();
-  if (max_records == 0) {
+  if (max_records == 0 || last_seq < from_seq) {
     return Status::Ok();
   }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kOutbox)));
+  // The bound keeps the iterator itself off records past last_seq: their bytes may belong to a
+  // Commit still under way on the commit thread (RocksDB shows an entry once its memtable insert
+  // is done, before Write returns), and this thread has no happens-before with that write.
+  const std::string end = fmt::SeqKey(last_seq + 1);
+  const rocksdb::Slice end_slice(end);
+  rocksdb::ReadOptions read_options;
+  if (last_seq != UINT64_MAX) {
+    read_options.iterate_upper_bound = &end_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kOutbox)));
   const std::string start = fmt::SeqKey(from_seq);
   for (it->Seek(start); it->Valid() && out->size() < max_records; it->Next()) {
     uint64_t seq = 0;

@@ -99,10 +99,10 @@ class RocksStore final : public Store {
   // A meta value; NotFound when absent.
   Status GetMeta(std::string_view key, std::string* value) const override;
 
-  // Fills *out with up to max_records outbox records with seq >= from_seq, in seq order, as
-  // (seq, record JSON). Fewer (or none) when the outbox ends. Records trimmed away are skipped:
-  // compare the first seq with from_seq (or OldestOutboxSeq) to detect a gap.
-  Status ReadOutbox(uint64_t from_seq, size_t max_records,
+  // Fills *out with up to max_records outbox records with from_seq <= seq <= last_seq, in seq
+  // order, as (seq, record JSON). Fewer (or none) when the outbox ends. Records trimmed away are
+  // skipped: compare the first seq with from_seq (or OldestOutboxSeq) to detect a gap.
+  Status ReadOutbox(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                     std::vector<std::pair<uint64_t, std::string>>* out) const override;
   // The lowest seq still stored; 0 when the outbox is empty. Note the outbox may be empty after a
   // trim: the next seq to hand out belongs in meta, committed with the records.

@@ -64,10 +64,13 @@ class Store {
   // A meta value; NotFound when absent.
   virtual Status GetMeta(std::string_view key, std::string* value) const = 0;
 
-  // Fills *out with up to max_records outbox records with seq >= from_seq, in seq order, as
-  // (seq, stored bytes). Fewer (or none) when the outbox ends. Records trimmed away are skipped:
-  // compare the first seq with from_seq (or OldestOutboxSeq) to detect a gap.
-  virtual Status ReadOutbox(uint64_t from_seq, size_t max_records,
+  // Fills *out with up to max_records outbox records with from_seq <= seq <= last_seq, in seq
+  // order, as (seq, stored bytes). Fewer (or none) when the outbox ends. Records trimmed away are
+  // skipped: compare the first seq with from_seq (or OldestOutboxSeq) to detect a gap.
+  // `last_seq` is what the caller knows to be committed (the outbox head): a reader on another
+  // thread must not touch records of a Commit that has not returned, even though RocksDB may
+  // already show them; nothing of ours orders that read after the write.
+  virtual Status ReadOutbox(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                             std::vector<std::pair<uint64_t, std::string>>* out) const = 0;
   // The lowest seq still stored; 0 when the outbox is empty. Note the outbox may be empty after a
   // trim: the next seq to hand out belongs in meta, committed with the records.

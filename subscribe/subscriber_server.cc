@@ -283,7 +283,7 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
       cursor_ = oldest;
     }
     auto& records = server_->read_scratch_;
-    if (Status st = outbox->Read(cursor_, options_.read_chunk_records, &records); !st.ok()) {
+    if (Status st = outbox->Read(cursor_, head, options_.read_chunk_records, &records); !st.ok()) {
       LogWarning("subscriber: cannot read the outbox: " + st.ToString());
       // The subscriber reconnects with `from` and loses nothing; stop here rather than skip.
       AppendErrorReply("unavailable", "cannot read the outbox: " + st.ToString(), 0, &pending_);

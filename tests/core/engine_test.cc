@@ -124,7 +124,7 @@ class EngineTest : public ::testing::Test {
   // Every committed outbox record's JSON, in seq order, checking each header against its JSON.
   std::vector<Value> Records() {
     std::vector<std::pair<uint64_t, std::string>> stored;
-    EXPECT_OK(engine_->outbox().Read(1, 1000, &stored));
+    EXPECT_OK(engine_->outbox().Read(1, engine_->outbox().head(), 1000, &stored));
     std::vector<Value> out;
     JsonParser parser;
     for (const auto& [seq, bytes] : stored) {

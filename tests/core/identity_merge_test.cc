@@ -343,7 +343,7 @@ routing:
 // Every committed record, parsed.
 std::vector<Value> Records(Engine& engine) {
   std::vector<std::pair<uint64_t, std::string>> stored;
-  EXPECT_OK(engine.outbox().Read(1, 1000, &stored));
+  EXPECT_OK(engine.outbox().Read(1, engine.outbox().head(), 1000, &stored));
   std::vector<Value> out;
   JsonParser parser;
   for (const auto& [seq, bytes] : stored) {

@@ -115,12 +115,12 @@ class MemoryStore final : public Store {
     return Get(meta_, key, value);
   }
 
-  Status ReadOutbox(uint64_t from_seq, size_t max_records,
+  Status ReadOutbox(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                     std::vector<std::pair<uint64_t, std::string>>* out) const override {
     std::lock_guard<std::mutex> lock(mu_);
     out->clear();
-    for (auto it = outbox_.lower_bound(from_seq); it != outbox_.end() && out->size() < max_records;
-         ++it) {
+    for (auto it = outbox_.lower_bound(from_seq);
+         it != outbox_.end() && it->first <= last_seq && out->size() < max_records; ++it) {
       // Stored values carry the record time in front (store_format); hand back the rest.
       out->emplace_back(it->first, it->second.substr(store_format::kTimeSize));
     }

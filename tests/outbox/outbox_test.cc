@@ -62,7 +62,7 @@ class OutboxTest : public ::testing::Test {
 
   std::vector<uint64_t> StoredSeqs(const Outbox& outbox, uint64_t from = 0) {
     std::vector<std::pair<uint64_t, std::string>> records;
-    EXPECT_OK(outbox.Read(from, 1000, &records));
+    EXPECT_OK(outbox.Read(from, outbox.head(), 1000, &records));
     std::vector<uint64_t> seqs;
     for (const auto& [seq, stored] : records) {
       seqs.push_back(seq);
@@ -266,7 +266,7 @@ TEST_F(OutboxTest, ReadReturnsStoredRecordsThatDecode) {
   Commit(outbox.get());
 
   std::vector<std::pair<uint64_t, std::string>> records;
-  ASSERT_OK(outbox->Read(1, 10, &records));
+  ASSERT_OK(outbox->Read(1, outbox->head(), 10, &records));
   ASSERT_EQ(records.size(), 2u);
   JsonParser parser;
 
@@ -294,6 +294,23 @@ TEST_F(OutboxTest, ReadReturnsStoredRecordsThatDecode) {
                   R"("from":"new","to":"mql"})");
 }
 
+// A reader sees a record only once its batch is published (Committed), not as soon as the store
+// holds it: the engine acknowledges the batch only then, and the reader's thread is ordered after
+// the commit thread's write only through the head. Reading up to head() stops there.
+TEST_F(OutboxTest, ReadStopsAtTheHead) {
+  auto outbox = NewOutbox();
+  AppendRouted(outbox.get(), "u1", kT0);
+  Commit(outbox.get());
+  AppendRouted(outbox.get(), "u2", kT0);
+  const uint64_t sealed = outbox->WriteMeta(&batch_);
+  ASSERT_OK(store_->Commit(&batch_));  // written, not yet published
+  EXPECT_EQ(outbox->head(), 1u);
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(StoredSeqs(*outbox, 2).empty());
+  outbox->Committed(sealed);
+  EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1, 2}));
+}
+
 TEST_F(OutboxTest, ReadFromASeqWithALimit) {
   auto outbox = NewOutbox();
   for (int i = 0; i < 5; ++i) {
@@ -303,11 +320,11 @@ TEST_F(OutboxTest, ReadFromASeqWithALimit) {
   EXPECT_EQ(StoredSeqs(*outbox, 3), (std::vector<uint64_t>{3, 4, 5}));
   EXPECT_TRUE(StoredSeqs(*outbox, 6).empty());
   std::vector<std::pair<uint64_t, std::string>> records;
-  ASSERT_OK(outbox->Read(2, 2, &records));
+  ASSERT_OK(outbox->Read(2, outbox->head(), 2, &records));
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].first, 2u);
   EXPECT_EQ(records[1].first, 3u);
-  ASSERT_OK(outbox->Read(1, 0, &records));
+  ASSERT_OK(outbox->Read(1, outbox->head(), 0, &records));
   EXPECT_TRUE(records.empty());
 }
 

@@ -80,7 +80,7 @@ class StoreTest : public ::testing::Test {
 
   static std::vector<std::pair<uint64_t, std::string>> ReadAll(const Store& store, uint64_t from) {
     std::vector<std::pair<uint64_t, std::string>> out;
-    EXPECT_OK(store.ReadOutbox(from, 1'000'000, &out));
+    EXPECT_OK(store.ReadOutbox(from, UINT64_MAX, 1'000'000, &out));
     return out;
   }
 
@@ -235,7 +235,7 @@ TEST_F(StoreTest, OutboxReadsInSeqOrderInPages) {
   uint64_t next = 1;
   size_t pages = 0;
   for (;;) {
-    ASSERT_OK(store->ReadOutbox(next, 64, &page));
+    ASSERT_OK(store->ReadOutbox(next, UINT64_MAX, 64, &page));
     if (page.empty()) {
       break;
     }
@@ -250,9 +250,14 @@ TEST_F(StoreTest, OutboxReadsInSeqOrderInPages) {
   EXPECT_EQ(next, 301u);
   EXPECT_EQ(pages, 5u);  // 64 * 4 + 44
 
-  ASSERT_OK(store->ReadOutbox(299, 64, &page));
+  ASSERT_OK(store->ReadOutbox(299, UINT64_MAX, 64, &page));
   EXPECT_THAT(page, ElementsAre(Pair(299u, "r299"), Pair(300u, "r300")));
-  ASSERT_OK(store->ReadOutbox(1, 0, &page));
+  ASSERT_OK(store->ReadOutbox(1, UINT64_MAX, 0, &page));
+  EXPECT_TRUE(page.empty());
+  // last_seq bounds the page: nothing past it, also when more records are stored.
+  ASSERT_OK(store->ReadOutbox(10, 12, 64, &page));
+  EXPECT_THAT(page, ElementsAre(Pair(10u, "r10"), Pair(11u, "r11"), Pair(12u, "r12")));
+  ASSERT_OK(store->ReadOutbox(13, 12, 64, &page));
   EXPECT_TRUE(page.empty());
 }
 
@@ -499,19 +504,22 @@ TEST_F(StoreTest, DurabilityModeDecidesWalSync) {
   }
 }
 
-// Subscribers read the outbox from their own threads while the engine commits.
+// Subscribers read the outbox from their own threads while the engine commits. Like the engine's
+// outbox head, `committed` is published (release) after each Commit returns, and readers read only
+// up to it (acquire): that is what orders their reads after the commit thread's writes.
 TEST_F(StoreTest, ConcurrentOutboxReadersSeeContiguousRecords) {
   auto store = OpenStore();
   constexpr uint64_t kRecords = 2000;
   std::atomic<bool> done{false};
   std::atomic<bool> ok{true};
+  std::atomic<uint64_t> committed{0};
   auto reader = [&] {
     uint64_t next = 1;
     std::vector<std::pair<uint64_t, std::string>> page;
     while (next <= kRecords) {
       // Read `done` before the page: an empty page after the writer finished means a real gap.
       const bool writer_finished = done;
-      if (!store->ReadOutbox(next, 50, &page).ok()) {
+      if (!store->ReadOutbox(next, committed.load(std::memory_order_acquire), 50, &page).ok()) {
         ok = false;
         return;
       }
@@ -538,6 +546,7 @@ TEST_F(StoreTest, ConcurrentOutboxReadersSeeContiguousRecords) {
     batch.PutOutbox(seq, kT0, "r" + std::to_string(seq));
     if (seq % 10 == 0) {
       EXPECT_OK(store->Commit(&batch));  // not ASSERT: the readers must be joined
+      committed.store(seq, std::memory_order_release);
     }
   }
   done = true;
