@@ -7,7 +7,7 @@ namespace {
 
 // The HTTP status of a sales desk's refusal (routing/sales_action.h lists the codes).
 int ActionErrorStatus(std::string_view code) {
-  if (code == "bad_request" || code == "invalid_outcome") {
+  if (code == "bad_request" || code == "invalid_outcome" || code == "invalid_amount") {
     return 400;
   }
   if (code == "unknown_seq") {

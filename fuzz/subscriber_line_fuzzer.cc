@@ -9,7 +9,8 @@
 //     filter's non-empty ones; a `from` is at most 2^53.
 //   - A parsed accept/reject/close has a seq > 0; a close's outcome is won, lost or recycled; a
 //     reject's reason is what the line says.
-//   - A rejected line has code bad_request or invalid_outcome and a message, and its reply (and
+//   - A rejected line has code bad_request, invalid_outcome or invalid_amount and a message, and
+//   its reply (and
 //     an ok reply) is one JSON line.
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +62,8 @@ void HandleLine(ClientLineParser& parser, JsonParser& json, std::string_view lin
   ClientLineError err;
   std::string reply;
   if (!parser.Parse(line, &out, &err)) {
-    FUZZ_CHECK(err.code == "bad_request" || err.code == "invalid_outcome");
+    FUZZ_CHECK(err.code == "bad_request" || err.code == "invalid_outcome" ||
+               err.code == "invalid_amount");
     FUZZ_CHECK(!err.message.empty());
     AppendErrorReply(err.code, err.message, err.seq, &reply);
     CheckReply(json, reply);

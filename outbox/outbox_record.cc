@@ -61,6 +61,10 @@ void AppendOutboxRecordJson(const OutboxRecord& r, std::string* out) {
   Field("reason", r.reason, out);
   Field("from_rep", r.from_rep, out);
   Field("outcome", r.outcome, out);
+  if (r.amount.has_value()) {
+    out->append(",\"amount\":");
+    AppendJsonNumber(*r.amount, out);
+  }
   Field("into", r.into, out);
   Field("stage", r.stage, out);
   if (r.score_defs != nullptr && r.scores != nullptr) {

@@ -44,10 +44,11 @@ struct OutboxRecord {
   std::string_view rep;
   std::string_view team;
   std::string_view reason;
-  std::string_view from_rep;  // reassigned
-  std::string_view outcome;   // closed
-  std::string_view into;      // closed with outcome "merged": the lead it was merged into
-  std::string_view stage;     // the lead's stage when the record was made
+  std::string_view from_rep;     // reassigned
+  std::string_view outcome;      // closed
+  std::optional<double> amount;  // closed: the deal value, when the close gave one
+  std::string_view into;         // closed with outcome "merged": the lead it was merged into
+  std::string_view stage;        // the lead's stage when the record was made
   // Scores by name; both null to omit.
   const std::vector<ScoreDef>* score_defs = nullptr;
   const double* scores = nullptr;

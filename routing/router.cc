@@ -2,6 +2,7 @@
 #include "routing/router.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "base/ascii.h"
 #include "routing/router_internal.h"
@@ -387,8 +388,12 @@ SalesActOutcome Router::Act(const SalesAction& action) {
       if (action.outcome != "won" && action.outcome != "lost" && action.outcome != "recycled") {
         return Fail("invalid_outcome", "outcome must be won, lost or recycled");
       }
+      if (action.amount.has_value() && !(*action.amount >= 0 && std::isfinite(*action.amount))) {
+        return Fail("invalid_amount", "amount must be a non-negative number");
+      }
       record.kind = OutboxKind::kClosed;
       record.outcome = action.outcome;
+      record.amount = action.amount;
       host_->Publish(&record, lead, now);
       ReleaseOwner(lead);
       o.closed = true;

@@ -80,6 +80,13 @@ bool ParseSalesAction(const Value& object, SalesAction* out, SalesActionError* e
       return Fail(err, "invalid_outcome", "close needs an outcome of won, lost or recycled", seq);
     }
     action.outcome = outcome->as_string();
+    const Value* amount = object.Find("amount");
+    if (amount != nullptr && !amount->is_null()) {
+      if (!amount->is_number() || !std::isfinite(amount->as_number()) || amount->as_number() < 0) {
+        return Fail(err, "invalid_amount", "amount must be a non-negative number", seq);
+      }
+      action.amount = amount->as_number();
+    }
   }
   *out = std::move(action);
   return true;

@@ -61,7 +61,7 @@ constexpr Subcommand kSubcommands[] = {
     {"forget", "erase a lead, its history and linked ids: handoff forget ID", RunForget},
     {"accept", "accept a routed lead: handoff accept SEQ", RunAccept},
     {"reject", "reject a routed lead: handoff reject SEQ [--reason TEXT]", RunReject},
-    {"close", "close a lead: handoff close SEQ --outcome won|lost|recycled", RunClose},
+    {"close", "close a lead: handoff close SEQ --outcome won|lost|recycled [--amount N]", RunClose},
     {"loadgen", "synthetic load with latency report: handoff loadgen --rate R --duration S",
      RunLoadgen},
 };

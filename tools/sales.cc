@@ -8,13 +8,18 @@
 
 namespace handoff {
 
-std::string SalesCommandLine(std::string_view action, uint64_t seq, std::string_view text) {
+std::string SalesCommandLine(std::string_view action, uint64_t seq, std::string_view text,
+                             std::optional<double> amount) {
   std::string line = "{";
   AppendJsonString(action, &line);
   line.append(":").append(std::to_string(seq));
   if (!text.empty()) {
     line.append(action == "close" ? ",\"outcome\":" : ",\"reason\":");
     AppendJsonString(text, &line);
+  }
+  if (amount.has_value()) {
+    line.append(",\"amount\":");
+    AppendJsonNumber(*amount, &line);
   }
   line.push_back('}');
   return line;
@@ -66,6 +71,7 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
   uint64_t seq = 0;
   std::string reason;
   std::string outcome;
+  std::optional<double> amount;
   std::string rep;
   double timeout = 30;
   std::string host;
@@ -78,6 +84,8 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
     app.add_option("--outcome", outcome, "won, lost or recycled")
         ->required()
         ->check(CLI::IsMember({"won", "lost", "recycled"}));
+    app.add_option("--amount", amount, "the deal value (a non-negative number), kept in the record")
+        ->check(CLI::NonNegativeNumber);
   }
   app.add_option("--rep", rep, "act as this rep (default: for any rep)");
   app.add_option("--timeout", timeout, "seconds to wait for the answer")->capture_default_str();
@@ -97,7 +105,8 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
   Status st = conn.Connect(*address);
   if (st.ok()) {
     st = conn.WriteAll(SubscribeLine(request) + "\n" +
-                       SalesCommandLine(action, seq, action == "close" ? outcome : reason) + "\n");
+                       SalesCommandLine(action, seq, action == "close" ? outcome : reason, amount) +
+                       "\n");
   }
   if (!st.ok()) {
     err << "handoff " << name << ": " << st.message() << "\n";
@@ -122,7 +131,11 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
         break;
       case SalesReply::kOk:
         if (action == "close") {
-          out << "closed " << seq << " (" << outcome << ")\n";
+          out << "closed " << seq << " (" << outcome;
+          if (amount.has_value()) {
+            out << ", amount " << *amount;
+          }
+          out << ")\n";
         } else {
           out << (action == "accept" ? "accepted " : "rejected ") << seq << "\n";
         }

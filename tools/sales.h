@@ -20,9 +20,11 @@
 
 namespace handoff {
 
-// {"accept":SEQ}, {"reject":SEQ[,"reason":TEXT]}, {"close":SEQ,"outcome":OUTCOME}. `action` is
-// "accept", "reject" or "close"; `text` is the reason or the outcome ("" for none).
-std::string SalesCommandLine(std::string_view action, uint64_t seq, std::string_view text);
+// {"accept":SEQ}, {"reject":SEQ[,"reason":TEXT]}, {"close":SEQ,"outcome":OUTCOME[,"amount":N]}.
+// `action` is "accept", "reject" or "close"; `text` is the reason or the outcome ("" for none);
+// `amount` the deal value of a close (absent: none).
+std::string SalesCommandLine(std::string_view action, uint64_t seq, std::string_view text,
+                             std::optional<double> amount = std::nullopt);
 
 enum class SalesReply {
   kIgnore,  // not the answer: a record, heartbeat, gap, or an answer about another seq

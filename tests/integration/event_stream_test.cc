@@ -192,9 +192,19 @@ TEST_F(EventStreamTest, SalesActionsOverHttp) {
   HttpResult again = http.Post("/v1/actions", R"({"accept":)" + s + "}", Auth());
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(JsonString(again.Json(), "error"), "already_accepted");
-  HttpResult closed =
-      http.Post("/v1/actions", R"({"close":)" + s + R"(,"outcome":"won"})", Auth());
+  HttpResult negative =
+      http.Post("/v1/actions", R"({"close":)" + s + R"(,"outcome":"won","amount":-5})", Auth());
+  EXPECT_EQ(negative.status, 400);
+  EXPECT_EQ(JsonString(negative.Json(), "error"), "invalid_amount");
+  HttpResult closed = http.Post(
+      "/v1/actions", R"({"close":)" + s + R"(,"outcome":"won","amount":12000})", Auth());
   ASSERT_EQ(closed.status, 200) << closed.body;
+  StreamClient closes;
+  ASSERT_OK(closes.Open(daemon_.http_port(), "/v1/stream?from=0&kinds=closed"));
+  uint64_t closed_seq = 0;
+  ASSERT_OK(closes.ReadEvent(&closed_seq, &record));
+  EXPECT_EQ(JsonString(record, "outcome"), "won");
+  EXPECT_EQ(JsonNumber(record, "amount"), 12000);
 
   HttpResult lead = http.Get("/v1/leads/u1", Auth());
   EXPECT_EQ(JsonString(lead.Json(), "owner.outcome"), "won");

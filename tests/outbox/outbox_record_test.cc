@@ -156,6 +156,10 @@ TEST(OutboxRecordJsonTest, ClosedRecordsWithAndWithoutInto) {
   EXPECT_EQ(Json(record),
             R"({"seq":9,"kind":"closed","at":"2026-11-22T14:03:07.123Z","lead":"anon-1",)"
             R"("rep":"alice","outcome":"won"})");
+  record.amount = 12000.5;
+  EXPECT_EQ(Json(record),
+            R"({"seq":9,"kind":"closed","at":"2026-11-22T14:03:07.123Z","lead":"anon-1",)"
+            R"("rep":"alice","outcome":"won","amount":12000.5})");
 }
 
 TEST(OutboxRecordJsonTest, EmptyStringFieldsAreOmitted) {

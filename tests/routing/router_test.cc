@@ -57,6 +57,7 @@ struct Rec {
   std::string reason;
   std::string from_rep;
   std::string outcome;
+  std::optional<double> amount;
   std::string trigger;
   std::string stage;
   EpochSeconds scores_at = 0;
@@ -79,6 +80,7 @@ class FakeHost final : public RouterHost {
     r.reason = std::string(record->reason);
     r.from_rep = std::string(record->from_rep);
     r.outcome = std::string(record->outcome);
+    r.amount = record->amount;
     r.trigger = std::string(record->trigger);
     r.stage = lead->stage;
     r.scores_at = scores_at;
@@ -1485,6 +1487,7 @@ TEST_F(RouterTest, CloseRecordsTheOutcomeAndFreesTheRep) {
   EXPECT_EQ(recs[0].rep, "a");
   EXPECT_EQ(recs[0].team, "t");
   EXPECT_EQ(recs[0].outcome, "won");
+  EXPECT_FALSE(recs[0].amount.has_value());
   EXPECT_EQ(View("a")->open, 0);
   EXPECT_EQ(View("a")->today, 1);
   EXPECT_TRUE(lead->owner->closed);
@@ -1496,6 +1499,26 @@ TEST_F(RouterTest, CloseRecordsTheOutcomeAndFreesTheRep) {
   clock_.Advance(kHour);
   router_->Tick();
   EXPECT_TRUE(Take().empty());
+}
+
+TEST_F(RouterTest, CloseCarriesTheDealValue) {
+  Load(kSla3);
+  Lead* lead = Qualified("l1");
+  const uint64_t seq = lead->owner->seq;
+  Take();
+  SalesAction close;
+  close.kind = SalesActionKind::kClose;
+  close.seq = seq;
+  close.outcome = "won";
+  close.amount = -5;
+  EXPECT_EQ(router_->Act(close).result.error, "invalid_amount");
+  EXPECT_TRUE(Take().empty());
+  close.amount = 12000;
+  ASSERT_TRUE(router_->Act(close).result.ok);
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].outcome, "won");
+  EXPECT_EQ(recs[0].amount, 12000.0);
 }
 
 TEST_F(RouterTest, RecycledCloseSendsTheLeadBackToNewAndItMayQualifyAgain) {

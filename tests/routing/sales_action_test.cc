@@ -33,7 +33,10 @@ TEST_F(SalesActionTest, ReadsEachCommand) {
   ASSERT_TRUE(Parse(R"({"close":9,"outcome":"won"})"));
   EXPECT_EQ(action_.kind, SalesActionKind::kClose);
   EXPECT_EQ(action_.outcome, "won");
+  EXPECT_FALSE(action_.amount.has_value());
   EXPECT_TRUE(action_.as_rep.empty());
+  ASSERT_TRUE(Parse(R"({"close":9,"outcome":"won","amount":12000.5})"));
+  EXPECT_EQ(action_.amount, 12000.5);
 }
 
 TEST_F(SalesActionTest, RefusesWithTheCodesOfTheProtocol) {
@@ -52,6 +55,12 @@ TEST_F(SalesActionTest, RefusesWithTheCodesOfTheProtocol) {
   EXPECT_FALSE(Parse(R"({"close":4,"outcome":"maybe"})"));
   EXPECT_EQ(error_.code, "invalid_outcome");
   EXPECT_EQ(error_.seq, 4u);
+  for (const char* json : {R"({"close":5,"outcome":"won","amount":-1})",
+                           R"({"close":5,"outcome":"won","amount":"12000"})"}) {
+    EXPECT_FALSE(Parse(json));
+    EXPECT_EQ(error_.code, "invalid_amount") << json;
+    EXPECT_EQ(error_.seq, 5u);
+  }
 }
 
 }  // namespace

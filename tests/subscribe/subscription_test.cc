@@ -133,6 +133,24 @@ TEST_F(ClientLineParserTest, CloseOutcomes) {
   }
 }
 
+TEST_F(ClientLineParserTest, CloseAmount) {
+  ASSERT_TRUE(Parse(R"({"close":9,"outcome":"won","amount":12000.5})"));
+  ASSERT_TRUE(line_.action.amount.has_value());
+  EXPECT_EQ(*line_.action.amount, 12000.5);
+  ASSERT_TRUE(Parse(R"({"close":9,"outcome":"lost","amount":0})"));
+  EXPECT_EQ(line_.action.amount, 0.0);
+  ASSERT_TRUE(Parse(R"({"close":9,"outcome":"won","amount":null})"));
+  EXPECT_FALSE(line_.action.amount.has_value());
+  ASSERT_TRUE(Parse(R"({"close":9,"outcome":"won"})"));
+  EXPECT_FALSE(line_.action.amount.has_value());
+  for (const char* line : {R"({"close":9,"outcome":"won","amount":-1})",
+                           R"({"close":9,"outcome":"won","amount":"12000"})",
+                           R"({"close":9,"outcome":"won","amount":true})"}) {
+    ExpectError(line, "invalid_amount");
+    EXPECT_EQ(error_.seq, 9u) << line;
+  }
+}
+
 TEST_F(ClientLineParserTest, CommandsIgnoreUnknownKeys) {
   ASSERT_TRUE(Parse(R"({"accept":5,"note":"called them"})"));
   EXPECT_EQ(line_.action.seq, 5u);

@@ -51,6 +51,8 @@ TEST(SalesCommandLineTest, Shapes) {
             R"({"reject":42,"reason":"not my \"region\""})");
   EXPECT_EQ(SalesCommandLine("reject", 42, ""), R"({"reject":42})");
   EXPECT_EQ(SalesCommandLine("close", 7, "won"), R"({"close":7,"outcome":"won"})");
+  EXPECT_EQ(SalesCommandLine("close", 7, "won", 12000),
+            R"({"close":7,"outcome":"won","amount":12000})");
 }
 
 TEST(InterpretSalesReplyTest, WaitsForTheAnswerAboutItsSeq) {
