@@ -559,20 +559,21 @@ class Session : public std::enable_shared_from_this<Session> {
     head += "Connection: close\r\n\r\n";
     stream_timer_.emplace(stream_.get_executor());
     stream_wake_posted_ = std::make_shared<std::atomic<bool>>(false);
-    stream_body_->Start([weak = weak_from_this(), executor = stream_.get_executor(),
-                         posted = stream_wake_posted_] {
-      if (posted->exchange(true)) {
-        return;
-      }
-      asio::post(executor, [weak, posted] {
-        posted->store(false);
-        if (auto self = weak.lock()) {
-          self->StreamPump(/*idle=*/false);
-        }
-      });
-    });
+    stream_body_->Start(
+        [weak = weak_from_this(), executor = stream_.get_executor(), posted = stream_wake_posted_] {
+          if (posted->exchange(true)) {
+            return;
+          }
+          asio::post(executor, [weak, posted] {
+            posted->store(false);
+            if (auto self = weak.lock()) {
+              self->StreamPump(/*idle=*/false);
+            }
+          });
+        });
     WatchStreamClient();
-    ArmStreamHeartbeat();
+    stream_last_write_ = std::chrono::steady_clock::now();
+    ArmStreamHeartbeat(stream_last_write_ + stream_heartbeat_);
     WriteStreamOut();
   }
 
@@ -594,17 +595,26 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  void ArmStreamHeartbeat() {
-    stream_timer_->expires_after(stream_heartbeat_);
+  // The timer is not moved on every write (that would cost a cancel per write): when it fires
+  // early it waits again until heartbeat after the last write.
+  void ArmStreamHeartbeat(std::chrono::steady_clock::time_point at) {
+    stream_timer_->expires_at(at);
     stream_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->closed_) {
+      if (ec || self->closed_ || self->stream_ended_) {
         return;
       }
-      if (!self->stream_writing_ &&
-          std::chrono::steady_clock::now() - self->stream_last_write_ >= self->stream_heartbeat_) {
+      const auto now = std::chrono::steady_clock::now();
+      const auto due = self->stream_last_write_ + self->stream_heartbeat_;
+      if (now < due) {
+        self->ArmStreamHeartbeat(due);
+        return;
+      }
+      // A write under way means bytes are flowing or the client is stuck (the write timeout
+      // decides); either way a heartbeat adds nothing.
+      if (!self->stream_writing_) {
         self->StreamPump(/*idle=*/true);
       }
-      self->ArmStreamHeartbeat();
+      self->ArmStreamHeartbeat(now + self->stream_heartbeat_);
     });
   }
 
@@ -614,8 +624,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     stream_chunk_.clear();
     const HttpBodyStream::Pull pull = stream_body_->Next(idle, &stream_chunk_);
-    if (pull == HttpBodyStream::Pull::kWait || (pull == HttpBodyStream::Pull::kData &&
-                                                stream_chunk_.empty())) {
+    if (pull == HttpBodyStream::Pull::kWait ||
+        (pull == HttpBodyStream::Pull::kData && stream_chunk_.empty())) {
       return;
     }
     if (pull == HttpBodyStream::Pull::kEnd) {
@@ -641,7 +651,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteStreamOut() {
     if (stream_out_.empty()) {
       if (stream_ended_) {
-        LingeringClose();
+        EndStream();
       }
       return;
     }
@@ -669,10 +679,27 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string().swap(stream_out_);
     }
     if (stream_ended_) {
-      LingeringClose();
+      EndStream();
       return;
     }
     StreamPump(/*idle=*/false);
+  }
+
+  // The body is complete: half-close, and let WatchStreamClient's read see the client close too
+  // (so the last bytes are not lost to an RST), for at most kMaxLinger.
+  void EndStream() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    stream_timer_->expires_after(kMaxLinger);
+    stream_timer_->async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec) {
+        self->CloseNow();
+      }
+    });
   }
 
   // Half-closes, then reads and discards what the client still sends until it closes too (or

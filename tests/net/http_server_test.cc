@@ -904,7 +904,6 @@ TEST(JsonErrorResponseTest, RepairsTextThatIsNotUtf8) {
   EXPECT_EQ(message("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // past U+10FFFF
 }
 
-
 // ---- Streamed responses (HttpResponse::stream) ----
 
 // Polls `done` until it holds (true) or the guard passes (false).
@@ -923,7 +922,8 @@ bool WaitUntil(const std::function<bool()>& done) {
 // waits until Resume(). Counts what the server pulled. Thread-safe.
 class CountingStream : public HttpBodyStream {
  public:
-  CountingStream(size_t limit, size_t pad, bool paused) : limit_(limit), pad_(pad), paused_(paused) {}
+  CountingStream(size_t limit, size_t pad, bool paused)
+      : limit_(limit), pad_(pad), paused_(paused) {}
 
   void Start(std::function<void()> wake) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1047,7 +1047,7 @@ TEST_F(HttpServerTest, WaitingStreamGoesOnWhenWoken) {
   RawClient client(port());
   ASSERT_TRUE(client.Send(Get("/stream")));
   ASSERT_TRUE(client.ReadResponse(/*head=*/true).has_value());  // the headers come at once
-  stream->Resume();                                              // from this thread
+  stream->Resume();                                             // from this thread
   const std::optional<std::string> body = Dechunk(client.ReadUntilClose());
   ASSERT_TRUE(body.has_value());
   EXPECT_EQ(*body, "data: 0\n\n");
