@@ -85,8 +85,7 @@ EventStreams::EventStreams(const OutboxReader* outbox, EventStreamOptions option
 
 std::shared_ptr<HttpBodyStream> EventStreams::Open(const EventStreamRequest& request) {
   const uint64_t cursor = request.from ? *request.from + 1 : outbox_->head() + 1;
-  return std::make_shared<OutboxEventStream>(outbox_, options_, registry_, request.filter,
-                                             cursor);
+  return std::make_shared<OutboxEventStream>(outbox_, options_, registry_, request.filter, cursor);
 }
 
 void EventStreams::NotifyOutboxHead(uint64_t /*head*/) {

@@ -28,7 +28,7 @@ struct ApiContext {
   Engine* engine = nullptr;
   Metrics* metrics = nullptr;
   const Clock* clock = nullptr;
-  JsonParser* json = nullptr;  // for request bodies; the HttpServer's thread only
+  JsonParser* json = nullptr;       // for request bodies; the HttpServer's thread only
   EventStreams* streams = nullptr;  // GET /v1/stream's outbox readers
 };
 
@@ -87,9 +87,9 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
 // POST /v1/actions?rep=R with {"accept":SEQ}, {"reject":SEQ,"reason":..} or
 // {"close":SEQ,"outcome":..,"amount":..} (read by ParseSalesAction, routing/sales_action.h):
 // 200 {"ok":SEQ} after the commit that holds its effects, or {"error":CODE,"message":..,"seq":SEQ}
-// with 400 (bad_request, invalid_outcome, invalid_amount), 404 (unknown_seq), 409 (not_holder, already_accepted,
-// already_closed), 503 (unavailable). With ?rep=R the action is taken as rep R (another rep's lead
-// is not_holder); without it, for whichever rep holds the lead.
+// with 400 (bad_request, invalid_outcome, invalid_amount), 404 (unknown_seq), 409 (not_holder,
+// already_accepted, already_closed), 503 (unavailable). With ?rep=R the action is taken as rep R
+// (another rep's lead is not_holder); without it, for whichever rep holds the lead.
 void PostAction(ApiContext& api, const HttpRequest& request, const PathParams& params,
                 HttpRespond respond);
 

@@ -188,13 +188,13 @@ Status Daemon::Start() {
   HttpApiOptions api_options;
   api_options.admin_token = o.admin_token;
   api_options.write_keys = o.write_keys;
-  api_options.heartbeat = std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_interval * 1000));
+  api_options.heartbeat =
+      std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_interval * 1000));
   d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);
-  d.engine->outbox().SetListener(
-      [subscribe = d.subscribe.get(), api = d.api.get()](uint64_t head) {
-        subscribe->NotifyOutboxHead(head);
-        api->NotifyOutboxHead(head);
-      });
+  d.engine->outbox().SetListener([subscribe = d.subscribe.get(), api = d.api.get()](uint64_t head) {
+    subscribe->NotifyOutboxHead(head);
+    api->NotifyOutboxHead(head);
+  });
   if (Status st = d.engine->Start(); !st.ok()) {
     return st;
   }

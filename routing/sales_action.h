@@ -41,9 +41,9 @@ struct SalesActionError {
 // value is the seq, a positive integer (else bad_request, seq 0); "reason" (reject) must be a
 // string when present and not null (else bad_request); "outcome" (close) must be won, lost or
 // recycled (else invalid_outcome, naming the seq); "amount" (close), when present and not null,
-// a finite non-negative number (else invalid_amount, naming the seq). Unknown keys are ignored (a tool may attach
-// its own metadata). True with *out filled (as_rep left empty for the caller), or false with
-// *err filled. Not an object, or no command key or more than one: bad_request.
+// a finite non-negative number (else invalid_amount, naming the seq). Unknown keys are ignored (a
+// tool may attach its own metadata). True with *out filled (as_rep left empty for the caller), or
+// false with *err filled. Not an object, or no command key or more than one: bad_request.
 bool ParseSalesAction(const Value& object, SalesAction* out, SalesActionError* err);
 
 // The answer: ok, or an error code (unknown_seq, not_holder, already_closed, already_accepted,

@@ -35,11 +35,15 @@ constexpr std::string_view kRules =
     "      strategy: round_robin\n"
     "      reps: [{id: alice}]\n";
 
-// A qualifying event whose traits make each of its records about `pad` bytes bigger.
-std::string Qualify(const std::string& lead, size_t pad = 0) {
-  return R"({"type":"track","userId":")" + lead +
-         R"(","event":"Qualify","context":{"traits":{"note":")" + std::string(pad, 'n') +
-         R"("}},"messageId":"q-)" + lead + R"("})";
+std::string Qualify(const std::string& lead) {
+  return R"({"type":"track","userId":")" + lead + R"(","event":"Qualify","messageId":"q-)" + lead +
+         R"("})";
+}
+
+// A trait of `pad` bytes, which every later record of the lead carries.
+std::string BigTrait(const std::string& lead, size_t pad) {
+  return R"({"type":"identify","userId":")" + lead + R"(","traits":{"note":")" +
+         std::string(pad, 'n') + R"("},"messageId":"i-)" + lead + R"("})";
 }
 
 // An SSE client on a raw connection: sends the request, then reads events ("id:" and "data:"
@@ -141,14 +145,16 @@ TEST_F(EventStreamTest, NeverReadingStreamClientSlowsNobody) {
   stuck.connection().set_receive_buffer(4096);
   ASSERT_OK(stuck.Open(daemon_.http_port(), "/v1/stream?from=0"));
 
-  // Megabytes of records: far more than the stuck client's socket buffers take.
+  // About 24 MB of records (two of 4 KB per lead): far more than the stuck client's socket
+  // buffers take.
   constexpr int kLeads = 3000;
   std::vector<std::string> lines;
   for (int i = 0; i < kLeads; ++i) {
-    lines.push_back(Qualify("lead-" + std::to_string(i), 2000));
+    lines.push_back(BigTrait("lead-" + std::to_string(i), 4000));
+    lines.push_back(Qualify("lead-" + std::to_string(i)));
   }
   ASSERT_OK(ingest_.SendLines(lines));
-  ASSERT_OK(ingest_.WaitForAck(kLeads));  // ingest went on
+  ASSERT_OK(ingest_.WaitForAck(lines.size()));  // ingest went on
   EXPECT_TRUE(ingest_.errors().empty());
 
   // Another stream client reads everything up to the last lead's routed record.
@@ -196,8 +202,8 @@ TEST_F(EventStreamTest, SalesActionsOverHttp) {
       http.Post("/v1/actions", R"({"close":)" + s + R"(,"outcome":"won","amount":-5})", Auth());
   EXPECT_EQ(negative.status, 400);
   EXPECT_EQ(JsonString(negative.Json(), "error"), "invalid_amount");
-  HttpResult closed = http.Post(
-      "/v1/actions", R"({"close":)" + s + R"(,"outcome":"won","amount":12000})", Auth());
+  HttpResult closed =
+      http.Post("/v1/actions", R"({"close":)" + s + R"(,"outcome":"won","amount":12000})", Auth());
   ASSERT_EQ(closed.status, 200) << closed.body;
   StreamClient closes;
   ASSERT_OK(closes.Open(daemon_.http_port(), "/v1/stream?from=0&kinds=closed"));
