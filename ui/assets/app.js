@@ -361,6 +361,7 @@ async function loadFunnel() {
   rows.push({key: 'escalated', label: 'escalated', n: json.escalated});
   for (const [outcome, n] of Object.entries(closed)) rows.push({key: 'closed.' + outcome, label: 'closed ' + outcome, n, cls: outcome});
   rows.push({key: 'won_amount', label: 'won amount', n: json.won_amount, noBar: true});
+  for (const [t, n] of Object.entries(json.transitions || {})) rows.push({key: 'transitions.' + t, label: 'moved ' + t.replace('>', ' → '), n, noBar: true});
 
   const barRows = rows.filter((r) => !r.noBar);
   const max = Math.max(1, ...barRows.map((r) => r.n || 0));
@@ -378,6 +379,16 @@ async function loadFunnel() {
     h('thead', {}, h('tr', {}, h('th', {}, 'what'), h('th', {}, 'count'))),
     h('tbody', {}, rows.map((r) => h('tr', {}, h('td', {}, r.label),
       h('td', {class: 'n', dataset: {funnel: r.key, value: String(r.n ?? 0)}}, fmt(r.n ?? 0))))));
+
+  const cell = (v) => h('td', {class: 'n'}, fmt(v));
+  $('#funnel-reps').replaceChildren(
+    h('thead', {}, h('tr', {}, ['rep', 'team', 'routed', 'accepted', 'won', 'lost', 'won amount'].map((c) => h('th', {}, c)))),
+    h('tbody', {}, (json.reps || []).map((r) => h('tr', {dataset: {funnelRep: r.rep}}, h('td', {}, r.rep), h('td', {}, r.team),
+      cell(r.routed), cell(r.accepted), cell(r.won), cell(r.lost), cell(r.won_amount)))));
+  $('#funnel-rules').replaceChildren(
+    h('thead', {}, h('tr', {}, ['rule', 'score', 'closed', 'won', 'win rate', 'lift', 'won amount'].map((c) => h('th', {}, c)))),
+    h('tbody', {}, (json.rules || []).map((r) => h('tr', {dataset: {funnelRule: r.rule}}, h('td', {}, r.rule), h('td', {}, r.score),
+      cell(r.closed), cell(r.won), cell(r.win_rate), cell(r.lift), cell(r.won_amount)))));
 
   const speed = json.speed_to_lead_ms || {};
   $('#speed-table').replaceChildren(
