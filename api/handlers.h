@@ -1,6 +1,6 @@
 // The admin API's handlers (SPEC 6): one small function per row of the route table in
 // api/http_api.cc, grouped by concept: health_handlers.cc, leads_handlers.cc, rules_handlers.cc,
-// reps_handlers.cc. (Segment ingest is ingest/segment_http.h.)
+// reps_handlers.cc, funnel_handlers.cc. (Segment ingest is ingest/segment_http.h.)
 //
 // A handler runs on the HttpServer's thread once the route table has checked the row's auth. What
 // reads or changes engine state runs on the engine thread (Engine::RunOnEngine) and answers from
@@ -19,6 +19,7 @@
 #include "core/engine.h"
 #include "handoff/clock.h"
 #include "net/http_server.h"
+#include "net/http_util.h"
 #include "rules/rule_loader.h"
 
 namespace handoff {
@@ -42,6 +43,16 @@ void GetHealth(ApiContext& api, const HttpRequest& request, const PathParams& pa
 // GET /metrics: the Prometheus text exposition.
 void GetMetrics(ApiContext& api, const HttpRequest& request, const PathParams& params,
                 HttpRespond respond);
+
+// A time query parameter (`?at=`, `?since=`): RFC 3339 or epoch seconds. Leaves *out as it is
+// when the parameter is absent; false when it is there but not a time.
+[[nodiscard]] bool ReadTimeParam(const QueryParams& query, std::string_view name, EpochSeconds* out,
+                                 bool* present = nullptr);
+
+// funnel_handlers.cc
+// GET /v1/funnel?since=&until=&team=: the funnel and feedback figures (SPEC 12).
+void GetFunnel(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               HttpRespond respond);
 
 // leads_handlers.cc
 // GET /v1/leads/{id}?at=TIME: the lead with its scores read at TIME (default now); 404 unknown.

@@ -55,6 +55,7 @@ std::vector<Route> HttpApi::Routes() {
       row("GET", "/v1/rules", kAdmin, GetRules),
       row("POST", "/v1/rules/reload", kAdmin, ReloadRules),
       row("POST", "/v1/rules/validate", kAdmin, ValidateRules),
+      row("GET", "/v1/funnel", kAdmin, GetFunnel),
       row("GET", "/v1/reps", kAdmin, ListReps),
       row("PUT", "/v1/reps/{id}/availability", kAdmin, SetRepAvailability),
       row("POST", "/v1/reps/{id}/availability", kAdmin, SetRepAvailability),

@@ -8,6 +8,22 @@
 
 namespace handoff {
 
+bool ReadTimeParam(const QueryParams& query, std::string_view name, EpochSeconds* out,
+                   bool* present) {
+  std::optional<std::string_view> value = query.Get(name);
+  if (present != nullptr) {
+    *present = value.has_value();
+  }
+  if (!value.has_value()) {
+    return true;
+  }
+  // Query decoding turns an unencoded '+' into a space; an RFC 3339 time has no spaces, so a
+  // space here was the '+' of an offset (`?at=2026-11-22T10:00:00+01:00`).
+  std::string text(*value);
+  std::replace(text.begin(), text.end(), ' ', '+');
+  return ParseTimeParam(text, out);
+}
+
 void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
              HttpRespond respond) {
   auto query = QueryParams::Parse(request.query);
@@ -16,16 +32,10 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
     return;
   }
   EpochSeconds at = api.clock->Now();
-  if (auto at_text = query->Get("at"); at_text.has_value()) {
-    // Query decoding turns an unencoded '+' into a space; an RFC 3339 time has no spaces, so a
-    // space here was the '+' of an offset (`?at=2026-11-22T10:00:00+01:00`).
-    std::string text(*at_text);
-    std::replace(text.begin(), text.end(), ' ', '+');
-    if (!ParseTimeParam(text, &at)) {
-      respond(JsonErrorResponse(400, "bad_request",
-                                "\"at\" must be an RFC 3339 date-time or epoch seconds"));
-      return;
-    }
+  if (!ReadTimeParam(*query, "at", &at)) {
+    respond(JsonErrorResponse(400, "bad_request",
+                              "\"at\" must be an RFC 3339 date-time or epoch seconds"));
+    return;
   }
   Engine* engine = api.engine;
   engine->RunOnEngine([engine, id = params.Get("id"), at, respond = std::move(respond)] {

@@ -2,43 +2,21 @@
 
 #include <algorithm>
 
+#include "base/prometheus_text.h"
 #include "handoff/value.h"
 
 namespace handoff {
 namespace {
 
 void Line(std::string* out, std::string_view name, std::string_view labels, double value) {
-  out->append(name);
-  if (!labels.empty()) {
-    out->push_back('{');
-    out->append(labels);
-    out->push_back('}');
-  }
-  out->push_back(' ');
-  AppendJsonNumber(value, out);
-  out->push_back('\n');
+  AppendPromLine(name, labels, value, out);
 }
 
 void Header(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
-  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
-  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  AppendPromHeader(name, type, help, out);
 }
 
-// A Prometheus label value: backslash, quote and newline escaped.
-std::string LabelValue(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out.append("\\n");
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string LabelValue(std::string_view v) { return PromLabelValue(v); }
 
 }  // namespace
 
@@ -186,6 +164,10 @@ std::string Metrics::RenderPrometheus() const {
          "TCP error replies counted instead of queued: the client was not reading them.");
   Line(&out, "handoff_replies_dropped_total", "",
        static_cast<double>(replies_dropped_.load(kRelaxed)));
+  {
+    std::lock_guard<std::mutex> lock(extra_mu_);
+    out.append(funnel_text_);
+  }
   return out;
 }
 

@@ -59,6 +59,12 @@ class Metrics {
     commit_bytes_.fetch_add(bytes, kRelaxed);
   }
 
+  // The funnel's figures (SPEC 12), already in the exposition format; rendered by the engine as
+  // they change and appended to RenderPrometheus as they are. Any thread.
+  void SetFunnelText(std::string text) {
+    std::lock_guard<std::mutex> lock(extra_mu_);
+    funnel_text_ = std::move(text);
+  }
   // Approximate quantile of the apply latency histogram (for logs and load reports).
   double ApplyLatencyQuantile(double q) const;
 
@@ -98,6 +104,8 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> stage_transitions_;
   std::map<std::pair<std::string, std::string>, uint64_t> routed_;
+  mutable std::mutex extra_mu_;
+  std::string funnel_text_;  // guarded by extra_mu_
 };
 
 }  // namespace handoff

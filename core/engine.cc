@@ -53,6 +53,7 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
       router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)),
       history_(store, options_.history),
       dedupe_(options_.dedupe_window),
+      funnel_(options_.funnel, store),
       rules_manager_(
           options_.rules_path, options_.watch_rules,
           [this](std::shared_ptr<const RuleSet> rules, ReloadDone done) {
@@ -224,6 +225,10 @@ Status Engine::LoadState() {
     return decode_error;
   }
   metrics_->SetLeads(lead_count_);
+  if (st = funnel_.Load(); !st.ok()) {
+    return st;
+  }
+  RenderFunnelMetrics(/*now_please=*/true);
   return Status::Ok();
 }
 
@@ -558,17 +563,18 @@ void Engine::MarkDirty(LeadEntry& entry) {
 }
 
 void Engine::ApplyEvent(const Event& event, EpochSeconds received_at) {
+  applying_received_at_ = received_at;  // for the funnel's speed-to-lead
   // SPEC 8: an alias links previousId to the lead's id; an identify with both ids links the
   // anonymousId to the userId.
   if (event.type == EventType::kAlias) {
     ApplyLink(event, event.previous_id, event.lead_key(), received_at);
-    return;
-  }
-  if (event.type == EventType::kIdentify && !event.user_id.empty() && !event.anonymous_id.empty()) {
+  } else if (event.type == EventType::kIdentify && !event.user_id.empty() &&
+             !event.anonymous_id.empty()) {
     ApplyLink(event, event.anonymous_id, event.user_id, received_at);
-    return;
+  } else {
+    ApplyToLead(LeadFor(identity_.Resolve(event.lead_key())), event, received_at);
   }
-  ApplyToLead(LeadFor(identity_.Resolve(event.lead_key())), event, received_at);
+  applying_received_at_ = 0;
 }
 
 void Engine::ApplyToLead(LeadEntry& entry, const Event& event, EpochSeconds received_at) {
@@ -712,6 +718,7 @@ void Engine::DropLead(const std::string& id) {
   if (entry->pinned_stored) {
     batch_.DeletePinned(id);
   }
+  funnel_.Forget(id, &batch_);
   leads_.erase(it);
   --lead_count_;
   lead_count_dirty_ = true;
@@ -744,7 +751,110 @@ uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_a
   record->score_defs = &scorer_->rules().scores;
   record->scores = score_scratch_.data();
   record->traits = &lead->traits;
-  return outbox_.Append(record, &batch_);
+  const uint64_t seq = outbox_.Append(record, &batch_);
+  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at), &batch_);
+  return seq;
+}
+
+FunnelContext Engine::FunnelContextFor(const OutboxRecord& record, Lead* lead,
+                                       EpochSeconds scores_at) {
+  FunnelContext context;
+  if (lead->owner.has_value() && !lead->owner->closed) {
+    context.owner_team = lead->owner->team;
+  }
+  const RuleSet& rules = scorer_->rules();
+  switch (record.kind) {
+    case OutboxKind::kStage: {
+      if (!rules.routing.enabled) {
+        break;
+      }
+      auto index_of = [&](std::string_view name) {
+        for (size_t i = 0; i < rules.stages.size(); ++i) {
+          if (rules.stages[i].name == name) {
+            return static_cast<int>(i);
+          }
+        }
+        return -1;
+      };
+      const int routing_stage = rules.routing.stage_index;
+      context.reaches_routing_stage =
+          index_of(record.from) < routing_stage && index_of(record.to) >= routing_stage;
+      context.received_at = applying_received_at_ > 0 ? applying_received_at_ : record.at;
+      break;
+    }
+    case OutboxKind::kAccepted:
+      if (lead->owner.has_value()) {
+        context.routed_at = lead->owner->routed_at;
+      }
+      break;
+    case OutboxKind::kRouted:
+    case OutboxKind::kClosed: {
+      // The rules that award the lead points now (SPEC 12: by the time it was routed).
+      scorer_->Breakdown(lead, scores_at, &breakdown_scratch_, &score_scratch_);
+      funnel_rules_scratch_.clear();
+      for (size_t s = 0; s < breakdown_scratch_.size(); ++s) {
+        for (const ScorePart& part : breakdown_scratch_[s]) {
+          if (part.points != 0) {
+            funnel_rules_scratch_.push_back(
+                FunnelRule{std::string(part.rule_id), rules.scores[s].name});
+          }
+        }
+      }
+      context.rules_now = &funnel_rules_scratch_;
+      break;
+    }
+    default:
+      break;
+  }
+  return context;
+}
+
+FunnelStageCounts Engine::StageCounts() const {
+  const RuleSet& rules = scorer_->rules();
+  FunnelStageCounts counts;
+  uint64_t staged = 0;
+  for (const auto& [stage, ids] : index_by_stage_) {
+    staged += ids.size();
+  }
+  for (size_t i = 0; i < rules.stages.size(); ++i) {
+    uint64_t n = 0;
+    if (i == 0) {
+      n = lead_count_ >= staged ? lead_count_ - staged : 0;
+    } else if (auto it = index_by_stage_.find(rules.stages[i].name); it != index_by_stage_.end()) {
+      n = it->second.size();
+    }
+    counts.emplace_back(rules.stages[i].name, n);
+  }
+  for (const auto& [stage, ids] : index_by_stage_) {
+    const bool known = std::any_of(rules.stages.begin(), rules.stages.end(),
+                                   [&](const StageDef& def) { return def.name == stage; });
+    if (!known && !ids.empty()) {
+      counts.emplace_back(stage, ids.size());
+    }
+  }
+  return counts;
+}
+
+Status Engine::FunnelJson(const FunnelWindow& window, std::string* json) const {
+  FunnelTotals totals;
+  if (Status st = funnel_.Query(window, &totals); !st.ok()) {
+    return st;
+  }
+  json->clear();
+  AppendFunnelJson(window, StageCounts(), totals, json);
+  return Status::Ok();
+}
+
+void Engine::RenderFunnelMetrics(bool now_please) {
+  const EpochSeconds now = clock_->Now();
+  if (funnel_.version() == funnel_metrics_version_ || (!now_please && now < next_funnel_metrics_)) {
+    return;
+  }
+  funnel_metrics_version_ = funnel_.version();
+  next_funnel_metrics_ = now + 0.1;
+  std::string text;
+  AppendFunnelPrometheus(StageCounts(), funnel_.all_time(), &text);
+  metrics_->SetFunnelText(std::move(text));
 }
 
 void Engine::LeadChanged(Lead* lead) {
@@ -883,6 +993,7 @@ bool Engine::Seal() {
   }
   inflight_.outbox_next_seq = outbox_.WriteMeta(&batch_);
   history_.Flush(&batch_, now);
+  funnel_.Flush(&batch_);
   inflight_.bytes = batch_.size_bytes();
   std::swap(inflight_.batch, batch_);
   batch_.Clear();
@@ -981,6 +1092,11 @@ void Engine::RunCron() {
       LogWarning("outbox trim failed: " + st.ToString());
     }
   }
+  if (now >= next_funnel_trim_) {
+    next_funnel_trim_ = now + 60;
+    funnel_.Trim(now, &batch_);
+  }
+  RenderFunnelMetrics(/*now_please=*/false);
   FinishCommitIfDone();
   if (!commit_in_flight_) {
     StartCommit();

@@ -46,6 +46,8 @@
 
 #include "base/metrics.h"
 #include "core/rules_manager.h"
+#include "funnel/funnel.h"
+#include "funnel/funnel_report.h"
 #include "handoff/clock.h"
 #include "handoff/event.h"
 #include "handoff/status.h"
@@ -83,6 +85,8 @@ struct EngineOptions {
   bool history = true;
   // Seconds history is kept, by commit time; 0 keeps it forever. Default: 90 d.
   double history_retention = 90 * 86400;
+  // The funnel's figures (SPEC 12): how long facts and hour totals are kept.
+  FunnelOptions funnel;
 };
 
 struct RulesInfo {
@@ -167,6 +171,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
   const Scorer& scorer() const { return *scorer_; }
   const Clock& clock() const { return *clock_; }
+  // Leads per stage now (SPEC 12 `stages`), in the rules' stage order, then any stage a reload
+  // removed that still has leads. From the in-memory indexes and the lead count, not a scan.
+  FunnelStageCounts StageCounts() const;
+  // The funnel figures of `window` (SPEC 12), as the JSON answer of GET /v1/funnel.
+  Status FunnelJson(const FunnelWindow& window, std::string* json) const;
 
  private:
   struct Closure {
@@ -278,6 +287,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   uint64_t Rejected(const std::vector<LoadError>& errors);
   void InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version);
   Status LoadState();
+  // The FunnelContext of a record about to be published for `lead`.
+  FunnelContext FunnelContextFor(const OutboxRecord& record, Lead* lead, EpochSeconds scores_at);
+  // Hands the funnel's all-time figures to the metrics when they changed (at most every 0.1 s
+  // unless `now_please`).
+  void RenderFunnelMetrics(bool now_please);
   // Reads the dedupe seed (or picks one) and the dedupe log back into dedupe_.
   Status RestoreDedupe();
 
@@ -334,6 +348,8 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::vector<AwardedPoints> awarded_scratch_;
   std::vector<std::pair<std::string_view, double>> awards_scratch_;
   EpochSeconds next_history_trim_ = 0;
+  // The funnel (SPEC 12): fed by Publish, flushed with every seal.
+  Funnel funnel_;
   RulesManager rules_manager_;  // last: its thread calls into the members above
   uint64_t commit_generation_ = 1;
   size_t events_in_commit_ = 0;
@@ -341,6 +357,12 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   EpochSeconds next_trim_ = 0;
   std::vector<double> score_scratch_;
   std::string encode_scratch_;
+  EpochSeconds applying_received_at_ = 0;  // the receive time of the event being applied, or 0
+  std::vector<FunnelRule> funnel_rules_scratch_;
+  std::vector<std::vector<ScorePart>> breakdown_scratch_;
+  uint64_t funnel_metrics_version_ = 0;
+  EpochSeconds next_funnel_metrics_ = 0;
+  EpochSeconds next_funnel_trim_ = 0;
 };
 
 }  // namespace handoff

@@ -86,6 +86,16 @@ void CommitBatch::PutHistory(std::string_view key, std::string_view value) {
 
 void CommitBatch::DeleteHistory(std::string_view key) { Append(Op::kDeleteHistory, key, {}, {}); }
 
+void CommitBatch::PutFunnel(std::string_view key, std::string_view value) {
+  Append(Op::kPutFunnel, key, value, {});
+}
+
+void CommitBatch::DeleteFunnel(std::string_view key) { Append(Op::kDeleteFunnel, key, {}, {}); }
+
+void CommitBatch::DeleteFunnelRange(std::string_view begin, std::string_view end) {
+  Append(Op::kDeleteFunnelRange, begin, end, {});
+}
+
 void CommitBatch::Clear() {
   rep_.clear();
   count_ = 0;

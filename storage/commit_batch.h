@@ -43,6 +43,11 @@ class CommitBatch {
   // A history bucket (storage/store_format.h); `value` starts with the block time.
   void PutHistory(std::string_view key, std::string_view value);
   void DeleteHistory(std::string_view key);
+  // Funnel figures (funnel/): opaque keys and values of the funnel column family; a range
+  // deletion removes keys in [begin, end).
+  void PutFunnel(std::string_view key, std::string_view value);
+  void DeleteFunnel(std::string_view key);
+  void DeleteFunnelRange(std::string_view begin, std::string_view end);
 
   bool empty() const { return count_ == 0; }
   size_t count() const { return count_; }
@@ -65,6 +70,9 @@ class CommitBatch {
     kDeleteLink,
     kPutHistory,
     kDeleteHistory,
+    kPutFunnel,
+    kDeleteFunnel,
+    kDeleteFunnelRange,  // key: begin, value: end
   };
   struct Entry {
     Op op;

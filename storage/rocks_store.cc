@@ -38,11 +38,12 @@ enum ColumnFamily : size_t {
   kHistory,
   kDedupeLog,
   kPinned,
+  kFunnel,
   kNumColumnFamilies
 };
 constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
     "default",   fmt::kLeads,   fmt::kDedupe,    fmt::kOutbox, fmt::kMeta,
-    fmt::kLinks, fmt::kHistory, fmt::kDedupeLog, fmt::kPinned};
+    fmt::kLinks, fmt::kHistory, fmt::kDedupeLog, fmt::kPinned, fmt::kFunnel};
 
 // Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
 // that a burst of commits does not stall on flushes.
@@ -245,6 +246,10 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   // Pinned: read once, at start; written when a lead is staged or owned, or stops being so.
   descriptors.emplace_back(kColumnFamilyNames[kPinned],
                            BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
+  // Funnel: hour totals read whole at start, facts read by time range (the edges of a window)
+  // and trimmed as a prefix; small, like meta.
+  descriptors.emplace_back(kColumnFamilyNames[kFunnel],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kMetaWriteBuffer));
 
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status rs =
@@ -349,6 +354,15 @@ Status RocksStore::Commit(CommitBatch* batch) {
         break;
       case CommitBatch::Op::kDeleteHistory:
         rs = wb.Delete(cf(kHistory), key);
+        break;
+      case CommitBatch::Op::kPutFunnel:
+        rs = wb.Put(cf(kFunnel), key, value);
+        break;
+      case CommitBatch::Op::kDeleteFunnel:
+        rs = wb.Delete(cf(kFunnel), key);
+        break;
+      case CommitBatch::Op::kDeleteFunnelRange:
+        rs = wb.DeleteRange(cf(kFunnel), key, value);
         break;
     }
   });
@@ -586,6 +600,22 @@ Status RocksStore::TrimHistory(EpochSeconds cutoff) {
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.durability == Durability::kFsync;
   return FromRocks(db_->DeleteRange(write_options, cf(kHistory), first, end), "trim history");
+}
+
+Status RocksStore::ScanFunnel(
+    std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kFunnel)));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    if (!end.empty() && key >= end) {
+      break;
+    }
+    if (!fn(key, ToView(it->value()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan funnel");
 }
 
 Status RocksStore::CompactAll() {

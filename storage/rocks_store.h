@@ -121,6 +121,9 @@ class RocksStore final : public Store {
   Status GetHistory(std::string_view key, std::string* value) const override;
   Status LastHistoryKey(std::string* key) const override;
   Status TrimHistory(EpochSeconds cutoff) override;
+  Status ScanFunnel(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const override;
   Status CompactAll() override;
 
   // RocksDB's statistics per column family, for debugging. Free text.

@@ -89,6 +89,11 @@ class Store {
   // prefix of blocks, as TrimOutbox does). Meant for the daemon's cron.
   virtual Status TrimHistory(EpochSeconds cutoff) = 0;
 
+  // Calls fn(key, value) for the funnel keys in [begin, end) in key order (end empty: to the
+  // last), until fn returns false. Keys and values are the funnel's own (funnel/).
+  virtual Status ScanFunnel(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
   // Compacts every column family fully, so expired dedupe ids and trimmed records leave the disk
   // now rather than later. Slow; for tests and maintenance.
   virtual Status CompactAll() = 0;

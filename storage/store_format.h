@@ -16,6 +16,8 @@
 //   pinned         lead id (bytes as given)          empty: leads kept in memory (staged, owned)
 //   history        block: 8 bytes big-endian, then   block time (8 bytes, see AppendTime) + the
 //                  bucket: 4 bytes big-endian         bucket's history entries (history/)
+//   funnel         the funnel's own keys (funnel/funnel_store.h: hour totals, facts by time,
+//                  per-lead marks); opaque to the store
 //
 // The default column family exists (RocksDB requires it) and stays empty.
 #pragma once
@@ -37,6 +39,7 @@ inline constexpr char kOutbox[] = "outbox";
 inline constexpr char kMeta[] = "meta";
 inline constexpr char kLinks[] = "links";
 inline constexpr char kHistory[] = "history";
+inline constexpr char kFunnel[] = "funnel";
 
 inline constexpr size_t kSeqKeySize = 8;
 inline constexpr size_t kHistoryKeySize = 12;

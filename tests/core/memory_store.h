@@ -75,6 +75,15 @@ class MemoryStore final : public Store {
         case CommitBatch::Op::kDeleteHistory:
           history_.erase(key);
           break;
+        case CommitBatch::Op::kPutFunnel:
+          funnel_[key] = value;
+          break;
+        case CommitBatch::Op::kDeleteFunnel:
+          funnel_.erase(key);
+          break;
+        case CommitBatch::Op::kDeleteFunnelRange:
+          funnel_.erase(funnel_.lower_bound(key), funnel_.lower_bound(value));
+          break;
       }
     });
     if (!ok) {
@@ -170,6 +179,21 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status ScanFunnel(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = funnel_.lower_bound(begin); it != funnel_.end(); ++it) {
+      if (!end.empty() && it->first >= end) {
+        break;
+      }
+      if (!fn(it->first, it->second)) {
+        break;
+      }
+    }
+    return Status::Ok();
+  }
+
   Status GetHistory(std::string_view key, std::string* value) const override {
     std::lock_guard<std::mutex> lock(mu_);
     return Get(history_, key, value);
@@ -260,6 +284,7 @@ class MemoryStore final : public Store {
   Map meta_;
   Map links_;
   Map history_;
+  Map funnel_;
   bool fail_commits_ = false;
   int recovers_ = 0;
   int commits_ = 0;
