@@ -359,6 +359,7 @@ async function loadFunnel() {
   rows.push({key: 'rejected', label: 'rejected', n: json.rejected});
   rows.push({key: 'reassigned', label: 'reassigned', n: json.reassigned});
   rows.push({key: 'escalated', label: 'escalated', n: json.escalated});
+  if (json.unrouted !== undefined) rows.push({key: 'unrouted', label: 'unrouted', n: json.unrouted});
   for (const [outcome, n] of Object.entries(closed)) rows.push({key: 'closed.' + outcome, label: 'closed ' + outcome, n, cls: outcome});
   rows.push({key: 'won_amount', label: 'won amount', n: json.won_amount, noBar: true});
   for (const [t, n] of Object.entries(json.transitions || {})) rows.push({key: 'transitions.' + t, label: 'moved ' + t.replace('>', ' → '), n, noBar: true});
@@ -392,12 +393,12 @@ async function loadFunnel() {
 
   const speed = json.speed_to_lead_ms || {};
   $('#speed-table').replaceChildren(
-    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'p50'), h('th', {}, 'p90'), h('th', {}, 'p99'))),
+    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'p50'), h('th', {}, 'p90'), h('th', {}, 'p99'), h('th', {}, 'leads'))),
     h('tbody', {}, ['routed', 'accepted'].map((k) => h('tr', {}, h('td', {}, k === 'routed' ? 'event → routed' : 'routed → accepted'),
       ['p50', 'p90', 'p99'].map((p) => {
         const v = speed[k] ? speed[k][p] : undefined;
         return h('td', {class: 'n', dataset: {speed: `${k}.${p}`, value: String(v ?? '')}}, fmt(v));
-      })))));
+      }), h('td', {class: 'n'}, fmt(speed[k] ? speed[k].count : undefined))))));
 }
 
 async function loadReps() {
