@@ -101,6 +101,16 @@ function startDaemon(dir) {
   });
 }
 
+// SIGTERM, then waits for the exit (SIGKILL after the deadline), so the data dir can go.
+function stopDaemon(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), DEADLINE_MS);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
 // Sends NDJSON events over TCP ingest and waits for the ack of every line.
 function sendEvents(port, events) {
   return new Promise((resolve, reject) => {
@@ -241,7 +251,7 @@ async function main() {
     console.log(`PASS (screenshots in ${shots})`);
   } finally {
     await browser.close();
-    daemon.child.kill('SIGTERM');
+    await stopDaemon(daemon.child);
     fs.rmSync(dir, {recursive: true, force: true});
   }
 }
