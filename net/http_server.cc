@@ -573,7 +573,9 @@ class Session : public std::enable_shared_from_this<Session> {
         });
     WatchStreamClient();
     stream_last_write_ = std::chrono::steady_clock::now();
-    ArmStreamHeartbeat(stream_last_write_ + stream_heartbeat_);
+    if (stream_heartbeat_ > std::chrono::milliseconds::zero()) {
+      ArmStreamHeartbeat(stream_last_write_ + stream_heartbeat_);
+    }
     WriteStreamOut();
   }
 

@@ -125,7 +125,8 @@ struct HttpResponse {
   // close), with Cache-Control: no-cache and Connection: close; the connection serves nothing
   // after this response. Its end of input (the client closed) closes the connection at once.
   std::shared_ptr<HttpBodyStream> stream;
-  // With `stream`: Next(idle=true) is asked after this long without a write. Default: 10 s.
+  // With `stream`: Next(idle=true) is asked after this long without a write (0: never).
+  // Default: 10 s.
   std::chrono::milliseconds stream_heartbeat{10000};
 };
 
