@@ -825,11 +825,12 @@ FunnelStageCounts Engine::StageCounts() const {
     }
     counts.emplace_back(rules.stages[i].name, n);
   }
-  for (const auto& [stage, ids] : index_by_stage_) {
+  for (const auto& entry : index_by_stage_) {
+    const std::string& stage = entry.first;
     const bool known = std::any_of(rules.stages.begin(), rules.stages.end(),
                                    [&](const StageDef& def) { return def.name == stage; });
-    if (!known && !ids.empty()) {
-      counts.emplace_back(stage, ids.size());
+    if (!known && !entry.second.empty()) {
+      counts.emplace_back(stage, entry.second.size());
     }
   }
   return counts;

@@ -180,6 +180,12 @@ void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
     metrics_->Routed("unrouted", "no_team_matched");
     return;
   }
+  // First in, first out (SPEC 7): leads already waiting for this team get the reps that have
+  // become eligible since the last drain (a close, a rep back online, working hours begun)
+  // before this lead may take one.
+  if (!draining_ && queues_.contains(routing.teams[team].id)) {
+    Drain();
+  }
   int rep = PickRep(team, lead, {}, now, scores_at);
   if (rep < 0) {
     Enqueue(lead->id, routing.teams[team].id);

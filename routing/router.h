@@ -213,6 +213,7 @@ class Router {
   bool queues_dirty_ = false;
   bool accounts_dirty_ = false;
   bool drain_needed_ = false;
+  bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)
   bool reroute_unrouted_ = false;  // at start: route the unrouted queue on the first drain
   EpochSeconds last_drain_ = 0;
 };

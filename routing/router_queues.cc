@@ -43,6 +43,11 @@ void Router::Drain() {
   if (!RoutingEnabled()) {
     return;
   }
+  draining_ = true;
+  struct Done {
+    bool* flag;
+    ~Done() { *flag = false; }
+  } done{&draining_};
   NoticeClockWakes(now);
   if (reroute_unrouted_) {
     reroute_unrouted_ = false;

@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
-all_targets=(ndjson_ingest rule_file expression http_request subscriber_line lead_codec)
+all_targets=(ndjson_ingest rule_file expression http_request subscriber_line lead_codec funnel_codec)
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=("${all_targets[@]}")

@@ -580,6 +580,30 @@ routing:
   EXPECT_EQ(View("a")->queued_in_team, 0u);
 }
 
+// A rep freed by a close takes the lead that waited, not one that qualifies before the next
+// drain: the queue is drained before a new lead of the team picks a rep.
+TEST_F(RouterTest, ANewLeadDoesNotJumpTheQueueBeforeTheDrain) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: solo
+      reps: [{id: a, max_open: 1}]
+)");
+  Qualified("l1");
+  Qualified("l2");  // waits
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  ASSERT_TRUE(Close(recs[0].seq, "won").ok);  // frees a; no tick yet
+  Qualified("l3");
+  std::vector<Rec> after = Take();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].kind, "closed");
+  EXPECT_EQ(after[1].kind, "routed");
+  EXPECT_EQ(after[1].lead, "l2");            // first in, first out
+  EXPECT_EQ(View("a")->queued_in_team, 1u);  // l3 waits behind it
+}
+
 TEST_F(RouterTest, OfflineRepsGetNothingAndComingBackDrainsTheQueueInOrder) {
   Load(R"(
 routing:
