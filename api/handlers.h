@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/event_stream.h"
 #include "api/routes.h"
 #include "base/json_parser.h"
 #include "base/metrics.h"
@@ -28,7 +29,8 @@ struct ApiContext {
   Engine* engine = nullptr;
   Metrics* metrics = nullptr;
   const Clock* clock = nullptr;
-  JsonParser* json = nullptr;  // for request bodies; the HttpServer's thread only
+  JsonParser* json = nullptr;       // for request bodies; the HttpServer's thread only
+  EventStreams* streams = nullptr;  // GET /v1/stream's outbox readers
 };
 
 using ApiHandler = void(ApiContext& api, const HttpRequest& request, const PathParams& params,
@@ -91,6 +93,31 @@ void GetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
 // PUT /v1/accounts/{domain} {"owner": "rep"}: answers after the commit; 422 unknown rep.
 void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathParams& params,
                      HttpRespond respond);
+
+// actions_handlers.cc: sales answers over HTTP, for the web UI (the TCP subscriber lines' twin).
+// POST /v1/actions?rep=R with {"accept":SEQ}, {"reject":SEQ,"reason":..} or
+// {"close":SEQ,"outcome":..,"amount":..} (read by ParseSalesAction, routing/sales_action.h):
+// 200 {"ok":SEQ} after the commit that holds its effects, or {"error":CODE,"message":..,"seq":SEQ}
+// with 400 (bad_request, invalid_outcome, invalid_amount), 404 (unknown_seq), 409 (not_holder,
+// already_accepted, already_closed), 503 (unavailable). With ?rep=R the action is taken as rep R
+// (another rep's lead is not_holder); without it, for whichever rep holds the lead.
+void PostAction(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond);
+
+// stream_handlers.cc
+// GET /v1/stream?from=&rep=&team=&kinds=: the outbox as Server-Sent Events (api/event_stream.h);
+// 400 on a bad parameter or Last-Event-ID.
+void GetStream(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               HttpRespond respond);
+
+// ui_handlers.cc: the web UI's files, built into the binary (ui/ui_assets.h); no auth (they hold
+// no data: every call the pages make needs the admin token).
+// GET /ui/{file} (and /ui, /ui/: index.html): the file, or 404.
+void GetUiFile(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               HttpRespond respond);
+// GET /: 308 to /ui/.
+void RedirectToUi(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                  HttpRespond respond);
 
 // A response with a JSON body (application/json).
 inline HttpResponse JsonResponse(int status, std::string body) {

@@ -7,7 +7,12 @@ namespace handoff {
 
 HttpApi::HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics,
                  const Clock* clock)
-    : context_{.engine = engine, .metrics = metrics, .clock = clock, .json = &json_},
+    : streams_(&engine->outbox(), EventStreamOptions{.heartbeat = options.heartbeat}),
+      context_{.engine = engine,
+               .metrics = metrics,
+               .clock = clock,
+               .json = &json_,
+               .streams = &streams_},
       segment_(SegmentHttpOptions{.write_keys = options.write_keys,
                                   .max_event_bytes = options.max_event_bytes},
                engine, metrics, clock),
@@ -40,6 +45,9 @@ std::vector<Route> HttpApi::Routes() {
       // Any method: monitors probe with GET, HEAD or whatever they are set up to send.
       row(kAnyMethod, "/healthz", kNone, GetHealth),
       row(kAnyMethod, "/metrics", kNone, GetMetrics),
+      row("GET", "/", kNone, RedirectToUi),
+      row("GET", "/ui", kNone, GetUiFile),
+      row("GET", "/ui/{file}", kNone, GetUiFile),
       row("GET", "/v1/leads", kAdmin, ListLeads),
       row("GET", "/v1/leads/{id}", kAdmin, GetLead),
       row("DELETE", "/v1/leads/{id}", kAdmin, DeleteLead),
@@ -51,6 +59,8 @@ std::vector<Route> HttpApi::Routes() {
       row("GET", "/v1/reps", kAdmin, ListReps),
       row("PUT", "/v1/reps/{id}/availability", kAdmin, SetRepAvailability),
       row("POST", "/v1/reps/{id}/availability", kAdmin, SetRepAvailability),
+      row("POST", "/v1/actions", kAdmin, PostAction),
+      row("GET", "/v1/stream", kAdmin, GetStream),
       row("GET", "/v1/accounts/{domain}", kAdmin, GetAccountOwner),
       row("PUT", "/v1/accounts/{domain}", kAdmin, SetAccountOwner),
   };

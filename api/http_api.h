@@ -1,5 +1,6 @@
 // HttpApi: what the HTTP port answers (SPEC 4 and 6): health, metrics, leads, rules, reps and
-// accounts, and the Segment-compatible ingest endpoints. It is the HttpServer's handler.
+// accounts, sales actions and the outbox as Server-Sent Events (for the web UI), the web UI's
+// files (/ui/), and the Segment-compatible ingest endpoints. It is the HttpServer's handler.
 //
 // Every endpoint is a row of one route table (api/routes.h), listed in http_api.cc: the admin API's
 // handlers are in api/handlers.h, Segment ingest is ingest/segment_http.h, which hands events to
@@ -10,9 +11,12 @@
 // HttpServer must run on one thread (the handlers share one EventParser and one JsonParser).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "api/event_stream.h"
 #include "api/handlers.h"
 #include "api/routes.h"
 #include "base/json_parser.h"
@@ -31,6 +35,8 @@ struct HttpApiOptions {
   // Largest body of a single-event endpoint, after gzip inflation: 32 KiB, Segment's per-event
   // limit (its libraries count KB as 1024 bytes). /v1/batch has the transport's body limit.
   size_t max_event_bytes = 32 * 1024;
+  // GET /v1/stream: a heartbeat comment after this much silence. Default: 10 s.
+  std::chrono::milliseconds heartbeat{10000};
 };
 
 class HttpApi {
@@ -42,11 +48,16 @@ class HttpApi {
 
   void Handle(HttpRequest&& request, HttpRespond respond);
 
+  // Records through `head` are committed: wakes GET /v1/stream clients waiting for them. Any
+  // thread; for the outbox listener (Outbox::SetListener), beside the subscriber server's.
+  void NotifyOutboxHead(uint64_t head) { streams_.NotifyOutboxHead(head); }
+
  private:
   // The route table: every endpoint of the HTTP port.
   std::vector<Route> Routes();
 
   JsonParser json_;
+  EventStreams streams_;
   ApiContext context_;
   SegmentHttp segment_;
   RouteTable routes_;

@@ -35,6 +35,14 @@ void GetRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespon
   AppendRfc3339Millis(info.loaded_at, &body);
   body += "\",\"path\":";
   AppendJsonString(info.path, &body);
+  if (!info.routing_stage.empty()) {
+    // For the web UI's SLA countdown: accept_within in seconds (0: no SLA timer).
+    body += ",\"routing\":{\"stage\":";
+    AppendJsonString(info.routing_stage, &body);
+    body += "},\"sla\":{\"accept_within\":";
+    AppendJsonNumber(info.accept_within, &body);
+    body += ",\"max_reassign\":" + std::to_string(info.max_reassign) + "}";
+  }
   body += "}";
   respond(JsonResponse(200, std::move(body)));
 }

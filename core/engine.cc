@@ -1112,6 +1112,9 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
     info_.sha256 = rules->sha256;
     info_.loaded_at = now;
     info_.path = rules->path;
+    info_.routing_stage = rules->routing.enabled ? rules->routing.stage : std::string();
+    info_.accept_within = rules->routing.enabled ? rules->routing.sla.accept_within : 0;
+    info_.max_reassign = rules->routing.enabled ? rules->routing.sla.max_reassign : 0;
   }
   scorer_ = std::make_shared<const Scorer>(std::move(rules));
   router_->SetRules(scorer_.get());

@@ -94,6 +94,11 @@ struct RulesInfo {
   std::string sha256;
   EpochSeconds loaded_at = 0;
   std::string path;
+  // The routing section's stage and SLA (sla.accept_within in seconds, 0: no SLA timer); empty
+  // and 0 when the rules do not route.
+  std::string routing_stage;
+  double accept_within = 0;
+  int max_reassign = 0;
 };
 
 class Engine : public IngestSink, public SalesDesk, private RouterHost {

@@ -142,6 +142,7 @@ Daemon::~Daemon() {
     impl_->engine->Stop();  // commits what it has
   }
   impl_->http.reset();
+  impl_->api.reset();  // after engine->Stop(): the engine's outbox listener points here too
   impl_->ingest.reset();
   impl_->subscribe.reset();  // after engine->Stop(): the engine's outbox listener points here
   impl_->engine.reset();
@@ -183,8 +184,17 @@ Status Daemon::Start() {
   subscribe_options.max_connections = o.max_connections;
   d.subscribe = std::make_unique<SubscriberServer>(d.io, subscribe_options, d.engine.get(),
                                                    &d.engine->outbox(), &d.metrics);
-  d.engine->outbox().SetListener(
-      [subscribe = d.subscribe.get()](uint64_t head) { subscribe->NotifyOutboxHead(head); });
+  // The HTTP API exists before the engine starts too: GET /v1/stream hears of new heads.
+  HttpApiOptions api_options;
+  api_options.admin_token = o.admin_token;
+  api_options.write_keys = o.write_keys;
+  api_options.heartbeat =
+      std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_interval * 1000));
+  d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);
+  d.engine->outbox().SetListener([subscribe = d.subscribe.get(), api = d.api.get()](uint64_t head) {
+    subscribe->NotifyOutboxHead(head);
+    api->NotifyOutboxHead(head);
+  });
   if (Status st = d.engine->Start(); !st.ok()) {
     return st;
   }
@@ -205,10 +215,6 @@ Status Daemon::Start() {
     return st;
   }
 
-  HttpApiOptions api_options;
-  api_options.admin_token = o.admin_token;
-  api_options.write_keys = o.write_keys;
-  d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);
   HttpServerOptions http_options;
   http_options.read_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.http_read_timeout * 1000));

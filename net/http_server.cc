@@ -5,6 +5,7 @@
 // clang-format on
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,6 +19,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -45,6 +47,9 @@ constexpr size_t kReadChunk = 8 * 1024;
 // After an accept failure for lack of file descriptors or memory, wait this long before the next
 // accept instead of spinning.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
+// A stream's buffer that grew past this (one large chunk) is given back after its write.
+constexpr size_t kKeepStreamBytes = 64 * 1024;
 
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -286,6 +291,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     closed_ = true;
     ReleaseBody();
+    if (stream_body_) {
+      stream_timer_->cancel();
+      stream_body_->Closed();
+      stream_body_.reset();
+    }
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -456,6 +466,14 @@ class Session : public std::enable_shared_from_this<Session> {
       response = JsonErrorResponse(500, "internal",
                                    "handler answered status " + std::to_string(response.status));
     }
+    if (response.stream) {
+      if (!head_request_ && response.status == 200) {
+        StartStream(std::move(response));
+        return;
+      }
+      response.stream->Closed();
+      response.stream.reset();
+    }
     bool close = force_close || !keep_alive_;
     response_ = {};
     response_.version(request_version_ == 10 ? 10 : 11);
@@ -510,6 +528,182 @@ class Session : public std::enable_shared_from_this<Session> {
     WaitForRequest();
   }
 
+  // ---- Streamed responses (HttpResponse::stream) ----
+  //
+  // The connection writes the headers, then loops: ask the stream for bytes, write them (each
+  // write bounded by write_timeout), ask again. While the stream waits, nothing is pending but a
+  // read that notices the client closing, and the heartbeat timer.
+  void StartStream(HttpResponse response) {
+    stream_body_ = std::move(response.stream);
+    stream_heartbeat_ = response.stream_heartbeat;
+    chunked_ = request_version_ != 10;
+    std::string& head = stream_out_;
+    head = request_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head += std::to_string(response.status);
+    head += response.status == 200 ? " OK\r\n" : " \r\n";
+    for (const auto& [name, value] : response.headers) {
+      if (!IsSafeHeaderName(name) || HasLineBreak(value) ||
+          EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
+          EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "cache-control")) {
+        continue;
+      }
+      head += name + ": " + value + "\r\n";
+    }
+    if (!response.content_type.empty() && !HasLineBreak(response.content_type)) {
+      head += "Content-Type: " + response.content_type + "\r\n";
+    }
+    head += "Cache-Control: no-cache\r\n";
+    if (chunked_) {
+      head += "Transfer-Encoding: chunked\r\n";
+    }
+    head += "Connection: close\r\n\r\n";
+    stream_timer_.emplace(stream_.get_executor());
+    stream_wake_posted_ = std::make_shared<std::atomic<bool>>(false);
+    stream_body_->Start(
+        [weak = weak_from_this(), executor = stream_.get_executor(), posted = stream_wake_posted_] {
+          if (posted->exchange(true)) {
+            return;
+          }
+          asio::post(executor, [weak, posted] {
+            posted->store(false);
+            if (auto self = weak.lock()) {
+              self->StreamPump(/*idle=*/false);
+            }
+          });
+        });
+    WatchStreamClient();
+    stream_last_write_ = std::chrono::steady_clock::now();
+    if (stream_heartbeat_ > std::chrono::milliseconds::zero()) {
+      ArmStreamHeartbeat(stream_last_write_ + stream_heartbeat_);
+    }
+    WriteStreamOut();
+  }
+
+  // Reads (and drops) what the client sends while it is streamed to; its end closes the
+  // connection at once instead of at the next failed write. On the raw socket, so the write
+  // timeout of stream_ does not apply to this read.
+  void WatchStreamClient() {
+    stream_.socket().async_read_some(
+        asio::buffer(stream_discard_),
+        [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
+          if (self->closed_) {
+            return;
+          }
+          if (ec) {
+            self->CloseNow();
+            return;
+          }
+          self->WatchStreamClient();
+        });
+  }
+
+  // The timer is not moved on every write (that would cost a cancel per write): when it fires
+  // early it waits again until heartbeat after the last write.
+  void ArmStreamHeartbeat(std::chrono::steady_clock::time_point at) {
+    stream_timer_->expires_at(at);
+    stream_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_ || self->stream_ended_) {
+        return;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      const auto due = self->stream_last_write_ + self->stream_heartbeat_;
+      if (now < due) {
+        self->ArmStreamHeartbeat(due);
+        return;
+      }
+      // A write under way means bytes are flowing or the client is stuck (the write timeout
+      // decides); either way a heartbeat adds nothing.
+      if (!self->stream_writing_) {
+        self->StreamPump(/*idle=*/true);
+      }
+      self->ArmStreamHeartbeat(now + self->stream_heartbeat_);
+    });
+  }
+
+  void StreamPump(bool idle) {
+    if (closed_ || stream_writing_ || stream_ended_) {
+      return;
+    }
+    stream_chunk_.clear();
+    const HttpBodyStream::Pull pull = stream_body_->Next(idle, &stream_chunk_);
+    if (pull == HttpBodyStream::Pull::kWait ||
+        (pull == HttpBodyStream::Pull::kData && stream_chunk_.empty())) {
+      return;
+    }
+    if (pull == HttpBodyStream::Pull::kEnd) {
+      stream_ended_ = true;
+      if (chunked_) {
+        stream_out_ = "0\r\n\r\n";
+      }
+    } else if (chunked_) {
+      char size[24];
+      const int n = std::snprintf(size, sizeof(size), "%zx\r\n", stream_chunk_.size());
+      stream_out_.assign(size, static_cast<size_t>(n));
+      stream_out_ += stream_chunk_;
+      stream_out_ += "\r\n";
+    } else {
+      stream_out_.swap(stream_chunk_);
+    }
+    if (stream_chunk_.capacity() > kKeepStreamBytes) {
+      std::string().swap(stream_chunk_);
+    }
+    WriteStreamOut();
+  }
+
+  void WriteStreamOut() {
+    if (stream_out_.empty()) {
+      if (stream_ended_) {
+        EndStream();
+      }
+      return;
+    }
+    stream_writing_ = true;
+    stream_.expires_after(state_->options.write_timeout);
+    asio::async_write(stream_, asio::buffer(stream_out_),
+                      [self = shared_from_this()](beast::error_code ec, size_t /*bytes*/) {
+                        self->OnStreamWritten(ec);
+                      });
+  }
+
+  void OnStreamWritten(beast::error_code ec) {
+    stream_writing_ = false;
+    if (closed_) {
+      return;
+    }
+    if (ec) {
+      CloseNow();  // the client left, or did not take the bytes within write_timeout
+      return;
+    }
+    stream_.expires_never();
+    stream_last_write_ = std::chrono::steady_clock::now();
+    stream_out_.clear();
+    if (stream_out_.capacity() > kKeepStreamBytes) {
+      std::string().swap(stream_out_);
+    }
+    if (stream_ended_) {
+      EndStream();
+      return;
+    }
+    StreamPump(/*idle=*/false);
+  }
+
+  // The body is complete: half-close, and let WatchStreamClient's read see the client close too
+  // (so the last bytes are not lost to an RST), for at most kMaxLinger.
+  void EndStream() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    stream_timer_->expires_after(kMaxLinger);
+    stream_timer_->async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec) {
+        self->CloseNow();
+      }
+    });
+  }
+
   // Half-closes, then reads and discards what the client still sends until it closes too (or
   // kMaxLinger / kMaxLingerBytes pass), so our last response is not lost to an RST.
   void LingeringClose() {
@@ -559,6 +753,19 @@ class Session : public std::enable_shared_from_this<Session> {
   bool rejected_ = false;
   size_t body_reserved_ = 0;  // this request's share of ServerState::body_bytes
   size_t lingered_bytes_ = 0;
+
+  // A streamed response (StartStream); stream_body_ is set from its start until the close.
+  std::shared_ptr<HttpBodyStream> stream_body_;
+  std::chrono::milliseconds stream_heartbeat_{0};
+  std::optional<asio::steady_timer> stream_timer_;
+  std::shared_ptr<std::atomic<bool>> stream_wake_posted_;  // a wake-up is posted, not yet run
+  std::chrono::steady_clock::time_point stream_last_write_ = std::chrono::steady_clock::now();
+  std::string stream_out_;    // the bytes being written (the head, or one framed chunk)
+  std::string stream_chunk_;  // what the stream gave, before framing
+  std::array<char, 512> stream_discard_{};
+  bool chunked_ = false;
+  bool stream_writing_ = false;
+  bool stream_ended_ = false;
 };
 
 // The one-shot channel from a handler back to its connection. Shared by every copy of the

@@ -56,6 +56,7 @@ struct HttpServerOptions {
   // A keep-alive connection with no request under way is closed after this. Default: 60 s.
   std::chrono::milliseconds idle_timeout{60000};
   // Writing one response must finish within this, or the connection is closed. Default: 30 s.
+  // For a streamed response (HttpResponse::stream) each write of the stream's bytes must.
   std::chrono::milliseconds write_timeout{30000};
   // Open connections beyond this are answered 503 and closed at once. Default: 1024.
   size_t max_connections = 1024;
@@ -86,6 +87,31 @@ struct HttpRequest {
   bool HasHeader(std::string_view name) const;
 };
 
+// A response body written over time: Server-Sent Events (GET /v1/stream). The connection pulls
+// from it: Next() is asked for more only once the socket has taken every byte of the previous
+// answer, so a client that does not read holds at most one answer's bytes in memory, and a write
+// that does not finish within HttpServerOptions::write_timeout closes the connection. All calls
+// come on the connection's own strand (so, in handoffd, the io thread), never concurrently.
+class HttpBodyStream {
+ public:
+  enum class Pull {
+    kData,  // bytes were appended to *out: the connection writes them, then asks again
+    kWait,  // nothing to send now: the connection asks again after wake() (or the heartbeat)
+    kEnd,   // the body is complete: the connection ends the response and closes
+  };
+  virtual ~HttpBodyStream() = default;
+  // Called once, when the headers are about to be written. `wake` tells a waiting connection to
+  // ask again: thread-safe, cheap (calls coalesce), harmless after the connection closed.
+  virtual void Start(std::function<void()> wake) = 0;
+  // The next bytes, appended to *out (empty on entry); the stream bounds how many. `idle` is true
+  // when nothing was written for the response's stream_heartbeat: the stream should append a
+  // heartbeat (keeping proxies and the client's idle timers from closing) and return kData.
+  virtual Pull Next(bool idle, std::string* out) = 0;
+  // The connection closed (the client left, a write timed out, the server stopped, or after
+  // kEnd). Nothing is called after it.
+  virtual void Closed() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";  // empty: no Content-Type header
@@ -94,6 +120,14 @@ struct HttpResponse {
   // a header with CR or LF in it is dropped. "Connection: close" closes the connection after
   // this response.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: `body` is ignored and the body comes from the stream. The headers go out without a
+  // Content-Length (HTTP/1.1: Transfer-Encoding: chunked; HTTP/1.0: the end of the body is the
+  // close), with Cache-Control: no-cache and Connection: close; the connection serves nothing
+  // after this response. Its end of input (the client closed) closes the connection at once.
+  std::shared_ptr<HttpBodyStream> stream;
+  // With `stream`: Next(idle=true) is asked after this long without a write (0: never).
+  // Default: 10 s.
+  std::chrono::milliseconds stream_heartbeat{10000};
 };
 
 // A response {"error": error, "message": message} with the given status; the shape every error

@@ -107,66 +107,7 @@ bool ParseSubscribe(const Value& line, ClientLine* out, ClientLineError* err) {
   return true;
 }
 
-bool ParseAction(const Value& line, std::string_view name, SalesActionKind kind, ClientLine* out,
-                 ClientLineError* err) {
-  SalesAction& action = out->action;
-  action = SalesAction();
-  action.kind = kind;
-  const Value& seq_value = *line.Find(name);
-  uint64_t seq = 0;
-  if (!AsCount(seq_value, &seq) || seq == 0) {
-    Fail(err, "bad_request", std::string(name) + " needs a positive integer seq");
-    return false;
-  }
-  action.seq = seq;
-  if (kind == SalesActionKind::kReject) {
-    const Value* reason = line.Find("reason");
-    if (reason != nullptr && !reason->is_null()) {
-      if (!reason->is_string()) {
-        Fail(err, "bad_request", "reason must be a string", seq);
-        return false;
-      }
-      action.reason = reason->as_string();
-    }
-  }
-  if (kind == SalesActionKind::kClose) {
-    const Value* outcome = line.Find("outcome");
-    if (outcome == nullptr || !outcome->is_string() ||
-        (outcome->as_string() != "won" && outcome->as_string() != "lost" &&
-         outcome->as_string() != "recycled")) {
-      Fail(err, "invalid_outcome", "close needs an outcome of won, lost or recycled", seq);
-      return false;
-    }
-    action.outcome = outcome->as_string();
-    const Value* amount = line.Find("amount");
-    if (amount != nullptr && !amount->is_null()) {
-      if (!amount->is_number() || !std::isfinite(amount->as_number()) || amount->as_number() < 0) {
-        Fail(err, "invalid_amount", "amount must be a non-negative number", seq);
-        return false;
-      }
-      action.amount = amount->as_number();
-    }
-  }
-  out->command = ClientCommand::kSalesAction;
-  return true;
-}
-
 }  // namespace
-
-bool FilterMatches(const SubscriptionFilter& filter, const RecordHeader& header) {
-  if (filter.kinds != 0 && (filter.kinds & (1u << static_cast<unsigned>(header.kind))) == 0) {
-    return false;
-  }
-  // The contract's filter is on the record's `rep` field, exactly; a rep's tool that wants to
-  // hear of leads reassigned away from it subscribes to its team (from_rep says who lost it).
-  if (!filter.rep.empty() && header.rep != filter.rep) {
-    return false;
-  }
-  if (!filter.team.empty() && header.team != filter.team) {
-    return false;
-  }
-  return true;
-}
 
 ClientLineParser::ClientLineParser(size_t max_bytes) : json_(max_bytes) {}
 
@@ -195,11 +136,13 @@ bool ClientLineParser::Parse(std::string_view line, ClientLine* out, ClientLineE
     case 0:
       return ParseSubscribe(value_, out, err);
     case 1:
-      return ParseAction(value_, "accept", SalesActionKind::kAccept, out, err);
     case 2:
-      return ParseAction(value_, "reject", SalesActionKind::kReject, out, err);
     case 3:
-      return ParseAction(value_, "close", SalesActionKind::kClose, out, err);
+      if (!ParseSalesAction(value_, &out->action, err)) {
+        return false;
+      }
+      out->command = ClientCommand::kSalesAction;
+      return true;
     default:
       Fail(err, "bad_request", "expected subscribe, accept, reject or close");
       return false;

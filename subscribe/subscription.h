@@ -11,9 +11,9 @@
 //     kind, an empty "kinds" array, a non-string rep/team or a "from" that is not a non-negative
 //     integer is bad_request, because a typo there ("form", "kind") would silently stream the
 //     wrong records. null, or "" for rep/team, means the filter is absent.
-//   - Command lines ignore unknown keys (a tool may attach its own metadata). The seq must be a
-//     positive integer (else bad_request); close needs an outcome of won/lost/recycled (else
-//     invalid_outcome, naming the seq); a reject reason, when present, must be a string.
+//   - Command lines are read by ParseSalesAction (routing/sales_action.h), as POST /v1/actions
+//     bodies are: unknown keys are ignored, the seq must be a positive integer, close needs an
+//     outcome of won/lost/recycled (invalid_outcome, naming the seq), a reason must be a string.
 //
 // Not thread-safe: make one ClientLineParser per thread and reuse it.
 #pragma once
@@ -25,27 +25,14 @@
 #include <string_view>
 
 #include "base/json_parser.h"
+#include "outbox/record_filter.h"
 #include "outbox/stored_record.h"
 #include "routing/sales_action.h"
 
 namespace handoff {
 
-struct SubscriptionFilter {
-  // One bit per OutboxKind (1 << kind); 0: every kind.
-  uint32_t kinds = 0;
-  // Records whose "rep" equals this (exactly the record field; from_rep does not count); empty:
-  // any record.
-  std::string rep;
-  // Records whose "team" equals this; empty: any record.
-  std::string team;
-
-  // True when every record matches (no field needs to be read).
-  bool MatchesEverything() const { return kinds == 0 && rep.empty() && team.empty(); }
-};
-
-// Whether a record with `header` passes every filter of `filter`. A record lacking a field a
-// filter names does not match it (a rep-filtered subscription sees no stage records).
-bool FilterMatches(const SubscriptionFilter& filter, const RecordHeader& header);
+// The filters of a subscribe line (outbox/record_filter.h, shared with GET /v1/stream).
+using SubscriptionFilter = RecordFilter;
 
 struct SubscribeRequest {
   SubscriptionFilter filter;
@@ -61,11 +48,9 @@ struct ClientLine {
   SalesAction action;          // kSalesAction; as_rep is left empty for the server to fill
 };
 
-struct ClientLineError {
-  std::string code;  // bad_request or invalid_outcome
-  std::string message;
-  uint64_t seq = 0;  // the command's seq when it was read before the error; else 0
-};
+// code (bad_request or invalid_outcome), message, and the command's seq when it was read before
+// the error (else 0): the same as a sales command's error.
+using ClientLineError = SalesActionError;
 
 class ClientLineParser {
  public:

@@ -6,10 +6,16 @@
 #   tools/dev.sh test --sanitize=thread    the same under TSan, in build-tsan/
 #   tools/dev.sh tidy   clang-tidy over the sources (.clang-tidy); fails on its error-level checks
 #   tools/dev.sh format clang-format check: fails when any C++ file is not formatted (.clang-format)
+#   tools/dev.sh browser  the web UI's browser tests: installs chromium (apt) and playwright-core
+#                       (npm ci, tests/browser/package-lock.json), builds, runs tests/browser
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-tools/setup.sh
+if [[ "${1:-}" == browser ]]; then
+  tools/setup.sh browser
+else
+  tools/setup.sh
+fi
 build_type=${BUILD_TYPE:-RelWithDebInfo}
 
 sanitize=""
@@ -102,7 +108,7 @@ case "${1:-}" in
   tidy)
     # Needs only compile_commands.json, written by the configure step above.
     ls base/*.cc rules/*.cc net/*.cc storage/*.cc outbox/*.cc history/*.cc identity/*.cc ingest/*.cc scoring/*.cc \
-      routing/*.cc funnel/*.cc core/*.cc api/*.cc subscribe/*.cc daemon/*.cc tools/*.cc |
+      routing/*.cc funnel/*.cc core/*.cc ui/*.cc api/*.cc subscribe/*.cc daemon/*.cc tools/*.cc |
       xargs -P"$(nproc)" -n4 clang-tidy -p build --quiet 2>/dev/null
     echo "clang-tidy: clean"
     ;;
@@ -110,8 +116,13 @@ case "${1:-}" in
     git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
     echo "clang-format: clean"
     ;;
+  browser)
+    cmake --build build --target handoffd
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    node tests/browser/ui_test.js build
+    ;;
   *)
-    echo "usage: tools/dev.sh run|test [--sanitize=address|thread]|tidy|format" >&2
+    echo "usage: tools/dev.sh run|test [--sanitize=address|thread]|tidy|format|browser" >&2
     exit 2
     ;;
 esac

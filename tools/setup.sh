@@ -3,6 +3,8 @@
 # it only calls apt-get when something is not installed yet.
 #   tools/setup.sh        what the build, the tests and the static checks need
 #   tools/setup.sh fuzz   also clang and its libFuzzer/sanitizer runtimes (tools/fuzz.sh)
+#   tools/setup.sh browser  also Debian's chromium, for the web UI's browser tests (tests/browser;
+#                         playwright-core drives it, never a browser it downloads)
 set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
@@ -14,6 +16,9 @@ packages=(
 if [[ "${1:-}" == fuzz ]]; then
   # Debian 12's clang is clang 14; -fsanitize=fuzzer needs its compiler-rt (libclang_rt.fuzzer).
   packages+=(clang libclang-rt-14-dev)
+fi
+if [[ "${1:-}" == browser ]]; then
+  packages+=(chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -154,6 +155,30 @@ class RawClient {
       return std::nullopt;
     }
     return ReadResponse();
+  }
+
+  // Everything the server sends until it closes the connection (or the guard timeout), after
+  // what ReadResponse already took.
+  std::string ReadUntilClose() {
+    while (Fill()) {
+    }
+    return std::exchange(pending_, {});
+  }
+
+  // Reads until `text` has arrived (true), or EOF, an error or the guard (false).
+  bool ReadUntil(std::string_view text) {
+    while (pending_.find(text) == std::string::npos) {
+      if (!Fill()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Asks the kernel for a small receive buffer, so a client that does not read fills it soon.
+  void ShrinkReceiveBuffer() {
+    int bytes = 4096;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
   }
 
   // True when the server closes the connection (EOF or reset) before the guard timeout. Any data
@@ -877,6 +902,196 @@ TEST(JsonErrorResponseTest, RepairsTextThatIsNotUtf8) {
   EXPECT_EQ(message("\xc0\xaf"), fffd + fffd);                        // overlong '/'
   EXPECT_EQ(message("\xed\xa0\x80"), fffd + fffd + fffd);             // a surrogate
   EXPECT_EQ(message("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // past U+10FFFF
+}
+
+// ---- Streamed responses (HttpResponse::stream) ----
+
+// Polls `done` until it holds (true) or the guard passes (false).
+bool WaitUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kGuardSeconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// Numbered events "data: N<pad>\n\n": `limit` of them (0: endless), then the end. Paused, it
+// waits until Resume(). Counts what the server pulled. Thread-safe.
+class CountingStream : public HttpBodyStream {
+ public:
+  CountingStream(size_t limit, size_t pad, bool paused)
+      : limit_(limit), pad_(pad), paused_(paused) {}
+
+  void Start(std::function<void()> wake) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = std::move(wake);
+  }
+  Pull Next(bool idle, std::string* out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle) {
+      out->append(": idle\n\n");
+      return Pull::kData;
+    }
+    if (paused_) {
+      return Pull::kWait;
+    }
+    if (limit_ != 0 && sent_ == limit_) {
+      return Pull::kEnd;
+    }
+    out->append("data: " + std::to_string(sent_++) + std::string(pad_, 'x') + "\n\n");
+    pulled_bytes_ += out->size();
+    return Pull::kData;
+  }
+  void Closed() override { closed_ = true; }
+
+  void Resume() {
+    std::function<void()> wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      paused_ = false;
+      wake = wake_;
+    }
+    wake();
+  }
+  size_t pulled_bytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pulled_bytes_;
+  }
+  bool closed() const { return closed_.load(); }
+
+ private:
+  mutable std::mutex mu_;
+  const size_t limit_;
+  const size_t pad_;
+  bool paused_;
+  size_t sent_ = 0;
+  size_t pulled_bytes_ = 0;
+  std::function<void()> wake_;
+  std::atomic<bool> closed_{false};
+};
+
+// Undoes chunked transfer coding; nullopt when `body` is not well-formed chunks ending with 0.
+std::optional<std::string> Dechunk(std::string_view body) {
+  std::string out;
+  while (true) {
+    const size_t line_end = body.find("\r\n");
+    if (line_end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const size_t size = std::stoul(std::string(body.substr(0, line_end)), nullptr, 16);
+    body.remove_prefix(line_end + 2);
+    if (size == 0) {
+      return body == "\r\n" ? std::optional<std::string>(out) : std::nullopt;
+    }
+    if (body.size() < size + 2 || body.substr(size, 2) != "\r\n") {
+      return std::nullopt;
+    }
+    out.append(body.substr(0, size));
+    body.remove_prefix(size + 2);
+  }
+}
+
+HttpHandler StreamHandler(std::shared_ptr<CountingStream> stream,
+                          std::chrono::milliseconds heartbeat = std::chrono::seconds(10)) {
+  return [stream, heartbeat](HttpRequest&& req, HttpRespond respond) {
+    if (req.path != "/stream") {
+      EchoHandler(std::move(req), std::move(respond));
+      return;
+    }
+    HttpResponse response;
+    response.content_type = "text/event-stream";
+    response.headers.emplace_back("Content-Length", "5");  // the server's to decide: dropped
+    response.stream = stream;
+    response.stream_heartbeat = heartbeat;
+    respond(std::move(response));
+  };
+}
+
+TEST_F(HttpServerTest, StreamedResponseIsChunkedAndEndsWithTheStream) {
+  auto stream = std::make_shared<CountingStream>(3, 0, false);
+  StartServer({}, StreamHandler(stream));
+  RawClient client(port());
+  ASSERT_TRUE(client.Send(Get("/stream")));
+  auto response = client.ReadResponse(/*head=*/true);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("content-type"), "text/event-stream");
+  EXPECT_EQ(response->Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(response->Header("cache-control"), "no-cache");
+  EXPECT_EQ(Lower(response->Header("connection")), "close");
+  EXPECT_EQ(response->Header("content-length"), "");
+  const std::optional<std::string> body = Dechunk(client.ReadUntilClose());
+  ASSERT_TRUE(body.has_value());
+  EXPECT_EQ(*body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+  EXPECT_TRUE(WaitUntil([&] { return stream->closed(); }));
+}
+
+TEST_F(HttpServerTest, Http10StreamEndsWithTheClose) {
+  auto stream = std::make_shared<CountingStream>(2, 0, false);
+  StartServer({}, StreamHandler(stream));
+  RawClient client(port());
+  ASSERT_TRUE(client.Send("GET /stream HTTP/1.0\r\n\r\n"));
+  auto response = client.ReadResponse(/*head=*/true);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->version, "HTTP/1.0");
+  EXPECT_EQ(response->Header("transfer-encoding"), "");
+  EXPECT_EQ(client.ReadUntilClose(), "data: 0\n\ndata: 1\n\n");
+}
+
+TEST_F(HttpServerTest, WaitingStreamGoesOnWhenWoken) {
+  auto stream = std::make_shared<CountingStream>(1, 0, /*paused=*/true);
+  StartServer({}, StreamHandler(stream));
+  RawClient client(port());
+  ASSERT_TRUE(client.Send(Get("/stream")));
+  ASSERT_TRUE(client.ReadResponse(/*head=*/true).has_value());  // the headers come at once
+  stream->Resume();                                             // from this thread
+  const std::optional<std::string> body = Dechunk(client.ReadUntilClose());
+  ASSERT_TRUE(body.has_value());
+  EXPECT_EQ(*body, "data: 0\n\n");
+}
+
+TEST_F(HttpServerTest, IdleStreamIsAskedForAHeartbeat) {
+  auto stream = std::make_shared<CountingStream>(1, 0, /*paused=*/true);
+  StartServer({}, StreamHandler(stream, std::chrono::milliseconds(50)));
+  RawClient client(port());
+  ASSERT_TRUE(client.Send(Get("/stream")));
+  ASSERT_TRUE(client.ReadResponse(/*head=*/true).has_value());
+  EXPECT_TRUE(client.ReadUntil(": idle\n\n"));
+}
+
+TEST_F(HttpServerTest, StreamIsClosedWhenTheClientLeaves) {
+  auto stream = std::make_shared<CountingStream>(1, 0, /*paused=*/true);
+  StartServer({}, StreamHandler(stream));
+  {
+    RawClient client(port());
+    ASSERT_TRUE(client.Send(Get("/stream")));
+    ASSERT_TRUE(client.ReadResponse(/*head=*/true).has_value());
+  }  // closed without a word, while the stream waits with nothing to write
+  EXPECT_TRUE(WaitUntil([&] { return stream->closed(); }));
+  EXPECT_TRUE(WaitUntil([&] { return server_->connection_count() == 0; }));
+}
+
+TEST_F(HttpServerTest, NeverReadingStreamClientHoldsOneChunkAndIsClosedByTheWriteTimeout) {
+  HttpServerOptions options;
+  options.write_timeout = std::chrono::milliseconds(300);
+  auto stream = std::make_shared<CountingStream>(0, 64 * 1024, false);  // endless, 64 KiB each
+  StartServer(options, StreamHandler(stream));
+  RawClient stuck(port());
+  stuck.ShrinkReceiveBuffer();
+  ASSERT_TRUE(stuck.Send(Get("/stream")));
+  // Meanwhile others are served.
+  RawClient other(port());
+  auto response = other.RoundTrip(Get("/healthz"));
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  // The stuck client's connection is closed by the write timeout...
+  EXPECT_TRUE(WaitUntil([&] { return stream->closed(); }));
+  // ...having been pulled only what the kernel's socket buffers took plus one chunk: an endless
+  // stream pulled without waiting for the socket would have produced gigabytes by then.
+  EXPECT_LT(stream->pulled_bytes(), size_t{32} << 20);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Client-line parsing, record field reading and filter matching of the subscriber protocol
-// (SPEC 9), without sockets.
+// Client-line parsing and reply lines of the subscriber protocol (SPEC 9), without sockets.
+// (Its filters are outbox/record_filter.h's: tests/outbox/record_filter_test.cc.)
 #include "subscribe/subscription.h"
 
 #include <gtest/gtest.h>
@@ -172,63 +172,6 @@ TEST(OutboxKindTest, NamesRoundTrip) {
   }
   EXPECT_FALSE(OutboxKindFromName("Routed").has_value());
   EXPECT_FALSE(OutboxKindFromName("").has_value());
-}
-
-SubscriptionFilter Filter(std::initializer_list<OutboxKind> kinds, std::string rep,
-                          std::string team) {
-  SubscriptionFilter f;
-  for (OutboxKind k : kinds) {
-    f.kinds |= 1u << static_cast<unsigned>(k);
-  }
-  f.rep = std::move(rep);
-  f.team = std::move(team);
-  return f;
-}
-
-// The header of a record of `kind`; from_rep is in the record's JSON only, never in its header,
-// so it cannot take part in filtering.
-RecordHeader Rec(std::string_view kind, std::string_view rep = "",
-                 [[maybe_unused]] std::string_view from_rep = "", std::string_view team = "") {
-  RecordHeader header;
-  header.kind = *OutboxKindFromName(kind);
-  header.rep = rep;
-  header.team = team;
-  return header;
-}
-
-TEST(FilterMatchesTest, EmptyFilterMatchesEverything) {
-  SubscriptionFilter f;
-  EXPECT_TRUE(f.MatchesEverything());
-  EXPECT_TRUE(FilterMatches(f, Rec("stage")));
-}
-
-TEST(FilterMatchesTest, Kinds) {
-  SubscriptionFilter f = Filter({OutboxKind::kRouted, OutboxKind::kEscalated}, "", "");
-  EXPECT_TRUE(FilterMatches(f, Rec("routed")));
-  EXPECT_TRUE(FilterMatches(f, Rec("escalated")));
-  EXPECT_FALSE(FilterMatches(f, Rec("stage")));
-}
-
-TEST(FilterMatchesTest, RepMatchesTheRecordsRepFieldOnly) {
-  SubscriptionFilter f = Filter({}, "alice", "");
-  EXPECT_TRUE(FilterMatches(f, Rec("routed", "alice")));
-  EXPECT_FALSE(FilterMatches(f, Rec("routed", "bob")));
-  // The new holder of a reassigned lead matches; the rep who lost it (from_rep) does not.
-  EXPECT_FALSE(FilterMatches(f, Rec("reassigned", "bob", "alice")));
-  EXPECT_TRUE(FilterMatches(f, Rec("reassigned", "alice", "bob")));
-  EXPECT_FALSE(FilterMatches(f, Rec("reassigned", "bob", "carol")));
-  // A record without a rep (stage, unrouted) never matches a rep filter.
-  EXPECT_FALSE(FilterMatches(f, Rec("stage")));
-}
-
-TEST(FilterMatchesTest, TeamAndEveryFilterTogether) {
-  SubscriptionFilter f = Filter({OutboxKind::kRouted}, "alice", "enterprise");
-  EXPECT_TRUE(FilterMatches(f, Rec("routed", "alice", "", "enterprise")));
-  EXPECT_FALSE(FilterMatches(f, Rec("routed", "alice", "", "smb")));
-  EXPECT_FALSE(FilterMatches(f, Rec("routed", "alice")));
-  EXPECT_FALSE(FilterMatches(f, Rec("accepted", "alice", "", "enterprise")));
-  SubscriptionFilter team_only = Filter({}, "", "enterprise");
-  EXPECT_FALSE(FilterMatches(team_only, Rec("stage")));
 }
 
 TEST(ReplyTest, Lines) {
