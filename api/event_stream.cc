@@ -163,7 +163,9 @@ HttpBodyStream::Pull OutboxEventStream::Next(bool idle, std::string* out) {
     AppendGapEvent(oldest, out);
     cursor_ = oldest;
   }
-  if (Status st = outbox_->Read(cursor_, options_.read_chunk_records, &records_); !st.ok()) {
+  // Only through `head`: records past it belong to a batch still being written (not durable,
+  // not acknowledged, and read by RocksDB while the commit thread inserts them).
+  if (Status st = outbox_->Read(cursor_, head, options_.read_chunk_records, &records_); !st.ok()) {
     LogWarning("event stream: cannot read the outbox: " + st.ToString());
     // The client reconnects with Last-Event-ID and loses nothing; end here rather than skip.
     return out->empty() ? Pull::kEnd : Pull::kData;

@@ -30,16 +30,22 @@ class FakeOutbox : public OutboxReader {
     EncodeStoredRecord(record, json, &stored);
     records_[seq] = std::move(stored);
   }
+  // Stores a record past the head, as a batch the commit thread is still writing does.
+  void AddUncommitted(OutboxKind kind) {
+    Add(kind, "alice", "sales");
+    --head_;
+  }
+  void Publish() { ++head_; }
   // Drops every record below `seq`, as retention does.
   void TrimBelow(uint64_t seq) { records_.erase(records_.begin(), records_.lower_bound(seq)); }
 
   uint64_t head() const override { return head_; }
   uint64_t oldest() const override { return records_.empty() ? 0 : records_.begin()->first; }
-  Status Read(uint64_t from_seq, size_t max_records,
+  Status Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
               std::vector<std::pair<uint64_t, std::string>>* out) const override {
     out->clear();
     for (auto it = records_.lower_bound(from_seq);
-         it != records_.end() && out->size() < max_records; ++it) {
+         it != records_.end() && it->first <= last_seq && out->size() < max_records; ++it) {
       out->emplace_back(it->first, it->second);
     }
     return Status::Ok();
@@ -103,6 +109,20 @@ TEST_F(EventStreamTest, SendsRecordsAfterFromAsEventsThenWaits) {
   streams_.NotifyOutboxHead(4);  // not waiting any more: no second wake
   EXPECT_EQ(wakes_, 1);
   EXPECT_EQ(Drain(*stream).substr(0, 17), "id: 4\ndata: {\"seq");
+}
+
+// A record past the published head belongs to a batch not yet durable: not sent until published.
+TEST_F(EventStreamTest, StopsAtTheHead) {
+  outbox_.Add(OutboxKind::kRouted, "alice", "sales");
+  outbox_.AddUncommitted(OutboxKind::kAccepted);
+  auto stream = Open("from=0");
+  std::string got = Drain(*stream);
+  EXPECT_NE(got.find("id: 1\n"), std::string::npos) << got;
+  EXPECT_EQ(got.find("id: 2\n"), std::string::npos) << got;
+  outbox_.Publish();
+  streams_.NotifyOutboxHead(2);
+  got = Drain(*stream);
+  EXPECT_EQ(got.substr(0, 6), "id: 2\n") << got;
 }
 
 TEST_F(EventStreamTest, FiltersOnKindsRepAndTeam) {
