@@ -84,6 +84,27 @@ inline constexpr std::string_view kClickRules =
     "    when: event == \"Click\"\n"
     "    points: 1\n";
 
+// Rules where a "Qualify" track event awards 100 points to `engagement` and puts a lead in `sql`,
+// the routing stage: `extra_rules` (list items under `rules:`) come after the qualify rule, and
+// `routing` (lines indented by two spaces, under `routing:`) after `stage: sql`.
+inline std::string QualifyRules(std::string_view routing, std::string_view extra_rules = "") {
+  return std::string(
+             "scores:\n"
+             "  engagement: {kind: event}\n"
+             "rules:\n"
+             "  - id: qualify\n"
+             "    score: engagement\n"
+             "    when: event == \"Qualify\"\n"
+             "    points: 100\n") +
+         std::string(extra_rules) +
+         "stages:\n"
+         "  - name: sql\n"
+         "    enter: score.engagement >= 100\n"
+         "routing:\n"
+         "  stage: sql\n" +
+         std::string(routing);
+}
+
 // A "Click" track event for `user` as one NDJSON line (no newline), at a fixed time (2026-01-01).
 inline std::string ClickLine(const std::string& user, const std::string& message_id) {
   return R"({"type":"track","userId":")" + user + R"(","event":"Click","messageId":")" +

@@ -15,25 +15,13 @@ namespace {
 
 constexpr std::string_view kToken = "stream-token";
 
-constexpr std::string_view kRules =
-    "scores:\n"
-    "  engagement: {kind: event}\n"
-    "rules:\n"
-    "  - id: qualify\n"
-    "    score: engagement\n"
-    "    when: event == \"Qualify\"\n"
-    "    points: 100\n"
-    "stages:\n"
-    "  - name: sql\n"
-    "    enter: score.engagement >= 100\n"
-    "routing:\n"
-    "  stage: sql\n"
+const std::string kRules = QualifyRules(
     "  sla: {accept_within: 10m}\n"
     "  teams:\n"
     "    - id: sales\n"
     "      when: true\n"
     "      strategy: round_robin\n"
-    "      reps: [{id: alice}]\n";
+    "      reps: [{id: alice}]\n");
 
 std::string Qualify(const std::string& lead) {
   return R"({"type":"track","userId":")" + lead + R"(","event":"Qualify","messageId":"q-)" + lead +

@@ -21,24 +21,9 @@
 namespace handoff::testing {
 namespace {
 
-constexpr std::string_view kBaseRules =
-    "scores:\n"
-    "  engagement: {kind: event}\n"
-    "rules:\n"
-    "  - id: qualify\n"
-    "    score: engagement\n"
-    "    when: event == \"Qualify\"\n"
-    "    points: 100\n"
-    "stages:\n"
-    "  - name: sql\n"
-    "    enter: score.engagement >= 100\n"
-    "routing:\n"
-    "  stage: sql\n";
-
-// The base rules with `routing` (lines indented by two spaces, under `routing:`) appended.
-std::string Rules(std::string_view routing) {
-  return std::string(kBaseRules) + std::string(routing);
-}
+// The qualify rules (daemon_harness.h) with `routing` (lines indented by two spaces, under
+// `routing:`) appended.
+std::string Rules(std::string_view routing) { return QualifyRules(routing); }
 
 // One team `sales` that takes every lead.
 std::string SalesTeam(std::string_view strategy, std::string_view reps,

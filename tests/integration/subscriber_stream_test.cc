@@ -18,28 +18,16 @@ namespace {
 // A Qualify puts a lead in `sql` (stage record) and the first time routes it (routed record); a
 // Drop takes it back to `new` (stage record). The lead keeps its owner, so qualifying again
 // publishes only a stage record.
-constexpr std::string_view kRules =
-    "scores:\n"
-    "  engagement: {kind: event}\n"
-    "rules:\n"
-    "  - id: qualify\n"
-    "    score: engagement\n"
-    "    when: event == \"Qualify\"\n"
-    "    points: 100\n"
-    "  - id: drop\n"
-    "    score: engagement\n"
-    "    when: event == \"Drop\"\n"
-    "    points: -100\n"
-    "stages:\n"
-    "  - name: sql\n"
-    "    enter: score.engagement >= 100\n"
-    "routing:\n"
-    "  stage: sql\n"
+const std::string kRules = QualifyRules(
     "  teams:\n"
     "    - id: sales\n"
     "      when: true\n"
     "      strategy: round_robin\n"
-    "      reps: [{id: a}, {id: b}, {id: c}]\n";
+    "      reps: [{id: a}, {id: b}, {id: c}]\n",
+    "  - id: drop\n"
+    "    score: engagement\n"
+    "    when: event == \"Drop\"\n"
+    "    points: -100\n");
 
 std::string Track(const std::string& lead, const char* event, const std::string& message_id) {
   return R"({"type":"track","userId":")" + lead + R"(","event":")" + event + R"(","messageId":")" +
