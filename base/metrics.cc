@@ -164,6 +164,10 @@ std::string Metrics::RenderPrometheus() const {
          "TCP error replies counted instead of queued: the client was not reading them.");
   Line(&out, "handoff_replies_dropped_total", "",
        static_cast<double>(replies_dropped_.load(kRelaxed)));
+  Header(&out, "handoff_unreadable_lead_events_total", "counter",
+         "Events not applied: their lead's stored state cannot be read (see the log).");
+  Line(&out, "handoff_unreadable_lead_events_total", "",
+       static_cast<double>(unreadable_lead_events_.load(kRelaxed)));
   {
     std::lock_guard<std::mutex> lock(extra_mu_);
     out.append(funnel_text_);

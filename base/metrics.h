@@ -54,6 +54,8 @@ class Metrics {
   // Error replies not queued for a client that does not read them (ingest over TCP).
   void RepliesDropped(uint64_t n) { replies_dropped_.fetch_add(n, kRelaxed); }
   void Erased() { erasures_.fetch_add(1, kRelaxed); }
+  // An event not applied because its lead's stored state cannot be read.
+  void UnreadableLeadEvent() { unreadable_lead_events_.fetch_add(1, kRelaxed); }
   void CommitDone(uint64_t bytes) {
     commits_.fetch_add(1, kRelaxed);
     commit_bytes_.fetch_add(bytes, kRelaxed);
@@ -99,6 +101,7 @@ class Metrics {
   mutable std::mutex store_error_mu_;
   std::string store_error_;  // guarded by store_error_mu_
   std::atomic<uint64_t> erasures_{0};
+  std::atomic<uint64_t> unreadable_lead_events_{0};
   std::atomic<uint64_t> commit_bytes_{0};
 
   mutable std::mutex mu_;

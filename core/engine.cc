@@ -395,6 +395,9 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
     Touch(it->second.get());
     return it->second.get();
   }
+  if (deleted_uncommitted_.find(id) != deleted_uncommitted_.end()) {
+    return nullptr;  // merged away or erased; the store still has it until that commit returns
+  }
   // Not in memory: a clean lead the cache let go (a dirty one never leaves), or no lead.
   std::string encoded;
   Status st = store_->GetLead(id, &encoded);
@@ -406,18 +409,27 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
     st = DecodeLeadState(encoded, &entry->state);
   }
   if (!st.ok()) {
-    // Going on would score the lead from zero and overwrite what the store holds.
-    LogError("cannot read lead " + std::string(id) + " from the store, stopping: " + st.ToString());
-    std::abort();
+    // Scoring it from zero would overwrite what the store holds, and stopping would stop every
+    // other lead too (and again after each restart): the lead is set apart instead.
+    if (unreadable_.emplace(id).second) {
+      LogError("lead " + std::string(id) + ": cannot read its stored state (" + st.ToString() +
+               "); its events are not applied (handoff_unreadable_lead_events_total) until it is "
+               "restored or erased (DELETE /v1/leads/" +
+               std::string(id) + ")");
+    }
+    return nullptr;
   }
   LeadEntry& ref = Insert(std::move(entry));
   LruPushFront(&ref);
   return &ref;
 }
 
-Engine::LeadEntry& Engine::LeadFor(std::string_view id) {
+Engine::LeadEntry* Engine::LeadFor(std::string_view id) {
   if (LeadEntry* entry = FindEntry(id); entry != nullptr) {
-    return *entry;
+    return entry;
+  }
+  if (unreadable_.contains(id)) {
+    return nullptr;
   }
   auto entry = std::make_unique<LeadEntry>();
   entry->state.id = std::string(id);
@@ -426,7 +438,7 @@ Engine::LeadEntry& Engine::LeadFor(std::string_view id) {
   ++lead_count_;
   lead_count_dirty_ = true;
   metrics_->SetLeads(lead_count_);
-  return ref;
+  return &ref;
 }
 
 Lead* Engine::FindLead(std::string_view id) {
@@ -571,8 +583,10 @@ void Engine::ApplyEvent(const Event& event, EpochSeconds received_at) {
   } else if (event.type == EventType::kIdentify && !event.user_id.empty() &&
              !event.anonymous_id.empty()) {
     ApplyLink(event, event.anonymous_id, event.user_id, received_at);
+  } else if (LeadEntry* entry = LeadFor(identity_.Resolve(event.lead_key())); entry != nullptr) {
+    ApplyToLead(*entry, event, received_at);
   } else {
-    ApplyToLead(LeadFor(identity_.Resolve(event.lead_key())), event, received_at);
+    metrics_->UnreadableLeadEvent();
   }
   applying_received_at_ = 0;
 }
@@ -607,21 +621,26 @@ void Engine::ApplyLink(const Event& event, std::string_view older_id, std::strin
                        EpochSeconds received_at) {
   const std::string older(identity_.Resolve(older_id));
   const std::string newer(identity_.Resolve(newer_id));
-  if (older == newer) {
-    ApplyToLead(LeadFor(newer), event, received_at);  // already one lead: nothing to link
+  LeadEntry* older_entry = older == newer ? nullptr : FindEntry(older);
+  LeadEntry* newer_entry = LeadFor(newer);
+  if (newer_entry == nullptr || unreadable_.contains(older)) {
+    metrics_->UnreadableLeadEvent();  // neither applied nor linked: the link would lose a lead
     return;
   }
-  LeadEntry* older_entry = FindEntry(older);
+  if (older == newer) {
+    ApplyToLead(*newer_entry, event, received_at);  // already one lead: nothing to link
+    return;
+  }
   if (older_entry == nullptr || !history_.enabled()) {
     // No events under the older id yet: only linked, its later events land on `newer`. (With
     // history off there is nothing to replay: the older lead, if any, stays apart.)
     if (older_entry == nullptr) {
       LinkIds(older, newer);
     }
-    ApplyToLead(LeadFor(newer), event, received_at);
+    ApplyToLead(*newer_entry, event, received_at);
     return;
   }
-  Merge(*older_entry, LeadFor(newer), event, received_at);
+  Merge(*older_entry, *newer_entry, event, received_at);
 }
 
 void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
@@ -670,7 +689,18 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
   ids->clear();
   *events = 0;
   Lead* lead = FindLead(root);
-  if (lead == nullptr && identity_.Aliases(root).empty()) {
+  if (auto it = unreadable_.find(root); it != unreadable_.end()) {
+    // Its state (and so its history chain) cannot be read: the stored record goes; its history
+    // entries leave with the history retention.
+    unreadable_.erase(it);
+    batch_.DeleteLead(root);
+    deleted_uncommitted_[root] = commit_generation_;
+    batch_.DeletePinned(root);
+    funnel_.Forget(root, &batch_);
+    --lead_count_;
+    lead_count_dirty_ = true;
+    metrics_->SetLeads(lead_count_);
+  } else if (lead == nullptr && identity_.Aliases(root).empty()) {
     return Status::NotFound("no lead \"" + std::string(id) + "\"");
   }
   ids->push_back(root);
@@ -715,6 +745,7 @@ void Engine::DropLead(const std::string& id) {
   LruUnlink(entry);
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), entry), dirty_.end());
   batch_.DeleteLead(id);
+  deleted_uncommitted_[id] = commit_generation_;
   if (entry->pinned_stored) {
     batch_.DeletePinned(id);
   }
@@ -1045,6 +1076,9 @@ void Engine::FinishCommit() {
   if (inflight_.bytes > 0) {
     metrics_->CommitDone(inflight_.bytes);
   }
+  // The store now has these deletions: reads may go to it again.
+  std::erase_if(deleted_uncommitted_,
+                [&](const auto& entry) { return entry.second <= inflight_generation_; });
   // Publish the new head before anyone hears "durable", so an ack never precedes its records.
   outbox_.Committed(inflight_.outbox_next_seq);
   metrics_->SetOutboxHead(outbox_.head());

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -238,8 +239,10 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void LinkIds(const std::string& from, const std::string& to);
   // Removes a lead from memory and the indexes, and deletes it in the batch.
   void DropLead(const std::string& id);
-  LeadEntry& LeadFor(std::string_view id);
-  // The lead in memory, or read from the store into memory; null when there is no such lead.
+  // The lead, created when there is none; null only when its stored state cannot be read.
+  LeadEntry* LeadFor(std::string_view id);
+  // The lead in memory, or read from the store into memory; null when there is no such lead,
+  // or when its stored state cannot be read (then the id joins unreadable_).
   LeadEntry* FindEntry(std::string_view id);
   LeadEntry& Insert(std::unique_ptr<LeadEntry> entry);
   void MarkDirty(LeadEntry& entry);
@@ -359,6 +362,12 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::string encode_scratch_;
   EpochSeconds applying_received_at_ = 0;  // the receive time of the event being applied, or 0
   std::vector<FunnelRule> funnel_rules_scratch_;
+  // Leads whose stored state cannot be read (corrupt bytes, a read error): their events are
+  // not applied, and the stored copy is left as it is until an erasure removes it.
+  std::set<std::string, std::less<>> unreadable_;
+  // Leads deleted (merged away, erased) in a batch not yet committed, by that batch's
+  // commit_generation_: the store still holds them, so FindEntry must not read them back.
+  std::map<std::string, uint64_t, std::less<>> deleted_uncommitted_;
   std::vector<std::vector<ScorePart>> breakdown_scratch_;
   uint64_t funnel_metrics_version_ = 0;
   EpochSeconds next_funnel_metrics_ = 0;

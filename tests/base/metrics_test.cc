@@ -137,6 +137,7 @@ TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZeroAndTheStoreHealthy) {
       {"handoff_commit_bytes_total", "counter"},
       {"handoff_identity_merges_total", "counter"},
       {"handoff_leads_erased_total", "counter"},
+      {"handoff_unreadable_lead_events_total", "counter"},
       {"handoff_store_healthy", "gauge"},
       {"handoff_store_write_errors_total", "counter"},
       {"handoff_replies_dropped_total", "counter"},

@@ -320,6 +320,43 @@ TEST_F(EngineTest, ALeadCacheSmallerThanTheLeadsLosesNothing) {
   EXPECT_EQ(Lead("u3").events, 3u);
 }
 
+// A lead whose stored state does not decode (bit rot) and is not pinned (so the start does not
+// read it): its events are counted and not applied, the engine goes on for every other lead,
+// the stored bytes are not overwritten, and erasing the lead lets its id start afresh.
+TEST_F(EngineTest, AnUnreadableLeadIsSetApartNotScoredFromZero) {
+  StartEngine();
+  ASSERT_OK(Submit({Page("bad", "m1", kStart), Page("good", "m2", kStart)}));
+  StopEngine();
+  CommitBatch corrupt;
+  corrupt.PutLead("bad", "\xff\xfe not a lead");
+  ASSERT_OK(store_.Commit(&corrupt));
+
+  StartEngine();
+  ASSERT_OK(Submit({Page("bad", "m3", kStart), Page("good", "m4", kStart)}));
+  Event alias = Page("bad", "m5", kStart);
+  alias.type = EventType::kAlias;
+  alias.previous_id = "anon-1";  // a link into the unreadable lead: neither applied nor linked
+  ASSERT_OK(Submit({alias}));
+  EXPECT_FALSE(Lead("bad").found);
+  EXPECT_EQ(Lead("good").events, 2u);
+  const std::string text = metrics_.RenderPrometheus();
+  EXPECT_NE(text.find("\nhandoff_unreadable_lead_events_total 2\n"), std::string::npos) << text;
+  std::string stored;
+  ASSERT_OK(store_.GetLead("bad", &stored));
+  EXPECT_EQ(stored, "\xff\xfe not a lead");  // left for repair, not overwritten
+
+  std::promise<Status> erased;
+  engine_->RunOnEngine([&] {
+    std::vector<std::string> ids;
+    size_t events = 0;
+    erased.set_value(engine_->Erase("bad", &ids, &events));
+  });
+  ASSERT_OK(erased.get_future().get());
+  ASSERT_OK(Submit({Page("bad", "m6", kStart)}));
+  EXPECT_EQ(Lead("bad").events, 1u);
+  EXPECT_EQ(metrics_.leads(), 2u);
+}
+
 // A store written before the pinned index (leads, no lead count): the first start reads every
 // lead once, keeps the staged one in memory, counts them all and writes the index, so the next
 // start reads only the pinned leads.
