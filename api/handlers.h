@@ -14,6 +14,7 @@
 
 #include "api/event_stream.h"
 #include "api/routes.h"
+#include "backtest/backtest_jobs.h"
 #include "base/json_parser.h"
 #include "base/metrics.h"
 #include "core/engine.h"
@@ -29,8 +30,9 @@ struct ApiContext {
   Engine* engine = nullptr;
   Metrics* metrics = nullptr;
   const Clock* clock = nullptr;
-  JsonParser* json = nullptr;       // for request bodies; the HttpServer's thread only
-  EventStreams* streams = nullptr;  // GET /v1/stream's outbox readers
+  JsonParser* json = nullptr;         // for request bodies; the HttpServer's thread only
+  EventStreams* streams = nullptr;    // GET /v1/stream's outbox readers
+  BacktestJobs* backtests = nullptr;  // POST /v1/rules/backtest's jobs
 };
 
 using ApiHandler = void(ApiContext& api, const HttpRequest& request, const PathParams& params,
@@ -48,6 +50,24 @@ void GetMetrics(ApiContext& api, const HttpRequest& request, const PathParams& p
 // when the parameter is absent; false when it is there but not a time.
 [[nodiscard]] bool ReadTimeParam(const QueryParams& query, std::string_view name, EpochSeconds* out,
                                  bool* present = nullptr);
+
+// backtest_handlers.cc (SPEC 13)
+// POST /v1/rules/backtest?since=&at=&wait=&examples=: the body (a candidate rule file) replayed
+// over the stored history as a job (backtest/backtest_jobs.h). 200 with the report when the job
+// ends within `wait` seconds (default 5, at most 60), else 202 with its id and progress; `examples`
+// leads whose stage would change shown in full (default 20, at most 1000); 422 with
+// validate's answer for a bad candidate; 503 when too many backtests wait.
+void PostBacktest(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                  HttpRespond respond);
+// GET /v1/rules/backtest/{id}: the job's state and progress, and its report once done; 404 when
+// unknown or forgotten.
+void GetBacktest(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                 HttpRespond respond);
+// POST /v1/rules/apply: the body replaces the rule file and is reloaded, then every lead's stage
+// is re-evaluated at once (Engine::ReevaluateStages). 200 {"ok","version","leads","changed"};
+// 422 as validate; 409 when the rules path is a directory or the file cannot be written.
+void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond);
 
 // funnel_handlers.cc
 // GET /v1/funnel?since=&until=&team=: the funnel and feedback figures (SPEC 12).

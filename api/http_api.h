@@ -58,6 +58,7 @@ class HttpApi {
 
   JsonParser json_;
   EventStreams streams_;
+  BacktestJobs backtests_;
   ApiContext context_;
   SegmentHttp segment_;
   RouteTable routes_;

@@ -4,6 +4,7 @@
 
 #include "base/timestamp.h"
 #include "outbox/outbox_record.h"
+#include "scoring/score_json.h"
 
 namespace handoff {
 
@@ -54,26 +55,9 @@ void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::stri
   lead->traits.AppendJson(out);
   out->append(",\"scores\":");
   AppendScoresJson(rules.scores, scores.data(), out);
-  out->append(",\"breakdown\":{");
-  for (size_t s = 0; s < rules.scores.size(); ++s) {
-    if (s > 0) {
-      out->push_back(',');
-    }
-    AppendJsonString(rules.scores[s].name, out);
-    out->append(":[");
-    for (size_t i = 0; i < parts[s].size(); ++i) {
-      if (i > 0) {
-        out->push_back(',');
-      }
-      out->append("{\"rule\":");
-      AppendJsonString(parts[s][i].rule_id, out);
-      out->append(",\"points\":");
-      AppendJsonNumber(parts[s][i].points, out);
-      out->push_back('}');
-    }
-    out->push_back(']');
-  }
-  out->append("},\"first_seen\":\"");
+  out->append(",\"breakdown\":");
+  AppendBreakdownJson(rules.scores, parts, out);
+  out->append(",\"first_seen\":\"");
   AppendRfc3339Millis(lead->first_seen, out);
   out->append("\",\"last_seen\":\"");
   AppendRfc3339Millis(lead->last_seen, out);

@@ -1098,6 +1098,62 @@ void Engine::FinishCommit() {
   }
 }
 
+std::unique_ptr<StoreSnapshot> Engine::SnapshotStore() {
+  WaitCommit();  // what this task may depend on is committed first
+  return store_->Snapshot();
+}
+
+void Engine::ReevaluateStages(std::function<void(uint64_t leads, uint64_t changed)> done) {
+  // Slices of leads in id order; each slice is one engine task, queued behind what came in
+  // meanwhile, so ingest is never held for more than a slice.
+  constexpr size_t kSlice = 512;
+  struct Walk {
+    std::string after;
+    uint64_t leads = 0;
+    uint64_t changed = 0;
+    std::function<void(uint64_t, uint64_t)> done;
+  };
+  auto walk = std::make_shared<Walk>();
+  walk->done = std::move(done);
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [this, walk, step] {
+    WaitCommit();  // the store's leads as of everything before this slice
+    std::vector<std::string> ids;
+    Status st = store_->ScanLeads(walk->after, [&](std::string_view id, std::string_view) {
+      ids.emplace_back(id);
+      return ids.size() < kSlice;
+    });
+    if (!st.ok()) {
+      LogError("re-evaluating stages: " + st.ToString());
+      ids.clear();
+    }
+    const EpochSeconds now = clock_->Now();
+    for (const std::string& id : ids) {
+      LeadEntry* entry = FindEntry(id);
+      if (entry == nullptr) {
+        continue;  // unreadable, or erased since
+      }
+      ++walk->leads;
+      const StageChange change = scorer_->Reevaluate(&entry->state, now);
+      if (change.changed()) {
+        ++walk->changed;
+        MarkDirty(*entry);
+        StageChanged(*entry, change, now, "");
+      }
+    }
+    if (ids.size() == kSlice) {
+      walk->after = ids.back();
+      RunOnEngine(*step);
+      return;
+    }
+    AfterCommit([walk, step] {
+      walk->done(walk->leads, walk->changed);
+      *step = nullptr;  // breaks the cycle step -> closure -> step
+    });
+  };
+  (*step)();
+}
+
 void Engine::RunCron() {
   const EpochSeconds now = clock_->Now();
   if (options_.stage_check_interval > 0 && now >= next_stage_check_) {

@@ -129,6 +129,11 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void ValidateRules(std::string yaml, std::function<void(const LoadResult&)> done) {
     rules_manager_.Validate(std::move(yaml), std::move(done));
   }
+  // Replaces the rule file with `yaml` and reloads it (RulesManager::Replace): `done` as for
+  // RequestReload. Any thread.
+  void ReplaceRules(std::string yaml, ReloadDone done) {
+    rules_manager_.Replace(std::move(yaml), std::move(done));
+  }
   // The outbox: its reader side is for any thread; set its listener before Start.
   Outbox& outbox() { return outbox_; }
 
@@ -172,6 +177,15 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
   const Scorer& scorer() const { return *scorer_; }
   const Clock& clock() const { return *clock_; }
+  // A consistent read-only view of the store as of now (every batch before it committed), for
+  // work off the engine thread (the backtest).
+  std::unique_ptr<StoreSnapshot> SnapshotStore();
+  // Runs every lead's stage machine once with its scores read now, as after an event (promote,
+  // else demote), publishing stage records and routing as usual (`handoff backtest --apply`:
+  // new rules take effect at once instead of at each lead's next event). Works through the leads
+  // in id order, a slice per engine task, so ingest goes on meanwhile; `done(leads, changed)`
+  // runs on the engine thread once the last slice's changes are committed.
+  void ReevaluateStages(std::function<void(uint64_t leads, uint64_t changed)> done);
   // Leads per stage now (SPEC 12 `stages`), in the rules' stage order, then any stage a reload
   // removed that still has leads. From the in-memory indexes and the lead count, not a scan.
   FunnelStageCounts StageCounts() const;

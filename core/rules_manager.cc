@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "base/log.h"
 
 namespace handoff {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr auto kWatchInterval = std::chrono::milliseconds(500);
 
@@ -56,6 +59,51 @@ void RulesManager::Validate(std::string yaml, std::function<void(const LoadResul
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back([yaml = std::move(yaml), done = std::move(done)] {
       done(LoadRulesFromString(yaml, "request"));
+    });
+  }
+  cv_.notify_one();
+}
+
+void RulesManager::Replace(std::string yaml, ReloadDone done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back([this, yaml = std::move(yaml), done = std::move(done)] {
+      ReloadOutcome outcome;
+      std::error_code ec;
+      if (fs::is_directory(path_, ec)) {
+        outcome.version = reject_({});
+        outcome.failure =
+            "the rules path " + path_ + " is a directory: put the file in it and reload instead";
+        done(outcome);
+        return;
+      }
+      LoadResult checked = LoadRulesFromString(yaml, "request");
+      if (!checked.ok()) {
+        outcome.version = reject_(checked.errors);
+        outcome.errors = std::move(checked.errors);
+        done(outcome);
+        return;
+      }
+      const std::string temp = path_ + ".apply-tmp";
+      {
+        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+        out.write(yaml.data(), static_cast<std::streamsize>(yaml.size()));
+        out.close();
+        if (!out) {
+          outcome.version = reject_({});
+          outcome.failure = "cannot write " + temp;
+          done(outcome);
+          return;
+        }
+      }
+      fs::rename(temp, path_, ec);
+      if (ec) {
+        outcome.version = reject_({});
+        outcome.failure = "cannot replace " + path_ + ": " + ec.message();
+        done(outcome);
+        return;
+      }
+      Reload(done);  // notes the new signature, so the watch does not load it a second time
     });
   }
   cv_.notify_one();
@@ -111,7 +159,6 @@ void RulesManager::Reload(ReloadDone done) {
 }
 
 std::string RulesManager::Signature(const std::string& path) {
-  namespace fs = std::filesystem;
   std::error_code ec;
   std::string sig;
   auto add = [&](const fs::path& p) {

@@ -26,6 +26,8 @@ struct ReloadOutcome {
   bool ok = false;
   uint64_t version = 0;           // the version in force after the attempt
   std::vector<LoadError> errors;  // when !ok
+  // When !ok without errors: what else stopped it (e.g. the rule file could not be written).
+  std::string failure;
 };
 using ReloadDone = std::function<void(const ReloadOutcome&)>;
 
@@ -59,6 +61,12 @@ class RulesManager {
   // Compiles `yaml` (a candidate rule file, nothing loaded) on the manager's thread and calls
   // `done` there with the result, so a large candidate never holds a network thread.
   void Validate(std::string yaml, std::function<void(const LoadResult&)> done);
+
+  // Replaces the rule file with `yaml` and reloads it, on the manager's thread (`handoff backtest
+  // --apply`): `yaml` is compiled first; a file with errors changes nothing (done gets them). The
+  // file is written whole (a temporary file renamed over it), so the watch never sees half of
+  // it. Only when the rules path is one file: a directory gets a `failure`.
+  void Replace(std::string yaml, ReloadDone done);
 
   // A fingerprint of the rule files' names, sizes and modification times.
   static std::string Signature(const std::string& path);

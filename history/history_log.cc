@@ -5,22 +5,23 @@
 #include <unordered_map>
 
 #include "history/event_codec.h"
+#include "history/history_entry_codec.h"
 #include "storage/coding.h"
 #include "storage/store_format.h"
 
 namespace handoff {
 
-using coding::GetDouble;
-using coding::GetStringView;
-using coding::GetVarint;
 using coding::PutDouble;
 using coding::PutString;
 using coding::PutVarint;
+using history_internal::DecodeEntry;
+using history_internal::ParseEntry;
+using history_internal::RawEntry;
 
 namespace {
 
 // Meta keys: where block numbers and apply seqs resume after a restart.
-constexpr std::string_view kMetaNextBlock = "history.next_block";
+constexpr std::string_view kMetaNextBlock = HistoryLog::kMetaNextBlock;
 constexpr std::string_view kMetaNextApplySeq = "history.next_apply_seq";
 
 Status ReadCounter(Store* store, std::string_view key, uint64_t* out) {
@@ -39,68 +40,6 @@ Status ReadCounter(Store* store, std::string_view key, uint64_t* out) {
   }
   *out = v;
   return Status::Ok();
-}
-
-// One entry's fields as stored:
-//   varint apply_seq, str lead, f64 received_at, varint prev block (0: none; only the first
-//   entry of a lead in a block says it), str event, varint n, n x {str rule, f64 points}
-struct RawEntry {
-  uint64_t apply_seq = 0;
-  std::string_view lead;
-  EpochSeconds received_at = 0;
-  uint64_t prev = 0;
-  std::string_view event;
-  std::string_view awards;  // varint n, then the pairs
-  std::string_view bytes;   // the whole entry
-};
-
-bool ParseEntry(std::string_view* in, RawEntry* e) {
-  const std::string_view start = *in;
-  uint64_t n = 0;
-  if (!GetVarint(in, &e->apply_seq) || !GetStringView(in, &e->lead) ||
-      !GetDouble(in, &e->received_at) || !GetVarint(in, &e->prev) ||
-      !GetStringView(in, &e->event)) {
-    return false;
-  }
-  const std::string_view awards_start = *in;
-  if (!GetVarint(in, &n) || n > in->size()) {
-    return false;
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string_view rule;
-    double points = 0;
-    if (!GetStringView(in, &rule) || !GetDouble(in, &points)) {
-      return false;
-    }
-  }
-  e->awards = awards_start.substr(0, awards_start.size() - in->size());
-  e->bytes = start.substr(0, start.size() - in->size());
-  return true;
-}
-
-bool DecodeEntry(const RawEntry& raw, HistoryEntry* out) {
-  out->apply_seq = raw.apply_seq;
-  out->lead.assign(raw.lead);
-  out->received_at = raw.received_at;
-  std::string_view event = raw.event;
-  if (!DecodeEvent(&event, &out->event) || !event.empty()) {
-    return false;
-  }
-  std::string_view awards = raw.awards;
-  uint64_t n = 0;
-  if (!GetVarint(&awards, &n)) {
-    return false;
-  }
-  out->awards.clear();
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string_view rule;
-    double points = 0;
-    if (!GetStringView(&awards, &rule) || !GetDouble(&awards, &points)) {
-      return false;
-    }
-    out->awards.emplace_back(std::string(rule), points);
-  }
-  return true;
 }
 
 }  // namespace

@@ -42,6 +42,8 @@ struct HistoryEntry {
 class HistoryLog {
  public:
   static constexpr uint32_t kBuckets = 256;
+  // The meta key of the next block number (one past the last block written).
+  static constexpr std::string_view kMetaNextBlock = "history.next_block";
 
   // `store` is borrowed. With `enabled` false, Append records nothing (only apply seqs move).
   HistoryLog(Store* store, bool enabled);

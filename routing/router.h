@@ -129,6 +129,9 @@ class Router {
   // Empty when the domain has no owner.
   std::string AccountOwner(std::string_view domain) const;
 
+  // The team whose queue holds `lead_id`; empty when it waits in none (or in the unrouted queue).
+  std::string QueuedIn(std::string_view lead_id) const;
+
   // Writes changed state to the host's meta records. Call before each commit.
   void Flush();
 

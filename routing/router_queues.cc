@@ -186,4 +186,12 @@ void Router::Dequeue(std::string_view lead_id) {
   queues_dirty_ = true;
 }
 
+std::string Router::QueuedIn(std::string_view lead_id) const {
+  auto it = queued_in_.find(std::string(lead_id));
+  if (it == queued_in_.end() || it->second == router_internal::kUnroutedKey) {
+    return {};
+  }
+  return it->second;
+}
+
 }  // namespace handoff

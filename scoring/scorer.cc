@@ -329,4 +329,12 @@ StageChange Scorer::RecheckExit(Lead* lead, EpochSeconds now) const {
   return MoveStage(lead, scores.data(), /*promote=*/false);
 }
 
+StageChange Scorer::Reevaluate(Lead* lead, EpochSeconds now) const {
+  Align(lead);
+  thread_local std::vector<double> scores;
+  scores.resize(rules_->scores.size());
+  AllScores(lead, now, scores.data());
+  return MoveStage(lead, scores.data(), /*promote=*/true);
+}
+
 }  // namespace handoff

@@ -64,6 +64,11 @@ class Scorer {
   // moves the lead down one stage.
   StageChange RecheckExit(Lead* lead, EpochSeconds now) const;
 
+  // The stage machine run as after an event, with scores read at `now` and no event: promotes to
+  // the highest stage whose enter holds, else demotes while exit holds. For re-evaluating every
+  // lead at once after a reload (`handoff backtest --apply`).
+  StageChange Reevaluate(Lead* lead, EpochSeconds now) const;
+
   // Sets the lead's stage (e.g. a `recycled` close sends it back to "new").
   void SetStage(Lead* lead, int stage_index) const;
 

@@ -627,6 +627,70 @@ Status RocksStore::ScanFunnel(
   return FromRocks(it->status(), "scan funnel");
 }
 
+namespace {
+
+// A RocksDB snapshot and the column families to read through it.
+class RocksSnapshot final : public StoreSnapshot {
+ public:
+  RocksSnapshot(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : db_(db), handles_(std::move(handles)), snapshot_(db->GetSnapshot()) {}
+  ~RocksSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+  RocksSnapshot(const RocksSnapshot&) = delete;
+  RocksSnapshot& operator=(const RocksSnapshot&) = delete;
+
+  Status GetLead(std::string_view lead_id, std::string* encoded) const override {
+    return FromRocks(db_->Get(Point(), handles_[kLeads], ToSlice(lead_id), encoded), "get lead");
+  }
+  Status ScanLeads(
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    return Scan(kLeads, "scan leads", fn);
+  }
+  Status ScanLinks(
+      const std::function<void(std::string_view, std::string_view)>& fn) const override {
+    return Scan(kLinks, "scan links", [&](std::string_view k, std::string_view v) {
+      fn(k, v);
+      return true;
+    });
+  }
+  Status GetMeta(std::string_view key, std::string* value) const override {
+    return FromRocks(db_->Get(Point(), handles_[kMeta], ToSlice(key), value), "get meta");
+  }
+  Status ScanHistory(
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    return Scan(kHistory, "scan history", fn);
+  }
+
+ private:
+  rocksdb::ReadOptions Point() const {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return options;
+  }
+  Status Scan(size_t family, const char* what,
+              const std::function<bool(std::string_view, std::string_view)>& fn) const {
+    rocksdb::ReadOptions options = Point();
+    options.fill_cache = false;  // a full scan must not evict the blocks the engine reads
+    options.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handles_[family]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!fn(ToView(it->key()), ToView(it->value()))) {
+        break;
+      }
+    }
+    return FromRocks(it->status(), what);
+  }
+
+  rocksdb::DB* const db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  const rocksdb::Snapshot* const snapshot_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreSnapshot> RocksStore::Snapshot() const {
+  return std::make_unique<RocksSnapshot>(db_.get(), handles_);
+}
+
 Status RocksStore::CompactAll() {
   rocksdb::CompactRangeOptions compact;
   // Rewrite the last level as well, so the dedupe filter sees every file.

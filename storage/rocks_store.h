@@ -125,6 +125,7 @@ class RocksStore final : public Store {
       std::string_view begin, std::string_view end,
       const std::function<bool(std::string_view key, std::string_view value)>& fn) const override;
   Status CompactAll() override;
+  std::unique_ptr<StoreSnapshot> Snapshot() const override;
 
   // RocksDB's statistics per column family, for debugging. Free text.
   std::string Stats() const override;

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,28 @@
 #include "storage/commit_batch.h"
 
 namespace handoff {
+
+// A consistent, read-only view of the store as of one moment (a RocksDB snapshot): every read
+// through it sees exactly the batches committed before it was taken, however many commit after.
+// For long scans off the engine thread (the backtest, SPEC 13) that must not see a half-changed
+// state. Holding one keeps RocksDB from dropping the versions it sees: release it when done.
+// Thread safety: one snapshot may be read from any one thread at a time; it must not outlive
+// the store it came from.
+class StoreSnapshot {
+ public:
+  virtual ~StoreSnapshot() = default;
+  // As Store::GetLead / ScanLeads / ScanLinks / GetMeta, at the snapshot.
+  virtual Status GetLead(std::string_view lead_id, std::string* encoded) const = 0;
+  virtual Status ScanLeads(
+      const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const = 0;
+  virtual Status ScanLinks(
+      const std::function<void(std::string_view id, std::string_view root)>& fn) const = 0;
+  virtual Status GetMeta(std::string_view key, std::string* value) const = 0;
+  // Calls fn(key, value) for every history bucket in key order (block, then bucket), until fn
+  // returns false. Keys and values as Store::GetHistory has them.
+  virtual Status ScanHistory(
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
+};
 
 class Store {
  public:
@@ -100,6 +123,9 @@ class Store {
   // Compacts every column family fully, so expired dedupe ids and trimmed records leave the disk
   // now rather than later. Slow; for tests and maintenance.
   virtual Status CompactAll() = 0;
+
+  // A consistent read-only view of everything committed so far (see StoreSnapshot).
+  virtual std::unique_ptr<StoreSnapshot> Snapshot() const = 0;
 
   // Storage statistics, for debugging. Free text.
   virtual std::string Stats() const = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -220,6 +221,17 @@ class MemoryStore final : public Store {
 
   Status CompactAll() override { return Status::Ok(); }
   std::string Stats() const override { return "memory store"; }
+
+  // A copy of the maps a snapshot reads.
+  std::unique_ptr<StoreSnapshot> Snapshot() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto snapshot = std::make_unique<Copy>();
+    snapshot->leads = leads_;
+    snapshot->links = links_;
+    snapshot->meta = meta_;
+    snapshot->history = history_;
+    return snapshot;
+  }
   // Writes fail while set_fail_commits(true), whatever Recover says; it counts the calls.
   Status Recover() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -263,6 +275,41 @@ class MemoryStore final : public Store {
 
  private:
   using Map = std::map<std::string, std::string, std::less<>>;
+
+  struct Copy final : StoreSnapshot {
+    Map leads, links, meta, history;
+    Status GetLead(std::string_view id, std::string* encoded) const override {
+      return Get(leads, id, encoded);
+    }
+    Status ScanLeads(
+        const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+      for (const auto& [k, v] : leads) {
+        if (!fn(k, v)) {
+          break;
+        }
+      }
+      return Status::Ok();
+    }
+    Status ScanLinks(
+        const std::function<void(std::string_view, std::string_view)>& fn) const override {
+      for (const auto& [k, v] : links) {
+        fn(k, v);
+      }
+      return Status::Ok();
+    }
+    Status GetMeta(std::string_view key, std::string* value) const override {
+      return Get(meta, key, value);
+    }
+    Status ScanHistory(
+        const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+      for (const auto& [k, v] : history) {
+        if (!fn(k, v)) {
+          break;
+        }
+      }
+      return Status::Ok();
+    }
+  };
 
   static Status Get(const Map& map, std::string_view key, std::string* value) {
     auto it = map.find(key);
