@@ -1,0 +1,248 @@
+#include "backtest/backtest.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "history/history_log.h"
+#include "rules/rule_loader.h"
+#include "scoring/scorer.h"
+#include "storage/lead_codec.h"
+#include "tests/core/memory_store.h"
+#include "tests/testutil.h"
+
+namespace handoff {
+namespace {
+
+using handoff::testing::MemoryStore;
+
+constexpr EpochSeconds kT0 = 1'800'000'000;
+
+constexpr char kLive[] =
+    "scores:\n"
+    "  e: {kind: event}\n"
+    "rules:\n"
+    "  - {id: click, score: e, when: 'event == \"Click\"', points: 1}\n"
+    "stages:\n"
+    "  - {name: sql, enter: 'score.e >= 100'}\n";
+
+// Clicks are worth 10: three make a lead sql, routed to one rep who takes one lead at most.
+constexpr char kCandidate[] =
+    "scores:\n"
+    "  e: {kind: event}\n"
+    "rules:\n"
+    "  - {id: click, score: e, when: 'event == \"Click\"', points: 10}\n"
+    "stages:\n"
+    "  - {name: sql, enter: 'score.e >= 30'}\n"
+    "routing:\n"
+    "  stage: sql\n"
+    "  teams:\n"
+    "    - {id: t, when: 'true', reps: [{id: r, max_open: 1}]}\n";
+
+std::shared_ptr<const RuleSet> Rules(const char* yaml) {
+  LoadResult loaded = LoadRulesFromString(yaml, "test.yaml");
+  EXPECT_TRUE(loaded.ok());
+  return loaded.rules;
+}
+
+// Writes leads and their history the way the engine does (one block per Commit), applying each
+// event under the live rules.
+class StoreBuilder {
+ public:
+  explicit StoreBuilder(MemoryStore* store)
+      : store_(store), log_(store, true), live_(Rules(kLive)) {
+    EXPECT_OK(log_.Restore());
+  }
+
+  // A click by `id`, applied to the lead `root` (itself unless linked), received at `received`.
+  void Click(const std::string& id, const std::string& root, EpochSeconds received) {
+    Lead& lead = leads_[root];
+    if (lead.id.empty()) {
+      lead.id = root;
+    }
+    HistoryChain* chain = nullptr;
+    for (HistoryChain& c : lead.history) {
+      if (c.lead == id) {
+        chain = &c;
+      }
+    }
+    if (chain == nullptr) {
+      lead.history.push_back({id, 0});
+      chain = &lead.history.back();
+    }
+    Event e;
+    e.type = EventType::kTrack;
+    e.user_id = id;
+    e.name = "Click";
+    e.has_name = true;
+    e.message_id = "m" + std::to_string(++messages_);
+    e.timestamp = kT0 + messages_;
+    e.has_timestamp = true;
+    (void)live_.Apply(e, &lead);
+    log_.Append(chain, received, e, {{"click", 1}});
+  }
+  void Link(const std::string& id, const std::string& root) { batch_.PutLink(id, root); }
+  void Forget(const std::string& root) { leads_.erase(root); }
+  void SetOwner(const std::string& root, const std::string& rep) {
+    LeadOwner owner;
+    owner.rep = rep;
+    owner.team = "t";
+    owner.seq = 1;
+    leads_[root].owner = owner;
+  }
+  void Commit() {
+    log_.Flush(&batch_, kT0);
+    for (const auto& [id, lead] : leads_) {
+      std::string encoded;
+      EncodeLeadState(lead, &encoded);
+      batch_.PutLead(id, encoded);
+    }
+    ASSERT_OK(store_->Commit(&batch_));
+  }
+
+ private:
+  MemoryStore* store_;
+  HistoryLog log_;
+  Scorer live_;
+  std::map<std::string, Lead> leads_;
+  CommitBatch batch_;
+  int messages_ = 0;
+};
+
+BacktestReport RunOn(MemoryStore& store, std::optional<EpochSeconds> since = std::nullopt,
+                     const std::atomic<bool>* cancel = nullptr, Status* status = nullptr) {
+  BacktestRequest request;
+  request.live = Rules(kLive);
+  request.candidate = Rules(kCandidate);
+  request.at = kT0 + 1000;
+  request.since = since;
+  BacktestControl control;
+  control.cancel = cancel;
+  BacktestReport report;
+  std::unique_ptr<StoreSnapshot> snapshot = store.Snapshot();
+  Status st = RunBacktest(*snapshot, request, control, &report);
+  if (status != nullptr) {
+    *status = st;
+  } else {
+    EXPECT_OK(st);
+  }
+  return report;
+}
+
+uint64_t Count(const std::vector<std::pair<std::string, uint64_t>>& stages, const char* name) {
+  for (const auto& [stage, n] : stages) {
+    if (stage == name) {
+      return n;
+    }
+  }
+  return 0;
+}
+
+TEST(BacktestTest, AMergedVisitorsEventsCountForItsLead) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  b.Click("anon", "u", kT0);
+  b.Click("anon", "u", kT0);
+  b.Link("anon", "u");
+  b.Click("u", "u", kT0);
+  b.Commit();
+  const BacktestReport report = RunOn(store);
+  EXPECT_EQ(report.leads, 1u);
+  EXPECT_EQ(report.events, 3u);
+  EXPECT_EQ(Count(report.stages_now, "new"), 1u);
+  EXPECT_EQ(Count(report.stages_candidate, "sql"), 1u);
+  EXPECT_EQ(report.changes.at("new>sql"), 1u);
+  ASSERT_EQ(report.rules.size(), 1u);
+  EXPECT_EQ(report.rules[0].now, 3);
+  EXPECT_EQ(report.rules[0].candidate, 30);
+  ASSERT_EQ(report.examples.size(), 1u);
+  EXPECT_NE(report.examples[0].find("\"lead\":\"u\""), std::string::npos);
+}
+
+TEST(BacktestTest, HistoryOfLeadsNoLongerStoredIsLeftOut) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  b.Click("gone", "gone", kT0);
+  b.Forget("gone");  // erased: its leftover history entry must not make a lead
+  b.Click("kept", "kept", kT0);
+  b.Commit();
+  const BacktestReport report = RunOn(store);
+  EXPECT_EQ(report.leads, 1u);
+  EXPECT_EQ(report.events, 1u);
+}
+
+TEST(BacktestTest, SinceReplaysOnlyWhatWasReceivedSinceThen) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  b.Click("old", "old", kT0);
+  b.Click("both", "both", kT0);
+  b.Click("both", "both", kT0 + 100);
+  b.Commit();
+  const BacktestReport report = RunOn(store, kT0 + 50);
+  EXPECT_EQ(report.leads, 1u);
+  EXPECT_EQ(report.events, 1u);
+}
+
+TEST(BacktestTest, RoutingPreviewRespectsCapsAndOpenOwners) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  for (const char* lead : {"a", "b", "c", "owned"}) {
+    for (int i = 0; i < 3; ++i) {
+      b.Click(lead, lead, kT0);
+    }
+  }
+  b.SetOwner("owned", "r");  // an open lead of r's, and not routed again
+  b.Commit();
+  const BacktestReport report = RunOn(store);
+  EXPECT_EQ(Count(report.stages_candidate, "sql"), 4u);
+  EXPECT_EQ(report.routing.stage, "sql");
+  // r already holds one lead (max_open 1): a, b and c wait in t's queue.
+  EXPECT_EQ(report.routing.teams.at("t"), 3u);
+  EXPECT_EQ(report.routing.queued, 3u);
+  EXPECT_TRUE(report.routing.reps.empty());
+}
+
+TEST(BacktestTest, RoutingPreviewGivesTheFirstToQualifyTheRep) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  for (const char* lead : {"late", "early"}) {
+    b.Click(lead, lead, kT0);
+    b.Click(lead, lead, kT0);
+  }
+  b.Click("early", "early", kT0);  // early reaches sql first
+  b.Click("late", "late", kT0);
+  b.Commit();
+  const BacktestReport report = RunOn(store);
+  EXPECT_EQ(report.routing.reps.at("r"), 1u);
+  EXPECT_EQ(report.routing.queued, 1u);
+}
+
+TEST(BacktestTest, ACancelledRunStops) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  b.Click("a", "a", kT0);
+  b.Commit();
+  std::atomic<bool> cancel{true};
+  Status st;
+  (void)RunOn(store, std::nullopt, &cancel, &st);
+  EXPECT_FALSE(st.ok());
+}
+
+TEST(BacktestTest, TheReportsJsonHasTheContractsFields) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  b.Click("u", "u", kT0);
+  b.Commit();
+  const std::string json = BacktestReportJson(RunOn(store));
+  for (const char* field :
+       {"\"leads\":1", "\"events\":1", "\"stages\":{\"now\":{\"new\":1,", "\"changes\":{}",
+        "\"examples\":[]", "\"rules\":[{\"rule\":\"click\"", "\"routing\":{\"stage\":\"sql\""}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
+  }
+}
+
+}  // namespace
+}  // namespace handoff
