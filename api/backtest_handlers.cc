@@ -59,6 +59,7 @@ void PostBacktest(ApiContext& api, const HttpRequest& request, const PathParams&
   }
   BacktestRequest backtest;
   backtest.at = api.clock->Now();
+  backtest.max_leads_in_memory = api.backtest_max_leads;
   for (const char* name : {"since", "at"}) {
     EpochSeconds t = 0;
     bool present = false;
@@ -112,9 +113,10 @@ void PostBacktest(ApiContext& api, const HttpRequest& request, const PathParams&
         respond(JsonErrorResponse(503, "unavailable", st.message()));
         return;
       }
-      jobs->Await(id, wait, [respond = std::move(respond)](std::optional<BacktestJobs::View> job) {
-        respond(JobResponse(job));
-      });
+      jobs->Await(id, wait,
+                  [respond = std::move(respond)](const std::optional<BacktestJobs::View>& job) {
+                    respond(JobResponse(job));
+                  });
     });
   });
 }
@@ -130,7 +132,8 @@ void GetBacktest(ApiContext& api, const HttpRequest&, const PathParams& params,
   }
   // 200 whatever the job's state: this is where its state is read.
   std::optional<BacktestJobs::View> job = api.backtests->Get(id);
-  respond(job.has_value() ? JsonResponse(200, JobJson(*job)) : JobResponse(job));
+  HttpRespond answer = std::move(respond);
+  answer(job.has_value() ? JsonResponse(200, JobJson(*job)) : JobResponse(job));
 }
 
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams&,

@@ -30,9 +30,10 @@ struct ApiContext {
   Engine* engine = nullptr;
   Metrics* metrics = nullptr;
   const Clock* clock = nullptr;
-  JsonParser* json = nullptr;         // for request bodies; the HttpServer's thread only
-  EventStreams* streams = nullptr;    // GET /v1/stream's outbox readers
-  BacktestJobs* backtests = nullptr;  // POST /v1/rules/backtest's jobs
+  JsonParser* json = nullptr;               // for request bodies; the HttpServer's thread only
+  EventStreams* streams = nullptr;          // GET /v1/stream's outbox readers
+  BacktestJobs* backtests = nullptr;        // POST /v1/rules/backtest's jobs
+  uint64_t backtest_max_leads = 1'000'000;  // leads a backtest replays in memory at once
 };
 
 using ApiHandler = void(ApiContext& api, const HttpRequest& request, const PathParams& params,

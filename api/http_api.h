@@ -37,6 +37,8 @@ struct HttpApiOptions {
   size_t max_event_bytes = 32 * 1024;
   // GET /v1/stream: a heartbeat comment after this much silence. Default: 10 s.
   std::chrono::milliseconds heartbeat{10000};
+  // POST /v1/rules/backtest: leads replayed in memory at once (Options::backtest_max_leads).
+  uint64_t backtest_max_leads = 1'000'000;
 };
 
 class HttpApi {

@@ -203,7 +203,8 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
   const RoutingDef& routing = candidate_rules.routing;
   const int routing_stage = routing.enabled ? routing.stage_index : -1;
 
-  // 1. Which lead every linked id belongs to now.
+  // 1. Which lead every linked id belongs to now, and how many leads there are: more than
+  // max_leads_in_memory are replayed in passes, each over the leads of one hash partition.
   StringMap<std::string> root_of;
   if (Status st = snapshot.ScanLinks([&](std::string_view id, std::string_view root) {
         root_of.emplace(std::string(id), std::string(root));
@@ -211,47 +212,23 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
       !st.ok()) {
     return st;
   }
-  Report(control, kLinksDone);
-
-  // 2. The history, in apply order, onto a fresh lead per root.
-  StringMap<Replay> replays;
-  HistoryScan scan(&snapshot);
-  bool cancelled = false;
-  Status st = scan.ForEach(
-      [&](const HistoryEntry& e) {
-        if (request.since.has_value() && e.received_at < *request.since) {
-          return true;
-        }
-        auto link = root_of.find(e.lead);
-        const std::string& root = link == root_of.end() ? e.lead : link->second;
-        auto [it, fresh] = replays.try_emplace(root);
-        Replay& r = it->second;
-        if (fresh) {
-          r.lead.id = root;
-        }
-        const StageChange change = candidate.Apply(e.event, &r.lead);
-        if (routing_stage >= 0) {
-          if (change.from < routing_stage && change.to >= routing_stage) {
-            r.reached_routing = e.apply_seq;
-          } else if (change.to < routing_stage) {
-            r.reached_routing = 0;
-          }
-        }
-        return true;
-      },
-      [&](double fraction) {
-        cancelled = cancelled || Cancelled(control);
-        Report(control, kLinksDone + (kReplayDone - kLinksDone) * fraction);
+  uint64_t stored_leads = 0;
+  if (Status st = snapshot.ScanLeads([&](std::string_view, std::string_view) {
+        ++stored_leads;
+        return !Cancelled(control);
       });
-  if (!st.ok()) {
+      !st.ok()) {
     return st;
   }
-  if (cancelled || Cancelled(control)) {
-    return Status::Unavailable("backtest cancelled");
-  }
-  report->undecodable = scan.stats().undecodable;
+  const uint64_t budget = std::max<uint64_t>(1, request.max_leads_in_memory);
+  const uint64_t passes = std::max<uint64_t>(1, (stored_leads + budget - 1) / budget);
+  report->passes = passes;
+  Report(control, kLinksDone);
+  auto root_of_id = [&](std::string_view id) -> std::string_view {
+    auto link = root_of.find(id);
+    return link == root_of.end() ? id : std::string_view(link->second);
+  };
 
-  // 3. Each stored lead beside its replay.
   std::unique_ptr<RoutingPreview> preview;
   if (routing_stage >= 0) {
     preview = std::make_unique<RoutingPreview>(&candidate, &snapshot, request.at);
@@ -270,71 +247,125 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
     }
     samples.push_back(std::move(sample));
   }
-  std::vector<std::pair<uint64_t, Replay*>> to_route;
+  // The leads the preview routes, kept past their pass.
+  std::vector<std::pair<uint64_t, std::unique_ptr<Lead>>> to_route;
   std::vector<std::vector<ScorePart>> parts_now;
   std::vector<std::vector<ScorePart>> parts_candidate;
   std::vector<double> scores_now;
   std::vector<double> scores_candidate;
-  uint64_t visited = 0;
-  const double total = std::max<double>(1, static_cast<double>(replays.size()));
-  st = snapshot.ScanLeads([&](std::string_view id, std::string_view encoded) {
-    auto it = replays.find(id);
-    const bool replayed = it != replays.end();
-    if (!replayed && preview == nullptr) {
+  const double pass_share = 1.0 / static_cast<double>(passes);
+
+  for (uint64_t pass = 0; pass < passes; ++pass) {
+    const double pass_start = kLinksDone + (kCompareDone - kLinksDone) * pass_share * pass;
+    const double pass_span = (kCompareDone - kLinksDone) * pass_share;
+    auto in_pass = [&](std::string_view root) {
+      return passes == 1 || std::hash<std::string_view>{}(root) % passes == pass;
+    };
+
+    // 2. The history, in apply order, onto a fresh lead per root (of this pass).
+    StringMap<Replay> replays;
+    HistoryScan scan(&snapshot);
+    bool cancelled = false;
+    Status st = scan.ForEach(
+        [&](const HistoryEntry& e) {
+          if (request.since.has_value() && e.received_at < *request.since) {
+            return true;
+          }
+          const std::string_view root = root_of_id(e.lead);
+          auto it = replays.find(root);
+          if (it == replays.end()) {
+            it = replays.emplace(std::string(root), Replay()).first;
+            it->second.lead.id = it->first;
+          }
+          Replay& r = it->second;
+          const StageChange change = candidate.Apply(e.event, &r.lead);
+          if (routing_stage >= 0) {
+            if (change.from < routing_stage && change.to >= routing_stage) {
+              r.reached_routing = e.apply_seq;
+            } else if (change.to < routing_stage) {
+              r.reached_routing = 0;
+            }
+          }
+          return true;
+        },
+        [&](double fraction) {
+          cancelled = cancelled || Cancelled(control);
+          Report(control, pass_start + pass_span * 0.85 * fraction);
+        },
+        passes == 1 ? std::function<bool(std::string_view)>()
+                    : [&](std::string_view id) { return in_pass(root_of_id(id)); });
+    if (!st.ok()) {
+      return st;
+    }
+    if (cancelled || Cancelled(control)) {
+      return Status::Unavailable("backtest cancelled");
+    }
+    report->undecodable += scan.stats().undecodable;
+
+    // 3. Each stored lead of the pass beside its replay (and, once, every open owner's lead
+    // for the preview's counts).
+    uint64_t visited = 0;
+    const double total = std::max<double>(1, static_cast<double>(replays.size()));
+    const bool adopt = preview != nullptr && pass == 0;
+    st = snapshot.ScanLeads([&](std::string_view id, std::string_view encoded) {
+      auto it = replays.find(id);
+      const bool replayed = it != replays.end();
+      if (!replayed && !adopt) {
+        return true;
+      }
+      Lead now_lead;
+      if (!DecodeLeadState(encoded, &now_lead).ok()) {
+        return true;  // an unreadable lead (the daemon sets it apart too): left out
+      }
+      const bool open_owner = now_lead.owner.has_value() && !now_lead.owner->closed;
+      if (adopt && open_owner) {
+        preview->Adopt(&now_lead);
+      }
+      if (!replayed) {
+        return true;
+      }
+      Replay& r = it->second;
+      ++report->leads;
+      report->events += r.lead.events;
+      live.Breakdown(&now_lead, request.at, &parts_now, &scores_now);
+      candidate.Breakdown(&r.lead, request.at, &parts_candidate, &scores_candidate);
+      totals.AddNow(parts_now);
+      totals.AddCandidate(parts_candidate);
+      now_stages.Add(now_lead.stage);
+      candidate_stages.Add(r.lead.stage);
+      for (size_t s = 0; s < samples.size(); ++s) {
+        if (samples[s].live_index >= 0) {
+          samples[s].now.push_back(scores_now[samples[s].live_index]);
+        }
+        samples[s].candidate.push_back(scores_candidate[s]);
+      }
+      if (now_lead.stage != r.lead.stage) {
+        ++report->changes[now_lead.stage + ">" + r.lead.stage];
+        if (report->examples.size() < request.max_examples) {
+          std::string example;
+          AppendExample(live_rules, candidate_rules, now_lead, r.lead, scores_now, scores_candidate,
+                        parts_candidate, &example);
+          report->examples.push_back(std::move(example));
+        }
+      }
+      if (routing_stage >= 0 && r.reached_routing != 0 && !open_owner &&
+          StageIndexByName(candidate_rules, now_lead.stage) < routing_stage) {
+        to_route.emplace_back(r.reached_routing, std::make_unique<Lead>(std::move(r.lead)));
+      }
+      if (++visited % 4096 == 0) {
+        if (Cancelled(control)) {
+          return false;
+        }
+        Report(control, pass_start + pass_span * (0.85 + 0.15 * (visited / total)));
+      }
       return true;
+    });
+    if (!st.ok()) {
+      return st;
     }
-    Lead now_lead;
-    if (!DecodeLeadState(encoded, &now_lead).ok()) {
-      return true;  // an unreadable lead (the daemon sets it apart too): left out
+    if (Cancelled(control)) {
+      return Status::Unavailable("backtest cancelled");
     }
-    if (preview != nullptr && now_lead.owner.has_value() && !now_lead.owner->closed) {
-      preview->Adopt(&now_lead);
-    }
-    if (!replayed) {
-      return true;
-    }
-    Replay& r = it->second;
-    ++report->leads;
-    report->events += r.lead.events;
-    live.Breakdown(&now_lead, request.at, &parts_now, &scores_now);
-    candidate.Breakdown(&r.lead, request.at, &parts_candidate, &scores_candidate);
-    totals.AddNow(parts_now);
-    totals.AddCandidate(parts_candidate);
-    now_stages.Add(now_lead.stage);
-    candidate_stages.Add(r.lead.stage);
-    for (size_t s = 0; s < samples.size(); ++s) {
-      if (samples[s].live_index >= 0) {
-        samples[s].now.push_back(scores_now[samples[s].live_index]);
-      }
-      samples[s].candidate.push_back(scores_candidate[s]);
-    }
-    if (now_lead.stage != r.lead.stage) {
-      ++report->changes[now_lead.stage + ">" + r.lead.stage];
-      if (report->examples.size() < request.max_examples) {
-        std::string example;
-        AppendExample(live_rules, candidate_rules, now_lead, r.lead, scores_now, scores_candidate,
-                      parts_candidate, &example);
-        report->examples.push_back(std::move(example));
-      }
-    }
-    const bool open_owner = now_lead.owner.has_value() && !now_lead.owner->closed;
-    if (routing_stage >= 0 && r.reached_routing != 0 && !open_owner &&
-        StageIndexByName(candidate_rules, now_lead.stage) < routing_stage) {
-      to_route.emplace_back(r.reached_routing, &r);
-    }
-    if (++visited % 4096 == 0) {
-      if (Cancelled(control)) {
-        return false;
-      }
-      Report(control, kReplayDone + (kCompareDone - kReplayDone) * (visited / total));
-    }
-    return true;
-  });
-  if (!st.ok()) {
-    return st;
-  }
-  if (Cancelled(control)) {
-    return Status::Unavailable("backtest cancelled");
   }
   report->stages_now = now_stages.Take();
   report->stages_candidate = candidate_stages.Take();
@@ -348,9 +379,9 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
     }
     std::sort(to_route.begin(), to_route.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [seq, r] : to_route) {
+    for (auto& [seq, lead] : to_route) {
       (void)seq;
-      preview->Route(&r->lead, 0, &report->routing);
+      preview->Route(lead.get(), 0, &report->routing);
     }
   }
   Report(control, 1.0);
@@ -463,7 +494,8 @@ std::string BacktestReportJson(const BacktestReport& report) {
     buckets("candidate", h.candidate);
     out.push_back('}');
   }
-  out += "],\"undecodable\":" + std::to_string(report.undecodable) + "}";
+  out += "],\"undecodable\":" + std::to_string(report.undecodable);
+  out += ",\"passes\":" + std::to_string(report.passes) + "}";
   return out;
 }
 

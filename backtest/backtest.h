@@ -12,7 +12,9 @@
 //      would newly reach the candidate's routing stage are routed by a preview router
 //      (backtest/routing_preview.h) in the order they would have reached it.
 // Events applied under ids that no stored lead owns any more (erased leads' leftovers) are not
-// counted. Memory: one Lead per replayed lead (about 1 KB) plus a few bytes per id link.
+// counted. Memory: one Lead per replayed lead (about 1 KB), at most max_leads_in_memory of them
+// at once (more leads take more passes over the history), plus a few bytes per id link and a
+// copy of each lead the preview routes.
 //
 // Thread safety: RunBacktest uses only its arguments; run any number at once on other threads.
 #pragma once
@@ -39,6 +41,9 @@ struct BacktestRequest {
   EpochSeconds at = 0;                       // scores are read at this time, both sides
   std::optional<EpochSeconds> since;         // replay only history received since then
   size_t max_examples = 20;                  // leads whose stage would change, shown in full
+  // Leads replayed in memory at once (about 1 KB each): a store with more is replayed in
+  // passes, each over one hash partition of the leads, reading the history once per pass.
+  uint64_t max_leads_in_memory = 1'000'000;
 };
 
 // What a backtest found: the answer of POST /v1/rules/backtest (BacktestReportJson).
@@ -48,6 +53,7 @@ struct BacktestReport {
   uint64_t leads = 0;   // leads with at least one replayed event
   uint64_t events = 0;  // events replayed onto them
   uint64_t undecodable = 0;
+  uint64_t passes = 1;  // history passes it took (BacktestRequest::max_leads_in_memory)
   // Leads per stage, in each rule set's stage order (zeros included), then stages the live
   // leads are in that the rules no longer have.
   std::vector<std::pair<std::string, uint64_t>> stages_now;

@@ -163,6 +163,11 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->lead_cache, 1000, 1'000'000'000, v);
        }},
+      {"backtest_max_leads", "--backtest-max-leads", Kind::kSize,
+       "leads a backtest replays in memory at once (~1 KB each); more take more history passes",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->backtest_max_leads, 1000, 1'000'000'000, v);
+       }},
       {"testing.fault_file", "--fault-file", Kind::kString,
        "testing only: while this path exists every store write fails (a full disk)",
        [](Options* o, const std::string& v) {

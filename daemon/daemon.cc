@@ -188,6 +188,7 @@ Status Daemon::Start() {
   HttpApiOptions api_options;
   api_options.admin_token = o.admin_token;
   api_options.write_keys = o.write_keys;
+  api_options.backtest_max_leads = o.backtest_max_leads;
   api_options.heartbeat =
       std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_interval * 1000));
   d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);

@@ -22,7 +22,8 @@ uint64_t NextBlock(const StoreSnapshot& snapshot) {
 }  // namespace
 
 Status HistoryScan::ForEach(const std::function<bool(const HistoryEntry&)>& fn,
-                            const std::function<void(double)>& progress) {
+                            const std::function<void(double)>& progress,
+                            const std::function<bool(std::string_view)>& accept) {
   const uint64_t end_block = NextBlock(*snapshot_);
   uint64_t first_block = 0;
   uint64_t block = 0;
@@ -72,6 +73,9 @@ Status HistoryScan::ForEach(const std::function<bool(const HistoryEntry&)>& fn,
       if (!history_internal::ParseEntry(&rest, &raw)) {
         ++stats_.undecodable;  // the rest of this bucket cannot be framed
         break;
+      }
+      if (accept && !accept(raw.lead)) {
+        continue;
       }
       pending_.push_back({raw.apply_seq, static_cast<uint32_t>(buckets_used_),
                           static_cast<uint32_t>(offset), static_cast<uint32_t>(raw.bytes.size())});

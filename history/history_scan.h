@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "handoff/status.h"
@@ -34,9 +35,12 @@ class HistoryScan {
 
   // Calls fn(entry) for every entry in apply order, until fn returns false. `entry` is reused
   // between calls. After each block, progress(fraction of the log's blocks read, 0..1) when set.
+  // With `accept`, only entries whose lead id (as logged) it accepts are decoded and passed on:
+  // a scan in several passes over parts of the leads pays little for the entries it skips.
   // IoError/Corruption from the store.
   Status ForEach(const std::function<bool(const HistoryEntry& entry)>& fn,
-                 const std::function<void(double)>& progress = {});
+                 const std::function<void(double)>& progress = {},
+                 const std::function<bool(std::string_view lead)>& accept = {});
 
   const Stats& stats() const { return stats_; }
 

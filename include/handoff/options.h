@@ -64,6 +64,10 @@ struct Options {
   // Leads held in memory besides the staged and owned ones (always held); the rest are read
   // from the store when needed. About 1 KB each. Bounds: 1,000 to 1,000,000,000.
   size_t lead_cache = 250'000;
+  // Leads a backtest (POST /v1/rules/backtest) replays in memory at once, about 1 KB each; a
+  // store with more is replayed in passes over parts of its leads. Bounds: 1,000 to
+  // 1,000,000,000. Default: 1,000,000.
+  size_t backtest_max_leads = 1'000'000;
   // Testing only: while this path exists, every write of the store fails as on a full disk, so
   // tests drive the daemon's storage-fault handling from outside. Default: none (off).
   std::string fault_file;

@@ -113,12 +113,14 @@ class StoreBuilder {
 };
 
 BacktestReport RunOn(MemoryStore& store, std::optional<EpochSeconds> since = std::nullopt,
-                     const std::atomic<bool>* cancel = nullptr, Status* status = nullptr) {
+                     const std::atomic<bool>* cancel = nullptr, Status* status = nullptr,
+                     uint64_t max_leads_in_memory = 1'000'000) {
   BacktestRequest request;
   request.live = Rules(kLive);
   request.candidate = Rules(kCandidate);
   request.at = kT0 + 1000;
   request.since = since;
+  request.max_leads_in_memory = max_leads_in_memory;
   BacktestControl control;
   control.cancel = cancel;
   BacktestReport report;
@@ -218,6 +220,34 @@ TEST(BacktestTest, RoutingPreviewGivesTheFirstToQualifyTheRep) {
   const BacktestReport report = RunOn(store);
   EXPECT_EQ(report.routing.reps.at("r"), 1u);
   EXPECT_EQ(report.routing.queued, 1u);
+}
+
+TEST(BacktestTest, PassesOverPartsOfTheLeadsGiveTheSameReport) {
+  MemoryStore store;
+  StoreBuilder b(&store);
+  for (int i = 0; i < 40; ++i) {
+    const std::string lead = "lead" + std::to_string(i);
+    for (int k = 0; k <= i % 5; ++k) {
+      b.Click(lead, lead, kT0);
+    }
+    if (i % 7 == 0) {
+      b.Click("anon" + std::to_string(i), lead, kT0);
+      b.Link("anon" + std::to_string(i), lead);
+    }
+  }
+  b.Commit();
+  const BacktestReport one = RunOn(store);
+  const BacktestReport many = RunOn(store, std::nullopt, nullptr, nullptr, 6);
+  EXPECT_EQ(one.passes, 1u);
+  EXPECT_EQ(many.passes, 7u);
+  EXPECT_EQ(many.leads, 40u);
+  EXPECT_EQ(many.events, one.events);
+  EXPECT_EQ(many.stages_candidate, one.stages_candidate);
+  EXPECT_EQ(many.changes, one.changes);
+  EXPECT_EQ(many.routing.teams, one.routing.teams);
+  EXPECT_EQ(many.routing.reps, one.routing.reps);
+  ASSERT_EQ(many.rules.size(), one.rules.size());
+  EXPECT_DOUBLE_EQ(many.rules[0].candidate, one.rules[0].candidate);
 }
 
 TEST(BacktestTest, ACancelledRunStops) {
