@@ -135,6 +135,102 @@ async function apiGet(port, p, token = TOKEN) {
   return {status: res.status, json: await res.json().catch(() => null)};
 }
 
+// The candidate: pricing-page worth 100, so a lead that only viewed pricing reaches sql.
+const CANDIDATE = RULES.replace('points: 30', 'points: 100');
+
+async function apiPost(port, p, body) {
+  const res = await fetch(`http://127.0.0.1:${port}${p}`, {method: 'POST', body, headers: {Authorization: 'Bearer ' + TOKEN}});
+  return {status: res.status, json: await res.json().catch(() => null)};
+}
+
+// The backtest page (ui/assets/backtest.js) against POST /v1/rules/backtest and /v1/rules/apply.
+// Skipped, with a note, while the daemon has no backtest endpoint.
+async function backtestSteps(page, base, ports, shots) {
+  const probe = await apiPost(ports.http, '/v1/rules/backtest?wait=0', BAD_RULES);
+  if (probe.status !== 422) {
+    console.log(`   NOTE: POST /v1/rules/backtest answered ${probe.status} to a bad rule file; the backtest checks are skipped in this build`);
+    return;
+  }
+  // u3 only viewed pricing: stage new now, sql under the candidate.
+  await sendEvents(ports.ingest, [
+    {type: 'identify', userId: 'u3', traits: {email: 'cy@initech.com'}, messageId: 'm7'},
+    {type: 'track', userId: 'u3', event: 'Pricing Viewed', messageId: 'm8'},
+  ]);
+
+  // The dashboard's rules box hands its text to the backtest page.
+  await page.goto(`${base}/ui/#/dashboard`);
+  await page.fill('#rules-text', BAD_RULES);
+  await page.click('#rules-backtest');
+  await page.locator('#bt-run').waitFor({timeout: DEADLINE_MS});
+  assert.equal(await page.inputValue('#bt-text'), BAD_RULES);
+
+  // A bad file: validate's errors, marked at their lines; Apply stays off.
+  await page.click('#bt-run');
+  await page.locator('#bt-errors li').first().waitFor({timeout: DEADLINE_MS});
+  const expected = probe.json.errors.map((e) => `${e.line}:${e.col}`);
+  assert.deepEqual(await page.$$eval('#bt-errors li', (lis) => lis.map((li) => `${li.dataset.line}:${li.dataset.col}`)), expected);
+  const marked = await page.$$eval('#bt-lines .bad[data-line-no]', (els) => els.map((el) => el.dataset.lineNo));
+  assert.deepEqual([...new Set(marked)], [...new Set(expected.map((e) => e.split(':')[0]))]);
+  assert.ok(await page.isDisabled('#bt-apply'));
+
+  // The candidate, picked as a file.
+  await page.setInputFiles('#bt-file', {name: 'candidate.yaml', mimeType: 'text/yaml', buffer: Buffer.from(CANDIDATE)});
+  await page.waitForFunction(() => document.querySelector('#bt-text').value.includes('points: 100'), null, {timeout: DEADLINE_MS});
+  await page.click('#bt-run');
+  await page.locator('#bt-stages [data-bt-stage]').first().waitFor({timeout: DEADLINE_MS});
+  assert.equal(await page.locator('#bt-errors li').count(), 0);
+  assert.ok(await page.locator('#bt-progress').isHidden(), 'the progress bar goes once done');
+
+  // What the page shows is what the API answers for the same file.
+  const api = await apiPost(ports.http, '/v1/rules/backtest?wait=30', CANDIDATE);
+  assert.equal(api.status, 200, 'a small backtest finishes within 30 s');
+  const r = api.json;
+  assert.equal(r.state, 'done');
+  assert.equal(r.changes['new>sql'], 1, 'u3 reaches sql under the candidate');
+  const stages = await page.$$eval('#bt-stages [data-bt-stage]', (trs) => trs.map((tr) => [tr.dataset.btStage,
+    tr.querySelector('[data-col="now"]').dataset.value, tr.querySelector('[data-col="candidate"]').dataset.value]));
+  const names = [...new Set([...Object.keys(r.stages.now), ...Object.keys(r.stages.candidate)])];
+  assert.deepEqual(stages, names.map((n) => [n, String(r.stages.now[n] ?? ''), String(r.stages.candidate[n] ?? '')]));
+  assert.equal(await page.locator('svg [data-bt-bar="sql.candidate"]').textContent(), String(r.stages.candidate.sql));
+  const changes = await page.$$eval('#bt-changes [data-bt-change]', (trs) => trs.map((tr) => [tr.dataset.btChange, Number(tr.querySelector('[data-value]').dataset.value)]));
+  assert.deepEqual(changes, Object.entries(r.changes));
+  const rules = await page.$$eval('#bt-rules [data-bt-rule]', (trs) => trs.map((tr) => [tr.dataset.btRule,
+    tr.querySelector('[data-col="now"]').dataset.value, tr.querySelector('[data-col="candidate"]').dataset.value]));
+  assert.deepEqual(rules, r.rules.map((x) => [x.rule, String(x.now ?? ''), String(x.candidate ?? '')]));
+  const pricing = r.rules.find((x) => x.rule === 'pricing-page');
+  assert.equal(Number(await page.locator('#bt-rules [data-delta="rule.pricing-page"]').getAttribute('data-value')),
+    (pricing.candidate || 0) - (pricing.now || 0));
+  const routing = r.routing || {};
+  for (const [sel, key, obj] of [['#bt-teams', 'btTeam', routing.teams], ['#bt-reps', 'btRep', routing.reps]]) {
+    const shown = await page.$$eval(`${sel} tbody tr`, (trs, k) => trs.map((tr) => [tr.dataset[k], Number(tr.querySelector('[data-value]').dataset.value)]), key);
+    assert.deepEqual(shown, Object.entries(obj || {}), sel);
+  }
+  const shownExamples = await page.$$eval('#bt-examples [data-bt-example]', (els) => els.map((el) => el.dataset.btExample));
+  assert.deepEqual(shownExamples, (r.examples || []).map((e) => e.lead));
+  assert.ok(shownExamples.includes('u3'));
+  assert.equal(await page.locator('[data-bt-example="u3"] a').getAttribute('href'), '#/lead?id=u3');
+  await page.screenshot({path: path.join(shots, 'backtest.png'), fullPage: true});
+
+  // Apply: dismissing the confirmation loads nothing; accepting it loads the candidate.
+  const before = (await apiGet(ports.http, '/v1/rules')).json.version;
+  assert.ok(await page.isEnabled('#bt-apply'));
+  page.once('dialog', (d) => d.dismiss());
+  await page.click('#bt-apply');
+  await page.waitForTimeout(300);
+  assert.equal((await apiGet(ports.http, '/v1/rules')).json.version, before);
+  page.once('dialog', (d) => d.accept());
+  await page.click('#bt-apply');
+  await page.locator('#bt-status').getByText('applied: rules version').waitFor({timeout: DEADLINE_MS});
+  assert.equal((await apiGet(ports.http, '/v1/rules')).json.version, before + 1);
+  assert.equal((await apiGet(ports.http, '/v1/leads/u3')).json.stage, 'sql');
+  assert.ok(await page.isDisabled('#bt-apply'), 'applied: a new backtest comes first');
+  console.log(`   backtest: ${r.leads} leads, ${r.events} events, changes ${JSON.stringify(r.changes)}; applied as version ${before + 1}`);
+
+  // An example's lead link opens the lead page.
+  await page.click('[data-bt-example="u3"] a');
+  await page.locator('[data-lead-id="u3"]').waitFor({timeout: DEADLINE_MS});
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handoff-ui-'));
   const shots = path.join(buildDir, 'browser-screenshots');
@@ -246,6 +342,9 @@ async function main() {
     assert.notEqual(await page.locator('[data-field="stage"]').innerText(), '');
     await page.locator('.breakdown-table').getByText('pricing-page').waitFor({timeout: DEADLINE_MS});
     await page.screenshot({path: path.join(shots, 'lead.png'), fullPage: true});
+
+    step('backtest: a candidate rule file replayed, compared with the API, then applied');
+    await backtestSteps(page, base, daemon.ports, shots);
 
     assert.deepEqual(pageErrors, []);
     console.log(`PASS (screenshots in ${shots})`);
