@@ -237,7 +237,7 @@ TEST_F(BacktestCommandTest, ProgressBarOnATerminalThenErased) {
 
 TEST_F(BacktestCommandTest, JsonThenApply) {
   const std::string applied = R"({"ok":true,"version":8,"leads":9235,"changed":504})";
-  ScriptedHttp http{{{200, kResult}, {200, applied}}};
+  ScriptedHttp http{{{200, kResult}, {200, applied}, {200, kResult}, {200, applied}}};
   FakeServer server([&](FakeConnection& c) { http.Serve(c); }, 4);
   std::ostringstream out;
   std::ostringstream err;
@@ -245,15 +245,13 @@ TEST_F(BacktestCommandTest, JsonThenApply) {
             0)
       << err.str();
   EXPECT_EQ(out.str(), std::string(kResult) + "\n" + applied + "\n");
-  ASSERT_EQ(http.requests.size(), 2u);
-  EXPECT_EQ(http.requests[1], "POST /v1/rules/apply HTTP/1.1");
-  EXPECT_EQ(http.bodies[1], kYaml);
-
-  http.answers = {{200, kResult}, {200, applied}};
   std::ostringstream text;
   EXPECT_EQ(BacktestCommand({path_, "-p", server.address(), "--apply"}, text, err, false), 0);
   EXPECT_THAT(text.str(),
               HasSubstr("\n\napplied: rules version 8; 504 of 9235 leads changed stage\n"));
+  ASSERT_EQ(http.requests.size(), 4u);
+  EXPECT_EQ(http.requests[1], "POST /v1/rules/apply HTTP/1.1");
+  EXPECT_EQ(http.bodies[1], kYaml);
 }
 
 TEST_F(BacktestCommandTest, RejectedRulesExitOne) {
