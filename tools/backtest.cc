@@ -45,9 +45,10 @@ std::string Delta(double d) {
   return d > 0 && s != "0" ? "+" + s : s;
 }
 
-// Appends `rows` as a table: two spaces of indent, the first column left-aligned, the others
-// right-aligned, two spaces between columns.
-void AppendTable(const std::vector<std::vector<std::string>>& rows, std::string* out) {
+// Appends `rows` as a table: two spaces of indent, the first `text_columns` columns (names)
+// left-aligned, the others (numbers) right-aligned, two spaces between columns.
+void AppendTable(const std::vector<std::vector<std::string>>& rows, std::string* out,
+                 size_t text_columns = 1) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()), 0);
@@ -60,7 +61,7 @@ void AppendTable(const std::vector<std::vector<std::string>>& rows, std::string*
     for (size_t i = 0; i < row.size(); ++i) {
       const std::string pad(widths[i] - row[i].size(), ' ');
       line += " ";
-      line += i == 0 ? row[i] + pad : pad + row[i];
+      line += i < text_columns ? row[i] + pad : pad + row[i];
       if (i + 1 < row.size()) {
         line += " ";
       }
@@ -151,7 +152,7 @@ void AppendRules(const Value& result, std::string* o) {
     rows.push_back({JsonText(r, "rule"), JsonText(r, "score"), Number(now), Number(candidate),
                     Delta(NumberOr0(candidate) - NumberOr0(now))});
   }
-  AppendTable(rows, o);
+  AppendTable(rows, o, /*text_columns=*/2);
 }
 
 void AppendRouting(const Value& result, std::string* o) {
