@@ -23,7 +23,7 @@ namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
 
-std::string Printf(const char* format, double a) {
+std::string FormatFixed(const char* format, double a) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), format, a);
   return buf;
@@ -238,7 +238,7 @@ void AppendExample(const Value& e, std::string* o) {
   }
 }
 
-int TerminalWidth() {
+int StderrColumns() {
   winsize ws{};
   if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
     return ws.ws_col;
@@ -269,8 +269,8 @@ std::string FormatBacktestProgress(double progress, std::string_view state, doub
     bar += ">" + std::string(kBar - filled - 1, ' ');
   }
   bar += "]";
-  const std::string head = Printf("%3.0f%%", std::floor(frac * 100));
-  const std::string tail = std::string(state) + "  " + Printf("%.1f s", seconds);
+  const std::string head = FormatFixed("%3.0f%%", std::floor(frac * 100));
+  const std::string tail = std::string(state) + "  " + FormatFixed("%.1f s", seconds);
   std::string s = head + " " + bar + " " + tail;
   if (width > 0 && static_cast<int>(s.size()) > width) {
     s = head + " " + tail;  // drop the bar before cutting
@@ -297,7 +297,7 @@ Status FormatBacktestReport(std::string_view json, std::string* out, size_t max_
   o += ": " + Number(result.Find("leads")) + " leads, " + Number(result.Find("events")) +
        " events replayed";
   if (const Value* ms = result.Find("elapsed_ms"); ms != nullptr && ms->is_number()) {
-    o += " in " + Printf("%.2f s", ms->as_number() / 1000);
+    o += " in " + FormatFixed("%.2f s", ms->as_number() / 1000);
   }
   o += "\n";
   const std::string at = JsonText(result, "at");
@@ -513,7 +513,7 @@ int BacktestCommand(const std::vector<std::string>& args, std::ostream& out, std
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       err << "\r"
           << FormatBacktestProgress(NumberOr0(body.Find("progress")), state, seconds,
-                                    TerminalWidth() - 1)
+                                    StderrColumns() - 1)
           << "\033[K";
       err.flush();
       bar_shown = true;
