@@ -143,6 +143,81 @@ async function apiPost(port, p, body) {
   return {status: res.status, json: await res.json().catch(() => null)};
 }
 
+// A finished backtest as the API answers it (SPEC 13), for the scripted run.
+const SCRIPTED_RESULT = {
+  id: '7', state: 'done', progress: 1, at: '2026-12-01T10:00:00.000Z', since: null, leads: 1200, events: 34000,
+  stages: {now: {new: 1000, mql: 150, sql: 50}, candidate: {new: 900, mql: 220, sql: 80}},
+  changes: {'new>mql': 100, 'mql>sql': 30},
+  examples: [{lead: 'u 9', from: 'mql', to: 'sql', scores: {now: {engagement: 80}, candidate: {engagement: 120}},
+    breakdown: {candidate: {engagement: [{rule: 'pricing-page', points: 100}, {rule: 'unsubscribed', points: -5}]}}}],
+  rules: [{rule: 'pricing-page', score: 'engagement', now: 1500, candidate: 5000},
+    {rule: 'demo-request', score: 'engagement', now: 900, candidate: 900}],
+  routing: {stage: 'sql', teams: {sales: 80}, reps: {alice: 79}, queued: 1, unrouted: 0},
+  elapsed_ms: 1500,
+};
+
+// The backtest page with the daemon's answers scripted (page.route), so the progress bar can be
+// held at 40% and every part of the report checked against known numbers.
+async function backtestScriptedSteps(page, base, shots) {
+  let finish = false;
+  const requests = [];
+  const json = (route, status, body) => route.fulfill({status, contentType: 'application/json', body: JSON.stringify(body)});
+  await page.route('**/v1/rules/backtest?*', (route) => {
+    requests.push(`${route.request().method()} ${new URL(route.request().url()).search} ${route.request().postData()}`);
+    return json(route, 202, {id: '7', state: 'queued', progress: 0});
+  });
+  await page.route('**/v1/rules/backtest/7', (route) => json(route, 200,
+    finish ? SCRIPTED_RESULT : {id: '7', state: 'running', progress: 0.4}));
+  await page.route('**/v1/rules/apply', (route) => {
+    requests.push(`APPLY ${route.request().postData()}`);
+    return json(route, 200, {ok: true, version: 9, leads: 1200, changed: 130});
+  });
+  try {
+    await page.goto(`${base}/ui/#/backtest`);
+    await page.fill('#bt-text', CANDIDATE);
+    await page.fill('#bt-since', '2026-11-01T00:00:00Z');
+    await page.click('#bt-run');
+    await page.waitForFunction(() => document.querySelector('#bt-progress').getAttribute('aria-valuenow') === '40', null, {timeout: DEADLINE_MS});
+    assert.ok(await page.locator('#bt-progress').isVisible());
+    assert.ok(await page.isDisabled('#bt-run'), 'one backtest at a time');
+    assert.ok(await page.isDisabled('#bt-apply'), 'nothing to apply before the result');
+    assert.match(await page.locator('#bt-status').innerText(), /running/);
+    assert.equal(requests[0], `POST ?wait=0&since=2026-11-01T00%3A00%3A00Z ${CANDIDATE}`);
+    finish = true;
+    await page.locator('#bt-stages [data-bt-stage]').first().waitFor({timeout: DEADLINE_MS});
+    assert.ok(await page.locator('#bt-progress').isHidden());
+    assert.deepEqual(await page.$$eval('#bt-stages [data-delta]', (tds) => tds.map((td) => [td.dataset.delta, td.dataset.value, td.className])),
+      [['stage.new', '-100', 'n down'], ['stage.mql', '70', 'n up'], ['stage.sql', '30', 'n up']]);
+    assert.equal(await page.locator('svg [data-bt-bar="mql.now"]').textContent(), '150');
+    assert.equal(await page.locator('svg [data-bt-bar="mql.candidate"]').textContent(), '220');
+    assert.equal(await page.locator('#bt-changes [data-bt-change="new>mql"]').innerText(), 'new → mql\t100');
+    assert.equal(await page.locator('#bt-rules [data-delta="rule.pricing-page"]').innerText(), '+3,500');
+    assert.equal(await page.locator('#bt-rules [data-delta="rule.demo-request"]').innerText(), '0');
+    assert.equal(await page.locator('#bt-teams [data-bt-team="sales"] [data-value]').innerText(), '80');
+    assert.equal(await page.locator('#bt-reps [data-bt-rep="alice"] [data-value]').innerText(), '79');
+    assert.equal(await page.locator('#bt-routing-note').innerText(), 'queued 1 · unrouted 0');
+    const example = page.locator('[data-bt-example="u 9"]');
+    assert.equal(await example.locator('a').getAttribute('href'), '#/lead?id=u%209');
+    assert.match(await example.innerText(), /pricing-page \+100, unsubscribed -5/);
+    await page.screenshot({path: path.join(shots, 'backtest-scripted.png'), fullPage: true});
+    // Editing the text after the backtest turns Apply off until it is backtested again.
+    assert.ok(await page.isEnabled('#bt-apply'));
+    await page.fill('#bt-text', CANDIDATE + '# edited\n');
+    assert.ok(await page.isDisabled('#bt-apply'));
+    await page.fill('#bt-text', CANDIDATE);
+    finish = false;
+    await page.click('#bt-run');
+    finish = true;
+    await page.waitForFunction(() => !document.querySelector('#bt-apply').disabled, null, {timeout: DEADLINE_MS});
+    page.once('dialog', (d) => d.accept());
+    await page.click('#bt-apply');
+    await page.locator('#bt-status').getByText('applied: rules version 9; 130 of 1,200 leads changed stage').waitFor({timeout: DEADLINE_MS});
+    assert.equal(requests[requests.length - 1], `APPLY ${CANDIDATE}`);
+  } finally {
+    await page.unrouteAll();
+  }
+}
+
 // The backtest page (ui/assets/backtest.js) against POST /v1/rules/backtest and /v1/rules/apply.
 // Skipped, with a note, while the daemon has no backtest endpoint.
 async function backtestSteps(page, base, ports, shots) {
@@ -343,6 +418,8 @@ async function main() {
     await page.locator('.breakdown-table').getByText('pricing-page').waitFor({timeout: DEADLINE_MS});
     await page.screenshot({path: path.join(shots, 'lead.png'), fullPage: true});
 
+    step('backtest page against scripted answers: progress, the report, apply');
+    await backtestScriptedSteps(page, base, shots);
     step('backtest: a candidate rule file replayed, compared with the API, then applied');
     await backtestSteps(page, base, daemon.ports, shots);
 
