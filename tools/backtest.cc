@@ -300,6 +300,10 @@ Status FormatBacktestReport(std::string_view json, std::string* out, size_t max_
     o += " in " + FormatFixed("%.2f s", ms->as_number() / 1000);
   }
   o += "\n";
+  if (const Value* skipped = result.Find("undecodable");
+      skipped != nullptr && skipped->is_number() && skipped->as_number() > 0) {
+    o += "(" + Number(skipped) + " undecodable history entries skipped)\n";
+  }
   const std::string at = JsonText(result, "at");
   const std::string since = JsonText(result, "since");
   o += "scores read at " + (at.empty() ? std::string("now") : at) + "; " +

@@ -34,11 +34,11 @@ std::string FormatBacktestProgress(double progress, std::string_view state, doub
                                    int width);
 
 // Renders a finished job's result (the JSON of GET /v1/rules/backtest/{id} in state "done") for
-// a person: leads and events replayed, stages now vs candidate with the difference, the stage
-// changes, every rule's points now vs candidate with the difference, the candidate's routing by
-// team and rep, and at most `max_examples` example leads with their scores now -> candidate.
-// Columns are aligned; stages keep the daemon's order. InvalidArgument when `json` is not a JSON
-// object.
+// a person: leads and events replayed (and history entries skipped as undecodable), stages now vs
+// candidate with the difference, the stage changes, every rule's points now vs candidate with the
+// difference, the candidate's routing by team and rep, and at most `max_examples` example leads
+// with their scores now -> candidate. Columns are aligned; stages keep the daemon's order.
+// InvalidArgument when `json` is not a JSON object.
 Status FormatBacktestReport(std::string_view json, std::string* out, size_t max_examples = 5);
 
 // The errors of a 422 answer (validate's body), one line each: `PATH:LINE:COL: message`. `path`

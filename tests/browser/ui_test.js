@@ -153,6 +153,8 @@ const SCRIPTED_RESULT = {
   rules: [{rule: 'pricing-page', score: 'engagement', now: 1500, candidate: 5000},
     {rule: 'demo-request', score: 'engagement', now: 900, candidate: 900}],
   routing: {stage: 'sql', teams: {sales: 80}, reps: {alice: 79}, queued: 1, unrouted: 0},
+  histograms: [{score: 'engagement', bucket_width: 10, now: [600, 400, 150, 50], candidate: [500, 420, 200, 80]}],
+  undecodable: 0,
   elapsed_ms: 1500,
 };
 
@@ -199,6 +201,7 @@ async function backtestScriptedSteps(page, base, shots) {
     const example = page.locator('[data-bt-example="u 9"]');
     assert.equal(await example.locator('a').getAttribute('href'), '#/lead?id=u%209');
     assert.match(await example.innerText(), /pricing-page \+100, unsubscribed -5/);
+    assert.equal(await page.locator('[data-bt-histogram="engagement"] svg rect').count(), 8, 'four buckets, now and candidate');
     await page.screenshot({path: path.join(shots, 'backtest-scripted.png'), fullPage: true});
     // Editing the text after the backtest turns Apply off until it is backtested again.
     assert.ok(await page.isEnabled('#bt-apply'));

@@ -109,10 +109,11 @@ TEST(FormatBacktestReportTest, AtMostFiveExamplesSinceAndEmptySections) {
   std::string text;
   ASSERT_OK(FormatBacktestReport(
       R"({"id":"9","state":"done","at":"A","since":"S","leads":0,"events":0,"stages":{},)"
-      R"("changes":{},"rules":[],"examples":[)" +
+      R"("changes":{},"rules":[],"undecodable":2,"examples":[)" +
           examples + "]}",
       &text));
-  EXPECT_THAT(text, HasSubstr("scores read at A; history since S\n"));
+  EXPECT_THAT(text, HasSubstr("events replayed\n(2 undecodable history entries skipped)\n"
+                              "scores read at A; history since S\n"));
   EXPECT_THAT(text, HasSubstr("leads per stage:\n  (none)\n"));
   EXPECT_THAT(text, HasSubstr("leads that would change stage:\n  (none)\n"));
   EXPECT_THAT(text, HasSubstr("points awarded per rule:\n  (none)\n"));

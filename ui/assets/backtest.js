@@ -118,7 +118,7 @@ function backtestPage() {
       status(`422: ${list.length} error${list.length === 1 ? '' : 's'}: not applied`, 'error');
       errors(list, source);
     } else {
-      status(`not applied: ${code}: ${json.error || json.message || json.text || ''}`, 'error');
+      status(`not applied: ${code}: ${json.message || json.error || json.text || ''}`, 'error');
     }
     refreshApply();
   })()));
@@ -135,7 +135,8 @@ function showBacktest(root, r) {
   const $b = (sel) => root.querySelector(sel);
   $b('#bt-result').hidden = false;
   $b('#bt-summary').textContent = `${fmt(r.leads)} leads, ${fmt(r.events)} events · scores at ${r.at || 'now'}` +
-    ` · ${r.since ? 'history since ' + r.since : 'all history'}`;
+    ` · ${r.since ? 'history since ' + r.since : 'all history'}` +
+    (r.undecodable ? ` · ${fmt(r.undecodable)} undecodable history entries skipped` : '');
 
   // Leads per stage: two bars per stage, now (light) over candidate, drawn like the funnel.
   const now = (r.stages && r.stages.now) || {};
@@ -191,6 +192,27 @@ function showBacktest(root, r) {
   group('#bt-reps', 'rep', routing.reps, 'btRep');
   $b('#bt-routing-note').textContent = ['queued', 'unrouted'].filter((k) => routing[k] !== undefined)
     .map((k) => `${k} ${fmt(routing[k])}`).join(' · ');
+
+  // Score distributions: per score, leads per bucket of values, now (light) beside candidate.
+  $b('#bt-histograms').replaceChildren(...(r.histograms || []).map((hist) => {
+    const n = Math.max(hist.now.length, hist.candidate.length);
+    const top = Math.max(1, ...hist.now, ...hist.candidate);
+    const HW = 360; const HH = 110; const base = HH - 18; const slot = HW / Math.max(1, n);
+    const svg = s('svg', {viewBox: `0 0 ${HW} ${HH}`, width: '100%', role: 'img', 'aria-label': 'distribution of ' + hist.score});
+    for (let i = 0; i < n; ++i) {
+      [[hist.now[i], 'stage', 0], [hist.candidate[i], 'candidate', 1]].forEach(([v, cls, k]) => {
+        if (v === undefined) return;
+        const bh = ((base - 4) * v) / top;
+        svg.append(s('rect', {class: 'bar ' + cls, x: i * slot + 1 + k * (slot - 2) / 2, y: base - bh,
+          width: Math.max(1, (slot - 2) / 2 - 1), height: Math.max(bh, v ? 1 : 0)}, s('title', {}, `${fmt(v)} leads`)));
+      });
+      if (i % Math.ceil(n / 5) === 0) {
+        svg.append(s('text', {x: i * slot, y: HH - 4, 'font-size': 10}, fmt(i * hist.bucket_width)));
+      }
+    }
+    return h('div', {class: 'histogram', dataset: {btHistogram: hist.score}}, h('h3', {}, hist.score), svg);
+  }));
+  $b('#bt-histograms-card').hidden = !(r.histograms || []).length;
 
   const examples = r.examples || [];
   $b('#bt-examples').replaceChildren(...(examples.length ? examples.map((e) => {
