@@ -135,8 +135,10 @@ async function apiGet(port, p, token = TOKEN) {
   return {status: res.status, json: await res.json().catch(() => null)};
 }
 
-// The candidate: pricing-page worth 100, so a lead that only viewed pricing reaches sql.
-const CANDIDATE = RULES.replace('points: 30', 'points: 100');
+// The candidate: sql from 30 points, so a lead that only viewed pricing reaches sql. Only the stage
+// changes, so applying it (which re-evaluates stages on the scores as they are, no replay) moves
+// that lead too.
+const CANDIDATE = RULES.replace('score.engagement >= 100', 'score.engagement >= 30');
 
 async function apiPost(port, p, body) {
   const res = await fetch(`http://127.0.0.1:${port}${p}`, {method: 'POST', body, headers: {Authorization: 'Bearer ' + TOKEN}});
@@ -253,7 +255,7 @@ async function backtestSteps(page, base, ports, shots) {
 
   // The candidate, picked as a file.
   await page.setInputFiles('#bt-file', {name: 'candidate.yaml', mimeType: 'text/yaml', buffer: Buffer.from(CANDIDATE)});
-  await page.waitForFunction(() => document.querySelector('#bt-text').value.includes('points: 100'), null, {timeout: DEADLINE_MS});
+  await page.waitForFunction(() => document.querySelector('#bt-text').value.includes('>= 30'), null, {timeout: DEADLINE_MS});
   await page.click('#bt-run');
   await page.locator('#bt-stages [data-bt-stage]').first().waitFor({timeout: DEADLINE_MS});
   assert.equal(await page.locator('#bt-errors li').count(), 0);

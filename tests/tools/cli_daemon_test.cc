@@ -155,16 +155,16 @@ TEST(CliBacktestTest, BacktestRejectThenApply) {
   ASSERT_EQ(SendCommand({events, "-p", std::to_string(daemon.ingest_port())}, out, err, false), 0)
       << err.str();
 
-  // Five points a click and a stage at five: u1 (two clicks) would move to "hot".
+  // A stage at two clicks: u1 (two clicks) would move to "hot". Only the stage changes, so
+  // --apply, which re-evaluates stages on the scores as they are (no replay), moves it too.
   std::string candidate(testing::kClickRules);
-  candidate.replace(candidate.find("points: 1"), 9, "points: 5");
-  candidate += "stages:\n  - name: hot\n    enter: score.clicks >= 5\n";
+  candidate += "stages:\n  - name: hot\n    enter: score.clicks >= 2\n";
   const std::string path = daemon.temp().WriteFile("candidate.yaml", candidate);
   std::ostringstream report;
   EXPECT_EQ(BacktestCommand({path, "-p", http}, report, err, false), 0) << err.str();
   EXPECT_THAT(report.str(), HasSubstr("backtest "));
   EXPECT_THAT(report.str(), HasSubstr("\nleads that would change stage:\n  new -> hot  1\n"));
-  EXPECT_THAT(report.str(), ContainsRegex("\n  click +clicks +2 +10 +\\+8\n"));
+  EXPECT_THAT(report.str(), ContainsRegex("\n  click +clicks +2 +2 +0\n"));
   EXPECT_THAT(report.str(), HasSubstr("\n  u1: new -> hot\n"));
 
   // A bad candidate: its errors under the path read, exit 1, nothing loaded.
