@@ -95,7 +95,7 @@ function backtestPage() {
       }
       backtested = source;
       refreshApply();
-      status(`done in ${fmt((json.elapsed_ms || 0) / 1000)} s`);
+      status((json.elapsed_ms || 0) < 1000 ? `done in ${fmt(json.elapsed_ms || 0)} ms` : `done in ${fmt(json.elapsed_ms / 1000)} s`);
       showBacktest(main, json);
     } finally {
       progress(null);
