@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/backtest.h"
 #include "tools/lead.h"
 #include "tools/lint.h"
 #include "tools/loadgen.h"
@@ -34,6 +35,10 @@ int RunForget(const std::vector<std::string>& args) {
   return handoff::ForgetCommand(args, std::cout, std::cerr);
 }
 
+int RunBacktest(const std::vector<std::string>& args) {
+  return handoff::BacktestCommand(args, std::cout, std::cerr, ::isatty(STDERR_FILENO) == 1);
+}
+
 int RunLead(const std::vector<std::string>& args) {
   return handoff::LeadCommand(args, std::cout, std::cerr);
 }
@@ -55,6 +60,8 @@ int RunLoadgen(const std::vector<std::string>& args) {
 
 constexpr Subcommand kSubcommands[] = {
     {"lint", "check rule files: handoff lint PATH", RunLint},
+    {"backtest", "what a candidate rule file would change: handoff backtest PATH [--apply]",
+     RunBacktest},
     {"send", "stream NDJSON events to the daemon: handoff send FILE... (- for stdin)", RunSend},
     {"tail", "print outbox records as they happen: handoff tail [--kinds routed,stage]", RunTail},
     {"lead", "one lead's stage, owner and score breakdown: handoff lead ID [--history]", RunLead},

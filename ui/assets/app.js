@@ -1,6 +1,7 @@
-// Handoff's web UI: plain JavaScript, no library. Three pages on hash routes:
+// Handoff's web UI: plain JavaScript, no library. Four pages on hash routes:
 //   #/inbox?rep=R   a rep's routed leads, live from GET /v1/stream, with accept / reject / close
 //   #/dashboard     funnel (GET /v1/funnel), speed to lead, reps, rules validate / reload
+//   #/backtest      a candidate rule file replayed over history, then applied (backtest.js)
 //   #/lead?id=ID    one lead: scores, per-rule breakdown, traits, event history
 // Every call sends the admin token (sessionStorage) as Authorization: Bearer; a 401 asks again.
 'use strict';
@@ -117,7 +118,7 @@ function route() {
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === page);
   }
-  const pages = {inbox: inboxPage, dashboard: dashboardPage, lead: leadPage};
+  const pages = {inbox: inboxPage, dashboard: dashboardPage, backtest: backtestPage, lead: leadPage};
   (pages[page] || inboxPage)(params);
 }
 
@@ -335,6 +336,10 @@ function dashboardPage() {
   guard(loadRulesInfo());
   $('#rules-validate').addEventListener('click', () => guard(rulesCall('/v1/rules/validate', $('#rules-text').value)));
   $('#rules-reload').addEventListener('click', () => guard(rulesCall('/v1/rules/reload', '').then(loadRulesInfo)));
+  $('#rules-backtest').addEventListener('click', () => {
+    sessionStorage.setItem(BACKTEST_TEXT_KEY, $('#rules-text').value);
+    location.hash = '#/backtest';
+  });
   const timer = setInterval(() => { guard(loadFunnel()); guard(loadReps()); }, 5000);
   stopPage = () => clearInterval(timer);
 }
@@ -441,10 +446,15 @@ async function rulesCall(path, body) {
     result.className = 'error';
     result.textContent = `${status}: ${errors.length} error${errors.length === 1 ? '' : 's'}` + (json.message ? ' — ' + json.message : '');
   }
+  showRuleErrors(list, lines, path.endsWith('validate') ? body : '', errors);
+}
+
+// Lists `errors` (validate's {file, line, col, message}) in `list` and, when `text` is the rule
+// file they are about, shows it in `lines` with line numbers, each line with an error marked and
+// its errors under it, a caret at the column.
+function showRuleErrors(list, lines, text, errors) {
   list.replaceChildren(...errors.map((e) => h('li', {dataset: {line: e.line, col: e.col}},
     `${e.file || '<body>'}:${e.line}:${e.col}: ${e.message}`)));
-  // The text with line numbers, each line with an error marked and its errors under it.
-  const text = path.endsWith('validate') ? body : '';
   lines.hidden = !(text && errors.length);
   if (lines.hidden) return;
   const byLine = new Map();
