@@ -107,7 +107,8 @@ function backtestPage() {
     const source = text.value;
     if (source !== backtested) return;
     if (!window.confirm('Apply this rule file? The daemon writes it over its rules file, reloads ' +
-        'and re-evaluates every lead\'s stage at once.')) return;
+        'and re-evaluates every lead\'s stage at once. Past awards keep their points: changed ' +
+        'points count from the next event on, so live scores may differ from the backtest.')) return;
     $b('#bt-apply').disabled = true;
     const {status: code, json} = await api('POST', '/v1/rules/apply', source);
     if (code === 200) {
