@@ -136,6 +136,23 @@ void GetBacktest(ApiContext& api, const HttpRequest&, const PathParams& params,
   answer(job.has_value() ? JsonResponse(200, JobJson(*job)) : JobResponse(job));
 }
 
+void CancelBacktest(ApiContext& api, const HttpRequest&, const PathParams& params,
+                    HttpRespond respond) {
+  uint64_t id = 0;
+  const std::string_view text = params.Get("id");
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  HttpRespond answer = std::move(respond);
+  if (ec != std::errc() || end != text.data() + text.size() || !api.backtests->Cancel(id).ok()) {
+    answer(JsonErrorResponse(404, "not_found", "no such backtest"));
+    return;
+  }
+  // A running job stops at its next progress check: answer once it has (it is quick).
+  api.backtests->Await(id, kMaxWaitSeconds,
+                       [answer = std::move(answer)](const std::optional<BacktestJobs::View>& job) {
+                         answer(JobResponse(job));
+                       });
+}
+
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams&,
                 HttpRespond respond) {
   Engine* engine = api.engine;

@@ -64,6 +64,11 @@ void PostBacktest(ApiContext& api, const HttpRequest& request, const PathParams&
 // unknown or forgotten.
 void GetBacktest(ApiContext& api, const HttpRequest& request, const PathParams& params,
                  HttpRespond respond);
+// DELETE /v1/rules/backtest/{id}: cancels the job (a running one stops within a block of
+// history); answers the job as it ended (state "failed", error "cancelled", or "done" when it
+// finished first); 404 when unknown.
+void CancelBacktest(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                    HttpRespond respond);
 // POST /v1/rules/apply: the body replaces the rule file and is reloaded, then every lead's stage
 // is re-evaluated at once (Engine::ReevaluateStages). 200 {"ok","version","leads","changed"};
 // 422 as validate; 409 when the rules path is a directory or the file cannot be written.

@@ -59,6 +59,7 @@ std::vector<Route> HttpApi::Routes() {
       row("POST", "/v1/rules/validate", kAdmin, ValidateRules),
       row("POST", "/v1/rules/backtest", kAdmin, PostBacktest),
       row("GET", "/v1/rules/backtest/{id}", kAdmin, GetBacktest),
+      row("DELETE", "/v1/rules/backtest/{id}", kAdmin, CancelBacktest),
       row("POST", "/v1/rules/apply", kAdmin, ApplyRules),
       row("GET", "/v1/funnel", kAdmin, GetFunnel),
       row("GET", "/v1/reps", kAdmin, ListReps),

@@ -268,6 +268,9 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
     bool cancelled = false;
     Status st = scan.ForEach(
         [&](const HistoryEntry& e) {
+          if (cancelled) {
+            return false;  // seen at the last block's progress check
+          }
           if (request.since.has_value() && e.received_at < *request.since) {
             return true;
           }

@@ -1,5 +1,6 @@
-// BacktestJobs: backtests run as jobs on one thread of their own, at the lowest CPU priority, so
-// a backtest never slows ingest (SPEC 13: POST /v1/rules/backtest, GET /v1/rules/backtest/{id}).
+// BacktestJobs: backtests run as jobs on one thread of their own, on CPU time nothing else wants
+// (SCHED_IDLE), so a backtest does not slow ingest (SPEC 13: POST /v1/rules/backtest, GET
+// /v1/rules/backtest/{id}).
 //
 // Jobs run one at a time, first in first out; each has an id, a state and a progress 0..1 readable
 // at any time, and, once done, its answer (the report's JSON). The newest `kept` finished jobs
@@ -36,7 +37,9 @@ struct BacktestJobsOptions {
   size_t kept = 16;
   // Jobs waiting to run at most; past it Start refuses. Default 4.
   size_t max_queued = 4;
-  // The jobs' thread runs at this nice value (19: the lowest priority). Default 19.
+  // The jobs' thread runs under SCHED_IDLE: only on CPU time no other thread wants. Default on.
+  bool idle_priority = true;
+  // ... and at this nice value (19: the lowest priority). Default 19.
   int nice = 19;
 };
 
@@ -69,6 +72,11 @@ class BacktestJobs {
   // once when it has already ended, `seconds` is 0 or the id is unknown (nothing: fn(nullopt)).
   void Await(uint64_t id, double seconds, std::function<void(std::optional<View>)> fn);
 
+  // Cancels the job: a queued one never runs, a running one stops at its next progress check
+  // (within a block of history or 4,096 leads); either ends as kFailed "cancelled". NotFound when
+  // the id is unknown; OK (nothing to do) when it has already ended.
+  Status Cancel(uint64_t id);
+
   static const char* StateName(State state);
 
  private:
@@ -78,6 +86,7 @@ class BacktestJobs {
     BacktestRequest request;
     State state = State::kQueued;
     std::atomic<double> progress{0};
+    std::atomic<bool> cancel{false};
     std::string result_json;
     std::string error;
     double elapsed_ms = 0;
@@ -104,7 +113,6 @@ class BacktestJobs {
   std::atomic<int64_t> next_deadline_ns_{INT64_MAX};  // earliest waiter deadline, steady clock
   uint64_t next_id_ = 1;
   bool stopping_ = false;
-  std::atomic<bool> cancel_{false};
   std::thread thread_;
 };
 

@@ -88,5 +88,27 @@ TEST(BacktestJobsTest, OnlyTheNewestFinishedJobsAreKept) {
   EXPECT_FALSE(jobs.Get(last - 3).has_value());
 }
 
+TEST(BacktestJobsTest, ACancelledJobEndsAsCancelled) {
+  MemoryStore store;
+  BacktestJobs jobs;
+  // The first job keeps the thread busy only briefly; the second is cancelled while it waits or
+  // runs: either way it ends as cancelled, never done.
+  uint64_t first = 0;
+  uint64_t second = 0;
+  ASSERT_OK(jobs.Start(store.Snapshot(), Request(), &first));
+  ASSERT_OK(jobs.Start(store.Snapshot(), Request(), &second));
+  const bool ended_before = jobs.Get(second)->state == BacktestJobs::State::kDone;
+  ASSERT_OK(jobs.Cancel(second));
+  Answer answer;
+  jobs.Await(second, 60, [&](std::optional<BacktestJobs::View> v) { answer.Set(std::move(v)); });
+  std::optional<BacktestJobs::View> view = answer.Wait();
+  ASSERT_TRUE(view.has_value());
+  if (!ended_before && view->state != BacktestJobs::State::kDone) {
+    EXPECT_EQ(view->state, BacktestJobs::State::kFailed);
+    EXPECT_EQ(view->error, "cancelled");
+  }
+  EXPECT_FALSE(jobs.Cancel(second + 100).ok());
+}
+
 }  // namespace
 }  // namespace handoff

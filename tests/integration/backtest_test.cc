@@ -299,6 +299,17 @@ TEST(BacktestTest, ABadCandidateGetsValidatesErrors) {
   EXPECT_EQ(backtested.body, validated.body);
   EXPECT_EQ(http.Get("/v1/rules/backtest/12345").status, 404);
   EXPECT_EQ(http.Post("/v1/rules/backtest?wait=x", kLiveRules).status, 400);
+  HttpResult cancel_unknown;
+  ASSERT_OK(http.Request("DELETE", "/v1/rules/backtest/12345", "", {}, &cancel_unknown));
+  EXPECT_EQ(cancel_unknown.status, 404);
+  // A job cancelled after it finished stays done.
+  HttpResult done = http.Post("/v1/rules/backtest?wait=60", kLiveRules);
+  ASSERT_EQ(done.status, 200) << done.body;
+  HttpResult cancel_done;
+  ASSERT_OK(http.Request("DELETE", "/v1/rules/backtest/" + JsonString(done.Json(), "id"), "", {},
+                         &cancel_done));
+  EXPECT_EQ(cancel_done.status, 200);
+  EXPECT_EQ(JsonString(cancel_done.Json(), "state"), "done");
   EXPECT_OK(live.Stop());
 }
 
