@@ -39,6 +39,13 @@ std::string JobJson(const BacktestJobs::View& job) {
   return out;
 }
 
+// The {id} of a backtest path; false when it is not a job number.
+bool ParseJobId(const PathParams& params, uint64_t* id) {
+  const std::string_view text = params.Get("id");
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *id);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
 HttpResponse JobResponse(const std::optional<BacktestJobs::View>& job) {
   if (!job.has_value()) {
     return JsonErrorResponse(404, "not_found", "no such backtest (finished ones are kept a while)");
@@ -60,19 +67,11 @@ void PostBacktest(ApiContext& api, const HttpRequest& request, const PathParams&
   BacktestRequest backtest;
   backtest.at = api.clock->Now();
   backtest.max_leads_in_memory = api.backtest_max_leads;
-  for (const char* name : {"since", "at"}) {
-    EpochSeconds t = 0;
-    bool present = false;
-    if (!ReadTimeParam(*query, name, &t, &present)) {
-      respond(JsonErrorResponse(
-          400, "bad_request",
-          std::string("\"") + name + "\" must be an RFC 3339 date-time or epoch seconds"));
-      return;
-    }
-    if (present) {
-      (std::string_view(name) == "at" ? backtest.at : backtest.since.emplace()) = t;
-    }
+  std::optional<EpochSeconds> at;
+  if (!ReadTimeParams(*query, {{"since", &backtest.since}, {"at", &at}}, respond)) {
+    return;
   }
+  backtest.at = at.value_or(backtest.at);
   double wait = kDefaultWaitSeconds;
   if (auto text = query->Get("wait"); text.has_value()) {
     const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), wait);
@@ -124,9 +123,7 @@ void PostBacktest(ApiContext& api, const HttpRequest& request, const PathParams&
 void GetBacktest(ApiContext& api, const HttpRequest&, const PathParams& params,
                  HttpRespond respond) {
   uint64_t id = 0;
-  const std::string_view text = params.Get("id");
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size()) {
+  if (!ParseJobId(params, &id)) {
     respond(JsonErrorResponse(404, "not_found", "no such backtest"));
     return;
   }
@@ -139,10 +136,8 @@ void GetBacktest(ApiContext& api, const HttpRequest&, const PathParams& params,
 void CancelBacktest(ApiContext& api, const HttpRequest&, const PathParams& params,
                     HttpRespond respond) {
   uint64_t id = 0;
-  const std::string_view text = params.Get("id");
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   HttpRespond answer = std::move(respond);
-  if (ec != std::errc() || end != text.data() + text.size() || !api.backtests->Cancel(id).ok()) {
+  if (!ParseJobId(params, &id) || !api.backtests->Cancel(id).ok()) {
     answer(JsonErrorResponse(404, "not_found", "no such backtest"));
     return;
   }

@@ -14,20 +14,8 @@ void GetFunnel(ApiContext& api, const HttpRequest& request, const PathParams&,
     return;
   }
   FunnelWindow window;
-  for (auto [name, bound] :
-       {std::pair<const char*, std::optional<EpochSeconds>*>{"since", &window.since},
-        {"until", &window.until}}) {
-    EpochSeconds t = 0;
-    bool present = false;
-    if (!ReadTimeParam(*query, name, &t, &present)) {
-      respond(JsonErrorResponse(
-          400, "bad_request",
-          std::string("\"") + name + "\" must be an RFC 3339 date-time or epoch seconds"));
-      return;
-    }
-    if (present) {
-      *bound = t;
-    }
+  if (!ReadTimeParams(*query, {{"since", &window.since}, {"until", &window.until}}, respond)) {
+    return;
   }
   if (auto team = query->Get("team"); team.has_value()) {
     window.team = std::string(*team);

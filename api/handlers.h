@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,6 +76,13 @@ void CancelBacktest(ApiContext& api, const HttpRequest& request, const PathParam
 // 422 as validate; 409 when the rules path is a directory or the file cannot be written.
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
                 HttpRespond respond);
+
+// Reads each named time parameter into its slot (an absent one leaves the slot as it is); on the
+// first that is there but not a time, answers 400 naming it and returns false.
+[[nodiscard]] bool ReadTimeParams(
+    const QueryParams& query,
+    std::initializer_list<std::pair<const char*, std::optional<EpochSeconds>*>> params,
+    const HttpRespond& respond);
 
 // funnel_handlers.cc
 // GET /v1/funnel?since=&until=&team=: the funnel and feedback figures (SPEC 12).

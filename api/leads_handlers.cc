@@ -24,6 +24,26 @@ bool ReadTimeParam(const QueryParams& query, std::string_view name, EpochSeconds
   return ParseTimeParam(text, out);
 }
 
+bool ReadTimeParams(
+    const QueryParams& query,
+    std::initializer_list<std::pair<const char*, std::optional<EpochSeconds>*>> params,
+    const HttpRespond& respond) {
+  for (const auto& [name, slot] : params) {
+    EpochSeconds t = 0;
+    bool present = false;
+    if (!ReadTimeParam(query, name, &t, &present)) {
+      respond(JsonErrorResponse(
+          400, "bad_request",
+          std::string("\"") + name + "\" must be an RFC 3339 date-time or epoch seconds"));
+      return false;
+    }
+    if (present) {
+      *slot = t;
+    }
+  }
+  return true;
+}
+
 void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
              HttpRespond respond) {
   auto query = QueryParams::Parse(request.query);

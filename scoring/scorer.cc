@@ -321,20 +321,20 @@ void Scorer::Breakdown(Lead* lead, EpochSeconds at, std::vector<std::vector<Scor
   }
 }
 
-StageChange Scorer::RecheckExit(Lead* lead, EpochSeconds now) const {
+StageChange Scorer::MoveStageAt(Lead* lead, EpochSeconds now, bool promote) const {
   Align(lead);
   thread_local std::vector<double> scores;
   scores.resize(rules_->scores.size());
   AllScores(lead, now, scores.data());
-  return MoveStage(lead, scores.data(), /*promote=*/false);
+  return MoveStage(lead, scores.data(), promote);
+}
+
+StageChange Scorer::RecheckExit(Lead* lead, EpochSeconds now) const {
+  return MoveStageAt(lead, now, /*promote=*/false);
 }
 
 StageChange Scorer::Reevaluate(Lead* lead, EpochSeconds now) const {
-  Align(lead);
-  thread_local std::vector<double> scores;
-  scores.resize(rules_->scores.size());
-  AllScores(lead, now, scores.data());
-  return MoveStage(lead, scores.data(), /*promote=*/true);
+  return MoveStageAt(lead, now, /*promote=*/true);
 }
 
 }  // namespace handoff

@@ -83,6 +83,8 @@ class Scorer {
   // Promotes to the highest stage whose enter holds (when `promote`), else demotes while the
   // current stage's exit holds.
   StageChange MoveStage(Lead* lead, const double* scores, bool promote) const;
+  // MoveStage with every score read at `now`.
+  StageChange MoveStageAt(Lead* lead, EpochSeconds now, bool promote) const;
   RuleAward& AwardSlot(Lead* lead, int rule_index) const;
 
   std::shared_ptr<const RuleSet> rules_;
