@@ -14,7 +14,9 @@
 # a target). FUZZ_KEEP_CORPUS=DIR keeps each target's grown corpus in DIR/<target> (a longer
 # run's output, to mine for new seeds) and, when DIR/<target> already exists, starts from it too,
 # so a long run can go in rounds; FUZZ_BUILD_JOBS limits the build's parallelism; FUZZ_NO_BUILD=1
-# runs the targets as they are in build-fuzz (no install, no build).
+# runs the targets as they are in build-fuzz (no install, no build). FUZZ_TIMEOUT (default 10)
+# is libFuzzer's per-input limit in seconds of wall time: raise it for a run beside heavy load,
+# where a starved (or paused) fuzzer reports ordinary inputs as timeouts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -63,7 +65,7 @@ for t in "${targets[@]}"; do
   fi
   artifacts=build-fuzz/fuzz/artifacts/$t
   mkdir -p "$artifacts"
-  args=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/")
+  args=(-timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/")
   if [[ -f fuzz/dict/$t.dict ]]; then
     args+=(-dict=fuzz/dict/"$t".dict)
   fi
