@@ -377,6 +377,37 @@ TEST(ScorerTest, WallClockRecheckDemotesDecayedLeads) {
   EXPECT_EQ(change.to, 0);
 }
 
+TEST(ScorerTest, ReevaluateUnderNewRulesPromotesOrDemotesWithoutAnEvent) {
+  auto v1 = RuleSetBuilder()
+                .Score("e", ScoreKind::kEvent)
+                .Rule("a", "e", "event == \"a\"", 30)
+                .Stage("mql", "score.e >= 40")
+                .Build();
+  Lead lead = NewLead();
+  Scorer(v1).Apply(Track("a", kT0), &lead);
+  EXPECT_EQ(lead.stage, "new");
+  // A lower threshold: the lead is mql at once, no event needed (`backtest --apply`).
+  Scorer lower(RuleSetBuilder()
+                   .Score("e", ScoreKind::kEvent)
+                   .Rule("a", "e", "event == \"a\"", 30)
+                   .Stage("mql", "score.e >= 20")
+                   .Build());
+  StageChange change = lower.Reevaluate(&lead, kT0 + 1);
+  EXPECT_EQ(change.from, 0);
+  EXPECT_EQ(change.to, 1);
+  EXPECT_EQ(lead.stage, "mql");
+  EXPECT_FALSE(lower.Reevaluate(&lead, kT0 + 2).changed());
+  // A higher one: its default exit holds, the lead goes back down.
+  Scorer higher(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent)
+                    .Rule("a", "e", "event == \"a\"", 30)
+                    .Stage("mql", "score.e >= 50")
+                    .Build());
+  change = higher.Reevaluate(&lead, kT0 + 3);
+  EXPECT_EQ(change.to, 0);
+  EXPECT_EQ(lead.stage, "new");
+}
+
 TEST(ScorerTest, RulesIndexedByEventNameAndTypeFireExactlyWhenTheirConditionHolds) {
   Scorer scorer(RuleSetBuilder()
                     .Score("e", ScoreKind::kEvent)
