@@ -1,7 +1,7 @@
 // `handoff backtest` (tools/backtest.cc): the request target, the progress bar, the report of a
 // result, the errors of a rejected rule file, and the whole exchange (start, poll, report, apply)
 // against a scripted HTTP server.
-#include "tools/backtest.cc"  // NOLINT(build/include)
+#include "tools/backtest.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
-#include "tools/net.cc"  // NOLINT(build/include)
+#include "tools/net.h"
 
 namespace handoff {
 namespace {

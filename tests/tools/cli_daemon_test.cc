@@ -9,13 +9,13 @@
 
 #include "tests/integration/daemon_harness.h"
 #include "tests/testutil.h"
-#include "tools/backtest.cc"  // NOLINT(build/include)
-#include "tools/lead.cc"      // NOLINT(build/include)
-#include "tools/loadgen.cc"   // NOLINT(build/include)
-#include "tools/net.cc"       // NOLINT(build/include)
-#include "tools/sales.cc"     // NOLINT(build/include)
-#include "tools/send.cc"      // NOLINT(build/include)
-#include "tools/tail.cc"      // NOLINT(build/include)
+#include "tools/backtest.h"
+#include "tools/lead.h"
+#include "tools/loadgen.h"
+#include "tools/net.h"
+#include "tools/sales.h"
+#include "tools/send.h"
+#include "tools/tail.h"
 
 namespace handoff {
 namespace {

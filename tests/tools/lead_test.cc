@@ -1,6 +1,6 @@
 // `handoff lead` (tools/lead.cc): the request, the rendering of a lead, and the exit codes
 // against a scripted HTTP server.
-#include "tools/lead.cc"  // NOLINT(build/include)
+#include "tools/lead.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
-#include "tools/net.cc"  // NOLINT(build/include)
+#include "tools/net.h"
 
 namespace handoff {
 namespace {

@@ -1,6 +1,5 @@
-// `handoff lint` (tools/lint.cc). The tool's sources are not in a library, so this test compiles
-// the one file it tests into itself.
-#include "tools/lint.cc"  // NOLINT(build/include)
+// `handoff lint` (tools/lint.cc).
+#include "tools/lint.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // `handoff loadgen` (tools/loadgen.cc): the event stream, percentiles, and the report.
-#include "tools/loadgen.cc"  // NOLINT(build/include)
+#include "tools/loadgen.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,8 +11,8 @@
 #include "base/json_parser.h"
 #include "ingest/event_parser.h"
 #include "tests/testutil.h"
-#include "tools/net.cc"   // NOLINT(build/include)
-#include "tools/tail.cc"  // NOLINT(build/include)
+#include "tools/net.h"
+#include "tools/tail.h"
 
 namespace handoff {
 namespace {

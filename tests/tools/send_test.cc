@@ -1,6 +1,6 @@
 // `handoff send` (tools/send.cc): line counting, line-number mapping, progress and summary text,
 // and whole runs against a scripted ingest server.
-#include "tools/send.cc"  // NOLINT(build/include)
+#include "tools/send.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
-#include "tools/net.cc"  // NOLINT(build/include)
+#include "tools/net.h"
 
 namespace handoff {
 namespace {

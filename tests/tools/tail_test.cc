@@ -1,6 +1,6 @@
 // `handoff tail` (tools/tail.cc) and `handoff accept|reject|close` (tools/sales.cc): the lines
 // they send, how they read the stream, and whole runs against a scripted subscriber port.
-#include "tools/tail.cc"  // NOLINT(build/include)
+#include "tools/tail.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,8 +9,8 @@
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
-#include "tools/net.cc"    // NOLINT(build/include)
-#include "tools/sales.cc"  // NOLINT(build/include)
+#include "tools/net.h"
+#include "tools/sales.h"
 
 namespace handoff {
 namespace {
