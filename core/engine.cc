@@ -50,9 +50,9 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
       clock_(clock),
       metrics_(metrics),
       outbox_(store),
+      dedupe_(options_.dedupe_window),
       router_(std::make_unique<Router>(static_cast<RouterHost*>(this), clock, metrics)),
       history_(store, options_.history),
-      dedupe_(options_.dedupe_window),
       funnel_(options_.funnel, store),
       rules_manager_(
           options_.rules_path, options_.watch_rules,

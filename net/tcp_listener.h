@@ -48,7 +48,7 @@ struct AcceptLoopOptions {
   std::function<size_t()> open_connections;
   // For tests. on_backoff: called with each wait as it starts. attempts: when set, counts every
   // accept started; must outlive the loop.
-  std::function<void(std::chrono::milliseconds wait)> on_backoff;
+  std::function<void(std::chrono::milliseconds wait)> on_backoff{};
   std::atomic<uint64_t>* attempts = nullptr;
 };
 

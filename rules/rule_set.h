@@ -33,7 +33,7 @@ struct ScoreDef {
   std::string name;
   ScoreKind kind = ScoreKind::kEvent;
   double half_life = 0;  // seconds; 0 = no decay (event scores only)
-  SourcePos pos;
+  SourcePos pos{};
 };
 
 struct CapDef {
@@ -53,10 +53,10 @@ struct RuleDef {
 
 struct StageDef {
   std::string name;
-  Expression enter;  // stage 0 ("new") has none
-  Expression exit;   // when has_exit is false, exit is !(enter)
+  Expression enter{};  // stage 0 ("new") has none
+  Expression exit{};   // when has_exit is false, exit is !(enter)
   bool has_exit = false;
-  SourcePos pos;  // stage 0 ("new"): empty
+  SourcePos pos{};  // stage 0 ("new"): empty
 };
 
 // A weekly schedule in a rep's local time: half-open [start, end) minute-of-week intervals,

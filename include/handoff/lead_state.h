@@ -33,8 +33,8 @@ struct RuleAward {
   double value = 0;
   // Event time of the latest award; -infinity before the first.
   EpochSeconds latest = -std::numeric_limits<double>::infinity();
-  bool awarded = false;            // at least one award was made (for `once`)
-  std::vector<CapWindow> windows;  // sorted by window; only for capped rules
+  bool awarded = false;              // at least one award was made (for `once`)
+  std::vector<CapWindow> windows{};  // sorted by window; only for capped rules
 };
 
 // The rep holding a routed lead (SPEC 6 `owner`).

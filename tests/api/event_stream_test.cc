@@ -87,10 +87,6 @@ class EventStreamTest : public ::testing::Test {
   int wakes_ = 0;
 };
 
-std::string Event(uint64_t seq, std::string_view json_part) {
-  return "id: " + std::to_string(seq) + "\ndata: " + std::string(json_part) + "\n\n";
-}
-
 TEST_F(EventStreamTest, SendsRecordsAfterFromAsEventsThenWaits) {
   outbox_.Add(OutboxKind::kRouted, "alice", "sales");
   outbox_.Add(OutboxKind::kRouted, "bob", "sales");

@@ -140,7 +140,7 @@ struct DaemonOptions {
   // --http: where the HTTP API listens (the port must be 0; the harness reads the one it got).
   std::string http_listen = "127.0.0.1:0";
   // Any further flags, e.g. {"--durability", "fsync"}.
-  std::vector<std::string> extra_args;
+  std::vector<std::string> extra_args{};
   // How long Start() waits for the three "listening" lines.
   double start_deadline_seconds = 60;
 };
