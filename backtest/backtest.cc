@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "backtest/routing_preview.h"
+#include "base/string_map.h"
 #include "base/timestamp.h"
 #include "handoff/value.h"
 #include "history/history_scan.h"
@@ -31,13 +32,6 @@ struct Replay {
   // (0: it is not there now): the order the preview routes in.
   uint64_t reached_routing = 0;
 };
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <typename T>
-using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
 
 bool Cancelled(const BacktestControl& control) {
   return control.cancel != nullptr && control.cancel->load(std::memory_order_relaxed);

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "base/metrics.h"
+#include "base/string_map.h"
 #include "core/rules_manager.h"
 #include "funnel/funnel.h"
 #include "funnel/funnel_report.h"
@@ -224,11 +225,6 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
     bool in_lru = false;
     bool referenced = false;
   };
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   // RouterHost.
   void LeadChanged(Lead* lead) override;
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
@@ -336,7 +332,7 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
 
   // Engine-thread state.
   std::shared_ptr<const Scorer> scorer_;
-  std::unordered_map<std::string, std::unique_ptr<LeadEntry>, StringHash, std::equal_to<>> leads_;
+  StringMap<std::unique_ptr<LeadEntry>> leads_;
   std::unordered_set<LeadEntry*> staged_;  // leads above stage 0, for the wall-clock re-check
   // Ordered ids (views of LeadEntry::state.id) of the staged leads by stage name, for paging;
   // leads of the first stage are paged from the store.

@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/string_map.h"
+
 namespace handoff {
 
 class IdentityMap {
@@ -45,15 +47,8 @@ class IdentityMap {
   }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  template <typename V>
-  using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
-
-  Map<std::string> root_of_;               // linked id -> its root
-  Map<std::vector<std::string>> aliases_;  // root -> ids linked to it
+  StringMap<std::string> root_of_;               // linked id -> its root
+  StringMap<std::vector<std::string>> aliases_;  // root -> ids linked to it
 };
 
 }  // namespace handoff

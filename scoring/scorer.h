@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/string_map.h"
 #include "handoff/event.h"
 #include "rules/rule_set.h"
 #include "scoring/lead.h"
@@ -93,14 +94,9 @@ class Scorer {
   template <typename Fn>
   void ForEachCandidateRule(const Event& event, Fn&& fn) const;
 
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   std::vector<std::vector<int>> rules_of_score_;  // score index -> rule indexes, file order
   // Event rules indexed by their guard: by event name, else by type, else unguarded.
-  std::unordered_map<std::string, std::vector<int>, NameHash, std::equal_to<>> rules_by_name_;
+  StringMap<std::vector<int>> rules_by_name_;
   std::array<std::vector<int>, 6> rules_by_type_;
   std::vector<int> unguarded_rules_;
   bool event_rules_read_scores_ = false;  // any event rule's `when` reads score.NAME
