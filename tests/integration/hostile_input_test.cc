@@ -952,8 +952,12 @@ TEST_F(HostileInputTest, SubscriberThatNeverReadsHoldsNoBacklog) {
       "(%.1f before it subscribed)\n",
       kLeads, static_cast<double>(backlog_bytes) / kMiB,
       static_cast<double>(during.rss_bytes) / kMiB, static_cast<double>(before.rss_bytes) / kMiB);
-  // Far less than the backlog it asked for.
-  EXPECT_LT(during.rss_bytes, before.rss_bytes + backlog_bytes / 2);
+  // Far less than the backlog it asked for. Under a sanitizer the daemon's RSS moves by tens of
+  // MiB on its own (TSan's shadow pages and its records of mutexes; 17 MiB seen in CI), so the
+  // allowance there is the backlog's size: a buffered backlog would still show as about five times
+  // that, its bytes plus their shadow.
+  const uint64_t allowed_growth = kSanitized ? backlog_bytes : backlog_bytes / 2;
+  EXPECT_LT(during.rss_bytes, before.rss_bytes + allowed_growth);
 
   // The stuck subscriber finally reads: every record, in order.
   records.clear();
