@@ -33,7 +33,7 @@ using bench::Require;
 
 constexpr EpochSeconds kT0 = 1'800'000'000;
 constexpr int kEventsPerLead = 10;
-constexpr size_t kEventsPerCommit = 16384;
+constexpr size_t kEventsPerCommit = 4096;  // EngineOptions::max_commit_events
 
 size_t LeadCount() {
   const char* env = std::getenv("HANDOFF_BACKTEST_LEADS");
