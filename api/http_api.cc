@@ -17,7 +17,7 @@ HttpApi::HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics
                .backtest_max_leads = options.backtest_max_leads},
       segment_(SegmentHttpOptions{.write_keys = options.write_keys,
                                   .max_event_bytes = options.max_event_bytes},
-               engine, metrics, clock),
+               options.ingest_sink != nullptr ? options.ingest_sink : engine, metrics, clock),
       routes_(Routes(), RouteTableOptions{
                             .admin_token = options.admin_token,
                             .check_write_key =

@@ -39,6 +39,9 @@ struct HttpApiOptions {
   std::chrono::milliseconds heartbeat{10000};
   // POST /v1/rules/backtest: leads replayed in memory at once (Options::backtest_max_leads).
   uint64_t backtest_max_leads = 1'000'000;
+  // Where Segment ingest hands its events: the engine when null (the single daemon); in cluster
+  // mode the event log's publisher (docs/cluster.md). Borrowed.
+  IngestSink* ingest_sink = nullptr;
 };
 
 class HttpApi {

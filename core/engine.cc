@@ -371,6 +371,9 @@ void Engine::ApplyBatch(IngestBatch& batch) {
     ApplyEvent(event, batch.received_at);
     ++applied;
   }
+  if (!batch.log_position_key.empty()) {
+    batch_.PutMeta(batch.log_position_key, batch.log_position_value);
+  }
   metrics_->EventsApplied(batch.transport, applied);
   metrics_->EventsDuplicate(batch.transport, duplicates);
   events_in_commit_ += batch.events.size();

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <map>
@@ -21,6 +22,8 @@ struct Setting {
   const char* help;
   // Applies a textual value; returns an error message or "".
   std::function<std::string(Options*, const std::string&)> apply;
+  // kList only: the list the values add to, which a file's or the flags' own list replaces.
+  std::vector<std::string> Options::*list = nullptr;
 };
 
 std::string SetDuration(double* field, bool allow_zero, const std::string& v) {
@@ -54,6 +57,24 @@ std::string SetListen(std::string* field, const std::string& v) {
     return address.status().message();
   }
   *field = v;
+  return "";
+}
+
+// Each of "nats://a:1,nats://b:2", in order.
+std::string AddClusterUrls(std::vector<std::string>* urls, const std::string& v) {
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    const std::string url = v.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (url.rfind("nats://", 0) != 0 || url.size() <= 7) {
+      return "expected nats://HOST:PORT, got \"" + url + "\"";
+    }
+    urls->push_back(url);
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
   return "";
 }
 
@@ -96,7 +117,8 @@ const std::vector<Setting>& Settings() {
          }
          o->write_keys.push_back(v);
          return std::string();
-       }},
+       },
+       &Options::write_keys},
       {"stage_check_interval", "--stage-check-interval", Kind::kDuration,
        "wall-clock re-check of stage exits (0 turns it off)",
        [](Options* o, const std::string& v) {
@@ -168,6 +190,21 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->backtest_max_leads, 1000, 1'000'000'000, v);
        }},
+      {"cluster.urls", "--cluster", Kind::kList,
+       "cluster mode: NATS JetStream server URLs, nats://HOST:PORT (comma-separated or repeated)",
+       [](Options* o, const std::string& v) { return AddClusterUrls(&o->cluster_urls, v); },
+       &Options::cluster_urls},
+      {"cluster.node_id", "--node-id", Kind::kString,
+       "cluster mode: this node's name, unique in the cluster (default: the host name)",
+       [](Options* o, const std::string& v) {
+         o->cluster_node_id = v;
+         return v.empty() ? std::string("expected a node name") : std::string();
+       }},
+      {"cluster.partitions", "--cluster-partitions", Kind::kSize,
+       "cluster mode: partitions of the event stream, fixed when the stream is first created",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->cluster_partitions, 1, 1024, v);
+       }},
       {"testing.fault_file", "--fault-file", Kind::kString,
        "testing only: while this path exists every store write fails (a full disk)",
        [](Options* o, const std::string& v) {
@@ -233,7 +270,7 @@ Status ApplyConfigFile(const std::string& path, Options* options) {
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(path + ": " + e.what());
   }
-  bool cleared_write_keys = false;
+  std::vector<const Setting*> cleared_lists;
   for (const auto& [key, node] : entries) {
     const Setting* setting = nullptr;
     for (const Setting& s : Settings()) {
@@ -258,9 +295,10 @@ Status ApplyConfigFile(const std::string& path, Options* options) {
     } else if (!node.IsNull()) {
       return Status::InvalidArgument(where + key + ": expected a value");
     }
-    if (setting->kind == Kind::kList && !cleared_write_keys) {
-      options->write_keys.clear();
-      cleared_write_keys = true;
+    if (setting->kind == Kind::kList &&
+        std::find(cleared_lists.begin(), cleared_lists.end(), setting) == cleared_lists.end()) {
+      (options->*setting->list).clear();  // the file's list replaces the default
+      cleared_lists.push_back(setting);
     }
     for (const std::string& v : values) {
       std::string error = setting->apply(options, v);
@@ -309,7 +347,7 @@ Status ParseCommandLine(int argc, char** argv, Options* options, bool* show_help
       continue;
     }
     if (s.kind == Kind::kList) {
-      options->write_keys.clear();  // flags replace the file's list
+      (options->*s.list).clear();  // flags replace the file's list
     }
     for (const std::string& v : given) {
       std::string error = s.apply(options, v);

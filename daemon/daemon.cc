@@ -9,13 +9,17 @@
 // clang-format on
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "api/http_api.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "cluster/log_applier.h"
+#include "cluster/log_publisher.h"
 #include "core/engine.h"
 #include "daemon/config.h"
 #include "ingest/ingest_server.h"
@@ -76,6 +80,37 @@ void RaiseOpenFileLimit(size_t max_connections) {
   }
 }
 
+// Cluster mode: the engine applies the event log from just after what its store last made
+// durable.
+Status StartApplier(const Options& o, Store* store, Engine* engine,
+                    std::unique_ptr<LogApplier>* out) {
+  LogApplierOptions applier_options;
+  applier_options.urls = o.cluster_urls;
+  applier_options.node_id = o.cluster_node_id;
+  applier_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
+  std::string applied;
+  Status st = store->GetMeta(kAppliedSeqKey, &applied);
+  if (st.ok()) {
+    char* end = nullptr;
+    applier_options.applied_seq = std::strtoull(applied.c_str(), &end, 10);
+    if (applied.empty() || *end != '\0') {
+      return Status::Corruption("meta " + std::string(kAppliedSeqKey) +
+                                " is not a sequence: " + applied);
+    }
+  } else if (!st.IsNotFound()) {
+    return st;
+  }
+  auto applier = LogApplier::Open(applier_options, engine);
+  if (!applier.ok()) {
+    return applier.status();
+  }
+  *out = std::move(applier.value());
+  LogInfo("cluster node " + o.cluster_node_id + ": " + std::to_string(o.cluster_urls.size()) +
+          " NATS URLs, event log applied through sequence " +
+          std::to_string(applier_options.applied_seq));
+  return Status::Ok();
+}
+
 }  // namespace
 
 struct Daemon::Impl {
@@ -85,6 +120,9 @@ struct Daemon::Impl {
   Metrics metrics;
   std::unique_ptr<Store> store;
   std::unique_ptr<Engine> engine;
+  // Cluster mode only: events go to the log, and come back from it into the engine.
+  std::unique_ptr<LogPublisher> publisher;
+  std::unique_ptr<LogApplier> applier;
   std::unique_ptr<IngestServer> ingest;
   std::unique_ptr<SubscriberServer> subscribe;
   std::unique_ptr<HttpApi> api;
@@ -138,6 +176,9 @@ Daemon::Daemon(Options options, const Clock* clock) : impl_(std::make_unique<Imp
 
 Daemon::~Daemon() {
   Stop();
+  // The applier first: nothing more reaches the engine from the log while it stops.
+  impl_->applier.reset();
+  impl_->publisher.reset();
   if (impl_->engine) {
     impl_->engine->Stop();  // commits what it has
   }
@@ -151,6 +192,11 @@ Daemon::~Daemon() {
 
 Status Daemon::Start() {
   Impl& d = *impl_;
+  if (!d.options.cluster_urls.empty() && d.options.cluster_node_id.empty()) {
+    char host[256] = {};
+    (void)gethostname(host, sizeof host - 1);
+    d.options.cluster_node_id = host;
+  }
   const Options& o = d.options;
   RaiseOpenFileLimit(o.max_connections);
   StoreOptions store_options;
@@ -191,6 +237,19 @@ Status Daemon::Start() {
   api_options.backtest_max_leads = o.backtest_max_leads;
   api_options.heartbeat =
       std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_interval * 1000));
+  const bool cluster = !o.cluster_urls.empty();
+  if (cluster) {
+    LogPublisherOptions publisher_options;
+    publisher_options.urls = o.cluster_urls;
+    publisher_options.node_id = o.cluster_node_id;
+    publisher_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
+    auto publisher = LogPublisher::Open(publisher_options);
+    if (!publisher.ok()) {
+      return publisher.status();
+    }
+    d.publisher = std::move(publisher.value());
+    api_options.ingest_sink = d.publisher.get();
+  }
   d.api = std::make_unique<HttpApi>(api_options, d.engine.get(), &d.metrics, d.clock);
   d.engine->outbox().SetListener([subscribe = d.subscribe.get(), api = d.api.get()](uint64_t head) {
     subscribe->NotifyOutboxHead(head);
@@ -201,14 +260,20 @@ Status Daemon::Start() {
   }
   RulesInfo info = d.engine->rules_info();
   LogInfo("rules version " + std::to_string(info.version) + " from " + info.path);
+  if (cluster) {
+    if (Status st = StartApplier(o, d.store.get(), d.engine.get(), &d.applier); !st.ok()) {
+      return st;
+    }
+  }
 
   IngestServerOptions ingest_options;
   ingest_options.max_line_bytes = o.max_line_bytes;
   ingest_options.max_inflight_bytes = o.max_inflight_bytes;
   ingest_options.max_connections = o.max_connections;
   ingest_options.max_total_inflight_bytes = o.max_total_inflight_bytes;
-  d.ingest =
-      std::make_unique<IngestServer>(d.io, ingest_options, d.engine.get(), &d.metrics, d.clock);
+  IngestSink* ingest_sink =
+      d.publisher ? static_cast<IngestSink*>(d.publisher.get()) : d.engine.get();
+  d.ingest = std::make_unique<IngestServer>(d.io, ingest_options, ingest_sink, &d.metrics, d.clock);
   if (Status st = ListenOn(*d.ingest, "ingest", o.ingest_listen); !st.ok()) {
     return st;
   }

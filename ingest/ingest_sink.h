@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "base/metrics.h"
@@ -26,6 +27,11 @@ struct IngestBatch {
   EpochSeconds received_at = 0;  // wall clock; the time of events without a timestamp
   std::chrono::steady_clock::time_point received_mono;
   IngestDone done;
+  // Cluster mode (docs/cluster.md): where in the cluster's event log this batch ends. When set,
+  // the sink stores `log_position_value` under meta key `log_position_key` in the same durable
+  // write as the batch's effects, so a restart resumes right after what it applied.
+  std::string log_position_key;
+  std::string log_position_value;
 };
 
 class IngestSink {

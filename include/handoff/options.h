@@ -68,6 +68,14 @@ struct Options {
   // store with more is replayed in passes over parts of its leads. Bounds: 1,000 to
   // 1,000,000,000. Default: 1,000,000.
   size_t backtest_max_leads = 1'000'000;
+  // Cluster mode (docs/cluster.md): NATS server URLs ("nats://HOST:PORT", comma-separated on the
+  // command line). Empty (the default): the single daemon, nothing leaves this machine.
+  std::vector<std::string> cluster_urls;
+  // This node's name in the cluster; unique per node. Default: the host name.
+  std::string cluster_node_id;
+  // Partitions of the cluster's event stream, fixed when the stream is first created (a node
+  // that finds the stream already made uses its count). Bounds: 1 to 1,024. Default: 16.
+  size_t cluster_partitions = 16;
   // Testing only: while this path exists, every write of the store fails as on a full disk, so
   // tests drive the daemon's storage-fault handling from outside. Default: none (off).
   std::string fault_file;

@@ -56,6 +56,40 @@ TEST(ConfigTest, FlagsOverrideTheConfigFile) {
   EXPECT_EQ(o.dedupe_window, 7200);
 }
 
+TEST(ConfigTest, ClusterSettings) {
+  Options o;
+  ASSERT_OK(Parse({}, &o));
+  EXPECT_TRUE(o.cluster_urls.empty());  // the single daemon
+  EXPECT_EQ(o.cluster_partitions, 16u);
+
+  testing::TempDir dir;
+  std::string path = dir.WriteFile("handoff.yaml",
+                                   "write_keys: [a]\n"
+                                   "cluster:\n"
+                                   "  urls: [nats://10.0.0.1:4222, nats://10.0.0.2:4222]\n"
+                                   "  node_id: n1\n"
+                                   "  partitions: 8\n");
+  ASSERT_OK(Parse({"--config", path}, &o));
+  EXPECT_EQ(o.cluster_urls,
+            (std::vector<std::string>{"nats://10.0.0.1:4222", "nats://10.0.0.2:4222"}));
+  EXPECT_EQ(o.write_keys, std::vector<std::string>{"a"});  // one list does not clear another
+  EXPECT_EQ(o.cluster_node_id, "n1");
+  EXPECT_EQ(o.cluster_partitions, 8u);
+  // Flags replace the file's list; one flag may hold several URLs.
+  Options f;
+  ASSERT_OK(Parse(
+      {"--config", path, "--cluster", "nats://127.0.0.1:1,nats://127.0.0.1:2", "--node-id", "n2"},
+      &f));
+  EXPECT_EQ(f.cluster_urls, (std::vector<std::string>{"nats://127.0.0.1:1", "nats://127.0.0.1:2"}));
+  EXPECT_EQ(f.cluster_node_id, "n2");
+
+  Options bad;
+  EXPECT_FALSE(Parse({"--cluster", "127.0.0.1:4222"}, &bad).ok());
+  EXPECT_FALSE(Parse({"--cluster", "nats://a:1,,nats://b:2"}, &bad).ok());
+  EXPECT_FALSE(Parse({"--cluster-partitions", "0"}, &bad).ok());
+  EXPECT_FALSE(Parse({"--cluster-partitions", "1025"}, &bad).ok());
+}
+
 TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   Options o;
   Status st = Parse({"--durability", "sometimes"}, &o);

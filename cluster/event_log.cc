@@ -1,0 +1,129 @@
+#include "cluster/event_log.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "history/event_codec.h"
+
+namespace handoff {
+namespace {
+
+constexpr uint8_t kPayloadVersion = 1;
+constexpr std::string_view kPartitionsTag = "partitions=";
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+
+// The partition count a stream was made with, from its description ("handoff events,
+// partitions=16"); 0 if it has none.
+uint32_t PartitionsOf(const jsStreamInfo* info) {
+  if (info == nullptr || info->Config == nullptr || info->Config->Description == nullptr) {
+    return 0;
+  }
+  std::string_view description = info->Config->Description;
+  size_t at = description.find(kPartitionsTag);
+  if (at == std::string_view::npos) {
+    return 0;
+  }
+  description.remove_prefix(at + kPartitionsTag.size());
+  uint32_t n = 0;
+  std::from_chars(description.data(), description.data() + description.size(), n);
+  return n;
+}
+
+}  // namespace
+
+uint32_t PartitionOf(std::string_view lead_id, uint32_t partitions) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : lead_id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<uint32_t>(h % partitions);
+}
+
+std::string PartitionSubject(uint32_t partition) {
+  return std::string(kEventSubjectPrefix) + std::to_string(partition);
+}
+
+int64_t PartitionOfSubject(std::string_view subject) {
+  if (subject.substr(0, kEventSubjectPrefix.size()) != kEventSubjectPrefix) {
+    return -1;
+  }
+  subject.remove_prefix(kEventSubjectPrefix.size());
+  uint32_t n = 0;
+  auto [end, ec] = std::from_chars(subject.data(), subject.data() + subject.size(), n);
+  if (ec != std::errc() || end != subject.data() + subject.size()) {
+    return -1;
+  }
+  return n;
+}
+
+Status EnsureEventStream(jsCtx* js, EventLogLayout* layout) {
+  const std::string name(kEventStream);
+  jsStreamInfo* info = nullptr;
+  jsErrCode error = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
+  if (s == NATS_OK) {
+    const uint32_t partitions = PartitionsOf(info);
+    jsStreamInfo_Destroy(info);
+    if (partitions == 0) {
+      return Status::FailedPrecondition("stream " + name +
+                                        " exists but does not say its partitions");
+    }
+    layout->partitions = partitions;
+    return Status::Ok();
+  }
+  if (error != JSStreamNotFoundErr) {
+    return NatsStatus(s, "stream " + name, error);
+  }
+  const std::string description =
+      "handoff events, " + std::string(kPartitionsTag) + std::to_string(layout->partitions);
+  const std::string subjects = std::string(kEventSubjectPrefix) + "*";
+  const char* subject_list[] = {subjects.c_str()};
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = name.c_str();
+  config.Description = description.c_str();
+  config.Subjects = subject_list;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = layout->replicas;
+  config.MaxAge = static_cast<int64_t>(layout->max_age_seconds * kNanosPerSecond);
+  config.Duplicates = static_cast<int64_t>(layout->duplicate_window_seconds * kNanosPerSecond);
+  error = static_cast<jsErrCode>(0);
+  s = js_AddStream(&info, js, &config, nullptr, &error);
+  jsStreamInfo_Destroy(info);
+  if (s == NATS_OK) {
+    return Status::Ok();
+  }
+  if (error == JSStreamNameExistErr) {
+    return EnsureEventStream(js, layout);  // another node made it first: read its count
+  }
+  return NatsStatus(s, "creating stream " + name, error);
+}
+
+void EncodeLoggedEvent(const Event& event, const LoggedEvent& meta, std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(kPayloadVersion));
+  out->push_back(static_cast<char>(meta.transport));
+  char t[sizeof(double)];
+  std::memcpy(t, &meta.received_at, sizeof t);
+  out->append(t, sizeof t);
+  EncodeEvent(event, out);
+}
+
+bool DecodeLoggedEvent(std::string_view in, Event* event, LoggedEvent* meta) {
+  if (in.size() < 2 + sizeof(double) || static_cast<uint8_t>(in[0]) != kPayloadVersion) {
+    return false;
+  }
+  const auto transport = static_cast<uint8_t>(in[1]);
+  if (transport > static_cast<uint8_t>(Transport::kHttp)) {
+    return false;
+  }
+  meta->transport = static_cast<Transport>(transport);
+  std::memcpy(&meta->received_at, in.data() + 2, sizeof(double));
+  in.remove_prefix(2 + sizeof(double));
+  *event = Event();
+  return DecodeEvent(&in, event) && in.empty();
+}
+
+}  // namespace handoff

@@ -1,0 +1,56 @@
+// The cluster's event log: one JetStream stream, HANDOFF_EVENTS, replicated on three servers,
+// whose subjects `handoff.events.<partition>` partition events by lead identity.
+//
+// Everything here is stateless: the stream's layout, the partition of a lead id, and the bytes of
+// one logged event. The layout is part of the cluster's on-disk format: the partition function
+// and the payload never change meaning once written (a version byte leads each payload).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/metrics.h"
+#include "cluster/nats_link.h"
+#include "handoff/event.h"
+#include "handoff/status.h"
+
+namespace handoff {
+
+inline constexpr std::string_view kEventStream = "HANDOFF_EVENTS";
+inline constexpr std::string_view kEventSubjectPrefix = "handoff.events.";
+
+struct EventLogLayout {
+  // Partitions, fixed when the stream is made (kept in its description).
+  uint32_t partitions = 16;
+  // Copies of every message (JetStream replicas). Default: 3.
+  int replicas = 3;
+  // How long events stay in the stream: a node that takes a partition over rebuilds it from the
+  // stream, so this bounds how far back that can go. Default: 0, forever (limited by disk).
+  double max_age_seconds = 0;
+  // JetStream's own duplicate window on Nats-Msg-Id (publish retries). The engine's dedupe keeps
+  // SPEC's 24 h window behind it. Default: 2 minutes.
+  double duplicate_window_seconds = 120;
+};
+
+// The partition of a lead id: FNV-1a (64-bit) of its bytes, modulo `partitions`. Stable forever.
+uint32_t PartitionOf(std::string_view lead_id, uint32_t partitions);
+// "handoff.events.<partition>".
+std::string PartitionSubject(uint32_t partition);
+// The partition a message's subject names, or -1 for a subject not of the log.
+int64_t PartitionOfSubject(std::string_view subject);
+
+// Makes the stream when it does not exist; when it does, `layout->partitions` becomes the
+// stream's own count. Unavailable while JetStream has no leader (retry).
+[[nodiscard]] Status EnsureEventStream(jsCtx* js, EventLogLayout* layout);
+
+// One logged event: what the engine needs to apply it exactly as the ingesting node would have.
+struct LoggedEvent {
+  Transport transport = Transport::kTcp;
+  EpochSeconds received_at = 0;
+};
+void EncodeLoggedEvent(const Event& event, const LoggedEvent& meta, std::string* out);
+// False on bad bytes (never crashes).
+[[nodiscard]] bool DecodeLoggedEvent(std::string_view in, Event* event, LoggedEvent* meta);
+
+}  // namespace handoff

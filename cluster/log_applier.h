@@ -1,0 +1,90 @@
+// LogApplier: feeds this node's engine from the cluster's event log, in the log's order.
+//
+// It reads the stream HANDOFF_EVENTS from just after the last sequence this node's store says
+// it applied (an ordered consumer: in sequence, gaps re-fetched by cnats), turns runs of
+// messages into IngestBatches and submits them to the engine, each carrying its last sequence
+// (IngestBatch::log_position_*), which the engine writes in the same durable write as the
+// batch's effects. After a crash the node resumes right after what it made durable: every
+// event applied exactly once.
+//
+// This first cut owns every partition (one scoring node per cluster); docs/cluster.md says what
+// the partition leases add.
+//
+// Thread-safe; one thread of its own (`cluster-apply`). The engine's completions may outlive the
+// applier (they hold shared state only).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "cluster/event_log.h"
+#include "cluster/nats_link.h"
+#include "ingest/ingest_sink.h"
+
+namespace handoff {
+
+// The store's meta key of the last stream sequence applied (a decimal number).
+inline constexpr std::string_view kAppliedSeqKey = "cluster.applied_seq";
+
+struct LogApplierOptions {
+  std::vector<std::string> urls;
+  std::string node_id;
+  // The last sequence applied before this start (the store's kAppliedSeqKey; 0: none).
+  uint64_t applied_seq = 0;
+  // Events per submitted batch, at most. Default: 1,024.
+  size_t max_batch_events = 1024;
+  // Batches submitted and not yet durable, at most: the read waits beyond it. Default: 8.
+  size_t max_batches_in_flight = 8;
+  EventLogLayout layout;
+};
+
+class LogApplier {
+ public:
+  static Result<std::unique_ptr<LogApplier>> Open(const LogApplierOptions& options,
+                                                  IngestSink* engine);
+  ~LogApplier();
+  LogApplier(const LogApplier&) = delete;
+  LogApplier& operator=(const LogApplier&) = delete;
+
+  // The last sequence the engine has made durable.
+  uint64_t durable_seq() const { return shared_->durable_seq.load(); }
+
+ private:
+  // What the engine's completions touch: kept alive by them.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t in_flight = 0;
+    std::atomic<uint64_t> durable_seq{0};
+  };
+
+  LogApplier(LogApplierOptions options, IngestSink* engine);
+  void Loop();
+  // Subscribes from next_seq_; false (after logging) while the stream is not reachable.
+  bool Subscribe();
+  // Submits the batch being built, waiting for room first.
+  void Flush();
+
+  LogApplierOptions options_;
+  IngestSink* engine_;
+  std::unique_ptr<NatsLink> link_;
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+
+  // Applier thread only.
+  natsSubscription* subscription_ = nullptr;
+  uint64_t last_read_seq_ = 0;
+  uint64_t submitted_seq_ = 0;  // the last sequence handed to the engine
+  IngestBatch batch_;
+  uint64_t corrupt_ = 0;
+};
+
+}  // namespace handoff

@@ -1,0 +1,91 @@
+#include "cluster/nats_link.h"
+
+#include <vector>
+
+namespace handoff {
+
+Status NatsStatus(natsStatus s, const std::string& what, jsErrCode js_error) {
+  if (s == NATS_OK) {
+    return Status::Ok();
+  }
+  std::string message = what + ": " + natsStatus_GetText(s);
+  if (js_error != 0) {
+    message += " (JetStream error " + std::to_string(static_cast<int>(js_error)) + ")";
+  }
+  switch (s) {
+    case NATS_TIMEOUT:
+    case NATS_NO_RESPONDERS:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NO_SERVER:
+    case NATS_STALE_CONNECTION:
+      return Status::Unavailable(std::move(message));
+    default:
+      return Status::IoError(std::move(message));
+  }
+}
+
+Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options) {
+  std::unique_ptr<NatsLink> link(new NatsLink());
+  natsStatus s = natsOptions_Create(&link->options_);
+  if (s != NATS_OK) {
+    return NatsStatus(s, "nats options");
+  }
+  std::vector<const char*> servers;
+  servers.reserve(options.urls.size());
+  for (const std::string& url : options.urls) {
+    servers.push_back(url.c_str());
+  }
+  s = natsOptions_SetServers(link->options_, servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK) {
+    s = natsOptions_SetName(link->options_, options.name.c_str());
+  }
+  // Never give up on the cluster: the daemon keeps its listeners and waits for NATS to come back.
+  if (s == NATS_OK) {
+    s = natsOptions_SetMaxReconnect(link->options_, -1);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectWait(link->options_, 250);
+  }
+  // Publishes made while reconnecting are buffered up to this much, then fail (and are retried).
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectBufSize(link->options_, 64 << 20);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetRetryOnFailedConnect(link->options_, true, nullptr, nullptr);
+  }
+  if (s != NATS_OK) {
+    return NatsStatus(s, "nats options");
+  }
+  s = natsConnection_Connect(&link->connection_, link->options_);
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+    return NatsStatus(s, "connecting to NATS");
+  }
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = options.api_wait_ms;
+  js_options.PublishAsync.MaxPending = options.max_pending_publishes;
+  js_options.PublishAsync.AckHandler = options.ack_handler;
+  js_options.PublishAsync.AckHandlerClosure = options.ack_closure;
+  s = natsConnection_JetStream(&link->js_, link->connection_, &js_options);
+  if (s != NATS_OK) {
+    return NatsStatus(s, "JetStream context");
+  }
+  return link;
+}
+
+NatsLink::~NatsLink() {
+  jsCtx_Destroy(js_);
+  if (connection_ != nullptr) {
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+  }
+  natsOptions_Destroy(options_);
+}
+
+bool NatsLink::connected() const {
+  return connection_ != nullptr && natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+}  // namespace handoff
