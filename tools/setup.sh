@@ -11,6 +11,7 @@ packages=(
   libboost-dev libsimdjson-dev librocksdb-dev libyaml-cpp-dev libre2-dev
   libhowardhinnant-date-dev libcli11-dev libssl-dev zlib1g-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev clang-tidy clang-format
+  nats-server libnats-dev
   nodejs npm
 )
 if [[ "${1:-}" == fuzz ]]; then
