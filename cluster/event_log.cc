@@ -57,13 +57,20 @@ int64_t PartitionOfSubject(std::string_view subject) {
   return n;
 }
 
-Status EnsureEventStream(jsCtx* js, EventLogLayout* layout) {
+Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state) {
+  if (state != nullptr) {
+    *state = EventStreamState();
+  }
   const std::string name(kEventStream);
   jsStreamInfo* info = nullptr;
   jsErrCode error = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
   if (s == NATS_OK) {
     const uint32_t partitions = PartitionsOf(info);
+    if (state != nullptr && info->State.Msgs > 0) {
+      state->first_seq = info->State.FirstSeq;
+      state->last_seq = info->State.LastSeq;
+    }
     jsStreamInfo_Destroy(info);
     if (partitions == 0) {
       return Status::FailedPrecondition("stream " + name +
@@ -96,7 +103,7 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout) {
     return Status::Ok();
   }
   if (error == JSStreamNameExistErr) {
-    return EnsureEventStream(js, layout);  // another node made it first: read its count
+    return EnsureEventStream(js, layout, state);  // another node made it first
   }
   return NatsStatus(s, "creating stream " + name, error);
 }

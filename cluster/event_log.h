@@ -40,9 +40,17 @@ std::string PartitionSubject(uint32_t partition);
 // The partition a message's subject names, or -1 for a subject not of the log.
 int64_t PartitionOfSubject(std::string_view subject);
 
+// The sequences a stream holds: [first_seq, last_seq], both 0 when it is empty.
+struct EventStreamState {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+};
+
 // Makes the stream when it does not exist; when it does, `layout->partitions` becomes the
-// stream's own count. Unavailable while JetStream has no leader (retry).
-[[nodiscard]] Status EnsureEventStream(jsCtx* js, EventLogLayout* layout);
+// stream's own count. `state`, when given, receives what the stream holds. Unavailable while
+// JetStream has no leader (retry).
+[[nodiscard]] Status EnsureEventStream(jsCtx* js, EventLogLayout* layout,
+                                       EventStreamState* state = nullptr);
 
 // One logged event: what the engine needs to apply it exactly as the ingesting node would have.
 struct LoggedEvent {

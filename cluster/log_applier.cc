@@ -9,8 +9,9 @@
 namespace handoff {
 namespace {
 
-constexpr int64_t kPollMs = 20;
+constexpr int64_t kPollMs = 100;  // a fetch returns at once when messages are there
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
+constexpr int64_t kStaleCheckMs = 1000;
 
 }  // namespace
 
@@ -49,14 +50,27 @@ LogApplier::~LogApplier() {
 }
 
 bool LogApplier::Subscribe() {
-  if (Status st = EnsureEventStream(link_->js(), &options_.layout); !st.ok()) {
+  EventStreamState state;
+  if (Status st = EnsureEventStream(link_->js(), &options_.layout, &state); !st.ok()) {
     return false;
   }
+  const uint64_t first_seq = state.first_seq;
+  if (first_seq > last_read_seq_ + 1) {
+    // The stream's retention dropped events this node never applied: say so, go on from there.
+    LogError("event log: sequences " + std::to_string(last_read_seq_ + 1) + " to " +
+             std::to_string(first_seq - 1) +
+             " are gone from the stream (its retention) and were never applied here");
+    last_read_seq_ = first_seq - 1;
+  }
+  // A pull consumer of its own (ephemeral, no acks): the applier asks for the next messages when
+  // the engine has room, so a backlog waits in the stream, not in memory. If its server goes
+  // away, the fetch fails and a new consumer starts from what was read.
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   const std::string stream(kEventStream);
   sub_options.Stream = stream.c_str();
-  sub_options.Ordered = true;
+  sub_options.Config.AckPolicy = js_AckNone;
+  sub_options.Config.InactiveThreshold = 60LL * 1'000'000'000;  // a dead node's goes away
   if (last_read_seq_ > 0) {
     sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
     sub_options.Config.OptStartSeq = last_read_seq_ + 1;
@@ -65,15 +79,13 @@ bool LogApplier::Subscribe() {
   }
   const std::string subjects = std::string(kEventSubjectPrefix) + "*";
   jsErrCode error = static_cast<jsErrCode>(0);
-  natsStatus s = js_SubscribeSync(&subscription_, link_->js(), subjects.c_str(), nullptr,
+  natsStatus s = js_PullSubscribe(&subscription_, link_->js(), subjects.c_str(), nullptr, nullptr,
                                   &sub_options, &error);
   if (s != NATS_OK) {
     subscription_ = nullptr;
     LogWarning(NatsStatus(s, "reading the event log", error).ToString() + "; retrying");
     return false;
   }
-  // The engine applies at its pace; cnats buffers what arrives meanwhile, up to this much.
-  (void)natsSubscription_SetPendingLimits(subscription_, 1 << 20, 256 << 20);
   LogInfo("applying the event log from sequence " + std::to_string(last_read_seq_ + 1));
   return true;
 }
@@ -86,56 +98,85 @@ void LogApplier::Loop() {
       shared_->cv.wait_for(lock, kRetryWait, [this] { return stopping_.load(); });
       continue;
     }
-    natsMsg* msg = nullptr;
-    natsStatus s = natsSubscription_NextMsg(&msg, subscription_, kPollMs);
+    natsMsgList list{};
+    jsErrCode error = static_cast<jsErrCode>(0);
+    natsStatus s = natsSubscription_Fetch(
+        &list, subscription_, static_cast<int>(options_.max_batch_events), kPollMs, &error);
     if (s == NATS_TIMEOUT) {
-      Flush();  // nothing more for now: what is read goes to the engine
+      // Nothing new, or a consumer that is gone with its server (fetches then time out
+      // forever): after a second of silence, ask the stream whether it holds more.
+      if (++idle_fetches_ * kPollMs >= kStaleCheckMs) {
+        idle_fetches_ = 0;
+        EventStreamState state;
+        if (EnsureEventStream(link_->js(), &options_.layout, &state).ok() &&
+            state.last_seq > last_read_seq_) {
+          LogWarning("event log: the consumer went quiet with sequences " +
+                     std::to_string(last_read_seq_ + 1) + " to " + std::to_string(state.last_seq) +
+                     " unread; subscribing again");
+          natsSubscription_Destroy(subscription_);
+          subscription_ = nullptr;
+        }
+      }
       continue;
     }
+    idle_fetches_ = 0;
     if (s != NATS_OK) {
-      // The subscription is gone (closed link, slow consumer): read again from what was read.
-      LogWarning(NatsStatus(s, "reading the event log").ToString() + "; subscribing again");
-      Flush();
+      // The consumer is gone (its server died, the link moved): a new one, from what was read.
+      LogWarning(NatsStatus(s, "reading the event log", error).ToString() + "; subscribing again");
       natsSubscription_Destroy(subscription_);
       subscription_ = nullptr;
       continue;
     }
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
-      natsMsg_Destroy(msg);  // not a stream message (a status or heartbeat cnats passed on)
-      continue;
+    bool in_order = true;
+    for (int i = 0; i < list.Count && in_order; ++i) {
+      in_order = Take(list.Msgs[i]);
     }
-    const uint64_t seq = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
-    if (seq <= last_read_seq_) {
-      natsMsg_Destroy(msg);  // read before a re-subscription
-      continue;
+    natsMsgList_Destroy(&list);
+    Flush();
+    if (!in_order) {
+      // A message went missing between the server and this fetch (a fetch that timed out while
+      // it was sent): never skip it; a new consumer starts right after what was taken.
+      natsSubscription_Destroy(subscription_);
+      subscription_ = nullptr;
     }
-    Event event;
-    LoggedEvent logged;
-    const std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
-    const bool decoded = DecodeLoggedEvent(payload, &event, &logged);
-    natsMsg_Destroy(msg);
-    if (!decoded) {
-      // Written by a newer Handoff or damaged: skipped (and said), never a crash or a stall.
-      ++corrupt_;
-      LogError("event log sequence " + std::to_string(seq) + ": unreadable event, skipped (" +
-               std::to_string(corrupt_) + " so far)");
-    } else {
-      if (!batch_.events.empty() &&
-          (batch_.received_at != logged.received_at || batch_.transport != logged.transport ||
-           batch_.events.size() >= options_.max_batch_events)) {
-        Flush();
-      }
-      if (batch_.events.empty()) {
-        batch_.received_at = logged.received_at;
-        batch_.transport = logged.transport;
-      }
-      batch_.events.push_back(std::move(event));
-    }
-    last_read_seq_ = seq;
   }
   Flush();
+}
+
+bool LogApplier::Take(natsMsg* msg) {
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+    return true;  // not a stream message
+  }
+  const uint64_t seq = meta->Sequence.Stream;
+  jsMsgMetaData_Destroy(meta);
+  if (seq <= last_read_seq_) {
+    return true;  // read before a new consumer started
+  }
+  if (seq != last_read_seq_ + 1) {
+    return false;  // the stream has every sequence: one is missing here
+  }
+  Event event;
+  LoggedEvent logged;
+  const std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  if (!DecodeLoggedEvent(payload, &event, &logged)) {
+    // Written by a newer Handoff or damaged: skipped (and said), never a crash or a stall.
+    ++corrupt_;
+    LogError("event log sequence " + std::to_string(seq) + ": unreadable event, skipped (" +
+             std::to_string(corrupt_) + " so far)");
+  } else {
+    if (!batch_.events.empty() &&
+        (batch_.received_at != logged.received_at || batch_.transport != logged.transport)) {
+      Flush();
+    }
+    if (batch_.events.empty()) {
+      batch_.received_at = logged.received_at;
+      batch_.transport = logged.transport;
+    }
+    batch_.events.push_back(std::move(event));
+  }
+  last_read_seq_ = seq;
+  return true;
 }
 
 void LogApplier::Flush() {

@@ -1,7 +1,7 @@
 // LogApplier: feeds this node's engine from the cluster's event log, in the log's order.
 //
 // It reads the stream HANDOFF_EVENTS from just after the last sequence this node's store says
-// it applied (an ordered consumer: in sequence, gaps re-fetched by cnats), turns runs of
+// it applied (a pull consumer of its own, fetching as the engine makes room), turns runs of
 // messages into IngestBatches and submits them to the engine, each carrying its last sequence
 // (IngestBatch::log_position_*), which the engine writes in the same durable write as the
 // batch's effects. After a crash the node resumes right after what it made durable: every
@@ -67,8 +67,12 @@ class LogApplier {
 
   LogApplier(LogApplierOptions options, IngestSink* engine);
   void Loop();
-  // Subscribes from next_seq_; false (after logging) while the stream is not reachable.
+  // A consumer from just after last_read_seq_; false (after logging) while the stream is not
+  // reachable.
   bool Subscribe();
+  // One fetched message into the batch being built (or skipped, said, when unreadable). False
+  // when it is not the next sequence: one before it went missing.
+  bool Take(natsMsg* msg);
   // Submits the batch being built, waiting for room first.
   void Flush();
 
@@ -83,6 +87,7 @@ class LogApplier {
   natsSubscription* subscription_ = nullptr;
   uint64_t last_read_seq_ = 0;
   uint64_t submitted_seq_ = 0;  // the last sequence handed to the engine
+  int64_t idle_fetches_ = 0;    // fetches in a row that found nothing
   IngestBatch batch_;
   uint64_t corrupt_ = 0;
 };

@@ -13,6 +13,7 @@ namespace {
 
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+constexpr int64_t kPublishWaitMs = 2000;
 
 }  // namespace
 
@@ -182,7 +183,12 @@ void LogPublisher::PublishBatch(IngestBatch& batch, Pending* pending) {
 
 void LogPublisher::Publish(natsMsg* msg) {
   natsMsg* owned = msg;
-  natsStatus s = js_PublishMsgAsync(link_->js(), &owned, nullptr);
+  // Without a deadline, a publish whose answer was lost with a server (kill -9) would wait
+  // forever; with one, it fails into OnAck and is sent again.
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MaxWait = kPublishWaitMs;
+  natsStatus s = js_PublishMsgAsync(link_->js(), &owned, &options);
   if (s != NATS_OK) {
     // Not sent (the link is down and its buffer full): the message is still ours.
     std::lock_guard<std::mutex> lock(mu_);

@@ -108,7 +108,7 @@ case "${1:-}" in
   tidy)
     # Needs only compile_commands.json, written by the configure step above.
     ls base/*.cc rules/*.cc net/*.cc storage/*.cc outbox/*.cc history/*.cc identity/*.cc ingest/*.cc scoring/*.cc \
-      routing/*.cc funnel/*.cc backtest/*.cc core/*.cc ui/*.cc api/*.cc subscribe/*.cc daemon/*.cc tools/*.cc |
+      routing/*.cc funnel/*.cc backtest/*.cc core/*.cc ui/*.cc api/*.cc subscribe/*.cc cluster/*.cc daemon/*.cc tools/*.cc |
       xargs -P"$(nproc)" -n4 clang-tidy -p build --quiet 2>/dev/null
     echo "clang-tidy: clean"
     ;;

@@ -1,0 +1,324 @@
+// Cluster mode over real processes (docs/cluster.md): three nats-server nodes with JetStream and
+// handoffd started with --cluster, against a single handoffd fed the same events. A workload with
+// anonymous visitors merged into known leads must give, lead for lead, the single daemon's
+// state; kill -9 of handoffd or of a NATS node mid-stream loses nothing acknowledged and counts
+// nothing twice.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/daemon_harness.h"
+#include "tests/integration/nats_cluster.h"
+#include "tests/testutil.h"
+
+namespace handoff::testing {
+namespace {
+
+// Scores are read at one instant, so decay does not depend on when the test runs.
+constexpr char kAt[] = "?at=2026-11-25T00:00:00Z";
+constexpr char kStream[] = "HANDOFF_EVENTS";
+
+// The example rules with the reps always in hours, so routing does not depend on the wall clock.
+std::string ExampleRulesAlwaysOpen(DaemonProcess& daemon) {
+  std::ifstream in(SourceDir() + "/rules/examples/default.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const std::string hours = ",\n           hours: \"Mon-Fri 08:00-17:00\"}";
+  for (size_t at; (at = yaml.find(hours)) != std::string::npos;) {
+    yaml.replace(at, hours.size(), "}");
+  }
+  return daemon.WriteRules(yaml);
+}
+
+// One connection's share of the workload: its leads' events, in order.
+struct Share {
+  std::vector<std::string> lines;
+};
+
+// `leads` visitors, each browsing anonymously, then identifying (anonymousId -> userId, a merge;
+// every seventh by an alias instead) and going on as the known lead, some qualifying. Lead i's
+// events all go to share i % shares, interleaved with the share's other leads. Every event has
+// a messageId; every 50th line is sent twice (a tracker's retry).
+std::vector<Share> Workload(int leads, int shares, std::vector<std::string>* ids) {
+  std::vector<Share> out(shares);
+  const char* paths[] = {"/pricing", "/docs/api", "/blog/x", "/careers", "/pricing/enterprise"};
+  const char* events[] = {"Webinar Attended", "Demo Requested", "Trial Started",
+                          "Email Link Clicked", "User Invited"};
+  int message = 0;
+  auto line = [&](int minute, const std::string& body) {
+    char ts[40];
+    std::snprintf(ts, sizeof ts, "2026-11-2%dT%02d:%02d:00Z", 1 + minute / 1440, minute / 60 % 24,
+                  minute % 60);
+    return "{" + body + R"(,"messageId":"m-)" + std::to_string(message++) + R"(","timestamp":")" +
+           ts + "\"}";
+  };
+  constexpr int kSteps = 9;
+  for (int step = 0; step < kSteps; ++step) {
+    for (int i = 0; i < leads; ++i) {
+      const std::string anon = "anon-" + std::to_string(i);
+      const std::string user = "user-" + std::to_string(i);
+      const int minute = step * 300 + i % 300;
+      std::string body;
+      if (step < 3) {
+        body = R"("type":"page","anonymousId":")" + anon + R"(","properties":{"path":")" +
+               paths[(i + step) % 5] + "\"}";
+      } else if (step == 3) {
+        body = R"("type":"track","anonymousId":")" + anon + R"(","event":")" + events[i % 5] + "\"";
+      } else if (step == 4) {
+        if (i % 7 == 0) {
+          body = R"("type":"alias","previousId":")" + anon + R"(","userId":")" + user + "\"";
+        } else {
+          body = R"("type":"identify","anonymousId":")" + anon + R"(","userId":")" + user +
+                 R"(","traits":{"email":")" + user + "@corp" + std::to_string(i % 3) +
+                 R"(.com","title":")" + (i % 2 == 0 ? "VP Sales" : "Engineer") +
+                 R"(","employees":)" + std::to_string(150 * (i % 9)) + "}";
+        }
+      } else if (step < 8) {
+        body = R"("type":"track","userId":")" + user + R"(","event":")" + events[(i + step) % 5] +
+               "\"";
+      } else {
+        // After the merge, the anonymous id still reaches the lead.
+        body = R"("type":"page","anonymousId":")" + anon + R"(","properties":{"path":")" +
+               paths[i % 5] + "\"}";
+      }
+      std::vector<std::string>& lines = out[i % shares].lines;
+      lines.push_back(line(minute, body));
+      if (lines.size() % 50 == 0) {
+        lines.push_back(lines.back());
+      }
+    }
+  }
+  for (int i = 0; i < leads; ++i) {
+    ids->push_back("anon-" + std::to_string(i));
+    ids->push_back("user-" + std::to_string(i));
+  }
+  return out;
+}
+
+// The lead as GET /v1/leads/{id} shows it at kAt, without its owner: round robin follows the
+// order the router sees qualifications in, which differs between connections (docs/cluster.md).
+std::string LeadView(uint16_t http_port, const std::string& id) {
+  HttpResult r = HttpClient(http_port).Get("/v1/leads/" + id + kAt);
+  if (r.status != 200) {
+    return std::to_string(r.status) + " " + r.body;
+  }
+  Value lead = r.Json();
+  std::string view;
+  for (const char* field : {"id", "aliases", "stage", "traits", "scores", "breakdown", "first_seen",
+                            "last_seen", "events"}) {
+    const Value* v = JsonAt(lead, field);
+    view += std::string(field) + "=" + (v == nullptr ? "absent" : v->ToJson()) + "\n";
+  }
+  return view;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Status st = nats_.Start(3);
+    if (st.IsNotFound()) {
+      GTEST_SKIP() << "nats-server is not installed: " << st.ToString();
+    }
+    ASSERT_OK(st);
+    node_.options().rules = ExampleRulesAlwaysOpen(node_);
+    node_.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-a"};
+    ASSERT_OK(node_.Start());
+    single_.options().rules = ExampleRulesAlwaysOpen(single_);
+    ASSERT_OK(single_.Start());
+  }
+
+  // Sends every share over its own connection and waits for every line's ack.
+  static void SendAll(uint16_t port, const std::vector<Share>& shares) {
+    std::vector<IngestClient> clients(shares.size());
+    for (size_t c = 0; c < shares.size(); ++c) {
+      ASSERT_OK(clients[c].Connect(port));
+      ASSERT_OK(clients[c].SendLines(shares[c].lines));
+    }
+    for (size_t c = 0; c < shares.size(); ++c) {
+      ASSERT_OK(clients[c].WaitForAck(shares[c].lines.size(), 120));
+      EXPECT_TRUE(clients[c].errors().empty()) << clients[c].errors()[0].ToJson();
+    }
+  }
+
+  // Lead for lead, the cluster node shows what the single daemon shows, within a deadline (the
+  // node acknowledges once the log holds the events; it applies them just after).
+  void ExpectSameLeads(const std::vector<std::string>& ids) {
+    std::string first_difference;
+    const bool same = WaitUntil(
+        [&] {
+          for (const std::string& id : ids) {
+            const std::string ours = LeadView(node_.http_port(), id);
+            const std::string theirs = LeadView(single_.http_port(), id);
+            if (ours != theirs) {
+              first_difference = id + ":\ncluster:\n" + ours + "single:\n" + theirs;
+              return false;
+            }
+          }
+          return true;
+        },
+        60, 0.2);
+    EXPECT_TRUE(same) << first_difference << "\napplied: cluster " << Applied(node_.http_port())
+                      << ", single " << Applied(single_.http_port()) << "\ncluster node's log:\n"
+                      << node_.log();
+  }
+
+  // The events the engine applied and found duplicate, from /metrics.
+  static double Applied(uint16_t http_port) {
+    HttpResult r = HttpClient(http_port).Get("/metrics");
+    return PrometheusSample(r.body, R"(handoff_events_applied_total{transport="tcp"})")
+        .value_or(-1);
+  }
+
+  // The index of the NATS node leading the event stream, from a running node's /jsz; -1 if none.
+  int StreamLeader() {
+    for (int i = 0; i < nats_.size(); ++i) {
+      if (!nats_.running(i)) {
+        continue;
+      }
+      HttpResult r = HttpClient(nats_.monitor_port(i)).Get("/jsz?accounts=true&streams=true");
+      if (r.status != 200) {
+        continue;
+      }
+      const Value jsz = r.Json();
+      const Value* accounts = JsonAt(jsz, "account_details");
+      if (accounts == nullptr || !accounts->is_array()) {
+        continue;
+      }
+      for (const Value& account : accounts->as_array()) {
+        const Value* streams = JsonAt(account, "stream_detail");
+        if (streams == nullptr || !streams->is_array()) {
+          continue;
+        }
+        for (const Value& stream : streams->as_array()) {
+          if (JsonString(stream, "name") != kStream) {
+            continue;
+          }
+          const std::string leader = JsonString(stream, "cluster.leader");
+          for (int n = 0; n < nats_.size(); ++n) {
+            if (nats_.name(n) == leader) {
+              return n;
+            }
+          }
+        }
+      }
+    }
+    return -1;
+  }
+
+  NatsCluster nats_;
+  DaemonProcess node_{DaemonOptions{}};
+  DaemonProcess single_{DaemonOptions{}};
+};
+
+TEST_F(ClusterTest, MergesOverSeveralConnectionsGiveTheSingleDaemonsLeads) {
+  std::vector<std::string> ids;
+  const std::vector<Share> shares = Workload(120, 3, &ids);
+  SendAll(node_.ingest_port(), shares);
+  SendAll(single_.ingest_port(), shares);
+  ExpectSameLeads(ids);
+  // Each distinct event applied once: the repeated lines are duplicates on both sides.
+  EXPECT_TRUE(WaitUntil([&] { return Applied(node_.http_port()) == Applied(single_.http_port()); }))
+      << Applied(node_.http_port()) << " vs " << Applied(single_.http_port());
+  // The merged lead answers by either id.
+  EXPECT_EQ(LeadView(node_.http_port(), "anon-1"), LeadView(node_.http_port(), "user-1"));
+}
+
+// Sends `shares` to whichever port `port()` names now, resending from the last ack after a
+// dropped connection, until every line is acknowledged; `midway` runs once, when about a third
+// of the lines are acknowledged.
+void SendThroughFailures(const std::function<uint16_t()>& port, const std::vector<Share>& shares,
+                         const std::function<void()>& midway) {
+  std::vector<size_t> acked(shares.size(), 0);
+  size_t total = 0;
+  for (const Share& s : shares) {
+    total += s.lines.size();
+  }
+  bool midway_done = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  for (;;) {
+    size_t done = 0;
+    for (size_t a : acked) {
+      done += a;
+    }
+    if (done == total) {
+      return;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << done << " of " << total << " acked";
+    for (size_t c = 0; c < shares.size(); ++c) {
+      const std::vector<std::string>& lines = shares[c].lines;
+      if (acked[c] == lines.size()) {
+        continue;
+      }
+      IngestClient client;
+      if (!client.Connect(port()).ok()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the node restarts
+        continue;
+      }
+      // In slices of 200 lines, so `midway` lands while lines are in flight. Acks count the
+      // connection's lines, so `base` maps them back to the share's.
+      const size_t base = acked[c];
+      size_t sent = 0;
+      while (acked[c] < lines.size()) {
+        const size_t n = std::min<size_t>(200, lines.size() - acked[c]);
+        std::vector<std::string> slice(lines.begin() + acked[c], lines.begin() + acked[c] + n);
+        if (!client.SendLines(slice).ok()) {
+          break;
+        }
+        sent += n;
+        if (!client.WaitForAck(sent, 60).ok()) {
+          // Dropped mid-slice: what was acked counts; the rest is sent again.
+          acked[c] = base + client.last_ack();
+          break;
+        }
+        EXPECT_TRUE(client.errors().empty()) << client.errors()[0].ToJson();
+        acked[c] = base + sent;
+        size_t all = 0;
+        for (size_t a : acked) {
+          all += a;
+        }
+        if (!midway_done && all * 3 >= total) {
+          midway_done = true;
+          midway();
+          break;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(ClusterTest, KillNineOfTheNodeMidStreamLosesNothingAndCountsNothingTwice) {
+  std::vector<std::string> ids;
+  const std::vector<Share> shares = Workload(90, 2, &ids);
+  SendThroughFailures([&] { return node_.ingest_port(); }, shares,
+                      [&] {
+                        ASSERT_OK(node_.Kill9());
+                        ASSERT_OK(node_.Start());  // same data directory, new ports
+                      });
+  SendAll(single_.ingest_port(), shares);
+  ExpectSameLeads(ids);
+}
+
+TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwice) {
+  std::vector<std::string> ids;
+  const std::vector<Share> shares = Workload(90, 2, &ids);
+  SendThroughFailures([&] { return node_.ingest_port(); }, shares,
+                      [&] {
+                        // The event stream's leader: publishes wait for a new one (a few seconds),
+                        // and the daemon's links that were on it fail over to the others.
+                        const int leader = StreamLeader();
+                        ASSERT_GE(leader, 0) << "no leader for " << kStream;
+                        nats_.Kill(leader);
+                      });
+  SendAll(single_.ingest_port(), shares);
+  ExpectSameLeads(ids);
+  ASSERT_OK(node_.CheckAlive());
+}
+
+}  // namespace
+}  // namespace handoff::testing
