@@ -9,7 +9,8 @@
 namespace handoff {
 namespace {
 
-constexpr int64_t kPollMs = 100;  // a fetch returns at once when messages are there
+// An idle applier looks for new events this often: the most a read lags behind the log.
+constexpr int64_t kIdleWaitMs = 5;
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
 constexpr int64_t kStaleCheckMs = 1000;
 
@@ -98,14 +99,28 @@ void LogApplier::Loop() {
       shared_->cv.wait_for(lock, kRetryWait, [this] { return stopping_.load(); });
       continue;
     }
+    // NoWait: the server answers each request at once with what it holds, and the request is
+    // over. A request that waits (a fetch with a timeout) can have messages arrive after the
+    // client gave up on it, and libnats 3.4.1 then counts them into a later fetch's list past
+    // the list's end (seen as heap corruption, and by ASan): never let a request outlive its
+    // fetch.
     natsMsgList list{};
-    jsErrCode error = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_Fetch(
-        &list, subscription_, static_cast<int>(options_.max_batch_events), kPollMs, &error);
-    if (s == NATS_TIMEOUT) {
-      // Nothing new, or a consumer that is gone with its server (fetches then time out
-      // forever): after a second of silence, ask the stream whether it holds more.
-      if (++idle_fetches_ * kPollMs >= kStaleCheckMs) {
+    jsFetchRequest request;
+    jsFetchRequest_Init(&request);
+    request.Batch = static_cast<int>(options_.max_batch_events);
+    request.NoWait = true;
+    natsStatus s = natsSubscription_FetchRequest(&list, subscription_, &request);
+    const jsErrCode error = static_cast<jsErrCode>(0);
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
+      natsMsgList_Destroy(&list);
+      // Nothing new: look again shortly. Or a consumer that is gone with its server: after a
+      // second of silence, ask the stream whether it holds more.
+      {
+        std::unique_lock<std::mutex> lock(shared_->mu);
+        shared_->cv.wait_for(lock, std::chrono::milliseconds(kIdleWaitMs),
+                             [this] { return stopping_.load(); });
+      }
+      if (++idle_fetches_ * kIdleWaitMs >= kStaleCheckMs) {
         idle_fetches_ = 0;
         EventStreamState state;
         if (EnsureEventStream(link_->js(), &options_.layout, &state).ok() &&
@@ -121,6 +136,7 @@ void LogApplier::Loop() {
     }
     idle_fetches_ = 0;
     if (s != NATS_OK) {
+      natsMsgList_Destroy(&list);
       // The consumer is gone (its server died, the link moved): a new one, from what was read.
       LogWarning(NatsStatus(s, "reading the event log", error).ToString() + "; subscribing again");
       natsSubscription_Destroy(subscription_);
