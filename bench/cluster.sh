@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Cluster mode's cost (docs/cluster.md): the same events into one handoffd in cluster mode (three
+# local nats-server nodes, R3 stream) and into a single handoffd; prints events/s for each.
+#   bench/cluster.sh                 200,000 events of the benchmark file
+#   EVENTS=50000 bench/cluster.sh
+# Needs a build (build/handoffd, build/handoff) and nats-server; uses free ports and a temp dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD_DIR:-build}
+EVENTS=${EVENTS:-200000}
+CACHE=${BENCH_CACHE:-/tmp/handoff-bench-cache}
+SOURCE="$CACHE/events-1000000-100000.ndjson"
+command -v nats-server >/dev/null || { echo "cluster.sh: nats-server is not installed" >&2; exit 1; }
+if [[ ! -f "$SOURCE" ]]; then
+  mkdir -p "$CACHE"
+  python3 bench/make_events.py --events 1000000 --leads 100000 >"$SOURCE"
+fi
+WORK=$(mktemp -d /tmp/handoff-cluster-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+head -"$EVENTS" "$SOURCE" >"$WORK/events.ndjson"
+
+# Three NATS servers, clustered, JetStream on.
+CLIENT=() ROUTE=()
+for i in 0 1 2; do CLIENT+=("$(free_port)"); ROUTE+=("$(free_port)"); done
+ROUTES="nats://127.0.0.1:${ROUTE[0]},nats://127.0.0.1:${ROUTE[1]},nats://127.0.0.1:${ROUTE[2]}"
+for i in 0 1 2; do
+  nats-server -a 127.0.0.1 -p "${CLIENT[$i]}" -n "n$i" -js -sd "$WORK/nats$i" \
+    --cluster_name bench --cluster "nats://127.0.0.1:${ROUTE[$i]}" --routes "$ROUTES" \
+    >"$WORK/nats$i.log" 2>&1 &
+  PIDS+=($!)
+done
+URLS="nats://127.0.0.1:${CLIENT[0]},nats://127.0.0.1:${CLIENT[1]},nats://127.0.0.1:${CLIENT[2]}"
+
+# Starts handoffd NAME [flags...]; sets INGEST and HTTP.
+start_daemon() {
+  local name=$1
+  shift
+  INGEST=$(free_port) HTTP=$(free_port)
+  "$BUILD/handoffd" --data-dir "$WORK/$name" --ingest "127.0.0.1:$INGEST" --subscribe 127.0.0.1:0 \
+    --http "127.0.0.1:$HTTP" --rules rules/examples/default.yaml --watch false "$@" \
+    >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 300); do
+    grep -q "http listening" "$WORK/$name.log" && return 0
+    sleep 0.1
+  done
+  echo "cluster.sh: $name did not start: $(tail -3 "$WORK/$name.log")" >&2
+  exit 1
+}
+applied() {
+  curl -s "http://127.0.0.1:$HTTP/metrics" |
+    awk '/^handoff_events_applied_total\{transport="tcp"\}/ {printf "%d", $2}'
+}
+
+start_daemon cluster --cluster "$URLS" --node-id bench-node
+t0=$(now)
+"$BUILD/handoff" send -q --ingest "127.0.0.1:$INGEST" "$WORK/events.ndjson"
+until [[ "$(applied)" -ge "$EVENTS" ]]; do sleep 0.05; done
+t1=$(now)
+cluster_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
+
+start_daemon single
+t0=$(now)
+"$BUILD/handoff" send -q --ingest "127.0.0.1:$INGEST" "$WORK/events.ndjson"
+t1=$(now)
+single_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
+
+echo "events: $EVENTS from $SOURCE"
+echo "cluster mode, 1 node, R3 on 3 local nats-server (acked and applied): $cluster_rate events/s"
+echo "single daemon (acked, durable): $single_rate events/s"
+echo "ratio: $(python3 -c "print(round($single_rate / $cluster_rate, 1))")x"
