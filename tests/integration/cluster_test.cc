@@ -7,8 +7,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,19 +20,6 @@ namespace {
 // Scores are read at one instant, so decay does not depend on when the test runs.
 constexpr char kAt[] = "?at=2026-11-25T00:00:00Z";
 constexpr char kStream[] = "HANDOFF_EVENTS";
-
-// The example rules with the reps always in hours, so routing does not depend on the wall clock.
-std::string ExampleRulesAlwaysOpen(DaemonProcess& daemon) {
-  std::ifstream in(SourceDir() + "/rules/examples/default.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string yaml = text.str();
-  const std::string hours = ",\n           hours: \"Mon-Fri 08:00-17:00\"}";
-  for (size_t at; (at = yaml.find(hours)) != std::string::npos;) {
-    yaml.replace(at, hours.size(), "}");
-  }
-  return daemon.WriteRules(yaml);
-}
 
 // One connection's share of the workload: its leads' events, in order.
 struct Share {

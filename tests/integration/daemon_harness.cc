@@ -91,6 +91,37 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+Result<pid_t> SpawnLogged(const std::vector<char*>& argv, int log_fd) {
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const pid_t parent = ::getpid();
+  pid_t child = ::fork();
+  if (child < 0) {
+    const Status error = Status::IoError(ErrnoText("fork"));
+    ::close(log_fd);
+    ::close(null_fd);
+    return error;
+  }
+  if (child == 0) {
+    // Only async-signal-safe calls from here to exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+      ::_exit(126);  // the test died before the request took effect
+    }
+    if (null_fd >= 0) {
+      ::dup2(null_fd, STDIN_FILENO);
+    }
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  if (null_fd >= 0) {
+    ::close(null_fd);
+  }
+  return child;
+}
+
 bool WaitUntil(const std::function<bool()>& done, double timeout_seconds, double poll_seconds) {
   const auto deadline = DeadlineIn(timeout_seconds);
   for (;;) {
@@ -229,33 +260,11 @@ Status DaemonProcess::Start() {
   if (log_fd < 0) {
     return Status::IoError(ErrnoText("open log"));
   }
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = ::getpid();
-  pid_t child = ::fork();
-  if (child < 0) {
-    ::close(log_fd);
-    ::close(null_fd);
-    return Status::IoError(ErrnoText("fork"));
+  Result<pid_t> child = SpawnLogged(argv, log_fd);
+  if (!child.ok()) {
+    return child.status();
   }
-  if (child == 0) {
-    // Only async-signal-safe calls from here to exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) {
-      ::_exit(126);  // the test died before the request took effect
-    }
-    if (null_fd >= 0) {
-      ::dup2(null_fd, STDIN_FILENO);
-    }
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  if (null_fd >= 0) {
-    ::close(null_fd);
-  }
-  pid_ = child;
+  pid_ = child.value();
   ingest_port_ = subscribe_port_ = http_port_ = 0;
 
   const auto deadline = DeadlineIn(options_.start_deadline_seconds);
@@ -835,6 +844,18 @@ HttpResult HttpClient::Put(std::string_view target, std::string_view body, const
     r.status = 0;
   }
   return r;
+}
+
+std::string ExampleRulesAlwaysOpen(DaemonProcess& daemon) {
+  std::ifstream in(SourceDir() + "/rules/examples/default.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const std::string hours = ",\n           hours: \"Mon-Fri 08:00-17:00\"}";
+  for (size_t at; (at = yaml.find(hours)) != std::string::npos;) {
+    yaml.replace(at, hours.size(), "}");
+  }
+  return daemon.WriteRules(yaml);
 }
 
 }  // namespace handoff::testing

@@ -130,6 +130,11 @@ std::optional<double> PrometheusSample(std::string_view metrics_text, std::strin
 // ---------------------------------------------------------------------------------------------
 // The daemon process.
 
+// Forks and execs argv[0] (argv ends with nullptr) with stdin from /dev/null and stdout and
+// stderr into `log_fd`, which it closes. The child gets SIGKILL when the calling thread exits
+// (PR_SET_PDEATHSIG), so start children from the test's own thread. The child's pid, or why not.
+Result<pid_t> SpawnLogged(const std::vector<char*>& argv, int log_fd);
+
 struct DaemonOptions {
   // The rule file or directory (--rules). Required.
   std::string rules;
@@ -213,6 +218,11 @@ class DaemonProcess {
   uint16_t subscribe_port_ = 0;
   uint16_t http_port_ = 0;
 };
+
+// Writes the example rules (rules/examples/default.yaml) with every rep always in hours as the
+// daemon's rule file and returns its path: routing then does not depend on the wall clock when
+// the test runs.
+std::string ExampleRulesAlwaysOpen(DaemonProcess& daemon);
 
 // ---------------------------------------------------------------------------------------------
 // Clients. Each is a blocking loopback TCP connection; reads take a deadline.

@@ -2,10 +2,8 @@
 // reading by any linked id, history, erasure, and merges that survive kill -9.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,20 +14,6 @@ namespace handoff::testing {
 namespace {
 
 constexpr char kAt[] = "?at=2026-11-20T10:05:00Z";
-
-// The example rules with the mid-market reps always in hours, so routing does not depend on the
-// wall clock when the test runs.
-std::string ExampleRulesAlwaysOpen(DaemonProcess& daemon) {
-  std::ifstream in(SourceDir() + "/rules/examples/default.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string yaml = text.str();
-  const std::string hours = ",\n           hours: \"Mon-Fri 08:00-17:00\"}";
-  for (size_t at; (at = yaml.find(hours)) != std::string::npos;) {
-    yaml.replace(at, hours.size(), "}");
-  }
-  return daemon.WriteRules(yaml);
-}
 
 std::string Line(const std::string& body, const std::string& message_id, int minute) {
   char ts[40];

@@ -243,33 +243,11 @@ Status NatsCluster::Spawn(int i) {
   if (::write(log_fd, marker.data(), marker.size()) < 0) {
     // Only a missing marker line; the log itself still works.
   }
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = ::getpid();
-  pid_t child = ::fork();
-  if (child < 0) {
-    ::close(log_fd);
-    ::close(null_fd);
-    return Status::IoError(ErrnoText("fork"));
+  Result<pid_t> child = SpawnLogged(argv, log_fd);
+  if (!child.ok()) {
+    return child.status();
   }
-  if (child == 0) {
-    // Only async-signal-safe calls from here to exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) {
-      ::_exit(126);  // the test died before the request took effect
-    }
-    if (null_fd >= 0) {
-      ::dup2(null_fd, STDIN_FILENO);
-    }
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  if (null_fd >= 0) {
-    ::close(null_fd);
-  }
-  node.pid = child;
+  node.pid = child.value();
   node.wanted = true;
   return Status::Ok();
 }
