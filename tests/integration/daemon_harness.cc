@@ -37,8 +37,6 @@ int MillisLeft(SteadyClock::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(std::min<int64_t>(left.count(), 1 << 30));
 }
 
-std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
-
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -66,16 +64,6 @@ uint16_t ListeningPort(const std::string& log, const std::string& name) {
   return port > 0 && port < 65536 ? static_cast<uint16_t>(port) : 0;
 }
 
-std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status)) {
-    return "exit code " + std::to_string(WEXITSTATUS(status));
-  }
-  if (WIFSIGNALED(status)) {
-    return std::string("signal ") + strsignal(WTERMSIG(status));
-  }
-  return "status " + std::to_string(status);
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
     return false;
@@ -90,6 +78,18 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) {
+    return "exit code " + std::to_string(WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return std::string("signal ") + strsignal(WTERMSIG(status));
+  }
+  return "status " + std::to_string(status);
+}
 
 Result<pid_t> SpawnLogged(const std::vector<char*>& argv, int log_fd) {
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -130,6 +130,11 @@ std::optional<double> PrometheusSample(std::string_view metrics_text, std::strin
 // ---------------------------------------------------------------------------------------------
 // The daemon process.
 
+// "what: strerror(errno)".
+std::string ErrnoText(const char* what);
+// A waitpid status in words: "exit code N", "signal NAME".
+std::string DescribeWaitStatus(int status);
+
 // Forks and execs argv[0] (argv ends with nullptr) with stdin from /dev/null and stdout and
 // stderr into `log_fd`, which it closes. The child gets SIGKILL when the calling thread exits
 // (PR_SET_PDEATHSIG), so start children from the test's own thread. The child's pid, or why not.

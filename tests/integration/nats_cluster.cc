@@ -41,8 +41,6 @@ double SecondsLeft(SteadyClock::time_point deadline) {
   return left > 0 ? left : 0;
 }
 
-std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
-
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -61,16 +59,6 @@ std::string Tail(const std::string& text, size_t lines) {
     }
   }
   return text.substr(at);
-}
-
-std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status)) {
-    return "exit code " + std::to_string(WEXITSTATUS(status));
-  }
-  if (WIFSIGNALED(status)) {
-    return std::string("signal ") + strsignal(WTERMSIG(status));
-  }
-  return "status " + std::to_string(status);
 }
 
 // The first executable `nats-server` on PATH, else Debian's /usr/sbin one (/usr/sbin is often
