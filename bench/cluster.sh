@@ -61,6 +61,11 @@ applied() {
 }
 
 start_daemon cluster --cluster "$URLS" --node-id bench-node
+# Not timed: the three servers electing a JetStream leader and the node making the stream.
+for _ in $(seq 600); do
+  grep -q "applying the event log" "$WORK/cluster.log" && break
+  sleep 0.1
+done
 t0=$(now)
 "$BUILD/handoff" send -q --ingest "127.0.0.1:$INGEST" "$WORK/events.ndjson"
 until [[ "$(applied)" -ge "$EVENTS" ]]; do sleep 0.05; done

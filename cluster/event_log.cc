@@ -1,5 +1,6 @@
 #include "cluster/event_log.h"
 
+#include <cassert>
 #include <charconv>
 #include <cstring>
 
@@ -8,7 +9,10 @@
 namespace handoff {
 namespace {
 
-constexpr uint8_t kPayloadVersion = 1;
+// Version 1: one event per message (the first cluster release). Version 2: one or more.
+constexpr uint8_t kSingleEventVersion = 1;
+constexpr uint8_t kPayloadVersion = 2;
+constexpr size_t kHeaderBytes = 1 + sizeof(uint32_t);  // version 2: version, record count
 constexpr std::string_view kPartitionsTag = "partitions=";
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
@@ -108,29 +112,65 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   return NatsStatus(s, "creating stream " + name, error);
 }
 
-void EncodeLoggedEvent(const Event& event, const LoggedEvent& meta, std::string* out) {
+void StartLogMessage(std::string* out) {
   out->clear();
   out->push_back(static_cast<char>(kPayloadVersion));
-  out->push_back(static_cast<char>(meta.transport));
+  out->append(sizeof(uint32_t), '\0');  // the record count, kept by AppendLoggedEvent
+}
+
+void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::string* out) {
+  assert(out->size() >= kHeaderBytes && static_cast<uint8_t>((*out)[0]) == kPayloadVersion);
+  uint32_t count = 0;
+  std::memcpy(&count, out->data() + 1, sizeof count);
+  ++count;
+  std::memcpy(out->data() + 1, &count, sizeof count);
+  out->push_back(static_cast<char>(origin.transport));
   char t[sizeof(double)];
-  std::memcpy(t, &meta.received_at, sizeof t);
+  std::memcpy(t, &origin.received_at, sizeof t);
   out->append(t, sizeof t);
   EncodeEvent(event, out);
 }
 
-bool DecodeLoggedEvent(std::string_view in, Event* event, LoggedEvent* meta) {
-  if (in.size() < 2 + sizeof(double) || static_cast<uint8_t>(in[0]) != kPayloadVersion) {
+bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
+                      std::vector<EventOrigin>* origins) {
+  if (in.empty()) {
     return false;
   }
-  const auto transport = static_cast<uint8_t>(in[1]);
-  if (transport > static_cast<uint8_t>(Transport::kHttp)) {
+  uint32_t count = 1;
+  if (static_cast<uint8_t>(in[0]) == kPayloadVersion) {
+    if (in.size() < kHeaderBytes) {
+      return false;
+    }
+    std::memcpy(&count, in.data() + 1, sizeof count);
+    in.remove_prefix(kHeaderBytes);
+  } else if (static_cast<uint8_t>(in[0]) == kSingleEventVersion) {
+    in.remove_prefix(1);
+  } else {
     return false;
   }
-  meta->transport = static_cast<Transport>(transport);
-  std::memcpy(&meta->received_at, in.data() + 2, sizeof(double));
-  in.remove_prefix(2 + sizeof(double));
-  *event = Event();
-  return DecodeEvent(&in, event) && in.empty();
+  const size_t events_before = events->size();
+  const size_t origins_before = origins->size();
+  bool ok = count > 0;
+  for (uint32_t i = 0; ok && i < count; ++i) {
+    ok = in.size() >= 1 + sizeof(double) &&
+         static_cast<uint8_t>(in[0]) <= static_cast<uint8_t>(Transport::kHttp);
+    if (!ok) {
+      break;
+    }
+    EventOrigin origin;
+    origin.transport = static_cast<Transport>(in[0]);
+    std::memcpy(&origin.received_at, in.data() + 1, sizeof(double));
+    in.remove_prefix(1 + sizeof(double));
+    events->emplace_back();
+    origins->push_back(origin);
+    ok = DecodeEvent(&in, &events->back());
+  }
+  ok = ok && in.empty();
+  if (!ok) {
+    events->resize(events_before);
+    origins->resize(origins_before);
+  }
+  return ok;
 }
 
 }  // namespace handoff

@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/metrics.h"
 #include "cluster/nats_link.h"
 #include "handoff/event.h"
 #include "handoff/status.h"
+#include "ingest/ingest_sink.h"
 
 namespace handoff {
 
@@ -52,13 +54,18 @@ struct EventStreamState {
 [[nodiscard]] Status EnsureEventStream(jsCtx* js, EventLogLayout* layout,
                                        EventStreamState* state = nullptr);
 
-// One logged event: what the engine needs to apply it exactly as the ingesting node would have.
-struct LoggedEvent {
-  Transport transport = Transport::kTcp;
-  EpochSeconds received_at = 0;
-};
-void EncodeLoggedEvent(const Event& event, const LoggedEvent& meta, std::string* out);
-// False on bad bytes (never crashes).
-[[nodiscard]] bool DecodeLoggedEvent(std::string_view in, Event* event, LoggedEvent* meta);
+// One message of the log: events of one partition, in the order they were sent, each with what
+// the engine needs to apply it exactly as the ingesting node would have (its transport and
+// receive time). Bytes: a version byte (2), the record count (uint32, host order: x86-64 and
+// arm64 both little-endian), then one record per event: the transport (1 byte), the receive time
+// (a double, 8 bytes), the event in the history log's codec. Version 1, the first cluster
+// release, held one record and no count; it is still read.
+// Clears `out` and starts a message.
+void StartLogMessage(std::string* out);
+void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::string* out);
+// Appends every event of a message, and its origin, to `events` and `origins`. False on bad
+// bytes (never crashes), and then it appends nothing: a message is applied whole or not at all.
+[[nodiscard]] bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
+                                    std::vector<EventOrigin>* origins);
 
 }  // namespace handoff

@@ -27,6 +27,7 @@ Result<std::unique_ptr<LogApplier>> LogApplier::Open(const LogApplierOptions& op
     return link.status();
   }
   applier->link_ = std::move(link.value());
+  applier->options_.progress->applying = true;
   applier->thread_ = std::thread([a = applier.get()] { a->Loop(); });
   return applier;
 }
@@ -35,7 +36,10 @@ LogApplier::LogApplier(LogApplierOptions options, IngestSink* engine)
     : options_(std::move(options)), engine_(engine) {
   last_read_seq_ = options_.applied_seq;
   submitted_seq_ = options_.applied_seq;
-  shared_->durable_seq = options_.applied_seq;
+  if (options_.progress == nullptr) {
+    options_.progress = std::make_shared<LogProgress>();
+  }
+  options_.progress->durable_seq = options_.applied_seq;
 }
 
 LogApplier::~LogApplier() {
@@ -108,6 +112,7 @@ void LogApplier::Loop() {
     jsFetchRequest request;
     jsFetchRequest_Init(&request);
     request.Batch = static_cast<int>(options_.max_batch_events);
+    request.MaxBytes = options_.max_fetch_bytes;
     request.NoWait = true;
     natsStatus s = natsSubscription_FetchRequest(&list, subscription_, &request);
     const jsErrCode error = static_cast<jsErrCode>(0);
@@ -172,26 +177,17 @@ bool LogApplier::Take(natsMsg* msg) {
   if (seq != last_read_seq_ + 1) {
     return false;  // the stream has every sequence: one is missing here
   }
-  Event event;
-  LoggedEvent logged;
   const std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
-  if (!DecodeLoggedEvent(payload, &event, &logged)) {
-    // Written by a newer Handoff or damaged: skipped (and said), never a crash or a stall.
+  if (!DecodeLogMessage(payload, &batch_.events, &batch_.origins)) {
+    // Written by a newer Handoff or damaged: skipped whole (and said), never a crash or a stall.
     ++corrupt_;
-    LogError("event log sequence " + std::to_string(seq) + ": unreadable event, skipped (" +
+    LogError("event log sequence " + std::to_string(seq) + ": unreadable message, skipped (" +
              std::to_string(corrupt_) + " so far)");
-  } else {
-    if (!batch_.events.empty() &&
-        (batch_.received_at != logged.received_at || batch_.transport != logged.transport)) {
-      Flush();
-    }
-    if (batch_.events.empty()) {
-      batch_.received_at = logged.received_at;
-      batch_.transport = logged.transport;
-    }
-    batch_.events.push_back(std::move(event));
   }
   last_read_seq_ = seq;
+  if (batch_.events.size() >= options_.max_batch_events) {
+    Flush();
+  }
   return true;
 }
 
@@ -212,9 +208,10 @@ void LogApplier::Flush() {
   batch.received_mono = std::chrono::steady_clock::now();
   batch.log_position_key = std::string(kAppliedSeqKey);
   batch.log_position_value = std::to_string(last_read_seq_);
-  batch.done = [shared = shared_, seq = last_read_seq_](const Status& st) {
+  batch.done = [shared = shared_, progress = options_.progress,
+                seq = last_read_seq_](const Status& st) {
     if (st.ok()) {
-      shared->durable_seq.store(seq);
+      progress->durable_seq.store(seq);
     }
     {
       std::lock_guard<std::mutex> lock(shared->mu);

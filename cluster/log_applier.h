@@ -2,7 +2,8 @@
 //
 // It reads the stream HANDOFF_EVENTS from just after the last sequence this node's store says
 // it applied (a pull consumer of its own, fetching as the engine makes room), turns runs of
-// messages into IngestBatches and submits them to the engine, each carrying its last sequence
+// whole messages (each one or more events) into IngestBatches and submits them to the engine,
+// each carrying its last sequence
 // (IngestBatch::log_position_*), which the engine writes in the same durable write as the
 // batch's effects. After a crash the node resumes right after what it made durable: every
 // event applied exactly once.
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "cluster/event_log.h"
+#include "cluster/log_progress.h"
 #include "cluster/nats_link.h"
 #include "ingest/ingest_sink.h"
 
@@ -38,11 +40,16 @@ struct LogApplierOptions {
   std::string node_id;
   // The last sequence applied before this start (the store's kAppliedSeqKey; 0: none).
   uint64_t applied_seq = 0;
-  // Events per submitted batch, at most. Default: 1,024.
+  // A batch is submitted once it holds this many events (whole messages only: a message is
+  // applied in one write, so a batch may pass it by one message). Default: 1,024.
   size_t max_batch_events = 1024;
+  // Bytes one fetch asks for, at most (a message holds up to 256 KiB). Default: 4 MiB.
+  int64_t max_fetch_bytes = 4 << 20;
   // Batches submitted and not yet durable, at most: the read waits beyond it. Default: 8.
   size_t max_batches_in_flight = 8;
   EventLogLayout layout;
+  // Where the applier reports its progress (made when null).
+  std::shared_ptr<LogProgress> progress;
 };
 
 class LogApplier {
@@ -54,7 +61,7 @@ class LogApplier {
   LogApplier& operator=(const LogApplier&) = delete;
 
   // The last sequence the engine has made durable.
-  uint64_t durable_seq() const { return shared_->durable_seq.load(); }
+  uint64_t durable_seq() const { return options_.progress->durable_seq.load(); }
 
  private:
   // What the engine's completions touch: kept alive by them.
@@ -62,7 +69,6 @@ class LogApplier {
     std::mutex mu;
     std::condition_variable cv;
     size_t in_flight = 0;
-    std::atomic<uint64_t> durable_seq{0};
   };
 
   LogApplier(LogApplierOptions options, IngestSink* engine);
@@ -70,8 +76,9 @@ class LogApplier {
   // A consumer from just after last_read_seq_; false (after logging) while the stream is not
   // reachable.
   bool Subscribe();
-  // One fetched message into the batch being built (or skipped, said, when unreadable). False
-  // when it is not the next sequence: one before it went missing.
+  // One fetched message's events into the batch being built (or skipped, said, when
+  // unreadable), submitting the batch when it is full. False when it is not the next
+  // sequence: one before it went missing.
   bool Take(natsMsg* msg);
   // Submits the batch being built, waiting for room first.
   void Flush();

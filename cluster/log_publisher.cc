@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <random>
@@ -14,6 +15,14 @@ namespace {
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 constexpr int64_t kPublishWaitMs = 2000;
+// A message is closed at this size or count and the next one opened behind it: well under
+// NATS's default max_payload (1 MiB), and small enough that a retry resends little.
+constexpr size_t kMaxChunkBytes = 256 * 1024;
+constexpr uint32_t kMaxChunkEvents = 4096;
+// Links remembered for routing (about 100 bytes each).
+constexpr size_t kMaxRememberedLinks = 1 << 20;
+// A chain of links longer than this is not followed further (impossible in practice).
+constexpr int kMaxLinkHops = 64;
 
 }  // namespace
 
@@ -22,9 +31,8 @@ Result<std::unique_ptr<LogPublisher>> LogPublisher::Open(const LogPublisherOptio
   NatsLinkOptions link_options;
   link_options.urls = options.urls;
   link_options.name = options.node_id + "/publish";
-  // The ingest servers bound what is in flight (max_total_inflight_bytes); this only has to be
-  // above it, so a publish never waits for room.
-  link_options.max_pending_publishes = 1 << 20;
+  // At most one message per partition is in flight; this only has to be above that.
+  link_options.max_pending_publishes = 1 << 16;
   link_options.ack_handler = &LogPublisher::OnAck;
   link_options.ack_closure = publisher.get();
   auto link = NatsLink::Open(link_options);
@@ -39,7 +47,7 @@ Result<std::unique_ptr<LogPublisher>> LogPublisher::Open(const LogPublisherOptio
 LogPublisher::LogPublisher(LogPublisherOptions options) : options_(std::move(options)) {
   std::random_device random;
   const uint64_t boot = (static_cast<uint64_t>(random()) << 32) | random();
-  local_id_prefix_ = options_.node_id + "/" + std::to_string(boot) + "/";
+  msg_id_prefix_ = options_.node_id + "/" + std::to_string(boot) + "/";
 }
 
 LogPublisher::~LogPublisher() {
@@ -51,20 +59,19 @@ LogPublisher::~LogPublisher() {
   if (thread_.joinable()) {
     thread_.join();
   }
-  // Closing the link ends cnats' ack delivery; what did not come back is not acknowledged.
+  // Closing the link ends cnats' answers; what was not stored is not acknowledged.
   link_.reset();
   std::vector<IngestDone> failed;
+  for (auto& pending : order_) {
+    failed.push_back(std::move(pending->done));
+  }
+  order_.clear();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (natsMsg* msg : to_retry_) {
-      natsMsg_Destroy(msg);
+    for (IngestBatch& batch : queued_) {
+      failed.push_back(std::move(batch.done));
     }
-    to_retry_.clear();
-    in_flight_.clear();
-    for (auto& pending : order_) {
-      failed.push_back(std::move(pending->done));
-    }
-    order_.clear();
+    queued_.clear();
   }
   for (IngestDone& done : failed) {
     if (done) {
@@ -76,26 +83,21 @@ LogPublisher::~LogPublisher() {
 void LogPublisher::Submit(IngestBatch batch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto pending = std::make_unique<Pending>();
-    pending->done = std::move(batch.done);
-    pending->remaining = batch.events.size();
-    Pending* raw = pending.get();
-    order_.push_back(std::move(pending));
-    queued_.emplace_back(std::move(batch), raw);
+    queued_.push_back(std::move(batch));
   }
   cv_.notify_all();
 }
 
-uint64_t LogPublisher::pending_messages() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return in_flight_.size();
-}
+uint64_t LogPublisher::pending_messages() const { return in_flight_.load(); }
 
 void LogPublisher::Loop() {
   pthread_setname_np(pthread_self(), "cluster-publish");
-  // Nothing is published before the stream's partition count is known.
+  // Nothing is published before the stream's partition count is known, nor routed before the
+  // engine knows every identity link the log held then (a restart: links this node logged and
+  // had not applied when it died).
+  EventStreamState state;
   for (;;) {
-    Status st = EnsureEventStream(link_->js(), &options_.layout);
+    Status st = EnsureEventStream(link_->js(), &options_.layout, &state);
     if (st.ok()) {
       break;
     }
@@ -104,143 +106,258 @@ void LogPublisher::Loop() {
       return;
     }
   }
-  std::deque<std::pair<IngestBatch, Pending*>> batches;
-  std::vector<natsMsg*> retries;
+  if (!WaitForEngine(state.last_seq)) {
+    return;
+  }
+  partitions_.resize(options_.layout.partitions);
+  std::deque<IngestBatch> batches;
+  std::vector<Answer> answers;
   for (;;) {
+    // The earliest retry due, if any: the wait ends then even without news.
+    auto next_retry = std::chrono::steady_clock::time_point::max();
+    for (const Partition& partition : partitions_) {
+      if (partition.retry && !partition.in_flight) {
+        next_retry = std::min(next_retry, partition.retry_at);
+      }
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queued_.empty() || !to_retry_.empty(); });
+      cv_.wait_until(lock, next_retry,
+                     [this] { return stopping_ || !queued_.empty() || !answers_.empty(); });
       if (stopping_) {
         return;
       }
       batches.swap(queued_);
-      retries.swap(to_retry_);
+      answers.swap(answers_);
     }
-    if (!retries.empty()) {
-      // A failed publish: JetStream has no leader for a moment, or the link moves to another
-      // server. Wait a little, then send again with the same id.
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, kRetryWait, [this] { return stopping_; })) {
-        for (natsMsg* msg : retries) {
-          natsMsg_Destroy(msg);
-        }
-        return;
-      }
+    const auto now = std::chrono::steady_clock::now();
+    for (const Answer& answer : answers) {
+      Answered(answer, now);
     }
-    for (natsMsg* msg : retries) {
-      Publish(msg);
-    }
-    retries.clear();
-    for (auto& [batch, pending] : batches) {
-      PublishBatch(batch, pending);
+    answers.clear();
+    for (IngestBatch& batch : batches) {
+      Append(batch);
     }
     batches.clear();
-    std::vector<IngestDone> finished;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      TakeFinished(&finished);  // a batch of no events
-    }
-    for (IngestDone& done : finished) {
-      if (done) {
-        done(Status::Ok());
-      }
-    }
+    SendReady(now);
+    FinishInOrder();
   }
 }
 
-void LogPublisher::PublishBatch(IngestBatch& batch, Pending* pending) {
-  LoggedEvent meta;
-  meta.transport = batch.transport;
-  meta.received_at = batch.received_at;
-  std::string local_id;
+void LogPublisher::Append(IngestBatch& batch) {
+  auto owned = std::make_unique<Pending>();
+  Pending* pending = owned.get();
+  pending->done = std::move(batch.done);
+  order_.push_back(std::move(owned));
+  const EventOrigin origin{batch.transport, batch.received_at};
   for (const Event& event : batch.events) {
-    EncodeLoggedEvent(event, meta, &scratch_);
-    const std::string subject =
-        PartitionSubject(PartitionOf(event.lead_key(), options_.layout.partitions));
-    natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, scratch_.data(),
-                                  static_cast<int>(scratch_.size()));
-    if (s == NATS_OK) {
-      if (!event.message_id.empty()) {
-        s = natsMsgHeader_Set(msg, kMsgIdHeader, std::string(event.message_id).c_str());
-      } else {
-        local_id = local_id_prefix_ + std::to_string(next_local_id_++);
-        s = natsMsgHeader_Set(msg, kMsgIdHeader, local_id.c_str());
-      }
+    Chunk& chunk = OpenChunk(Route(event));
+    AppendLoggedEvent(event, origin, &chunk.payload);
+    ++chunk.events;
+    if (chunk.covers.empty() || chunk.covers.back() != pending) {
+      chunk.covers.push_back(pending);
+      ++pending->remaining;
     }
-    // Out of memory only: stop rather than acknowledge an event that was never stored.
-    if (s != NATS_OK) {
-      LogError(std::string("cannot build a NATS message: ") + natsStatus_GetText(s));
-      std::abort();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      in_flight_[msg] = pending;
-    }
-    Publish(msg);
   }
 }
 
-void LogPublisher::Publish(natsMsg* msg) {
-  natsMsg* owned = msg;
+uint32_t LogPublisher::Route(const Event& event) {
+  const uint32_t n = options_.layout.partitions;
+  std::string_view older;
+  std::string_view newer;
+  if (event.type == EventType::kAlias) {
+    older = event.previous_id;
+    newer = event.lead_key();
+  } else if (event.type == EventType::kIdentify && !event.user_id.empty() &&
+             !event.anonymous_id.empty()) {
+    older = event.anonymous_id;
+    newer = event.user_id;
+  } else {
+    return PartitionOf(Resolve(event.lead_key()), n);
+  }
+  const std::string newer_root(Resolve(newer));
+  const std::string older_root(Resolve(older));
+  const uint32_t p = PartitionOf(newer_root, n);
+  const uint32_t q = PartitionOf(older_root, n);
+  if (p != q && !partitions_[q].chunks.empty()) {
+    // The older lead's events queued so far are stored before the link, and the link's
+    // message opens after them; the older partition's next events start a new message.
+    Partition& older_partition = partitions_[q];
+    older_partition.seal = true;
+    Partition& newer_partition = partitions_[p];
+    newer_partition.seal = true;
+    newer_partition.next_after.push_back(After{q, older_partition.chunks.back().number});
+  }
+  if (older_root != newer_root) {
+    RememberLink(older_root, newer_root);
+  }
+  return p;
+}
+
+std::string_view LogPublisher::Resolve(std::string_view id) {
+  // The engine's links are flat, this publisher's recent ones may chain: alternate until
+  // neither knows more.
+  for (int hop = 0; hop < kMaxLinkHops; ++hop) {
+    if (auto it = merged_into_.find(id); it != merged_into_.end()) {
+      id = it->second;
+      continue;
+    }
+    std::string& answer = resolved_[hop % 2];  // `id` may point into the other one
+    if (options_.identities != nullptr && options_.identities->MergedInto(id, &answer)) {
+      id = answer;
+      continue;
+    }
+    break;
+  }
+  return id;
+}
+
+bool LogPublisher::WaitForEngine(uint64_t last_seq) {
+  const LogProgress* progress = options_.progress.get();
+  auto caught_up = [&] {
+    return progress == nullptr ||
+           (progress->applying.load() && progress->durable_seq.load() >= last_seq);
+  };
+  if (!caught_up()) {
+    LogInfo("event log: routing waits until the engine has applied through sequence " +
+            std::to_string(last_seq));
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!caught_up()) {
+    if (cv_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stopping_; })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void LogPublisher::RememberLink(std::string_view older, std::string_view newer) {
+  auto [it, inserted] = merged_into_.try_emplace(std::string(older), newer);
+  if (!inserted) {
+    it->second = newer;
+    return;
+  }
+  link_order_.emplace_back(older);
+  if (link_order_.size() > kMaxRememberedLinks) {
+    merged_into_.erase(link_order_.front());
+    link_order_.pop_front();
+  }
+}
+
+LogPublisher::Chunk& LogPublisher::OpenChunk(uint32_t p) {
+  Partition& partition = partitions_[p];
+  if (partition.seal || partition.chunks.empty() || partition.chunks.back().sent ||
+      partition.chunks.back().payload.size() >= kMaxChunkBytes ||
+      partition.chunks.back().events >= kMaxChunkEvents) {
+    Chunk& chunk = partition.chunks.emplace_back();
+    chunk.number = partition.next_number++;
+    chunk.after = std::move(partition.next_after);
+    partition.next_after.clear();
+    partition.seal = false;
+    StartLogMessage(&chunk.payload);
+    chunk.msg_id = msg_id_prefix_ + std::to_string(p) + "/" + std::to_string(next_chunk_id_++);
+  }
+  return partition.chunks.back();
+}
+
+void LogPublisher::SendReady(std::chrono::steady_clock::time_point now) {
+  for (uint32_t p = 0; p < partitions_.size(); ++p) {
+    Partition& partition = partitions_[p];
+    if (partition.in_flight || partition.chunks.empty() ||
+        (partition.retry && now < partition.retry_at)) {
+      continue;
+    }
+    bool ready = true;
+    for (const After& after : partition.chunks.front().after) {
+      ready = ready && partitions_[after.partition].stored_through >= after.number;
+    }
+    if (ready) {
+      Send(partition, p, now);
+    }
+  }
+}
+
+void LogPublisher::Send(Partition& partition, uint32_t p,
+                        std::chrono::steady_clock::time_point now) {
+  Chunk& chunk = partition.chunks.front();
+  chunk.sent = true;
+  const std::string subject = PartitionSubject(p);
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, chunk.payload.data(),
+                                static_cast<int>(chunk.payload.size()));
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(msg, kMsgIdHeader, chunk.msg_id.c_str());
+  }
+  // Out of memory only: stop rather than acknowledge an event that was never stored.
+  if (s != NATS_OK) {
+    LogError(std::string("cannot build a NATS message: ") + natsStatus_GetText(s));
+    std::abort();
+  }
   // Without a deadline, a publish whose answer was lost with a server (kill -9) would wait
   // forever; with one, it fails into OnAck and is sent again.
   jsPubOptions options;
   jsPubOptions_Init(&options);
   options.MaxWait = kPublishWaitMs;
-  natsStatus s = js_PublishMsgAsync(link_->js(), &owned, &options);
+  natsMsg* handed = msg;
+  s = js_PublishMsgAsync(link_->js(), &handed, &options);
   if (s != NATS_OK) {
     // Not sent (the link is down and its buffer full): the message is still ours.
-    std::lock_guard<std::mutex> lock(mu_);
-    to_retry_.push_back(msg);
-    cv_.notify_all();
+    natsMsg_Destroy(msg);
+    partition.retry = true;
+    partition.retry_at = now + kRetryWait;
+    return;
   }
+  partition.in_flight = true;
+  in_flight_.fetch_add(1);
 }
 
 void LogPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* /*error*/,
                          void* self) {
-  static_cast<LogPublisher*>(self)->Acked(msg, ack != nullptr);
+  auto* publisher = static_cast<LogPublisher*>(self);
+  const int64_t p = PartitionOfSubject(natsMsg_GetSubject(msg));
+  natsMsg_Destroy(msg);  // ours (cnats' contract); a resend builds it again from the chunk
+  if (p < 0) {
+    return;  // not a message of the log: impossible
+  }
+  {
+    std::lock_guard<std::mutex> lock(publisher->mu_);
+    publisher->answers_.push_back(Answer{static_cast<uint32_t>(p), ack != nullptr});
+  }
+  publisher->cv_.notify_all();
 }
 
-void LogPublisher::Acked(natsMsg* msg, bool ok) {
-  std::vector<IngestDone> finished;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = in_flight_.find(msg);
-    if (it == in_flight_.end()) {
-      natsMsg_Destroy(msg);  // stopping: its batch was already failed
-      return;
-    }
-    if (!ok) {
-      to_retry_.push_back(msg);  // kept: sent again, same id
-      cv_.notify_all();
-      return;
-    }
-    Pending* pending = it->second;
-    in_flight_.erase(it);
-    --pending->remaining;
-    TakeFinished(&finished);
+void LogPublisher::Answered(const Answer& answer, std::chrono::steady_clock::time_point now) {
+  if (answer.partition >= partitions_.size()) {
+    return;
   }
-  natsMsg_Destroy(msg);
-  for (IngestDone& done : finished) {
+  Partition& partition = partitions_[answer.partition];
+  if (!partition.in_flight) {
+    return;  // impossible: one message per partition is in flight
+  }
+  partition.in_flight = false;
+  in_flight_.fetch_sub(1);
+  if (!answer.stored) {
+    // JetStream has no leader for a moment, or the link moves to another server: wait a little,
+    // then send the same message again.
+    partition.retry = true;
+    partition.retry_at = now + kRetryWait;
+    return;
+  }
+  partition.retry = false;
+  partition.stored_through = partition.chunks.front().number;
+  for (Pending* pending : partition.chunks.front().covers) {
+    --pending->remaining;
+  }
+  partition.chunks.pop_front();
+}
+
+void LogPublisher::FinishInOrder() {
+  while (!order_.empty() && order_.front()->remaining == 0) {
+    IngestDone done = std::move(order_.front()->done);
+    order_.pop_front();
     if (done) {
       done(Status::Ok());
     }
-  }
-}
-
-void LogPublisher::TakeFinished(std::vector<IngestDone>* finished) {
-  while (!order_.empty() && order_.front()->remaining == 0) {
-    // A batch still queued for publishing has remaining > 0 unless it has no events.
-    bool queued = false;
-    for (const auto& q : queued_) {
-      queued = queued || q.second == order_.front().get();
-    }
-    if (queued) {
-      return;
-    }
-    finished->push_back(std::move(order_.front()->done));
-    order_.pop_front();
   }
 }
 

@@ -110,8 +110,10 @@ Status Engine::Start() {
   if (Status st = RestoreDedupe(); !st.ok()) {
     return st;
   }
-  if (Status st = store_->ScanLinks(
-          [this](std::string_view id, std::string_view root) { identity_.Restore(id, root); });
+  if (Status st = store_->ScanLinks([this](std::string_view id, std::string_view root) {
+        std::unique_lock<std::shared_mutex> lock(identity_mu_);
+        identity_.Restore(id, root);
+      });
       !st.ok()) {
     return st;
   }
@@ -357,25 +359,36 @@ void Engine::CommitLoop() {
 
 void Engine::ApplyBatch(IngestBatch& batch) {
   const EpochSeconds now = clock_->Now();
-  uint64_t applied = 0;
-  uint64_t duplicates = 0;
-  for (Event& event : batch.events) {
+  // Per transport: a cluster batch (origins) mixes them.
+  uint64_t applied[kTransportCount] = {};
+  uint64_t duplicates[kTransportCount] = {};
+  const bool per_event_origin = !batch.origins.empty();
+  assert(!per_event_origin || batch.origins.size() == batch.events.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    Event& event = batch.events[i];
+    const EventOrigin origin =
+        per_event_origin ? batch.origins[i] : EventOrigin{batch.transport, batch.received_at};
+    const auto t = static_cast<size_t>(origin.transport);
     if (!event.message_id.empty() && dedupe_.CheckAndRecord(event.message_id, now)) {
-      ++duplicates;
+      ++duplicates[t];
       continue;
     }
     if (!event.has_timestamp) {
-      event.timestamp = batch.received_at;
+      event.timestamp = origin.received_at;
       event.has_timestamp = true;
     }
-    ApplyEvent(event, batch.received_at);
-    ++applied;
+    ApplyEvent(event, origin.received_at);
+    ++applied[t];
   }
   if (!batch.log_position_key.empty()) {
     batch_.PutMeta(batch.log_position_key, batch.log_position_value);
   }
-  metrics_->EventsApplied(batch.transport, applied);
-  metrics_->EventsDuplicate(batch.transport, duplicates);
+  for (int i = 0; i < kTransportCount; ++i) {
+    if (applied[i] + duplicates[i] > 0) {
+      metrics_->EventsApplied(static_cast<Transport>(i), applied[i]);
+      metrics_->EventsDuplicate(static_cast<Transport>(i), duplicates[i]);
+    }
+  }
   events_in_commit_ += batch.events.size();
   completions_.push_back(Completion{std::move(batch.done), batch.received_mono,
                                     static_cast<uint64_t>(batch.events.size())});
@@ -718,7 +731,12 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
     router_->Forget(lead);
     DropLead(root);
   }
-  for (std::string& alias : identity_.Forget(root)) {
+  std::vector<std::string> forgotten;
+  {
+    std::unique_lock<std::shared_mutex> lock(identity_mu_);
+    forgotten = identity_.Forget(root);
+  }
+  for (std::string& alias : forgotten) {
     batch_.DeleteLink(alias);
     ids->push_back(std::move(alias));
   }
@@ -726,8 +744,21 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
   return Status::Ok();
 }
 
+bool Engine::MergedInto(std::string_view id, std::string* root) const {
+  std::shared_lock<std::shared_mutex> lock(identity_mu_);
+  const std::string_view found = identity_.Resolve(id);
+  if (found == id) {
+    return false;
+  }
+  root->assign(found);
+  return true;
+}
+
 void Engine::LinkIds(const std::string& from, const std::string& to) {
-  identity_.Link(from, to);
+  {
+    std::unique_lock<std::shared_mutex> lock(identity_mu_);
+    identity_.Link(from, to);
+  }
   for (const std::string& id : identity_.Aliases(to)) {
     if (identity_.Resolve(id) == to) {
       batch_.PutLink(id, to);  // flat: every id of the group points at the root

@@ -38,6 +38,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -55,6 +56,7 @@
 #include "handoff/status.h"
 #include "history/history_log.h"
 #include "identity/identity_map.h"
+#include "ingest/identity_view.h"
 #include "ingest/ingest_sink.h"
 #include "outbox/outbox.h"
 #include "routing/router.h"
@@ -105,7 +107,7 @@ struct RulesInfo {
   int max_reassign = 0;
 };
 
-class Engine : public IngestSink, public SalesDesk, private RouterHost {
+class Engine : public IngestSink, public IdentityView, public SalesDesk, private RouterHost {
  public:
   // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
   Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics);
@@ -121,6 +123,8 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
 
   // Queues a batch. Its `done` runs on the engine thread after the commit.
   void Submit(IngestBatch batch) override;
+  // IdentityView: thread-safe; sees the links applied so far (not yet necessarily durable).
+  bool MergedInto(std::string_view id, std::string* root) const override;
   // Runs `fn` on the engine thread, after everything queued before it has been committed.
   void RunOnEngine(std::function<void()> fn);
   // Reloads the rule files: compiled off the engine thread (RulesManager), then swapped in as one
@@ -359,6 +363,9 @@ class Engine : public IngestSink, public SalesDesk, private RouterHost {
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;
   IdentityMap identity_;
+  // Writes to identity_ (engine thread) hold it exclusively, MergedInto (other threads) shared;
+  // the engine thread reads identity_ without it.
+  mutable std::shared_mutex identity_mu_;
   HistoryLog history_;
   std::vector<AwardedPoints> awarded_scratch_;
   std::vector<std::pair<std::string_view, double>> awards_scratch_;

@@ -83,8 +83,9 @@ void RaiseOpenFileLimit(size_t max_connections) {
 // Cluster mode: the engine applies the event log from just after what its store last made
 // durable.
 Status StartApplier(const Options& o, Store* store, Engine* engine,
-                    std::unique_ptr<LogApplier>* out) {
+                    std::shared_ptr<LogProgress> progress, std::unique_ptr<LogApplier>* out) {
   LogApplierOptions applier_options;
+  applier_options.progress = std::move(progress);
   applier_options.urls = o.cluster_urls;
   applier_options.node_id = o.cluster_node_id;
   applier_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
@@ -123,6 +124,7 @@ struct Daemon::Impl {
   // Cluster mode only: events go to the log, and come back from it into the engine.
   std::unique_ptr<LogPublisher> publisher;
   std::unique_ptr<LogApplier> applier;
+  std::shared_ptr<LogProgress> log_progress = std::make_shared<LogProgress>();
   std::unique_ptr<IngestServer> ingest;
   std::unique_ptr<SubscriberServer> subscribe;
   std::unique_ptr<HttpApi> api;
@@ -243,6 +245,8 @@ Status Daemon::Start() {
     publisher_options.urls = o.cluster_urls;
     publisher_options.node_id = o.cluster_node_id;
     publisher_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
+    publisher_options.identities = d.engine.get();
+    publisher_options.progress = d.log_progress;
     auto publisher = LogPublisher::Open(publisher_options);
     if (!publisher.ok()) {
       return publisher.status();
@@ -261,7 +265,8 @@ Status Daemon::Start() {
   RulesInfo info = d.engine->rules_info();
   LogInfo("rules version " + std::to_string(info.version) + " from " + info.path);
   if (cluster) {
-    if (Status st = StartApplier(o, d.store.get(), d.engine.get(), &d.applier); !st.ok()) {
+    if (Status st = StartApplier(o, d.store.get(), d.engine.get(), d.log_progress, &d.applier);
+        !st.ok()) {
       return st;
     }
   }

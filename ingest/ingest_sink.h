@@ -20,6 +20,12 @@ namespace handoff {
 // events must not be acknowledged). Runs on the sink's thread: hop back before touching a socket.
 using IngestDone = std::function<void(const Status&)>;
 
+// Where and when one event came in (cluster mode: a batch read from the log mixes many reads).
+struct EventOrigin {
+  Transport transport = Transport::kTcp;
+  EpochSeconds received_at = 0;
+};
+
 // Validated events from one read of one connection (or one HTTP request), in the order sent.
 struct IngestBatch {
   Transport transport = Transport::kTcp;
@@ -32,6 +38,9 @@ struct IngestBatch {
   // write as the batch's effects, so a restart resumes right after what it applied.
   std::string log_position_key;
   std::string log_position_value;
+  // Cluster mode: when not empty, one per event, in place of `transport` and `received_at` (the
+  // log applier hands over events of many reads in one batch, which must commit as one).
+  std::vector<EventOrigin> origins;
 };
 
 class IngestSink {

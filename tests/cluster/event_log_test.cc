@@ -31,52 +31,94 @@ TEST(EventLogTest, SubjectsNameTheirPartition) {
   EXPECT_EQ(PartitionOfSubject("other.7"), -1);
 }
 
-TEST(EventLogTest, LoggedEventRoundTrips) {
-  Event event;
-  event.type = EventType::kTrack;
-  event.user_id = "u1";
-  event.anonymous_id = "a1";
-  event.message_id = "m1";
-  event.name = "Demo Requested";
-  event.has_name = true;
-  event.timestamp = 1'800'000'000.5;
-  event.has_timestamp = true;
-  LoggedEvent meta{.transport = Transport::kHttp, .received_at = 1'800'000'001.25};
+TEST(EventLogTest, LogMessageRoundTripsEveryEventInOrder) {
+  Event first;
+  first.type = EventType::kTrack;
+  first.user_id = "u1";
+  first.anonymous_id = "a1";
+  first.message_id = "m1";
+  first.name = "Demo Requested";
+  first.has_name = true;
+  first.timestamp = 1'800'000'000.5;
+  first.has_timestamp = true;
+  Event second;
+  second.type = EventType::kIdentify;
+  second.user_id = "u2";
   std::string bytes;
-  EncodeLoggedEvent(event, meta, &bytes);
+  StartLogMessage(&bytes);
+  AppendLoggedEvent(first, EventOrigin{Transport::kHttp, 1'800'000'001.25}, &bytes);
+  AppendLoggedEvent(second, EventOrigin{Transport::kTcp, 1'800'000'002.5}, &bytes);
 
-  Event back;
-  LoggedEvent back_meta;
-  ASSERT_TRUE(DecodeLoggedEvent(bytes, &back, &back_meta));
-  EXPECT_EQ(back.type, EventType::kTrack);
-  EXPECT_EQ(back.user_id, "u1");
-  EXPECT_EQ(back.anonymous_id, "a1");
-  EXPECT_EQ(back.message_id, "m1");
-  EXPECT_EQ(back.name, "Demo Requested");
-  EXPECT_TRUE(back.has_timestamp);
-  EXPECT_EQ(back.timestamp, 1'800'000'000.5);
-  EXPECT_EQ(back_meta.transport, Transport::kHttp);
-  EXPECT_EQ(back_meta.received_at, 1'800'000'001.25);
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  ASSERT_TRUE(DecodeLogMessage(bytes, &events, &origins));
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(origins.size(), 2u);
+  EXPECT_EQ(events[0].type, EventType::kTrack);
+  EXPECT_EQ(events[0].user_id, "u1");
+  EXPECT_EQ(events[0].anonymous_id, "a1");
+  EXPECT_EQ(events[0].message_id, "m1");
+  EXPECT_EQ(events[0].name, "Demo Requested");
+  EXPECT_TRUE(events[0].has_timestamp);
+  EXPECT_EQ(events[0].timestamp, 1'800'000'000.5);
+  EXPECT_EQ(origins[0].transport, Transport::kHttp);
+  EXPECT_EQ(origins[0].received_at, 1'800'000'001.25);
+  EXPECT_EQ(events[1].type, EventType::kIdentify);
+  EXPECT_EQ(events[1].user_id, "u2");
+  EXPECT_FALSE(events[1].has_timestamp);
+  EXPECT_EQ(origins[1].transport, Transport::kTcp);
+  EXPECT_EQ(origins[1].received_at, 1'800'000'002.5);
 }
 
-TEST(EventLogTest, BadBytesAreRefusedNotCrashed) {
+TEST(EventLogTest, FirstReleaseMessagesOfOneEventStillRead) {
+  // Version 1: the version byte, then one record, no count.
+  Event event;
+  event.user_id = "u1";
+  std::string v2;
+  StartLogMessage(&v2);
+  AppendLoggedEvent(event, EventOrigin{Transport::kTcp, 5}, &v2);
+  const std::string v1 = std::string(1, '\1') + v2.substr(5);
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  ASSERT_TRUE(DecodeLogMessage(v1, &events, &origins));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].user_id, "u1");
+  EXPECT_EQ(origins[0].received_at, 5);
+  EXPECT_FALSE(DecodeLogMessage(v1 + v1.substr(1), &events, &origins));  // two records
+  EXPECT_EQ(events.size(), 1u);
+}
+
+TEST(EventLogTest, BadBytesAreRefusedWholeNotCrashed) {
   Event event;
   event.user_id = "u1";
   std::string bytes;
-  EncodeLoggedEvent(event, LoggedEvent{}, &bytes);
-  Event back;
-  LoggedEvent meta;
-  // Every truncation, a trailing byte, an unknown version or transport.
+  StartLogMessage(&bytes);
+  AppendLoggedEvent(event, EventOrigin{}, &bytes);
+  AppendLoggedEvent(event, EventOrigin{}, &bytes);
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  // Every truncation (also one at a record's end), a trailing byte, an unknown version or
+  // transport, a count of zero or one too many: refused, and nothing appended.
   for (size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_FALSE(DecodeLoggedEvent(std::string_view(bytes).substr(0, n), &back, &meta)) << n;
+    EXPECT_FALSE(DecodeLogMessage(std::string_view(bytes).substr(0, n), &events, &origins)) << n;
   }
-  EXPECT_FALSE(DecodeLoggedEvent(bytes + "x", &back, &meta));
+  EXPECT_FALSE(DecodeLogMessage(bytes + "x", &events, &origins));
   std::string other_version = bytes;
-  other_version[0] = 2;
-  EXPECT_FALSE(DecodeLoggedEvent(other_version, &back, &meta));
+  other_version[0] = 9;
+  EXPECT_FALSE(DecodeLogMessage(other_version, &events, &origins));
   std::string other_transport = bytes;
-  other_transport[1] = 9;
-  EXPECT_FALSE(DecodeLoggedEvent(other_transport, &back, &meta));
+  other_transport[5] = 9;
+  EXPECT_FALSE(DecodeLogMessage(other_transport, &events, &origins));
+  std::string no_records = bytes;
+  no_records[1] = 0;
+  EXPECT_FALSE(DecodeLogMessage(no_records, &events, &origins));
+  std::string one_more = bytes;
+  one_more[1] = 3;
+  EXPECT_FALSE(DecodeLogMessage(one_more, &events, &origins));
+  EXPECT_TRUE(events.empty());
+  EXPECT_TRUE(origins.empty());
+  EXPECT_TRUE(DecodeLogMessage(bytes, &events, &origins));
+  EXPECT_EQ(events.size(), 2u);
 }
 
 }  // namespace

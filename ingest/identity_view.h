@@ -1,0 +1,19 @@
+// IdentityView: which lead an id belongs to, as the engine has applied it so far (SPEC 8), read
+// from outside the engine. Cluster mode's publisher routes an event under an older id to the
+// partition of the lead it was merged into (docs/cluster.md); the engine implements it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace handoff {
+
+class IdentityView {
+ public:
+  virtual ~IdentityView() = default;
+  // True, with the lead's id in *root, when `id` is linked into another lead; false when `id`
+  // is its own lead or unknown. Thread-safe; sees every link applied before the call.
+  virtual bool MergedInto(std::string_view id, std::string* root) const = 0;
+};
+
+}  // namespace handoff
