@@ -145,6 +145,10 @@ std::string Metrics::RenderPrometheus() const {
   Line(&out, "handoff_subscribers", "", static_cast<double>(subscribers_.load(kRelaxed)));
   Header(&out, "handoff_outbox_head", "gauge", "Sequence number of the newest outbox record.");
   Line(&out, "handoff_outbox_head", "", static_cast<double>(outbox_head_.load(kRelaxed)));
+  Header(&out, "handoff_cluster_partitions", "gauge",
+         "Cluster mode: partitions of the event log this node holds a lease for and applies.");
+  Line(&out, "handoff_cluster_partitions", "",
+       static_cast<double>(cluster_partitions_.load(kRelaxed)));
   Header(&out, "handoff_commits_total", "counter", "Group commits to the store.");
   Line(&out, "handoff_commits_total", "", static_cast<double>(commits_.load(kRelaxed)));
   Header(&out, "handoff_commit_bytes_total", "counter", "Bytes written by group commits.");

@@ -39,6 +39,8 @@ class Metrics {
   void SetLeads(uint64_t n) { leads_.store(n, kRelaxed); }
   uint64_t leads() const { return leads_.load(kRelaxed); }
   void SetOutboxHead(uint64_t seq) { outbox_head_.store(seq, kRelaxed); }
+  // Cluster mode: partitions of the event log this node holds a lease for.
+  void AddClusterPartitions(int64_t delta) { cluster_partitions_.fetch_add(delta, kRelaxed); }
   void SetSubscribers(int64_t n) { subscribers_.store(n, kRelaxed); }
   void AddSubscribers(int64_t delta) { subscribers_.fetch_add(delta, kRelaxed); }
   void SetRulesVersion(uint64_t v) { rules_version_.store(v, kRelaxed); }
@@ -90,6 +92,7 @@ class Metrics {
   std::atomic<double> latency_sum_{0};
   std::atomic<uint64_t> leads_{0};
   std::atomic<uint64_t> outbox_head_{0};
+  std::atomic<int64_t> cluster_partitions_{0};
   std::atomic<int64_t> subscribers_{0};
   std::atomic<uint64_t> rules_version_{0};
   std::atomic<uint64_t> reload_ok_{0};

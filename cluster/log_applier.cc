@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -34,12 +35,75 @@ Result<std::unique_ptr<LogApplier>> LogApplier::Open(const LogApplierOptions& op
 
 LogApplier::LogApplier(LogApplierOptions options, IngestSink* engine)
     : options_(std::move(options)), engine_(engine) {
-  last_read_seq_ = options_.applied_seq;
-  submitted_seq_ = options_.applied_seq;
   if (options_.progress == nullptr) {
     options_.progress = std::make_shared<LogProgress>();
   }
-  options_.progress->durable_seq = options_.applied_seq;
+}
+
+std::string AppliedSeqKey(uint32_t partition) {
+  return std::string(kAppliedSeqKey) + "." + std::to_string(partition);
+}
+
+void LogApplier::Own(uint32_t partition) {
+  std::lock_guard<std::mutex> lock(own_mu_);
+  own_changes_.emplace_back(partition, true);
+}
+
+void LogApplier::Disown(uint32_t partition) {
+  std::lock_guard<std::mutex> lock(own_mu_);
+  own_changes_.emplace_back(partition, false);
+}
+
+void LogApplier::TakeOwnership() {
+  // A lease round's changes are taken together, once the round is over: a node starting up
+  // takes every partition it gets at once, and reads them all in sequence order from the least
+  // applied one (one pass, in the log's order, which merges across partitions need).
+  const uint64_t rounds = options_.progress->rounds.load();
+  if (rounds == rounds_seen_) {
+    return;
+  }
+  rounds_seen_ = rounds;
+  std::vector<std::pair<uint32_t, bool>> changes;
+  {
+    std::lock_guard<std::mutex> lock(own_mu_);
+    changes.swap(own_changes_);
+  }
+  if (changes.empty()) {
+    return;
+  }
+  Flush();  // what was read so far belongs to the old ownership
+  for (const auto& [p, own] : changes) {
+    if (p >= owned_.size()) {
+      LogError("event log: partition " + std::to_string(p) + " does not exist; ignored");
+      continue;
+    }
+    owned_[p] = own;
+    if (own && applied_[p] == kUnknown) {
+      applied_[p] = options_.applied_seq ? options_.applied_seq(p) : 0;
+    }
+  }
+  // Reading starts right after the least applied partition this node owns: a partition taken
+  // over that is behind the read position moves it back (the others skip what they applied).
+  uint64_t from = kUnknown;
+  for (size_t p = 0; p < owned_.size(); ++p) {
+    if (owned_[p]) {
+      from = std::min(from, applied_[p]);
+    }
+  }
+  if (from != kUnknown && (!subscribed_once_ || from < last_read_seq_)) {
+    if (subscription_ != nullptr) {
+      natsSubscription_Destroy(subscription_);
+      subscription_ = nullptr;
+    }
+    last_read_seq_ = from;
+    submitted_seq_ = from;
+    subscribed_once_ = true;
+    // Everything before `from` is applied in every partition owned (the publisher's start waits
+    // on this).
+    if (from > options_.progress->durable_seq.load()) {
+      options_.progress->durable_seq.store(from);
+    }
+  }
 }
 
 LogApplier::~LogApplier() {
@@ -98,6 +162,28 @@ bool LogApplier::Subscribe() {
 void LogApplier::Loop() {
   pthread_setname_np(pthread_self(), "cluster-apply");
   while (!stopping_) {
+    if (owned_.empty()) {
+      // The stream's partition count first: ownership is by partition.
+      if (!EnsureEventStream(link_->js(), &options_.layout).ok()) {
+        std::unique_lock<std::mutex> lock(shared_->mu);
+        shared_->cv.wait_for(lock, kRetryWait, [this] { return stopping_.load(); });
+        continue;
+      }
+      owned_.assign(options_.layout.partitions, false);
+      applied_.assign(options_.layout.partitions, kUnknown);
+    }
+    TakeOwnership();
+    if (!subscribed_once_ || std::none_of(owned_.begin(), owned_.end(), [](bool b) { return b; })) {
+      // Nothing to apply: no consumer (the stream keeps everything for when a lease comes).
+      if (subscription_ != nullptr) {
+        natsSubscription_Destroy(subscription_);
+        subscription_ = nullptr;
+      }
+      std::unique_lock<std::mutex> lock(shared_->mu);
+      shared_->cv.wait_for(lock, std::chrono::milliseconds(kIdleWaitMs),
+                           [this] { return stopping_.load(); });
+      continue;
+    }
     if (subscription_ == nullptr && !Subscribe()) {
       std::unique_lock<std::mutex> lock(shared_->mu);
       shared_->cv.wait_for(lock, kRetryWait, [this] { return stopping_.load(); });
@@ -177,6 +263,11 @@ bool LogApplier::Take(natsMsg* msg) {
   if (seq != last_read_seq_ + 1) {
     return false;  // the stream has every sequence: one is missing here
   }
+  last_read_seq_ = seq;
+  const int64_t p = PartitionOfSubject(natsMsg_GetSubject(msg));
+  if (p < 0 || static_cast<size_t>(p) >= owned_.size() || !owned_[p] || seq <= applied_[p]) {
+    return true;  // another node's partition, or applied here before the read moved back
+  }
   const std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
   if (!DecodeLogMessage(payload, &batch_.events, &batch_.origins)) {
     // Written by a newer Handoff or damaged: skipped whole (and said), never a crash or a stall.
@@ -184,7 +275,6 @@ bool LogApplier::Take(natsMsg* msg) {
     LogError("event log sequence " + std::to_string(seq) + ": unreadable message, skipped (" +
              std::to_string(corrupt_) + " so far)");
   }
-  last_read_seq_ = seq;
   if (batch_.events.size() >= options_.max_batch_events) {
     Flush();
   }
@@ -206,11 +296,21 @@ void LogApplier::Flush() {
   batch_ = IngestBatch();
   submitted_seq_ = last_read_seq_;
   batch.received_mono = std::chrono::steady_clock::now();
-  batch.log_position_key = std::string(kAppliedSeqKey);
-  batch.log_position_value = std::to_string(last_read_seq_);
+  // Every partition owned has been applied through the read position (reading is in sequence
+  // order), also one that had no message in the batch: so a quiet partition never holds the
+  // next read's start back.
+  for (size_t p = 0; p < owned_.size(); ++p) {
+    if (owned_[p] && applied_[p] < last_read_seq_) {
+      applied_[p] = last_read_seq_;
+      batch.log_positions.emplace_back(AppliedSeqKey(static_cast<uint32_t>(p)),
+                                       std::to_string(last_read_seq_));
+    }
+  }
   batch.done = [shared = shared_, progress = options_.progress,
                 seq = last_read_seq_](const Status& st) {
-    if (st.ok()) {
+    // In order (the engine completes batches in submit order); never back when the read moved
+    // back for a partition taken over.
+    if (st.ok() && seq > progress->durable_seq.load()) {
       progress->durable_seq.store(seq);
     }
     {

@@ -8,8 +8,11 @@
 // batch's effects. After a crash the node resumes right after what it made durable: every
 // event applied exactly once.
 //
-// This first cut owns every partition (one scoring node per cluster); docs/cluster.md says what
-// the partition leases add.
+// It applies only the partitions this node owns (Own/Disown, from cluster/partition_leases.h)
+// and skips the others' messages; per partition it keeps the last sequence applied (meta
+// `cluster.applied_seq.<p>`). Taking a partition over whose last applied sequence is behind the
+// read position moves the read back to it: the partition is rebuilt from the stream, and the
+// partitions already ahead skip what they applied.
 //
 // Thread-safe; one thread of its own (`cluster-apply`). The engine's completions may outlive the
 // applier (they hold shared state only).
@@ -18,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,14 +36,18 @@
 
 namespace handoff {
 
-// The store's meta key of the last stream sequence applied (a decimal number).
+// The store's meta key of the last stream sequence applied of a partition (a decimal number):
+// kAppliedSeqKey + "." + partition. The first cluster release kept one, kAppliedSeqKey, for all.
 inline constexpr std::string_view kAppliedSeqKey = "cluster.applied_seq";
+std::string AppliedSeqKey(uint32_t partition);
 
 struct LogApplierOptions {
   std::vector<std::string> urls;
   std::string node_id;
-  // The last sequence applied before this start (the store's kAppliedSeqKey; 0: none).
-  uint64_t applied_seq = 0;
+  // The last sequence applied of a partition before this start (the store's
+  // AppliedSeqKey(p); 0: none). Asked once per partition, on the applier's thread, the first
+  // time the node owns it; later the applier's own count holds.
+  std::function<uint64_t(uint32_t partition)> applied_seq;
   // A batch is submitted once it holds this many events (whole messages only: a message is
   // applied in one write, so a batch may pass it by one message). Default: 1,024.
   size_t max_batch_events = 1024;
@@ -60,8 +68,13 @@ class LogApplier {
   LogApplier(const LogApplier&) = delete;
   LogApplier& operator=(const LogApplier&) = delete;
 
-  // The last sequence the engine has made durable.
+  // The last sequence read that the engine has made durable.
   uint64_t durable_seq() const { return options_.progress->durable_seq.load(); }
+
+  // This node applies `partition` from now on / no longer: taken when the lease round that made
+  // the change is over (LogProgress::rounds). Thread-safe.
+  void Own(uint32_t partition);
+  void Disown(uint32_t partition);
 
  private:
   // What the engine's completions touch: kept alive by them.
@@ -76,6 +89,9 @@ class LogApplier {
   // A consumer from just after last_read_seq_; false (after logging) while the stream is not
   // reachable.
   bool Subscribe();
+  // Takes the ownership changes of the lease rounds finished since the last call; may move the
+  // read position back.
+  void TakeOwnership();
   // One fetched message's events into the batch being built (or skipped, said, when
   // unreadable), submitting the batch when it is full. False when it is not the next
   // sequence: one before it went missing.
@@ -97,6 +113,17 @@ class LogApplier {
   int64_t idle_fetches_ = 0;    // fetches in a row that found nothing
   IngestBatch batch_;
   uint64_t corrupt_ = 0;
+  // Per partition (the stream's count): owned now; last sequence handed to the engine, or
+  // kUnknown until the store was asked.
+  static constexpr uint64_t kUnknown = ~uint64_t{0};
+  std::vector<bool> owned_;
+  std::vector<uint64_t> applied_;
+  bool subscribed_once_ = false;
+  uint64_t rounds_seen_ = 0;  // LogProgress::rounds when ownership was last taken
+
+  // Ownership changes, from any thread.
+  std::mutex own_mu_;
+  std::vector<std::pair<uint32_t, bool>> own_changes_;
 };
 
 }  // namespace handoff

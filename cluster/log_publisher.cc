@@ -216,7 +216,9 @@ bool LogPublisher::WaitForEngine(uint64_t last_seq) {
   const LogProgress* progress = options_.progress.get();
   auto caught_up = [&] {
     return progress == nullptr ||
-           (progress->applying.load() && progress->durable_seq.load() >= last_seq);
+           (progress->settled.load() &&
+            (progress->owned.load() == 0 ||
+             (progress->applying.load() && progress->durable_seq.load() >= last_seq)));
   };
   if (!caught_up()) {
     LogInfo("event log: routing waits until the engine has applied through sequence " +

@@ -380,8 +380,8 @@ void Engine::ApplyBatch(IngestBatch& batch) {
     ApplyEvent(event, origin.received_at);
     ++applied[t];
   }
-  if (!batch.log_position_key.empty()) {
-    batch_.PutMeta(batch.log_position_key, batch.log_position_value);
+  for (const auto& [key, value] : batch.log_positions) {
+    batch_.PutMeta(key, value);
   }
   for (int i = 0; i < kTransportCount; ++i) {
     if (applied[i] + duplicates[i] > 0) {

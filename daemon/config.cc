@@ -205,6 +205,19 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->cluster_partitions, 1, 1024, v);
        }},
+      {"cluster.lease", "--cluster-lease", Kind::kDuration,
+       "cluster mode: a partition lease not renewed for this long is taken over (1s to 10m)",
+       [](Options* o, const std::string& v) {
+         double seconds = 0;
+         std::string error = SetDuration(&seconds, false, v);
+         if (error.empty() && (seconds < 1 || seconds > 600)) {
+           error = "expected a duration from 1s to 10m";
+         }
+         if (error.empty()) {
+           o->cluster_lease = seconds;
+         }
+         return error;
+       }},
       {"testing.fault_file", "--fault-file", Kind::kString,
        "testing only: while this path exists every store write fails (a full disk)",
        [](Options* o, const std::string& v) {

@@ -20,6 +20,7 @@
 #include "base/metrics.h"
 #include "cluster/log_applier.h"
 #include "cluster/log_publisher.h"
+#include "cluster/partition_leases.h"
 #include "core/engine.h"
 #include "daemon/config.h"
 #include "ingest/ingest_server.h"
@@ -80,37 +81,46 @@ void RaiseOpenFileLimit(size_t max_connections) {
   }
 }
 
-// Cluster mode: the engine applies the event log from just after what its store last made
-// durable.
-Status StartApplier(const Options& o, Store* store, Engine* engine,
-                    std::shared_ptr<LogProgress> progress, std::unique_ptr<LogApplier>* out) {
-  LogApplierOptions applier_options;
-  applier_options.progress = std::move(progress);
-  applier_options.urls = o.cluster_urls;
-  applier_options.node_id = o.cluster_node_id;
-  applier_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
-  std::string applied;
-  Status st = store->GetMeta(kAppliedSeqKey, &applied);
-  if (st.ok()) {
-    char* end = nullptr;
-    applier_options.applied_seq = std::strtoull(applied.c_str(), &end, 10);
-    if (applied.empty() || *end != '\0') {
-      return Status::Corruption("meta " + std::string(kAppliedSeqKey) +
-                                " is not a sequence: " + applied);
+// Cluster mode: the last stream sequence the store made durable for `partition`; the first
+// release's single position stands for every partition until that partition has its own.
+uint64_t AppliedSeqOf(Store* store, uint32_t partition) {
+  for (const std::string& key : {AppliedSeqKey(partition), std::string(kAppliedSeqKey)}) {
+    std::string value;
+    Status st = store->GetMeta(key, &value);
+    if (st.IsNotFound()) {
+      continue;
     }
-  } else if (!st.IsNotFound()) {
-    return st;
+    char* end = nullptr;
+    const uint64_t seq = std::strtoull(value.c_str(), &end, 10);
+    if (!st.ok() || value.empty() || *end != '\0') {
+      // Never guess a position: applying from 0 again would count everything twice.
+      LogError("meta " + key + " is unreadable (" + st.ToString() + ", \"" + value +
+               "\"); stopping");
+      std::abort();
+    }
+    return seq;
   }
-  auto applier = LogApplier::Open(applier_options, engine);
-  if (!applier.ok()) {
-    return applier.status();
-  }
-  *out = std::move(applier.value());
-  LogInfo("cluster node " + o.cluster_node_id + ": " + std::to_string(o.cluster_urls.size()) +
-          " NATS URLs, event log applied through sequence " +
-          std::to_string(applier_options.applied_seq));
-  return Status::Ok();
+  return 0;
 }
+
+// Cluster mode: the partitions this node holds a lease for are the ones its applier applies.
+class LeasesToApplier : public PartitionLeases::Listener {
+ public:
+  explicit LeasesToApplier(LogApplier* applier, Metrics* metrics)
+      : applier_(applier), metrics_(metrics) {}
+  void Acquired(uint32_t partition) override {
+    applier_->Own(partition);
+    metrics_->AddClusterPartitions(1);
+  }
+  void Released(uint32_t partition) override {
+    applier_->Disown(partition);
+    metrics_->AddClusterPartitions(-1);
+  }
+
+ private:
+  LogApplier* applier_;
+  Metrics* metrics_;
+};
 
 }  // namespace
 
@@ -124,6 +134,8 @@ struct Daemon::Impl {
   // Cluster mode only: events go to the log, and come back from it into the engine.
   std::unique_ptr<LogPublisher> publisher;
   std::unique_ptr<LogApplier> applier;
+  std::unique_ptr<LeasesToApplier> lease_listener;
+  std::unique_ptr<PartitionLeases> leases;
   std::shared_ptr<LogProgress> log_progress = std::make_shared<LogProgress>();
   std::unique_ptr<IngestServer> ingest;
   std::unique_ptr<SubscriberServer> subscribe;
@@ -178,7 +190,9 @@ Daemon::Daemon(Options options, const Clock* clock) : impl_(std::make_unique<Imp
 
 Daemon::~Daemon() {
   Stop();
-  // The applier first: nothing more reaches the engine from the log while it stops.
+  // The leases first (handed back at once, so the other nodes take them over at their next
+  // round), then the applier: nothing more reaches the engine from the log while it stops.
+  impl_->leases.reset();
   impl_->applier.reset();
   impl_->publisher.reset();
   if (impl_->engine) {
@@ -265,10 +279,35 @@ Status Daemon::Start() {
   RulesInfo info = d.engine->rules_info();
   LogInfo("rules version " + std::to_string(info.version) + " from " + info.path);
   if (cluster) {
-    if (Status st = StartApplier(o, d.store.get(), d.engine.get(), d.log_progress, &d.applier);
-        !st.ok()) {
-      return st;
+    // The engine applies the partitions this node holds a lease for, each from just after what
+    // its store last made durable.
+    LogApplierOptions applier_options;
+    applier_options.progress = d.log_progress;
+    applier_options.urls = o.cluster_urls;
+    applier_options.node_id = o.cluster_node_id;
+    applier_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
+    applier_options.applied_seq = [store = d.store.get()](uint32_t partition) {
+      return AppliedSeqOf(store, partition);
+    };
+    auto applier = LogApplier::Open(applier_options, d.engine.get());
+    if (!applier.ok()) {
+      return applier.status();
     }
+    d.applier = std::move(applier.value());
+    d.lease_listener = std::make_unique<LeasesToApplier>(d.applier.get(), &d.metrics);
+    PartitionLeaseOptions lease_options;
+    lease_options.urls = o.cluster_urls;
+    lease_options.node_id = o.cluster_node_id;
+    lease_options.partitions = static_cast<uint32_t>(o.cluster_partitions);
+    lease_options.lease_seconds = o.cluster_lease;
+    lease_options.progress = d.log_progress;
+    auto leases = PartitionLeases::Open(lease_options, d.lease_listener.get());
+    if (!leases.ok()) {
+      return leases.status();
+    }
+    d.leases = std::move(leases.value());
+    LogInfo("cluster node " + o.cluster_node_id + ": " + std::to_string(o.cluster_urls.size()) +
+            " NATS URLs, partition leases of " + std::to_string(o.cluster_lease) + " s");
   }
 
   IngestServerOptions ingest_options;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/metrics.h"
@@ -33,11 +34,10 @@ struct IngestBatch {
   EpochSeconds received_at = 0;  // wall clock; the time of events without a timestamp
   std::chrono::steady_clock::time_point received_mono;
   IngestDone done;
-  // Cluster mode (docs/cluster.md): where in the cluster's event log this batch ends. When set,
-  // the sink stores `log_position_value` under meta key `log_position_key` in the same durable
+  // Cluster mode (docs/cluster.md): where in the cluster's event log this batch ends, as meta
+  // (key, value) pairs (one per partition it holds). The sink stores them in the same durable
   // write as the batch's effects, so a restart resumes right after what it applied.
-  std::string log_position_key;
-  std::string log_position_value;
+  std::vector<std::pair<std::string, std::string>> log_positions;
   // Cluster mode: when not empty, one per event, in place of `transport` and `received_at` (the
   // log applier hands over events of many reads in one batch, which must commit as one).
   std::vector<EventOrigin> origins;

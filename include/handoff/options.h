@@ -76,6 +76,9 @@ struct Options {
   // Partitions of the cluster's event stream, fixed when the stream is first created (a node
   // that finds the stream already made uses its count). Bounds: 1 to 1,024. Default: 16.
   size_t cluster_partitions = 16;
+  // A node's partition lease not renewed for this long is taken over by the others (seconds;
+  // renewed every third of it). Bounds: 1 to 600. Default: 10.
+  double cluster_lease = 10;
   // Testing only: while this path exists, every write of the store fails as on a full disk, so
   // tests drive the daemon's storage-fault handling from outside. Default: none (off).
   std::string fault_file;

@@ -133,6 +133,7 @@ TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZeroAndTheStoreHealthy) {
       {"handoff_rules_version", "gauge"},
       {"handoff_subscribers", "gauge"},
       {"handoff_outbox_head", "gauge"},
+      {"handoff_cluster_partitions", "gauge"},
       {"handoff_commits_total", "counter"},
       {"handoff_commit_bytes_total", "counter"},
       {"handoff_identity_merges_total", "counter"},
@@ -222,8 +223,11 @@ TEST(MetricsTest, GaugesAndSimpleCounters) {
   m.RuleReload(false);
   m.CommitDone(100);
   m.CommitDone(50);
+  m.AddClusterPartitions(3);
+  m.AddClusterPartitions(-1);
   const Exposition e = Parse(m.RenderPrometheus());
   EXPECT_EQ(Sample(e, "handoff_leads"), 1234);
+  EXPECT_EQ(Sample(e, "handoff_cluster_partitions"), 2);
   EXPECT_EQ(Sample(e, "handoff_outbox_head"), 99);
   EXPECT_EQ(Sample(e, "handoff_subscribers"), 4);
   EXPECT_EQ(Sample(e, "handoff_rules_version"), 7);

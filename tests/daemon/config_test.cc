@@ -61,6 +61,7 @@ TEST(ConfigTest, ClusterSettings) {
   ASSERT_OK(Parse({}, &o));
   EXPECT_TRUE(o.cluster_urls.empty());  // the single daemon
   EXPECT_EQ(o.cluster_partitions, 16u);
+  EXPECT_EQ(o.cluster_lease, 10);
 
   testing::TempDir dir;
   std::string path = dir.WriteFile("handoff.yaml",
@@ -68,13 +69,15 @@ TEST(ConfigTest, ClusterSettings) {
                                    "cluster:\n"
                                    "  urls: [nats://10.0.0.1:4222, nats://10.0.0.2:4222]\n"
                                    "  node_id: n1\n"
-                                   "  partitions: 8\n");
+                                   "  partitions: 8\n"
+                                   "  lease: 30s\n");
   ASSERT_OK(Parse({"--config", path}, &o));
   EXPECT_EQ(o.cluster_urls,
             (std::vector<std::string>{"nats://10.0.0.1:4222", "nats://10.0.0.2:4222"}));
   EXPECT_EQ(o.write_keys, std::vector<std::string>{"a"});  // one list does not clear another
   EXPECT_EQ(o.cluster_node_id, "n1");
   EXPECT_EQ(o.cluster_partitions, 8u);
+  EXPECT_EQ(o.cluster_lease, 30);
   // Flags replace the file's list; one flag may hold several URLs.
   Options f;
   ASSERT_OK(Parse(
@@ -87,6 +90,8 @@ TEST(ConfigTest, ClusterSettings) {
   EXPECT_FALSE(Parse({"--cluster", "127.0.0.1:4222"}, &bad).ok());
   EXPECT_FALSE(Parse({"--cluster", "nats://a:1,,nats://b:2"}, &bad).ok());
   EXPECT_FALSE(Parse({"--cluster-partitions", "0"}, &bad).ok());
+  EXPECT_FALSE(Parse({"--cluster-lease", "500ms"}, &bad).ok());
+  EXPECT_FALSE(Parse({"--cluster-lease", "11m"}, &bad).ok());
   EXPECT_FALSE(Parse({"--cluster-partitions", "1025"}, &bad).ok());
 }
 

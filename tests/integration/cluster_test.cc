@@ -86,6 +86,34 @@ std::vector<Share> Workload(int leads, int shares, std::vector<std::string>* ids
   return out;
 }
 
+// `leads` known leads (user-0...), each only ever under its userId (no merges: a merge across
+// partitions held by different nodes is not exact yet, docs/cluster.md), split over `shares`
+// connections; `round` makes the messageIds and timestamps of a later round new.
+std::vector<Share> KnownLeadsWorkload(int leads, int shares, int round) {
+  std::vector<Share> out(shares);
+  const char* events[] = {"Webinar Attended", "Demo Requested", "Trial Started",
+                          "Email Link Clicked", "User Invited"};
+  for (int step = 0; step < 4; ++step) {
+    for (int i = 0; i < leads; ++i) {
+      const int minute = round * 2000 + step * 300 + i % 300;
+      char ts[40];
+      std::snprintf(ts, sizeof ts, "2026-11-2%dT%02d:%02d:00Z", 1 + minute / 1440, minute / 60 % 24,
+                    minute % 60);
+      const std::string user = "user-" + std::to_string(i);
+      std::string body =
+          step == 0 && round == 0
+              ? R"("type":"identify","userId":")" + user + R"(","traits":{"email":")" + user +
+                    R"(@corp.com","employees":)" + std::to_string(100 * (i % 7)) + "}"
+              : R"("type":"track","userId":")" + user + R"(","event":")" +
+                    events[(i + step + round) % 5] + "\"";
+      out[i % shares].lines.push_back("{" + body + R"(,"messageId":"k-)" + std::to_string(round) +
+                                      "-" + std::to_string(step) + "-" + std::to_string(i) +
+                                      R"(","timestamp":")" + ts + "\"}");
+    }
+  }
+  return out;
+}
+
 // The lead as GET /v1/leads/{id} shows it at kAt, without its owner: round robin follows the
 // order the router sees qualifications in, which differs between connections (docs/cluster.md).
 // Scores, breakdowns and stages depend on each lead seeing its events in the order sent, also
@@ -310,6 +338,89 @@ TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwic
   EXPECT_TRUE(WaitUntil([&] { return Applied(node_.http_port()) == Applied(single_.http_port()); }))
       << Applied(node_.http_port()) << " vs " << Applied(single_.http_port());
   ASSERT_OK(node_.CheckAlive());
+}
+
+// Two nodes share the partitions by lease and each applies its own; kill -9 of one: the other
+// takes its partitions over and rebuilds them from the stream; the killed node, restarted, gets a
+// share back and catches its partitions up from its own position. Each time, every lead on the
+// node that holds it equals the single daemon's.
+TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
+  const std::vector<std::string> lease = {"--cluster-lease", "4s"};
+  ASSERT_OK(node_.Stop());
+  node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(), lease.end());
+  ASSERT_OK(node_.Start());
+  DaemonProcess other{DaemonOptions{}};
+  other.options().rules = ExampleRulesAlwaysOpen(other);
+  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
+  other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(), lease.end());
+  ASSERT_OK(other.Start());
+  auto partitions = [](DaemonProcess& d) {
+    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
+    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
+  };
+  // Each lead's state on whichever node shows it as the single daemon does (the other node has
+  // no copy, or an older one).
+  auto expect_every_lead_on_some_node = [&](int leads) {
+    for (int i = 0; i < leads; ++i) {
+      const std::string id = "user-" + std::to_string(i);
+      std::string theirs;
+      const bool found = WaitUntil(
+          [&] {
+            theirs = LeadView(single_.http_port(), id);
+            return LeadView(node_.http_port(), id) == theirs ||
+                   LeadView(other.http_port(), id) == theirs;
+          },
+          60, 0.1);
+      ASSERT_TRUE(found) << id << ": no node shows\n"
+                         << theirs << "node-a:\n"
+                         << LeadView(node_.http_port(), id) << "node-b:\n"
+                         << LeadView(other.http_port(), id) << "node-a's log:\n"
+                         << node_.log() << "node-b's log:\n"
+                         << other.log();
+    }
+  };
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
+      << partitions(node_) << " and " << partitions(other);
+
+  constexpr int kLeads = 40;
+  const std::vector<Share> first = KnownLeadsWorkload(kLeads, 2, 0);
+  SendAll(node_.ingest_port(), {first[0]});
+  SendAll(other.ingest_port(), {first[1]});
+  SendAll(single_.ingest_port(), first);
+  expect_every_lead_on_some_node(kLeads);
+  // Each node applies only its half: node-a does not show every lead.
+  int on_a = 0;
+  for (int i = 0; i < kLeads; ++i) {
+    on_a += LeadView(node_.http_port(), "user-" + std::to_string(i)) ==
+            LeadView(single_.http_port(), "user-" + std::to_string(i));
+  }
+  EXPECT_LT(on_a, kLeads);
+  EXPECT_GT(on_a, 0);
+
+  // node-b dies: node-a takes its partitions over once their leases expire, rebuilding them
+  // from the stream.
+  ASSERT_OK(other.Kill9());
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 16; }, 60, 0.1)) << partitions(node_);
+  for (int i = 0; i < kLeads; ++i) {
+    const std::string id = "user-" + std::to_string(i);
+    EXPECT_TRUE(WaitUntil(
+        [&] { return LeadView(node_.http_port(), id) == LeadView(single_.http_port(), id); }, 60,
+        0.1))
+        << id << "\nnode-a:\n"
+        << LeadView(node_.http_port(), id) << "single:\n"
+        << LeadView(single_.http_port(), id);
+  }
+
+  // node-b comes back: node-a hands half back, node-b takes it and catches up from its own
+  // position; the next round of events lands on whichever node holds each lead now.
+  ASSERT_OK(other.Start());
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
+      << partitions(node_) << " and " << partitions(other);
+  const std::vector<Share> second = KnownLeadsWorkload(kLeads, 2, 1);
+  SendAll(other.ingest_port(), {second[0]});
+  SendAll(node_.ingest_port(), {second[1]});
+  SendAll(single_.ingest_port(), second);
+  expect_every_lead_on_some_node(kLeads);
 }
 
 }  // namespace

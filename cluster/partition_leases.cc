@@ -1,0 +1,326 @@
+#include "cluster/partition_leases.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "base/log.h"
+#include "cluster/event_log.h"
+
+namespace handoff {
+namespace {
+
+constexpr std::string_view kNodePrefix = "n.";
+constexpr std::string_view kPartitionPrefix = "p.";
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+constexpr auto kRetryWait = std::chrono::milliseconds(200);
+
+// A key may hold letters, digits and -_=/. only: anything else in a node id becomes '_'.
+std::string KeySafe(std::string_view id) {
+  std::string out(id);
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '=';
+    if (!ok) {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+// A server's answer (a revision that moved on, a key taken) rather than no answer at all.
+bool Refused(natsStatus s) {
+  return s != NATS_OK && s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS &&
+         s != NATS_CONNECTION_CLOSED && s != NATS_CONNECTION_DISCONNECTED &&
+         s != NATS_NOT_YET_CONNECTED;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PartitionLeases>> PartitionLeases::Open(const PartitionLeaseOptions& options,
+                                                               Listener* listener) {
+  if (options.partitions == 0 || options.lease_seconds <= 0 || options.node_id.empty()) {
+    return Status::InvalidArgument("partition leases need partitions, a lease and a node id");
+  }
+  std::unique_ptr<PartitionLeases> leases(new PartitionLeases(options, listener));
+  NatsLinkOptions link_options;
+  link_options.urls = options.urls;
+  link_options.name = options.node_id + "/lease";
+  link_options.api_wait_ms =
+      std::max<int64_t>(200, static_cast<int64_t>(options.lease_seconds * 250));
+  auto link = NatsLink::Open(link_options);
+  if (!link.ok()) {
+    return link.status();
+  }
+  leases->link_ = std::move(link.value());
+  leases->thread_ = std::thread([l = leases.get()] { l->Loop(); });
+  return leases;
+}
+
+PartitionLeases::PartitionLeases(PartitionLeaseOptions options, Listener* listener)
+    : options_(std::move(options)),
+      listener_(listener),
+      node_key_(std::string(kNodePrefix) + KeySafe(options_.node_id)) {}
+
+PartitionLeases::~PartitionLeases() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  if (kv_ != nullptr) {
+    kvStore_Destroy(kv_);
+  }
+  link_.reset();
+}
+
+std::vector<uint32_t> PartitionLeases::held() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint32_t> out;
+  for (const Held& h : held_) {
+    out.push_back(h.partition);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void PartitionLeases::Abandon() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    abandoned_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::string PartitionLeases::PartitionKey(uint32_t partition) const {
+  return std::string(kPartitionPrefix) + std::to_string(partition);
+}
+
+void PartitionLeases::Loop() {
+  pthread_setname_np(pthread_self(), "cluster-lease");
+  const auto round_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.lease_seconds / 3));
+  for (;;) {
+    bool opened = kv_ != nullptr || OpenBucket();
+    if (opened) {
+      Round();
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, opened ? round_every : kRetryWait,
+                 [this] { return stopping_ || abandoned_; });
+    if (abandoned_) {
+      return;  // as a crash: nothing handed back, the leases expire
+    }
+    if (stopping_) {
+      break;
+    }
+  }
+  // A clean stop: hand everything back so the others take it at their next round.
+  while (!held_.empty()) {
+    Release(held_.size() - 1);
+  }
+  if (options_.progress != nullptr) {
+    options_.progress->rounds.fetch_add(1);
+  }
+  if (kv_ != nullptr) {
+    (void)kvStore_Delete(kv_, node_key_.c_str());
+  }
+}
+
+bool PartitionLeases::OpenBucket() {
+  // Leases are of the stream's partitions, whatever this node's setting says.
+  EventLogLayout layout;
+  layout.partitions = options_.partitions;
+  layout.replicas = options_.replicas;
+  if (!EnsureEventStream(link_->js(), &layout).ok()) {
+    return false;
+  }
+  options_.partitions = layout.partitions;
+  const std::string bucket(kLeaseBucket);
+  if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) == NATS_OK) {
+    return true;
+  }
+  kv_ = nullptr;
+  kvConfig config;
+  kvConfig_Init(&config);
+  config.Bucket = bucket.c_str();
+  config.Description = "handoff partition leases";
+  config.History = 1;
+  config.TTL = static_cast<int64_t>(options_.lease_seconds * kNanosPerSecond);
+  config.StorageType = js_FileStorage;
+  config.Replicas = options_.replicas;
+  if (js_CreateKeyValue(&kv_, link_->js(), &config) == NATS_OK) {
+    return true;
+  }
+  kv_ = nullptr;
+  // Made by another node meanwhile, or JetStream not ready yet: the next round tries again.
+  if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) == NATS_OK) {
+    return true;
+  }
+  kv_ = nullptr;
+  return false;
+}
+
+void PartitionLeases::Round() {
+  const auto now = std::chrono::steady_clock::now();
+  // Alive first, so a node that just started counts in everyone's fair share.
+  uint64_t revision = 0;
+  if (kvStore_PutString(&revision, kv_, node_key_.c_str(), options_.node_id.c_str()) != NATS_OK) {
+    Renew(now);  // renewals still count down, and lose what they cannot keep
+    if (options_.progress != nullptr) {
+      options_.progress->owned = static_cast<uint32_t>(held_.size());
+      options_.progress->rounds.fetch_add(1);
+    }
+    return;
+  }
+  Renew(now);
+  const bool balanced = Balance(now);
+  if (options_.progress != nullptr) {
+    options_.progress->owned = static_cast<uint32_t>(held_.size());
+    options_.progress->settled = options_.progress->settled || balanced;
+    options_.progress->rounds.fetch_add(1);
+  }
+}
+
+void PartitionLeases::Renew(std::chrono::steady_clock::time_point now) {
+  const auto give_up_after = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.lease_seconds * 2 / 3));
+  for (size_t i = 0; i < held_.size();) {
+    Held& h = held_[i];
+    uint64_t revision = 0;
+    const std::string key = PartitionKey(h.partition);
+    natsStatus s =
+        kvStore_UpdateString(&revision, kv_, key.c_str(), options_.node_id.c_str(), h.revision);
+    if (s == NATS_OK) {
+      h.revision = revision;
+      h.renewed = now;
+      ++i;
+    } else if (Refused(s) || now - h.renewed >= give_up_after) {
+      // Taken by another node after it expired, or not renewed for so long that it may be: stop
+      // applying it before anyone else can start.
+      LogWarning("cluster: lease of partition " + std::to_string(h.partition) + " lost (" +
+                 natsStatus_GetText(s) + ")");
+      Lose(i);
+    } else {
+      ++i;  // no answer: try again next round
+    }
+  }
+}
+
+bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
+  kvKeysList keys{};
+  kvWatchOptions watch;
+  kvWatchOptions_Init(&watch);
+  watch.Timeout = std::max<int64_t>(200, static_cast<int64_t>(options_.lease_seconds * 250));
+  if (kvStore_Keys(&keys, kv_, &watch) != NATS_OK) {
+    return false;
+  }
+  size_t nodes = 0;
+  std::vector<bool> taken(options_.partitions, false);
+  for (int i = 0; i < keys.Count; ++i) {
+    std::string_view key = keys.Keys[i];
+    if (key.substr(0, kNodePrefix.size()) == kNodePrefix) {
+      ++nodes;
+    } else if (key.substr(0, kPartitionPrefix.size()) == kPartitionPrefix) {
+      key.remove_prefix(kPartitionPrefix.size());
+      const uint32_t p = static_cast<uint32_t>(std::strtoul(std::string(key).c_str(), nullptr, 10));
+      if (p < taken.size()) {
+        taken[p] = true;
+      }
+    }
+  }
+  kvKeysList_Destroy(&keys);
+  if (!reclaimed_) {
+    // A node restarted after a crash finds its own leases still there: they are its own (node
+    // ids are unique), so it takes them back at once rather than waiting for them to expire.
+    reclaimed_ = true;
+    for (uint32_t p = 0; p < options_.partitions; ++p) {
+      if (taken[p]) {
+        Reclaim(p, now);
+      }
+    }
+  }
+  nodes = std::max<size_t>(nodes, 1);
+  const size_t fair = (options_.partitions + nodes - 1) / nodes;
+  // Over the fair share (a node joined): hand the last taken back.
+  while (held_.size() > fair) {
+    Release(held_.size() - 1);
+  }
+  if (held_.size() >= fair) {
+    return true;
+  }
+  // Under it: take free partitions, starting at a place of this node's own so that nodes
+  // starting together try different ones first.
+  const uint32_t start =
+      static_cast<uint32_t>(std::hash<std::string>()(options_.node_id) % options_.partitions);
+  for (uint32_t k = 0; k < options_.partitions && held_.size() < fair; ++k) {
+    const uint32_t p = (start + k) % options_.partitions;
+    if (taken[p]) {
+      continue;
+    }
+    const std::string key = PartitionKey(p);
+    uint64_t revision = 0;
+    if (kvStore_CreateString(&revision, kv_, key.c_str(), options_.node_id.c_str()) != NATS_OK) {
+      continue;  // another node was quicker
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_.push_back(Held{p, revision, now});
+    }
+    LogInfo("cluster: took the lease of partition " + std::to_string(p));
+    listener_->Acquired(p);
+  }
+  return true;
+}
+
+void PartitionLeases::Reclaim(uint32_t partition, std::chrono::steady_clock::time_point now) {
+  const std::string key = PartitionKey(partition);
+  kvEntry* entry = nullptr;
+  if (kvStore_Get(&entry, kv_, key.c_str()) != NATS_OK) {
+    return;
+  }
+  const bool ours =
+      kvEntry_Operation(entry) == kvOp_Put &&
+      std::string_view(static_cast<const char*>(kvEntry_Value(entry)),
+                       static_cast<size_t>(kvEntry_ValueLen(entry))) == options_.node_id;
+  const uint64_t last = kvEntry_Revision(entry);
+  kvEntry_Destroy(entry);
+  uint64_t revision = 0;
+  if (!ours || kvStore_UpdateString(&revision, kv_, key.c_str(), options_.node_id.c_str(), last) !=
+                   NATS_OK) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.push_back(Held{partition, revision, now});
+  }
+  LogInfo("cluster: took back the lease of partition " + std::to_string(partition) +
+          " (held before a restart)");
+  listener_->Acquired(partition);
+}
+
+void PartitionLeases::Release(size_t index) {
+  const uint32_t p = held_[index].partition;
+  Lose(index);
+  const std::string key = PartitionKey(p);
+  (void)kvStore_Delete(kv_, key.c_str());  // if this fails, the lease expires instead
+  LogInfo("cluster: handed back partition " + std::to_string(p));
+}
+
+void PartitionLeases::Lose(size_t index) {
+  const uint32_t p = held_[index].partition;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(index));
+  }
+  if (options_.progress != nullptr) {
+    options_.progress->owned = static_cast<uint32_t>(held_.size());
+  }
+  listener_->Released(p);
+}
+
+}  // namespace handoff
