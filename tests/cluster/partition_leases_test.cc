@@ -42,36 +42,20 @@ class Recorder : public PartitionLeases::Listener {
 
 class PartitionLeasesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    Status st = nats_.Start(3);
-    if (st.IsNotFound()) {
-      GTEST_SKIP() << "nats-server is not installed: " << st.ToString();
-    }
-    ASSERT_OK(st);
-  }
+  void SetUp() override { HANDOFF_START_NATS_OR_SKIP(nats_, 3); }
 
   // Leases of 4 s by default: short, so a takeover fits a test, and long enough that a loaded
   // machine (ctest -j2, sanitizers) still renews them in time.
   std::unique_ptr<PartitionLeases> Node(const std::string& id, Recorder* recorder,
                                         double lease_seconds = 4) {
     PartitionLeaseOptions options;
-    options.urls = Split(nats_.urls());
+    options.urls = nats_.url_list();
     options.node_id = id;
     options.partitions = kPartitions;
     options.lease_seconds = lease_seconds;
     auto leases = PartitionLeases::Open(options, recorder);
     EXPECT_TRUE(leases.ok()) << leases.status().ToString();
     return leases.ok() ? std::move(leases.value()) : nullptr;
-  }
-
-  static std::vector<std::string> Split(const std::string& urls) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    for (size_t comma; (comma = urls.find(',', start)) != std::string::npos; start = comma + 1) {
-      out.push_back(urls.substr(start, comma - start));
-    }
-    out.push_back(urls.substr(start));
-    return out;
   }
 
   // Every partition held by exactly one of `nodes`, each holding `each`, and each listener

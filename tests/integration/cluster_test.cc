@@ -136,11 +136,7 @@ std::string LeadView(uint16_t http_port, const std::string& id) {
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Status st = nats_.Start(3);
-    if (st.IsNotFound()) {
-      GTEST_SKIP() << "nats-server is not installed: " << st.ToString();
-    }
-    ASSERT_OK(st);
+    HANDOFF_START_NATS_OR_SKIP(nats_, 3);
     node_.options().rules = ExampleRulesAlwaysOpen(node_);
     node_.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-a"};
     ASSERT_OK(node_.Start());

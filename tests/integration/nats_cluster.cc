@@ -144,6 +144,14 @@ std::string NatsCluster::urls() const {
   return all;
 }
 
+std::vector<std::string> NatsCluster::url_list() const {
+  std::vector<std::string> all;
+  for (int i = 0; i < size(); ++i) {
+    all.push_back(url(i));
+  }
+  return all;
+}
+
 std::string NatsCluster::store_dir(int i) const { return temp_.path() + "/" + name(i) + "/store"; }
 
 std::string NatsCluster::log(int i) const {

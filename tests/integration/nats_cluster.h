@@ -37,6 +37,17 @@
 
 namespace handoff::testing {
 
+// In a fixture's SetUp (or a test): starts `cluster` with `nodes` servers, skips the test when
+// nats-server is not installed, and fails it on any other error.
+#define HANDOFF_START_NATS_OR_SKIP(cluster, nodes)                                 \
+  do {                                                                             \
+    const ::handoff::Status nats_started = (cluster).Start(nodes);                 \
+    if (nats_started.IsNotFound()) {                                               \
+      GTEST_SKIP() << "nats-server is not installed: " << nats_started.ToString(); \
+    }                                                                              \
+    ASSERT_TRUE(nats_started.ok()) << nats_started.ToString();                     \
+  } while (false)
+
 class NatsCluster {
  public:
   NatsCluster() = default;
@@ -74,6 +85,8 @@ class NatsCluster {
   // Every node's URL, comma-separated in index order, killed nodes included (a client is given
   // the whole cluster and fails over by itself).
   std::string urls() const;
+  // The same, one URL an element (what a NatsLink is given).
+  std::vector<std::string> url_list() const;
   uint16_t client_port(int i) const { return nodes_.at(i).client_port; }
   uint16_t monitor_port(int i) const { return nodes_.at(i).monitor_port; }
   // The JetStream store directory of node i.
