@@ -165,7 +165,7 @@ uint32_t LogPublisher::Route(const Event& event) {
   const uint32_t n = options_.layout.partitions;
   std::string_view older;
   std::string_view newer;
-  if (event.type == EventType::kAlias) {
+  if (event.type == EventType::kAlias && !event.previous_id.empty()) {
     older = event.previous_id;
     newer = event.lead_key();
   } else if (event.type == EventType::kIdentify && !event.user_id.empty() &&
