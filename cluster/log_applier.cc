@@ -11,7 +11,7 @@ namespace handoff {
 namespace {
 
 // An idle applier looks for new events this often: the most a read lags behind the log.
-constexpr int64_t kIdleWaitMs = 5;
+constexpr auto kIdleWait = std::chrono::milliseconds(5);
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
 constexpr int64_t kStaleCheckMs = 1000;
 
@@ -52,6 +52,11 @@ void LogApplier::Own(uint32_t partition) {
 void LogApplier::Disown(uint32_t partition) {
   std::lock_guard<std::mutex> lock(own_mu_);
   own_changes_.emplace_back(partition, false);
+}
+
+void LogApplier::Pause(std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  shared_->cv.wait_for(lock, wait, [this] { return stopping_.load(); });
 }
 
 void LogApplier::TakeOwnership() {
@@ -165,8 +170,7 @@ void LogApplier::Loop() {
     if (owned_.empty()) {
       // The stream's partition count first: ownership is by partition.
       if (!EnsureEventStream(link_->js(), &options_.layout).ok()) {
-        std::unique_lock<std::mutex> lock(shared_->mu);
-        shared_->cv.wait_for(lock, kRetryWait, [this] { return stopping_.load(); });
+        Pause(kRetryWait);
         continue;
       }
       owned_.assign(options_.layout.partitions, false);
@@ -179,14 +183,11 @@ void LogApplier::Loop() {
         natsSubscription_Destroy(subscription_);
         subscription_ = nullptr;
       }
-      std::unique_lock<std::mutex> lock(shared_->mu);
-      shared_->cv.wait_for(lock, std::chrono::milliseconds(kIdleWaitMs),
-                           [this] { return stopping_.load(); });
+      Pause(kIdleWait);
       continue;
     }
     if (subscription_ == nullptr && !Subscribe()) {
-      std::unique_lock<std::mutex> lock(shared_->mu);
-      shared_->cv.wait_for(lock, kRetryWait, [this] { return stopping_.load(); });
+      Pause(kRetryWait);
       continue;
     }
     // NoWait: the server answers each request at once with what it holds, and the request is
@@ -206,12 +207,8 @@ void LogApplier::Loop() {
       natsMsgList_Destroy(&list);
       // Nothing new: look again shortly. Or a consumer that is gone with its server: after a
       // second of silence, ask the stream whether it holds more.
-      {
-        std::unique_lock<std::mutex> lock(shared_->mu);
-        shared_->cv.wait_for(lock, std::chrono::milliseconds(kIdleWaitMs),
-                             [this] { return stopping_.load(); });
-      }
-      if (++idle_fetches_ * kIdleWaitMs >= kStaleCheckMs) {
+      Pause(kIdleWait);
+      if (++idle_fetches_ * kIdleWait.count() >= kStaleCheckMs) {
         idle_fetches_ = 0;
         EventStreamState state;
         if (EnsureEventStream(link_->js(), &options_.layout, &state).ok() &&

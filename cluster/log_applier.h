@@ -68,9 +68,6 @@ class LogApplier {
   LogApplier(const LogApplier&) = delete;
   LogApplier& operator=(const LogApplier&) = delete;
 
-  // The last sequence read that the engine has made durable.
-  uint64_t durable_seq() const { return options_.progress->durable_seq.load(); }
-
   // This node applies `partition` from now on / no longer: taken when the lease round that made
   // the change is over (LogProgress::rounds). Thread-safe.
   void Own(uint32_t partition);
@@ -89,6 +86,8 @@ class LogApplier {
   // A consumer from just after last_read_seq_; false (after logging) while the stream is not
   // reachable.
   bool Subscribe();
+  // Waits `wait`, or less when the applier stops.
+  void Pause(std::chrono::milliseconds wait);
   // Takes the ownership changes of the lease rounds finished since the last call; may move the
   // read position back.
   void TakeOwnership();

@@ -88,8 +88,6 @@ void LogPublisher::Submit(IngestBatch batch) {
   cv_.notify_all();
 }
 
-uint64_t LogPublisher::pending_messages() const { return in_flight_.load(); }
-
 void LogPublisher::Loop() {
   pthread_setname_np(pthread_self(), "cluster-publish");
   // Nothing is published before the stream's partition count is known, nor routed before the
@@ -310,7 +308,6 @@ void LogPublisher::Send(Partition& partition, uint32_t p,
     return;
   }
   partition.in_flight = true;
-  in_flight_.fetch_add(1);
 }
 
 void LogPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* /*error*/,
@@ -337,7 +334,6 @@ void LogPublisher::Answered(const Answer& answer, std::chrono::steady_clock::tim
     return;  // impossible: one message per partition is in flight
   }
   partition.in_flight = false;
-  in_flight_.fetch_sub(1);
   if (!answer.stored) {
     // JetStream has no leader for a moment, or the link moves to another server: wait a little,
     // then send the same message again.

@@ -28,7 +28,6 @@
 // NATS. cnats' threads only hand the publish answers back to it.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -69,9 +68,6 @@ class LogPublisher : public IngestSink {
   ~LogPublisher() override;
 
   void Submit(IngestBatch batch) override;
-
-  // Messages published and not yet answered (for metrics and tests).
-  uint64_t pending_messages() const;
 
  private:
   // A batch waiting for the messages that hold its events.
@@ -141,7 +137,6 @@ class LogPublisher : public IngestSink {
 
   LogPublisherOptions options_;
   std::unique_ptr<NatsLink> link_;
-  std::atomic<uint64_t> in_flight_{0};
 
   // Publisher thread only.
   std::string msg_id_prefix_;  // node/boot/
