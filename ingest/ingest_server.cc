@@ -39,8 +39,11 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     MaybeRead();
   }
 
-  // Reads again if nothing else holds it back (IngestServer::ResumeUnderTotal).
-  void Resume() { MaybeRead(); }
+  // Its turn in IngestServer::waiting_ came: reads what the socket holds.
+  void TakeTurn() {
+    waiting_for_total_ = false;
+    ReadNow();
+  }
 
   void Close() {
     if (closed_) {
@@ -61,9 +64,9 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
   };
 
   // Replies never pause reading (a sender may never read, SPEC 3); only the engine's backlog
-  // does.
+  // does, this connection's own or every connection's together (then it waits for its turn).
   bool ShouldRead() const {
-    return !closed_ && !reading_ && !read_done_ &&
+    return !closed_ && !reading_ && !read_done_ && !waiting_for_total_ &&
            inflight_bytes_ < server_->options_.max_inflight_bytes;
   }
 
@@ -84,12 +87,9 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     server_->metrics_->RepliesDropped(1);
   }
 
+  // Waits until the socket is readable. Idle connections wait here and hold no turn.
   void MaybeRead() {
     if (!ShouldRead()) {
-      return;
-    }
-    if (server_->inflight_bytes_ >= server_->options_.max_total_inflight_bytes) {
-      server_->paused_for_total_ = true;  // woken by the OnDurable that brings the total down
       return;
     }
     reading_ = true;
@@ -98,21 +98,33 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
         [self = shared_from_this()](const boost::system::error_code& ec) { self->OnReadable(ec); });
   }
 
-  // Reads into the server's shared buffer, which OnRead frames before anything else reads.
-  void OnReadable(boost::system::error_code ec) {
-    size_t n = 0;
-    if (!ec && !closed_ && server_->inflight_bytes_ >= server_->options_.max_total_inflight_bytes) {
-      reading_ = false;  // others filled the total while this one waited
-      server_->paused_for_total_ = true;
+  // The socket has bytes (or an end): read them now, or, when every connection's input in flight
+  // is at max_total_inflight_bytes or others already wait for room, take a turn at the back of
+  // the server's line. Turns go in the order connections became readable, so a flood of busy
+  // connections delays a quiet one by at most one read each, never indefinitely.
+  void OnReadable(const boost::system::error_code& ec) {
+    reading_ = false;
+    if (ec || closed_) {
+      OnRead(ec, 0);  // a closed connection stops there
       return;
     }
-    if (!ec && !closed_) {
-      n = socket_.read_some(asio::buffer(server_->read_buffer_), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        reading_ = false;
-        MaybeRead();
-        return;
-      }
+    if (!server_->MayReadNow()) {
+      waiting_for_total_ = true;
+      server_->waiting_.push_back(shared_from_this());
+      return;
+    }
+    ReadNow();
+  }
+
+  void ReadNow() {
+    if (closed_) {
+      return;
+    }
+    boost::system::error_code ec;
+    const size_t n = socket_.read_some(asio::buffer(server_->read_buffer_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      MaybeRead();
+      return;
     }
     OnRead(ec, n);
   }
@@ -203,7 +215,7 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
     inflight_.pop_front();
     inflight_bytes_ -= done.bytes;
     server_->inflight_bytes_ -= done.bytes;
-    server_->ResumeUnderTotal();
+    server_->ReadWaiting();
     if (closed_) {
       return;
     }
@@ -279,8 +291,9 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
   uint64_t dropped_count_ = 0;
   uint64_t dropped_first_line_ = 0;
   uint64_t dropped_last_line_ = 0;
-  std::string writing_;  // bytes the socket is writing now
-  bool reading_ = false;
+  std::string writing_;             // bytes the socket is writing now
+  bool reading_ = false;            // waiting for the socket to become readable
+  bool waiting_for_total_ = false;  // in IngestServer::waiting_ for its turn
   bool read_done_ = false;
   bool failed_ = false;
   bool closed_ = false;
@@ -322,18 +335,20 @@ void IngestServer::Accept() {
                         .open_connections = [this] { return connections_.size(); }});
 }
 
-void IngestServer::ResumeUnderTotal() {
-  if (!paused_for_total_ || inflight_bytes_ >= options_.max_total_inflight_bytes) {
-    return;
-  }
-  paused_for_total_ = false;
-  auto conns = connections_;  // a copy: MaybeRead may close a connection
-  for (const auto& c : conns) {
-    c->Resume();
+bool IngestServer::MayReadNow() const {
+  return waiting_.empty() && inflight_bytes_ < options_.max_total_inflight_bytes;
+}
+
+void IngestServer::ReadWaiting() {
+  while (!waiting_.empty() && inflight_bytes_ < options_.max_total_inflight_bytes) {
+    std::shared_ptr<IngestConnection> next = std::move(waiting_.front());
+    waiting_.pop_front();
+    next->TakeTurn();  // each read adds to inflight_bytes_ at once
   }
 }
 
 void IngestServer::Stop() {
+  waiting_.clear();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   auto conns = connections_;

@@ -7,7 +7,10 @@
 // waits to be written).
 //
 // Nothing grows without bound: a connection stops reading while too many of its input bytes wait
-// for the engine (backpressure to the sender). Replies never stop it: once the error lines a
+// for the engine (backpressure to the sender), and all stop while the total of every
+// connection's bytes in flight is at max_total_inflight_bytes; readable connections then take
+// turns in the order they became readable, so a flood delays a quiet tracker by one read per
+// flooding connection, never starves it. Replies never stop it: once the error lines a
 // client has not read pass max_reply_bytes, later ones are counted, and one
 // {"error":"replies_dropped",...} line stands for them when the socket takes more; acks coalesce
 // into one number. Other connections go on. Runs on one io_context thread; not thread-safe beyond
@@ -16,6 +19,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -63,8 +67,11 @@ class IngestServer {
  private:
   friend class IngestConnection;
   void Accept();
-  // Resumes the connections paused by max_total_inflight_bytes once the total is under it.
-  void ResumeUnderTotal();
+  // False while every connection's input in flight is at max_total_inflight_bytes, or while
+  // other connections wait for their turn to read.
+  bool MayReadNow() const;
+  // Gives waiting connections their turns, first come first served, while the total has room.
+  void ReadWaiting();
 
   boost::asio::io_context& io_;
   const IngestServerOptions options_;
@@ -77,8 +84,10 @@ class IngestServer {
   // no read buffer of its own.
   std::vector<char> read_buffer_;
   std::unordered_set<std::shared_ptr<IngestConnection>> connections_;
-  size_t inflight_bytes_ = 0;      // every connection's input in flight in the engine
-  bool paused_for_total_ = false;  // a connection stopped reading for max_total_inflight_bytes
+  size_t inflight_bytes_ = 0;  // every connection's input in flight in the engine
+  // Readable connections waiting for room under max_total_inflight_bytes, in the order they
+  // became readable; each is here at most once.
+  std::deque<std::shared_ptr<IngestConnection>> waiting_;
 };
 
 }  // namespace handoff

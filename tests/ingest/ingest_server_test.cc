@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <memory>
@@ -62,12 +63,13 @@ class FakeSink final : public IngestSink {
                  [&] { return message_ids_.size() >= n; });
     return message_ids_;
   }
-  void Release() {
+  // Completes the held batches; later ones complete at once unless `keep_holding`.
+  void Release(bool keep_holding = false) {
     std::vector<IngestDone> held;
     {
       std::lock_guard<std::mutex> lock(mu_);
       held.swap(held_);
-      hold_ = false;
+      hold_ = keep_holding;
     }
     for (IngestDone& done : held) {
       done(Status::Ok());
@@ -332,6 +334,125 @@ TEST(IngestServerTotalTest, ConnectionsTogetherPauseAtTheTotalAndResume) {
       ack = client->ReadLine();
     } while (ack.has_value() && *ack != R"({"ack":)" + std::to_string(kLinesEach) + "}");
     EXPECT_TRUE(ack.has_value());
+  }
+  asio::post(io, [&] { server.Stop(); });
+  guard.reset();
+  io_thread.join();
+}
+
+// A connection that arrived, or had bytes unread, while the total was full is read once there is
+// room, even if its sender sends nothing more. The sockets are edge-triggered: waiting for
+// "readable" again would wait for bytes that never come.
+TEST(IngestServerTotalTest, BytesThatArrivedWhileTheTotalWasFullAreReadWithoutMoreBytes) {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  FakeSink sink;
+  sink.set_hold(true);
+  Metrics metrics;
+  ManualClock clock{1'800'000'000};
+  IngestServerOptions options;
+  options.max_total_inflight_bytes = 16 << 10;
+  options.read_chunk_bytes = 4 << 10;
+  IngestServer server(io, options, &sink, &metrics, &clock);
+  ASSERT_OK(server.Listen("127.0.0.1", 0));
+  std::thread io_thread([&] { io.run(); });
+
+  constexpr int kLines = 1000;  // ~70 KB: four times the total
+  Client busy(server.port());
+  ASSERT_TRUE(busy.connected());
+  std::string bytes;
+  for (int i = 0; i < kLines; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof(id), "b-%05d", i);
+    bytes += Track(id);
+  }
+  busy.Send(bytes);
+  const size_t line_bytes = Track("b-00000").size();
+  sink.WaitForEvents(options.max_total_inflight_bytes / line_bytes);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the total is full
+  Client quiet(server.port());
+  ASSERT_TRUE(quiet.connected());
+  quiet.Send(Track("quiet"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // arrived while full
+  // Room comes back a batch at a time; neither client sends another byte.
+  bool all_read = false;
+  for (int round = 0; round < 400 && !all_read; ++round) {
+    sink.Release(/*keep_holding=*/true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    all_read = sink.WaitForEvents(0).size() == kLines + 1u;
+  }
+  EXPECT_TRUE(all_read) << sink.WaitForEvents(0).size() << " of " << kLines + 1 << " read";
+  sink.Release();
+  asio::post(io, [&] { server.Stop(); });
+  guard.reset();
+  io_thread.join();
+}
+
+// Past the total, readable connections take turns in the order they became readable: a quiet
+// tracker that sends one line beside busy connections waits for about one read of each, not for
+// them to run dry. Before the turns, every resume raced all connections for the room freed.
+TEST(IngestServerTotalTest, AQuietConnectionGetsItsTurnBesideAFlood) {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  FakeSink sink;
+  sink.set_hold(true);
+  Metrics metrics;
+  ManualClock clock{1'800'000'000};
+  IngestServerOptions options;
+  options.max_inflight_bytes = 1 << 20;
+  options.max_total_inflight_bytes = 32 << 10;
+  options.read_chunk_bytes = 4 << 10;
+  IngestServer server(io, options, &sink, &metrics, &clock);
+  ASSERT_OK(server.Listen("127.0.0.1", 0));
+  std::thread io_thread([&] { io.run(); });
+
+  constexpr int kFlooders = 8;
+  constexpr int kLinesEach = 1000;
+  const size_t line_bytes = Track("f0-00000").size();
+  std::vector<std::unique_ptr<Client>> flooders;
+  std::vector<std::thread> senders;
+  for (int c = 0; c < kFlooders; ++c) {
+    flooders.push_back(std::make_unique<Client>(server.port()));
+    ASSERT_TRUE(flooders.back()->connected());
+    std::string bytes;
+    for (int i = 0; i < kLinesEach; ++i) {
+      char id[16];
+      std::snprintf(id, sizeof(id), "f%d-%05d", c, i);
+      bytes += Track(id);
+    }
+    senders.emplace_back([client = flooders.back().get(), bytes] { client->Send(bytes); });
+  }
+  // The total fills; the flooders still have most of their lines to send.
+  const size_t before_quiet =
+      sink.WaitForEvents(options.max_total_inflight_bytes / line_bytes).size();
+  ASSERT_LT(before_quiet, static_cast<size_t>(kFlooders * kLinesEach) / 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // every flooder waits its turn
+  Client quiet(server.port());
+  ASSERT_TRUE(quiet.connected());
+  quiet.Send(Track("quiet"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the quiet one is in line too
+
+  std::vector<std::string> ids;
+  auto quiet_at = ids.end();
+  for (int round = 0; round < 1000 && quiet_at == ids.end(); ++round) {
+    sink.Release(/*keep_holding=*/true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ids = sink.WaitForEvents(0);
+    quiet_at = std::find(ids.begin(), ids.end(), "quiet");
+  }
+  ASSERT_NE(quiet_at, ids.end());
+  const size_t flood_lines_before = static_cast<size_t>(quiet_at - ids.begin());
+  // What was in flight when it became readable, then one read per flooder (and the line each
+  // read completes), with a round to spare for the moment it joined the line.
+  const size_t bound = before_quiet + options.max_total_inflight_bytes / line_bytes +
+                       2 * kFlooders * (options.read_chunk_bytes / line_bytes + 1);
+  EXPECT_LE(flood_lines_before, bound);
+  EXPECT_LT(bound, static_cast<size_t>(kFlooders * kLinesEach) / 2);  // the bound means something
+  sink.Release();
+  EXPECT_EQ(sink.WaitForEvents(kFlooders * kLinesEach + 1).size(),
+            static_cast<size_t>(kFlooders * kLinesEach + 1));
+  for (std::thread& t : senders) {
+    t.join();
   }
   asio::post(io, [&] { server.Stop(); });
   guard.reset();
