@@ -21,6 +21,7 @@
 #include "base/metrics.h"
 #include "core/engine.h"
 #include "handoff/clock.h"
+#include "ingest/admin_sink.h"
 #include "net/http_server.h"
 #include "net/http_util.h"
 #include "rules/rule_loader.h"
@@ -36,6 +37,9 @@ struct ApiContext {
   EventStreams* streams = nullptr;          // GET /v1/stream's outbox readers
   BacktestJobs* backtests = nullptr;        // POST /v1/rules/backtest's jobs
   uint64_t backtest_max_leads = 1'000'000;  // leads a backtest replays in memory at once
+  // Cluster mode: admin changes (reps' availability, account owners) go here so they hold on
+  // every node (api/admin_changes.h); null in the single daemon, which changes its engine.
+  AdminSink* admin = nullptr;
 };
 
 using ApiHandler = void(ApiContext& api, const HttpRequest& request, const PathParams& params,

@@ -53,6 +53,10 @@ class HttpApi {
 
   void Handle(HttpRequest&& request, HttpRespond respond);
 
+  // Cluster mode: admin changes go to `admin` (borrowed), so they hold on every node. Call
+  // before the HTTP server starts.
+  void set_admin_sink(AdminSink* admin) { context_.admin = admin; }
+
   // Records through `head` are committed: wakes GET /v1/stream clients waiting for them. Any
   // thread; for the outbox listener (Outbox::SetListener), beside the subscriber server's.
   void NotifyOutboxHead(uint64_t head) { streams_.NotifyOutboxHead(head); }

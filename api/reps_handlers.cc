@@ -1,3 +1,4 @@
+#include "api/admin_changes.h"
 #include "api/handlers.h"
 
 namespace handoff {
@@ -49,6 +50,41 @@ const Value* BodyField(ApiContext& api, const HttpRequest& request, std::string_
   return holder->Find(name);
 }
 
+// Cluster mode: stores the change for every node once `valid` (run on the engine thread: the
+// rules in force here are every node's) says it may go, and answers `ok_body()` once this node
+// has applied it; an invalid one gets valid's answer, a change NATS cannot store 503.
+void PutForEveryNode(ApiContext& api, std::string key, std::string value,
+                     std::function<std::optional<HttpResponse>(Engine*)> valid,
+                     std::function<std::string(Engine*)> ok_body, HttpRespond respond) {
+  Engine* engine = api.engine;
+  AdminSink* admin = api.admin;
+  engine->RunOnEngine([engine, admin, key = std::move(key), value = std::move(value),
+                       valid = std::move(valid), ok_body = std::move(ok_body),
+                       respond = std::move(respond)]() mutable {
+    if (std::optional<HttpResponse> refused = valid(engine); refused.has_value()) {
+      respond(std::move(*refused));
+      return;
+    }
+    admin->Put(std::move(key), std::move(value),
+               [engine, ok_body = std::move(ok_body), respond](const Status& st) {
+                 if (!st.ok()) {
+                   respond(JsonErrorResponse(503, "unavailable", st.ToString()));
+                   return;
+                 }
+                 // Read back on the engine thread, as the single daemon answers.
+                 engine->RunOnEngine(
+                     [engine, ok_body, respond] { respond(JsonResponse(200, ok_body(engine))); });
+               });
+  });
+}
+
+std::string AvailabilityJson(const std::string& rep, bool online) {
+  std::string out = "{\"id\":";
+  AppendJsonString(rep, &out);
+  out += online ? ",\"online\":true}" : ",\"online\":false}";
+  return out;
+}
+
 }  // namespace
 
 void ListReps(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
@@ -66,19 +102,30 @@ void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathP
     respond(JsonErrorResponse(400, "bad_request", "expected {\"online\": true|false}"));
     return;
   }
+  const std::string& rep = params.Get("id");
+  const bool on = online->as_bool();
+  if (api.admin != nullptr) {
+    PutForEveryNode(
+        api, RepAvailabilityKey(rep), RepAvailabilityValue(on),
+        [rep](Engine* engine) -> std::optional<HttpResponse> {
+          if (Status st = engine->router().CheckRep(rep); !st.ok()) {
+            return JsonErrorResponse(404, "not_found", st.message());
+          }
+          return std::nullopt;
+        },
+        [rep, on](Engine*) { return AvailabilityJson(rep, on); }, std::move(respond));
+    return;
+  }
   Engine* engine = api.engine;
-  engine->RunOnEngine(
-      [engine, rep = params.Get("id"), on = online->as_bool(), respond = std::move(respond)] {
-        Status st = engine->router().SetOnline(rep, on);
-        if (!st.ok()) {
-          respond(JsonErrorResponse(404, "not_found", st.message()));
-          return;
-        }
-        std::string out = "{\"id\":";
-        AppendJsonString(rep, &out);
-        out += on ? ",\"online\":true}" : ",\"online\":false}";
-        engine->AfterCommit([respond, out = std::move(out)] { respond(JsonResponse(200, out)); });
-      });
+  engine->RunOnEngine([engine, rep, on, respond = std::move(respond)] {
+    Status st = engine->router().SetOnline(rep, on);
+    if (!st.ok()) {
+      respond(JsonErrorResponse(404, "not_found", st.message()));
+      return;
+    }
+    engine->AfterCommit(
+        [respond, out = AvailabilityJson(rep, on)] { respond(JsonResponse(200, out)); });
+  });
 }
 
 void GetAccountOwner(ApiContext& api, const HttpRequest&, const PathParams& params,
@@ -100,6 +147,23 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
   const Value* owner = BodyField(api, request, "owner", &body);
   if (owner == nullptr || !owner->is_string() || owner->as_string().empty()) {
     respond(JsonErrorResponse(400, "bad_request", "expected {\"owner\": \"REP\"}"));
+    return;
+  }
+  if (api.admin != nullptr) {
+    const std::string& domain = params.Get("domain");
+    const std::string rep = owner->as_string();
+    PutForEveryNode(
+        api, AccountOwnerKey(domain), rep,
+        [rep](Engine* engine) -> std::optional<HttpResponse> {
+          if (Status st = engine->router().CheckRep(rep); !st.ok()) {
+            return JsonErrorResponse(422, "unknown_rep", st.message());
+          }
+          return std::nullopt;
+        },
+        [domain](Engine* engine) {
+          return AccountOwnerJson(domain, engine->router().AccountOwner(domain));
+        },
+        std::move(respond));
     return;
   }
   Engine* engine = api.engine;

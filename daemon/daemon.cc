@@ -15,9 +15,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "api/admin_changes.h"
 #include "api/http_api.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "cluster/admin_replica.h"
 #include "cluster/log_applier.h"
 #include "cluster/log_publisher.h"
 #include "cluster/partition_leases.h"
@@ -136,6 +138,7 @@ struct Daemon::Impl {
   std::unique_ptr<LogApplier> applier;
   std::unique_ptr<LeasesToApplier> lease_listener;
   std::unique_ptr<PartitionLeases> leases;
+  std::unique_ptr<AdminReplica> admin;  // admin state every node holds alike
   std::shared_ptr<LogProgress> log_progress = std::make_shared<LogProgress>();
   std::unique_ptr<IngestServer> ingest;
   std::unique_ptr<SubscriberServer> subscribe;
@@ -193,6 +196,7 @@ Daemon::~Daemon() {
   // The leases first (handed back at once, so the other nodes take them over at their next
   // round), then the applier: nothing more reaches the engine from the log while it stops.
   impl_->leases.reset();
+  impl_->admin.reset();  // its apply waits on the engine: gone before the engine stops
   impl_->applier.reset();
   impl_->publisher.reset();
   if (impl_->engine) {
@@ -306,6 +310,18 @@ Status Daemon::Start() {
       return leases.status();
     }
     d.leases = std::move(leases.value());
+    AdminReplicaOptions admin_options;
+    admin_options.urls = o.cluster_urls;
+    admin_options.node_id = o.cluster_node_id;
+    admin_options.apply = [engine = d.engine.get()](std::string_view key, std::string_view value) {
+      return ApplyAdminChange(engine, key, value);
+    };
+    auto admin = AdminReplica::Open(std::move(admin_options));
+    if (!admin.ok()) {
+      return admin.status();
+    }
+    d.admin = std::move(admin.value());
+    d.api->set_admin_sink(d.admin.get());
     LogInfo("cluster node " + o.cluster_node_id + ": " + std::to_string(o.cluster_urls.size()) +
             " NATS URLs, partition leases of " + std::to_string(o.cluster_lease) + " s");
   }

@@ -120,6 +120,8 @@ class Router {
   void Tick();
 
   // Admin API.
+  // NotFound when `rep` is not in the rules in force; changes nothing.
+  Status CheckRep(std::string_view rep) const;
   // NotFound when `rep` is not in the rules in force.
   Status SetOnline(std::string_view rep, bool online);
   std::vector<RepView> Reps();

@@ -20,11 +20,19 @@ bool Router::IsFreeMailDomain(std::string_view domain) {
   return kFree.contains(domain);
 }
 
-Status Router::SetOnline(std::string_view rep, bool online) {
+Status Router::CheckRep(std::string_view rep) const {
   auto it = reps_.find(std::string(rep));
   if (it == reps_.end() || it->second.def_index < 0) {
     return Status::NotFound("no rep \"" + std::string(rep) + "\" in the routing rules");
   }
+  return Status::Ok();
+}
+
+Status Router::SetOnline(std::string_view rep, bool online) {
+  if (Status st = CheckRep(rep); !st.ok()) {
+    return st;
+  }
+  auto it = reps_.find(std::string(rep));
   if (it->second.online != online) {
     it->second.online = online;
     MarkRepsDirty();
@@ -82,9 +90,8 @@ std::vector<RepView> Router::Reps() {
 }
 
 Status Router::SetAccountOwner(std::string_view domain, std::string_view rep) {
-  auto it = reps_.find(std::string(rep));
-  if (it == reps_.end() || it->second.def_index < 0) {
-    return Status::NotFound("no rep \"" + std::string(rep) + "\" in the routing rules");
+  if (Status st = CheckRep(rep); !st.ok()) {
+    return st;
   }
   accounts_[AsciiLowerCopy(domain)] = std::string(rep);
   accounts_dirty_ = true;

@@ -419,5 +419,72 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
   expect_every_lead_on_some_node(kLeads);
 }
 
+// Admin state is global (docs/cluster.md): a rep's availability or an account's owner PUT on one
+// node holds there when the answer comes and on the others soon after; a node that was down
+// meanwhile catches up when it starts.
+TEST_F(ClusterTest, AdminChangesOnOneNodeHoldOnEveryNode) {
+  DaemonProcess other{DaemonOptions{}};
+  other.options().rules = ExampleRulesAlwaysOpen(other);
+  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
+  ASSERT_OK(other.Start());
+  auto online = [](DaemonProcess& d, const std::string& rep) -> std::string {
+    HttpResult r = HttpClient(d.http_port()).Get("/v1/reps");
+    const Value json = r.Json();
+    const Value* reps = JsonAt(json, "reps");
+    if (reps == nullptr || !reps->is_array()) {
+      return "no reps: " + r.body;
+    }
+    for (const Value& v : reps->as_array()) {
+      if (JsonString(v, "id") == rep) {
+        const Value* on = JsonAt(v, "online");
+        return on == nullptr ? "absent" : on->ToJson();
+      }
+    }
+    return "no " + rep;
+  };
+  auto owner = [](DaemonProcess& d, const std::string& domain) {
+    HttpResult r = HttpClient(d.http_port()).Get("/v1/accounts/" + domain);
+    return r.status == 200 ? JsonString(r.Json(), "owner") : std::to_string(r.status);
+  };
+  // The first change waits for NATS to be ready (the bucket is made on first use).
+  HttpResult r;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        r = HttpClient(node_.http_port()).Put("/v1/reps/alice/availability", R"({"online":false})");
+        return r.status == 200;
+      },
+      60, 0.2))
+      << r.status << " " << r.body;
+  EXPECT_EQ(r.body, R"({"id":"alice","online":false})");
+  EXPECT_EQ(online(node_, "alice"), "false");  // here, when the answer came
+  EXPECT_TRUE(WaitUntil([&] { return online(other, "alice") == "false"; }, 30, 0.1))
+      << online(other, "alice");
+
+  r = HttpClient(other.http_port()).Put("/v1/accounts/Acme.com", R"({"owner":"dan"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonString(r.Json(), "owner"), "dan");
+  EXPECT_TRUE(WaitUntil([&] { return owner(node_, "acme.com") == "dan"; }, 30, 0.1))
+      << owner(node_, "acme.com");
+
+  // Refused as the single daemon refuses, and stored nowhere.
+  r = HttpClient(node_.http_port()).Put("/v1/reps/nobody/availability", R"({"online":false})");
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = HttpClient(node_.http_port()).Put("/v1/accounts/acme.com", R"({"owner":"nobody"})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(owner(other, "acme.com"), "dan");
+
+  // node-b is down while alice comes back and acme.com changes hands; it catches up at start.
+  ASSERT_OK(other.Kill9());
+  r = HttpClient(node_.http_port()).Put("/v1/reps/alice/availability", R"({"online":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = HttpClient(node_.http_port()).Put("/v1/accounts/acme.com", R"({"owner":"erin"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_OK(other.Start());
+  EXPECT_TRUE(WaitUntil(
+      [&] { return online(other, "alice") == "true" && owner(other, "acme.com") == "erin"; }, 30,
+      0.1))
+      << online(other, "alice") << " " << owner(other, "acme.com");
+}
+
 }  // namespace
 }  // namespace handoff::testing

@@ -1,0 +1,29 @@
+// The admin changes cluster mode replicates (ingest/admin_sink.h, cluster/admin_replica.h): the
+// key and value each one is stored as, and how a node applies one to its engine.
+//
+// Keys (the bucket allows letters, digits and -_=/. only, so ids are hex-encoded):
+//   rep.<hex rep id>            "online" or "away"      PUT /v1/reps/{id}/availability
+//   account.<hex lower domain>  the owning rep's id     PUT /v1/accounts/{domain}
+// A value is the state the admin asked for, so applying it again changes nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/engine.h"
+#include "handoff/status.h"
+
+namespace handoff {
+
+std::string RepAvailabilityKey(std::string_view rep);
+std::string RepAvailabilityValue(bool online);
+std::string AccountOwnerKey(std::string_view domain);
+
+// Applies the change stored under `key` on `engine` and returns once the commit that holds it is
+// durable: NotFound for a rep the rules in force do not have, InvalidArgument for a key or value
+// this version does not know (written by a newer Handoff), Unavailable when the engine does not
+// answer within a minute. Blocks: call it from the replica's thread, never the engine's or an
+// io thread. Thread-safe.
+Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value);
+
+}  // namespace handoff
