@@ -266,7 +266,13 @@ bool LogApplier::Take(natsMsg* msg) {
     return true;  // another node's partition, or applied here before the read moved back
   }
   const std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
-  if (!DecodeLogMessage(payload, &batch_.events, &batch_.origins)) {
+  const size_t first = batch_.origins.size();
+  if (DecodeLogMessage(payload, &batch_.events, &batch_.origins)) {
+    // Every node orders these events by their place in the log (EventOrigin::apply_order).
+    for (size_t i = first; i < batch_.origins.size(); ++i) {
+      batch_.origins[i].apply_order = LogApplyOrder(seq, i - first);
+    }
+  } else {
     // Written by a newer Handoff or damaged: skipped whole (and said), never a crash or a stall.
     ++corrupt_;
     LogError("event log sequence " + std::to_string(seq) + ": unreadable message, skipped (" +

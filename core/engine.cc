@@ -377,9 +377,11 @@ void Engine::ApplyBatch(IngestBatch& batch) {
       event.timestamp = origin.received_at;
       event.has_timestamp = true;
     }
+    apply_order_ = origin.apply_order;
     ApplyEvent(event, origin.received_at);
     ++applied[t];
   }
+  apply_order_ = 0;
   for (const auto& [key, value] : batch.log_positions) {
     batch_.PutMeta(key, value);
   }
@@ -618,7 +620,7 @@ void Engine::ApplyToLead(LeadEntry& entry, const Event& event, EpochSeconds rece
 
 void Engine::LogApplied(Lead* lead, const Event& event, EpochSeconds received_at) {
   if (!history_.enabled()) {
-    history_.Append(nullptr, received_at, event, awards_scratch_);
+    history_.Append(nullptr, received_at, event, awards_scratch_, apply_order_);
     return;
   }
   // The lead's own chain comes first; a merged lead's other chains follow it.
@@ -630,7 +632,7 @@ void Engine::LogApplied(Lead* lead, const Event& event, EpochSeconds received_at
   for (const AwardedPoints& a : awarded_scratch_) {
     awards_scratch_.emplace_back(rules.rules[a.rule_index].id, a.points);
   }
-  history_.Append(&lead->history.front(), received_at, event, awards_scratch_);
+  history_.Append(&lead->history.front(), received_at, event, awards_scratch_, apply_order_);
 }
 
 void Engine::ApplyLink(const Event& event, std::string_view older_id, std::string_view newer_id,

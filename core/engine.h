@@ -244,7 +244,7 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   void ApplyEvent(const Event& event, EpochSeconds received_at);
   // Scores `event` on `entry`, logs it and acts on a stage change.
   void ApplyToLead(LeadEntry& entry, const Event& event, EpochSeconds received_at);
-  // Logs an applied event in the lead's own history chain.
+  // Logs an applied event in the lead's own history chain, as apply_order_ when it is not 0.
   void LogApplied(Lead* lead, const Event& event, EpochSeconds received_at);
   // An `alias`, or an `identify` with both ids: links `older` to `newer`'s lead (SPEC 8), merging
   // the older lead by replay when it has events, then applies the event.
@@ -369,6 +369,9 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   HistoryLog history_;
   std::vector<AwardedPoints> awarded_scratch_;
   std::vector<std::pair<std::string_view, double>> awards_scratch_;
+  // The event being applied's EventOrigin::apply_order (cluster mode), for its history entry;
+  // 0 outside ApplyBatch.
+  uint64_t apply_order_ = 0;
   EpochSeconds next_history_trim_ = 0;
   // The funnel (SPEC 12): fed by Publish, flushed with every seal.
   Funnel funnel_;

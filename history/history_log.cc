@@ -80,8 +80,10 @@ uint32_t HistoryLog::BucketOf(std::string_view lead) {
 }
 
 uint64_t HistoryLog::Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
-                            const std::vector<std::pair<std::string_view, double>>& awards) {
-  const uint64_t seq = next_apply_seq_++;
+                            const std::vector<std::pair<std::string_view, double>>& awards,
+                            uint64_t apply_seq) {
+  const uint64_t seq = apply_seq != 0 ? apply_seq : next_apply_seq_;
+  next_apply_seq_ = std::max(next_apply_seq_, seq + 1);
   if (!enabled_) {
     return seq;
   }

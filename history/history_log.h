@@ -56,9 +56,12 @@ class HistoryLog {
   uint64_t next_apply_seq() const { return next_apply_seq_; }
 
   // Records an applied event of the lead whose chain is `chain` (chain->lead is the lead's id;
-  // chain->head moves to this block). Returns its apply seq.
+  // chain->head moves to this block). Returns its apply seq: `apply_seq` when not 0 (cluster
+  // mode: the event's place in the log; a partition rebuilt after a takeover goes back), else one
+  // past every apply seq given so far.
   uint64_t Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
-                  const std::vector<std::pair<std::string_view, double>>& awards);
+                  const std::vector<std::pair<std::string_view, double>>& awards,
+                  uint64_t apply_seq = 0);
 
   // Adds this block's buckets and the next apply seq to `batch`; the block is then done. `now`
   // is the block's time (for retention).

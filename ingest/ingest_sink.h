@@ -25,7 +25,16 @@ using IngestDone = std::function<void(const Status&)>;
 struct EventOrigin {
   Transport transport = Transport::kTcp;
   EpochSeconds received_at = 0;
+  // Cluster mode: the event's place in the cluster's event log, LogApplyOrder(stream sequence,
+  // index in its message), which the history keeps as the event's apply order. So every node
+  // orders a lead's events the same way whenever it applied them (a partition rebuilt after a
+  // takeover, a merge of leads from two partitions). 0: the sink numbers the event itself.
+  uint64_t apply_order = 0;
 };
+
+// The apply order of the `index`-th event of the log message at stream sequence `seq` (a message
+// holds at most 4,096 events).
+constexpr uint64_t LogApplyOrder(uint64_t seq, uint64_t index) { return seq << 12 | index; }
 
 // Validated events from one read of one connection (or one HTTP request), in the order sent.
 struct IngestBatch {

@@ -110,6 +110,25 @@ TEST_F(HistoryLogTest, ARestartResumesBlocksAndApplySeqs) {
   EXPECT_EQ(entries[1].apply_seq, 2u);
 }
 
+// Cluster mode gives each entry its place in the event log: a partition rebuilt after a takeover
+// appends entries that belong before ones already there, and two chains still read back in the
+// log's order (a merge of leads from two partitions).
+TEST_F(HistoryLogTest, GivenApplySeqsOrderTheHistoryWhateverTheAppendOrder) {
+  HistoryChain a{"a", 0};
+  HistoryChain b{"b", 0};
+  log_.Append(&a, kT0, Page("a", "a-at-20", kT0), {}, 20);
+  log_.Append(&a, kT0, Page("a", "a-at-40", kT0), {}, 40);
+  CommitBlock();
+  // Rebuilt later, from earlier in the log.
+  log_.Append(&b, kT0, Page("b", "b-at-10", kT0), {}, 10);
+  log_.Append(&b, kT0, Page("b", "b-at-30", kT0), {}, 30);
+  CommitBlock();
+  EXPECT_EQ(Ids({a, b}), (std::vector<std::string>{"b-at-10", "a-at-20", "b-at-30", "a-at-40"}));
+  // A locally numbered entry comes after every given one.
+  EXPECT_EQ(log_.next_apply_seq(), 41u);
+  EXPECT_EQ(log_.Append(&a, kT0, Page("a", "a-local", kT0), {}), 41u);
+}
+
 TEST_F(HistoryLogTest, EraseRemovesOnlyThatLeadsEntries) {
   HistoryChain a{"a", 0};
   HistoryChain b{"b", 0};

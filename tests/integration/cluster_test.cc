@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -417,6 +418,95 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
   SendAll(node_.ingest_port(), {second[1]});
   SendAll(single_.ingest_port(), second);
   expect_every_lead_on_some_node(kLeads);
+}
+
+// A lead's events are ordered by their place in the log on every node, however late a node
+// applied them: node-a rebuilds node-b's partitions after node-b dies, then merges leads whose
+// two ids it applied at different times. Each id's traits were set under both ids; the merged
+// lead takes the later one in the log's order, as the single daemon does. (Numbered by the node
+// in the order it applied them, the rebuilt partitions' events came after everything else.)
+TEST_F(ClusterTest, AMergeAfterATakeoverKeepsTheLogsOrder) {
+  const std::vector<std::string> lease = {"--cluster-lease", "4s"};
+  ASSERT_OK(node_.Stop());
+  node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(), lease.end());
+  ASSERT_OK(node_.Start());
+  DaemonProcess other{DaemonOptions{}};
+  other.options().rules = ExampleRulesAlwaysOpen(other);
+  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
+  other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(), lease.end());
+  ASSERT_OK(other.Start());
+  auto partitions = [](DaemonProcess& d) {
+    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
+    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
+  };
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
+      << partitions(node_) << " and " << partitions(other);
+
+  constexpr int kLeads = 30;
+  int message = 0;
+  auto phase = [&](int minute, const std::function<std::string(int)>& body) {
+    std::vector<Share> shares(2);
+    for (int i = 0; i < kLeads; ++i) {
+      char ts[40];
+      std::snprintf(ts, sizeof ts, "2026-11-21T%02d:%02d:00Z", minute / 60, minute % 60);
+      shares[i % 2].lines.push_back("{" + body(i) + R"(,"messageId":"o-)" +
+                                    std::to_string(message++) + R"(","timestamp":")" + ts + "\"}");
+    }
+    return shares;
+  };
+  auto send = [&](const std::vector<Share>& shares, bool both_nodes) {
+    if (both_nodes) {
+      SendAll(node_.ingest_port(), {shares[0]});
+      SendAll(other.ingest_port(), {shares[1]});
+    } else {
+      SendAll(node_.ingest_port(), shares);
+    }
+    SendAll(single_.ingest_port(), shares);
+  };
+  // The anonymous visitor's traits first, then the known lead's, each on its own partition.
+  send(phase(60,
+             [](int i) {
+               return R"("type":"identify","anonymousId":"anon-)" + std::to_string(i) +
+                      R"(","traits":{"title":"Intern","company":"Anon Co"})";
+             }),
+       true);
+  send(phase(120,
+             [](int i) {
+               return R"("type":"identify","userId":"user-)" + std::to_string(i) +
+                      R"(","traits":{"email":"u)" + std::to_string(i) +
+                      R"(@corp.com","title":"VP Sales","employees":400})";
+             }),
+       true);
+  send(phase(180,
+             [](int i) {
+               return R"("type":"track","anonymousId":"anon-)" + std::to_string(i) +
+                      R"(","event":"Webinar Attended")";
+             }),
+       true);
+  // node-b dies; node-a rebuilds its partitions from the stream.
+  ASSERT_OK(other.Kill9());
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 16; }, 60, 0.1)) << partitions(node_);
+  for (int i = 0; i < kLeads; ++i) {
+    for (const std::string id : {"anon-" + std::to_string(i), "user-" + std::to_string(i)}) {
+      EXPECT_TRUE(WaitUntil(
+          [&] { return LeadView(node_.http_port(), id) == LeadView(single_.http_port(), id); }, 60,
+          0.1))
+          << id;
+    }
+  }
+  // Each visitor is linked to its known lead: merges of leads node-a applied at different times.
+  send(phase(240,
+             [](int i) {
+               return R"("type":"alias","previousId":"anon-)" + std::to_string(i) +
+                      R"(","userId":"user-)" + std::to_string(i) + "\"";
+             }),
+       false);
+  std::vector<std::string> ids;
+  for (int i = 0; i < kLeads; ++i) {
+    ids.push_back("user-" + std::to_string(i));
+    ids.push_back("anon-" + std::to_string(i));
+  }
+  ExpectSameLeads(ids);
 }
 
 // Admin state is global (docs/cluster.md): a rep's availability or an account's owner PUT on one
