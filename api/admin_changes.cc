@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/ascii.h"
+#include "rules/sha256.h"
 
 namespace handoff {
 namespace {
@@ -16,6 +17,8 @@ constexpr std::string_view kAccountPrefix = "account.";
 constexpr std::string_view kOnline = "online";
 constexpr std::string_view kAway = "away";
 constexpr auto kEngineWait = std::chrono::seconds(60);
+constexpr std::string_view kReload = "reload";
+constexpr std::string_view kApply = "apply";
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -54,6 +57,15 @@ std::optional<std::string> Unhex(std::string_view hex) {
   return out;
 }
 
+// Waits for a promise's answer, at most kEngineWait.
+template <typename T>
+std::optional<T> Await(std::future<T>* answer) {
+  if (answer->wait_for(kEngineWait) != std::future_status::ready) {
+    return std::nullopt;
+  }
+  return answer->get();
+}
+
 // Runs `change` on the engine thread and waits until the commit holding it is durable.
 Status RunAndCommit(Engine* engine, std::function<Status(Engine*)> change) {
   auto result = std::make_shared<std::promise<Status>>();
@@ -66,13 +78,65 @@ Status RunAndCommit(Engine* engine, std::function<Status(Engine*)> change) {
     }
     engine->AfterCommit([result] { result->set_value(Status::Ok()); });
   });
-  if (answer.wait_for(kEngineWait) != std::future_status::ready) {
-    return Status::Unavailable("the engine did not apply the change within a minute");
+  std::optional<Status> st = Await(&answer);
+  return st.has_value()
+             ? std::move(*st)
+             : Status::Unavailable("the engine did not apply the change within a minute");
+}
+
+// The rules value: "<reload|apply>\n<sha256 of the file>\n<the file>".
+Status ApplyRules(Engine* engine, std::string_view value) {
+  const size_t kind_end = value.find('\n');
+  const size_t sha_end =
+      kind_end == std::string_view::npos ? kind_end : value.find('\n', kind_end + 1);
+  if (sha_end == std::string_view::npos) {
+    return Status::InvalidArgument("unreadable rules value");
   }
-  return answer.get();
+  const std::string_view kind = value.substr(0, kind_end);
+  const std::string_view sha = value.substr(kind_end + 1, sha_end - kind_end - 1);
+  if (kind != kReload && kind != kApply) {
+    return Status::InvalidArgument("unknown rules change " + std::string(kind));
+  }
+  if (engine->rules_info().sha256 == sha) {
+    return Status::Ok();  // in force here already (the node it came from, or applied before)
+  }
+  auto loaded = std::make_shared<std::promise<ReloadOutcome>>();
+  std::future<ReloadOutcome> load_answer = loaded->get_future();
+  engine->ReplaceRules(std::string(value.substr(sha_end + 1)),
+                       [loaded](const ReloadOutcome& outcome) { loaded->set_value(outcome); });
+  std::optional<ReloadOutcome> outcome = Await(&load_answer);
+  if (!outcome.has_value()) {
+    return Status::Unavailable("the rules did not load within a minute");
+  }
+  if (!outcome->ok) {
+    return Status::FailedPrecondition(
+        "the cluster's rules (sha256 " + std::string(sha) + ") do not load here: " +
+        (outcome->failure.empty() && !outcome->errors.empty() ? outcome->errors[0].message
+                                                              : outcome->failure));
+  }
+  if (kind == kApply) {
+    auto evaluated = std::make_shared<std::promise<bool>>();
+    std::future<bool> evaluate_answer = evaluated->get_future();
+    engine->RunOnEngine([engine, evaluated] {
+      engine->ReevaluateStages([evaluated](uint64_t, uint64_t) { evaluated->set_value(true); });
+    });
+    if (!Await(&evaluate_answer).has_value()) {
+      return Status::Unavailable("the stages were not evaluated again within a minute");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
+
+std::string RulesValue(std::string_view yaml, bool reevaluate) {
+  std::string out(reevaluate ? kApply : kReload);
+  out += '\n';
+  out += Sha256Hex(yaml);
+  out += '\n';
+  out.append(yaml);
+  return out;
+}
 
 std::string RepAvailabilityKey(std::string_view rep) { return std::string(kRepPrefix) + Hex(rep); }
 
@@ -101,6 +165,9 @@ Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view v
     return RunAndCommit(engine, [domain = std::move(*domain), rep = std::string(value)](Engine* e) {
       return e->router().SetAccountOwner(domain, rep);
     });
+  }
+  if (key == kRulesKey) {
+    return ApplyRules(engine, value);
   }
   return Status::InvalidArgument("unknown admin key " + std::string(key));
 }

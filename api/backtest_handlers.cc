@@ -151,25 +151,32 @@ void CancelBacktest(ApiContext& api, const HttpRequest&, const PathParams& param
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams&,
                 HttpRespond respond) {
   Engine* engine = api.engine;
-  engine->ReplaceRules(
-      request.body, [engine, respond = std::move(respond)](const ReloadOutcome& outcome) mutable {
-        if (!outcome.ok) {
-          if (!outcome.failure.empty()) {
-            respond(JsonErrorResponse(409, "cannot_apply", outcome.failure));
-          } else {
-            respond(JsonResponse(422, RulesAnswerJson(false, outcome.version, outcome.errors)));
-          }
-          return;
-        }
-        // On the engine thread, right after the swap: every lead's stage under the new rules.
-        const uint64_t version = outcome.version;
-        engine->ReevaluateStages(
-            [version, respond = std::move(respond)](uint64_t leads, uint64_t changed) {
-              respond(JsonResponse(200, "{\"ok\":true,\"version\":" + std::to_string(version) +
-                                            ",\"leads\":" + std::to_string(leads) +
-                                            ",\"changed\":" + std::to_string(changed) + "}"));
-            });
-      });
+  engine->ReplaceRules(request.body, [admin = api.admin, engine, yaml = request.body,
+                                      respond = std::move(respond)](
+                                         const ReloadOutcome& outcome) mutable {
+    if (!outcome.ok) {
+      if (!outcome.failure.empty()) {
+        respond(JsonErrorResponse(409, "cannot_apply", outcome.failure));
+      } else {
+        respond(JsonResponse(422, RulesAnswerJson(false, outcome.version, outcome.errors)));
+      }
+      return;
+    }
+    // On the engine thread, right after the swap: every lead's stage under the new rules.
+    const uint64_t version = outcome.version;
+    engine->ReevaluateStages([admin, version, yaml = std::move(yaml), respond = std::move(respond)](
+                                 uint64_t leads, uint64_t changed) mutable {
+      HttpResponse ok = JsonResponse(200, "{\"ok\":true,\"version\":" + std::to_string(version) +
+                                              ",\"leads\":" + std::to_string(leads) +
+                                              ",\"changed\":" + std::to_string(changed) + "}");
+      if (admin == nullptr) {
+        respond(std::move(ok));
+        return;
+      }
+      // Cluster mode: every node takes the file and evaluates its own leads again.
+      ShareRules(admin, std::move(yaml), /*reevaluate=*/true, std::move(ok), std::move(respond));
+    });
+  });
 }
 
 }  // namespace handoff

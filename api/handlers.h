@@ -77,8 +77,15 @@ void CancelBacktest(ApiContext& api, const HttpRequest& request, const PathParam
                     HttpRespond respond);
 // POST /v1/rules/apply: the body replaces the rule file and is reloaded, then every lead's stage
 // is re-evaluated at once (Engine::ReevaluateStages). 200 {"ok","version","leads","changed"};
-// 422 as validate; 409 when the rules path is a directory or the file cannot be written.
+// 422 as validate; 409 when the rules path is a directory or the file cannot be written. In
+// cluster mode the new file then becomes every node's rules (ShareRules), 503 if it cannot.
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond);
+
+// Cluster mode (ApiContext::admin): stores the rule file `yaml` as every node's rules
+// (api/admin_changes.h), then answers `ok`, or 503 when NATS could not store it (the rules are
+// then in force on this node only). rules_handlers.cc.
+void ShareRules(AdminSink* admin, std::string yaml, bool reevaluate, HttpResponse ok,
                 HttpRespond respond);
 
 // Reads each named time parameter into its slot (an absent one leaves the slot as it is); on the

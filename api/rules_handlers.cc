@@ -1,3 +1,8 @@
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/admin_changes.h"
 #include "api/handlers.h"
 #include "base/timestamp.h"
 
@@ -47,10 +52,38 @@ void GetRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespon
   respond(JsonResponse(200, std::move(body)));
 }
 
+void ShareRules(AdminSink* admin, std::string yaml, bool reevaluate, HttpResponse ok,
+                HttpRespond respond) {
+  admin->Put(
+      std::string(kRulesKey), RulesValue(yaml, reevaluate),
+      [ok = std::move(ok), respond = std::move(respond)](const Status& st) mutable {
+        if (!st.ok()) {
+          respond(JsonErrorResponse(503, "unavailable",
+                                    "the rules are loaded on this node only: " + st.ToString()));
+          return;
+        }
+        respond(std::move(ok));
+      });
+}
+
 void ReloadRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
-  api.engine->RequestReload([respond = std::move(respond)](const ReloadOutcome& outcome) {
-    respond(JsonResponse(outcome.ok ? 200 : 422,
-                         RulesAnswerJson(outcome.ok, outcome.version, outcome.errors)));
+  Engine* engine = api.engine;
+  api.engine->RequestReload([admin = api.admin, engine,
+                             respond = std::move(respond)](const ReloadOutcome& outcome) mutable {
+    HttpResponse answer = JsonResponse(
+        outcome.ok ? 200 : 422, RulesAnswerJson(outcome.ok, outcome.version, outcome.errors));
+    const std::string path = engine->rules_info().path;
+    std::error_code ec;
+    if (!outcome.ok || admin == nullptr || !std::filesystem::is_regular_file(path, ec)) {
+      // The single daemon; or a rules directory, which each node reloads from its own copy.
+      respond(std::move(answer));
+      return;
+    }
+    // Cluster mode: the file this node just loaded becomes every node's rules.
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream yaml;
+    yaml << in.rdbuf();
+    ShareRules(admin, yaml.str(), /*reevaluate=*/false, std::move(answer), std::move(respond));
   });
 }
 

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,6 +19,14 @@
 
 namespace handoff::testing {
 namespace {
+
+// The whole file at `path` (empty when it cannot be read).
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 // Scores are read at one instant, so decay does not depend on when the test runs.
 constexpr char kAt[] = "?at=2026-11-25T00:00:00Z";
@@ -574,6 +584,48 @@ TEST_F(ClusterTest, AdminChangesOnOneNodeHoldOnEveryNode) {
       [&] { return online(other, "alice") == "true" && owner(other, "acme.com") == "erin"; }, 30,
       0.1))
       << online(other, "alice") << " " << owner(other, "acme.com");
+}
+
+// Rules are admin state too: a file applied or reloaded through the API on one node becomes
+// every node's, also a node that was down meanwhile (its own file is replaced when it starts).
+TEST_F(ClusterTest, RulesLoadedThroughTheApiOnOneNodeHoldOnEveryNode) {
+  DaemonProcess other{DaemonOptions{}};
+  other.options().rules = ExampleRulesAlwaysOpen(other);
+  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
+  ASSERT_OK(other.Start());
+  auto sha = [](DaemonProcess& d) {
+    return JsonString(HttpClient(d.http_port()).Get("/v1/rules").Json(), "sha256");
+  };
+  std::string rules = ReadWholeFile(node_.options().rules);
+  ASSERT_EQ(sha(node_), sha(other));
+
+  HttpResult r;
+  const std::string applied = rules + "# applied on node-a\n";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        r = HttpClient(node_.http_port()).Post("/v1/rules/apply", applied);
+        return r.status == 200;
+      },
+      60, 0.2))
+      << r.status << " " << r.body;
+  EXPECT_TRUE(WaitUntil([&] { return sha(other) == sha(node_); }, 30, 0.1))
+      << sha(other) << " vs " << sha(node_);
+  EXPECT_EQ(ReadWholeFile(other.options().rules), applied);
+
+  // node-b is down while node-a's file changes and is reloaded through the API.
+  ASSERT_OK(other.Kill9());
+  const std::string reloaded = rules + "# reloaded on node-a\n";
+  node_.WriteRules(reloaded);
+  r = HttpClient(node_.http_port()).Post("/v1/rules/reload", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_OK(other.Start());
+  EXPECT_TRUE(WaitUntil([&] { return sha(other) == sha(node_); }, 30, 0.1))
+      << sha(other) << " vs " << sha(node_);
+  EXPECT_EQ(ReadWholeFile(other.options().rules), reloaded);
+  // Rules that do not load are refused on the node they were sent to and stored nowhere.
+  r = HttpClient(node_.http_port()).Post("/v1/rules/apply", "rules: [");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(sha(other), sha(node_));
 }
 
 }  // namespace
