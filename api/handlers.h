@@ -22,6 +22,8 @@
 #include "core/engine.h"
 #include "handoff/clock.h"
 #include "ingest/admin_sink.h"
+#include "ingest/lead_locator.h"
+#include "net/http_forward.h"
 #include "net/http_server.h"
 #include "net/http_util.h"
 #include "rules/rule_loader.h"
@@ -40,6 +42,10 @@ struct ApiContext {
   // Cluster mode: admin changes (reps' availability, account owners) go here so they hold on
   // every node (api/admin_changes.h); null in the single daemon, which changes its engine.
   AdminSink* admin = nullptr;
+  // Cluster mode: a read of one lead another node holds goes to that node (ForwardOr); null in
+  // the single daemon.
+  const LeadLocator* locator = nullptr;
+  HttpForwarder* forwarder = nullptr;
 };
 
 using ApiHandler = void(ApiContext& api, const HttpRequest& request, const PathParams& params,
@@ -81,6 +87,15 @@ void CancelBacktest(ApiContext& api, const HttpRequest& request, const PathParam
 // cluster mode the new file then becomes every node's rules (ShareRules), 503 if it cannot.
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
                 HttpRespond respond);
+
+// The header a forwarded read carries: the node it reaches answers it itself.
+inline constexpr std::string_view kForwardedHeader = "X-Handoff-Forwarded";
+
+// Cluster mode (ApiContext::locator): when another node holds the lead of the path's {id}, sends
+// the request there and relays its answer; else, or when that node cannot be reached (then the
+// answer is what this node has, maybe 404), runs `here`. leads_handlers.cc.
+void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               ApiHandler* here, HttpRespond respond);
 
 // Cluster mode (ApiContext::admin): stores the rule file `yaml` as every node's rules
 // (api/admin_changes.h), then answers `ok`, or 503 when NATS could not store it (the rules are

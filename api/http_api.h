@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,13 @@ class HttpApi {
   // Cluster mode: admin changes go to `admin` (borrowed), so they hold on every node. Call
   // before the HTTP server starts.
   void set_admin_sink(AdminSink* admin) { context_.admin = admin; }
+  // Cluster mode: reads of one lead that `locator` (borrowed) places on another node are answered
+  // by that node, asked over HTTP from `io` (the HTTP server's). Call before the server starts.
+  void EnableForwarding(boost::asio::io_context& io, const LeadLocator* locator) {
+    forwarder_ = std::make_unique<HttpForwarder>(io);
+    context_.forwarder = forwarder_.get();
+    context_.locator = locator;
+  }
 
   // Records through `head` are committed: wakes GET /v1/stream clients waiting for them. Any
   // thread; for the outbox listener (Outbox::SetListener), beside the subscriber server's.
@@ -68,6 +76,7 @@ class HttpApi {
   JsonParser json_;
   EventStreams streams_;
   BacktestJobs backtests_;
+  std::unique_ptr<HttpForwarder> forwarder_;  // cluster mode
   ApiContext context_;
   SegmentHttp segment_;
   RouteTable routes_;

@@ -3,6 +3,7 @@
 
 #include "api/handlers.h"
 #include "api/lead_json.h"
+#include "base/log.h"
 #include "base/timestamp.h"
 #include "net/http_util.h"
 
@@ -44,8 +45,40 @@ bool ReadTimeParams(
   return true;
 }
 
-void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
-             HttpRespond respond) {
+void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& params,
+               ApiHandler* here, HttpRespond respond) {
+  std::string address;
+  if (api.locator != nullptr && !request.HasHeader(kForwardedHeader)) {
+    address = api.locator->ForwardAddress(params.Get("id"));
+  }
+  if (address.empty()) {
+    here(api, request, params, std::move(respond));
+    return;
+  }
+  ForwardRequest out;
+  out.method = request.method;
+  out.target = request.query.empty() ? request.path : request.path + "?" + request.query;
+  out.headers.emplace_back(std::string(kForwardedHeader), "1");
+  if (std::string_view auth = request.Header("Authorization"); !auth.empty()) {
+    out.headers.emplace_back("Authorization", std::string(auth));
+  }
+  api.forwarder->Forward(address, std::move(out),
+                         [api = &api, request, params, here, respond = std::move(respond),
+                          address](Result<HttpResponse> answer) mutable {
+                           if (answer.ok()) {
+                             respond(std::move(answer.value()));
+                             return;
+                           }
+                           LogWarning("read of a lead held by " + address + ": " +
+                                      answer.status().ToString() + "; answering from this node");
+                           here(*api, request, params, std::move(respond));
+                         });
+}
+
+namespace {
+
+void AnswerLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond) {
   auto query = QueryParams::Parse(request.query);
   if (!query.ok()) {
     respond(JsonErrorResponse(400, "bad_request", query.status().message()));
@@ -69,6 +102,13 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
     AppendLeadJson(engine->scorer(), lead, at, &body, &engine->Aliases(lead->id));
     respond(JsonResponse(200, std::move(body)));
   });
+}
+
+}  // namespace
+
+void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
+             HttpRespond respond) {
+  ForwardOr(api, request, params, AnswerLead, std::move(respond));
 }
 
 void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
@@ -175,10 +215,8 @@ void AppendHistoryEntryJson(const HistoryEntry& e, std::string* out) {
   out->append("]}");
 }
 
-}  // namespace
-
-void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParams& params,
-                    HttpRespond respond) {
+void AnswerLeadHistory(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                       HttpRespond respond) {
   auto query = QueryParams::Parse(request.query);
   if (!query.ok()) {
     respond(JsonErrorResponse(400, "bad_request", query.status().message()));
@@ -231,6 +269,13 @@ void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParam
     body += "}";
     respond(JsonResponse(200, std::move(body)));
   });
+}
+
+}  // namespace
+
+void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                    HttpRespond respond) {
+  ForwardOr(api, request, params, AnswerLeadHistory, std::move(respond));
 }
 
 void DeleteLead(ApiContext& api, const HttpRequest&, const PathParams& params,

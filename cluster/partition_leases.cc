@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "base/log.h"
 #include "cluster/event_log.h"
@@ -61,7 +62,9 @@ Result<std::unique_ptr<PartitionLeases>> PartitionLeases::Open(const PartitionLe
 PartitionLeases::PartitionLeases(PartitionLeaseOptions options, Listener* listener)
     : options_(std::move(options)),
       listener_(listener),
-      node_key_(std::string(kNodePrefix) + KeySafe(options_.node_id)) {}
+      node_key_(std::string(kNodePrefix) + KeySafe(options_.node_id)),
+      partitions_known_(options_.partitions),
+      http_address_(options_.http_address) {}
 
 PartitionLeases::~PartitionLeases() {
   {
@@ -169,7 +172,12 @@ void PartitionLeases::Round() {
   const auto now = std::chrono::steady_clock::now();
   // Alive first, so a node that just started counts in everyone's fair share.
   uint64_t revision = 0;
-  if (kvStore_PutString(&revision, kv_, node_key_.c_str(), options_.node_id.c_str()) != NATS_OK) {
+  std::string alive;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    alive = http_address_.empty() ? options_.node_id : http_address_;
+  }
+  if (kvStore_PutString(&revision, kv_, node_key_.c_str(), alive.c_str()) != NATS_OK) {
     Renew(now);  // renewals still count down, and lose what they cannot keep
     if (options_.progress != nullptr) {
       options_.progress->owned = static_cast<uint32_t>(held_.size());
@@ -179,6 +187,7 @@ void PartitionLeases::Round() {
   }
   Renew(now);
   const bool balanced = Balance(now);
+  RefreshHolders();
   if (options_.progress != nullptr) {
     options_.progress->owned = static_cast<uint32_t>(held_.size());
     options_.progress->settled = options_.progress->settled || balanced;
@@ -275,6 +284,65 @@ bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
     listener_->Acquired(p);
   }
   return true;
+}
+
+void PartitionLeases::RefreshHolders() {
+  // A NATS that stops answering ends the refresh (the old view stays): a round must not spend
+  // a timeout per key while its leases wait to be renewed.
+  bool answered = true;
+  auto value_of = [this, &answered](const std::string& key) -> std::string {
+    kvEntry* entry = nullptr;
+    if (!answered) {
+      return "";
+    }
+    if (natsStatus s = kvStore_Get(&entry, kv_, key.c_str()); s != NATS_OK) {
+      answered = s == NATS_NOT_FOUND;
+      return "";
+    }
+    std::string value;
+    if (kvEntry_Operation(entry) == kvOp_Put) {
+      value.assign(static_cast<const char*>(kvEntry_Value(entry)),
+                   static_cast<size_t>(kvEntry_ValueLen(entry)));
+    }
+    kvEntry_Destroy(entry);
+    return value;
+  };
+  std::vector<std::string> addresses(options_.partitions);
+  std::map<std::string, std::string> address_of;  // node -> its HTTP address
+  for (uint32_t p = 0; p < options_.partitions; ++p) {
+    const std::string owner = value_of(PartitionKey(p));
+    if (owner.empty() || owner == options_.node_id) {
+      continue;
+    }
+    auto it = address_of.find(owner);
+    if (it == address_of.end()) {
+      std::string address = value_of(std::string(kNodePrefix) + KeySafe(owner));
+      // A node that published no address names itself (its id): nothing to forward to.
+      it = address_of.emplace(owner, address == owner ? "" : address).first;
+    }
+    addresses[p] = it->second;
+  }
+  if (!answered) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  holder_addresses_ = std::move(addresses);
+  partitions_known_ = options_.partitions;
+}
+
+void PartitionLeases::SetHttpAddress(std::string address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  http_address_ = std::move(address);
+}
+
+uint32_t PartitionLeases::partitions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return partitions_known_;
+}
+
+std::string PartitionLeases::HolderAddress(uint32_t partition) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return partition < holder_addresses_.size() ? holder_addresses_[partition] : "";
 }
 
 void PartitionLeases::Reclaim(uint32_t partition, std::chrono::steady_clock::time_point now) {

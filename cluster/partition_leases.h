@@ -2,8 +2,8 @@
 //
 // Leases live in the replicated key-value bucket HANDOFF_LEASES (JetStream, R3 like the stream),
 // whose entries expire `lease_seconds` after their last write (the bucket's TTL):
-// - `n.<node>`: the node is alive; rewritten every round. The live nodes are the bucket's `n.`
-//   keys.
+// - `n.<node>`: the node is alive; rewritten every round, its value the node's HTTP address (for
+//   reads forwarded to the holder). The live nodes are the bucket's `n.` keys.
 // - `p.<partition>`: the partition's owner. Taken with a create (it only succeeds when the key
 //   is absent: never taken, handed back, or expired because its owner stopped renewing), kept
 //   with an update on the last revision (it fails once someone else has taken it).
@@ -45,6 +45,9 @@ struct PartitionLeaseOptions {
   double lease_seconds = 10;
   // Where the leases say they have settled and how many they hold (may be null).
   std::shared_ptr<LogProgress> progress;
+  // This node's HTTP API as the others reach it ("host:port"); empty until SetHttpAddress (reads
+  // are not forwarded to this node meanwhile).
+  std::string http_address;
 };
 
 class PartitionLeases {
@@ -67,6 +70,14 @@ class PartitionLeases {
 
   // The partitions held now, ascending.
   std::vector<uint32_t> held() const;
+  // Publishes `address` as this node's HTTP API from the next round on (the port is known once
+  // the server listens, after the leases start).
+  void SetHttpAddress(std::string address);
+  // The stream's partition count as the leases know it (the option's until the first round).
+  uint32_t partitions() const;
+  // The HTTP address of the node holding `partition` as of the last round, when that is another
+  // node that published one; empty otherwise (held here, free, or not known yet).
+  std::string HolderAddress(uint32_t partition) const;
   // Stops renewing without handing anything back, as a crash would (for tests).
   void Abandon();
 
@@ -87,6 +98,8 @@ class PartitionLeases {
   bool Balance(std::chrono::steady_clock::time_point now);
   // Takes `partition` back when its lease names this node (held before a restart).
   void Reclaim(uint32_t partition, std::chrono::steady_clock::time_point now);
+  // Reads every partition's holder and the holders' HTTP addresses into holder_addresses_.
+  void RefreshHolders();
   void Release(size_t index);  // held_[index]: tell the listener, then delete the key
   void Lose(size_t index);     // held_[index] is no longer ours: tell the listener
   std::string PartitionKey(uint32_t partition) const;
@@ -100,7 +113,10 @@ class PartitionLeases {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Held> held_;  // written by the lease thread under mu_
+  std::vector<Held> held_;                     // written by the lease thread under mu_
+  std::vector<std::string> holder_addresses_;  // per partition; written under mu_
+  uint32_t partitions_known_;                  // under mu_
+  std::string http_address_;                   // under mu_
   bool stopping_ = false;
   bool abandoned_ = false;
   std::thread thread_;

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cluster/admin_replica.h"
+#include "cluster/lead_directory.h"
 #include "cluster/log_applier.h"
 #include "cluster/log_publisher.h"
 #include "cluster/partition_leases.h"
@@ -138,7 +139,8 @@ struct Daemon::Impl {
   std::unique_ptr<LogApplier> applier;
   std::unique_ptr<LeasesToApplier> lease_listener;
   std::unique_ptr<PartitionLeases> leases;
-  std::unique_ptr<AdminReplica> admin;  // admin state every node holds alike
+  std::unique_ptr<AdminReplica> admin;       // admin state every node holds alike
+  std::unique_ptr<LeadDirectory> directory;  // which node answers reads of a lead
   std::shared_ptr<LogProgress> log_progress = std::make_shared<LogProgress>();
   std::unique_ptr<IngestServer> ingest;
   std::unique_ptr<SubscriberServer> subscribe;
@@ -195,6 +197,7 @@ Daemon::~Daemon() {
   Stop();
   // The leases first (handed back at once, so the other nodes take them over at their next
   // round), then the applier: nothing more reaches the engine from the log while it stops.
+  impl_->directory.reset();  // reads it were forwarding are over: the io thread has stopped
   impl_->leases.reset();
   impl_->admin.reset();  // its apply waits on the engine: gone before the engine stops
   impl_->applier.reset();
@@ -322,6 +325,8 @@ Status Daemon::Start() {
     }
     d.admin = std::move(admin.value());
     d.api->set_admin_sink(d.admin.get());
+    d.directory = std::make_unique<LeadDirectory>(d.leases.get(), d.engine.get());
+    d.api->EnableForwarding(d.io, d.directory.get());
     LogInfo("cluster node " + o.cluster_node_id + ": " + std::to_string(o.cluster_urls.size()) +
             " NATS URLs, partition leases of " + std::to_string(o.cluster_lease) + " s");
   }
@@ -354,6 +359,17 @@ Status Daemon::Start() {
       });
   if (Status st = ListenOn(*d.http, "http", o.http_listen); !st.ok()) {
     return st;
+  }
+  if (d.leases) {
+    // The others forward reads of this node's leads here: the listen host, or this machine's
+    // name when it listens on every interface.
+    Result<HostPort> listen = ParseListenAddress(o.http_listen);
+    std::string host = listen.ok() ? listen->host : "";
+    if (host.empty() || host == "0.0.0.0" || host == "::") {
+      char name[256] = {};
+      host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
+    }
+    d.leases->SetHttpAddress(FormatHostPort({host, d.http->port()}));
   }
 
   d.signals = std::make_unique<asio::signal_set>(d.io, SIGTERM, SIGINT, SIGHUP);

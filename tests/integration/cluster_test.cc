@@ -8,8 +8,8 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -129,8 +129,12 @@ std::vector<Share> KnownLeadsWorkload(int leads, int shares, int round) {
 // order the router sees qualifications in, which differs between connections (docs/cluster.md).
 // Scores, breakdowns and stages depend on each lead seeing its events in the order sent, also
 // across merges and failures.
-std::string LeadView(uint16_t http_port, const std::string& id) {
-  HttpResult r = HttpClient(http_port).Get("/v1/leads/" + id + kAt);
+// `here_only`: as the node itself has it, without asking the lead's holder (the header a
+// forwarded read carries).
+std::string LeadView(uint16_t http_port, const std::string& id, bool here_only = false) {
+  HttpResult r = HttpClient(http_port).Get(
+      "/v1/leads/" + id + kAt,
+      here_only ? HttpClient::Headers{{"X-Handoff-Forwarded", "1"}} : HttpClient::Headers{});
   if (r.status != 200) {
     return std::to_string(r.status) + " " + r.body;
   }
@@ -395,10 +399,10 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
   SendAll(other.ingest_port(), {first[1]});
   SendAll(single_.ingest_port(), first);
   expect_every_lead_on_some_node(kLeads);
-  // Each node applies only its half: node-a does not show every lead.
+  // Each node applies only its half: node-a itself does not have every lead.
   int on_a = 0;
   for (int i = 0; i < kLeads; ++i) {
-    on_a += LeadView(node_.http_port(), "user-" + std::to_string(i)) ==
+    on_a += LeadView(node_.http_port(), "user-" + std::to_string(i), /*here_only=*/true) ==
             LeadView(single_.http_port(), "user-" + std::to_string(i));
   }
   EXPECT_LT(on_a, kLeads);
@@ -428,6 +432,73 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
   SendAll(node_.ingest_port(), {second[1]});
   SendAll(single_.ingest_port(), second);
   expect_every_lead_on_some_node(kLeads);
+}
+
+// Reads of one lead on any node (docs/cluster.md, "What each read gives"): a node that does not
+// hold the lead's partition asks the node that does, so both nodes answer every lead as the
+// single daemon does; once the holder dies, the survivor answers from what it took over.
+TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
+  const std::vector<std::string> lease = {"--cluster-lease", "4s"};
+  ASSERT_OK(node_.Stop());
+  node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(), lease.end());
+  ASSERT_OK(node_.Start());
+  DaemonProcess other{DaemonOptions{}};
+  other.options().rules = ExampleRulesAlwaysOpen(other);
+  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
+  other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(), lease.end());
+  ASSERT_OK(other.Start());
+  auto partitions = [](DaemonProcess& d) {
+    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
+    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
+  };
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
+      << partitions(node_) << " and " << partitions(other);
+  constexpr int kLeads = 30;
+  const std::vector<Share> shares = KnownLeadsWorkload(kLeads, 2, 0);
+  SendAll(node_.ingest_port(), {shares[0]});
+  SendAll(other.ingest_port(), {shares[1]});
+  SendAll(single_.ingest_port(), shares);
+  auto history = [](DaemonProcess& d, const std::string& id) {
+    HttpResult r = HttpClient(d.http_port()).Get("/v1/leads/" + id + "/history");
+    return std::to_string(r.status) + " " + r.body;
+  };
+  for (int i = 0; i < kLeads; ++i) {
+    const std::string id = "user-" + std::to_string(i);
+    for (DaemonProcess* d : {&node_, &other}) {
+      std::string ours;
+      EXPECT_TRUE(WaitUntil(
+          [&] {
+            ours = LeadView(d->http_port(), id);
+            return ours == LeadView(single_.http_port(), id);
+          },
+          60, 0.1))
+          << id << " on port " << d->http_port() << ":\n"
+          << ours << "single:\n"
+          << LeadView(single_.http_port(), id);
+    }
+    // The history too, the same on both nodes (its apply order is the log's, so not the single
+    // daemon's numbers).
+    EXPECT_EQ(history(node_, id), history(other, id)) << id;
+  }
+  // Without asking the holder, node-a has only its half: the answers above were forwarded.
+  int on_a = 0;
+  for (int i = 0; i < kLeads; ++i) {
+    const std::string id = "user-" + std::to_string(i);
+    on_a +=
+        LeadView(node_.http_port(), id, /*here_only=*/true) == LeadView(single_.http_port(), id);
+  }
+  EXPECT_LT(on_a, kLeads);
+  // node-b dies: until node-a holds its partitions, node-a answers from what it has; then as
+  // the single daemon.
+  ASSERT_OK(other.Kill9());
+  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 16; }, 60, 0.1)) << partitions(node_);
+  for (int i = 0; i < kLeads; ++i) {
+    const std::string id = "user-" + std::to_string(i);
+    EXPECT_TRUE(WaitUntil(
+        [&] { return LeadView(node_.http_port(), id) == LeadView(single_.http_port(), id); }, 60,
+        0.1))
+        << id;
+  }
 }
 
 // A lead's events are ordered by their place in the log on every node, however late a node

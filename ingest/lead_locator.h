@@ -1,0 +1,21 @@
+// LeadLocator: which node answers for a lead (cluster mode: the holder of its partition).
+//
+// The API asks it before a read of one lead, and forwards the request when another node holds
+// the lead (docs/cluster.md, "What each read gives"). cluster/lead_directory.h implements it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace handoff {
+
+class LeadLocator {
+ public:
+  virtual ~LeadLocator() = default;
+  // The HTTP address ("host:port") of the node holding the lead `id` belongs to, when that is
+  // another node; empty when this node holds it or no other node is known to (answer here).
+  // Never blocks (reads a view kept up to date in the background). Thread-safe.
+  virtual std::string ForwardAddress(std::string_view id) const = 0;
+};
+
+}  // namespace handoff
