@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -195,6 +196,39 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
+  // The partitions `d` holds, from /metrics (-1: unknown).
+  static double Partitions(DaemonProcess& d) {
+    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
+    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
+  }
+
+  // Starts node-b, a second node of the cluster, into *out. `short_leases`: both nodes hold
+  // leases of 4 s (node-a restarted with them), so takeovers fit a test, and node-b is started
+  // once the two have split the partitions 8/8.
+  void StartSecondNode(bool short_leases, std::unique_ptr<DaemonProcess>* out) {
+    const std::vector<std::string> lease = {"--cluster-lease", "4s"};
+    if (short_leases) {
+      ASSERT_OK(node_.Stop());
+      node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(),
+                                        lease.end());
+      ASSERT_OK(node_.Start());
+    }
+    *out = std::make_unique<DaemonProcess>(DaemonOptions{});
+    DaemonProcess& other = **out;
+    other.options().rules = ExampleRulesAlwaysOpen(other);
+    other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
+    if (short_leases) {
+      other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(),
+                                        lease.end());
+    }
+    ASSERT_OK(other.Start());
+    if (short_leases) {
+      ASSERT_TRUE(
+          WaitUntil([&] { return Partitions(node_) == 8 && Partitions(other) == 8; }, 60, 0.1))
+          << Partitions(node_) << " and " << Partitions(other);
+    }
+  }
+
   // The events the engine applied and found duplicate, from /metrics.
   static double Applied(uint16_t http_port) {
     HttpResult r = HttpClient(http_port).Get("/metrics");
@@ -356,19 +390,9 @@ TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwic
 // share back and catches its partitions up from its own position. Each time, every lead on the
 // node that holds it equals the single daemon's.
 TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
-  const std::vector<std::string> lease = {"--cluster-lease", "4s"};
-  ASSERT_OK(node_.Stop());
-  node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(), lease.end());
-  ASSERT_OK(node_.Start());
-  DaemonProcess other{DaemonOptions{}};
-  other.options().rules = ExampleRulesAlwaysOpen(other);
-  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
-  other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(), lease.end());
-  ASSERT_OK(other.Start());
-  auto partitions = [](DaemonProcess& d) {
-    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
-    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
-  };
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
   // Each lead's state on whichever node shows it as the single daemon does (the other node has
   // no copy, or an older one).
   auto expect_every_lead_on_some_node = [&](int leads) {
@@ -390,9 +414,6 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
                          << other.log();
     }
   };
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
-      << partitions(node_) << " and " << partitions(other);
-
   constexpr int kLeads = 40;
   const std::vector<Share> first = KnownLeadsWorkload(kLeads, 2, 0);
   SendAll(node_.ingest_port(), {first[0]});
@@ -411,7 +432,7 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
   // node-b dies: node-a takes its partitions over once their leases expire, rebuilding them
   // from the stream.
   ASSERT_OK(other.Kill9());
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 16; }, 60, 0.1)) << partitions(node_);
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) == 16; }, 60, 0.1)) << Partitions(node_);
   for (int i = 0; i < kLeads; ++i) {
     const std::string id = "user-" + std::to_string(i);
     EXPECT_TRUE(WaitUntil(
@@ -425,8 +446,8 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
   // node-b comes back: node-a hands half back, node-b takes it and catches up from its own
   // position; the next round of events lands on whichever node holds each lead now.
   ASSERT_OK(other.Start());
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
-      << partitions(node_) << " and " << partitions(other);
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) == 8 && Partitions(other) == 8; }, 60, 0.1))
+      << Partitions(node_) << " and " << Partitions(other);
   const std::vector<Share> second = KnownLeadsWorkload(kLeads, 2, 1);
   SendAll(other.ingest_port(), {second[0]});
   SendAll(node_.ingest_port(), {second[1]});
@@ -438,21 +459,9 @@ TEST_F(ClusterTest, TwoNodesShareThePartitionsAndTakeThemOverFromEachOther) {
 // hold the lead's partition asks the node that does, so both nodes answer every lead as the
 // single daemon does; once the holder dies, the survivor answers from what it took over.
 TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
-  const std::vector<std::string> lease = {"--cluster-lease", "4s"};
-  ASSERT_OK(node_.Stop());
-  node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(), lease.end());
-  ASSERT_OK(node_.Start());
-  DaemonProcess other{DaemonOptions{}};
-  other.options().rules = ExampleRulesAlwaysOpen(other);
-  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
-  other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(), lease.end());
-  ASSERT_OK(other.Start());
-  auto partitions = [](DaemonProcess& d) {
-    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
-    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
-  };
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
-      << partitions(node_) << " and " << partitions(other);
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
   constexpr int kLeads = 30;
   const std::vector<Share> shares = KnownLeadsWorkload(kLeads, 2, 0);
   SendAll(node_.ingest_port(), {shares[0]});
@@ -491,7 +500,7 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
   // node-b dies: until node-a holds its partitions, node-a answers from what it has; then as
   // the single daemon.
   ASSERT_OK(other.Kill9());
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 16; }, 60, 0.1)) << partitions(node_);
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) == 16; }, 60, 0.1)) << Partitions(node_);
   for (int i = 0; i < kLeads; ++i) {
     const std::string id = "user-" + std::to_string(i);
     EXPECT_TRUE(WaitUntil(
@@ -507,21 +516,9 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
 // lead takes the later one in the log's order, as the single daemon does. (Numbered by the node
 // in the order it applied them, the rebuilt partitions' events came after everything else.)
 TEST_F(ClusterTest, AMergeAfterATakeoverKeepsTheLogsOrder) {
-  const std::vector<std::string> lease = {"--cluster-lease", "4s"};
-  ASSERT_OK(node_.Stop());
-  node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(), lease.end());
-  ASSERT_OK(node_.Start());
-  DaemonProcess other{DaemonOptions{}};
-  other.options().rules = ExampleRulesAlwaysOpen(other);
-  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
-  other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(), lease.end());
-  ASSERT_OK(other.Start());
-  auto partitions = [](DaemonProcess& d) {
-    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
-    return PrometheusSample(r.body, "handoff_cluster_partitions").value_or(-1);
-  };
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 8 && partitions(other) == 8; }, 60, 0.1))
-      << partitions(node_) << " and " << partitions(other);
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
 
   constexpr int kLeads = 30;
   int message = 0;
@@ -566,9 +563,9 @@ TEST_F(ClusterTest, AMergeAfterATakeoverKeepsTheLogsOrder) {
        true);
   // node-b dies; node-a rebuilds its partitions from the stream.
   ASSERT_OK(other.Kill9());
-  ASSERT_TRUE(WaitUntil([&] { return partitions(node_) == 16; }, 60, 0.1)) << partitions(node_);
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) == 16; }, 60, 0.1)) << Partitions(node_);
   for (int i = 0; i < kLeads; ++i) {
-    for (const std::string id : {"anon-" + std::to_string(i), "user-" + std::to_string(i)}) {
+    for (const std::string& id : {"anon-" + std::to_string(i), "user-" + std::to_string(i)}) {
       EXPECT_TRUE(WaitUntil(
           [&] { return LeadView(node_.http_port(), id) == LeadView(single_.http_port(), id); }, 60,
           0.1))
@@ -594,10 +591,9 @@ TEST_F(ClusterTest, AMergeAfterATakeoverKeepsTheLogsOrder) {
 // node holds there when the answer comes and on the others soon after; a node that was down
 // meanwhile catches up when it starts.
 TEST_F(ClusterTest, AdminChangesOnOneNodeHoldOnEveryNode) {
-  DaemonProcess other{DaemonOptions{}};
-  other.options().rules = ExampleRulesAlwaysOpen(other);
-  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
-  ASSERT_OK(other.Start());
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/false, &node_b));
+  DaemonProcess& other = *node_b;
   auto online = [](DaemonProcess& d, const std::string& rep) -> std::string {
     HttpResult r = HttpClient(d.http_port()).Get("/v1/reps");
     const Value json = r.Json();
@@ -660,10 +656,9 @@ TEST_F(ClusterTest, AdminChangesOnOneNodeHoldOnEveryNode) {
 // Rules are admin state too: a file applied or reloaded through the API on one node becomes
 // every node's, also a node that was down meanwhile (its own file is replaced when it starts).
 TEST_F(ClusterTest, RulesLoadedThroughTheApiOnOneNodeHoldOnEveryNode) {
-  DaemonProcess other{DaemonOptions{}};
-  other.options().rules = ExampleRulesAlwaysOpen(other);
-  other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
-  ASSERT_OK(other.Start());
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/false, &node_b));
+  DaemonProcess& other = *node_b;
   auto sha = [](DaemonProcess& d) {
     return JsonString(HttpClient(d.http_port()).Get("/v1/rules").Json(), "sha256");
   };
