@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <charconv>
+#include <memory>
+#include <mutex>
 
 #include "api/handlers.h"
 #include "api/lead_json.h"
@@ -111,6 +113,83 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
   ForwardOr(api, request, params, AnswerLead, std::move(respond));
 }
 
+namespace {
+
+// Cluster mode: the pages every node gave for one GET /v1/leads, merged once all are in.
+struct ListGather {
+  std::mutex mu;
+  size_t waiting = 0;
+  size_t limit = 0;
+  std::vector<std::string> pages;  // each a {"leads":[...],"next":...} answer
+  std::string failure;             // the first node that did not answer
+  HttpRespond respond;
+
+  // One page in (or the failure of one node); the last one answers.
+  void Add(std::string page, std::string failed) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (failed.empty()) {
+        pages.push_back(std::move(page));
+      } else if (failure.empty()) {
+        failure = std::move(failed);
+      }
+      if (--waiting > 0) {
+        return;
+      }
+    }
+    Answer();
+  }
+
+  // Each node's page holds its first `limit` leads after `after`, in id order: the first `limit`
+  // of all of them together are the cluster's page.
+  void Answer() {
+    if (!failure.empty()) {
+      respond(JsonErrorResponse(503, "unavailable", "listing leads: " + failure));
+      return;
+    }
+    JsonParser json;
+    std::vector<std::pair<std::string, Value>> leads;
+    bool more = false;
+    for (const std::string& page : pages) {
+      Value v;
+      const Value* list = nullptr;
+      if (!json.Parse(page, &v).ok() || (list = v.Find("leads")) == nullptr || !list->is_array()) {
+        respond(JsonErrorResponse(503, "unavailable", "listing leads: a node's page is not JSON"));
+        return;
+      }
+      const Value* next = v.Find("next");
+      more = more || (next != nullptr && !next->is_null());
+      for (const Value& lead : list->as_array()) {
+        const Value* id = lead.Find("id");
+        leads.emplace_back(id != nullptr && id->is_string() ? id->as_string() : "", lead);
+      }
+    }
+    std::sort(leads.begin(), leads.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (leads.size() > limit) {
+      leads.resize(limit);
+      more = true;
+    }
+    std::string body = "{\"leads\":[";
+    for (size_t i = 0; i < leads.size(); ++i) {
+      if (i > 0) {
+        body.push_back(',');
+      }
+      body += leads[i].second.ToJson();
+    }
+    body += "],\"next\":";
+    if (more && !leads.empty()) {
+      AppendJsonString(leads.back().first, &body);
+    } else {
+      body += "null";
+    }
+    body += "}";
+    respond(JsonResponse(200, std::move(body)));
+  }
+};
+
+}  // namespace
+
 void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
                HttpRespond respond) {
   auto params = QueryParams::Parse(request.query);
@@ -128,15 +207,53 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
       return;
     }
   }
+  // Cluster mode: this node lists the leads it holds, and asks every other node for its own
+  // unless this request is one of those.
+  const LeadLocator* locator = api.locator;
+  std::shared_ptr<ListGather> gather;
+  if (locator != nullptr && !request.HasHeader(kForwardedHeader)) {
+    const std::vector<std::string> others = locator->OtherNodes();
+    if (!others.empty()) {
+      gather = std::make_shared<ListGather>();
+      gather->waiting = others.size() + 1;
+      gather->limit = limit;
+      gather->respond = std::move(respond);
+      respond = [gather](HttpResponse r) {
+        gather->Add(r.status == 200 ? std::move(r.body) : "",
+                    r.status == 200 ? "" : "this node answered " + std::to_string(r.status));
+      };
+      for (const std::string& address : others) {
+        ForwardRequest out;
+        out.target = request.query.empty() ? request.path : request.path + "?" + request.query;
+        out.headers.emplace_back(std::string(kForwardedHeader), "1");
+        if (std::string_view auth = request.Header("Authorization"); !auth.empty()) {
+          out.headers.emplace_back("Authorization", std::string(auth));
+        }
+        api.forwarder->Forward(
+            address, std::move(out), [gather, address](Result<HttpResponse> answer) {
+              if (!answer.ok()) {
+                gather->Add("", answer.status().ToString());
+              } else if (answer->status != 200) {
+                gather->Add("", address + " answered " + std::to_string(answer->status));
+              } else {
+                gather->Add(std::move(answer->body), "");
+              }
+            });
+      }
+    }
+  }
   Engine* engine = api.engine;
   const Clock* clock = api.clock;
-  engine->RunOnEngine([engine, clock, stage, after, limit, respond = std::move(respond)] {
+  engine->RunOnEngine([engine, clock, locator, stage, after, limit, respond = std::move(respond)] {
     const EpochSeconds now = clock->Now();
     std::string body = "{\"leads\":[";
     size_t count = 0;
     std::string last;
     bool more = false;
     engine->ForEachLead(stage, after, [&](Lead* lead) {
+      if (locator != nullptr && !locator->HeldHere(lead->id)) {
+        return true;  // another node's (this node's copy is from before a takeover)
+      }
       if (count == limit) {
         more = true;
         return false;

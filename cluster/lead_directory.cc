@@ -12,4 +12,10 @@ std::string LeadDirectory::ForwardAddress(std::string_view id) const {
   return leases_->HolderAddress(PartitionOf(root, leases_->partitions()));
 }
 
+bool LeadDirectory::HeldHere(std::string_view root) const {
+  return leases_->Holds(PartitionOf(root, leases_->partitions()));
+}
+
+std::vector<std::string> LeadDirectory::OtherNodes() const { return leases_->HolderAddresses(); }
+
 }  // namespace handoff

@@ -21,6 +21,8 @@ class LeadDirectory final : public LeadLocator {
       : leases_(leases), identities_(identities) {}
 
   std::string ForwardAddress(std::string_view id) const override;
+  bool HeldHere(std::string_view root) const override;
+  std::vector<std::string> OtherNodes() const override;
 
  private:
   const PartitionLeases* leases_;

@@ -345,6 +345,23 @@ std::string PartitionLeases::HolderAddress(uint32_t partition) const {
   return partition < holder_addresses_.size() ? holder_addresses_[partition] : "";
 }
 
+bool PartitionLeases::Holds(uint32_t partition) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(held_.begin(), held_.end(),
+                     [partition](const Held& h) { return h.partition == partition; });
+}
+
+std::vector<std::string> PartitionLeases::HolderAddresses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const std::string& address : holder_addresses_) {
+    if (!address.empty() && std::find(out.begin(), out.end(), address) == out.end()) {
+      out.push_back(address);
+    }
+  }
+  return out;
+}
+
 void PartitionLeases::Reclaim(uint32_t partition, std::chrono::steady_clock::time_point now) {
   const std::string key = PartitionKey(partition);
   kvEntry* entry = nullptr;

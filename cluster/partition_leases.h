@@ -78,6 +78,10 @@ class PartitionLeases {
   // The HTTP address of the node holding `partition` as of the last round, when that is another
   // node that published one; empty otherwise (held here, free, or not known yet).
   std::string HolderAddress(uint32_t partition) const;
+  // True while this node holds `partition`.
+  bool Holds(uint32_t partition) const;
+  // The distinct HTTP addresses of the other nodes holding partitions, as of the last round.
+  std::vector<std::string> HolderAddresses() const;
   // Stops renewing without handing anything back, as a crash would (for tests).
   void Abandon();
 

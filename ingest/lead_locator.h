@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace handoff {
 
@@ -16,6 +17,12 @@ class LeadLocator {
   // another node; empty when this node holds it or no other node is known to (answer here).
   // Never blocks (reads a view kept up to date in the background). Thread-safe.
   virtual std::string ForwardAddress(std::string_view id) const = 0;
+  // True when this node holds the partition of the lead whose root id is `root` (a list shows a
+  // lead only on its holder: another node may keep a copy from before a takeover).
+  virtual bool HeldHere(std::string_view root) const = 0;
+  // The HTTP addresses of the other nodes holding partitions, as of the last lease round (a
+  // list asks each of them for its part).
+  virtual std::vector<std::string> OtherNodes() const = 0;
 };
 
 }  // namespace handoff

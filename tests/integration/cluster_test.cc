@@ -489,6 +489,34 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
     // daemon's numbers).
     EXPECT_EQ(history(node_, id), history(other, id)) << id;
   }
+  // Lists too: every node lists every lead once, in id order, page by page.
+  auto list_ids = [](DaemonProcess& d, int page) {
+    std::string ids;
+    std::string after;
+    for (int pages = 0; pages < 100; ++pages) {
+      HttpResult r = HttpClient(d.http_port())
+                         .Get("/v1/leads?limit=" + std::to_string(page) +
+                              (after.empty() ? "" : "&after=" + after));
+      if (r.status != 200) {
+        return ids + " (" + std::to_string(r.status) + " " + r.body + ")";
+      }
+      const Value json = r.Json();
+      for (const Value& lead : JsonAt(json, "leads")->as_array()) {
+        ids += JsonString(lead, "id") + "/" + JsonAt(lead, "events")->ToJson() + " ";
+      }
+      const Value* next = JsonAt(json, "next");
+      if (next == nullptr || !next->is_string()) {
+        break;
+      }
+      after = next->as_string();
+    }
+    return ids;
+  };
+  const std::string all = list_ids(single_, 1000);
+  EXPECT_EQ(list_ids(node_, 1000), all);
+  EXPECT_EQ(list_ids(other, 1000), all);
+  EXPECT_EQ(list_ids(node_, 7), all);
+
   // Without asking the holder, node-a has only its half: the answers above were forwarded.
   int on_a = 0;
   for (int i = 0; i < kLeads; ++i) {
