@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <charconv>
 #include <memory>
 #include <mutex>
@@ -218,9 +219,13 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
       gather->waiting = others.size() + 1;
       gather->limit = limit;
       gather->respond = std::move(respond);
-      respond = [gather](HttpResponse r) {
-        gather->Add(r.status == 200 ? std::move(r.body) : "",
-                    r.status == 200 ? "" : "this node answered " + std::to_string(r.status));
+      // This node's page comes from the engine thread: the merge runs on the io thread, with
+      // the other nodes' answers, never on the engine.
+      respond = [gather, io = &api.forwarder->io()](HttpResponse r) {
+        boost::asio::post(*io, [gather, r = std::move(r)]() mutable {
+          gather->Add(r.status == 200 ? std::move(r.body) : "",
+                      r.status == 200 ? "" : "this node answered " + std::to_string(r.status));
+        });
       };
       for (const std::string& address : others) {
         ForwardRequest out;

@@ -43,6 +43,9 @@ class HttpForwarder {
   void Forward(const std::string& address, ForwardRequest request,
                std::function<void(Result<HttpResponse>)> done);
 
+  // The io_context the answers run on.
+  boost::asio::io_context& io() { return io_; }
+
  private:
   boost::asio::io_context& io_;
   HttpForwardOptions options_;
