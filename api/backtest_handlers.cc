@@ -174,7 +174,7 @@ void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams&,
         return;
       }
       // Cluster mode: every node takes the file and evaluates its own leads again.
-      ShareRules(admin, std::move(yaml), /*reevaluate=*/true, std::move(ok), std::move(respond));
+      ShareRules(admin, yaml, /*reevaluate=*/true, std::move(ok), std::move(respond));
     });
   });
 }

@@ -100,7 +100,7 @@ void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& pa
 // Cluster mode (ApiContext::admin): stores the rule file `yaml` as every node's rules
 // (api/admin_changes.h), then answers `ok`, or 503 when NATS could not store it (the rules are
 // then in force on this node only). rules_handlers.cc.
-void ShareRules(AdminSink* admin, std::string yaml, bool reevaluate, HttpResponse ok,
+void ShareRules(AdminSink* admin, std::string_view yaml, bool reevaluate, HttpResponse ok,
                 HttpRespond respond);
 
 // Reads each named time parameter into its slot (an absent one leaves the slot as it is); on the

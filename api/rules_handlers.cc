@@ -52,7 +52,7 @@ void GetRules(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespon
   respond(JsonResponse(200, std::move(body)));
 }
 
-void ShareRules(AdminSink* admin, std::string yaml, bool reevaluate, HttpResponse ok,
+void ShareRules(AdminSink* admin, std::string_view yaml, bool reevaluate, HttpResponse ok,
                 HttpRespond respond) {
   admin->Put(
       std::string(kRulesKey), RulesValue(yaml, reevaluate),
