@@ -279,23 +279,56 @@ TEST_F(IngestServerTest, ASenderThatNeverReadsItsErrorsIsNeverStalledByThem) {
   EXPECT_EQ(next_line, kRejected + 1u);
 }
 
+// The total's tests: a FakeSink that holds batches and a server on an io thread of its own.
+class IngestServerTotalTest : public ::testing::Test {
+ protected:
+  void Start(const IngestServerOptions& options) {
+    sink_.set_hold(true);
+    server_ = std::make_unique<IngestServer>(io_, options, &sink_, &metrics_, &clock_);
+    ASSERT_OK(server_->Listen("127.0.0.1", 0));
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    sink_.Release();
+    if (server_ != nullptr) {
+      asio::post(io_, [this] { server_->Stop(); });
+    }
+    guard_.reset();
+    if (io_thread_.joinable()) {
+      io_thread_.join();
+    }
+  }
+  // `n` track lines with messageIds "<prefix>-00000"...: all of one size.
+  static std::string Lines(const std::string& prefix, int n) {
+    std::string bytes;
+    for (int i = 0; i < n; ++i) {
+      char id[16];
+      std::snprintf(id, sizeof(id), "%s-%05d", prefix.c_str(), i);
+      bytes += Track(id);
+    }
+    return bytes;
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+  FakeSink sink_;
+  Metrics metrics_;
+  ManualClock clock_{1'800'000'000};
+  std::unique_ptr<IngestServer> server_;
+  std::thread io_thread_;
+};
+
 // max_total_inflight_bytes: connections together stop reading once that many input bytes wait
 // for the engine, and all go on once the engine catches up. Without it each connection would
 // stop only at its own max_inflight_bytes.
-TEST(IngestServerTotalTest, ConnectionsTogetherPauseAtTheTotalAndResume) {
-  asio::io_context io;
-  auto guard = asio::make_work_guard(io);
-  FakeSink sink;
-  sink.set_hold(true);
-  Metrics metrics;
-  ManualClock clock{1'800'000'000};
+TEST_F(IngestServerTotalTest, ConnectionsTogetherPauseAtTheTotalAndResume) {
   IngestServerOptions options;
   options.max_inflight_bytes = 64 << 10;
   options.max_total_inflight_bytes = 100 << 10;
   options.read_chunk_bytes = 4 << 10;
-  IngestServer server(io, options, &sink, &metrics, &clock);
-  ASSERT_OK(server.Listen("127.0.0.1", 0));
-  std::thread io_thread([&] { io.run(); });
+  ASSERT_NO_FATAL_FAILURE(Start(options));
+  FakeSink& sink = sink_;
+  IngestServer& server = *server_;
 
   constexpr int kClients = 4;
   constexpr int kLinesEach = 1000;
@@ -306,12 +339,7 @@ TEST(IngestServerTotalTest, ConnectionsTogetherPauseAtTheTotalAndResume) {
     ASSERT_TRUE(clients.back()->connected());
   }
   for (int c = 0; c < kClients; ++c) {
-    std::string bytes;
-    for (int i = 0; i < kLinesEach; ++i) {
-      char id[16];
-      std::snprintf(id, sizeof(id), "c%d-%05d", c, i);
-      bytes += Track(id);
-    }
+    const std::string bytes = Lines("c" + std::to_string(c), kLinesEach);
     ASSERT_EQ(bytes.size(), kLinesEach * line_bytes);  // 4 x ~70 KB: over the total together
     clients[c]->Send(bytes);
   }
@@ -335,38 +363,23 @@ TEST(IngestServerTotalTest, ConnectionsTogetherPauseAtTheTotalAndResume) {
     } while (ack.has_value() && *ack != R"({"ack":)" + std::to_string(kLinesEach) + "}");
     EXPECT_TRUE(ack.has_value());
   }
-  asio::post(io, [&] { server.Stop(); });
-  guard.reset();
-  io_thread.join();
 }
 
 // A connection that arrived, or had bytes unread, while the total was full is read once there is
 // room, even if its sender sends nothing more. The sockets are edge-triggered: waiting for
 // "readable" again would wait for bytes that never come.
-TEST(IngestServerTotalTest, BytesThatArrivedWhileTheTotalWasFullAreReadWithoutMoreBytes) {
-  asio::io_context io;
-  auto guard = asio::make_work_guard(io);
-  FakeSink sink;
-  sink.set_hold(true);
-  Metrics metrics;
-  ManualClock clock{1'800'000'000};
+TEST_F(IngestServerTotalTest, BytesThatArrivedWhileTheTotalWasFullAreReadWithoutMoreBytes) {
   IngestServerOptions options;
   options.max_total_inflight_bytes = 16 << 10;
   options.read_chunk_bytes = 4 << 10;
-  IngestServer server(io, options, &sink, &metrics, &clock);
-  ASSERT_OK(server.Listen("127.0.0.1", 0));
-  std::thread io_thread([&] { io.run(); });
+  ASSERT_NO_FATAL_FAILURE(Start(options));
+  FakeSink& sink = sink_;
+  IngestServer& server = *server_;
 
   constexpr int kLines = 1000;  // ~70 KB: four times the total
   Client busy(server.port());
   ASSERT_TRUE(busy.connected());
-  std::string bytes;
-  for (int i = 0; i < kLines; ++i) {
-    char id[16];
-    std::snprintf(id, sizeof(id), "b-%05d", i);
-    bytes += Track(id);
-  }
-  busy.Send(bytes);
+  busy.Send(Lines("b", kLines));
   const size_t line_bytes = Track("b-00000").size();
   sink.WaitForEvents(options.max_total_inflight_bytes / line_bytes);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the total is full
@@ -383,28 +396,19 @@ TEST(IngestServerTotalTest, BytesThatArrivedWhileTheTotalWasFullAreReadWithoutMo
   }
   EXPECT_TRUE(all_read) << sink.WaitForEvents(0).size() << " of " << kLines + 1 << " read";
   sink.Release();
-  asio::post(io, [&] { server.Stop(); });
-  guard.reset();
-  io_thread.join();
 }
 
 // Past the total, readable connections take turns in the order they became readable: a quiet
 // tracker that sends one line beside busy connections waits for about one read of each, not for
 // them to run dry. Before the turns, every resume raced all connections for the room freed.
-TEST(IngestServerTotalTest, AQuietConnectionGetsItsTurnBesideAFlood) {
-  asio::io_context io;
-  auto guard = asio::make_work_guard(io);
-  FakeSink sink;
-  sink.set_hold(true);
-  Metrics metrics;
-  ManualClock clock{1'800'000'000};
+TEST_F(IngestServerTotalTest, AQuietConnectionGetsItsTurnBesideAFlood) {
   IngestServerOptions options;
   options.max_inflight_bytes = 1 << 20;
   options.max_total_inflight_bytes = 32 << 10;
   options.read_chunk_bytes = 4 << 10;
-  IngestServer server(io, options, &sink, &metrics, &clock);
-  ASSERT_OK(server.Listen("127.0.0.1", 0));
-  std::thread io_thread([&] { io.run(); });
+  ASSERT_NO_FATAL_FAILURE(Start(options));
+  FakeSink& sink = sink_;
+  IngestServer& server = *server_;
 
   constexpr int kFlooders = 8;
   constexpr int kLinesEach = 1000;
@@ -414,12 +418,7 @@ TEST(IngestServerTotalTest, AQuietConnectionGetsItsTurnBesideAFlood) {
   for (int c = 0; c < kFlooders; ++c) {
     flooders.push_back(std::make_unique<Client>(server.port()));
     ASSERT_TRUE(flooders.back()->connected());
-    std::string bytes;
-    for (int i = 0; i < kLinesEach; ++i) {
-      char id[16];
-      std::snprintf(id, sizeof(id), "f%d-%05d", c, i);
-      bytes += Track(id);
-    }
+    const std::string bytes = Lines("f" + std::to_string(c), kLinesEach);
     senders.emplace_back([client = flooders.back().get(), bytes] { client->Send(bytes); });
   }
   // The total fills; the flooders still have most of their lines to send.
@@ -454,9 +453,6 @@ TEST(IngestServerTotalTest, AQuietConnectionGetsItsTurnBesideAFlood) {
   for (std::thread& t : senders) {
     t.join();
   }
-  asio::post(io, [&] { server.Stop(); });
-  guard.reset();
-  io_thread.join();
 }
 
 }  // namespace
