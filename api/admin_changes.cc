@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/ascii.h"
+#include "base/hex.h"
 #include "rules/sha256.h"
 
 namespace handoff {
@@ -19,43 +20,6 @@ constexpr std::string_view kAway = "away";
 constexpr auto kEngineWait = std::chrono::seconds(60);
 constexpr std::string_view kReload = "reload";
 constexpr std::string_view kApply = "apply";
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
-  }
-  return out;
-}
-
-std::optional<std::string> Unhex(std::string_view hex) {
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    return -1;
-  };
-  if (hex.size() % 2 != 0) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = digit(hex[i]);
-    const int lo = digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) {
-      return std::nullopt;
-    }
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
-}
 
 // Waits for a promise's answer, at most kEngineWait.
 template <typename T>
@@ -138,17 +102,19 @@ std::string RulesValue(std::string_view yaml, bool reevaluate) {
   return out;
 }
 
-std::string RepAvailabilityKey(std::string_view rep) { return std::string(kRepPrefix) + Hex(rep); }
+std::string RepAvailabilityKey(std::string_view rep) {
+  return std::string(kRepPrefix) + HexEncode(rep);
+}
 
 std::string RepAvailabilityValue(bool online) { return std::string(online ? kOnline : kAway); }
 
 std::string AccountOwnerKey(std::string_view domain) {
-  return std::string(kAccountPrefix) + Hex(AsciiLowerCopy(domain));
+  return std::string(kAccountPrefix) + HexEncode(AsciiLowerCopy(domain));
 }
 
 Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value) {
   if (key.substr(0, kRepPrefix.size()) == kRepPrefix) {
-    std::optional<std::string> rep = Unhex(key.substr(kRepPrefix.size()));
+    std::optional<std::string> rep = HexDecode(key.substr(kRepPrefix.size()));
     if (!rep.has_value() || (value != kOnline && value != kAway)) {
       return Status::InvalidArgument("unknown admin value " + std::string(value) + " of " +
                                      std::string(key));
@@ -158,7 +124,7 @@ Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view v
     });
   }
   if (key.substr(0, kAccountPrefix.size()) == kAccountPrefix) {
-    std::optional<std::string> domain = Unhex(key.substr(kAccountPrefix.size()));
+    std::optional<std::string> domain = HexDecode(key.substr(kAccountPrefix.size()));
     if (!domain.has_value() || value.empty()) {
       return Status::InvalidArgument("unknown admin value of " + std::string(key));
     }
