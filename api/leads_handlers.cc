@@ -6,6 +6,7 @@
 
 #include "api/handlers.h"
 #include "api/lead_json.h"
+#include "api/node_gather.h"
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "net/http_util.h"
@@ -58,14 +59,7 @@ void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& pa
     here(api, request, params, std::move(respond));
     return;
   }
-  ForwardRequest out;
-  out.method = request.method;
-  out.target = request.query.empty() ? request.path : request.path + "?" + request.query;
-  out.headers.emplace_back(std::string(kForwardedHeader), "1");
-  if (std::string_view auth = request.Header("Authorization"); !auth.empty()) {
-    out.headers.emplace_back("Authorization", std::string(auth));
-  }
-  api.forwarder->Forward(address, std::move(out),
+  api.forwarder->Forward(address, ForwardedCopy(request),
                          [api = &api, request, params, here, respond = std::move(respond),
                           address](Result<HttpResponse> answer) mutable {
                            if (answer.ok()) {
@@ -116,78 +110,50 @@ void GetLead(ApiContext& api, const HttpRequest& request, const PathParams& para
 
 namespace {
 
-// Cluster mode: the pages every node gave for one GET /v1/leads, merged once all are in.
-struct ListGather {
-  std::mutex mu;
-  size_t waiting = 0;
-  size_t limit = 0;
-  std::vector<std::string> pages;  // each a {"leads":[...],"next":...} answer
-  std::string failure;             // the first node that did not answer
-  HttpRespond respond;
-
-  // One page in (or the failure of one node); the last one answers.
-  void Add(std::string page, std::string failed) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (failed.empty()) {
-        pages.push_back(std::move(page));
-      } else if (failure.empty()) {
-        failure = std::move(failed);
-      }
-      if (--waiting > 0) {
-        return;
-      }
-    }
-    Answer();
-  }
-
-  // Each node's page holds its first `limit` leads after `after`, in id order: the first `limit`
-  // of all of them together are the cluster's page.
-  void Answer() {
-    if (!failure.empty()) {
-      respond(JsonErrorResponse(503, "unavailable", "listing leads: " + failure));
+// Cluster mode: the pages every node gave for one GET /v1/leads (each a {"leads":[...],
+// "next":...} answer). Each node's page holds its first `limit` leads after `after`, in id order:
+// the first `limit` of all of them together are the cluster's page.
+void MergeLeadPages(size_t limit, const std::vector<std::string>& pages,
+                    const HttpRespond& respond) {
+  JsonParser json;
+  std::vector<std::pair<std::string, Value>> leads;
+  bool more = false;
+  for (const std::string& page : pages) {
+    Value v;
+    const Value* list = nullptr;
+    if (!json.Parse(page, &v).ok() || (list = v.Find("leads")) == nullptr || !list->is_array()) {
+      respond(JsonErrorResponse(503, "unavailable", "listing leads: a node's page is not JSON"));
       return;
     }
-    JsonParser json;
-    std::vector<std::pair<std::string, Value>> leads;
-    bool more = false;
-    for (const std::string& page : pages) {
-      Value v;
-      const Value* list = nullptr;
-      if (!json.Parse(page, &v).ok() || (list = v.Find("leads")) == nullptr || !list->is_array()) {
-        respond(JsonErrorResponse(503, "unavailable", "listing leads: a node's page is not JSON"));
-        return;
-      }
-      const Value* next = v.Find("next");
-      more = more || (next != nullptr && !next->is_null());
-      for (const Value& lead : list->as_array()) {
-        const Value* id = lead.Find("id");
-        leads.emplace_back(id != nullptr && id->is_string() ? id->as_string() : "", lead);
-      }
+    const Value* next = v.Find("next");
+    more = more || (next != nullptr && !next->is_null());
+    for (const Value& lead : list->as_array()) {
+      const Value* id = lead.Find("id");
+      leads.emplace_back(id != nullptr && id->is_string() ? id->as_string() : "", lead);
     }
-    std::sort(leads.begin(), leads.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (leads.size() > limit) {
-      leads.resize(limit);
-      more = true;
-    }
-    std::string body = "{\"leads\":[";
-    for (size_t i = 0; i < leads.size(); ++i) {
-      if (i > 0) {
-        body.push_back(',');
-      }
-      body += leads[i].second.ToJson();
-    }
-    body += "],\"next\":";
-    if (more && !leads.empty()) {
-      AppendJsonString(leads.back().first, &body);
-    } else {
-      body += "null";
-    }
-    body += "}";
-    respond(JsonResponse(200, std::move(body)));
   }
-};
+  std::sort(leads.begin(), leads.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (leads.size() > limit) {
+    leads.resize(limit);
+    more = true;
+  }
+  std::string body = "{\"leads\":[";
+  for (size_t i = 0; i < leads.size(); ++i) {
+    if (i > 0) {
+      body.push_back(',');
+    }
+    body += leads[i].second.ToJson();
+  }
+  body += "],\"next\":";
+  if (more && !leads.empty()) {
+    AppendJsonString(leads.back().first, &body);
+  } else {
+    body += "null";
+  }
+  body += "}";
+  respond(JsonResponse(200, std::move(body)));
+}
 
 }  // namespace
 
@@ -211,42 +177,10 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
   // Cluster mode: this node lists the leads it holds, and asks every other node for its own
   // unless this request is one of those.
   const LeadLocator* locator = api.locator;
-  std::shared_ptr<ListGather> gather;
-  if (locator != nullptr && !request.HasHeader(kForwardedHeader)) {
-    const std::vector<std::string> others = locator->OtherNodes();
-    if (!others.empty()) {
-      gather = std::make_shared<ListGather>();
-      gather->waiting = others.size() + 1;
-      gather->limit = limit;
-      gather->respond = std::move(respond);
-      // This node's page comes from the engine thread: the merge runs on the io thread, with
-      // the other nodes' answers, never on the engine.
-      respond = [gather, io = &api.forwarder->io()](HttpResponse r) {
-        boost::asio::post(*io, [gather, r = std::move(r)]() mutable {
-          gather->Add(r.status == 200 ? std::move(r.body) : "",
-                      r.status == 200 ? "" : "this node answered " + std::to_string(r.status));
-        });
-      };
-      for (const std::string& address : others) {
-        ForwardRequest out;
-        out.target = request.query.empty() ? request.path : request.path + "?" + request.query;
-        out.headers.emplace_back(std::string(kForwardedHeader), "1");
-        if (std::string_view auth = request.Header("Authorization"); !auth.empty()) {
-          out.headers.emplace_back("Authorization", std::string(auth));
-        }
-        api.forwarder->Forward(
-            address, std::move(out), [gather, address](Result<HttpResponse> answer) {
-              if (!answer.ok()) {
-                gather->Add("", answer.status().ToString());
-              } else if (answer->status != 200) {
-                gather->Add("", address + " answered " + std::to_string(answer->status));
-              } else {
-                gather->Add(std::move(answer->body), "");
-              }
-            });
-      }
-    }
-  }
+  GatherFromOtherNodes(api, request, "listing leads", &respond,
+                       [limit](const std::vector<std::string>& pages, const HttpRespond& respond) {
+                         MergeLeadPages(limit, pages, respond);
+                       });
   Engine* engine = api.engine;
   const Clock* clock = api.clock;
   engine->RunOnEngine([engine, clock, locator, stage, after, limit, respond = std::move(respond)] {

@@ -22,6 +22,7 @@ class LeadDirectory final : public LeadLocator {
 
   std::string ForwardAddress(std::string_view id) const override;
   bool HeldHere(std::string_view root) const override;
+  bool HoldsPartition(uint32_t partition) const override { return leases_->Holds(partition); }
   std::vector<std::string> OtherNodes() const override;
 
  private:

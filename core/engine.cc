@@ -21,6 +21,8 @@ constexpr std::string_view kMetaRulesLoadedAt = "rules.loaded_at";
 constexpr std::string_view kMetaDedupeSeed = "dedupe.seed";
 // How many leads the store holds; written with the pinned index (absent: a store from before it).
 constexpr std::string_view kMetaLeadCount = "leads.count";
+// Cluster mode: "N:c0,c1,..." the lead count of each of N partitions.
+constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
 
 uint64_t ParseU64(const std::string& s) {
   uint64_t v = 0;
@@ -227,6 +229,9 @@ Status Engine::LoadState() {
     return decode_error;
   }
   metrics_->SetLeads(lead_count_);
+  if (st = LoadPartitionCounts(); !st.ok()) {
+    return st;
+  }
   if (st = funnel_.Load(); !st.ok()) {
     return st;
   }
@@ -453,9 +458,7 @@ Engine::LeadEntry* Engine::LeadFor(std::string_view id) {
   entry->state.id = std::string(id);
   LeadEntry& ref = Insert(std::move(entry));
   LruPushFront(&ref);
-  ++lead_count_;
-  lead_count_dirty_ = true;
-  metrics_->SetLeads(lead_count_);
+  CountLead(id, +1);
   return &ref;
 }
 
@@ -715,9 +718,7 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
     deleted_uncommitted_[root] = commit_generation_;
     batch_.DeletePinned(root);
     funnel_.Forget(root, &batch_);
-    --lead_count_;
-    lead_count_dirty_ = true;
-    metrics_->SetLeads(lead_count_);
+    CountLead(root, -1);
   } else if (lead == nullptr && identity_.Aliases(root).empty()) {
     return Status::NotFound("no lead \"" + std::string(id) + "\"");
   }
@@ -787,9 +788,7 @@ void Engine::DropLead(const std::string& id) {
   }
   funnel_.Forget(id, &batch_);
   leads_.erase(it);
-  --lead_count_;
-  lead_count_dirty_ = true;
-  metrics_->SetLeads(lead_count_);
+  CountLead(id, -1);
 }
 
 void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
@@ -876,31 +875,115 @@ FunnelContext Engine::FunnelContextFor(const OutboxRecord& record, Lead* lead,
   return context;
 }
 
-FunnelStageCounts Engine::StageCounts() const {
+FunnelStageCounts Engine::StageCounts(const std::function<bool(uint32_t)>& held) const {
   const RuleSet& rules = scorer_->rules();
-  FunnelStageCounts counts;
+  const bool filtered = held && !leads_by_partition_.empty();
+  // The staged leads of one stage that count here.
+  auto staged_in = [&](const std::set<std::string_view>& ids) -> uint64_t {
+    if (!filtered) {
+      return ids.size();
+    }
+    return std::count_if(ids.begin(), ids.end(),
+                         [&](std::string_view id) { return held(options_.lead_partition(id)); });
+  };
+  std::map<std::string_view, uint64_t> by_stage;
   uint64_t staged = 0;
   for (const auto& [stage, ids] : index_by_stage_) {
-    staged += ids.size();
+    const uint64_t n = staged_in(ids);
+    by_stage[stage] = n;
+    staged += n;
   }
+  uint64_t leads = lead_count_;
+  if (filtered) {
+    leads = 0;
+    for (uint32_t p = 0; p < leads_by_partition_.size(); ++p) {
+      leads += held(p) ? leads_by_partition_[p] : 0;
+    }
+  }
+  FunnelStageCounts counts;
   for (size_t i = 0; i < rules.stages.size(); ++i) {
     uint64_t n = 0;
     if (i == 0) {
-      n = lead_count_ >= staged ? lead_count_ - staged : 0;
-    } else if (auto it = index_by_stage_.find(rules.stages[i].name); it != index_by_stage_.end()) {
-      n = it->second.size();
+      n = leads >= staged ? leads - staged : 0;
+    } else if (auto it = by_stage.find(rules.stages[i].name); it != by_stage.end()) {
+      n = it->second;
     }
     counts.emplace_back(rules.stages[i].name, n);
   }
-  for (const auto& entry : index_by_stage_) {
-    const std::string& stage = entry.first;
+  for (const auto& entry : by_stage) {
+    const std::string_view stage = entry.first;
     const bool known = std::any_of(rules.stages.begin(), rules.stages.end(),
                                    [&](const StageDef& def) { return def.name == stage; });
-    if (!known && !entry.second.empty()) {
-      counts.emplace_back(stage, entry.second.size());
+    if (!known && entry.second > 0) {
+      counts.emplace_back(stage, entry.second);
     }
   }
   return counts;
+}
+
+void Engine::CountLead(std::string_view id, int delta) {
+  lead_count_ += delta;  // unsigned wrap: a -1 follows the +1 of the same lead
+  if (!leads_by_partition_.empty()) {
+    leads_by_partition_[options_.lead_partition(id)] += delta;
+  }
+  lead_count_dirty_ = true;
+  metrics_->SetLeads(lead_count_);
+}
+
+Status Engine::LoadPartitionCounts() {
+  const uint32_t n = options_.lead_partitions;
+  if (n == 0 || !options_.lead_partition) {
+    return Status::Ok();
+  }
+  leads_by_partition_.assign(n, 0);
+  std::string text;
+  Status st = store_->GetMeta(kMetaLeadCountByPartition, &text);
+  if (!st.ok() && !st.IsNotFound()) {
+    return st;
+  }
+  if (st.ok()) {
+    // "N:c0,c1,...": kept only when it was counted for this partition count and adds up.
+    std::vector<uint64_t> counts;
+    std::string_view rest(text);
+    uint64_t stored_n = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), stored_n);
+    bool good = ec == std::errc() && end != rest.data() + rest.size() && *end == ':';
+    rest.remove_prefix(good ? end - rest.data() + 1 : rest.size());
+    while (good && !rest.empty()) {
+      uint64_t c = 0;
+      auto [e, err] = std::from_chars(rest.data(), rest.data() + rest.size(), c);
+      good = err == std::errc() && (e == rest.data() + rest.size() || *e == ',');
+      counts.push_back(c);
+      rest.remove_prefix(e == rest.data() + rest.size() ? rest.size() : e - rest.data() + 1);
+    }
+    uint64_t sum = 0;
+    for (uint64_t c : counts) {
+      sum += c;
+    }
+    if (good && stored_n == n && counts.size() == n && sum == lead_count_) {
+      leads_by_partition_ = std::move(counts);
+      return Status::Ok();
+    }
+  }
+  if (lead_count_ == 0) {
+    return Status::Ok();
+  }
+  // A store from before cluster mode counted leads by partition (or made with another count):
+  // count once over the stored leads, and store the counts with the next commit.
+  uint64_t counted = 0;
+  st = store_->ScanLeads("", [&](std::string_view id, std::string_view) {
+    ++leads_by_partition_[options_.lead_partition(id)];
+    ++counted;
+    return true;
+  });
+  if (!st.ok()) {
+    return st;
+  }
+  lead_count_ = counted;
+  metrics_->SetLeads(lead_count_);
+  lead_count_dirty_ = true;
+  LogInfo("counted " + std::to_string(counted) + " leads by partition");
+  return Status::Ok();
 }
 
 Status Engine::FunnelJson(const FunnelWindow& window, std::string* json) const {
@@ -910,6 +993,16 @@ Status Engine::FunnelJson(const FunnelWindow& window, std::string* json) const {
   }
   json->clear();
   AppendFunnelJson(window, StageCounts(), totals, json);
+  return Status::Ok();
+}
+
+Status Engine::FunnelPart(const FunnelWindow& window, const std::function<bool(uint32_t)>& held,
+                          FunnelStageCounts* stages, FunnelTotals* totals) const {
+  *totals = FunnelTotals();
+  if (Status st = funnel_.Query(window, totals); !st.ok()) {
+    return st;
+  }
+  *stages = StageCounts(held);
   return Status::Ok();
 }
 
@@ -1053,6 +1146,13 @@ bool Engine::Seal() {
   }
   if (lead_count_dirty_) {
     batch_.PutMeta(kMetaLeadCount, std::to_string(lead_count_));
+    if (!leads_by_partition_.empty()) {
+      std::string counts = std::to_string(leads_by_partition_.size()) + ":";
+      for (size_t p = 0; p < leads_by_partition_.size(); ++p) {
+        counts += (p > 0 ? "," : "") + std::to_string(leads_by_partition_[p]);
+      }
+      batch_.PutMeta(kMetaLeadCountByPartition, counts);
+    }
     lead_count_dirty_ = false;
   }
   const EpochSeconds now = clock_->Now();

@@ -93,6 +93,11 @@ struct EngineOptions {
   double history_retention = 90 * 86400;
   // The funnel's figures (SPEC 12): how long facts and hour totals are kept.
   FunnelOptions funnel;
+  // Cluster mode: the engine also counts leads per partition of their id, so a node can count
+  // the leads of the partitions it holds (GET /v1/funnel's `stages`, gathered from every node).
+  // `lead_partition(id)` must be < `lead_partitions`. 0 and empty (the single daemon): no counts.
+  uint32_t lead_partitions = 0;
+  std::function<uint32_t(std::string_view lead_id)> lead_partition;
 };
 
 struct RulesInfo {
@@ -195,9 +200,16 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   void ReevaluateStages(std::function<void(uint64_t leads, uint64_t changed)> done);
   // Leads per stage now (SPEC 12 `stages`), in the rules' stage order, then any stage a reload
   // removed that still has leads. From the in-memory indexes and the lead count, not a scan.
-  FunnelStageCounts StageCounts() const;
+  // With `held` (cluster mode, EngineOptions::lead_partitions set), only the leads of the
+  // partitions for which held(partition) is true: a node keeps copies of leads from partitions
+  // it held before, which another node now counts.
+  FunnelStageCounts StageCounts(const std::function<bool(uint32_t partition)>& held = {}) const;
   // The funnel figures of `window` (SPEC 12), as the JSON answer of GET /v1/funnel.
   Status FunnelJson(const FunnelWindow& window, std::string* json) const;
+  // This node's part of a cluster's funnel: its totals of `window` (every record it wrote) and
+  // its held partitions' stage counts, which add up with the other nodes' parts.
+  Status FunnelPart(const FunnelWindow& window, const std::function<bool(uint32_t)>& held,
+                    FunnelStageCounts* stages, FunnelTotals* totals) const;
 
  private:
   struct Closure {
@@ -306,6 +318,11 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   uint64_t Rejected(const std::vector<LoadError>& errors);
   void InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version);
   Status LoadState();
+  // Cluster mode: leads_by_partition_ from the store's meta, or counted once over every stored
+  // lead when the meta is missing or was made for another partition count.
+  Status LoadPartitionCounts();
+  // One lead more (+1) or less (-1) under `id`: the lead count and its partition's.
+  void CountLead(std::string_view id, int delta);
   // The FunnelContext of a record about to be published for `lead`.
   FunnelContext FunnelContextFor(const OutboxRecord& record, Lead* lead, EpochSeconds scores_at);
   // Hands the funnel's all-time figures to the metrics when they changed (at most every 0.1 s
@@ -348,6 +365,8 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   size_t lru_size_ = 0;
   uint64_t lead_count_ = 0;  // leads known, in memory or not
   bool lead_count_dirty_ = false;
+  // Cluster mode: lead_count_ by partition of the lead's id (EngineOptions::lead_partitions).
+  std::vector<uint64_t> leads_by_partition_;
   uint64_t inflight_generation_ = 0;  // the commit_generation_ of the batch in flight
   CommitBatch batch_;
   Outbox outbox_;

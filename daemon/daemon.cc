@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cluster/admin_replica.h"
+#include "cluster/event_log.h"
 #include "cluster/lead_directory.h"
 #include "cluster/log_applier.h"
 #include "cluster/log_publisher.h"
@@ -244,6 +245,13 @@ Status Daemon::Start() {
   engine_options.dedupe_window = o.dedupe_window;
   engine_options.lead_cache = o.lead_cache;
   engine_options.history_retention = o.history_retention;
+  if (!o.cluster_urls.empty()) {
+    // Leads counted by the partitions the leases hand out, so a node counts what it holds.
+    engine_options.lead_partitions = static_cast<uint32_t>(o.cluster_partitions);
+    engine_options.lead_partition = [n = engine_options.lead_partitions](std::string_view id) {
+      return PartitionOf(id, n);
+    };
+  }
   d.engine = std::make_unique<Engine>(engine_options, d.store.get(), d.clock, &d.metrics);
   // The subscriber server exists before the engine starts, so no commit's head notice is missed.
   SubscriberServerOptions subscribe_options;

@@ -4,6 +4,7 @@
 // the lead (docs/cluster.md, "What each read gives"). cluster/lead_directory.h implements it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ class LeadLocator {
   // True when this node holds the partition of the lead whose root id is `root` (a list shows a
   // lead only on its holder: another node may keep a copy from before a takeover).
   virtual bool HeldHere(std::string_view root) const = 0;
+  // True when this node holds `partition` (of the event stream; the engine counts leads by the
+  // same partitions, EngineOptions::lead_partition).
+  virtual bool HoldsPartition(uint32_t partition) const = 0;
   // The HTTP addresses of the other nodes holding partitions, as of the last lease round (a
   // list asks each of them for its part).
   virtual std::vector<std::string> OtherNodes() const = 0;

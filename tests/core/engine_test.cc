@@ -80,6 +80,13 @@ class EngineTest : public ::testing::Test {
     options.rules_path = rules_path_;
     options.watch_rules = false;
     options.stage_check_interval = stage_check_interval;
+    options.lead_partitions = lead_partitions_;
+    if (lead_partitions_ > 0) {
+      // A lead's partition: its id's last character, modulo the count.
+      options.lead_partition = [n = lead_partitions_](std::string_view id) {
+        return id.empty() ? 0 : static_cast<uint32_t>(id.back()) % n;
+      };
+    }
     engine_ = std::make_unique<Engine>(options, &store_, &clock_, &metrics_);
     ASSERT_OK(engine_->Start());
   }
@@ -154,6 +161,7 @@ class EngineTest : public ::testing::Test {
 
   TempDir dir_;
   std::string rules_path_;
+  uint32_t lead_partitions_ = 0;  // EngineOptions::lead_partitions of the next StartEngine
   ManualClock clock_;
   MemoryStore store_;
   Metrics metrics_;
@@ -456,6 +464,53 @@ TEST_F(EngineTest, AReloadSwapsRulesBetweenBatchesAndABadFileKeepsThem) {
   EXPECT_FALSE(outcome.errors.empty());
   EXPECT_EQ(outcome.version, 2u);
   EXPECT_EQ(engine_->rules_info().version, 2u);
+}
+
+// Cluster mode: a node counts the leads of the partitions it holds (GET /v1/funnel's stages,
+// added up over the nodes). The counts by partition survive a restart, and a store written
+// without them is counted once when they are first asked for.
+TEST_F(EngineTest, StageCountsCountOnlyTheHeldPartitions) {
+  auto counts = [&](std::function<bool(uint32_t)> held) {
+    std::promise<std::string> out;
+    engine_->RunOnEngine([&] {
+      std::string text;
+      for (const auto& [stage, n] : engine_->StageCounts(held)) {
+        text += stage + "=" + std::to_string(n) + " ";
+      }
+      out.set_value(text);
+    });
+    return out.get_future().get();
+  };
+  auto even = [](uint32_t p) { return p == 0; };
+  auto odd = [](uint32_t p) { return p == 1; };
+  // '0' and '2' are even characters: u0, u2, u4 in partition 0; u1, u3 in partition 1.
+  StartEngine();  // without partitions: the store has no counts by partition
+  ASSERT_OK(Submit({Track("u0", "Demo Requested", "m0", kStart), Page("u1", "m1", kStart),
+                    Page("u2", "m2", kStart)}));
+  EXPECT_EQ(counts(even), "new=2 mql=1 ") << "no partitions: every lead counts";
+  StopEngine();
+  lead_partitions_ = 2;
+  StartEngine();  // counts the stored leads by partition once
+  EXPECT_EQ(counts(even), "new=1 mql=1 ");
+  EXPECT_EQ(counts(odd), "new=1 mql=0 ");
+  ASSERT_OK(Submit({Track("u3", "Demo Requested", "m3", kStart), Page("u4", "m4", kStart)}));
+  EXPECT_EQ(counts(even), "new=2 mql=1 ");
+  EXPECT_EQ(counts(odd), "new=1 mql=1 ");
+  EXPECT_EQ(counts({}), "new=3 mql=2 ");
+  EXPECT_EQ(counts([](uint32_t) { return false; }), "new=0 mql=0 ");
+  // Erasing a lead counts it out of its partition.
+  std::promise<Status> erased;
+  engine_->RunOnEngine([&] {
+    std::vector<std::string> ids;
+    size_t events = 0;
+    erased.set_value(engine_->Erase("u2", &ids, &events));
+  });
+  ASSERT_OK(erased.get_future().get());
+  ASSERT_OK(Submit({}));  // the erasure's commit
+  StopEngine();
+  StartEngine();  // the stored counts
+  EXPECT_EQ(counts(even), "new=1 mql=1 ");
+  EXPECT_EQ(counts(odd), "new=1 mql=1 ");
 }
 
 TEST_F(EngineTest, LeadsArePagedInIdOrderFromTheIndexesByStage) {

@@ -538,6 +538,86 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
   }
 }
 
+// The funnel on any node is the cluster's (docs/cluster.md, "What each read gives"): each node
+// adds up every node's part, its records' totals and its held partitions' leads per stage. Lead
+// for lead the counts are the single daemon's; only which rep got a lead differs (each node
+// routes its own leads today), so the rep rows and speed figures are compared between the nodes.
+TEST_F(ClusterTest, TheFunnelOnAnyNodeAddsUpEveryNodesPart) {
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
+  constexpr int kLeads = 40;
+  const std::vector<Share> shares = KnownLeadsWorkload(kLeads, 2, 0);
+  SendAll(node_.ingest_port(), {shares[0]});
+  SendAll(other.ingest_port(), {shares[1]});
+  SendAll(single_.ingest_port(), shares);
+  auto funnel = [](DaemonProcess& d, bool here_only = false) {
+    HttpResult r =
+        HttpClient(d.http_port())
+            .Get("/v1/funnel", here_only ? HttpClient::Headers{{"X-Handoff-Forwarded", "1"}}
+                                         : HttpClient::Headers{});
+    return r.status == 200 ? r.Json() : Value::String(std::to_string(r.status) + " " + r.body);
+  };
+  // The figures lead for lead: what does not depend on which node routed a lead.
+  auto counts = [](const Value& f) {
+    std::string view;
+    for (const char* field : {"stages", "transitions", "routed", "reassigned", "escalated",
+                              "accepted", "rejected", "closed", "won_amount"}) {
+      const Value* v = f.is_object() ? JsonAt(f, field) : nullptr;
+      view += std::string(field) + "=" + (v == nullptr ? f.ToJson() : v->ToJson()) + "\n";
+    }
+    return view;
+  };
+  const std::string single = counts(funnel(single_));
+  for (DaemonProcess* d : {&node_, &other}) {
+    std::string ours;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          ours = counts(funnel(*d));
+          return ours == single;
+        },
+        60, 0.1))
+        << "port " << d->http_port() << ":\n"
+        << ours << "single:\n"
+        << single;
+  }
+  // Both nodes give the same whole answer, rep rows and speed percentiles included.
+  EXPECT_EQ(funnel(node_).ToJson(), funnel(other).ToJson());
+  const Value routed_by = *JsonAt(funnel(node_), "reps");
+  double routed = 0;
+  for (const Value& rep : routed_by.as_array()) {
+    routed += JsonAt(rep, "routed")->as_number();
+  }
+  EXPECT_GT(routed, 0);
+  EXPECT_EQ(routed, JsonAt(funnel(single_), "routed")->as_number());
+  // A node's own part (what another node asks it for) has only its share of the leads.
+  const Value part = funnel(node_, /*here_only=*/true);
+  ASSERT_TRUE(part.is_object()) << part.ToJson();
+  double here = 0;
+  for (const Value& stage : JsonAt(part, "stages")->as_array()) {
+    here += stage.as_array()[1].as_number();
+  }
+  EXPECT_GT(here, 0);
+  EXPECT_LT(here, kLeads);
+  // A node that cannot be reached makes the funnel a 503, never a silently partial answer.
+  ASSERT_OK(other.Kill9());
+  const Value after_kill = funnel(node_);
+  if (!after_kill.is_object()) {
+    EXPECT_EQ(after_kill.as_string().substr(0, 3), "503") << after_kill.as_string();
+  }
+  // Once node-a holds every partition, its funnel alone counts every lead again.
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) == 16; }, 60, 0.1)) << Partitions(node_);
+  std::string alone;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        const Value f = funnel(node_);
+        alone = f.is_object() ? JsonAt(f, "stages")->ToJson() : f.ToJson();
+        return alone == JsonAt(funnel(single_), "stages")->ToJson();
+      },
+      60, 0.1))
+      << alone;
+}
+
 // A lead's events are ordered by their place in the log on every node, however late a node
 // applied them: node-a rebuilds node-b's partitions after node-b dies, then merges leads whose
 // two ids it applied at different times. Each id's traits were set under both ids; the merged
