@@ -228,12 +228,12 @@ bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
   if (kvStore_Keys(&keys, kv_, &watch) != NATS_OK) {
     return false;
   }
-  size_t nodes = 0;
+  std::vector<std::string_view> nodes;  // the live nodes' keys (this one's included)
   std::vector<bool> taken(options_.partitions, false);
   for (int i = 0; i < keys.Count; ++i) {
     std::string_view key = keys.Keys[i];
     if (key.substr(0, kNodePrefix.size()) == kNodePrefix) {
-      ++nodes;
+      nodes.push_back(key);
     } else if (key.substr(0, kPartitionPrefix.size()) == kPartitionPrefix) {
       key.remove_prefix(kPartitionPrefix.size());
       const uint32_t p = static_cast<uint32_t>(std::strtoul(std::string(key).c_str(), nullptr, 10));
@@ -242,7 +242,17 @@ bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
       }
     }
   }
-  kvKeysList_Destroy(&keys);
+  // Each node's share: the partitions over the nodes, and the first (partitions % nodes) nodes
+  // in key order one more (16 over three: 6, 5, 5). Every node computes the same shares, so
+  // they settle with nothing free and nobody under its share.
+  if (std::find(nodes.begin(), nodes.end(), node_key_) == nodes.end()) {
+    nodes.push_back(node_key_);
+  }
+  std::sort(nodes.begin(), nodes.end());
+  const size_t rank = std::find(nodes.begin(), nodes.end(), node_key_) - nodes.begin();
+  const size_t fair =
+      options_.partitions / nodes.size() + (rank < options_.partitions % nodes.size() ? 1 : 0);
+  kvKeysList_Destroy(&keys);  // after the last use of `nodes`, which points into it
   if (!reclaimed_) {
     // A node restarted after a crash finds its own leases still there: they are its own (node
     // ids are unique), so it takes them back at once rather than waiting for them to expire.
@@ -253,8 +263,6 @@ bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
       }
     }
   }
-  nodes = std::max<size_t>(nodes, 1);
-  const size_t fair = (options_.partitions + nodes - 1) / nodes;
   // Over the fair share (a node joined): hand the last taken back.
   while (held_.size() > fair) {
     Release(held_.size() - 1);

@@ -47,11 +47,12 @@ class PartitionLeasesTest : public ::testing::Test {
   // Leases of 4 s by default: short, so a takeover fits a test, and long enough that a loaded
   // machine (ctest -j2, sanitizers) still renews them in time.
   std::unique_ptr<PartitionLeases> Node(const std::string& id, Recorder* recorder,
-                                        double lease_seconds = 4) {
+                                        double lease_seconds = 4,
+                                        uint32_t partitions = kPartitions) {
     PartitionLeaseOptions options;
     options.urls = nats_.url_list();
     options.node_id = id;
-    options.partitions = kPartitions;
+    options.partitions = partitions;
     options.lease_seconds = lease_seconds;
     auto leases = PartitionLeases::Open(options, recorder);
     EXPECT_TRUE(leases.ok()) << leases.status().ToString();
@@ -137,6 +138,36 @@ TEST_F(PartitionLeasesTest, ARestartedNodeTakesItsOwnLeasesBackAtOnce) {
   ASSERT_TRUE(again);
   EXPECT_TRUE(WaitUntil([&] { return again->held().size() == kPartitions; }, 60, 0.05));
   EXPECT_EQ(again_heard.owned().size(), kPartitions);
+}
+
+// Shares differ by one at most: 16 partitions over three nodes settle at 6, 5 and 5 (a share of
+// ceil(16 / 3) for everyone settled at 6, 6 and 4, leaving one node a third short).
+TEST_F(PartitionLeasesTest, ThreeNodesSettleOnSharesThatDifferByOneAtMost) {
+  constexpr uint32_t kSixteen = 16;
+  std::vector<std::unique_ptr<Recorder>> heard;
+  std::vector<std::unique_ptr<PartitionLeases>> nodes;
+  for (const char* id : {"node-a", "node-b", "node-c"}) {
+    heard.push_back(std::make_unique<Recorder>());
+    nodes.push_back(Node(id, heard.back().get(), 4, kSixteen));
+    ASSERT_TRUE(nodes.back());
+  }
+  auto sizes = [&] {
+    std::multiset<size_t> out;
+    std::set<uint32_t> all;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const std::vector<uint32_t> held = nodes[i]->held();
+      if (std::set<uint32_t>(held.begin(), held.end()) != heard[i]->owned()) {
+        return std::multiset<size_t>{};
+      }
+      out.insert(held.size());
+      all.insert(held.begin(), held.end());
+    }
+    return all.size() == kSixteen ? out : std::multiset<size_t>{};
+  };
+  const std::multiset<size_t> settled = {5, 5, 6};
+  EXPECT_TRUE(WaitUntil([&] { return sizes() == settled; }, 60, 0.1))
+      << nodes[0]->held().size() << " " << nodes[1]->held().size() << " "
+      << nodes[2]->held().size();
 }
 
 }  // namespace

@@ -206,28 +206,36 @@ class ClusterTest : public ::testing::Test {
   // leases of 4 s (node-a restarted with them), so takeovers fit a test, and node-b is started
   // once the two have split the partitions 8/8.
   void StartSecondNode(bool short_leases, std::unique_ptr<DaemonProcess>* out) {
-    const std::vector<std::string> lease = {"--cluster-lease", "4s"};
     if (short_leases) {
       ASSERT_OK(node_.Stop());
-      node_.options().extra_args.insert(node_.options().extra_args.end(), lease.begin(),
-                                        lease.end());
+      node_.options().extra_args.insert(node_.options().extra_args.end(), kShortLease.begin(),
+                                        kShortLease.end());
       ASSERT_OK(node_.Start());
     }
-    *out = std::make_unique<DaemonProcess>(DaemonOptions{});
+    ASSERT_NO_FATAL_FAILURE(StartNode("node-b", short_leases, out));
     DaemonProcess& other = **out;
-    other.options().rules = ExampleRulesAlwaysOpen(other);
-    other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-b"};
-    if (short_leases) {
-      other.options().extra_args.insert(other.options().extra_args.end(), lease.begin(),
-                                        lease.end());
-    }
-    ASSERT_OK(other.Start());
     if (short_leases) {
       ASSERT_TRUE(
           WaitUntil([&] { return Partitions(node_) == 8 && Partitions(other) == 8; }, 60, 0.1))
           << Partitions(node_) << " and " << Partitions(other);
     }
   }
+
+  // Starts one more node of the cluster, `name`, into *out; with `short_leases`, its leases last
+  // 4 s.
+  void StartNode(const std::string& name, bool short_leases, std::unique_ptr<DaemonProcess>* out) {
+    *out = std::make_unique<DaemonProcess>(DaemonOptions{});
+    DaemonProcess& other = **out;
+    other.options().rules = ExampleRulesAlwaysOpen(other);
+    other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", name};
+    if (short_leases) {
+      other.options().extra_args.insert(other.options().extra_args.end(), kShortLease.begin(),
+                                        kShortLease.end());
+    }
+    ASSERT_OK(other.Start());
+  }
+
+  static inline const std::vector<std::string> kShortLease = {"--cluster-lease", "4s"};
 
   // The events the engine applied and found duplicate, from /metrics.
   static double Applied(uint16_t http_port) {
@@ -290,11 +298,11 @@ TEST_F(ClusterTest, MergesOverSeveralConnectionsGiveTheSingleDaemonsLeads) {
   EXPECT_EQ(LeadView(node_.http_port(), "anon-1"), LeadView(node_.http_port(), "user-1"));
 }
 
-// Sends `shares` to whichever port `port()` names now, resending from the last ack after a
-// dropped connection, until every line is acknowledged; `midway` runs once, when about a third
+// Sends each share to whichever port `port(share)` names now, resending from the last ack after
+// a dropped connection, until every line is acknowledged; `midway` runs once, when about a third
 // of the lines are acknowledged.
-void SendThroughFailures(const std::function<uint16_t()>& port, const std::vector<Share>& shares,
-                         const std::function<void()>& midway) {
+void SendThroughFailures(const std::function<uint16_t(size_t share)>& port,
+                         const std::vector<Share>& shares, const std::function<void()>& midway) {
   std::vector<size_t> acked(shares.size(), 0);
   size_t total = 0;
   for (const Share& s : shares) {
@@ -317,7 +325,7 @@ void SendThroughFailures(const std::function<uint16_t()>& port, const std::vecto
         continue;
       }
       IngestClient client;
-      if (!client.Connect(port()).ok()) {
+      if (!client.Connect(port(c)).ok()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the node restarts
         continue;
       }
@@ -356,7 +364,7 @@ void SendThroughFailures(const std::function<uint16_t()>& port, const std::vecto
 TEST_F(ClusterTest, KillNineOfTheNodeMidStreamLosesNothingAndCountsNothingTwice) {
   std::vector<std::string> ids;
   const std::vector<Share> shares = Workload(60, 2, &ids);
-  SendThroughFailures([&] { return node_.ingest_port(); }, shares,
+  SendThroughFailures([&](size_t) { return node_.ingest_port(); }, shares,
                       [&] {
                         ASSERT_OK(node_.Kill9());
                         ASSERT_OK(node_.Start());  // same data directory, new ports
@@ -368,7 +376,7 @@ TEST_F(ClusterTest, KillNineOfTheNodeMidStreamLosesNothingAndCountsNothingTwice)
 TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwice) {
   std::vector<std::string> ids;
   const std::vector<Share> shares = Workload(60, 2, &ids);
-  SendThroughFailures([&] { return node_.ingest_port(); }, shares,
+  SendThroughFailures([&](size_t) { return node_.ingest_port(); }, shares,
                       [&] {
                         // The event stream's leader: publishes wait for a new one (a few seconds),
                         // and the daemon's links that were on it fail over to the others.
@@ -383,6 +391,83 @@ TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwic
   EXPECT_TRUE(WaitUntil([&] { return Applied(node_.http_port()) == Applied(single_.http_port()); }))
       << Applied(node_.http_port()) << " vs " << Applied(single_.http_port());
   ASSERT_OK(node_.CheckAlive());
+}
+
+// The whole shape on one machine: three NATS servers, three handoffd nodes, a connection to
+// every node. Mid-stream, kill -9 of one handoffd node (its connection moves to another node and
+// resends from its last ack) and of the event stream's NATS leader. Every lead, read on any node
+// (reads of another node's lead are forwarded), equals the single daemon's: nothing acknowledged
+// lost, nothing counted twice. Restarted, the node takes a share of the partitions back and
+// answers for every lead too.
+TEST_F(ClusterTest, ThreeNodesLoseNothingWhenANodeAndANatsServerDie) {
+  std::unique_ptr<DaemonProcess> node_b;
+  std::unique_ptr<DaemonProcess> node_c;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  ASSERT_NO_FATAL_FAILURE(StartNode("node-c", /*short_leases=*/true, &node_c));
+  std::vector<DaemonProcess*> nodes = {&node_, node_b.get(), node_c.get()};
+  auto shares_held = [&] {
+    std::string out;
+    for (DaemonProcess* d : nodes) {
+      out += std::to_string(static_cast<int>(Partitions(*d))) + " ";
+    }
+    return out;
+  };
+  // 16 partitions over three nodes: 5, 5 and 6 in some order.
+  auto split_in_three = [&] {
+    double sum = 0;
+    for (DaemonProcess* d : nodes) {
+      const double p = Partitions(*d);
+      if (p < 5) {
+        return false;
+      }
+      sum += p;
+    }
+    return sum == 16;
+  };
+  ASSERT_TRUE(WaitUntil(split_in_three, 60, 0.1)) << shares_held();
+
+  constexpr int kLeads = 60;
+  const std::vector<Share> shares = KnownLeadsWorkload(kLeads, 3, 0);
+  std::atomic<bool> c_down{false};
+  SendThroughFailures(
+      [&](size_t share) {
+        // node-c's connection goes to node-a once node-c is down.
+        return share == 2 && c_down ? node_.ingest_port() : nodes[share]->ingest_port();
+      },
+      shares,
+      [&] {
+        c_down = true;
+        ASSERT_OK(node_c->Kill9());
+        const int leader = StreamLeader();
+        ASSERT_GE(leader, 0) << "no leader for " << kStream;
+        nats_.Kill(leader);
+      });
+  SendAll(single_.ingest_port(), shares);
+  std::vector<std::string> ids;
+  for (int i = 0; i < kLeads; ++i) {
+    ids.push_back("user-" + std::to_string(i));
+  }
+  // node-a and node-b hold every partition between them once node-c's leases expire.
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) + Partitions(*node_b) == 16; }, 60, 0.1))
+      << shares_held();
+  ExpectSameLeads(ids);
+  // node-c back on its data: it takes a share again and answers for every lead.
+  ASSERT_OK(node_c->Start());
+  ASSERT_TRUE(WaitUntil(split_in_three, 60, 0.1)) << shares_held();
+  for (DaemonProcess* d : nodes) {
+    for (const std::string& id : ids) {
+      std::string ours;
+      EXPECT_TRUE(WaitUntil(
+          [&] {
+            ours = LeadView(d->http_port(), id);
+            return ours == LeadView(single_.http_port(), id);
+          },
+          60, 0.1))
+          << id << " on port " << d->http_port() << ":\n"
+          << ours << "single:\n"
+          << LeadView(single_.http_port(), id);
+    }
+  }
 }
 
 // Two nodes share the partitions by lease and each applies its own; kill -9 of one: the other
