@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Cluster mode's cost (docs/cluster.md): the same events into one handoffd in cluster mode (three
-# local nats-server nodes, R3 stream), into two handoffd nodes sharing the partitions (a fresh
-# NATS cluster, half of the events sent to each node), and into a single handoffd; prints
-# events/s for each.
+# Cluster mode's cost (docs/cluster.md): the same events into one, two and three handoffd nodes in
+# cluster mode (each time three fresh local nats-server nodes, R3 stream; the events split over
+# the nodes, one connection to each), and into a single handoffd; prints events/s for each.
 #   bench/cluster.sh                 200,000 events of the benchmark file
 #   EVENTS=50000 bench/cluster.sh
 # Needs a build (build/handoffd, build/handoff) and nats-server; uses free ports and a temp dir.
@@ -40,11 +39,11 @@ start_nats() {
       >"$WORK/$1-nats$i.log" 2>&1 &
     PIDS+=($!)
     NATS_PIDS+=($!)
+    disown  # killed on purpose later: no "Killed" notice
   done
   URLS="nats://127.0.0.1:${CLIENT[0]},nats://127.0.0.1:${CLIENT[1]},nats://127.0.0.1:${CLIENT[2]}"
 }
 NATS_PIDS=()
-start_nats one
 
 # Starts handoffd NAME [flags...]; sets INGEST and HTTP.
 start_daemon() {
@@ -55,6 +54,7 @@ start_daemon() {
     --http "127.0.0.1:$HTTP" --rules rules/examples/default.yaml --watch false "$@" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
+  disown
   for _ in $(seq 300); do
     grep -q "http listening" "$WORK/$name.log" && return 0
     sleep 0.1
@@ -67,42 +67,65 @@ applied() {
     awk '/^handoff_events_applied_total\{transport="tcp"\}/ {printf "%d", $2}'
 }
 
-start_daemon cluster --cluster "$URLS" --node-id bench-node
-# Not timed: the three servers electing a JetStream leader and the node making the stream.
-for _ in $(seq 600); do
-  grep -q "applying the event log" "$WORK/cluster.log" && break
-  sleep 0.1
-done
-t0=$(now)
-"$BUILD/handoff" send -q --ingest "127.0.0.1:$INGEST" "$WORK/events.ndjson"
-until [[ "$(applied)" -ge "$EVENTS" ]]; do sleep 0.05; done
-t1=$(now)
-cluster_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
-kill -9 "${PIDS[-1]}" 2>/dev/null || true  # the one node: idle from here on, but not on our cores
-
-# Two nodes on a fresh NATS cluster: timed once each holds half of the partitions.
-for p in "${NATS_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-start_nats two
-start_daemon node1 --cluster "$URLS" --node-id bench-1 --cluster-lease 3s
-INGEST1=$INGEST HTTP1=$HTTP
-start_daemon node2 --cluster "$URLS" --node-id bench-2 --cluster-lease 3s
-INGEST2=$INGEST HTTP2=$HTTP
 partitions() {
   curl -s "http://127.0.0.1:$1/metrics" | awk '/^handoff_cluster_partitions / {printf "%d", $2}'
 }
-for _ in $(seq 600); do
-  [[ "$(partitions "$HTTP1")" == 8 && "$(partitions "$HTTP2")" == 8 ]] && break
-  sleep 0.1
-done
-split -n l/2 "$WORK/events.ndjson" "$WORK/half."
-t0=$(now)
-"$BUILD/handoff" send -q --ingest "127.0.0.1:$INGEST1" "$WORK/half.aa" &
-SEND1=$!
-"$BUILD/handoff" send -q --ingest "127.0.0.1:$INGEST2" "$WORK/half.ab"
-wait "$SEND1"
-until [[ $(($(HTTP=$HTTP1 applied) + $(HTTP=$HTTP2 applied))) -ge "$EVENTS" ]]; do sleep 0.05; done
-t1=$(now)
-two_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
+# N handoffd nodes on a fresh NATS cluster, timed once they share the 16 partitions (each at
+# least its floor share), the events split in N parts sent at once, one to each node, until
+# every event is applied; sets RATE (events/s, all nodes together).
+run_nodes() {
+  local n=$1 i
+  for p in "${NATS_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  NATS_PIDS=()
+  start_nats "nodes$n"
+  local ingests=() https=() node_pids=()
+  for i in $(seq "$n"); do
+    start_daemon "n$n-node$i" --cluster "$URLS" --node-id "bench-$i" --cluster-lease 3s
+    ingests+=("$INGEST") https+=("$HTTP") node_pids+=("${PIDS[-1]}")
+  done
+  # Not timed: the servers' first JetStream election, the stream, the leases settling.
+  local settled=0
+  for _ in $(seq 900); do
+    local sum=0 low=16
+    for h in "${https[@]}"; do
+      local got
+      got=$(partitions "$h")
+      got=${got:-0}
+      sum=$((sum + got))
+      ((got < low)) && low=$got
+    done
+    if ((sum == 16 && low >= 16 / n)); then settled=1 && break; fi
+    sleep 0.1
+  done
+  ((settled)) || { echo "cluster.sh: $n nodes did not share the partitions" >&2; exit 1; }
+  rm -f "$WORK"/part.*
+  split -n "l/$n" -d "$WORK/events.ndjson" "$WORK/part."
+  local parts=("$WORK"/part.*) senders=()
+  local t0 t1
+  t0=$(now)
+  for i in $(seq 0 $((n - 1))); do
+    "$BUILD/handoff" send -q --ingest "127.0.0.1:${ingests[$i]}" "${parts[$i]}" &
+    senders+=($!)
+  done
+  for s in "${senders[@]}"; do wait "$s"; done
+  while :; do
+    local total=0
+    for h in "${https[@]}"; do total=$((total + $(HTTP=$h applied))); done
+    ((total >= EVENTS)) && break
+    sleep 0.05
+  done
+  t1=$(now)
+  RATE=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
+  # Idle from here on, but not on our cores.
+  for p in "${node_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+}
+run_nodes 1
+one_rate=$RATE
+run_nodes 2
+two_rate=$RATE
+run_nodes 3
+three_rate=$RATE
+for p in "${NATS_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 
 start_daemon single
 t0=$(now)
@@ -111,7 +134,11 @@ t1=$(now)
 single_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
 
 echo "events: $EVENTS from $SOURCE"
-echo "cluster mode, 1 node, R3 on 3 local nats-server (acked and applied): $cluster_rate events/s"
-echo "cluster mode, 2 nodes sharing 16 partitions, half the events sent to each (acked and applied): $two_rate events/s"
+echo "cluster mode, R3 on 3 local nats-server, acked and applied, the events split over the nodes:"
+for n in 1 2 3; do
+  rate_var=$([[ $n == 1 ]] && echo one_rate || ([[ $n == 2 ]] && echo two_rate || echo three_rate))
+  rate=${!rate_var}
+  echo "  $n node(s): $rate events/s together, $((rate / n)) per node"
+done
 echo "single daemon (acked, durable): $single_rate events/s"
-echo "ratio: $(python3 -c "print(round($single_rate / $cluster_rate, 1))")x"
+echo "cost of the hop (single / 1 node): $(python3 -c "print(round($single_rate / $one_rate, 1))")x"

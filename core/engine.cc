@@ -747,6 +747,87 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
   return Status::Ok();
 }
 
+Status Engine::ExportLead(std::string_view id, LeadHandOver* out) {
+  *out = LeadHandOver();
+  const std::string root(identity_.Resolve(id));
+  LeadEntry* entry = FindEntry(root);
+  if (entry == nullptr) {
+    return Status::NotFound("no lead \"" + std::string(id) + "\"");
+  }
+  // The history blocks of the batch in flight are not readable from the store until it returns.
+  WaitCommit();
+  out->root = root;
+  for (const std::string& alias : identity_.Aliases(root)) {
+    if (alias != root) {
+      out->ids.push_back(alias);
+    }
+  }
+  out->state = entry->state;
+  if (Status st = history_.Read(entry->state.history, &out->entries); !st.ok()) {
+    return st;
+  }
+  out->state.history.clear();
+  return Status::Ok();
+}
+
+void Engine::ImportLead(const LeadHandOver& lead) {
+  auto known = [this](std::string_view id) {
+    return identity_.Resolve(id) != id || FindEntry(id) != nullptr;
+  };
+  if (known(lead.root) || std::any_of(lead.ids.begin(), lead.ids.end(), known)) {
+    return;
+  }
+  LeadEntry* entry = LeadFor(lead.root);
+  if (entry == nullptr) {
+    return;  // set apart as unreadable here: nothing to merge into
+  }
+  static_cast<LeadState&>(entry->state) = lead.state;
+  entry->state.id = lead.root;
+  entry->state.history.clear();
+  // One chain per lead id the entries were applied under, the lead's own first (LogApplied's
+  // rule); the entries keep their apply orders.
+  entry->state.history.push_back(HistoryChain{lead.root, 0});
+  for (const HistoryEntry& e : lead.entries) {
+    if (std::none_of(entry->state.history.begin(), entry->state.history.end(),
+                     [&](const HistoryChain& c) { return c.lead == e.lead; })) {
+      entry->state.history.push_back(HistoryChain{e.lead, 0});
+    }
+  }
+  std::vector<std::pair<std::string_view, double>> awards;
+  for (const HistoryEntry& e : lead.entries) {
+    auto chain = std::find_if(entry->state.history.begin(), entry->state.history.end(),
+                              [&](const HistoryChain& c) { return c.lead == e.lead; });
+    awards.assign(e.awards.begin(), e.awards.end());
+    history_.Append(&*chain, e.received_at, e.event, awards, e.apply_seq);
+  }
+  for (const std::string& id : lead.ids) {
+    LinkIds(id, lead.root);
+  }
+  if (scorer_->StageIndex(&entry->state) > 0) {
+    staged_.insert(entry);
+  }
+  if (entry->state.owner.has_value()) {
+    router_->AdoptLead(&entry->state);
+  }
+  MarkDirty(*entry);
+}
+
+Status Engine::HandOverLead(std::string_view id, const std::string& into) {
+  const std::string root(identity_.Resolve(id));
+  if (root == into) {
+    return Status::Ok();
+  }
+  if (Lead* lead = FindLead(root); lead != nullptr) {
+    if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
+      return st;  // nothing removed yet: the caller may try again
+    }
+    router_->Forget(lead);
+    DropLead(root);
+  }
+  LinkIds(root, into);
+  return Status::Ok();
+}
+
 bool Engine::MergedInto(std::string_view id, std::string* root) const {
   std::shared_lock<std::shared_mutex> lock(identity_mu_);
   const std::string_view found = identity_.Resolve(id);

@@ -55,6 +55,7 @@
 #include "handoff/event.h"
 #include "handoff/status.h"
 #include "history/history_log.h"
+#include "history/lead_hand_over.h"
 #include "identity/identity_map.h"
 #include "ingest/identity_view.h"
 #include "ingest/ingest_sink.h"
@@ -179,6 +180,20 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   // removed (the lead's first) and the history entries erased; NotFound when no lead or link
   // has that id. Outbox records are not rewritten (they expire with the outbox retention).
   Status Erase(std::string_view id, std::vector<std::string>* ids, size_t* events);
+
+  // Cluster mode, a merge of leads held in two partitions (docs/cluster.md "Several nodes").
+  // Engine thread.
+  // The lead `id` belongs to, as another node needs it to merge it: its state, its other ids and
+  // its history entries (waits for the batch in flight first). NotFound when no lead has `id`.
+  Status ExportLead(std::string_view id, LeadHandOver* out);
+  // Takes in a lead another node exported: the lead, its ids linked to it, its history as chains
+  // of its own keeping each entry's apply order; counted, indexed and owned as any lead. Does
+  // nothing when this engine already knows the lead's id or one of its ids (an import replayed).
+  void ImportLead(const LeadHandOver& lead);
+  // The lead `id` belongs to has moved into the lead `into` on another node: the lead and its
+  // history leave this engine, and every id of it now resolves to `into`, so a later event under
+  // one of them is seen as `into`'s. Only links when no lead has `id`.
+  Status HandOverLead(std::string_view id, const std::string& into);
   // Calls fn for each lead in id order, starting after `after` (empty: from the first), only
   // leads in `stage` when it is not empty, until fn returns false. Reads ordered in-memory
   // indexes (as of the last commit), never the store: a page costs its own size, not a scan.

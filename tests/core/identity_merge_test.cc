@@ -141,6 +141,27 @@ class Daemonless {
     return at == std::string::npos ? -1 : std::stoi(text.substr(at + 1 + name.size()));
   }
   MemoryStore& store() { return store_; }
+  // Each event in its own batch with the given apply order (cluster mode: its place in the log).
+  void SendInOrder(const std::vector<std::pair<Event, uint64_t>>& events) {
+    for (const auto& [event, order] : events) {
+      std::promise<Status> done;
+      IngestBatch batch;
+      batch.events = {event};
+      batch.origins = {EventOrigin{Transport::kTcp, clock_.Now(), order}};
+      batch.received_at = clock_.Now();
+      batch.received_mono = std::chrono::steady_clock::now();
+      batch.done = [&done](const Status& st) { done.set_value(st); };
+      engine_->Submit(std::move(batch));
+      EXPECT_OK(done.get_future().get());
+    }
+  }
+  // Runs fn on the engine thread and waits for it.
+  template <typename Fn>
+  auto OnEngine(Fn fn) {
+    std::promise<decltype(fn())> out;
+    engine_->RunOnEngine([&] { out.set_value(fn()); });
+    return out.get_future().get();
+  }
 
  private:
   ManualClock clock_;
@@ -369,6 +390,72 @@ std::vector<std::string> RecordLines(Engine& engine) {
     out.push_back(line);
   }
   return out;
+}
+
+// Cluster mode merges leads held in two partitions by handing the older lead over (docs/
+// cluster.md "Several nodes"): exported by one engine, carried as bytes, imported by another,
+// the older lead merges there exactly as one engine merges it, its events in their log order
+// among the newer lead's. The first engine keeps only the link; importing again changes nothing.
+TEST_F(IdentityMergeTest, ALeadHandedToAnotherEngineMergesThereAsInOne) {
+  // Apply orders 1..8 as one engine numbers them; split by lead over two engines.
+  const std::vector<std::pair<Event, uint64_t>> anon = {
+      {Page("", "anon-7", "/pricing", kStart), 1},
+      {Identify("", "anon-7", "Intern", kStart + 60), 3},
+      {Track("", "anon-7", "Webinar Attended", kStart + 120), 4},
+  };
+  const std::vector<std::pair<Event, uint64_t>> user = {
+      {Identify("kim", "", "VP Sales", kStart + 30), 2},
+      {Page("kim", "", "/pricing/enterprise", kStart + 150), 5},
+  };
+  const std::vector<std::pair<Event, uint64_t>> after = {
+      {Alias("kim", "anon-7", kStart + 200), 6},
+      {Track("kim", "", "Demo Requested", kStart + 260), 7},
+      {Page("", "anon-7", "/pricing", kStart + 300), 8},
+  };
+  Daemonless single(rules_path_);
+  for (uint64_t order = 1; order <= 5; ++order) {
+    for (const auto* part : {&anon, &user}) {
+      for (const auto& [event, o] : *part) {
+        if (o == order) {
+          single.SendInOrder({{event, 0}});
+        }
+      }
+    }
+  }
+  single.SendInOrder({{after[0].first, 0}, {after[1].first, 0}, {after[2].first, 0}});
+
+  Daemonless older(rules_path_);
+  Daemonless newer(rules_path_);
+  older.SendInOrder(anon);
+  newer.SendInOrder(user);
+  std::string bytes = older.OnEngine([&] {
+    LeadHandOver lead;
+    std::string out;
+    EXPECT_OK(older.engine().ExportLead("anon-7", &lead));
+    lead.Encode(&out);
+    return out;
+  });
+  EXPECT_OK(older.OnEngine([&] { return older.engine().HandOverLead("anon-7", "kim"); }));
+  LeadHandOver carried;
+  ASSERT_TRUE(carried.Decode(bytes));
+  EXPECT_EQ(carried.entries.size(), 3u);
+  newer.OnEngine([&] {
+    newer.engine().ImportLead(carried);
+    return true;
+  });
+  newer.SendInOrder(after);
+  EXPECT_EQ(newer.LeadJson("kim"), single.LeadJson("kim"));
+  EXPECT_EQ(newer.LeadJson("anon-7"), single.LeadJson("kim"));
+  EXPECT_EQ(newer.Merges(), 1);
+  // The older engine: no lead left, the id resolves to the lead it went into.
+  EXPECT_FALSE(older.Exists("anon-7"));
+  EXPECT_EQ(older.Root("anon-7"), "kim");
+  // A replayed import does nothing.
+  newer.OnEngine([&] {
+    newer.engine().ImportLead(carried);
+    return true;
+  });
+  EXPECT_EQ(newer.LeadJson("kim"), single.LeadJson("kim"));
 }
 
 TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {

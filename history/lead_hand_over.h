@@ -1,0 +1,29 @@
+// LeadHandOver: one lead as a node hands it to another (cluster mode, a merge of leads held in
+// two partitions, docs/cluster.md "Several nodes"): its id, its other ids, its state and its
+// history entries with their apply orders (their places in the cluster's log), so the receiving
+// engine can merge it exactly as if it had applied the lead's events itself.
+//
+// Encode/Decode: the bytes carried in the cluster's log. Decode takes bytes from the network:
+// false on anything Encode did not make, never a crash. Not thread-safe (a value type).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "handoff/lead_state.h"
+#include "history/history_log.h"
+
+namespace handoff {
+
+struct LeadHandOver {
+  std::string root;                   // the lead's id
+  std::vector<std::string> ids;       // its other ids (linked to it)
+  LeadState state;                    // its history chains mean nothing on another node
+  std::vector<HistoryEntry> entries;  // its history, in apply order
+
+  void Encode(std::string* out) const;
+  [[nodiscard]] bool Decode(std::string_view in);
+};
+
+}  // namespace handoff
