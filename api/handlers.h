@@ -88,7 +88,9 @@ void CancelBacktest(ApiContext& api, const HttpRequest& request, const PathParam
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams& params,
                 HttpRespond respond);
 
-// The header a forwarded read carries: the node it reaches answers it itself.
+// The header a forwarded read carries, with the hops so far ("1", "2"): the node it reaches
+// answers it itself, except that a read of an id that moved from there in a merge goes one hop
+// on (ForwardOr).
 inline constexpr std::string_view kForwardedHeader = "X-Handoff-Forwarded";
 
 // Cluster mode (ApiContext::locator): when another node holds the lead of the path's {id}, sends

@@ -52,14 +52,22 @@ bool ReadTimeParams(
 void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& params,
                ApiHandler* here, HttpRespond respond) {
   std::string address;
-  if (api.locator != nullptr && !request.HasHeader(kForwardedHeader)) {
+  const std::string_view hops = request.Header(kForwardedHeader);
+  if (api.locator != nullptr && hops.empty()) {
     address = api.locator->ForwardAddress(params.Get("id"));
+  } else if (api.locator != nullptr && hops == "1") {
+    // Asked by a node that did not know the id moved from here in a merge: one hop more.
+    address = api.locator->MovedAddress(params.Get("id"));
   }
   if (address.empty()) {
     here(api, request, params, std::move(respond));
     return;
   }
-  api.forwarder->Forward(address, ForwardedCopy(request),
+  ForwardRequest out = ForwardedCopy(request);
+  if (!hops.empty()) {
+    out.headers.front().second = "2";  // the last hop: that node answers itself
+  }
+  api.forwarder->Forward(address, std::move(out),
                          [api = &api, request, params, here, respond = std::move(respond),
                           address](Result<HttpResponse> answer) mutable {
                            if (answer.ok()) {

@@ -21,7 +21,8 @@ using GatherMerge =
     std::function<void(const std::vector<std::string>& parts, const HttpRespond& respond)>;
 
 // The request as another node should receive it: same method, target and body, with
-// kForwardedHeader (that node answers itself) and the caller's Authorization.
+// kForwardedHeader "1" first among its headers (that node answers itself) and the caller's
+// Authorization.
 ForwardRequest ForwardedCopy(const HttpRequest& request);
 
 // When the API knows other nodes (ApiContext::locator) and `request` is not itself forwarded,

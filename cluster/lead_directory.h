@@ -21,6 +21,7 @@ class LeadDirectory final : public LeadLocator {
       : leases_(leases), identities_(identities) {}
 
   std::string ForwardAddress(std::string_view id) const override;
+  std::string MovedAddress(std::string_view id) const override;
   bool HeldHere(std::string_view root) const override;
   bool HoldsPartition(uint32_t partition) const override { return leases_->Holds(partition); }
   std::vector<std::string> OtherNodes() const override;

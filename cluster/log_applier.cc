@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <memory>
 
 #include "base/log.h"
 
@@ -14,6 +16,9 @@ namespace {
 constexpr auto kIdleWait = std::chrono::milliseconds(5);
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
 constexpr int64_t kStaleCheckMs = 1000;
+// Messages of a partition held back for hand-overs kept in memory, at most; past it, the read
+// moves back to the held message once its answers are in.
+constexpr size_t kMaxHeldBytes = 64 << 20;
 
 }  // namespace
 
@@ -83,6 +88,9 @@ void LogApplier::TakeOwnership() {
       continue;
     }
     owned_[p] = own;
+    if (!own) {
+      held_.erase(p);  // its new holder asks again, or finds the answer in the log
+    }
     if (own && applied_[p] == kUnknown) {
       applied_[p] = options_.applied_seq ? options_.applied_seq(p) : 0;
     }
@@ -266,11 +274,77 @@ bool LogApplier::Take(natsMsg* msg) {
     return true;  // another node's partition, or applied here before the read moved back
   }
   const std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  const uint32_t partition = static_cast<uint32_t>(p);
+  if (held_.count(partition) == 0) {
+    return TakeMessage(partition, seq, payload);
+  }
+  return Offer(partition, seq, payload);
+}
+
+bool LogApplier::Offer(uint32_t partition, uint64_t seq, std::string_view payload) {
+  Held& h = held_.at(partition);
+  const LogMessageKind kind = KindOfLogMessage(payload);
+  HandOverAnswer answer;
+  HandOverRequest request;
+  if (kind == LogMessageKind::kHandOverAnswer && DecodeHandOverAnswer(payload, &answer) &&
+      h.awaiting.count(answer.link) > 0) {
+    return TakeHandOverAnswer(partition, answer);
+  }
+  if (kind == LogMessageKind::kHandOverRequest && DecodeHandOverRequest(payload, &request) &&
+      h.seq > request.link.seq) {
+    return TakeMessage(partition, seq, payload);
+  }
+  if (seq == h.seq || (!h.skipped.empty() && seq <= h.skipped.back().first)) {
+    return true;  // read again after the read moved back: kept already
+  }
+  if (h.skipped_bytes + payload.size() > kMaxHeldBytes) {
+    h.overflowed = true;  // the read moves back to the held message instead
+  } else if (!h.overflowed) {
+    h.skipped_bytes += payload.size();
+    h.skipped.emplace_back(seq, std::string(payload));
+  }
+  return true;
+}
+
+bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view payload) {
+  switch (KindOfLogMessage(payload)) {
+    case LogMessageKind::kHandOverRequest: {
+      HandOverRequest request;
+      if (!DecodeHandOverRequest(payload, &request)) {
+        LogError("event log sequence " + std::to_string(seq) + ": unreadable hand-over request");
+      } else if (options_.exchange != nullptr && answered_.count(request.link) == 0) {
+        // The answer needs the partition applied up to the link. One held back after the link
+        // has that, and answers at once (two links that cross, each waiting for the other's
+        // partition, would otherwise wait for ever: the earlier one is always answered); one
+        // held back before it answers when its held messages are taken.
+        auto held = held_.find(partition);
+        if (held == held_.end() || held->second.seq > request.link.seq) {
+          answered_.insert(request.link);
+          AnswerHandOver(request, seq);
+        }
+      }
+      return true;
+    }
+    case LogMessageKind::kHandOverAnswer: {
+      HandOverAnswer answer;
+      if (!DecodeHandOverAnswer(payload, &answer)) {
+        LogError("event log sequence " + std::to_string(seq) + ": unreadable hand-over answer");
+        return true;
+      }
+      return TakeHandOverAnswer(partition, answer);
+    }
+    case LogMessageKind::kEvents:
+      break;
+  }
   const size_t first = batch_.origins.size();
   if (DecodeLogMessage(payload, &batch_.events, &batch_.origins)) {
     // Every node orders these events by their place in the log (EventOrigin::apply_order).
     for (size_t i = first; i < batch_.origins.size(); ++i) {
       batch_.origins[i].apply_order = LogApplyOrder(seq, i - first);
+    }
+    ForwardMovedEvents(partition, seq, first);
+    if (HoldForHandOvers(partition, seq, first, payload)) {
+      return true;
     }
   } else {
     // Written by a newer Handoff or damaged: skipped whole (and said), never a crash or a stall.
@@ -303,7 +377,8 @@ void LogApplier::Flush() {
   // order), also one that had no message in the batch: so a quiet partition never holds the
   // next read's start back.
   for (size_t p = 0; p < owned_.size(); ++p) {
-    if (owned_[p] && applied_[p] < last_read_seq_) {
+    if (owned_[p] && applied_[p] < last_read_seq_ && held_.count(static_cast<uint32_t>(p)) == 0 &&
+        replaying_.count(static_cast<uint32_t>(p)) == 0) {
       applied_[p] = last_read_seq_;
       batch.log_positions.emplace_back(AppliedSeqKey(static_cast<uint32_t>(p)),
                                        std::to_string(last_read_seq_));
@@ -323,6 +398,256 @@ void LogApplier::Flush() {
     shared->cv.notify_all();
   };
   engine_->Submit(std::move(batch));
+}
+
+namespace {
+
+// The older id a link event links into the lead of its userId, or "" when it links nothing
+// (SPEC 8: an alias's previousId, an identify's anonymousId when it carries both ids).
+std::string_view LinkedOlderId(const Event& event) {
+  if (event.type == EventType::kAlias) {
+    return event.previous_id;
+  }
+  if (event.type == EventType::kIdentify && !event.user_id.empty() && !event.anonymous_id.empty()) {
+    return event.anonymous_id;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
+                                  std::string_view payload) {
+  if (options_.exchange == nullptr) {
+    return false;
+  }
+  std::vector<HandOverRequest> requests;
+  for (size_t i = first; i < batch_.events.size(); ++i) {
+    const Event& event = batch_.events[i];
+    const std::string_view older = LinkedOlderId(event);
+    const LinkPlace link{seq, static_cast<uint32_t>(i - first)};
+    if (older.empty() || PartitionOf(older, options_.layout.partitions) == p ||
+        imported_.count(link) > 0) {
+      continue;
+    }
+    const std::string newer(event.type == EventType::kAlias ? event.lead_key() : event.user_id);
+    HandOverRequest request;
+    request.link = link;
+    request.older_id = std::string(older);
+    request.partition = p;
+    std::string root;
+    request.into = options_.identities != nullptr && options_.identities->MergedInto(newer, &root)
+                       ? root
+                       : newer;
+    if (older == request.into) {
+      continue;  // already one lead: the link changes nothing but itself
+    }
+    requests.push_back(std::move(request));
+  }
+  if (requests.empty()) {
+    return false;
+  }
+  // The message waits, whole: its events leave the batch, and the partition is held before it.
+  Held& held = held_[p];  // before the flush: the partition's position stays before the message
+  held.seq = seq;
+  held.message = std::string(payload);
+  batch_.events.resize(first);
+  batch_.origins.resize(first);
+  Flush();  // what was read before it goes on
+  for (const HandOverRequest& request : requests) {
+    held.awaiting[request.link];
+    std::string payload;
+    EncodeHandOverRequest(request, &payload);
+    const uint32_t q = PartitionOf(request.older_id, options_.layout.partitions);
+    if (!PublishUntilStored(PartitionSubject(q), HandOverRequestId(request.link), payload)) {
+      return true;
+    }
+  }
+  return true;
+}
+
+void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t seq) {
+  // The export runs after everything read before the request; the request's partition stays
+  // before it until the lead is handed over (a crash in between answers it again).
+  const uint32_t q = PartitionOf(request.older_id, options_.layout.partitions);
+  replaying_.insert(q);
+  Flush();
+  replaying_.erase(replaying_.find(q));
+  auto exported = std::make_shared<std::promise<std::string>>();
+  std::future<std::string> bytes_future = exported->get_future();
+  options_.exchange->QueueExport(
+      request.older_id, LogApplyOrder(request.link.seq, request.link.index),
+      [exported](std::string bytes) { exported->set_value(std::move(bytes)); });
+  while (bytes_future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (stopping_) {
+      return;
+    }
+  }
+  const std::string bytes = bytes_future.get();
+  // The answer is in the log before the lead leaves this node: a crash in between exports the
+  // same lead again, under the same message ids.
+  HandOverAnswer answer;
+  answer.link = request.link;
+  answer.parts = static_cast<uint32_t>(
+      std::max<size_t>(1, (bytes.size() + kHandOverPartBytes - 1) / kHandOverPartBytes));
+  std::string payload;
+  for (uint32_t part = 0; part < answer.parts; ++part) {
+    answer.part = part;
+    answer.bytes = bytes.substr(part * kHandOverPartBytes, kHandOverPartBytes);
+    EncodeHandOverAnswer(answer, &payload);
+    if (!PublishUntilStored(PartitionSubject(request.partition),
+                            HandOverAnswerId(request.link, part), payload)) {
+      return;
+    }
+  }
+  // The lead's ids are seen as `into`'s before anything after the request is read: its later
+  // events here are forwarded (ForwardMovedEvents).
+  auto handed = std::make_shared<std::promise<void>>();
+  options_.exchange->QueueHandOver(request.older_id, request.into, seq,
+                                   [handed] { handed->set_value(); });
+  WaitFor(handed->get_future());
+  if (applied_[q] < seq) {
+    applied_[q] = seq;  // written with the next batch, after the hand-over
+    batch_.log_positions.emplace_back(AppliedSeqKey(q), std::to_string(seq));
+  }
+}
+
+bool LogApplier::WaitFor(std::future<void> done) {
+  while (done.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (stopping_) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void LogApplier::ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first) {
+  if (options_.identities == nullptr || options_.exchange == nullptr) {
+    return;
+  }
+  std::map<uint32_t, std::string> moved;  // partition -> a log message of its events
+  size_t kept = first;
+  for (size_t i = first; i < batch_.events.size(); ++i) {
+    // Only events logged after the hand-over: those before it are the history it handed over
+    // (a node rebuilding this partition replays them into the lead, then hands it over again).
+    std::string into;
+    uint64_t after_seq = 0;
+    uint32_t to = p;
+    if (options_.identities->HandedOverAfter(batch_.events[i].lead_key(), &into, &after_seq) &&
+        seq > after_seq) {
+      to = PartitionOf(into, options_.layout.partitions);
+    }
+    if (to == p) {
+      if (kept != i) {
+        batch_.events[kept] = std::move(batch_.events[i]);
+        batch_.origins[kept] = batch_.origins[i];
+      }
+      ++kept;
+      continue;
+    }
+    std::string& message = moved[to];
+    if (message.empty()) {
+      StartLogMessage(&message);
+    }
+    AppendLoggedEvent(batch_.events[i], batch_.origins[i], &message);
+  }
+  batch_.events.resize(kept);
+  batch_.origins.resize(kept);
+  for (const auto& [to, message] : moved) {
+    // Before this message's position is stored: a crash sends it again, under the same id.
+    PublishUntilStored(PartitionSubject(to),
+                       "forward/" + std::to_string(seq) + "/" + std::to_string(to), message);
+  }
+}
+
+bool LogApplier::TakeHandOverAnswer(uint32_t p, const HandOverAnswer& answer) {
+  auto held = held_.find(p);
+  if (held == held_.end()) {
+    return true;  // not waiting: an answer read again, or sent twice
+  }
+  auto waiting = held->second.awaiting.find(answer.link);
+  if (waiting == held->second.awaiting.end()) {
+    return true;
+  }
+  Held::Parts& parts = waiting->second;
+  if (parts.count == 0) {
+    parts.count = answer.parts;
+  }
+  if (answer.parts != parts.count) {
+    return true;  // a part of another answer to the same link (sent twice): the first one holds
+  }
+  parts.got.emplace(answer.part, answer.bytes);
+  if (parts.got.size() < parts.count) {
+    return true;
+  }
+  std::string bytes;
+  for (const auto& [part, chunk] : parts.got) {
+    bytes += chunk;
+  }
+  const LinkPlace link = answer.link;
+  held->second.awaiting.erase(waiting);
+  imported_.insert(link);
+  Flush();  // what was read so far, before the import
+  if (!bytes.empty()) {
+    options_.exchange->QueueImport(std::move(bytes));
+  }
+  if (!held->second.awaiting.empty()) {
+    return true;
+  }
+  // Every answer is in: the held message now merges here, then what waited behind it.
+  Held done = std::move(held->second);
+  held_.erase(held);
+  if (done.overflowed) {
+    // Too much waited to keep in memory: the read moves back to the held message.
+    last_read_seq_ = done.seq - 1;
+    submitted_seq_ = last_read_seq_;
+    return false;
+  }
+  done.skipped.insert(done.skipped.begin(), {done.seq, std::move(done.message)});
+  // Until they are all taken, a flush must not move the partition's position past them.
+  replaying_.insert(p);
+  bool in_place = true;
+  for (auto& [seq, payload] : done.skipped) {
+    in_place = held_.count(p) > 0 ? Offer(p, seq, payload) : TakeMessage(p, seq, payload);
+    if (!in_place) {
+      break;  // moved back (a hold it met overflowed): the rest is read again
+    }
+    if (held_.count(p) == 0) {
+      // Taken: the partition's position is past it (written with the batch that holds it).
+      applied_[p] = seq;
+      batch_.log_positions.emplace_back(AppliedSeqKey(p), std::to_string(seq));
+    }
+  }
+  replaying_.erase(replaying_.find(p));
+  return in_place;
+}
+
+bool LogApplier::PublishUntilStored(const std::string& subject, const std::string& msg_id,
+                                    const std::string& payload) {
+  while (!stopping_) {
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
+                                  static_cast<int>(payload.size()));
+    if (s == NATS_OK) {
+      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
+    }
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 2000;
+    jsPubAck* ack = nullptr;
+    jsErrCode error = static_cast<jsErrCode>(0);
+    if (s == NATS_OK) {
+      s = js_PublishMsg(&ack, link_->js(), msg, &options, &error);
+    }
+    natsMsg_Destroy(msg);
+    jsPubAck_Destroy(ack);
+    if (s == NATS_OK) {
+      return true;
+    }
+    LogWarning(NatsStatus(s, "logging a hand-over on " + subject, error).ToString() + "; retrying");
+    Pause(kRetryWait);
+  }
+  return false;
 }
 
 }  // namespace handoff

@@ -22,17 +22,23 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "cluster/event_log.h"
+#include "cluster/hand_over.h"
 #include "cluster/log_progress.h"
 #include "cluster/nats_link.h"
+#include "ingest/identity_view.h"
 #include "ingest/ingest_sink.h"
+#include "ingest/lead_exchange.h"
 
 namespace handoff {
 
@@ -58,6 +64,11 @@ struct LogApplierOptions {
   EventLogLayout layout;
   // Where the applier reports its progress (made when null).
   std::shared_ptr<LogProgress> progress;
+  // Merges across partitions (docs/cluster.md "Several nodes"): the engine's links as applied so
+  // far, and how leads move between engines. Both borrowed; null: links across partitions are
+  // applied where they are, as in the first cluster release.
+  const IdentityView* identities = nullptr;
+  LeadExchange* exchange = nullptr;
 };
 
 class LogApplier {
@@ -98,6 +109,37 @@ class LogApplier {
   // Submits the batch being built, waiting for room first.
   void Flush();
 
+  // Merges across partitions. A message of partition `p` at `seq` whose events were just decoded
+  // into batch_ from `first` on: when it holds links whose older ids live in other partitions,
+  // takes its events back out, holds `p` before it and logs a hand-over request for each.
+  // False when nothing is held.
+  bool HoldForHandOvers(uint32_t p, uint64_t seq, size_t first, std::string_view payload);
+  // One message of partition `p`, not held back, read at `seq` (or taken from the held ones):
+  // its events into the batch, or a hand-over request or answer. False when the read moved
+  // back.
+  bool TakeMessage(uint32_t p, uint64_t seq, std::string_view payload);
+  // A message of partition `p` while it is held back: an answer it waits for is taken, a
+  // request it can answer is answered; anything else waits in memory behind the held message.
+  bool Offer(uint32_t p, uint64_t seq, std::string_view payload);
+  // A request read in a partition this node holds: the lead exported, the answer logged in the
+  // requester's partition, then the lead handed over.
+  void AnswerHandOver(const HandOverRequest& request, uint64_t seq);
+  // An answer read in partition `p`: taken when `p` waits for it; once `p` has every answer it
+  // waits for, the leads are imported and the held message and those behind it are taken (or,
+  // when they overflowed memory, the read moves back to it). False when the read moved back (the
+  // rest of the fetch is read again).
+  bool TakeHandOverAnswer(uint32_t p, const HandOverAnswer& answer);
+  // Events of the message at `seq` (in batch_ from `first` on) under an id whose lead was handed
+  // over from here before `seq` are logged again in the partition of the lead it went into, and
+  // leave the batch: a lead's events are applied where it lives.
+  void ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first);
+  // Waits for an engine task's `done`; false when the applier stops first.
+  bool WaitFor(std::future<void> done);
+  // Publishes `payload` under `msg_id` on `subject`, waiting for JetStream's answer, again until
+  // it is stored or the applier stops. False when it stops first.
+  bool PublishUntilStored(const std::string& subject, const std::string& msg_id,
+                          const std::string& payload);
+
   LogApplierOptions options_;
   IngestSink* engine_;
   std::unique_ptr<NatsLink> link_;
@@ -118,7 +160,26 @@ class LogApplier {
   std::vector<bool> owned_;
   std::vector<uint64_t> applied_;
   bool subscribed_once_ = false;
-  uint64_t rounds_seen_ = 0;  // LogProgress::rounds when ownership was last taken
+  // Partitions held back at a message with links across partitions, until their answers came.
+  struct Held {
+    uint64_t seq = 0;  // the message held back: the read moves back to it
+    struct Parts {
+      uint32_t count = 0;                   // 0 until the first part came
+      std::map<uint32_t, std::string> got;  // part -> its bytes
+    };
+    std::map<LinkPlace, Parts> awaiting;  // link -> its answer's parts so far
+    std::string message;                  // the held message
+    // The partition's later messages read meanwhile (seq, payload), taken once the answers are
+    // in; `overflowed` when they grew past the memory bound (the read moves back instead).
+    std::vector<std::pair<uint64_t, std::string>> skipped;
+    size_t skipped_bytes = 0;
+    bool overflowed = false;
+  };
+  std::map<uint32_t, Held> held_;
+  std::multiset<uint32_t> replaying_;  // partitions whose held messages are being taken
+  std::set<LinkPlace> imported_;       // links whose older lead was imported (this run)
+  std::set<LinkPlace> answered_;       // requests answered (this run), not to be answered again
+  uint64_t rounds_seen_ = 0;           // LogProgress::rounds when ownership was last taken
 
   // Ownership changes, from any thread.
   std::mutex own_mu_;

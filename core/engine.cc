@@ -21,6 +21,9 @@ constexpr std::string_view kMetaRulesLoadedAt = "rules.loaded_at";
 constexpr std::string_view kMetaDedupeSeed = "dedupe.seed";
 // How many leads the store holds; written with the pinned index (absent: a store from before it).
 constexpr std::string_view kMetaLeadCount = "leads.count";
+// A stored link whose root starts with this is an id handed over to another node
+// (Engine::handed_over_): no id an event carries starts with a NUL.
+constexpr char kHandedOverMark = '\0';
 // Cluster mode: "N:c0,c1,..." the lead count of each of N partitions.
 constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
 
@@ -114,7 +117,17 @@ Status Engine::Start() {
   }
   if (Status st = store_->ScanLinks([this](std::string_view id, std::string_view root) {
         std::unique_lock<std::shared_mutex> lock(identity_mu_);
-        identity_.Restore(id, root);
+        if (!root.empty() && root.front() == kHandedOverMark) {
+          // "\0<after_seq>\0<into>"
+          root.remove_prefix(1);
+          const size_t end = root.find(kHandedOverMark);
+          HandedOver handed;
+          std::from_chars(root.data(), root.data() + std::min(end, root.size()), handed.after_seq);
+          handed.into = std::string(end == std::string_view::npos ? "" : root.substr(end + 1));
+          handed_over_.emplace(std::string(id), std::move(handed));
+        } else {
+          identity_.Restore(id, root);
+        }
       });
       !st.ok()) {
     return st;
@@ -703,6 +716,17 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   } else if (change.to > 0) {
     staged_.insert(&newer);
   }
+  // Cluster mode: an imported lead's events applied after the link where it was.
+  if (auto later = after_merge_.find(older_id); later != after_merge_.end()) {
+    std::vector<HistoryEntry> entries = std::move(later->second);
+    after_merge_.erase(later);
+    const uint64_t order = apply_order_;
+    for (const HistoryEntry& e : entries) {
+      apply_order_ = e.apply_seq;
+      ApplyToLead(newer, e.event, e.received_at);
+    }
+    apply_order_ = order;
+  }
 }
 
 Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t* events) {
@@ -747,7 +771,7 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
   return Status::Ok();
 }
 
-Status Engine::ExportLead(std::string_view id, LeadHandOver* out) {
+Status Engine::ExportLead(std::string_view id, uint64_t link_order, LeadHandOver* out) {
   *out = LeadHandOver();
   const std::string root(identity_.Resolve(id));
   LeadEntry* entry = FindEntry(root);
@@ -767,15 +791,24 @@ Status Engine::ExportLead(std::string_view id, LeadHandOver* out) {
     return st;
   }
   out->state.history.clear();
+  // Entries come in apply order: those from the link on are events after it.
+  auto later = std::find_if(out->entries.begin(), out->entries.end(),
+                            [&](const HistoryEntry& e) { return e.apply_seq >= link_order; });
+  out->later.assign(std::make_move_iterator(later), std::make_move_iterator(out->entries.end()));
+  out->entries.erase(later, out->entries.end());
   return Status::Ok();
 }
 
 void Engine::ImportLead(const LeadHandOver& lead) {
-  auto known = [this](std::string_view id) {
-    return identity_.Resolve(id) != id || FindEntry(id) != nullptr;
-  };
-  if (known(lead.root) || std::any_of(lead.ids.begin(), lead.ids.end(), known)) {
-    return;
+  auto linked = [this](std::string_view id) { return identity_.Resolve(id) != id; };
+  if (linked(lead.root) || std::any_of(lead.ids.begin(), lead.ids.end(), linked)) {
+    return;  // merged here already
+  }
+  if (!lead.later.empty()) {
+    after_merge_[lead.root] = lead.later;
+  }
+  if (FindEntry(lead.root) != nullptr) {
+    return;  // imported before a restart, not merged yet
   }
   LeadEntry* entry = LeadFor(lead.root);
   if (entry == nullptr) {
@@ -800,6 +833,16 @@ void Engine::ImportLead(const LeadHandOver& lead) {
     awards.assign(e.awards.begin(), e.awards.end());
     history_.Append(&*chain, e.received_at, e.event, awards, e.apply_seq);
   }
+  {
+    // Handed over from here before (this node holds both partitions): here again.
+    std::unique_lock<std::shared_mutex> lock(identity_mu_);
+    if (handed_over_.erase(lead.root) > 0) {
+      batch_.DeleteLink(lead.root);
+    }
+    for (const std::string& id : lead.ids) {
+      handed_over_.erase(id);
+    }
+  }
   for (const std::string& id : lead.ids) {
     LinkIds(id, lead.root);
   }
@@ -812,11 +855,12 @@ void Engine::ImportLead(const LeadHandOver& lead) {
   MarkDirty(*entry);
 }
 
-Status Engine::HandOverLead(std::string_view id, const std::string& into) {
+Status Engine::HandOverLead(std::string_view id, const std::string& into, uint64_t after_seq) {
   const std::string root(identity_.Resolve(id));
   if (root == into) {
     return Status::Ok();
   }
+  WaitCommit();  // the history of the batch in flight is not readable until it returns
   if (Lead* lead = FindLead(root); lead != nullptr) {
     if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
       return st;  // nothing removed yet: the caller may try again
@@ -824,15 +868,81 @@ Status Engine::HandOverLead(std::string_view id, const std::string& into) {
     router_->Forget(lead);
     DropLead(root);
   }
-  LinkIds(root, into);
+  std::vector<std::string> ids = {root};
+  {
+    std::unique_lock<std::shared_mutex> lock(identity_mu_);
+    for (std::string& alias : identity_.Forget(root)) {
+      ids.push_back(std::move(alias));
+    }
+    for (const std::string& handed : ids) {
+      handed_over_[handed] = HandedOver{into, after_seq};
+    }
+  }
+  const std::string marked = kHandedOverMark + std::to_string(after_seq) + kHandedOverMark + into;
+  for (const std::string& handed : ids) {
+    batch_.PutLink(handed, marked);
+  }
   return Status::Ok();
+}
+
+void Engine::QueueExport(std::string id, uint64_t link_order,
+                         std::function<void(std::string bytes)> done) {
+  RunOnEngine([this, id = std::move(id), link_order, done = std::move(done)] {
+    LeadHandOver lead;
+    std::string bytes;
+    if (Status st = ExportLead(id, link_order, &lead); st.ok()) {
+      lead.Encode(&bytes);
+    } else if (!st.IsNotFound()) {
+      LogError("handing lead " + id + " over: " + st.ToString() + "; handed over as no lead");
+    }
+    done(std::move(bytes));
+  });
+}
+
+void Engine::QueueImport(std::string bytes) {
+  RunOnEngine([this, bytes = std::move(bytes)] {
+    LeadHandOver lead;
+    if (!lead.Decode(bytes)) {
+      LogError("a lead handed over by another node does not decode; dropped");
+      return;
+    }
+    ImportLead(lead);
+  });
+}
+
+bool Engine::HandedOverAfter(std::string_view id, std::string* into, uint64_t* after_seq) const {
+  std::shared_lock<std::shared_mutex> lock(identity_mu_);
+  auto handed = handed_over_.find(id);
+  if (handed == handed_over_.end()) {
+    return false;
+  }
+  *into = handed->second.into;
+  *after_seq = handed->second.after_seq;
+  return true;
+}
+
+void Engine::QueueHandOver(std::string id, std::string into, uint64_t after_seq,
+                           std::function<void()> done) {
+  RunOnEngine(
+      [this, id = std::move(id), into = std::move(into), after_seq, done = std::move(done)] {
+        if (Status st = HandOverLead(id, into, after_seq); !st.ok()) {
+          LogError("handing lead " + id + " over: " + st.ToString());
+        }
+        done();
+      });
 }
 
 bool Engine::MergedInto(std::string_view id, std::string* root) const {
   std::shared_lock<std::shared_mutex> lock(identity_mu_);
   const std::string_view found = identity_.Resolve(id);
   if (found == id) {
-    return false;
+    // Or handed over to another node: routed and read where the lead it went into is.
+    auto handed = handed_over_.find(id);
+    if (handed == handed_over_.end()) {
+      return false;
+    }
+    root->assign(handed->second.into);
+    return true;
   }
   root->assign(found);
   return true;

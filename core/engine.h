@@ -59,6 +59,7 @@
 #include "identity/identity_map.h"
 #include "ingest/identity_view.h"
 #include "ingest/ingest_sink.h"
+#include "ingest/lead_exchange.h"
 #include "outbox/outbox.h"
 #include "routing/router.h"
 #include "routing/sales_action.h"
@@ -113,7 +114,11 @@ struct RulesInfo {
   int max_reassign = 0;
 };
 
-class Engine : public IngestSink, public IdentityView, public SalesDesk, private RouterHost {
+class Engine : public IngestSink,
+               public IdentityView,
+               public LeadExchange,
+               public SalesDesk,
+               private RouterHost {
  public:
   // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
   Engine(EngineOptions options, Store* store, const Clock* clock, Metrics* metrics);
@@ -183,17 +188,26 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
 
   // Cluster mode, a merge of leads held in two partitions (docs/cluster.md "Several nodes").
   // Engine thread.
-  // The lead `id` belongs to, as another node needs it to merge it: its state, its other ids and
-  // its history entries (waits for the batch in flight first). NotFound when no lead has `id`.
-  Status ExportLead(std::string_view id, LeadHandOver* out);
+  // The lead `id` belongs to, as another node needs it to merge it: its state, its other ids, its
+  // history entries applied before `link_order` and, apart, those applied after (waits for the
+  // batch in flight first). NotFound when no lead has `id`.
+  Status ExportLead(std::string_view id, uint64_t link_order, LeadHandOver* out);
   // Takes in a lead another node exported: the lead, its ids linked to it, its history as chains
-  // of its own keeping each entry's apply order; counted, indexed and owned as any lead. Does
-  // nothing when this engine already knows the lead's id or one of its ids (an import replayed).
+  // of its own keeping each entry's apply order; counted, indexed and owned as any lead. Its
+  // later events are applied to the lead it merges into, right after the merge. Does nothing
+  // when the lead is already merged here (an import replayed).
   void ImportLead(const LeadHandOver& lead);
   // The lead `id` belongs to has moved into the lead `into` on another node: the lead and its
   // history leave this engine, and every id of it now resolves to `into`, so a later event under
   // one of them is seen as `into`'s. Only links when no lead has `id`.
-  Status HandOverLead(std::string_view id, const std::string& into);
+  Status HandOverLead(std::string_view id, const std::string& into, uint64_t after_seq = 0);
+  // LeadExchange: the three above as tasks, for cluster mode's log applier.
+  void QueueExport(std::string id, uint64_t link_order,
+                   std::function<void(std::string bytes)> done) override;
+  void QueueImport(std::string bytes) override;
+  void QueueHandOver(std::string id, std::string into, uint64_t after_seq,
+                     std::function<void()> done) override;
+  bool HandedOverAfter(std::string_view id, std::string* into, uint64_t* after_seq) const override;
   // Calls fn for each lead in id order, starting after `after` (empty: from the first), only
   // leads in `stage` when it is not empty, until fn returns false. Reads ordered in-memory
   // indexes (as of the last commit), never the store: a page costs its own size, not a scan.
@@ -397,6 +411,16 @@ class Engine : public IngestSink, public IdentityView, public SalesDesk, private
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;
   IdentityMap identity_;
+  // Cluster mode: ids whose lead went to another node's engine (HandOverLead) -> the lead it
+  // went into. Not links: the lead may come back here (ImportLead, when this node holds both
+  // partitions). Stored in the links column as "\0<after_seq>\0<into>". Guarded like identity_.
+  struct HandedOver {
+    std::string into;
+    uint64_t after_seq = 0;  // the log sequence of the hand-over request
+  };
+  StringMap<HandedOver> handed_over_;
+  // Imported leads' later events (LeadHandOver::later), applied after the merge that takes them.
+  StringMap<std::vector<HistoryEntry>> after_merge_;
   // Writes to identity_ (engine thread) hold it exclusively, MergedInto (other threads) shared;
   // the engine thread reads identity_ without it.
   mutable std::shared_mutex identity_mu_;

@@ -304,6 +304,10 @@ Status Daemon::Start() {
     applier_options.applied_seq = [store = d.store.get()](uint32_t partition) {
       return AppliedSeqOf(store, partition);
     };
+    if (o.cluster_hand_overs) {
+      applier_options.identities = d.engine.get();
+      applier_options.exchange = d.engine.get();
+    }
     auto applier = LogApplier::Open(applier_options, d.engine.get());
     if (!applier.ok()) {
       return applier.status();

@@ -10,8 +10,6 @@ namespace {
 
 constexpr uint8_t kVersion = 1;
 
-}  // namespace
-
 using coding::GetByte;
 using coding::GetDouble;
 using coding::GetString;
@@ -21,17 +19,9 @@ using coding::PutDouble;
 using coding::PutString;
 using coding::PutVarint;
 
-void LeadHandOver::Encode(std::string* out) const {
-  out->push_back(static_cast<char>(kVersion));
-  PutString(root, out);
-  PutVarint(ids.size(), out);
-  for (const std::string& id : ids) {
-    PutString(id, out);
-  }
-  std::string bytes;
-  EncodeLeadState(state, &bytes);
-  PutString(bytes, out);
+void PutEntries(const std::vector<HistoryEntry>& entries, std::string* out) {
   PutVarint(entries.size(), out);
+  std::string bytes;
   for (const HistoryEntry& e : entries) {
     PutVarint(e.apply_seq, out);
     PutString(e.lead, out);
@@ -45,6 +35,46 @@ void LeadHandOver::Encode(std::string* out) const {
       PutDouble(points, out);
     }
   }
+}
+
+bool GetEntries(std::string_view* in, std::vector<HistoryEntry>* entries) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) {
+    return false;
+  }
+  entries->resize(n);
+  for (HistoryEntry& e : *entries) {
+    std::string_view bytes;
+    uint64_t awards = 0;
+    if (!GetVarint(in, &e.apply_seq) || !GetString(in, &e.lead) || !GetDouble(in, &e.received_at) ||
+        !GetStringView(in, &bytes) || !DecodeEvent(&bytes, &e.event) || !bytes.empty() ||
+        !GetVarint(in, &awards) || awards > in->size()) {
+      return false;
+    }
+    e.awards.resize(awards);
+    for (auto& [rule, points] : e.awards) {
+      if (!GetString(in, &rule) || !GetDouble(in, &points)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void LeadHandOver::Encode(std::string* out) const {
+  out->push_back(static_cast<char>(kVersion));
+  PutString(root, out);
+  PutVarint(ids.size(), out);
+  for (const std::string& id : ids) {
+    PutString(id, out);
+  }
+  std::string bytes;
+  EncodeLeadState(state, &bytes);
+  PutString(bytes, out);
+  PutEntries(entries, out);
+  PutEntries(later, out);
 }
 
 bool LeadHandOver::Decode(std::string_view in) {
@@ -62,27 +92,10 @@ bool LeadHandOver::Decode(std::string_view in) {
     }
   }
   std::string_view bytes;
-  if (!GetStringView(&in, &bytes) || !DecodeLeadState(bytes, &state).ok() || !GetVarint(&in, &n) ||
-      n > in.size()) {
+  if (!GetStringView(&in, &bytes) || !DecodeLeadState(bytes, &state).ok()) {
     return false;
   }
-  entries.resize(n);
-  for (HistoryEntry& e : entries) {
-    uint64_t awards = 0;
-    if (!GetVarint(&in, &e.apply_seq) || !GetString(&in, &e.lead) ||
-        !GetDouble(&in, &e.received_at) || !GetStringView(&in, &bytes) ||
-        !DecodeEvent(&bytes, &e.event) || !bytes.empty() || !GetVarint(&in, &awards) ||
-        awards > in.size()) {
-      return false;
-    }
-    e.awards.resize(awards);
-    for (auto& [rule, points] : e.awards) {
-      if (!GetString(&in, &rule) || !GetDouble(&in, &points)) {
-        return false;
-      }
-    }
-  }
-  return in.empty();
+  return GetEntries(&in, &entries) && GetEntries(&in, &later) && in.empty();
 }
 
 }  // namespace handoff

@@ -20,7 +20,10 @@ struct LeadHandOver {
   std::string root;                   // the lead's id
   std::vector<std::string> ids;       // its other ids (linked to it)
   LeadState state;                    // its history chains mean nothing on another node
-  std::vector<HistoryEntry> entries;  // its history, in apply order
+  std::vector<HistoryEntry> entries;  // its history before the link, in apply order
+  // Its events applied after the link by the node that had it (they came under its ids before
+  // that node knew of the link): applied to the merged lead after the link, in apply order.
+  std::vector<HistoryEntry> later;
 
   void Encode(std::string* out) const;
   [[nodiscard]] bool Decode(std::string_view in);

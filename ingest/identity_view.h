@@ -3,6 +3,7 @@
 // partition of the lead it was merged into (docs/cluster.md); the engine implements it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,13 @@ class IdentityView {
   // True, with the lead's id in *root, when `id` is linked into another lead; false when `id`
   // is its own lead or unknown. Thread-safe; sees every link applied before the call.
   virtual bool MergedInto(std::string_view id, std::string* root) const = 0;
+  // Cluster mode: true when `id`'s lead was handed over to another node (a merge across
+  // partitions) in answer to the request at log sequence *after_seq, with the lead it went into
+  // in *into: the id's events logged after that are that lead's. Thread-safe.
+  virtual bool HandedOverAfter(std::string_view /*id*/, std::string* /*into*/,
+                               uint64_t* /*after_seq*/) const {
+    return false;
+  }
 };
 
 }  // namespace handoff

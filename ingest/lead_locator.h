@@ -18,6 +18,10 @@ class LeadLocator {
   // another node; empty when this node holds it or no other node is known to (answer here).
   // Never blocks (reads a view kept up to date in the background). Thread-safe.
   virtual std::string ForwardAddress(std::string_view id) const = 0;
+  // When `id` is not a lead of its own here (merged into another lead, or handed over to another
+  // node in a merge) and another node holds the lead it went into: that node's HTTP address;
+  // else empty. A forwarded read that reaches the node an id moved from goes one hop on.
+  virtual std::string MovedAddress(std::string_view id) const = 0;
   // True when this node holds the partition of the lead whose root id is `root` (a list shows a
   // lead only on its holder: another node may keep a copy from before a takeover).
   virtual bool HeldHere(std::string_view root) const = 0;
