@@ -320,7 +320,9 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
         auto held = held_.find(partition);
         if (held == held_.end() || held->second.seq > request.link.seq) {
           answered_.insert(request.link);
-          AnswerHandOver(request, seq);
+          // What the export covers: the partition up to where it is held, else up to here.
+          // Its events after that (held back now) follow the lead (ForwardMovedEvents).
+          AnswerHandOver(request, held == held_.end() ? seq : held->second.seq - 1);
         }
       }
       return true;
@@ -466,7 +468,8 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
   return true;
 }
 
-void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t seq) {
+void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t covered_seq) {
+  const uint64_t seq = covered_seq;
   // The export runs after everything read before the request; the request's partition stays
   // before it until the lead is handed over (a crash in between answers it again).
   const uint32_t q = PartitionOf(request.older_id, options_.layout.partitions);

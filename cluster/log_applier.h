@@ -122,8 +122,9 @@ class LogApplier {
   // request it can answer is answered; anything else waits in memory behind the held message.
   bool Offer(uint32_t p, uint64_t seq, std::string_view payload);
   // A request read in a partition this node holds: the lead exported, the answer logged in the
-  // requester's partition, then the lead handed over.
-  void AnswerHandOver(const HandOverRequest& request, uint64_t seq);
+  // requester's partition, then the lead handed over. `covered_seq`: the partition's last
+  // sequence applied, which the export covers (the request's own when the partition is not held).
+  void AnswerHandOver(const HandOverRequest& request, uint64_t covered_seq);
   // An answer read in partition `p`: taken when `p` waits for it; once `p` has every answer it
   // waits for, the leads are imported and the held message and those behind it are taken (or,
   // when they overflowed memory, the read moves back to it). False when the read moved back (the
