@@ -149,6 +149,9 @@ std::string LeadView(uint16_t http_port, const std::string& id, bool here_only =
   return view;
 }
 
+void SendThroughFailures(const std::function<uint16_t(size_t share)>& port,
+                         const std::vector<Share>& shares, const std::function<void()>& midway);
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -198,6 +201,20 @@ class ClusterTest : public ::testing::Test {
                         << Applied(single_.http_port()) << "\ncluster node's log:\n"
                         << node_.log();
     }
+  }
+
+  // The merge workload sent to node-a, which is killed (-9) and restarted on its data mid-stream
+  // while the sender resends from its last ack: every lead equals the single daemon's.
+  void ExpectSameLeadsThroughAKillNine() {
+    std::vector<std::string> ids;
+    const std::vector<Share> shares = Workload(60, 2, &ids);
+    SendThroughFailures([&](size_t) { return node_.ingest_port(); }, shares,
+                        [&] {
+                          ASSERT_OK(node_.Kill9());
+                          ASSERT_OK(node_.Start());  // same data directory, new ports
+                        });
+    SendAll(single_.ingest_port(), shares);
+    ExpectSameLeads(ids);
   }
 
   // Waits until node `d` shows the lead `id` (another node's lead through a forwarded read) as
@@ -393,15 +410,7 @@ void SendThroughFailures(const std::function<uint16_t(size_t share)>& port,
 }
 
 TEST_F(ClusterTest, KillNineOfTheNodeMidStreamLosesNothingAndCountsNothingTwice) {
-  std::vector<std::string> ids;
-  const std::vector<Share> shares = Workload(60, 2, &ids);
-  SendThroughFailures([&](size_t) { return node_.ingest_port(); }, shares,
-                      [&] {
-                        ASSERT_OK(node_.Kill9());
-                        ASSERT_OK(node_.Start());  // same data directory, new ports
-                      });
-  SendAll(single_.ingest_port(), shares);
-  ExpectSameLeads(ids);
+  ExpectSameLeadsThroughAKillNine();
 }
 
 // The same with hand-overs on (docs/cluster.md, "Merges across partitions"): every merge across
@@ -413,15 +422,7 @@ TEST_F(ClusterTest, KillNineOfTheNodeWithHandOversLosesNothingAndCountsNothingTw
   node_.options().extra_args.insert(node_.options().extra_args.end(), kHandOvers.begin(),
                                     kHandOvers.end());
   ASSERT_OK(node_.Start());
-  std::vector<std::string> ids;
-  const std::vector<Share> shares = Workload(60, 2, &ids);
-  SendThroughFailures([&](size_t) { return node_.ingest_port(); }, shares,
-                      [&] {
-                        ASSERT_OK(node_.Kill9());
-                        ASSERT_OK(node_.Start());  // same data directory, new ports
-                      });
-  SendAll(single_.ingest_port(), shares);
-  ExpectSameLeads(ids);
+  ExpectSameLeadsThroughAKillNine();
 }
 
 TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwice) {
