@@ -312,6 +312,9 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
       HandOverRequest request;
       if (!DecodeHandOverRequest(payload, &request)) {
         LogError("event log sequence " + std::to_string(seq) + ": unreadable hand-over request");
+      } else if (options_.exchange != nullptr && answered_.count(request.link) == 0 &&
+                 MovedAlready(request)) {
+        answered_.insert(request.link);
       } else if (options_.exchange != nullptr && answered_.count(request.link) == 0) {
         // The answer needs the partition applied up to the link. One held back after the link
         // has that, and answers at once (two links that cross, each waiting for the other's
@@ -468,18 +471,44 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
   return true;
 }
 
+bool LogApplier::MovedAlready(const HandOverRequest& request) {
+  std::string into;
+  uint64_t after_seq = 0;
+  if (options_.identities == nullptr ||
+      !options_.identities->HandedOverAfter(request.older_id, &into, &after_seq)) {
+    return false;
+  }
+  // Its answer is in the log already (this node logged it, or took it in). An empty answer, under
+  // the same ids, keeps a request of another link to the same id from waiting for ever.
+  HandOverAnswer answer;
+  answer.link = request.link;
+  answer.parts = 1;
+  answer.part = 0;
+  std::string payload;
+  EncodeHandOverAnswer(answer, &payload);
+  PublishUntilStored(PartitionSubject(request.partition), HandOverAnswerId(request.link, 0),
+                     payload);
+  return true;
+}
+
 void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t covered_seq) {
   const uint64_t seq = covered_seq;
   // The export runs after everything read before the request; the request's partition stays
   // before it until the lead is handed over (a crash in between answers it again).
   const uint32_t q = PartitionOf(request.older_id, options_.layout.partitions);
+  if (held_.count(q) == 0 && applied_[q] + 1 < seq) {
+    // Everything of q before the request is in this flush: a crash after it reads q again
+    // from the request, not from before events already applied.
+    applied_[q] = seq - 1;
+    batch_.log_positions.emplace_back(AppliedSeqKey(q), std::to_string(seq - 1));
+  }
   replaying_.insert(q);
   Flush();
   replaying_.erase(replaying_.find(q));
   auto exported = std::make_shared<std::promise<std::string>>();
   std::future<std::string> bytes_future = exported->get_future();
   options_.exchange->QueueExport(
-      request.older_id, LogApplyOrder(request.link.seq, request.link.index),
+      request.older_id, LogApplyOrder(request.link.seq, request.link.index), request.into, seq,
       [exported](std::string bytes) { exported->set_value(std::move(bytes)); });
   while (bytes_future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
     if (stopping_) {
@@ -531,14 +560,17 @@ void LogApplier::ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first) {
   std::map<uint32_t, std::string> moved;  // partition -> a log message of its events
   size_t kept = first;
   for (size_t i = first; i < batch_.events.size(); ++i) {
-    // Only events logged after the hand-over: those before it are the history it handed over
-    // (a node rebuilding this partition replays them into the lead, then hands it over again).
+    // An id that moved to another partition's lead: its events logged here after the move
+    // follow it; those up to the move are in the history that moved (this partition read again
+    // from before it, by the node that handed it over or the one that took it in): dropped.
     std::string into;
     uint64_t after_seq = 0;
     uint32_t to = p;
-    if (options_.identities->HandedOverAfter(batch_.events[i].lead_key(), &into, &after_seq) &&
-        seq > after_seq) {
+    if (options_.identities->HandedOverAfter(batch_.events[i].lead_key(), &into, &after_seq)) {
       to = PartitionOf(into, options_.layout.partitions);
+      if (to != p && seq <= after_seq) {
+        continue;
+      }
     }
     if (to == p) {
       if (kept != i) {

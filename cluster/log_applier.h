@@ -125,14 +125,20 @@ class LogApplier {
   // requester's partition, then the lead handed over. `covered_seq`: the partition's last
   // sequence applied, which the export covers (the request's own when the partition is not held).
   void AnswerHandOver(const HandOverRequest& request, uint64_t covered_seq);
+  // True when the request's older id has moved already (handed over from here, or taken in
+  // here: IdentityView::HandedOverAfter): its answer is in the log, and the lead it belongs to
+  // here is not its to export. Logs an empty answer under the answer's ids (a duplicate, or the
+  // answer to another link to the same id, which must not wait for ever).
+  bool MovedAlready(const HandOverRequest& request);
   // An answer read in partition `p`: taken when `p` waits for it; once `p` has every answer it
   // waits for, the leads are imported and the held message and those behind it are taken (or,
   // when they overflowed memory, the read moves back to it). False when the read moved back (the
   // rest of the fetch is read again).
   bool TakeHandOverAnswer(uint32_t p, const HandOverAnswer& answer);
-  // Events of the message at `seq` (in batch_ from `first` on) under an id whose lead was handed
-  // over from here before `seq` are logged again in the partition of the lead it went into, and
-  // leave the batch: a lead's events are applied where it lives.
+  // Events of the message at `seq` (in batch_ from `first` on) under an id whose lead moved to
+  // another partition's lead before `seq` are logged again in that partition, and leave the
+  // batch: a lead's events are applied where it lives. Those at or before the move (this
+  // partition read again) leave the batch: the history that moved holds them.
   void ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first);
   // Waits for an engine task's `done`; false when the applier stops first.
   bool WaitFor(std::future<void> done);

@@ -22,10 +22,20 @@ constexpr std::string_view kMetaDedupeSeed = "dedupe.seed";
 // How many leads the store holds; written with the pinned index (absent: a store from before it).
 constexpr std::string_view kMetaLeadCount = "leads.count";
 // A stored link whose root starts with this is an id handed over to another node
-// (Engine::handed_over_): no id an event carries starts with a NUL.
+// (Engine::handed_over_): no id an event carries starts with a NUL. An id moved in from another
+// node has a second row, its id behind the mark, with the same kind of value.
 constexpr char kHandedOverMark = '\0';
 // Cluster mode: "N:c0,c1,..." the lead count of each of N partitions.
 constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
+
+// The stored value of a handed-over id: "\0<after_seq>\0<into>".
+std::string HandedOverValue(uint64_t after_seq, std::string_view into) {
+  std::string out(1, kHandedOverMark);
+  out += std::to_string(after_seq);
+  out += kHandedOverMark;
+  out += into;
+  return out;
+}
 
 uint64_t ParseU64(const std::string& s) {
   uint64_t v = 0;
@@ -118,13 +128,20 @@ Status Engine::Start() {
   if (Status st = store_->ScanLinks([this](std::string_view id, std::string_view root) {
         std::unique_lock<std::shared_mutex> lock(identity_mu_);
         if (!root.empty() && root.front() == kHandedOverMark) {
-          // "\0<after_seq>\0<into>"
+          // "\0<after_seq>\0<into>" (HandedOverValue)
           root.remove_prefix(1);
           const size_t end = root.find(kHandedOverMark);
           HandedOver handed;
           std::from_chars(root.data(), root.data() + std::min(end, root.size()), handed.after_seq);
           handed.into = std::string(end == std::string_view::npos ? "" : root.substr(end + 1));
-          handed_over_.emplace(std::string(id), std::move(handed));
+          if (!id.empty() && id.front() == kHandedOverMark) {
+            // Moved in (MarkMovedIn). These rows come first in key order: an id's own row,
+            // when it is marked, is a later hand-over and wins.
+            id.remove_prefix(1);
+            handed_over_.emplace(std::string(id), std::move(handed));
+          } else {
+            handed_over_[std::string(id)] = std::move(handed);
+          }
         } else {
           identity_.Restore(id, root);
         }
@@ -802,8 +819,9 @@ Status Engine::ExportLead(std::string_view id, uint64_t link_order, LeadHandOver
 void Engine::ImportLead(const LeadHandOver& lead) {
   auto linked = [this](std::string_view id) { return identity_.Resolve(id) != id; };
   if (linked(lead.root) || std::any_of(lead.ids.begin(), lead.ids.end(), linked)) {
-    return;  // merged here already
+    return;  // merged here already (and marked then)
   }
+  MarkMovedIn(lead);
   if (!lead.later.empty()) {
     after_merge_[lead.root] = lead.later;
   }
@@ -833,16 +851,6 @@ void Engine::ImportLead(const LeadHandOver& lead) {
     awards.assign(e.awards.begin(), e.awards.end());
     history_.Append(&*chain, e.received_at, e.event, awards, e.apply_seq);
   }
-  {
-    // Handed over from here before (this node holds both partitions): here again.
-    std::unique_lock<std::shared_mutex> lock(identity_mu_);
-    if (handed_over_.erase(lead.root) > 0) {
-      batch_.DeleteLink(lead.root);
-    }
-    for (const std::string& id : lead.ids) {
-      handed_over_.erase(id);
-    }
-  }
   for (const std::string& id : lead.ids) {
     LinkIds(id, lead.root);
   }
@@ -853,6 +861,26 @@ void Engine::ImportLead(const LeadHandOver& lead) {
     router_->AdoptLead(&entry->state);
   }
   MarkDirty(*entry);
+}
+
+void Engine::MarkMovedIn(const LeadHandOver& lead) {
+  std::vector<std::string> ids = lead.ids;
+  ids.push_back(lead.root);
+  std::unique_lock<std::shared_mutex> lock(identity_mu_);
+  for (const std::string& id : ids) {
+    // Handed over from here before (this node holds both partitions): here again. Its row
+    // (id -> the mark) becomes a link when the lead merges.
+    if (handed_over_.erase(id) > 0 && id == lead.root) {
+      batch_.DeleteLink(id);
+    }
+    if (lead.covered_seq == 0) {
+      continue;  // a hand-over that does not say what it covers: nothing to mark
+    }
+    // A row of its own: the id's row becomes a link when the lead merges.
+    batch_.PutLink(std::string(1, kHandedOverMark) + id,
+                   HandedOverValue(lead.covered_seq, lead.into));
+    handed_over_[id] = HandedOver{lead.into, lead.covered_seq};
+  }
 }
 
 Status Engine::HandOverLead(std::string_view id, const std::string& into, uint64_t after_seq) {
@@ -878,19 +906,22 @@ Status Engine::HandOverLead(std::string_view id, const std::string& into, uint64
       handed_over_[handed] = HandedOver{into, after_seq};
     }
   }
-  const std::string marked = kHandedOverMark + std::to_string(after_seq) + kHandedOverMark + into;
+  const std::string marked = HandedOverValue(after_seq, into);
   for (const std::string& handed : ids) {
     batch_.PutLink(handed, marked);
   }
   return Status::Ok();
 }
 
-void Engine::QueueExport(std::string id, uint64_t link_order,
-                         std::function<void(std::string bytes)> done) {
-  RunOnEngine([this, id = std::move(id), link_order, done = std::move(done)] {
+void Engine::QueueExport(std::string id, uint64_t link_order, std::string into,
+                         uint64_t covered_seq, std::function<void(std::string bytes)> done) {
+  RunOnEngine([this, id = std::move(id), link_order, into = std::move(into), covered_seq,
+               done = std::move(done)] {
     LeadHandOver lead;
     std::string bytes;
     if (Status st = ExportLead(id, link_order, &lead); st.ok()) {
+      lead.into = into;
+      lead.covered_seq = covered_seq;
       lead.Encode(&bytes);
     } else if (!st.IsNotFound()) {
       LogError("handing lead " + id + " over: " + st.ToString() + "; handed over as no lead");

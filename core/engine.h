@@ -194,15 +194,17 @@ class Engine : public IngestSink,
   Status ExportLead(std::string_view id, uint64_t link_order, LeadHandOver* out);
   // Takes in a lead another node exported: the lead, its ids linked to it, its history as chains
   // of its own keeping each entry's apply order; counted, indexed and owned as any lead. Its
-  // later events are applied to the lead it merges into, right after the merge. Does nothing
-  // when the lead is already merged here (an import replayed).
+  // later events are applied to the lead it merges into, right after the merge. Its ids are
+  // marked as moved into `lead.into` after `lead.covered_seq` (HandedOverAfter), so a later
+  // replay of their home partition here neither applies their events again nor answers for
+  // them. Does nothing else when the lead is already merged here (an import replayed).
   void ImportLead(const LeadHandOver& lead);
   // The lead `id` belongs to has moved into the lead `into` on another node: the lead and its
   // history leave this engine, and every id of it now resolves to `into`, so a later event under
   // one of them is seen as `into`'s. Only links when no lead has `id`.
   Status HandOverLead(std::string_view id, const std::string& into, uint64_t after_seq = 0);
   // LeadExchange: the three above as tasks, for cluster mode's log applier.
-  void QueueExport(std::string id, uint64_t link_order,
+  void QueueExport(std::string id, uint64_t link_order, std::string into, uint64_t covered_seq,
                    std::function<void(std::string bytes)> done) override;
   void QueueImport(std::string bytes) override;
   void QueueHandOver(std::string id, std::string into, uint64_t after_seq,
@@ -294,6 +296,9 @@ class Engine : public IngestSink,
   void Merge(LeadEntry& older, LeadEntry& newer, const Event& event, EpochSeconds received_at);
   // Links root `from` to root `to` in memory and in the batch (every id of `from` moves).
   void LinkIds(const std::string& from, const std::string& to);
+  // Marks the ids of a lead imported from another node as moved into `lead.into` after
+  // `lead.covered_seq` (handed_over_, stored with the next commit).
+  void MarkMovedIn(const LeadHandOver& lead);
   // Removes a lead from memory and the indexes, and deletes it in the batch.
   void DropLead(const std::string& id);
   // The lead, created when there is none; null only when its stored state cannot be read.
@@ -418,6 +423,7 @@ class Engine : public IngestSink,
     std::string into;
     uint64_t after_seq = 0;  // the log sequence of the hand-over request
   };
+  // Ids handed over from here (HandOverLead) and ids moved in from another node (MarkMovedIn).
   StringMap<HandedOver> handed_over_;
   // Imported leads' later events (LeadHandOver::later), applied after the merge that takes them.
   StringMap<std::vector<HistoryEntry>> after_merge_;

@@ -8,7 +8,9 @@ namespace handoff {
 
 namespace {
 
-constexpr uint8_t kVersion = 1;
+// 2 added `into` and `covered_seq`; 1 is still read.
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersionWithoutCover = 1;
 
 using coding::GetByte;
 using coding::GetDouble;
@@ -75,14 +77,16 @@ void LeadHandOver::Encode(std::string* out) const {
   PutString(bytes, out);
   PutEntries(entries, out);
   PutEntries(later, out);
+  PutString(into, out);
+  PutVarint(covered_seq, out);
 }
 
 bool LeadHandOver::Decode(std::string_view in) {
   *this = LeadHandOver();
   uint8_t version = 0;
   uint64_t n = 0;
-  if (!GetByte(&in, &version) || version != kVersion || !GetString(&in, &root) ||
-      !GetVarint(&in, &n) || n > in.size()) {
+  if (!GetByte(&in, &version) || (version != kVersion && version != kVersionWithoutCover) ||
+      !GetString(&in, &root) || !GetVarint(&in, &n) || n > in.size()) {
     return false;
   }
   ids.resize(n);
@@ -95,7 +99,14 @@ bool LeadHandOver::Decode(std::string_view in) {
   if (!GetStringView(&in, &bytes) || !DecodeLeadState(bytes, &state).ok()) {
     return false;
   }
-  return GetEntries(&in, &entries) && GetEntries(&in, &later) && in.empty();
+  if (!GetEntries(&in, &entries) || !GetEntries(&in, &later)) {
+    return false;
+  }
+  if (version != kVersionWithoutCover &&
+      (!GetString(&in, &into) || !GetVarint(&in, &covered_seq))) {
+    return false;
+  }
+  return in.empty();
 }
 
 }  // namespace handoff

@@ -24,6 +24,12 @@ struct LeadHandOver {
   // Its events applied after the link by the node that had it (they came under its ids before
   // that node knew of the link): applied to the merged lead after the link, in apply order.
   std::vector<HistoryEntry> later;
+  // The lead it merges into, and the last log sequence of the lead's home partition (the
+  // partition of `root`) the export covers: the receiving node knows that partition's events of
+  // these ids up to there are in this hand-over, and that later ones follow the lead through the
+  // log. 0 and empty in a hand-over written before they were carried.
+  std::string into;
+  uint64_t covered_seq = 0;
 
   void Encode(std::string* out) const;
   [[nodiscard]] bool Decode(std::string_view in);

@@ -31,6 +31,8 @@ LeadHandOver Sample() {
     e.awards = {{"webinar", 15}, {"visit", 0.5}};
     lead.entries.push_back(e);
   }
+  lead.into = "user-7";
+  lead.covered_seq = 4242;
   return lead;
 }
 
@@ -53,6 +55,27 @@ TEST(LeadHandOverTest, EncodeThenDecodeGivesTheSameLead) {
     EXPECT_EQ(back.entries[i].event.name, "Webinar Attended");
     EXPECT_EQ(back.entries[i].awards, lead.entries[i].awards);
   }
+  EXPECT_EQ(back.into, "user-7");
+  EXPECT_EQ(back.covered_seq, 4242u);
+}
+
+// A hand-over logged by the first release (version 1) has neither `into` nor `covered_seq`: it
+// still decodes, with them empty.
+TEST(LeadHandOverTest, AVersionOneHandOverDecodesWithoutItsCover) {
+  LeadHandOver lead = Sample();
+  lead.into.clear();
+  lead.covered_seq = 0;
+  std::string bytes;
+  lead.Encode(&bytes);
+  // Version 2 ends with into ("": one byte of length) and covered_seq (0: one byte).
+  bytes.resize(bytes.size() - 2);
+  bytes[0] = 1;
+  LeadHandOver back;
+  ASSERT_TRUE(back.Decode(bytes));
+  EXPECT_EQ(back.root, "anon-7");
+  EXPECT_EQ(back.entries.size(), 2u);
+  EXPECT_EQ(back.into, "");
+  EXPECT_EQ(back.covered_seq, 0u);
 }
 
 TEST(LeadHandOverTest, BytesCutShortOrWithMoreDoNotDecode) {
