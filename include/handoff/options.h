@@ -80,10 +80,10 @@ struct Options {
   // renewed every third of it). Bounds: 1 to 600. Default: 10.
   double cluster_lease = 10;
   // Merges across partitions hand the older lead over through the log (docs/cluster.md, "Merges
-  // across partitions"). Off by default until a known gap is closed: one kill -9 test lost an
-  // older lead's history. Off: such a merge is applied where the link is, with what that node
-  // has (exact only when one node holds both partitions). Default: off.
-  bool cluster_hand_overs = false;
+  // across partitions"), so they are exact whichever nodes hold the two partitions. Off: such a
+  // merge is applied where the link is, with what that node has (exact only when one node holds
+  // both partitions; no hold and no round trip). Default: on.
+  bool cluster_hand_overs = true;
   // Testing only: while this path exists, every write of the store fails as on a full disk, so
   // tests drive the daemon's storage-fault handling from outside. Default: none (off).
   std::string fault_file;

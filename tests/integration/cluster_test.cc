@@ -98,9 +98,9 @@ std::vector<Share> Workload(int leads, int shares, std::vector<std::string>* ids
   return out;
 }
 
-// `leads` known leads (user-0...), each only ever under its userId (no merges: a merge across
-// partitions held by different nodes is not exact yet, docs/cluster.md), split over `shares`
-// connections; `round` makes the messageIds and timestamps of a later round new.
+// `leads` known leads (user-0...), each only ever under its userId (no merges, so each lead
+// lives in one partition from its first event), split over `shares` connections; `round` makes
+// the messageIds and timestamps of a later round new.
 std::vector<Share> KnownLeadsWorkload(int leads, int shares, int round) {
   std::vector<Share> out(shares);
   const char* events[] = {"Webinar Attended", "Demo Requested", "Trial Started",
@@ -246,10 +246,6 @@ class ClusterTest : public ::testing::Test {
       ASSERT_OK(node_.Stop());
       node_.options().extra_args.insert(node_.options().extra_args.end(), kShortLease.begin(),
                                         kShortLease.end());
-      if (hand_overs_) {
-        node_.options().extra_args.insert(node_.options().extra_args.end(), kHandOvers.begin(),
-                                          kHandOvers.end());
-      }
       ASSERT_OK(node_.Start());
     }
     ASSERT_NO_FATAL_FAILURE(StartNode("node-b", short_leases, out));
@@ -272,18 +268,10 @@ class ClusterTest : public ::testing::Test {
       other.options().extra_args.insert(other.options().extra_args.end(), kShortLease.begin(),
                                         kShortLease.end());
     }
-    if (hand_overs_) {
-      other.options().extra_args.insert(other.options().extra_args.end(), kHandOvers.begin(),
-                                        kHandOvers.end());
-    }
     ASSERT_OK(other.Start());
   }
 
   static inline const std::vector<std::string> kShortLease = {"--cluster-lease", "4s"};
-  static inline const std::vector<std::string> kHandOvers = {"--cluster-hand-overs", "true"};
-  // Nodes started from here on (node-a when StartSecondNode restarts it) hand leads over in
-  // merges across partitions (off by default, docs/cluster.md).
-  bool hand_overs_ = false;
 
   // The events the engine applied and found duplicate, from /metrics.
   static double Applied(uint16_t http_port) {
@@ -409,18 +397,20 @@ void SendThroughFailures(const std::function<uint16_t(size_t share)>& port,
   }
 }
 
+// Every merge across partitions goes through the log (hand-overs, docs/cluster.md "Merges across
+// partitions"), also across the crash. Before the fix, a request answered while its partition was
+// held back missed that partition's held events of the lead, which then made a stray lead that
+// the import took for itself (lead 38 lost its anonymous history).
 TEST_F(ClusterTest, KillNineOfTheNodeMidStreamLosesNothingAndCountsNothingTwice) {
   ExpectSameLeadsThroughAKillNine();
 }
 
-// The same with hand-overs on (docs/cluster.md, "Merges across partitions"): every merge across
-// partitions goes through the log, also across the crash. Before the fix, a request answered
-// while its partition was held back missed that partition's held events of the lead, which
-// then made a stray lead that the import took for itself (lead 38 lost its anonymous history).
-TEST_F(ClusterTest, KillNineOfTheNodeWithHandOversLosesNothingAndCountsNothingTwice) {
+// The same with hand-overs off (`--cluster-hand-overs false`): a merge across partitions is
+// applied where the link is, exact when one node holds every partition.
+TEST_F(ClusterTest, KillNineOfTheNodeWithoutHandOversLosesNothingAndCountsNothingTwice) {
   ASSERT_OK(node_.Stop());
-  node_.options().extra_args.insert(node_.options().extra_args.end(), kHandOvers.begin(),
-                                    kHandOvers.end());
+  node_.options().extra_args.insert(node_.options().extra_args.end(),
+                                    {"--cluster-hand-overs", "false"});
   ASSERT_OK(node_.Start());
   ExpectSameLeadsThroughAKillNine();
 }
@@ -446,7 +436,7 @@ TEST_F(ClusterTest, KillNineOfANatsNodeMidStreamLosesNothingAndCountsNothingTwic
 }
 
 // The whole shape on one machine: three NATS servers, three handoffd nodes, a connection to
-// every node. Mid-stream, kill -9 of one
+// every node, visitors merged into known leads across partitions. Mid-stream, kill -9 of one
 // handoffd node (its connection moves to another node and resends from its last ack) and of the
 // event stream's NATS leader. Every lead, read on any node (reads of another node's lead are
 // forwarded), equals the single daemon's: nothing acknowledged lost, nothing counted twice.
@@ -478,14 +468,10 @@ TEST_F(ClusterTest, ThreeNodesLoseNothingWhenANodeAndANatsServerDie) {
   };
   ASSERT_TRUE(WaitUntil(split_in_three, 60, 0.1)) << shares_held();
 
-  // Known leads only: merges across nodes under kill -9 are the known gap of hand-overs
-  // (docs/cluster.md, "Merges across partitions").
-  constexpr int kLeads = 60;
-  const std::vector<Share> shares = KnownLeadsWorkload(kLeads, 3, 0);
+  // Visitors merged into known leads, each lead's events on one of the three connections: most
+  // merges cross partitions held by different nodes, and some wait on node-c when it dies.
   std::vector<std::string> ids;
-  for (int i = 0; i < kLeads; ++i) {
-    ids.push_back("user-" + std::to_string(i));
-  }
+  const std::vector<Share> shares = Workload(60, 3, &ids);
   std::atomic<bool> c_down{false};
   SendThroughFailures(
       [&](size_t share) {
@@ -664,7 +650,6 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
 // history is handed over through the log. Lead for lead, by either id, on both nodes, the result
 // is the single daemon's.
 TEST_F(ClusterTest, MergesAcrossNodesGiveTheSingleDaemonsLeads) {
-  hand_overs_ = true;
   std::unique_ptr<DaemonProcess> node_b;
   ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
   DaemonProcess& other = *node_b;
