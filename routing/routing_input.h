@@ -1,0 +1,92 @@
+// RoutingInput: one input of cluster mode's router (docs/cluster.md, "The router and the outbox").
+//
+// In cluster mode every node applies the same routing log, in the log's order, to a router of its
+// own (RouterReplica), so every node decides the same and numbers the same records. These are the
+// log's messages: what a partition's engine saw happen to a lead (a stage change, a merge, an
+// erasure), what a sales tool or an admin asked on some node, the rules in force, and the time.
+// The router reads time only from them (`at`).
+//
+// Encode/Decode: the bytes carried in the log. Decode takes bytes from the network: false on
+// anything Encode did not make, never a crash. A value type; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "handoff/clock.h"
+#include "handoff/lead_state.h"
+#include "routing/sales_action.h"
+
+namespace handoff {
+
+enum class RoutingInputKind : uint8_t {
+  // A lead's stage changed where its partition is applied: `lead` (its state without history),
+  // `from_stage` and `to_stage` (stage names), `trigger`, `scores_at`.
+  kStage = 1,
+  // `older` merged into `lead` (SPEC 8) where `lead`'s partition is applied: both as they were
+  // just before the merge's stage change, `trigger`, `scores_at`.
+  kMerge = 2,
+  // The lead `lead.id` was erased (SPEC 8, right to erasure).
+  kForget = 3,
+  // A sales tool's answer (`action`), asked on node `asked_by` as its request `request`.
+  kSalesAction = 4,
+  // A rep's availability (`rep`, `online`), set through the admin API.
+  kRepAvailability = 5,
+  // An account owner (`domain` -> `rep`), set through the admin API.
+  kAccountOwner = 6,
+  // The rules in force from here on (`rules_sha256`).
+  kRules = 7,
+  // Only the time: the router's clock moves to `at` (SLA deadlines, new days, working hours).
+  kTick = 8,
+};
+
+// Where an input that a partition's engine logged comes from: the partition, the log place of
+// the event that caused it (an apply order, EventOrigin::apply_order) and its index among the
+// inputs that event caused. A partition logs its inputs in this order, so a replica drops one at
+// or before the last place it took from that partition (a partition applied again after a
+// takeover logs the same inputs again).
+struct RoutingPlace {
+  static constexpr uint32_t kNoPartition = UINT32_MAX;
+  uint32_t partition = kNoPartition;  // kNoPartition: not from a partition (never dropped)
+  uint64_t apply_order = 0;
+  uint32_t index = 0;
+
+  bool from_partition() const { return partition != kNoPartition; }
+  // Ordered within one partition.
+  bool operator<(const RoutingPlace& o) const {
+    return apply_order != o.apply_order ? apply_order < o.apply_order : index < o.index;
+  }
+};
+
+struct RoutingInput {
+  RoutingInputKind kind = RoutingInputKind::kTick;
+  EpochSeconds at = 0;  // when it was logged, by the logging node's clock
+  RoutingPlace place;
+
+  // kStage, kMerge, kForget (only `lead.id`).
+  LeadState lead;
+  LeadState older;  // kMerge
+  std::string from_stage;
+  std::string to_stage;
+  std::string trigger;  // the causing event's messageId; empty: none
+  EpochSeconds scores_at = 0;
+
+  // kSalesAction.
+  SalesAction action;
+  std::string asked_by;  // the node id that waits for the answer
+  uint64_t request = 0;  // its request number there
+
+  // kRepAvailability, kAccountOwner.
+  std::string rep;
+  bool online = true;
+  std::string domain;
+
+  // kRules.
+  std::string rules_sha256;
+
+  void Encode(std::string* out) const;
+  [[nodiscard]] bool Decode(std::string_view in);
+};
+
+}  // namespace handoff
