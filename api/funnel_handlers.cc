@@ -127,6 +127,11 @@ void GetFunnel(ApiContext& api, const HttpRequest& request, const PathParams&,
       respond(JsonErrorResponse(500, "internal", st.ToString()));
       return;
     }
+    if (part_only && engine->global_router()) {
+      // Every node holds every record (docs/cluster.md): the asking node's totals are the
+      // cluster's, and only the leads per stage add up.
+      totals = FunnelTotals();
+    }
     std::string part = FunnelPartJson(stages, totals);
     if (part_only) {
       respond(JsonResponse(200, std::move(part)));

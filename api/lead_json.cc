@@ -9,7 +9,8 @@
 namespace handoff {
 
 void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::string* out,
-                    const std::vector<std::string>* aliases) {
+                    const std::vector<std::string>* aliases,
+                    const std::optional<LeadOwner>* owner) {
   const RuleSet& rules = scorer.rules();
   std::vector<std::vector<ScorePart>> parts;
   std::vector<double> scores;
@@ -32,8 +33,9 @@ void AppendLeadJson(const Scorer& scorer, Lead* lead, EpochSeconds at, std::stri
   out->append(",\"stage\":");
   AppendJsonString(lead->stage, out);
   out->append(",\"owner\":");
-  if (lead->owner.has_value()) {
-    const LeadOwner& o = *lead->owner;
+  const std::optional<LeadOwner>& routed = owner != nullptr ? *owner : lead->owner;
+  if (routed.has_value()) {
+    const LeadOwner& o = *routed;
     out->append("{\"rep\":");
     AppendJsonString(o.rep, out);
     out->append(",\"team\":");

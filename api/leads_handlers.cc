@@ -104,7 +104,8 @@ void AnswerLead(ApiContext& api, const HttpRequest& request, const PathParams& p
       return;
     }
     std::string body;
-    AppendLeadJson(engine->scorer(), lead, at, &body, &engine->Aliases(lead->id));
+    AppendLeadJson(engine->scorer(), lead, at, &body, &engine->Aliases(lead->id),
+                   &engine->OwnerOf(*lead));
     respond(JsonResponse(200, std::move(body)));
   });
 }
@@ -208,7 +209,8 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
       if (count > 0) {
         body.push_back(',');
       }
-      AppendLeadJson(engine->scorer(), lead, now, &body, &engine->Aliases(lead->id));
+      AppendLeadJson(engine->scorer(), lead, now, &body, &engine->Aliases(lead->id),
+                     &engine->OwnerOf(*lead));
       last = lead->id;
       ++count;
       return true;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/log.h"
+#include "cluster/routing_publisher.h"
 
 namespace handoff {
 namespace {
@@ -185,7 +186,15 @@ void LogApplier::Loop() {
       applied_.assign(options_.layout.partitions, kUnknown);
     }
     TakeOwnership();
-    if (!subscribed_once_ || std::none_of(owned_.begin(), owned_.end(), [](bool b) { return b; })) {
+    if (options_.routing != nullptr && !subscribed_once_) {
+      // Every node reads the routing subject, from the log's start (the router is in memory).
+      last_read_seq_ = 0;
+      submitted_seq_ = 0;
+      subscribed_once_ = true;
+    }
+    if (!subscribed_once_ ||
+        (options_.routing == nullptr &&
+         std::none_of(owned_.begin(), owned_.end(), [](bool b) { return b; }))) {
       // Nothing to apply: no consumer (the stream keeps everything for when a lease comes).
       if (subscription_ != nullptr) {
         natsSubscription_Destroy(subscription_);
@@ -269,7 +278,12 @@ bool LogApplier::Take(natsMsg* msg) {
     return false;  // the stream has every sequence: one is missing here
   }
   last_read_seq_ = seq;
-  const int64_t p = PartitionOfSubject(natsMsg_GetSubject(msg));
+  const char* subject = natsMsg_GetSubject(msg);
+  if (options_.routing != nullptr && subject != nullptr && subject == kRoutingSubject) {
+    TakeRouting(seq, std::string_view(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
+    return true;
+  }
+  const int64_t p = PartitionOfSubject(subject);
   if (p < 0 || static_cast<size_t>(p) >= owned_.size() || !owned_[p] || seq <= applied_[p]) {
     return true;  // another node's partition, or applied here before the read moved back
   }
@@ -542,6 +556,23 @@ void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t covered
     applied_[q] = seq;  // written with the next batch, after the hand-over
     batch_.log_positions.emplace_back(AppliedSeqKey(q), std::to_string(seq));
   }
+}
+
+void LogApplier::TakeRouting(uint64_t seq, std::string_view payload) {
+  if (seq <= routing_read_) {
+    return;  // read again after the read moved back for a partition taken over
+  }
+  routing_read_ = seq;
+  RoutingBatch routing;
+  if (!DecodeRoutingInputs(payload, &routing.inputs)) {
+    ++corrupt_;
+    LogError("event log sequence " + std::to_string(seq) + ": unreadable routing message, skipped");
+    routing.inputs.clear();
+  }
+  Flush();  // the partitions' events read before it are applied before it
+  routing.replay = seq <= options_.routing_applied_seq;
+  routing.log_positions.emplace_back(std::string(kRoutingAppliedSeqKey), std::to_string(seq));
+  options_.routing->SubmitRouting(std::move(routing));
 }
 
 bool LogApplier::WaitFor(std::future<void> done) {

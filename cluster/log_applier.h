@@ -39,6 +39,7 @@
 #include "ingest/identity_view.h"
 #include "ingest/ingest_sink.h"
 #include "ingest/lead_exchange.h"
+#include "routing/routing_log.h"
 
 namespace handoff {
 
@@ -46,6 +47,8 @@ namespace handoff {
 // kAppliedSeqKey + "." + partition. The first cluster release kept one, kAppliedSeqKey, for all.
 inline constexpr std::string_view kAppliedSeqKey = "cluster.applied_seq";
 std::string AppliedSeqKey(uint32_t partition);
+// The store's meta key of the last sequence of the routing subject applied (a decimal number).
+inline constexpr std::string_view kRoutingAppliedSeqKey = "cluster.applied_seq.routing";
 
 struct LogApplierOptions {
   std::vector<std::string> urls;
@@ -69,6 +72,13 @@ struct LogApplierOptions {
   // applied where they are, as in the first cluster release.
   const IdentityView* identities = nullptr;
   LeadExchange* exchange = nullptr;
+  // Cluster mode's router (docs/cluster.md, "The router and the outbox"): the routing
+  // subject's inputs go there, in the log's order among the partitions' batches, on every node
+  // whatever it holds. The router's state is in memory only, so the read starts at the log's
+  // start; the inputs up to `routing_applied_seq` (the store's kRoutingAppliedSeqKey) are
+  // applied again as a replay. Borrowed; null: the routing subject is skipped.
+  RoutingSink* routing = nullptr;
+  uint64_t routing_applied_seq = 0;
 };
 
 class LogApplier {
@@ -142,6 +152,8 @@ class LogApplier {
   void ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first);
   // Waits for an engine task's `done`; false when the applier stops first.
   bool WaitFor(std::future<void> done);
+  // A message of the routing subject at `seq`: its inputs to the router, once.
+  void TakeRouting(uint64_t seq, std::string_view payload);
   // Publishes `payload` under `msg_id` on `subject`, waiting for JetStream's answer, again until
   // it is stored or the applier stops. False when it stops first.
   bool PublishUntilStored(const std::string& subject, const std::string& msg_id,
@@ -167,6 +179,7 @@ class LogApplier {
   std::vector<bool> owned_;
   std::vector<uint64_t> applied_;
   bool subscribed_once_ = false;
+  uint64_t routing_read_ = 0;  // the last routing message handed to the router
   // Partitions held back at a message with links across partitions, until their answers came.
   struct Held {
     uint64_t seq = 0;  // the message held back: the read moves back to it

@@ -19,6 +19,8 @@ struct LogProgress {
   std::atomic<uint32_t> owned{0};
   // Lease rounds finished (the applier takes a round's ownership changes together).
   std::atomic<uint64_t> rounds{0};
+  // This node holds partition 0, so it logs the replicated router's ticks (one node at a time).
+  std::atomic<bool> router_clock{false};
 };
 
 }  // namespace handoff

@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <charconv>
+#include <random>
 #include <system_error>
 
 #include "base/log.h"
@@ -27,6 +28,35 @@ constexpr std::string_view kMetaLeadCount = "leads.count";
 constexpr char kHandedOverMark = '\0';
 // Cluster mode: "N:c0,c1,..." the lead count of each of N partitions.
 constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
+// Cluster mode's router: "N:c0,c1,..." the routing inputs each partition logged
+// (RoutingPlace::number).
+constexpr std::string_view kMetaRoutingInputs = "routing.inputs";
+
+// "N:c0,c1,...": a count for each of N partitions.
+std::string EncodePartitionCounts(const std::vector<uint64_t>& counts) {
+  std::string out = std::to_string(counts.size()) + ":";
+  for (size_t p = 0; p < counts.size(); ++p) {
+    out += (p > 0 ? "," : "") + std::to_string(counts[p]);
+  }
+  return out;
+}
+
+// False when `text` is not what EncodePartitionCounts makes.
+bool DecodePartitionCounts(std::string_view text, std::vector<uint64_t>* counts) {
+  counts->clear();
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  bool good = ec == std::errc() && end != text.data() + text.size() && *end == ':';
+  text.remove_prefix(good ? end - text.data() + 1 : text.size());
+  while (good && !text.empty()) {
+    uint64_t c = 0;
+    auto [e, err] = std::from_chars(text.data(), text.data() + text.size(), c);
+    good = err == std::errc() && (e == text.data() + text.size() || *e == ',');
+    counts->push_back(c);
+    text.remove_prefix(e == text.data() + text.size() ? text.size() : e - text.data() + 1);
+  }
+  return good && counts->size() == n;
+}
 
 // The stored value of a handed-over id: "\0<after_seq>\0<into>".
 std::string HandedOverValue(uint64_t after_seq, std::string_view into) {
@@ -79,7 +109,13 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
               }
             });
           },
-          [this](const std::vector<LoadError>& errors) { return Rejected(errors); }) {}
+          [this](const std::vector<LoadError>& errors) { return Rejected(errors); }) {
+  if (options_.routing_log != nullptr) {
+    replica_ = std::make_unique<RouterReplica>(&replica_sink_, metrics_);
+    // A request number of this boot never names one an earlier boot logged.
+    next_request_ = static_cast<uint64_t>(std::random_device()()) << 32;
+  }
+}
 
 Engine::~Engine() { Stop(); }
 
@@ -229,7 +265,9 @@ Status Engine::LoadState() {
     if (scorer_->StageIndex(&entry->state) > 0) {
       staged_.insert(entry.get());
     }
-    router_->AdoptLead(&entry->state);
+    if (!replicated()) {
+      router_->AdoptLead(&entry->state);
+    }
     LeadEntry& ref = Insert(std::move(entry));
     IndexLead(ref);
     ref.pinned_stored = true;
@@ -308,6 +346,8 @@ void Engine::Submit(IngestBatch batch) {
 
 void Engine::RunOnEngine(std::function<void()> fn) { Enqueue(Closure{std::move(fn)}, 0); }
 
+void Engine::SubmitRouting(RoutingBatch batch) { Enqueue(std::move(batch), 0); }
+
 void Engine::RequestReload(ReloadDone done) { rules_manager_.RequestReload(std::move(done)); }
 
 RulesInfo Engine::rules_info() const {
@@ -352,6 +392,8 @@ void Engine::Loop() {
       Task& task = tasks[i];
       if (auto* batch = std::get_if<IngestBatch>(&task)) {
         ApplyBatch(*batch);
+      } else if (auto* routing = std::get_if<RoutingBatch>(&task)) {
+        ApplyRouting(*routing);
       } else {
         // A closure sees committed state: commit what came before it first.
         Commit();
@@ -722,7 +764,19 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
 
   newer.state = std::move(merged);
   // Owner carry-over or a `merged` close, and the older lead out of any queue.
-  router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
+  if (replicated()) {
+    RoutingInput input;
+    input.kind = RoutingInputKind::kMerge;
+    input.lead = newer.state;
+    input.lead.history.clear();
+    input.older = older.state;
+    input.older.history.clear();
+    input.trigger = event.message_id;
+    input.scores_at = event.timestamp;
+    LogRouting(std::move(input));
+  } else {
+    router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
+  }
   const std::string older_id = older.state.id;
   DropLead(older_id);  // `older` is gone from here on
   LinkIds(older_id, newer.state.id);
@@ -772,7 +826,14 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
     if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
       return st;  // nothing removed yet: the caller may try again
     }
-    router_->Forget(lead);
+    if (replicated()) {
+      RoutingInput input;
+      input.kind = RoutingInputKind::kForget;
+      input.lead.id = root;
+      LogRouting(std::move(input));
+    } else {
+      router_->Forget(lead);
+    }
     DropLead(root);
   }
   std::vector<std::string> forgotten;
@@ -857,7 +918,7 @@ void Engine::ImportLead(const LeadHandOver& lead) {
   if (scorer_->StageIndex(&entry->state) > 0) {
     staged_.insert(entry);
   }
-  if (entry->state.owner.has_value()) {
+  if (entry->state.owner.has_value() && !replicated()) {
     router_->AdoptLead(&entry->state);
   }
   MarkDirty(*entry);
@@ -893,7 +954,9 @@ Status Engine::HandOverLead(std::string_view id, const std::string& into, uint64
     if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
       return st;  // nothing removed yet: the caller may try again
     }
-    router_->Forget(lead);
+    if (!replicated()) {
+      router_->Forget(lead);  // the replicated router keeps its copy: the lead lives on there
+    }
     DropLead(root);
   }
   std::vector<std::string> ids = {root};
@@ -1020,6 +1083,20 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
     staged_.insert(&entry);
   } else {
     staged_.erase(&entry);
+  }
+  if (replicated()) {
+    // The router publishes the stage record, on every node alike.
+    metrics_->StageTransition(rules.stages[change.from].name, rules.stages[change.to].name);
+    RoutingInput input;
+    input.kind = RoutingInputKind::kStage;
+    input.lead = entry.state;
+    input.lead.history.clear();
+    input.from_stage = rules.stages[change.from].name;
+    input.to_stage = rules.stages[change.to].name;
+    input.trigger = std::string(trigger);
+    input.scores_at = scores_at;
+    LogRouting(std::move(input));
+    return;
   }
   OutboxRecord record;
   record.kind = OutboxKind::kStage;
@@ -1159,30 +1236,26 @@ Status Engine::LoadPartitionCounts() {
   }
   leads_by_partition_.assign(n, 0);
   std::string text;
+  if (replicated()) {
+    // Stored with the partitions' positions: each partition goes on numbering from there.
+    if (!store_->GetMeta(kMetaRoutingInputs, &text).ok() ||
+        !DecodePartitionCounts(text, &inputs_by_partition_)) {
+      inputs_by_partition_.clear();
+    }
+    inputs_by_partition_.resize(n, 0);
+  }
   Status st = store_->GetMeta(kMetaLeadCountByPartition, &text);
   if (!st.ok() && !st.IsNotFound()) {
     return st;
   }
-  if (st.ok()) {
-    // "N:c0,c1,...": kept only when it was counted for this partition count and adds up.
-    std::vector<uint64_t> counts;
-    std::string_view rest(text);
-    uint64_t stored_n = 0;
-    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), stored_n);
-    bool good = ec == std::errc() && end != rest.data() + rest.size() && *end == ':';
-    rest.remove_prefix(good ? end - rest.data() + 1 : rest.size());
-    while (good && !rest.empty()) {
-      uint64_t c = 0;
-      auto [e, err] = std::from_chars(rest.data(), rest.data() + rest.size(), c);
-      good = err == std::errc() && (e == rest.data() + rest.size() || *e == ',');
-      counts.push_back(c);
-      rest.remove_prefix(e == rest.data() + rest.size() ? rest.size() : e - rest.data() + 1);
-    }
+  std::vector<uint64_t> counts;
+  if (st.ok() && DecodePartitionCounts(text, &counts)) {
+    // Kept only when it was counted for this partition count and adds up.
     uint64_t sum = 0;
     for (uint64_t c : counts) {
       sum += c;
     }
-    if (good && stored_n == n && counts.size() == n && sum == lead_count_) {
+    if (counts.size() == n && sum == lead_count_) {
       leads_by_partition_ = std::move(counts);
       return Status::Ok();
     }
@@ -1267,7 +1340,7 @@ void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutM
 
 bool Engine::HasUncommitted() const {
   return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||
-         dedupe_.has_block() || lead_count_dirty_;
+         !routing_out_.empty() || dedupe_.has_block() || lead_count_dirty_;
 }
 
 void Engine::Commit() {
@@ -1369,13 +1442,21 @@ bool Engine::Seal() {
   if (lead_count_dirty_) {
     batch_.PutMeta(kMetaLeadCount, std::to_string(lead_count_));
     if (!leads_by_partition_.empty()) {
-      std::string counts = std::to_string(leads_by_partition_.size()) + ":";
-      for (size_t p = 0; p < leads_by_partition_.size(); ++p) {
-        counts += (p > 0 ? "," : "") + std::to_string(leads_by_partition_[p]);
-      }
-      batch_.PutMeta(kMetaLeadCountByPartition, counts);
+      batch_.PutMeta(kMetaLeadCountByPartition, EncodePartitionCounts(leads_by_partition_));
     }
     lead_count_dirty_ = false;
+  }
+  if (inputs_dirty_) {
+    batch_.PutMeta(kMetaRoutingInputs, EncodePartitionCounts(inputs_by_partition_));
+    inputs_dirty_ = false;
+  }
+  if (!routing_out_.empty()) {
+    // Logged once durable here: the router never hears of a change a crash takes back.
+    after_commit_.push_back(
+        [log = options_.routing_log, inputs = std::move(routing_out_)]() mutable {
+          log->Append(std::move(inputs));
+        });
+    routing_out_.clear();
   }
   const EpochSeconds now = clock_->Now();
   if (dedupe_.TakeBlock(&dedupe_block_scratch_)) {
@@ -1527,7 +1608,9 @@ void Engine::RunCron() {
       }
     }
   }
-  router_->Tick();
+  if (!replicated()) {
+    router_->Tick();  // the replicated router ticks at the log's times
+  }
   if (options_.history_retention > 0 && now >= next_history_trim_) {
     next_history_trim_ = now + 60;
     if (Status st = history_.Trim(now - options_.history_retention); !st.ok()) {
@@ -1566,6 +1649,9 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
   }
   scorer_ = std::make_shared<const Scorer>(std::move(rules));
   router_->SetRules(scorer_.get());
+  if (replica_ != nullptr) {
+    replica_->SetRules(scorer_.get());
+  }
   batch_.PutMeta(kMetaRulesVersion, std::to_string(version));
   batch_.PutMeta(kMetaRulesSha, scorer_->rules().sha256);
   char loaded_at[32];
@@ -1600,13 +1686,108 @@ namespace handoff {
 
 void Engine::SubmitSalesAction(SalesAction action,
                                std::function<void(const SalesActionResult&)> done) {
-  RunOnEngine([this, action = std::move(action), done = std::move(done)] {
+  RunOnEngine([this, action = std::move(action), done = std::move(done)]() mutable {
+    if (replicated()) {
+      // Answered when this node's replica applies it from the log (ApplyRouting).
+      RoutingInput input;
+      input.kind = RoutingInputKind::kSalesAction;
+      input.action = std::move(action);
+      input.asked_by = options_.node_id;
+      input.request = ++next_request_;
+      asked_.emplace(input.request, std::move(done));
+      LogRouting(std::move(input));
+      return;
+    }
     SalesActOutcome outcome = router_->Act(action);
     if (outcome.recycled_lead != nullptr) {
       ResetStage(outcome.recycled_lead);
     }
     after_commit_.push_back([result = std::move(outcome.result), done] { done(result); });
   });
+}
+
+}  // namespace handoff
+
+namespace handoff {
+
+// Cluster mode's router (EngineOptions::routing_log, docs/cluster.md "The router and the outbox").
+
+const std::optional<LeadOwner>& Engine::OwnerOf(const Lead& lead) const {
+  static const std::optional<LeadOwner> kNone;
+  if (!replicated()) {
+    return lead.owner;
+  }
+  const Lead* copy = replica_->Find(lead.id);
+  return copy == nullptr ? kNone : copy->owner;
+}
+
+void Engine::LogRouting(RoutingInput input) {
+  input.at = clock_->Now();
+  // Only what an applied event of the log caused is numbered: a partition applied again from
+  // the same position numbers it alike. (The wall-clock re-check is not: it is logged as it
+  // happens, and a node applying the partition again may log it again.)
+  const std::string_view id = input.lead.id;
+  if (!id.empty() && apply_order_ != 0 && options_.lead_partitions > 0) {
+    const uint32_t p = options_.lead_partition(id);
+    if (inputs_by_partition_.size() < options_.lead_partitions) {
+      inputs_by_partition_.resize(options_.lead_partitions, 0);
+    }
+    input.place.partition = p;
+    input.place.number = ++inputs_by_partition_[p];
+    inputs_dirty_ = true;
+  }
+  routing_out_.push_back(std::move(input));
+}
+
+void Engine::ApplyRouting(RoutingBatch& batch) {
+  replaying_routing_ = batch.replay;
+  for (const RoutingInput& input : batch.inputs) {
+    if (input.kind == RoutingInputKind::kRules) {
+      continue;  // rules follow this node's (docs/cluster.md): not a place in the log yet
+    }
+    ReplicaOutcome outcome = replica_->Apply(input);
+    if (!outcome.applied || batch.replay) {
+      continue;
+    }
+    if (!outcome.recycled_lead.empty()) {
+      // The lead's partition follows the router's recycle, without a record of its own.
+      if (LeadEntry* entry = FindEntry(outcome.recycled_lead); entry != nullptr) {
+        scorer_->SetStage(&entry->state, 0);
+        staged_.erase(entry);
+        MarkDirty(*entry);
+      }
+    }
+    if (input.kind == RoutingInputKind::kSalesAction && input.asked_by == options_.node_id) {
+      if (auto asked = asked_.find(input.request); asked != asked_.end()) {
+        after_commit_.push_back([result = std::move(outcome.action),
+                                 done = std::move(asked->second)] { done(result); });
+        asked_.erase(asked);
+      }
+    }
+  }
+  replaying_routing_ = false;
+  for (const auto& [key, value] : batch.log_positions) {
+    batch_.PutMeta(key, value);
+  }
+  completions_.push_back(Completion{std::move(batch.done), std::chrono::steady_clock::now(), 0});
+}
+
+uint64_t Engine::PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
+  if (replaying_routing_) {
+    // In the outbox already: only its number matters to the router (by_seq_).
+    record->seq = ++replayed_seq_;
+    return record->seq;
+  }
+  scorer_->ReadScores(lead, scores_at, &score_scratch_);
+  record->lead = lead->id;
+  record->stage = lead->stage;
+  record->score_defs = &scorer_->rules().scores;
+  record->scores = score_scratch_.data();
+  record->traits = &lead->traits;
+  const uint64_t seq = outbox_.Append(record, &batch_);
+  replayed_seq_ = seq;
+  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at), &batch_);
+  return seq;
 }
 
 }  // namespace handoff

@@ -62,6 +62,8 @@
 #include "ingest/lead_exchange.h"
 #include "outbox/outbox.h"
 #include "routing/router.h"
+#include "routing/router_replica.h"
+#include "routing/routing_log.h"
 #include "routing/sales_action.h"
 #include "rules/rule_loader.h"
 #include "scoring/lead.h"
@@ -100,6 +102,15 @@ struct EngineOptions {
   // `lead_partition(id)` must be < `lead_partitions`. 0 and empty (the single daemon): no counts.
   uint32_t lead_partitions = 0;
   std::function<uint32_t(std::string_view lead_id)> lead_partition;
+  // Cluster mode's one router (docs/cluster.md, "The router and the outbox"): when set, the
+  // engine routes nothing and writes no record itself. It logs its leads' stage changes, merges
+  // and erasures, and the sales answers it is asked for, to `routing_log` (with `lead_partition`
+  // numbering each partition's inputs), and applies the routing log it is given back
+  // (SubmitRouting) to a RouterReplica, whose records are its outbox. Borrowed; must outlive the
+  // engine. Default: none (the engine's own router, as the single daemon).
+  RoutingLog* routing_log = nullptr;
+  // This node's id, naming the sales answers it waits for in the routing log.
+  std::string node_id;
 };
 
 struct RulesInfo {
@@ -118,6 +129,7 @@ class Engine : public IngestSink,
                public IdentityView,
                public LeadExchange,
                public SalesDesk,
+               public RoutingSink,
                private RouterHost {
  public:
   // `store`, `clock` and `metrics` are borrowed and must outlive the engine.
@@ -134,6 +146,9 @@ class Engine : public IngestSink,
 
   // Queues a batch. Its `done` runs on the engine thread after the commit.
   void Submit(IngestBatch batch) override;
+  // Queues inputs of the routing log (EngineOptions::routing_log), applied between the batches
+  // queued before and after it. Its `done` runs on the engine thread after the commit.
+  void SubmitRouting(RoutingBatch batch) override;
   // IdentityView: thread-safe; sees the links applied so far (not yet necessarily durable).
   bool MergedInto(std::string_view id, std::string* root) const override;
   // Runs `fn` on the engine thread, after everything queued before it has been committed.
@@ -169,7 +184,12 @@ class Engine : public IngestSink,
   // --- engine thread only ---
   // The lead, or null when unknown.
   Lead* FindLead(std::string_view id) override;
-  Router& router() { return *router_; }
+  // The router in force: the replica's in cluster mode (EngineOptions::routing_log).
+  Router& router() { return replica_ != nullptr ? replica_->router() : *router_; }
+  // Cluster mode's one router (EngineOptions::routing_log): every node has every record.
+  bool global_router() const { return replica_ != nullptr; }
+  // The lead's owner as routed: its own, or, in cluster mode, the replica's copy's.
+  const std::optional<LeadOwner>& OwnerOf(const Lead& lead) const;
   // The root id `id` belongs to (SPEC 8): itself unless linked.
   std::string_view ResolveId(std::string_view id) const { return identity_.Resolve(id); }
   // The ids linked to lead `root`.
@@ -246,7 +266,7 @@ class Engine : public IngestSink,
   struct Closure {
     std::function<void()> fn;
   };
-  using Task = std::variant<IngestBatch, Closure>;
+  using Task = std::variant<IngestBatch, Closure, RoutingBatch>;
   struct Completion {
     IngestDone done;
     std::chrono::steady_clock::time_point received_mono;
@@ -279,6 +299,24 @@ class Engine : public IngestSink,
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
   // Sends a recycled lead back to stage 0 and reports the change (a `recycled` close).
   void ResetStage(Lead* lead);
+  // Cluster mode's router (EngineOptions::routing_log).
+  bool replicated() const { return replica_ != nullptr; }
+  // Logs `input` for lead `lead_id` with the next commit: its time, and its number among the
+  // inputs of the lead's partition when an event of the log is being applied.
+  void LogRouting(RoutingInput input);
+  void ApplyRouting(RoutingBatch& batch);
+  // The replica's records: into the outbox, stamped by the router; counted only on a replay.
+  uint64_t PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
+  class ReplicaSink final : public RecordSink {
+   public:
+    explicit ReplicaSink(Engine* engine) : engine_(engine) {}
+    uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override {
+      return engine_->PublishReplicated(record, lead, scores_at);
+    }
+
+   private:
+    Engine* engine_;
+  };
   void PutMeta(std::string_view key, std::string_view value) override;
 
   void Loop();
@@ -415,6 +453,18 @@ class Engine : public IngestSink,
   std::vector<Completion> completions_;
   std::vector<std::function<void()>> after_commit_;
   std::unique_ptr<Router> router_;
+  // Cluster mode's router (EngineOptions::routing_log): its records feed the outbox.
+  ReplicaSink replica_sink_{this};
+  std::unique_ptr<RouterReplica> replica_;
+  std::vector<RoutingInput> routing_out_;  // logged with the next commit
+  // Inputs logged per partition so far (RoutingPlace::number); stored as meta "routing.inputs".
+  std::vector<uint64_t> inputs_by_partition_;
+  bool inputs_dirty_ = false;
+  bool replaying_routing_ = false;  // applying a RoutingBatch::replay
+  uint64_t replayed_seq_ = 0;       // records a replay found in the outbox already
+  // Sales answers this node logged and waits for: request -> done.
+  std::unordered_map<uint64_t, std::function<void(const SalesActionResult&)>> asked_;
+  uint64_t next_request_ = 0;  // its high bits differ from boot to boot
   IdentityMap identity_;
   // Cluster mode: ids whose lead went to another node's engine (HandOverLead) -> the lead it
   // went into. Not links: the lead may come back here (ImportLead, when this node holds both

@@ -221,6 +221,9 @@ const std::vector<Setting>& Settings() {
       {"cluster.hand_overs", "--cluster-hand-overs", Kind::kBool,
        "cluster mode: merges across partitions hand the older lead over through the log",
        [](Options* o, const std::string& v) { return SetBool(&o->cluster_hand_overs, v); }},
+      {"cluster.global_router", "--cluster-global-router", Kind::kBool,
+       "cluster mode: one router for the cluster, the same outbox seq on every node",
+       [](Options* o, const std::string& v) { return SetBool(&o->cluster_global_router, v); }},
       {"testing.fault_file", "--fault-file", Kind::kString,
        "testing only: while this path exists every store write fails (a full disk)",
        [](Options* o, const std::string& v) {

@@ -25,6 +25,7 @@
 #include "cluster/log_applier.h"
 #include "cluster/log_publisher.h"
 #include "cluster/partition_leases.h"
+#include "cluster/routing_publisher.h"
 #include "core/engine.h"
 #include "daemon/config.h"
 #include "ingest/ingest_server.h"
@@ -110,21 +111,37 @@ uint64_t AppliedSeqOf(Store* store, uint32_t partition) {
 // Cluster mode: the partitions this node holds a lease for are the ones its applier applies.
 class LeasesToApplier : public PartitionLeases::Listener {
  public:
-  explicit LeasesToApplier(LogApplier* applier, Metrics* metrics)
-      : applier_(applier), metrics_(metrics) {}
+  LeasesToApplier(LogApplier* applier, Metrics* metrics, LogProgress* progress)
+      : applier_(applier), metrics_(metrics), progress_(progress) {}
   void Acquired(uint32_t partition) override {
     applier_->Own(partition);
     metrics_->AddClusterPartitions(1);
+    if (partition == 0) {
+      progress_->router_clock = true;
+    }
   }
   void Released(uint32_t partition) override {
     applier_->Disown(partition);
     metrics_->AddClusterPartitions(-1);
+    if (partition == 0) {
+      progress_->router_clock = false;
+    }
   }
 
  private:
   LogApplier* applier_;
   Metrics* metrics_;
+  LogProgress* progress_;
 };
+
+// The routing subject's position before this start (0: none).
+uint64_t RoutingAppliedSeqOf(Store* store) {
+  std::string value;
+  if (!store->GetMeta(kRoutingAppliedSeqKey, &value).ok()) {
+    return 0;
+  }
+  return std::strtoull(value.c_str(), nullptr, 10);
+}
 
 }  // namespace
 
@@ -137,6 +154,7 @@ struct Daemon::Impl {
   std::unique_ptr<Engine> engine;
   // Cluster mode only: events go to the log, and come back from it into the engine.
   std::unique_ptr<LogPublisher> publisher;
+  std::unique_ptr<RoutingPublisher> routing;  // the replicated router's inputs (after the engine)
   std::unique_ptr<LogApplier> applier;
   std::unique_ptr<LeasesToApplier> lease_listener;
   std::unique_ptr<PartitionLeases> leases;
@@ -206,6 +224,7 @@ Daemon::~Daemon() {
   if (impl_->engine) {
     impl_->engine->Stop();  // commits what it has
   }
+  impl_->routing.reset();  // after the engine: its commits log routing inputs here
   impl_->http.reset();
   impl_->api.reset();  // after engine->Stop(): the engine's outbox listener points here too
   impl_->ingest.reset();
@@ -251,6 +270,20 @@ Status Daemon::Start() {
     engine_options.lead_partition = [n = engine_options.lead_partitions](std::string_view id) {
       return PartitionOf(id, n);
     };
+    if (o.cluster_global_router) {
+      RoutingPublisherOptions routing_options;
+      routing_options.urls = o.cluster_urls;
+      routing_options.node_id = o.cluster_node_id;
+      routing_options.clock = d.clock;
+      routing_options.ticks = [progress = d.log_progress] { return progress->router_clock.load(); };
+      auto routing = RoutingPublisher::Open(std::move(routing_options));
+      if (!routing.ok()) {
+        return routing.status();
+      }
+      d.routing = std::move(routing.value());
+      engine_options.routing_log = d.routing.get();
+      engine_options.node_id = o.cluster_node_id;
+    }
   }
   d.engine = std::make_unique<Engine>(engine_options, d.store.get(), d.clock, &d.metrics);
   // The subscriber server exists before the engine starts, so no commit's head notice is missed.
@@ -308,12 +341,17 @@ Status Daemon::Start() {
       applier_options.identities = d.engine.get();
       applier_options.exchange = d.engine.get();
     }
+    if (o.cluster_global_router) {
+      applier_options.routing = d.engine.get();
+      applier_options.routing_applied_seq = RoutingAppliedSeqOf(d.store.get());
+    }
     auto applier = LogApplier::Open(applier_options, d.engine.get());
     if (!applier.ok()) {
       return applier.status();
     }
     d.applier = std::move(applier.value());
-    d.lease_listener = std::make_unique<LeasesToApplier>(d.applier.get(), &d.metrics);
+    d.lease_listener =
+        std::make_unique<LeasesToApplier>(d.applier.get(), &d.metrics, d.log_progress.get());
     PartitionLeaseOptions lease_options;
     lease_options.urls = o.cluster_urls;
     lease_options.node_id = o.cluster_node_id;

@@ -12,6 +12,7 @@ namespace handoff {
 namespace {
 
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kInputListVersion = 1;
 
 using coding::GetByte;
 using coding::GetDouble;
@@ -34,7 +35,7 @@ bool GetLead(std::string_view* in, LeadState* lead) {
 }
 
 // The fields are uint32_t: a larger varint is not one Encode made, and truncating it would
-// name another partition or index.
+// name another partition.
 bool GetVarint32(std::string_view* in, uint32_t* v) {
   uint64_t wide = 0;
   if (!GetVarint(in, &wide) || wide > std::numeric_limits<uint32_t>::max()) {
@@ -94,8 +95,7 @@ void RoutingInput::Encode(std::string* out) const {
   out->push_back(static_cast<char>(kind));
   PutDouble(at, out);
   PutVarint(place.partition, out);
-  PutVarint(place.apply_order, out);
-  PutVarint(place.index, out);
+  PutVarint(place.number, out);
   switch (kind) {
     case RoutingInputKind::kStage:
       PutLead(lead, out);
@@ -140,7 +140,7 @@ bool RoutingInput::Decode(std::string_view in) {
   uint8_t kind_byte = 0;
   if (!GetByte(&in, &version) || version != kVersion || !GetByte(&in, &kind_byte) ||
       !GetDouble(&in, &at) || !GetVarint32(&in, &place.partition) ||
-      !GetVarint(&in, &place.apply_order) || !GetVarint32(&in, &place.index)) {
+      !GetVarint(&in, &place.number)) {
     return false;
   }
   // Checked before the cast: an enum holding a value it does not name would fall through every
@@ -181,6 +181,36 @@ bool RoutingInput::Decode(std::string_view in) {
   }
   // Times the router's clock moves to must be numbers (a NaN would stop it for good).
   return ok && in.empty() && std::isfinite(at) && std::isfinite(scores_at);
+}
+
+void EncodeRoutingInputs(const std::vector<RoutingInput>& inputs, std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(kInputListVersion));
+  PutVarint(inputs.size(), out);
+  std::string bytes;
+  for (const RoutingInput& input : inputs) {
+    bytes.clear();
+    input.Encode(&bytes);
+    PutString(bytes, out);
+  }
+}
+
+bool DecodeRoutingInputs(std::string_view in, std::vector<RoutingInput>* inputs) {
+  inputs->clear();
+  uint8_t version = 0;
+  uint64_t n = 0;
+  if (!GetByte(&in, &version) || version != kInputListVersion || !GetVarint(&in, &n) ||
+      n > in.size()) {
+    return false;
+  }
+  inputs->resize(n);
+  for (RoutingInput& input : *inputs) {
+    std::string_view bytes;
+    if (!GetStringView(&in, &bytes) || !input.Decode(bytes)) {
+      return false;
+    }
+  }
+  return in.empty();
 }
 
 }  // namespace handoff

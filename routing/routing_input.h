@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handoff/clock.h"
 #include "handoff/lead_state.h"
@@ -41,22 +42,19 @@ enum class RoutingInputKind : uint8_t {
   kTick = 8,
 };
 
-// Where an input that a partition's engine logged comes from: the partition, the log place of
-// the event that caused it (an apply order, EventOrigin::apply_order) and its index among the
-// inputs that event caused. A partition logs its inputs in this order, so a replica drops one at
-// or before the last place it took from that partition (a partition applied again after a
-// takeover logs the same inputs again).
+// Where an input that a partition's engine logged comes from: the partition and the input's
+// number among those the partition produced (1, 2, ...; counted with the partition's applied
+// position, so applying the partition again from any stored position, or from the log's start,
+// numbers its inputs alike). A replica drops an input whose number is not above the last one it
+// took from that partition: a partition applied again after a takeover logs its inputs again.
 struct RoutingPlace {
   static constexpr uint32_t kNoPartition = UINT32_MAX;
   uint32_t partition = kNoPartition;  // kNoPartition: not from a partition (never dropped)
-  uint64_t apply_order = 0;
-  uint32_t index = 0;
+  uint64_t number = 0;
 
   bool from_partition() const { return partition != kNoPartition; }
   // Ordered within one partition.
-  bool operator<(const RoutingPlace& o) const {
-    return apply_order != o.apply_order ? apply_order < o.apply_order : index < o.index;
-  }
+  bool operator<(const RoutingPlace& o) const { return number < o.number; }
 };
 
 struct RoutingInput {
@@ -88,5 +86,11 @@ struct RoutingInput {
   void Encode(std::string* out) const;
   [[nodiscard]] bool Decode(std::string_view in);
 };
+
+// A list of inputs as one value (a routing message in the log; the engine's inputs not yet
+// logged): a version byte, the count, then each input's bytes. Encode replaces *out.
+void EncodeRoutingInputs(const std::vector<RoutingInput>& inputs, std::string* out);
+// False on anything EncodeRoutingInputs did not make (bytes from the network; never a crash).
+[[nodiscard]] bool DecodeRoutingInputs(std::string_view in, std::vector<RoutingInput>* inputs);
 
 }  // namespace handoff

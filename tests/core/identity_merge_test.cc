@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -91,12 +92,33 @@ Event Alias(std::string user, std::string previous, EpochSeconds at) {
 // One engine over an in-memory store.
 class Daemonless {
  public:
-  explicit Daemonless(const std::string& rules_path) : clock_(kStart + 86400) {
+  // `routing_log`: cluster mode's one router (EngineOptions::routing_log), this engine node
+  // `node_id` of four partitions.
+  explicit Daemonless(const std::string& rules_path, RoutingLog* routing_log = nullptr,
+                      const std::string& node_id = "")
+      : clock_(kStart + 86400) {
     options_.rules_path = rules_path;
     options_.watch_rules = false;
     options_.stage_check_interval = 0;
+    if (routing_log != nullptr) {
+      options_.routing_log = routing_log;
+      options_.node_id = node_id;
+      options_.lead_partitions = 4;
+      options_.lead_partition = [](std::string_view id) {
+        return static_cast<uint32_t>(id.size() % 4);
+      };
+    }
     engine_ = std::make_unique<Engine>(options_, &store_, &clock_, &metrics_);
     EXPECT_OK(engine_->Start());
+  }
+  // Applies routing inputs (cluster mode) and waits until they are committed.
+  void Route(std::vector<RoutingInput> inputs) {
+    std::promise<Status> done;
+    RoutingBatch batch;
+    batch.inputs = std::move(inputs);
+    batch.done = [&done](const Status& st) { done.set_value(st); };
+    engine_->SubmitRouting(std::move(batch));
+    EXPECT_OK(done.get_future().get());
   }
   // A new engine on the same store, as after a restart.
   void Restart() {
@@ -128,7 +150,8 @@ class Daemonless {
       std::string json;
       Lead* lead = engine_->FindLead(engine_->ResolveId(id));
       if (lead != nullptr) {
-        AppendLeadJson(engine_->scorer(), lead, kStart + 3 * 86400, &json);
+        AppendLeadJson(engine_->scorer(), lead, kStart + 3 * 86400, &json, nullptr,
+                       &engine_->OwnerOf(*lead));
       }
       out.set_value(json);
     });
@@ -504,6 +527,81 @@ TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {
   EXPECT_EQ(records[4], "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ");
   const std::string kim = d.LeadJson("anon-9");
   EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
+}
+
+// The routing log of a test: what engines logged, in order.
+class ListRoutingLog final : public RoutingLog {
+ public:
+  void Append(std::vector<RoutingInput> inputs) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (RoutingInput& input : inputs) {
+      inputs_.push_back(std::move(input));
+    }
+  }
+  std::vector<RoutingInput> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<RoutingInput> out;
+    out.swap(inputs_);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<RoutingInput> inputs_;
+};
+
+// Cluster mode's one router (docs/cluster.md, "The router and the outbox"): the engine applying
+// the leads logs their stage changes and the merge instead of routing; every engine given that
+// log back publishes what one engine publishes, under the same seqs. A sales answer asked of one
+// engine is answered once that engine applies it from the log.
+TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEnginePublishes) {
+  TempDir dir;
+  const std::string rules = dir.WriteFile("rules.yaml", kRoutedRules);
+  ListRoutingLog log;
+  Daemonless a(rules, &log, "node-a");
+  Daemonless b(rules, &log, "node-b");
+  a.SendInOrder({{Track("", "anon-9", "Demo Requested", kStart), 1}});
+  a.SendInOrder({{Track("kim", "", "Demo Requested", kStart + 1), 2}});
+  a.SendInOrder({{Identify("kim", "anon-9", "VP", kStart + 2), 3}});
+  a.OnEngine([] { return true; });               // after the last commit: its inputs are logged
+  EXPECT_TRUE(RecordLines(a.engine()).empty());  // the partition's engine publishes nothing
+  const std::vector<RoutingInput> inputs = log.Take();
+  ASSERT_EQ(inputs.size(), 3u);  // two stage changes, the merge
+  EXPECT_EQ(inputs[2].kind, RoutingInputKind::kMerge);
+  for (Daemonless* node : {&a, &b}) {
+    node->Route(inputs);
+    const std::vector<std::string> records = RecordLines(node->engine());
+    ASSERT_EQ(records.size(), 5u);
+    EXPECT_EQ(records[0], "kind=stage lead=anon-9 rep= to=sql outcome= into= ");
+    EXPECT_EQ(records[1], "kind=routed lead=anon-9 rep=ann to= outcome= into= ");
+    EXPECT_EQ(records[2], "kind=stage lead=kim rep= to=sql outcome= into= ");
+    EXPECT_EQ(records[3], "kind=routed lead=kim rep=bo to= outcome= into= ");
+    EXPECT_EQ(records[4], "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ");
+  }
+  // The same inputs again (a partition applied again after a takeover): nothing new.
+  b.Route(inputs);
+  EXPECT_EQ(RecordLines(b.engine()).size(), 5u);
+
+  // bo accepts kim on node-b: answered once node-b's router has it from the log.
+  SalesAction accept;
+  accept.kind = SalesActionKind::kAccept;
+  accept.seq = 4;
+  std::promise<SalesActionResult> answer;
+  b.engine().SubmitSalesAction(accept,
+                               [&answer](const SalesActionResult& r) { answer.set_value(r); });
+  std::future<SalesActionResult> answered = answer.get_future();
+  b.OnEngine([] { return true; });
+  const std::vector<RoutingInput> asked = log.Take();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].asked_by, "node-b");
+  a.Route(asked);
+  b.Route(asked);
+  EXPECT_TRUE(answered.get().ok);
+  EXPECT_EQ(RecordLines(a.engine()), RecordLines(b.engine()));
+  EXPECT_EQ(RecordLines(a.engine()).back(), "kind=accepted lead=kim rep=bo to= outcome= into= ");
+  // Both show kim's owner as the router gave it.
+  EXPECT_NE(a.LeadJson("kim").find("\"owner\":{\"rep\":\"bo\""), std::string::npos)
+      << a.LeadJson("kim");
 }
 
 // The linking event caused the close: the record names it as its trigger and shows the older

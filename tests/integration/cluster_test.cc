@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -246,6 +247,10 @@ class ClusterTest : public ::testing::Test {
       ASSERT_OK(node_.Stop());
       node_.options().extra_args.insert(node_.options().extra_args.end(), kShortLease.begin(),
                                         kShortLease.end());
+      if (global_router_) {
+        node_.options().extra_args.insert(node_.options().extra_args.end(), kGlobalRouter.begin(),
+                                          kGlobalRouter.end());
+      }
       ASSERT_OK(node_.Start());
     }
     ASSERT_NO_FATAL_FAILURE(StartNode("node-b", short_leases, out));
@@ -268,10 +273,33 @@ class ClusterTest : public ::testing::Test {
       other.options().extra_args.insert(other.options().extra_args.end(), kShortLease.begin(),
                                         kShortLease.end());
     }
+    if (global_router_) {
+      other.options().extra_args.insert(other.options().extra_args.end(), kGlobalRouter.begin(),
+                                        kGlobalRouter.end());
+    }
     ASSERT_OK(other.Start());
   }
 
   static inline const std::vector<std::string> kShortLease = {"--cluster-lease", "4s"};
+  static inline const std::vector<std::string> kGlobalRouter = {"--cluster-global-router", "true"};
+  // Nodes started from here on (node-a when StartSecondNode restarts it) share one router.
+  bool global_router_ = false;
+
+  // The newest outbox seq of `d`, from /metrics (-1: unknown).
+  static double OutboxHead(DaemonProcess& d) {
+    HttpResult r = HttpClient(d.http_port()).Get("/metrics");
+    return PrometheusSample(r.body, "handoff_outbox_head").value_or(-1);
+  }
+
+  // Every record of `d`'s outbox, 1 to `head`, read by a subscriber from the start.
+  static std::vector<Value> AllRecords(DaemonProcess& d, size_t head) {
+    SubscriberClient sub;
+    std::vector<Value> records;
+    EXPECT_OK(sub.Connect(d.subscribe_port()));
+    EXPECT_OK(sub.Subscribe(0));
+    EXPECT_OK(sub.ReadRecords(head, &records, 60));
+    return records;
+  }
 
   // The events the engine applied and found duplicate, from /metrics.
   static double Applied(uint16_t http_port) {
@@ -926,6 +954,116 @@ TEST_F(ClusterTest, RulesLoadedThroughTheApiOnOneNodeHoldOnEveryNode) {
   r = HttpClient(node_.http_port()).Post("/v1/rules/apply", "rules: [");
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(sha(other), sha(node_));
+}
+
+// One router for the cluster (docs/cluster.md, "The router and the outbox"): two nodes, a
+// connection to each. Every node's outbox holds the same records under the same seqs, the stage
+// records are the single daemon's lead for lead, and a sales answer given on one node is the
+// same record on the other.
+TEST_F(ClusterTest, TheGlobalRouterGivesEveryNodeTheSameRecords) {
+  global_router_ = true;
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
+  std::vector<std::string> ids;
+  const std::vector<Share> shares = Workload(60, 2, &ids);
+  SendAll(node_.ingest_port(), {shares[0]});
+  SendAll(other.ingest_port(), {shares[1]});
+  SendAll(single_.ingest_port(), shares);
+  ExpectSameLeads(ids);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const double head = OutboxHead(single_);
+        return head > 0 && OutboxHead(node_) == head && OutboxHead(other) == head;
+      },
+      60, 0.1))
+      << OutboxHead(node_) << " and " << OutboxHead(other) << ", single " << OutboxHead(single_);
+  const auto head = static_cast<size_t>(OutboxHead(node_));
+  const std::vector<Value> mine = AllRecords(node_, head);
+  const std::vector<Value> theirs = AllRecords(other, head);
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_EQ(mine[i].ToJson(), theirs[i].ToJson()) << i;
+  }
+  auto stage_records = [](const std::vector<Value>& records) {
+    std::multiset<std::string> out;
+    for (const Value& r : records) {
+      if (r.Find("kind")->as_string() == "stage") {
+        out.insert(r.Find("lead")->as_string() + " " + r.Find("from")->as_string() + " -> " +
+                   r.Find("to")->as_string());
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(stage_records(mine), stage_records(AllRecords(single_, head)));
+
+  // A sales tool on node-b accepts a lead routed (maybe) by node-a's partition.
+  const Value* routed = nullptr;
+  for (const Value& r : mine) {
+    if (r.Find("kind")->as_string() == "routed") {
+      routed = &r;
+      break;
+    }
+  }
+  ASSERT_NE(routed, nullptr) << "no lead was routed";
+  const auto seq = static_cast<uint64_t>(routed->Find("seq")->as_number());
+  SubscriberClient tool;
+  ASSERT_OK(tool.Connect(other.subscribe_port()));
+  ASSERT_OK(tool.Subscribe(std::nullopt));
+  ASSERT_OK(tool.SendLine(R"({"accept":)" + std::to_string(seq) + "}"));
+  bool ok = false;
+  for (int i = 0; i < 5 && !ok; ++i) {
+    Value message;
+    ASSERT_OK(tool.ReadMessage(&message, 30));
+    ASSERT_EQ(message.Find("error"), nullptr) << message.ToJson();
+    ok = message.Find("ok") != nullptr;
+  }
+  ASSERT_TRUE(ok);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return OutboxHead(node_) == static_cast<double>(head + 1) &&
+               OutboxHead(other) == static_cast<double>(head + 1);
+      },
+      30, 0.1));
+  const Value accepted = AllRecords(node_, head + 1).back();
+  EXPECT_EQ(accepted.ToJson(), AllRecords(other, head + 1).back().ToJson());
+  EXPECT_EQ(accepted.Find("kind")->as_string(), "accepted");
+  EXPECT_EQ(accepted.Find("lead")->as_string(), routed->Find("lead")->as_string());
+  EXPECT_EQ(accepted.Find("rep")->as_string(), routed->Find("rep")->as_string());
+  // Any node shows the lead's owner as the router gave it.
+  for (DaemonProcess* d : {&node_, &other}) {
+    const Value lead =
+        HttpClient(d->http_port()).Get("/v1/leads/" + routed->Find("lead")->as_string()).Json();
+    ASSERT_NE(lead.Find("owner"), nullptr) << lead.ToJson();
+    EXPECT_NE(lead.Find("owner")->ToJson().find(routed->Find("rep")->as_string()),
+              std::string::npos)
+        << lead.ToJson();
+  }
+
+  // node-b killed (-9) and restarted on its data: it rebuilds its router from the log (a replay
+  // that publishes nothing again) and routes on alike.
+  ASSERT_OK(other.Kill9());
+  ASSERT_OK(other.Start());
+  const std::vector<Share> more = KnownLeadsWorkload(60, 2, 1);
+  SendAll(node_.ingest_port(), {more[0]});
+  SendAll(other.ingest_port(), {more[1]});
+  SendAll(single_.ingest_port(), more);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        // The cluster has the one `accepted` record more.
+        const double head = OutboxHead(single_) + 1;
+        return OutboxHead(node_) == head && OutboxHead(other) == head;
+      },
+      60, 0.1))
+      << OutboxHead(node_) << " and " << OutboxHead(other) << ", single " << OutboxHead(single_);
+  const auto last = static_cast<size_t>(OutboxHead(node_));
+  EXPECT_GT(last, head + 1) << "the second round published nothing";
+  const std::vector<Value> after_mine = AllRecords(node_, last);
+  const std::vector<Value> after_theirs = AllRecords(other, last);
+  ASSERT_EQ(after_mine.size(), after_theirs.size());
+  for (size_t i = 0; i < after_mine.size(); ++i) {
+    EXPECT_EQ(after_mine[i].ToJson(), after_theirs[i].ToJson()) << i;
+  }
 }
 
 }  // namespace

@@ -92,13 +92,13 @@ class Node {
   RouterReplica replica_;
 };
 
-// `id` (in `partition`, by the event at `order`) moved from stage `from` to `to` at `at`.
+// `id` (the `order`th input of `partition`) moved from stage `from` to `to` at `at`.
 RoutingInput StageInput(const std::string& id, uint32_t partition, uint64_t order,
                         const std::string& from, const std::string& to, EpochSeconds at) {
   RoutingInput in;
   in.kind = RoutingInputKind::kStage;
   in.at = at;
-  in.place = RoutingPlace{partition, order, 0};
+  in.place = RoutingPlace{partition, order};
   in.lead.id = id;
   in.lead.stage = to;
   in.from_stage = from;
@@ -199,11 +199,9 @@ TEST_F(RouterReplicaTest, AnInputFromAPartitionAtOrBeforeAPlaceTakenIsDropped) {
   EXPECT_TRUE(node.Apply(StageInput("u1", 3, 100, "new", "sql", kStart)).applied);
   EXPECT_FALSE(node.Apply(StageInput("u1", 3, 100, "new", "sql", kStart)).applied);
   EXPECT_FALSE(node.Apply(StageInput("u0", 3, 50, "new", "sql", kStart)).applied);
-  // Another partition has places of its own; a later input of the same event is new.
+  // Another partition numbers its own inputs; a later input of this one is new.
   EXPECT_TRUE(node.Apply(StageInput("u2", 7, 50, "new", "sql", kStart)).applied);
-  RoutingInput second = StageInput("u1", 3, 100, "sql", "mql", kStart);
-  second.place.index = 1;
-  EXPECT_TRUE(node.Apply(second).applied);
+  EXPECT_TRUE(node.Apply(StageInput("u1", 3, 101, "sql", "mql", kStart)).applied);
   // Not from a partition (a tick, a sales answer): never dropped.
   EXPECT_TRUE(node.Apply(Tick(kStart)).applied);
   EXPECT_TRUE(node.Apply(Tick(kStart)).applied);
@@ -244,7 +242,7 @@ TEST_F(RouterReplicaTest, AMergeCarriesTheOlderLeadsOwnerOver) {
   RoutingInput merge;
   merge.kind = RoutingInputKind::kMerge;
   merge.at = kStart + 60;
-  merge.place = RoutingPlace{9, 200, 0};
+  merge.place = RoutingPlace{9, 200};
   merge.lead.id = "user-1";
   merge.lead.stage = "new";
   merge.older.id = "anon-1";

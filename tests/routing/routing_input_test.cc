@@ -50,8 +50,7 @@ RoutingInput Sample(RoutingInputKind kind) {
   input.kind = kind;
   input.at = 1'800'000'200.25;
   input.place.partition = 3;
-  input.place.apply_order = 7;
-  input.place.index = 2;
+  input.place.number = 7;
   switch (kind) {
     case RoutingInputKind::kStage:
       input.lead = SampleLead("user-1", true);
@@ -131,8 +130,7 @@ TEST(RoutingInputTest, EveryKindDecodesToWhatWasEncoded) {
     EXPECT_EQ(back.kind, kind);
     EXPECT_EQ(back.at, input.at);
     EXPECT_EQ(back.place.partition, input.place.partition);
-    EXPECT_EQ(back.place.apply_order, input.place.apply_order);
-    EXPECT_EQ(back.place.index, input.place.index);
+    EXPECT_EQ(back.place.number, input.place.number);
     switch (kind) {
       case RoutingInputKind::kStage:
         ExpectSameLead(back.lead, input.lead);
@@ -219,16 +217,16 @@ TEST(RoutingInputTest, AnotherVersionOrAnUnknownKindDoesNotDecode) {
   }
 }
 
-// Sample's place (3, 7, 2) takes one byte a varint, so a sales action's kind byte is at
-// 1 (version) + 1 (kind) + 8 (at) + 3 (place).
+// Sample's place (3, 7) takes one byte a varint, so a sales action's kind byte is at
+// 1 (version) + 1 (kind) + 8 (at) + 2 (place).
 TEST(RoutingInputTest, AnUnknownSalesActionKindDoesNotDecode) {
   RoutingInput sample = Sample(RoutingInputKind::kSalesAction);
-  sample.place = {3, 7, 2};
+  sample.place = {3, 7};
   std::string bytes = Bytes(sample);
   RoutingInput input;
   ASSERT_TRUE(input.Decode(bytes));
-  ASSERT_EQ(bytes[13], static_cast<char>(SalesActionKind::kClose));
-  bytes[13] = 3;
+  ASSERT_EQ(bytes[12], static_cast<char>(SalesActionKind::kClose));
+  bytes[12] = 3;
   EXPECT_FALSE(input.Decode(bytes));
 }
 
@@ -266,13 +264,14 @@ TEST(RoutingInputTest, AnOnlineByteOtherThanZeroOrOneDoesNotDecode) {
   EXPECT_FALSE(input.Decode(bytes));
 }
 
-TEST(RoutingInputTest, APartitionOrIndexWiderThanThirtyTwoBitsDoesNotDecode) {
+TEST(RoutingInputTest, APartitionWiderThanThirtyTwoBitsDoesNotDecode) {
   RoutingInput sample = Sample(RoutingInputKind::kTick);
-  sample.place = {0, 0, 0};
+  sample.place = {0, 0};
   const std::string bytes = Bytes(sample);
-  // The three place varints are one zero byte each, at 10, 11 and 12; 2^32 takes five bytes.
+  // The two place varints are one zero byte each, at 10 and 11; 2^32 takes five bytes.
   const std::string wide = "\x80\x80\x80\x80\x10";
-  for (size_t at : {size_t{10}, size_t{12}}) {
+  {
+    const size_t at = 10;
     std::string changed = bytes;
     changed.replace(at, 1, wide);
     RoutingInput input;
@@ -285,8 +284,8 @@ TEST(RoutingInputTest, APartitionOrIndexWiderThanThirtyTwoBitsDoesNotDecode) {
 
 // The router's clock moves to `at`: a time that is not a number never decodes.
 TEST(RoutingInputTest, ATimeThatIsNotANumberDoesNotDecode) {
-  for (double bad : {std::numeric_limits<double>::quiet_NaN(),
-                     std::numeric_limits<double>::infinity()}) {
+  for (double bad :
+       {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
     RoutingInput input = Sample(RoutingInputKind::kStage);
     input.at = bad;
     std::string bytes;
@@ -299,6 +298,34 @@ TEST(RoutingInputTest, ATimeThatIsNotANumberDoesNotDecode) {
     input.Encode(&bytes);
     EXPECT_FALSE(back.Decode(bytes)) << bad;
   }
+}
+
+// A list of inputs (a routing message, the engine's inputs not yet logged) decodes to the same
+// inputs in the same order; cut short or longer, it does not decode.
+TEST(RoutingInputTest, AListOfInputsDecodesToTheSameInputsInOrder) {
+  std::vector<RoutingInput> inputs;
+  for (RoutingInputKind kind : kAllKinds) {
+    inputs.push_back(Sample(kind));
+  }
+  std::string bytes;
+  EncodeRoutingInputs(inputs, &bytes);
+  std::vector<RoutingInput> back;
+  ASSERT_TRUE(DecodeRoutingInputs(bytes, &back));
+  ASSERT_EQ(back.size(), inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string one;
+    std::string other;
+    inputs[i].Encode(&one);
+    back[i].Encode(&other);
+    EXPECT_EQ(one, other) << i;
+  }
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeRoutingInputs(std::string_view(bytes).substr(0, n), &back)) << n;
+  }
+  EXPECT_FALSE(DecodeRoutingInputs(bytes + "x", &back));
+  EncodeRoutingInputs({}, &bytes);
+  ASSERT_TRUE(DecodeRoutingInputs(bytes, &back));
+  EXPECT_TRUE(back.empty());
 }
 
 }  // namespace

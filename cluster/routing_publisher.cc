@@ -1,0 +1,129 @@
+// RoutingPublisher: the routing inputs into the event stream. See routing_publisher.h.
+#include "cluster/routing_publisher.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <random>
+
+#include "base/log.h"
+
+namespace handoff {
+namespace {
+
+constexpr auto kRetryWait = std::chrono::milliseconds(200);
+
+}  // namespace
+
+Result<std::unique_ptr<RoutingPublisher>> RoutingPublisher::Open(RoutingPublisherOptions options) {
+  NatsLinkOptions link_options;
+  link_options.urls = options.urls;
+  link_options.name = options.node_id + "/route";
+  auto link = NatsLink::Open(link_options);
+  if (!link.ok()) {
+    return link.status();
+  }
+  std::unique_ptr<RoutingPublisher> publisher(new RoutingPublisher(std::move(options)));
+  publisher->link_ = std::move(link.value());
+  publisher->boot_ = std::to_string((static_cast<uint64_t>(std::random_device()()) << 32) |
+                                    std::random_device()());
+  publisher->thread_ = std::thread([p = publisher.get()] { p->Loop(); });
+  return publisher;
+}
+
+RoutingPublisher::~RoutingPublisher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void RoutingPublisher::Append(std::vector<RoutingInput> inputs) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (RoutingInput& input : inputs) {
+      queued_.push_back(std::move(input));
+    }
+  }
+  cv_.notify_all();
+}
+
+void RoutingPublisher::Loop() {
+  pthread_setname_np(pthread_self(), "cluster-route");
+  const auto tick_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.tick_interval));
+  auto next_tick = std::chrono::steady_clock::now() + tick_every;
+  std::vector<RoutingInput> inputs;
+  std::string payload;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, next_tick, [this] { return stopping_ || !queued_.empty(); });
+      if (stopping_) {
+        return;
+      }
+      while (!queued_.empty() && inputs.size() < kMaxInputsPerMessage) {
+        inputs.push_back(std::move(queued_.front()));
+        queued_.pop_front();
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_tick) {
+      next_tick = std::chrono::steady_clock::now() + tick_every;
+      if (options_.ticks && options_.ticks()) {
+        RoutingInput tick;
+        tick.kind = RoutingInputKind::kTick;
+        tick.at = options_.clock->Now();
+        inputs.push_back(std::move(tick));
+      }
+    }
+    if (inputs.empty()) {
+      continue;
+    }
+    EncodeRoutingInputs(inputs, &payload);
+    inputs.clear();
+    const std::string msg_id = options_.node_id + "/" + boot_ + "/r" + std::to_string(++messages_);
+    if (!PublishUntilStored(msg_id, payload)) {
+      return;
+    }
+  }
+}
+
+bool RoutingPublisher::PublishUntilStored(const std::string& msg_id, const std::string& payload) {
+  const std::string subject(kRoutingSubject);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        return false;
+      }
+    }
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
+                                  static_cast<int>(payload.size()));
+    if (s == NATS_OK) {
+      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
+    }
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 2000;
+    jsPubAck* ack = nullptr;
+    jsErrCode error = static_cast<jsErrCode>(0);
+    if (s == NATS_OK) {
+      s = js_PublishMsg(&ack, link_->js(), msg, &options, &error);
+    }
+    natsMsg_Destroy(msg);
+    jsPubAck_Destroy(ack);
+    if (s == NATS_OK) {
+      return true;
+    }
+    LogWarning(NatsStatus(s, "logging routing inputs", error).ToString() + "; retrying");
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, kRetryWait, [this] { return stopping_; });
+  }
+}
+
+}  // namespace handoff

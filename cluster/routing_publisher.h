@@ -1,0 +1,82 @@
+// RoutingPublisher: cluster mode's RoutingLog (docs/cluster.md, "The router and the outbox").
+//
+// The engine appends the routing inputs it produces once they are durable in its store; this
+// publishes them, in that order, to the event stream's routing subject (handoff.events.routing),
+// where every node's LogApplier reads them back for its router. One message at a time holds
+// every input queued meanwhile (up to kMaxInputsPerMessage); a message whose answer is lost is
+// sent again with the same Nats-Msg-Id and bytes until the stream has it, so the stream holds
+// each node's inputs once and in order. (A node that dies with inputs queued loses them: the
+// partition they came from is applied past them. Logging them with the partition's commit is
+// later work, docs/cluster.md.)
+//
+// It is also the router's clock: while `ticks` says so (this node holds partition 0's lease, so
+// one node at a time), it logs a tick every second.
+//
+// Thread-safe: Append from any thread; one thread of its own publishes.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "cluster/event_log.h"
+#include "cluster/nats_link.h"
+#include "handoff/clock.h"
+#include "handoff/status.h"
+#include "routing/routing_input.h"
+#include "routing/routing_log.h"
+
+namespace handoff {
+
+// The routing subject of the event stream (not a partition: PartitionOfSubject says -1).
+inline constexpr std::string_view kRoutingSubject = "handoff.events.routing";
+
+// A routing message is a list of inputs (EncodeRoutingInputs, routing/routing_input.h).
+
+struct RoutingPublisherOptions {
+  std::vector<std::string> urls;
+  std::string node_id;
+  // True while this node logs the router's ticks. Called from the publisher's thread.
+  std::function<bool()> ticks;
+  // Seconds between two ticks. Default: 1.
+  double tick_interval = 1;
+  // Borrowed; the ticks' time.
+  const Clock* clock = nullptr;
+};
+
+class RoutingPublisher final : public RoutingLog {
+ public:
+  static Result<std::unique_ptr<RoutingPublisher>> Open(RoutingPublisherOptions options);
+  ~RoutingPublisher() override;
+  RoutingPublisher(const RoutingPublisher&) = delete;
+  RoutingPublisher& operator=(const RoutingPublisher&) = delete;
+
+  void Append(std::vector<RoutingInput> inputs) override;
+
+  static constexpr size_t kMaxInputsPerMessage = 512;
+
+ private:
+  explicit RoutingPublisher(RoutingPublisherOptions options) : options_(std::move(options)) {}
+  void Loop();
+  // Publishes until stored or stopping; false when stopping first.
+  bool PublishUntilStored(const std::string& msg_id, const std::string& payload);
+
+  RoutingPublisherOptions options_;
+  std::unique_ptr<NatsLink> link_;
+  std::string boot_;  // this process's start, in message ids
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RoutingInput> queued_;  // under mu_
+  bool stopping_ = false;            // under mu_
+  uint64_t messages_ = 0;            // publisher thread
+  std::thread thread_;
+};
+
+}  // namespace handoff
