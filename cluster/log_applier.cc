@@ -185,13 +185,14 @@ void LogApplier::Loop() {
       owned_.assign(options_.layout.partitions, false);
       applied_.assign(options_.layout.partitions, kUnknown);
     }
-    TakeOwnership();
     if (options_.routing != nullptr && !subscribed_once_) {
-      // Every node reads the routing subject, from the log's start (the router is in memory).
+      // Every node reads the routing subject, from the log's start (the router is in memory),
+      // before it owns anything: a partition taken then never moves the read past the start.
       last_read_seq_ = 0;
       submitted_seq_ = 0;
       subscribed_once_ = true;
     }
+    TakeOwnership();
     if (!subscribed_once_ ||
         (options_.routing == nullptr &&
          std::none_of(owned_.begin(), owned_.end(), [](bool b) { return b; }))) {
@@ -403,8 +404,11 @@ void LogApplier::Flush() {
                                        std::to_string(last_read_seq_));
     }
   }
+  // Read while owning nothing (the routing subject, before the first lease round): no
+  // partition is applied through it, and the publisher must not route by links not applied.
+  const bool owns = std::any_of(owned_.begin(), owned_.end(), [](bool b) { return b; });
   batch.done = [shared = shared_, progress = options_.progress,
-                seq = last_read_seq_](const Status& st) {
+                seq = owns ? last_read_seq_ : 0](const Status& st) {
     // In order (the engine completes batches in submit order); never back when the read moved
     // back for a partition taken over.
     if (st.ok() && seq > progress->durable_seq.load()) {

@@ -42,14 +42,35 @@ RoutingPublisher::~RoutingPublisher() {
   }
 }
 
-void RoutingPublisher::Append(std::vector<RoutingInput> inputs) {
+void RoutingPublisher::Append(std::vector<RoutingInput> inputs, std::function<void()> stored) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    appended_.push_back(Appended{inputs.size(), std::move(stored)});
     for (RoutingInput& input : inputs) {
       queued_.push_back(std::move(input));
     }
   }
   cv_.notify_all();
+}
+
+void RoutingPublisher::Stored(size_t count) {
+  std::vector<std::function<void()>> whole;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!appended_.empty() && appended_.front().left <= count) {
+      count -= appended_.front().left;
+      if (appended_.front().stored) {
+        whole.push_back(std::move(appended_.front().stored));
+      }
+      appended_.pop_front();
+    }
+    if (!appended_.empty()) {
+      appended_.front().left -= count;
+    }
+  }
+  for (auto& fn : whole) {
+    fn();
+  }
 }
 
 void RoutingPublisher::Loop() {
@@ -71,6 +92,7 @@ void RoutingPublisher::Loop() {
         queued_.pop_front();
       }
     }
+    const size_t taken = inputs.size();
     if (std::chrono::steady_clock::now() >= next_tick) {
       next_tick = std::chrono::steady_clock::now() + tick_every;
       if (options_.ticks && options_.ticks()) {
@@ -89,6 +111,7 @@ void RoutingPublisher::Loop() {
     if (!PublishUntilStored(msg_id, payload)) {
       return;
     }
+    Stored(taken);
   }
 }
 

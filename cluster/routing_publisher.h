@@ -5,9 +5,9 @@
 // where every node's LogApplier reads them back for its router. One message at a time holds
 // every input queued meanwhile (up to kMaxInputsPerMessage); a message whose answer is lost is
 // sent again with the same Nats-Msg-Id and bytes until the stream has it, so the stream holds
-// each node's inputs once and in order. (A node that dies with inputs queued loses them: the
-// partition they came from is applied past them. Logging them with the partition's commit is
-// later work, docs/cluster.md.)
+// each node's inputs once and in order. (A node that dies with inputs queued loses them here: the
+// partition they came from is applied past them. The engine keeps them in its store until
+// `stored` says the log has them, and logs them again after a restart.)
 //
 // It is also the router's clock: while `ticks` says so (this node holds partition 0's lease, so
 // one node at a time), it logs a tick every second.
@@ -58,13 +58,15 @@ class RoutingPublisher final : public RoutingLog {
   RoutingPublisher(const RoutingPublisher&) = delete;
   RoutingPublisher& operator=(const RoutingPublisher&) = delete;
 
-  void Append(std::vector<RoutingInput> inputs) override;
+  void Append(std::vector<RoutingInput> inputs, std::function<void()> stored) override;
 
   static constexpr size_t kMaxInputsPerMessage = 512;
 
  private:
   explicit RoutingPublisher(RoutingPublisherOptions options) : options_(std::move(options)) {}
   void Loop();
+  // `count` more queued inputs are in the log: runs the `stored` of each Append now whole.
+  void Stored(size_t count);
   // Publishes until stored or stopping; false when stopping first.
   bool PublishUntilStored(const std::string& msg_id, const std::string& payload);
 
@@ -74,8 +76,14 @@ class RoutingPublisher final : public RoutingLog {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<RoutingInput> queued_;  // under mu_
-  bool stopping_ = false;            // under mu_
-  uint64_t messages_ = 0;            // publisher thread
+  // Each Append's inputs not yet stored, and its `stored`, oldest first (under mu_).
+  struct Appended {
+    size_t left = 0;
+    std::function<void()> stored;
+  };
+  std::deque<Appended> appended_;
+  bool stopping_ = false;  // under mu_
+  uint64_t messages_ = 0;  // publisher thread
   std::thread thread_;
 };
 

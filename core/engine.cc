@@ -31,6 +31,8 @@ constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
 // Cluster mode's router: "N:c0,c1,..." the routing inputs each partition logged
 // (RoutingPlace::number).
 constexpr std::string_view kMetaRoutingInputs = "routing.inputs";
+// Cluster mode's router: the inputs committed and not yet in the log (EncodeRoutingInputs).
+constexpr std::string_view kMetaRoutingPending = "routing.pending";
 
 // "N:c0,c1,...": a count for each of N partitions.
 std::string EncodePartitionCounts(const std::vector<uint64_t>& counts) {
@@ -188,6 +190,11 @@ Status Engine::Start() {
   metrics_->SetOutboxHead(outbox_.head());
   if (Status st = LoadState(); !st.ok()) {
     return st;
+  }
+  if (replicated()) {
+    if (Status st = RestorePendingRouting(); !st.ok()) {
+      return st;
+    }
   }
   commit_thread_ = std::thread([this] { CommitLoop(); });
   Commit();
@@ -1340,7 +1347,9 @@ void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutM
 
 bool Engine::HasUncommitted() const {
   return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||
-         !routing_out_.empty() || dedupe_.has_block() || lead_count_dirty_;
+         !routing_out_.empty() ||
+         (replicated() && routing_stored_.load(std::memory_order_acquire) != routing_trimmed_) ||
+         dedupe_.has_block() || lead_count_dirty_;
 }
 
 void Engine::Commit() {
@@ -1450,13 +1459,8 @@ bool Engine::Seal() {
     batch_.PutMeta(kMetaRoutingInputs, EncodePartitionCounts(inputs_by_partition_));
     inputs_dirty_ = false;
   }
-  if (!routing_out_.empty()) {
-    // Logged once durable here: the router never hears of a change a crash takes back.
-    after_commit_.push_back(
-        [log = options_.routing_log, inputs = std::move(routing_out_)]() mutable {
-          log->Append(std::move(inputs));
-        });
-    routing_out_.clear();
+  if (replicated()) {
+    SealRoutingInputs();
   }
   const EpochSeconds now = clock_->Now();
   if (dedupe_.TakeBlock(&dedupe_block_scratch_)) {
@@ -1737,6 +1741,61 @@ void Engine::LogRouting(RoutingInput input) {
     inputs_dirty_ = true;
   }
   routing_out_.push_back(std::move(input));
+}
+
+void Engine::SealRoutingInputs() {
+  // What the log holds leaves the pending ones (appended in this order, stored in this order).
+  const uint64_t stored = routing_stored_.load(std::memory_order_acquire);
+  while (routing_trimmed_ < stored && !routing_pending_.empty()) {
+    routing_pending_.pop_front();
+    ++routing_trimmed_;
+    routing_pending_dirty_ = true;
+  }
+  if (!routing_out_.empty()) {
+    routing_pending_.insert(routing_pending_.end(), routing_out_.begin(), routing_out_.end());
+    routing_pending_dirty_ = true;
+    // Logged once durable here: the router never hears of a change a crash takes back.
+    LogPending(std::move(routing_out_));
+    routing_out_.clear();
+  }
+  if (routing_pending_dirty_) {
+    routing_pending_dirty_ = false;
+    if (routing_pending_.empty()) {
+      batch_.DeleteMeta(kMetaRoutingPending);
+    } else {
+      std::string bytes;
+      EncodeRoutingInputs({routing_pending_.begin(), routing_pending_.end()}, &bytes);
+      batch_.PutMeta(kMetaRoutingPending, bytes);
+    }
+  }
+}
+
+void Engine::LogPending(std::vector<RoutingInput> inputs) {
+  after_commit_.push_back([this, inputs = std::move(inputs)]() mutable {
+    const size_t n = inputs.size();
+    options_.routing_log->Append(
+        std::move(inputs), [this, n] { routing_stored_.fetch_add(n, std::memory_order_acq_rel); });
+  });
+}
+
+Status Engine::RestorePendingRouting() {
+  std::string bytes;
+  Status st = store_->GetMeta(kMetaRoutingPending, &bytes);
+  if (st.IsNotFound()) {
+    return Status::Ok();
+  }
+  std::vector<RoutingInput> pending;
+  if (!st.ok()) {
+    return st;
+  }
+  if (!DecodeRoutingInputs(bytes, &pending)) {
+    return Status::Corruption("meta " + std::string(kMetaRoutingPending) + " does not decode");
+  }
+  // Logged again: the routers drop what a partition logged before (its numbers), and a sales
+  // answer applied twice is refused the second time.
+  routing_pending_.assign(pending.begin(), pending.end());
+  LogPending(std::move(pending));
+  return Status::Ok();
 }
 
 void Engine::ApplyRouting(RoutingBatch& batch) {

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -304,6 +305,13 @@ class Engine : public IngestSink,
   // Logs `input` for lead `lead_id` with the next commit: its time, and its number among the
   // inputs of the lead's partition when an event of the log is being applied.
   void LogRouting(RoutingInput input);
+  // At a seal: trims what the log has from the pending inputs, adds this commit's, stores them,
+  // and logs this commit's once it is durable.
+  void SealRoutingInputs();
+  // Logs `inputs` after the commit being sealed; the log's `stored` counts them.
+  void LogPending(std::vector<RoutingInput> inputs);
+  // At start: the inputs a crash left unlogged are logged again.
+  [[nodiscard]] Status RestorePendingRouting();
   void ApplyRouting(RoutingBatch& batch);
   // The replica's records: into the outbox, stamped by the router; counted only on a replay.
   uint64_t PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
@@ -457,6 +465,12 @@ class Engine : public IngestSink,
   ReplicaSink replica_sink_{this};
   std::unique_ptr<RouterReplica> replica_;
   std::vector<RoutingInput> routing_out_;  // logged with the next commit
+  // Inputs committed and not yet in the log, oldest first: stored as meta "routing.pending" so a
+  // crash loses none (logged again at start). The log has the first routing_stored_ - trimmed.
+  std::deque<RoutingInput> routing_pending_;
+  uint64_t routing_trimmed_ = 0;
+  std::atomic<uint64_t> routing_stored_{0};  // the log's thread adds, the engine's reads
+  bool routing_pending_dirty_ = false;
   // Inputs logged per partition so far (RoutingPlace::number); stored as meta "routing.inputs".
   std::vector<uint64_t> inputs_by_partition_;
   bool inputs_dirty_ = false;

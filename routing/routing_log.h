@@ -24,7 +24,8 @@ class RoutingLog {
  public:
   virtual ~RoutingLog() = default;
   // Logs `inputs`, after every input appended before them. Never blocks on the network.
-  virtual void Append(std::vector<RoutingInput> inputs) = 0;
+  // `stored` (may be empty) runs, on the log's own thread, once the log holds all of them.
+  virtual void Append(std::vector<RoutingInput> inputs, std::function<void()> stored) = 0;
 };
 
 // Consecutive inputs of the routing log, with the log position they bring the node to.

@@ -529,13 +529,19 @@ TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {
   EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
 }
 
-// The routing log of a test: what engines logged, in order.
+// The routing log of a test: what engines logged, in order. Stores at once, or, while holding,
+// only when released.
 class ListRoutingLog final : public RoutingLog {
  public:
-  void Append(std::vector<RoutingInput> inputs) override {
+  void Append(std::vector<RoutingInput> inputs, std::function<void()> stored) override {
     std::lock_guard<std::mutex> lock(mu_);
     for (RoutingInput& input : inputs) {
       inputs_.push_back(std::move(input));
+    }
+    if (holding_) {
+      held_.push_back(std::move(stored));
+    } else {
+      stored();
     }
   }
   std::vector<RoutingInput> Take() {
@@ -544,10 +550,32 @@ class ListRoutingLog final : public RoutingLog {
     out.swap(inputs_);
     return out;
   }
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    holding_ = true;
+  }
+  // The log never stores what it holds (it died with them).
+  void DropHeld() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.clear();
+  }
+  void Release() {
+    std::vector<std::function<void()>> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      holding_ = false;
+      held.swap(held_);
+    }
+    for (auto& stored : held) {
+      stored();
+    }
+  }
 
  private:
   std::mutex mu_;
   std::vector<RoutingInput> inputs_;
+  bool holding_ = false;
+  std::vector<std::function<void()>> held_;
 };
 
 // Cluster mode's one router (docs/cluster.md, "The router and the outbox"): the engine applying
@@ -602,6 +630,31 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
   // Both show kim's owner as the router gave it.
   EXPECT_NE(a.LeadJson("kim").find("\"owner\":{\"rep\":\"bo\""), std::string::npos)
       << a.LeadJson("kim");
+}
+
+// A node that dies before the log has its routing inputs logs them again when it starts: they
+// are kept in its store until the log has them (after which a restart logs nothing again).
+TEST(IdentityMergeOwnerTest, RoutingInputsTheLogDidNotStoreAreLoggedAgainAtStart) {
+  TempDir dir;
+  ListRoutingLog log;
+  log.Hold();
+  Daemonless a(dir.WriteFile("rules.yaml", kRoutedRules), &log, "node-a");
+  a.SendInOrder({{Track("", "anon-9", "Demo Requested", kStart), 1}});
+  a.OnEngine([] { return true; });
+  ASSERT_EQ(log.Take().size(), 1u);
+  log.DropHeld();
+  a.Restart();
+  a.OnEngine([] { return true; });
+  const std::vector<RoutingInput> again = log.Take();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].kind, RoutingInputKind::kStage);
+  EXPECT_EQ(again[0].lead.id, "anon-9");
+  EXPECT_EQ(again[0].place.number, 1u);  // the same number: a router that has it drops it
+  log.Release();
+  a.OnEngine([] { return true; });  // a commit after the log stored them: nothing pending
+  a.Restart();
+  a.OnEngine([] { return true; });
+  EXPECT_TRUE(log.Take().empty());
 }
 
 // The linking event caused the close: the record names it as its trigger and shows the older
