@@ -694,30 +694,11 @@ bool LogApplier::TakeHandOverAnswer(uint32_t p, const HandOverAnswer& answer) {
 
 bool LogApplier::PublishUntilStored(const std::string& subject, const std::string& msg_id,
                                     const std::string& payload) {
-  while (!stopping_) {
-    natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
-                                  static_cast<int>(payload.size()));
-    if (s == NATS_OK) {
-      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
-    }
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.MaxWait = 2000;
-    jsPubAck* ack = nullptr;
-    jsErrCode error = static_cast<jsErrCode>(0);
-    if (s == NATS_OK) {
-      s = js_PublishMsg(&ack, link_->js(), msg, &options, &error);
-    }
-    natsMsg_Destroy(msg);
-    jsPubAck_Destroy(ack);
-    if (s == NATS_OK) {
-      return true;
-    }
-    LogWarning(NatsStatus(s, "logging a hand-over on " + subject, error).ToString() + "; retrying");
-    Pause(kRetryWait);
-  }
-  return false;
+  return !stopping_ && handoff::PublishUntilStored(link_->js(), subject, msg_id, payload,
+                                                   "logging a hand-over on " + subject, [this] {
+                                                     Pause(kRetryWait);
+                                                     return !stopping_.load();
+                                                   });
 }
 
 }  // namespace handoff

@@ -2,7 +2,39 @@
 
 #include <vector>
 
+#include "base/log.h"
+
 namespace handoff {
+
+bool PublishUntilStored(jsCtx* js, const std::string& subject, const std::string& msg_id,
+                        const std::string& payload, const std::string& what,
+                        const std::function<bool()>& pause) {
+  for (;;) {
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
+                                  static_cast<int>(payload.size()));
+    if (s == NATS_OK) {
+      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
+    }
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 2000;
+    jsPubAck* ack = nullptr;
+    jsErrCode error = static_cast<jsErrCode>(0);
+    if (s == NATS_OK) {
+      s = js_PublishMsg(&ack, js, msg, &options, &error);
+    }
+    natsMsg_Destroy(msg);
+    jsPubAck_Destroy(ack);
+    if (s == NATS_OK) {
+      return true;
+    }
+    LogWarning(NatsStatus(s, what, error).ToString() + "; retrying");
+    if (!pause()) {
+      return false;
+    }
+  }
+}
 
 Status NatsStatus(natsStatus s, const std::string& what, jsErrCode js_error) {
   if (s == NATS_OK) {

@@ -10,6 +10,7 @@
 
 #include <nats/nats.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,14 @@ class NatsLink {
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
 };
+
+// Publishes `payload` on `subject` under `msg_id` (Nats-Msg-Id) and waits for JetStream's answer
+// (2 s at most), again with the same id and bytes until the stream has it, logging each failure
+// as "<what>: ...; retrying". `pause` waits between two tries and returns false once the caller
+// stops; then this returns false without the message stored (or known to be).
+[[nodiscard]] bool PublishUntilStored(jsCtx* js, const std::string& subject,
+                                      const std::string& msg_id, const std::string& payload,
+                                      const std::string& what, const std::function<bool()>& pause);
 
 // A cnats status (and JetStream error code, when there is one) as a Status: timeouts, no
 // responders and lost connections are Unavailable (retry), the rest IoError.

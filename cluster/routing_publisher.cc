@@ -116,37 +116,11 @@ void RoutingPublisher::Loop() {
 }
 
 bool RoutingPublisher::PublishUntilStored(const std::string& msg_id, const std::string& payload) {
-  const std::string subject(kRoutingSubject);
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) {
-        return false;
-      }
-    }
-    natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
-                                  static_cast<int>(payload.size()));
-    if (s == NATS_OK) {
-      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
-    }
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.MaxWait = 2000;
-    jsPubAck* ack = nullptr;
-    jsErrCode error = static_cast<jsErrCode>(0);
-    if (s == NATS_OK) {
-      s = js_PublishMsg(&ack, link_->js(), msg, &options, &error);
-    }
-    natsMsg_Destroy(msg);
-    jsPubAck_Destroy(ack);
-    if (s == NATS_OK) {
-      return true;
-    }
-    LogWarning(NatsStatus(s, "logging routing inputs", error).ToString() + "; retrying");
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, kRetryWait, [this] { return stopping_; });
-  }
+  return handoff::PublishUntilStored(
+      link_->js(), std::string(kRoutingSubject), msg_id, payload, "logging routing inputs", [this] {
+        std::unique_lock<std::mutex> lock(mu_);
+        return !cv_.wait_for(lock, kRetryWait, [this] { return stopping_; });
+      });
 }
 
 }  // namespace handoff

@@ -1116,8 +1116,12 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
 }
 
 uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
-  scorer_->ReadScores(lead, scores_at, &score_scratch_);
   record->at = clock_->Now();
+  return AppendRecord(record, lead, scores_at);
+}
+
+uint64_t Engine::AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
+  scorer_->ReadScores(lead, scores_at, &score_scratch_);
   record->lead = lead->id;
   record->stage = lead->stage;
   record->score_defs = &scorer_->rules().scores;
@@ -1837,16 +1841,9 @@ uint64_t Engine::PublishReplicated(OutboxRecord* record, Lead* lead, EpochSecond
     record->seq = ++replayed_seq_;
     return record->seq;
   }
-  scorer_->ReadScores(lead, scores_at, &score_scratch_);
-  record->lead = lead->id;
-  record->stage = lead->stage;
-  record->score_defs = &scorer_->rules().scores;
-  record->scores = score_scratch_.data();
-  record->traits = &lead->traits;
-  const uint64_t seq = outbox_.Append(record, &batch_);
-  replayed_seq_ = seq;
-  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at), &batch_);
-  return seq;
+  // Stamped by the router already.
+  replayed_seq_ = AppendRecord(record, lead, scores_at);
+  return replayed_seq_;
 }
 
 }  // namespace handoff

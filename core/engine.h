@@ -315,6 +315,9 @@ class Engine : public IngestSink,
   void ApplyRouting(RoutingBatch& batch);
   // The replica's records: into the outbox, stamped by the router; counted only on a replay.
   uint64_t PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
+  // Appends `record` (its `at` set) to the outbox and the funnel with the lead's scores read at
+  // `scores_at`, its traits and stage; returns its seq.
+  uint64_t AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
   class ReplicaSink final : public RecordSink {
    public:
     explicit ReplicaSink(Engine* engine) : engine_(engine) {}

@@ -512,19 +512,22 @@ TEST_F(IdentityMergeTest, ALeadHandedToAnotherEngineMergesThereAsInOne) {
   EXPECT_EQ(newer.LeadJson("anon-7"), single.LeadJson("kim"));
 }
 
+// anon-9 routed to ann, kim to bo, then kim identifies as anon-9: the records, in order.
+const std::vector<std::string> kBothOwnedRecords = {
+    "kind=stage lead=anon-9 rep= to=sql outcome= into= ",
+    "kind=routed lead=anon-9 rep=ann to= outcome= into= ",
+    "kind=stage lead=kim rep= to=sql outcome= into= ",
+    "kind=routed lead=kim rep=bo to= outcome= into= ",
+    "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ",
+};
+
 TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {
   TempDir dir;
   Daemonless d(dir.WriteFile("rules.yaml", kRoutedRules));
   d.Send({Track("", "anon-9", "Demo Requested", kStart)});   // routed to ann
   d.Send({Track("kim", "", "Demo Requested", kStart + 1)});  // routed to bo
   d.Send({Identify("kim", "anon-9", "VP", kStart + 2)});
-  const std::vector<std::string> records = RecordLines(d.engine());
-  ASSERT_EQ(records.size(), 5u);
-  EXPECT_EQ(records[0], "kind=stage lead=anon-9 rep= to=sql outcome= into= ");
-  EXPECT_EQ(records[1], "kind=routed lead=anon-9 rep=ann to= outcome= into= ");
-  EXPECT_EQ(records[2], "kind=stage lead=kim rep= to=sql outcome= into= ");
-  EXPECT_EQ(records[3], "kind=routed lead=kim rep=bo to= outcome= into= ");
-  EXPECT_EQ(records[4], "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ");
+  EXPECT_EQ(RecordLines(d.engine()), kBothOwnedRecords);
   const std::string kim = d.LeadJson("anon-9");
   EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
 }
@@ -598,13 +601,7 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
   EXPECT_EQ(inputs[2].kind, RoutingInputKind::kMerge);
   for (Daemonless* node : {&a, &b}) {
     node->Route(inputs);
-    const std::vector<std::string> records = RecordLines(node->engine());
-    ASSERT_EQ(records.size(), 5u);
-    EXPECT_EQ(records[0], "kind=stage lead=anon-9 rep= to=sql outcome= into= ");
-    EXPECT_EQ(records[1], "kind=routed lead=anon-9 rep=ann to= outcome= into= ");
-    EXPECT_EQ(records[2], "kind=stage lead=kim rep= to=sql outcome= into= ");
-    EXPECT_EQ(records[3], "kind=routed lead=kim rep=bo to= outcome= into= ");
-    EXPECT_EQ(records[4], "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ");
+    EXPECT_EQ(RecordLines(node->engine()), kBothOwnedRecords);
   }
   // The same inputs again (a partition applied again after a takeover): nothing new.
   b.Route(inputs);

@@ -291,6 +291,17 @@ class ClusterTest : public ::testing::Test {
     return PrometheusSample(r.body, "handoff_outbox_head").value_or(-1);
   }
 
+  // The merge workload (60 leads), each half on a connection to one of node-a and `other`, and
+  // all of it to the single daemon; then every lead on node-a by either id (*ids) is the single
+  // daemon's.
+  void SendMergesToTwoNodes(DaemonProcess& other, std::vector<std::string>* ids) {
+    const std::vector<Share> shares = Workload(60, 2, ids);
+    SendAll(node_.ingest_port(), {shares[0]});
+    SendAll(other.ingest_port(), {shares[1]});
+    SendAll(single_.ingest_port(), shares);
+    ExpectSameLeads(*ids);
+  }
+
   // The stage records among `records`, as "lead from -> to", in no order.
   static std::multiset<std::string> StageRecords(const std::vector<Value>& records) {
     std::multiset<std::string> out;
@@ -709,11 +720,7 @@ TEST_F(ClusterTest, MergesAcrossNodesGiveTheSingleDaemonsLeads) {
   ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
   DaemonProcess& other = *node_b;
   std::vector<std::string> ids;
-  const std::vector<Share> shares = Workload(60, 2, &ids);
-  SendAll(node_.ingest_port(), {shares[0]});
-  SendAll(other.ingest_port(), {shares[1]});
-  SendAll(single_.ingest_port(), shares);
-  ExpectSameLeads(ids);
+  ASSERT_NO_FATAL_FAILURE(SendMergesToTwoNodes(other, &ids));
   for (const std::string& id : ids) {
     ExpectSameLeadOn(other, id);
   }
@@ -993,11 +1000,7 @@ TEST_F(ClusterTest, TheGlobalRouterGivesEveryNodeTheSameRecords) {
   ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
   DaemonProcess& other = *node_b;
   std::vector<std::string> ids;
-  const std::vector<Share> shares = Workload(60, 2, &ids);
-  SendAll(node_.ingest_port(), {shares[0]});
-  SendAll(other.ingest_port(), {shares[1]});
-  SendAll(single_.ingest_port(), shares);
-  ExpectSameLeads(ids);
+  ASSERT_NO_FATAL_FAILURE(SendMergesToTwoNodes(other, &ids));
   ASSERT_TRUE(WaitUntil(
       [&] {
         const double head = OutboxHead(single_);
