@@ -113,6 +113,13 @@ std::string AccountOwnerKey(std::string_view domain) {
 }
 
 Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value) {
+  if (engine->global_router() && (key.substr(0, kRepPrefix.size()) == kRepPrefix ||
+                                  key.substr(0, kAccountPrefix.size()) == kAccountPrefix)) {
+    // The cluster's one router takes these from the routing log, at one place for every node
+    // (docs/cluster.md, "The router and the outbox"); a value stored by a node without it is
+    // not applied.
+    return Status::Ok();
+  }
   if (key.substr(0, kRepPrefix.size()) == kRepPrefix) {
     std::optional<std::string> rep = HexDecode(key.substr(kRepPrefix.size()));
     if (!rep.has_value() || (value != kOnline && value != kAway)) {

@@ -52,17 +52,25 @@ const Value* BodyField(ApiContext& api, const HttpRequest& request, std::string_
 
 // Cluster mode: stores the change for every node once `valid` (run on the engine thread: the
 // rules in force here are every node's) says it may go, and answers `ok_body()` once this node
-// has applied it; an invalid one gets valid's answer, a change NATS cannot store 503.
-void PutForEveryNode(ApiContext& api, std::string key, std::string value,
+// has applied it; an invalid one gets valid's answer, a change NATS cannot store 503. With the
+// cluster's one router the change is `routed`, an input of the routing log, so every node's
+// router takes it at the same place (docs/cluster.md, "The router and the outbox").
+void PutForEveryNode(ApiContext& api, std::string key, std::string value, RoutingInput routed,
                      std::function<std::optional<HttpResponse>(Engine*)> valid,
                      std::function<std::string(Engine*)> ok_body, HttpRespond respond) {
   Engine* engine = api.engine;
   AdminSink* admin = api.admin;
   engine->RunOnEngine([engine, admin, key = std::move(key), value = std::move(value),
-                       valid = std::move(valid), ok_body = std::move(ok_body),
-                       respond = std::move(respond)]() mutable {
+                       routed = std::move(routed), valid = std::move(valid),
+                       ok_body = std::move(ok_body), respond = std::move(respond)]() mutable {
     if (std::optional<HttpResponse> refused = valid(engine); refused.has_value()) {
       respond(std::move(*refused));
+      return;
+    }
+    if (engine->global_router()) {
+      engine->SubmitRoutingChange(std::move(routed), [engine, ok_body, respond] {
+        respond(JsonResponse(200, ok_body(engine)));
+      });
       return;
     }
     admin->Put(std::move(key), std::move(value),
@@ -105,8 +113,12 @@ void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathP
   const std::string& rep = params.Get("id");
   const bool on = online->as_bool();
   if (api.admin != nullptr) {
+    RoutingInput routed;
+    routed.kind = RoutingInputKind::kRepAvailability;
+    routed.rep = rep;
+    routed.online = on;
     PutForEveryNode(
-        api, RepAvailabilityKey(rep), RepAvailabilityValue(on),
+        api, RepAvailabilityKey(rep), RepAvailabilityValue(on), std::move(routed),
         [rep](Engine* engine) -> std::optional<HttpResponse> {
           if (Status st = engine->router().CheckRep(rep); !st.ok()) {
             return JsonErrorResponse(404, "not_found", st.message());
@@ -152,8 +164,12 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
   if (api.admin != nullptr) {
     const std::string& domain = params.Get("domain");
     const std::string rep = owner->as_string();
+    RoutingInput routed;
+    routed.kind = RoutingInputKind::kAccountOwner;
+    routed.domain = domain;
+    routed.rep = rep;
     PutForEveryNode(
-        api, AccountOwnerKey(domain), rep,
+        api, AccountOwnerKey(domain), rep, std::move(routed),
         [rep](Engine* engine) -> std::optional<HttpResponse> {
           if (Status st = engine->router().CheckRep(rep); !st.ok()) {
             return JsonErrorResponse(422, "unknown_rep", st.message());

@@ -1702,7 +1702,8 @@ void Engine::SubmitSalesAction(SalesAction action,
       input.action = std::move(action);
       input.asked_by = options_.node_id;
       input.request = ++next_request_;
-      asked_.emplace(input.request, std::move(done));
+      asked_.emplace(input.request,
+                     [done = std::move(done)](const ReplicaOutcome& o) { done(o.action); });
       LogRouting(std::move(input));
       return;
     }
@@ -1745,6 +1746,15 @@ void Engine::LogRouting(RoutingInput input) {
     inputs_dirty_ = true;
   }
   routing_out_.push_back(std::move(input));
+}
+
+void Engine::SubmitRoutingChange(RoutingInput input, std::function<void()> done) {
+  RunOnEngine([this, input = std::move(input), done = std::move(done)]() mutable {
+    input.asked_by = options_.node_id;
+    input.request = ++next_request_;
+    asked_.emplace(input.request, [done = std::move(done)](const ReplicaOutcome&) { done(); });
+    LogRouting(std::move(input));
+  });
 }
 
 void Engine::SealRoutingInputs() {
@@ -1820,10 +1830,10 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
         MarkDirty(*entry);
       }
     }
-    if (input.kind == RoutingInputKind::kSalesAction && input.asked_by == options_.node_id) {
+    if (!input.asked_by.empty() && input.asked_by == options_.node_id) {
       if (auto asked = asked_.find(input.request); asked != asked_.end()) {
-        after_commit_.push_back([result = std::move(outcome.action),
-                                 done = std::move(asked->second)] { done(result); });
+        after_commit_.push_back(
+            [outcome = std::move(outcome), done = std::move(asked->second)] { done(outcome); });
         asked_.erase(asked);
       }
     }

@@ -171,6 +171,10 @@ class Engine : public IngestSink,
   // The outbox: its reader side is for any thread; set its listener before Start.
   Outbox& outbox() { return outbox_; }
 
+  // Cluster mode's router (EngineOptions::routing_log): logs an admin change (kRepAvailability,
+  // kAccountOwner) for every node's router, at one place of the routing log; `done` runs on the
+  // engine thread once this node's router has applied it and committed. Any thread.
+  void SubmitRoutingChange(RoutingInput input, std::function<void()> done);
   // Applies a sales tool's answer on the engine thread; `done` runs there after the commit that
   // holds its effects.
   void SubmitSalesAction(SalesAction action,
@@ -479,8 +483,9 @@ class Engine : public IngestSink,
   bool inputs_dirty_ = false;
   bool replaying_routing_ = false;  // applying a RoutingBatch::replay
   uint64_t replayed_seq_ = 0;       // records a replay found in the outbox already
-  // Sales answers this node logged and waits for: request -> done.
-  std::unordered_map<uint64_t, std::function<void(const SalesActionResult&)>> asked_;
+  // Inputs this node logged and waits for (sales answers, admin changes): request -> done, run
+  // after the commit of this node's router applying it.
+  std::unordered_map<uint64_t, std::function<void(const ReplicaOutcome&)>> asked_;
   uint64_t next_request_ = 0;  // its high bits differ from boot to boot
   IdentityMap identity_;
   // Cluster mode: ids whose lead went to another node's engine (HandOverLead) -> the lead it

@@ -119,10 +119,14 @@ void RoutingInput::Encode(std::string* out) const {
       PutVarint(request, out);
       break;
     case RoutingInputKind::kRepAvailability:
+      PutString(asked_by, out);
+      PutVarint(request, out);
       PutString(rep, out);
       out->push_back(static_cast<char>(online ? 1 : 0));
       break;
     case RoutingInputKind::kAccountOwner:
+      PutString(asked_by, out);
+      PutVarint(request, out);
       PutString(domain, out);
       PutString(rep, out);
       break;
@@ -167,10 +171,12 @@ bool RoutingInput::Decode(std::string_view in) {
       ok = GetSalesAction(&in, &action) && GetString(&in, &asked_by) && GetVarint(&in, &request);
       break;
     case RoutingInputKind::kRepAvailability:
-      ok = GetString(&in, &rep) && GetBool(&in, &online);
+      ok = GetString(&in, &asked_by) && GetVarint(&in, &request) && GetString(&in, &rep) &&
+           GetBool(&in, &online);
       break;
     case RoutingInputKind::kAccountOwner:
-      ok = GetString(&in, &domain) && GetString(&in, &rep);
+      ok = GetString(&in, &asked_by) && GetVarint(&in, &request) && GetString(&in, &domain) &&
+           GetString(&in, &rep);
       break;
     case RoutingInputKind::kRules:
       ok = GetString(&in, &rules_sha256);

@@ -32,9 +32,11 @@ enum class RoutingInputKind : uint8_t {
   kForget = 3,
   // A sales tool's answer (`action`), asked on node `asked_by` as its request `request`.
   kSalesAction = 4,
-  // A rep's availability (`rep`, `online`), set through the admin API.
+  // A rep's availability (`rep`, `online`), set through the admin API on node `asked_by` as its
+  // request `request`.
   kRepAvailability = 5,
-  // An account owner (`domain` -> `rep`), set through the admin API.
+  // An account owner (`domain` -> `rep`), set through the admin API on node `asked_by` as its
+  // request `request`.
   kAccountOwner = 6,
   // The rules in force from here on (`rules_sha256`).
   kRules = 7,
@@ -72,6 +74,7 @@ struct RoutingInput {
 
   // kSalesAction.
   SalesAction action;
+  // kSalesAction, kRepAvailability, kAccountOwner.
   std::string asked_by;  // the node id that waits for the answer
   uint64_t request = 0;  // its request number there
 

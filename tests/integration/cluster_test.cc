@@ -302,6 +302,23 @@ class ClusterTest : public ::testing::Test {
     ExpectSameLeads(*ids);
   }
 
+  // Whether `d` has `rep` online ("true", "false"), from GET /v1/reps; else what it has.
+  static std::string RepOnline(DaemonProcess& d, const std::string& rep) {
+    HttpResult r = HttpClient(d.http_port()).Get("/v1/reps");
+    const Value json = r.Json();
+    const Value* reps = JsonAt(json, "reps");
+    if (reps == nullptr || !reps->is_array()) {
+      return "no reps: " + r.body;
+    }
+    for (const Value& v : reps->as_array()) {
+      if (JsonString(v, "id") == rep) {
+        const Value* on = JsonAt(v, "online");
+        return on == nullptr ? "absent" : on->ToJson();
+      }
+    }
+    return "no " + rep;
+  }
+
   // The stage records among `records`, as "lead from -> to", in no order.
   static std::multiset<std::string> StageRecords(const std::vector<Value>& records) {
     std::multiset<std::string> out;
@@ -890,21 +907,7 @@ TEST_F(ClusterTest, AdminChangesOnOneNodeHoldOnEveryNode) {
   std::unique_ptr<DaemonProcess> node_b;
   ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/false, &node_b));
   DaemonProcess& other = *node_b;
-  auto online = [](DaemonProcess& d, const std::string& rep) -> std::string {
-    HttpResult r = HttpClient(d.http_port()).Get("/v1/reps");
-    const Value json = r.Json();
-    const Value* reps = JsonAt(json, "reps");
-    if (reps == nullptr || !reps->is_array()) {
-      return "no reps: " + r.body;
-    }
-    for (const Value& v : reps->as_array()) {
-      if (JsonString(v, "id") == rep) {
-        const Value* on = JsonAt(v, "online");
-        return on == nullptr ? "absent" : on->ToJson();
-      }
-    }
-    return "no " + rep;
-  };
+  auto online = RepOnline;
   auto owner = [](DaemonProcess& d, const std::string& domain) {
     HttpResult r = HttpClient(d.http_port()).Get("/v1/accounts/" + domain);
     return r.status == 200 ? JsonString(r.Json(), "owner") : std::to_string(r.status);
@@ -1064,6 +1067,19 @@ TEST_F(ClusterTest, TheGlobalRouterGivesEveryNodeTheSameRecords) {
   // that publishes nothing again) and routes on alike.
   ASSERT_OK(other.Kill9());
   ASSERT_OK(other.Start());
+  // An admin change on node-b reaches node-a's router through the routing log.
+  HttpResult put;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        put =
+            HttpClient(other.http_port()).Put("/v1/reps/frank/availability", R"({"online":false})");
+        return put.status == 200;
+      },
+      60, 0.2))
+      << put.status << " " << put.body;
+  EXPECT_EQ(RepOnline(other, "frank"), "false");
+  EXPECT_TRUE(WaitUntil([&] { return RepOnline(node_, "frank") == "false"; }, 30, 0.1))
+      << RepOnline(node_, "frank");
   const std::vector<Share> more = KnownLeadsWorkload(60, 2, 1);
   SendAll(node_.ingest_port(), {more[0]});
   SendAll(other.ingest_port(), {more[1]});

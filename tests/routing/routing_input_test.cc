@@ -82,10 +82,14 @@ RoutingInput Sample(RoutingInputKind kind) {
     case RoutingInputKind::kRepAvailability:
       input.rep = "bo";
       input.online = false;
+      input.asked_by = "node-3";
+      input.request = 301;
       break;
     case RoutingInputKind::kAccountOwner:
       input.domain = "acme.example";
       input.rep = "ana";
+      input.asked_by = "node-1";
+      input.request = 302;
       break;
     case RoutingInputKind::kRules:
       input.rules_sha256 = std::string(64, 'a');
@@ -161,10 +165,14 @@ TEST(RoutingInputTest, EveryKindDecodesToWhatWasEncoded) {
       case RoutingInputKind::kRepAvailability:
         EXPECT_EQ(back.rep, "bo");
         EXPECT_FALSE(back.online);
+        EXPECT_EQ(back.asked_by, "node-3");
+        EXPECT_EQ(back.request, 301u);
         break;
       case RoutingInputKind::kAccountOwner:
         EXPECT_EQ(back.domain, "acme.example");
         EXPECT_EQ(back.rep, "ana");
+        EXPECT_EQ(back.asked_by, "node-1");
+        EXPECT_EQ(back.request, 302u);
         break;
       case RoutingInputKind::kRules:
         EXPECT_EQ(back.rules_sha256, input.rules_sha256);
