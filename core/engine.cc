@@ -28,9 +28,6 @@ constexpr std::string_view kMetaLeadCount = "leads.count";
 constexpr char kHandedOverMark = '\0';
 // Cluster mode: "N:c0,c1,..." the lead count of each of N partitions.
 constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
-// Cluster mode's router: "N:c0,c1,..." the routing inputs each partition logged
-// (RoutingPlace::number).
-constexpr std::string_view kMetaRoutingInputs = "routing.inputs";
 // Cluster mode's router: the inputs committed and not yet in the log (EncodeRoutingInputs).
 constexpr std::string_view kMetaRoutingPending = "routing.pending";
 
@@ -462,10 +459,12 @@ void Engine::ApplyBatch(IngestBatch& batch) {
       event.has_timestamp = true;
     }
     apply_order_ = origin.apply_order;
+    event_order_ = origin.apply_order;
     ApplyEvent(event, origin.received_at);
     ++applied[t];
   }
   apply_order_ = 0;
+  event_order_ = 0;
   for (const auto& [key, value] : batch.log_positions) {
     batch_.PutMeta(key, value);
   }
@@ -1247,14 +1246,6 @@ Status Engine::LoadPartitionCounts() {
   }
   leads_by_partition_.assign(n, 0);
   std::string text;
-  if (replicated()) {
-    // Stored with the partitions' positions: each partition goes on numbering from there.
-    if (!store_->GetMeta(kMetaRoutingInputs, &text).ok() ||
-        !DecodePartitionCounts(text, &inputs_by_partition_)) {
-      inputs_by_partition_.clear();
-    }
-    inputs_by_partition_.resize(n, 0);
-  }
   Status st = store_->GetMeta(kMetaLeadCountByPartition, &text);
   if (!st.ok() && !st.IsNotFound()) {
     return st;
@@ -1458,10 +1449,6 @@ bool Engine::Seal() {
       batch_.PutMeta(kMetaLeadCountByPartition, EncodePartitionCounts(leads_by_partition_));
     }
     lead_count_dirty_ = false;
-  }
-  if (inputs_dirty_) {
-    batch_.PutMeta(kMetaRoutingInputs, EncodePartitionCounts(inputs_by_partition_));
-    inputs_dirty_ = false;
   }
   if (replicated()) {
     SealRoutingInputs();
@@ -1732,18 +1719,19 @@ const std::optional<LeadOwner>& Engine::OwnerOf(const Lead& lead) const {
 
 void Engine::LogRouting(RoutingInput input) {
   input.at = clock_->Now();
-  // Only what an applied event of the log caused is numbered: a partition applied again from
-  // the same position numbers it alike. (The wall-clock re-check is not: it is logged as it
-  // happens, and a node applying the partition again may log it again.)
   const std::string_view id = input.lead.id;
-  if (!id.empty() && apply_order_ != 0 && options_.lead_partitions > 0) {
-    const uint32_t p = options_.lead_partition(id);
-    if (inputs_by_partition_.size() < options_.lead_partitions) {
-      inputs_by_partition_.resize(options_.lead_partitions, 0);
+  if (!id.empty() && event_order_ != 0 && options_.lead_partitions > 0) {
+    // Caused by an event of the log: placed by it, so any node applying its partition places it
+    // alike (RoutingPlace).
+    if (event_order_ != last_input_order_) {
+      last_input_order_ = event_order_;
+      input_index_ = 0;
     }
-    input.place.partition = p;
-    input.place.number = ++inputs_by_partition_[p];
-    inputs_dirty_ = true;
+    input.place = RoutingPlace{options_.lead_partition(id), event_order_, input_index_++};
+  } else if (input.kind == RoutingInputKind::kStage) {
+    // A stage change no event of the log caused (the wall-clock re-check, maybe of a copy kept
+    // from a partition this node no longer holds): not routed yet (docs/cluster.md).
+    return;
   }
   routing_out_.push_back(std::move(input));
 }
@@ -1813,6 +1801,17 @@ Status Engine::RestorePendingRouting() {
 }
 
 void Engine::ApplyRouting(RoutingBatch& batch) {
+  if (!batch.replay && !routing_live_) {
+    routing_live_ = true;
+    WaitCommit();  // the outbox's head is the committed one
+    if (replayed_seq_ != outbox_.head()) {
+      // Inputs not in the log changed this node's router since it wrote these records (a
+      // rules reload, say): its seqs may no longer name the records other nodes name.
+      LogError("routing: the replay of the routing log reached record " +
+               std::to_string(replayed_seq_) + " but the outbox holds " +
+               std::to_string(outbox_.head()) + "; this node's router differs from the log");
+    }
+  }
   replaying_routing_ = batch.replay;
   for (const RoutingInput& input : batch.inputs) {
     if (input.kind == RoutingInputKind::kRules) {
@@ -1839,6 +1838,10 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
     }
   }
   replaying_routing_ = false;
+  if (batch.replay) {
+    completions_.push_back(Completion{std::move(batch.done), std::chrono::steady_clock::now(), 0});
+    return;  // the stored position is past it already: never moved back
+  }
   for (const auto& [key, value] : batch.log_positions) {
     batch_.PutMeta(key, value);
   }

@@ -478,9 +478,12 @@ class Engine : public IngestSink,
   uint64_t routing_trimmed_ = 0;
   std::atomic<uint64_t> routing_stored_{0};  // the log's thread adds, the engine's reads
   bool routing_pending_dirty_ = false;
-  // Inputs logged per partition so far (RoutingPlace::number); stored as meta "routing.inputs".
-  std::vector<uint64_t> inputs_by_partition_;
-  bool inputs_dirty_ = false;
+  // The apply order of the log event being applied (ApplyBatch), which places the inputs it
+  // causes; unlike apply_order_, not moved by the replay of a merged lead's later events.
+  uint64_t event_order_ = 0;
+  uint64_t last_input_order_ = 0;
+  uint32_t input_index_ = 0;
+  bool routing_live_ = false;       // a non-replay routing batch was applied since start
   bool replaying_routing_ = false;  // applying a RoutingBatch::replay
   uint64_t replayed_seq_ = 0;       // records a replay found in the outbox already
   // Inputs this node logged and waits for (sales answers, admin changes): request -> done, run

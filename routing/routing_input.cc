@@ -95,7 +95,8 @@ void RoutingInput::Encode(std::string* out) const {
   out->push_back(static_cast<char>(kind));
   PutDouble(at, out);
   PutVarint(place.partition, out);
-  PutVarint(place.number, out);
+  PutVarint(place.order, out);
+  PutVarint(place.index, out);
   switch (kind) {
     case RoutingInputKind::kStage:
       PutLead(lead, out);
@@ -144,7 +145,7 @@ bool RoutingInput::Decode(std::string_view in) {
   uint8_t kind_byte = 0;
   if (!GetByte(&in, &version) || version != kVersion || !GetByte(&in, &kind_byte) ||
       !GetDouble(&in, &at) || !GetVarint32(&in, &place.partition) ||
-      !GetVarint(&in, &place.number)) {
+      !GetVarint(&in, &place.order) || !GetVarint32(&in, &place.index)) {
     return false;
   }
   // Checked before the cast: an enum holding a value it does not name would fall through every

@@ -44,19 +44,24 @@ enum class RoutingInputKind : uint8_t {
   kTick = 8,
 };
 
-// Where an input that a partition's engine logged comes from: the partition and the input's
-// number among those the partition produced (1, 2, ...; counted with the partition's applied
-// position, so applying the partition again from any stored position, or from the log's start,
-// numbers its inputs alike). A replica drops an input whose number is not above the last one it
-// took from that partition: a partition applied again after a takeover logs its inputs again.
+// Where an input that a partition's engine logged comes from: the partition, the log place of
+// the event being applied from it (an apply order, EventOrigin::apply_order) and the input's
+// index among those that event caused. A partition's events are applied in log order, so its
+// inputs come in place order, whoever applies it and from wherever: a replica drops an input
+// whose place is not after the last one it took from that partition (a partition applied again
+// after a takeover logs its inputs again). A place names an event, not a count, so a node that
+// produces one input more or less somewhere does not shift the others.
 struct RoutingPlace {
   static constexpr uint32_t kNoPartition = UINT32_MAX;
   uint32_t partition = kNoPartition;  // kNoPartition: not from a partition (never dropped)
-  uint64_t number = 0;
+  uint64_t order = 0;
+  uint32_t index = 0;
 
   bool from_partition() const { return partition != kNoPartition; }
   // Ordered within one partition.
-  bool operator<(const RoutingPlace& o) const { return number < o.number; }
+  bool operator<(const RoutingPlace& o) const {
+    return order != o.order ? order < o.order : index < o.index;
+  }
 };
 
 struct RoutingInput {

@@ -646,7 +646,7 @@ TEST(IdentityMergeOwnerTest, RoutingInputsTheLogDidNotStoreAreLoggedAgainAtStart
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].kind, RoutingInputKind::kStage);
   EXPECT_EQ(again[0].lead.id, "anon-9");
-  EXPECT_EQ(again[0].place.number, 1u);  // the same number: a router that has it drops it
+  EXPECT_EQ(again[0].place.order, 1u);  // the same place: a router that has it drops it
   log.Release();
   a.OnEngine([] { return true; });  // a commit after the log stored them: nothing pending
   a.Restart();

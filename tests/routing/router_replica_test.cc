@@ -92,7 +92,7 @@ class Node {
   RouterReplica replica_;
 };
 
-// `id` (the `order`th input of `partition`) moved from stage `from` to `to` at `at`.
+// `id` (by the event at `order` in `partition`) moved from stage `from` to `to` at `at`.
 RoutingInput StageInput(const std::string& id, uint32_t partition, uint64_t order,
                         const std::string& from, const std::string& to, EpochSeconds at) {
   RoutingInput in;
@@ -199,9 +199,11 @@ TEST_F(RouterReplicaTest, AnInputFromAPartitionAtOrBeforeAPlaceTakenIsDropped) {
   EXPECT_TRUE(node.Apply(StageInput("u1", 3, 100, "new", "sql", kStart)).applied);
   EXPECT_FALSE(node.Apply(StageInput("u1", 3, 100, "new", "sql", kStart)).applied);
   EXPECT_FALSE(node.Apply(StageInput("u0", 3, 50, "new", "sql", kStart)).applied);
-  // Another partition numbers its own inputs; a later input of this one is new.
+  // Another partition has places of its own; a later input of the same event is new.
   EXPECT_TRUE(node.Apply(StageInput("u2", 7, 50, "new", "sql", kStart)).applied);
-  EXPECT_TRUE(node.Apply(StageInput("u1", 3, 101, "sql", "mql", kStart)).applied);
+  RoutingInput second = StageInput("u1", 3, 100, "sql", "mql", kStart);
+  second.place.index = 1;
+  EXPECT_TRUE(node.Apply(second).applied);
   // Not from a partition (a tick, a sales answer): never dropped.
   EXPECT_TRUE(node.Apply(Tick(kStart)).applied);
   EXPECT_TRUE(node.Apply(Tick(kStart)).applied);

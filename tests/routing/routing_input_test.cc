@@ -50,7 +50,8 @@ RoutingInput Sample(RoutingInputKind kind) {
   input.kind = kind;
   input.at = 1'800'000'200.25;
   input.place.partition = 3;
-  input.place.number = 7;
+  input.place.order = 7;
+  input.place.index = 2;
   switch (kind) {
     case RoutingInputKind::kStage:
       input.lead = SampleLead("user-1", true);
@@ -134,7 +135,8 @@ TEST(RoutingInputTest, EveryKindDecodesToWhatWasEncoded) {
     EXPECT_EQ(back.kind, kind);
     EXPECT_EQ(back.at, input.at);
     EXPECT_EQ(back.place.partition, input.place.partition);
-    EXPECT_EQ(back.place.number, input.place.number);
+    EXPECT_EQ(back.place.order, input.place.order);
+    EXPECT_EQ(back.place.index, input.place.index);
     switch (kind) {
       case RoutingInputKind::kStage:
         ExpectSameLead(back.lead, input.lead);
@@ -225,16 +227,16 @@ TEST(RoutingInputTest, AnotherVersionOrAnUnknownKindDoesNotDecode) {
   }
 }
 
-// Sample's place (3, 7) takes one byte a varint, so a sales action's kind byte is at
-// 1 (version) + 1 (kind) + 8 (at) + 2 (place).
+// Sample's place (3, 7, 2) takes one byte a varint, so a sales action's kind byte is at
+// 1 (version) + 1 (kind) + 8 (at) + 3 (place).
 TEST(RoutingInputTest, AnUnknownSalesActionKindDoesNotDecode) {
   RoutingInput sample = Sample(RoutingInputKind::kSalesAction);
-  sample.place = {3, 7};
+  sample.place = {3, 7, 2};
   std::string bytes = Bytes(sample);
   RoutingInput input;
   ASSERT_TRUE(input.Decode(bytes));
-  ASSERT_EQ(bytes[12], static_cast<char>(SalesActionKind::kClose));
-  bytes[12] = 3;
+  ASSERT_EQ(bytes[13], static_cast<char>(SalesActionKind::kClose));
+  bytes[13] = 3;
   EXPECT_FALSE(input.Decode(bytes));
 }
 
@@ -274,12 +276,11 @@ TEST(RoutingInputTest, AnOnlineByteOtherThanZeroOrOneDoesNotDecode) {
 
 TEST(RoutingInputTest, APartitionWiderThanThirtyTwoBitsDoesNotDecode) {
   RoutingInput sample = Sample(RoutingInputKind::kTick);
-  sample.place = {0, 0};
+  sample.place = {0, 0, 0};
   const std::string bytes = Bytes(sample);
-  // The two place varints are one zero byte each, at 10 and 11; 2^32 takes five bytes.
+  // The three place varints are one zero byte each, at 10, 11 and 12; 2^32 takes five bytes.
   const std::string wide = "\x80\x80\x80\x80\x10";
-  {
-    const size_t at = 10;
+  for (size_t at : {size_t{10}, size_t{12}}) {
     std::string changed = bytes;
     changed.replace(at, 1, wide);
     RoutingInput input;
