@@ -188,7 +188,7 @@ Status Engine::Start() {
   if (Status st = LoadState(); !st.ok()) {
     return st;
   }
-  if (replicated()) {
+  if (global_router()) {
     if (Status st = RestorePendingRouting(); !st.ok()) {
       return st;
     }
@@ -269,7 +269,7 @@ Status Engine::LoadState() {
     if (scorer_->StageIndex(&entry->state) > 0) {
       staged_.insert(entry.get());
     }
-    if (!replicated()) {
+    if (!global_router()) {
       router_->AdoptLead(&entry->state);
     }
     LeadEntry& ref = Insert(std::move(entry));
@@ -770,7 +770,7 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
 
   newer.state = std::move(merged);
   // Owner carry-over or a `merged` close, and the older lead out of any queue.
-  if (replicated()) {
+  if (global_router()) {
     RoutingInput input;
     input.kind = RoutingInputKind::kMerge;
     input.lead = newer.state;
@@ -832,7 +832,7 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
     if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
       return st;  // nothing removed yet: the caller may try again
     }
-    if (replicated()) {
+    if (global_router()) {
       RoutingInput input;
       input.kind = RoutingInputKind::kForget;
       input.lead.id = root;
@@ -924,7 +924,7 @@ void Engine::ImportLead(const LeadHandOver& lead) {
   if (scorer_->StageIndex(&entry->state) > 0) {
     staged_.insert(entry);
   }
-  if (entry->state.owner.has_value() && !replicated()) {
+  if (entry->state.owner.has_value() && !global_router()) {
     router_->AdoptLead(&entry->state);
   }
   MarkDirty(*entry);
@@ -960,7 +960,7 @@ Status Engine::HandOverLead(std::string_view id, const std::string& into, uint64
     if (Status st = history_.Erase(lead->history, &batch_); !st.ok()) {
       return st;  // nothing removed yet: the caller may try again
     }
-    if (!replicated()) {
+    if (!global_router()) {
       router_->Forget(lead);  // the replicated router keeps its copy: the lead lives on there
     }
     DropLead(root);
@@ -1090,7 +1090,7 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
   } else {
     staged_.erase(&entry);
   }
-  if (replicated()) {
+  if (global_router()) {
     // The router publishes the stage record, on every node alike.
     metrics_->StageTransition(rules.stages[change.from].name, rules.stages[change.to].name);
     RoutingInput input;
@@ -1343,7 +1343,7 @@ void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutM
 bool Engine::HasUncommitted() const {
   return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||
          !routing_out_.empty() ||
-         (replicated() && routing_stored_.load(std::memory_order_acquire) != routing_trimmed_) ||
+         (global_router() && routing_stored_.load(std::memory_order_acquire) != routing_trimmed_) ||
          dedupe_.has_block() || lead_count_dirty_;
 }
 
@@ -1450,7 +1450,7 @@ bool Engine::Seal() {
     }
     lead_count_dirty_ = false;
   }
-  if (replicated()) {
+  if (global_router()) {
     SealRoutingInputs();
   }
   const EpochSeconds now = clock_->Now();
@@ -1603,7 +1603,7 @@ void Engine::RunCron() {
       }
     }
   }
-  if (!replicated()) {
+  if (!global_router()) {
     router_->Tick();  // the replicated router ticks at the log's times
   }
   if (options_.history_retention > 0 && now >= next_history_trim_) {
@@ -1682,7 +1682,7 @@ namespace handoff {
 void Engine::SubmitSalesAction(SalesAction action,
                                std::function<void(const SalesActionResult&)> done) {
   RunOnEngine([this, action = std::move(action), done = std::move(done)]() mutable {
-    if (replicated()) {
+    if (global_router()) {
       // Answered when this node's replica applies it from the log (ApplyRouting).
       RoutingInput input;
       input.kind = RoutingInputKind::kSalesAction;
@@ -1710,7 +1710,7 @@ namespace handoff {
 
 const std::optional<LeadOwner>& Engine::OwnerOf(const Lead& lead) const {
   static const std::optional<LeadOwner> kNone;
-  if (!replicated()) {
+  if (!global_router()) {
     return lead.owner;
   }
   const Lead* copy = replica_->Find(lead.id);

@@ -304,8 +304,6 @@ class Engine : public IngestSink,
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
   // Sends a recycled lead back to stage 0 and reports the change (a `recycled` close).
   void ResetStage(Lead* lead);
-  // Cluster mode's router (EngineOptions::routing_log).
-  bool replicated() const { return replica_ != nullptr; }
   // Logs `input` for lead `lead_id` with the next commit: its time, and its number among the
   // inputs of the lead's partition when an event of the log is being applied.
   void LogRouting(RoutingInput input);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "api/admin_changes.h"
 #include "api/http_api.h"
@@ -86,10 +87,9 @@ void RaiseOpenFileLimit(size_t max_connections) {
   }
 }
 
-// Cluster mode: the last stream sequence the store made durable for `partition`; the first
-// release's single position stands for every partition until that partition has its own.
-uint64_t AppliedSeqOf(Store* store, uint32_t partition) {
-  for (const std::string& key : {AppliedSeqKey(partition), std::string(kAppliedSeqKey)}) {
+// Cluster mode: the stream sequence stored under the first of `keys` the store has (0: none).
+uint64_t StoredSeqOf(Store* store, std::initializer_list<std::string> keys) {
+  for (const std::string& key : keys) {
     std::string value;
     Status st = store->GetMeta(key, &value);
     if (st.IsNotFound()) {
@@ -106,6 +106,12 @@ uint64_t AppliedSeqOf(Store* store, uint32_t partition) {
     return seq;
   }
   return 0;
+}
+
+// The last stream sequence the store made durable for `partition`; the first release's single
+// position stands for every partition until that partition has its own.
+uint64_t AppliedSeqOf(Store* store, uint32_t partition) {
+  return StoredSeqOf(store, {AppliedSeqKey(partition), std::string(kAppliedSeqKey)});
 }
 
 // Cluster mode: the partitions this node holds a lease for are the ones its applier applies.
@@ -133,15 +139,6 @@ class LeasesToApplier : public PartitionLeases::Listener {
   Metrics* metrics_;
   LogProgress* progress_;
 };
-
-// The routing subject's position before this start (0: none).
-uint64_t RoutingAppliedSeqOf(Store* store) {
-  std::string value;
-  if (!store->GetMeta(kRoutingAppliedSeqKey, &value).ok()) {
-    return 0;
-  }
-  return std::strtoull(value.c_str(), nullptr, 10);
-}
 
 }  // namespace
 
@@ -343,7 +340,8 @@ Status Daemon::Start() {
     }
     if (o.cluster_global_router) {
       applier_options.routing = d.engine.get();
-      applier_options.routing_applied_seq = RoutingAppliedSeqOf(d.store.get());
+      applier_options.routing_applied_seq =
+          StoredSeqOf(d.store.get(), {std::string(kRoutingAppliedSeqKey)});
     }
     auto applier = LogApplier::Open(applier_options, d.engine.get());
     if (!applier.ok()) {
