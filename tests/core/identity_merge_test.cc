@@ -111,11 +111,17 @@ class Daemonless {
     engine_ = std::make_unique<Engine>(options_, &store_, &clock_, &metrics_);
     EXPECT_OK(engine_->Start());
   }
-  // Applies routing inputs (cluster mode) and waits until they are committed.
-  void Route(std::vector<RoutingInput> inputs) {
+  // Applies routing inputs (cluster mode) and waits until they are committed; `position`, when
+  // not empty, is the routing log's position they bring the node to; `replay`: applied before.
+  void Route(std::vector<RoutingInput> inputs, const std::string& position = "",
+             bool replay = false) {
     std::promise<Status> done;
     RoutingBatch batch;
     batch.inputs = std::move(inputs);
+    batch.replay = replay;
+    if (!position.empty()) {
+      batch.log_positions.emplace_back("cluster.applied_seq.routing", position);
+    }
     batch.done = [&done](const Status& st) { done.set_value(st); };
     engine_->SubmitRouting(std::move(batch));
     EXPECT_OK(done.get_future().get());
@@ -599,6 +605,13 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
   const std::vector<RoutingInput> inputs = log.Take();
   ASSERT_EQ(inputs.size(), 3u);  // two stage changes, the merge
   EXPECT_EQ(inputs[2].kind, RoutingInputKind::kMerge);
+  // Each placed by the event that caused it: a node applying the partition again places it
+  // alike, and routers drop it.
+  EXPECT_EQ(inputs[0].place.order, 1u);
+  EXPECT_EQ(inputs[1].place.order, 2u);
+  EXPECT_EQ(inputs[2].place.order, 3u);
+  EXPECT_EQ(inputs[2].place.partition, 3u);  // kim's: "kim".size() % 4
+  EXPECT_EQ(inputs[2].place.index, 0u);
   for (Daemonless* node : {&a, &b}) {
     node->Route(inputs);
     EXPECT_EQ(RecordLines(node->engine()), kBothOwnedRecords);
@@ -627,6 +640,22 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
   // Both show kim's owner as the router gave it.
   EXPECT_NE(a.LeadJson("kim").find("\"owner\":{\"rep\":\"bo\""), std::string::npos)
       << a.LeadJson("kim");
+}
+
+// A replay of the routing log at start (inputs the outbox has already) writes no position: a
+// stop in the middle of it must not move the stored position back, or the next start would
+// publish the records after it again.
+TEST(IdentityMergeOwnerTest, AReplayOfTheRoutingLogNeverMovesItsPositionBack) {
+  TempDir dir;
+  ListRoutingLog log;
+  Daemonless a(dir.WriteFile("rules.yaml", kRoutedRules), &log, "node-a");
+  a.Route({}, "9");
+  std::string stored;
+  ASSERT_OK(a.store().GetMeta("cluster.applied_seq.routing", &stored));
+  EXPECT_EQ(stored, "9");
+  a.Route({}, "5", /*replay=*/true);
+  ASSERT_OK(a.store().GetMeta("cluster.applied_seq.routing", &stored));
+  EXPECT_EQ(stored, "9");
 }
 
 // A node that dies before the log has its routing inputs logs them again when it starts: they
