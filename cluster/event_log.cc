@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "history/event_codec.h"
@@ -129,6 +130,22 @@ void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::strin
   std::memcpy(t, &origin.received_at, sizeof t);
   out->append(t, sizeof t);
   EncodeEvent(event, out);
+}
+
+void EncodeClockMessage(EpochSeconds at, std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(kClockMessageVersion));
+  char t[sizeof(double)];
+  std::memcpy(t, &at, sizeof t);
+  out->append(t, sizeof t);
+}
+
+bool DecodeClockMessage(std::string_view in, EpochSeconds* at) {
+  if (in.size() != 1 + sizeof(double) || static_cast<uint8_t>(in[0]) != kClockMessageVersion) {
+    return false;
+  }
+  std::memcpy(at, in.data() + 1, sizeof(double));
+  return std::isfinite(*at);
 }
 
 bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,

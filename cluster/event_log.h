@@ -68,4 +68,13 @@ void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::strin
 [[nodiscard]] bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
                                     std::vector<EventOrigin>* origins);
 
+// A partition's clock (docs/cluster.md, "A partition's clock"): the node holding the partition's
+// lease logs the time in it every stage-check interval, and whoever applies the partition
+// re-checks its leads' stage exits at that time and place. Bytes: a version byte (3), the time
+// (a double, 8 bytes).
+inline constexpr uint8_t kClockMessageVersion = 3;
+void EncodeClockMessage(EpochSeconds at, std::string* out);
+// False on anything EncodeClockMessage did not make (a non-finite time included).
+[[nodiscard]] bool DecodeClockMessage(std::string_view in, EpochSeconds* at);
+
 }  // namespace handoff

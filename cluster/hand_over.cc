@@ -1,5 +1,6 @@
 #include "cluster/hand_over.h"
 
+#include "cluster/event_log.h"
 #include "storage/coding.h"
 
 namespace handoff {
@@ -47,6 +48,9 @@ LogMessageKind KindOfLogMessage(std::string_view payload) {
   }
   if (!payload.empty() && static_cast<uint8_t>(payload[0]) == kAnswerVersion) {
     return LogMessageKind::kHandOverAnswer;
+  }
+  if (!payload.empty() && static_cast<uint8_t>(payload[0]) == kClockMessageVersion) {
+    return LogMessageKind::kClock;
   }
   return LogMessageKind::kEvents;
 }

@@ -353,6 +353,19 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
       }
       return TakeHandOverAnswer(partition, answer);
     }
+    case LogMessageKind::kClock: {
+      PartitionClock clock;
+      if (!DecodeClockMessage(payload, &clock.at)) {
+        LogError("event log sequence " + std::to_string(seq) + ": unreadable clock message");
+        return true;
+      }
+      // Among the batch's events at its place: the re-check sees the partition as of here.
+      clock.partition = partition;
+      clock.apply_order = LogApplyOrder(seq, 0);
+      clock.before_event = batch_.events.size();
+      batch_.clocks.push_back(clock);
+      return true;
+    }
     case LogMessageKind::kEvents:
       break;
   }

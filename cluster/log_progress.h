@@ -4,8 +4,11 @@
 // applied every link already logged in the partitions it owns).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 namespace handoff {
 
@@ -21,6 +24,27 @@ struct LogProgress {
   std::atomic<uint64_t> rounds{0};
   // This node holds partition 0, so it logs the replicated router's ticks (one node at a time).
   std::atomic<bool> router_clock{false};
+
+  // The partitions this node holds a lease for (their clocks are this node's to log).
+  void Hold(uint32_t partition, bool held) {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    auto at = std::find(held_.begin(), held_.end(), partition);
+    if (held && at == held_.end()) {
+      held_.push_back(partition);
+    } else if (!held && at != held_.end()) {
+      held_.erase(at);
+    }
+  }
+  std::vector<uint32_t> held() const {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    std::vector<uint32_t> out = held_;
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  mutable std::mutex held_mu_;
+  std::vector<uint32_t> held_;  // under held_mu_
 };
 
 }  // namespace handoff

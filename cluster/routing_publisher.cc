@@ -78,18 +78,29 @@ void RoutingPublisher::Loop() {
   const auto tick_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(options_.tick_interval));
   auto next_tick = std::chrono::steady_clock::now() + tick_every;
+  const auto clock_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.partition_clock_interval));
+  auto next_clock = std::chrono::steady_clock::now() + clock_every;
   std::vector<RoutingInput> inputs;
   std::string payload;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, next_tick, [this] { return stopping_ || !queued_.empty(); });
+      const auto wake =
+          options_.partition_clock_interval > 0 ? std::min(next_tick, next_clock) : next_tick;
+      cv_.wait_until(lock, wake, [this] { return stopping_ || !queued_.empty(); });
       if (stopping_) {
         return;
       }
       while (!queued_.empty() && inputs.size() < kMaxInputsPerMessage) {
         inputs.push_back(std::move(queued_.front()));
         queued_.pop_front();
+      }
+    }
+    if (options_.partition_clock_interval > 0 && std::chrono::steady_clock::now() >= next_clock) {
+      next_clock = std::chrono::steady_clock::now() + clock_every;
+      if (!LogPartitionClocks()) {
+        return;
       }
     }
     const size_t taken = inputs.size();
@@ -108,16 +119,32 @@ void RoutingPublisher::Loop() {
     EncodeRoutingInputs(inputs, &payload);
     inputs.clear();
     const std::string msg_id = options_.node_id + "/" + boot_ + "/r" + std::to_string(++messages_);
-    if (!PublishUntilStored(msg_id, payload)) {
+    if (!PublishUntilStored(std::string(kRoutingSubject), msg_id, payload)) {
       return;
     }
     Stored(taken);
   }
 }
 
-bool RoutingPublisher::PublishUntilStored(const std::string& msg_id, const std::string& payload) {
+bool RoutingPublisher::LogPartitionClocks() {
+  if (!options_.held_partitions) {
+    return true;
+  }
+  std::string payload;
+  for (uint32_t p : options_.held_partitions()) {
+    EncodeClockMessage(options_.clock->Now(), &payload);
+    const std::string msg_id = options_.node_id + "/" + boot_ + "/c" + std::to_string(++clocks_);
+    if (!PublishUntilStored(PartitionSubject(p), msg_id, payload)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool RoutingPublisher::PublishUntilStored(const std::string& subject, const std::string& msg_id,
+                                          const std::string& payload) {
   return handoff::PublishUntilStored(
-      link_->js(), std::string(kRoutingSubject), msg_id, payload, "logging routing inputs", [this] {
+      link_->js(), subject, msg_id, payload, "logging routing inputs", [this] {
         std::unique_lock<std::mutex> lock(mu_);
         return !cv_.wait_for(lock, kRetryWait, [this] { return stopping_; });
       });

@@ -10,7 +10,8 @@
 // `stored` says the log has them, and logs them again after a restart.)
 //
 // It is also the router's clock: while `ticks` says so (this node holds partition 0's lease, so
-// one node at a time), it logs a tick every second.
+// one node at a time), it logs a tick every second. And each partition's: it logs the time in
+// the partitions this node holds, for their stage re-checks.
 //
 // Thread-safe: Append from any thread; one thread of its own publishes.
 #pragma once
@@ -49,6 +50,11 @@ struct RoutingPublisherOptions {
   double tick_interval = 1;
   // Borrowed; the ticks' time.
   const Clock* clock = nullptr;
+  // The partitions' clocks (docs/cluster.md, "A partition's clock"): every
+  // `partition_clock_interval` seconds (0: never), the time goes into the log of each partition
+  // `held_partitions` names (this node holds their leases). Called from the publisher's thread.
+  double partition_clock_interval = 0;
+  std::function<std::vector<uint32_t>()> held_partitions;
 };
 
 class RoutingPublisher final : public RoutingLog {
@@ -68,7 +74,10 @@ class RoutingPublisher final : public RoutingLog {
   // `count` more queued inputs are in the log: runs the `stored` of each Append now whole.
   void Stored(size_t count);
   // Publishes until stored or stopping; false when stopping first.
-  bool PublishUntilStored(const std::string& msg_id, const std::string& payload);
+  bool PublishUntilStored(const std::string& subject, const std::string& msg_id,
+                          const std::string& payload);
+  // The time into the log of every partition held; false when stopping first.
+  bool LogPartitionClocks();
 
   RoutingPublisherOptions options_;
   std::unique_ptr<NatsLink> link_;
@@ -84,6 +93,7 @@ class RoutingPublisher final : public RoutingLog {
   std::deque<Appended> appended_;
   bool stopping_ = false;  // under mu_
   uint64_t messages_ = 0;  // publisher thread
+  uint64_t clocks_ = 0;    // publisher thread
   std::thread thread_;
 };
 

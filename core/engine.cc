@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <rocksdb/perf_level.h>
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <random>
@@ -445,7 +446,12 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   uint64_t duplicates[kTransportCount] = {};
   const bool per_event_origin = !batch.origins.empty();
   assert(!per_event_origin || batch.origins.size() == batch.events.size());
+  size_t next_clock = 0;
   for (size_t i = 0; i < batch.events.size(); ++i) {
+    for (; next_clock < batch.clocks.size() && batch.clocks[next_clock].before_event <= i;
+         ++next_clock) {
+      RecheckPartition(batch.clocks[next_clock]);
+    }
     Event& event = batch.events[i];
     const EventOrigin origin =
         per_event_origin ? batch.origins[i] : EventOrigin{batch.transport, batch.received_at};
@@ -465,6 +471,9 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   }
   apply_order_ = 0;
   event_order_ = 0;
+  for (; next_clock < batch.clocks.size(); ++next_clock) {
+    RecheckPartition(batch.clocks[next_clock]);
+  }
   for (const auto& [key, value] : batch.log_positions) {
     batch_.PutMeta(key, value);
   }
@@ -1590,17 +1599,12 @@ void Engine::ReevaluateStages(std::function<void(uint64_t leads, uint64_t change
 
 void Engine::RunCron() {
   const EpochSeconds now = clock_->Now();
-  if (options_.stage_check_interval > 0 && now >= next_stage_check_) {
+  if (options_.stage_check_interval > 0 && now >= next_stage_check_ &&
+      !options_.stage_checks_from_log) {
     next_stage_check_ = now + options_.stage_check_interval;
     std::vector<LeadEntry*> staged(staged_.begin(), staged_.end());
     for (LeadEntry* entry : staged) {
-      StageChange change = scorer_->RecheckExit(&entry->state, now);
-      if (change.changed()) {
-        MarkDirty(*entry);
-        StageChanged(*entry, change, now, "");
-      } else if (change.to == 0) {
-        staged_.erase(entry);  // its stage vanished in a reload
-      }
+      RecheckStage(entry, now);
     }
   }
   if (!global_router()) {
@@ -1627,6 +1631,35 @@ void Engine::RunCron() {
   FinishCommitIfDone();
   if (!commit_in_flight_) {
     StartCommit();
+  }
+}
+
+void Engine::RecheckPartition(const PartitionClock& clock) {
+  if (options_.lead_partitions == 0) {
+    return;
+  }
+  std::vector<LeadEntry*> due;
+  for (LeadEntry* entry : staged_) {
+    if (options_.lead_partition(entry->state.id) == clock.partition) {
+      due.push_back(entry);
+    }
+  }
+  std::sort(due.begin(), due.end(),
+            [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
+  event_order_ = clock.apply_order;
+  for (LeadEntry* entry : due) {
+    RecheckStage(entry, clock.at);
+  }
+  event_order_ = 0;
+}
+
+void Engine::RecheckStage(LeadEntry* entry, EpochSeconds at) {
+  StageChange change = scorer_->RecheckExit(&entry->state, at);
+  if (change.changed()) {
+    MarkDirty(*entry);
+    StageChanged(*entry, change, at, "");
+  } else if (change.to == 0) {
+    staged_.erase(entry);  // its stage vanished in a reload
   }
 }
 

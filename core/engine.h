@@ -112,6 +112,10 @@ struct EngineOptions {
   RoutingLog* routing_log = nullptr;
   // This node's id, naming the sales answers it waits for in the routing log.
   std::string node_id;
+  // Cluster mode: the wall-clock re-checks come from the partitions' logs (IngestBatch::clocks,
+  // docs/cluster.md "A partition's clock"), not from this engine's own timer, so a partition
+  // applied again anywhere re-checks at the same places. Default: off (the timer).
+  bool stage_checks_from_log = false;
 };
 
 struct RulesInfo {
@@ -307,6 +311,11 @@ class Engine : public IngestSink,
   // Logs `input` for lead `lead_id` with the next commit: its time, and its number among the
   // inputs of the lead's partition when an event of the log is being applied.
   void LogRouting(RoutingInput input);
+  // Cluster mode: the stage exits due at `clock.at` for the leads of `clock.partition`, placed
+  // at the clock's place in the log. Leads in id order, so every node logs them alike.
+  void RecheckPartition(const PartitionClock& clock);
+  // The wall-clock re-check of one staged lead at `at`: one stage down while its exit holds.
+  void RecheckStage(LeadEntry* entry, EpochSeconds at);
   // At a seal: trims what the log has from the pending inputs, adds this commit's, stores them,
   // and logs this commit's once it is durable.
   void SealRoutingInputs();

@@ -121,6 +121,7 @@ class LeasesToApplier : public PartitionLeases::Listener {
       : applier_(applier), metrics_(metrics), progress_(progress) {}
   void Acquired(uint32_t partition) override {
     applier_->Own(partition);
+    progress_->Hold(partition, true);
     metrics_->AddClusterPartitions(1);
     if (partition == 0) {
       progress_->router_clock = true;
@@ -128,6 +129,7 @@ class LeasesToApplier : public PartitionLeases::Listener {
   }
   void Released(uint32_t partition) override {
     applier_->Disown(partition);
+    progress_->Hold(partition, false);
     metrics_->AddClusterPartitions(-1);
     if (partition == 0) {
       progress_->router_clock = false;
@@ -273,12 +275,15 @@ Status Daemon::Start() {
       routing_options.node_id = o.cluster_node_id;
       routing_options.clock = d.clock;
       routing_options.ticks = [progress = d.log_progress] { return progress->router_clock.load(); };
+      routing_options.partition_clock_interval = o.stage_check_interval;
+      routing_options.held_partitions = [progress = d.log_progress] { return progress->held(); };
       auto routing = RoutingPublisher::Open(std::move(routing_options));
       if (!routing.ok()) {
         return routing.status();
       }
       d.routing = std::move(routing.value());
       engine_options.routing_log = d.routing.get();
+      engine_options.stage_checks_from_log = true;
       engine_options.node_id = o.cluster_node_id;
     }
   }

@@ -36,6 +36,17 @@ struct EventOrigin {
 // holds at most 4,096 events).
 constexpr uint64_t LogApplyOrder(uint64_t seq, uint64_t index) { return seq << 12 | index; }
 
+// Cluster mode: a partition's clock, read from its log (docs/cluster.md, "A partition's clock").
+// The stage exits that time alone causes (SPEC 5.3) happen for the partition's leads at `at`,
+// at this place of the log, on whichever node applies it: a partition rebuilt elsewhere
+// re-checks at the same places and times.
+struct PartitionClock {
+  uint32_t partition = 0;
+  EpochSeconds at = 0;
+  uint64_t apply_order = 0;  // its place in the log (LogApplyOrder)
+  size_t before_event = 0;   // applied before the batch's event of this index (or after all)
+};
+
 // Validated events from one read of one connection (or one HTTP request), in the order sent.
 struct IngestBatch {
   Transport transport = Transport::kTcp;
@@ -50,6 +61,8 @@ struct IngestBatch {
   // Cluster mode: when not empty, one per event, in place of `transport` and `received_at` (the
   // log applier hands over events of many reads in one batch, which must commit as one).
   std::vector<EventOrigin> origins;
+  // Cluster mode: the partitions' clocks read among the events, in log order.
+  std::vector<PartitionClock> clocks;
 };
 
 class IngestSink {

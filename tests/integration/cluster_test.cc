@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
@@ -267,7 +268,9 @@ class ClusterTest : public ::testing::Test {
   void StartNode(const std::string& name, bool short_leases, std::unique_ptr<DaemonProcess>* out) {
     *out = std::make_unique<DaemonProcess>(DaemonOptions{});
     DaemonProcess& other = **out;
-    other.options().rules = ExampleRulesAlwaysOpen(other);
+    other.options().rules =
+        rules_yaml_.empty() ? ExampleRulesAlwaysOpen(other) : other.WriteRules(rules_yaml_);
+    other.options().stage_check_interval = node_.options().stage_check_interval;
     other.options().extra_args = {"--cluster", nats_.urls(), "--node-id", name};
     if (short_leases) {
       other.options().extra_args.insert(other.options().extra_args.end(), kShortLease.begin(),
@@ -284,6 +287,9 @@ class ClusterTest : public ::testing::Test {
   static inline const std::vector<std::string> kGlobalRouter = {"--cluster-global-router", "true"};
   // Nodes started from here on (node-a when StartSecondNode restarts it) share one router.
   bool global_router_ = false;
+  // Rules of the nodes StartNode starts (empty: the example rules, always open); they re-check
+  // stages as often as node-a.
+  std::string rules_yaml_;
 
   // The newest outbox seq of `d`, from /metrics (-1: unknown).
   static double OutboxHead(DaemonProcess& d) {
@@ -1100,6 +1106,77 @@ TEST_F(ClusterTest, TheGlobalRouterGivesEveryNodeTheSameRecords) {
   for (size_t i = 0; i < after_mine.size(); ++i) {
     EXPECT_EQ(after_mine[i].ToJson(), after_theirs[i].ToJson()) << i;
   }
+}
+
+// 50 points of heat that halve every second: a lead that asked for a demo leaves `mql` by time
+// alone; one that signed up stays.
+constexpr std::string_view kDecayRules =
+    "scores:\n"
+    "  heat: {kind: event, half_life: 1s}\n"
+    "  lifetime: {kind: event}\n"
+    "rules:\n"
+    "  - id: demo\n"
+    "    score: heat\n"
+    "    when: event == \"Demo Requested\"\n"
+    "    points: 50\n"
+    "  - id: ever\n"
+    "    score: lifetime\n"
+    "    when: event == \"Signed Up\"\n"
+    "    points: 50\n"
+    "stages:\n"
+    "  - name: mql\n"
+    "    enter: score.heat >= 40 || score.lifetime >= 40\n"
+    "    exit: score.heat < 20 && score.lifetime < 20\n";
+
+TEST_F(ClusterTest, AnExitByTimeAloneIsOneRecordOnEveryNodeAndNotTwoAfterATakeover) {
+  global_router_ = true;
+  rules_yaml_ = std::string(kDecayRules);
+  node_.options().rules = node_.WriteRules(kDecayRules);
+  node_.options().stage_check_interval = "1s";
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  char ts[64];
+  std::snprintf(ts, sizeof(ts), "%.3f", now);
+  Share share;
+  share.lines = {std::string(R"({"type":"track","userId":"cooling","event":"Demo Requested",)") +
+                     R"("messageId":"cool-1","timestamp":)" + ts + "}",
+                 std::string(R"({"type":"track","userId":"steady","event":"Signed Up",)") +
+                     R"("messageId":"steady-1","timestamp":)" + ts + "}"};
+  SendAll(other.ingest_port(), {share});
+  // Two promotions and one demotion, whichever node holds the leads' partitions: the holder of
+  // `cooling`'s partition logs the time in it, and the exit is placed there.
+  ASSERT_TRUE(WaitUntil([&] { return OutboxHead(node_) == 3 && OutboxHead(other) == 3; }, 60, 0.1))
+      << OutboxHead(node_) << " and " << OutboxHead(other);
+  const std::vector<Value> mine = AllRecords(node_, 3);
+  const std::vector<Value> theirs = AllRecords(other, 3);
+  ASSERT_EQ(mine.size(), 3u);
+  ASSERT_EQ(theirs.size(), 3u);
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_EQ(mine[i].ToJson(), theirs[i].ToJson()) << i;
+  }
+  const Value& demoted = mine[2];
+  EXPECT_EQ(JsonString(demoted, "lead"), "cooling") << demoted.ToJson();
+  EXPECT_EQ(JsonString(demoted, "from"), "mql");
+  EXPECT_EQ(JsonString(demoted, "to"), "new");
+  EXPECT_EQ(demoted.Find("trigger"), nullptr);
+  EXPECT_EQ(JsonString(HttpClient(node_.http_port()).Get("/v1/leads/cooling").Json(), "stage"),
+            "new");
+  EXPECT_EQ(JsonString(HttpClient(other.http_port()).Get("/v1/leads/steady").Json(), "stage"),
+            "mql");
+
+  // node-b dies (-9): node-a takes its partitions over and applies them again from the log,
+  // clocks included. The exit it re-checks there is the one the router took: no record more.
+  ASSERT_OK(other.Kill9());
+  ASSERT_TRUE(WaitUntil([&] { return Partitions(node_) == 16; }, 60, 0.1)) << Partitions(node_);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // clocks of the partitions taken over
+  EXPECT_EQ(OutboxHead(node_), 3);
+  EXPECT_EQ(JsonString(HttpClient(node_.http_port()).Get("/v1/leads/cooling").Json(), "stage"),
+            "new");
+  EXPECT_EQ(JsonString(HttpClient(node_.http_port()).Get("/v1/leads/steady").Json(), "stage"),
+            "mql");
 }
 
 }  // namespace
