@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <set>
 #include <string>
+
+#include "cluster/hand_over.h"
 
 namespace handoff {
 namespace {
@@ -119,6 +122,25 @@ TEST(EventLogTest, BadBytesAreRefusedWholeNotCrashed) {
   EXPECT_TRUE(origins.empty());
   EXPECT_TRUE(DecodeLogMessage(bytes, &events, &origins));
   EXPECT_EQ(events.size(), 2u);
+}
+
+TEST(EventLogTest, AClockMessageCarriesItsTimeAndIsNoEvent) {
+  std::string bytes;
+  EncodeClockMessage(1700000000.25, &bytes);
+  EXPECT_EQ(KindOfLogMessage(bytes), LogMessageKind::kClock);
+  EpochSeconds at = 0;
+  ASSERT_TRUE(DecodeClockMessage(bytes, &at));
+  EXPECT_EQ(at, 1700000000.25);
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  EXPECT_FALSE(DecodeLogMessage(bytes, &events, &origins));
+
+  EXPECT_FALSE(DecodeClockMessage(bytes.substr(0, 5), &at));
+  EXPECT_FALSE(DecodeClockMessage(bytes + "x", &at));
+  EncodeClockMessage(std::numeric_limits<double>::quiet_NaN(), &bytes);
+  EXPECT_FALSE(DecodeClockMessage(bytes, &at));
+  EncodeClockMessage(std::numeric_limits<double>::infinity(), &bytes);
+  EXPECT_FALSE(DecodeClockMessage(bytes, &at));
 }
 
 }  // namespace
