@@ -49,15 +49,33 @@ Status RunAndCommit(Engine* engine, std::function<Status(Engine*)> change) {
 }
 
 // The rules value: "<reload|apply>\n<sha256 of the file>\n<the file>".
-Status ApplyRules(Engine* engine, std::string_view value) {
+struct RulesChange {
+  std::string_view kind;
+  std::string_view sha;
+  std::string_view yaml;
+};
+
+// False when `value` is no rules value.
+bool ParseRulesValue(std::string_view value, RulesChange* change) {
   const size_t kind_end = value.find('\n');
   const size_t sha_end =
       kind_end == std::string_view::npos ? kind_end : value.find('\n', kind_end + 1);
   if (sha_end == std::string_view::npos) {
+    return false;
+  }
+  change->kind = value.substr(0, kind_end);
+  change->sha = value.substr(kind_end + 1, sha_end - kind_end - 1);
+  change->yaml = value.substr(sha_end + 1);
+  return true;
+}
+
+Status ApplyRules(Engine* engine, std::string_view value) {
+  RulesChange change;
+  if (!ParseRulesValue(value, &change)) {
     return Status::InvalidArgument("unreadable rules value");
   }
-  const std::string_view kind = value.substr(0, kind_end);
-  const std::string_view sha = value.substr(kind_end + 1, sha_end - kind_end - 1);
+  const std::string_view kind = change.kind;
+  const std::string_view sha = change.sha;
   if (kind != kReload && kind != kApply) {
     return Status::InvalidArgument("unknown rules change " + std::string(kind));
   }
@@ -66,7 +84,7 @@ Status ApplyRules(Engine* engine, std::string_view value) {
   }
   auto loaded = std::make_shared<std::promise<ReloadOutcome>>();
   std::future<ReloadOutcome> load_answer = loaded->get_future();
-  engine->ReplaceRules(std::string(value.substr(sha_end + 1)),
+  engine->ReplaceRules(std::string(change.yaml),
                        [loaded](const ReloadOutcome& outcome) { loaded->set_value(outcome); });
   std::optional<ReloadOutcome> outcome = Await(&load_answer);
   if (!outcome.has_value()) {
@@ -91,6 +109,20 @@ Status ApplyRules(Engine* engine, std::string_view value) {
   return Status::Ok();
 }
 
+// The rules value into the routing log (kRules), at once: no answer is waited for.
+void LogRulesForTheRouter(Engine* engine, std::string_view value, uint64_t revision) {
+  RulesChange change;
+  if (!ParseRulesValue(value, &change)) {
+    return;  // ApplyRules said so
+  }
+  RoutingInput input;
+  input.kind = RoutingInputKind::kRules;
+  input.rules_sha256 = std::string(change.sha);
+  input.rules_revision = revision;
+  input.rules_yaml = std::string(change.yaml);
+  engine->SubmitRoutingChange(std::move(input), nullptr);
+}
+
 }  // namespace
 
 std::string RulesValue(std::string_view yaml, bool reevaluate) {
@@ -112,7 +144,8 @@ std::string AccountOwnerKey(std::string_view domain) {
   return std::string(kAccountPrefix) + HexEncode(AsciiLowerCopy(domain));
 }
 
-Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value) {
+Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value,
+                        uint64_t revision) {
   if (engine->global_router() && (key.substr(0, kRepPrefix.size()) == kRepPrefix ||
                                   key.substr(0, kAccountPrefix.size()) == kAccountPrefix)) {
     // The cluster's one router takes these from the routing log, at one place for every node
@@ -140,7 +173,13 @@ Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view v
     });
   }
   if (key == kRulesKey) {
-    return ApplyRules(engine, value);
+    Status st = ApplyRules(engine, value);
+    if (engine->global_router()) {
+      // Whether or not they load here: they are the cluster's rules, and the routers load them
+      // from the log themselves.
+      LogRulesForTheRouter(engine, value, revision);
+    }
+    return st;
   }
   return Status::InvalidArgument("unknown admin key " + std::string(key));
 }

@@ -31,6 +31,12 @@ std::string RulesValue(std::string_view yaml, bool reevaluate);
 // cannot take (they do not load here, or its rules path is a directory), Unavailable when the
 // engine does not answer within a minute. Blocks: call it from the replica's thread, never the
 // engine's or an io thread. Thread-safe.
-Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value);
+//
+// With the cluster's one router (Engine::global_router), the rules, stored at the bucket's
+// `revision`, also go into the routing log, where every node's router takes them at one place
+// (docs/cluster.md, "The router and the outbox"); every node logs them, the routers take the
+// first of each revision.
+Status ApplyAdminChange(Engine* engine, std::string_view key, std::string_view value,
+                        uint64_t revision);
 
 }  // namespace handoff

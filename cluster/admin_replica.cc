@@ -188,7 +188,7 @@ bool AdminReplica::ApplyNext(int64_t wait_ms) {
     const std::string_view key(kvEntry_Key(entry));
     const std::string_view value(static_cast<const char*>(kvEntry_Value(entry)),
                                  static_cast<size_t>(kvEntry_ValueLen(entry)));
-    applied = options_.apply(key, value);
+    applied = options_.apply(key, value, revision);
     if (!applied.ok()) {
       LogWarning("admin state " + std::string(key) +
                  " not applied on this node: " + applied.ToString());

@@ -40,9 +40,10 @@ struct AdminReplicaOptions {
   std::string node_id;
   // Copies of the bucket. Default: 3.
   int replicas = 3;
-  // Applies one value on this node and returns once it holds (durably); an error is logged and
-  // the value skipped on this node. Runs on the replica's thread, in revision order.
-  std::function<Status(std::string_view key, std::string_view value)> apply;
+  // Applies one value (stored at the bucket's `revision`) on this node and returns once it holds
+  // (durably); an error is logged and the value skipped on this node. Runs on the replica's
+  // thread, in revision order.
+  std::function<Status(std::string_view key, std::string_view value, uint64_t revision)> apply;
 };
 
 class AdminReplica final : public AdminSink {

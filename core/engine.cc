@@ -1125,28 +1125,29 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
 
 uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
   record->at = clock_->Now();
-  return AppendRecord(record, lead, scores_at);
+  return AppendRecord(record, lead, scores_at, *scorer_);
 }
 
-uint64_t Engine::AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
-  scorer_->ReadScores(lead, scores_at, &score_scratch_);
+uint64_t Engine::AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds scores_at,
+                              const Scorer& scorer) {
+  scorer.ReadScores(lead, scores_at, &score_scratch_);
   record->lead = lead->id;
   record->stage = lead->stage;
-  record->score_defs = &scorer_->rules().scores;
+  record->score_defs = &scorer.rules().scores;
   record->scores = score_scratch_.data();
   record->traits = &lead->traits;
   const uint64_t seq = outbox_.Append(record, &batch_);
-  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at), &batch_);
+  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at, scorer), &batch_);
   return seq;
 }
 
 FunnelContext Engine::FunnelContextFor(const OutboxRecord& record, Lead* lead,
-                                       EpochSeconds scores_at) {
+                                       EpochSeconds scores_at, const Scorer& scorer) {
   FunnelContext context;
   if (lead->owner.has_value() && !lead->owner->closed) {
     context.owner_team = lead->owner->team;
   }
-  const RuleSet& rules = scorer_->rules();
+  const RuleSet& rules = scorer.rules();
   switch (record.kind) {
     case OutboxKind::kStage: {
       if (!rules.routing.enabled) {
@@ -1174,7 +1175,7 @@ FunnelContext Engine::FunnelContextFor(const OutboxRecord& record, Lead* lead,
     case OutboxKind::kRouted:
     case OutboxKind::kClosed: {
       // The rules that award the lead points now (SPEC 12: by the time it was routed).
-      scorer_->Breakdown(lead, scores_at, &breakdown_scratch_, &score_scratch_);
+      scorer.Breakdown(lead, scores_at, &breakdown_scratch_, &score_scratch_);
       funnel_rules_scratch_.clear();
       for (size_t s = 0; s < breakdown_scratch_.size(); ++s) {
         for (const ScorePart& part : breakdown_scratch_[s]) {
@@ -1677,8 +1678,8 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
   }
   scorer_ = std::make_shared<const Scorer>(std::move(rules));
   router_->SetRules(scorer_.get());
-  if (replica_ != nullptr) {
-    replica_->SetRules(scorer_.get());
+  if (replica_ != nullptr && replica_scorer_ == nullptr) {
+    replica_->SetRules(scorer_.get());  // until the routing log gives the router rules
   }
   batch_.PutMeta(kMetaRulesVersion, std::to_string(version));
   batch_.PutMeta(kMetaRulesSha, scorer_->rules().sha256);
@@ -1771,9 +1772,11 @@ void Engine::LogRouting(RoutingInput input) {
 
 void Engine::SubmitRoutingChange(RoutingInput input, std::function<void()> done) {
   RunOnEngine([this, input = std::move(input), done = std::move(done)]() mutable {
-    input.asked_by = options_.node_id;
-    input.request = ++next_request_;
-    asked_.emplace(input.request, [done = std::move(done)](const ReplicaOutcome&) { done(); });
+    if (done) {
+      input.asked_by = options_.node_id;
+      input.request = ++next_request_;
+      asked_.emplace(input.request, [done = std::move(done)](const ReplicaOutcome&) { done(); });
+    }
     LogRouting(std::move(input));
   });
 }
@@ -1848,7 +1851,7 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
   replaying_routing_ = batch.replay;
   for (const RoutingInput& input : batch.inputs) {
     if (input.kind == RoutingInputKind::kRules) {
-      continue;  // rules follow this node's (docs/cluster.md): not a place in the log yet
+      TakeRouterRules(input);
     }
     ReplicaOutcome outcome = replica_->Apply(input);
     if (!outcome.applied || batch.replay) {
@@ -1881,6 +1884,24 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
   completions_.push_back(Completion{std::move(batch.done), std::chrono::steady_clock::now(), 0});
 }
 
+void Engine::TakeRouterRules(const RoutingInput& input) {
+  if (input.rules_revision <= replica_rules_revision_) {
+    return;  // logged by every node: the first of a revision counts, an older one logged late not
+  }
+  LoadResult loaded = LoadRulesFromString(input.rules_yaml, "cluster rules");
+  if (!loaded.ok()) {
+    // Every node fails alike (the same bytes), so the routers stay one; said once per node.
+    LogError("routing: the cluster's rules of revision " + std::to_string(input.rules_revision) +
+             " do not load here; the router keeps its rules" +
+             (loaded.errors.empty() ? std::string() : ": " + loaded.errors[0].message));
+    replica_rules_revision_ = input.rules_revision;
+    return;
+  }
+  replica_rules_revision_ = input.rules_revision;
+  replica_scorer_ = std::make_shared<const Scorer>(std::move(loaded.rules));
+  replica_->SetRules(replica_scorer_.get());
+}
+
 uint64_t Engine::PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
   if (replaying_routing_) {
     // In the outbox already: only its number matters to the router (by_seq_).
@@ -1888,7 +1909,7 @@ uint64_t Engine::PublishReplicated(OutboxRecord* record, Lead* lead, EpochSecond
     return record->seq;
   }
   // Stamped by the router already.
-  replayed_seq_ = AppendRecord(record, lead, scores_at);
+  replayed_seq_ = AppendRecord(record, lead, scores_at, *replica_->scorer());
   return replayed_seq_;
 }
 

@@ -176,8 +176,9 @@ class Engine : public IngestSink,
   Outbox& outbox() { return outbox_; }
 
   // Cluster mode's router (EngineOptions::routing_log): logs an admin change (kRepAvailability,
-  // kAccountOwner) for every node's router, at one place of the routing log; `done` runs on the
-  // engine thread once this node's router has applied it and committed. Any thread.
+  // kAccountOwner, kRules) for every node's router, at one place of the routing log; `done`, when
+  // set, runs on the engine thread once this node's router has applied it and committed. Any
+  // thread.
   void SubmitRoutingChange(RoutingInput input, std::function<void()> done);
   // Applies a sales tool's answer on the engine thread; `done` runs there after the commit that
   // holds its effects.
@@ -324,11 +325,16 @@ class Engine : public IngestSink,
   // At start: the inputs a crash left unlogged are logged again.
   [[nodiscard]] Status RestorePendingRouting();
   void ApplyRouting(RoutingBatch& batch);
+  // A kRules input: the router's rules from here on, unless it has a newer revision already.
+  void TakeRouterRules(const RoutingInput& input);
   // The replica's records: into the outbox, stamped by the router; counted only on a replay.
   uint64_t PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
   // Appends `record` (its `at` set) to the outbox and the funnel with the lead's scores read at
   // `scores_at`, its traits and stage; returns its seq.
-  uint64_t AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
+  // Appends `record` to the outbox and the funnel, with `lead`'s scores as `scorer` reads them
+  // (the rules of whoever decided the record: the engine's, or the cluster router's).
+  uint64_t AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds scores_at,
+                        const Scorer& scorer);
   class ReplicaSink final : public RecordSink {
    public:
     explicit ReplicaSink(Engine* engine) : engine_(engine) {}
@@ -418,7 +424,8 @@ class Engine : public IngestSink,
   // One lead more (+1) or less (-1) under `id`: the lead count and its partition's.
   void CountLead(std::string_view id, int delta);
   // The FunnelContext of a record about to be published for `lead`.
-  FunnelContext FunnelContextFor(const OutboxRecord& record, Lead* lead, EpochSeconds scores_at);
+  FunnelContext FunnelContextFor(const OutboxRecord& record, Lead* lead, EpochSeconds scores_at,
+                                 const Scorer& scorer);
   // Hands the funnel's all-time figures to the metrics when they changed (at most every 0.1 s
   // unless `now_please`).
   void RenderFunnelMetrics(bool now_please);
@@ -478,6 +485,10 @@ class Engine : public IngestSink,
   // Cluster mode's router (EngineOptions::routing_log): its records feed the outbox.
   ReplicaSink replica_sink_{this};
   std::unique_ptr<RouterReplica> replica_;
+  // The router's rules once the routing log gave it some (kRules), and their bucket revision;
+  // until then (0) it routes under the engine's.
+  std::shared_ptr<const Scorer> replica_scorer_;
+  uint64_t replica_rules_revision_ = 0;
   std::vector<RoutingInput> routing_out_;  // logged with the next commit
   // Inputs committed and not yet in the log, oldest first: stored as meta "routing.pending" so a
   // crash loses none (logged again at start). The log has the first routing_stored_ - trimmed.

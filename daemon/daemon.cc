@@ -369,8 +369,9 @@ Status Daemon::Start() {
     AdminReplicaOptions admin_options;
     admin_options.urls = o.cluster_urls;
     admin_options.node_id = o.cluster_node_id;
-    admin_options.apply = [engine = d.engine.get()](std::string_view key, std::string_view value) {
-      return ApplyAdminChange(engine, key, value);
+    admin_options.apply = [engine = d.engine.get()](std::string_view key, std::string_view value,
+                                                    uint64_t revision) {
+      return ApplyAdminChange(engine, key, value, revision);
     };
     auto admin = AdminReplica::Open(std::move(admin_options));
     if (!admin.ok()) {

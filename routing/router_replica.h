@@ -68,6 +68,8 @@ class RouterReplica : private RouterHost {
   const Lead* Find(std::string_view id) const;
   // The router's clock: the latest time of an input applied.
   EpochSeconds Now() const { return clock_.Now(); }
+  // The rules in force (SetRules).
+  const Scorer* scorer() const { return scorer_; }
   // The router itself, for reads (reps, account owners).
   Router& router() { return router_; }
 

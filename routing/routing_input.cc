@@ -133,6 +133,8 @@ void RoutingInput::Encode(std::string* out) const {
       break;
     case RoutingInputKind::kRules:
       PutString(rules_sha256, out);
+      PutVarint(rules_revision, out);
+      PutString(rules_yaml, out);
       break;
     case RoutingInputKind::kTick:
       break;
@@ -180,7 +182,8 @@ bool RoutingInput::Decode(std::string_view in) {
            GetString(&in, &rep);
       break;
     case RoutingInputKind::kRules:
-      ok = GetString(&in, &rules_sha256);
+      ok = GetString(&in, &rules_sha256) && GetVarint(&in, &rules_revision) &&
+           GetString(&in, &rules_yaml);
       break;
     case RoutingInputKind::kTick:
       ok = true;

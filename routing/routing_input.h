@@ -38,7 +38,9 @@ enum class RoutingInputKind : uint8_t {
   // An account owner (`domain` -> `rep`), set through the admin API on node `asked_by` as its
   // request `request`.
   kAccountOwner = 6,
-  // The rules in force from here on (`rules_sha256`).
+  // The rules in force from here on: the rule file `rules_yaml` (sha256 `rules_sha256`), the
+  // cluster's rules as of revision `rules_revision` of the admin bucket (an older revision
+  // logged late changes nothing).
   kRules = 7,
   // Only the time: the router's clock moves to `at` (SLA deadlines, new days, working hours).
   kTick = 8,
@@ -90,6 +92,8 @@ struct RoutingInput {
 
   // kRules.
   std::string rules_sha256;
+  uint64_t rules_revision = 0;
+  std::string rules_yaml;
 
   void Encode(std::string* out) const;
   [[nodiscard]] bool Decode(std::string_view in);

@@ -54,7 +54,7 @@ class AdminReplicaTest : public ::testing::Test {
     AdminReplicaOptions options;
     options.urls = nats_.url_list();
     options.node_id = id;
-    options.apply = [state](std::string_view key, std::string_view value) {
+    options.apply = [state](std::string_view key, std::string_view value, uint64_t) {
       return state->Apply(key, value);
     };
     auto replica = AdminReplica::Open(std::move(options));

@@ -15,6 +15,7 @@
 #include "base/json_parser.h"
 #include "core/engine.h"
 #include "outbox/stored_record.h"
+#include "rules/sha256.h"
 #include "tests/core/memory_store.h"
 #include "tests/testutil.h"
 
@@ -640,6 +641,38 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
   // Both show kim's owner as the router gave it.
   EXPECT_NE(a.LeadJson("kim").find("\"owner\":{\"rep\":\"bo\""), std::string::npos)
       << a.LeadJson("kim");
+}
+
+// The router's rules are the routing log's (kRules), not the node's file: two nodes whose files
+// differ route alike once the log gives them rules, and a revision logged late changes nothing.
+TEST(IdentityMergeOwnerTest, TheRoutersRulesAreTheLogsNotTheNodesFile) {
+  TempDir dir;
+  std::string other_rules = kRoutedRules;
+  other_rules.replace(other_rules.find("[{id: ann}, {id: bo}]"), 21, "[{id: cy}]");
+  ListRoutingLog log;
+  Daemonless a(dir.WriteFile("a.yaml", kRoutedRules), &log, "node-a");
+  Daemonless b(dir.WriteFile("b.yaml", other_rules), &log, "node-b");
+  // What every node's admin watcher logs for the bucket's rules, revision 7.
+  RoutingInput rules;
+  rules.kind = RoutingInputKind::kRules;
+  rules.rules_revision = 7;
+  rules.rules_yaml = kRoutedRules;
+  RoutingInput late = rules;
+  late.rules_revision = 6;
+  late.rules_yaml = other_rules;
+  a.SendInOrder({{Track("", "anon-9", "Demo Requested", kStart), 1}});
+  a.SendInOrder({{Track("kim", "", "Demo Requested", kStart + 1), 2}});
+  a.SendInOrder({{Identify("kim", "anon-9", "VP", kStart + 2), 3}});
+  a.OnEngine([] { return true; });
+  std::vector<RoutingInput> inputs = log.Take();
+  ASSERT_EQ(inputs.size(), 3u);
+  inputs.insert(inputs.begin(), {rules, late});
+  for (Daemonless* node : {&a, &b}) {
+    node->Route(inputs);
+    EXPECT_EQ(RecordLines(node->engine()), kBothOwnedRecords);
+  }
+  // node-b's engine keeps its own file for scoring; only the router follows the log.
+  EXPECT_EQ(b.engine().rules_info().sha256, Sha256Hex(other_rules));
 }
 
 // A replay of the routing log at start (inputs the outbox has already) writes no position: a

@@ -94,6 +94,8 @@ RoutingInput Sample(RoutingInputKind kind) {
       break;
     case RoutingInputKind::kRules:
       input.rules_sha256 = std::string(64, 'a');
+      input.rules_revision = 12;
+      input.rules_yaml = "scores:\n  fit: {kind: profile}\n";
       break;
     case RoutingInputKind::kTick:
       break;
@@ -178,6 +180,8 @@ TEST(RoutingInputTest, EveryKindDecodesToWhatWasEncoded) {
         break;
       case RoutingInputKind::kRules:
         EXPECT_EQ(back.rules_sha256, input.rules_sha256);
+        EXPECT_EQ(back.rules_revision, 12u);
+        EXPECT_EQ(back.rules_yaml, input.rules_yaml);
         break;
       case RoutingInputKind::kTick:
         break;
