@@ -117,28 +117,30 @@ void GetFunnel(ApiContext& api, const HttpRequest& request, const PathParams&,
   auto merge = [window](const std::vector<std::string>& parts, const HttpRespond& respond) {
     MergeFunnelParts(window, parts, respond);
   };
-  const bool part_only = request.HasHeader(kForwardedHeader) ||
-                         GatherFromOtherNodes(api, request, "the funnel", &respond, merge);
-  engine->RunOnEngine([engine, locator, window, part_only, merge, respond = std::move(respond)] {
-    FunnelStageCounts stages;
-    FunnelTotals totals;
-    const auto held = [locator](uint32_t p) { return locator->HoldsPartition(p); };
-    if (Status st = engine->FunnelPart(window, held, &stages, &totals); !st.ok()) {
-      respond(JsonErrorResponse(500, "internal", st.ToString()));
-      return;
-    }
-    if (part_only && engine->global_router()) {
-      // Every node holds every record (docs/cluster.md): the asking node's totals are the
-      // cluster's, and only the leads per stage add up.
-      totals = FunnelTotals();
-    }
-    std::string part = FunnelPartJson(stages, totals);
-    if (part_only) {
-      respond(JsonResponse(200, std::move(part)));
-    } else {
-      merge({std::move(part)}, respond);
-    }
-  });
+  const bool forwarded = request.HasHeader(kForwardedHeader);
+  const bool part_only =
+      forwarded || GatherFromOtherNodes(api, request, "the funnel", &respond, merge);
+  engine->RunOnEngine(
+      [engine, locator, window, forwarded, part_only, merge, respond = std::move(respond)] {
+        FunnelStageCounts stages;
+        FunnelTotals totals;
+        const auto held = [locator](uint32_t p) { return locator->HoldsPartition(p); };
+        if (Status st = engine->FunnelPart(window, held, &stages, &totals); !st.ok()) {
+          respond(JsonErrorResponse(500, "internal", st.ToString()));
+          return;
+        }
+        if (forwarded && engine->global_router()) {
+          // Every node holds every record (docs/cluster.md): the asking node's totals are the
+          // cluster's, and only the leads per stage add up.
+          totals = FunnelTotals();
+        }
+        std::string part = FunnelPartJson(stages, totals);
+        if (part_only) {
+          respond(JsonResponse(200, std::move(part)));
+        } else {
+          merge({std::move(part)}, respond);
+        }
+      });
 }
 
 }  // namespace handoff

@@ -132,19 +132,22 @@ void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::strin
   EncodeEvent(event, out);
 }
 
-void EncodeClockMessage(EpochSeconds at, std::string* out) {
+void EncodeClockMessage(EpochSeconds at, bool reevaluate, std::string* out) {
   out->clear();
   out->push_back(static_cast<char>(kClockMessageVersion));
+  out->push_back(static_cast<char>(reevaluate ? 1 : 0));
   char t[sizeof(double)];
   std::memcpy(t, &at, sizeof t);
   out->append(t, sizeof t);
 }
 
-bool DecodeClockMessage(std::string_view in, EpochSeconds* at) {
-  if (in.size() != 1 + sizeof(double) || static_cast<uint8_t>(in[0]) != kClockMessageVersion) {
+bool DecodeClockMessage(std::string_view in, EpochSeconds* at, bool* reevaluate) {
+  if (in.size() != 2 + sizeof(double) || static_cast<uint8_t>(in[0]) != kClockMessageVersion ||
+      static_cast<uint8_t>(in[1]) > 1) {
     return false;
   }
-  std::memcpy(at, in.data() + 1, sizeof(double));
+  *reevaluate = in[1] == 1;
+  std::memcpy(at, in.data() + 2, sizeof(double));
   return std::isfinite(*at);
 }
 

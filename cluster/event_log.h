@@ -70,11 +70,12 @@ void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::strin
 
 // A partition's clock (docs/cluster.md, "A partition's clock"): the node holding the partition's
 // lease logs the time in it every stage-check interval, and whoever applies the partition
-// re-checks its leads' stage exits at that time and place. Bytes: a version byte (3), the time
-// (a double, 8 bytes).
+// re-checks its leads' stage exits at that time and place; `reevaluate`: runs every lead's stage
+// machine instead (new rules applied with POST /v1/rules/apply). Bytes: a version byte (3), a
+// flags byte (1: reevaluate), the time (a double, 8 bytes).
 inline constexpr uint8_t kClockMessageVersion = 3;
-void EncodeClockMessage(EpochSeconds at, std::string* out);
+void EncodeClockMessage(EpochSeconds at, bool reevaluate, std::string* out);
 // False on anything EncodeClockMessage did not make (a non-finite time included).
-[[nodiscard]] bool DecodeClockMessage(std::string_view in, EpochSeconds* at);
+[[nodiscard]] bool DecodeClockMessage(std::string_view in, EpochSeconds* at, bool* reevaluate);
 
 }  // namespace handoff

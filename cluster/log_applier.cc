@@ -355,7 +355,7 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
     }
     case LogMessageKind::kClock: {
       PartitionClock clock;
-      if (!DecodeClockMessage(payload, &clock.at)) {
+      if (!DecodeClockMessage(payload, &clock.at, &clock.reevaluate)) {
         LogError("event log sequence " + std::to_string(seq) + ": unreadable clock message");
         return true;
       }

@@ -84,14 +84,17 @@ void RoutingPublisher::Loop() {
   std::vector<RoutingInput> inputs;
   std::string payload;
   for (;;) {
+    bool reevaluate = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       const auto wake =
           options_.partition_clock_interval > 0 ? std::min(next_tick, next_clock) : next_tick;
-      cv_.wait_until(lock, wake, [this] { return stopping_ || !queued_.empty(); });
+      cv_.wait_until(lock, wake, [this] { return stopping_ || !queued_.empty() || reevaluate_; });
       if (stopping_) {
         return;
       }
+      reevaluate = reevaluate_;
+      reevaluate_ = false;
       while (!queued_.empty() && inputs.size() < kMaxInputsPerMessage) {
         inputs.push_back(std::move(queued_.front()));
         queued_.pop_front();
@@ -99,9 +102,12 @@ void RoutingPublisher::Loop() {
     }
     if (options_.partition_clock_interval > 0 && std::chrono::steady_clock::now() >= next_clock) {
       next_clock = std::chrono::steady_clock::now() + clock_every;
-      if (!LogPartitionClocks()) {
+      if (!LogPartitionClocks(/*reevaluate=*/false)) {
         return;
       }
+    }
+    if (reevaluate && !LogPartitionClocks(/*reevaluate=*/true)) {
+      return;
     }
     const size_t taken = inputs.size();
     if (std::chrono::steady_clock::now() >= next_tick) {
@@ -126,13 +132,21 @@ void RoutingPublisher::Loop() {
   }
 }
 
-bool RoutingPublisher::LogPartitionClocks() {
+void RoutingPublisher::LogReevaluation() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reevaluate_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool RoutingPublisher::LogPartitionClocks(bool reevaluate) {
   if (!options_.held_partitions) {
     return true;
   }
   std::string payload;
   for (uint32_t p : options_.held_partitions()) {
-    EncodeClockMessage(options_.clock->Now(), &payload);
+    EncodeClockMessage(options_.clock->Now(), reevaluate, &payload);
     const std::string msg_id = options_.node_id + "/" + boot_ + "/c" + std::to_string(++clocks_);
     if (!PublishUntilStored(PartitionSubject(p), msg_id, payload)) {
       return false;

@@ -65,6 +65,9 @@ class RoutingPublisher final : public RoutingLog {
   RoutingPublisher& operator=(const RoutingPublisher&) = delete;
 
   void Append(std::vector<RoutingInput> inputs, std::function<void()> stored) override;
+  // Logs a re-evaluation of every lead's stage (PartitionClock::reevaluate) in each partition
+  // `held_partitions` names, soon, on the publisher's thread. Any thread.
+  void LogReevaluation();
 
   static constexpr size_t kMaxInputsPerMessage = 512;
 
@@ -77,7 +80,7 @@ class RoutingPublisher final : public RoutingLog {
   bool PublishUntilStored(const std::string& subject, const std::string& msg_id,
                           const std::string& payload);
   // The time into the log of every partition held; false when stopping first.
-  bool LogPartitionClocks();
+  bool LogPartitionClocks(bool reevaluate);
 
   RoutingPublisherOptions options_;
   std::unique_ptr<NatsLink> link_;
@@ -91,9 +94,10 @@ class RoutingPublisher final : public RoutingLog {
     std::function<void()> stored;
   };
   std::deque<Appended> appended_;
-  bool stopping_ = false;  // under mu_
-  uint64_t messages_ = 0;  // publisher thread
-  uint64_t clocks_ = 0;    // publisher thread
+  bool stopping_ = false;    // under mu_
+  bool reevaluate_ = false;  // under mu_: LogReevaluation asked
+  uint64_t messages_ = 0;    // publisher thread
+  uint64_t clocks_ = 0;      // publisher thread
   std::thread thread_;
 };
 

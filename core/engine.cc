@@ -1548,6 +1548,11 @@ std::unique_ptr<StoreSnapshot> Engine::SnapshotStore() {
 }
 
 void Engine::ReevaluateStages(std::function<void(uint64_t leads, uint64_t changed)> done) {
+  if (options_.stage_checks_from_log && options_.log_reevaluation) {
+    options_.log_reevaluation();
+    done(lead_count_, 0);
+    return;
+  }
   // Slices of leads in id order; each slice is one engine task, queued behind what came in
   // meanwhile, so ingest is never held for more than a slice.
   constexpr size_t kSlice = 512;
@@ -1639,17 +1644,55 @@ void Engine::RecheckPartition(const PartitionClock& clock) {
   if (options_.lead_partitions == 0) {
     return;
   }
-  std::vector<LeadEntry*> due;
-  for (LeadEntry* entry : staged_) {
-    if (options_.lead_partition(entry->state.id) == clock.partition) {
-      due.push_back(entry);
-    }
-  }
-  std::sort(due.begin(), due.end(),
-            [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
+  const auto in_partition = [&](std::string_view id) {
+    return options_.lead_partition(id) == clock.partition;
+  };
   event_order_ = clock.apply_order;
-  for (LeadEntry* entry : due) {
-    RecheckStage(entry, clock.at);
+  if (clock.reevaluate) {
+    // Every lead of the partition: the stored ones (as of the last commit) and those changed
+    // since. Ids first: loading leads may evict others.
+    std::vector<std::string> ids;
+    WaitCommit();
+    Status st = store_->ScanLeads("", [&](std::string_view id, std::string_view) {
+      if (in_partition(id)) {
+        ids.emplace_back(id);
+      }
+      return true;
+    });
+    if (!st.ok()) {
+      LogError("re-evaluating partition " + std::to_string(clock.partition) +
+               "'s stages: " + st.ToString());
+    }
+    for (const LeadEntry* entry : dirty_) {
+      if (in_partition(entry->state.id)) {
+        ids.push_back(entry->state.id);
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const std::string& id : ids) {
+      LeadEntry* entry = FindEntry(id);
+      if (entry == nullptr) {
+        continue;  // unreadable, or erased since
+      }
+      const StageChange change = scorer_->Reevaluate(&entry->state, clock.at);
+      if (change.changed()) {
+        MarkDirty(*entry);
+        StageChanged(*entry, change, clock.at, "");
+      }
+    }
+  } else {
+    std::vector<LeadEntry*> due;
+    for (LeadEntry* entry : staged_) {
+      if (in_partition(entry->state.id)) {
+        due.push_back(entry);
+      }
+    }
+    std::sort(due.begin(), due.end(),
+              [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
+    for (LeadEntry* entry : due) {
+      RecheckStage(entry, clock.at);
+    }
   }
   event_order_ = 0;
 }

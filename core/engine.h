@@ -116,6 +116,10 @@ struct EngineOptions {
   // docs/cluster.md "A partition's clock"), not from this engine's own timer, so a partition
   // applied again anywhere re-checks at the same places. Default: off (the timer).
   bool stage_checks_from_log = false;
+  // With stage_checks_from_log: ReevaluateStages asks for a re-evaluation in the log of every
+  // partition this node holds (PartitionClock::reevaluate) through this, instead of running it
+  // here. Called on the engine thread.
+  std::function<void()> log_reevaluation;
 };
 
 struct RulesInfo {
@@ -257,7 +261,9 @@ class Engine : public IngestSink,
   // else demote), publishing stage records and routing as usual (`handoff backtest --apply`:
   // new rules take effect at once instead of at each lead's next event). Works through the leads
   // in id order, a slice per engine task, so ingest goes on meanwhile; `done(leads, changed)`
-  // runs on the engine thread once the last slice's changes are committed.
+  // runs on the engine thread once the last slice's changes are committed. Cluster mode
+  // (EngineOptions::log_reevaluation): asks for it in the partitions' logs and runs
+  // `done(leads known here, 0)` at once; the changes follow as the log is applied.
   void ReevaluateStages(std::function<void(uint64_t leads, uint64_t changed)> done);
   // Leads per stage now (SPEC 12 `stages`), in the rules' stage order, then any stage a reload
   // removed that still has leads. From the in-memory indexes and the lead count, not a scan.
@@ -312,8 +318,10 @@ class Engine : public IngestSink,
   // Logs `input` for lead `lead_id` with the next commit: its time, and its number among the
   // inputs of the lead's partition when an event of the log is being applied.
   void LogRouting(RoutingInput input);
-  // Cluster mode: the stage exits due at `clock.at` for the leads of `clock.partition`, placed
-  // at the clock's place in the log. Leads in id order, so every node logs them alike.
+  // Cluster mode: the stage exits due at `clock.at` for the leads of `clock.partition` (with
+  // `clock.reevaluate`, every lead's stage machine), placed at the clock's place in the log.
+  // Leads in id order, so every node logs them alike. A re-evaluation reads every stored lead
+  // of the partition at once: rare (a rules apply), and the ack does not wait for it.
   void RecheckPartition(const PartitionClock& clock);
   // The wall-clock re-check of one staged lead at `at`: one stage down while its exit holds.
   void RecheckStage(LeadEntry* entry, EpochSeconds at);

@@ -284,6 +284,7 @@ Status Daemon::Start() {
       d.routing = std::move(routing.value());
       engine_options.routing_log = d.routing.get();
       engine_options.stage_checks_from_log = true;
+      engine_options.log_reevaluation = [routing = d.routing.get()] { routing->LogReevaluation(); };
       engine_options.node_id = o.cluster_node_id;
     }
   }

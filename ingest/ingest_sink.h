@@ -45,6 +45,9 @@ struct PartitionClock {
   EpochSeconds at = 0;
   uint64_t apply_order = 0;  // its place in the log (LogApplyOrder)
   size_t before_event = 0;   // applied before the batch's event of this index (or after all)
+  // Every lead of the partition runs its stage machine at `at` (promote, else demote), as
+  // Engine::ReevaluateStages does, instead of the exit re-check: new rules applied.
+  bool reevaluate = false;
 };
 
 // Validated events from one read of one connection (or one HTTP request), in the order sent.

@@ -87,8 +87,8 @@ struct Options {
   // One router for the whole cluster (docs/cluster.md, "The router and the outbox"): every node
   // applies the routing log to a router of its own, so every node routes alike and serves the
   // same outbox records under the same seq. Off: each node routes the leads of its partitions
-  // and numbers its own outbox. The same on every node. Default: off (being built).
-  bool cluster_global_router = false;
+  // and numbers its own outbox. The same on every node. Default: on.
+  bool cluster_global_router = true;
   // Testing only: while this path exists, every write of the store fails as on a full disk, so
   // tests drive the daemon's storage-fault handling from outside. Default: none (off).
   std::string fault_file;

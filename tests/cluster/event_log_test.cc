@@ -126,21 +126,30 @@ TEST(EventLogTest, BadBytesAreRefusedWholeNotCrashed) {
 
 TEST(EventLogTest, AClockMessageCarriesItsTimeAndIsNoEvent) {
   std::string bytes;
-  EncodeClockMessage(1700000000.25, &bytes);
+  EncodeClockMessage(1700000000.25, /*reevaluate=*/false, &bytes);
   EXPECT_EQ(KindOfLogMessage(bytes), LogMessageKind::kClock);
   EpochSeconds at = 0;
-  ASSERT_TRUE(DecodeClockMessage(bytes, &at));
+  bool reevaluate = true;
+  ASSERT_TRUE(DecodeClockMessage(bytes, &at, &reevaluate));
   EXPECT_EQ(at, 1700000000.25);
+  EXPECT_FALSE(reevaluate);
+  std::string again;
+  EncodeClockMessage(1700000001, /*reevaluate=*/true, &again);
+  ASSERT_TRUE(DecodeClockMessage(again, &at, &reevaluate));
+  EXPECT_EQ(at, 1700000001);
+  EXPECT_TRUE(reevaluate);
+  again[1] = 2;
+  EXPECT_FALSE(DecodeClockMessage(again, &at, &reevaluate));
   std::vector<Event> events;
   std::vector<EventOrigin> origins;
   EXPECT_FALSE(DecodeLogMessage(bytes, &events, &origins));
 
-  EXPECT_FALSE(DecodeClockMessage(bytes.substr(0, 5), &at));
-  EXPECT_FALSE(DecodeClockMessage(bytes + "x", &at));
-  EncodeClockMessage(std::numeric_limits<double>::quiet_NaN(), &bytes);
-  EXPECT_FALSE(DecodeClockMessage(bytes, &at));
-  EncodeClockMessage(std::numeric_limits<double>::infinity(), &bytes);
-  EXPECT_FALSE(DecodeClockMessage(bytes, &at));
+  EXPECT_FALSE(DecodeClockMessage(bytes.substr(0, 5), &at, &reevaluate));
+  EXPECT_FALSE(DecodeClockMessage(bytes + "x", &at, &reevaluate));
+  EncodeClockMessage(std::numeric_limits<double>::quiet_NaN(), false, &bytes);
+  EXPECT_FALSE(DecodeClockMessage(bytes, &at, &reevaluate));
+  EncodeClockMessage(std::numeric_limits<double>::infinity(), false, &bytes);
+  EXPECT_FALSE(DecodeClockMessage(bytes, &at, &reevaluate));
 }
 
 }  // namespace
