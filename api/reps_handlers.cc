@@ -68,7 +68,11 @@ void PutForEveryNode(ApiContext& api, std::string key, std::string value, Routin
       return;
     }
     if (engine->global_router()) {
-      engine->SubmitRoutingChange(std::move(routed), [engine, ok_body, respond] {
+      engine->SubmitRoutingChange(std::move(routed), [engine, ok_body, respond](const Status& st) {
+        if (!st.ok()) {
+          respond(JsonErrorResponse(503, "unavailable", st.ToString()));
+          return;
+        }
         respond(JsonResponse(200, ok_body(engine)));
       });
       return;

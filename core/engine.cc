@@ -1616,6 +1616,14 @@ void Engine::RunCron() {
   if (!global_router()) {
     router_->Tick();  // the replicated router ticks at the log's times
   }
+  for (auto it = asked_.begin(); it != asked_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    it->second.done(nullptr);  // answered "not confirmed"; the router may still apply it
+    it = asked_.erase(it);
+  }
   if (options_.history_retention > 0 && now >= next_history_trim_) {
     next_history_trim_ = now + 60;
     if (Status st = history_.Trim(now - options_.history_retention); !st.ok()) {
@@ -1766,8 +1774,20 @@ void Engine::SubmitSalesAction(SalesAction action,
       input.action = std::move(action);
       input.asked_by = options_.node_id;
       input.request = ++next_request_;
-      asked_.emplace(input.request,
-                     [done = std::move(done)](const ReplicaOutcome& o) { done(o.action); });
+      asked_.emplace(
+          input.request,
+          Asked{clock_->Now() + kAskedTimeout, [done = std::move(done)](const ReplicaOutcome* o) {
+                  if (o != nullptr) {
+                    done(o->action);
+                    return;
+                  }
+                  SalesActionResult late;
+                  late.error = "unavailable";
+                  late.message =
+                      "the cluster's router did not confirm the answer in time; it "
+                      "may still take effect: send it again to learn";
+                  done(late);
+                }});
       LogRouting(std::move(input));
       return;
     }
@@ -1813,12 +1833,19 @@ void Engine::LogRouting(RoutingInput input) {
   routing_out_.push_back(std::move(input));
 }
 
-void Engine::SubmitRoutingChange(RoutingInput input, std::function<void()> done) {
+void Engine::SubmitRoutingChange(RoutingInput input, std::function<void(const Status&)> done) {
   RunOnEngine([this, input = std::move(input), done = std::move(done)]() mutable {
     if (done) {
       input.asked_by = options_.node_id;
       input.request = ++next_request_;
-      asked_.emplace(input.request, [done = std::move(done)](const ReplicaOutcome&) { done(); });
+      asked_.emplace(
+          input.request,
+          Asked{clock_->Now() + kAskedTimeout, [done = std::move(done)](const ReplicaOutcome* o) {
+                  done(o != nullptr
+                           ? Status::Ok()
+                           : Status::Unavailable("the cluster's router did not confirm the "
+                                                 "change in time; it may still take effect"));
+                }});
     }
     LogRouting(std::move(input));
   });
@@ -1910,8 +1937,8 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
     }
     if (!input.asked_by.empty() && input.asked_by == options_.node_id) {
       if (auto asked = asked_.find(input.request); asked != asked_.end()) {
-        after_commit_.push_back(
-            [outcome = std::move(outcome), done = std::move(asked->second)] { done(outcome); });
+        after_commit_.push_back([outcome = std::move(outcome),
+                                 done = std::move(asked->second.done)] { done(&outcome); });
         asked_.erase(asked);
       }
     }

@@ -181,9 +181,12 @@ class Engine : public IngestSink,
 
   // Cluster mode's router (EngineOptions::routing_log): logs an admin change (kRepAvailability,
   // kAccountOwner, kRules) for every node's router, at one place of the routing log; `done`, when
-  // set, runs on the engine thread once this node's router has applied it and committed. Any
+  // set, runs on the engine thread once this node's router has applied it and committed (OK), or
+  // with Unavailable when it did not within kAskedTimeout (it may still take effect later). Any
   // thread.
-  void SubmitRoutingChange(RoutingInput input, std::function<void()> done);
+  void SubmitRoutingChange(RoutingInput input, std::function<void(const Status&)> done);
+  // How long an answer that goes through the routing log is waited for (NATS down, say).
+  static constexpr double kAskedTimeout = 30;
   // Applies a sales tool's answer on the engine thread; `done` runs there after the commit that
   // holds its effects.
   void SubmitSalesAction(SalesAction action,
@@ -514,7 +517,12 @@ class Engine : public IngestSink,
   uint64_t replayed_seq_ = 0;       // records a replay found in the outbox already
   // Inputs this node logged and waits for (sales answers, admin changes): request -> done, run
   // after the commit of this node's router applying it.
-  std::unordered_map<uint64_t, std::function<void(const ReplicaOutcome&)>> asked_;
+  // null: not confirmed within kAskedTimeout (the log did not take it, NATS being down, say).
+  struct Asked {
+    EpochSeconds deadline = 0;
+    std::function<void(const ReplicaOutcome*)> done;
+  };
+  std::unordered_map<uint64_t, Asked> asked_;
   uint64_t next_request_ = 0;  // its high bits differ from boot to boot
   IdentityMap identity_;
   // Cluster mode: ids whose lead went to another node's engine (HandOverLead) -> the lead it

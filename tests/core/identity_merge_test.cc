@@ -174,6 +174,7 @@ class Daemonless {
     engine_->RunOnEngine([&] { out.set_value(engine_->FindLead(id) != nullptr); });
     return out.get_future().get();
   }
+  ManualClock& clock() { return clock_; }
   Engine& engine() { return *engine_; }
   // Merges so far, from the metrics.
   int Merges() {
@@ -673,6 +674,38 @@ TEST(IdentityMergeOwnerTest, TheRoutersRulesAreTheLogsNotTheNodesFile) {
   }
   // node-b's engine keeps its own file for scoring; only the router follows the log.
   EXPECT_EQ(b.engine().rules_info().sha256, Sha256Hex(other_rules));
+}
+
+// An answer that goes through the routing log is waited for at most Engine::kAskedTimeout: a
+// node whose log does not take it (NATS down) answers "unavailable" instead of never.
+TEST(IdentityMergeOwnerTest, AnAnswerTheRouterDoesNotConfirmInTimeIsUnavailable) {
+  TempDir dir;
+  ListRoutingLog log;
+  Daemonless a(dir.WriteFile("rules.yaml", kRoutedRules), &log, "node-a");
+  SalesAction accept;
+  accept.kind = SalesActionKind::kAccept;
+  accept.seq = 4;
+  std::promise<SalesActionResult> answer;
+  a.engine().SubmitSalesAction(accept,
+                               [&answer](const SalesActionResult& r) { answer.set_value(r); });
+  std::promise<Status> changed;
+  RoutingInput away;
+  away.kind = RoutingInputKind::kRepAvailability;
+  away.rep = "ann";
+  away.online = false;
+  a.engine().SubmitRoutingChange(away, [&changed](const Status& st) { changed.set_value(st); });
+  a.OnEngine([] { return true; });
+  EXPECT_EQ(log.Take().size(), 2u);  // logged, never applied back
+  std::future<SalesActionResult> answered = answer.get_future();
+  std::future<Status> change_answered = changed.get_future();
+  EXPECT_EQ(answered.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  a.clock().Advance(Engine::kAskedTimeout + 1);
+  ASSERT_EQ(answered.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const SalesActionResult result = answered.get();
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.error, "unavailable");
+  ASSERT_EQ(change_answered.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(change_answered.get().code(), Status::Code::kUnavailable);
 }
 
 // A replay of the routing log at start (inputs the outbox has already) writes no position: a
