@@ -4,6 +4,8 @@
 # the nodes, one connection to each), and into a single handoffd; prints events/s for each.
 #   bench/cluster.sh                 200,000 events of the benchmark file
 #   EVENTS=50000 bench/cluster.sh
+#   NODE_ARGS="--cluster-global-router false" bench/cluster.sh   more flags for every node
+#   NODES="1" bench/cluster.sh       only the one-node run (and the single daemon)
 # Needs a build (build/handoffd, build/handoff) and nats-server; uses free ports and a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,7 +82,8 @@ run_nodes() {
   start_nats "nodes$n"
   local ingests=() https=() node_pids=()
   for i in $(seq "$n"); do
-    start_daemon "n$n-node$i" --cluster "$URLS" --node-id "bench-$i" --cluster-lease 3s
+    # shellcheck disable=SC2086  # NODE_ARGS: words of flags
+    start_daemon "n$n-node$i" --cluster "$URLS" --node-id "bench-$i" --cluster-lease 3s ${NODE_ARGS:-}
     ingests+=("$INGEST") https+=("$HTTP") node_pids+=("${PIDS[-1]}")
   done
   # Not timed: the servers' first JetStream election, the stream, the leases settling.
@@ -119,12 +122,12 @@ run_nodes() {
   # Idle from here on, but not on our cores.
   for p in "${node_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 }
-run_nodes 1
-one_rate=$RATE
-run_nodes 2
-two_rate=$RATE
-run_nodes 3
-three_rate=$RATE
+NODES=${NODES:-1 2 3}
+one_rate=0 two_rate=0 three_rate=0
+for n in $NODES; do
+  run_nodes "$n"
+  case $n in 1) one_rate=$RATE ;; 2) two_rate=$RATE ;; 3) three_rate=$RATE ;; esac
+done
 for p in "${NATS_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 
 start_daemon single
@@ -135,10 +138,10 @@ single_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
 
 echo "events: $EVENTS from $SOURCE"
 echo "cluster mode, R3 on 3 local nats-server, acked and applied, the events split over the nodes:"
-for n in 1 2 3; do
+for n in $NODES; do
   rate_var=$([[ $n == 1 ]] && echo one_rate || ([[ $n == 2 ]] && echo two_rate || echo three_rate))
   rate=${!rate_var}
   echo "  $n node(s): $rate events/s together, $((rate / n)) per node"
 done
 echo "single daemon (acked, durable): $single_rate events/s"
-echo "cost of the hop (single / 1 node): $(python3 -c "print(round($single_rate / $one_rate, 1))")x"
+((one_rate > 0)) && echo "cost of the hop (single / 1 node): $(python3 -c "print(round($single_rate / $one_rate, 1))")x"
