@@ -184,6 +184,9 @@ void LogApplier::Loop() {
       }
       owned_.assign(options_.layout.partitions, false);
       applied_.assign(options_.layout.partitions, kUnknown);
+      if (options_.stream_partitions) {
+        options_.stream_partitions(options_.layout.partitions);
+      }
     }
     if (options_.routing != nullptr && !subscribed_once_) {
       // Every node reads the routing subject, from the log's start (the router is in memory),
@@ -392,7 +395,7 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
 }
 
 void LogApplier::Flush() {
-  if (batch_.events.empty() && last_read_seq_ == submitted_seq_) {
+  if (batch_.events.empty() && batch_.clocks.empty() && last_read_seq_ == submitted_seq_) {
     return;  // nothing read since the last batch
   }
   {

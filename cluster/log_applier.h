@@ -65,6 +65,10 @@ struct LogApplierOptions {
   // Batches submitted and not yet durable, at most: the read waits beyond it. Default: 8.
   size_t max_batches_in_flight = 8;
   EventLogLayout layout;
+  // Told the stream's partition count once the applier has read it, before anything is
+  // submitted (it may differ from `layout`'s: the stream's is fixed when it is made). Called on
+  // the applier's thread; may be empty.
+  std::function<void(uint32_t partitions)> stream_partitions;
   // Where the applier reports its progress (made when null).
   std::shared_ptr<LogProgress> progress;
   // Merges across partitions (docs/cluster.md "Several nodes"): the engine's links as applied so

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -109,7 +110,7 @@ void RoutingPublisher::Loop() {
     if (reevaluate && !LogPartitionClocks(/*reevaluate=*/true)) {
       return;
     }
-    const size_t taken = inputs.size();
+    size_t taken = inputs.size();
     if (std::chrono::steady_clock::now() >= next_tick) {
       next_tick = std::chrono::steady_clock::now() + tick_every;
       if (options_.ticks && options_.ticks()) {
@@ -123,7 +124,29 @@ void RoutingPublisher::Loop() {
       continue;
     }
     EncodeRoutingInputs(inputs, &payload);
+    // Over NATS's payload limit a message is never stored: the later inputs wait for the next
+    // message (a tick is dropped: the next one comes within a second).
+    while (payload.size() > kMaxMessageBytes && taken > 1) {
+      inputs.resize(taken);
+      const size_t keep = taken / 2;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (size_t i = taken; i-- > keep;) {
+          queued_.push_front(std::move(inputs[i]));
+        }
+      }
+      inputs.resize(keep);
+      taken = keep;
+      EncodeRoutingInputs(inputs, &payload);
+    }
     inputs.clear();
+    if (payload.size() > kMaxMessageBytes) {
+      // One input alone too large (a rules file near the limit): it can never be logged.
+      LogError("routing: an input of " + std::to_string(payload.size()) +
+               " bytes is over the message limit and is not logged");
+      Stored(taken);
+      continue;
+    }
     const std::string msg_id = options_.node_id + "/" + boot_ + "/r" + std::to_string(++messages_);
     if (!PublishUntilStored(std::string(kRoutingSubject), msg_id, payload)) {
       return;

@@ -3,11 +3,11 @@
 // The engine appends the routing inputs it produces once they are durable in its store; this
 // publishes them, in that order, to the event stream's routing subject (handoff.events.routing),
 // where every node's LogApplier reads them back for its router. One message at a time holds
-// every input queued meanwhile (up to kMaxInputsPerMessage); a message whose answer is lost is
-// sent again with the same Nats-Msg-Id and bytes until the stream has it, so the stream holds
-// each node's inputs once and in order. (A node that dies with inputs queued loses them here: the
-// partition they came from is applied past them. The engine keeps them in its store until
-// `stored` says the log has them, and logs them again after a restart.)
+// every input queued meanwhile (up to kMaxInputsPerMessage and kMaxMessageBytes); a message whose
+// answer is lost is sent again with the same Nats-Msg-Id and bytes until the stream has it, so
+// the stream holds each node's inputs once and in order. (A node that dies with inputs queued loses
+// them here: the partition they came from is applied past them. The engine keeps them in its store
+// until `stored` says the log has them, and logs them again after a restart.)
 //
 // It is also the router's clock: while `ticks` says so (this node holds partition 0's lease, so
 // one node at a time), it logs a tick every second. And each partition's: it logs the time in
@@ -70,6 +70,8 @@ class RoutingPublisher final : public RoutingLog {
   void LogReevaluation();
 
   static constexpr size_t kMaxInputsPerMessage = 512;
+  // Bytes of one message at most (NATS refuses payloads over 1 MiB by default).
+  static constexpr size_t kMaxMessageBytes = 900 * 1024;
 
  private:
   explicit RoutingPublisher(RoutingPublisherOptions options) : options_(std::move(options)) {}

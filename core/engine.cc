@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <system_error>
 
 #include "base/log.h"
 #include "outbox/outbox_record.h"
+#include "rules/sha256.h"
 #include "storage/lead_codec.h"
 
 namespace handoff {
@@ -110,6 +113,7 @@ Engine::Engine(EngineOptions options, Store* store, const Clock* clock, Metrics*
             });
           },
           [this](const std::vector<LoadError>& errors) { return Rejected(errors); }) {
+  lead_partitions_ = options_.lead_partitions;
   if (options_.routing_log != nullptr) {
     replica_ = std::make_unique<RouterReplica>(&replica_sink_, metrics_);
     // A request number of this boot never names one an earlier boot logged.
@@ -383,7 +387,13 @@ void Engine::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (queue_.empty() && !stopping_ && !commit_done_.load(std::memory_order_acquire)) {
-        EpochSeconds wait = std::min(next_stage_check_, next_trim_) - clock_->Now();
+        // The stage re-check's time only when this engine runs it (a time left behind would
+        // wake the loop every millisecond).
+        const bool own_stage_checks =
+            options_.stage_check_interval > 0 && !options_.stage_checks_from_log;
+        EpochSeconds wait =
+            (own_stage_checks ? std::min(next_stage_check_, next_trim_) : next_trim_) -
+            clock_->Now();
         wait = std::clamp(wait, 0.001, 0.5);
         cv_.wait_for(lock, std::chrono::duration<double>(wait));
       }
@@ -1203,7 +1213,7 @@ FunnelStageCounts Engine::StageCounts(const std::function<bool(uint32_t)>& held)
       return ids.size();
     }
     return std::count_if(ids.begin(), ids.end(),
-                         [&](std::string_view id) { return held(options_.lead_partition(id)); });
+                         [&](std::string_view id) { return held(PartitionOfLead(id)); });
   };
   std::map<std::string_view, uint64_t> by_stage;
   uint64_t staged = 0;
@@ -1240,17 +1250,32 @@ FunnelStageCounts Engine::StageCounts(const std::function<bool(uint32_t)>& held)
   return counts;
 }
 
+void Engine::SetLeadPartitions(uint32_t partitions) {
+  RunOnEngine([this, partitions] {
+    if (lead_partitions_ == 0 || partitions == lead_partitions_) {
+      return;
+    }
+    LogInfo("the event stream has " + std::to_string(partitions) + " partitions, not " +
+            std::to_string(lead_partitions_) + ": leads are counted by the stream's");
+    WaitCommit();  // the store holds every lead as of now: the count below covers them all
+    lead_partitions_ = partitions;
+    if (Status st = LoadPartitionCounts(); !st.ok()) {
+      LogError("counting leads by partition: " + st.ToString());
+    }
+  });
+}
+
 void Engine::CountLead(std::string_view id, int delta) {
   lead_count_ += delta;  // unsigned wrap: a -1 follows the +1 of the same lead
   if (!leads_by_partition_.empty()) {
-    leads_by_partition_[options_.lead_partition(id)] += delta;
+    leads_by_partition_[PartitionOfLead(id)] += delta;
   }
   lead_count_dirty_ = true;
   metrics_->SetLeads(lead_count_);
 }
 
 Status Engine::LoadPartitionCounts() {
-  const uint32_t n = options_.lead_partitions;
+  const uint32_t n = lead_partitions_;
   if (n == 0 || !options_.lead_partition) {
     return Status::Ok();
   }
@@ -1279,7 +1304,7 @@ Status Engine::LoadPartitionCounts() {
   // count once over the stored leads, and store the counts with the next commit.
   uint64_t counted = 0;
   st = store_->ScanLeads("", [&](std::string_view id, std::string_view) {
-    ++leads_by_partition_[options_.lead_partition(id)];
+    ++leads_by_partition_[PartitionOfLead(id)];
     ++counted;
     return true;
   });
@@ -1549,7 +1574,8 @@ std::unique_ptr<StoreSnapshot> Engine::SnapshotStore() {
 
 void Engine::ReevaluateStages(std::function<void(uint64_t leads, uint64_t changed)> done) {
   if (options_.stage_checks_from_log && options_.log_reevaluation) {
-    options_.log_reevaluation();
+    reevaluate_under_ = scorer_->rules().sha256;
+    LogReevaluationOnceRouted();
     done(lead_count_, 0);
     return;
   }
@@ -1649,11 +1675,11 @@ void Engine::RunCron() {
 }
 
 void Engine::RecheckPartition(const PartitionClock& clock) {
-  if (options_.lead_partitions == 0) {
+  if (lead_partitions_ == 0) {
     return;
   }
   const auto in_partition = [&](std::string_view id) {
-    return options_.lead_partition(id) == clock.partition;
+    return PartitionOfLead(id) == clock.partition;
   };
   event_order_ = clock.apply_order;
   if (clock.reevaluate) {
@@ -1678,7 +1704,11 @@ void Engine::RecheckPartition(const PartitionClock& clock) {
     }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    size_t loaded = 0;
     for (const std::string& id : ids) {
+      if (++loaded % 512 == 0) {
+        Evict();  // no lead is held across ids: the cache stays within its bound
+      }
       LeadEntry* entry = FindEntry(id);
       if (entry == nullptr) {
         continue;  // unreadable, or erased since
@@ -1817,14 +1847,14 @@ const std::optional<LeadOwner>& Engine::OwnerOf(const Lead& lead) const {
 void Engine::LogRouting(RoutingInput input) {
   input.at = clock_->Now();
   const std::string_view id = input.lead.id;
-  if (!id.empty() && event_order_ != 0 && options_.lead_partitions > 0) {
+  if (!id.empty() && event_order_ != 0 && lead_partitions_ > 0) {
     // Caused by an event of the log: placed by it, so any node applying its partition places it
     // alike (RoutingPlace).
     if (event_order_ != last_input_order_) {
       last_input_order_ = event_order_;
       input_index_ = 0;
     }
-    input.place = RoutingPlace{options_.lead_partition(id), event_order_, input_index_++};
+    input.place = RoutingPlace{PartitionOfLead(id), event_order_, input_index_++};
   } else if (input.kind == RoutingInputKind::kStage) {
     // A stage change no event of the log caused (the wall-clock re-check, maybe of a copy kept
     // from a partition this node no longer holds): not routed yet (docs/cluster.md).
@@ -1909,6 +1939,9 @@ Status Engine::RestorePendingRouting() {
 void Engine::ApplyRouting(RoutingBatch& batch) {
   if (!batch.replay && !routing_live_) {
     routing_live_ = true;
+    if (replica_scorer_ == nullptr) {
+      LogStartingRules();
+    }
     WaitCommit();  // the outbox's head is the committed one
     if (replayed_seq_ != outbox_.head()) {
       // Inputs not in the log changed this node's router since it wrote these records (a
@@ -1955,7 +1988,7 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
 }
 
 void Engine::TakeRouterRules(const RoutingInput& input) {
-  if (input.rules_revision <= replica_rules_revision_) {
+  if (replica_scorer_ != nullptr && input.rules_revision <= replica_rules_revision_) {
     return;  // logged by every node: the first of a revision counts, an older one logged late not
   }
   LoadResult loaded = LoadRulesFromString(input.rules_yaml, "cluster rules");
@@ -1968,8 +2001,34 @@ void Engine::TakeRouterRules(const RoutingInput& input) {
     return;
   }
   replica_rules_revision_ = input.rules_revision;
+  replica_rules_sha_ = input.rules_sha256;
   replica_scorer_ = std::make_shared<const Scorer>(std::move(loaded.rules));
   replica_->SetRules(replica_scorer_.get());
+  LogReevaluationOnceRouted();
+}
+
+void Engine::LogReevaluationOnceRouted() {
+  if (!reevaluate_under_.empty() && reevaluate_under_ == replica_rules_sha_) {
+    reevaluate_under_.clear();
+    options_.log_reevaluation();
+  }
+}
+
+void Engine::LogStartingRules() {
+  // The rules the router used before the log had any: the first node's, for every node from
+  // here on (a restart replays that part of the log under them, not under a later file).
+  std::ifstream in(options_.rules_path, std::ios::binary);
+  if (!in) {
+    return;  // a rules directory, say: the log gets rules at their first change
+  }
+  std::ostringstream yaml;
+  yaml << in.rdbuf();
+  RoutingInput input;
+  input.kind = RoutingInputKind::kRules;
+  input.rules_revision = 0;  // before any of the admin bucket's
+  input.rules_yaml = yaml.str();
+  input.rules_sha256 = Sha256Hex(input.rules_yaml);
+  LogRouting(std::move(input));
 }
 
 uint64_t Engine::PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {

@@ -100,9 +100,11 @@ struct EngineOptions {
   FunnelOptions funnel;
   // Cluster mode: the engine also counts leads per partition of their id, so a node can count
   // the leads of the partitions it holds (GET /v1/funnel's `stages`, gathered from every node).
-  // `lead_partition(id)` must be < `lead_partitions`. 0 and empty (the single daemon): no counts.
+  // `lead_partition(id, n)` is the id's partition of n, < n. 0 and empty (the single daemon): no
+  // counts. The stream's own count, when it differs, replaces `lead_partitions`
+  // (SetLeadPartitions).
   uint32_t lead_partitions = 0;
-  std::function<uint32_t(std::string_view lead_id)> lead_partition;
+  std::function<uint32_t(std::string_view lead_id, uint32_t partitions)> lead_partition;
   // Cluster mode's one router (docs/cluster.md, "The router and the outbox"): when set, the
   // engine routes nothing and writes no record itself. It logs its leads' stage changes, merges
   // and erasures, and the sales answers it is asked for, to `routing_log` (with `lead_partition`
@@ -179,6 +181,10 @@ class Engine : public IngestSink,
   // The outbox: its reader side is for any thread; set its listener before Start.
   Outbox& outbox() { return outbox_; }
 
+  // Cluster mode: the event stream has `partitions` partitions (fixed when it was made; this
+  // node's setting may differ): leads are counted, re-checked and placed by them from the next
+  // task on. Any thread.
+  void SetLeadPartitions(uint32_t partitions);
   // Cluster mode's router (EngineOptions::routing_log): logs an admin change (kRepAvailability,
   // kAccountOwner, kRules) for every node's router, at one place of the routing log; `done`, when
   // set, runs on the engine thread once this node's router has applied it and committed (OK), or
@@ -338,6 +344,10 @@ class Engine : public IngestSink,
   void ApplyRouting(RoutingBatch& batch);
   // A kRules input: the router's rules from here on, unless it has a newer revision already.
   void TakeRouterRules(const RoutingInput& input);
+  // Logs the re-evaluation asked (reevaluate_under_) once the router has those rules.
+  void LogReevaluationOnceRouted();
+  // The log has no rules yet: logs this node's rule file as revision 0 (kRules).
+  void LogStartingRules();
   // The replica's records: into the outbox, stamped by the router; counted only on a replay.
   uint64_t PublishReplicated(OutboxRecord* record, Lead* lead, EpochSeconds scores_at);
   // Appends `record` (its `at` set) to the outbox and the funnel with the lead's scores read at
@@ -432,6 +442,10 @@ class Engine : public IngestSink,
   // Cluster mode: leads_by_partition_ from the store's meta, or counted once over every stored
   // lead when the meta is missing or was made for another partition count.
   Status LoadPartitionCounts();
+  // The partition of lead `id` (EngineOptions::lead_partition); cluster mode only.
+  uint32_t PartitionOfLead(std::string_view id) const {
+    return options_.lead_partition(id, lead_partitions_);
+  }
   // One lead more (+1) or less (-1) under `id`: the lead count and its partition's.
   void CountLead(std::string_view id, int delta);
   // The FunnelContext of a record about to be published for `lead`.
@@ -479,6 +493,8 @@ class Engine : public IngestSink,
   bool lead_count_dirty_ = false;
   // Cluster mode: lead_count_ by partition of the lead's id (EngineOptions::lead_partitions).
   std::vector<uint64_t> leads_by_partition_;
+  // EngineOptions::lead_partitions, or the stream's count (SetLeadPartitions).
+  uint32_t lead_partitions_ = 0;
   uint64_t inflight_generation_ = 0;  // the commit_generation_ of the batch in flight
   CommitBatch batch_;
   Outbox outbox_;
@@ -500,6 +516,11 @@ class Engine : public IngestSink,
   // until then (0) it routes under the engine's.
   std::shared_ptr<const Scorer> replica_scorer_;
   uint64_t replica_rules_revision_ = 0;
+  std::string replica_rules_sha_;
+  // A re-evaluation asked (ReevaluateStages in cluster mode) under the rules of this sha256:
+  // logged once the router has them too, so the stage changes it causes reach the routers after
+  // the rules do. Empty: none waiting.
+  std::string reevaluate_under_;
   std::vector<RoutingInput> routing_out_;  // logged with the next commit
   // Inputs committed and not yet in the log, oldest first: stored as meta "routing.pending" so a
   // crash loses none (logged again at start). The log has the first routing_stored_ - trimmed.

@@ -266,7 +266,7 @@ Status Daemon::Start() {
   if (!o.cluster_urls.empty()) {
     // Leads counted by the partitions the leases hand out, so a node counts what it holds.
     engine_options.lead_partitions = static_cast<uint32_t>(o.cluster_partitions);
-    engine_options.lead_partition = [n = engine_options.lead_partitions](std::string_view id) {
+    engine_options.lead_partition = [](std::string_view id, uint32_t n) {
       return PartitionOf(id, n);
     };
     if (o.cluster_global_router) {
@@ -339,6 +339,9 @@ Status Daemon::Start() {
     applier_options.layout.partitions = static_cast<uint32_t>(o.cluster_partitions);
     applier_options.applied_seq = [store = d.store.get()](uint32_t partition) {
       return AppliedSeqOf(store, partition);
+    };
+    applier_options.stream_partitions = [engine = d.engine.get()](uint32_t partitions) {
+      engine->SetLeadPartitions(partitions);
     };
     if (o.cluster_hand_overs) {
       applier_options.identities = d.engine.get();

@@ -83,7 +83,7 @@ class EngineTest : public ::testing::Test {
     options.lead_partitions = lead_partitions_;
     if (lead_partitions_ > 0) {
       // A lead's partition: its id's last character, modulo the count.
-      options.lead_partition = [n = lead_partitions_](std::string_view id) {
+      options.lead_partition = [](std::string_view id, uint32_t n) {
         return id.empty() ? 0 : static_cast<uint32_t>(id.back()) % n;
       };
     }

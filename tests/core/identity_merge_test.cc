@@ -2,8 +2,11 @@
 // build under one id, whatever the interleaving of anonymous events, identifies and aliases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <random>
@@ -95,8 +98,10 @@ class Daemonless {
  public:
   // `routing_log`: cluster mode's one router (EngineOptions::routing_log), this engine node
   // `node_id` of four partitions.
+  // `tweak` changes the engine's options last.
   explicit Daemonless(const std::string& rules_path, RoutingLog* routing_log = nullptr,
-                      const std::string& node_id = "")
+                      const std::string& node_id = "",
+                      const std::function<void(EngineOptions*)>& tweak = {})
       : clock_(kStart + 86400) {
     options_.rules_path = rules_path;
     options_.watch_rules = false;
@@ -105,9 +110,12 @@ class Daemonless {
       options_.routing_log = routing_log;
       options_.node_id = node_id;
       options_.lead_partitions = 4;
-      options_.lead_partition = [](std::string_view id) {
-        return static_cast<uint32_t>(id.size() % 4);
+      options_.lead_partition = [](std::string_view id, uint32_t n) {
+        return static_cast<uint32_t>(id.size() % n);
       };
+    }
+    if (tweak) {
+      tweak(&options_);
     }
     engine_ = std::make_unique<Engine>(options_, &store_, &clock_, &metrics_);
     EXPECT_OK(engine_->Start());
@@ -631,7 +639,18 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
                                [&answer](const SalesActionResult& r) { answer.set_value(r); });
   std::future<SalesActionResult> answered = answer.get_future();
   b.OnEngine([] { return true; });
-  const std::vector<RoutingInput> asked = log.Take();
+  std::vector<RoutingInput> asked = log.Take();
+  // The log had no rules: each node's first routing batch logged its rule file as the router's
+  // starting rules (revision 0; the first one logged counts), so a restart replays under them.
+  const auto starting = std::count_if(asked.begin(), asked.end(), [](const RoutingInput& in) {
+    return in.kind == RoutingInputKind::kRules && in.rules_revision == 0 &&
+           in.rules_yaml == kRoutedRules;
+  });
+  EXPECT_EQ(starting, 2);
+  asked.erase(
+      std::remove_if(asked.begin(), asked.end(),
+                     [](const RoutingInput& in) { return in.kind == RoutingInputKind::kRules; }),
+      asked.end());
   ASSERT_EQ(asked.size(), 1u);
   EXPECT_EQ(asked[0].asked_by, "node-b");
   a.Route(asked);
@@ -674,6 +693,46 @@ TEST(IdentityMergeOwnerTest, TheRoutersRulesAreTheLogsNotTheNodesFile) {
   }
   // node-b's engine keeps its own file for scoring; only the router follows the log.
   EXPECT_EQ(b.engine().rules_info().sha256, Sha256Hex(other_rules));
+}
+
+// Rules applied with a re-evaluation (POST /v1/rules/apply): the re-evaluation goes into the
+// partitions' logs only once this node's router has the new rules, so the stage changes it causes
+// reach every router after the rules do (a stage the old rules lack would be dropped).
+TEST(IdentityMergeOwnerTest, AReevaluationIsLoggedOnceTheRouterHasTheRules) {
+  TempDir dir;
+  ListRoutingLog log;
+  std::atomic<int> logged{0};
+  Daemonless a(dir.WriteFile("rules.yaml", kRoutedRules), &log, "node-a",
+               [&logged](EngineOptions* options) {
+                 options->stage_checks_from_log = true;
+                 options->log_reevaluation = [&logged] { ++logged; };
+               });
+  a.Route({});  // the first routing batch: the log has no rules, this node logs its file's
+  std::vector<RoutingInput> starting = log.Take();
+  ASSERT_EQ(starting.size(), 1u);
+  a.Route(starting);  // the router has the file's rules (revision 0)
+
+  std::string newer = kRoutedRules;
+  newer.replace(newer.find("points: 50"), 10, "points: 60");
+  std::promise<ReloadOutcome> loaded;
+  a.engine().ReplaceRules(newer, [&loaded](const ReloadOutcome& o) { loaded.set_value(o); });
+  ASSERT_TRUE(loaded.get_future().get().ok);
+  std::promise<uint64_t> answered;
+  a.OnEngine([&] {
+    a.engine().ReevaluateStages([&answered](uint64_t, uint64_t) { answered.set_value(0); });
+    return true;
+  });
+  answered.get_future().get();
+  EXPECT_EQ(logged.load(), 0);  // the router still routes under the old rules
+  RoutingInput rules;
+  rules.kind = RoutingInputKind::kRules;
+  rules.rules_revision = 3;
+  rules.rules_yaml = newer;
+  rules.rules_sha256 = Sha256Hex(newer);
+  a.Route({rules});
+  EXPECT_EQ(logged.load(), 1);
+  a.Route({rules});  // every node logs the rules: asked once, logged once
+  EXPECT_EQ(logged.load(), 1);
 }
 
 // An answer that goes through the routing log is waited for at most Engine::kAskedTimeout: a
