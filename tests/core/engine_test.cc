@@ -511,6 +511,12 @@ TEST_F(EngineTest, StageCountsCountOnlyTheHeldPartitions) {
   StartEngine();  // the stored counts
   EXPECT_EQ(counts(even), "new=1 mql=1 ");
   EXPECT_EQ(counts(odd), "new=1 mql=1 ");
+  // The stream has 4 partitions where this node's setting says 2: the leads count by the
+  // stream's (u0 and u4 in 0, u1 in 1, u3 in 3).
+  engine_->SetLeadPartitions(4);
+  EXPECT_EQ(counts(even), "new=1 mql=1 ");
+  EXPECT_EQ(counts(odd), "new=1 mql=0 ");
+  EXPECT_EQ(counts([](uint32_t p) { return p == 3; }), "new=0 mql=1 ");
 }
 
 TEST_F(EngineTest, LeadsArePagedInIdOrderFromTheIndexesByStage) {
