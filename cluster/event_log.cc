@@ -6,9 +6,16 @@
 #include <cstring>
 
 #include "history/event_codec.h"
+#include "storage/coding.h"
 
 namespace handoff {
 namespace {
+
+using coding::GetByte;
+using coding::GetDouble;
+using coding::GetString;
+using coding::PutDouble;
+using coding::PutString;
 
 // Version 1: one event per message (the first cluster release). Version 2: one or more.
 constexpr uint8_t kSingleEventVersion = 1;
@@ -149,6 +156,23 @@ bool DecodeClockMessage(std::string_view in, EpochSeconds* at, bool* reevaluate)
   *reevaluate = in[1] == 1;
   std::memcpy(at, in.data() + 2, sizeof(double));
   return std::isfinite(*at);
+}
+
+void EncodeStageResetMessage(std::string_view lead, std::string_view reset_id, EpochSeconds at,
+                             std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(kStageResetMessageVersion));
+  PutDouble(at, out);
+  PutString(reset_id, out);
+  PutString(lead, out);
+}
+
+bool DecodeStageResetMessage(std::string_view in, std::string* lead, std::string* reset_id,
+                             EpochSeconds* at) {
+  uint8_t version = 0;
+  return GetByte(&in, &version) && version == kStageResetMessageVersion && GetDouble(&in, at) &&
+         GetString(&in, reset_id) && GetString(&in, lead) && in.empty() && std::isfinite(*at) &&
+         !lead->empty() && !reset_id->empty();
 }
 
 bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,

@@ -78,4 +78,15 @@ void EncodeClockMessage(EpochSeconds at, bool reevaluate, std::string* out);
 // False on anything EncodeClockMessage did not make (a non-finite time included).
 [[nodiscard]] bool DecodeClockMessage(std::string_view in, EpochSeconds* at, bool* reevaluate);
 
+// The cluster router closed `lead` as `recycled` (docs/cluster.md, "The router and the outbox"):
+// its stage goes back to the first in its partition, at this place of the partition's log,
+// once per `reset_id`. Bytes: a version byte (4), the time (a double), the reset id and the
+// lead id (each a varint length and its bytes).
+inline constexpr uint8_t kStageResetMessageVersion = 4;
+void EncodeStageResetMessage(std::string_view lead, std::string_view reset_id, EpochSeconds at,
+                             std::string* out);
+// False on anything EncodeStageResetMessage did not make.
+[[nodiscard]] bool DecodeStageResetMessage(std::string_view in, std::string* lead,
+                                           std::string* reset_id, EpochSeconds* at);
+
 }  // namespace handoff

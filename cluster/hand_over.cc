@@ -52,6 +52,9 @@ LogMessageKind KindOfLogMessage(std::string_view payload) {
   if (!payload.empty() && static_cast<uint8_t>(payload[0]) == kClockMessageVersion) {
     return LogMessageKind::kClock;
   }
+  if (!payload.empty() && static_cast<uint8_t>(payload[0]) == kStageResetMessageVersion) {
+    return LogMessageKind::kStageReset;
+  }
   return LogMessageKind::kEvents;
 }
 

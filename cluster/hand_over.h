@@ -36,7 +36,7 @@ struct HandOverAnswer {
   std::string bytes;   // this part of the LeadHandOver bytes (all parts empty: no such lead)
 };
 
-enum class LogMessageKind { kEvents, kHandOverRequest, kHandOverAnswer, kClock };
+enum class LogMessageKind { kEvents, kHandOverRequest, kHandOverAnswer, kClock, kStageReset };
 
 // What a message of the log holds, from its version byte (events for anything else: their
 // decoder judges the rest).

@@ -357,16 +357,25 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
       return TakeHandOverAnswer(partition, answer);
     }
     case LogMessageKind::kClock: {
-      PartitionClock clock;
-      if (!DecodeClockMessage(payload, &clock.at, &clock.reevaluate)) {
+      PartitionControl control;
+      bool reevaluate = false;
+      if (!DecodeClockMessage(payload, &control.at, &reevaluate)) {
         LogError("event log sequence " + std::to_string(seq) + ": unreadable clock message");
         return true;
       }
-      // Among the batch's events at its place: the re-check sees the partition as of here.
-      clock.partition = partition;
-      clock.apply_order = LogApplyOrder(seq, 0);
-      clock.before_event = batch_.events.size();
-      batch_.clocks.push_back(clock);
+      control.kind =
+          reevaluate ? PartitionControl::Kind::kReevaluate : PartitionControl::Kind::kStageCheck;
+      TakeControl(partition, seq, std::move(control));
+      return true;
+    }
+    case LogMessageKind::kStageReset: {
+      PartitionControl control;
+      control.kind = PartitionControl::Kind::kStageReset;
+      if (!DecodeStageResetMessage(payload, &control.lead, &control.reset_id, &control.at)) {
+        LogError("event log sequence " + std::to_string(seq) + ": unreadable stage reset");
+        return true;
+      }
+      TakeControl(partition, seq, std::move(control));
       return true;
     }
     case LogMessageKind::kEvents:
@@ -394,8 +403,16 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
   return true;
 }
 
+void LogApplier::TakeControl(uint32_t partition, uint64_t seq, PartitionControl control) {
+  // Among the batch's events at its place: it sees the partition as of here.
+  control.partition = partition;
+  control.apply_order = LogApplyOrder(seq, 0);
+  control.before_event = batch_.events.size();
+  batch_.controls.push_back(std::move(control));
+}
+
 void LogApplier::Flush() {
-  if (batch_.events.empty() && batch_.clocks.empty() && last_read_seq_ == submitted_seq_) {
+  if (batch_.events.empty() && batch_.controls.empty() && last_read_seq_ == submitted_seq_) {
     return;  // nothing read since the last batch
   }
   {

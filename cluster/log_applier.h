@@ -132,6 +132,8 @@ class LogApplier {
   // its events into the batch, or a hand-over request or answer. False when the read moved
   // back.
   bool TakeMessage(uint32_t p, uint64_t seq, std::string_view payload);
+  // A partition's clock or stage reset at sequence `seq`: into the batch at its place.
+  void TakeControl(uint32_t partition, uint64_t seq, PartitionControl control);
   // A message of partition `p` while it is held back: an answer it waits for is taken, a
   // request it can answer is answered; anything else waits in memory behind the held message.
   bool Offer(uint32_t p, uint64_t seq, std::string_view payload);

@@ -84,16 +84,20 @@ void RoutingPublisher::Loop() {
   auto next_clock = std::chrono::steady_clock::now() + clock_every;
   std::vector<RoutingInput> inputs;
   std::string payload;
+  std::deque<StageReset> resets;
   for (;;) {
     bool reevaluate = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       const auto wake =
           options_.partition_clock_interval > 0 ? std::min(next_tick, next_clock) : next_tick;
-      cv_.wait_until(lock, wake, [this] { return stopping_ || !queued_.empty() || reevaluate_; });
+      cv_.wait_until(lock, wake, [this] {
+        return stopping_ || !queued_.empty() || reevaluate_ || !resets_.empty();
+      });
       if (stopping_) {
         return;
       }
+      resets.swap(resets_);
       reevaluate = reevaluate_;
       reevaluate_ = false;
       while (!queued_.empty() && inputs.size() < kMaxInputsPerMessage) {
@@ -110,6 +114,14 @@ void RoutingPublisher::Loop() {
     if (reevaluate && !LogPartitionClocks(/*reevaluate=*/true)) {
       return;
     }
+    for (const StageReset& reset : resets) {
+      EncodeStageResetMessage(reset.lead, reset.reset_id, reset.at, &payload);
+      if (!PublishUntilStored(PartitionSubject(reset.partition), "reset/" + reset.reset_id,
+                              payload)) {
+        return;
+      }
+    }
+    resets.clear();
     size_t taken = inputs.size();
     if (std::chrono::steady_clock::now() >= next_tick) {
       next_tick = std::chrono::steady_clock::now() + tick_every;
@@ -153,6 +165,15 @@ void RoutingPublisher::Loop() {
     }
     Stored(taken);
   }
+}
+
+void RoutingPublisher::LogStageReset(uint32_t partition, std::string lead, std::string reset_id,
+                                     EpochSeconds at) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    resets_.push_back(StageReset{partition, std::move(lead), std::move(reset_id), at});
+  }
+  cv_.notify_all();
 }
 
 void RoutingPublisher::LogReevaluation() {

@@ -65,8 +65,12 @@ class RoutingPublisher final : public RoutingLog {
   RoutingPublisher& operator=(const RoutingPublisher&) = delete;
 
   void Append(std::vector<RoutingInput> inputs, std::function<void()> stored) override;
-  // Logs a re-evaluation of every lead's stage (PartitionClock::reevaluate) in each partition
-  // `held_partitions` names, soon, on the publisher's thread. Any thread.
+  // Publishes the reset into the partition's log (cluster/event_log.h, a stage reset message),
+  // with a Nats-Msg-Id of the reset's, so the stream stores the nodes' copies once.
+  void LogStageReset(uint32_t partition, std::string lead, std::string reset_id,
+                     EpochSeconds at) override;
+  // Logs a re-evaluation of every lead's stage (PartitionControl::Kind::kReevaluate) in each
+  // partition `held_partitions` names, soon, on the publisher's thread. Any thread.
   void LogReevaluation();
 
   static constexpr size_t kMaxInputsPerMessage = 512;
@@ -98,8 +102,15 @@ class RoutingPublisher final : public RoutingLog {
   std::deque<Appended> appended_;
   bool stopping_ = false;    // under mu_
   bool reevaluate_ = false;  // under mu_: LogReevaluation asked
-  uint64_t messages_ = 0;    // publisher thread
-  uint64_t clocks_ = 0;      // publisher thread
+  struct StageReset {
+    uint32_t partition = 0;
+    std::string lead;
+    std::string reset_id;
+    EpochSeconds at = 0;
+  };
+  std::deque<StageReset> resets_;  // under mu_
+  uint64_t messages_ = 0;          // publisher thread
+  uint64_t clocks_ = 0;            // publisher thread
   std::thread thread_;
 };
 

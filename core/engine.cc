@@ -456,11 +456,11 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   uint64_t duplicates[kTransportCount] = {};
   const bool per_event_origin = !batch.origins.empty();
   assert(!per_event_origin || batch.origins.size() == batch.events.size());
-  size_t next_clock = 0;
+  size_t next_control = 0;
   for (size_t i = 0; i < batch.events.size(); ++i) {
-    for (; next_clock < batch.clocks.size() && batch.clocks[next_clock].before_event <= i;
-         ++next_clock) {
-      RecheckPartition(batch.clocks[next_clock]);
+    for (; next_control < batch.controls.size() && batch.controls[next_control].before_event <= i;
+         ++next_control) {
+      ApplyPartitionControl(batch.controls[next_control]);
     }
     Event& event = batch.events[i];
     const EventOrigin origin =
@@ -481,8 +481,8 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   }
   apply_order_ = 0;
   event_order_ = 0;
-  for (; next_clock < batch.clocks.size(); ++next_clock) {
-    RecheckPartition(batch.clocks[next_clock]);
+  for (; next_control < batch.controls.size(); ++next_control) {
+    ApplyPartitionControl(batch.controls[next_control]);
   }
   for (const auto& [key, value] : batch.log_positions) {
     batch_.PutMeta(key, value);
@@ -1674,15 +1674,29 @@ void Engine::RunCron() {
   }
 }
 
-void Engine::RecheckPartition(const PartitionClock& clock) {
+void Engine::ApplyPartitionControl(const PartitionControl& clock) {
   if (lead_partitions_ == 0) {
+    return;
+  }
+  if (clock.kind == PartitionControl::Kind::kStageReset) {
+    // Once per reset: every node asks for it (the dedupe index keeps SPEC's window; a NUL byte
+    // first, which no event's messageId has).
+    if (dedupe_.CheckAndRecord(std::string(1, '\0') + "stage-reset/" + clock.reset_id,
+                               clock_->Now())) {
+      return;
+    }
+    if (LeadEntry* entry = FindEntry(clock.lead); entry != nullptr) {
+      scorer_->SetStage(&entry->state, 0);
+      staged_.erase(entry);
+      MarkDirty(*entry);
+    }
     return;
   }
   const auto in_partition = [&](std::string_view id) {
     return PartitionOfLead(id) == clock.partition;
   };
   event_order_ = clock.apply_order;
-  if (clock.reevaluate) {
+  if (clock.kind == PartitionControl::Kind::kReevaluate) {
     // Every lead of the partition: the stored ones (as of the last commit) and those changed
     // since. Ids first: loading leads may evict others.
     std::vector<std::string> ids;
@@ -1961,12 +1975,13 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
       continue;
     }
     if (!outcome.recycled_lead.empty()) {
-      // The lead's partition follows the router's recycle, without a record of its own.
-      if (LeadEntry* entry = FindEntry(outcome.recycled_lead); entry != nullptr) {
-        scorer_->SetStage(&entry->state, 0);
-        staged_.erase(entry);
-        MarkDirty(*entry);
-      }
+      // The lead's partition follows the router's recycle, without a record of its own, at a
+      // place in its own log so a rebuild of it does too. Every node asks; the partition takes
+      // the first (PartitionControl::kStageReset).
+      after_commit_.push_back(
+          [this, partition = PartitionOfLead(outcome.recycled_lead), lead = outcome.recycled_lead,
+           reset_id = input.asked_by + "/" + std::to_string(input.request),
+           at = input.at] { options_.routing_log->LogStageReset(partition, lead, reset_id, at); });
     }
     if (!input.asked_by.empty() && input.asked_by == options_.node_id) {
       if (auto asked = asked_.find(input.request); asked != asked_.end()) {

@@ -119,7 +119,7 @@ struct EngineOptions {
   // applied again anywhere re-checks at the same places. Default: off (the timer).
   bool stage_checks_from_log = false;
   // With stage_checks_from_log: ReevaluateStages asks for a re-evaluation in the log of every
-  // partition this node holds (PartitionClock::reevaluate) through this, instead of running it
+  // partition this node holds (PartitionControl::reevaluate) through this, instead of running it
   // here. Called on the engine thread.
   std::function<void()> log_reevaluation;
 };
@@ -327,11 +327,12 @@ class Engine : public IngestSink,
   // Logs `input` for lead `lead_id` with the next commit: its time, and its number among the
   // inputs of the lead's partition when an event of the log is being applied.
   void LogRouting(RoutingInput input);
-  // Cluster mode: the stage exits due at `clock.at` for the leads of `clock.partition` (with
-  // `clock.reevaluate`, every lead's stage machine), placed at the clock's place in the log.
-  // Leads in id order, so every node logs them alike. A re-evaluation reads every stored lead
-  // of the partition at once: rare (a rules apply), and the ack does not wait for it.
-  void RecheckPartition(const PartitionClock& clock);
+  // Cluster mode: a partition's control at its place in the log: the stage exits due at
+  // `clock.at` for the leads of `clock.partition` (kReevaluate: every lead's stage machine;
+  // kStageReset: one lead's stage back to the first). Leads in id order, so every node logs the
+  // stage changes alike. A re-evaluation reads every stored lead of the partition: rare (a rules
+  // apply), and the ack does not wait for it.
+  void ApplyPartitionControl(const PartitionControl& clock);
   // The wall-clock re-check of one staged lead at `at`: one stage down while its exit holds.
   void RecheckStage(LeadEntry* entry, EpochSeconds at);
   // At a seal: trims what the log has from the pending inputs, adds this commit's, stores them,

@@ -36,18 +36,27 @@ struct EventOrigin {
 // holds at most 4,096 events).
 constexpr uint64_t LogApplyOrder(uint64_t seq, uint64_t index) { return seq << 12 | index; }
 
-// Cluster mode: a partition's clock, read from its log (docs/cluster.md, "A partition's clock").
-// The stage exits that time alone causes (SPEC 5.3) happen for the partition's leads at `at`,
-// at this place of the log, on whichever node applies it: a partition rebuilt elsewhere
-// re-checks at the same places and times.
-struct PartitionClock {
+// Cluster mode: a change to a partition's leads that no event makes, read from its log
+// (docs/cluster.md, "A partition's clock"), so whichever node applies the partition, now or
+// rebuilding it later, makes it at the same place.
+struct PartitionControl {
+  enum class Kind : uint8_t {
+    // The partition's clock: the stage exits that time alone causes (SPEC 5.3) at `at`.
+    kStageCheck,
+    // Every lead of the partition runs its stage machine at `at` (promote, else demote), as
+    // Engine::ReevaluateStages does: new rules applied.
+    kReevaluate,
+    // The cluster router closed `lead` as `recycled` (SPEC 9): its stage goes back to the first,
+    // without a record (the router published it), once per `reset_id`.
+    kStageReset,
+  };
+  Kind kind = Kind::kStageCheck;
   uint32_t partition = 0;
   EpochSeconds at = 0;
   uint64_t apply_order = 0;  // its place in the log (LogApplyOrder)
   size_t before_event = 0;   // applied before the batch's event of this index (or after all)
-  // Every lead of the partition runs its stage machine at `at` (promote, else demote), as
-  // Engine::ReevaluateStages does, instead of the exit re-check: new rules applied.
-  bool reevaluate = false;
+  std::string lead;          // kStageReset
+  std::string reset_id;      // kStageReset
 };
 
 // Validated events from one read of one connection (or one HTTP request), in the order sent.
@@ -64,8 +73,8 @@ struct IngestBatch {
   // Cluster mode: when not empty, one per event, in place of `transport` and `received_at` (the
   // log applier hands over events of many reads in one batch, which must commit as one).
   std::vector<EventOrigin> origins;
-  // Cluster mode: the partitions' clocks read among the events, in log order.
-  std::vector<PartitionClock> clocks;
+  // Cluster mode: the partitions' controls read among the events, in log order.
+  std::vector<PartitionControl> controls;
 };
 
 class IngestSink {

@@ -26,6 +26,10 @@ class RoutingLog {
   // Logs `inputs`, after every input appended before them. Never blocks on the network.
   // `stored` (may be empty) runs, on the log's own thread, once the log holds all of them.
   virtual void Append(std::vector<RoutingInput> inputs, std::function<void()> stored) = 0;
+  // The router closed `lead` (of partition `partition`) as `recycled`: its stage goes back to the
+  // first in its partition's own log, once per `reset_id` whoever else asks. Never blocks.
+  virtual void LogStageReset(uint32_t partition, std::string lead, std::string reset_id,
+                             EpochSeconds at) = 0;
 };
 
 // Consecutive inputs of the routing log, with the log position they bring the node to.

@@ -152,5 +152,27 @@ TEST(EventLogTest, AClockMessageCarriesItsTimeAndIsNoEvent) {
   EXPECT_FALSE(DecodeClockMessage(bytes, &at, &reevaluate));
 }
 
+TEST(EventLogTest, AStageResetMessageCarriesItsLeadAndIdAndIsNoEvent) {
+  std::string bytes;
+  EncodeStageResetMessage("kim", "node-a/42", 1700000000.5, &bytes);
+  EXPECT_EQ(KindOfLogMessage(bytes), LogMessageKind::kStageReset);
+  std::string lead;
+  std::string reset_id;
+  EpochSeconds at = 0;
+  ASSERT_TRUE(DecodeStageResetMessage(bytes, &lead, &reset_id, &at));
+  EXPECT_EQ(lead, "kim");
+  EXPECT_EQ(reset_id, "node-a/42");
+  EXPECT_EQ(at, 1700000000.5);
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  EXPECT_FALSE(DecodeLogMessage(bytes, &events, &origins));
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeStageResetMessage(bytes.substr(0, n), &lead, &reset_id, &at)) << n;
+  }
+  EXPECT_FALSE(DecodeStageResetMessage(bytes + "x", &lead, &reset_id, &at));
+  EncodeStageResetMessage("", "node-a/42", 1, &bytes);
+  EXPECT_FALSE(DecodeStageResetMessage(bytes, &lead, &reset_id, &at));
+}
+
 }  // namespace
 }  // namespace handoff

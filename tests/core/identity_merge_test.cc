@@ -206,6 +206,17 @@ class Daemonless {
       EXPECT_OK(done.get_future().get());
     }
   }
+  // Applies a partition's control (cluster mode), as the log applier hands it over.
+  void Control(PartitionControl control) {
+    std::promise<Status> done;
+    IngestBatch batch;
+    batch.controls = {std::move(control)};
+    batch.received_at = clock_.Now();
+    batch.received_mono = std::chrono::steady_clock::now();
+    batch.done = [&done](const Status& st) { done.set_value(st); };
+    engine_->Submit(std::move(batch));
+    EXPECT_OK(done.get_future().get());
+  }
   // Runs fn on the engine thread and waits for it.
   template <typename Fn>
   auto OnEngine(Fn fn) {
@@ -578,6 +589,23 @@ class ListRoutingLog final : public RoutingLog {
     std::lock_guard<std::mutex> lock(mu_);
     held_.clear();
   }
+  void LogStageReset(uint32_t partition, std::string lead, std::string reset_id,
+                     EpochSeconds at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    PartitionControl reset;
+    reset.kind = PartitionControl::Kind::kStageReset;
+    reset.partition = partition;
+    reset.lead = std::move(lead);
+    reset.reset_id = std::move(reset_id);
+    reset.at = at;
+    resets_.push_back(std::move(reset));
+  }
+  std::vector<PartitionControl> TakeResets() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<PartitionControl> out;
+    out.swap(resets_);
+    return out;
+  }
   void Release() {
     std::vector<std::function<void()>> held;
     {
@@ -593,6 +621,7 @@ class ListRoutingLog final : public RoutingLog {
  private:
   std::mutex mu_;
   std::vector<RoutingInput> inputs_;
+  std::vector<PartitionControl> resets_;
   bool holding_ = false;
   std::vector<std::function<void()>> held_;
 };
@@ -733,6 +762,48 @@ TEST(IdentityMergeOwnerTest, AReevaluationIsLoggedOnceTheRouterHasTheRules) {
   EXPECT_EQ(logged.load(), 1);
   a.Route({rules});  // every node logs the rules: asked once, logged once
   EXPECT_EQ(logged.load(), 1);
+}
+
+// A `recycled` close (SPEC 9): the router publishes the lead's stage record; the lead's partition
+// sets its stage back through its own log (a stage reset), so a node rebuilding the partition
+// does too. Every node asks for the reset; the partition takes it once.
+TEST(IdentityMergeOwnerTest, ARecycledLeadsStageGoesBackThroughItsPartitionsLog) {
+  TempDir dir;
+  ListRoutingLog log;
+  Daemonless a(dir.WriteFile("rules.yaml", kRoutedRules), &log, "node-a");
+  a.SendInOrder({{Track("", "anon-9", "Demo Requested", kStart), 1}});
+  a.OnEngine([] { return true; });
+  a.Route(log.Take());  // its stage record and routing (to ann, seq 2)
+  a.Route(log.Take());  // the router's starting rules, logged by the first batch
+  SalesAction close;
+  close.kind = SalesActionKind::kClose;
+  close.seq = 2;
+  close.outcome = "recycled";
+  std::promise<SalesActionResult> answer;
+  a.engine().SubmitSalesAction(close,
+                               [&answer](const SalesActionResult& r) { answer.set_value(r); });
+  a.OnEngine([] { return true; });
+  a.Route(log.Take());
+  ASSERT_TRUE(answer.get_future().get().ok);
+  a.OnEngine([] { return true; });  // after the commit: the reset is asked for
+  EXPECT_EQ(RecordLines(a.engine()).back(), "kind=stage lead=anon-9 rep= to=new outcome= into= ");
+  std::vector<PartitionControl> resets = log.TakeResets();
+  ASSERT_EQ(resets.size(), 1u);
+  EXPECT_EQ(resets[0].lead, "anon-9");
+  EXPECT_EQ(resets[0].partition, 2u);  // "anon-9".size() % 4
+  auto stage = [&a] {
+    const std::string json = a.LeadJson("anon-9");
+    const size_t at = json.find("\"stage\":\"") + 9;
+    return json.substr(at, json.find('"', at) - at);
+  };
+  EXPECT_EQ(stage(), "sql");  // not yet: at its place in the partition's log
+  a.Control(resets[0]);
+  EXPECT_EQ(stage(), "new");
+  // Qualified again, then another node's copy of the same reset: taken once only.
+  a.SendInOrder({{Track("", "anon-9", "Demo Requested", kStart + 5), 9}});
+  EXPECT_EQ(stage(), "sql");
+  a.Control(resets[0]);
+  EXPECT_EQ(stage(), "sql");
 }
 
 // An answer that goes through the routing log is waited for at most Engine::kAskedTimeout: a
