@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
+#include "tests/integration/decay_rules.h"
 #include "tests/integration/nats_cluster.h"
 #include "tests/testutil.h"
 
@@ -1108,26 +1109,6 @@ TEST_F(ClusterTest, TheGlobalRouterGivesEveryNodeTheSameRecords) {
     EXPECT_EQ(after_mine[i].ToJson(), after_theirs[i].ToJson()) << i;
   }
 }
-
-// 50 points of heat that halve every second: a lead that asked for a demo leaves `mql` by time
-// alone; one that signed up stays.
-constexpr std::string_view kDecayRules =
-    "scores:\n"
-    "  heat: {kind: event, half_life: 1s}\n"
-    "  lifetime: {kind: event}\n"
-    "rules:\n"
-    "  - id: demo\n"
-    "    score: heat\n"
-    "    when: event == \"Demo Requested\"\n"
-    "    points: 50\n"
-    "  - id: ever\n"
-    "    score: lifetime\n"
-    "    when: event == \"Signed Up\"\n"
-    "    points: 50\n"
-    "stages:\n"
-    "  - name: mql\n"
-    "    enter: score.heat >= 40 || score.lifetime >= 40\n"
-    "    exit: score.heat < 20 && score.lifetime < 20\n";
 
 TEST_F(ClusterTest, AnExitByTimeAloneIsOneRecordOnEveryNodeAndNotTwoAfterATakeover) {
   global_router_ = true;

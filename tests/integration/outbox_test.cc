@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
+#include "tests/integration/decay_rules.h"
 #include "tests/testutil.h"
 
 namespace handoff::testing {
@@ -258,24 +259,6 @@ TEST_F(OutboxTest, ResumeByFromAcrossARestartMissesNothingAndRepeatsNothing) {
 }
 
 // --- the wall-clock stage re-check ---
-
-constexpr std::string_view kDecayRules =
-    "scores:\n"
-    "  heat: {kind: event, half_life: 1s}\n"
-    "  lifetime: {kind: event}\n"
-    "rules:\n"
-    "  - id: demo\n"
-    "    score: heat\n"
-    "    when: event == \"Demo Requested\"\n"
-    "    points: 50\n"
-    "  - id: ever\n"
-    "    score: lifetime\n"
-    "    when: event == \"Signed Up\"\n"
-    "    points: 50\n"
-    "stages:\n"
-    "  - name: mql\n"
-    "    enter: score.heat >= 40 || score.lifetime >= 40\n"
-    "    exit: score.heat < 20 && score.lifetime < 20\n";
 
 TEST(StageRecheckTest, SweepDemotesADecayedLeadWithoutAnyEvent) {
   DaemonProcess daemon{DaemonOptions{}};
