@@ -454,6 +454,7 @@ void LogApplier::Flush() {
     shared->cv.notify_all();
   };
   engine_->Submit(std::move(batch));
+  SubmitRoutingBatch();  // after the partitions' events read with it
 }
 
 namespace {
@@ -600,15 +601,35 @@ void LogApplier::TakeRouting(uint64_t seq, std::string_view payload) {
     return;  // read again after the read moved back for a partition taken over
   }
   routing_read_ = seq;
-  RoutingBatch routing;
-  if (!DecodeRoutingInputs(payload, &routing.inputs)) {
+  const bool replay = seq <= options_.routing_applied_seq;
+  if (replay != routing_batch_.replay) {
+    SubmitRoutingBatch();  // a batch is all replay or all new
+    routing_batch_.replay = replay;
+  }
+  std::vector<RoutingInput> inputs;
+  if (!DecodeRoutingInputs(payload, &inputs)) {
     ++corrupt_;
     LogError("event log sequence " + std::to_string(seq) + ": unreadable routing message, skipped");
-    routing.inputs.clear();
+    inputs.clear();
   }
-  Flush();  // the partitions' events read before it are applied before it
-  routing.replay = seq <= options_.routing_applied_seq;
-  routing.log_positions.emplace_back(std::string(kRoutingAppliedSeqKey), std::to_string(seq));
+  // Gathered with the next messages and handed over when the partitions' batch is (Flush): the
+  // router and the partitions change nothing of each other's, and cutting the partitions' batch
+  // at every routing message made small batches, each a commit.
+  routing_batch_.inputs.insert(routing_batch_.inputs.end(), std::make_move_iterator(inputs.begin()),
+                               std::make_move_iterator(inputs.end()));
+  routing_seq_ = seq;
+}
+
+void LogApplier::SubmitRoutingBatch() {
+  if (routing_seq_ == 0) {
+    return;  // nothing gathered
+  }
+  RoutingBatch routing = std::move(routing_batch_);
+  routing_batch_ = RoutingBatch();
+  routing_batch_.replay = routing.replay;
+  routing.log_positions.emplace_back(std::string(kRoutingAppliedSeqKey),
+                                     std::to_string(routing_seq_));
+  routing_seq_ = 0;
   options_.routing->SubmitRouting(std::move(routing));
 }
 

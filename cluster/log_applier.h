@@ -158,8 +158,11 @@ class LogApplier {
   void ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first);
   // Waits for an engine task's `done`; false when the applier stops first.
   bool WaitFor(std::future<void> done);
-  // A message of the routing subject at `seq`: its inputs to the router, once.
+  // A message of the routing subject at `seq`: its inputs to the router, once (gathered until
+  // the next Flush).
   void TakeRouting(uint64_t seq, std::string_view payload);
+  // Hands the routing inputs gathered to the router, with the position they bring it to.
+  void SubmitRoutingBatch();
   // Publishes `payload` under `msg_id` on `subject`, waiting for JetStream's answer, again until
   // it is stored or the applier stops. False when it stops first.
   bool PublishUntilStored(const std::string& subject, const std::string& msg_id,
@@ -185,7 +188,11 @@ class LogApplier {
   std::vector<bool> owned_;
   std::vector<uint64_t> applied_;
   bool subscribed_once_ = false;
-  uint64_t routing_read_ = 0;  // the last routing message handed to the router
+  uint64_t routing_read_ = 0;  // the last routing message read for the router
+  // Routing messages read since the last Flush, handed to the router after the partitions'
+  // batch; routing_seq_ is the last one's sequence (0: none gathered).
+  RoutingBatch routing_batch_;
+  uint64_t routing_seq_ = 0;
   // Partitions held back at a message with links across partitions, until their answers came.
   struct Held {
     uint64_t seq = 0;  // the message held back: the read moves back to it

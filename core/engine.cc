@@ -33,7 +33,18 @@ constexpr char kHandedOverMark = '\0';
 // Cluster mode: "N:c0,c1,..." the lead count of each of N partitions.
 constexpr std::string_view kMetaLeadCountByPartition = "leads.count.partitions";
 // Cluster mode's router: the inputs committed and not yet in the log (EncodeRoutingInputs).
+// The first release's pending routing inputs, all in one value (still read at start).
 constexpr std::string_view kMetaRoutingPending = "routing.pending";
+// Pending routing inputs, one value per commit that logged some ("routing.pending.<number>",
+// zero-padded), and "<first> <next>" of the numbers in use.
+constexpr std::string_view kMetaRoutingPendingPrefix = "routing.pending.";
+constexpr std::string_view kMetaRoutingPendingRange = "routing.pending-range";
+
+std::string PendingChunkKey(uint64_t number) {
+  char digits[24];
+  std::snprintf(digits, sizeof(digits), "%020llu", static_cast<unsigned long long>(number));
+  return std::string(kMetaRoutingPendingPrefix) + digits;
+}
 
 // "N:c0,c1,...": a count for each of N partitions.
 std::string EncodePartitionCounts(const std::vector<uint64_t>& counts) {
@@ -1896,30 +1907,39 @@ void Engine::SubmitRoutingChange(RoutingInput input, std::function<void(const St
 }
 
 void Engine::SealRoutingInputs() {
-  // What the log holds leaves the pending ones (appended in this order, stored in this order).
-  const uint64_t stored = routing_stored_.load(std::memory_order_acquire);
-  while (routing_trimmed_ < stored && !routing_pending_.empty()) {
-    routing_pending_.pop_front();
-    ++routing_trimmed_;
-    routing_pending_dirty_ = true;
+  // What the log holds leaves the pending ones (appended in this order, stored in this order):
+  // a commit's inputs go when the log has them all. Each commit writes only its own inputs, so
+  // a log that lags costs no rewrite of everything pending.
+  routing_trimmed_ = routing_stored_.load(std::memory_order_acquire);
+  while (!pending_chunks_.empty() && pending_chunks_.front().end <= routing_trimmed_) {
+    batch_.DeleteMeta(PendingChunkKey(pending_chunks_.front().number));
+    pending_chunks_.pop_front();
+    pending_range_dirty_ = true;
   }
   if (!routing_out_.empty()) {
-    routing_pending_.insert(routing_pending_.end(), routing_out_.begin(), routing_out_.end());
-    routing_pending_dirty_ = true;
+    std::string bytes;
+    EncodeRoutingInputs(routing_out_, &bytes);
+    AddPendingChunk(bytes, routing_out_.size());
     // Logged once durable here: the router never hears of a change a crash takes back.
     LogPending(std::move(routing_out_));
     routing_out_.clear();
   }
-  if (routing_pending_dirty_) {
-    routing_pending_dirty_ = false;
-    if (routing_pending_.empty()) {
-      batch_.DeleteMeta(kMetaRoutingPending);
+  if (pending_range_dirty_) {
+    pending_range_dirty_ = false;
+    if (pending_chunks_.empty()) {
+      batch_.DeleteMeta(kMetaRoutingPendingRange);
     } else {
-      std::string bytes;
-      EncodeRoutingInputs({routing_pending_.begin(), routing_pending_.end()}, &bytes);
-      batch_.PutMeta(kMetaRoutingPending, bytes);
+      batch_.PutMeta(kMetaRoutingPendingRange, std::to_string(pending_chunks_.front().number) +
+                                                   " " + std::to_string(next_pending_chunk_));
     }
   }
+}
+
+void Engine::AddPendingChunk(std::string_view bytes, size_t inputs) {
+  batch_.PutMeta(PendingChunkKey(next_pending_chunk_), bytes);
+  pending_logged_ += inputs;
+  pending_chunks_.push_back(PendingChunk{next_pending_chunk_++, pending_logged_});
+  pending_range_dirty_ = true;
 }
 
 void Engine::LogPending(std::vector<RoutingInput> inputs) {
@@ -1931,22 +1951,56 @@ void Engine::LogPending(std::vector<RoutingInput> inputs) {
 }
 
 Status Engine::RestorePendingRouting() {
-  std::string bytes;
-  Status st = store_->GetMeta(kMetaRoutingPending, &bytes);
-  if (st.IsNotFound()) {
+  // Logged again: the routers drop what a partition logged before (its places), and a sales
+  // answer applied twice is refused the second time.
+  auto restore = [&](std::string_view key, std::vector<RoutingInput>* inputs) {
+    std::string bytes;
+    Status st = store_->GetMeta(key, &bytes);
+    if (st.IsNotFound()) {
+      return Status::Ok();
+    }
+    if (!st.ok()) {
+      return st;
+    }
+    if (!DecodeRoutingInputs(bytes, inputs)) {
+      return Status::Corruption("meta " + std::string(key) + " does not decode");
+    }
     return Status::Ok();
-  }
-  std::vector<RoutingInput> pending;
-  if (!st.ok()) {
+  };
+  std::string range;
+  Status st = store_->GetMeta(kMetaRoutingPendingRange, &range);
+  if (!st.ok() && !st.IsNotFound()) {
     return st;
   }
-  if (!DecodeRoutingInputs(bytes, &pending)) {
-    return Status::Corruption("meta " + std::string(kMetaRoutingPending) + " does not decode");
+  unsigned long long first = 0;
+  unsigned long long next = 0;
+  if (st.ok() && std::sscanf(range.c_str(), "%llu %llu", &first, &next) != 2) {
+    return Status::Corruption("meta " + std::string(kMetaRoutingPendingRange) + " does not parse");
   }
-  // Logged again: the routers drop what a partition logged before (its numbers), and a sales
-  // answer applied twice is refused the second time.
-  routing_pending_.assign(pending.begin(), pending.end());
-  LogPending(std::move(pending));
+  next_pending_chunk_ = std::max<uint64_t>(next, 1);
+  for (uint64_t n = first; n < next; ++n) {
+    std::vector<RoutingInput> inputs;
+    if (Status chunk = restore(PendingChunkKey(n), &inputs); !chunk.ok()) {
+      return chunk;
+    }
+    if (!inputs.empty()) {
+      pending_logged_ += inputs.size();
+      pending_chunks_.push_back(PendingChunk{n, pending_logged_});
+      LogPending(std::move(inputs));
+    }
+  }
+  // A store of the first release: its one value becomes a chunk of its own.
+  std::vector<RoutingInput> legacy;
+  if (Status old = restore(kMetaRoutingPending, &legacy); !old.ok()) {
+    return old;
+  }
+  if (!legacy.empty()) {
+    std::string bytes;
+    EncodeRoutingInputs(legacy, &bytes);
+    AddPendingChunk(bytes, legacy.size());
+    batch_.DeleteMeta(kMetaRoutingPending);
+    LogPending(std::move(legacy));
+  }
   return Status::Ok();
 }
 

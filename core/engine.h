@@ -340,6 +340,8 @@ class Engine : public IngestSink,
   void SealRoutingInputs();
   // Logs `inputs` after the commit being sealed; the log's `stored` counts them.
   void LogPending(std::vector<RoutingInput> inputs);
+  // Writes `bytes` (`inputs` routing inputs) as the next pending chunk, with this commit.
+  void AddPendingChunk(std::string_view bytes, size_t inputs);
   // At start: the inputs a crash left unlogged are logged again.
   [[nodiscard]] Status RestorePendingRouting();
   void ApplyRouting(RoutingBatch& batch);
@@ -523,12 +525,19 @@ class Engine : public IngestSink,
   // the rules do. Empty: none waiting.
   std::string reevaluate_under_;
   std::vector<RoutingInput> routing_out_;  // logged with the next commit
-  // Inputs committed and not yet in the log, oldest first: stored as meta "routing.pending" so a
-  // crash loses none (logged again at start). The log has the first routing_stored_ - trimmed.
-  std::deque<RoutingInput> routing_pending_;
+  // Inputs committed and not yet in the log, oldest first: stored as meta, one value per commit
+  // (a chunk), so a crash loses none (logged again at start). Inputs are counted from this
+  // start: the log has the first routing_stored_; a chunk goes once the log has its `end`.
+  struct PendingChunk {
+    uint64_t number = 0;
+    uint64_t end = 0;  // inputs logged up to and with this chunk
+  };
+  std::deque<PendingChunk> pending_chunks_;
+  uint64_t next_pending_chunk_ = 1;
+  uint64_t pending_logged_ = 0;
+  bool pending_range_dirty_ = false;
   uint64_t routing_trimmed_ = 0;
   std::atomic<uint64_t> routing_stored_{0};  // the log's thread adds, the engine's reads
-  bool routing_pending_dirty_ = false;
   // The apply order of the log event being applied (ApplyBatch), which places the inputs it
   // causes; unlike apply_order_, not moved by the replay of a merged lead's later events.
   uint64_t event_order_ = 0;

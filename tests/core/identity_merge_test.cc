@@ -879,6 +879,37 @@ TEST(IdentityMergeOwnerTest, RoutingInputsTheLogDidNotStoreAreLoggedAgainAtStart
   EXPECT_TRUE(log.Take().empty());
 }
 
+// A store of the first router release kept every pending input in one value ("routing.pending");
+// a start logs them again and keeps them, in the per-commit form, until the log has them.
+TEST(IdentityMergeOwnerTest, PendingRoutingInputsOfTheFirstFormAreLoggedAgainAtStart) {
+  TempDir dir;
+  ListRoutingLog log;
+  log.Hold();
+  Daemonless a(dir.WriteFile("rules.yaml", kRoutedRules), &log, "node-a");
+  RoutingInput tick;
+  tick.kind = RoutingInputKind::kTick;
+  tick.at = kStart;
+  std::string bytes;
+  EncodeRoutingInputs({tick, tick}, &bytes);
+  CommitBatch old;
+  old.PutMeta("routing.pending", bytes);
+  ASSERT_OK(a.store().Commit(&old));
+  a.Restart();
+  a.OnEngine([] { return true; });
+  EXPECT_EQ(log.Take().size(), 2u);
+  std::string gone;
+  EXPECT_TRUE(a.store().GetMeta("routing.pending", &gone).IsNotFound());
+  log.DropHeld();  // never stored: the next start logs them again
+  a.Restart();
+  a.OnEngine([] { return true; });
+  EXPECT_EQ(log.Take().size(), 2u);
+  log.Release();
+  a.OnEngine([] { return true; });  // a commit after the log stored them: nothing pending
+  a.Restart();
+  a.OnEngine([] { return true; });
+  EXPECT_TRUE(log.Take().empty());
+}
+
 // The linking event caused the close: the record names it as its trigger and shows the older
 // lead's scores at the event's time, not at the wall clock (a replay of the same events must
 // publish the same record).
