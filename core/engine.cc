@@ -799,6 +799,13 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   change.to = scorer_->StageIndex(&merged);
 
   newer.state = std::move(merged);
+  auto open_owner = [this](const Lead& lead) {
+    const std::optional<LeadOwner>& owner = OwnerOf(lead);
+    return owner.has_value() && !owner->closed;
+  };
+  if (open_owner(older.state) && !open_owner(newer.state)) {
+    funnel_.MoveMarks(older.state.id, newer.state.id, &batch_);  // the owner carries over
+  }
   // Owner carry-over or a `merged` close, and the older lead out of any queue.
   if (global_router()) {
     RoutingInput input;

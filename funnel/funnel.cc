@@ -195,6 +195,17 @@ void Funnel::Forget(const std::string& lead, CommitBatch* batch) {
   }
 }
 
+void Funnel::MoveMarks(const std::string& from, const std::string& into, CommitBatch* batch) {
+  auto it = leads_.find(from);
+  if (it == leads_.end()) {
+    return;
+  }
+  LeadMarks marks = std::move(it->second);
+  Forget(from, batch);
+  leads_[into] = std::move(marks);
+  MarkLead(into);
+}
+
 void Funnel::Flush(CommitBatch* batch) {
   for (const HourKey& key : dirty_hours_) {
     auto it = hours_.find(key);

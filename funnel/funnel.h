@@ -80,6 +80,9 @@ class Funnel {
   void Observe(const OutboxRecord& record, const FunnelContext& context, CommitBatch* batch);
   // The lead is gone (merged into another, or erased): its marks too.
   void Forget(const std::string& lead, CommitBatch* batch);
+  // `from` merged into `into`, whose owner is now `from`'s (SPEC 8's carry-over): `into` takes
+  // `from`'s marks, so its close counts the rules `from` had when it was routed (SPEC 12).
+  void MoveMarks(const std::string& from, const std::string& into, CommitBatch* batch);
   // Writes what changed since the last flush (hour totals, lead marks) into `batch`.
   void Flush(CommitBatch* batch);
   // Drops facts past fact_retention and hour totals past hour_retention (into `batch`).

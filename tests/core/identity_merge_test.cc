@@ -946,6 +946,25 @@ TEST(IdentityMergeOwnerTest, TheOlderLeadsOpenOwnerCarriesOverWithoutNewRouting)
   EXPECT_EQ(records[2], "kind=stage lead=kim rep= to=sql outcome= into= ");
   const std::string kim = d.LeadJson("anon-9");
   EXPECT_NE(kim.find("\"owner\":{\"rep\":\"ann\""), std::string::npos) << kim;
+  // Closed: the funnel's feedback counts the rules the lead had when it was routed (anon-9's
+  // demo), not the visit that came later under kim (SPEC 12).
+  SalesAction close;
+  close.kind = SalesActionKind::kClose;
+  close.seq = 2;  // anon-9's routed record
+  close.outcome = "lost";
+  std::promise<SalesActionResult> answer;
+  d.engine().SubmitSalesAction(close,
+                               [&answer](const SalesActionResult& r) { answer.set_value(r); });
+  ASSERT_TRUE(answer.get_future().get().ok);
+  std::promise<std::string> funnel;
+  d.engine().RunOnEngine([&] {
+    std::string json;
+    EXPECT_OK(d.engine().FunnelJson(FunnelWindow(), &json));
+    funnel.set_value(json);
+  });
+  const std::string json = funnel.get_future().get();
+  EXPECT_NE(json.find("\"rule\":\"demo\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"rule\":\"visit\""), std::string::npos) << json;
 }
 
 }  // namespace

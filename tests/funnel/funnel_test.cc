@@ -205,6 +205,26 @@ TEST_F(FunnelTest, AForgottenLeadLeavesNoMarks) {
   EXPECT_TRUE(Query(std::nullopt, std::nullopt).rules.empty());
 }
 
+TEST_F(FunnelTest, MovedMarksGoWithTheOwnerToTheMergedLead) {
+  const std::vector<FunnelRule> at_routing = {{"demo", "engagement"}};
+  const std::vector<FunnelRule> later = {{"demo", "engagement"}, {"blog", "engagement"}};
+  FunnelContext routed;
+  routed.rules_now = &at_routing;
+  Record(OutboxKind::kRouted, kDay + 1, "anon", "alice", "t", routed);
+  funnel_->MoveMarks("anon", "kim", &batch_);
+  Commit();
+  Restart();
+  FunnelContext closing;
+  closing.rules_now = &later;
+  Close(kDay + 2, "kim", "alice", "lost", std::nullopt, closing);
+  const FunnelTotals t = Query(std::nullopt, std::nullopt);
+  EXPECT_EQ(t.rules.at({"demo", "engagement"}).closed, 1u);
+  EXPECT_EQ(t.rules.count({"blog", "engagement"}), 0u);
+  // anon's marks went with it: a close under that id has none.
+  Close(kDay + 3, "anon", "alice", "lost");
+  EXPECT_EQ(Query(std::nullopt, std::nullopt).rules.at({"demo", "engagement"}).closed, 1u);
+}
+
 TEST_F(FunnelTest, CorruptStoredTotalsFailTheLoad) {
   Record(OutboxKind::kRouted, kDay + 1, "a", "alice", "t");
   CommitBatch bad;
