@@ -265,7 +265,7 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
           if (cancelled) {
             return false;  // seen at the last block's progress check
           }
-          if (request.since.has_value() && e.received_at < *request.since) {
+          if (request.since.has_value() && e.received_at + kPrintedTimeTolerance < *request.since) {
             return true;
           }
           const std::string_view root = root_of_id(e.lead);

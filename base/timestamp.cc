@@ -194,11 +194,15 @@ bool ParseTimeParam(std::string_view text, EpochSeconds* out) {
   return EpochFromNumber(std::strtod(buf, nullptr), out);
 }
 
+int64_t PrintedMillis(EpochSeconds t) {
+  return static_cast<int64_t>(std::floor(t * 1000.0 + kPrintedTimeTolerance * 1000.0));
+}
+
 void AppendRfc3339Millis(EpochSeconds t, std::string* out) {
   if (!std::isfinite(t) || std::fabs(t) > kMaxFormattableSeconds) {
     return;
   }
-  const chr::sys_time<chr::milliseconds> instant{chr::milliseconds{std::llround(t * 1000.0)}};
+  const chr::sys_time<chr::milliseconds> instant{chr::milliseconds{PrintedMillis(t)}};
   chr::sys_days day = chr::floor<chr::days>(instant);
   const chr::hh_mm_ss<chr::milliseconds> time{instant - day};
   int64_t cycles = 0;

@@ -4,6 +4,7 @@
 // (year_month_day, sys_days), so parsing is exact, allocation-free and thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,8 +34,20 @@ bool EpochFromNumber(double number, EpochSeconds* out);
 // rule applies here too). False for anything else, including surrounding spaces.
 bool ParseTimeParam(std::string_view text, EpochSeconds* out);
 
-// Formats t as UTC with exactly three fraction digits: "2026-11-22T14:03:07.123Z". t is rounded
-// to the nearest millisecond. Years outside 0000..9999 print with as many digits as they need
+// A time prints as the millisecond it falls in (truncated, as most languages' formatters do,
+// so a printed time is never later than the time itself), read with a microsecond's tolerance:
+// a double holds "10:00:00.123" of today's epoch as ...00.12299999, give or take a few tenths
+// of a microsecond, and that must print as .123, not .122. Windows that clients set from printed
+// times (`since`, `until`) compare `t + kPrintedTimeTolerance`, so a record is inside
+// `since=<its printed time>` and outside `until=<its printed time>`.
+inline constexpr EpochSeconds kPrintedTimeTolerance = 1e-6;
+
+// The millisecond since the epoch that t prints as: floor(t * 1000) with the tolerance above.
+// t must be finite.
+int64_t PrintedMillis(EpochSeconds t);
+
+// Formats t as UTC with exactly three fraction digits: "2026-11-22T14:03:07.123Z", the
+// millisecond of PrintedMillis(t). Years outside 0000..9999 print with as many digits as they need
 // (and a leading "-" before year 0); a non-finite t, or one beyond +-9e15 s, gives "".
 std::string FormatRfc3339Millis(EpochSeconds t);
 // The same, appended to *out (no allocation when *out has room).

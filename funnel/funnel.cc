@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/timestamp.h"
 #include "storage/coding.h"
 #include "storage/store_format.h"
 
@@ -17,6 +18,10 @@ constexpr char kFactFloorKey[] = "mfact_floor";
 constexpr double kHour = 3600;
 
 int64_t HourOf(EpochSeconds at) { return static_cast<int64_t>(std::floor(at / kHour)); }
+
+// Where a record's `at` falls for windows and hours: the time it prints as lies in the same hour
+// and the same side of a bound (base/timestamp.h, kPrintedTimeTolerance).
+EpochSeconds WindowTime(EpochSeconds at) { return at + kPrintedTimeTolerance; }
 
 // Milliseconds since the epoch, clamped to what a key can order (times before 1970 sort first).
 uint64_t MillisOf(EpochSeconds at) {
@@ -180,8 +185,8 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context, C
   }
   scratch_.clear();
   fact.Encode(&scratch_);
-  batch->PutFunnel(FactKey(MillisOf(fact.at), fact.seq), scratch_);
-  HourKey key(HourOf(fact.at), fact.team);
+  batch->PutFunnel(FactKey(MillisOf(WindowTime(fact.at)), fact.seq), scratch_);
+  HourKey key(HourOf(WindowTime(fact.at)), fact.team);
   hours_[key].Add(fact);
   dirty_hours_.insert(std::move(key));
   all_time_.Add(fact);
@@ -277,7 +282,8 @@ Status Funnel::AddFacts(EpochSeconds begin, EpochSeconds end, const std::string&
           bad = Status::Corruption("funnel: bad fact in the store");
           return false;
         }
-        if (fact.at >= begin && fact.at < end && (team.empty() || fact.team == team)) {
+        const EpochSeconds at = WindowTime(fact.at);
+        if (at >= begin && at < end && (team.empty() || fact.team == team)) {
           out->Add(fact);
         }
         return true;

@@ -63,9 +63,11 @@ struct FunnelContext {
 
 // A window of records and a team; empty bounds are open.
 struct FunnelWindow {
-  std::optional<EpochSeconds> since;  // records with at >= since
-  std::optional<EpochSeconds> until;  // records with at < until
-  std::string team;                   // "" for every team
+  // Records whose `at`, as printed, lies in [since, until) (base/timestamp.h: a record is inside
+  // `since=<its at>` and outside `until=<its at>`).
+  std::optional<EpochSeconds> since;
+  std::optional<EpochSeconds> until;
+  std::string team;  // "" for every team
 };
 
 class Funnel {

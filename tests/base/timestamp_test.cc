@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -190,11 +191,28 @@ TEST(FormatRfc3339MillisTest, YearsBeyondChronoRange) {
   EXPECT_EQ(FormatRfc3339Millis(-9e15), "-285196677-06-10T08:00:00.000Z");
 }
 
-TEST(FormatRfc3339MillisTest, RoundsToNearestMillisecond) {
+TEST(FormatRfc3339MillisTest, TruncatesToTheMillisecond) {
   EXPECT_EQ(FormatRfc3339Millis(1795341600.1234), "2026-11-22T10:00:00.123Z");
-  EXPECT_EQ(FormatRfc3339Millis(1795341600.1236), "2026-11-22T10:00:00.124Z");
-  EXPECT_EQ(FormatRfc3339Millis(1795341659.9996), "2026-11-22T10:01:00.000Z");
-  EXPECT_EQ(FormatRfc3339Millis(86399.9999), "1970-01-02T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(1795341600.1236), "2026-11-22T10:00:00.123Z");
+  EXPECT_EQ(FormatRfc3339Millis(1795341659.9996), "2026-11-22T10:00:59.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(86399.9999), "1970-01-01T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(-0.0004), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(PrintedMillis(1795341600.1236), 1795341600123);
+}
+
+TEST(FormatRfc3339MillisTest, AMillisecondGivenAsTextPrintsAsItself) {
+  // Whatever double a parsed time lands on, just below or above the millisecond, it prints back
+  // as the text it came from.
+  for (int ms = 0; ms < 1000; ++ms) {
+    char text[40];
+    std::snprintf(text, sizeof(text), "2026-11-22T10:00:07.%03dZ", ms);
+    EpochSeconds t = 0;
+    ASSERT_TRUE(ParseRfc3339(text, &t)) << text;
+    EXPECT_EQ(FormatRfc3339Millis(t), text);
+    ASSERT_TRUE(ParseTimeParam(std::to_string(1795341607000 + ms), &t));
+    EXPECT_EQ(FormatRfc3339Millis(t), text);
+    EXPECT_EQ(FormatRfc3339Millis(1795341607 + ms / 1000.0), text);
+  }
 }
 
 TEST(FormatRfc3339MillisTest, NonFiniteIsEmpty) {

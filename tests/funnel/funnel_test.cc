@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/timestamp.h"
 #include "tests/core/memory_store.h"
 #include "tests/testutil.h"
 
@@ -95,6 +96,24 @@ TEST_F(FunnelTest, WindowsAreExactToTheMillisecondAcrossHours) {
   EXPECT_EQ(Query(kDay + kHour, kDay + 2 * kHour).routed, 6u);  // whole hours only
   EXPECT_EQ(Query(kDay + 10 * kHour, std::nullopt).routed, 0u);
   EXPECT_EQ(Query(kDay + 2 * kHour, kDay + kHour).routed, 0u);  // an empty window
+}
+
+TEST_F(FunnelTest, ARecordIsInsideSinceItsPrintedTimeAndOutsideUntilIt) {
+  // Written at .1236 s, printed .123 (truncated): `since=<at>` takes it in, `until=<at>` not.
+  const EpochSeconds at = kDay + 3.1236;
+  Record(OutboxKind::kRouted, at, "a", "alice", "t");
+  ASSERT_EQ(FormatRfc3339Millis(at), "2026-01-01T00:00:03.123Z");
+  EpochSeconds printed = 0;
+  ASSERT_TRUE(ParseRfc3339(FormatRfc3339Millis(at), &printed));
+  EXPECT_EQ(Query(printed, std::nullopt).routed, 1u);
+  EXPECT_EQ(Query(std::nullopt, printed).routed, 0u);
+  EXPECT_EQ(Query(printed, printed + 0.001).routed, 1u);
+  // A time a double holds a hair below an hour prints as the hour, and counts in it.
+  const EpochSeconds hair = kDay + kHour - 4e-7;
+  Record(OutboxKind::kRouted, hair, "b", "alice", "t");
+  ASSERT_EQ(FormatRfc3339Millis(hair), "2026-01-01T01:00:00.000Z");
+  EXPECT_EQ(Query(kDay + kHour, kDay + 2 * kHour).routed, 1u);
+  EXPECT_EQ(Query(kDay, kDay + kHour).routed, 1u);  // only the first one
 }
 
 TEST_F(FunnelTest, TeamFilterUsesTheRecordsTeamOrTheOwnersTeam) {
