@@ -11,7 +11,9 @@
 namespace handoff {
 namespace {
 
-constexpr std::array<SegmentEndpoint, 14> kEndpoints = {{
+// The Segment HTTP Tracking API's paths, and the short ones analytics.js uses. `import` is the
+// batch path of Segment's Ruby and Java libraries.
+constexpr std::array<SegmentEndpoint, 15> kEndpoints = {{
     {"track", EventType::kTrack},
     {"page", EventType::kPage},
     {"screen", EventType::kScreen},
@@ -19,6 +21,7 @@ constexpr std::array<SegmentEndpoint, 14> kEndpoints = {{
     {"group", EventType::kGroup},
     {"alias", EventType::kAlias},
     {"batch", std::nullopt},
+    {"import", std::nullopt},
     {"t", EventType::kTrack},
     {"p", EventType::kPage},
     {"s", EventType::kScreen},

@@ -167,6 +167,19 @@ TEST_F(SegmentHttpTest, AnalyticsJsPathsAndBodyWriteKey) {
   EXPECT_EQ(JsonNumber(lead, "scores.engagement"), 10 + 3 + 2);
 }
 
+// Segment's Ruby and Java libraries send their batches to /v1/import: the same as /v1/batch.
+TEST_F(SegmentHttpTest, ImportIsTheBatchPathOfSegmentsServerLibraries) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  for (const std::string target : {"/v1/import", "/v1/import/"}) {
+    const std::string id = target.size() > 10 ? "imp-2" : "imp-1";
+    HttpResult r = Post(target, R"({"batch":[)" + Track("imp", "Click", id) + "]}");
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    EXPECT_EQ(r.body, R"({"success":true})");
+  }
+  Value lead = Lead("imp");
+  EXPECT_EQ(JsonNumber(lead, "events"), 2) << lead.ToJson();
+}
+
 TEST_F(SegmentHttpTest, NoWriteKeysMeansOpenIngest) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   EXPECT_EQ(Post("/v1/track", Track("u1", "Click", "o-1")).status, 200);
