@@ -22,6 +22,20 @@ std::string LabelValue(std::string_view v) { return PromLabelValue(v); }
 
 std::string_view TransportName(Transport t) { return t == Transport::kTcp ? "tcp" : "http"; }
 
+std::string_view MemoryPartName(MemoryPart part) {
+  switch (part) {
+    case MemoryPart::kDedupeIndex:
+      return "dedupe_index";
+    case MemoryPart::kStoreMemtables:
+      return "store_memtables";
+    case MemoryPart::kStoreTableReaders:
+      return "store_table_readers";
+    case MemoryPart::kStoreBlockCache:
+      return "store_block_cache";
+  }
+  return "unknown";
+}
+
 Metrics::Metrics() = default;
 
 void Metrics::ObserveApplyLatency(double seconds, uint64_t count) {
@@ -119,6 +133,17 @@ std::string Metrics::RenderPrometheus() const {
 
   Header(&out, "handoff_leads", "gauge", "Leads known.");
   Line(&out, "handoff_leads", "", static_cast<double>(leads_.load(kRelaxed)));
+  Header(&out, "handoff_leads_in_memory", "gauge",
+         "Leads held in memory: the bounded lead cache and the pinned leads.");
+  Line(&out, "handoff_leads_in_memory", "", static_cast<double>(leads_in_memory_.load(kRelaxed)));
+  Header(&out, "handoff_memory_bytes", "gauge",
+         "Memory of the parts that grow with the data, by part.");
+  for (int p = 0; p < kMemoryPartCount; ++p) {
+    std::string label = "part=\"";
+    label += MemoryPartName(static_cast<MemoryPart>(p));
+    label += "\"";
+    Line(&out, "handoff_memory_bytes", label, static_cast<double>(memory_[p].load(kRelaxed)));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     Header(&out, "handoff_stage_transitions_total", "counter", "Stage changes, by from and to.");

@@ -24,6 +24,18 @@ std::string_view TransportName(Transport t);
 // Reject reasons are the error codes of SPEC 2; index with EventError (ingest/event_parser.h).
 inline constexpr int kRejectReasonCount = 6;
 
+// The parts of the daemon's memory that grow with the data, reported as
+// handoff_memory_bytes{part="..."}, beside handoff_leads_in_memory, so an operator can size
+// `lead_cache` and the dedupe window against a budget (bench/README.md, the many-leads row).
+enum class MemoryPart : uint8_t {
+  kDedupeIndex = 0,    // the messageId index's tables
+  kStoreMemtables,     // RocksDB memtables, every column family
+  kStoreTableReaders,  // RocksDB index and filter blocks held outside the block cache
+  kStoreBlockCache,    // RocksDB block cache in use
+};
+inline constexpr int kMemoryPartCount = 4;
+std::string_view MemoryPartName(MemoryPart part);
+
 class Metrics {
  public:
   Metrics();
@@ -37,6 +49,11 @@ class Metrics {
   void ObserveApplyLatency(double seconds, uint64_t count);
 
   void SetLeads(uint64_t n) { leads_.store(n, kRelaxed); }
+  // Leads held in memory (the bounded cache and the pinned ones).
+  void SetLeadsInMemory(uint64_t n) { leads_in_memory_.store(n, kRelaxed); }
+  void SetMemory(MemoryPart part, uint64_t bytes) {
+    memory_[static_cast<int>(part)].store(bytes, kRelaxed);
+  }
   uint64_t leads() const { return leads_.load(kRelaxed); }
   void SetOutboxHead(uint64_t seq) { outbox_head_.store(seq, kRelaxed); }
   // Cluster mode: partitions of the event log this node holds a lease for.
@@ -91,6 +108,8 @@ class Metrics {
   std::atomic<uint64_t> latency_count_{0};
   std::atomic<double> latency_sum_{0};
   std::atomic<uint64_t> leads_{0};
+  std::atomic<uint64_t> leads_in_memory_{0};
+  std::array<std::atomic<uint64_t>, kMemoryPartCount> memory_{};
   std::atomic<uint64_t> outbox_head_{0};
   std::atomic<int64_t> cluster_partitions_{0};
   std::atomic<int64_t> subscribers_{0};

@@ -1647,6 +1647,15 @@ void Engine::ReevaluateStages(std::function<void(uint64_t leads, uint64_t change
   (*step)();
 }
 
+void Engine::ReportMemory() {
+  metrics_->SetLeadsInMemory(leads_.size());
+  metrics_->SetMemory(MemoryPart::kDedupeIndex, dedupe_.memory_bytes());
+  const Store::Memory store = store_->MemoryUsage();
+  metrics_->SetMemory(MemoryPart::kStoreMemtables, store.memtables);
+  metrics_->SetMemory(MemoryPart::kStoreTableReaders, store.table_readers);
+  metrics_->SetMemory(MemoryPart::kStoreBlockCache, store.block_cache);
+}
+
 void Engine::RunCron() {
   const EpochSeconds now = clock_->Now();
   if (options_.stage_check_interval > 0 && now >= next_stage_check_ &&
@@ -1686,6 +1695,10 @@ void Engine::RunCron() {
     funnel_.Trim(now, &batch_);
   }
   RenderFunnelMetrics(/*now_please=*/false);
+  if (now >= next_memory_report_) {
+    next_memory_report_ = now + 1;
+    ReportMemory();
+  }
   FinishCommitIfDone();
   if (!commit_in_flight_) {
     StartCommit();

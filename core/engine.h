@@ -436,6 +436,8 @@ class Engine : public IngestSink,
   // (then the error). Reports the store's health in the metrics. Engine or commit thread.
   Status WriteDurably(CommitBatch* batch);
   void RunCron();
+  // Engine thread: the memory gauges of /metrics (handoff_memory_bytes, leads in memory).
+  void ReportMemory();
   // The rules thread's verdicts: a compiled rule set to swap in (engine thread), or a rejection
   // (rules thread; returns the version kept).
   ReloadOutcome Install(std::shared_ptr<const RuleSet> rules);
@@ -598,6 +600,7 @@ class Engine : public IngestSink,
   uint64_t funnel_metrics_version_ = 0;
   EpochSeconds next_funnel_metrics_ = 0;
   EpochSeconds next_funnel_trim_ = 0;
+  EpochSeconds next_memory_report_ = 0;
 };
 
 }  // namespace handoff

@@ -704,6 +704,21 @@ Status RocksStore::CompactAll() {
   return Status::Ok();
 }
 
+Store::Memory RocksStore::MemoryUsage() const {
+  Memory m;
+  uint64_t value = 0;
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &value)) {
+    m.memtables = value;
+  }
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &value)) {
+    m.table_readers = value;
+  }
+  if (block_cache_ != nullptr) {
+    m.block_cache = block_cache_->GetUsage();
+  }
+  return m;
+}
+
 std::string RocksStore::Stats() const {
   std::string out;
   std::string value;

@@ -129,6 +129,7 @@ class RocksStore final : public Store {
 
   // RocksDB's statistics per column family, for debugging. Free text.
   std::string Stats() const override;
+  Memory MemoryUsage() const override;
 
  private:
   RocksStore() = default;

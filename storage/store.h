@@ -129,6 +129,14 @@ class Store {
 
   // Storage statistics, for debugging. Free text.
   virtual std::string Stats() const = 0;
+
+  // Memory the store holds, in bytes (a store in memory reports zeros). Any thread.
+  struct Memory {
+    uint64_t memtables = 0;      // write buffers, every column family
+    uint64_t table_readers = 0;  // index and filter blocks held outside the block cache
+    uint64_t block_cache = 0;    // the block cache in use
+  };
+  virtual Memory MemoryUsage() const { return {}; }
 };
 
 }  // namespace handoff

@@ -127,6 +127,8 @@ TEST(MetricsTest, FreshMetricsRenderEveryFamilyAtZeroAndTheStoreHealthy) {
       {"handoff_events_rejected_total", "counter"},
       {"handoff_apply_latency_seconds", "histogram"},
       {"handoff_leads", "gauge"},
+      {"handoff_leads_in_memory", "gauge"},
+      {"handoff_memory_bytes", "gauge"},
       {"handoff_stage_transitions_total", "counter"},
       {"handoff_routed_total", "counter"},
       {"handoff_rule_reloads_total", "counter"},
@@ -235,6 +237,15 @@ TEST(MetricsTest, GaugesAndSimpleCounters) {
   EXPECT_EQ(Sample(e, "handoff_rule_reloads_total{result=\"error\"}"), 1);
   EXPECT_EQ(Sample(e, "handoff_commits_total"), 2);
   EXPECT_EQ(Sample(e, "handoff_commit_bytes_total"), 150);
+  m.SetLeadsInMemory(321);
+  m.SetMemory(MemoryPart::kDedupeIndex, 1 << 20);
+  m.SetMemory(MemoryPart::kStoreBlockCache, 4096);
+  const Exposition memory = Parse(m.RenderPrometheus());
+  EXPECT_EQ(Sample(memory, "handoff_leads_in_memory"), 321);
+  EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="dedupe_index"})"), 1 << 20);
+  EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="store_block_cache"})"), 4096);
+  EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="store_memtables"})"), 0);
+  EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="store_table_readers"})"), 0);
   // Set replaces; it does not add.
   m.SetLeads(5);
   EXPECT_EQ(Sample(Parse(m.RenderPrometheus()), "handoff_leads"), 5);

@@ -343,9 +343,16 @@ TEST_F(LeadsApiTest, UnknownLeadHealthAndMetrics) {
   EXPECT_EQ(PrometheusSample(m, R"(handoff_stage_transitions_total{from="new",to="mql"})"), 2.0);
   EXPECT_EQ(PrometheusSample(m, R"(handoff_stage_transitions_total{from="mql",to="sql"})"), 1.0);
   EXPECT_EQ(PrometheusSample(m, "handoff_rules_version"), 1.0);
-  // The outbox head gauge may trail the ack by a moment.
+  // The outbox head gauge may trail the ack by a moment; the memory gauges, by a second.
   EXPECT_TRUE(WaitUntil(
       [&] { return PrometheusSample(http.Get("/metrics").body, "handoff_outbox_head") == 3.0; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    const std::string now = http.Get("/metrics").body;
+    return PrometheusSample(now, "handoff_leads_in_memory") == 2.0 &&
+           PrometheusSample(now, R"(handoff_memory_bytes{part="dedupe_index"})") > 0 &&
+           PrometheusSample(now, R"(handoff_memory_bytes{part="store_memtables"})") > 0 &&
+           PrometheusSample(now, R"(handoff_memory_bytes{part="store_block_cache"})") >= 0;
+  })) << http.Get("/metrics").body;
   EXPECT_NE(m.find("# TYPE handoff_apply_latency_seconds histogram"), std::string::npos);
   EXPECT_EQ(PrometheusSample(m, "handoff_apply_latency_seconds_count"), 9.0);
 }
