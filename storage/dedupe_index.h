@@ -13,8 +13,8 @@
 // ones, and not something a client can aim for without the seed.
 //
 // Memory: two generations (the current table and the previous one); a generation older than the
-// window is dropped whole, so the index holds at most about two windows' worth of ids, at 16-32
-// bytes each.
+// window is dropped whole, so the index holds at most about two windows' worth of ids. A table
+// grows (doubles) at three quarters full: 21-43 bytes an id.
 //
 // Thread safety: none; one owner (the engine thread).
 #pragma once
