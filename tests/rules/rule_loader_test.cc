@@ -216,8 +216,11 @@ TEST(RuleLoaderTest, TopLevelMustBeAMapOfKnownSections) {
 }
 
 TEST(RuleLoaderTest, OneDocumentPerFile) {
+  // The position is the `---` that starts the second document.
   EXPECT_THAT(Errors("rules: []\n---\nstages: []\n"),
-              ElementsAre(StartsWith("r.yaml:3:1: a rule file holds one YAML document")));
+              ElementsAre(StartsWith("r.yaml:2:1: a rule file holds one YAML document")));
+  EXPECT_THAT(Errors("---\nrules: []\n\n--- # more\nstages: []\n"),
+              ElementsAre(StartsWith("r.yaml:4:1: a rule file holds one YAML document")));
 }
 
 // Found by fuzz/rule_file_fuzzer.cc: with yaml-cpp 0.7, YAML::LoadAll never returned on a ','
@@ -232,7 +235,7 @@ TEST(RuleLoaderTest, StrayCommaIsASyntaxErrorNotAHang) {
               ElementsAre(StartsWith("r.yaml:3:1: a rule file holds one YAML document")));
   // Empty documents that do move on are still just documents.
   EXPECT_THAT(Errors("---\n---\n"),
-              ElementsAre(StartsWith("r.yaml:3:1: a rule file holds one YAML document")));
+              ElementsAre(StartsWith("r.yaml:2:1: a rule file holds one YAML document")));
   EXPECT_THAT(Errors("# only a comment\n"), ElementsAre());
 }
 
