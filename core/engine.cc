@@ -210,6 +210,12 @@ Status Engine::Start() {
     }
   }
   commit_thread_ = std::thread([this] { CommitLoop(); });
+  std::sort(vanished_at_start_.begin(), vanished_at_start_.end(),
+            [](const VanishedStage& a, const VanishedStage& b) {
+              return a.entry->state.id < b.entry->state.id;
+            });
+  LeaveVanishedStages(vanished_at_start_);
+  vanished_at_start_.clear();
   Commit();
   const EpochSeconds now = clock_->Now();
   next_stage_check_ = now + options_.stage_check_interval;
@@ -279,7 +285,12 @@ Status Engine::LoadState() {
     if (!indexed) {
       ++lead_count_;  // a store written before the pinned index: counted once, here
     }
-    if (!Pinned(*entry)) {
+    // (Before anything scores it: scoring aligns the lead to the rules, which drops a stage they
+    // no longer have.)
+    const bool vanished = !options_.stage_checks_from_log && !entry->state.stage.empty() &&
+                          scorer_->rules().FindStage(entry->state.stage) < 0;
+    std::string stored_stage = vanished ? entry->state.stage : std::string();
+    if (!vanished && !Pinned(*entry)) {
       return true;
     }
     if (scorer_->StageIndex(&entry->state) > 0) {
@@ -291,6 +302,11 @@ Status Engine::LoadState() {
     LeadEntry& ref = Insert(std::move(entry));
     IndexLead(ref);
     ref.pinned_stored = true;
+    if (vanished) {
+      // The rules before this start are gone: a lead with an open owner counts as routable.
+      const bool owned = ref.state.owner.has_value() && !ref.state.owner->closed;
+      vanished_at_start_.push_back({&ref, std::move(stored_stage), owned});
+    }
     if (!indexed) {
       batch_.PutPinned(ref.state.id);
     }
@@ -521,9 +537,60 @@ Engine::LeadEntry& Engine::Insert(std::unique_ptr<LeadEntry> entry) {
   return ref;
 }
 
+void Engine::EnsureFolded(LeadEntry* entry) {
+  if (entry->folded_generation == scorer_->generation()) {
+    return;
+  }
+  entry->folded_generation = scorer_->generation();
+  if (scorer_->HalfLifeChanged(&entry->state)) {
+    RefoldFromHistory(entry);
+  }
+}
+
+void Engine::RefoldFromHistory(LeadEntry* entry) {
+  // The history blocks of the batch in flight are not readable from the store until it returns
+  // (rare: once per lead after a reload changed a half-life).
+  WaitCommit();
+  Lead& lead = entry->state;
+  std::vector<HistoryEntry> history;
+  if (Status st = history_.Read(lead.history, &history); !st.ok()) {
+    LogWarning("lead " + lead.id + ": cannot read its history to apply a new half-life (" +
+               st.ToString() + "); it applies from each rule's latest award on");
+    history.clear();
+  }
+  for (RuleAward& award : lead.awards) {
+    const double half_life = scorer_->HalfLifeOfRule(award.rule_id);
+    if (!award.awarded || award.half_life < 0 || award.half_life == half_life) {
+      continue;
+    }
+    // The history holds every award of the rule when folding it under the old half-life gives
+    // the stored value back; then it is folded again under the new one.
+    RuleAward before;
+    RuleAward after;
+    for (const HistoryEntry& e : history) {
+      for (const auto& [rule, points] : e.awards) {
+        if (rule == award.rule_id) {
+          FoldAward(&before, e.event.timestamp, points, award.half_life);
+          FoldAward(&after, e.event.timestamp, points, half_life);
+        }
+      }
+    }
+    const bool whole =
+        before.awarded && before.latest == award.latest &&
+        std::fabs(before.value - award.value) <= 1e-9 * std::max(1.0, std::fabs(award.value));
+    if (whole) {
+      award.value = after.value;
+      award.latest = after.latest;
+    }
+    award.half_life = half_life;
+  }
+  MarkDirty(*entry);
+}
+
 Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
   if (auto it = leads_.find(id); it != leads_.end()) {
     Touch(it->second.get());
+    EnsureFolded(it->second.get());
     return it->second.get();
   }
   if (deleted_uncommitted_.find(id) != deleted_uncommitted_.end()) {
@@ -552,6 +619,7 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
   }
   LeadEntry& ref = Insert(std::move(entry));
   LruPushFront(&ref);
+  EnsureFolded(&ref);
   return &ref;
 }
 
@@ -1120,21 +1188,22 @@ void Engine::DropLead(const std::string& id) {
 }
 
 void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
-                          std::string_view trigger) {
+                          std::string_view trigger, std::string_view from_name, int router_from) {
   const RuleSet& rules = scorer_->rules();
   if (change.to > 0) {
     staged_.insert(&entry);
   } else {
     staged_.erase(&entry);
   }
+  const std::string_view from = from_name.empty() ? rules.stages[change.from].name : from_name;
   if (global_router()) {
     // The router publishes the stage record, on every node alike.
-    metrics_->StageTransition(rules.stages[change.from].name, rules.stages[change.to].name);
+    metrics_->StageTransition(from, rules.stages[change.to].name);
     RoutingInput input;
     input.kind = RoutingInputKind::kStage;
     input.lead = entry.state;
     input.lead.history.clear();
-    input.from_stage = rules.stages[change.from].name;
+    input.from_stage = from;
     input.to_stage = rules.stages[change.to].name;
     input.trigger = std::string(trigger);
     input.scores_at = scores_at;
@@ -1143,12 +1212,58 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
   }
   OutboxRecord record;
   record.kind = OutboxKind::kStage;
-  record.from = rules.stages[change.from].name;
+  record.from = from;
   record.to = rules.stages[change.to].name;
   record.trigger = trigger;
   Publish(&record, &entry.state, scores_at);
   metrics_->StageTransition(record.from, record.to);
+  if (router_from >= 0) {
+    change.from = router_from;
+  }
   router_->OnStageChange(&entry.state, change, trigger, scores_at);
+}
+
+std::vector<Engine::VanishedStage> Engine::LeadsInVanishedStages(const RuleSet& next) const {
+  std::vector<VanishedStage> out;
+  if (options_.stage_checks_from_log) {
+    return out;
+  }
+  const RuleSet& now = scorer_->rules();
+  for (LeadEntry* entry : staged_) {
+    if (next.FindStage(entry->state.stage) >= 0) {
+      continue;
+    }
+    VanishedStage v;
+    v.entry = entry;
+    v.stage = entry->state.stage;
+    const int index = now.FindStage(entry->state.stage);
+    v.routing = now.routing.enabled && index >= now.routing.stage_index;
+    out.push_back(std::move(v));
+  }
+  // Id order: the records come out the same whatever the set's order.
+  std::sort(out.begin(), out.end(), [](const VanishedStage& a, const VanishedStage& b) {
+    return a.entry->state.id < b.entry->state.id;
+  });
+  return out;
+}
+
+void Engine::LeaveVanishedStages(const std::vector<VanishedStage>& leads) {
+  if (leads.empty()) {
+    return;
+  }
+  const EpochSeconds now = clock_->Now();
+  const RuleSet& rules = scorer_->rules();
+  const int routing = rules.routing.enabled ? rules.routing.stage_index : 0;
+  for (const VanishedStage& v : leads) {
+    EnsureFolded(v.entry);
+    // Align puts the lead in the first stage; the stage machine moves it up as far as it holds.
+    const StageChange change = scorer_->Reevaluate(&v.entry->state, now);
+    MarkDirty(*v.entry);
+    StageChanged(*v.entry, change, now, "", v.stage, v.routing ? routing : 0);
+  }
+  LogInfo(std::to_string(leads.size()) +
+          " leads were in stages the rules no longer have; each went through the stage machine "
+          "from the first stage");
 }
 
 uint64_t Engine::Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) {
@@ -1781,6 +1896,7 @@ void Engine::ApplyPartitionControl(const PartitionControl& clock) {
 }
 
 void Engine::RecheckStage(LeadEntry* entry, EpochSeconds at) {
+  EnsureFolded(entry);
   StageChange change = scorer_->RecheckExit(&entry->state, at);
   if (change.changed()) {
     MarkDirty(*entry);
@@ -1825,7 +1941,9 @@ uint64_t Engine::Rejected(const std::vector<LoadError>& errors) {
 
 ReloadOutcome Engine::Install(std::shared_ptr<const RuleSet> rules) {
   const uint64_t version = rules_info().version + 1;
+  const std::vector<VanishedStage> vanished = LeadsInVanishedStages(*rules);
   InstallRules(std::move(rules), version);
+  LeaveVanishedStages(vanished);
   Commit();
   metrics_->RuleReload(true);
   LogInfo("rules version " + std::to_string(version) + " loaded from " + options_.rules_path);

@@ -318,7 +318,15 @@ class Engine : public IngestSink,
     LeadEntry* lru_next = nullptr;
     bool in_lru = false;
     bool referenced = false;
+    uint64_t folded_generation = 0;  // the scorer generation EnsureFolded last checked it under
   };
+  // Engine thread: before a lead is scored under rules it was not yet checked against, folds
+  // again, from its history, the awards of rules whose score's half-life a reload changed
+  // (SPEC 5.2: every award decays under the half-life in force). Where the history does not
+  // hold every award of the rule (trimmed, or history off), the award keeps its value and the
+  // new half-life applies from its latest award on.
+  void EnsureFolded(LeadEntry* entry);
+  void RefoldFromHistory(LeadEntry* entry);
   // RouterHost.
   void LeadChanged(Lead* lead) override;
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
@@ -412,8 +420,24 @@ class Engine : public IngestSink,
   void Evict();
   // The one place a stage change (by an event, the re-check or a recycled close) is acted on:
   // the re-check set, the `stage` record, the metric, then routing.
+  // `from_name`, when given, names the stage the lead left (one the rules no longer have), and
+  // `router_from` is the stage index the router takes it to have left.
   void StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
-                    std::string_view trigger);
+                    std::string_view trigger, std::string_view from_name = {},
+                    int router_from = -1);
+  // A lead in a stage a reload (or a start on changed rules) removed.
+  struct VanishedStage {
+    LeadEntry* entry = nullptr;
+    std::string stage;
+    bool routing = false;  // the stage was at or above the routing stage (the lead was routable)
+  };
+  // Engine thread, before `next` is installed: the staged leads whose stage `next` lacks (single
+  // daemon; in cluster mode they leave it at their partition's next stage check, as before).
+  std::vector<VanishedStage> LeadsInVanishedStages(const RuleSet& next) const;
+  // Engine thread, after the install: each goes through the stage machine from the first stage
+  // at the wall clock, with a `stage` record from the stage it was in, so subscribers, the stage
+  // index and the funnel agree at once instead of at the lead's next event.
+  void LeaveVanishedStages(const std::vector<VanishedStage>& leads);
   // Seals what changed since the last seal and waits until it is durable and finished.
   void Commit();
   // Seals what changed and hands it to the commit thread; returns at once. Only when no commit
@@ -601,6 +625,8 @@ class Engine : public IngestSink,
   EpochSeconds next_funnel_metrics_ = 0;
   EpochSeconds next_funnel_trim_ = 0;
   EpochSeconds next_memory_report_ = 0;
+  // Start: pinned leads whose stored stage the rules no longer have (LeaveVanishedStages).
+  std::vector<VanishedStage> vanished_at_start_;
 };
 
 }  // namespace handoff

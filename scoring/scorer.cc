@@ -68,6 +68,39 @@ void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
   }
 }
 
+void FoldAward(RuleAward* award, EpochSeconds t, double points, double half_life) {
+  if (!award->awarded) {
+    award->value = points;
+    award->latest = t;
+  } else if (t >= award->latest) {
+    award->value = award->value * DecayFactor(half_life, award->latest, t) + points;
+    award->latest = t;
+  } else {
+    award->value += points * DecayFactor(half_life, t, award->latest);
+  }
+  award->awarded = true;
+  award->half_life = half_life;
+}
+
+double Scorer::HalfLifeOfRule(std::string_view rule_id) const {
+  const RuleSet& rs = *rules_;
+  const int r = rs.FindRule(rule_id);
+  if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent) {
+    return -1;
+  }
+  return rs.scores[rs.rules[r].score].half_life;
+}
+
+bool Scorer::HalfLifeChanged(Lead* lead) const {
+  Align(lead);
+  for (const RuleAward& award : lead->awards) {
+    if (award.awarded && award.half_life >= 0 && award.half_life != HalfLifeOfRule(award.rule_id)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Scorer::Align(Lead* lead) const {
   LeadScoringCache& cache = lead->scoring_cache;
   if (cache.generation == generation_) {
@@ -270,17 +303,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
     if (window != nullptr) {
       window->used += std::fabs(points);
     }
-    const double half_life = rs.scores[rule.score].half_life;
-    if (!award.awarded) {
-      award.value = points;
-      award.latest = t;
-    } else if (t >= award.latest) {
-      award.value = award.value * DecayFactor(half_life, award.latest, t) + points;
-      award.latest = t;
-    } else {
-      award.value += points * DecayFactor(half_life, t, award.latest);
-    }
-    award.awarded = true;
+    FoldAward(&award, t, points, rs.scores[rule.score].half_life);
     if (awarded != nullptr) {
       awarded->push_back(AwardedPoints{r, points});
     }

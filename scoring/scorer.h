@@ -38,6 +38,12 @@ struct ScorePart {
   double points = 0;
 };
 
+// Folds one award of `points` at event time `t` into `award`, the sum decayed to its latest
+// award under `half_life` (0: no decay), and marks it folded under that half-life. The one
+// arithmetic every award goes through, so folding a rule's awards again from the history, in
+// apply order, gives back the same value bit for bit.
+void FoldAward(RuleAward* award, EpochSeconds t, double points, double half_life);
+
 class Scorer {
  public:
   explicit Scorer(std::shared_ptr<const RuleSet> rules);
@@ -75,6 +81,13 @@ class Scorer {
 
   // The lead's current stage index (0 when its stored stage no longer exists).
   int StageIndex(Lead* lead) const;
+
+  // The event score's half-life under these rules for rule `rule_id`'s awards; -1 when no event
+  // rule has that id. For refolding awards after a reload changed a half-life.
+  double HalfLifeOfRule(std::string_view rule_id) const;
+  // True when an award of `lead` was folded under a half-life other than its score's now (a
+  // reload changed it); awards whose half-life is not known (-1) do not count.
+  bool HalfLifeChanged(Lead* lead) const;
 
  private:
   void Align(Lead* lead) const;

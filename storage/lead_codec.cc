@@ -28,8 +28,9 @@ namespace {
 //                   varint reassignments, varint n, n x str held_by,
 //                   u8 closed, str outcome]
 //   version 2 adds: varint n_chains, n x {str lead, varint head} (the history chains).
-// Version 1 still decodes (no chains).
-constexpr uint8_t kVersion = 2;
+//   version 3 adds: n_awards x f64 half_life (each award's, in award order).
+// Versions 1 and 2 still decode (no chains; half-lives not known: -1).
+constexpr uint8_t kVersion = 3;
 // Bounds the decoder's recursion on corrupt bytes; it must admit every Value the daemon can hold.
 // Values come from JSON documents at most kMaxJsonDepth deep, and a lead's traits sit below the
 // event that carried them (a group's under traits.company), so kMaxJsonDepth always suffices;
@@ -206,6 +207,9 @@ void EncodeLeadState(const LeadState& lead, std::string* out) {
     PutString(chain.lead, out);
     PutVarint(chain.head, out);
   }
+  for (const RuleAward& a : lead.awards) {
+    PutDouble(a.half_life, out);
+  }
 }
 
 Status DecodeLeadState(std::string_view in, LeadState* lead) {
@@ -216,7 +220,7 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
   if (!GetByte(&in, &version)) {
     return corrupt("empty");
   }
-  if (version != 1 && version != kVersion) {
+  if (version < 1 || version > kVersion) {
     return corrupt("unknown format version");
   }
   *lead = LeadState();
@@ -283,6 +287,13 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
     for (HistoryChain& chain : lead->history) {
       if (!GetString(&in, &chain.lead) || !GetVarint(&in, &chain.head)) {
         return corrupt("truncated history chains");
+      }
+    }
+  }
+  if (version >= 3) {
+    for (RuleAward& a : lead->awards) {
+      if (!GetDouble(&in, &a.half_life)) {
+        return corrupt("truncated half-lives");
       }
     }
   }

@@ -35,6 +35,11 @@ struct RuleAward {
   EpochSeconds latest = -std::numeric_limits<double>::infinity();
   bool awarded = false;              // at least one award was made (for `once`)
   std::vector<CapWindow> windows{};  // sorted by window; only for capped rules
+  // The half-life `value` is folded under (seconds; 0: no decay); -1: not known (stored by a
+  // release that did not keep it). When a reload changes the score's half-life, the engine folds
+  // the rule's awards again from the lead's history under the new one (SPEC 5.2: every award
+  // decays under the half-life in force).
+  double half_life = -1;
 };
 
 // The rep holding a routed lead (SPEC 6 `owner`).

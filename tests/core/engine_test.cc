@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <string>
 #include <thread>
@@ -464,6 +465,119 @@ TEST_F(EngineTest, AReloadSwapsRulesBetweenBatchesAndABadFileKeepsThem) {
   EXPECT_FALSE(outcome.errors.empty());
   EXPECT_EQ(outcome.version, 2u);
   EXPECT_EQ(engine_->rules_info().version, 2u);
+}
+
+// SPEC 5.2 decays every award under the score's half-life in force: a reload that changes the
+// half-life folds each lead's awards again from its history, in memory and in the store alike,
+// whether the lead was read before the reload or not.
+TEST_F(EngineTest, AReloadThatChangesAHalfLifeDecaysEveryPastAwardUnderTheNewOne) {
+  auto score = [&](const std::string& id, EpochSeconds at) {
+    std::promise<double> out;
+    engine_->RunOnEngine([&] {
+      handoff::Lead* lead = engine_->FindLead(id);
+      std::vector<double> scores;
+      if (lead != nullptr) {
+        engine_->scorer().ReadScores(lead, at, &scores);
+      }
+      out.set_value(scores.empty() ? -1 : scores[0]);
+    });
+    return out.get_future().get();
+  };
+  constexpr EpochSeconds kDay = 86400;
+  StartEngine(/*stage_check_interval=*/0, /*dedupe_window=*/86400, /*lead_cache=*/1000);
+  // Two awards of one rule a day apart, for two leads: u1 staged (kept in memory), u2 not, and
+  // it leaves memory (a cache of 1,000 keeps the 2,000 filler leads' newest, not u2).
+  ASSERT_OK(Submit({Track("u1", "Demo Requested", "u1a", kStart),
+                    Track("u1", "Demo Requested", "u1b", kStart + kDay), Page("u2", "u2a", kStart),
+                    Page("u2", "u2b", kStart + kDay)}));
+  EXPECT_DOUBLE_EQ(score("u1", kStart + kDay), 50 * 0.5 + 50);
+  EXPECT_DOUBLE_EQ(score("u2", kStart + kDay), 0.5 + 1);
+  std::vector<Event> filler;
+  for (int i = 0; i < 2000; ++i) {
+    filler.push_back(Page("f" + std::to_string(i), "", kStart));
+  }
+  ASSERT_OK(Submit(filler));
+
+  std::string slower = kRules;
+  slower.replace(slower.find("half_life: 1d"), 13, "half_life: 2d");
+  dir_.WriteFile("rules.yaml", slower);
+  std::promise<ReloadOutcome> reloaded;
+  engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o); });
+  ASSERT_TRUE(reloaded.get_future().get().ok);
+  const double at_latest = 50 * std::exp2(-0.5) + 50;
+  const double two_days_on = 50 * std::exp2(-1.5) + 50 * std::exp2(-1);
+  EXPECT_DOUBLE_EQ(score("u1", kStart + kDay), at_latest);
+  EXPECT_DOUBLE_EQ(score("u2", kStart + kDay), at_latest / 50);
+  EXPECT_DOUBLE_EQ(score("u2", kStart + 3 * kDay), two_days_on / 50);
+  // A later award folds on top of the refolded value; a restart keeps it.
+  ASSERT_OK(Submit({Track("u1", "Demo Requested", "u1c", kStart + 3 * kDay)}));
+  EXPECT_DOUBLE_EQ(score("u1", kStart + 3 * kDay), two_days_on + 50);
+  StopEngine();
+  StartEngine();
+  EXPECT_DOUBLE_EQ(score("u1", kStart + 3 * kDay), two_days_on + 50);
+  EXPECT_DOUBLE_EQ(score("u2", kStart + 3 * kDay), two_days_on / 50);
+}
+
+// A reload that removes a stage moves its leads at once: through the stage machine from the
+// first stage, with a `stage` record from the stage they were in, so the record stream, the stage
+// index and the funnel's counts agree before the lead's next event. A start on such rules too.
+TEST_F(EngineTest, LeadsInAStageAReloadRemovesLeaveItAtOnceWithARecord) {
+  std::string three = kRules;
+  three += "  - name: sql\n    enter: score.engagement >= 80\n";
+  dir_.WriteFile("rules.yaml", three);
+  auto counts = [&] {
+    std::promise<std::string> out;
+    engine_->RunOnEngine([&] {
+      std::string text;
+      for (const auto& [stage, n] : engine_->StageCounts({})) {
+        text += stage + "=" + std::to_string(n) + " ";
+      }
+      out.set_value(text);
+    });
+    return out.get_future().get();
+  };
+  auto reload = [&](const std::string& rules) {
+    dir_.WriteFile("rules.yaml", rules);
+    std::promise<ReloadOutcome> reloaded;
+    engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o); });
+    ASSERT_TRUE(reloaded.get_future().get().ok);
+  };
+  StartEngine();
+  ASSERT_OK(Submit({Track("u1", "Demo Requested", "m1", kStart),
+                    Track("u1", "Demo Requested", "m2", kStart),  // 100: sql
+                    Track("u2", "Demo Requested", "m3", kStart),  // 50: mql
+                    Page("u3", "m4", kStart)}));
+  ASSERT_EQ(Lead("u1").stage, "sql");
+  ASSERT_EQ(counts(), "new=1 mql=1 sql=1 ");
+  ASSERT_EQ(Records().size(), 3u);  // u1 new>mql, mql>sql; u2 new>mql
+
+  reload(kRules);  // no sql
+  ASSERT_TRUE(WaitForHead(4));
+  std::vector<Value> records = Records();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[3].Find("lead")->as_string(), "u1");
+  EXPECT_EQ(records[3].Find("from")->as_string(), "sql");
+  EXPECT_EQ(records[3].Find("to")->as_string(), "mql");  // 100 points still enter mql
+  EXPECT_EQ(Lead("u1").stage, "mql");
+  EXPECT_EQ(counts(), "new=1 mql=2 ");
+  // Its next event starts from mql: no record, it stays.
+  ASSERT_OK(Submit({Page("u1", "m5", kStart)}));
+  EXPECT_EQ(Records().size(), 4u);
+
+  // A start on rules without the stage a stored lead is in does the same.
+  reload(three);
+  ASSERT_OK(Submit({Track("u2", "Demo Requested", "m6", kStart)}));  // 100: mql>sql
+  ASSERT_EQ(Lead("u2").stage, "sql");
+  StopEngine();
+  dir_.WriteFile("rules.yaml", kRules);
+  StartEngine();
+  records = Records();
+  ASSERT_EQ(records.size(), 6u);
+  EXPECT_EQ(records[5].Find("lead")->as_string(), "u2");
+  EXPECT_EQ(records[5].Find("from")->as_string(), "sql");
+  EXPECT_EQ(records[5].Find("to")->as_string(), "mql");
+  EXPECT_EQ(Lead("u2").stage, "mql");
+  EXPECT_EQ(counts(), "new=1 mql=2 ");
 }
 
 // Cluster mode: a node counts the leads of the partitions it holds (GET /v1/funnel's stages,

@@ -59,6 +59,7 @@ LeadState FullLead() {
   capped.value = 12.5;
   capped.latest = kT0 - 10;
   capped.awarded = true;
+  capped.half_life = 14 * 86400.0;
   capped.windows = {{std::numeric_limits<int64_t>::min(), 1},
                     {-3, 2.5},
                     {0, 0},
@@ -113,6 +114,7 @@ void ExpectSameLead(const LeadState& got, const LeadState& want) {
     EXPECT_EQ(g.value, w.value);
     EXPECT_EQ(g.latest, w.latest);
     EXPECT_EQ(g.awarded, w.awarded);
+    EXPECT_EQ(g.half_life, w.half_life);
     ASSERT_EQ(g.windows.size(), w.windows.size());
     for (size_t j = 0; j < w.windows.size(); ++j) {
       EXPECT_EQ(g.windows[j].window, w.windows[j].window) << j;
@@ -236,25 +238,34 @@ TEST(LeadCodecTest, DecodeReplacesThePreviousState) {
   ExpectSameLead(back, lead);
 }
 
-// The first byte is the format version (2; 1 still reads). Any other is refused, not guessed at.
+// The first byte is the format version (3; 1 and 2 still read). Any other is refused, not guessed
+// at.
 TEST(LeadCodecTest, UnknownVersionIsCorruption) {
   std::string bytes = Encode(FullLead());
-  ASSERT_EQ(bytes[0], '\x02');
-  for (int version : {0, 3, 0x7f, 0x80, 0xff}) {
+  ASSERT_EQ(bytes[0], '\x03');
+  for (int version : {0, 4, 0x7f, 0x80, 0xff}) {
     bytes[0] = static_cast<char>(version);
     LeadState back;
     EXPECT_EQ(DecodeLeadState(bytes, &back).code(), Status::Code::kCorruption) << version;
   }
 }
 
-// Version 1 (before history chains) still reads: the same fields, no chains.
-TEST(LeadCodecTest, VersionOneStillDecodes) {
+// Versions 1 (before history chains) and 2 (before half-lives) still read: the same fields, no
+// chains in 1, every half-life not known (-1).
+TEST(LeadCodecTest, VersionsOneAndTwoStillDecode) {
   LeadState lead = FullLead();
   lead.history.clear();
   std::string bytes = Encode(lead);
+  bytes.resize(bytes.size() - 8 * lead.awards.size());  // version 2 ends after the chains
+  bytes[0] = '\x02';
+  for (RuleAward& a : lead.awards) {
+    a.half_life = -1;
+  }
+  LeadState back;
+  ASSERT_OK(DecodeLeadState(bytes, &back));
+  ExpectSameLead(back, lead);
   bytes[0] = '\x01';
   bytes.pop_back();  // version 1 ends after the owner: drop the empty chain count
-  LeadState back;
   ASSERT_OK(DecodeLeadState(bytes, &back));
   ExpectSameLead(back, lead);
 }
@@ -457,7 +468,7 @@ TEST(LeadCodecTest, RandomBytesNeverCrash) {
       c = static_cast<char>(byte(rng));
     }
     if (i % 2 == 0 && !bytes.empty()) {
-      bytes[0] = '\x02';  // past the version check, into the fields
+      bytes[0] = '\x03';  // past the version check, into the fields
     }
     LeadState back;
     const Status st = DecodeLeadState(bytes, &back);
