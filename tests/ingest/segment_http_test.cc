@@ -115,9 +115,9 @@ TEST(SegmentEndpointsTest, SegmentNamesAndAnalyticsJsLetters) {
       EXPECT_TRUE(e.name == "batch" || e.name == "import" || e.name == "b") << e.name;
     }
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"track", "page", "screen", "identify", "group",
-                                             "alias", "batch", "import", "t", "p", "s", "i", "g",
-                                             "a", "b"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"track", "page", "screen", "identify", "group", "alias",
+                                      "batch", "import", "t", "p", "s", "i", "g", "a", "b"}));
 }
 
 TEST_F(SegmentHttpTest, SingleEventAnswers200OnlyOnceDurable) {
