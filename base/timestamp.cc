@@ -173,7 +173,11 @@ bool EpochFromNumber(double number, EpochSeconds* out) {
   if (!std::isfinite(number)) {
     return false;
   }
-  *out = number > kMillisThreshold ? number / 1000 : number;
+  const EpochSeconds t = number > kMillisThreshold ? number / 1000 : number;
+  if (std::fabs(t) > kMaxFormattableSeconds) {
+    return false;  // a time no record could print, nor a cap window number hold
+  }
+  *out = t;
   return true;
 }
 

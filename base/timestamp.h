@@ -25,7 +25,8 @@ bool ParseRfc3339(std::string_view text, EpochSeconds* out);
 
 // Applies the event rule for numeric timestamps (SPEC section 2): a finite number above 1e11 is
 // epoch milliseconds and is divided by 1000; any other finite number, negative ones included, is
-// epoch seconds as given (never clamped). False for NaN and infinities.
+// epoch seconds as given (never clamped). False for NaN and infinities, and for a time beyond
+// +-9e15 s (year 285,000,000), which no record could print.
 bool EpochFromNumber(double number, EpochSeconds* out);
 
 // Parses a time given as text, e.g. a query parameter (`?at=`): an RFC 3339 date-time as

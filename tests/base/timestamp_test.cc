@@ -136,7 +136,15 @@ TEST(EpochFromNumberTest, NonFinite) {
   EXPECT_FALSE(EpochFromNumber(std::numeric_limits<double>::infinity(), &t));
   EXPECT_FALSE(EpochFromNumber(-std::numeric_limits<double>::infinity(), &t));
   EXPECT_FALSE(EpochFromNumber(std::nan(""), &t));
+  // Beyond what a record can print (+-9e15 s), seconds or milliseconds.
+  EXPECT_FALSE(EpochFromNumber(1e300, &t));
+  EXPECT_FALSE(EpochFromNumber(-1e30, &t));
+  EXPECT_FALSE(EpochFromNumber(9.1e18, &t));
   EXPECT_EQ(t, 7);
+  ASSERT_TRUE(EpochFromNumber(9e18, &t));  // milliseconds: 9e15 s, the last printable
+  EXPECT_EQ(FormatRfc3339Millis(t), "285200616-07-24T16:00:00.000Z");
+  ASSERT_TRUE(EpochFromNumber(-9e15, &t));
+  EXPECT_FALSE(FormatRfc3339Millis(t).empty());
 }
 
 TEST(ParseTimeParamTest, AcceptsBothForms) {
