@@ -560,7 +560,7 @@ void Engine::RefoldFromHistory(LeadEntry* entry) {
   }
   for (RuleAward& award : lead.awards) {
     const double half_life = scorer_->HalfLifeOfRule(award.rule_id);
-    if (!award.awarded || award.half_life < 0 || award.half_life == half_life) {
+    if (!award.awarded || award.half_life < 0 || half_life < 0 || award.half_life == half_life) {
       continue;
     }
     // The history holds every award of the rule when folding it under the old half-life gives

@@ -94,7 +94,8 @@ double Scorer::HalfLifeOfRule(std::string_view rule_id) const {
 bool Scorer::HalfLifeChanged(Lead* lead) const {
   Align(lead);
   for (const RuleAward& award : lead->awards) {
-    if (award.awarded && award.half_life >= 0 && award.half_life != HalfLifeOfRule(award.rule_id)) {
+    const double now = HalfLifeOfRule(award.rule_id);  // -1: not in force
+    if (award.awarded && award.half_life >= 0 && now >= 0 && award.half_life != now) {
       return true;
     }
   }
@@ -107,21 +108,20 @@ void Scorer::Align(Lead* lead) const {
     return;
   }
   const RuleSet& rs = *rules_;
-  // Keep the award state of event rules still in force; drop the rest (a removed rule
-  // contributes nothing).
-  std::vector<RuleAward> kept;
-  kept.reserve(lead->awards.size());
+  // Event rules in force get a slot: only they count. The award state of a rule not in force
+  // (removed, or no longer an event rule) is kept and counts for nothing, so every lead reads
+  // the same whether it was touched while the rule was away or not, and a reload that brings
+  // the id back brings back its awards and its `once`/`cap` memory (SPEC 5.2: a score is the
+  // sum of its rules' contributions under the rules now in force).
   cache.award_slot.assign(rs.rules.size(), -1);
-  for (RuleAward& award : lead->awards) {
-    int r = rs.FindRule(award.rule_id);
+  for (size_t i = 0; i < lead->awards.size(); ++i) {
+    const int r = rs.FindRule(lead->awards[i].rule_id);
     if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent ||
         cache.award_slot[r] >= 0) {
       continue;
     }
-    cache.award_slot[r] = static_cast<int32_t>(kept.size());
-    kept.push_back(std::move(award));
+    cache.award_slot[r] = static_cast<int32_t>(i);
   }
-  lead->awards = std::move(kept);
   int stage = rs.FindStage(lead->stage);
   if (stage < 0) {
     stage = 0;

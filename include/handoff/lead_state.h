@@ -3,8 +3,9 @@
 //
 // Per-rule award state is keyed by rule id, so it survives reloads: a rule that keeps its id keeps
 // its history (changing its points changes only later awards); a rule that is removed contributes
-// nothing and its state is dropped the next time the lead is scored. Not thread-safe: a lead is
-// owned by one thread at a time (the engine thread).
+// nothing while it is away, and its state is kept, so a reload that brings the id back brings it
+// back for every lead alike. Not thread-safe: a lead is owned by one thread at a time (the engine
+// thread).
 #pragma once
 
 #include <cstdint>

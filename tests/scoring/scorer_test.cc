@@ -320,7 +320,23 @@ TEST(ScorerTest, RemovingARuleRemovesItsContributionAndChangingPointsOnlyLaterAw
   EXPECT_DOUBLE_EQ(Read(scorer2, &lead, "e", kT0), 10);
   scorer2.Apply(Track("a", kT0 + 1), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer2, &lead, "e", kT0 + 1), 110);
-  EXPECT_EQ(lead.awards.size(), 1u);
+  std::vector<std::vector<ScorePart>> parts;
+  std::vector<double> scores;
+  scorer2.Breakdown(&lead, kT0 + 1, &parts, &scores);
+  ASSERT_EQ(parts[0].size(), 1u);  // b is not in force: no part
+  EXPECT_EQ(parts[0][0].rule_id, "a");
+  // b's state is kept, counting for nothing, so a reload that brings b back brings back its
+  // award and its `once` memory, for every lead alike.
+  EXPECT_EQ(lead.awards.size(), 2u);
+  auto v3 = RuleSetBuilder()
+                .Score("e", ScoreKind::kEvent)
+                .Rule("a", "e", "event == \"a\"", 100)
+                .Rule("b", "e", "event == \"b\"", 5, std::nullopt, /*once=*/true)
+                .Build();
+  Scorer scorer3(v3);
+  EXPECT_DOUBLE_EQ(Read(scorer3, &lead, "e", kT0 + 1), 115);
+  scorer3.Apply(Track("b", kT0 + 2), &lead);  // b awarded this lead already: once
+  EXPECT_DOUBLE_EQ(Read(scorer3, &lead, "e", kT0 + 2), 115);
 }
 
 TEST(ScorerTest, PromotionJumpsToTheHighestStageWhoseEnterHolds) {
