@@ -12,7 +12,9 @@
 // queue, but it is not handed straight back to the reps that just let it lapse: it waits until a
 // rep of the team *becomes* eligible after the escalation (back online, a lead of the team closed,
 // the rep's new day, its working hours beginning, a reload), and then goes preferably to a rep
-// that has not held it. A queued lead whose account owner becomes eligible goes to the owner.
+// that has not held it; the reps that held it and its moves stay with it, so its next lapse
+// escalates it again unless a rep that never held it is eligible and moves are left. A queued
+// lead whose account owner becomes eligible goes to the owner.
 // Leads no team takes wait in the `unrouted` queue until the rules change (a reload, or a restart
 // on changed rules); `unrouted` is published when a lead enters that queue, not again while it
 // stays there.
@@ -191,6 +193,9 @@ class Router {
   void Drain();
   // Routes the unrouted queue afresh under the rules in force.
   void RerouteUnrouted();
+  // An escalated lead was routed again from its queue: the reps that held it before
+  // (`held_by`, non-empty) and the moves it made stay with its new owner (SPEC 7).
+  void KeepHeldBy(Lead* lead, std::vector<std::string> held_by);
   // A rep of `team` became eligible: escalated leads of its queue may be offered again.
   void Wake(std::string_view team);
   // Wakes the teams of reps whose working hours began or whose local day changed since last seen.

@@ -1,4 +1,6 @@
 // Router: team queues, the unrouted queue, SLA deadlines and the clock-driven wakes.
+#include <algorithm>
+
 #include "routing/rep_calendar.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
@@ -100,6 +102,7 @@ void Router::Drain() {
         held_by = p->second.held_by;
       }
       if (TryAccountOwner(lead, held_by, "", now)) {
+        KeepHeldBy(lead, std::move(held_by));
         continue;
       }
       if (!anyone) {
@@ -116,8 +119,24 @@ void Router::Drain() {
       Dequeue(id);
       Assign(lead, team_index, rep, OutboxKind::kRouted, RoutingStrategyName(team.strategy), "", "",
              now);
+      KeepHeldBy(lead, std::move(held_by));
     }
   }
+}
+
+void Router::KeepHeldBy(Lead* lead, std::vector<std::string> held_by) {
+  if (held_by.empty() || !lead->owner.has_value()) {
+    return;
+  }
+  LeadOwner& owner = *lead->owner;
+  owner.reassignments = static_cast<uint32_t>(held_by.size() - 1);
+  for (const std::string& held : owner.held_by) {
+    if (std::find(held_by.begin(), held_by.end(), held) == held_by.end()) {
+      held_by.push_back(held);
+    }
+  }
+  owner.held_by = std::move(held_by);
+  host_->LeadChanged(lead);
 }
 
 void Router::RerouteUnrouted() {

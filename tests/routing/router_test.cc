@@ -1109,8 +1109,19 @@ TEST_F(RouterTest, SlaReassignsToRepsThatHaveNotHeldItThenEscalates) {
   EXPECT_EQ(recs[0].team, "t");
   EXPECT_EQ(recs[0].reason, "round_robin");
   ASSERT_TRUE(lead->owner.has_value());
-  EXPECT_EQ(lead->owner->reassignments, 0u);
+  // Every rep has held it and its moves are spent: they stay with it (SPEC 7), so its next lapse
+  // escalates it again instead of starting another round of reassignments.
+  EXPECT_EQ(lead->owner->reassignments, 2u);
+  EXPECT_EQ(lead->owner->held_by, Seq({"a", "b", "c"}));
   EXPECT_EQ(View("a")->queued_in_team, 0u);
+  const std::string holder = lead->owner->rep;
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].from_rep, holder);
+  EXPECT_EQ(recs[0].reason, "max_reassign");
 }
 
 TEST_F(RouterTest, SlaWithNoRepLeftEscalatesAndAReturningRepTakesIt) {
@@ -1355,7 +1366,7 @@ routing:
   EXPECT_EQ(recs[1].lead, "l1");
   EXPECT_EQ(recs[1].rep, "b");
   EXPECT_EQ(recs[1].team, "t1");
-  EXPECT_EQ(l1->owner->held_by, Seq({"b"}));
+  EXPECT_EQ(l1->owner->held_by, Seq({"a", "b"}));  // a held it before the escalation
 }
 
 TEST_F(RouterTest, EscalationWithItsTeamGoneGoesToTheUnroutedQueue) {
