@@ -210,11 +210,7 @@ Status Engine::Start() {
     }
   }
   commit_thread_ = std::thread([this] { CommitLoop(); });
-  std::sort(vanished_at_start_.begin(), vanished_at_start_.end(),
-            [](const VanishedStage& a, const VanishedStage& b) {
-              return a.entry->state.id < b.entry->state.id;
-            });
-  LeaveVanishedStages(vanished_at_start_);
+  LeaveVanishedStages(std::move(vanished_at_start_));
   vanished_at_start_.clear();
   Commit();
   const EpochSeconds now = clock_->Now();
@@ -1240,17 +1236,17 @@ std::vector<Engine::VanishedStage> Engine::LeadsInVanishedStages(const RuleSet& 
     v.routing = now.routing.enabled && index >= now.routing.stage_index;
     out.push_back(std::move(v));
   }
-  // Id order: the records come out the same whatever the set's order.
-  std::sort(out.begin(), out.end(), [](const VanishedStage& a, const VanishedStage& b) {
-    return a.entry->state.id < b.entry->state.id;
-  });
   return out;
 }
 
-void Engine::LeaveVanishedStages(const std::vector<VanishedStage>& leads) {
+void Engine::LeaveVanishedStages(std::vector<VanishedStage> leads) {
   if (leads.empty()) {
     return;
   }
+  // Id order: the records come out the same whatever order the leads were found in.
+  std::sort(leads.begin(), leads.end(), [](const VanishedStage& a, const VanishedStage& b) {
+    return a.entry->state.id < b.entry->state.id;
+  });
   const EpochSeconds now = clock_->Now();
   const RuleSet& rules = scorer_->rules();
   const int routing = rules.routing.enabled ? rules.routing.stage_index : 0;
@@ -1941,9 +1937,9 @@ uint64_t Engine::Rejected(const std::vector<LoadError>& errors) {
 
 ReloadOutcome Engine::Install(std::shared_ptr<const RuleSet> rules) {
   const uint64_t version = rules_info().version + 1;
-  const std::vector<VanishedStage> vanished = LeadsInVanishedStages(*rules);
+  std::vector<VanishedStage> vanished = LeadsInVanishedStages(*rules);
   InstallRules(std::move(rules), version);
-  LeaveVanishedStages(vanished);
+  LeaveVanishedStages(std::move(vanished));
   Commit();
   metrics_->RuleReload(true);
   LogInfo("rules version " + std::to_string(version) + " loaded from " + options_.rules_path);

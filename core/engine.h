@@ -436,8 +436,8 @@ class Engine : public IngestSink,
   std::vector<VanishedStage> LeadsInVanishedStages(const RuleSet& next) const;
   // Engine thread, after the install: each goes through the stage machine from the first stage
   // at the wall clock, with a `stage` record from the stage it was in, so subscribers, the stage
-  // index and the funnel agree at once instead of at the lead's next event.
-  void LeaveVanishedStages(const std::vector<VanishedStage>& leads);
+  // index and the funnel agree at once instead of at the lead's next event. In id order.
+  void LeaveVanishedStages(std::vector<VanishedStage> leads);
   // Seals what changed since the last seal and waits until it is durable and finished.
   void Commit();
   // Seals what changed and hands it to the commit thread; returns at once. Only when no commit

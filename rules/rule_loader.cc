@@ -212,16 +212,8 @@ class Loader {
       // The mark is the second document's first node; the error points at the `---` that starts
       // it, the last one at a line's start before that node.
       size_t at = static_cast<size_t>(std::max(docs.second->pos, 0));
-      const std::string_view text = source->text();
-      for (size_t line = text.rfind('\n', at == 0 ? 0 : at - 1);
-           line != std::string_view::npos && at > 0; line = text.rfind('\n', line - 1)) {
-        if (text.substr(line + 1, 3) == "---") {
-          at = line + 1;
-          break;
-        }
-        if (line == 0) {
-          break;
-        }
+      if (const size_t dashes = source->text().rfind("\n---", at); dashes != std::string::npos) {
+        at = dashes + 1;
       }
       reader.ErrorAtByte(at,
                          "a rule file holds one YAML document; a second one starts here "

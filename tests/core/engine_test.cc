@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -146,6 +147,27 @@ class EngineTest : public ::testing::Test {
       out.push_back(std::move(v));
     }
     return out;
+  }
+
+  // The engine's stage counts ("new=2 mql=1 "), of the partitions `held` says (every one: {}).
+  std::string StageCountsText(const std::function<bool(uint32_t)>& held = {}) {
+    std::promise<std::string> out;
+    engine_->RunOnEngine([&] {
+      std::string text;
+      for (const auto& [stage, n] : engine_->StageCounts(held)) {
+        text += stage + "=" + std::to_string(n) + " ";
+      }
+      out.set_value(text);
+    });
+    return out.get_future().get();
+  }
+
+  // Writes the rule file and reloads it; waits for the outcome.
+  ReloadOutcome Reload(const std::string& rules) {
+    dir_.WriteFile("rules.yaml", rules);
+    std::promise<ReloadOutcome> reloaded;
+    engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o); });
+    return reloaded.get_future().get();
   }
 
   // Waits (bounded) until the outbox head reaches `seq`.
@@ -500,10 +522,7 @@ TEST_F(EngineTest, AReloadThatChangesAHalfLifeDecaysEveryPastAwardUnderTheNewOne
 
   std::string slower = kRules;
   slower.replace(slower.find("half_life: 1d"), 13, "half_life: 2d");
-  dir_.WriteFile("rules.yaml", slower);
-  std::promise<ReloadOutcome> reloaded;
-  engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o); });
-  ASSERT_TRUE(reloaded.get_future().get().ok);
+  ASSERT_TRUE(Reload(slower).ok);
   const double at_latest = 50 * std::exp2(-0.5) + 50;
   const double two_days_on = 50 * std::exp2(-1.5) + 50 * std::exp2(-1);
   EXPECT_DOUBLE_EQ(score("u1", kStart + kDay), at_latest);
@@ -525,33 +544,16 @@ TEST_F(EngineTest, LeadsInAStageAReloadRemovesLeaveItAtOnceWithARecord) {
   std::string three = kRules;
   three += "  - name: sql\n    enter: score.engagement >= 80\n";
   dir_.WriteFile("rules.yaml", three);
-  auto counts = [&] {
-    std::promise<std::string> out;
-    engine_->RunOnEngine([&] {
-      std::string text;
-      for (const auto& [stage, n] : engine_->StageCounts({})) {
-        text += stage + "=" + std::to_string(n) + " ";
-      }
-      out.set_value(text);
-    });
-    return out.get_future().get();
-  };
-  auto reload = [&](const std::string& rules) {
-    dir_.WriteFile("rules.yaml", rules);
-    std::promise<ReloadOutcome> reloaded;
-    engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o); });
-    ASSERT_TRUE(reloaded.get_future().get().ok);
-  };
   StartEngine();
   ASSERT_OK(Submit({Track("u1", "Demo Requested", "m1", kStart),
                     Track("u1", "Demo Requested", "m2", kStart),  // 100: sql
                     Track("u2", "Demo Requested", "m3", kStart),  // 50: mql
                     Page("u3", "m4", kStart)}));
   ASSERT_EQ(Lead("u1").stage, "sql");
-  ASSERT_EQ(counts(), "new=1 mql=1 sql=1 ");
+  ASSERT_EQ(StageCountsText(), "new=1 mql=1 sql=1 ");
   ASSERT_EQ(Records().size(), 3u);  // u1 new>mql, mql>sql; u2 new>mql
 
-  reload(kRules);  // no sql
+  ASSERT_TRUE(Reload(kRules).ok);  // no sql
   ASSERT_TRUE(WaitForHead(4));
   std::vector<Value> records = Records();
   ASSERT_EQ(records.size(), 4u);
@@ -559,13 +561,13 @@ TEST_F(EngineTest, LeadsInAStageAReloadRemovesLeaveItAtOnceWithARecord) {
   EXPECT_EQ(records[3].Find("from")->as_string(), "sql");
   EXPECT_EQ(records[3].Find("to")->as_string(), "mql");  // 100 points still enter mql
   EXPECT_EQ(Lead("u1").stage, "mql");
-  EXPECT_EQ(counts(), "new=1 mql=2 ");
+  EXPECT_EQ(StageCountsText(), "new=1 mql=2 ");
   // Its next event starts from mql: no record, it stays.
   ASSERT_OK(Submit({Page("u1", "m5", kStart)}));
   EXPECT_EQ(Records().size(), 4u);
 
   // A start on rules without the stage a stored lead is in does the same.
-  reload(three);
+  ASSERT_TRUE(Reload(three).ok);
   ASSERT_OK(Submit({Track("u2", "Demo Requested", "m6", kStart)}));  // 100: mql>sql
   ASSERT_EQ(Lead("u2").stage, "sql");
   StopEngine();
@@ -577,24 +579,14 @@ TEST_F(EngineTest, LeadsInAStageAReloadRemovesLeaveItAtOnceWithARecord) {
   EXPECT_EQ(records[5].Find("from")->as_string(), "sql");
   EXPECT_EQ(records[5].Find("to")->as_string(), "mql");
   EXPECT_EQ(Lead("u2").stage, "mql");
-  EXPECT_EQ(counts(), "new=1 mql=2 ");
+  EXPECT_EQ(StageCountsText(), "new=1 mql=2 ");
 }
 
 // Cluster mode: a node counts the leads of the partitions it holds (GET /v1/funnel's stages,
 // added up over the nodes). The counts by partition survive a restart, and a store written
 // without them is counted once when they are first asked for.
 TEST_F(EngineTest, StageCountsCountOnlyTheHeldPartitions) {
-  auto counts = [&](std::function<bool(uint32_t)> held) {
-    std::promise<std::string> out;
-    engine_->RunOnEngine([&] {
-      std::string text;
-      for (const auto& [stage, n] : engine_->StageCounts(held)) {
-        text += stage + "=" + std::to_string(n) + " ";
-      }
-      out.set_value(text);
-    });
-    return out.get_future().get();
-  };
+  auto counts = [&](std::function<bool(uint32_t)> held) { return StageCountsText(held); };
   auto even = [](uint32_t p) { return p == 0; };
   auto odd = [](uint32_t p) { return p == 1; };
   // '0' and '2' are even characters: u0, u2, u4 in partition 0; u1, u3 in partition 1.
