@@ -158,9 +158,12 @@ bool IsAbsentOrEmpty(const Scalar& s) {
   return s.kind == Kind::kAbsent || (s.kind == Kind::kString && s.text.empty());
 }
 
-// A required string field of one type ("track needs \"event\"").
-bool CheckRequiredString(const Scalar& s, EventType type, std::string_view field, ParseError* err) {
-  if (IsAbsentOrEmpty(s)) {
+// A required string field of one type ("track needs \"event\""). `empty_is_missing`: "" counts
+// as absent (SPEC 2 says so of the ids only; an alias's empty previousId would link the empty id,
+// which no event can name).
+bool CheckRequiredString(const Scalar& s, EventType type, std::string_view field, ParseError* err,
+                         bool empty_is_missing) {
+  if (empty_is_missing ? IsAbsentOrEmpty(s) : s.kind == Kind::kAbsent) {
     return Fail(err, EventError::kMissingField,
                 std::string(EventTypeName(type)) + " needs " + Quoted(field));
   }
@@ -244,7 +247,7 @@ bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out
   // 7. event / name
   const bool is_track = type == EventType::kTrack;
   const bool is_page = type == EventType::kPage || type == EventType::kScreen;
-  if (is_track && !CheckRequiredString(f.event, type, "event", err)) {
+  if (is_track && !CheckRequiredString(f.event, type, "event", err, /*empty_is_missing=*/false)) {
     return false;
   }
   if (is_page && f.name.kind != Kind::kAbsent && f.name.kind != Kind::kString) {
@@ -267,7 +270,7 @@ bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out
   // 11. groupId
   if (type == EventType::kGroup) {
     const bool number_ok = f.group_id.kind == Kind::kNumber && std::isfinite(f.group_id.number);
-    if (IsAbsentOrEmpty(f.group_id)) {
+    if (f.group_id.kind == Kind::kAbsent) {
       return Fail(err, EventError::kMissingField, "group needs \"groupId\"");
     }
     if (f.group_id.kind != Kind::kString && !number_ok) {
@@ -276,7 +279,8 @@ bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out
   }
 
   // 12. previousId
-  if (type == EventType::kAlias && !CheckRequiredString(f.previous_id, type, "previousId", err)) {
+  if (type == EventType::kAlias &&
+      !CheckRequiredString(f.previous_id, type, "previousId", err, /*empty_is_missing=*/true)) {
     return false;
   }
 

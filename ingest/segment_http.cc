@@ -150,21 +150,14 @@ void SegmentHttp::Ingest(const HttpRequest& request, const SegmentEndpoint& endp
   batch.received_at = clock_->Now();
   batch.received_mono = std::chrono::steady_clock::now();
   std::string errors_json;
+  std::vector<BatchError> errors;
   if (!endpoint.type.has_value()) {
-    std::vector<BatchError> errors;
     ParseError whole;
     if (!parser_.ParseBatch(request.body, &batch.events, &errors, &whole)) {
       reject_whole(whole);
       return;
     }
     metrics_->EventsReceived(Transport::kHttp, batch.events.size() + errors.size());
-    for (size_t i = 0; i < errors.size(); ++i) {
-      metrics_->EventRejected(Transport::kHttp, static_cast<int>(errors[i].error.code));
-      errors_json += i > 0 ? ",{" : "{";
-      errors_json += "\"index\":" + std::to_string(errors[i].index) + ",";
-      AppendEventErrorFields(errors[i].error, std::nullopt, &errors_json);
-      errors_json += "}";
-    }
   } else {
     if (request.body.size() > options_.max_event_bytes) {
       RespondWithCors(respond,
@@ -176,10 +169,23 @@ void SegmentHttp::Ingest(const HttpRequest& request, const SegmentEndpoint& endp
     batch.events.emplace_back();
     ParseError err;
     if (!parser_.Parse(request.body, &batch.events.back(), &err, endpoint.type)) {
-      reject_whole(err);
-      return;
+      if (err.code == EventError::kInvalidJson) {
+        reject_whole(err);  // SPEC 4: 400 for a body that is not JSON (or not an object)
+        return;
+      }
+      // JSON, but not a valid event: as Segment's API, and as an element of a batch, it is
+      // listed and the answer is 200 (SPEC 4 keeps 400 for a body that is not JSON).
+      batch.events.clear();
+      errors.push_back(BatchError{0, std::move(err)});
     }
     metrics_->EventsReceived(Transport::kHttp, 1);
+  }
+  for (size_t i = 0; i < errors.size(); ++i) {
+    metrics_->EventRejected(Transport::kHttp, static_cast<int>(errors[i].error.code));
+    errors_json += i > 0 ? ",{" : "{";
+    errors_json += "\"index\":" + std::to_string(errors[i].index) + ",";
+    AppendEventErrorFields(errors[i].error, std::nullopt, &errors_json);
+    errors_json += "}";
   }
   std::string ok_body = "{\"success\":true";
   if (!errors_json.empty()) {

@@ -79,8 +79,9 @@ class SegmentHttp {
   // libraries retry a 5xx, and messageIds make the retry safe). A batch lists its invalid
   // elements, which never reach the sink, in "errors" ({"index","error","message"[,"messageId"]})
   // next to "success":true; it answers 400 {"success":false,"error",...} only when the body as a
-  // whole is unusable (not JSON, no "batch" array). A single event answers 400 when it is invalid
-  // (there is nothing else to apply) and 413 over max_event_bytes. Nothing valid: answered at
+  // whole is unusable (not JSON, no "batch" array). A single event answers 400 when its body is
+  // not a JSON object, is listed as index 0 with 200 when it is another way invalid, and answers
+  // 413 over max_event_bytes. Nothing valid: answered at
   // once, the sink is not called.
   void Ingest(const HttpRequest& request, const SegmentEndpoint& endpoint, HttpRespond respond);
 

@@ -1,9 +1,10 @@
 // LineFramer: splits a byte stream into newline-delimited lines (SPEC 3 framing).
 //
 // Lines may arrive split across reads or many to a read. A line longer than `max_line_bytes`
-// (counted without its newline) is reported as too long once its length passes the limit, and
-// its remaining bytes are skipped up to the next newline, so memory stays bounded whatever the
-// client sends. Line numbers are 1-based and count every line, blank or not. Not thread-safe.
+// (counted without its newline, "\n" or "\r\n") is reported as too long once its length passes the
+// limit, and its remaining bytes are skipped up to the next newline, so memory stays bounded
+// whatever the client sends. Line numbers are 1-based and count every line, blank or not. Not
+// thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,11 @@ void LineFramer::Feed(std::string_view data, OnLine&& on_line) {
     size_t nl = data.find('\n');
     std::string_view chunk = data.substr(0, nl == std::string_view::npos ? data.size() : nl);
     if (!skipping_) {
-      if (partial_.size() + chunk.size() > max_line_bytes_) {
+      // A CR ending the line so far counts as part of a CRLF newline, not of the line (SPEC 3:
+      // the limit counts the line without its newline); if more follows, it counts then.
+      const bool ends_in_cr =
+          !chunk.empty() ? chunk.back() == '\r' : !partial_.empty() && partial_.back() == '\r';
+      if (partial_.size() + chunk.size() - (ends_in_cr ? 1 : 0) > max_line_bytes_) {
         skipping_ = true;
         partial_.clear();
         ++lines_;

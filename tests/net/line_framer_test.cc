@@ -107,6 +107,17 @@ TEST(LineFramerTest, ALineOfExactlyTheLimitIsAccepted) {
   EXPECT_EQ(Frame(8, {"xxx", "xxxxx", "\n"}), (std::vector<Line>{{1, max, false}}));
 }
 
+// SPEC 3: the limit counts the line without its newline, and a CRLF is one.
+TEST(LineFramerTest, TheCrOfACrlfDoesNotCountTowardsTheLimit) {
+  const std::string max(8, 'x');
+  EXPECT_EQ(Frame(8, {max + "\r\n"}), (std::vector<Line>{{1, max + "\r", false}}));
+  // The CR at the end of one read, the LF in the next.
+  EXPECT_EQ(Frame(8, {max + "\r", "\n"}), (std::vector<Line>{{1, max + "\r", false}}));
+  // A CR that more bytes follow counts: 9 bytes before the newline.
+  EXPECT_EQ(Frame(8, {max + "\r", "y\n"}), (std::vector<Line>{{1, "", true}}));
+  EXPECT_EQ(Frame(8, {max + "y\r\n"}), (std::vector<Line>{{1, "", true}}));
+}
+
 TEST(LineFramerTest, ALineOverTheLimitIsTooLongAndSkipped) {
   EXPECT_EQ(Frame(8, {"ok\n" + std::string(9, 'x') + "\nnext\n"}),
             (std::vector<Line>{{1, "ok", false}, {2, "", true}, {3, "next", false}}));
