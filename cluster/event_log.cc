@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "history/event_codec.h"
 #include "storage/coding.h"
@@ -14,13 +15,19 @@ namespace {
 using coding::GetByte;
 using coding::GetDouble;
 using coding::GetString;
+using coding::GetStringView;
+using coding::GetVarint;
 using coding::PutDouble;
 using coding::PutString;
+using coding::PutVarint;
 
 // Version 1: one event per message (the first cluster release). Version 2: one or more.
+// Version 5: one or more, each with its index in the ingest message (version 6) holding it.
 constexpr uint8_t kSingleEventVersion = 1;
 constexpr uint8_t kPayloadVersion = 2;
-constexpr size_t kHeaderBytes = 1 + sizeof(uint32_t);  // version 2: version, record count
+constexpr uint8_t kPlacedPayloadVersion = 5;
+constexpr uint8_t kIngestVersion = 6;
+constexpr size_t kHeaderBytes = 1 + sizeof(uint32_t);  // versions 2 and 5: version, record count
 constexpr std::string_view kPartitionsTag = "partitions=";
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
@@ -120,23 +127,81 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   return NatsStatus(s, "creating stream " + name, error);
 }
 
-void StartLogMessage(std::string* out) {
+namespace {
+
+void StartCountedMessage(uint8_t version, std::string* out) {
   out->clear();
-  out->push_back(static_cast<char>(kPayloadVersion));
-  out->append(sizeof(uint32_t), '\0');  // the record count, kept by AppendLoggedEvent
+  out->push_back(static_cast<char>(version));
+  out->append(sizeof(uint32_t), '\0');  // the record count, kept by AppendRecord
 }
 
-void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::string* out) {
-  assert(out->size() >= kHeaderBytes && static_cast<uint8_t>((*out)[0]) == kPayloadVersion);
+// One more record in a version 2 or 5 message: counts it; its bytes follow.
+void CountRecord(uint8_t version, std::string* out) {
+  assert(out->size() >= kHeaderBytes && static_cast<uint8_t>((*out)[0]) == version);
+  (void)version;
   uint32_t count = 0;
   std::memcpy(&count, out->data() + 1, sizeof count);
   ++count;
   std::memcpy(out->data() + 1, &count, sizeof count);
+}
+
+void AppendRecord(const Event& event, const EventOrigin& origin, std::string* out) {
   out->push_back(static_cast<char>(origin.transport));
   char t[sizeof(double)];
   std::memcpy(t, &origin.received_at, sizeof t);
   out->append(t, sizeof t);
   EncodeEvent(event, out);
+}
+
+}  // namespace
+
+void StartLogMessage(std::string* out) { StartCountedMessage(kPayloadVersion, out); }
+
+void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::string* out) {
+  CountRecord(kPayloadVersion, out);
+  AppendRecord(event, origin, out);
+}
+
+void StartPlacedLogMessage(std::string* out) { StartCountedMessage(kPlacedPayloadVersion, out); }
+
+void AppendPlacedEvent(const Event& event, const EventOrigin& origin, uint32_t index,
+                       std::string* out) {
+  assert(index < kMaxIngestEvents);
+  CountRecord(kPlacedPayloadVersion, out);
+  PutVarint(index, out);
+  AppendRecord(event, origin, out);
+}
+
+void EncodeIngestMessage(const std::vector<std::pair<uint32_t, std::string>>& sections,
+                         std::string* out) {
+  out->clear();
+  out->push_back(static_cast<char>(kIngestVersion));
+  for (const auto& [partition, events] : sections) {
+    PutVarint(partition, out);
+    PutString(events, out);
+  }
+}
+
+bool DecodeIngestMessage(std::string_view in, std::vector<IngestSection>* sections) {
+  sections->clear();
+  uint8_t version = 0;
+  if (!GetByte(&in, &version) || version != kIngestVersion) {
+    return false;
+  }
+  while (!in.empty()) {
+    uint64_t partition = 0;
+    IngestSection section;
+    if (!GetVarint(&in, &partition) || partition > std::numeric_limits<uint32_t>::max() ||
+        !GetStringView(&in, &section.events) || section.events.empty() ||
+        static_cast<uint8_t>(section.events[0]) != kPlacedPayloadVersion ||
+        (!sections->empty() && partition <= sections->back().partition)) {
+      sections->clear();
+      return false;
+    }
+    section.partition = static_cast<uint32_t>(partition);
+    sections->push_back(section);
+  }
+  return !sections->empty();
 }
 
 void EncodeClockMessage(EpochSeconds at, bool reevaluate, std::string* out) {
@@ -176,12 +241,13 @@ bool DecodeStageResetMessage(std::string_view in, std::string* lead, std::string
 }
 
 bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
-                      std::vector<EventOrigin>* origins) {
+                      std::vector<EventOrigin>* origins, std::vector<uint32_t>* indexes) {
   if (in.empty()) {
     return false;
   }
   uint32_t count = 1;
-  if (static_cast<uint8_t>(in[0]) == kPayloadVersion) {
+  const bool placed = static_cast<uint8_t>(in[0]) == kPlacedPayloadVersion;
+  if (static_cast<uint8_t>(in[0]) == kPayloadVersion || placed) {
     if (in.size() < kHeaderBytes) {
       return false;
     }
@@ -194,9 +260,17 @@ bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
   }
   const size_t events_before = events->size();
   const size_t origins_before = origins->size();
+  const size_t indexes_before = indexes != nullptr ? indexes->size() : 0;
   bool ok = count > 0;
   for (uint32_t i = 0; ok && i < count; ++i) {
-    ok = in.size() >= 1 + sizeof(double) &&
+    uint64_t index = i;
+    if (placed) {
+      ok = GetVarint(&in, &index) && index < kMaxIngestEvents;
+    }
+    if (indexes != nullptr) {
+      indexes->push_back(static_cast<uint32_t>(index));
+    }
+    ok = ok && in.size() >= 1 + sizeof(double) &&
          static_cast<uint8_t>(in[0]) <= static_cast<uint8_t>(Transport::kHttp);
     if (!ok) {
       break;
@@ -213,6 +287,9 @@ bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
   if (!ok) {
     events->resize(events_before);
     origins->resize(origins_before);
+    if (indexes != nullptr) {
+      indexes->resize(indexes_before);
+    }
   }
   return ok;
 }

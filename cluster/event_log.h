@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/metrics.h"
@@ -63,10 +64,39 @@ struct EventStreamState {
 // Clears `out` and starts a message.
 void StartLogMessage(std::string* out);
 void AppendLoggedEvent(const Event& event, const EventOrigin& origin, std::string* out);
-// Appends every event of a message, and its origin, to `events` and `origins`. False on bad
-// bytes (never crashes), and then it appends nothing: a message is applied whole or not at all.
+// A partition's section of an ingest message (below): version 5, the same as version 2 but each
+// record led by the event's index in the ingest message (a varint, below kMaxIngestEvents), which
+// is its place in the log with the message's sequence (LogApplyOrder).
+void StartPlacedLogMessage(std::string* out);
+void AppendPlacedEvent(const Event& event, const EventOrigin& origin, uint32_t index,
+                       std::string* out);
+// Appends every event of a message (version 1, 2 or 5), and its origin, to `events` and
+// `origins`, and, when `indexes` is given, each event's index in the message the log stored (a
+// version 5 section's own; else its position). False on bad bytes (never crashes), and then it
+// appends nothing: a message is applied whole or not at all.
 [[nodiscard]] bool DecodeLogMessage(std::string_view in, std::vector<Event>* events,
-                                    std::vector<EventOrigin>* origins);
+                                    std::vector<EventOrigin>* origins,
+                                    std::vector<uint32_t>* indexes = nullptr);
+
+// The ingest subject: what a node's publisher logs (cluster/log_publisher.h). One message holds
+// the events of one or more batches, of any partitions, in the order they arrived, as one section
+// per partition (a version 5 message); a node has one such message in flight at a time, so the
+// stream holds every node's events in the order they arrived, across partitions (docs/cluster.md,
+// "Order"). Bytes: a version byte (6), then per section the partition (a varint) and the
+// section's bytes (a varint length and the bytes), partitions ascending, each once.
+inline constexpr std::string_view kIngestSubject = "handoff.events.ingest";
+// Events an ingest message holds at most: their indexes fit LogApplyOrder's 12 bits.
+inline constexpr uint32_t kMaxIngestEvents = 4096;
+struct IngestSection {
+  uint32_t partition = 0;
+  std::string_view events;  // a version 5 message, a view into the ingest message's bytes
+};
+// `sections`: (partition, version 5 message), partitions ascending.
+void EncodeIngestMessage(const std::vector<std::pair<uint32_t, std::string>>& sections,
+                         std::string* out);
+// False on anything EncodeIngestMessage did not make (the sections themselves are checked when
+// they are decoded); `sections` is then empty.
+[[nodiscard]] bool DecodeIngestMessage(std::string_view in, std::vector<IngestSection>* sections);
 
 // A partition's clock (docs/cluster.md, "A partition's clock"): the node holding the partition's
 // lease logs the time in it every stage-check interval, and whoever applies the partition

@@ -287,6 +287,10 @@ bool LogApplier::Take(natsMsg* msg) {
     TakeRouting(seq, std::string_view(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
     return true;
   }
+  if (subject != nullptr && subject == kIngestSubject) {
+    TakeIngest(seq, std::string_view(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
+    return true;
+  }
   const int64_t p = PartitionOfSubject(subject);
   if (p < 0 || static_cast<size_t>(p) >= owned_.size() || !owned_[p] || seq <= applied_[p]) {
     return true;  // another node's partition, or applied here before the read moved back
@@ -297,6 +301,35 @@ bool LogApplier::Take(natsMsg* msg) {
     return TakeMessage(partition, seq, payload);
   }
   return Offer(partition, seq, payload);
+}
+
+void LogApplier::TakeIngest(uint64_t seq, std::string_view payload) {
+  if (!DecodeIngestMessage(payload, &sections_)) {
+    ++corrupt_;
+    LogError("event log sequence " + std::to_string(seq) +
+             ": unreadable ingest message, skipped (" + std::to_string(corrupt_) + " so far)");
+    return;
+  }
+  untaken_.clear();
+  for (const IngestSection& section : sections_) {
+    const uint32_t p = section.partition;
+    if (p < owned_.size() && owned_[p] && seq > applied_[p]) {
+      untaken_.push_back(p);
+    }
+  }
+  // In partition order, as the sections are: each leaves untaken_ as it is taken, so a flush
+  // meanwhile (a full batch, a hold) stores the others' positions before this message.
+  for (const IngestSection& section : sections_) {
+    if (untaken_.empty() || untaken_.front() != section.partition) {
+      continue;  // another node's partition, or applied here before the read moved back
+    }
+    untaken_.erase(untaken_.begin());
+    if (held_.count(section.partition) == 0) {
+      TakeMessage(section.partition, seq, section.events);
+    } else {
+      Offer(section.partition, seq, section.events);
+    }
+  }
 }
 
 bool LogApplier::Offer(uint32_t partition, uint64_t seq, std::string_view payload) {
@@ -382,10 +415,11 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
       break;
   }
   const size_t first = batch_.origins.size();
-  if (DecodeLogMessage(payload, &batch_.events, &batch_.origins)) {
+  indexes_.clear();
+  if (DecodeLogMessage(payload, &batch_.events, &batch_.origins, &indexes_)) {
     // Every node orders these events by their place in the log (EventOrigin::apply_order).
     for (size_t i = first; i < batch_.origins.size(); ++i) {
-      batch_.origins[i].apply_order = LogApplyOrder(seq, i - first);
+      batch_.origins[i].apply_order = LogApplyOrder(seq, indexes_[i - first]);
     }
     ForwardMovedEvents(partition, seq, first);
     if (HoldForHandOvers(partition, seq, first, payload)) {
@@ -429,19 +463,23 @@ void LogApplier::Flush() {
   // Every partition owned has been applied through the read position (reading is in sequence
   // order), also one that had no message in the batch: so a quiet partition never holds the
   // next read's start back.
+  // A partition whose section of the ingest message being read is not taken yet is applied
+  // through the message before it.
   for (size_t p = 0; p < owned_.size(); ++p) {
-    if (owned_[p] && applied_[p] < last_read_seq_ && held_.count(static_cast<uint32_t>(p)) == 0 &&
-        replaying_.count(static_cast<uint32_t>(p)) == 0) {
-      applied_[p] = last_read_seq_;
-      batch.log_positions.emplace_back(AppliedSeqKey(static_cast<uint32_t>(p)),
-                                       std::to_string(last_read_seq_));
+    const auto partition = static_cast<uint32_t>(p);
+    const bool untaken = std::find(untaken_.begin(), untaken_.end(), partition) != untaken_.end();
+    const uint64_t through = untaken ? last_read_seq_ - 1 : last_read_seq_;
+    if (owned_[p] && applied_[p] < through && held_.count(partition) == 0 &&
+        replaying_.count(partition) == 0) {
+      applied_[p] = through;
+      batch.log_positions.emplace_back(AppliedSeqKey(partition), std::to_string(through));
     }
   }
   // Read while owning nothing (the routing subject, before the first lease round): no
   // partition is applied through it, and the publisher must not route by links not applied.
   const bool owns = std::any_of(owned_.begin(), owned_.end(), [](bool b) { return b; });
   batch.done = [shared = shared_, progress = options_.progress,
-                seq = owns ? last_read_seq_ : 0](const Status& st) {
+                seq = owns ? last_read_seq_ - (untaken_.empty() ? 0 : 1) : 0](const Status& st) {
     // In order (the engine completes batches in submit order); never back when the read moved
     // back for a partition taken over.
     if (st.ok() && seq > progress->durable_seq.load()) {
@@ -482,7 +520,7 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
   for (size_t i = first; i < batch_.events.size(); ++i) {
     const Event& event = batch_.events[i];
     const std::string_view older = LinkedOlderId(event);
-    const LinkPlace link{seq, static_cast<uint32_t>(i - first)};
+    const LinkPlace link{seq, LogApplyIndex(batch_.origins[i].apply_order)};
     if (older.empty() || PartitionOf(older, options_.layout.partitions) == p ||
         imported_.count(link) > 0) {
       continue;
@@ -679,8 +717,12 @@ void LogApplier::ForwardMovedEvents(uint32_t p, uint64_t seq, size_t first) {
   batch_.origins.resize(kept);
   for (const auto& [to, message] : moved) {
     // Before this message's position is stored: a crash sends it again, under the same id.
-    PublishUntilStored(PartitionSubject(to),
-                       "forward/" + std::to_string(seq) + "/" + std::to_string(to), message);
+    // Named by the message and the partition it leaves: an ingest message has one section per
+    // partition, and two of them may forward to the same one.
+    PublishUntilStored(
+        PartitionSubject(to),
+        "forward/" + std::to_string(seq) + "/" + std::to_string(p) + "/" + std::to_string(to),
+        message);
   }
 }
 

@@ -120,6 +120,9 @@ class LogApplier {
   // unreadable), submitting the batch when it is full. False when it is not the next
   // sequence: one before it went missing.
   bool Take(natsMsg* msg);
+  // A message of the ingest subject at `seq`: the sections of the partitions this node applies,
+  // each as a message of its partition at `seq`.
+  void TakeIngest(uint64_t seq, std::string_view payload);
   // Submits the batch being built, waiting for room first.
   void Flush();
 
@@ -182,6 +185,10 @@ class LogApplier {
   int64_t idle_fetches_ = 0;    // fetches in a row that found nothing
   IngestBatch batch_;
   uint64_t corrupt_ = 0;
+  std::vector<uint32_t> indexes_;        // TakeMessage's decoded places
+  std::vector<IngestSection> sections_;  // TakeIngest's
+  // Partitions owned whose section of the ingest message being read is not taken yet.
+  std::vector<uint32_t> untaken_;
   // Per partition (the stream's count): owned now; last sequence handed to the engine, or
   // kUnknown until the store was asked.
   static constexpr uint64_t kUnknown = ~uint64_t{0};

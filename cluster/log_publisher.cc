@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <iterator>
 #include <random>
 
 #include "base/log.h"
@@ -16,9 +17,10 @@ constexpr auto kRetryWait = std::chrono::milliseconds(200);
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 constexpr int64_t kPublishWaitMs = 2000;
 // A message is closed at this size or count and the next one opened behind it: well under
-// NATS's default max_payload (1 MiB), and small enough that a retry resends little.
-constexpr size_t kMaxChunkBytes = 256 * 1024;
-constexpr uint32_t kMaxChunkEvents = 4096;
+// NATS's default max_payload (1 MiB), and small enough that a retry resends little. One message
+// is in flight at a time, so this bounds events per round trip to the stream.
+constexpr size_t kMaxChunkBytes = 512 * 1024;
+constexpr uint32_t kMaxChunkEvents = kMaxIngestEvents;
 // Links remembered for routing (about 100 bytes each).
 constexpr size_t kMaxRememberedLinks = 1 << 20;
 // A chain of links longer than this is not followed further (impossible in practice).
@@ -31,7 +33,7 @@ Result<std::unique_ptr<LogPublisher>> LogPublisher::Open(const LogPublisherOptio
   NatsLinkOptions link_options;
   link_options.urls = options.urls;
   link_options.name = options.node_id + "/publish";
-  // At most one message per partition is in flight; this only has to be above that.
+  // At most one message is in flight; this only has to be above that.
   link_options.max_pending_publishes = 1 << 16;
   link_options.ack_handler = &LogPublisher::OnAck;
   link_options.ack_closure = publisher.get();
@@ -107,17 +109,12 @@ void LogPublisher::Loop() {
   if (!WaitForEngine(state.last_seq)) {
     return;
   }
-  partitions_.resize(options_.layout.partitions);
   std::deque<IngestBatch> batches;
-  std::vector<Answer> answers;
+  std::vector<bool> answers;
   for (;;) {
-    // The earliest retry due, if any: the wait ends then even without news.
-    auto next_retry = std::chrono::steady_clock::time_point::max();
-    for (const Partition& partition : partitions_) {
-      if (partition.retry && !partition.in_flight) {
-        next_retry = std::min(next_retry, partition.retry_at);
-      }
-    }
+    // A retry due: the wait ends then even without news.
+    const auto next_retry =
+        retry_ && !in_flight_ ? retry_at_ : std::chrono::steady_clock::time_point::max();
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_retry,
@@ -129,8 +126,8 @@ void LogPublisher::Loop() {
       answers.swap(answers_);
     }
     const auto now = std::chrono::steady_clock::now();
-    for (const Answer& answer : answers) {
-      Answered(answer, now);
+    for (const bool stored : answers) {
+      Answered(stored, now);
     }
     answers.clear();
     for (IngestBatch& batch : batches) {
@@ -149,8 +146,23 @@ void LogPublisher::Append(IngestBatch& batch) {
   order_.push_back(std::move(owned));
   const EventOrigin origin{batch.transport, batch.received_at};
   for (const Event& event : batch.events) {
-    Chunk& chunk = OpenChunk(Route(event));
-    AppendLoggedEvent(event, origin, &chunk.payload);
+    int64_t older_partition = -1;
+    const uint32_t p = Route(event, &older_partition);
+    // A link whose older lead lives in another partition goes into a message after every event
+    // of that partition logged before it: whoever applies the link asks for the older lead as of
+    // the message before the link's (cluster/hand_over.h), and two links that wait for each
+    // other's partitions are never in one message.
+    const bool after_older =
+        older_partition >= 0 && !chunks_.empty() && !chunks_.back().sent &&
+        chunks_.back().sections.count(static_cast<uint32_t>(older_partition)) > 0;
+    Chunk& chunk = OpenChunk(after_older);
+    std::string& section = chunk.sections[p];
+    const size_t before = section.size();
+    if (section.empty()) {
+      StartPlacedLogMessage(&section);
+    }
+    AppendPlacedEvent(event, origin, chunk.events, &section);
+    chunk.bytes += section.size() - before;
     ++chunk.events;
     if (chunk.covers.empty() || chunk.covers.back() != pending) {
       chunk.covers.push_back(pending);
@@ -159,7 +171,7 @@ void LogPublisher::Append(IngestBatch& batch) {
   }
 }
 
-uint32_t LogPublisher::Route(const Event& event) {
+uint32_t LogPublisher::Route(const Event& event, int64_t* older_partition) {
   const uint32_t n = options_.layout.partitions;
   std::string_view older;
   std::string_view newer;
@@ -173,21 +185,17 @@ uint32_t LogPublisher::Route(const Event& event) {
   } else {
     return PartitionOf(Resolve(event.lead_key()), n);
   }
+  // The older lead's events are in this node's messages before the link (one ordered sequence),
+  // and the ones after it follow the merged lead.
   const std::string newer_root(Resolve(newer));
   const std::string older_root(Resolve(older));
-  const uint32_t p = PartitionOf(newer_root, n);
-  const uint32_t q = PartitionOf(older_root, n);
-  if (p != q && !partitions_[q].chunks.empty()) {
-    // The older lead's events queued so far are stored before the link, and the link's
-    // message opens after them; the older partition's next events start a new message.
-    Partition& older_partition = partitions_[q];
-    older_partition.seal = true;
-    Partition& newer_partition = partitions_[p];
-    newer_partition.seal = true;
-    newer_partition.next_after.push_back(After{q, older_partition.chunks.back().number});
-  }
   if (older_root != newer_root) {
     RememberLink(older_root, newer_root);
+  }
+  const uint32_t p = PartitionOf(newer_root, n);
+  const uint32_t q = PartitionOf(older_root, n);
+  if (q != p) {
+    *older_partition = q;
   }
   return p;
 }
@@ -244,44 +252,29 @@ void LogPublisher::RememberLink(std::string_view older, std::string_view newer) 
   }
 }
 
-LogPublisher::Chunk& LogPublisher::OpenChunk(uint32_t p) {
-  Partition& partition = partitions_[p];
-  if (partition.seal || partition.chunks.empty() || partition.chunks.back().sent ||
-      partition.chunks.back().payload.size() >= kMaxChunkBytes ||
-      partition.chunks.back().events >= kMaxChunkEvents) {
-    Chunk& chunk = partition.chunks.emplace_back();
-    chunk.number = partition.next_number++;
-    chunk.after = std::move(partition.next_after);
-    partition.next_after.clear();
-    partition.seal = false;
-    StartLogMessage(&chunk.payload);
-    chunk.msg_id = msg_id_prefix_ + std::to_string(p) + "/" + std::to_string(next_chunk_id_++);
+LogPublisher::Chunk& LogPublisher::OpenChunk(bool new_one) {
+  if (new_one || chunks_.empty() || chunks_.back().sent || chunks_.back().bytes >= kMaxChunkBytes ||
+      chunks_.back().events >= kMaxChunkEvents) {
+    Chunk& chunk = chunks_.emplace_back();
+    chunk.msg_id = msg_id_prefix_ + std::to_string(next_chunk_id_++);
   }
-  return partition.chunks.back();
+  return chunks_.back();
 }
 
 void LogPublisher::SendReady(std::chrono::steady_clock::time_point now) {
-  for (uint32_t p = 0; p < partitions_.size(); ++p) {
-    Partition& partition = partitions_[p];
-    if (partition.in_flight || partition.chunks.empty() ||
-        (partition.retry && now < partition.retry_at)) {
-      continue;
-    }
-    bool ready = true;
-    for (const After& after : partition.chunks.front().after) {
-      ready = ready && partitions_[after.partition].stored_through >= after.number;
-    }
-    if (ready) {
-      Send(partition, p, now);
-    }
+  if (in_flight_ || chunks_.empty() || (retry_ && now < retry_at_)) {
+    return;
   }
-}
-
-void LogPublisher::Send(Partition& partition, uint32_t p,
-                        std::chrono::steady_clock::time_point now) {
-  Chunk& chunk = partition.chunks.front();
-  chunk.sent = true;
-  const std::string subject = PartitionSubject(p);
+  Chunk& chunk = chunks_.front();
+  if (!chunk.sent) {
+    chunk.sent = true;
+    std::vector<std::pair<uint32_t, std::string>> sections(
+        std::make_move_iterator(chunk.sections.begin()),
+        std::make_move_iterator(chunk.sections.end()));
+    chunk.sections.clear();
+    EncodeIngestMessage(sections, &chunk.payload);
+  }
+  const std::string subject(kIngestSubject);
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, chunk.payload.data(),
                                 static_cast<int>(chunk.payload.size()));
@@ -303,50 +296,46 @@ void LogPublisher::Send(Partition& partition, uint32_t p,
   if (s != NATS_OK) {
     // Not sent (the link is down and its buffer full): the message is still ours.
     natsMsg_Destroy(msg);
-    partition.retry = true;
-    partition.retry_at = now + kRetryWait;
+    retry_ = true;
+    retry_at_ = now + kRetryWait;
     return;
   }
-  partition.in_flight = true;
+  in_flight_ = true;
 }
 
 void LogPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* /*error*/,
                          void* self) {
   auto* publisher = static_cast<LogPublisher*>(self);
-  const int64_t p = PartitionOfSubject(natsMsg_GetSubject(msg));
+  const char* subject = natsMsg_GetSubject(msg);
+  const bool ours = subject != nullptr && subject == kIngestSubject;
   natsMsg_Destroy(msg);  // ours (cnats' contract); a resend builds it again from the chunk
-  if (p < 0) {
-    return;  // not a message of the log: impossible
+  if (!ours) {
+    return;  // not a message of this publisher: impossible
   }
   {
     std::lock_guard<std::mutex> lock(publisher->mu_);
-    publisher->answers_.push_back(Answer{static_cast<uint32_t>(p), ack != nullptr});
+    publisher->answers_.push_back(ack != nullptr);
   }
   publisher->cv_.notify_all();
 }
 
-void LogPublisher::Answered(const Answer& answer, std::chrono::steady_clock::time_point now) {
-  if (answer.partition >= partitions_.size()) {
-    return;
+void LogPublisher::Answered(bool stored, std::chrono::steady_clock::time_point now) {
+  if (!in_flight_) {
+    return;  // impossible: one message is in flight
   }
-  Partition& partition = partitions_[answer.partition];
-  if (!partition.in_flight) {
-    return;  // impossible: one message per partition is in flight
-  }
-  partition.in_flight = false;
-  if (!answer.stored) {
+  in_flight_ = false;
+  if (!stored) {
     // JetStream has no leader for a moment, or the link moves to another server: wait a little,
     // then send the same message again.
-    partition.retry = true;
-    partition.retry_at = now + kRetryWait;
+    retry_ = true;
+    retry_at_ = now + kRetryWait;
     return;
   }
-  partition.retry = false;
-  partition.stored_through = partition.chunks.front().number;
-  for (Pending* pending : partition.chunks.front().covers) {
+  retry_ = false;
+  for (Pending* pending : chunks_.front().covers) {
     --pending->remaining;
   }
-  partition.chunks.pop_front();
+  chunks_.pop_front();
 }
 
 void LogPublisher::FinishInOrder() {

@@ -1,25 +1,26 @@
 // LogPublisher: the IngestSink of a cluster node. Instead of applying a batch, it appends its
-// events to the cluster's event log (cluster/event_log.h), each on its lead's partition, and
-// reports the batch done only when JetStream has acknowledged every message holding one of its
-// events (stored on a majority of the stream's replicas). The engine applies them later, from the
-// log, on whichever node owns the partition (cluster/log_applier.h).
+// events to the cluster's event log (cluster/event_log.h), on the ingest subject, each marked
+// with its lead's partition, and reports the batch done only when JetStream has acknowledged
+// every message holding one of its events (stored on a majority of the stream's replicas). The
+// engine applies them later, from the log, on whichever node owns the partition
+// (cluster/log_applier.h).
 //
-// - One message per partition at a time: while a partition's message is in flight, the events
-//   for that partition gather into the next one (group commit, as the engine's), which is sent
-//   when the answer comes. So a partition's messages are stored in the order the events arrived,
-//   even when a publish fails and is retried: every lead sees one connection's events in the
-//   order sent (SPEC 3), and no later event of a lead is stored before an earlier one.
-// - Idempotent publishes: every message carries a `Nats-Msg-Id` unique to this process, the
-//   partition and the message; a message whose answer was lost (no stream leader during an
-//   election, a timeout, the link moving to another server) is sent again, same id and bytes,
-//   until it is stored or the publisher stops, and JetStream stores it once.
+// - One message in flight at a time: while it is, the events arriving gather into the next one
+//   (group commit, as the engine's), which is sent when the answer comes. A message holds events
+//   of every partition, in arrival order, so the stream holds this node's events in the order
+//   they arrived, even when a publish fails and is retried: no later line of a connection is in
+//   the log, and so takes effect, before an earlier one (SPEC 3 and issue 15's "no later line of
+//   that connection takes effect before it"). A node that dies with a message unstored has sent
+//   nothing after it.
+// - Idempotent publishes: every message carries a `Nats-Msg-Id` unique to this process and the
+//   message; a message whose answer was lost (no stream leader during an election, a timeout,
+//   the link moving to another server) is sent again, same id and bytes, until it is stored or
+//   the publisher stops, and JetStream stores it once.
 // - Merged ids: an event goes to the partition of its lead's id, or, when this node has linked
 //   that id into another (an identify or alias it published), to the merged lead's partition,
-//   so later events under the older id follow the lead. A link whose older id lives in another
-//   partition waits until every message queued there before it is stored: the log holds a
-//   connection's events of the lead, before and after the merge, in the order sent. Links come
-//   from the engine (IdentityView, every link applied) and, for those not applied yet, from the
-//   links this publisher made (its last 1M).
+//   so later events under the older id follow the lead. Links come from the engine
+//   (IdentityView, every link applied) and, for those not applied yet, from the links this
+//   publisher made (its last 1M).
 // - Batches are reported done in the order they were submitted (the ingest servers acknowledge
 //   in order).
 //
@@ -32,6 +33,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,63 +77,44 @@ class LogPublisher : public IngestSink {
     IngestDone done;
     size_t remaining = 0;  // messages not yet stored
   };
-  // "Send only after message `number` of partition `partition` is stored."
-  struct After {
-    uint32_t partition = 0;
-    uint64_t number = 0;
-  };
-  // One message of a partition: events of one or more batches, in arrival order.
+  // One message of the ingest subject: events of one or more batches, in arrival order, in one
+  // section per partition.
   struct Chunk {
-    uint64_t number = 0;  // per partition, from 1, in creation order
-    std::string payload;
+    std::map<uint32_t, std::string> sections;  // partition -> its version 5 section (unsent)
+    std::string payload;                       // set when first sent; a resend sends it again
     std::string msg_id;
     std::vector<Pending*> covers;  // each once, in order
-    std::vector<After> after;      // set at creation, on messages that exist then (no cycles)
     uint32_t events = 0;
+    size_t bytes = 0;
     bool sent = false;  // sealed: a resend must carry the same bytes under the same id
-  };
-  struct Partition {
-    std::deque<Chunk> chunks;  // the front one is the one sent
-    uint64_t next_number = 1;
-    uint64_t stored_through = 0;  // the number of the last message stored
-    bool in_flight = false;
-    bool retry = false;  // the front one failed; it goes again at retry_at
-    std::chrono::steady_clock::time_point retry_at;
-    bool seal = false;  // the next event opens a new message, which waits for `next_after`
-    std::vector<After> next_after;
   };
   // Ids this node linked (identify, alias): older id -> the id it was merged into.
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  // A publish's answer, handed from cnats' thread to the publisher's.
-  struct Answer {
-    uint32_t partition = 0;
-    bool stored = false;
-  };
 
   explicit LogPublisher(LogPublisherOptions options);
   static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* self);
   // Publisher thread: the stream's layout first, then batches, answers and retries.
   void Loop();
-  // Publisher thread: a batch's events into their partitions' open messages.
+  // Publisher thread: a batch's events into the open message.
   void Append(IngestBatch& batch);
-  // Publisher thread: the partition an event goes to (its lead as this node knows it), after
-  // ordering a link event behind what is queued under the older id's partition.
-  uint32_t Route(const Event& event);
+  // Publisher thread: the partition an event goes to (its lead as this node knows it); a link
+  // is remembered for the events after it, and when its older lead lives in another partition,
+  // that one goes to `older_partition` (left alone otherwise).
+  uint32_t Route(const Event& event, int64_t* older_partition);
   // Publisher thread: the id `id` was merged into, following the links this publisher made and
   // the engine's. The view lives until the next call.
   std::string_view Resolve(std::string_view id);
   // Publisher thread: false when stopping first.
   bool WaitForEngine(uint64_t last_seq);
   void RememberLink(std::string_view older, std::string_view newer);
-  // Publisher thread: the message events of partition `p` go into now.
-  Chunk& OpenChunk(uint32_t p);
-  // Publisher thread: sends the front message of every partition that has none in flight.
+  // Publisher thread: the message events go into now; `new_one`: one opened after the others.
+  Chunk& OpenChunk(bool new_one);
+  // Publisher thread: sends the front message when none is in flight and no retry waits.
   void SendReady(std::chrono::steady_clock::time_point now);
-  void Send(Partition& partition, uint32_t p, std::chrono::steady_clock::time_point now);
-  void Answered(const Answer& answer, std::chrono::steady_clock::time_point now);
+  void Answered(bool stored, std::chrono::steady_clock::time_point now);
   // Publisher thread: the done callbacks of the finished batches at the front, in order.
   void FinishInOrder();
 
@@ -141,7 +124,10 @@ class LogPublisher : public IngestSink {
   // Publisher thread only.
   std::string msg_id_prefix_;  // node/boot/
   uint64_t next_chunk_id_ = 0;
-  std::vector<Partition> partitions_;
+  std::deque<Chunk> chunks_;  // the front one is the one sent
+  bool in_flight_ = false;
+  bool retry_ = false;  // the front one failed; it goes again at retry_at_
+  std::chrono::steady_clock::time_point retry_at_;
   std::deque<std::unique_ptr<Pending>> order_;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> merged_into_;
   std::deque<std::string> link_order_;  // merged_into_'s keys, oldest first (its bound)
@@ -150,7 +136,7 @@ class LogPublisher : public IngestSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<IngestBatch> queued_;
-  std::vector<Answer> answers_;
+  std::vector<bool> answers_;  // stored or not, in the order they came
   bool stopping_ = false;
   std::thread thread_;
 };

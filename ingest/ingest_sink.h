@@ -35,6 +35,10 @@ struct EventOrigin {
 // The apply order of the `index`-th event of the log message at stream sequence `seq` (a message
 // holds at most 4,096 events).
 constexpr uint64_t LogApplyOrder(uint64_t seq, uint64_t index) { return seq << 12 | index; }
+// The index LogApplyOrder was given.
+constexpr uint32_t LogApplyIndex(uint64_t apply_order) {
+  return static_cast<uint32_t>(apply_order & 0xfff);
+}
 
 // Cluster mode: a change to a partition's leads that no event makes, read from its log
 // (docs/cluster.md, "A partition's clock"), so whichever node applies the partition, now or

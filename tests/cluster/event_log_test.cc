@@ -124,6 +124,85 @@ TEST(EventLogTest, BadBytesAreRefusedWholeNotCrashed) {
   EXPECT_EQ(events.size(), 2u);
 }
 
+// An ingest message: a section per partition, each event with its index in the whole message
+// (the arrival order, which is its place in the log with the message's sequence).
+TEST(EventLogTest, AnIngestMessageHoldsASectionPerPartitionWithEachEventsIndex) {
+  Event a;
+  a.type = EventType::kTrack;
+  a.user_id = "a";
+  a.name = "Demo Requested";
+  a.has_name = true;
+  Event b = a;
+  b.user_id = "b";
+  std::string p3;
+  std::string p7;
+  StartPlacedLogMessage(&p3);
+  StartPlacedLogMessage(&p7);
+  AppendPlacedEvent(b, EventOrigin{Transport::kTcp, 2}, 0, &p7);
+  AppendPlacedEvent(a, EventOrigin{Transport::kHttp, 1}, 1, &p3);
+  AppendPlacedEvent(b, EventOrigin{Transport::kTcp, 3}, 2, &p7);
+  std::string bytes;
+  EncodeIngestMessage({{3, p3}, {7, p7}}, &bytes);
+
+  std::vector<IngestSection> sections;
+  ASSERT_TRUE(DecodeIngestMessage(bytes, &sections));
+  ASSERT_EQ(sections.size(), 2u);
+  EXPECT_EQ(sections[0].partition, 3u);
+  EXPECT_EQ(sections[1].partition, 7u);
+  EXPECT_EQ(KindOfLogMessage(sections[1].events), LogMessageKind::kEvents);
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  std::vector<uint32_t> indexes;
+  ASSERT_TRUE(DecodeLogMessage(sections[1].events, &events, &origins, &indexes));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(indexes, (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(events[1].user_id, "b");
+  EXPECT_EQ(origins[1].received_at, 3);
+  ASSERT_TRUE(DecodeLogMessage(sections[0].events, &events, &origins, &indexes));
+  EXPECT_EQ(indexes, (std::vector<uint32_t>{0, 2, 1}));
+  EXPECT_EQ(events[2].user_id, "a");
+  // A version 2 message's indexes are its positions.
+  std::string v2;
+  StartLogMessage(&v2);
+  AppendLoggedEvent(a, EventOrigin{}, &v2);
+  AppendLoggedEvent(b, EventOrigin{}, &v2);
+  indexes.clear();
+  ASSERT_TRUE(DecodeLogMessage(v2, &events, &origins, &indexes));
+  EXPECT_EQ(indexes, (std::vector<uint32_t>{0, 1}));
+
+  // Anything else is refused whole, never a crash: every truncation, sections out of order or
+  // twice, a section that is not a placed events message, an index past the message's bound.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<IngestSection> cut;
+    if (DecodeIngestMessage(std::string_view(bytes).substr(0, n), &cut)) {
+      // A cut at a section's end leaves whole sections; each must still decode or be refused.
+      for (const IngestSection& section : cut) {
+        std::vector<Event> e;
+        std::vector<EventOrigin> o;
+        (void)DecodeLogMessage(section.events, &e, &o);
+      }
+    }
+  }
+  std::string reordered;
+  EncodeIngestMessage({{7, p7}, {3, p3}}, &reordered);
+  EXPECT_FALSE(DecodeIngestMessage(reordered, &sections));
+  EXPECT_TRUE(sections.empty());
+  EncodeIngestMessage({{3, p3}, {3, p3}}, &reordered);
+  EXPECT_FALSE(DecodeIngestMessage(reordered, &sections));
+  EncodeIngestMessage({{3, v2}}, &reordered);
+  EXPECT_FALSE(DecodeIngestMessage(reordered, &sections));
+  EncodeIngestMessage({}, &reordered);
+  EXPECT_FALSE(DecodeIngestMessage(reordered, &sections));
+  EXPECT_FALSE(DecodeIngestMessage(p3, &sections));
+  std::string far;
+  StartPlacedLogMessage(&far);
+  AppendPlacedEvent(a, EventOrigin{}, kMaxIngestEvents - 1, &far);
+  EXPECT_TRUE(DecodeLogMessage(far, &events, &origins));
+  far[5] = static_cast<char>(0x80);  // the index's varint: 4096 and more
+  far.insert(6, 1, static_cast<char>(0x20));
+  EXPECT_FALSE(DecodeLogMessage(far, &events, &origins));
+}
+
 TEST(EventLogTest, AClockMessageCarriesItsTimeAndIsNoEvent) {
   std::string bytes;
   EncodeClockMessage(1700000000.25, /*reevaluate=*/false, &bytes);
