@@ -149,9 +149,8 @@ void LogPublisher::Append(IngestBatch& batch) {
     int64_t older_partition = -1;
     const uint32_t p = Route(event, &older_partition);
     // A link whose older lead lives in another partition goes into a message after every event
-    // of that partition logged before it: whoever applies the link asks for the older lead as of
-    // the message before the link's (cluster/hand_over.h), and two links that wait for each
-    // other's partitions are never in one message.
+    // of that partition logged before it, so two links that hold each other's partitions back
+    // until answered (cluster/hand_over.h) are never in one message, where neither is earlier.
     const bool after_older =
         older_partition >= 0 && !chunks_.empty() && !chunks_.back().sent &&
         chunks_.back().sections.count(static_cast<uint32_t>(older_partition)) > 0;
