@@ -26,7 +26,7 @@ struct SalesAction {
   std::string outcome;  // close: won, lost or recycled
   // close: the deal value (SPEC 9, `amount`), a finite non-negative number; absent when not given.
   std::optional<double> amount;
-  // The rep the sales tool acts for (its subscription's `rep` filter); empty: any rep.
+  // The rep the sales tool acts for (POST /v1/actions?rep=); empty: whichever rep holds the lead.
   std::string as_rep;
 };
 

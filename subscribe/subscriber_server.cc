@@ -173,7 +173,8 @@ class SubscriberConnection : public std::enable_shared_from_this<SubscriberConne
       OnActionDone(id, seq, result);
       return;
     }
-    action.as_rep = filter_.rep;  // empty before subscribing, or without a rep filter
+    // For whichever rep holds the lead: SPEC 9's `rep` is a filter on the stream, not who the
+    // connection acts as (POST /v1/actions?rep= is the way to act as one rep).
     asio::io_context* io = &server_->io_;
     desk->SubmitSalesAction(std::move(action),
                             [self = shared_from_this(), io, id, seq](const SalesActionResult& r) {

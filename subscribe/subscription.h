@@ -45,7 +45,7 @@ enum class ClientCommand : uint8_t { kSubscribe, kSalesAction };
 struct ClientLine {
   ClientCommand command = ClientCommand::kSubscribe;
   SubscribeRequest subscribe;  // kSubscribe
-  SalesAction action;          // kSalesAction; as_rep is left empty for the server to fill
+  SalesAction action;          // kSalesAction; as_rep is left empty (any holder)
 };
 
 // code (bad_request or invalid_outcome), message, and the command's seq when it was read before
