@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -324,11 +325,12 @@ void LogApplier::TakeIngest(uint64_t seq, std::string_view payload) {
       continue;  // another node's partition, or applied here before the read moved back
     }
     untaken_.erase(untaken_.begin());
-    if (held_.count(section.partition) == 0) {
-      TakeMessage(section.partition, seq, section.events);
-    } else {
-      Offer(section.partition, seq, section.events);
-    }
+    // Sections are events only (DecodeIngestMessage checks), so neither moves the read back.
+    const bool in_place = held_.count(section.partition) == 0
+                              ? TakeMessage(section.partition, seq, section.events)
+                              : Offer(section.partition, seq, section.events);
+    assert(in_place);
+    (void)in_place;
   }
 }
 
@@ -548,6 +550,12 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
   held.message = std::string(payload);
   batch_.events.resize(first);
   batch_.origins.resize(first);
+  if (applied_[p] + 1 < seq) {
+    // Everything of p before the message is in this flush: a crash while it is held, or a read
+    // that moves back meanwhile, must not take those messages again.
+    applied_[p] = seq - 1;
+    batch_.log_positions.emplace_back(AppliedSeqKey(p), std::to_string(seq - 1));
+  }
   Flush();  // what was read before it goes on
   for (const HandOverRequest& request : requests) {
     held.awaiting[request.link];

@@ -60,7 +60,7 @@ struct LogApplierOptions {
   // A batch is submitted once it holds this many events (whole messages only: a message is
   // applied in one write, so a batch may pass it by one message). Default: 1,024.
   size_t max_batch_events = 1024;
-  // Bytes one fetch asks for, at most (a message holds up to 256 KiB). Default: 4 MiB.
+  // Bytes one fetch asks for, at most (a message holds up to 512 KiB). Default: 4 MiB.
   int64_t max_fetch_bytes = 4 << 20;
   // Batches submitted and not yet durable, at most: the read waits beyond it. Default: 8.
   size_t max_batches_in_flight = 8;

@@ -146,15 +146,9 @@ void LogPublisher::Append(IngestBatch& batch) {
   order_.push_back(std::move(owned));
   const EventOrigin origin{batch.transport, batch.received_at};
   for (const Event& event : batch.events) {
-    int64_t older_partition = -1;
-    const uint32_t p = Route(event, &older_partition);
-    // A link whose older lead lives in another partition goes into a message after every event
-    // of that partition logged before it, so two links that hold each other's partitions back
-    // until answered (cluster/hand_over.h) are never in one message, where neither is earlier.
-    const bool after_older =
-        older_partition >= 0 && !chunks_.empty() && !chunks_.back().sent &&
-        chunks_.back().sections.count(static_cast<uint32_t>(older_partition)) > 0;
-    Chunk& chunk = OpenChunk(after_older);
+    bool new_message = false;
+    const uint32_t p = Route(event, &new_message);
+    Chunk& chunk = OpenChunk(new_message);
     std::string& section = chunk.sections[p];
     const size_t before = section.size();
     if (section.empty()) {
@@ -170,7 +164,7 @@ void LogPublisher::Append(IngestBatch& batch) {
   }
 }
 
-uint32_t LogPublisher::Route(const Event& event, int64_t* older_partition) {
+uint32_t LogPublisher::Route(const Event& event, bool* new_message) {
   const uint32_t n = options_.layout.partitions;
   std::string_view older;
   std::string_view newer;
@@ -192,9 +186,14 @@ uint32_t LogPublisher::Route(const Event& event, int64_t* older_partition) {
     RememberLink(older_root, newer_root);
   }
   const uint32_t p = PartitionOf(newer_root, n);
-  const uint32_t q = PartitionOf(older_root, n);
-  if (q != p) {
-    *older_partition = q;
+  // The partition the applier holds the link until it answers (that of the older id as sent,
+  // LogApplier::HoldForHandOvers), and the one the older lead's events went to: when the open
+  // message holds either, the link opens the next one. So the older lead's earlier events are
+  // in an earlier message, and no message holds a cycle of links each holding the next one's
+  // partition (the last of them to arrive would find the first one's partition in the message).
+  const bool open = !chunks_.empty() && !chunks_.back().sent;
+  for (const uint32_t q : {PartitionOf(older, n), PartitionOf(older_root, n)}) {
+    *new_message = *new_message || (open && q != p && chunks_.back().sections.count(q) > 0);
   }
   return p;
 }

@@ -101,9 +101,9 @@ class LogPublisher : public IngestSink {
   // Publisher thread: a batch's events into the open message.
   void Append(IngestBatch& batch);
   // Publisher thread: the partition an event goes to (its lead as this node knows it); a link
-  // is remembered for the events after it, and when its older lead lives in another partition,
-  // that one goes to `older_partition` (left alone otherwise).
-  uint32_t Route(const Event& event, int64_t* older_partition);
+  // is remembered for the events after it, and sets `new_message` when it must open a new
+  // message (its older lead's partition has events in the open one).
+  uint32_t Route(const Event& event, bool* new_message);
   // Publisher thread: the id `id` was merged into, following the links this publisher made and
   // the engine's. The view lives until the next call.
   std::string_view Resolve(std::string_view id);

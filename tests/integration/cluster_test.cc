@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/event_log.h"
 #include "tests/integration/daemon_harness.h"
 #include "tests/integration/decay_rules.h"
 #include "tests/integration/nats_cluster.h"
@@ -592,6 +593,58 @@ TEST_F(ClusterTest, OneConnectionsLinesAreLoggedInTheOrderSentAcrossPartitions) 
     }
   }
   EXPECT_EQ(inversions, 0);
+  ASSERT_OK(node_.CheckAlive());
+}
+
+// Two links, each holding its partition back until the other's partition answers, never share a
+// message (docs/cluster.md, "Merged ids"). A tracker repeats identify(userId, anonymousId) on
+// every page: with u and y in one partition and x and v in another, identify(v, y) and then
+// identify(u, x) in one read made one message in the first cut of the ingest message, whose
+// rule looked at the merged lead's partition and not at the id as sent: each partition then
+// waited for the other at the same sequence, for ever, and the leads' later events were never
+// applied (acknowledged all the same).
+TEST_F(ClusterTest, RepeatedLinksAcrossTwoPartitionsNeverHoldEachOtherBack) {
+  constexpr uint32_t kPartitions = 16;  // the default
+  auto in = [&](const std::string& prefix, uint32_t partition, int skip) {
+    for (int i = 0;; ++i) {
+      std::string id = prefix + std::to_string(i);
+      if (PartitionOf(id, kPartitions) == partition && skip-- == 0) {
+        return id;
+      }
+    }
+  };
+  const uint32_t p = PartitionOf("u-0", kPartitions);
+  const uint32_t q = (p + 5) % kPartitions;
+  const std::string u = "u-0";
+  const std::string y = in("y-", p, 0);
+  const std::string x = in("x-", q, 0);
+  const std::string v = in("v-", q, 1);
+  auto identify = [](const std::string& user, const std::string& anon, const std::string& id) {
+    return R"({"type":"identify","userId":")" + user + R"(","anonymousId":")" + anon +
+           R"(","messageId":")" + id + R"(","timestamp":"2026-11-21T10:00:00Z"})";
+  };
+  auto track = [](const std::string& user, const std::string& id) {
+    return R"({"type":"track","userId":")" + user + R"(","event":"Demo Requested","messageId":")" +
+           id + R"(","timestamp":"2026-11-21T10:01:00Z"})";
+  };
+  IngestClient client;
+  ASSERT_OK(client.Connect(node_.ingest_port()));
+  // The first links merge x into u and y into v.
+  ASSERT_OK(client.SendLines(
+      {track(x, "r-0"), track(y, "r-1"), identify(u, x, "r-2"), identify(v, y, "r-3")}));
+  ASSERT_OK(client.WaitForAck(4, 60));
+  ASSERT_TRUE(WaitUntil([&] { return Applied(node_.http_port()) == 4; }, 60));
+  // Then the tracker repeats them, in one read, and goes on.
+  ASSERT_OK(client.SendLines(
+      {identify(v, y, "r-4"), identify(u, x, "r-5"), track(u, "r-6"), track(v, "r-7")}));
+  ASSERT_OK(client.WaitForAck(8, 60));
+  ASSERT_TRUE(WaitUntil([&] { return Applied(node_.http_port()) == 8; }, 60))
+      << Applied(node_.http_port()) << " of 8 applied";
+  for (const auto& [lead, events] : {std::pair{u, 4}, std::pair{v, 4}}) {
+    HttpResult r = HttpClient(node_.http_port()).Get("/v1/leads/" + lead);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(JsonNumber(r.Json(), "events"), events) << r.body;
+  }
   ASSERT_OK(node_.CheckAlive());
 }
 
