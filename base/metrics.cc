@@ -32,6 +32,8 @@ std::string_view MemoryPartName(MemoryPart part) {
       return "store_table_readers";
     case MemoryPart::kStoreBlockCache:
       return "store_block_cache";
+    case MemoryPart::kStageIndex:
+      return "stage_index";
   }
   return "unknown";
 }

@@ -32,8 +32,9 @@ enum class MemoryPart : uint8_t {
   kStoreMemtables,     // RocksDB memtables, every column family
   kStoreTableReaders,  // RocksDB index and filter blocks held outside the block cache
   kStoreBlockCache,    // RocksDB block cache in use
+  kStageIndex,         // the engine's index of staged leads (estimated per entry)
 };
-inline constexpr int kMemoryPartCount = 4;
+inline constexpr int kMemoryPartCount = 5;
 std::string_view MemoryPartName(MemoryPart part);
 
 class Metrics {
@@ -55,6 +56,7 @@ class Metrics {
     memory_[static_cast<int>(part)].store(bytes, kRelaxed);
   }
   uint64_t leads() const { return leads_.load(kRelaxed); }
+  uint64_t leads_in_memory() const { return leads_in_memory_.load(kRelaxed); }
   void SetOutboxHead(uint64_t seq) { outbox_head_.store(seq, kRelaxed); }
   // Cluster mode: partitions of the event log this node holds a lease for.
   void AddClusterPartitions(int64_t delta) { cluster_partitions_.fetch_add(delta, kRelaxed); }

@@ -15,6 +15,7 @@
 #include "outbox/outbox_record.h"
 #include "rules/sha256.h"
 #include "storage/lead_codec.h"
+#include "storage/pin_record.h"
 
 namespace handoff {
 namespace {
@@ -259,7 +260,8 @@ Status Engine::RestoreDedupe() {
 }
 
 Status Engine::LoadState() {
-  // Only the pinned leads (staged or owned) come into memory; the rest are read on demand.
+  // Only the pinned index comes into memory: the stage index from its records, and the leads
+  // held in memory always (owned or routable); the rest are read on demand.
   std::string text;
   Status st = store_->GetMeta(kMetaLeadCount, &text);
   if (st.ok()) {
@@ -272,7 +274,8 @@ Status Engine::LoadState() {
   }
   const bool indexed = st.ok();
   Status decode_error;
-  auto adopt = [&](std::string_view id, std::string_view encoded) {
+  // `record`: what the pinned index holds for it (legacy: nothing known, or no index at all).
+  auto adopt = [&](std::string_view id, std::string_view encoded, const PinRecord& record) {
     auto entry = std::make_unique<LeadEntry>();
     if (Status d = DecodeLeadState(encoded, &entry->state); !d.ok()) {
       decode_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
@@ -286,42 +289,73 @@ Status Engine::LoadState() {
     const bool vanished = !options_.stage_checks_from_log && !entry->state.stage.empty() &&
                           scorer_->rules().FindStage(entry->state.stage) < 0;
     std::string stored_stage = vanished ? entry->state.stage : std::string();
-    if (!vanished && !Pinned(*entry)) {
+    const bool staged = scorer_->StageIndex(&entry->state) > 0;
+    if (!vanished && !staged && !Pinned(*entry)) {
       return true;
-    }
-    if (scorer_->StageIndex(&entry->state) > 0) {
-      staged_.insert(entry.get());
     }
     if (!global_router()) {
       router_->AdoptLead(&entry->state);
     }
     LeadEntry& ref = Insert(std::move(entry));
     IndexLead(ref);
-    ref.pinned_stored = true;
+    ref.pin_stored = indexed;
+    if (record.legacy) {
+      ref.pin_stale = true;
+      MarkDirty(ref);  // its first seal writes its record (and leaves it out of memory if staged)
+    } else {
+      ref.pin_in_memory = record.in_memory;
+      ref.pin_next_check = record.next_check;
+      ref.pin_rules_tag = record.rules_tag;
+      if (StageCheck* check = IndexedCheck(ref); check != nullptr) {
+        *check = {record.next_check, record.rules_tag};
+      }
+    }
     if (vanished) {
       // The rules before this start are gone: a lead with an open owner counts as routable.
       const bool owned = ref.state.owner.has_value() && !ref.state.owner->closed;
       vanished_at_start_.push_back({&ref, std::move(stored_stage), owned});
     }
-    if (!indexed) {
-      batch_.PutPinned(ref.state.id);
-    }
     return true;
   };
   if (indexed) {
-    std::vector<std::string> ids;
-    st = store_->ScanPinned([&](std::string_view id) { ids.emplace_back(id); });
-    for (size_t i = 0; st.ok() && decode_error.ok() && i < ids.size(); ++i) {
+    std::vector<std::pair<std::string, PinRecord>> to_read;
+    Status record_error;
+    st = store_->ScanPinned([&](std::string_view id, std::string_view bytes) {
+      PinRecord record;
+      if (Status d = DecodePinRecord(bytes, &record); !d.ok()) {
+        record_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
+        record.legacy = true;  // read the lead instead
+      }
+      const bool vanished = !options_.stage_checks_from_log && !record.stage.empty() &&
+                            scorer_->rules().FindStage(record.stage) < 0;
+      if (record.legacy || record.in_memory || record.stage.empty() || vanished) {
+        to_read.emplace_back(id, std::move(record));
+        return;
+      }
+      index_by_stage_[record.stage].emplace(std::string(id),
+                                            StageCheck{record.next_check, record.rules_tag});
+    });
+    if (!record_error.ok()) {
+      LogWarning(record_error.ToString() + "; reading the lead instead");
+    }
+    for (size_t i = 0; st.ok() && decode_error.ok() && i < to_read.size(); ++i) {
       std::string encoded;
-      st = store_->GetLead(ids[i], &encoded);
+      st = store_->GetLead(to_read[i].first, &encoded);
       if (st.ok()) {
-        adopt(ids[i], encoded);
+        adopt(to_read[i].first, encoded, to_read[i].second);
+      } else if (st.IsNotFound()) {
+        st = Status::Ok();  // an index entry without its lead (written together: never seen)
       }
     }
   } else {
-    st = store_->ScanLeads("", adopt);
+    PinRecord legacy;
+    legacy.legacy = true;
+    st = store_->ScanLeads("", [&](std::string_view id, std::string_view encoded) {
+      return adopt(id, encoded, legacy);
+    });
     lead_count_dirty_ = true;  // and the count, so the next start reads only the pinned leads
   }
+  earliest_check_ = 0;  // the first interval scans the index
   if (!st.ok()) {
     return st;
   }
@@ -417,6 +451,9 @@ void Engine::Loop() {
         EpochSeconds wait =
             (own_stage_checks ? std::min(next_stage_check_, next_trim_) : next_trim_) -
             clock_->Now();
+        if (checks_next_ < checks_due_.size()) {
+          wait = 0;  // a re-check under way goes on at once (clamped to a millisecond)
+        }
         wait = std::clamp(wait, 0.001, 0.5);
         cv_.wait_for(lock, std::chrono::duration<double>(wait));
       }
@@ -615,6 +652,31 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
   }
   LeadEntry& ref = Insert(std::move(entry));
   LruPushFront(&ref);
+  // A staged lead out of memory stayed in the stage index and the pinned index: take up where
+  // they are (a seal rewrites its record only when it changed).
+  const std::string stored_stage = ref.state.stage;
+  if (const int stage = scorer_->StageIndex(&ref.state); stage == 0 && !stored_stage.empty()) {
+    // Its stage is gone with a reload (cluster mode, where such leads leave it at their
+    // partition's next check): out of the index, and its record rewritten.
+    if (auto ids = index_by_stage_.find(stored_stage); ids != index_by_stage_.end()) {
+      if (auto it = ids->second.find(std::string_view(ref.state.id)); it != ids->second.end()) {
+        ids->second.erase(it);
+        ref.pin_stored = true;
+        ref.pin_stale = true;
+        MarkDirty(ref);
+      }
+    }
+  } else if (stage > 0) {
+    ref.indexed_stage = ref.state.stage;
+    if (const StageCheck* check = IndexedCheck(ref); check != nullptr) {
+      ref.pin_stored = true;
+      ref.pin_next_check = check->at;
+      ref.pin_rules_tag = check->rules_tag;
+    } else {
+      ref.indexed_stage.clear();  // not indexed (cannot happen): filed at its next seal
+    }
+    ref.pin_stale = true;
+  }
   EnsureFolded(&ref);
   return &ref;
 }
@@ -640,7 +702,15 @@ Lead* Engine::FindLead(std::string_view id) {
 }
 
 bool Engine::Pinned(LeadEntry& entry) const {
-  return entry.state.owner.has_value() || scorer_->StageIndex(&entry.state) > 0;
+  if (entry.state.owner.has_value()) {
+    return true;
+  }
+  const RuleSet& rules = scorer_->rules();
+  const int stage = scorer_->StageIndex(&entry.state);
+  // A stage whose exit reads scores other than against thresholds is re-checked at every
+  // interval: its leads stay in memory rather than be read each time.
+  return (rules.routing.enabled && stage >= rules.routing.stage_index) ||
+         (stage > 0 && !scorer_->ExitHasOnlyThresholds(stage));
 }
 
 void Engine::IndexLead(LeadEntry& entry) {
@@ -651,28 +721,80 @@ void Engine::IndexLead(LeadEntry& entry) {
     return;
   }
   if (!entry.indexed_stage.empty()) {
-    index_by_stage_[entry.indexed_stage].erase(id);
+    auto& ids = index_by_stage_[entry.indexed_stage];
+    if (auto it = ids.find(id); it != ids.end()) {
+      ids.erase(it);
+    }
   }
   entry.indexed_stage = stage;
+  entry.pin_stale = true;
   if (!stage.empty()) {
-    index_by_stage_[stage].insert(id);
+    index_by_stage_[stage].insert_or_assign(std::string(id), StageCheck{});
+    earliest_check_ = 0;
   }
+}
+
+void Engine::UnindexId(std::string_view id) {
+  for (auto& [stage, ids] : index_by_stage_) {
+    if (auto it = ids.find(id); it != ids.end()) {
+      ids.erase(it);
+    }
+  }
+}
+
+Engine::StageCheck* Engine::IndexedCheck(const LeadEntry& entry) {
+  if (entry.indexed_stage.empty()) {
+    return nullptr;
+  }
+  auto stage = index_by_stage_.find(entry.indexed_stage);
+  if (stage == index_by_stage_.end()) {
+    return nullptr;
+  }
+  auto it = stage->second.find(std::string_view(entry.state.id));
+  return it == stage->second.end() ? nullptr : &it->second;
+}
+
+EpochSeconds Engine::NextCheckOf(LeadEntry& entry) {
+  const EpochSeconds now = clock_->Now();
+  const EpochSeconds at = scorer_->NextExitCheck(&entry.state, now);
+  return at <= now ? 0 : at;  // 0: due at every interval, a value that does not change
 }
 
 void Engine::ClassifyLead(LeadEntry& entry) {
   IndexLead(entry);
-  const bool pinned = Pinned(entry);
-  if (pinned != entry.pinned_stored) {
-    if (pinned) {
-      batch_.PutPinned(entry.state.id);
-    } else {
-      batch_.DeletePinned(entry.state.id);
+  const bool in_memory = Pinned(entry);
+  const bool staged = !entry.indexed_stage.empty();
+  EpochSeconds next_check = 0;
+  if (StageCheck* check = IndexedCheck(entry); check != nullptr) {
+    next_check = NextCheckOf(entry);
+    *check = {next_check, rules_tag_};
+    if (next_check < earliest_check_) {
+      earliest_check_ = next_check;
     }
-    entry.pinned_stored = pinned;
   }
-  if (pinned && entry.in_lru) {
+  if (!in_memory && !staged) {
+    if (entry.pin_stored) {
+      batch_.DeletePinned(entry.state.id);
+      entry.pin_stored = false;
+    }
+  } else if (!entry.pin_stored || entry.pin_stale || entry.pin_in_memory != in_memory ||
+             entry.pin_next_check != next_check || entry.pin_rules_tag != rules_tag_) {
+    PinRecord record;
+    record.in_memory = in_memory;
+    record.next_check = next_check;
+    record.rules_tag = rules_tag_;
+    record.stage = entry.indexed_stage;
+    EncodePinRecord(record, &pin_scratch_);
+    batch_.PutPinned(entry.state.id, pin_scratch_);
+    entry.pin_stored = true;
+    entry.pin_stale = false;
+    entry.pin_in_memory = in_memory;
+    entry.pin_next_check = next_check;
+    entry.pin_rules_tag = rules_tag_;
+  }
+  if (in_memory && entry.in_lru) {
     LruUnlink(&entry);
-  } else if (!pinned && !entry.in_lru) {
+  } else if (!in_memory && !entry.in_lru) {
     LruPushFront(&entry);
   }
 }
@@ -715,10 +837,8 @@ void Engine::Evict() {
     if (Pinned(*entry)) {
       continue;  // classified at its next seal; never dropped from memory
     }
-    if (!entry->indexed_stage.empty()) {
-      index_by_stage_[entry->indexed_stage].erase(entry->state.id);
-    }
-    staged_.erase(entry);
+    // A staged lead stays in the stage index (and the store's pinned index): only its state
+    // leaves memory.
     leads_.erase(leads_.find(std::string_view(entry->state.id)));
   }
 }
@@ -752,9 +872,11 @@ void Engine::ForEachLead(std::string_view stage, std::string_view after,
   if (it == index_by_stage_.end()) {
     return;
   }
-  const std::set<std::string_view>& ids = it->second;
+  // (Reading a lead out of memory does not change the index.)
+  const auto& ids = it->second;
   for (auto id = after.empty() ? ids.begin() : ids.upper_bound(after); id != ids.end(); ++id) {
-    if (!fn(FindLead(*id))) {
+    Lead* lead = FindLead(id->first);
+    if (lead != nullptr && !fn(lead)) {
       return;
     }
   }
@@ -891,8 +1013,8 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   metrics_->Merged();
   if (change.changed()) {
     StageChanged(newer, change, event.timestamp, event.message_id);
-  } else if (change.to > 0) {
-    staged_.insert(&newer);
+  } else {
+    IndexLead(newer);
   }
   // Cluster mode: an imported lead's events applied after the link where it was.
   if (auto later = after_merge_.find(older_id); later != after_merge_.end()) {
@@ -919,6 +1041,7 @@ Status Engine::Erase(std::string_view id, std::vector<std::string>* ids, size_t*
     batch_.DeleteLead(root);
     deleted_uncommitted_[root] = commit_generation_;
     batch_.DeletePinned(root);
+    UnindexId(root);
     funnel_.Forget(root, &batch_);
     CountLead(root, -1);
   } else if (lead == nullptr && identity_.Aliases(root).empty()) {
@@ -1022,9 +1145,7 @@ void Engine::ImportLead(const LeadHandOver& lead) {
   for (const std::string& id : lead.ids) {
     LinkIds(id, lead.root);
   }
-  if (scorer_->StageIndex(&entry->state) > 0) {
-    staged_.insert(entry);
-  }
+  IndexLead(*entry);
   if (entry->state.owner.has_value() && !global_router()) {
     router_->AdoptLead(&entry->state);
   }
@@ -1167,15 +1288,17 @@ void Engine::DropLead(const std::string& id) {
     return;
   }
   LeadEntry* entry = it->second.get();
-  staged_.erase(entry);
   if (!entry->indexed_stage.empty()) {
-    index_by_stage_[entry->indexed_stage].erase(entry->state.id);
+    auto& ids = index_by_stage_[entry->indexed_stage];
+    if (auto in = ids.find(std::string_view(entry->state.id)); in != ids.end()) {
+      ids.erase(in);
+    }
   }
   LruUnlink(entry);
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), entry), dirty_.end());
   batch_.DeleteLead(id);
   deleted_uncommitted_[id] = commit_generation_;
-  if (entry->pinned_stored) {
+  if (entry->pin_stored) {
     batch_.DeletePinned(id);
   }
   funnel_.Forget(id, &batch_);
@@ -1186,11 +1309,7 @@ void Engine::DropLead(const std::string& id) {
 void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
                           std::string_view trigger, std::string_view from_name, int router_from) {
   const RuleSet& rules = scorer_->rules();
-  if (change.to > 0) {
-    staged_.insert(&entry);
-  } else {
-    staged_.erase(&entry);
-  }
+  IndexLead(entry);
   const std::string_view from = from_name.empty() ? rules.stages[change.from].name : from_name;
   if (global_router()) {
     // The router publishes the stage record, on every node alike.
@@ -1219,14 +1338,25 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
   router_->OnStageChange(&entry.state, change, trigger, scores_at);
 }
 
-std::vector<Engine::VanishedStage> Engine::LeadsInVanishedStages(const RuleSet& next) const {
+std::vector<Engine::VanishedStage> Engine::LeadsInVanishedStages(const RuleSet& next) {
   std::vector<VanishedStage> out;
   if (options_.stage_checks_from_log) {
     return out;
   }
   const RuleSet& now = scorer_->rules();
-  for (LeadEntry* entry : staged_) {
-    if (next.FindStage(entry->state.stage) >= 0) {
+  std::vector<std::string> ids;
+  for (const auto& [stage, staged] : index_by_stage_) {
+    if (next.FindStage(stage) >= 0) {
+      continue;
+    }
+    for (const auto& [id, check] : staged) {
+      ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    LeadEntry* entry = FindEntry(id);  // out of memory: read (held until they have left it)
+    if (entry == nullptr || next.FindStage(entry->state.stage) >= 0) {
       continue;
     }
     VanishedStage v;
@@ -1337,12 +1467,12 @@ FunnelStageCounts Engine::StageCounts(const std::function<bool(uint32_t)>& held)
   const RuleSet& rules = scorer_->rules();
   const bool filtered = held && !leads_by_partition_.empty();
   // The staged leads of one stage that count here.
-  auto staged_in = [&](const std::set<std::string_view>& ids) -> uint64_t {
+  auto staged_in = [&](const std::map<std::string, StageCheck, std::less<>>& ids) -> uint64_t {
     if (!filtered) {
       return ids.size();
     }
     return std::count_if(ids.begin(), ids.end(),
-                         [&](std::string_view id) { return held(PartitionOfLead(id)); });
+                         [&](const auto& id) { return held(PartitionOfLead(id.first)); });
   };
   std::map<std::string_view, uint64_t> by_stage;
   uint64_t staged = 0;
@@ -1761,6 +1891,13 @@ void Engine::ReevaluateStages(std::function<void(uint64_t leads, uint64_t change
 void Engine::ReportMemory() {
   metrics_->SetLeadsInMemory(leads_.size());
   metrics_->SetMemory(MemoryPart::kDedupeIndex, dedupe_.memory_bytes());
+  // A map node (~48 bytes with the allocator's), its key (32, more for ids past 15 bytes) and
+  // its StageCheck (16): ~100 bytes an entry.
+  size_t staged = 0;
+  for (const auto& [stage, ids] : index_by_stage_) {
+    staged += ids.size();
+  }
+  metrics_->SetMemory(MemoryPart::kStageIndex, staged * 100);
   const Store::Memory store = store_->MemoryUsage();
   metrics_->SetMemory(MemoryPart::kStoreMemtables, store.memtables);
   metrics_->SetMemory(MemoryPart::kStoreTableReaders, store.table_readers);
@@ -1772,11 +1909,9 @@ void Engine::RunCron() {
   if (options_.stage_check_interval > 0 && now >= next_stage_check_ &&
       !options_.stage_checks_from_log) {
     next_stage_check_ = now + options_.stage_check_interval;
-    std::vector<LeadEntry*> staged(staged_.begin(), staged_.end());
-    for (LeadEntry* entry : staged) {
-      RecheckStage(entry, now);
-    }
+    CollectDueChecks(now);
   }
+  RunDueChecks(now);
   if (!global_router()) {
     router_->Tick();  // the replicated router ticks at the log's times
   }
@@ -1829,7 +1964,7 @@ void Engine::ApplyPartitionControl(const PartitionControl& clock) {
     }
     if (LeadEntry* entry = FindEntry(clock.lead); entry != nullptr) {
       scorer_->SetStage(&entry->state, 0);
-      staged_.erase(entry);
+      IndexLead(*entry);
       MarkDirty(*entry);
     }
     return;
@@ -1876,16 +2011,21 @@ void Engine::ApplyPartitionControl(const PartitionControl& clock) {
       }
     }
   } else {
-    std::vector<LeadEntry*> due;
-    for (LeadEntry* entry : staged_) {
-      if (in_partition(entry->state.id)) {
-        due.push_back(entry);
+    // The partition's staged leads whose re-check is due at the clock's time, in id order (a
+    // lead not due cannot move: skipping it changes nothing, so every node moves the same).
+    std::vector<std::string> due;
+    for (const auto& [stage, ids] : index_by_stage_) {
+      for (const auto& [id, check] : ids) {
+        if ((check.rules_tag != rules_tag_ || check.at <= clock.at) && in_partition(id)) {
+          due.push_back(id);
+        }
       }
     }
-    std::sort(due.begin(), due.end(),
-              [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
-    for (LeadEntry* entry : due) {
-      RecheckStage(entry, clock.at);
+    std::sort(due.begin(), due.end());
+    for (const std::string& id : due) {
+      if (LeadEntry* entry = FindEntry(id); entry != nullptr) {
+        RecheckStage(entry, clock.at);
+      }
     }
   }
   event_order_ = 0;
@@ -1898,7 +2038,48 @@ void Engine::RecheckStage(LeadEntry* entry, EpochSeconds at) {
     MarkDirty(*entry);
     StageChanged(*entry, change, at, "");
   } else if (change.to == 0) {
-    staged_.erase(entry);  // its stage vanished in a reload
+    IndexLead(*entry);  // its stage vanished in a reload
+    MarkDirty(*entry);
+  } else if (const StageCheck* check = IndexedCheck(*entry); check == nullptr ||
+                                                             check->rules_tag != rules_tag_ ||
+                                                             check->at != NextCheckOf(*entry)) {
+    MarkDirty(*entry);  // its seal works out the next check and stores it
+  }
+}
+
+void Engine::CollectDueChecks(EpochSeconds now) {
+  if (checks_next_ < checks_due_.size() || now < earliest_check_) {
+    return;  // the last interval's checks are still under way, or none is due
+  }
+  checks_due_.clear();
+  checks_next_ = 0;
+  checks_at_ = now;
+  EpochSeconds earliest = std::numeric_limits<EpochSeconds>::infinity();
+  for (const auto& [stage, ids] : index_by_stage_) {
+    for (const auto& [id, check] : ids) {
+      if (check.rules_tag != rules_tag_ || check.at <= now) {
+        checks_due_.push_back(id);
+      }
+      // (A due one counts too: one due at every interval keeps the next scan coming.)
+      earliest = std::min(earliest, check.at);
+    }
+  }
+  earliest_check_ = earliest;
+}
+
+void Engine::RunDueChecks(EpochSeconds now) {
+  // Bounds the pass: a lead out of memory costs a store read, and a reload makes every staged
+  // lead due at once.
+  constexpr size_t kChecksPerPass = 1024;
+  const size_t end = std::min(checks_due_.size(), checks_next_ + kChecksPerPass);
+  for (; checks_next_ < end; ++checks_next_) {
+    if (LeadEntry* entry = FindEntry(checks_due_[checks_next_]); entry != nullptr) {
+      RecheckStage(entry, std::max(now, checks_at_));
+    }
+  }
+  if (checks_next_ == checks_due_.size() && !checks_due_.empty()) {
+    checks_due_.clear();
+    checks_next_ = 0;
   }
 }
 
@@ -1915,6 +2096,8 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
     info_.max_reassign = rules->routing.enabled ? rules->routing.sla.max_reassign : 0;
   }
   scorer_ = std::make_shared<const Scorer>(std::move(rules));
+  rules_tag_ = RulesTag(scorer_->rules().sha256);
+  earliest_check_ = 0;  // every staged lead's re-check is due under the new rules
   router_->SetRules(scorer_.get());
   if (replica_ != nullptr && replica_scorer_ == nullptr) {
     replica_->SetRules(scorer_.get());  // until the routing log gives the router rules

@@ -12,10 +12,12 @@
 // Leads live in a bounded in-memory cache (EngineOptions::lead_cache) over the store, which is the
 // durable copy, written once per commit. A lead not in memory is read from the store when an
 // event or a call needs it; the least recently used clean leads leave memory when the cache is
-// over its bound. Leads that are staged (above the first stage) or owned stay in memory always
-// ("pinned", and listed in the store's pinned index): the wall-clock re-check and the router work
-// on them, and a restart loads only them. Nothing is acknowledged before the commit that holds
-// it returns.
+// over its bound. Leads that are owned, or at or above the routing stage, stay in memory always
+// ("pinned"): the router works on them, and a restart loads them. Staged leads below that leave
+// memory like any other: the stage index (stage -> id -> when the wall-clock re-check is next
+// due, Scorer::NextExitCheck) keeps them, and the re-check reads a lead only when it is due. Both
+// kinds are listed in the store's pinned index (storage/pin_record.h), which a start reads instead
+// of the leads. Nothing is acknowledged before the commit that holds it returns.
 //
 // The group commit is pipelined: at the end of a loop pass the engine seals what the pass changed
 // into a CommitBatch and hands it to its commit thread, which writes it to the store while the
@@ -89,7 +91,7 @@ struct EngineOptions {
   size_t max_commit_events = 4096;
   // Seconds a messageId is remembered (SPEC 3); the same value the store's expiry uses.
   double dedupe_window = 86400;
-  // Leads held in memory besides the pinned ones (staged or owned, always held); the rest are
+  // Leads held in memory besides the pinned ones (owned or routable, always held); the rest are
   // read from the store on demand. Default: 250,000 (about 1 KB each).
   size_t lead_cache = 250'000;
   // Keep every applied event in the history log (SPEC 8; merges replay it). Default: on.
@@ -310,7 +312,13 @@ class Engine : public IngestSink,
     Lead state;
     uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last seal
     std::string indexed_stage;      // the stage index_by_stage_ files it under ("": none)
-    bool pinned_stored = false;     // the store's pinned index holds it
+    // What the store's pinned index holds for it (PinRecord), so a seal rewrites it only when it
+    // changed. `pin_stale`: the stage it was written with may differ (rewrite at the next seal).
+    bool pin_stored = false;
+    bool pin_stale = false;
+    bool pin_in_memory = false;
+    EpochSeconds pin_next_check = 0;
+    uint64_t pin_rules_tag = 0;
     // The cache's recency list (unpinned leads only), newest first. A use only sets `referenced`
     // (no relinking, so no cache misses on the neighbours); eviction gives a referenced lead a
     // second chance at the front (the CLOCK approximation of least recently used).
@@ -406,12 +414,28 @@ class Engine : public IngestSink,
   LeadEntry* FindEntry(std::string_view id);
   LeadEntry& Insert(std::unique_ptr<LeadEntry> entry);
   void MarkDirty(LeadEntry& entry);
-  // Files a staged lead in index_by_stage_, or moves or removes it when its stage changed.
+  // Files a staged lead in index_by_stage_ (its re-check due at once until its seal works out
+  // when), or moves or removes it when its stage changed.
   void IndexLead(LeadEntry& entry);
-  // Staged or owned: kept in memory whatever the cache holds.
+  // Removes `id` from the stage index, under whichever stage it is filed.
+  void UnindexId(std::string_view id);
+  // The stage index's entry of an indexed lead; null when `entry` is not staged.
+  struct StageCheck;
+  StageCheck* IndexedCheck(const LeadEntry& entry);
+  // When `entry`'s re-check is next due under the rules in force (0: at the next one), as the
+  // stage index holds it.
+  EpochSeconds NextCheckOf(LeadEntry& entry);
+  // Owned, at or above the routing stage (the router works on it), or in a stage whose exit is
+  // re-checked at every interval (Scorer::ExitHasOnlyThresholds): kept in memory whatever the
+  // cache holds.
   bool Pinned(LeadEntry& entry) const;
-  // After a seal: files the lead in the pinned index or the recency list, as it now is.
+  // After a seal: files the lead in the stage index (with its next re-check), the store's pinned
+  // index and the recency list, as it now is.
   void ClassifyLead(LeadEntry& entry);
+  // The wall-clock re-check (single daemon): at each interval, the staged leads whose re-check
+  // is due, then at most kChecksPerPass of them each loop pass (a lead out of memory is read).
+  void CollectDueChecks(EpochSeconds now);
+  void RunDueChecks(EpochSeconds now);
   void LruUnlink(LeadEntry* entry);
   void LruPushFront(LeadEntry* entry);
   // Marks a lead used (see LeadEntry::referenced).
@@ -433,7 +457,7 @@ class Engine : public IngestSink,
   };
   // Engine thread, before `next` is installed: the staged leads whose stage `next` lacks (single
   // daemon; in cluster mode they leave it at their partition's next stage check, as before).
-  std::vector<VanishedStage> LeadsInVanishedStages(const RuleSet& next) const;
+  std::vector<VanishedStage> LeadsInVanishedStages(const RuleSet& next);
   // Engine thread, after the install: each goes through the stage machine from the first stage
   // at the wall clock, with a `stage` record from the stage it was in, so subscribers, the stage
   // index and the funnel agree at once instead of at the lead's next event. In id order.
@@ -511,10 +535,21 @@ class Engine : public IngestSink,
   // Engine-thread state.
   std::shared_ptr<const Scorer> scorer_;
   StringMap<std::unique_ptr<LeadEntry>> leads_;
-  std::unordered_set<LeadEntry*> staged_;  // leads above stage 0, for the wall-clock re-check
-  // Ordered ids (views of LeadEntry::state.id) of the staged leads by stage name, for paging;
-  // leads of the first stage are paged from the store.
-  std::unordered_map<std::string, std::set<std::string_view>> index_by_stage_;
+  // The stage index: every staged lead (above the first stage), in memory or not, by stage name
+  // and id (ordered, for paging; leads of the first stage are paged from the store), with when
+  // its wall-clock re-check is next due. About 100 bytes a lead, against ~2.5 KB for the lead.
+  struct StageCheck {
+    EpochSeconds at = 0;     // not due before this (Scorer::NextExitCheck); 0: due
+    uint64_t rules_tag = 0;  // worked out under these rules (RulesTag); others: due
+  };
+  std::unordered_map<std::string, std::map<std::string, StageCheck, std::less<>>> index_by_stage_;
+  uint64_t rules_tag_ = 0;  // RulesTag of the rules in force
+  // No indexed lead's re-check is due before this (a lower bound): most intervals skip the scan.
+  EpochSeconds earliest_check_ = 0;
+  // The ids the current interval's re-check has still to visit, from checks_next_ on.
+  std::vector<std::string> checks_due_;
+  size_t checks_next_ = 0;
+  EpochSeconds checks_at_ = 0;
   LeadEntry* lru_head_ = nullptr;
   LeadEntry* lru_tail_ = nullptr;
   size_t lru_size_ = 0;
@@ -612,6 +647,7 @@ class Engine : public IngestSink,
   EpochSeconds next_trim_ = 0;
   std::vector<double> score_scratch_;
   std::string encode_scratch_;
+  std::string pin_scratch_;
   EpochSeconds applying_received_at_ = 0;  // the receive time of the event being applied, or 0
   std::vector<FunnelRule> funnel_rules_scratch_;
   // Leads whose stored state cannot be read (corrupt bytes, a read error): their events are

@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "rules/expression_parser.h"
@@ -511,7 +512,66 @@ void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
   }
 }
 
+// An order or equality comparison (not `in`, `contains`, ...).
+bool IsOrderComparison(expression_internal::Op op) {
+  using expression_internal::Op;
+  return op == Op::kEq || op == Op::kNe || op == Op::kLt || op == Op::kLe || op == Op::kGt ||
+         op == Op::kGe;
+}
+
+// A number literal, or a negated one (the parser reads `-30` as a negation of 30).
+std::optional<double> NumberLiteral(const ExpressionNode* node) {
+  using expression_internal::Op;
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  if (node->op == Op::kConst) {
+    return node->constant.is_number() ? std::optional<double>(node->constant.as_number())
+                                      : std::nullopt;
+  }
+  if (node->op == Op::kNeg) {
+    const std::optional<double> inner = NumberLiteral(node->lhs.get());
+    return inner.has_value() ? std::optional<double>(-*inner) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+bool IsScorePath(const ExpressionNode* node) {
+  using expression_internal::Op;
+  using expression_internal::PathRoot;
+  return node != nullptr && node->op == Op::kPath && node->root == PathRoot::kScore;
+}
+
+bool CollectThresholds(const ExpressionNode* node, std::vector<ScoreThreshold>* out) {
+  if (node == nullptr) {
+    return true;
+  }
+  if (IsScorePath(node)) {
+    return false;  // a score read outside a comparison with a number
+  }
+  if (IsOrderComparison(node->op)) {
+    const ExpressionNode* score = node->lhs.get();
+    const ExpressionNode* other = node->rhs.get();
+    if (!IsScorePath(score)) {
+      std::swap(score, other);
+    }
+    if (IsScorePath(score)) {
+      const std::optional<double> value = NumberLiteral(other);
+      if (!value.has_value()) {
+        return false;
+      }
+      out->push_back({score->score_index, *value});
+      return true;
+    }
+  }
+  return CollectThresholds(node->lhs.get(), out) && CollectThresholds(node->rhs.get(), out);
+}
+
 }  // namespace
+
+bool Expression::ScoreThresholds(std::vector<ScoreThreshold>* out) const {
+  return CollectThresholds(root_.get(), out);
+}
 
 EventGuard Expression::guard() const {
   EventGuard guard;

@@ -66,6 +66,13 @@ struct EvalResult {
 
 class ExpressionNode;  // defined in rules/expression_parser.h
 
+// A score compared with a number in an expression (`score.engagement < 30`, either side). Such a
+// comparison can change its value only when the score passes `value`.
+struct ScoreThreshold {
+  int score = 0;  // index into RuleSet::scores
+  double value = 0;
+};
+
 // A necessary condition of an expression, read off its tree at compile time: when the expression
 // can only be true for events of one type, or with one event name (`event == "X"`, alone or
 // and-ed with anything), that type or name. The scorer indexes rules by it, so an event only
@@ -102,6 +109,12 @@ class Expression {
   EventGuard guard() const;
   // True when the expression reads any `score.NAME`.
   bool reads_score() const { return reads_score_; }
+  // Appends every comparison of a score with a number literal (<, <=, >, >=, ==, !=) to `out`
+  // and returns true when those are the only places the expression reads a score: its value
+  // then depends on the scores only through those comparisons, so it cannot change while no
+  // score passes its threshold (the stage re-check skips leads on this). False when a score is
+  // read any other way (arithmetic, `in`, a function, compared with another score).
+  bool ScoreThresholds(std::vector<ScoreThreshold>* out) const;
   const std::string& source() const { return source_; }
 
  private:

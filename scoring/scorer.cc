@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cassert>
 #include <cmath>
+#include <limits>
 
 #include "scoring/stages.h"
 #include "scoring/traits.h"
@@ -33,6 +34,13 @@ Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
         rules_->rules[r].when.reads_score()) {
       event_rules_read_scores_ = true;
     }
+  }
+  exit_thresholds_.resize(rules_->stages.size());
+  for (size_t i = 1; i < rules_->stages.size(); ++i) {
+    const StageDef& stage = rules_->stages[i];
+    ExitThresholds& exit = exit_thresholds_[i];
+    exit.only_thresholds =
+        (stage.has_exit ? stage.exit : stage.enter).ScoreThresholds(&exit.thresholds);
   }
   for (int r : rules_->event_rules) {
     EventGuard guard = rules_->rules[r].when.guard();
@@ -354,6 +362,53 @@ StageChange Scorer::MoveStageAt(Lead* lead, EpochSeconds now, bool promote) cons
 
 StageChange Scorer::RecheckExit(Lead* lead, EpochSeconds now) const {
   return MoveStageAt(lead, now, /*promote=*/false);
+}
+
+EpochSeconds Scorer::NextExitCheck(Lead* lead, EpochSeconds now) const {
+  constexpr EpochSeconds kNever = std::numeric_limits<EpochSeconds>::infinity();
+  // Rounding in the crossing time below is far under a microsecond; a second is ample.
+  constexpr EpochSeconds kEarly = 1.0;
+  Align(lead);
+  const int current = lead->scoring_cache.stage_index;
+  if (current <= 0) {
+    return kNever;
+  }
+  const ExitThresholds& exit = exit_thresholds_[current];
+  if (!exit.only_thresholds) {
+    return now;
+  }
+  thread_local std::vector<double> scores;
+  scores.resize(rules_->scores.size());
+  AllScores(lead, now, scores.data());
+  EvalContext ctx;
+  ctx.traits = &lead->traits;
+  ctx.scores = scores.data();
+  ctx.lead_id = lead->id;
+  if (NextStage(rules_->stages, current, ctx, /*promote=*/false) != current) {
+    return now;
+  }
+  EpochSeconds next = kNever;
+  for (const ScoreThreshold& threshold : exit.thresholds) {
+    const ScoreDef& def = rules_->scores[threshold.score];
+    if (def.kind != ScoreKind::kEvent || def.half_life <= 0) {
+      continue;  // constant in time
+    }
+    // From R = max(now, latest award) on, the score is S(R) * 2^(-(T - R) / H): it moves towards
+    // zero and passes `value` once if `value` lies strictly between S(R) and zero.
+    EpochSeconds from = now;
+    for (int r : rules_of_score_[threshold.score]) {
+      if (const int32_t slot = lead->scoring_cache.award_slot[r]; slot >= 0) {
+        from = std::max(from, lead->awards[slot].latest);
+      }
+    }
+    const double value = scores[threshold.score];
+    const double ratio = value / threshold.value;
+    if (threshold.value == 0 || !(ratio >= 1)) {
+      continue;  // never reaches it (opposite signs, zero, or already past it)
+    }
+    next = std::min(next, from + def.half_life * std::log2(ratio));
+  }
+  return next == kNever ? kNever : std::max(now, next - kEarly);
 }
 
 StageChange Scorer::Reevaluate(Lead* lead, EpochSeconds now) const {

@@ -71,6 +71,21 @@ class Scorer {
   // moves the lead down one stage.
   StageChange RecheckExit(Lead* lead, EpochSeconds now) const;
 
+  // A time before which the wall-clock re-check cannot move the lead: no re-check at a time in
+  // [now, returned) finds its current stage's exit holding. `now` when the exit holds now, or
+  // when it reads scores other than by comparing them with numbers (ScoreThresholds); else the
+  // earliest time an event score the exit compares passes a threshold (event scores only decay
+  // towards zero, so each comparison changes at most once), a second early against rounding;
+  // +infinity when none ever does or the lead is in the first stage. Lets the engine re-check a
+  // staged lead only when it is due, with the lead out of memory until then.
+  EpochSeconds NextExitCheck(Lead* lead, EpochSeconds now) const;
+  // True when stage `stage_index`'s exit reads scores only by comparing them with numbers, so
+  // NextExitCheck can tell when it is next due; false for stage 0 (it never exits).
+  bool ExitHasOnlyThresholds(int stage_index) const {
+    return stage_index > 0 && static_cast<size_t>(stage_index) < exit_thresholds_.size() &&
+           exit_thresholds_[stage_index].only_thresholds;
+  }
+
   // The stage machine run as after an event, with scores read at `now` and no event: promotes to
   // the highest stage whose enter holds, else demotes while exit holds. For re-evaluating every
   // lead at once after a reload (`handoff backtest --apply`).
@@ -113,6 +128,13 @@ class Scorer {
   std::array<std::vector<int>, 6> rules_by_type_;
   std::vector<int> unguarded_rules_;
   bool event_rules_read_scores_ = false;  // any event rule's `when` reads score.NAME
+  // Per stage: the score comparisons of its exit (its enter's when it has no exit), and whether
+  // they are the only way it reads scores (Expression::ScoreThresholds).
+  struct ExitThresholds {
+    bool only_thresholds = false;
+    std::vector<ScoreThreshold> thresholds;
+  };
+  std::vector<ExitThresholds> exit_thresholds_;
 };
 
 }  // namespace handoff

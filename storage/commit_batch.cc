@@ -35,7 +35,9 @@ void CommitBatch::PutLead(std::string_view lead_id, std::string_view encoded_sta
 
 void CommitBatch::DeleteLead(std::string_view lead_id) { Append(Op::kDeleteLead, lead_id, {}, {}); }
 
-void CommitBatch::PutPinned(std::string_view lead_id) { Append(Op::kPutPinned, lead_id, {}, {}); }
+void CommitBatch::PutPinned(std::string_view lead_id, std::string_view record) {
+  Append(Op::kPutPinned, lead_id, record, {});
+}
 
 void CommitBatch::DeletePinned(std::string_view lead_id) {
   Append(Op::kDeletePinned, lead_id, {}, {});

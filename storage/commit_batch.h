@@ -24,8 +24,9 @@ class CommitBatch {
 
   void PutLead(std::string_view lead_id, std::string_view encoded_state);
   void DeleteLead(std::string_view lead_id);
-  // The index of leads the engine keeps in memory whatever its cache holds (staged or owned).
-  void PutPinned(std::string_view lead_id);
+  // The index of leads the engine tracks without reading them (staged or owned); `record` is an
+  // encoded PinRecord (storage/pin_record.h).
+  void PutPinned(std::string_view lead_id, std::string_view record);
   void DeletePinned(std::string_view lead_id);
   // Remembers `message_id` as received at `received_at` (replacing an earlier time).
   void PutDedupe(std::string_view message_id, EpochSeconds received_at);

@@ -326,7 +326,7 @@ Status RocksStore::Commit(CommitBatch* batch) {
         rs = wb.Put(cf(kDedupe), key, value);
         break;
       case CommitBatch::Op::kPutPinned:
-        rs = wb.Put(cf(kPinned), key, rocksdb::Slice());
+        rs = wb.Put(cf(kPinned), key, value);
         break;
       case CommitBatch::Op::kDeletePinned:
         rs = wb.Delete(cf(kPinned), key);
@@ -519,10 +519,11 @@ Status RocksStore::ScanLinks(
   return FromRocks(it->status(), "scan links");
 }
 
-Status RocksStore::ScanPinned(const std::function<void(std::string_view id)>& fn) const {
+Status RocksStore::ScanPinned(
+    const std::function<void(std::string_view id, std::string_view record)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kPinned)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    fn(ToView(it->key()));
+    fn(ToView(it->key()), ToView(it->value()));
   }
   return FromRocks(it->status(), "scan pinned leads");
 }

@@ -91,7 +91,8 @@ class RocksStore final : public Store {
   // within options.dedupe_window of `now`. An expired id RocksDB has not yet dropped is unseen.
   // For tests of that form and its expiry.
   Result<bool> SeenMessage(std::string_view message_id, EpochSeconds now) const;
-  Status ScanPinned(const std::function<void(std::string_view id)>& fn) const override;
+  Status ScanPinned(
+      const std::function<void(std::string_view id, std::string_view record)>& fn) const override;
   Status ScanDedupe(const std::function<void(std::string_view id, EpochSeconds at)>& id_fn,
                     const std::function<void(uint64_t block, EpochSeconds at,
                                              std::string_view hashes)>& block_fn) const override;

@@ -74,8 +74,10 @@ class Store {
       std::string_view after,
       const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const = 0;
 
-  // At start: calls fn(id) for each lead id in the pinned index (CommitBatch::PutPinned).
-  virtual Status ScanPinned(const std::function<void(std::string_view id)>& fn) const = 0;
+  // At start: calls fn(id, record) for each lead in the pinned index (CommitBatch::PutPinned),
+  // in id order.
+  virtual Status ScanPinned(
+      const std::function<void(std::string_view id, std::string_view record)>& fn) const = 0;
 
   // At start, rebuilding the in-memory dedupe index: calls id_fn(id, received_at) for each id of
   // the older per-id form (PutDedupe), then block_fn(block, at, hashes) for each dedupe-log block

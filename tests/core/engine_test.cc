@@ -465,6 +465,60 @@ TEST_F(EngineTest, TheStageRecheckReadsScoresAtTheInjectedClock) {
   EXPECT_EQ(Lead("u1").stage, "new");
 }
 
+// Staged leads below the routing stage leave memory like any other; the stage index keeps them
+// (counts, pages, the pinned index), and the wall-clock re-check reads one only when its exit
+// can hold: not before, and not after a restart, which reads none of them.
+TEST_F(EngineTest, StagedLeadsLeaveMemoryAndAreReadWhenTheirRecheckIsDue) {
+  auto sync = [&] {
+    for (int i = 0; i < 2; ++i) {  // the second pass starts after the first one's cron
+      std::promise<void> done;
+      engine_->RunOnEngine([&] { done.set_value(); });
+      done.get_future().wait();
+    }
+  };
+  auto in_memory = [&] {
+    clock_.Advance(1);  // the memory gauges are taken once a second
+    sync();
+    return metrics_.leads_in_memory();
+  };
+  StartEngine(/*stage_check_interval=*/60, 86400, /*lead_cache=*/2);
+  std::vector<Event> events;
+  for (int i = 0; i < 10; ++i) {
+    events.push_back(
+        Track("s" + std::to_string(i), "Demo Requested", "d" + std::to_string(i), kStart));
+  }
+  ASSERT_OK(Submit(std::move(events)));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(Submit({Page("p" + std::to_string(i), "p" + std::to_string(i), kStart)}));
+  }
+  EXPECT_LE(in_memory(), 2u);
+  EXPECT_EQ(StageCountsText(), "new=10 mql=10 ");
+  EXPECT_EQ(store_.pinned_count(), 10u);
+  EXPECT_EQ(Lead("s3").stage, "mql");  // read back on demand
+  ASSERT_EQ(engine_->outbox_head(), 10u);
+
+  // 50 points under a 1-day half-life pass 30 at log2(5/3) days, 63,673 s.
+  clock_.Advance(62'000);
+  sync();
+  EXPECT_LE(in_memory(), 2u);  // nothing was due: nothing was read
+  EXPECT_EQ(engine_->outbox_head(), 10u);
+  StopEngine();
+
+  StartEngine(/*stage_check_interval=*/60, 86400, /*lead_cache=*/2);
+  EXPECT_EQ(in_memory(), 0u);  // the start read the pinned index, not the leads
+  EXPECT_EQ(StageCountsText(), "new=10 mql=10 ");
+  clock_.Advance(1'800);  // past 63,673 s
+  ASSERT_TRUE(WaitForHead(20));
+  const std::vector<Value> records = Records();
+  ASSERT_EQ(records.size(), 20u);
+  for (size_t i = 10; i < 20; ++i) {
+    EXPECT_EQ(records[i].Find("from")->as_string(), "mql");
+    EXPECT_EQ(records[i].Find("to")->as_string(), "new");
+  }
+  EXPECT_EQ(StageCountsText(), "new=20 mql=0 ");
+  EXPECT_EQ(store_.pinned_count(), 0u);
+}
+
 TEST_F(EngineTest, AReloadSwapsRulesBetweenBatchesAndABadFileKeepsThem) {
   StartEngine();
   EXPECT_EQ(engine_->rules_info().version, 1u);

@@ -41,7 +41,7 @@ class MemoryStore final : public Store {
           dedupe_[key] = value;
           break;
         case CommitBatch::Op::kPutPinned:
-          pinned_.insert(key);
+          pinned_[key] = value;
           break;
         case CommitBatch::Op::kDeletePinned:
           pinned_.erase(key);
@@ -146,10 +146,11 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
-  Status ScanPinned(const std::function<void(std::string_view)>& fn) const override {
+  Status ScanPinned(
+      const std::function<void(std::string_view, std::string_view)>& fn) const override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const std::string& id : pinned_) {
-      fn(id);
+    for (const auto& [id, record] : pinned_) {
+      fn(id, record);
     }
     return Status::Ok();
   }
@@ -326,7 +327,7 @@ class MemoryStore final : public Store {
   Map leads_;
   Map dedupe_;
   std::map<uint64_t, std::string> dedupe_log_;
-  std::set<std::string> pinned_;
+  std::map<std::string, std::string> pinned_;
   std::map<uint64_t, std::string> outbox_;
   Map meta_;
   Map links_;

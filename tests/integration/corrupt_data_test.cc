@@ -29,7 +29,12 @@ constexpr std::string_view kRules =
     "    points: 1\n"
     "stages:\n"
     "  - name: hot\n"
-    "    enter: score.clicks >= 1\n";
+    "    enter: score.clicks >= 1\n"
+    "routing:\n"
+    "  stage: hot\n"
+    "  teams:\n"
+    "    - id: sales\n"
+    "      reps: [{id: alice}]\n";
 
 class CorruptDataTest : public ::testing::Test {
  protected:
@@ -40,7 +45,8 @@ class CorruptDataTest : public ::testing::Test {
     }
   }
 
-  // Starts the daemon, ingests one click (a staged lead, so a restart loads it) and stops it.
+  // Starts the daemon, ingests one click (a routed lead, held in memory, so a restart loads it) and
+  // stops it.
   void WriteSomeState() {
     ASSERT_OK(daemon_.Start());
     IngestClient client;

@@ -731,3 +731,42 @@ TEST_F(ExpressionTest, StagesAndRoutingSeeTraitsScoresAndLead) {
 
 }  // namespace
 }  // namespace handoff
+
+namespace handoff {
+namespace {
+
+// Thresholds of `text` (compiled over scores "fit", "engagement"), or "not only thresholds".
+std::string Thresholds(const std::string& text) {
+  std::vector<ExpressionError> errors;
+  const Expression e =
+      Expression::Compile(text, ExpressionScope::kLead, {"fit", "engagement"}, &errors);
+  EXPECT_TRUE(e.ok()) << text;
+  std::vector<ScoreThreshold> found;
+  if (!e.ScoreThresholds(&found)) {
+    return "not only thresholds";
+  }
+  std::string out;
+  for (const ScoreThreshold& t : found) {
+    out += std::to_string(t.score) + ":" + std::to_string(static_cast<int>(t.value)) + " ";
+  }
+  return out;
+}
+
+TEST(ExpressionThresholdsTest, ScoresComparedWithNumbersAreThresholds) {
+  EXPECT_EQ(Thresholds("score.engagement < 30 && score.fit < 40"), "1:30 0:40 ");
+  EXPECT_EQ(Thresholds("!(score.engagement >= 80 && score.fit >= 25)"), "1:80 0:25 ");
+  EXPECT_EQ(Thresholds("60 > score.engagement || score.fit == -15"), "1:60 0:-15 ");
+  EXPECT_EQ(Thresholds("traits.title matches \"vp\" && score.fit != 3"), "0:3 ");
+  EXPECT_EQ(Thresholds("traits.employees >= 1000"), "");  // reads no score: constant in time
+}
+
+TEST(ExpressionThresholdsTest, AnyOtherUseOfAScoreIsNotOnlyThresholds) {
+  EXPECT_EQ(Thresholds("score.engagement + score.fit < 50"), "not only thresholds");
+  EXPECT_EQ(Thresholds("score.engagement < score.fit"), "not only thresholds");
+  EXPECT_EQ(Thresholds("score.engagement in [1, 2]"), "not only thresholds");
+  EXPECT_EQ(Thresholds("score.engagement < traits.limit"), "not only thresholds");
+  EXPECT_EQ(Thresholds("score.fit < 10 || exists(score.engagement)"), "not only thresholds");
+}
+
+}  // namespace
+}  // namespace handoff

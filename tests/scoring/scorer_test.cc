@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "storage/lead_codec.h"
@@ -391,6 +392,58 @@ TEST(ScorerTest, WallClockRecheckDemotesDecayedLeads) {
   EXPECT_EQ(change.to, 1);
   change = scorer.RecheckExit(&lead, kT0 + 2 * kDay);  // 25
   EXPECT_EQ(change.to, 0);
+}
+
+// NextExitCheck is a time before which no re-check moves the lead, as close as a second to the
+// first time one does.
+TEST(ScorerTest, NextExitCheckIsWhenTheFirstThresholdIsPassed) {
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent, kDay)
+                    .Score("fit", ScoreKind::kProfile)
+                    .Rule("big", "e", "event == \"Big\"", 100)
+                    .Rule("small", "e", "event == \"Small\"", 10)
+                    .Stage("mql", "score.e >= 40", "score.e < 30 && score.fit < 40")
+                    .Stage("sql", "score.e >= 80", "score.e < 60 || score.fit < -5")
+                    .Build());
+  Lead lead = NewLead();
+  EXPECT_EQ(scorer.NextExitCheck(&lead, kT0), std::numeric_limits<double>::infinity());
+  scorer.Apply(Track("Big", kT0), &lead);
+  ASSERT_EQ(lead.stage, "sql");
+  // 100 * 2^(-t / 1d) passes 60 at t = log2(100 / 60) days.
+  const double passes = kT0 + kDay * std::log2(100.0 / 60);
+  const double next = scorer.NextExitCheck(&lead, kT0 + 10);
+  EXPECT_LE(next, passes);
+  EXPECT_GE(next, passes - 2);
+  EXPECT_FALSE(scorer.RecheckExit(&lead, next).changed());
+  // Asked later (or with an award in the future), the same time.
+  EXPECT_NEAR(scorer.NextExitCheck(&lead, kT0 + 3600), next, 1e-3);
+  EXPECT_EQ(scorer.RecheckExit(&lead, passes + 1).to, 1);
+  // In mql at passes + 1 (60 points): 30 is passed a day after 60.
+  const double mql_next = scorer.NextExitCheck(&lead, passes + 1);
+  EXPECT_NEAR(mql_next, passes + kDay - 1, 1e-3);
+  // A later award moves it: now read from the latest award.
+  scorer.Apply(Track("Small", passes + 100), &lead);
+  EXPECT_GT(scorer.NextExitCheck(&lead, passes + 100), mql_next);
+  // The exit holds now: due now.
+  EXPECT_EQ(scorer.NextExitCheck(&lead, kT0 + 10 * kDay), kT0 + 10 * kDay);
+}
+
+TEST(ScorerTest, NextExitCheckIsNowWhenTheExitReadsScoresOtherwise) {
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent, kDay)
+                    .Score("f", ScoreKind::kEvent, 0)
+                    .Rule("big", "e", "event == \"Big\"", 100)
+                    .Rule("steady", "f", "event == \"Big\"", 50)
+                    .Stage("mql", "score.e >= 40", "score.e + score.f < 30")
+                    .Stage("sql", "score.f >= 50", "score.f < 20")
+                    .Build());
+  Lead lead = NewLead();
+  scorer.Apply(Track("Big", kT0), &lead);
+  ASSERT_EQ(lead.stage, "sql");
+  // f does not decay: sql's exit never changes by itself.
+  EXPECT_EQ(scorer.NextExitCheck(&lead, kT0), std::numeric_limits<double>::infinity());
+  scorer.SetStage(&lead, 1);
+  EXPECT_EQ(scorer.NextExitCheck(&lead, kT0 + 5), kT0 + 5);  // a sum: checked every interval
 }
 
 TEST(ScorerTest, ReevaluateUnderNewRulesPromotesOrDemotesWithoutAnEvent) {
