@@ -306,8 +306,8 @@ Status Engine::LoadState() {
       ref.pin_in_memory = record.in_memory;
       ref.pin_next_check = record.next_check;
       ref.pin_rules_tag = record.rules_tag;
-      if (StageCheck* check = IndexedCheck(ref); check != nullptr) {
-        *check = {record.next_check, record.rules_tag};
+      if (ref.check != nullptr) {
+        *ref.check = {record.next_check, record.rules_tag};
       }
     }
     if (vanished) {
@@ -668,10 +668,11 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
     }
   } else if (stage > 0) {
     ref.indexed_stage = ref.state.stage;
-    if (const StageCheck* check = IndexedCheck(ref); check != nullptr) {
+    ref.check = IndexedCheck(ref);
+    if (ref.check != nullptr) {
       ref.pin_stored = true;
-      ref.pin_next_check = check->at;
-      ref.pin_rules_tag = check->rules_tag;
+      ref.pin_next_check = ref.check->at;
+      ref.pin_rules_tag = ref.check->rules_tag;
     } else {
       ref.indexed_stage.clear();  // not indexed (cannot happen): filed at its next seal
     }
@@ -715,8 +716,8 @@ bool Engine::Pinned(LeadEntry& entry) const {
 
 void Engine::IndexLead(LeadEntry& entry) {
   const std::string_view id = entry.state.id;
-  const std::string& stage =
-      scorer_->StageIndex(&entry.state) > 0 ? entry.state.stage : std::string();
+  static const std::string kUnstaged;  // (both arms lvalues: no copy of the stage name)
+  const std::string& stage = scorer_->StageIndex(&entry.state) > 0 ? entry.state.stage : kUnstaged;
   if (entry.indexed_stage == stage) {
     return;
   }
@@ -727,9 +728,11 @@ void Engine::IndexLead(LeadEntry& entry) {
     }
   }
   entry.indexed_stage = stage;
+  entry.check = nullptr;
   entry.pin_stale = true;
   if (!stage.empty()) {
-    index_by_stage_[stage].insert_or_assign(std::string(id), StageCheck{});
+    auto [it, inserted] = index_by_stage_[stage].insert_or_assign(std::string(id), StageCheck{});
+    entry.check = &it->second;
     earliest_check_ = 0;
   }
 }
@@ -765,7 +768,7 @@ void Engine::ClassifyLead(LeadEntry& entry) {
   const bool in_memory = Pinned(entry);
   const bool staged = !entry.indexed_stage.empty();
   EpochSeconds next_check = 0;
-  if (StageCheck* check = IndexedCheck(entry); check != nullptr) {
+  if (StageCheck* check = entry.check; check != nullptr) {
     next_check = NextCheckOf(entry);
     *check = {next_check, rules_tag_};
     if (next_check < earliest_check_) {
@@ -778,7 +781,9 @@ void Engine::ClassifyLead(LeadEntry& entry) {
       entry.pin_stored = false;
     }
   } else if (!entry.pin_stored || entry.pin_stale || entry.pin_in_memory != in_memory ||
-             entry.pin_next_check != next_check || entry.pin_rules_tag != rules_tag_) {
+             next_check < entry.pin_next_check || entry.pin_rules_tag != rules_tag_) {
+    // (A next check later than the stored one leaves the record as it is: the stored time is
+    // still one before which nothing can move the lead, and most events only push it later.)
     PinRecord record;
     record.in_memory = in_memory;
     record.next_check = next_check;
@@ -2040,10 +2045,15 @@ void Engine::RecheckStage(LeadEntry* entry, EpochSeconds at) {
   } else if (change.to == 0) {
     IndexLead(*entry);  // its stage vanished in a reload
     MarkDirty(*entry);
-  } else if (const StageCheck* check = IndexedCheck(*entry); check == nullptr ||
-                                                             check->rules_tag != rules_tag_ ||
-                                                             check->at != NextCheckOf(*entry)) {
-    MarkDirty(*entry);  // its seal works out the next check and stores it
+  } else if (StageCheck* check = entry->check; check == nullptr) {
+    MarkDirty(*entry);  // staged but not filed (cannot happen): its seal files it
+  } else {
+    const EpochSeconds next = NextCheckOf(*entry);
+    *check = {next, rules_tag_};
+    earliest_check_ = std::min(earliest_check_, next);
+    if (!entry->pin_stored || entry->pin_rules_tag != rules_tag_ || next < entry->pin_next_check) {
+      MarkDirty(*entry);  // its stored record must change: its seal rewrites it
+    }
   }
 }
 

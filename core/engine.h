@@ -308,10 +308,12 @@ class Engine : public IngestSink,
     size_t bytes = 0;
     Status status;  // set by the commit thread
   };
+  struct StageCheck;  // the stage index's entry of a lead, below
   struct LeadEntry {
     Lead state;
     uint64_t dirty_generation = 0;  // == commit_generation_ when changed since the last seal
     std::string indexed_stage;      // the stage index_by_stage_ files it under ("": none)
+    StageCheck* check = nullptr;    // its entry there (map nodes stay put); null when not filed
     // What the store's pinned index holds for it (PinRecord), so a seal rewrites it only when it
     // changed. `pin_stale`: the stage it was written with may differ (rewrite at the next seal).
     bool pin_stored = false;
@@ -419,8 +421,8 @@ class Engine : public IngestSink,
   void IndexLead(LeadEntry& entry);
   // Removes `id` from the stage index, under whichever stage it is filed.
   void UnindexId(std::string_view id);
-  // The stage index's entry of an indexed lead; null when `entry` is not staged.
-  struct StageCheck;
+  // Looks up the stage index's entry of an indexed lead (LeadEntry::check caches it); null when
+  // `entry` is not staged.
   StageCheck* IndexedCheck(const LeadEntry& entry);
   // When `entry`'s re-check is next due under the rules in force (0: at the next one), as the
   // stage index holds it.
