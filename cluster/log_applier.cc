@@ -447,6 +447,11 @@ void LogApplier::TakeControl(uint32_t partition, uint64_t seq, PartitionControl 
   batch_.controls.push_back(std::move(control));
 }
 
+void LogApplier::MarkApplied(uint32_t p, uint64_t through, IngestBatch* batch) {
+  applied_[p] = through;
+  batch->log_positions.emplace_back(AppliedSeqKey(p), std::to_string(through));
+}
+
 void LogApplier::Flush() {
   if (batch_.events.empty() && batch_.controls.empty() && last_read_seq_ == submitted_seq_) {
     return;  // nothing read since the last batch
@@ -473,8 +478,7 @@ void LogApplier::Flush() {
     const uint64_t through = untaken ? last_read_seq_ - 1 : last_read_seq_;
     if (owned_[p] && applied_[p] < through && held_.count(partition) == 0 &&
         replaying_.count(partition) == 0) {
-      applied_[p] = through;
-      batch.log_positions.emplace_back(AppliedSeqKey(partition), std::to_string(through));
+      MarkApplied(partition, through, &batch);
     }
   }
   // Read while owning nothing (the routing subject, before the first lease round): no
@@ -553,8 +557,7 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
   if (applied_[p] + 1 < seq) {
     // Everything of p before the message is in this flush: a crash while it is held, or a read
     // that moves back meanwhile, must not take those messages again.
-    applied_[p] = seq - 1;
-    batch_.log_positions.emplace_back(AppliedSeqKey(p), std::to_string(seq - 1));
+    MarkApplied(p, seq - 1, &batch_);
   }
   Flush();  // what was read before it goes on
   for (const HandOverRequest& request : requests) {
@@ -597,8 +600,7 @@ void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t covered
   if (held_.count(q) == 0 && applied_[q] + 1 < seq) {
     // Everything of q before the request is in this flush: a crash after it reads q again
     // from the request, not from before events already applied.
-    applied_[q] = seq - 1;
-    batch_.log_positions.emplace_back(AppliedSeqKey(q), std::to_string(seq - 1));
+    MarkApplied(q, seq - 1, &batch_);
   }
   replaying_.insert(q);
   Flush();
@@ -637,8 +639,7 @@ void LogApplier::AnswerHandOver(const HandOverRequest& request, uint64_t covered
                                    [handed] { handed->set_value(); });
   WaitFor(handed->get_future());
   if (applied_[q] < seq) {
-    applied_[q] = seq;  // written with the next batch, after the hand-over
-    batch_.log_positions.emplace_back(AppliedSeqKey(q), std::to_string(seq));
+    MarkApplied(q, seq, &batch_);  // written with the next batch, after the hand-over
   }
 }
 
@@ -788,8 +789,7 @@ bool LogApplier::TakeHandOverAnswer(uint32_t p, const HandOverAnswer& answer) {
     }
     if (held_.count(p) == 0) {
       // Taken: the partition's position is past it (written with the batch that holds it).
-      applied_[p] = seq;
-      batch_.log_positions.emplace_back(AppliedSeqKey(p), std::to_string(seq));
+      MarkApplied(p, seq, &batch_);
     }
   }
   replaying_.erase(replaying_.find(p));

@@ -125,6 +125,9 @@ class LogApplier {
   void TakeIngest(uint64_t seq, std::string_view payload);
   // Submits the batch being built, waiting for room first.
   void Flush();
+  // Partition `p` is applied through `through`: its position here, and the one `batch` stores
+  // with the engine's write of it.
+  void MarkApplied(uint32_t p, uint64_t through, IngestBatch* batch);
 
   // Merges across partitions. A message of partition `p` at `seq` whose events were just decoded
   // into batch_ from `first` on: when it holds links whose older ids live in other partitions,
