@@ -297,6 +297,7 @@ Status Engine::LoadState() {
       router_->AdoptLead(&entry->state);
     }
     LeadEntry& ref = Insert(std::move(entry));
+    EnsureFolded(&ref);  // before its next check is worked out (a reload may change half-lives)
     IndexLead(ref);
     ref.pin_stored = indexed;
     if (record.legacy) {
@@ -709,9 +710,11 @@ bool Engine::Pinned(LeadEntry& entry) const {
   const RuleSet& rules = scorer_->rules();
   const int stage = scorer_->StageIndex(&entry.state);
   // A stage whose exit reads scores other than against thresholds is re-checked at every
-  // interval: its leads stay in memory rather than be read each time.
+  // interval: its leads stay in memory rather than be read each time. In cluster mode every
+  // staged lead is re-checked at each of its partition's clocks, whose times may lie before this
+  // node's wall clock (a node catching up): they stay in memory too.
   return (rules.routing.enabled && stage >= rules.routing.stage_index) ||
-         (stage > 0 && !scorer_->ExitHasOnlyThresholds(stage));
+         (stage > 0 && (options_.stage_checks_from_log || !scorer_->ExitHasOnlyThresholds(stage)));
 }
 
 void Engine::IndexLead(LeadEntry& entry) {
@@ -877,10 +880,11 @@ void Engine::ForEachLead(std::string_view stage, std::string_view after,
   if (it == index_by_stage_.end()) {
     return;
   }
-  // (Reading a lead out of memory does not change the index.)
   const auto& ids = it->second;
-  for (auto id = after.empty() ? ids.begin() : ids.upper_bound(after); id != ids.end(); ++id) {
-    Lead* lead = FindLead(id->first);
+  for (auto id = after.empty() ? ids.begin() : ids.upper_bound(after); id != ids.end();) {
+    // (Reading a lead whose stage a reload removed takes it out of the index: step past first.)
+    const auto current = id++;
+    Lead* lead = FindLead(current->first);
     if (lead != nullptr && !fn(lead)) {
       return;
     }
@@ -2016,12 +2020,13 @@ void Engine::ApplyPartitionControl(const PartitionControl& clock) {
       }
     }
   } else {
-    // The partition's staged leads whose re-check is due at the clock's time, in id order (a
-    // lead not due cannot move: skipping it changes nothing, so every node moves the same).
+    // Every staged lead of the partition, in id order (all in memory: Pinned). Not only those
+    // due by their next check: that time is worked out from this node's wall clock, and a clock
+    // of the log may lie before it.
     std::vector<std::string> due;
     for (const auto& [stage, ids] : index_by_stage_) {
       for (const auto& [id, check] : ids) {
-        if ((check.rules_tag != rules_tag_ || check.at <= clock.at) && in_partition(id)) {
+        if (in_partition(id)) {
           due.push_back(id);
         }
       }
@@ -2074,6 +2079,13 @@ void Engine::CollectDueChecks(EpochSeconds now) {
       earliest = std::min(earliest, check.at);
     }
   }
+  // A lead changed since the last seal has not had its next check worked out again yet (an event
+  // timed in the past, or one that took points away, can bring it nearer): due now.
+  for (const LeadEntry* entry : dirty_) {
+    if (entry->check != nullptr) {
+      checks_due_.push_back(entry->state.id);
+    }
+  }
   earliest_check_ = earliest;
 }
 
@@ -2083,8 +2095,12 @@ void Engine::RunDueChecks(EpochSeconds now) {
   constexpr size_t kChecksPerPass = 1024;
   const size_t end = std::min(checks_due_.size(), checks_next_ + kChecksPerPass);
   for (; checks_next_ < end; ++checks_next_) {
-    if (LeadEntry* entry = FindEntry(checks_due_[checks_next_]); entry != nullptr) {
+    const std::string& id = checks_due_[checks_next_];
+    if (LeadEntry* entry = FindEntry(id); entry != nullptr) {
       RecheckStage(entry, std::max(now, checks_at_));
+    } else if (!unreadable_.contains(id) && !deleted_uncommitted_.contains(id)) {
+      UnindexId(id);  // no such lead (cannot happen: written together): not listed again
+      batch_.DeletePinned(id);
     }
   }
   if (checks_next_ == checks_due_.size() && !checks_due_.empty()) {

@@ -11,8 +11,13 @@
 //     is true for an event, the event has the guard's type and name.
 //   - reads_event() is false outside event rules, and false only if the expression gives the
 //     same result without an event.
+//   - ScoreThresholds (what the stage re-check skips leads on): when it says the expression reads
+//     scores only against numbers, moving every score without passing or touching one of its
+//     numbers leaves the result as it was.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +123,41 @@ void CheckResult(World& world, const Expression& expr, const EvalContext& ctx) {
   }
 }
 
+// Moves each score towards, but not onto, the nearest number it is compared with above it (by at
+// most 1): no comparison of the expression may change, and so neither may its value.
+void CheckThresholds(const World& world, const Expression& expr, EvalContext ctx) {
+  std::vector<ScoreThreshold> thresholds;
+  if (!expr.ScoreThresholds(&thresholds)) {
+    FUZZ_CHECK(expr.reads_score());
+    return;
+  }
+  std::vector<double> moved = world.scores;
+  for (size_t s = 0; s < moved.size(); ++s) {
+    double step = 1;
+    double above = std::numeric_limits<double>::infinity();  // the nearest number above it
+    bool on_one = false;
+    for (const ScoreThreshold& t : thresholds) {
+      FUZZ_CHECK(t.score >= 0 && static_cast<size_t>(t.score) < moved.size());
+      if (static_cast<size_t>(t.score) != s) {
+        continue;
+      }
+      if (t.value == world.scores[s]) {
+        on_one = true;
+      } else if (t.value > world.scores[s]) {
+        step = std::min(step, (t.value - world.scores[s]) / 2);
+        above = std::min(above, t.value);
+      }
+    }
+    // (Numbers an ulp apart leave no room between them: the score stays.)
+    if (!on_one && world.scores[s] + step < above) {
+      moved[s] = world.scores[s] + step;
+    }
+  }
+  const std::string before = expr.Evaluate(ctx).ToValue().ToJson();
+  ctx.scores = moved.data();
+  FUZZ_CHECK(expr.Evaluate(ctx).ToValue().ToJson() == before);
+}
+
 }  // namespace
 }  // namespace handoff
 
@@ -157,6 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     ctx.event = nullptr;
+    CheckThresholds(*world, expr, ctx);
     ctx.traits = &world->empty_traits;
     ctx.lead_stage = "";
     CheckResult(*world, expr, ctx);

@@ -402,9 +402,20 @@ EpochSeconds Scorer::NextExitCheck(Lead* lead, EpochSeconds now) const {
       }
     }
     const double value = scores[threshold.score];
+    if (threshold.value == 0) {
+      // Only the arithmetic reaches zero: a part of the score underflows once it is below the
+      // smallest double, some 1,074 half-lives below 1. Early by 64 half-lives (a score of many
+      // awards of the same sign reaches zero when its largest part does).
+      if (value != 0) {
+        constexpr double kHalvingsFromOneToZero = 1074;  // 2^-1074: the smallest double
+        const double halvings = std::log2(std::fabs(value)) + kHalvingsFromOneToZero - 64;
+        next = std::min(next, from + def.half_life * std::max(0.0, halvings));
+      }
+      continue;
+    }
     const double ratio = value / threshold.value;
-    if (threshold.value == 0 || !(ratio >= 1)) {
-      continue;  // never reaches it (opposite signs, zero, or already past it)
+    if (!(ratio >= 1)) {
+      continue;  // never reaches it (opposite signs, or already past it)
     }
     next = std::min(next, from + def.half_life * std::log2(ratio));
   }

@@ -428,6 +428,22 @@ TEST(ScorerTest, NextExitCheckIsWhenTheFirstThresholdIsPassed) {
   EXPECT_EQ(scorer.NextExitCheck(&lead, kT0 + 10 * kDay), kT0 + 10 * kDay);
 }
 
+// A decaying score reaches zero only when it underflows; a comparison with zero changes then.
+TEST(ScorerTest, NextExitCheckComesBeforeAScoreUnderflowsToZero) {
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent, /*half_life=*/1)
+                    .Rule("big", "e", "event == \"Big\"", 100)
+                    .Stage("active", "score.e >= 40", "score.e <= 0")
+                    .Build());
+  Lead lead = NewLead();
+  scorer.Apply(Track("Big", kT0), &lead);
+  ASSERT_EQ(lead.stage, "active");
+  const double next = scorer.NextExitCheck(&lead, kT0);
+  ASSERT_LT(next, kT0 + 1100);
+  EXPECT_FALSE(scorer.RecheckExit(&lead, next).changed());  // 100 * 2^-1016: not zero yet
+  EXPECT_EQ(scorer.RecheckExit(&lead, kT0 + 1100).to, 0);   // 2^-1093 underflows to zero
+}
+
 TEST(ScorerTest, NextExitCheckIsNowWhenTheExitReadsScoresOtherwise) {
   Scorer scorer(RuleSetBuilder()
                     .Score("e", ScoreKind::kEvent, kDay)
