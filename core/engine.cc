@@ -659,13 +659,10 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
   if (const int stage = scorer_->StageIndex(&ref.state); stage == 0 && !stored_stage.empty()) {
     // Its stage is gone with a reload (cluster mode, where such leads leave it at their
     // partition's next check): out of the index, and its record rewritten.
-    if (auto ids = index_by_stage_.find(stored_stage); ids != index_by_stage_.end()) {
-      if (auto it = ids->second.find(std::string_view(ref.state.id)); it != ids->second.end()) {
-        ids->second.erase(it);
-        ref.pin_stored = true;
-        ref.pin_stale = true;
-        MarkDirty(ref);
-      }
+    if (Unindex(stored_stage, ref.state.id)) {
+      ref.pin_stored = true;
+      ref.pin_stale = true;
+      MarkDirty(ref);
     }
   } else if (stage > 0) {
     ref.indexed_stage = ref.state.stage;
@@ -725,10 +722,7 @@ void Engine::IndexLead(LeadEntry& entry) {
     return;
   }
   if (!entry.indexed_stage.empty()) {
-    auto& ids = index_by_stage_[entry.indexed_stage];
-    if (auto it = ids.find(id); it != ids.end()) {
-      ids.erase(it);
-    }
+    Unindex(entry.indexed_stage, id);
   }
   entry.indexed_stage = stage;
   entry.check = nullptr;
@@ -740,11 +734,22 @@ void Engine::IndexLead(LeadEntry& entry) {
   }
 }
 
+bool Engine::Unindex(const std::string& stage, std::string_view id) {
+  auto ids = index_by_stage_.find(stage);
+  if (ids == index_by_stage_.end()) {
+    return false;
+  }
+  auto it = ids->second.find(id);
+  if (it == ids->second.end()) {
+    return false;
+  }
+  ids->second.erase(it);
+  return true;
+}
+
 void Engine::UnindexId(std::string_view id) {
-  for (auto& [stage, ids] : index_by_stage_) {
-    if (auto it = ids.find(id); it != ids.end()) {
-      ids.erase(it);
-    }
+  for (const auto& stage : index_by_stage_) {
+    Unindex(stage.first, id);
   }
 }
 
@@ -1298,10 +1303,7 @@ void Engine::DropLead(const std::string& id) {
   }
   LeadEntry* entry = it->second.get();
   if (!entry->indexed_stage.empty()) {
-    auto& ids = index_by_stage_[entry->indexed_stage];
-    if (auto in = ids.find(std::string_view(entry->state.id)); in != ids.end()) {
-      ids.erase(in);
-    }
+    Unindex(entry->indexed_stage, entry->state.id);
   }
   LruUnlink(entry);
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), entry), dirty_.end());

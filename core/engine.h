@@ -419,6 +419,8 @@ class Engine : public IngestSink,
   // Files a staged lead in index_by_stage_ (its re-check due at once until its seal works out
   // when), or moves or removes it when its stage changed.
   void IndexLead(LeadEntry& entry);
+  // Removes `id` from the stage index under `stage`; false when it was not filed there.
+  bool Unindex(const std::string& stage, std::string_view id);
   // Removes `id` from the stage index, under whichever stage it is filed.
   void UnindexId(std::string_view id);
   // Looks up the stage index's entry of an indexed lead (LeadEntry::check caches it); null when
