@@ -34,6 +34,8 @@ std::string_view MemoryPartName(MemoryPart part) {
       return "store_block_cache";
     case MemoryPart::kStageIndex:
       return "stage_index";
+    case MemoryPart::kLeadIdFilter:
+      return "lead_id_filter";
   }
   return "unknown";
 }

@@ -33,8 +33,9 @@ enum class MemoryPart : uint8_t {
   kStoreTableReaders,  // RocksDB index and filter blocks held outside the block cache
   kStoreBlockCache,    // RocksDB block cache in use
   kStageIndex,         // the engine's index of staged leads (estimated per entry)
+  kLeadIdFilter,       // the engine's filter of lead ids the store may hold
 };
-inline constexpr int kMemoryPartCount = 5;
+inline constexpr int kMemoryPartCount = 6;
 std::string_view MemoryPartName(MemoryPart part);
 
 class Metrics {

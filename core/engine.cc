@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -217,6 +218,7 @@ Status Engine::Start() {
   const EpochSeconds now = clock_->Now();
   next_stage_check_ = now + options_.stage_check_interval;
   next_trim_ = now + options_.outbox_trim_interval;
+  StartLeadScan();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "engine");
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
@@ -374,7 +376,52 @@ Status Engine::LoadState() {
   return Status::Ok();
 }
 
+void Engine::StartLeadScan() {
+  lead_scan_thread_ = std::thread([this, expected = lead_count_] {
+    pthread_setname_np(pthread_self(), "lead-scan");
+    const auto t0 = std::chrono::steady_clock::now();
+    // Room for a quarter more leads before the filter grows a segment.
+    LeadIdFilter scanned(expected + expected / 4);
+    bool stopped = false;
+    Status st = store_->ScanLeads("", [&](std::string_view id, std::string_view) {
+      stopped = lead_scan_stop_.load(std::memory_order_relaxed);
+      if (!stopped) {
+        scanned.Add(id);
+      }
+      return !stopped;
+    });
+    if (stopped) {
+      return;
+    }
+    if (!st.ok()) {
+      // Not fatal: every lead not in memory is looked up in the store, as before the filter.
+      LogWarning("scanning lead ids: " + st.ToString() + "; new leads are looked up in the store");
+      return;
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto handed = std::make_shared<LeadIdFilter>(std::move(scanned));
+    RunOnEngine([this, handed, seconds] { AdoptScannedLeads(std::move(*handed), seconds); });
+  });
+}
+
+void Engine::AdoptScannedLeads(LeadIdFilter scanned, double seconds) {
+  // Every lead stored when the scan began is in `scanned`; every lead created since went through
+  // LeadFor, which added it to known_leads_.
+  const size_t ids = scanned.ids();
+  known_leads_.Absorb(std::move(scanned));
+  known_leads_complete_ = true;
+  char took[32];
+  std::snprintf(took, sizeof(took), "%.2f", seconds);
+  LogInfo("lead ids: " + std::to_string(ids) + " scanned in " + took +
+          " s; new leads are created without a store lookup");
+}
+
 void Engine::Stop() {
+  lead_scan_stop_.store(true, std::memory_order_relaxed);
+  if (lead_scan_thread_.joinable()) {
+    lead_scan_thread_.join();
+  }
   rules_manager_.Stop();  // no more installs queued behind the tasks below
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -630,6 +677,9 @@ Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
   if (deleted_uncommitted_.find(id) != deleted_uncommitted_.end()) {
     return nullptr;  // merged away or erased; the store still has it until that commit returns
   }
+  if (known_leads_complete_ && !known_leads_.MayContain(id)) {
+    return nullptr;  // never created: no store lookup
+  }
   // Not in memory: a clean lead the cache let go (a dirty one never leaves), or no lead.
   std::string encoded;
   Status st = store_->GetLead(id, &encoded);
@@ -692,6 +742,7 @@ Engine::LeadEntry* Engine::LeadFor(std::string_view id) {
   LeadEntry& ref = Insert(std::move(entry));
   LruPushFront(&ref);
   CountLead(id, +1);
+  known_leads_.Add(id);
   return &ref;
 }
 
@@ -1909,6 +1960,7 @@ void Engine::ReportMemory() {
     staged += ids.size();
   }
   metrics_->SetMemory(MemoryPart::kStageIndex, staged * 100);
+  metrics_->SetMemory(MemoryPart::kLeadIdFilter, known_leads_.memory_bytes());
   const Store::Memory store = store_->MemoryUsage();
   metrics_->SetMemory(MemoryPart::kStoreMemtables, store.memtables);
   metrics_->SetMemory(MemoryPart::kStoreTableReaders, store.table_readers);

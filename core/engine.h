@@ -72,6 +72,7 @@
 #include "scoring/lead.h"
 #include "scoring/scorer.h"
 #include "storage/dedupe_index.h"
+#include "storage/lead_id_filter.h"
 #include "storage/store.h"
 
 namespace handoff {
@@ -230,6 +231,11 @@ class Engine : public IngestSink,
   // removed (the lead's first) and the history entries erased; NotFound when no lead or link
   // has that id. Outbox records are not rewritten (they expire with the outbox retention).
   Status Erase(std::string_view id, std::vector<std::string>* ids, size_t* events);
+
+  // True once the scan of the store's lead ids that a start runs in the background is done: from
+  // then on a lead not in memory whose id was never created is not looked up in the store.
+  // Engine thread.
+  bool lead_ids_scanned() const { return known_leads_complete_; }
 
   // Cluster mode, a merge of leads held in two partitions (docs/cluster.md "Several nodes").
   // Engine thread.
@@ -496,6 +502,10 @@ class Engine : public IngestSink,
   uint64_t Rejected(const std::vector<LoadError>& errors);
   void InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version);
   Status LoadState();
+  // Start: scans the store's lead ids on lead_scan_thread_, then hands them to the engine thread
+  // (AdoptScannedLeads), which from then on creates a lead it has no id of without a lookup.
+  void StartLeadScan();
+  void AdoptScannedLeads(LeadIdFilter scanned, double seconds);
   // Cluster mode: leads_by_partition_ from the store's meta, or counted once over every stored
   // lead when the meta is missing or was made for another partition count.
   Status LoadPartitionCounts();
@@ -558,6 +568,13 @@ class Engine : public IngestSink,
   LeadEntry* lru_tail_ = nullptr;
   size_t lru_size_ = 0;
   uint64_t lead_count_ = 0;  // leads known, in memory or not
+  // Every lead id the store may hold, so that a new lead is created without a store lookup. At
+  // start it holds the ids created since; a scan of the store's leads on lead_scan_thread_ brings
+  // the rest (AdoptScannedLeads), and until then every miss asks the store.
+  LeadIdFilter known_leads_;
+  bool known_leads_complete_ = false;
+  std::thread lead_scan_thread_;
+  std::atomic<bool> lead_scan_stop_{false};
   bool lead_count_dirty_ = false;
   // Cluster mode: lead_count_ by partition of the lead's id (EngineOptions::lead_partitions).
   std::vector<uint64_t> leads_by_partition_;

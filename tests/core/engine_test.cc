@@ -519,6 +519,46 @@ TEST_F(EngineTest, StagedLeadsLeaveMemoryAndAreReadWhenTheirRecheckIsDue) {
   EXPECT_EQ(store_.pinned_count(), 0u);
 }
 
+TEST_F(EngineTest, ANewLeadIsCreatedWithoutAStoreLookupOnceTheStoredIdsAreScanned) {
+  auto scanned = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      std::promise<bool> done;
+      engine_->RunOnEngine([&] { done.set_value(engine_->lead_ids_scanned()); });
+      if (done.get_future().get()) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  };
+  StartEngine(/*stage_check_interval=*/0, 86400, /*lead_cache=*/2);
+  ASSERT_TRUE(scanned());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(Submit({Page("old" + std::to_string(i), "a" + std::to_string(i), kStart)}));
+  }
+  StopEngine();
+
+  StartEngine(/*stage_check_interval=*/0, 86400, /*lead_cache=*/2);
+  ASSERT_TRUE(scanned());
+  int reads = store_.lead_reads();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(Submit({Page("new" + std::to_string(i), "b" + std::to_string(i), kStart)}));
+  }
+  EXPECT_EQ(store_.lead_reads(), reads);  // ten new leads, no lookup
+  EXPECT_EQ(store_.lead_count(), 20u);
+
+  // The stored leads, out of memory, are read and go on from what they held: not created anew.
+  reads = store_.lead_reads();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(Submit({Page("old" + std::to_string(i), "c" + std::to_string(i), kStart + 1)}));
+  }
+  EXPECT_GE(store_.lead_reads(), reads + 10);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Lead("old" + std::to_string(i)).events, 2u) << i;
+  }
+  EXPECT_EQ(store_.lead_count(), 20u);
+}
+
 TEST_F(EngineTest, AReloadSwapsRulesBetweenBatchesAndABadFileKeepsThem) {
   StartEngine();
   EXPECT_EQ(engine_->rules_info().version, 1u);

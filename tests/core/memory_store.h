@@ -96,6 +96,7 @@ class MemoryStore final : public Store {
 
   Status GetLead(std::string_view lead_id, std::string* encoded) const override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++lead_reads_;
     return Get(leads_, lead_id, encoded);
   }
 
@@ -253,6 +254,11 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return commits_;
   }
+  // Calls of GetLead, found or not.
+  int lead_reads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lead_reads_;
+  }
   size_t lead_count() const {
     std::lock_guard<std::mutex> lock(mu_);
     return leads_.size();
@@ -336,6 +342,7 @@ class MemoryStore final : public Store {
   bool fail_commits_ = false;
   int recovers_ = 0;
   int commits_ = 0;
+  mutable int lead_reads_ = 0;
 };
 
 }  // namespace handoff::testing
