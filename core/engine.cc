@@ -499,7 +499,7 @@ void Engine::Loop() {
         EpochSeconds wait =
             (own_stage_checks ? std::min(next_stage_check_, next_trim_) : next_trim_) -
             clock_->Now();
-        if (checks_next_ < checks_due_.size()) {
+        if (DueChecksUnderWay()) {
           wait = 0;  // a re-check under way goes on at once (clamped to a millisecond)
         }
         wait = std::clamp(wait, 0.001, 0.5);
@@ -1972,8 +1972,9 @@ void Engine::RunCron() {
   if (options_.stage_check_interval > 0 && now >= next_stage_check_ &&
       !options_.stage_checks_from_log) {
     next_stage_check_ = now + options_.stage_check_interval;
-    CollectDueChecks(now);
+    StartDueWalk(now);
   }
+  WalkDueChecks(now);
   RunDueChecks(now);
   if (!global_router()) {
     router_->Tick();  // the replicated router ticks at the log's times
@@ -2116,23 +2117,23 @@ void Engine::RecheckStage(LeadEntry* entry, EpochSeconds at) {
   }
 }
 
-void Engine::CollectDueChecks(EpochSeconds now) {
-  if (checks_next_ < checks_due_.size() || now < earliest_check_) {
-    return;  // the last interval's checks are still under way, or none is due
+void Engine::StartDueWalk(EpochSeconds now) {
+  if (DueChecksUnderWay() || now < earliest_check_) {
+    return;  // the last interval's walk or checks are still under way, or none is due
   }
   checks_due_.clear();
   checks_next_ = 0;
   checks_at_ = now;
-  EpochSeconds earliest = std::numeric_limits<EpochSeconds>::infinity();
+  walk_.active = true;
+  walk_.stages.clear();
   for (const auto& [stage, ids] : index_by_stage_) {
-    for (const auto& [id, check] : ids) {
-      if (check.rules_tag != rules_tag_ || check.at <= now) {
-        checks_due_.push_back(id);
-      }
-      // (A due one counts too: one due at every interval keeps the next scan coming.)
-      earliest = std::min(earliest, check.at);
-    }
+    walk_.stages.push_back(stage);
   }
+  walk_.stage = 0;
+  walk_.resume = false;
+  walk_.earliest = std::numeric_limits<EpochSeconds>::infinity();
+  // From here on earliest_check_ collects what changes behind the walk.
+  earliest_check_ = std::numeric_limits<EpochSeconds>::infinity();
   // A lead changed since the last seal has not had its next check worked out again yet (an event
   // timed in the past, or one that took points away, can bring it nearer): due now.
   for (const LeadEntry* entry : dirty_) {
@@ -2140,7 +2141,42 @@ void Engine::CollectDueChecks(EpochSeconds now) {
       checks_due_.push_back(entry->state.id);
     }
   }
-  earliest_check_ = earliest;
+}
+
+void Engine::WalkDueChecks(EpochSeconds now) {
+  // About a millisecond of map steps a pass.
+  constexpr size_t kWalkPerPass = 8192;
+  size_t budget = kWalkPerPass;
+  while (walk_.active && budget > 0) {
+    if (walk_.stage == walk_.stages.size()) {
+      walk_.active = false;
+      earliest_check_ = std::min(earliest_check_, walk_.earliest);
+      return;
+    }
+    auto stage = index_by_stage_.find(walk_.stages[walk_.stage]);
+    if (stage == index_by_stage_.end()) {
+      ++walk_.stage;  // gone with a reload
+      walk_.resume = false;
+      continue;
+    }
+    const auto& ids = stage->second;
+    auto it = walk_.resume ? ids.upper_bound(walk_.after) : ids.begin();
+    for (; it != ids.end() && budget > 0; ++it, --budget) {
+      const auto& [id, check] = *it;
+      if (check.rules_tag != rules_tag_ || check.at <= now) {
+        checks_due_.push_back(id);
+      }
+      // (A due one counts too: one due at every interval keeps the next walk coming.)
+      walk_.earliest = std::min(walk_.earliest, check.at);
+    }
+    if (it == ids.end()) {
+      ++walk_.stage;
+      walk_.resume = false;
+    } else {
+      walk_.after = std::prev(it)->first;
+      walk_.resume = true;
+    }
+  }
 }
 
 void Engine::RunDueChecks(EpochSeconds now) {

@@ -442,10 +442,15 @@ class Engine : public IngestSink,
   // After a seal: files the lead in the stage index (with its next re-check), the store's pinned
   // index and the recency list, as it now is.
   void ClassifyLead(LeadEntry& entry);
-  // The wall-clock re-check (single daemon): at each interval, the staged leads whose re-check
-  // is due, then at most kChecksPerPass of them each loop pass (a lead out of memory is read).
-  void CollectDueChecks(EpochSeconds now);
+  // The wall-clock re-check (single daemon). At an interval when some re-check may be due,
+  // StartDueWalk begins a walk of the stage index; each loop pass, WalkDueChecks visits the next
+  // kWalkPerPass entries of it, collecting the due ones, and RunDueChecks re-checks at most
+  // kChecksPerPass of those (a lead out of memory is read). Spread over passes, so a stage index
+  // of millions never holds the engine for one long walk.
+  void StartDueWalk(EpochSeconds now);
+  void WalkDueChecks(EpochSeconds now);
   void RunDueChecks(EpochSeconds now);
+  bool DueChecksUnderWay() const { return walk_.active || checks_next_ < checks_due_.size(); }
   void LruUnlink(LeadEntry* entry);
   void LruPushFront(LeadEntry* entry);
   // Marks a lead used (see LeadEntry::referenced).
@@ -558,12 +563,25 @@ class Engine : public IngestSink,
   };
   std::unordered_map<std::string, std::map<std::string, StageCheck, std::less<>>> index_by_stage_;
   uint64_t rules_tag_ = 0;  // RulesTag of the rules in force
-  // No indexed lead's re-check is due before this (a lower bound): most intervals skip the scan.
+  // No indexed lead's re-check is due before this (a lower bound): most intervals skip the walk.
+  // During a walk it holds only what changed since the walk began (an entry filed or re-timed);
+  // the walk adds its own minimum when it ends.
   EpochSeconds earliest_check_ = 0;
-  // The ids the current interval's re-check has still to visit, from checks_next_ on.
+  // The walk of the stage index under way: the stage names as they were when it began, the one
+  // it is in, and the last id it visited there (resumed by key: entries come and go meanwhile).
+  struct DueWalk {
+    bool active = false;
+    std::vector<std::string> stages;
+    size_t stage = 0;
+    bool resume = false;  // `after` holds the last id visited in stages[stage]
+    std::string after;
+    EpochSeconds earliest = 0;  // the smallest next check the walk has seen
+  };
+  DueWalk walk_;
+  // The due ids the walk found and the re-check has still to visit, from checks_next_ on.
   std::vector<std::string> checks_due_;
   size_t checks_next_ = 0;
-  EpochSeconds checks_at_ = 0;
+  EpochSeconds checks_at_ = 0;  // when the walk began: no lead is re-checked at an earlier time
   LeadEntry* lru_head_ = nullptr;
   LeadEntry* lru_tail_ = nullptr;
   size_t lru_size_ = 0;

@@ -519,6 +519,25 @@ TEST_F(EngineTest, StagedLeadsLeaveMemoryAndAreReadWhenTheirRecheckIsDue) {
   EXPECT_EQ(store_.pinned_count(), 0u);
 }
 
+TEST_F(EngineTest, AReCheckOfMoreStagedLeadsThanOneLoopPassWalksReachesEveryOne) {
+  // The walk of the stage index visits 8,192 entries a loop pass and re-checks 1,024 due leads:
+  // 20,000 leads take several passes of each, with leads leaving the stage meanwhile.
+  constexpr int kLeads = 20'000;
+  StartEngine(/*stage_check_interval=*/60, 86400, /*lead_cache=*/100);
+  std::vector<Event> events;
+  for (int i = 0; i < kLeads; ++i) {
+    events.push_back(
+        Track("s" + std::to_string(i), "Demo Requested", "d" + std::to_string(i), kStart));
+  }
+  ASSERT_OK(Submit(std::move(events)));
+  ASSERT_EQ(engine_->outbox_head(), static_cast<uint64_t>(kLeads));
+  // 50 points under a 1-day half-life pass 30 at 63,673 s.
+  clock_.Advance(64'000);
+  ASSERT_TRUE(WaitForHead(2 * kLeads));
+  EXPECT_EQ(StageCountsText(), "new=20000 mql=0 ");
+  EXPECT_EQ(store_.pinned_count(), 0u);
+}
+
 TEST_F(EngineTest, ANewLeadIsCreatedWithoutAStoreLookupOnceTheStoredIdsAreScanned) {
   auto scanned = [&] {
     for (int i = 0; i < 1000; ++i) {
