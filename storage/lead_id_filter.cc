@@ -33,7 +33,7 @@ size_t BlockIndex(uint64_t h, size_t n) {
 }  // namespace
 
 LeadIdFilter::LeadIdFilter(size_t capacity) {
-  segments_.push_back(NewSegment(std::max(capacity, kMinCapacity)));
+  segments_.push_back(NewSegment(std::clamp(capacity, kMinCapacity, kMaxFirstCapacity)));
 }
 
 LeadIdFilter::Segment LeadIdFilter::NewSegment(size_t capacity) {
@@ -44,7 +44,9 @@ LeadIdFilter::Segment LeadIdFilter::NewSegment(size_t capacity) {
 }
 
 void LeadIdFilter::Add(std::string_view id) {
-  if (segments_.back().added >= segments_.back().capacity) {
+  if (segments_.empty()) {
+    segments_.push_back(NewSegment(kMinCapacity));  // moved from
+  } else if (segments_.back().added >= segments_.back().capacity) {
     segments_.push_back(NewSegment(segments_.back().capacity * 2));
   }
   Segment& s = segments_.back();
@@ -77,10 +79,10 @@ bool LeadIdFilter::MayContain(std::string_view id) const {
 
 void LeadIdFilter::Absorb(LeadIdFilter&& other) {
   // This filter's newest segment stays last, so adds go on filling it.
-  segments_.insert(segments_.end() - 1, std::make_move_iterator(other.segments_.begin()),
+  segments_.insert(segments_.empty() ? segments_.end() : segments_.end() - 1,
+                   std::make_move_iterator(other.segments_.begin()),
                    std::make_move_iterator(other.segments_.end()));
   other.segments_.clear();
-  other.segments_.push_back(NewSegment(kMinCapacity));
 }
 
 size_t LeadIdFilter::ids() const {

@@ -28,13 +28,19 @@ class LeadIdFilter {
   // The smallest segment: 1M ids, 2 MB.
   static constexpr size_t kMinCapacity = size_t{1} << 20;
 
-  // `capacity`: ids the first segment holds before the filter grows (at least kMinCapacity).
+  // The largest first segment: 256M ids, 512 MB (a capacity asked past it, say from a damaged
+  // count, is cut to it; the filter still grows past it as ids come).
+  static constexpr size_t kMaxFirstCapacity = size_t{1} << 28;
+
+  // `capacity`: ids the first segment holds before the filter grows (clamped to
+  // [kMinCapacity, kMaxFirstCapacity]). A moved-from filter holds nothing and may be used.
   explicit LeadIdFilter(size_t capacity = kMinCapacity);
 
   void Add(std::string_view id);
   // False: `id` was never added. True: it was, or (rarely) it collides with ids that were.
   bool MayContain(std::string_view id) const;
-  // Takes every id of `other` (left empty). Later adds go to this filter's newest segment.
+  // Takes every id of `other` (left empty, holding no memory). Later adds go to this filter's
+  // newest segment.
   void Absorb(LeadIdFilter&& other);
 
   size_t ids() const;  // ids added (an id added twice counts twice)
@@ -51,7 +57,7 @@ class LeadIdFilter {
   };
   static Segment NewSegment(size_t capacity);
 
-  std::vector<Segment> segments_;  // never empty; adds go to the last one
+  std::vector<Segment> segments_;  // adds go to the last one; empty only when moved from
 };
 
 }  // namespace handoff

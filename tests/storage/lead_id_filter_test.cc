@@ -61,6 +61,11 @@ TEST(LeadIdFilterTest, AbsorbKeepsTheIdsOfBothAndAddsGoOn) {
   }
   EXPECT_TRUE(created.MayContain("later"));
   EXPECT_EQ(created.memory_bytes(), 4 * LeadIdFilter::kMinCapacity * 2);
+  // The filter absorbed is left empty, and usable.
+  EXPECT_EQ(scanned.memory_bytes(), 0u);  // NOLINT(bugprone-use-after-move)
+  EXPECT_FALSE(scanned.MayContain("stored-1"));
+  scanned.Add("again");
+  EXPECT_TRUE(scanned.MayContain("again"));
 }
 
 }  // namespace
