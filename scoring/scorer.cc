@@ -121,15 +121,20 @@ void Scorer::Align(Lead* lead) const {
   // the same whether it was touched while the rule was away or not, and a reload that brings
   // the id back brings back its awards and its `once`/`cap` memory (SPEC 5.2: a score is the
   // sum of its rules' contributions under the rules now in force).
-  cache.award_slot.assign(rs.rules.size(), -1);
+  cache.award_slots.clear();
   for (size_t i = 0; i < lead->awards.size(); ++i) {
     const int r = rs.FindRule(lead->awards[i].rule_id);
-    if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent ||
-        cache.award_slot[r] >= 0) {
+    if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent) {
       continue;
     }
-    cache.award_slot[r] = static_cast<int32_t>(i);
+    cache.award_slots.emplace_back(r, static_cast<int32_t>(i));
   }
+  // By rule index; of two awards under one rule id (cannot happen) the first counts.
+  std::sort(cache.award_slots.begin(), cache.award_slots.end());
+  cache.award_slots.erase(
+      std::unique(cache.award_slots.begin(), cache.award_slots.end(),
+                  [](const auto& a, const auto& b) { return a.first == b.first; }),
+      cache.award_slots.end());
   int stage = rs.FindStage(lead->stage);
   if (stage < 0) {
     stage = 0;
@@ -140,14 +145,27 @@ void Scorer::Align(Lead* lead) const {
   cache.generation = generation_;
 }
 
+namespace {
+
+// The index into LeadState::awards of rule `rule_index`'s award, or -1.
+int32_t SlotOf(const LeadScoringCache& cache, int rule_index) {
+  auto it = std::lower_bound(cache.award_slots.begin(), cache.award_slots.end(), rule_index,
+                             [](const auto& entry, int r) { return entry.first < r; });
+  return it != cache.award_slots.end() && it->first == rule_index ? it->second : -1;
+}
+
+}  // namespace
+
 RuleAward& Scorer::AwardSlot(Lead* lead, int rule_index) const {
-  int32_t& slot = lead->scoring_cache.award_slot[rule_index];
-  if (slot < 0) {
-    slot = static_cast<int32_t>(lead->awards.size());
+  std::vector<std::pair<int32_t, int32_t>>& slots = lead->scoring_cache.award_slots;
+  auto it = std::lower_bound(slots.begin(), slots.end(), rule_index,
+                             [](const auto& entry, int r) { return entry.first < r; });
+  if (it == slots.end() || it->first != rule_index) {
+    it = slots.emplace(it, rule_index, static_cast<int32_t>(lead->awards.size()));
     lead->awards.emplace_back();
     lead->awards.back().rule_id = rules_->rules[rule_index].id;
   }
-  return lead->awards[slot];
+  return lead->awards[it->second];
 }
 
 void Scorer::ProfileScores(Lead* lead) const {
@@ -174,7 +192,6 @@ double Scorer::ScoreAt(const Lead& lead, int score, EpochSeconds at,
                        std::vector<ScorePart>* parts) const {
   const RuleSet& rs = *rules_;
   const ScoreDef& def = rs.scores[score];
-  const std::vector<int32_t>& slots = lead.scoring_cache.award_slot;
   if (def.kind == ScoreKind::kProfile) {
     if (parts == nullptr) {
       return lead.scoring_cache.profile[score];
@@ -193,19 +210,21 @@ double Scorer::ScoreAt(const Lead& lead, int score, EpochSeconds at,
     }
     return total;
   }
+  // The lead's awards of this score's rules, in rule order (the order of the sum).
+  const std::vector<std::pair<int32_t, int32_t>>& slots = lead.scoring_cache.award_slots;
   // R = max(at, the latest award of this score).
   EpochSeconds read_at = at;
-  for (int r : rules_of_score_[score]) {
-    if (slots[r] >= 0) {
-      read_at = std::max(read_at, lead.awards[slots[r]].latest);
+  for (const auto& [r, slot] : slots) {
+    if (rs.rules[r].score == score) {
+      read_at = std::max(read_at, lead.awards[slot].latest);
     }
   }
   double total = 0;
-  for (int r : rules_of_score_[score]) {
-    if (slots[r] < 0) {
+  for (const auto& [r, slot] : slots) {
+    if (rs.rules[r].score != score) {
       continue;
     }
-    const RuleAward& award = lead.awards[slots[r]];
+    const RuleAward& award = lead.awards[slot];
     if (!award.awarded) {
       continue;
     }
@@ -286,7 +305,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
     if (points == 0) {
       return;
     }
-    int32_t slot = lead->scoring_cache.award_slot[r];
+    const int32_t slot = SlotOf(lead->scoring_cache, r);
     if (rule.once && slot >= 0 && lead->awards[slot].awarded) {
       return;
     }
@@ -396,8 +415,8 @@ EpochSeconds Scorer::NextExitCheck(Lead* lead, EpochSeconds now) const {
     // From R = max(now, latest award) on, the score is S(R) * 2^(-(T - R) / H): it moves towards
     // zero and passes `value` once if `value` lies strictly between S(R) and zero.
     EpochSeconds from = now;
-    for (int r : rules_of_score_[threshold.score]) {
-      if (const int32_t slot = lead->scoring_cache.award_slot[r]; slot >= 0) {
+    for (const auto& [r, slot] : lead->scoring_cache.award_slots) {
+      if (rules_->rules[r].score == threshold.score) {
         from = std::max(from, lead->awards[slot].latest);
       }
     }

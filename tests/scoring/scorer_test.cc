@@ -127,6 +127,35 @@ TEST(ScorerTest, DecayMatchesHandComputedValues) {
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "engagement", kT0), 15);
 }
 
+TEST(ScorerTest, ALeadUnderAThousandRulesHoldsOnlyItsOwnAwardsAndSumsThemInRuleOrder) {
+  RuleSetBuilder builder;
+  builder.Score("a", ScoreKind::kEvent, kDay).Score("b", ScoreKind::kEvent, kDay);
+  for (int i = 0; i < 1000; ++i) {
+    builder.Rule("r" + std::to_string(i), i % 2 == 0 ? "a" : "b",
+                 "event == \"e" + std::to_string(i) + "\"", 1 + i);
+  }
+  Scorer scorer(builder.Build());
+  Lead lead = NewLead();
+  // Awarded in the reverse of rule order: r998 (a), r7 (b), r2 (a).
+  scorer.Apply(Track("e998", kT0), &lead);
+  scorer.Apply(Track("e7", kT0), &lead);
+  scorer.Apply(Track("e2", kT0 + kDay), &lead);
+  ASSERT_EQ(lead.scoring_cache.award_slots.size(), 3u);  // not a table of 1,000 rules
+  EXPECT_EQ(lead.scoring_cache.award_slots[0].first, 2);
+  EXPECT_EQ(lead.scoring_cache.award_slots[1].first, 7);
+  EXPECT_EQ(lead.scoring_cache.award_slots[2].first, 998);
+  // a: 3 (r2, at kT0 + 1d) + 999 * 2^-1 (r998, a day older), summed in rule order.
+  EXPECT_EQ(Read(scorer, &lead, "a", kT0 + kDay), 3.0 + 999.0 / 2);
+  EXPECT_EQ(Read(scorer, &lead, "b", kT0), 8);
+  // After a round trip through the codec (the cache rebuilt from the stored awards).
+  std::string bytes;
+  EncodeLeadState(lead, &bytes);
+  Lead back;
+  ASSERT_TRUE(DecodeLeadState(bytes, &back).ok());
+  EXPECT_EQ(Read(scorer, &back, "a", kT0 + kDay), 3.0 + 999.0 / 2);
+  EXPECT_EQ(back.scoring_cache.award_slots, lead.scoring_cache.award_slots);
+}
+
 TEST(ScorerTest, NoHalfLifeMeansNoDecay) {
   Scorer scorer(
       RuleSetBuilder().Score("total", ScoreKind::kEvent).Rule("visit", "total", "true", 3).Build());
