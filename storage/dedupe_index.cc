@@ -4,6 +4,8 @@
 #include <cstring>
 #include <random>
 
+#include "base/mix64.h"
+
 namespace handoff {
 namespace {
 
@@ -11,15 +13,6 @@ constexpr int kTimeBits = 42;  // ms: about 139 years on either side of the base
 constexpr uint64_t kTimeMask = (uint64_t{1} << kTimeBits) - 1;
 constexpr uint32_t kLowMask = (uint32_t{1} << (64 - kTimeBits)) - 1;
 constexpr size_t kMinSlots = 1024;
-
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 31;
-  x *= 0x7fb5d329728ea185ull;
-  x ^= x >> 27;
-  x *= 0x81dadef4bc2dd44dull;
-  x ^= x >> 33;
-  return x;
-}
 
 uint64_t Load(const char* p, size_t n) {
   uint64_t v = 0;
@@ -29,15 +22,15 @@ uint64_t Load(const char* p, size_t n) {
 
 // A keyed 64-bit hash of `s`: words folded through a strong mixer, length included.
 uint64_t KeyedHash(std::string_view s, uint64_t key) {
-  uint64_t h = Mix(key ^ (s.size() * 0x9e3779b97f4a7c15ull));
+  uint64_t h = Mix64(key ^ (s.size() * 0x9e3779b97f4a7c15ull));
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    h = Mix(h ^ Load(s.data() + i, 8)) + 0x9e3779b97f4a7c15ull;
+    h = Mix64(h ^ Load(s.data() + i, 8)) + 0x9e3779b97f4a7c15ull;
   }
   if (i < s.size()) {
-    h = Mix(h ^ Load(s.data() + i, s.size() - i) ^ 0xff51afd7ed558ccdull);
+    h = Mix64(h ^ Load(s.data() + i, s.size() - i) ^ 0xff51afd7ed558ccdull);
   }
-  return Mix(h);
+  return Mix64(h);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <functional>
 #include <iterator>
 
+#include "base/mix64.h"
+
 namespace handoff {
 namespace {
 
@@ -11,17 +13,6 @@ constexpr size_t kBitsPerId = 16;
 constexpr size_t kIdsPerBlock = sizeof(uint64_t) * 8 * 8 / kBitsPerId;  // 32
 // Bits set per id, nine bits of the mixed hash each (7 * 9 = 63 of 64).
 constexpr int kProbes = 7;
-
-// The murmur3 finalizer: the bit positions come from a hash that shares nothing visible with the
-// block index (the upper bits of the plain hash).
-uint64_t Mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
 
 uint64_t HashOf(std::string_view id) { return std::hash<std::string_view>{}(id); }
 
@@ -52,7 +43,7 @@ void LeadIdFilter::Add(std::string_view id) {
   Segment& s = segments_.back();
   const uint64_t h = HashOf(id);
   Block& block = s.blocks[BlockIndex(h, s.blocks.size())];
-  uint64_t bits = Mix(h);
+  uint64_t bits = Mix64(h);
   for (int i = 0; i < kProbes; ++i, bits >>= 9) {
     block.words[(bits >> 6) & 7] |= uint64_t{1} << (bits & 63);
   }
@@ -61,7 +52,9 @@ void LeadIdFilter::Add(std::string_view id) {
 
 bool LeadIdFilter::MayContain(std::string_view id) const {
   const uint64_t h = HashOf(id);
-  const uint64_t mixed = Mix(h);
+  // The bit positions come from a hash that shares nothing visible with the block index (the
+  // upper bits of the plain hash).
+  const uint64_t mixed = Mix64(h);
   // Newest first: a lead that comes back is more often a recent one.
   for (auto s = segments_.rbegin(); s != segments_.rend(); ++s) {
     const Block& block = s->blocks[BlockIndex(h, s->blocks.size())];
