@@ -44,8 +44,10 @@ struct IngestServerOptions {
   // Error-reply bytes a connection may have unwritten; past it, error lines are counted into one
   // replies_dropped summary line instead of queued.
   size_t max_reply_bytes = 1 << 20;
-  // Bytes asked of the socket per read, into one buffer the server's connections share.
-  size_t read_chunk_bytes = 256 << 10;
+  // Bytes asked of the socket per read, into one buffer the server's connections share. A read is
+  // one engine task, acknowledged as a whole: 64 KiB (~290 tracker events) keeps the wait between
+  // two acks short when events are dear (a 1,000-rule file), at no cost in events/s.
+  size_t read_chunk_bytes = 64 << 10;
   // Open connections; one more is refused with a too_many_connections line (net/tcp_listener.h).
   size_t max_connections = 1024;
 };

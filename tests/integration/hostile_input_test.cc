@@ -451,7 +451,7 @@ TEST_F(HostileInputTest, ManyFloodingConnectionsStayWithinTheTotalInFlight) {
   // Well past the total: the engine applies ~50 MB/s of these on this machine.
   ASSERT_TRUE(WaitUntil([&] { return sent.load() > 200 * kMiB; }, 60)) << sent.load();
   // Served beside the flood: checked in the plain build only. Connections take turns once the
-  // total is full, first come first served (one read of up to 256 KiB per flooder before the
+  // total is full, first come first served (one read of up to 64 KiB per flooder before the
   // tracker's), and a sanitized engine is ~10x slower, which pushes 200 reads past the client's
   // deadline; the sanitized run keeps the memory check.
   if (!kSanitized) {
