@@ -147,10 +147,16 @@ void Scorer::Align(Lead* lead) const {
 
 namespace {
 
+// Where rule `rule_index`'s entry is, or would go, in a sorted award_slots list.
+template <typename Slots>
+auto FindSlot(Slots& slots, int rule_index) {
+  return std::lower_bound(slots.begin(), slots.end(), rule_index,
+                          [](const auto& entry, int r) { return entry.first < r; });
+}
+
 // The index into LeadState::awards of rule `rule_index`'s award, or -1.
 int32_t SlotOf(const LeadScoringCache& cache, int rule_index) {
-  auto it = std::lower_bound(cache.award_slots.begin(), cache.award_slots.end(), rule_index,
-                             [](const auto& entry, int r) { return entry.first < r; });
+  auto it = FindSlot(cache.award_slots, rule_index);
   return it != cache.award_slots.end() && it->first == rule_index ? it->second : -1;
 }
 
@@ -158,8 +164,7 @@ int32_t SlotOf(const LeadScoringCache& cache, int rule_index) {
 
 RuleAward& Scorer::AwardSlot(Lead* lead, int rule_index) const {
   std::vector<std::pair<int32_t, int32_t>>& slots = lead->scoring_cache.award_slots;
-  auto it = std::lower_bound(slots.begin(), slots.end(), rule_index,
-                             [](const auto& entry, int r) { return entry.first < r; });
+  auto it = FindSlot(slots, rule_index);
   if (it == slots.end() || it->first != rule_index) {
     it = slots.emplace(it, rule_index, static_cast<int32_t>(lead->awards.size()));
     lead->awards.emplace_back();
