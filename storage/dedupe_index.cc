@@ -1,5 +1,6 @@
 #include "storage/dedupe_index.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -13,6 +14,7 @@ constexpr int kTimeBits = 42;  // ms: about 139 years on either side of the base
 constexpr uint64_t kTimeMask = (uint64_t{1} << kTimeBits) - 1;
 constexpr uint32_t kLowMask = (uint32_t{1} << (64 - kTimeBits)) - 1;
 constexpr size_t kMinSlots = 1024;
+constexpr size_t kMoveStep = 4;
 
 uint64_t Load(const char* p, size_t n) {
   uint64_t v = 0;
@@ -78,19 +80,65 @@ bool DedupeIndex::Fresh(const Slot& slot, EpochSeconds now) const {
   return now - TimeOf(slot.low_and_time) < window_;
 }
 
-DedupeIndex::Slot* DedupeIndex::Find(Table& table, const Hash& h) {
-  if (table.slots.empty()) {
+DedupeIndex::SlotArray DedupeIndex::NewSlots(size_t n) {
+  // calloc, not a vector: a large block comes from mmap already zeroed, so its pages are touched
+  // by the inserts that use them, not all at once here.
+  auto* p = static_cast<Slot*>(std::calloc(n, sizeof(Slot)));
+  if (p == nullptr) {
+    std::abort();  // as operator new would (the daemon runs without exceptions on this path)
+  }
+  return SlotArray(p);
+}
+
+DedupeIndex::Slot* DedupeIndex::FindIn(Slot* slots, size_t capacity, const Hash& h) {
+  if (capacity == 0) {
     return nullptr;
   }
-  const size_t mask = table.slots.size() - 1;
+  const size_t mask = capacity - 1;
   for (size_t i = h.high & mask;; i = (i + 1) & mask) {
-    Slot& slot = table.slots[i];
+    Slot& slot = slots[i];
     if (slot.high == 0) {
       return nullptr;
     }
     if (SameHash(slot, h)) {
       return &slot;
     }
+  }
+}
+
+DedupeIndex::Slot* DedupeIndex::Find(Table& table, const Hash& h) {
+  if (Slot* s = FindIn(table.slots.get(), table.capacity, h); s != nullptr) {
+    return s;
+  }
+  return FindIn(table.moving.get(), table.moving_capacity, h);
+}
+
+void DedupeIndex::Place(Slot* slots, size_t capacity, const Slot& slot) {
+  const size_t mask = capacity - 1;
+  size_t i = slot.high & mask;
+  while (slots[i].high != 0) {
+    i = (i + 1) & mask;
+  }
+  slots[i] = slot;
+}
+
+void DedupeIndex::MoveSome(Table& table, size_t count) {
+  if (table.moving == nullptr) {
+    return;
+  }
+  const size_t end = std::min(table.moving_capacity, table.moved + count);
+  for (; table.moved < end; ++table.moved) {
+    const Slot& s = table.moving[table.moved];
+    // Copied with its time as it is now (Find may have refreshed it here). No id is in both
+    // arrays uncopied: an insert happens only after Find looked in both.
+    if (s.high != 0) {
+      Place(table.slots.get(), table.capacity, s);
+    }
+  }
+  if (table.moved == table.moving_capacity) {
+    table.moving.reset();
+    table.moving_capacity = 0;
+    table.moved = 0;
   }
 }
 
@@ -101,28 +149,21 @@ void DedupeIndex::Insert(const Hash& h, EpochSeconds at) {
   }
   // Grow at three quarters full: a table holds its ids at 21-43 bytes each (16-byte slots), and
   // a miss still ends within a few cache lines (linear probing, ~8 slots at the worst load).
-  if ((t.used + 1) * 4 > t.slots.size() * 3) {
-    std::vector<Slot> old = std::move(t.slots);
-    t.slots.assign(std::max(kMinSlots, old.size() * 2), Slot{});
-    const size_t mask = t.slots.size() - 1;
-    for (const Slot& s : old) {
-      if (s.high == 0) {
-        continue;
-      }
-      size_t i = s.high & mask;
-      while (t.slots[i].high != 0) {
-        i = (i + 1) & mask;
-      }
-      t.slots[i] = s;
-    }
+  if ((t.used + 1) * 4 > t.capacity * 3) {
+    MoveSome(t, t.moving_capacity);  // the previous growth's rest (never left, at kMoveStep)
+    t.moving = std::move(t.slots);
+    t.moving_capacity = t.capacity;
+    t.moved = 0;
+    t.capacity = std::max(kMinSlots, t.capacity * 2);
+    t.slots = NewSlots(t.capacity);
   }
-  const size_t mask = t.slots.size() - 1;
-  size_t i = h.high & mask;
-  while (t.slots[i].high != 0) {
-    i = (i + 1) & mask;
-  }
-  t.slots[i].high = h.high;
-  t.slots[i].low_and_time = (static_cast<uint64_t>(h.low) << kTimeBits) | TimeCode(at);
+  // Four old slots an insert: the old array (capacity/2 slots) is copied within capacity/8
+  // inserts, long before the table is three quarters full again (3/8 of capacity inserts on).
+  MoveSome(t, kMoveStep);
+  Slot slot;
+  slot.high = h.high;
+  slot.low_and_time = (static_cast<uint64_t>(h.low) << kTimeBits) | TimeCode(at);
+  Place(t.slots.get(), t.capacity, slot);
   ++t.used;
 }
 
@@ -132,7 +173,6 @@ void DedupeIndex::Rotate(EpochSeconds now) {
   if (current_.used > 0 && now - current_.started >= window_) {
     previous_ = std::move(current_);
     current_ = Table{};
-    current_.slots.reserve(previous_.slots.size());
   }
 }
 

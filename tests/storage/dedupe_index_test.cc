@@ -97,5 +97,24 @@ TEST(DedupeIndexTest, MemoryStaysWithinTwoWindowsOfIds) {
   EXPECT_TRUE(index.CheckAndRecord("199-5", kT0 + 199.5));
 }
 
+TEST(DedupeIndexTest, GrowingMovesTheOldTableAFewSlotsAnInsert) {
+  DedupeIndex index(1000);
+  index.SetSeed(11);
+  // The table starts at 1,024 slots of 16 bytes and doubles at three quarters full (the 769th
+  // id). While it moves its ids over, four slots an insert, it holds both arrays: 2,048 + 1,024
+  // slots until the 1,025th id, then 2,048 alone; every id is a duplicate throughout.
+  bool saw_both = false;
+  for (int i = 0; i < 1500; ++i) {
+    ASSERT_FALSE(index.CheckAndRecord("m" + std::to_string(i), kT0));
+    saw_both |= index.memory_bytes() == (2048 + 1024) * 16;
+    for (int j = i % 7; j <= i; j += 7) {
+      ASSERT_TRUE(index.CheckAndRecord("m" + std::to_string(j), kT0 + 1)) << j << " after " << i;
+    }
+  }
+  EXPECT_TRUE(saw_both);
+  EXPECT_EQ(index.memory_bytes(), 2048u * 16);
+  EXPECT_EQ(index.size(), 1500u);
+}
+
 }  // namespace
 }  // namespace handoff
