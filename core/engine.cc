@@ -614,7 +614,7 @@ void Engine::ApplyBatch(IngestBatch& batch) {
 Engine::LeadEntry& Engine::Insert(std::unique_ptr<LeadEntry> entry) {
   LeadEntry& ref = *entry;
   std::string key = ref.state.id;
-  leads_.emplace(std::move(key), std::move(entry));
+  leads_.TryEmplace(std::move(key), std::move(entry));
   return ref;
 }
 
@@ -669,10 +669,10 @@ void Engine::RefoldFromHistory(LeadEntry* entry) {
 }
 
 Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
-  if (auto it = leads_.find(id); it != leads_.end()) {
-    Touch(it->second.get());
-    EnsureFolded(it->second.get());
-    return it->second.get();
+  if (std::unique_ptr<LeadEntry>* held = leads_.Find(id); held != nullptr) {
+    Touch(held->get());
+    EnsureFolded(held->get());
+    return held->get();
   }
   if (deleted_uncommitted_.find(id) != deleted_uncommitted_.end()) {
     return nullptr;  // merged away or erased; the store still has it until that commit returns
@@ -903,7 +903,7 @@ void Engine::Evict() {
     }
     // A staged lead stays in the stage index (and the store's pinned index): only its state
     // leaves memory.
-    leads_.erase(leads_.find(std::string_view(entry->state.id)));
+    leads_.Erase(std::string_view(entry->state.id));
   }
 }
 
@@ -1348,11 +1348,11 @@ void Engine::LinkIds(const std::string& from, const std::string& to) {
 }
 
 void Engine::DropLead(const std::string& id) {
-  auto it = leads_.find(id);
-  if (it == leads_.end()) {
+  std::unique_ptr<LeadEntry>* held = leads_.Find(id);
+  if (held == nullptr) {
     return;
   }
-  LeadEntry* entry = it->second.get();
+  LeadEntry* entry = held->get();
   if (!entry->indexed_stage.empty()) {
     Unindex(entry->indexed_stage, entry->state.id);
   }
@@ -1364,7 +1364,7 @@ void Engine::DropLead(const std::string& id) {
     batch_.DeletePinned(id);
   }
   funnel_.Forget(id, &batch_);
-  leads_.erase(it);
+  leads_.Erase(id);
   CountLead(id, -1);
 }
 

@@ -49,6 +49,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/incremental_map.h"
 #include "base/metrics.h"
 #include "base/string_map.h"
 #include "core/rules_manager.h"
@@ -553,7 +554,7 @@ class Engine : public IngestSink,
 
   // Engine-thread state.
   std::shared_ptr<const Scorer> scorer_;
-  StringMap<std::unique_ptr<LeadEntry>> leads_;
+  StringIncrementalMap<std::unique_ptr<LeadEntry>> leads_;
   // The stage index: every staged lead (above the first stage), in memory or not, by stage name
   // and id (ordered, for paging; leads of the first stage are paged from the store), with when
   // its wall-clock re-check is next due. About 100 bytes a lead, against ~2.5 KB for the lead.

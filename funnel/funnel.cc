@@ -165,17 +165,17 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context, C
     case OutboxKind::kClosed: {
       fact.outcome = std::string(record.outcome);
       fact.amount = record.amount;
-      auto it = leads_.find(lead);
+      LeadMarks* marks = leads_.Find(lead);
       if (fact.outcome == "won" || fact.outcome == "lost") {
-        if (it != leads_.end() && !it->second.rules.empty()) {
-          fact.rules = it->second.rules;
+        if (marks != nullptr && !marks->rules.empty()) {
+          fact.rules = marks->rules;
         } else if (context.rules_now != nullptr) {
           // Routed before the funnel kept marks, or its owner came with a merge.
           fact.rules = *context.rules_now;
         }
       }
-      if (it != leads_.end()) {
-        it->second.rules.clear();
+      if (marks != nullptr) {
+        marks->rules.clear();
         MarkLead(lead);
       }
       break;
@@ -194,18 +194,18 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context, C
 }
 
 void Funnel::Forget(const std::string& lead, CommitBatch* batch) {
-  if (leads_.erase(lead) > 0) {
+  if (leads_.Erase(lead) > 0) {
     dirty_leads_.erase(lead);
     batch->DeleteFunnel(LeadKey(lead));
   }
 }
 
 void Funnel::MoveMarks(const std::string& from, const std::string& into, CommitBatch* batch) {
-  auto it = leads_.find(from);
-  if (it == leads_.end()) {
+  LeadMarks* found = leads_.Find(from);
+  if (found == nullptr) {
     return;
   }
-  LeadMarks marks = std::move(it->second);
+  LeadMarks marks = std::move(*found);
   Forget(from, batch);
   leads_[into] = std::move(marks);
   MarkLead(into);
@@ -223,19 +223,19 @@ void Funnel::Flush(CommitBatch* batch) {
   }
   dirty_hours_.clear();
   for (const std::string& lead : dirty_leads_) {
-    auto it = leads_.find(lead);
-    if (it == leads_.end()) {
+    const LeadMarks* marks = leads_.Find(lead);
+    if (marks == nullptr) {
       continue;
     }
-    if (it->second.empty()) {
+    if (marks->empty()) {
       batch->DeleteFunnel(LeadKey(lead));
-      leads_.erase(it);
+      leads_.Erase(lead);
       continue;
     }
     scratch_.clear();
-    coding::PutDouble(it->second.qualified_at, &scratch_);
-    coding::PutVarint(it->second.rules.size(), &scratch_);
-    for (const FunnelRule& r : it->second.rules) {
+    coding::PutDouble(marks->qualified_at, &scratch_);
+    coding::PutVarint(marks->rules.size(), &scratch_);
+    for (const FunnelRule& r : marks->rules) {
       coding::PutString(r.rule, &scratch_);
       coding::PutString(r.score, &scratch_);
     }

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/incremental_map.h"
 #include "funnel/funnel_totals.h"
 #include "handoff/clock.h"
 #include "handoff/status.h"
@@ -115,7 +116,8 @@ class Funnel {
   const Store* const store_;
   std::map<HourKey, FunnelTotals> hours_;
   std::set<HourKey> dirty_hours_;
-  std::unordered_map<std::string, LeadMarks> leads_;
+  // One per routed lead until closed: a map that never rehashes them all in one call.
+  StringIncrementalMap<LeadMarks> leads_;
   std::set<std::string> dirty_leads_;
   FunnelTotals all_time_;
   EpochSeconds fact_floor_ = 0;  // facts before this are trimmed

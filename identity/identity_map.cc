@@ -5,16 +5,16 @@
 namespace handoff {
 
 std::string_view IdentityMap::Resolve(std::string_view id) const {
-  auto it = root_of_.find(id);
-  return it == root_of_.end() ? id : std::string_view(it->second);
+  const std::string* root = root_of_.Find(id);
+  return root == nullptr ? id : std::string_view(*root);
 }
 
 void IdentityMap::Link(std::string_view from, std::string_view to) {
-  assert(from != to && !root_of_.contains(from) && !root_of_.contains(to));
+  assert(from != to && !root_of_.Contains(from) && !root_of_.Contains(to));
   std::vector<std::string> moved;
-  if (auto it = aliases_.find(from); it != aliases_.end()) {
-    moved = std::move(it->second);
-    aliases_.erase(it);
+  if (std::vector<std::string>* ids = aliases_.Find(from); ids != nullptr) {
+    moved = std::move(*ids);
+    aliases_.Erase(from);
   }
   auto& into = aliases_[std::string(to)];
   into.emplace_back(from);
@@ -32,18 +32,18 @@ void IdentityMap::Restore(std::string_view id, std::string_view root) {
 
 const std::vector<std::string>& IdentityMap::Aliases(std::string_view root) const {
   static const std::vector<std::string> kNone;
-  auto it = aliases_.find(root);
-  return it == aliases_.end() ? kNone : it->second;
+  const std::vector<std::string>* ids = aliases_.Find(root);
+  return ids == nullptr ? kNone : *ids;
 }
 
 std::vector<std::string> IdentityMap::Forget(std::string_view root) {
   std::vector<std::string> ids;
-  if (auto it = aliases_.find(root); it != aliases_.end()) {
-    ids = std::move(it->second);
-    aliases_.erase(it);
+  if (std::vector<std::string>* held = aliases_.Find(root); held != nullptr) {
+    ids = std::move(*held);
+    aliases_.Erase(root);
   }
   for (const std::string& id : ids) {
-    root_of_.erase(id);
+    root_of_.Erase(id);
   }
   return ids;
 }

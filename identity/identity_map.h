@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/string_map.h"
+#include "base/incremental_map.h"
 
 namespace handoff {
 
@@ -41,14 +41,13 @@ class IdentityMap {
   // Calls fn(id, root) for every linked id (for persisting and checking).
   template <typename Fn>
   void ForEachLink(Fn&& fn) const {
-    for (const auto& [id, root] : root_of_) {
-      fn(id, root);
-    }
+    root_of_.ForEach(fn);
   }
 
  private:
-  StringMap<std::string> root_of_;               // linked id -> its root
-  StringMap<std::vector<std::string>> aliases_;  // root -> ids linked to it
+  // Both grow with every link: maps that never rehash them all in one call.
+  StringIncrementalMap<std::string> root_of_;               // linked id -> its root
+  StringIncrementalMap<std::vector<std::string>> aliases_;  // root -> ids linked to it
 };
 
 }  // namespace handoff

@@ -47,13 +47,13 @@ void Router::SetRules(const Scorer* scorer) {
   // SLA deadlines follow the rules in force.
   if (!first) {
     sla_.clear();
-    for (const auto& [seq, lead_id] : by_seq_) {
+    by_seq_.ForEach([&](uint64_t /*seq*/, const std::string& lead_id) {
       Lead* lead = host_->FindLead(lead_id);
       if (lead != nullptr && HasOpenOwner(*lead) && !lead->owner->accepted &&
           routing.sla.accept_within > 0) {
         sla_.emplace(lead->owner->routed_at + routing.sla.accept_within, lead_id);
       }
-    }
+    });
   }
   // Queues of teams that are gone, and the unrouted queue, are routed afresh.
   struct Orphan {
@@ -222,7 +222,7 @@ void Router::Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind,
     owner.held_by = lead->owner->held_by;
   }
   if (lead->owner.has_value()) {
-    by_seq_.erase(lead->owner->seq);
+    by_seq_.Erase(lead->owner->seq);
   }
   owner.rep = def.id;
   owner.team = team.id;
@@ -286,7 +286,7 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   host_->Publish(&record, lead, now);
   metrics_->Routed(team, "escalated");
   std::vector<std::string> held_by = std::move(lead->owner->held_by);
-  by_seq_.erase(lead->owner->seq);
+  by_seq_.Erase(lead->owner->seq);
   lead->owner.reset();
   host_->LeadChanged(lead);
   bool team_exists = false;
@@ -328,7 +328,7 @@ void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSec
   record.trigger = trigger;
   host_->Publish(&record, older, scores_at);
   ReleaseOwner(older);
-  by_seq_.erase(o.seq);
+  by_seq_.Erase(o.seq);
   o.closed = true;
   o.outcome = "merged";
   if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
@@ -342,13 +342,13 @@ void Router::Forget(Lead* lead) {
     ReleaseOwner(lead);
   }
   if (lead->owner.has_value()) {
-    by_seq_.erase(lead->owner->seq);
+    by_seq_.Erase(lead->owner->seq);
   }
 }
 
 SalesActOutcome Router::Act(const SalesAction& action) {
-  auto it = by_seq_.find(action.seq);
-  Lead* lead = it == by_seq_.end() ? nullptr : host_->FindLead(it->second);
+  const std::string* held_by = by_seq_.Find(action.seq);
+  Lead* lead = held_by == nullptr ? nullptr : host_->FindLead(*held_by);
   if (lead == nullptr || !lead->owner.has_value() || lead->owner->seq != action.seq) {
     return Fail("unknown_seq", "no lead's current routing record has seq " +
                                    std::to_string(action.seq) +

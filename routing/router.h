@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/incremental_map.h"
 #include "base/metrics.h"
 #include "handoff/clock.h"
 #include "handoff/status.h"
@@ -215,8 +216,9 @@ class Router {
   std::map<std::string, std::string> accounts_;                // domain -> rep
   std::unordered_map<std::string, Parked> parked_;             // escalated lead id -> ...
   std::unordered_map<std::string, uint64_t> wake_generation_;  // team id -> wakes so far
-  // Seq of each lead's current routing record (open or closed) -> lead id.
-  std::unordered_map<uint64_t, std::string> by_seq_;
+  // Seq of each lead's current routing record (open or closed) -> lead id. One per routed lead:
+  // a map that never rehashes them all in one call.
+  IncrementalMap<uint64_t, std::string> by_seq_;
   std::set<std::pair<EpochSeconds, std::string>> sla_;  // (deadline, lead id)
   std::vector<double> scores_scratch_;
   bool reps_dirty_ = false;
