@@ -1,5 +1,6 @@
 #include "funnel/latency_histogram.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -37,15 +38,38 @@ double LatencyHistogram::ValueOf(int32_t bucket) {
   return kSmallestMs * std::pow(kGrowth, bucket + 0.5);
 }
 
+uint64_t& LatencyHistogram::CountOf(int32_t bucket) {
+  auto it = std::lower_bound(buckets_.begin(), buckets_.end(), bucket,
+                             [](const auto& entry, int32_t b) { return entry.first < b; });
+  if (it == buckets_.end() || it->first != bucket) {
+    it = buckets_.insert(it, {bucket, 0});
+  }
+  return it->second;
+}
+
 void LatencyHistogram::Add(double ms) {
-  ++buckets_[BucketOf(ms)];
+  ++CountOf(BucketOf(ms));
   ++count_;
 }
 
 void LatencyHistogram::Merge(const LatencyHistogram& other) {
-  for (const auto& [bucket, n] : other.buckets_) {
-    buckets_[bucket] += n;
+  // One pass over both sorted arrays (a window's merge adds up hundreds of hours).
+  std::vector<std::pair<int32_t, uint64_t>> merged;
+  merged.reserve(buckets_.size() + other.buckets_.size());
+  auto a = buckets_.begin();
+  auto b = other.buckets_.begin();
+  while (a != buckets_.end() || b != other.buckets_.end()) {
+    if (b == other.buckets_.end() || (a != buckets_.end() && a->first < b->first)) {
+      merged.push_back(*a++);
+    } else if (a == buckets_.end() || b->first < a->first) {
+      merged.push_back(*b++);
+    } else {
+      merged.emplace_back(a->first, a->second + b->second);
+      ++a;
+      ++b;
+    }
   }
+  buckets_ = std::move(merged);
   count_ += other.count_;
 }
 
@@ -93,7 +117,7 @@ bool LatencyHistogram::Decode(std::string_view* in) {
       }
       bucket = static_cast<int32_t>(b);
     }
-    h.buckets_[bucket] += n;
+    h.CountOf(bucket) += n;
     h.count_ += n;
   }
   *this = std::move(h);

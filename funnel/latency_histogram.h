@@ -3,15 +3,19 @@
 //
 // Buckets grow by 1% from 1 microsecond, so a percentile read back is within 0.5% of a sample
 // it stands for, whatever the scale (0.4 ms routing or two days to accept). Only buckets that
-// hold samples take memory. Histograms add up (Merge), which is what lets the funnel keep one
-// per hour and answer any window. Not thread-safe.
+// hold samples take memory: a sorted array of (bucket, count), 16 bytes a bucket, read in order
+// by Encode (the funnel encodes its hour's histograms at every group commit: walking a std::map
+// of ~1,000 buckets there was 6% of the engine thread at 16k routed leads a second). Histograms
+// add up (Merge), which is what lets the funnel keep one per hour and answer any window. Not
+// thread-safe.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace handoff {
 
@@ -34,8 +38,10 @@ class LatencyHistogram {
  private:
   static int32_t BucketOf(double ms);
   static double ValueOf(int32_t bucket);
+  // The count of `bucket`, added (at 0) in its place when absent.
+  uint64_t& CountOf(int32_t bucket);
 
-  std::map<int32_t, uint64_t> buckets_;
+  std::vector<std::pair<int32_t, uint64_t>> buckets_;  // sorted by bucket, each bucket once
   uint64_t count_ = 0;
 };
 

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <utility>
+
+#include "storage/coding.h"
 
 namespace handoff {
 namespace {
@@ -46,6 +50,61 @@ TEST(LatencyHistogramTest, MergeIsTheHistogramOfBoth) {
   }
   a.Merge(b);
   EXPECT_EQ(a, both);
+}
+
+TEST(LatencyHistogramTest, MergeOfInterleavedBucketsKeepsThemInOrderAndEncodesAsOne) {
+  // a and b share some buckets and each has buckets the other lacks, on both sides.
+  LatencyHistogram a;
+  LatencyHistogram b;
+  LatencyHistogram both;
+  for (int i = 0; i < 400; ++i) {
+    const double ms = 0.01 * std::pow(1.03, i);
+    (i % 3 == 0 ? a : b).Add(ms);
+    if (i % 5 == 0) {
+      a.Add(ms);
+      both.Add(ms);
+    }
+    both.Add(ms);
+  }
+  a.Add(0);
+  both.Add(0);
+  a.Merge(b);
+  EXPECT_EQ(a, both);
+  std::string merged_bytes;
+  std::string both_bytes;
+  a.Encode(&merged_bytes);
+  both.Encode(&both_bytes);
+  EXPECT_EQ(merged_bytes, both_bytes);
+  EXPECT_EQ(a.Quantile(0.5), both.Quantile(0.5));
+}
+
+TEST(LatencyHistogramTest, DecodeTakesBucketsInAnyOrder) {
+  // Encode writes buckets in order; bytes with them out of order (or repeated) still decode to
+  // the histogram of their samples.
+  LatencyHistogram h;
+  h.Add(5);
+  h.Add(5);
+  h.Add(0.2);
+  std::string in_order;
+  h.Encode(&in_order);
+  std::string reversed;
+  coding::PutVarint(3, &reversed);
+  std::string_view parts = in_order;
+  uint64_t size = 0;
+  ASSERT_TRUE(coding::GetVarint(&parts, &size));
+  ASSERT_EQ(size, 2u);
+  uint64_t low_code = 0, low_n = 0, high_code = 0, high_n = 0;
+  ASSERT_TRUE(coding::GetVarint(&parts, &low_code) && coding::GetVarint(&parts, &low_n));
+  ASSERT_TRUE(coding::GetVarint(&parts, &high_code) && coding::GetVarint(&parts, &high_n));
+  for (auto [code, n] : {std::pair{high_code, uint64_t{1}}, std::pair{low_code, low_n},
+                         std::pair{high_code, high_n - 1}}) {
+    coding::PutVarint(code, &reversed);
+    coding::PutVarint(n, &reversed);
+  }
+  std::string_view in = reversed;
+  LatencyHistogram back;
+  ASSERT_TRUE(back.Decode(&in));
+  EXPECT_EQ(back, h);
 }
 
 TEST(LatencyHistogramTest, EncodeDecodeRoundTripsAndRejectsGarbage) {
