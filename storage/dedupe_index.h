@@ -42,6 +42,9 @@ class DedupeIndex {
 
   // `window_seconds` >= 0: how long an id is remembered (0: not at all).
   explicit DedupeIndex(double window_seconds);
+  // Not copied or moved: a moved-from table would keep its capacity without its slots.
+  DedupeIndex(const DedupeIndex&) = delete;
+  DedupeIndex& operator=(const DedupeIndex&) = delete;
 
   // The hash key; set before the first id (a new store picks a random one, see NewSeed).
   void SetSeed(uint64_t seed) { seed_ = seed; }

@@ -41,8 +41,14 @@ TEST(IncrementalMapTest, GrowingMovesAFewEntriesAnInsertNotAllAtOnce) {
   size_t grows_seen = 0;
   for (uint64_t i = 0; i < 100'000; ++i) {
     const size_t before = map.moving();
+    const size_t buckets_before = map.bucket_count();
     map[i] = i;
     const size_t after = map.moving();
+    if (i > 0 && after <= before) {
+      // No growth of its own, so no rehash by the standard library either (the first insert
+      // sizes the first table).
+      EXPECT_EQ(map.bucket_count(), buckets_before) << "rehashed at once, at insert " << i;
+    }
     if (after > before) {
       // It just grew: every old entry waits to be moved, none was moved in this insert.
       ++grows_seen;

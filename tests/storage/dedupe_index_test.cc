@@ -116,5 +116,21 @@ TEST(DedupeIndexTest, GrowingMovesTheOldTableAFewSlotsAnInsert) {
   EXPECT_EQ(index.size(), 1500u);
 }
 
+TEST(DedupeIndexTest, AGenerationRotatedWhileItGrowsKeepsEveryIdOfTheWindow) {
+  DedupeIndex index(10);
+  index.SetSeed(3);
+  // 850 ids, a millisecond apart: the table doubled at the 769th and has moved only part of its
+  // old array when the window's end rotates it into the previous generation.
+  for (int i = 0; i < 850; ++i) {
+    ASSERT_FALSE(index.CheckAndRecord("a" + std::to_string(i), kT0 + i * 0.001));
+  }
+  const EpochSeconds now = kT0 + 10;
+  ASSERT_FALSE(index.CheckAndRecord("new", now));  // rotates
+  for (int i = 0; i < 850; ++i) {
+    const bool within_window = now - (kT0 + i * 0.001) < 10;
+    EXPECT_EQ(index.CheckAndRecord("a" + std::to_string(i), now), within_window) << i;
+  }
+}
+
 }  // namespace
 }  // namespace handoff
