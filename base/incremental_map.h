@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -99,11 +100,25 @@ class IncrementalMap {
     return 0;
   }
 
+  // Removes `key` and hands back its value (one lookup, where Find then Erase would take two);
+  // nullopt when it was not there.
+  template <typename Q>
+  std::optional<V> Take(const Q& key) {
+    for (Map* table : {&current_, &old_}) {
+      if (auto it = table->find(key); it != table->end()) {
+        std::optional<V> value(std::move(it->second));
+        table->erase(it);
+        return value;
+      }
+    }
+    return std::nullopt;
+  }
+
   size_t size() const { return current_.size() + old_.size(); }
   // Entries of the old table not yet moved: 0 except for a while after the map grew.
   size_t moving() const { return old_.size(); }
   bool empty() const { return current_.empty() && old_.empty(); }
-  // Buckets of both tables (8 bytes each), for memory accounting.
+  // Buckets of both tables (8 bytes each); they change only when the map grows (tests).
   size_t bucket_count() const { return current_.bucket_count() + old_.bucket_count(); }
   void clear() {
     current_.clear();

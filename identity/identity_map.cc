@@ -11,11 +11,7 @@ std::string_view IdentityMap::Resolve(std::string_view id) const {
 
 void IdentityMap::Link(std::string_view from, std::string_view to) {
   assert(from != to && !root_of_.Contains(from) && !root_of_.Contains(to));
-  std::vector<std::string> moved;
-  if (std::vector<std::string>* ids = aliases_.Find(from); ids != nullptr) {
-    moved = std::move(*ids);
-    aliases_.Erase(from);
-  }
+  std::vector<std::string> moved = aliases_.Take(from).value_or(std::vector<std::string>());
   auto& into = aliases_[std::string(to)];
   into.emplace_back(from);
   root_of_[std::string(from)] = std::string(to);
@@ -37,11 +33,7 @@ const std::vector<std::string>& IdentityMap::Aliases(std::string_view root) cons
 }
 
 std::vector<std::string> IdentityMap::Forget(std::string_view root) {
-  std::vector<std::string> ids;
-  if (std::vector<std::string>* held = aliases_.Find(root); held != nullptr) {
-    ids = std::move(*held);
-    aliases_.Erase(root);
-  }
+  std::vector<std::string> ids = aliases_.Take(root).value_or(std::vector<std::string>());
   for (const std::string& id : ids) {
     root_of_.Erase(id);
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -94,6 +95,23 @@ TEST(IncrementalMapTest, EraseReachesEntriesNotYetMovedAndValuesStayPut) {
   for (uint64_t k = 0; k < keys; ++k) {
     EXPECT_EQ(map.Contains(k), k % 2 == 0) << k;
   }
+}
+
+TEST(IncrementalMapTest, TakeHandsBackTheValueFromEitherTable) {
+  StringIncrementalMap<std::string> map;
+  uint64_t next = 0;
+  while (map.moving() == 0 || map.size() < 1000) {
+    map[std::to_string(next)] = "v" + std::to_string(next);
+    ++next;
+  }
+  // Right after a growth, key 0 is still in the old table and the newest key in the new one.
+  const std::string newest = std::to_string(next - 1);
+  EXPECT_EQ(map.Take(std::string_view("0")), std::optional<std::string>("v0"));
+  EXPECT_EQ(map.Take(std::string_view(newest)), std::optional<std::string>("v" + newest));
+  EXPECT_EQ(map.Take(std::string_view("0")), std::nullopt);
+  EXPECT_FALSE(map.Contains(std::string_view("0")));
+  EXPECT_FALSE(map.Contains(std::string_view(newest)));
+  EXPECT_EQ(map.size(), static_cast<size_t>(next - 2));
 }
 
 }  // namespace
