@@ -11,9 +11,8 @@
 // against a new table with room for twice the entries), so there are never more than two.
 // What a growth still costs at once is the new bucket array: libstdc++ zeroes it, ~10 ns an
 // entry (measured: 16 ms at 1.45M entries, 31 ms at 2.9M), against ~170 ns an entry to rehash
-// every node (233 ms and 509 ms at the same sizes). The lead cache's map stays near its bound
-// (250k leads by default: ~2.5 ms); maps that grow into the millions would want a table of our
-// own with buckets from calloc, as DedupeIndex has.
+// every node (233 ms and 509 ms at the same sizes). Maps that grow into the millions want a table
+// of our own with slots from calloc, as DedupeIndex and KeyedTable (the lead cache) have.
 //
 // The interface is the small part of std::unordered_map the engine uses, with pointers instead
 // of iterators (an entry may move between the two tables). Heterogeneous lookup works when Hash

@@ -565,7 +565,23 @@ void Engine::ApplyBatch(IngestBatch& batch) {
   const bool per_event_origin = !batch.origins.empty();
   assert(!per_event_origin || batch.origins.size() == batch.events.size());
   size_t next_control = 0;
-  for (size_t i = 0; i < batch.events.size(); ++i) {
+  // While an event is applied (microseconds), what the next ones will look up is loaded: the
+  // dedupe slots and the lead table's slot of the event after next, then the lead of the next
+  // one. Each is a cache miss on tables of many ids and leads (lead_table_bench: 190 -> 56 ns a
+  // lead lookup at 100k leads). An alias's root is not what lead_key() names: that prefetch is
+  // wasted, harmlessly.
+  const size_t events = batch.events.size();
+  for (size_t i = 0; i < events; ++i) {
+    if (i + 2 < events) {
+      const Event& later = batch.events[i + 2];
+      leads_.Prefetch(later.lead_key());
+      if (!later.message_id.empty()) {
+        dedupe_.Prefetch(later.message_id);
+      }
+    }
+    if (i + 1 < events) {
+      leads_.PrefetchObject(batch.events[i + 1].lead_key());
+    }
     for (; next_control < batch.controls.size() && batch.controls[next_control].before_event <= i;
          ++next_control) {
       ApplyPartitionControl(batch.controls[next_control]);
@@ -612,10 +628,7 @@ void Engine::ApplyBatch(IngestBatch& batch) {
 }
 
 Engine::LeadEntry& Engine::Insert(std::unique_ptr<LeadEntry> entry) {
-  LeadEntry& ref = *entry;
-  std::string key = ref.state.id;
-  leads_.TryEmplace(std::move(key), std::move(entry));
-  return ref;
+  return leads_.Insert(std::move(entry));
 }
 
 void Engine::EnsureFolded(LeadEntry* entry) {
@@ -669,10 +682,10 @@ void Engine::RefoldFromHistory(LeadEntry* entry) {
 }
 
 Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
-  if (std::unique_ptr<LeadEntry>* held = leads_.Find(id); held != nullptr) {
-    Touch(held->get());
-    EnsureFolded(held->get());
-    return held->get();
+  if (LeadEntry* held = leads_.Find(id); held != nullptr) {
+    Touch(held);
+    EnsureFolded(held);
+    return held;
   }
   if (deleted_uncommitted_.find(id) != deleted_uncommitted_.end()) {
     return nullptr;  // merged away or erased; the store still has it until that commit returns
@@ -1348,11 +1361,10 @@ void Engine::LinkIds(const std::string& from, const std::string& to) {
 }
 
 void Engine::DropLead(const std::string& id) {
-  std::unique_ptr<LeadEntry>* held = leads_.Find(id);
-  if (held == nullptr) {
+  LeadEntry* entry = leads_.Find(id);
+  if (entry == nullptr) {
     return;
   }
-  LeadEntry* entry = held->get();
   if (!entry->indexed_stage.empty()) {
     Unindex(entry->indexed_stage, entry->state.id);
   }

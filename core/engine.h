@@ -49,7 +49,7 @@
 #include <variant>
 #include <vector>
 
-#include "base/incremental_map.h"
+#include "base/keyed_table.h"
 #include "base/metrics.h"
 #include "base/string_map.h"
 #include "core/rules_manager.h"
@@ -337,6 +337,10 @@ class Engine : public IngestSink,
     bool referenced = false;
     uint64_t folded_generation = 0;  // the scorer generation EnsureFolded last checked it under
   };
+  // The key leads_ finds a LeadEntry by (its id never changes while it is there).
+  struct LeadEntryId {
+    std::string_view operator()(const LeadEntry& entry) const { return entry.state.id; }
+  };
   // Engine thread: before a lead is scored under rules it was not yet checked against, folds
   // again, from its history, the awards of rules whose score's half-life a reload changed
   // (SPEC 5.2: every award decays under the half-life in force). Where the history does not
@@ -554,7 +558,9 @@ class Engine : public IngestSink,
 
   // Engine-thread state.
   std::shared_ptr<const Scorer> scorer_;
-  StringIncrementalMap<std::unique_ptr<LeadEntry>> leads_;
+  // The leads in memory (the cache), owned. A table of our own rather than a node map: one
+  // cache miss to find a lead instead of three, and prefetched a few events ahead (ApplyBatch).
+  KeyedTable<LeadEntry, LeadEntryId> leads_;
   // The stage index: every staged lead (above the first stage), in memory or not, by stage name
   // and id (ordered, for paging; leads of the first stage are paged from the store), with when
   // its wall-clock re-check is next due. About 100 bytes a lead, against ~2.5 KB for the lead.

@@ -200,6 +200,18 @@ bool DedupeIndex::CheckAndRecord(std::string_view id, EpochSeconds now) {
   return false;
 }
 
+void DedupeIndex::Prefetch(std::string_view id) const {
+  if (window_ <= 0) {
+    return;
+  }
+  const uint64_t high = HashOf(id).high;
+  for (const Table* table : {&current_, &previous_}) {
+    if (table->capacity != 0) {
+      __builtin_prefetch(&table->slots.get()[high & (table->capacity - 1)]);
+    }
+  }
+}
+
 bool DedupeIndex::TakeBlock(std::string* block) {
   block->clear();
   if (block_.empty()) {

@@ -54,6 +54,9 @@ class DedupeIndex {
   // True when `id` was recorded within the window before `now` (a duplicate: nothing changes).
   // Otherwise records it at `now`, adds it to the next block, and returns false.
   bool CheckAndRecord(std::string_view id, EpochSeconds now);
+  // Starts loading the slots CheckAndRecord(id) will look at first (in the current and the
+  // previous generation), so that a call a little later does not wait for memory.
+  void Prefetch(std::string_view id) const;
 
   // True when ids were recorded since the last TakeBlock.
   bool has_block() const { return !block_.empty(); }
