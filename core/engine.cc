@@ -1802,10 +1802,28 @@ bool Engine::Seal() {
     return false;
   }
   // Keys in order: the memtable's skiplist inserts run far faster when each key lands next to
-  // the one before.
-  std::sort(dirty_.begin(), dirty_.end(),
-            [](const LeadEntry* a, const LeadEntry* b) { return a->state.id < b->state.id; });
+  // the one before. Sorted through id prefixes: comparing the leads themselves took a cache miss
+  // a comparison (n log n of them); this reads each lead once, and only ties of 16 bytes
+  // compare whole ids.
+  seal_order_.clear();
+  seal_order_.reserve(dirty_.size());
   for (LeadEntry* entry : dirty_) {
+    seal_order_.push_back(SealKey{StringPrefix::Of(entry->state.id), entry});
+  }
+  std::sort(seal_order_.begin(), seal_order_.end(), [](const SealKey& a, const SealKey& b) {
+    if (a.prefix == b.prefix) {
+      return a.entry->state.id < b.entry->state.id;
+    }
+    return a.prefix < b.prefix;
+  });
+  for (size_t i = 0; i < seal_order_.size(); ++i) {
+    if (i + 2 < seal_order_.size()) {
+      // The next leads' heads, which classifying and encoding read first (a miss each).
+      const char* next = reinterpret_cast<const char*>(seal_order_[i + 2].entry);
+      __builtin_prefetch(next);
+      __builtin_prefetch(next + 64);
+    }
+    LeadEntry* entry = seal_order_[i].entry;
     ClassifyLead(*entry);
     encode_scratch_.clear();
     EncodeLeadState(entry->state, &encode_scratch_);

@@ -52,6 +52,7 @@
 #include "base/keyed_table.h"
 #include "base/metrics.h"
 #include "base/string_map.h"
+#include "base/string_prefix.h"
 #include "core/rules_manager.h"
 #include "funnel/funnel.h"
 #include "funnel/funnel_report.h"
@@ -340,6 +341,11 @@ class Engine : public IngestSink,
   // The key leads_ finds a LeadEntry by (its id never changes while it is there).
   struct LeadEntryId {
     std::string_view operator()(const LeadEntry& entry) const { return entry.state.id; }
+  };
+  // A changed lead and its id's prefix, which Seal sorts by (reading this array, not the leads).
+  struct SealKey {
+    StringPrefix prefix;
+    LeadEntry* entry = nullptr;
   };
   // Engine thread: before a lead is scored under rules it was not yet checked against, folds
   // again, from its history, the awards of rules whose score's half-life a reload changed
@@ -693,6 +699,7 @@ class Engine : public IngestSink,
   EpochSeconds next_trim_ = 0;
   std::vector<double> score_scratch_;
   std::string encode_scratch_;
+  std::vector<SealKey> seal_order_;
   std::string pin_scratch_;
   EpochSeconds applying_received_at_ = 0;  // the receive time of the event being applied, or 0
   std::vector<FunnelRule> funnel_rules_scratch_;
