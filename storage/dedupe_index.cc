@@ -228,7 +228,16 @@ bool DedupeIndex::RestoreBlock(std::string_view block, EpochSeconds at, EpochSec
   if (window_ <= 0 || now - at >= window_) {
     return true;
   }
+  // A block holds the ids of one commit, thousands: while one is placed, the slot of one 16
+  // entries on is loaded (a cache miss each on a table of millions; measured at start with 10M
+  // ids in the window).
+  constexpr size_t kAhead = 16 * kBlockEntrySize;
   for (size_t i = 0; i < block.size(); i += kBlockEntrySize) {
+    if (i + kAhead < block.size() && current_.capacity != 0) {
+      uint64_t ahead = 0;
+      std::memcpy(&ahead, block.data() + i + kAhead, 8);
+      __builtin_prefetch(&current_.slots.get()[ahead & (current_.capacity - 1)]);
+    }
     Hash h;
     std::memcpy(&h.high, block.data() + i, 8);
     std::memcpy(&h.low, block.data() + i + 8, 4);
