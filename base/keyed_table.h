@@ -9,13 +9,14 @@
 // key it compares; and the slot can be prefetched (Prefetch) while the caller still works on the
 // previous lookup's object. The engine's lead lookup was 11-13 % of its thread as a node map.
 //
-// Growth never holds the owner for long (as IncrementalMap and DedupeIndex): at three quarters
+// Growth does not hold the owner for long (as IncrementalMap and DedupeIndex): at three quarters
 // full, counting erased slots, the table moves to a new slot array from calloc (untouched pages
 // cost nothing) sized for four times the live objects, and every later insert moves kMoveStep
 // slots of the old array across. Lookups look in the new array, then in the old one until it is
 // emptied. Erasing leaves a marker (linear probing needs the chain unbroken); the markers go with
 // the next move to a new array, which churn (objects erased and inserted, as a bounded cache
-// does) also triggers.
+// does) also triggers. One case scans the rest of the old array inside one insert: the new array
+// filling before the old one is moved, which takes nearly every object being erased first.
 //
 // Contract:
 //  - KeyOf()(const T&) returns the object's key as something convertible to std::string_view;

@@ -132,6 +132,68 @@ TEST(KeyedTableTest, ASmallArrayFillingBeforeTheOldOneIsMovedLosesNothing) {
   EXPECT_EQ(table.size(), kept.size());
 }
 
+// Counts live Counted objects, so a leak or a double destruction shows without LeakSanitizer.
+int live_counted = 0;
+struct Counted {
+  explicit Counted(std::string id_in) : id(std::move(id_in)) { ++live_counted; }
+  ~Counted() { --live_counted; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  std::string id;
+};
+struct CountedId {
+  const std::string& operator()(const Counted& c) const { return c.id; }
+};
+
+// While a move is under way: objects still in the old array can be taken, every object is
+// visited once, finds and takes leave the arrays as they are, and the table owns exactly what
+// it holds (also after clear and reuse).
+TEST(KeyedTableTest, TakesAndVisitsDuringAMoveSeeEveryObjectOnce) {
+  live_counted = 0;
+  {
+    KeyedTable<Counted, CountedId> table;
+    int next = 0;
+    while (table.moving() == 0 || table.size() < 500) {
+      table.Insert(std::make_unique<Counted>(std::to_string(next++)));
+    }
+    // The highest slots of the old array are moved last: take objects from all over while the
+    // move goes on, and insert a few so that it advances.
+    const size_t slots = table.slot_count();
+    const size_t moving = table.moving();
+    size_t expected = table.size();
+    for (int i = 0; i < next; i += 3) {
+      ASSERT_NE(table.Take(std::to_string(i)), nullptr) << i;
+      --expected;
+      EXPECT_EQ(table.slot_count(), slots);
+      EXPECT_EQ(table.moving(), moving);
+    }
+    EXPECT_EQ(table.Find(std::to_string(0)), nullptr);
+    for (int round = 0; table.moving() > 0; ++round) {
+      table.Insert(std::make_unique<Counted>("round-" + std::to_string(round)));
+      ++expected;
+      size_t visits = 0;
+      std::unordered_map<const Counted*, int> seen;
+      table.ForEach([&](Counted& c) {
+        ++visits;
+        ++seen[&c];
+      });
+      ASSERT_EQ(visits, expected) << "round " << round;
+      ASSERT_EQ(seen.size(), expected) << "an object visited twice, round " << round;
+      ASSERT_EQ(table.size(), expected);
+      ASSERT_EQ(live_counted, static_cast<int>(expected));
+    }
+    for (int i = 0; i < next; ++i) {
+      EXPECT_EQ(table.Find(std::to_string(i)) != nullptr, i % 3 != 0) << i;
+    }
+    table.clear();
+    EXPECT_EQ(live_counted, 0);
+    table.Insert(std::make_unique<Counted>("again"));
+    EXPECT_NE(table.Find("again"), nullptr);
+    EXPECT_EQ(live_counted, 1);
+  }
+  EXPECT_EQ(live_counted, 0);
+}
+
 // Differential: the same random operations on a std::unordered_map, in phases that grow,
 // churn and shrink the table.
 TEST(KeyedTableTest, AgreesWithAnUnorderedMapUnderRandomOperations) {
