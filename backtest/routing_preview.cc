@@ -5,9 +5,15 @@ namespace handoff {
 RoutingPreview::RoutingPreview(const Scorer* candidate, const StoreSnapshot* snapshot,
                                EpochSeconds at)
     : candidate_(candidate), clock_(at), router_(this, &clock_, &metrics_) {
-  status_ = router_.Restore([snapshot](std::string_view key, std::string* value) {
+  RouterMetaReader meta;
+  meta.get = [snapshot](std::string_view key, std::string* value) {
     return snapshot->GetMeta(key, value);
-  });
+  };
+  meta.scan = [snapshot](std::string_view prefix,
+                         const std::function<void(std::string_view, std::string_view)>& fn) {
+    return snapshot->ScanMeta(prefix, fn);
+  };
+  status_ = router_.Restore(meta);
   router_.SetRules(candidate_);
 }
 

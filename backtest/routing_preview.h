@@ -46,6 +46,7 @@ class RoutingPreview final : private RouterHost {
   void LeadChanged(Lead*) override {}
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
   void PutMeta(std::string_view, std::string_view) override {}
+  void DeleteMeta(std::string_view) override {}
 
   const Scorer* const candidate_;
   ManualClock clock_;

@@ -98,6 +98,7 @@ class BenchHost final : public RouterHost {
     return record->seq;
   }
   void PutMeta(std::string_view, std::string_view) override {}
+  void DeleteMeta(std::string_view) override {}
 
   Lead* AddLead(std::string id, int employees, std::string_view language) {
     auto lead = std::make_unique<Lead>();

@@ -156,9 +156,15 @@ Status Engine::Start() {
   if (!same || version == 0) {
     ++version;
   }
-  if (Status st = router_->Restore(
-          [this](std::string_view key, std::string* value) { return store_->GetMeta(key, value); });
-      !st.ok()) {
+  RouterMetaReader router_meta;
+  router_meta.get = [this](std::string_view key, std::string* value) {
+    return store_->GetMeta(key, value);
+  };
+  router_meta.scan = [this](std::string_view prefix,
+                            const std::function<void(std::string_view, std::string_view)>& fn) {
+    return store_->ScanMeta(prefix, fn);
+  };
+  if (Status st = router_->Restore(router_meta); !st.ok()) {
     return st;
   }
   InstallRules(loaded.rules, version);
@@ -1707,6 +1713,7 @@ void Engine::ResetStage(Lead* lead) {
 }
 
 void Engine::PutMeta(std::string_view key, std::string_view value) { batch_.PutMeta(key, value); }
+void Engine::DeleteMeta(std::string_view key) { batch_.DeleteMeta(key); }
 
 bool Engine::HasUncommitted() const {
   return !dirty_.empty() || !batch_.empty() || !completions_.empty() || !after_commit_.empty() ||

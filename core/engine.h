@@ -405,6 +405,7 @@ class Engine : public IngestSink,
     Engine* engine_;
   };
   void PutMeta(std::string_view key, std::string_view value) override;
+  void DeleteMeta(std::string_view key) override;
 
   void Loop();
   void Enqueue(Task task, size_t events);

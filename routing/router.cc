@@ -61,22 +61,19 @@ void Router::SetRules(const Scorer* scorer) {
     bool was_unrouted;
   };
   std::vector<Orphan> orphans;
-  for (auto it = queues_.begin(); it != queues_.end();) {
+  for (const auto& [queue, leads] : queues_) {
     bool team_exists = false;
     for (const TeamDef& team : routing.teams) {
-      team_exists |= team.id == it->first;
+      team_exists |= team.id == queue;
     }
     if (!team_exists) {
-      for (const std::string& id : it->second) {
-        orphans.push_back(Orphan{id, it->first == kUnroutedKey});
-        queued_in_.erase(id);
-        parked_.erase(id);
+      for (const auto& [order, id] : leads) {
+        orphans.push_back(Orphan{id, queue == kUnroutedKey});
       }
-      it = queues_.erase(it);
-      queues_dirty_ = true;
-    } else {
-      ++it;
     }
+  }
+  for (const Orphan& o : orphans) {
+    Dequeue(o.id);
   }
   if (first || !RoutingEnabled()) {
     // At start the leads are not adopted yet: they wait in the unrouted queue, routed afresh on
@@ -159,7 +156,8 @@ void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
                    bool announce_unrouted) {
   const EpochSeconds now = clock_->Now();
   const RoutingDef& routing = rules().routing;
-  if (auto q = queued_in_.find(lead->id); q != queued_in_.end() && q->second == kUnroutedKey) {
+  if (auto q = queued_in_.find(lead->id);
+      q != queued_in_.end() && q->second.queue == kUnroutedKey) {
     announce_unrouted = false;  // it was said when the lead entered the queue
   }
   Dequeue(lead->id);
@@ -300,7 +298,7 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   // It waits for a rep that becomes eligible from now on (see the class comment).
   const std::string team_id(team);
   Enqueue(lead->id, team_id);
-  parked_[lead->id] = Parked{wake_generation_[team_id], std::move(held_by)};
+  Park(lead->id, Parked{wake_generation_[team_id], std::move(held_by)});
 }
 
 void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSeconds scores_at) {
@@ -376,8 +374,7 @@ SalesActOutcome Router::Act(const SalesAction& action) {
       host_->Publish(&record, lead, now);
       std::string domain = LowerDomainOf(lead->traits);
       if (!domain.empty() && !IsFreeMailDomain(domain)) {
-        accounts_[domain] = o.rep;
-        accounts_dirty_ = true;
+        SetAccount(std::move(domain), o.rep);
       }
       host_->LeadChanged(lead);
       break;

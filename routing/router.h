@@ -4,7 +4,10 @@
 // and today counts and smooth-round-robin weight, the team queues and the `unrouted` queue, the
 // account owners and the SLA deadlines. Each lead's current assignment lives on the lead
 // (Lead::owner), so open counts, the seq -> lead map and SLA deadlines are rebuilt from the
-// leads at start; the rest is written to the store's meta records whenever it changes (Flush).
+// leads at start; the rest is written to the store's meta records: the reps' counters as one
+// record at Flush (a few hundred bytes), and every queued lead, escalated lead's former holders
+// and account owner as a record of its own when it changes, so a queue of a hundred thousand
+// leads costs a write per lead that enters or leaves it, not a rewrite of the queue per commit.
 //
 // Queues: a lead no rep can take waits in its team's queue (FIFO) and is routed as soon as a rep
 // can take it (checked when a rep comes back online, a lead is closed, rules are reloaded, and
@@ -25,7 +28,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -63,8 +65,19 @@ class RouterHost {
   // Appends `record` to the outbox with the lead's scores read at `scores_at`, its traits and its
   // stage; fills record->seq and returns it.
   virtual uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) = 0;
-  // Durable small records (the meta column family).
+  // Durable small records (the meta column family), written with the next commit.
   virtual void PutMeta(std::string_view key, std::string_view value) = 0;
+  virtual void DeleteMeta(std::string_view key) = 0;
+};
+
+// How Router::Restore reads the persisted state: the store's meta records, or a snapshot's.
+struct RouterMetaReader {
+  // One value; NotFound when absent.
+  std::function<Status(std::string_view key, std::string* value)> get;
+  // fn(key, value) for every value whose key starts with `prefix`, in key order.
+  std::function<Status(std::string_view prefix,
+                       const std::function<void(std::string_view key, std::string_view value)>& fn)>
+      scan;
 };
 
 // One rep as GET /v1/reps shows it.
@@ -87,8 +100,11 @@ class Router {
  public:
   Router(RouterHost* host, const Clock* clock, Metrics* metrics);
 
-  // Restores the persisted state (meta values by key) at start; call before AdoptLead.
-  Status Restore(const std::function<Status(std::string_view key, std::string* value)>& get_meta);
+  // Restores the persisted state at start; call before AdoptLead. Reads the one-record forms of
+  // earlier versions too (the queues, escalations and account owners as one JSON value each) and
+  // rewrites them as records of their own at the next Flush. Corruption when a value does not
+  // decode.
+  Status Restore(const RouterMetaReader& meta);
   // Rebuilds the lead-derived state from one stored lead at start.
   void AdoptLead(Lead* lead);
   // Installs new rules (at start and on every reload): removed reps keep their open leads and get
@@ -137,7 +153,9 @@ class Router {
   // The team whose queue holds `lead_id`; empty when it waits in none (or in the unrouted queue).
   std::string QueuedIn(std::string_view lead_id) const;
 
-  // Writes changed state to the host's meta records. Call before each commit.
+  // Writes the reps' changed counters (and, once after restoring an earlier version's records,
+  // every queue entry, escalation and account owner) to the host's meta records. Call before
+  // each commit; queue, escalation and account changes are written as they happen.
   void Flush();
 
   // True when `domain` is a free-mail domain that never counts for account ownership.
@@ -189,8 +207,17 @@ class Router {
   void Reassign(Lead* lead, std::string_view why);
   void Escalate(Lead* lead, std::string_view team, std::string_view from_rep, std::string_view why);
   void ReleaseOwner(Lead* lead);
+  // Puts the lead at the back of `queue` (out of any other first); writes its record.
   void Enqueue(std::string_view lead_id, const std::string& queue);
+  // Takes the lead out of its queue and forgets its escalation; deletes their records.
   void Dequeue(std::string_view lead_id);
+  // Records that the queued `lead_id` was escalated (see Parked); writes its record.
+  void Park(const std::string& lead_id, Parked parked);
+  // The owner of a domain's accounts; writes its record.
+  void SetAccount(std::string domain, std::string rep);
+  // Every queue entry, escalation and account owner as records of their own (after restoring an
+  // earlier version's one-record forms).
+  void WriteAllRecords();
   void Drain();
   // Routes the unrouted queue afresh under the rules in force.
   void RerouteUnrouted();
@@ -210,9 +237,17 @@ class Router {
   const Scorer* scorer_ = nullptr;
 
   std::map<std::string, RepState> reps_;
-  // Queues by team id; the unrouted queue has the key kUnrouted (not a valid team id).
-  std::map<std::string, std::deque<std::string>> queues_;
-  std::unordered_map<std::string, std::string> queued_in_;     // lead id -> queue key
+  // Where a queued lead waits: its queue's key and its place (orders only grow, so a queue's
+  // map in order is first in, first out, also across restarts).
+  struct QueueSlot {
+    std::string queue;
+    uint64_t order = 0;
+  };
+  // Queues by team id, each lead ids by order; the unrouted queue has the key kUnroutedKey (not
+  // a valid team id).
+  std::map<std::string, std::map<uint64_t, std::string>> queues_;
+  std::unordered_map<std::string, QueueSlot> queued_in_;  // lead id -> where it waits
+  uint64_t next_order_ = 1;
   std::map<std::string, std::string> accounts_;                // domain -> rep
   std::unordered_map<std::string, Parked> parked_;             // escalated lead id -> ...
   std::unordered_map<std::string, uint64_t> wake_generation_;  // team id -> wakes so far
@@ -222,8 +257,7 @@ class Router {
   std::set<std::pair<EpochSeconds, std::string>> sla_;  // (deadline, lead id)
   std::vector<double> scores_scratch_;
   bool reps_dirty_ = false;
-  bool queues_dirty_ = false;
-  bool accounts_dirty_ = false;
+  bool write_all_records_ = false;  // restored from an earlier version's one-record forms
   bool drain_needed_ = false;
   bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)
   bool reroute_unrouted_ = false;  // at start: route the unrouted queue on the first drain

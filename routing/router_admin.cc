@@ -93,8 +93,7 @@ Status Router::SetAccountOwner(std::string_view domain, std::string_view rep) {
   if (Status st = CheckRep(rep); !st.ok()) {
     return st;
   }
-  accounts_[AsciiLowerCopy(domain)] = std::string(rep);
-  accounts_dirty_ = true;
+  SetAccount(AsciiLowerCopy(domain), std::string(rep));
   return Status::Ok();
 }
 

@@ -86,7 +86,11 @@ void Router::Drain() {
     }
     const uint64_t generation = wake_generation_[team.id];
     const int team_index = static_cast<int>(t);
-    std::vector<std::string> waiting(q->second.begin(), q->second.end());
+    std::vector<std::string> waiting;
+    waiting.reserve(q->second.size());
+    for (const auto& [order, id] : q->second) {
+      waiting.push_back(id);
+    }
     for (const std::string& id : waiting) {
       Lead* lead = host_->FindLead(id);
       if (lead == nullptr || HasOpenOwner(*lead) ||
@@ -145,7 +149,11 @@ void Router::RerouteUnrouted() {
     return;
   }
   const EpochSeconds now = clock_->Now();
-  const std::vector<std::string> waiting(q->second.begin(), q->second.end());
+  std::vector<std::string> waiting;
+  waiting.reserve(q->second.size());
+  for (const auto& [order, id] : q->second) {
+    waiting.push_back(id);
+  }
   for (const std::string& id : waiting) {
     Lead* lead = host_->FindLead(id);
     if (lead == nullptr || HasOpenOwner(*lead) ||
@@ -178,39 +186,12 @@ void Router::NoticeClockWakes(EpochSeconds now) {
   }
 }
 
-void Router::Enqueue(std::string_view lead_id, const std::string& queue) {
-  Dequeue(lead_id);
-  queues_[queue].emplace_back(lead_id);
-  queued_in_[std::string(lead_id)] = queue;
-  queues_dirty_ = true;
-}
-
-void Router::Dequeue(std::string_view lead_id) {
-  auto it = queued_in_.find(std::string(lead_id));
-  if (it == queued_in_.end()) {
-    return;
-  }
-  auto q = queues_.find(it->second);
-  if (q != queues_.end()) {
-    auto pos = std::find(q->second.begin(), q->second.end(), lead_id);
-    if (pos != q->second.end()) {
-      q->second.erase(pos);
-    }
-    if (q->second.empty()) {
-      queues_.erase(q);
-    }
-  }
-  queued_in_.erase(it);
-  parked_.erase(std::string(lead_id));
-  queues_dirty_ = true;
-}
-
 std::string Router::QueuedIn(std::string_view lead_id) const {
   auto it = queued_in_.find(std::string(lead_id));
-  if (it == queued_in_.end() || it->second == router_internal::kUnroutedKey) {
+  if (it == queued_in_.end() || it->second.queue == router_internal::kUnroutedKey) {
     return {};
   }
-  return it->second;
+  return it->second.queue;
 }
 
 }  // namespace handoff

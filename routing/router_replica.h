@@ -79,6 +79,7 @@ class RouterReplica : private RouterHost {
   void LeadChanged(Lead* lead) override {}
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;
   void PutMeta(std::string_view key, std::string_view value) override {}
+  void DeleteMeta(std::string_view key) override {}
 
   // True when an input from `place` is new: after the last place taken from its partition.
   bool TakePlace(const RoutingPlace& place);

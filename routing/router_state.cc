@@ -1,7 +1,10 @@
 // Router: the routing state that survives restarts (meta records) and its rebuild at start.
+#include <algorithm>
+
 #include "base/json_parser.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
+#include "storage/coding.h"
 
 namespace handoff {
 
@@ -11,20 +14,87 @@ using router_internal::kUnroutedKey;
 namespace {
 
 constexpr std::string_view kMetaReps = "router.reps";
-constexpr std::string_view kMetaQueues = "router.queues";
-constexpr std::string_view kMetaAccounts = "router.accounts";
-constexpr std::string_view kMetaEscalated = "router.escalated";  // lead id -> reps that held it
+// One record per queued lead: the prefix, then its order as 16 hex digits (so the keys sort in
+// queue order); the value is the queue's key and the lead id, each length-prefixed.
+constexpr std::string_view kQueuePrefix = "router.queue.";
+// One record per escalated lead waiting in a team's queue: the prefix, then the lead id; the
+// value is the reps that held it, each length-prefixed.
+constexpr std::string_view kParkedPrefix = "router.parked.";
+// One record per account owner: the prefix, then the domain; the value is the rep.
+constexpr std::string_view kAccountPrefix = "router.account.";
+// Earlier versions' one-record forms, read at Restore and replaced at the next Flush.
+constexpr std::string_view kOldMetaQueues = "router.queues";
+constexpr std::string_view kOldMetaAccounts = "router.accounts";
+constexpr std::string_view kOldMetaEscalated = "router.escalated";  // lead id -> reps that held it
+
+std::string QueueRecordKey(uint64_t order) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key(kQueuePrefix);
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    key.push_back(kHex[(order >> shift) & 0xf]);
+  }
+  return key;
+}
+
+bool ParseQueueRecordKey(std::string_view key, uint64_t* order) {
+  key.remove_prefix(kQueuePrefix.size());
+  if (key.size() != 16) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (char c : key) {
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) {
+      return false;
+    }
+    v = v << 4 | static_cast<uint64_t>(digit);
+  }
+  *order = v;
+  return true;
+}
+
+std::string QueueRecordValue(std::string_view queue, std::string_view lead_id) {
+  std::string value;
+  coding::PutString(queue, &value);
+  coding::PutString(lead_id, &value);
+  return value;
+}
+
+std::string ParkedRecordValue(const std::vector<std::string>& held_by) {
+  std::string value;
+  for (const std::string& rep : held_by) {
+    coding::PutString(rep, &value);
+  }
+  return value;
+}
+
+bool DecodeStrings(std::string_view in, std::vector<std::string_view>* out) {
+  out->clear();
+  while (!in.empty()) {
+    std::string_view s;
+    if (!coding::GetStringView(&in, &s)) {
+      return false;
+    }
+    out->push_back(s);
+  }
+  return true;
+}
+
+Status Undecodable(std::string_view key) {
+  return Status::Corruption("router state: record " + std::string(key) + " does not decode");
+}
 
 }  // namespace
 
-Status Router::Restore(
-    const std::function<Status(std::string_view key, std::string* value)>& get_meta) {
+Status Router::Restore(const RouterMetaReader& meta) {
   JsonParser parser;
-  auto load = [&](std::string_view key, Value* out) -> Status {
+  // An earlier version's JSON object; *found false (and an empty object) when absent.
+  auto load = [&](std::string_view key, Value* out, bool* found) -> Status {
+    *out = Value::MakeObject();
+    *found = false;
     std::string text;
-    Status st = get_meta(key, &text);
+    Status st = meta.get(key, &text);
     if (st.IsNotFound()) {
-      *out = Value::MakeObject();
       return Status::Ok();
     }
     if (!st.ok()) {
@@ -34,22 +104,12 @@ Status Router::Restore(
     if (!parsed.ok() || !out->is_object()) {
       return Status::Corruption(std::string(key) + " does not parse");
     }
+    *found = true;
     return Status::Ok();
   };
   Value reps;
-  Value queues;
-  Value accounts;
-  Value escalated;
-  if (Status st = load(kMetaReps, &reps); !st.ok()) {
-    return st;
-  }
-  if (Status st = load(kMetaQueues, &queues); !st.ok()) {
-    return st;
-  }
-  if (Status st = load(kMetaAccounts, &accounts); !st.ok()) {
-    return st;
-  }
-  if (Status st = load(kMetaEscalated, &escalated); !st.ok()) {
+  bool found = false;
+  if (Status st = load(kMetaReps, &reps, &found); !st.ok()) {
     return st;
   }
   auto number = [](const Value& obj, std::string_view key) -> double {
@@ -64,34 +124,106 @@ Status Router::Restore(
     s.day = static_cast<int64_t>(number(v, "day"));
     s.today = static_cast<int>(number(v, "today"));
   }
-  for (const auto& [key, v] : queues.as_object()) {
+
+  // Queue entries, in order. A lead listed twice (never written so) keeps its later place.
+  auto place = [&](const std::string& queue, uint64_t order, std::string_view lead_id) {
+    auto [slot, fresh] = queued_in_.try_emplace(std::string(lead_id));
+    if (!fresh) {
+      auto q = queues_.find(slot->second.queue);
+      q->second.erase(slot->second.order);
+      if (q->second.empty()) {
+        queues_.erase(q);
+      }
+    }
+    slot->second = QueueSlot{queue, order};
+    queues_[queue][order] = std::string(lead_id);
+    next_order_ = std::max(next_order_, order + 1);
+  };
+  Status bad;
+  std::vector<std::string_view> parts;
+  Status st = meta.scan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
+    uint64_t order = 0;
+    if (!ParseQueueRecordKey(key, &order) || !DecodeStrings(value, &parts) || parts.size() != 2 ||
+        parts[1].empty()) {
+      bad = Undecodable(key);
+      return;
+    }
+    place(std::string(parts[0]), order, parts[1]);
+  });
+  if (!st.ok()) {
+    return st;
+  }
+  if (!bad.ok()) {
+    return bad;
+  }
+  Value old;
+  if (st = load(kOldMetaQueues, &old, &found); !st.ok()) {
+    return st;
+  }
+  write_all_records_ |= found;
+  for (const auto& [key, v] : old.as_object()) {
     std::string queue_key = key == kUnrouted ? std::string(kUnroutedKey) : key;
     if (!v.is_array()) {
       continue;
     }
     for (const Value& id : v.as_array()) {
-      if (id.is_string()) {
-        queues_[queue_key].push_back(id.as_string());
-        queued_in_[id.as_string()] = queue_key;
+      if (id.is_string() && !id.as_string().empty()) {
+        place(queue_key, next_order_, id.as_string());
       }
     }
   }
-  for (const auto& [domain, v] : accounts.as_object()) {
-    if (v.is_string()) {
-      accounts_[domain] = v.as_string();
-    }
-  }
+
   // Escalated leads wait for a wake that happens after the restart (generation 0).
-  for (const auto& [id, v] : escalated.as_object()) {
-    auto q = queued_in_.find(id);
-    if (q == queued_in_.end() || q->second == kUnroutedKey || !v.is_array()) {
+  auto park = [&](std::string_view lead_id, std::vector<std::string> held_by) {
+    auto q = queued_in_.find(std::string(lead_id));
+    if (q == queued_in_.end() || q->second.queue == kUnroutedKey) {
+      return;
+    }
+    parked_[std::string(lead_id)] = Parked{0, std::move(held_by)};
+  };
+  st = meta.scan(kParkedPrefix, [&](std::string_view key, std::string_view value) {
+    if (!DecodeStrings(value, &parts)) {
+      bad = Undecodable(key);
+      return;
+    }
+    park(key.substr(kParkedPrefix.size()), std::vector<std::string>(parts.begin(), parts.end()));
+  });
+  if (!st.ok()) {
+    return st;
+  }
+  if (!bad.ok()) {
+    return bad;
+  }
+  if (st = load(kOldMetaEscalated, &old, &found); !st.ok()) {
+    return st;
+  }
+  write_all_records_ |= found;
+  for (const auto& [id, v] : old.as_object()) {
+    if (!v.is_array()) {
       continue;
     }
-    Parked& p = parked_[id];
+    std::vector<std::string> held_by;
     for (const Value& rep : v.as_array()) {
       if (rep.is_string()) {
-        p.held_by.push_back(rep.as_string());
+        held_by.push_back(rep.as_string());
       }
+    }
+    park(id, std::move(held_by));
+  }
+
+  st = meta.scan(kAccountPrefix, [&](std::string_view key, std::string_view value) {
+    accounts_[std::string(key.substr(kAccountPrefix.size()))] = std::string(value);
+  });
+  if (!st.ok()) {
+    return st;
+  }
+  if (st = load(kOldMetaAccounts, &old, &found); !st.ok()) {
+    return st;
+  }
+  write_all_records_ |= found;
+  for (const auto& [domain, v] : old.as_object()) {
+    if (v.is_string()) {
+      accounts_[domain] = v.as_string();
     }
   }
   return Status::Ok();
@@ -128,35 +260,64 @@ void Router::Flush() {
     host_->PutMeta(kMetaReps, reps.ToJson());
     reps_dirty_ = false;
   }
-  if (queues_dirty_) {
-    Value queues = Value::MakeObject();
-    for (const auto& [key, ids] : queues_) {
-      Value list = Value::MakeArray();
-      for (const std::string& id : ids) {
-        list.mutable_array().push_back(Value::String(id));
-      }
-      queues.Set(key == kUnroutedKey ? kUnrouted : std::string_view(key), std::move(list));
-    }
-    host_->PutMeta(kMetaQueues, queues.ToJson());
-    Value escalated = Value::MakeObject();
-    for (const auto& [id, p] : parked_) {
-      Value held = Value::MakeArray();
-      for (const std::string& rep : p.held_by) {
-        held.mutable_array().push_back(Value::String(rep));
-      }
-      escalated.Set(id, std::move(held));
-    }
-    host_->PutMeta(kMetaEscalated, escalated.ToJson());
-    queues_dirty_ = false;
+  if (write_all_records_) {
+    WriteAllRecords();
+    write_all_records_ = false;
   }
-  if (accounts_dirty_) {
-    Value accounts = Value::MakeObject();
-    for (const auto& [domain, rep] : accounts_) {
-      accounts.Set(domain, Value::String(rep));
+}
+
+void Router::WriteAllRecords() {
+  for (const auto& [queue, leads] : queues_) {
+    for (const auto& [order, lead_id] : leads) {
+      host_->PutMeta(QueueRecordKey(order), QueueRecordValue(queue, lead_id));
     }
-    host_->PutMeta(kMetaAccounts, accounts.ToJson());
-    accounts_dirty_ = false;
   }
+  for (const auto& [lead_id, parked] : parked_) {
+    host_->PutMeta(std::string(kParkedPrefix) + lead_id, ParkedRecordValue(parked.held_by));
+  }
+  for (const auto& [domain, rep] : accounts_) {
+    host_->PutMeta(std::string(kAccountPrefix) + domain, rep);
+  }
+  host_->DeleteMeta(kOldMetaQueues);
+  host_->DeleteMeta(kOldMetaEscalated);
+  host_->DeleteMeta(kOldMetaAccounts);
+}
+
+void Router::Enqueue(std::string_view lead_id, const std::string& queue) {
+  Dequeue(lead_id);
+  const uint64_t order = next_order_++;
+  queues_[queue][order] = std::string(lead_id);
+  queued_in_[std::string(lead_id)] = QueueSlot{queue, order};
+  host_->PutMeta(QueueRecordKey(order), QueueRecordValue(queue, lead_id));
+}
+
+void Router::Dequeue(std::string_view lead_id) {
+  auto it = queued_in_.find(std::string(lead_id));
+  if (it == queued_in_.end()) {
+    return;
+  }
+  auto q = queues_.find(it->second.queue);
+  if (q != queues_.end()) {
+    q->second.erase(it->second.order);
+    if (q->second.empty()) {
+      queues_.erase(q);
+    }
+  }
+  host_->DeleteMeta(QueueRecordKey(it->second.order));
+  queued_in_.erase(it);
+  if (parked_.erase(std::string(lead_id)) > 0) {
+    host_->DeleteMeta(std::string(kParkedPrefix).append(lead_id));
+  }
+}
+
+void Router::Park(const std::string& lead_id, Parked parked) {
+  host_->PutMeta(std::string(kParkedPrefix) + lead_id, ParkedRecordValue(parked.held_by));
+  parked_[lead_id] = std::move(parked);
+}
+
+void Router::SetAccount(std::string domain, std::string rep) {
+  host_->PutMeta(std::string(kAccountPrefix) + domain, rep);
+  accounts_[std::move(domain)] = std::move(rep);
 }
 
 }  // namespace handoff

@@ -91,6 +91,18 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
+// fn(key, value) for every key of `family` that starts with `prefix`, in key order.
+Status ScanPrefix(rocksdb::DB* db, const rocksdb::ReadOptions& options,
+                  rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
+                  const std::function<void(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, family));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && ToView(it->key()).starts_with(prefix);
+       it->Next()) {
+    fn(ToView(it->key()), ToView(it->value()));
+  }
+  return FromRocks(it->status(), "scan meta");
+}
+
 // LZ4 is cheap on CPU, which is the scarce resource here; fall back to what the library has.
 rocksdb::CompressionType PickCompression() {
   const std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
@@ -448,6 +460,12 @@ Status RocksStore::GetMeta(std::string_view key, std::string* value) const {
   return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kMeta), ToSlice(key), value), "get meta");
 }
 
+Status RocksStore::ScanMeta(
+    std::string_view prefix,
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  return ScanPrefix(db_.get(), rocksdb::ReadOptions(), cf(kMeta), prefix, fn);
+}
+
 Status RocksStore::ReadOutbox(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                               std::vector<std::pair<uint64_t, std::string>>* out) const {
   out->clear();
@@ -663,6 +681,11 @@ class RocksSnapshot final : public StoreSnapshot {
   }
   Status GetMeta(std::string_view key, std::string* value) const override {
     return FromRocks(db_->Get(Point(), handles_[kMeta], ToSlice(key), value), "get meta");
+  }
+  Status ScanMeta(
+      std::string_view prefix,
+      const std::function<void(std::string_view, std::string_view)>& fn) const override {
+    return ScanPrefix(db_, Point(), handles_[kMeta], prefix, fn);
   }
   Status ScanHistory(
       const std::function<bool(std::string_view, std::string_view)>& fn) const override {

@@ -99,6 +99,9 @@ class RocksStore final : public Store {
 
   // A meta value; NotFound when absent.
   Status GetMeta(std::string_view key, std::string* value) const override;
+  Status ScanMeta(
+      std::string_view prefix,
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const override;
 
   // Fills *out with up to max_records outbox records with from_seq <= seq <= last_seq, in seq
   // order, as (seq, record JSON). Fewer (or none) when the outbox ends. Records trimmed away are

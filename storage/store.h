@@ -37,13 +37,16 @@ namespace handoff {
 class StoreSnapshot {
  public:
   virtual ~StoreSnapshot() = default;
-  // As Store::GetLead / ScanLeads / ScanLinks / GetMeta, at the snapshot.
+  // As Store::GetLead / ScanLeads / ScanLinks / GetMeta / ScanMeta, at the snapshot.
   virtual Status GetLead(std::string_view lead_id, std::string* encoded) const = 0;
   virtual Status ScanLeads(
       const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const = 0;
   virtual Status ScanLinks(
       const std::function<void(std::string_view id, std::string_view root)>& fn) const = 0;
   virtual Status GetMeta(std::string_view key, std::string* value) const = 0;
+  virtual Status ScanMeta(
+      std::string_view prefix,
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
   // Calls fn(key, value) for every history bucket in key order (block, then bucket), until fn
   // returns false. Keys and values as Store::GetHistory has them.
   virtual Status ScanHistory(
@@ -88,6 +91,11 @@ class Store {
 
   // A meta value; NotFound when absent.
   virtual Status GetMeta(std::string_view key, std::string* value) const = 0;
+  // Calls fn(key, value) for every meta value whose key starts with `prefix`, in key order (the
+  // router's queue entries, parked leads and account owners: one record each).
+  virtual Status ScanMeta(
+      std::string_view prefix,
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
 
   // Fills *out with up to max_records outbox records with from_seq <= seq <= last_seq, in seq
   // order, as (seq, stored bytes). Fewer (or none) when the outbox ends. Records trimmed away are

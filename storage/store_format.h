@@ -11,7 +11,11 @@
 //   dedupe_log     block: 8 bytes big-endian         commit time (8 bytes) + 12 bytes per id:
 //                                                     its keyed hash (storage/dedupe_index.h)
 //   outbox         seq: 8 bytes big-endian            record time (8 bytes) + record JSON
-//   meta           name (e.g. "rules.version")       opaque bytes
+//   meta           name (e.g. "rules.version"; the   opaque bytes
+//                  router's one record per queued
+//                  lead, escalation and account
+//                  owner under a prefix:
+//                  routing/router_state.cc)
 //   links          id (bytes as given)               the id's lead (root) id, bytes as given
 //   pinned         lead id (bytes as given)          empty: leads kept in memory (staged, owned)
 //   history        block: 8 bytes big-endian, then   block time (8 bytes, see AppendTime) + the

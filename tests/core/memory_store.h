@@ -116,6 +116,13 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return Get(meta_, key, value);
   }
+  Status ScanMeta(
+      std::string_view prefix,
+      const std::function<void(std::string_view, std::string_view)>& fn) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ScanPrefix(meta_, prefix, fn);
+    return Status::Ok();
+  }
 
   Status ReadOutbox(uint64_t from_seq, uint64_t last_seq, size_t max_records,
                     std::vector<std::pair<uint64_t, std::string>>* out) const override {
@@ -307,6 +314,12 @@ class MemoryStore final : public Store {
     Status GetMeta(std::string_view key, std::string* value) const override {
       return Get(meta, key, value);
     }
+    Status ScanMeta(
+        std::string_view prefix,
+        const std::function<void(std::string_view, std::string_view)>& fn) const override {
+      ScanPrefix(meta, prefix, fn);
+      return Status::Ok();
+    }
     Status ScanHistory(
         const std::function<bool(std::string_view, std::string_view)>& fn) const override {
       for (const auto& [k, v] : history) {
@@ -325,6 +338,13 @@ class MemoryStore final : public Store {
     }
     *value = it->second;
     return Status::Ok();
+  }
+  static void ScanPrefix(const Map& map, std::string_view prefix,
+                         const std::function<void(std::string_view, std::string_view)>& fn) {
+    for (auto it = map.lower_bound(prefix); it != map.end() && it->first.starts_with(prefix);
+         ++it) {
+      fn(it->first, it->second);
+    }
   }
 
   const double dedupe_window_;

@@ -103,6 +103,33 @@ class FakeHost final : public RouterHost {
   void PutMeta(std::string_view key, std::string_view value) override {
     meta[std::string(key)] = std::string(value);
     ++meta_writes;
+    meta_bytes += key.size() + value.size();
+  }
+  void DeleteMeta(std::string_view key) override {
+    meta.erase(std::string(key));
+    ++meta_writes;
+    meta_bytes += key.size();
+  }
+  // What Router::Restore reads: the meta records above.
+  RouterMetaReader Reader() {
+    RouterMetaReader reader;
+    reader.get = [this](std::string_view key, std::string* value) {
+      auto it = meta.find(std::string(key));
+      if (it == meta.end()) {
+        return Status::NotFound(std::string(key));
+      }
+      *value = it->second;
+      return Status::Ok();
+    };
+    reader.scan = [this](std::string_view prefix,
+                         const std::function<void(std::string_view, std::string_view)>& fn) {
+      for (auto it = meta.lower_bound(std::string(prefix));
+           it != meta.end() && it->first.starts_with(prefix); ++it) {
+        fn(it->first, it->second);
+      }
+      return Status::Ok();
+    };
+    return reader;
   }
 
   std::map<std::string, Lead> leads;
@@ -111,6 +138,7 @@ class FakeHost final : public RouterHost {
   std::vector<std::pair<std::string, int>> forced;
   std::map<std::string, std::string> meta;
   int meta_writes = 0;
+  size_t meta_bytes = 0;  // keys and values written, keys deleted
   uint64_t next_seq = 1;
   const Scorer* scorer = nullptr;
   Router* router = nullptr;
@@ -175,6 +203,26 @@ class RouterTest : public ::testing::Test {
     return reps;
   }
 
+  // The router's queue records in key (= queue) order, each as "queue:lead".
+  std::vector<std::string> QueueRecords() {
+    std::vector<std::string> out;
+    for (const auto& [key, value] : host_.meta) {
+      if (!key.starts_with("router.queue.")) {
+        continue;
+      }
+      // Two length-prefixed strings, each shorter than 128 bytes here: one length byte each.
+      std::string_view v = value;
+      std::string_view queue = v.substr(1, static_cast<uint8_t>(v[0]));
+      v.remove_prefix(1 + queue.size());
+      std::string_view lead = v.substr(1, static_cast<uint8_t>(v[0]));
+      if (queue.starts_with('\x01')) {
+        queue.remove_prefix(1);  // the unrouted queue's key
+      }
+      out.push_back(std::string(queue) + ":" + std::string(lead));
+    }
+    return out;
+  }
+
   std::optional<RepView> View(const std::string& id) {
     for (RepView& v : router_->Reps()) {
       if (v.id == id) {
@@ -212,14 +260,7 @@ class RouterTest : public ::testing::Test {
   void Restart() {
     router_->Flush();
     auto fresh = std::make_unique<Router>(&host_, &clock_, &metrics_);
-    ASSERT_OK(fresh->Restore([this](std::string_view key, std::string* value) {
-      auto it = host_.meta.find(std::string(key));
-      if (it == host_.meta.end()) {
-        return Status::NotFound(std::string(key));
-      }
-      *value = it->second;
-      return Status::Ok();
-    }));
+    ASSERT_OK(fresh->Restore(host_.Reader()));
     fresh->SetRules(host_.scorer);
     for (auto& [id, lead] : host_.leads) {
       lead.scoring_cache = LeadScoringCache{};  // as if decoded from the store
@@ -1652,10 +1693,9 @@ routing:
 
   router_->Flush();
   EXPECT_TRUE(host_.meta.contains("router.reps"));
-  EXPECT_TRUE(host_.meta.contains("router.queues"));
-  EXPECT_TRUE(host_.meta.contains("router.accounts"));
-  EXPECT_EQ(host_.meta["router.queues"], R"({"unrouted":["u1"],"small":["q1","q2"]})");
-  EXPECT_EQ(host_.meta["router.accounts"], R"({"acme.com":"bob","initech.com":"alice"})");
+  EXPECT_EQ(QueueRecords(), Seq({"small:q1", "small:q2", "unrouted:u1"}));
+  EXPECT_EQ(host_.meta["router.account.acme.com"], "bob");
+  EXPECT_EQ(host_.meta["router.account.initech.com"], "alice");
   // Nothing changed since: nothing is written.
   const int writes = host_.meta_writes;
   router_->Flush();
@@ -1701,16 +1741,108 @@ routing:
   EXPECT_EQ(recs[0].rep, "dan");
 }
 
+// A long queue costs a record per lead that enters or leaves it, not a rewrite per commit (the
+// queues were one JSON value, rewritten whole at every commit that changed any of them).
+TEST_F(RouterTest, QueueChangesWriteOneRecordEach) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: small
+      reps: [{id: carol}]
+)");
+  ASSERT_OK(router_->SetOnline("carol", false));
+  for (int i = 0; i < 1000; ++i) {
+    Qualified("q" + std::to_string(i));
+  }
+  router_->Flush();
+  EXPECT_EQ(View("carol")->queued_in_team, 1000u);
+
+  size_t before = host_.meta_bytes;
+  Qualified("late");
+  router_->Flush();
+  // Its queue record, and the reps' counters (one small record): a rewrite of the queue would
+  // be over 10 KB.
+  EXPECT_LT(host_.meta_bytes - before, 256u);
+  before = host_.meta_bytes;
+  router_->Forget(&host_.leads["q500"]);
+  router_->Flush();
+  EXPECT_LT(host_.meta_bytes - before, 256u);
+
+  // First in, first out across a restart, the forgotten lead gone.
+  Restart();
+  Qualified("later");
+  EXPECT_EQ(View("carol")->queued_in_team, 1001u);
+  ASSERT_OK(router_->SetOnline("carol", true));
+  router_->Tick();
+  std::vector<std::string> order;
+  for (const Rec& r : Take()) {
+    order.push_back(r.lead);
+  }
+  std::vector<std::string> want;
+  for (int i = 0; i < 1000; ++i) {
+    if (i != 500) {
+      want.push_back("q" + std::to_string(i));
+    }
+  }
+  want.push_back("late");
+  want.push_back("later");
+  EXPECT_EQ(order, want);
+  router_->Flush();
+  EXPECT_TRUE(QueueRecords().empty());
+}
+
+// A data directory of an earlier version holds the queues, escalations and account owners as
+// one JSON value each: they are read, and rewritten as records of their own at the next Flush.
+TEST_F(RouterTest, RestoresTheEarlierOneRecordForms) {
+  Load(R"(
+routing:
+  stage: sql
+  account_match: true
+  teams:
+    - id: small
+      reps: [{id: carol}]
+)");
+  ASSERT_OK(router_->SetOnline("carol", false));
+  Qualified("q1");
+  Qualified("q2");
+  router_->Flush();
+  std::erase_if(host_.meta, [](const auto& kv) { return kv.first != "router.reps"; });
+  host_.meta["router.queues"] = R"({"small":["q2","q1"]})";
+  host_.meta["router.escalated"] = R"({"q2":["carol"]})";
+  host_.meta["router.accounts"] = R"({"acme.com":"carol"})";
+
+  Restart();
+  EXPECT_EQ(View("carol")->queued_in_team, 2u);
+  EXPECT_EQ(router_->AccountOwner("acme.com"), "carol");
+  router_->Flush();
+  EXPECT_EQ(QueueRecords(), Seq({"small:q2", "small:q1"}));
+  EXPECT_EQ(host_.meta["router.parked.q2"], std::string("\x05") + "carol");
+  EXPECT_EQ(host_.meta["router.account.acme.com"], "carol");
+  EXPECT_FALSE(host_.meta.contains("router.queues"));
+  EXPECT_FALSE(host_.meta.contains("router.escalated"));
+  EXPECT_FALSE(host_.meta.contains("router.accounts"));
+
+  // q2 was escalated before the restart: it waits for carol to become eligible, then goes
+  // first, as it was first in its queue.
+  ASSERT_OK(router_->SetOnline("carol", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].lead, "q2");
+  EXPECT_EQ(recs[1].lead, "q1");
+  router_->Flush();
+  EXPECT_TRUE(QueueRecords().empty());
+  EXPECT_FALSE(host_.meta.contains("router.parked.q2"));
+}
+
 TEST_F(RouterTest, RestoreRejectsGarbage) {
   Router fresh(&host_, &clock_, &metrics_);
-  Status st = fresh.Restore([](std::string_view key, std::string* value) {
-    if (key == "router.reps") {
-      *value = "not json";
-      return Status::Ok();
-    }
-    return Status::NotFound(std::string(key));
-  });
-  EXPECT_FALSE(st.ok());
+  host_.meta["router.reps"] = "not json";
+  EXPECT_FALSE(fresh.Restore(host_.Reader()).ok());
+  host_.meta.erase("router.reps");
+  host_.meta["router.queue.0000000000000001"] = "\x05short";  // a string past the end
+  EXPECT_FALSE(fresh.Restore(host_.Reader()).ok());
 }
 
 TEST_F(RouterTest, RestartReroutesTheUnroutedQueueUnderTheRulesInForce) {

@@ -162,6 +162,34 @@ TEST_F(StoreTest, LaterOperationOnSameKeyWinsAndDeletesApply) {
   EXPECT_TRUE(store->GetMeta("k", &value).IsNotFound());
 }
 
+TEST_F(StoreTest, ScanMetaReadsOnePrefixInKeyOrder) {
+  auto store = OpenStore();
+  CommitBatch batch;
+  batch.PutMeta("q.2", "b");
+  batch.PutMeta("q.1", "a");
+  batch.PutMeta("q.3", "c");
+  batch.PutMeta("q", "not under q.");
+  batch.PutMeta("qs", "nor this");
+  batch.PutMeta("r.1", "nor this");
+  ASSERT_OK(store->Commit(&batch));
+  batch.DeleteMeta("q.3");
+  ASSERT_OK(store->Commit(&batch));
+  const std::unique_ptr<StoreSnapshot> snapshot = store->Snapshot();
+  batch.PutMeta("q.4", "after the snapshot");
+  ASSERT_OK(store->Commit(&batch));
+
+  auto scan = [](const auto& source) {
+    std::vector<std::pair<std::string, std::string>> seen;
+    EXPECT_OK(source.ScanMeta("q.", [&](std::string_view key, std::string_view value) {
+      seen.emplace_back(key, value);
+    }));
+    return seen;
+  };
+  EXPECT_THAT(scan(*store),
+              ElementsAre(Pair("q.1", "a"), Pair("q.2", "b"), Pair("q.4", "after the snapshot")));
+  EXPECT_THAT(scan(*snapshot), ElementsAre(Pair("q.1", "a"), Pair("q.2", "b")));
+}
+
 TEST_F(StoreTest, DedupeSeenWithinWindowOnly) {
   auto store = OpenStore();
   CommitBatch batch;
