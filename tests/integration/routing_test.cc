@@ -454,6 +454,28 @@ TEST_F(RoutingTest, AnOfflineRepGetsNoLeadsAndAQueuedLeadWaitsForOneToComeBack) 
   ExpectCounts("b", {3, 3});
 }
 
+// The queue is a record per queued lead (no longer one value rewritten per commit): a kill -9
+// keeps every acknowledged lead in it, in order.
+TEST_F(RoutingTest, QueuedLeadsKeepTheirOrderThroughAKillNine) {
+  ASSERT_NO_FATAL_FAILURE(Start(Rules(SalesTeam("round_robin", "[{id: a}]"))));
+  ASSERT_EQ(http().Put("/v1/reps/a/availability", R"({"online":false})").status, 200);
+  Send({Qualify("L1"), Qualify("L2"), Qualify("L3")});
+  for (const char* lead : {"L1", "L2", "L3"}) {
+    ExpectStage(NextOne(), lead, "new", "sql", QualifyId(lead));
+  }
+  EXPECT_EQ(JsonNumber(RepEntry("a"), "queued"), 3);
+
+  ASSERT_OK(daemon_.Kill9());
+  ASSERT_OK(daemon_.Start());
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  EXPECT_EQ(JsonNumber(RepEntry("a"), "queued"), 3);
+  ASSERT_EQ(http().Put("/v1/reps/a/availability", R"({"online":true})").status, 200);
+  for (const char* lead : {"L1", "L2", "L3"}) {
+    ExpectRouting(NextOne(), "routed", lead, "a", "round_robin", "");
+  }
+  EXPECT_EQ(JsonNumber(RepEntry("a"), "queued"), 0);
+}
+
 // --- accounts ---
 
 TEST_F(RoutingTest, AccountOwnersTakeTheirDomainsLeadsWithoutMovingTheRoundRobin) {
