@@ -56,7 +56,8 @@ bool HistoryLog::ForEachEntry(std::string_view bucket, Fn&& fn) {
   return true;
 }
 
-HistoryLog::HistoryLog(Store* store, bool enabled) : store_(store), enabled_(enabled) {}
+HistoryLog::HistoryLog(Store* store, bool enabled)
+    : store_(store), enabled_(enabled), pending_(kBuckets) {}
 
 Status HistoryLog::Restore() {
   if (Status st = ReadCounter(store_, kMetaNextBlock, &block_); !st.ok()) {
@@ -87,7 +88,7 @@ uint64_t HistoryLog::Append(HistoryChain* chain, EpochSeconds received_at, const
   if (!enabled_) {
     return seq;
   }
-  std::string& out = pending_[BucketOf(chain->lead)];
+  std::string& out = PendingEntries(BucketOf(chain->lead));
   PutVarint(seq, &out);
   PutString(chain->lead, &out);
   PutDouble(received_at, &out);
@@ -105,15 +106,42 @@ uint64_t HistoryLog::Append(HistoryChain* chain, EpochSeconds received_at, const
   return seq;
 }
 
+std::string& HistoryLog::PendingEntries(uint32_t bucket) {
+  std::string& out = pending_[bucket];
+  if (out.empty()) {
+    out.resize(store_format::kTimeSize);
+    touched_.push_back(bucket);
+  }
+  return out;
+}
+
+std::string_view HistoryLog::PendingView(uint32_t bucket) const {
+  std::string_view out = pending_[bucket];
+  out.remove_prefix(std::min(out.size(), store_format::kTimeSize));
+  return out;
+}
+
 void HistoryLog::Flush(CommitBatch* batch, EpochSeconds now) {
-  if (!pending_.empty()) {
-    for (const auto& [bucket, entries] : pending_) {
-      scratch_.clear();
-      store_format::AppendTime(now, &scratch_);
-      scratch_.append(entries);
-      batch->PutHistory(store_format::HistoryKey(block_, bucket), scratch_);
+  // A bucket this large came from one huge commit: give its memory back rather than keep it.
+  constexpr size_t kKeepCapacity = 256 << 10;
+  std::sort(touched_.begin(), touched_.end());  // keys in order for the memtable
+  scratch_.clear();
+  store_format::AppendTime(now, &scratch_);
+  bool wrote = false;
+  for (uint32_t bucket : touched_) {
+    std::string& entries = pending_[bucket];
+    if (entries.size() > store_format::kTimeSize) {
+      entries.replace(0, store_format::kTimeSize, scratch_);
+      batch->PutHistory(store_format::HistoryKey(block_, bucket), entries);
+      wrote = true;
     }
-    pending_.clear();
+    entries.clear();
+    if (entries.capacity() > kKeepCapacity) {
+      std::string().swap(entries);
+    }
+  }
+  touched_.clear();
+  if (wrote) {
     ++block_;
   }
   if (block_ != block_written_) {
@@ -129,9 +157,7 @@ void HistoryLog::Flush(CommitBatch* batch, EpochSeconds now) {
 Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes) {
   bytes->clear();
   if (block == block_) {
-    if (auto it = pending_.find(bucket); it != pending_.end()) {
-      *bytes = it->second;
-    }
+    *bytes = PendingView(bucket);
     return Status::Ok();
   }
   Status st = store_->GetHistory(store_format::HistoryKey(block, bucket), bytes);
@@ -203,8 +229,7 @@ Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* b
         time = it->second.substr(0, store_format::kTimeSize);
         bytes = it->second.substr(store_format::kTimeSize);
       } else if (block == block_) {
-        auto p = pending_.find(bucket);
-        bytes = p == pending_.end() ? std::string() : p->second;
+        bytes = PendingView(bucket);
       } else {
         Status st = store_->GetHistory(key, &bytes);
         if (st.IsNotFound()) {
@@ -239,11 +264,10 @@ Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* b
         break;
       }
       if (block == block_) {
-        if (kept.empty()) {
-          pending_.erase(bucket);
-        } else {
-          pending_[bucket] = std::move(kept);
-        }
+        // Still listed in touched_; an empty bucket is skipped at the Flush.
+        std::string& entries = pending_[bucket];
+        entries.resize(kept.empty() ? 0 : store_format::kTimeSize);
+        entries.append(kept);
       } else {
         if (kept.empty()) {
           batch->DeleteHistory(key);

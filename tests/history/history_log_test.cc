@@ -147,6 +147,35 @@ TEST_F(HistoryLogTest, EraseRemovesOnlyThatLeadsEntries) {
   EXPECT_EQ(Ids({b}), (std::vector<std::string>{"b1", "b2"}));
 }
 
+// The pending buckets keep their memory from block to block: each block holds only its own
+// entries, and a bucket an erase emptied is not written.
+TEST_F(HistoryLogTest, EachBlockHoldsOnlyItsOwnEntries) {
+  std::vector<HistoryChain> chains;
+  for (int i = 0; i < 600; ++i) {
+    chains.push_back(HistoryChain{"lead-" + std::to_string(i), 0});
+  }
+  for (HistoryChain& c : chains) {
+    Add(&c, c.lead + "-1");
+  }
+  CommitBlock();
+  const size_t first_block = store_.history_buckets();
+
+  HistoryChain& x = chains[7];
+  Add(&x, "x-2");
+  CommitBatch batch;
+  ASSERT_OK(log_.Erase({x}, &batch));
+  log_.Flush(&batch, kT0);  // x's pending bucket is empty: nothing new is written
+  ASSERT_OK(store_.Commit(&batch));
+  EXPECT_TRUE(Ids({x}).empty());
+
+  HistoryChain& y = chains[8];
+  Add(&y, "y-2");
+  CommitBlock();
+  EXPECT_EQ(store_.history_buckets(), first_block + 1);
+  EXPECT_EQ(Ids({y}), (std::vector<std::string>{"lead-8-1", "y-2"}));
+  EXPECT_EQ(Ids({chains[9]}), (std::vector<std::string>{"lead-9-1"}));
+}
+
 TEST_F(HistoryLogTest, ATrimmedBlockEndsTheChain) {
   HistoryChain a{"a", 0};
   Add(&a, "old");
