@@ -166,6 +166,13 @@ RuleAward& Scorer::AwardSlot(Lead* lead, int rule_index) const {
   std::vector<std::pair<int32_t, int32_t>>& slots = lead->scoring_cache.award_slots;
   auto it = FindSlot(slots, rule_index);
   if (it == slots.end() || it->first != rule_index) {
+    if (lead->awards.empty()) {
+      // Leads collect a few rules' awards each: start with room for four instead of growing
+      // 1, 2, 4 (each step moves every award). Before the emplace: a reserve moves the slots.
+      lead->awards.reserve(4);
+      slots.reserve(4);
+      it = FindSlot(slots, rule_index);
+    }
     it = slots.emplace(it, rule_index, static_cast<int32_t>(lead->awards.size()));
     lead->awards.emplace_back();
     lead->awards.back().rule_id = rules_->rules[rule_index].id;
