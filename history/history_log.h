@@ -98,7 +98,7 @@ class HistoryLog {
   // the entries; empty when the bucket has none. Kept with their capacity from block to block, so
   // appending an event reallocates nothing once the buckets have grown (they grew by doubling in
   // every block, a tenth of the engine thread).
-  std::string& PendingEntries(uint32_t bucket);           // adds the time's room on first use
+  std::string& PendingEntries(uint32_t bucket);         // adds the time's room on first use
   std::string_view PendingView(uint32_t bucket) const;  // the entries only
   std::vector<std::string> pending_;                    // kBuckets of them
   std::vector<uint32_t> touched_;                       // buckets used in this block
