@@ -537,6 +537,13 @@ void Engine::Loop() {
       }
       Evict();
     }
+    // Applied events go back to the thread that parsed them (ingest/spent_events.h); whatever
+    // this pass applied is in the batch being built, nothing refers to them any more.
+    for (Task& task : tasks) {
+      if (auto* batch = std::get_if<IngestBatch>(&task); batch != nullptr && batch->spent) {
+        batch->spent->Give(std::move(batch->events));
+      }
+    }
     tasks.clear();
     RunCron();
   }

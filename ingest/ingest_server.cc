@@ -152,6 +152,8 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
   // Frames, validates and submits everything in `data`.
   void Consume(std::string_view data, bool finish) {
     IngestBatch batch;
+    batch.events = server_->spent_->Take();  // parsed over in place; the rest freed below
+    batch.spent = server_->spent_;
     batch.transport = Transport::kTcp;
     batch.received_at = server_->clock_->Now();
     batch.received_mono = std::chrono::steady_clock::now();

@@ -82,6 +82,8 @@ class IngestServer {
   const Clock* const clock_;
   boost::asio::ip::tcp::acceptor acceptor_;
   EventParser parser_;  // one per thread: every connection's handlers run on io_'s thread
+  // Applied batches' events, handed back by the sink for the next reads to parse into.
+  std::shared_ptr<SpentEvents> spent_ = std::make_shared<SpentEvents>();
   // Every read lands here and is framed before the next read starts, so an idle connection holds
   // no read buffer of its own.
   std::vector<char> read_buffer_;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "handoff/clock.h"
 #include "handoff/event.h"
 #include "handoff/status.h"
+#include "ingest/spent_events.h"
 
 namespace handoff {
 
@@ -70,6 +72,9 @@ struct IngestBatch {
   EpochSeconds received_at = 0;  // wall clock; the time of events without a timestamp
   std::chrono::steady_clock::time_point received_mono;
   IngestDone done;
+  // Where the sink gives `events` back once it has applied them (ingest/spent_events.h), so that
+  // the thread that parsed them frees or reuses them; null: the sink frees them.
+  std::shared_ptr<SpentEvents> spent;
   // Cluster mode (docs/cluster.md): where in the cluster's event log this batch ends, as meta
   // (key, value) pairs (one per partition it holds). The sink stores them in the same durable
   // write as the batch's effects, so a restart resumes right after what it applied.

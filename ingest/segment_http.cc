@@ -146,6 +146,8 @@ void SegmentHttp::Ingest(const HttpRequest& request, const SegmentEndpoint& endp
     RespondWithCors(respond, Json(400, std::move(body)));
   };
   IngestBatch batch;
+  batch.events = spent_->Take();  // parsed over in place; the rest freed here
+  batch.spent = spent_;
   batch.transport = Transport::kHttp;
   batch.received_at = clock_->Now();
   batch.received_mono = std::chrono::steady_clock::now();
@@ -166,9 +168,9 @@ void SegmentHttp::Ingest(const HttpRequest& request, const SegmentEndpoint& endp
                                             std::to_string(options_.max_event_bytes) + " bytes"));
       return;
     }
-    batch.events.emplace_back();
+    batch.events.resize(1);
     ParseError err;
-    if (!parser_.Parse(request.body, &batch.events.back(), &err, endpoint.type)) {
+    if (!parser_.Parse(request.body, &batch.events[0], &err, endpoint.type)) {
       if (err.code == EventError::kInvalidJson) {
         reject_whole(err);  // SPEC 4: 400 for a body that is not JSON (or not an object)
         return;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -91,6 +92,8 @@ class SegmentHttp {
   Metrics* const metrics_;
   const Clock* const clock_;
   EventParser parser_;
+  // Applied batches' events, handed back by the sink for the next requests to parse into.
+  std::shared_ptr<SpentEvents> spent_ = std::make_shared<SpentEvents>();
   JsonParser json_;
 };
 
