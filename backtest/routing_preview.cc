@@ -5,15 +5,7 @@ namespace handoff {
 RoutingPreview::RoutingPreview(const Scorer* candidate, const StoreSnapshot* snapshot,
                                EpochSeconds at)
     : candidate_(candidate), clock_(at), router_(this, &clock_, &metrics_) {
-  RouterMetaReader meta;
-  meta.get = [snapshot](std::string_view key, std::string* value) {
-    return snapshot->GetMeta(key, value);
-  };
-  meta.scan = [snapshot](std::string_view prefix,
-                         const std::function<void(std::string_view, std::string_view)>& fn) {
-    return snapshot->ScanMeta(prefix, fn);
-  };
-  status_ = router_.Restore(meta);
+  status_ = router_.Restore(MetaReaderOf(snapshot));
   router_.SetRules(candidate_);
 }
 

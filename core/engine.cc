@@ -156,15 +156,7 @@ Status Engine::Start() {
   if (!same || version == 0) {
     ++version;
   }
-  RouterMetaReader router_meta;
-  router_meta.get = [this](std::string_view key, std::string* value) {
-    return store_->GetMeta(key, value);
-  };
-  router_meta.scan = [this](std::string_view prefix,
-                            const std::function<void(std::string_view, std::string_view)>& fn) {
-    return store_->ScanMeta(prefix, fn);
-  };
-  if (Status st = router_->Restore(router_meta); !st.ok()) {
+  if (Status st = router_->Restore(MetaReaderOf(store_)); !st.ok()) {
     return st;
   }
   InstallRules(loaded.rules, version);

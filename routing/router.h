@@ -80,6 +80,21 @@ struct RouterMetaReader {
       scan;
 };
 
+// A RouterMetaReader over `source`'s meta records: a Store or a StoreSnapshot (anything with
+// GetMeta and ScanMeta), borrowed for as long as the reader is used.
+template <typename MetaSource>
+RouterMetaReader MetaReaderOf(const MetaSource* source) {
+  RouterMetaReader reader;
+  reader.get = [source](std::string_view key, std::string* value) {
+    return source->GetMeta(key, value);
+  };
+  reader.scan = [source](std::string_view prefix,
+                         const std::function<void(std::string_view, std::string_view)>& fn) {
+    return source->ScanMeta(prefix, fn);
+  };
+  return reader;
+}
+
 // One rep as GET /v1/reps shows it.
 struct RepView {
   std::string id;

@@ -125,6 +125,25 @@ Status Router::Restore(const RouterMetaReader& meta) {
     s.today = static_cast<int>(number(v, "today"));
   }
 
+  // fn(key, value) for each record under `prefix`; fn returns false when the value does not
+  // decode (Corruption naming the first such key).
+  auto scan = [&](std::string_view prefix, auto&& fn) -> Status {
+    Status bad;
+    Status st = meta.scan(prefix, [&](std::string_view key, std::string_view value) {
+      if (bad.ok() && !fn(key, value)) {
+        bad = Undecodable(key);
+      }
+    });
+    return st.ok() ? bad : st;
+  };
+  // An earlier version's one-record form, to be rewritten as records at the next Flush.
+  Value old;
+  auto load_old = [&](std::string_view key) -> Status {
+    Status st = load(key, &old, &found);
+    write_all_records_ |= found;
+    return st;
+  };
+
   // Queue entries, in order. A lead listed twice (never written so) keeps its later place.
   auto place = [&](const std::string& queue, uint64_t order, std::string_view lead_id) {
     auto [slot, fresh] = queued_in_.try_emplace(std::string(lead_id));
@@ -139,28 +158,22 @@ Status Router::Restore(const RouterMetaReader& meta) {
     queues_[queue][order] = std::string(lead_id);
     next_order_ = std::max(next_order_, order + 1);
   };
-  Status bad;
   std::vector<std::string_view> parts;
-  Status st = meta.scan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
+  Status st = scan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
     uint64_t order = 0;
     if (!ParseQueueRecordKey(key, &order) || !DecodeStrings(value, &parts) || parts.size() != 2 ||
         parts[1].empty()) {
-      bad = Undecodable(key);
-      return;
+      return false;
     }
     place(std::string(parts[0]), order, parts[1]);
+    return true;
   });
   if (!st.ok()) {
     return st;
   }
-  if (!bad.ok()) {
-    return bad;
-  }
-  Value old;
-  if (st = load(kOldMetaQueues, &old, &found); !st.ok()) {
+  if (st = load_old(kOldMetaQueues); !st.ok()) {
     return st;
   }
-  write_all_records_ |= found;
   for (const auto& [key, v] : old.as_object()) {
     std::string queue_key = key == kUnrouted ? std::string(kUnroutedKey) : key;
     if (!v.is_array()) {
@@ -181,23 +194,19 @@ Status Router::Restore(const RouterMetaReader& meta) {
     }
     parked_[std::string(lead_id)] = Parked{0, std::move(held_by)};
   };
-  st = meta.scan(kParkedPrefix, [&](std::string_view key, std::string_view value) {
+  st = scan(kParkedPrefix, [&](std::string_view key, std::string_view value) {
     if (!DecodeStrings(value, &parts)) {
-      bad = Undecodable(key);
-      return;
+      return false;
     }
     park(key.substr(kParkedPrefix.size()), std::vector<std::string>(parts.begin(), parts.end()));
+    return true;
   });
   if (!st.ok()) {
     return st;
   }
-  if (!bad.ok()) {
-    return bad;
-  }
-  if (st = load(kOldMetaEscalated, &old, &found); !st.ok()) {
+  if (st = load_old(kOldMetaEscalated); !st.ok()) {
     return st;
   }
-  write_all_records_ |= found;
   for (const auto& [id, v] : old.as_object()) {
     if (!v.is_array()) {
       continue;
@@ -211,16 +220,16 @@ Status Router::Restore(const RouterMetaReader& meta) {
     park(id, std::move(held_by));
   }
 
-  st = meta.scan(kAccountPrefix, [&](std::string_view key, std::string_view value) {
+  st = scan(kAccountPrefix, [&](std::string_view key, std::string_view value) {
     accounts_[std::string(key.substr(kAccountPrefix.size()))] = std::string(value);
+    return true;
   });
   if (!st.ok()) {
     return st;
   }
-  if (st = load(kOldMetaAccounts, &old, &found); !st.ok()) {
+  if (st = load_old(kOldMetaAccounts); !st.ok()) {
     return st;
   }
-  write_all_records_ |= found;
   for (const auto& [domain, v] : old.as_object()) {
     if (v.is_string()) {
       accounts_[domain] = v.as_string();
