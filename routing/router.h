@@ -272,7 +272,8 @@ class Router {
   std::set<std::pair<EpochSeconds, std::string>> sla_;  // (deadline, lead id)
   std::vector<double> scores_scratch_;
   bool reps_dirty_ = false;
-  bool write_all_records_ = false;  // restored from an earlier version's one-record forms
+  bool write_all_records_ = false;          // restored from an earlier version's one-record forms
+  std::vector<std::string> stale_records_;  // found superseded at Restore: deleted at the Flush
   bool drain_needed_ = false;
   bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)
   bool reroute_unrouted_ = false;  // at start: route the unrouted queue on the first drain

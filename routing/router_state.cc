@@ -144,7 +144,8 @@ Status Router::Restore(const RouterMetaReader& meta) {
     return st;
   };
 
-  // Queue entries, in order. A lead listed twice (never written so) keeps its later place.
+  // Queue entries, in order. A lead listed twice (never written so) keeps its later place, and
+  // the earlier record is deleted at the next Flush.
   auto place = [&](const std::string& queue, uint64_t order, std::string_view lead_id) {
     auto [slot, fresh] = queued_in_.try_emplace(std::string(lead_id));
     if (!fresh) {
@@ -153,25 +154,35 @@ Status Router::Restore(const RouterMetaReader& meta) {
       if (q->second.empty()) {
         queues_.erase(q);
       }
+      stale_records_.push_back(QueueRecordKey(slot->second.order));
     }
     slot->second = QueueSlot{queue, order};
     queues_[queue][order] = std::string(lead_id);
     next_order_ = std::max(next_order_, order + 1);
   };
+  // An earlier version's queues, when stored, are the truth: that version ran last (this one,
+  // then an earlier one, then this one again) and ignored the records, which are stale.
+  Status st = load_old(kOldMetaQueues);
+  if (!st.ok()) {
+    return st;
+  }
+  const bool earlier_version_ran_last = found;
   std::vector<std::string_view> parts;
-  Status st = scan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
+  st = scan(kQueuePrefix, [&](std::string_view key, std::string_view value) {
     uint64_t order = 0;
-    if (!ParseQueueRecordKey(key, &order) || !DecodeStrings(value, &parts) || parts.size() != 2 ||
-        parts[1].empty()) {
+    const bool key_ok = ParseQueueRecordKey(key, &order);
+    if (earlier_version_ran_last) {
+      stale_records_.emplace_back(key);
+      next_order_ = std::max(next_order_, key_ok ? order + 1 : next_order_);
+      return true;
+    }
+    if (!key_ok || !DecodeStrings(value, &parts) || parts.size() != 2 || parts[1].empty()) {
       return false;
     }
     place(std::string(parts[0]), order, parts[1]);
     return true;
   });
   if (!st.ok()) {
-    return st;
-  }
-  if (st = load_old(kOldMetaQueues); !st.ok()) {
     return st;
   }
   for (const auto& [key, v] : old.as_object()) {
@@ -187,18 +198,27 @@ Status Router::Restore(const RouterMetaReader& meta) {
   }
 
   // Escalated leads wait for a wake that happens after the restart (generation 0).
+  // False when the lead does not wait in a team's queue (the record is stale).
   auto park = [&](std::string_view lead_id, std::vector<std::string> held_by) {
     auto q = queued_in_.find(std::string(lead_id));
     if (q == queued_in_.end() || q->second.queue == kUnroutedKey) {
-      return;
+      return false;
     }
     parked_[std::string(lead_id)] = Parked{0, std::move(held_by)};
+    return true;
   };
   st = scan(kParkedPrefix, [&](std::string_view key, std::string_view value) {
+    if (earlier_version_ran_last) {
+      stale_records_.emplace_back(key);
+      return true;
+    }
     if (!DecodeStrings(value, &parts)) {
       return false;
     }
-    park(key.substr(kParkedPrefix.size()), std::vector<std::string>(parts.begin(), parts.end()));
+    if (!park(key.substr(kParkedPrefix.size()),
+              std::vector<std::string>(parts.begin(), parts.end()))) {
+      stale_records_.emplace_back(key);
+    }
     return true;
   });
   if (!st.ok()) {
@@ -269,6 +289,11 @@ void Router::Flush() {
     host_->PutMeta(kMetaReps, reps.ToJson());
     reps_dirty_ = false;
   }
+  // Deletes first: a stale escalation's key may be written again just below.
+  for (const std::string& key : stale_records_) {
+    host_->DeleteMeta(key);
+  }
+  stale_records_.clear();
   if (write_all_records_) {
     WriteAllRecords();
     write_all_records_ = false;

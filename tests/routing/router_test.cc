@@ -203,6 +203,12 @@ class RouterTest : public ::testing::Test {
     return reps;
   }
 
+  // A queue record's value: the queue and the lead, each with a one-byte length.
+  static std::string QueueRecord(const std::string& queue, const std::string& lead) {
+    return std::string(1, static_cast<char>(queue.size())) + queue +
+           std::string(1, static_cast<char>(lead.size())) + lead;
+  }
+
   // The router's queue records in key (= queue) order, each as "queue:lead".
   std::vector<std::string> QueueRecords() {
     std::vector<std::string> out;
@@ -1811,6 +1817,9 @@ routing:
   host_.meta["router.queues"] = R"({"small":["q2","q1"]})";
   host_.meta["router.escalated"] = R"({"q2":["carol"]})";
   host_.meta["router.accounts"] = R"({"acme.com":"carol"})";
+  // Records of this version that the earlier one ignored when it ran after it: stale.
+  host_.meta["router.queue.00000000000000ff"] = QueueRecord("small", "gone");
+  host_.meta["router.parked.gone"] = std::string("\x05") + "carol";
 
   Restart();
   EXPECT_EQ(View("carol")->queued_in_team, 2u);
@@ -1822,6 +1831,7 @@ routing:
   EXPECT_FALSE(host_.meta.contains("router.queues"));
   EXPECT_FALSE(host_.meta.contains("router.escalated"));
   EXPECT_FALSE(host_.meta.contains("router.accounts"));
+  EXPECT_FALSE(host_.meta.contains("router.parked.gone"));
 
   // q2 was escalated before the restart: it waits for carol to become eligible, then goes
   // first, as it was first in its queue.
@@ -1834,6 +1844,32 @@ routing:
   router_->Flush();
   EXPECT_TRUE(QueueRecords().empty());
   EXPECT_FALSE(host_.meta.contains("router.parked.q2"));
+}
+
+// Records no run of this version writes (a lead queued twice, an escalation of a lead that waits
+// in no team's queue) are dropped at restore and deleted at the next Flush, so they cannot come
+// back at a later restart.
+TEST_F(RouterTest, RestoreDeletesSupersededRecords) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: small
+      reps: [{id: carol}]
+)");
+  ASSERT_OK(router_->SetOnline("carol", false));
+  Qualified("q1");
+  Qualified("q2");
+  router_->Flush();
+  host_.meta["router.queue.0000000000000000"] = QueueRecord("small", "q2");  // before q2's own
+  host_.meta["router.parked.nowhere"] = std::string("\x05") + "carol";
+
+  Restart();
+  EXPECT_EQ(View("carol")->queued_in_team, 2u);
+  router_->Flush();
+  EXPECT_EQ(QueueRecords(), Seq({"small:q1", "small:q2"}));
+  EXPECT_FALSE(host_.meta.contains("router.queue.0000000000000000"));
+  EXPECT_FALSE(host_.meta.contains("router.parked.nowhere"));
 }
 
 TEST_F(RouterTest, RestoreRejectsGarbage) {
