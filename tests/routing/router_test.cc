@@ -203,6 +203,25 @@ class RouterTest : public ::testing::Test {
     return reps;
   }
 
+  // One team, its one rep offline, and q1 then q2 waiting in its queue, flushed.
+  void QueueQ1AndQ2ForOfflineCarol() {
+    Load(R"(
+routing:
+  stage: sql
+  account_match: true
+  teams:
+    - id: small
+      reps: [{id: carol}]
+)");
+    ASSERT_OK(router_->SetOnline("carol", false));
+    Qualified("q1");
+    Qualified("q2");
+    router_->Flush();
+  }
+  // An escalation record's value: the one rep that held the lead, with a one-byte length.
+  static std::string ParkedRecord(const std::string& rep) {
+    return std::string(1, static_cast<char>(rep.size())) + rep;
+  }
   // A queue record's value: the queue and the lead, each with a one-byte length.
   static std::string QueueRecord(const std::string& queue, const std::string& lead) {
     return std::string(1, static_cast<char>(queue.size())) + queue +
@@ -1801,32 +1820,21 @@ routing:
 // A data directory of an earlier version holds the queues, escalations and account owners as
 // one JSON value each: they are read, and rewritten as records of their own at the next Flush.
 TEST_F(RouterTest, RestoresTheEarlierOneRecordForms) {
-  Load(R"(
-routing:
-  stage: sql
-  account_match: true
-  teams:
-    - id: small
-      reps: [{id: carol}]
-)");
-  ASSERT_OK(router_->SetOnline("carol", false));
-  Qualified("q1");
-  Qualified("q2");
-  router_->Flush();
+  ASSERT_NO_FATAL_FAILURE(QueueQ1AndQ2ForOfflineCarol());
   std::erase_if(host_.meta, [](const auto& kv) { return kv.first != "router.reps"; });
   host_.meta["router.queues"] = R"({"small":["q2","q1"]})";
   host_.meta["router.escalated"] = R"({"q2":["carol"]})";
   host_.meta["router.accounts"] = R"({"acme.com":"carol"})";
   // Records of this version that the earlier one ignored when it ran after it: stale.
   host_.meta["router.queue.00000000000000ff"] = QueueRecord("small", "gone");
-  host_.meta["router.parked.gone"] = std::string("\x05") + "carol";
+  host_.meta["router.parked.gone"] = ParkedRecord("carol");
 
   Restart();
   EXPECT_EQ(View("carol")->queued_in_team, 2u);
   EXPECT_EQ(router_->AccountOwner("acme.com"), "carol");
   router_->Flush();
   EXPECT_EQ(QueueRecords(), Seq({"small:q2", "small:q1"}));
-  EXPECT_EQ(host_.meta["router.parked.q2"], std::string("\x05") + "carol");
+  EXPECT_EQ(host_.meta["router.parked.q2"], ParkedRecord("carol"));
   EXPECT_EQ(host_.meta["router.account.acme.com"], "carol");
   EXPECT_FALSE(host_.meta.contains("router.queues"));
   EXPECT_FALSE(host_.meta.contains("router.escalated"));
@@ -1850,19 +1858,9 @@ routing:
 // in no team's queue) are dropped at restore and deleted at the next Flush, so they cannot come
 // back at a later restart.
 TEST_F(RouterTest, RestoreDeletesSupersededRecords) {
-  Load(R"(
-routing:
-  stage: sql
-  teams:
-    - id: small
-      reps: [{id: carol}]
-)");
-  ASSERT_OK(router_->SetOnline("carol", false));
-  Qualified("q1");
-  Qualified("q2");
-  router_->Flush();
+  ASSERT_NO_FATAL_FAILURE(QueueQ1AndQ2ForOfflineCarol());
   host_.meta["router.queue.0000000000000000"] = QueueRecord("small", "q2");  // before q2's own
-  host_.meta["router.parked.nowhere"] = std::string("\x05") + "carol";
+  host_.meta["router.parked.nowhere"] = ParkedRecord("carol");
 
   Restart();
   EXPECT_EQ(View("carol")->queued_in_team, 2u);
