@@ -30,13 +30,19 @@ namespace asio = boost::asio;
 constexpr int kGuardSeconds = 10;
 constexpr size_t kMaxReplyBytes = 64 << 10;
 
-// Takes batches; completes each at once (OK or a failure), or holds them until Release().
+// Takes batches; completes each at once (OK or a failure), or holds them until Release(). Keeps
+// a copy of every event and gives the batch's events back to the server, as the engine does
+// (ingest/spent_events.h), so the next reads parse over them.
 class FakeSink final : public IngestSink {
  public:
   void Submit(IngestBatch batch) override {
     std::unique_lock<std::mutex> lock(mu_);
     for (const Event& e : batch.events) {
       message_ids_.push_back(e.message_id);
+      events_.push_back(e);
+    }
+    if (batch.spent) {
+      batch.spent->Give(std::move(batch.events));
     }
     if (hold_) {
       held_.push_back(std::move(batch.done));
@@ -63,6 +69,11 @@ class FakeSink final : public IngestSink {
                  [&] { return message_ids_.size() >= n; });
     return message_ids_;
   }
+  // Copies of the events submitted so far, in submit order.
+  std::vector<Event> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
   // Completes the held batches; later ones complete at once unless `keep_holding`.
   void Release(bool keep_holding = false) {
     std::vector<IngestDone> held;
@@ -80,6 +91,7 @@ class FakeSink final : public IngestSink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> message_ids_;
+  std::vector<Event> events_;
   std::vector<IngestDone> held_;
   bool hold_ = false;
   bool fail_ = false;
@@ -203,6 +215,41 @@ TEST_F(IngestServerTest, RejectedLinesGetAnErrorLineNamingTheirLineAndTheRestGoO
   // The ack covers rejected lines too: they are processed.
   Value ack = Reply(client);
   EXPECT_EQ(ack.Find("ack")->as_number(), 5);
+}
+
+// Each read parses over the events of an earlier one (given back by the sink): nothing of an old
+// event may show in a new one, a rejected line's half-parsed slot included, and a shorter read
+// yields only its own events.
+TEST_F(IngestServerTest, AReadParsedOverGivenBackEventsHoldsOnlyItsOwnFields) {
+  Client client(server_->port());
+  client.Send(
+      R"({"type":"track","userId":"u-first","event":"Demo Requested","properties":{"plan":"pro"},)"
+      R"("context":{"ip":"1.2.3.4"},"messageId":"a1","timestamp":1800000000})"
+      "\n" +
+      Track("a2") + Track("a3"));
+  ASSERT_EQ(sink_.WaitForEvents(3).size(), 3u);
+  EXPECT_EQ(Reply(client).Find("ack")->as_number(), 3);
+
+  // A line that fails validation after its fields were read, then one valid identify.
+  client.Send(R"({"type":"track","userId":"u-bad","properties":{"x":1},"messageId":"bad"})"
+              "\n"
+              R"({"type":"identify","anonymousId":"anon-1","traits":{"email":"a@b.c"},)"
+              R"("messageId":"b1"})"
+              "\n");
+  EXPECT_EQ(sink_.WaitForEvents(4), (std::vector<std::string>{"a1", "a2", "a3", "b1"}));
+  std::vector<Event> events = sink_.events();
+  ASSERT_EQ(events.size(), 4u);  // the second read gave one event, not three
+  const Event& b1 = events[3];
+  EXPECT_EQ(b1.type, EventType::kIdentify);
+  EXPECT_EQ(b1.user_id, "");
+  EXPECT_EQ(b1.anonymous_id, "anon-1");
+  EXPECT_FALSE(b1.has_name);
+  EXPECT_EQ(b1.name, "");
+  EXPECT_FALSE(b1.has_timestamp);
+  EXPECT_TRUE(b1.properties.is_null()) << b1.properties.ToJson();
+  EXPECT_TRUE(b1.context.is_null()) << b1.context.ToJson();
+  EXPECT_EQ(b1.traits.ToJson(), R"({"email":"a@b.c"})");
+  EXPECT_EQ(events[0].properties.ToJson(), R"({"plan":"pro"})");  // the copy kept its own
 }
 
 TEST_F(IngestServerTest, NothingIsAckedBeforeTheSinkSaysDurable) {
