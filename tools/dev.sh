@@ -25,7 +25,11 @@ fi
 
 if [[ -z "$sanitize" ]]; then
   build=build
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+  # Line tables only (-g1): stack traces, perf and gdb's backtraces keep file and line, and the
+  # build is a quarter faster than with full debug information (net/http_server.cc 31.2 s at -g,
+  # 22.3 s at -g1, 20.6 s without). For local variables in gdb, configure with -g.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 else
   case "$sanitize" in
     address) build=build-asan ;;
@@ -69,7 +73,9 @@ case "${1:-}" in
   test)
     cmake --build "$build"
     status=0
-    ctest --test-dir "$build" --output-on-failure -j"$(nproc)" || status=$?
+    # Two tests a core: most tests wait on daemons, sockets and clocks more than they compute
+    # (measured, plain build: -j2 159 s, -j4 95 s, -j6 114 s, the same CPU time in each).
+    ctest --test-dir "$build" --output-on-failure -j"$((2 * $(nproc)))" || status=$?
     if [[ -n "$sanitize" ]]; then
       shopt -s nullglob
       found=()
