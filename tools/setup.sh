@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libsimdjson-dev librocksdb-dev libyaml-cpp-dev libre2-dev
-  libhowardhinnant-date-dev libcli11-dev libssl-dev zlib1g-dev tzdata
+  libhowardhinnant-date-dev libcli11-dev libabsl-dev libssl-dev zlib1g-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev clang-tidy clang-format
   nats-server libnats-dev
   nodejs npm

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <future>
 #include <string>
@@ -349,6 +351,33 @@ TEST_F(EngineTest, ALeadCacheSmallerThanTheLeadsLosesNothing) {
   ASSERT_OK(Submit({Page("u7", "after-restart", kStart)}));
   EXPECT_EQ(Lead("u7").events, 4u);
   EXPECT_EQ(Lead("u3").events, 3u);
+}
+
+// A stage's listing walks the stage index by id from the page's `after`, over more leads than
+// one B-tree node holds, reading the leads the small cache let go as it goes.
+TEST_F(EngineTest, AStagesListingPagesInIdOrderOverManyLeads) {
+  StartEngine(0, 86400, /*lead_cache=*/4);
+  std::vector<Event> events;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 500; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof(id), "m%03d", i);
+    ids.emplace_back(id);
+    events.push_back(Track(id, "Demo Requested", "d" + std::to_string(i), kStart));
+  }
+  std::reverse(events.begin(), events.end());  // filed out of id order
+  ASSERT_OK(Submit(std::move(events)));
+  std::promise<std::vector<std::string>> listed;
+  engine_->RunOnEngine([&] {
+    std::vector<std::string> seen;
+    engine_->ForEachLead("mql", "m249", [&](handoff::Lead* lead) {
+      seen.push_back(lead->id);
+      return seen.size() < 200;  // a page of 200
+    });
+    listed.set_value(seen);
+  });
+  EXPECT_EQ(listed.get_future().get(),
+            std::vector<std::string>(ids.begin() + 250, ids.begin() + 450));
 }
 
 // A lead whose stored state does not decode (bit rot) and is not pinned (so the start does not
