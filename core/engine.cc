@@ -334,7 +334,8 @@ Status Engine::LoadState() {
         return;
       }
       index_by_stage_[record.stage].emplace(
-          std::string(id), std::make_unique<StageCheck>(record.next_check, record.rules_tag));
+          std::string(id),
+          std::make_unique<StageCheck>(StageCheck{record.next_check, record.rules_tag}));
     });
     if (!record_error.ok()) {
       LogWarning(record_error.ToString() + "; reading the lead instead");
