@@ -7,6 +7,9 @@
 // The fixture and workloads are in cluster_fixture.h; cluster_shared_state_test.cc has the tests
 // of what every node agrees on (merges across nodes, the funnel, admin changes, rules, the global
 // router).
+#include <chrono>
+#include <thread>
+
 #include "tests/integration/cluster_fixture.h"
 
 namespace handoff::testing {
@@ -367,9 +370,25 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
     return ids;
   };
   const std::string all = list_ids(single_, 1000);
-  EXPECT_EQ(list_ids(node_, 1000), all);
-  EXPECT_EQ(list_ids(other, 1000), all);
-  EXPECT_EQ(list_ids(node_, 7), all);
+  // A list shows a lead only on the holder of its partition, so while a partition changes hands
+  // (here: a 4 s lease that lapsed on a loaded machine and was taken again, seen once under ASan
+  // with four tests at a time) its leads are missing until the new holder has them
+  // (docs/cluster.md). Asked again until complete, for at most three leases: a lead that never
+  // shows still fails.
+  auto listed_in_full = [&](DaemonProcess& d, int page) {
+    std::string ids;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      ids = list_ids(d, page);
+      if (ids == all) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return ids;
+  };
+  EXPECT_EQ(listed_in_full(node_, 1000), all);
+  EXPECT_EQ(listed_in_full(other, 1000), all);
+  EXPECT_EQ(listed_in_full(node_, 7), all);
 
   // Without asking the holder, node-a has only its half: the answers above were forwarded.
   int on_a = 0;
