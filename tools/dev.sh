@@ -76,7 +76,8 @@ case "${1:-}" in
     # Plain: two tests a core, since most tests wait on daemons, sockets and clocks more than they
     # compute (measured: -j2 159 s, -j4 95 s, -j6 114 s, the same CPU time in each). Sanitized:
     # one a core. There the tests compute (ASan's test phase: 343 s at -j2, 295-309 s at -j4), and
-    # four sanitized clusters at once starved a 4 s lease enough to lapse.
+    # at -j4 a cluster test's list once missed a partition's leads, most likely a 4 s lease that
+    # lapsed on the starved machine.
     jobs=$(nproc)
     if [[ -z "$sanitize" ]]; then
       jobs=$((2 * jobs))
