@@ -20,10 +20,12 @@ namespace {
 
 constexpr int kHistogramBuckets = 20;
 
-// Progress shares of the phases (the history replay is most of the work).
+// Progress shares of the phases (the history replay is most of the work): links up to
+// kLinksDone, then the passes up to kCompareDone; within a pass, the replay takes the first
+// kReplayShareOfPass and the comparison the rest.
 constexpr double kLinksDone = 0.02;
-constexpr double kReplayDone = 0.85;
 constexpr double kCompareDone = 0.98;
+constexpr double kReplayShareOfPass = 0.85;
 
 // One lead's replay under the candidate.
 struct Replay {
@@ -287,7 +289,7 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
         },
         [&](double fraction) {
           cancelled = cancelled || Cancelled(control);
-          Report(control, pass_start + pass_span * 0.85 * fraction);
+          Report(control, pass_start + pass_span * kReplayShareOfPass * fraction);
         },
         passes == 1 ? std::function<bool(std::string_view)>()
                     : [&](std::string_view id) { return in_pass(root_of_id(id)); });
@@ -353,7 +355,8 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
         if (Cancelled(control)) {
           return false;
         }
-        Report(control, pass_start + pass_span * (0.85 + 0.15 * (visited / total)));
+        Report(control, pass_start + pass_span * (kReplayShareOfPass +
+                                                  (1 - kReplayShareOfPass) * (visited / total)));
       }
       return true;
     });

@@ -20,8 +20,7 @@ using history_internal::RawEntry;
 
 namespace {
 
-// Meta keys: where block numbers and apply seqs resume after a restart.
-constexpr std::string_view kMetaNextBlock = HistoryLog::kMetaNextBlock;
+// Meta key: where apply seqs resume after a restart (block numbers: HistoryLog::kMetaNextBlock).
 constexpr std::string_view kMetaNextApplySeq = "history.next_apply_seq";
 
 Status ReadCounter(Store* store, std::string_view key, uint64_t* out) {

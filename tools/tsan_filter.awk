@@ -109,11 +109,14 @@ access_open && !decided && /\[failed to restore the stack\]/ {
 }
 access_open && !decided && /^    #[0-9]+ / {
   line = $0
+  sub(/ \(BuildId: [0-9a-f]+\)$/, "", line)  # clang's runtime names each module's build
   module = ""
   if (match(line, /\([^()]*\+0x[0-9a-f]+\)$/)) {
     module = substr(line, RSTART + 1, RLENGTH - 2)
   }
-  if (module ~ /^libtsan/) {
+  # The sanitizer's own frames: GCC's runtime is libtsan.so; clang's is linked into the executable
+  # and has no line tables (every frame of ours has them: the builds keep -g1).
+  if (module ~ /^libtsan/ || (module != "" && module !~ /\.so/ && line ~ / <null> \(/)) {
     if (line ~ /^    #0 (operator delete|free )/) access_free = 1
     next
   }
@@ -126,6 +129,8 @@ access_open && !decided && /^    #[0-9]+ / {
   fn = line
   sub(/^    #[0-9]+ /, "", fn)
   if (fn ~ /^([A-Za-z_:0-9]+[*&]? )?(std::|__gnu_cxx::)/) next
+  # clang names an inlined frame without its namespace; the standard library's file tells.
+  if (fn ~ /\/include\/c\+\+\/[0-9]+\/[^ ]*:[0-9]+(:[0-9]+)? \(/) next
   decide_ours()
   next
 }

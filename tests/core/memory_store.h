@@ -18,8 +18,7 @@ namespace handoff::testing {
 
 class MemoryStore final : public Store {
  public:
-  explicit MemoryStore(double dedupe_window = 86400, double outbox_retention = 7 * 86400)
-      : dedupe_window_(dedupe_window), outbox_retention_(outbox_retention) {}
+  explicit MemoryStore(double outbox_retention = 7 * 86400) : outbox_retention_(outbox_retention) {}
 
   Status Commit(CommitBatch* batch) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -347,7 +346,6 @@ class MemoryStore final : public Store {
     }
   }
 
-  const double dedupe_window_;
   const double outbox_retention_;
   mutable std::mutex mu_;
   Map leads_;

@@ -37,14 +37,28 @@
 namespace handoff::testing {
 namespace {
 
-constexpr uint64_t kMiB = 1 << 20;
+// GCC says which sanitizer builds the file with __SANITIZE_THREAD__ / __SANITIZE_ADDRESS__;
+// clang 14, which builds the sanitized CI stages, only answers __has_feature.
 #if defined(__SANITIZE_THREAD__)
+#define HANDOFF_UNDER_TSAN 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define HANDOFF_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HANDOFF_UNDER_TSAN 1
+#elif __has_feature(address_sanitizer)
+#define HANDOFF_UNDER_ASAN 1
+#endif
+#endif
+
+constexpr uint64_t kMiB = 1 << 20;
+#if defined(HANDOFF_UNDER_TSAN)
 constexpr bool kSanitized = true;
 // TSan's shadow memory is four times the memory the daemon touches, plus its records of every
 // mutex and atomic: the 200 MiB of RocksDB memtables behind a 31 MiB outbox show as about 900 MiB
 // (peak 1,010 MiB seen). Still a bound an attack would break: a gigabyte buffered shows as five.
 constexpr uint64_t kMaxPeakBytes = 1536 * kMiB;
-#elif defined(__SANITIZE_ADDRESS__)
+#elif defined(HANDOFF_UNDER_ASAN)
 constexpr bool kSanitized = true;
 // Under a sanitizer the daemon's memory carries shadow memory and ASan's quarantine of freed
 // blocks (up to 256 MiB): a looser bound, still far below the gigabyte an attack would buffer.
