@@ -39,76 +39,70 @@ Filtered Filter(const std::string& report) {
   return {Capture(command + " 2>/dev/null"), Capture(command + " 2>&1 >/dev/null")};
 }
 
+// The filter's count line for a file whose reports were all dropped.
+std::string DroppedSummary(int dropped, int lost, int freed) {
+  return "tsan_filter: 0 kept, " + std::to_string(dropped) + " RocksDB-only (" +
+         std::to_string(lost) + " of them with the other stack lost, " + std::to_string(freed) +
+         " a free against our read)\n";
+}
+
+void ExpectAllDropped(const std::string& report, int dropped, int lost, int freed) {
+  const Filtered f = Filter(report);
+  EXPECT_EQ(f.kept, "") << report;
+  EXPECT_EQ(f.summary, DroppedSummary(dropped, lost, freed)) << report;
+}
+
+// One report kept, and it holds `needle`.
+void ExpectOneKept(const std::string& report, const std::string& needle) {
+  const Filtered f = Filter(report);
+  EXPECT_NE(f.kept.find(needle), std::string::npos) << report;
+  EXPECT_EQ(f.summary.rfind("tsan_filter: 1 kept, 0 RocksDB-only", 0), 0u) << f.summary;
+}
+
 TEST(TsanFilterTest, DropsARaceBetweenTwoRocksDbAccesses) {
-  const Filtered f = Filter("rocksdb_seek_against_memtable_add.txt");
-  EXPECT_EQ(f.kept, "");
-  EXPECT_EQ(f.summary,
-            "tsan_filter: 0 kept, 1 RocksDB-only (0 of them with the other stack lost, 0 a free "
-            "against our read)\n");
+  ExpectAllDropped("rocksdb_seek_against_memtable_add.txt", 1, 0, 0);
 }
 
 // The report that failed CI at stop 30: an event stream copied an outbox value out of a live
 // iterator; the flush thread freed that memtable's arena later, after the iterator's reference was
 // dropped (an atomic TSan cannot see in the uninstrumented library).
 TEST(TsanFilterTest, DropsRocksDbFreeingItsMemoryAgainstOurReadOfIt) {
-  const Filtered f = Filter("rocksdb_free_against_our_read.txt");
-  EXPECT_EQ(f.kept, "");
-  EXPECT_EQ(f.summary,
-            "tsan_filter: 0 kept, 1 RocksDB-only (0 of them with the other stack lost, 1 a free "
-            "against our read)\n");
+  ExpectAllDropped("rocksdb_free_against_our_read.txt", 1, 0, 1);
 }
 
 TEST(TsanFilterTest, KeepsRocksDbFreeingMemoryOurCodeWrote) {
-  const Filtered f = Filter("rocksdb_free_against_our_write.txt");
-  EXPECT_NE(f.kept.find("Previous write of size 1"), std::string::npos);
-  EXPECT_EQ(f.summary.rfind("tsan_filter: 1 kept, 0 RocksDB-only", 0), 0u) << f.summary;
+  ExpectOneKept("rocksdb_free_against_our_write.txt", "Previous write of size 1");
 }
 
 // The shape of the one race of ours TSan found: reading outbox bytes the commit thread was still
 // inserting into the memtable.
 TEST(TsanFilterTest, KeepsOurReadAgainstRocksDbWritingTheMemtable) {
-  const Filtered f = Filter("our_read_against_memtable_add.txt");
-  EXPECT_NE(f.kept.find("handoff::RocksStore::ReadOutbox"), std::string::npos);
-  EXPECT_EQ(f.summary.rfind("tsan_filter: 1 kept, 0 RocksDB-only", 0), 0u) << f.summary;
+  ExpectOneKept("our_read_against_memtable_add.txt", "handoff::RocksStore::ReadOutbox");
 }
 
 // clang's runtime (the sanitized CI stages build with clang) is linked into the executable: its
 // interceptors show as frames of handoffd with no line, each frame names its module's BuildId,
 // and inlined standard-library frames lose their std:: prefix.
 TEST(TsanFilterTest, DropsARaceBetweenTwoRocksDbAccessesInClangsFormat) {
-  const Filtered f = Filter("clang_rocksdb_seek_against_memtable_add.txt");
-  EXPECT_EQ(f.kept, "");
-  EXPECT_EQ(f.summary,
-            "tsan_filter: 0 kept, 1 RocksDB-only (0 of them with the other stack lost, 0 a free "
-            "against our read)\n");
+  ExpectAllDropped("clang_rocksdb_seek_against_memtable_add.txt", 1, 0, 0);
 }
 
 TEST(TsanFilterTest, KeepsOurReadAgainstRocksDbWritingTheMemtableInClangsFormat) {
-  const Filtered f = Filter("clang_our_read_against_memtable_add.txt");
-  EXPECT_NE(f.kept.find("handoff::RocksStore::ReadOutbox"), std::string::npos);
-  EXPECT_EQ(f.summary.rfind("tsan_filter: 1 kept, 0 RocksDB-only", 0), 0u) << f.summary;
+  ExpectOneKept("clang_our_read_against_memtable_add.txt", "handoff::RocksStore::ReadOutbox");
 }
 
 TEST(TsanFilterTest, KeepsAnAccessOfOursWhoseOtherStackIsLost) {
-  const Filtered f = Filter("our_free_against_lost_stack.txt");
-  EXPECT_NE(f.kept.find("handoff::JsonParser::~JsonParser"), std::string::npos);
-  EXPECT_EQ(f.summary.rfind("tsan_filter: 1 kept, 0 RocksDB-only", 0), 0u) << f.summary;
+  ExpectOneKept("our_free_against_lost_stack.txt", "handoff::JsonParser::~JsonParser");
 }
 
 TEST(TsanFilterTest, KeepsEveryReportThatIsNotADataRace) {
-  const Filtered f = Filter("lock_order_inversion_inside_rocksdb.txt");
-  EXPECT_NE(f.kept.find("lock-order-inversion"), std::string::npos);
-  EXPECT_EQ(f.summary.rfind("tsan_filter: 1 kept, 0 RocksDB-only", 0), 0u) << f.summary;
+  ExpectOneKept("lock_order_inversion_inside_rocksdb.txt", "lock-order-inversion");
 }
 
 // A whole report file of one daemon: memtable reads against inserts, arena frees against reads
 // inside RocksDB, two with the reader's stack lost, one against our copy of a value.
 TEST(TsanFilterTest, CountsEachKindOfDroppedReportInAWholeFile) {
-  const Filtered f = Filter("daemon_run_six_rocksdb_reports.txt");
-  EXPECT_EQ(f.kept, "");
-  EXPECT_EQ(f.summary,
-            "tsan_filter: 0 kept, 6 RocksDB-only (2 of them with the other stack lost, 1 a free "
-            "against our read)\n");
+  ExpectAllDropped("daemon_run_six_rocksdb_reports.txt", 6, 2, 1);
 }
 
 }  // namespace
