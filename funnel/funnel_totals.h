@@ -25,7 +25,8 @@ namespace handoff {
 struct FunnelRule {
   std::string rule;
   std::string score;
-  auto operator<=>(const FunnelRule&) const = default;
+  // clang-tidy 14 reads the defaulted <=>'s comparison with 0 as a null pointer.
+  auto operator<=>(const FunnelRule&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // One record's part in the funnel.
