@@ -24,7 +24,9 @@ else
 fi
 build_type=${BUILD_TYPE:-RelWithDebInfo}
 
-if [[ -z "$sanitize" ]]; then
+if [[ "${1:-}" == tidy || "${1:-}" == format ]]; then
+  :  # no build tree of the README's: format needs none, tidy configures its own (below)
+elif [[ -z "$sanitize" ]]; then
   build=build
   # Line tables only (-g1): stack traces, perf and gdb's backtraces keep file and line, and the
   # build is a quarter faster than with full debug information (net/http_server.cc 31.2 s at -g,
@@ -131,8 +133,7 @@ case "${1:-}" in
     # built: there every file of the unity-built command-line tool has its own compile command
     # (in build/ clang-tidy had to guess one from a test file's), and no precompiled header of
     # g++'s sits in it for clang to reject (in build/ it did, once the tests were built).
-    cmake -S . -B build-tidy -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DHANDOFF_UNITY=OFF \
-      -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+    cmake -S . -B build-tidy -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DHANDOFF_UNITY=OFF >/dev/null
     ls base/*.cc rules/*.cc net/*.cc storage/*.cc outbox/*.cc history/*.cc identity/*.cc ingest/*.cc scoring/*.cc \
       routing/*.cc funnel/*.cc backtest/*.cc core/*.cc ui/*.cc api/*.cc subscribe/*.cc cluster/*.cc daemon/*.cc tools/*.cc |
       xargs -P"$(nproc)" -n4 clang-tidy -p build-tidy --quiet 2>/dev/null
