@@ -11,7 +11,8 @@ void SpentEvents::Give(std::vector<Event>&& events) {
   std::vector<Event> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (spent_.size() < max_vectors_) {
+    if (events_held_ + events.size() <= max_events_) {
+      events_held_ += events.size();
       spent_.push_back(std::move(events));
       return;
     }
@@ -27,6 +28,7 @@ std::vector<Event> SpentEvents::Take() {
   }
   std::vector<Event> events = std::move(spent_.back());
   spent_.pop_back();
+  events_held_ -= events.size();
   return events;
 }
 

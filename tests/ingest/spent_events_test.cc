@@ -30,24 +30,27 @@ TEST(SpentEventsTest, TakeHandsBackWhatWasGivenWithItsEvents) {
   EXPECT_TRUE(spent.Take().empty());
 }
 
-TEST(SpentEventsTest, KeepsAtMostItsBoundAndIgnoresEmptyVectors) {
-  SpentEvents spent(2);
+TEST(SpentEventsTest, KeepsAtMostItsBoundOfEventsAndIgnoresEmptyVectors) {
+  SpentEvents spent(5);
   spent.Give(std::vector<Event>());
   EXPECT_TRUE(spent.Take().empty());
-  spent.Give(Events(1, "a"));
-  spent.Give(Events(1, "b"));
-  spent.Give(Events(1, "c"));  // over the bound: freed by the giver
+  spent.Give(Events(2, "a"));
+  spent.Give(Events(3, "b"));
+  spent.Give(Events(1, "c"));  // a sixth event: over the bound, freed by the giver
   int taken = 0;
   while (!spent.Take().empty()) {
     ++taken;
   }
   EXPECT_EQ(taken, 2);
+  // Taking gives the room back.
+  spent.Give(Events(5, "d"));
+  EXPECT_EQ(spent.Take().size(), 5u);
 }
 
 // One thread gives (the engine), another takes and parses over (the io thread); run under the
 // sanitizers in CI.
 TEST(SpentEventsTest, OneThreadGivesWhileAnotherTakes) {
-  SpentEvents spent(4);
+  SpentEvents spent(16);
   constexpr int kRounds = 20000;
   std::thread giver([&] {
     for (int i = 0; i < kRounds; ++i) {
