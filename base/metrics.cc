@@ -36,6 +36,8 @@ std::string_view MemoryPartName(MemoryPart part) {
       return "stage_index";
     case MemoryPart::kLeadIdFilter:
       return "lead_id_filter";
+    case MemoryPart::kStoreLeadJournal:
+      return "store_lead_journal";
   }
   return "unknown";
 }

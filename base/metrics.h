@@ -34,8 +34,9 @@ enum class MemoryPart : uint8_t {
   kStoreBlockCache,    // RocksDB block cache in use
   kStageIndex,         // the engine's index of staged leads (estimated per entry)
   kLeadIdFilter,       // the engine's filter of lead ids the store may hold
+  kStoreLeadJournal,   // lead states changed since the store's last checkpoint (in memory)
 };
-inline constexpr int kMemoryPartCount = 6;
+inline constexpr int kMemoryPartCount = 7;
 std::string_view MemoryPartName(MemoryPart part);
 
 class Metrics {

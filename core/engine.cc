@@ -557,9 +557,17 @@ void Engine::CommitLoop() {
     commit_requested_ = false;
     lock.unlock();
     inflight_.status = WriteDurably(&inflight_.batch);
+    const bool committed = inflight_.status.ok();
     lock.lock();
     commit_done_.store(true, std::memory_order_release);
     cv_.notify_all();
+    if (committed) {
+      // The store's deferred work (its lead journal's checkpoint), while the engine acknowledges
+      // this commit and seals the next.
+      lock.unlock();
+      store_->AfterCommit();
+      lock.lock();
+    }
   }
 }
 
@@ -2007,6 +2015,7 @@ void Engine::ReportMemory() {
   metrics_->SetMemory(MemoryPart::kStoreMemtables, store.memtables);
   metrics_->SetMemory(MemoryPart::kStoreTableReaders, store.table_readers);
   metrics_->SetMemory(MemoryPart::kStoreBlockCache, store.block_cache);
+  metrics_->SetMemory(MemoryPart::kStoreLeadJournal, store.lead_journal);
 }
 
 void Engine::RunCron() {

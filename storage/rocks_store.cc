@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 #include "storage/dedupe_filter.h"
@@ -39,11 +40,12 @@ enum ColumnFamily : size_t {
   kDedupeLog,
   kPinned,
   kFunnel,
+  kLeadJournal,
   kNumColumnFamilies
 };
 constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
     "default",   fmt::kLeads,   fmt::kDedupe,    fmt::kOutbox, fmt::kMeta,
-    fmt::kLinks, fmt::kHistory, fmt::kDedupeLog, fmt::kPinned, fmt::kFunnel};
+    fmt::kLinks, fmt::kHistory, fmt::kDedupeLog, fmt::kPinned, fmt::kFunnel, fmt::kLeadJournal};
 
 // Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
 // that a burst of commits does not stall on flushes.
@@ -57,6 +59,12 @@ constexpr size_t kHistoryWriteBuffer = 32 << 20;
 // A fact per outbox record and an hour total per commit: at 16k routed leads a second a 4 MB
 // memtable flushed twice a second.
 constexpr size_t kFunnelWriteBuffer = 16 << 20;
+// Journal blocks are deleted (a range) soon after they are written: most of a memtable is
+// covered by that deletion when it flushes, and the flush drops what it covers.
+constexpr size_t kLeadJournalWriteBuffer = 64 << 20;
+// Leads a checkpoint copies after a commit: at least this many, and twice the commit's own, so
+// the copying outpaces the journal's growth.
+constexpr size_t kMinCheckpointSlice = 2048;
 // The meta column family is written rarely; without a cap its memtable would keep old log files
 // alive forever. Past this total, RocksDB flushes the column families holding the oldest log.
 constexpr uint64_t kMaxTotalWalBytes = 256 << 20;
@@ -125,9 +133,9 @@ void ExpireByDedupeWindow(const Clock* clock, double window, rocksdb::ColumnFami
   cf->periodic_compaction_seconds = static_cast<uint64_t>(std::clamp(window, 3600.0, 30.0 * 86400));
 }
 
-// Leads are written once per commit per changed lead (on the engine's commit thread, keys in
-// order) and read by point lookups when a lead is not in the engine's cache, a new lead being a
-// miss. So a skiplist memtable (a vector one would sort itself on every read) with a bloom filter
+// Leads are written by checkpoints (a slice after each commit, on the engine's commit thread,
+// keys in order) and read by point lookups when a lead is not in the engine's cache or the
+// journal in memory, a new lead being a miss. So a skiplist memtable (a vector one would sort itself on every read) with a bloom filter
 // on it as well as on the files: a miss costs a few hashes, not a search.
 rocksdb::ColumnFamilyOptions LeadsColumnFamilyOptions(
     const std::shared_ptr<rocksdb::Cache>& cache) {
@@ -270,6 +278,10 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   // and trimmed as a prefix.
   descriptors.emplace_back(kColumnFamilyNames[kFunnel],
                            BaseColumnFamilyOptions(cache, /*bloom=*/false, kFunnelWriteBuffer));
+  // Lead journal: one block a commit, read whole at start only, deleted as a prefix.
+  descriptors.emplace_back(
+      kColumnFamilyNames[kLeadJournal],
+      BaseColumnFamilyOptions(cache, /*bloom=*/false, kLeadJournalWriteBuffer));
 
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status rs =
@@ -294,7 +306,100 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   } else if (!it->status().ok()) {
     return FromRocks(it->status(), "read outbox head");
   }
+  if (Status st = store->ReadLeadJournal(); !st.ok()) {
+    return st;
+  }
   return store;
+}
+
+Status RocksStore::ReadLeadJournal() {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kLeadJournal)));
+  std::unique_lock<std::shared_mutex> lock(journal_mu_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t block = 0;
+    if (!fmt::DecodeSeqKey(ToView(it->key()), &block) || block < next_journal_block_ ||
+        !journal_.Apply(block, std::string(ToView(it->value())), /*check=*/true)) {
+      return Status::Corruption("store: bad lead journal block");
+    }
+    next_journal_block_ = block + 1;
+  }
+  if (!it->status().ok()) {
+    return FromRocks(it->status(), "read lead journal");
+  }
+  // What the last run had not copied yet is copied from the first commits on.
+  journal_.Freeze();
+  lock.unlock();
+  if (options_.lead_journal_bytes == 0) {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    return Checkpoint(std::numeric_limits<size_t>::max());
+  }
+  return Status::Ok();
+}
+
+Status RocksStore::Checkpoint(size_t budget) {
+  rocksdb::WriteBatch& wb = *write_batch_;
+  while (budget > 0) {
+    LeadJournal::FrozenGeneration oldest;
+    {
+      std::shared_lock<std::shared_mutex> lock(journal_mu_);
+      if (journal_.frozen().empty()) {
+        return Status::Ok();
+      }
+      oldest = journal_.frozen().front();
+    }
+    const std::vector<LeadJournal::Entry>& entries = oldest->entries();
+    assert(checkpoint_pos_ <= entries.size());
+    const size_t n = std::min(budget, entries.size() - checkpoint_pos_);
+    // Keys in order: the memtable inserts run faster when each lands next to the one before.
+    checkpoint_slice_.assign(entries.begin() + static_cast<std::ptrdiff_t>(checkpoint_pos_),
+                             entries.begin() + static_cast<std::ptrdiff_t>(checkpoint_pos_ + n));
+    std::sort(checkpoint_slice_.begin(), checkpoint_slice_.end(),
+              [](const LeadJournal::Entry& a, const LeadJournal::Entry& b) {
+                return a.first < b.first;
+              });
+    wb.Clear();
+    rocksdb::Status rs;
+    for (const auto& [id, slot] : checkpoint_slice_) {
+      rs = slot->deleted ? wb.Delete(cf(kLeads), ToSlice(id))
+                         : wb.Put(cf(kLeads), ToSlice(id), ToSlice(slot->state));
+      if (!rs.ok()) {
+        return FromRocks(rs, "build checkpoint");
+      }
+    }
+    const bool last = checkpoint_pos_ + n == entries.size();
+    if (last) {
+      // The blocks this generation (and every older one) came from are no longer needed.
+      rs = wb.DeleteRange(cf(kLeadJournal), fmt::SeqKey(0), fmt::SeqKey(oldest->last_block() + 1));
+      if (!rs.ok()) {
+        return FromRocks(rs, "build checkpoint");
+      }
+    }
+    // Not synced, whatever the durability: until this is written the journal still holds every
+    // state in it, and a later synced commit syncs it along with itself.
+    rs = db_->Write(rocksdb::WriteOptions(), &wb);
+    wb.Clear();
+    if (!rs.ok()) {
+      return FromRocks(rs, "checkpoint leads");
+    }
+    budget -= n;
+    if (!last) {
+      checkpoint_pos_ += n;
+      return Status::Ok();
+    }
+    checkpoint_pos_ = 0;
+    oldest.reset();  // ours was the last reference but the journal's: its blocks can be reused
+    std::unique_lock<std::shared_mutex> lock(journal_mu_);
+    journal_.DropOldest();
+  }
+  return Status::Ok();
+}
+
+std::vector<LeadJournal::FrozenGeneration> RocksStore::FreezeForRead() const {
+  std::unique_lock<std::shared_mutex> lock(journal_mu_);
+  journal_.Freeze();
+  return {journal_.frozen().begin(), journal_.frozen().end()};
 }
 
 RocksStore::~RocksStore() {
@@ -306,6 +411,16 @@ Status RocksStore::Close() {
   if (db_ == nullptr) {
     return Status::Ok();
   }
+  Status checkpointed = Status::Ok();
+  {
+    // Everything in `leads`, so the next open reads no journal.
+    std::lock_guard<std::mutex> lock(write_mu_);
+    {
+      std::unique_lock<std::shared_mutex> journal_lock(journal_mu_);
+      journal_.Freeze();
+    }
+    checkpointed = Checkpoint(std::numeric_limits<size_t>::max());
+  }
   rocksdb::FlushOptions flush;
   flush.wait = true;
   rocksdb::Status flushed = db_->Flush(flush, handles_);
@@ -315,6 +430,9 @@ Status RocksStore::Close() {
   handles_.clear();
   rocksdb::Status closed = db_->Close();
   db_.reset();
+  if (!checkpointed.ok()) {
+    return checkpointed;
+  }
   if (!flushed.ok()) {
     return FromRocks(flushed, "flush on close");
   }
@@ -329,6 +447,12 @@ Status RocksStore::Commit(CommitBatch* batch) {
   rocksdb::WriteBatch& wb = *write_batch_;
   wb.Clear();
   rocksdb::Status rs;
+  const bool journaled = options_.lead_journal_bytes > 0;
+  journal_block_.clear();
+  if (journaled) {
+    journal_block_.reserve(batch->size_bytes());  // the leads are most of the batch
+  }
+  size_t lead_writes = 0;
   const bool decoded = batch->ForEach([&](const CommitBatch::Entry& e) {
     if (!rs.ok()) {
       return;
@@ -337,10 +461,20 @@ Status RocksStore::Commit(CommitBatch* batch) {
     const rocksdb::Slice value = ToSlice(e.value);
     switch (e.op) {
       case CommitBatch::Op::kPutLead:
-        rs = wb.Put(cf(kLeads), key, value);
+        ++lead_writes;
+        if (journaled) {
+          LeadJournal::AppendPut(e.key, e.value, &journal_block_);
+        } else {
+          rs = wb.Put(cf(kLeads), key, value);
+        }
         break;
       case CommitBatch::Op::kDeleteLead:
-        rs = wb.Delete(cf(kLeads), key);
+        ++lead_writes;
+        if (journaled) {
+          LeadJournal::AppendDelete(e.key, &journal_block_);
+        } else {
+          rs = wb.Delete(cf(kLeads), key);
+        }
         break;
       case CommitBatch::Op::kPutDedupe:
         rs = wb.Put(cf(kDedupe), key, value);
@@ -393,6 +527,12 @@ Status RocksStore::Commit(CommitBatch* batch) {
   if (!rs.ok()) {
     return FromRocks(rs, "build write batch");
   }
+  if (!journal_block_.empty()) {
+    rs = wb.Put(cf(kLeadJournal), fmt::SeqKey(next_journal_block_), journal_block_);
+    if (!rs.ok()) {
+      return FromRocks(rs, "build write batch");
+    }
+  }
 
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.durability == Durability::kFsync;
@@ -405,7 +545,34 @@ Status RocksStore::Commit(CommitBatch* batch) {
     oldest_outbox_seq_.store(batch->min_outbox_seq(), std::memory_order_release);
   }
   batch->Clear();
+  if (!journal_block_.empty()) {
+    std::unique_lock<std::shared_mutex> lock(journal_mu_);
+    (void)journal_.Apply(next_journal_block_++, std::move(journal_block_), /*check=*/false);
+    if (journal_.active_block_bytes() >= options_.lead_journal_bytes) {
+      journal_.Freeze();
+    }
+    journal_block_ = journal_.TakeSpareBlock();
+  }
+  checkpoint_budget_ += 2 * lead_writes;
+  bool behind = false;
+  {
+    std::shared_lock<std::shared_mutex> lock(journal_mu_);
+    behind = journal_.frozen_bytes() > 2 * options_.lead_journal_bytes;
+  }
+  if (behind) {
+    // The commit is durable whatever happens here: a checkpoint that fails leaves the journal as
+    // it was, and the next commit tries again (after RocksDB recovers, when the disk failed).
+    (void)Checkpoint(std::max(kMinCheckpointSlice, checkpoint_budget_));
+    checkpoint_budget_ = 0;
+  }
   return Status::Ok();
+}
+
+void RocksStore::AfterCommit() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (Checkpoint(std::max(kMinCheckpointSlice, checkpoint_budget_)).ok()) {
+    checkpoint_budget_ = 0;
+  }
 }
 
 Status RocksStore::Recover() {
@@ -414,6 +581,18 @@ Status RocksStore::Recover() {
 }
 
 Status RocksStore::GetLead(std::string_view lead_id, std::string* encoded) const {
+  {
+    std::shared_lock<std::shared_mutex> lock(journal_mu_);
+    if (const LeadJournal::Slot* slot = journal_.Find(lead_id); slot != nullptr) {
+      if (slot->deleted) {
+        return Status::NotFound("store: get lead: not found");
+      }
+      encoded->assign(slot->state);
+      return Status::Ok();
+    }
+  }
+  // Not in the journal: `leads` holds its newest state (a checkpoint writes it there before the
+  // generation that held it is dropped).
   return FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kLeads), ToSlice(lead_id), encoded),
                    "get lead");
 }
@@ -421,22 +600,30 @@ Status RocksStore::GetLead(std::string_view lead_id, std::string* encoded) const
 Status RocksStore::ScanLeads(
     std::string_view after,
     const std::function<bool(std::string_view id, std::string_view encoded)>& fn) const {
+  // The journal's generations first, then the iterator: a generation dropped before they were
+  // taken was copied into `leads` before it was dropped, so the iterator sees it.
+  const LeadOverlayScan overlay(FreezeForRead());
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;  // a scan must not evict the hot blocks point lookups use
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kLeads)));
-  if (after.empty()) {
-    it->SeekToFirst();
-  } else {
-    it->Seek(ToSlice(after));
-    if (it->Valid() && ToView(it->key()) == after) {
-      it->Next();
-    }
-  }
-  for (; it->Valid(); it->Next()) {
-    if (!fn(ToView(it->key()), ToView(it->value()))) {
-      break;
-    }
-  }
+  overlay.Run(
+      after,
+      [&](const auto& visit) {
+        if (after.empty()) {
+          it->SeekToFirst();
+        } else {
+          it->Seek(ToSlice(after));
+          if (it->Valid() && ToView(it->key()) == after) {
+            it->Next();
+          }
+        }
+        for (; it->Valid(); it->Next()) {
+          if (!visit(ToView(it->key()), ToView(it->value()))) {
+            break;
+          }
+        }
+      },
+      fn);
   return FromRocks(it->status(), "scan leads");
 }
 
@@ -659,18 +846,33 @@ namespace {
 // A RocksDB snapshot and the column families to read through it.
 class RocksSnapshot final : public StoreSnapshot {
  public:
-  RocksSnapshot(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : db_(db), handles_(std::move(handles)), snapshot_(db->GetSnapshot()) {}
+  // `journal`: the lead journal's generations, taken before this (see ScanLeads).
+  RocksSnapshot(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                std::vector<LeadJournal::FrozenGeneration> journal)
+      : db_(db),
+        handles_(std::move(handles)),
+        journal_(std::move(journal)),
+        snapshot_(db->GetSnapshot()) {}
   ~RocksSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
   RocksSnapshot(const RocksSnapshot&) = delete;
   RocksSnapshot& operator=(const RocksSnapshot&) = delete;
 
   Status GetLead(std::string_view lead_id, std::string* encoded) const override {
+    if (const LeadJournal::Slot* slot = journal_.Find(lead_id); slot != nullptr) {
+      if (slot->deleted) {
+        return Status::NotFound("store: get lead: not found");
+      }
+      encoded->assign(slot->state);
+      return Status::Ok();
+    }
     return FromRocks(db_->Get(Point(), handles_[kLeads], ToSlice(lead_id), encoded), "get lead");
   }
   Status ScanLeads(
       const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    return Scan(kLeads, "scan leads", fn);
+    Status st = Status::Ok();
+    journal_.Run(
+        "", [&](const auto& visit) { st = Scan(kLeads, "scan leads", visit); }, fn);
+    return st;
   }
   Status ScanLinks(
       const std::function<void(std::string_view, std::string_view)>& fn) const override {
@@ -714,13 +916,14 @@ class RocksSnapshot final : public StoreSnapshot {
 
   rocksdb::DB* const db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  const LeadOverlayScan journal_;
   const rocksdb::Snapshot* const snapshot_;
 };
 
 }  // namespace
 
 std::unique_ptr<StoreSnapshot> RocksStore::Snapshot() const {
-  return std::make_unique<RocksSnapshot>(db_.get(), handles_);
+  return std::make_unique<RocksSnapshot>(db_.get(), handles_, FreezeForRead());
 }
 
 Status RocksStore::CompactAll() {
@@ -747,6 +950,10 @@ Store::Memory RocksStore::MemoryUsage() const {
   }
   if (block_cache_ != nullptr) {
     m.block_cache = block_cache_->GetUsage();
+  }
+  {
+    std::shared_lock<std::shared_mutex> lock(journal_mu_);
+    m.lead_journal = journal_.bytes();
   }
   return m;
 }

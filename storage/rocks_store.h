@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,7 @@
 
 #include "handoff/clock.h"
 #include "handoff/status.h"
+#include "storage/lead_journal.h"
 #include "storage/store.h"
 
 namespace rocksdb {
@@ -55,8 +57,23 @@ struct StoreOptions {
   // every write of the store fails (storage/fault_injection_fs.h). Ignored when `env` is set.
   // Default (empty): no fault injection, nothing installed.
   std::string fault_file;
+  // Bytes of lead journal blocks after which the leads changed since the last checkpoint are
+  // frozen and copied into the `leads` column family, a slice after each commit (RocksStore
+  // below). The leads changed since then stay in memory, so this bounds that memory (about as
+  // much again while a frozen generation is copied) and the journal read back at start.
+  // 0: no journal; every commit writes its leads in place. Default: 64 MiB.
+  uint64_t lead_journal_bytes = 64 << 20;
 };
 
+// Leads are journaled (StoreOptions::lead_journal_bytes): a commit writes the leads it changed as
+// one block of the `lead_journal` column family, in the same atomic write as the rest of the
+// batch, and keeps their states in memory (storage/lead_journal.h). Once the blocks since the
+// last freeze pass lead_journal_bytes, those states are frozen; after each later commit, the
+// commit thread copies a slice of the oldest frozen generation into `leads` (each lead once,
+// however many commits changed it), and with the last slice deletes the journal blocks it
+// covered. Reads look in memory first. At open the remaining blocks are read back into memory;
+// at close everything is copied. A crash anywhere in the cycle leaves the blocks of every state
+// not yet copied, and copying a state twice is harmless.
 class RocksStore final : public Store {
  public:
   // Opens (creating if missing) the store at options.path. Errors: InvalidArgument for bad
@@ -76,6 +93,11 @@ class RocksStore final : public Store {
   // succeeds, and the caller must not acknowledge the batch's events.
   Status Commit(CommitBatch* batch) override;
   Status Recover() override;
+  // Copies a slice of the oldest frozen journal generation into `leads`: twice as many leads as
+  // the commits since the last call wrote, at least a few thousand. Commit does it itself when
+  // the frozen generations pass twice StoreOptions::lead_journal_bytes (AfterCommit not called,
+  // or not keeping up), so that the journal's memory stays bounded either way.
+  void AfterCommit() override;
 
   // The encoded state of a lead; NotFound when absent.
   Status GetLead(std::string_view lead_id, std::string* encoded) const override;
@@ -139,6 +161,13 @@ class RocksStore final : public Store {
   RocksStore() = default;
   Status Close();
   rocksdb::ColumnFamilyHandle* cf(size_t index) const { return handles_[index]; }
+  // At open: the journal's blocks into memory.
+  Status ReadLeadJournal();
+  // Copies up to `budget` leads of the oldest frozen generations into `leads`, dropping each
+  // generation (and its journal blocks) once copied. Caller holds write_mu_.
+  Status Checkpoint(size_t budget);
+  // The frozen generations after freezing the active one: the overlay a scan or snapshot reads.
+  std::vector<LeadJournal::FrozenGeneration> FreezeForRead() const;
 
   StoreOptions options_;
   // Only with options.fault_file; declared before db_ so that they outlive it.
@@ -152,6 +181,16 @@ class RocksStore final : public Store {
   std::mutex write_mu_;  // serializes Commit and TrimOutbox; guards write_batch_
   std::unique_ptr<rocksdb::WriteBatch> write_batch_;  // reused by every Commit
   std::atomic<uint64_t> oldest_outbox_seq_{0};
+
+  // Guards journal_. The commit thread applies blocks and drops generations under it exclusively;
+  // reads (any thread) look up under it shared; scans and snapshots freeze under it exclusively.
+  mutable std::shared_mutex journal_mu_;
+  mutable LeadJournal journal_;
+  uint64_t next_journal_block_ = 1;  // guarded by write_mu_
+  std::string journal_block_;        // the commit's block being built; guarded by write_mu_
+  size_t checkpoint_pos_ = 0;        // leads of the oldest frozen generation copied; write_mu_
+  size_t checkpoint_budget_ = 0;     // leads to copy at the next AfterCommit; write_mu_
+  std::vector<LeadJournal::Entry> checkpoint_slice_;  // reused; write_mu_
 };
 
 }  // namespace handoff

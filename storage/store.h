@@ -63,6 +63,12 @@ class Store {
   // and after a write error the store may refuse further writes until Recover() succeeds.
   virtual Status Commit(CommitBatch* batch) = 0;
 
+  // Work Commit leaves for later so that a commit returns (and its events are acknowledged)
+  // sooner: RocksStore copies a slice of its lead journal into `leads` (rocks_store.h). Call from
+  // the committing thread after a commit's result is handed on, never concurrently with Commit.
+  // Failures are not the caller's: the work is tried again at the next call. Default: nothing.
+  virtual void AfterCommit() {}
+
   // After a failed Commit: lets writes go on once the cause is gone (RocksDB: DB::Resume, which
   // also flushes what the failed log write may have left behind). OK when nothing needed
   // recovering; an error while the cause persists. Call from the committing thread.
@@ -145,6 +151,7 @@ class Store {
     uint64_t memtables = 0;      // write buffers, every column family
     uint64_t table_readers = 0;  // index and filter blocks held outside the block cache
     uint64_t block_cache = 0;    // the block cache in use
+    uint64_t lead_journal = 0;   // lead states changed since their last checkpoint
   };
   virtual Memory MemoryUsage() const { return {}; }
 };

@@ -5,7 +5,11 @@
 // is a format change: data written by an older build must still read.
 //
 //   column family  key                              value
-//   leads          lead id (bytes as given)          the encoded LeadState (opaque to the store)
+//   leads          lead id (bytes as given)          the encoded LeadState (opaque to the store),
+//                                                     as of its last checkpoint
+//   lead_journal   block: 8 bytes big-endian         the leads one commit changed: their states
+//                                                     or deletions (storage/lead_journal.h);
+//                                                     newer than `leads`, read back at start
 //   dedupe         messageId (bytes as given)        receive time: 8 bytes, see AppendTime
 //                  (the per-id form: still read at start, no longer written)
 //   dedupe_log     block: 8 bytes big-endian         commit time (8 bytes) + 12 bytes per id:
@@ -44,6 +48,7 @@ inline constexpr char kMeta[] = "meta";
 inline constexpr char kLinks[] = "links";
 inline constexpr char kHistory[] = "history";
 inline constexpr char kFunnel[] = "funnel";
+inline constexpr char kLeadJournal[] = "lead_journal";
 
 inline constexpr size_t kSeqKeySize = 8;
 inline constexpr size_t kHistoryKeySize = 12;

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -339,6 +340,93 @@ TEST_F(StoreTest, TrimStopsAtFirstRecordWithinRetention) {
   EXPECT_EQ(ReadAll(*store, 1).size(), 2u);
 }
 
+// Leads change over many commits with a tiny journal: generations freeze and are copied into
+// `leads` a slice after each commit, while every read (point, scan, snapshot) sees the newest
+// state, deletions included; the journal's memory stays bounded; a reopen reads the same.
+TEST_F(StoreTest, JournaledLeadsReadNewestThroughCheckpoints) {
+  StoreOptions options = Options();
+  options.lead_journal_bytes = 2048;
+  std::map<std::string, std::string> expected;
+  std::unique_ptr<StoreSnapshot> snapshot;
+  std::map<std::string, std::string> at_snapshot;
+  auto scan_all = [](auto&& scan) {
+    std::map<std::string, std::string> seen;
+    std::string last;
+    EXPECT_OK(scan([&](std::string_view id, std::string_view state) {
+      EXPECT_LT(last, std::string(id)) << "out of order";
+      last = id;
+      seen.emplace(id, state);
+      return true;
+    }));
+    return seen;
+  };
+  {
+    auto store = OpenStore(options);
+    uint64_t most_memory = 0;
+    for (int round = 0; round < 60; ++round) {
+      CommitBatch batch;
+      for (int i = round % 3; i < 40; i += 3) {
+        const std::string id = "u" + std::to_string(i);
+        if ((round + i) % 17 == 0) {
+          batch.DeleteLead(id);
+          expected.erase(id);
+        } else {
+          const std::string state = "r" + std::to_string(round) + "-" + id + std::string(40, '.');
+          batch.PutLead(id, state);
+          expected[id] = state;
+        }
+      }
+      ASSERT_OK(store->Commit(&batch));
+      store->AfterCommit();
+      most_memory = std::max(most_memory, store->MemoryUsage().lead_journal);
+      for (int i = 0; i < 40; ++i) {
+        const std::string id = "u" + std::to_string(i);
+        std::string state;
+        const Status st = store->GetLead(id, &state);
+        if (expected.contains(id)) {
+          ASSERT_OK(st);
+          EXPECT_EQ(state, expected[id]) << id << " after round " << round;
+        } else {
+          EXPECT_TRUE(st.IsNotFound()) << id << " after round " << round;
+        }
+      }
+      if (round == 30) {
+        snapshot = store->Snapshot();
+        at_snapshot = expected;
+      }
+    }
+    EXPECT_LT(most_memory, 64u << 10);
+    EXPECT_EQ(scan_all([&](const auto& fn) { return store->ScanLeads("", fn); }), expected);
+    // The snapshot still reads round 30, though later generations were copied since.
+    EXPECT_EQ(scan_all([&](const auto& fn) { return snapshot->ScanLeads(fn); }), at_snapshot);
+    for (const auto& [id, state] : at_snapshot) {
+      std::string read;
+      ASSERT_OK(snapshot->GetLead(id, &read));
+      EXPECT_EQ(read, state);
+    }
+    snapshot.reset();
+  }
+  auto store = OpenStore(options);
+  EXPECT_EQ(scan_all([&](const auto& fn) { return store->ScanLeads("", fn); }), expected);
+  // Closing copied everything: no journal is held in memory after the reopen.
+  EXPECT_EQ(store->MemoryUsage().lead_journal, 0u);
+}
+
+// Without a journal (lead_journal_bytes 0) leads are written in place, and a journal an earlier
+// run left is copied into `leads` at open.
+TEST_F(StoreTest, NoJournalWritesInPlaceAndCopiesALeftJournalAtOpen) {
+  StoreOptions options = Options();
+  options.lead_journal_bytes = 0;
+  auto store = OpenStore(options);
+  CommitBatch batch;
+  batch.PutLead("a", "1");
+  ASSERT_OK(store->Commit(&batch));
+  std::string state;
+  ASSERT_OK(store->GetLead("a", &state));
+  EXPECT_EQ(state, "1");
+  EXPECT_EQ(store->MemoryUsage().lead_journal, 0u);
+}
+
 TEST_F(StoreTest, ScanLeadsPagesInKeyOrder) {
   auto store = OpenStore();
   CommitBatch batch;
@@ -638,6 +726,97 @@ TEST(StoreCrashTest, KilledProcessKeepsCommittedBatch) {
   ASSERT_OK((*store)->GetMeta("rules.version", &value));
   EXPECT_EQ(value, "3");
   EXPECT_EQ((*store)->OldestOutboxSeq(), 1u);
+}
+
+constexpr char kJournalCrashDirEnv[] = "HANDOFF_STORE_JOURNAL_CRASH_DIR";
+
+// kill -9 in the middle of the journal's cycle (generations frozen, some copied into `leads`,
+// one half copied): the reopened store reads every lead's newest state and no deleted lead,
+// whether it keeps a journal or copies the one left at open (lead_journal_bytes 0).
+TEST(StoreCrashTest, KilledProcessKeepsJournaledLeads) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::optional<testing::TempDir> tmp;
+  std::string path;
+  if (const char* inherited = std::getenv(kJournalCrashDirEnv); inherited != nullptr) {
+    path = inherited;  // the child
+  } else {
+    tmp.emplace();
+    path = tmp->path() + "/data";
+    ASSERT_EQ(setenv(kJournalCrashDirEnv, path.c_str(), 1), 0);
+  }
+  ManualClock clock(kT0);
+  StoreOptions options;
+  options.path = path;
+  options.clock = &clock;
+  options.lead_journal_bytes = 4096;
+  constexpr int kRounds = 45;
+  auto state_of = [](int round, int lead) {
+    return "r" + std::to_string(round) + "-u" + std::to_string(lead) + std::string(60, '-');
+  };
+  auto deleted = [](int round, int lead) { return (round + lead) % 13 == 0; };
+
+  EXPECT_EXIT(
+      {
+        auto store = RocksStore::Open(options);
+        if (!store.ok()) {
+          std::_Exit(1);
+        }
+        for (int round = 0; round < kRounds; ++round) {
+          CommitBatch batch;
+          for (int i = round % 2; i < 3000; i += 1 + round % 5) {
+            if (deleted(round, i)) {
+              batch.DeleteLead("u" + std::to_string(i));
+            } else {
+              batch.PutLead("u" + std::to_string(i), state_of(round, i));
+            }
+          }
+          if (!(*store)->Commit(&batch).ok()) {
+            std::_Exit(2);
+          }
+          if (round % 4 != 3) {
+            (*store)->AfterCommit();
+          }
+        }
+        std::raise(SIGKILL);
+      },
+      ::testing::KilledBySignal(SIGKILL), "");
+  unsetenv(kJournalCrashDirEnv);
+
+  // The newest round that wrote each lead, and whether it deleted it.
+  std::map<std::string, std::optional<std::string>> expected;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = round % 2; i < 3000; i += 1 + round % 5) {
+      expected["u" + std::to_string(i)] =
+          deleted(round, i) ? std::nullopt : std::optional<std::string>(state_of(round, i));
+    }
+  }
+  // Two copies of what the killed process left: one reopened with the journal, one without.
+  const std::string copy = path + "-copy";
+  std::filesystem::copy(path, copy, std::filesystem::copy_options::recursive);
+  for (const uint64_t journal_bytes : {uint64_t{4096}, uint64_t{0}}) {
+    options.lead_journal_bytes = journal_bytes;
+    options.path = journal_bytes == 0 ? copy : path;
+    auto store = RocksStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    size_t live = 0;
+    for (const auto& [id, state] : expected) {
+      std::string read;
+      const Status st = (*store)->GetLead(id, &read);
+      if (state.has_value()) {
+        ++live;
+        ASSERT_TRUE(st.ok()) << id << ": " << st.ToString();
+        EXPECT_EQ(read, *state) << id;
+      } else {
+        EXPECT_TRUE(st.IsNotFound()) << id;
+      }
+    }
+    size_t scanned = 0;
+    ASSERT_OK((*store)->ScanLeads("", [&](std::string_view, std::string_view) {
+      ++scanned;
+      return true;
+    }));
+    EXPECT_EQ(scanned, live);
+  }
 }
 
 }  // namespace
