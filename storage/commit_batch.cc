@@ -31,9 +31,13 @@ void CommitBatch::Append(Op op, std::string_view key, std::string_view value_hea
 
 void CommitBatch::PutLead(std::string_view lead_id, std::string_view encoded_state) {
   Append(Op::kPutLead, lead_id, encoded_state, {});
+  lead_bytes_ += lead_id.size() + encoded_state.size();
 }
 
-void CommitBatch::DeleteLead(std::string_view lead_id) { Append(Op::kDeleteLead, lead_id, {}, {}); }
+void CommitBatch::DeleteLead(std::string_view lead_id) {
+  Append(Op::kDeleteLead, lead_id, {}, {});
+  lead_bytes_ += lead_id.size();
+}
 
 void CommitBatch::PutPinned(std::string_view lead_id, std::string_view record) {
   Append(Op::kPutPinned, lead_id, record, {});
@@ -101,6 +105,7 @@ void CommitBatch::DeleteFunnelRange(std::string_view begin, std::string_view end
 void CommitBatch::Clear() {
   rep_.clear();
   count_ = 0;
+  lead_bytes_ = 0;
   min_outbox_seq_ = 0;
 }
 

@@ -54,6 +54,8 @@ class CommitBatch {
   size_t count() const { return count_; }
   // Bytes of keys and values recorded (plus a few bytes of framing each).
   size_t size_bytes() const { return rep_.size(); }
+  // Bytes of the lead ids and states among them.
+  size_t lead_bytes() const { return lead_bytes_; }
   // Forgets every operation but keeps the buffer's capacity.
   void Clear();
 
@@ -92,6 +94,7 @@ class CommitBatch {
   // Per operation: u8 op, u32 key size, u32 value size (host order; never persisted), key, value.
   std::string rep_;
   size_t count_ = 0;
+  size_t lead_bytes_ = 0;
   uint64_t min_outbox_seq_ = 0;  // 0: no outbox record in the batch
 };
 

@@ -50,6 +50,7 @@ bool LeadJournal::Apply(uint64_t block, std::string&& bytes, bool check) {
   const bool decoded =
       ForEachInBlock(kept, [&g](std::string_view id, std::string_view state, bool deleted) {
         g.slots_.insert_or_assign(id, Slot{state, deleted});
+        ++g.writes_;
       });
   assert(decoded && "a journal block built by this process does not decode");
   (void)decoded;
@@ -102,10 +103,11 @@ const LeadJournal::Slot* LeadJournal::Find(std::string_view id) const {
 void LeadJournal::DropOldest() {
   assert(!frozen_.empty());
   if (frozen_.front().use_count() == 1) {
-    // Nobody else reads it: its blocks are reused, up to about one generation's worth.
+    // Nobody else reads it: a few of its blocks are reused (each commit takes one).
+    constexpr uint64_t kMaxSpareBytes = 8 << 20;
     auto& g = const_cast<Generation&>(*frozen_.front());
     for (std::string& block : g.blocks_) {
-      if (spare_bytes_ + block.capacity() > g.bytes_) {
+      if (spare_bytes_ + block.capacity() > kMaxSpareBytes) {
         break;
       }
       spare_bytes_ += block.capacity();

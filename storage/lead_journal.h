@@ -51,6 +51,8 @@ class LeadJournal {
     // The slot for `id`, or null when this generation holds none.
     const Slot* Find(std::string_view id) const;
     size_t size() const { return slots_.size(); }
+    // Lead writes applied to it (at least size(); more when leads changed in several commits).
+    uint64_t writes() const { return writes_; }
     // The last journal block applied to it (0: none).
     uint64_t last_block() const { return last_block_; }
     // Memory it holds: its blocks and its table.
@@ -69,6 +71,7 @@ class LeadJournal {
     absl::flat_hash_map<std::string_view, Slot> slots_;
     uint64_t last_block_ = 0;
     uint64_t bytes_ = 0;
+    uint64_t writes_ = 0;
     std::vector<Entry> entries_;  // set by Freeze
     mutable std::once_flag sorted_once_;
     mutable std::vector<Entry> sorted_;

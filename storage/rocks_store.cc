@@ -44,8 +44,8 @@ enum ColumnFamily : size_t {
   kNumColumnFamilies
 };
 constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
-    "default",   fmt::kLeads,   fmt::kDedupe,    fmt::kOutbox, fmt::kMeta,
-    fmt::kLinks, fmt::kHistory, fmt::kDedupeLog, fmt::kPinned, fmt::kFunnel, fmt::kLeadJournal};
+    "default",     fmt::kLeads,     fmt::kDedupe, fmt::kOutbox, fmt::kMeta,       fmt::kLinks,
+    fmt::kHistory, fmt::kDedupeLog, fmt::kPinned, fmt::kFunnel, fmt::kLeadJournal};
 
 // Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
 // that a burst of commits does not stall on flushes.
@@ -62,6 +62,11 @@ constexpr size_t kFunnelWriteBuffer = 16 << 20;
 // Journal blocks are deleted (a range) soon after they are written: most of a memtable is
 // covered by that deletion when it flushes, and the flush drops what it covers.
 constexpr size_t kLeadJournalWriteBuffer = 64 << 20;
+// Journal every lead while a generation's lead writes are at least this many times its leads;
+// below, only leads the journal holds, and again every lead (a trial) after this many times
+// lead_journal_bytes of leads written in place.
+constexpr double kJournalPaysAt = 1.5;
+constexpr uint64_t kTrialAfter = 4;
 // Leads a checkpoint copies after a commit: at least this many, and twice the commit's own, so
 // the copying outpaces the journal's growth.
 constexpr size_t kMinCheckpointSlice = 2048;
@@ -134,9 +139,10 @@ void ExpireByDedupeWindow(const Clock* clock, double window, rocksdb::ColumnFami
 }
 
 // Leads are written by checkpoints (a slice after each commit, on the engine's commit thread,
-// keys in order) and read by point lookups when a lead is not in the engine's cache or the
-// journal in memory, a new lead being a miss. So a skiplist memtable (a vector one would sort itself on every read) with a bloom filter
-// on it as well as on the files: a miss costs a few hashes, not a search.
+// keys in order), or by commits when journaling does not pay, and read by point lookups when a lead
+// is not in the engine's cache or the journal in memory, a new lead being a miss. So a skiplist
+// memtable (a vector one would sort itself on every read) with a bloom filter on it as well as on
+// the files: a miss costs a few hashes, not a search.
 rocksdb::ColumnFamilyOptions LeadsColumnFamilyOptions(
     const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cf =
@@ -355,10 +361,9 @@ Status RocksStore::Checkpoint(size_t budget) {
     // Keys in order: the memtable inserts run faster when each lands next to the one before.
     checkpoint_slice_.assign(entries.begin() + static_cast<std::ptrdiff_t>(checkpoint_pos_),
                              entries.begin() + static_cast<std::ptrdiff_t>(checkpoint_pos_ + n));
-    std::sort(checkpoint_slice_.begin(), checkpoint_slice_.end(),
-              [](const LeadJournal::Entry& a, const LeadJournal::Entry& b) {
-                return a.first < b.first;
-              });
+    std::sort(
+        checkpoint_slice_.begin(), checkpoint_slice_.end(),
+        [](const LeadJournal::Entry& a, const LeadJournal::Entry& b) { return a.first < b.first; });
     wb.Clear();
     rocksdb::Status rs;
     for (const auto& [id, slot] : checkpoint_slice_) {
@@ -448,9 +453,21 @@ Status RocksStore::Commit(CommitBatch* batch) {
   wb.Clear();
   rocksdb::Status rs;
   const bool journaled = options_.lead_journal_bytes > 0;
+  // A lead the journal holds is journaled again (its newest state must be the one reads find
+  // first); any other lead too while journaling pays (journal_all_), else it is written in place.
+  std::shared_lock<std::shared_mutex> journal_lock(journal_mu_, std::defer_lock);
+  if (journaled && !journal_all_) {
+    journal_lock.lock();
+  }
+  auto journal_this = [&](std::string_view id) {
+    return journaled && (journal_all_ || journal_.Find(id) != nullptr);
+  };
+  size_t in_place_bytes = 0;
   journal_block_.clear();
   if (journaled) {
-    journal_block_.reserve(batch->size_bytes());  // the leads are most of the batch
+    // The journal holds these blocks by capacity: no more than the leads need (plus a few bytes
+    // of framing each).
+    journal_block_.reserve(batch->lead_bytes() + batch->lead_bytes() / 16);
   }
   size_t lead_writes = 0;
   const bool decoded = batch->ForEach([&](const CommitBatch::Entry& e) {
@@ -461,16 +478,17 @@ Status RocksStore::Commit(CommitBatch* batch) {
     const rocksdb::Slice value = ToSlice(e.value);
     switch (e.op) {
       case CommitBatch::Op::kPutLead:
-        ++lead_writes;
-        if (journaled) {
+        if (journal_this(e.key)) {
+          ++lead_writes;
           LeadJournal::AppendPut(e.key, e.value, &journal_block_);
         } else {
+          in_place_bytes += e.key.size() + e.value.size();
           rs = wb.Put(cf(kLeads), key, value);
         }
         break;
       case CommitBatch::Op::kDeleteLead:
-        ++lead_writes;
-        if (journaled) {
+        if (journal_this(e.key)) {
+          ++lead_writes;
           LeadJournal::AppendDelete(e.key, &journal_block_);
         } else {
           rs = wb.Delete(cf(kLeads), key);
@@ -520,6 +538,9 @@ Status RocksStore::Commit(CommitBatch* batch) {
         break;
     }
   });
+  if (journal_lock.owns_lock()) {
+    journal_lock.unlock();
+  }
   assert(decoded && "CommitBatch buffer does not decode");
   if (!decoded) {
     return Status::Corruption("store: commit batch does not decode");
@@ -550,8 +571,22 @@ Status RocksStore::Commit(CommitBatch* batch) {
     (void)journal_.Apply(next_journal_block_++, std::move(journal_block_), /*check=*/false);
     if (journal_.active_block_bytes() >= options_.lead_journal_bytes) {
       journal_.Freeze();
+      // Journaling pays when leads change in several commits of a generation (each is then
+      // copied once instead of written per commit); when nearly every lead changed once (new
+      // leads streaming in), it only adds a copy: leads the journal does not hold are written in
+      // place until a trial generation shows it pays again.
+      const LeadJournal::Generation& frozen = *journal_.frozen().back();
+      journal_all_ = static_cast<double>(frozen.writes()) >=
+                     kJournalPaysAt * static_cast<double>(frozen.size());
+      in_place_bytes_ = 0;
     }
     journal_block_ = journal_.TakeSpareBlock();
+  }
+  if (!journal_all_) {
+    in_place_bytes_ += in_place_bytes;
+    if (in_place_bytes_ >= kTrialAfter * options_.lead_journal_bytes) {
+      journal_all_ = true;  // a trial generation
+    }
   }
   checkpoint_budget_ += 2 * lead_writes;
   bool behind = false;

@@ -67,7 +67,11 @@ struct StoreOptions {
 
 // Leads are journaled (StoreOptions::lead_journal_bytes): a commit writes the leads it changed as
 // one block of the `lead_journal` column family, in the same atomic write as the rest of the
-// batch, and keeps their states in memory (storage/lead_journal.h). Once the blocks since the
+// batch, and keeps their states in memory (storage/lead_journal.h). When a generation shows that
+// leads changed about once each (new leads streaming in: the journal would only add a copy),
+// commits write the leads the journal does not hold in place, in `leads`, and journal every lead
+// again for a trial generation after a while; a lead the journal holds is always journaled, so
+// its newest state is where reads look first. Once the blocks since the
 // last freeze pass lead_journal_bytes, those states are frozen; after each later commit, the
 // commit thread copies a slice of the oldest frozen generation into `leads` (each lead once,
 // however many commits changed it), and with the last slice deletes the journal blocks it
@@ -190,6 +194,8 @@ class RocksStore final : public Store {
   std::string journal_block_;        // the commit's block being built; guarded by write_mu_
   size_t checkpoint_pos_ = 0;        // leads of the oldest frozen generation copied; write_mu_
   size_t checkpoint_budget_ = 0;     // leads to copy at the next AfterCommit; write_mu_
+  bool journal_all_ = true;      // journal every changed lead, or only those it holds; write_mu_
+  uint64_t in_place_bytes_ = 0;  // lead bytes written in place since the last freeze; write_mu_
   std::vector<LeadJournal::Entry> checkpoint_slice_;  // reused; write_mu_
 };
 

@@ -37,10 +37,10 @@ std::string StateOf(const LeadJournal& journal, std::string_view id) {
 TEST(LeadJournalTest, BlocksRoundTrip) {
   const std::string block = Block({{"a", "1"}, {"b", std::string(300, 'x')}}, {"c"});
   std::vector<std::string> seen;
-  ASSERT_TRUE(LeadJournal::ForEachInBlock(
-      block, [&](std::string_view id, std::string_view state, bool deleted) {
-        seen.push_back(std::string(id) + (deleted ? " deleted" : " " + std::to_string(state.size())));
-      }));
+  ASSERT_TRUE(LeadJournal::ForEachInBlock(block, [&](std::string_view id, std::string_view state,
+                                                     bool deleted) {
+    seen.push_back(std::string(id) + (deleted ? " deleted" : " " + std::to_string(state.size())));
+  }));
   EXPECT_THAT(seen, ElementsAre("a 1", "b 300", "c deleted"));
 }
 

@@ -412,6 +412,77 @@ TEST_F(StoreTest, JournaledLeadsReadNewestThroughCheckpoints) {
   EXPECT_EQ(store->MemoryUsage().lead_journal, 0u);
 }
 
+// New leads streaming in (each written once): the journal would only add a copy, so leads it
+// does not hold go in place after the first generation, with a trial generation now and then;
+// leads it holds stay journaled. Every read sees the newest state throughout, and after a reopen.
+TEST_F(StoreTest, LeadsWrittenOnceGoInPlaceAndReadsStayNewest) {
+  StoreOptions options = Options();
+  options.lead_journal_bytes = 32 << 10;  // about 32 of these leads a generation
+  std::map<std::string, std::string> expected;
+  auto check = [&](RocksStore& store) {
+    for (const auto& [id, state] : expected) {
+      std::string read;
+      ASSERT_OK(store.GetLead(id, &read));
+      ASSERT_EQ(read, state) << id;
+    }
+    size_t scanned = 0;
+    ASSERT_OK(store.ScanLeads("", [&](std::string_view id, std::string_view state) {
+      EXPECT_EQ(state, expected[std::string(id)]);
+      ++scanned;
+      return true;
+    }));
+    EXPECT_EQ(scanned, expected.size());
+  };
+  // The leads of the last two rounds, as expected now.
+  auto batch_expected = [&](int round) {
+    std::vector<std::pair<std::string, std::string>> recent;
+    for (int r = std::max(0, round - 1); r <= round; ++r) {
+      for (int i = 0; i < 8; ++i) {
+        const std::string id = "n" + std::to_string(r * 8 + i);
+        recent.emplace_back(id, expected[id]);
+      }
+    }
+    return recent;
+  };
+  {
+    auto store = OpenStore(options);
+    for (int round = 0; round < 300; ++round) {
+      CommitBatch batch;
+      for (int i = 0; i < 8; ++i) {
+        const std::string id = "n" + std::to_string(round * 8 + i);
+        expected[id] = "first-" + id + std::string(1000, '.');
+        batch.PutLead(id, expected[id]);
+      }
+      // Now and then leads written before change again: one from long ago, and one from the
+      // round before, which the journal may still hold (the newest state must stay there).
+      if (round % 7 == 6) {
+        const std::string id = "n" + std::to_string(round * 3);
+        expected[id] = "again-" + std::to_string(round);
+        batch.PutLead(id, expected[id]);
+      }
+      if (round > 0) {
+        const std::string id = "n" + std::to_string((round - 1) * 8 + round % 8);
+        expected[id] = "recent-" + std::to_string(round) + std::string(1000, '.');
+        batch.PutLead(id, expected[id]);
+      }
+      ASSERT_OK(store->Commit(&batch));
+      if (round % 4 == 0) {
+        store->AfterCommit();
+      }
+      std::string read;
+      for (const auto& [id, state] : batch_expected(round)) {
+        ASSERT_OK(store->GetLead(id, &read));
+        ASSERT_EQ(read, state) << id << " after round " << round;
+      }
+    }
+    check(*store);
+    // Most of the journal's bytes were new leads: far fewer were kept than written.
+    EXPECT_LT(store->MemoryUsage().lead_journal, 2400u * 1000 / 4);
+  }
+  auto store = OpenStore(options);
+  check(*store);
+}
+
 // Without a journal (lead_journal_bytes 0) leads are written in place, and a journal an earlier
 // run left is copied into `leads` at open.
 TEST_F(StoreTest, NoJournalWritesInPlaceAndCopiesALeftJournalAtOpen) {
