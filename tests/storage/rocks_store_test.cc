@@ -747,21 +747,46 @@ TEST_F(StoreTest, ConcurrentOutboxReadersSeeContiguousRecords) {
 // the data directory through the environment.
 constexpr char kCrashDirEnv[] = "HANDOFF_STORE_CRASH_DIR";
 
+// The data directory of a crash test: the parent process makes it and hands it to the
+// re-executed child through the environment variable `env`.
+class CrashDir {
+ public:
+  explicit CrashDir(const char* env) : env_(env) {
+    if (const char* inherited = std::getenv(env); inherited != nullptr) {
+      path_ = inherited;  // the child
+      return;
+    }
+    tmp_.emplace();
+    path_ = tmp_->path() + "/data";
+    EXPECT_EQ(setenv(env, path_.c_str(), 1), 0);
+  }
+  ~CrashDir() {
+    if (tmp_.has_value()) {
+      unsetenv(env_);
+    }
+  }
+  CrashDir(const CrashDir&) = delete;
+  CrashDir& operator=(const CrashDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Store options for this directory, reading `clock`.
+  StoreOptions Options(const Clock* clock) const {
+    StoreOptions options;
+    options.path = path_;
+    options.clock = clock;
+    return options;
+  }
+
+ private:
+  const char* env_;
+  std::optional<testing::TempDir> tmp_;
+  std::string path_;
+};
+
 TEST(StoreCrashTest, KilledProcessKeepsCommittedBatch) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  std::optional<testing::TempDir> tmp;
-  std::string path;
-  if (const char* inherited = std::getenv(kCrashDirEnv); inherited != nullptr) {
-    path = inherited;  // the child
-  } else {
-    tmp.emplace();
-    path = tmp->path() + "/data";
-    ASSERT_EQ(setenv(kCrashDirEnv, path.c_str(), 1), 0);
-  }
+  const CrashDir dir(kCrashDirEnv);
   ManualClock clock(kT0);
-  StoreOptions options;
-  options.path = path;
-  options.clock = &clock;
+  StoreOptions options = dir.Options(&clock);
 
   EXPECT_EXIT(
       {
@@ -782,7 +807,6 @@ TEST(StoreCrashTest, KilledProcessKeepsCommittedBatch) {
         std::raise(SIGKILL);
       },
       ::testing::KilledBySignal(SIGKILL), "");
-  unsetenv(kCrashDirEnv);
 
   auto store = RocksStore::Open(options);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -806,19 +830,9 @@ constexpr char kJournalCrashDirEnv[] = "HANDOFF_STORE_JOURNAL_CRASH_DIR";
 // whether it keeps a journal or copies the one left at open (lead_journal_bytes 0).
 TEST(StoreCrashTest, KilledProcessKeepsJournaledLeads) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  std::optional<testing::TempDir> tmp;
-  std::string path;
-  if (const char* inherited = std::getenv(kJournalCrashDirEnv); inherited != nullptr) {
-    path = inherited;  // the child
-  } else {
-    tmp.emplace();
-    path = tmp->path() + "/data";
-    ASSERT_EQ(setenv(kJournalCrashDirEnv, path.c_str(), 1), 0);
-  }
+  const CrashDir dir(kJournalCrashDirEnv);
   ManualClock clock(kT0);
-  StoreOptions options;
-  options.path = path;
-  options.clock = &clock;
+  StoreOptions options = dir.Options(&clock);
   options.lead_journal_bytes = 4096;
   constexpr int kRounds = 45;
   auto state_of = [](int round, int lead) {
@@ -851,7 +865,6 @@ TEST(StoreCrashTest, KilledProcessKeepsJournaledLeads) {
         std::raise(SIGKILL);
       },
       ::testing::KilledBySignal(SIGKILL), "");
-  unsetenv(kJournalCrashDirEnv);
 
   // The newest round that wrote each lead, and whether it deleted it.
   std::map<std::string, std::optional<std::string>> expected;
@@ -862,6 +875,7 @@ TEST(StoreCrashTest, KilledProcessKeepsJournaledLeads) {
     }
   }
   // Two copies of what the killed process left: one reopened with the journal, one without.
+  const std::string& path = dir.path();
   const std::string copy = path + "-copy";
   std::filesystem::copy(path, copy, std::filesystem::copy_options::recursive);
   for (const uint64_t journal_bytes : {uint64_t{4096}, uint64_t{0}}) {
