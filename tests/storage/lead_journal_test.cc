@@ -127,7 +127,7 @@ class OverlayScanTest : public ::testing::Test {
         after,
         [&](const auto& visit) {
           for (const auto& [id, state] : stored_) {
-            if (id > after && !visit(id, state)) {
+            if (std::string_view(id).compare(after) > 0 && !visit(id, state)) {
               return;
             }
           }
