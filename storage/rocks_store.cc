@@ -104,6 +104,16 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
+// A lead's slot in the lead journal as GetLead answers it: the state, or NotFound when the
+// journal holds its deletion.
+Status ReadSlot(const LeadJournal::Slot& slot, std::string* encoded) {
+  if (slot.deleted) {
+    return Status::NotFound("store: get lead: not found");
+  }
+  encoded->assign(slot.state);
+  return Status::Ok();
+}
+
 // fn(key, value) for every key of `family` that starts with `prefix`, in key order.
 Status ScanPrefix(rocksdb::DB* db, const rocksdb::ReadOptions& options,
                   rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
@@ -619,11 +629,7 @@ Status RocksStore::GetLead(std::string_view lead_id, std::string* encoded) const
   {
     std::shared_lock<std::shared_mutex> lock(journal_mu_);
     if (const LeadJournal::Slot* slot = journal_.Find(lead_id); slot != nullptr) {
-      if (slot->deleted) {
-        return Status::NotFound("store: get lead: not found");
-      }
-      encoded->assign(slot->state);
-      return Status::Ok();
+      return ReadSlot(*slot, encoded);
     }
   }
   // Not in the journal: `leads` holds its newest state (a checkpoint writes it there before the
@@ -894,11 +900,7 @@ class RocksSnapshot final : public StoreSnapshot {
 
   Status GetLead(std::string_view lead_id, std::string* encoded) const override {
     if (const LeadJournal::Slot* slot = journal_.Find(lead_id); slot != nullptr) {
-      if (slot->deleted) {
-        return Status::NotFound("store: get lead: not found");
-      }
-      encoded->assign(slot->state);
-      return Status::Ok();
+      return ReadSlot(*slot, encoded);
     }
     return FromRocks(db_->Get(Point(), handles_[kLeads], ToSlice(lead_id), encoded), "get lead");
   }

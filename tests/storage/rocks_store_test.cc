@@ -483,9 +483,9 @@ TEST_F(StoreTest, LeadsWrittenOnceGoInPlaceAndReadsStayNewest) {
   check(*store);
 }
 
-// Without a journal (lead_journal_bytes 0) leads are written in place, and a journal an earlier
-// run left is copied into `leads` at open.
-TEST_F(StoreTest, NoJournalWritesInPlaceAndCopiesALeftJournalAtOpen) {
+// Without a journal (lead_journal_bytes 0) leads are written in place and nothing is held in
+// memory. (A journal an earlier run left is copied at open: KilledProcessKeepsJournaledLeads.)
+TEST_F(StoreTest, NoJournalWritesLeadsInPlace) {
   StoreOptions options = Options();
   options.lead_journal_bytes = 0;
   auto store = OpenStore(options);
