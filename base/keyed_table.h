@@ -10,13 +10,14 @@
 // previous lookup's object. The engine's lead lookup was 11-13 % of its thread as a node map.
 //
 // Growth does not hold the owner for long (as IncrementalMap and DedupeIndex): at three quarters
-// full, counting erased slots, the table moves to a new slot array from calloc (untouched pages
-// cost nothing) sized for four times the live objects, and every later insert moves kMoveStep
-// slots of the old array across. Lookups look in the new array, then in the old one until it is
-// emptied. Erasing leaves a marker (linear probing needs the chain unbroken); the markers go with
-// the next move to a new array, which churn (objects erased and inserted, as a bounded cache
-// does) also triggers. One case scans the rest of the old array inside one insert: the new array
-// filling before the old one is moved, which takes nearly every object being erased first.
+// full, counting erased slots, the table moves to a new slot array of zeroed pages
+// (base/zeroed_memory.h: untouched pages cost nothing) sized for four times the live objects,
+// and every later insert moves kMoveStep slots of the old array across. Lookups look in the new
+// array, then in the old one until it is emptied. Erasing leaves a marker (linear probing needs
+// the chain unbroken); the markers go with the next move to a new array, which churn (objects
+// erased and inserted, as a bounded cache does) also triggers. One case scans the rest of the
+// old array inside one insert: the new array filling before the old one is moved, which takes
+// nearly every object being erased first.
 //
 // Contract:
 //  - KeyOf()(const T&) returns the object's key as something convertible to std::string_view;
@@ -30,11 +31,12 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string_view>
 #include <utility>
+
+#include "base/zeroed_memory.h"
 
 namespace handoff {
 
@@ -192,7 +194,7 @@ class KeyedTable {
       ++live;
     }
     void Release() {
-      std::free(slots);
+      FreeZeroed(slots, capacity * sizeof(Slot));
       *this = Array();
     }
   };
@@ -218,12 +220,8 @@ class KeyedTable {
       capacity *= 2;
     }
     Array fresh;
-    // calloc: a large block comes from mmap already zeroed, so its pages are touched by the
-    // inserts that use them, not all at once here.
-    fresh.slots = static_cast<Slot*>(std::calloc(capacity, sizeof(Slot)));
-    if (fresh.slots == nullptr) {
-      std::abort();  // as operator new would (no exceptions on the engine's path)
-    }
+    // Zeroed pages that the inserts using them touch, not all at once here.
+    fresh.slots = static_cast<Slot*>(AllocateZeroed(capacity * sizeof(Slot)));
     fresh.capacity = capacity;
     // Rare: the old array still holds objects (nearly everything was taken out since it began,
     // so the current array was small): they go straight to the new one.

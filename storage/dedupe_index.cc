@@ -80,14 +80,9 @@ bool DedupeIndex::Fresh(const Slot& slot, EpochSeconds now) const {
   return now - TimeOf(slot.low_and_time) < window_;
 }
 
-DedupeIndex::SlotArray DedupeIndex::NewSlots(size_t n) {
-  // calloc, not a vector: a large block comes from mmap already zeroed, so its pages are touched
-  // by the inserts that use them, not all at once here.
-  auto* p = static_cast<Slot*>(std::calloc(n, sizeof(Slot)));
-  if (p == nullptr) {
-    std::abort();  // as operator new would (the daemon runs without exceptions on this path)
-  }
-  return SlotArray(p);
+DedupeIndex::SlotArray DedupeIndex::NewSlots(size_t n, ZeroedPages pages) {
+  // Zeroed pages that the inserts using them touch, not all at once here.
+  return SlotArray(static_cast<Slot*>(AllocateZeroed(n * sizeof(Slot), pages)), FreeSlots{n});
 }
 
 DedupeIndex::Slot* DedupeIndex::FindIn(Slot* slots, size_t capacity, const Hash& h) {
@@ -142,7 +137,7 @@ void DedupeIndex::MoveSome(Table& table, size_t count) {
   }
 }
 
-void DedupeIndex::Insert(const Hash& h, EpochSeconds at) {
+void DedupeIndex::Insert(const Hash& h, EpochSeconds at, ZeroedPages pages) {
   Table& t = current_;
   if (t.used == 0) {
     t.started = at;
@@ -155,7 +150,7 @@ void DedupeIndex::Insert(const Hash& h, EpochSeconds at) {
     t.moving_capacity = t.capacity;
     t.moved = 0;
     t.capacity = std::max(kMinSlots, t.capacity * 2);
-    t.slots = NewSlots(t.capacity);
+    t.slots = NewSlots(t.capacity, pages);
   }
   // Four old slots an insert: the old array (capacity/2 slots) is copied within capacity/8
   // inserts, long before the table is three quarters full again (3/8 of capacity inserts on).
@@ -249,7 +244,10 @@ bool DedupeIndex::RestoreBlock(std::string_view block, EpochSeconds at, EpochSec
       s->low_and_time = (static_cast<uint64_t>(h.low) << kTimeBits) |
                         std::max(s->low_and_time & kTimeMask, TimeCode(at));
     } else {
-      Insert(h, at);
+      // A start restores millions of ids in a row: each growth's array is faulted in by the
+      // kernel at once rather than a page per fault, each taken twice (the lookup before the
+      // insert reads the page first).
+      Insert(h, at, ZeroedPages::kNow);
     }
   }
   return true;
@@ -264,7 +262,7 @@ void DedupeIndex::RestoreId(std::string_view id, EpochSeconds at, EpochSeconds n
     s->low_and_time = (static_cast<uint64_t>(h.low) << kTimeBits) |
                       std::max(s->low_and_time & kTimeMask, TimeCode(at));
   } else {
-    Insert(h, at);
+    Insert(h, at, ZeroedPages::kNow);  // as in RestoreBlock
   }
 }
 

@@ -25,12 +25,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/zeroed_memory.h"
 #include "handoff/clock.h"
 
 namespace handoff {
@@ -88,7 +88,10 @@ class DedupeIndex {
     uint64_t low_and_time = 0;  // hash bits above, time in ms since base_ms_ below
   };
   struct FreeSlots {
-    void operator()(Slot* p) const { std::free(p); }
+    FreeSlots() noexcept : count(0) {}
+    explicit FreeSlots(size_t n) noexcept : count(n) {}
+    size_t count;  // slots in the array
+    void operator()(Slot* p) const { FreeZeroed(p, count * sizeof(Slot)); }
   };
   using SlotArray = std::unique_ptr<Slot[], FreeSlots>;
   struct Table {
@@ -108,8 +111,8 @@ class DedupeIndex {
   uint64_t TimeCode(EpochSeconds t);
   EpochSeconds TimeOf(uint64_t packed) const;
   static bool SameHash(const Slot& slot, const Hash& h);
-  // Zeroed slots straight from the allocator; aborts when memory is exhausted.
-  static SlotArray NewSlots(size_t n);
+  // Zeroed slots (base/zeroed_memory.h: pages touched by use); aborts when memory is exhausted.
+  static SlotArray NewSlots(size_t n, ZeroedPages pages);
   // The slot holding `h` in one array, or null.
   static Slot* FindIn(Slot* slots, size_t capacity, const Hash& h);
   // The slot holding `h` in `table` (its array, then the one it grows from), or null.
@@ -118,7 +121,8 @@ class DedupeIndex {
   static void Place(Slot* slots, size_t capacity, const Slot& slot);
   // Copies up to `count` slots of the array `table` grows from; frees it once all are copied.
   static void MoveSome(Table& table, size_t count);
-  void Insert(const Hash& h, EpochSeconds at);
+  // `pages`: how a growth's new array is faulted in (kNow while a start restores millions).
+  void Insert(const Hash& h, EpochSeconds at, ZeroedPages pages = ZeroedPages::kOnUse);
   // Drops the previous generation once everything in it has expired.
   void Rotate(EpochSeconds now);
   bool Fresh(const Slot& slot, EpochSeconds now) const;

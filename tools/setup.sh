@@ -10,6 +10,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libsimdjson-dev librocksdb-dev libyaml-cpp-dev libre2-dev
   libhowardhinnant-date-dev libcli11-dev libabsl-dev libssl-dev zlib1g-dev tzdata
+  libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-tidy clang-format
   nats-server libnats-dev
   nodejs npm

@@ -63,6 +63,35 @@ TEST(DedupeIndexTest, BlocksRestoreTheIdsTheyRecorded) {
   EXPECT_FALSE(late.RestoreBlock(block.substr(1), kT0, kT0));
 }
 
+// Enough ids that the restore grows the table through arrays mapped whole at once
+// (ZeroedPages::kNow, from 256 KiB on), then keeps growing through arrays faulted in on use:
+// every id stays findable across both kinds.
+TEST(DedupeIndexTest, ALargeRestoreThenLiveInsertsKeepEveryId) {
+  constexpr int kRestored = 200'000;
+  constexpr int kLive = 400'000;
+  DedupeIndex index(1000);
+  index.SetSeed(9);
+  for (int i = 0; i < kRestored; ++i) {
+    ASSERT_FALSE(index.CheckAndRecord("r-" + std::to_string(i), kT0));
+  }
+  std::string block;
+  ASSERT_TRUE(index.TakeBlock(&block));
+
+  DedupeIndex restored(1000);
+  restored.SetSeed(9);
+  ASSERT_TRUE(restored.RestoreBlock(block, kT0, kT0 + 1));
+  EXPECT_EQ(restored.size(), static_cast<size_t>(kRestored));
+  for (int i = 0; i < kLive; ++i) {
+    ASSERT_FALSE(restored.CheckAndRecord("l-" + std::to_string(i), kT0 + 2)) << i;
+  }
+  for (int i = 0; i < kRestored; ++i) {
+    ASSERT_TRUE(restored.CheckAndRecord("r-" + std::to_string(i), kT0 + 3)) << i;
+  }
+  for (int i = 0; i < kLive; ++i) {
+    ASSERT_TRUE(restored.CheckAndRecord("l-" + std::to_string(i), kT0 + 3)) << i;
+  }
+}
+
 TEST(DedupeIndexTest, TheSeedKeysTheHash) {
   DedupeIndex a(100);
   a.SetSeed(1);
