@@ -45,6 +45,8 @@ class KeyedTable {
  public:
   // Slots of the old array moved to the new one per insert.
   static constexpr size_t kMoveStep = 8;
+  // Bytes of a new array faulted in per insert, until all of it is.
+  static constexpr size_t kPopulateStep = size_t{1} << 20;
 
   KeyedTable() = default;
   ~KeyedTable() { clear(); }
@@ -157,9 +159,10 @@ class KeyedTable {
 
   struct Array {
     Slot* slots = nullptr;
-    size_t capacity = 0;  // a power of two, or 0
-    size_t live = 0;      // occupied slots
-    size_t used = 0;      // occupied or erased slots
+    size_t capacity = 0;   // a power of two, or 0
+    size_t live = 0;       // occupied slots
+    size_t used = 0;       // occupied or erased slots
+    size_t populated = 0;  // bytes of `slots` faulted in (PopulateSome)
 
     Slot* FindSlot(std::string_view key, uint64_t tag) const {
       if (capacity == 0) {
@@ -212,6 +215,10 @@ class KeyedTable {
   // check. The old array only loses objects.
   void MakeRoom() {
     MoveFromOld(kMoveStep);
+    // The current array's pages, a step an insert (as DedupeIndex: objects land on random pages,
+    // each a fault or two when first met; base/zeroed_memory.h).
+    PopulateSome(current_.slots, current_.capacity * sizeof(Slot), kPopulateStep,
+                 &current_.populated);
     if (current_.capacity != 0 && (current_.used + 1) * 4 <= current_.capacity * 3) {
       return;
     }

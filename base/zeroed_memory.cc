@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace handoff {
@@ -24,6 +25,19 @@ void* AllocateZeroed(size_t bytes, ZeroedPages pages) {
     std::abort();
   }
   return block;
+}
+
+void PopulateSome(void* block, size_t bytes, size_t step, size_t* populated) {
+  if (*populated >= bytes) {
+    return;
+  }
+  if (bytes < kMapAtLeast || block == nullptr) {
+    *populated = bytes;
+    return;
+  }
+  const size_t length = std::min(step, bytes - *populated);
+  (void)madvise(static_cast<char*>(block) + *populated, length, MADV_POPULATE_WRITE);
+  *populated += length;
 }
 
 void FreeZeroed(void* block, size_t bytes) {

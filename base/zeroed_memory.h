@@ -35,6 +35,15 @@ enum class ZeroedPages {
 // A block of `bytes` zero bytes (null for 0 bytes).
 void* AllocateZeroed(size_t bytes, ZeroedPages pages = ZeroedPages::kOnUse);
 
+// For a block from AllocateZeroed(bytes, kOnUse) that a table fills at random (a page per fault,
+// each taken twice when a lookup reads the page before an insert writes it): faults in the next
+// `step` bytes from `*populated` on in one call, and advances `*populated` (to `bytes` at most).
+// Called a step an insert, the whole block is in after bytes/step inserts, at a bounded cost
+// each (1 MiB: ~0.15 ms here) instead of ~17 us a page across the inserts that hit it first. A
+// block below kMapAtLeast (calloc's) counts as in at once. Best effort: a kernel without
+// MADV_POPULATE_WRITE (before 5.14) leaves the pages to their first use.
+void PopulateSome(void* block, size_t bytes, size_t step, size_t* populated);
+
 // Returns a block from AllocateZeroed; `bytes` must be what it was allocated with. Null is
 // ignored.
 void FreeZeroed(void* block, size_t bytes);

@@ -105,6 +105,8 @@ class DedupeIndex {
     SlotArray moving;
     size_t moving_capacity = 0;
     size_t moved = 0;
+    // Bytes of `slots` faulted in so far (PopulateSome, a step an insert after a growth).
+    size_t populated = 0;
   };
 
   Hash HashOf(std::string_view id) const;

@@ -55,5 +55,30 @@ TEST(ZeroedMemoryTest, ReusedMemoryIsZeroAgain) {
   }
 }
 
+// PopulateSome walks a mapped block a step a call to its end and no further; the pages it
+// faulted in still read as zero. A calloc'd block counts as in at once.
+TEST(ZeroedMemoryTest, PopulateSomeAdvancesAStepACallToTheEnd) {
+  const size_t bytes = (size_t{5} << 20) / 2;  // 2.5 MiB
+  auto* p = static_cast<unsigned char*>(AllocateZeroed(bytes));
+  size_t populated = 0;
+  PopulateSome(p, bytes, size_t{1} << 20, &populated);
+  EXPECT_EQ(populated, size_t{1} << 20);
+  PopulateSome(p, bytes, size_t{1} << 20, &populated);
+  EXPECT_EQ(populated, size_t{2} << 20);
+  PopulateSome(p, bytes, size_t{1} << 20, &populated);
+  EXPECT_EQ(populated, bytes);
+  PopulateSome(p, bytes, size_t{1} << 20, &populated);
+  EXPECT_EQ(populated, bytes);
+  EXPECT_TRUE(AllZero(p, bytes));
+  FreeZeroed(p, bytes);
+
+  const size_t small = 4096;
+  void* q = AllocateZeroed(small);
+  size_t small_populated = 0;
+  PopulateSome(q, small, 1024, &small_populated);
+  EXPECT_EQ(small_populated, small);
+  FreeZeroed(q, small);
+}
+
 }  // namespace
 }  // namespace handoff
