@@ -11,48 +11,7 @@
 #include "daemon/config_check.h"
 #include "daemon/daemon.h"
 
-#ifdef HANDOFF_TCMALLOC
-#include <gperftools/malloc_extension.h>
-#include <sys/mman.h>
-
-namespace {
-
-// tcmalloc's source of memory, wrapped: each block it takes from the system (1 MiB or more) is
-// faulted in by the kernel at once (MADV_POPULATE_WRITE) instead of a page per fault on first
-// use, which is what the heap's growth cost the engine and commit threads (base/zeroed_memory.h
-// has the figures).
-class PopulatingSysAllocator : public SysAllocator {
- public:
-  explicit PopulatingSysAllocator(SysAllocator* system) : system_(system) {}
-  void* Alloc(size_t size, size_t* actual_size, size_t alignment) override {
-    void* block = system_->Alloc(size, actual_size, alignment);
-    if (block != nullptr) {
-      // Best effort: a kernel without it (before 5.14) faults the pages in on use, as before.
-      (void)madvise(block, *actual_size, MADV_POPULATE_WRITE);
-    }
-    return block;
-  }
-
- private:
-  SysAllocator* system_;
-};
-
-void PopulateHeapGrowth() {
-  MallocExtension* malloc = MallocExtension::instance();
-  SysAllocator* system = malloc->GetSystemAllocator();
-  if (system != nullptr) {
-    static PopulatingSysAllocator populating(system);
-    malloc->SetSystemAllocator(&populating);
-  }
-}
-
-}  // namespace
-#endif
-
 int main(int argc, char** argv) {
-#ifdef HANDOFF_TCMALLOC
-  PopulateHeapGrowth();
-#endif
   // --check-config is an action, not a setting: take it out before the settings are parsed.
   bool check_config = false;
   std::vector<char*> args;
