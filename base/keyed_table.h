@@ -45,8 +45,6 @@ class KeyedTable {
  public:
   // Slots of the old array moved to the new one per insert.
   static constexpr size_t kMoveStep = 8;
-  // Bytes of a new array faulted in per insert, until all of it is.
-  static constexpr size_t kPopulateStep = size_t{1} << 20;
 
   KeyedTable() = default;
   ~KeyedTable() { clear(); }

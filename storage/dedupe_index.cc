@@ -15,9 +15,6 @@ constexpr uint64_t kTimeMask = (uint64_t{1} << kTimeBits) - 1;
 constexpr uint32_t kLowMask = (uint32_t{1} << (64 - kTimeBits)) - 1;
 constexpr size_t kMinSlots = 1024;
 constexpr size_t kMoveStep = 4;
-// Bytes of a grown array faulted in per insert (base/zeroed_memory.h: ~0.15 ms of kernel time),
-// until all of it is: a 16 MiB array is in after 16 inserts, 256 MiB (10M ids) after 256.
-constexpr size_t kPopulateStep = size_t{1} << 20;
 
 uint64_t Load(const char* p, size_t n) {
   uint64_t v = 0;

@@ -88,6 +88,9 @@ class DedupeIndex {
     uint64_t low_and_time = 0;  // hash bits above, time in ms since base_ms_ below
   };
   struct FreeSlots {
+    // User-provided, not `size_t count = 0`: GCC 12 does not see a nested class's member
+    // initializers yet where DedupeIndex (still incomplete) declares unique_ptr members, so
+    // unique_ptr's default constructor would be rejected.
     FreeSlots() noexcept : count(0) {}
     explicit FreeSlots(size_t n) noexcept : count(n) {}
     size_t count;  // slots in the array
