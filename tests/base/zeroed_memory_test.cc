@@ -1,9 +1,13 @@
 #include "base/zeroed_memory.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace handoff {
 namespace {
@@ -15,6 +19,29 @@ bool AllZero(const unsigned char* p, size_t bytes) {
     }
   }
   return true;
+}
+
+// Pages of [p, p + bytes) resident in memory now (mincore), without touching them.
+size_t ResidentPages(void* p, size_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in((bytes + page - 1) / page);
+  if (mincore(p, bytes, in.data()) != 0) {
+    ADD_FAILURE() << "mincore: " << std::strerror(errno);
+    return 0;
+  }
+  size_t resident = 0;
+  for (unsigned char c : in) {
+    resident += c & 1;
+  }
+  return resident;
+}
+
+// Whether this kernel has MADV_POPULATE_WRITE (5.14 on); PopulateSome is best effort without it.
+bool KernelPopulatesWrites() {
+  void* probe = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const bool ok = madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
+  munmap(probe, 4096);
+  return ok;
 }
 
 TEST(ZeroedMemoryTest, NothingForNoBytes) {
@@ -42,6 +69,18 @@ TEST(ZeroedMemoryTest, BlocksOnBothSidesOfTheThresholdAreZeroAndWritable) {
   }
 }
 
+// A mapped block asked for kOnUse has no page in memory until used; kNow has all of them.
+TEST(ZeroedMemoryTest, PagesComeInOnUseOrAtOnce) {
+  const size_t bytes = size_t{4} << 20;
+  const size_t pages = bytes / static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* on_use = AllocateZeroed(bytes, ZeroedPages::kOnUse);
+  EXPECT_EQ(ResidentPages(on_use, bytes), 0u);
+  FreeZeroed(on_use, bytes);
+  void* now = AllocateZeroed(bytes, ZeroedPages::kNow);
+  EXPECT_EQ(ResidentPages(now, bytes), pages);
+  FreeZeroed(now, bytes);
+}
+
 // A block freed and allocated again (the allocator may hand back the same memory) is zero again.
 TEST(ZeroedMemoryTest, ReusedMemoryIsZeroAgain) {
   for (size_t bytes : {size_t{1024}, size_t{1} << 20}) {
@@ -60,13 +99,22 @@ TEST(ZeroedMemoryTest, ReusedMemoryIsZeroAgain) {
 TEST(ZeroedMemoryTest, PopulateSomeAdvancesAStepACallToTheEnd) {
   const size_t bytes = (size_t{5} << 20) / 2;  // 2.5 MiB
   auto* p = static_cast<unsigned char*>(AllocateZeroed(bytes));
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   size_t populated = 0;
   PopulateSome(p, bytes, size_t{1} << 20, &populated);
   EXPECT_EQ(populated, size_t{1} << 20);
+  if (KernelPopulatesWrites()) {
+    // The first MiB is in memory, the rest not yet.
+    EXPECT_EQ(ResidentPages(p, populated), populated / page);
+    EXPECT_EQ(ResidentPages(p + populated, bytes - populated), 0u);
+  }
   PopulateSome(p, bytes, size_t{1} << 20, &populated);
   EXPECT_EQ(populated, size_t{2} << 20);
   PopulateSome(p, bytes, size_t{1} << 20, &populated);
   EXPECT_EQ(populated, bytes);
+  if (KernelPopulatesWrites()) {
+    EXPECT_EQ(ResidentPages(p, bytes), (bytes + page - 1) / page);
+  }
   PopulateSome(p, bytes, size_t{1} << 20, &populated);
   EXPECT_EQ(populated, bytes);
   EXPECT_TRUE(AllZero(p, bytes));
