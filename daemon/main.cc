@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/zeroed_memory.h"
 #include "daemon/config.h"
 #include "daemon/config_check.h"
 #include "daemon/daemon.h"
+#include "daemon/huge_page_heap.h"
 
 int main(int argc, char** argv) {
   // --check-config is an action, not a setting: take it out before the settings are parsed.
@@ -42,6 +44,11 @@ int main(int argc, char** argv) {
     const handoff::Status st = handoff::CheckConfig(options, &report);
     std::fputs(report.c_str(), stdout);
     return st.ok() ? 0 : 1;
+  }
+  if (options.huge_pages) {
+    // Before the daemon starts: every table and heap block from here on asks for huge pages.
+    handoff::SetHugePages(true);
+    (void)handoff::BackHeapWithHugePages();
   }
   for (const std::string& warning : handoff::ConfigWarnings(options)) {
     handoff::LogWarning("WARNING: " + warning);

@@ -64,6 +64,11 @@ struct Options {
   // Leads held in memory besides the staged and owned ones (always held); the rest are read
   // from the store when needed. About 1 KB each. Bounds: 1,000 to 1,000,000,000.
   size_t lead_cache = 250'000;
+  // Back the heap and the large tables (the lead cache's, the dedupe index's) with transparent
+  // huge pages where the kernel gives them to memory that asks (its setting "madvise" or
+  // "always"): 2 MiB a page fault instead of 4 KiB, at the price of memory rounded up to 2 MiB
+  // pages. Default: on.
+  bool huge_pages = true;
   // Leads a backtest (POST /v1/rules/backtest) replays in memory at once, about 1 KB each; a
   // store with more is replayed in passes over parts of its leads. Bounds: 1,000 to
   // 1,000,000,000. Default: 1,000,000.

@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace handoff {
@@ -43,6 +46,55 @@ bool KernelPopulatesWrites() {
   munmap(probe, 4096);
   return ok;
 }
+
+// The kernel's transparent huge page setting: "always", "madvise" (only to mappings that ask,
+// MADV_HUGEPAGE), "never", or empty when it has none.
+std::string KernelHugePageSetting() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(in, line);
+  const size_t open = line.find('[');
+  const size_t close = line.find(']', open);
+  return open == std::string::npos || close == std::string::npos
+             ? std::string()
+             : line.substr(open + 1, close - open - 1);
+}
+
+// Bytes of the mapping that holds `p` backed by transparent huge pages (AnonHugePages in
+// /proc/self/smaps), or 0 when it is not found.
+size_t HugePageBytesAt(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t begin = 0;
+    uintptr_t end = 0;
+    char dash = 0;
+    std::istringstream header(line);
+    if (header >> std::hex >> begin >> dash >> end && dash == '-') {
+      inside = address >= begin && address < end;
+      continue;
+    }
+    if (inside && line.rfind("AnonHugePages:", 0) == 0) {
+      size_t kib = 0;
+      std::istringstream(line.substr(14)) >> kib;
+      return kib << 10;
+    }
+  }
+  return 0;
+}
+
+// Restores the process-wide setting a test changed.
+class HugePagesOn {
+ public:
+  HugePagesOn() : before_(HugePages()) { SetHugePages(true); }
+  ~HugePagesOn() { SetHugePages(before_); }
+  HugePagesOn(const HugePagesOn&) = delete;
+  HugePagesOn& operator=(const HugePagesOn&) = delete;
+
+ private:
+  bool before_;
+};
 
 TEST(ZeroedMemoryTest, NothingForNoBytes) {
   EXPECT_EQ(AllocateZeroed(0), nullptr);
@@ -126,6 +178,43 @@ TEST(ZeroedMemoryTest, PopulateSomeAdvancesAStepACallToTheEnd) {
   PopulateSome(q, small, 1024, &small_populated);
   EXPECT_EQ(small_populated, small);
   FreeZeroed(q, small);
+}
+
+// With huge pages on, blocks are still zero and writable, kNow still brings every page in, and
+// where the kernel offers huge pages, a populated block of 8 MiB is (mostly) backed by them.
+TEST(ZeroedMemoryTest, HugePagesKeepTheContractAndBackLargeBlocks) {
+  HugePagesOn on;
+  EXPECT_TRUE(HugePages());
+  const size_t bytes = size_t{8} << 20;
+  for (ZeroedPages pages : {ZeroedPages::kOnUse, ZeroedPages::kNow}) {
+    auto* p = static_cast<unsigned char*>(AllocateZeroed(bytes, pages));
+    ASSERT_NE(p, nullptr);
+    if (pages == ZeroedPages::kNow) {
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      EXPECT_EQ(ResidentPages(p, bytes), bytes / page);
+      if (KernelHugePageSetting() == "always" || KernelHugePageSetting() == "madvise") {
+        // The 2 MiB-aligned part: at least 6 of the 8 MiB whatever the mapping's alignment.
+        EXPECT_GE(HugePageBytesAt(p), size_t{6} << 20);
+      }
+    }
+    EXPECT_TRUE(AllZero(p, bytes));
+    std::memset(p, 0x5a, bytes);
+    EXPECT_EQ(p[bytes - 1], 0x5a);
+    FreeZeroed(p, bytes);
+  }
+}
+
+// Off (the default outside handoffd), a populated block has no huge page where the kernel gives
+// them only to mappings that ask.
+TEST(ZeroedMemoryTest, HugePagesOffBacksBlocksWithSmallPages) {
+  ASSERT_FALSE(HugePages());
+  if (KernelHugePageSetting() != "madvise") {
+    GTEST_SKIP() << "transparent huge pages are \"" << KernelHugePageSetting() << "\", not madvise";
+  }
+  const size_t bytes = size_t{8} << 20;
+  void* p = AllocateZeroed(bytes, ZeroedPages::kNow);
+  EXPECT_EQ(HugePageBytesAt(p), 0u);
+  FreeZeroed(p, bytes);
 }
 
 }  // namespace
