@@ -186,7 +186,7 @@ const std::vector<Setting>& Settings() {
          return SetSize(&o->lead_cache, 1000, 1'000'000'000, v);
        }},
       {"huge_pages", "--huge-pages", Kind::kBool,
-       "back the heap and the large tables with transparent huge pages (2 MiB page faults)",
+       "the heap and large tables on transparent huge pages (more events/s, longer tail)",
        [](Options* o, const std::string& v) { return SetBool(&o->huge_pages, v); }},
       {"backtest_max_leads", "--backtest-max-leads", Kind::kSize,
        "leads a backtest replays in memory at once (~1 KB each); more take more history passes",

@@ -66,9 +66,11 @@ struct Options {
   size_t lead_cache = 250'000;
   // Back the heap and the large tables (the lead cache's, the dedupe index's) with transparent
   // huge pages where the kernel gives them to memory that asks (its setting "madvise" or
-  // "always"): 2 MiB a page fault instead of 4 KiB, at the price of memory rounded up to 2 MiB
-  // pages. Default: on.
-  bool huge_pages = true;
+  // "always"): 2 MiB a page fault instead of 4 KiB. A trade: more events a second (~8 % in
+  // bench/README.md's send), but a fault that clears 2 MiB at once stalls the event that takes it
+  // (5-10 ms in the benchmark's VM, where fresh memory is slow to come), which shows in the
+  // event-to-routed tail. Default: off.
+  bool huge_pages = false;
   // Leads a backtest (POST /v1/rules/backtest) replays in memory at once, about 1 KB each; a
   // store with more is replayed in passes over parts of its leads. Bounds: 1,000 to
   // 1,000,000,000. Default: 1,000,000.

@@ -34,7 +34,7 @@ TEST(ConfigTest, DefaultsAreTheContractsDefaults) {
   EXPECT_EQ(o.dedupe_window, 86400);
   EXPECT_TRUE(o.write_keys.empty());
   EXPECT_EQ(o.heartbeat_interval, 10);
-  EXPECT_TRUE(o.huge_pages);
+  EXPECT_FALSE(o.huge_pages);
 }
 
 TEST(ConfigTest, FlagsOverrideTheConfigFile) {
@@ -47,7 +47,7 @@ TEST(ConfigTest, FlagsOverrideTheConfigFile) {
                                    "write_keys: [a, b]\n"
                                    "stage_check_interval: 0\n"
                                    "dedupe_window: 2h\n"
-                                   "huge_pages: false\n");
+                                   "huge_pages: true\n");
   Options o;
   ASSERT_OK(Parse({"--config", path, "--http", "127.0.0.1:0", "--write-key", "c"}, &o));
   EXPECT_EQ(o.ingest_listen, "127.0.0.1:9400");
@@ -56,9 +56,9 @@ TEST(ConfigTest, FlagsOverrideTheConfigFile) {
   EXPECT_EQ(o.write_keys, std::vector<std::string>{"c"});  // flags replace the file's list
   EXPECT_EQ(o.stage_check_interval, 0);
   EXPECT_EQ(o.dedupe_window, 7200);
-  EXPECT_FALSE(o.huge_pages);
-  ASSERT_OK(Parse({"--config", path, "--huge-pages", "true"}, &o));
   EXPECT_TRUE(o.huge_pages);
+  ASSERT_OK(Parse({"--config", path, "--huge-pages", "false"}, &o));
+  EXPECT_FALSE(o.huge_pages);
 }
 
 TEST(ConfigTest, ClusterSettings) {

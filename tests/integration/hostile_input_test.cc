@@ -67,7 +67,7 @@ constexpr uint64_t kMaxPeakBytes = 900 * kMiB;
 constexpr bool kSanitized = false;
 // The largest honest figure is the stuck subscriber's store: 2,000 leads of 16 KiB traits held as
 // leads, in the lead journal, in the journal's, history's and outbox's memtables (~300 MiB on
-// huge pages, ~290 without). A buffered attack is a gigabyte.
+// huge pages (`huge_pages`), ~290 without). A buffered attack is a gigabyte.
 constexpr uint64_t kMaxPeakBytes = 384 * kMiB;
 #endif
 
