@@ -9,6 +9,9 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "base/zeroed_memory.h"
 
 namespace handoff {
 namespace {
@@ -112,6 +115,42 @@ TEST(IncrementalMapTest, TakeHandsBackTheValueFromEitherTable) {
   EXPECT_FALSE(map.Contains(std::string_view("0")));
   EXPECT_FALSE(map.Contains(std::string_view(newest)));
   EXPECT_EQ(map.size(), static_cast<size_t>(next - 2));
+}
+
+// Once bucket arrays pass kMapAtLeast, each growth finds the next array prepared (written a page
+// an insert while the table filled its second half), and the map keeps every entry through the
+// growths and through a move.
+TEST(IncrementalMapTest, LargeGrowthsTakeAPreparedBucketArray) {
+  IncrementalMap<uint64_t, uint64_t> map;
+  constexpr uint64_t kCount = 300'000;  // bucket arrays of 1 MiB and more by the end
+  size_t growths = 0;
+  size_t large_growths = 0;
+  size_t buckets = map.bucket_count();
+  for (uint64_t i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(map.TryEmplace(i, i * 3).second);
+    if (map.bucket_count() != buckets) {
+      ++growths;
+      // The new table's array (the larger part of both tables' buckets).
+      if (map.bucket_count() * sizeof(void*) * 2 / 3 >= kMapAtLeast) {
+        ++large_growths;
+      }
+      buckets = map.bucket_count();
+    }
+  }
+  ASSERT_GE(large_growths, 2u) << growths << " growths";
+  // The first large growth may come before any preparing (its half of the table was small).
+  EXPECT_GE(map.prepared_growths(), large_growths - 1);
+
+  IncrementalMap<uint64_t, uint64_t> moved;
+  moved = std::move(map);
+  for (uint64_t i = kCount; i < kCount + 100'000; ++i) {
+    ASSERT_TRUE(moved.TryEmplace(i, i * 3).second);
+  }
+  for (uint64_t i = 0; i < kCount + 100'000; ++i) {
+    const uint64_t* value = moved.Find(i);
+    ASSERT_NE(value, nullptr) << i;
+    ASSERT_EQ(*value, i * 3);
+  }
 }
 
 }  // namespace
