@@ -45,6 +45,11 @@ bool LeadJournal::Apply(uint64_t block, std::string&& bytes, bool check) {
     return false;
   }
   Generation& g = *active_;
+  if (g.blocks_.empty()) {
+    // The generation's first block: its table is made big enough now, not before (an idle
+    // store holds no table).
+    g.slots_.reserve(next_room_);
+  }
   g.blocks_.push_back(std::move(bytes));
   const std::string& kept = g.blocks_.back();
   const bool decoded =
@@ -82,10 +87,20 @@ void LeadJournal::Freeze() {
   }
   frozen_.push_back(std::move(active_));
   active_ = std::make_shared<Generation>();
-  // The next generation is about as big: one table growth instead of a dozen rehashes.
-  active_->slots_.reserve(frozen_.back()->size());
+  // The next generation is about as big: room for it and a quarter more, so that it does not
+  // grow (see ExpectLeadsPerGeneration).
+  const size_t last = frozen_.back()->size();
+  next_room_ = std::max(expected_leads_, last + last / 4);
   active_->last_block_ = frozen_.back()->last_block_;
   active_block_bytes_ = 0;
+}
+
+void LeadJournal::ExpectLeadsPerGeneration(size_t leads) {
+  expected_leads_ = leads;
+  next_room_ = std::max(next_room_, leads);
+  if (!active_->blocks_.empty()) {
+    active_->slots_.reserve(leads);  // no-op when it has room already
+  }
 }
 
 const LeadJournal::Slot* LeadJournal::Find(std::string_view id) const {

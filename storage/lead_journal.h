@@ -100,9 +100,20 @@ class LeadJournal {
   // The block bytes applied to the active generation since it began (what Freeze is driven by).
   uint64_t active_block_bytes() const { return active_block_bytes_; }
   bool active_empty() const { return active_->size() == 0; }
+  // Leads the active generation's table holds before it grows (tests); 0 before its first block.
+  size_t active_room() const {
+    return active_->slots_.capacity() - active_->slots_.capacity() / 8;  // absl's 7/8 load
+  }
 
   // The active generation becomes the newest frozen one (when it holds anything).
   void Freeze();
+
+  // How many leads a generation is expected to hold (the store's estimate from its generation
+  // size). Each generation's table is made that big at its first block, or a quarter bigger
+  // than the generation before it, whichever is more: growing it rehashes every lead at once,
+  // and a commit that did so took 20-45 ms with ~300k leads (the write's ack, and every read of
+  // the journal, wait).
+  void ExpectLeadsPerGeneration(size_t leads);
 
   // The newest state of `id` in memory: a slot (maybe deleted), or null when the journal holds
   // nothing for it (read the `leads` column family).
@@ -122,6 +133,8 @@ class LeadJournal {
  private:
   std::shared_ptr<Generation> active_;
   uint64_t active_block_bytes_ = 0;
+  size_t expected_leads_ = 0;
+  size_t next_room_ = 0;  // leads the active generation's table is made for at its first block
   static constexpr uint8_t kPut = 1;
   static constexpr uint8_t kDelete = 2;
 

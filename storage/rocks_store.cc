@@ -329,10 +329,15 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
 }
 
 Status RocksStore::ReadLeadJournal() {
+  // A lead write is ~190-210 bytes of block (bench/README.md: ~320k of them a 64 MiB
+  // generation); 256 leaves room for shorter ones before the table would grow.
+  constexpr uint64_t kBlockBytesPerLead = 256;
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kLeadJournal)));
   std::unique_lock<std::shared_mutex> lock(journal_mu_);
+  journal_.ExpectLeadsPerGeneration(
+      static_cast<size_t>(options_.lead_journal_bytes / kBlockBytesPerLead));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint64_t block = 0;
     if (!fmt::DecodeSeqKey(ToView(it->key()), &block) || block < next_journal_block_ ||

@@ -56,6 +56,38 @@ TEST(LeadJournalTest, BadBlocksAreRejectedAndNotApplied) {
   }
 }
 
+// A generation's table is made big enough up front: the expected leads fit without a growth,
+// and the next generation has room for the last one's and a quarter more.
+TEST(LeadJournalTest, GenerationsStartWithRoomForTheExpectedLeads) {
+  LeadJournal journal;
+  uint64_t block = 0;
+  auto apply_leads = [&](int from, int count) {
+    for (int b = 0; b < count / 100; ++b) {
+      std::vector<std::pair<std::string, std::string>> puts;
+      puts.reserve(100);
+      for (int i = 0; i < 100; ++i) {
+        puts.emplace_back("lead-" + std::to_string(from + b * 100 + i), "state");
+      }
+      ASSERT_TRUE(journal.Apply(++block, Block(puts), /*check=*/false));
+    }
+  };
+  journal.ExpectLeadsPerGeneration(5000);
+  EXPECT_EQ(journal.active_room(), 0u);  // nothing held until a block comes
+  apply_leads(0, 100);
+  const size_t room = journal.active_room();
+  EXPECT_GE(room, 5000u);
+  apply_leads(100, 4900);
+  EXPECT_EQ(journal.active_room(), room);  // 5,000 leads in: never grew
+  // A generation past the estimate (it grows) is followed by one with room for a quarter more.
+  journal.Freeze();
+  apply_leads(5000, 7000);
+  journal.Freeze();
+  apply_leads(12000, 100);
+  EXPECT_GE(journal.active_room(), 7000u + 7000u / 4);
+  EXPECT_EQ(StateOf(journal, "lead-4999"), "state");
+  EXPECT_EQ(StateOf(journal, "lead-11999"), "state");
+}
+
 TEST(LeadJournalTest, NewestStateWinsAcrossBlocksAndGenerations) {
   LeadJournal journal;
   ASSERT_TRUE(journal.Apply(1, Block({{"a", "a1"}, {"b", "b1"}}), false));
