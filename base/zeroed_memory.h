@@ -35,9 +35,10 @@ enum class ZeroedPages {
 // A block of `bytes` zero bytes (null for 0 bytes).
 void* AllocateZeroed(size_t bytes, ZeroedPages pages = ZeroedPages::kOnUse);
 
-// The step the tables pass to PopulateSome: ~0.15 ms of kernel time an insert, so a 16 MiB array
-// is in after 16 inserts and 256 MiB (10M dedupe ids) after 256.
-inline constexpr size_t kPopulateStep = size_t{1} << 20;
+// The step the tables pass to PopulateSome: 16 pages an insert, so a 16 MiB array is in after 256
+// inserts and 256 MiB (10M dedupe ids) after 4,096. A MiB a step cost ~0.15 ms when measured
+// first, but up to 4-6 ms in one insert on a busier day of this VM (a traced 6 ms loop pass).
+inline constexpr size_t kPopulateStep = size_t{64} << 10;
 
 // For a block from AllocateZeroed(bytes, kOnUse) that a table fills at random (a page per fault,
 // each taken twice when a lookup reads the page before an insert writes it): faults in the next
