@@ -39,4 +39,14 @@ std::string BinaryDir() {
   return dir != nullptr ? dir : "build";
 }
 
+bool AllZero(const void* p, size_t bytes) {
+  const auto* byte = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < bytes; ++i) {
+    if (byte[i] != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace handoff::testing

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <string>
 
 #include "handoff/status.h"
@@ -38,5 +39,8 @@ class TempDir {
 // The repository root (HANDOFF_SOURCE_DIR, set by CTest) and the build directory.
 std::string SourceDir();
 std::string BinaryDir();
+
+// Whether every one of the `bytes` bytes at `p` is zero (the zeroed-memory tests).
+bool AllZero(const void* p, size_t bytes);
 
 }  // namespace handoff::testing

@@ -9,17 +9,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tests/testutil.h"
+
 namespace handoff {
 namespace {
 
-bool AllZero(const unsigned char* p, size_t bytes) {
-  for (size_t i = 0; i < bytes; ++i) {
-    if (p[i] != 0) {
-      return false;
-    }
-  }
-  return true;
-}
+using ::handoff::testing::AllZero;
 
 constexpr size_t kBytes = size_t{1} << 20;
 

@@ -12,17 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/testutil.h"
+
 namespace handoff {
 namespace {
 
-bool AllZero(const unsigned char* p, size_t bytes) {
-  for (size_t i = 0; i < bytes; ++i) {
-    if (p[i] != 0) {
-      return false;
-    }
-  }
-  return true;
-}
+using ::handoff::testing::AllZero;
 
 // Pages of [p, p + bytes) resident in memory now (mincore), without touching them.
 size_t ResidentPages(void* p, size_t bytes) {
@@ -109,7 +104,7 @@ TEST(ZeroedMemoryTest, BlocksOnBothSidesOfTheThresholdAreZeroAndWritable) {
   for (ZeroedPages pages : {ZeroedPages::kOnUse, ZeroedPages::kNow}) {
     for (size_t bytes : {size_t{16}, size_t{4096}, kMapAtLeast - 1, kMapAtLeast, kMapAtLeast + 1,
                          size_t{8} << 20}) {
-      SCOPED_TRACE(testing::Message()
+      SCOPED_TRACE(::testing::Message()
                    << bytes << " bytes, pages " << (pages == ZeroedPages::kNow ? "now" : "on use"));
       auto* p = static_cast<unsigned char*>(AllocateZeroed(bytes, pages));
       ASSERT_NE(p, nullptr);
