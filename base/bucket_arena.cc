@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cassert>
 #include <cstring>
 
 #include "base/zeroed_memory.h"
