@@ -8,8 +8,6 @@ namespace handoff {
 using coding::GetByte;
 using coding::GetDouble;
 using coding::GetString;
-using coding::PutDouble;
-using coding::PutString;
 
 namespace {
 
@@ -21,19 +19,19 @@ constexpr uint8_t kHasName = 2;
 // u8 type, u8 flags, f64 timestamp, str user_id, str anonymous_id, str message_id, str name,
 // str group_id, str previous_id, value properties, value traits, value context.
 void EncodeEvent(const Event& e, std::string* out) {
-  out->push_back(static_cast<char>(e.type));
-  out->push_back(
-      static_cast<char>((e.has_timestamp ? kHasTimestamp : 0) | (e.has_name ? kHasName : 0)));
-  PutDouble(e.timestamp, out);
-  PutString(e.user_id, out);
-  PutString(e.anonymous_id, out);
-  PutString(e.message_id, out);
-  PutString(e.name, out);
-  PutString(e.group_id, out);
-  PutString(e.previous_id, out);
-  EncodeValue(e.properties, out);
-  EncodeValue(e.traits, out);
-  EncodeValue(e.context, out);
+  coding::Writer w(out);
+  w.PutByte(static_cast<uint8_t>(e.type));
+  w.PutByte((e.has_timestamp ? kHasTimestamp : 0) | (e.has_name ? kHasName : 0));
+  w.PutDouble(e.timestamp);
+  w.PutString(e.user_id);
+  w.PutString(e.anonymous_id);
+  w.PutString(e.message_id);
+  w.PutString(e.name);
+  w.PutString(e.group_id);
+  w.PutString(e.previous_id);
+  EncodeValue(e.properties, &w);
+  EncodeValue(e.traits, &w);
+  EncodeValue(e.context, &w);
 }
 
 bool DecodeEvent(std::string_view* in, Event* e) {

@@ -14,9 +14,6 @@ using coding::GetByte;
 using coding::GetDouble;
 using coding::GetString;
 using coding::GetVarint;
-using coding::PutDouble;
-using coding::PutString;
-using coding::PutVarint;
 
 namespace {
 
@@ -68,34 +65,39 @@ bool HasDuplicateKeys(const Value::Object& members) {
 
 }  // namespace
 
-void EncodeValue(const Value& v, std::string* out) {
-  out->push_back(static_cast<char>(v.type()));
+void EncodeValue(const Value& v, coding::Writer* out) {
+  out->PutByte(static_cast<uint8_t>(v.type()));
   switch (v.type()) {
     case Value::Type::kNull:
       break;
     case Value::Type::kBool:
-      out->push_back(v.as_bool() ? 1 : 0);
+      out->PutByte(v.as_bool() ? 1 : 0);
       break;
     case Value::Type::kNumber:
-      PutDouble(v.as_number(), out);
+      out->PutDouble(v.as_number());
       break;
     case Value::Type::kString:
-      PutString(v.as_string(), out);
+      out->PutString(v.as_string());
       break;
     case Value::Type::kArray:
-      PutVarint(v.as_array().size(), out);
+      out->PutVarint(v.as_array().size());
       for (const Value& e : v.as_array()) {
         EncodeValue(e, out);
       }
       break;
     case Value::Type::kObject:
-      PutVarint(v.as_object().size(), out);
+      out->PutVarint(v.as_object().size());
       for (const auto& [key, member] : v.as_object()) {
-        PutString(key, out);
+        out->PutString(key);
         EncodeValue(member, out);
       }
       break;
   }
+}
+
+void EncodeValue(const Value& v, std::string* out) {
+  coding::Writer writer(out);
+  EncodeValue(v, &writer);
 }
 
 bool DecodeValue(std::string_view* in, Value* v, int depth) {
@@ -167,48 +169,49 @@ bool DecodeValue(std::string_view* in, Value* v, int depth) {
 }
 
 void EncodeLeadState(const LeadState& lead, std::string* out) {
-  out->push_back(static_cast<char>(kVersion));
-  PutString(lead.id, out);
-  PutString(lead.stage, out);
-  EncodeValue(lead.traits, out);
-  PutDouble(lead.first_seen, out);
-  PutDouble(lead.last_seen, out);
-  PutVarint(lead.events, out);
-  PutVarint(lead.awards.size(), out);
+  coding::Writer w(out);
+  w.PutByte(kVersion);
+  w.PutString(lead.id);
+  w.PutString(lead.stage);
+  EncodeValue(lead.traits, &w);
+  w.PutDouble(lead.first_seen);
+  w.PutDouble(lead.last_seen);
+  w.PutVarint(lead.events);
+  w.PutVarint(lead.awards.size());
   for (const RuleAward& a : lead.awards) {
-    PutString(a.rule_id, out);
-    PutDouble(a.value, out);
-    PutDouble(a.latest, out);
-    out->push_back(a.awarded ? 1 : 0);
-    PutVarint(a.windows.size(), out);
-    for (const CapWindow& w : a.windows) {
-      PutVarint(ZigZag(w.window), out);
-      PutDouble(w.used, out);
+    w.PutString(a.rule_id);
+    w.PutDouble(a.value);
+    w.PutDouble(a.latest);
+    w.PutByte(a.awarded ? 1 : 0);
+    w.PutVarint(a.windows.size());
+    for (const CapWindow& cw : a.windows) {
+      w.PutVarint(ZigZag(cw.window));
+      w.PutDouble(cw.used);
     }
   }
-  out->push_back(lead.owner.has_value() ? 1 : 0);
+  w.PutByte(lead.owner.has_value() ? 1 : 0);
   if (lead.owner.has_value()) {
     const LeadOwner& o = *lead.owner;
-    PutString(o.rep, out);
-    PutString(o.team, out);
-    PutVarint(o.seq, out);
-    out->push_back(o.accepted ? 1 : 0);
-    PutDouble(o.routed_at, out);
-    PutVarint(o.reassignments, out);
-    PutVarint(o.held_by.size(), out);
+    w.PutString(o.rep);
+    w.PutString(o.team);
+    w.PutVarint(o.seq);
+    w.PutByte(o.accepted ? 1 : 0);
+    w.PutDouble(o.routed_at);
+    w.PutVarint(o.reassignments);
+    w.PutVarint(o.held_by.size());
     for (const std::string& rep : o.held_by) {
-      PutString(rep, out);
+      w.PutString(rep);
     }
-    out->push_back(o.closed ? 1 : 0);
-    PutString(o.outcome, out);
+    w.PutByte(o.closed ? 1 : 0);
+    w.PutString(o.outcome);
   }
-  PutVarint(lead.history.size(), out);
+  w.PutVarint(lead.history.size());
   for (const HistoryChain& chain : lead.history) {
-    PutString(chain.lead, out);
-    PutVarint(chain.head, out);
+    w.PutString(chain.lead);
+    w.PutVarint(chain.head);
   }
   for (const RuleAward& a : lead.awards) {
-    PutDouble(a.half_life, out);
+    w.PutDouble(a.half_life);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "handoff/lead_state.h"
 #include "handoff/status.h"
 #include "handoff/value.h"
+#include "storage/coding.h"
 
 namespace handoff {
 
@@ -20,6 +21,8 @@ void EncodeLeadState(const LeadState& lead, std::string* out);
 
 // The same binary form for a Value alone (used by other records).
 void EncodeValue(const Value& v, std::string* out);
+// The same, into a Writer (for a record that holds Values among other fields).
+void EncodeValue(const Value& v, coding::Writer* out);
 [[nodiscard]] bool DecodeValue(std::string_view* in, Value* v, int depth = 0);
 
 }  // namespace handoff
