@@ -188,6 +188,9 @@ const std::vector<Setting>& Settings() {
       {"huge_pages", "--huge-pages", Kind::kBool,
        "the heap and large tables on transparent huge pages (more events/s, longer tail)",
        [](Options* o, const std::string& v) { return SetBool(&o->huge_pages, v); }},
+      {"populate_heap", "--populate-heap", Kind::kBool,
+       "fault the heap's new memory in as it grows, not a page per first write (faster, ~15 MB)",
+       [](Options* o, const std::string& v) { return SetBool(&o->populate_heap, v); }},
       {"backtest_max_leads", "--backtest-max-leads", Kind::kSize,
        "leads a backtest replays in memory at once (~1 KB each); more take more history passes",
        [](Options* o, const std::string& v) {

@@ -11,7 +11,7 @@
 #include "daemon/config.h"
 #include "daemon/config_check.h"
 #include "daemon/daemon.h"
-#include "daemon/huge_page_heap.h"
+#include "daemon/heap_source.h"
 
 int main(int argc, char** argv) {
   // --check-config is an action, not a setting: take it out before the settings are parsed.
@@ -45,11 +45,13 @@ int main(int argc, char** argv) {
     std::fputs(report.c_str(), stdout);
     return st.ok() ? 0 : 1;
   }
+  // Before the daemon starts: every heap block (and, with huge pages, every table) from here on
+  // comes the configured way.
   if (options.huge_pages) {
-    // Before the daemon starts: every table and heap block from here on asks for huge pages.
     handoff::SetHugePages(true);
-    (void)handoff::BackHeapWithHugePages();
   }
+  (void)handoff::InstallHeapSource(
+      handoff::HeapSource{.populate = options.populate_heap, .huge_pages = options.huge_pages});
   for (const std::string& warning : handoff::ConfigWarnings(options)) {
     handoff::LogWarning("WARNING: " + warning);
   }

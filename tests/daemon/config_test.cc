@@ -35,6 +35,7 @@ TEST(ConfigTest, DefaultsAreTheContractsDefaults) {
   EXPECT_TRUE(o.write_keys.empty());
   EXPECT_EQ(o.heartbeat_interval, 10);
   EXPECT_FALSE(o.huge_pages);
+  EXPECT_TRUE(o.populate_heap);
 }
 
 TEST(ConfigTest, FlagsOverrideTheConfigFile) {
@@ -47,7 +48,8 @@ TEST(ConfigTest, FlagsOverrideTheConfigFile) {
                                    "write_keys: [a, b]\n"
                                    "stage_check_interval: 0\n"
                                    "dedupe_window: 2h\n"
-                                   "huge_pages: true\n");
+                                   "huge_pages: true\n"
+                                   "populate_heap: false\n");
   Options o;
   ASSERT_OK(Parse({"--config", path, "--http", "127.0.0.1:0", "--write-key", "c"}, &o));
   EXPECT_EQ(o.ingest_listen, "127.0.0.1:9400");
@@ -57,8 +59,10 @@ TEST(ConfigTest, FlagsOverrideTheConfigFile) {
   EXPECT_EQ(o.stage_check_interval, 0);
   EXPECT_EQ(o.dedupe_window, 7200);
   EXPECT_TRUE(o.huge_pages);
-  ASSERT_OK(Parse({"--config", path, "--huge-pages", "false"}, &o));
+  EXPECT_FALSE(o.populate_heap);
+  ASSERT_OK(Parse({"--config", path, "--huge-pages", "false", "--populate-heap", "true"}, &o));
   EXPECT_FALSE(o.huge_pages);
+  EXPECT_TRUE(o.populate_heap);
 }
 
 TEST(ConfigTest, ClusterSettings) {
