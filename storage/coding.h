@@ -97,19 +97,9 @@ class Writer {
   // are most of what is copied), the rest through memcpy.
   static void CopyIn(char* dst, const char* src, size_t n) {
     if (n >= 8 && n <= 16) {
-      uint64_t head;
-      uint64_t tail;
-      std::memcpy(&head, src, 8);
-      std::memcpy(&tail, src + n - 8, 8);
-      std::memcpy(dst, &head, 8);
-      std::memcpy(dst + n - 8, &tail, 8);
+      CopyEnds<uint64_t>(dst, src, n);
     } else if (n >= 4 && n < 8) {
-      uint32_t head;
-      uint32_t tail;
-      std::memcpy(&head, src, 4);
-      std::memcpy(&tail, src + n - 4, 4);
-      std::memcpy(dst, &head, 4);
-      std::memcpy(dst + n - 4, &tail, 4);
+      CopyEnds<uint32_t>(dst, src, n);
     } else if (n > 0 && n < 4) {
       dst[0] = src[0];
       dst[n / 2] = src[n / 2];
@@ -117,6 +107,17 @@ class Writer {
     } else if (n > 16) {
       std::memcpy(dst, src, n);
     }
+  }
+
+  // n bytes, sizeof(Word) <= n <= 2 * sizeof(Word): the first and the last Word, overlapping.
+  template <typename Word>
+  static void CopyEnds(char* dst, const char* src, size_t n) {
+    Word head;
+    Word tail;
+    std::memcpy(&head, src, sizeof(Word));
+    std::memcpy(&tail, src + n - sizeof(Word), sizeof(Word));
+    std::memcpy(dst, &head, sizeof(Word));
+    std::memcpy(dst + n - sizeof(Word), &tail, sizeof(Word));
   }
 
   std::string* out_;

@@ -1,8 +1,20 @@
 #include "tests/testutil.h"
 
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack it
+#endif
 
 namespace handoff::testing {
 
@@ -47,6 +59,34 @@ bool AllZero(const void* p, size_t bytes) {
     }
   }
   return true;
+}
+
+size_t ResidentPages(const void* p, size_t bytes) {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t offset = reinterpret_cast<uintptr_t>(p) & (page - 1);
+  char* start = static_cast<char*>(const_cast<void*>(p)) - offset;  // mincore wants a page start
+  const size_t length = offset + bytes;
+  std::vector<unsigned char> in((length + page - 1) / page);
+  if (mincore(start, length, in.data()) != 0) {
+    ADD_FAILURE() << "mincore: " << std::strerror(errno);
+    return 0;
+  }
+  size_t resident = 0;
+  for (unsigned char c : in) {
+    resident += c & 1;
+  }
+  return resident;
+}
+
+bool KernelPopulatesWrites() {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* probe = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe == MAP_FAILED) {
+    return false;
+  }
+  const bool ok = madvise(probe, page, MADV_POPULATE_WRITE) == 0;
+  munmap(probe, page);
+  return ok;
 }
 
 }  // namespace handoff::testing

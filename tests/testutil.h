@@ -42,5 +42,11 @@ std::string BinaryDir();
 
 // Whether every one of the `bytes` bytes at `p` is zero (the zeroed-memory tests).
 bool AllZero(const void* p, size_t bytes);
+// Pages of [p, p + bytes) resident in memory now (mincore), without touching them; `p` need not
+// be page-aligned (the pages holding any of the bytes count). A test failure, and 0, when
+// mincore fails.
+size_t ResidentPages(const void* p, size_t bytes);
+// Whether this kernel has MADV_POPULATE_WRITE (Linux 5.14 on).
+bool KernelPopulatesWrites();
 
 }  // namespace handoff::testing

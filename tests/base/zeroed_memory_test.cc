@@ -18,29 +18,8 @@ namespace handoff {
 namespace {
 
 using ::handoff::testing::AllZero;
-
-// Pages of [p, p + bytes) resident in memory now (mincore), without touching them.
-size_t ResidentPages(void* p, size_t bytes) {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> in((bytes + page - 1) / page);
-  if (mincore(p, bytes, in.data()) != 0) {
-    ADD_FAILURE() << "mincore: " << std::strerror(errno);
-    return 0;
-  }
-  size_t resident = 0;
-  for (unsigned char c : in) {
-    resident += c & 1;
-  }
-  return resident;
-}
-
-// Whether this kernel has MADV_POPULATE_WRITE (5.14 on); PopulateSome is best effort without it.
-bool KernelPopulatesWrites() {
-  void* probe = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  const bool ok = madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
-  munmap(probe, 4096);
-  return ok;
-}
+using ::handoff::testing::KernelPopulatesWrites;
+using ::handoff::testing::ResidentPages;
 
 // The kernel's transparent huge page setting: "always", "madvise" (only to mappings that ask,
 // MADV_HUGEPAGE), "never", or empty when it has none.
