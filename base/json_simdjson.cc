@@ -242,7 +242,7 @@ error_code JsonToValue(ondemand::value json, Value* out, int max_depth) {
     case ondemand::json_type::string: {
       std::string_view s;
       HANDOFF_JSON_TRY(json.get_string().get(s));
-      *out = Value::String(std::string(s));
+      out->AssignString(s);
       return SUCCESS;
     }
     case ondemand::json_type::number: {

@@ -53,6 +53,16 @@ class Value {
   const Object& as_object() const { return std::get<5>(data_); }
   Object& mutable_object() { return std::get<5>(data_); }
 
+  // Makes this the string `s`; a string already here keeps its storage (no allocation when it
+  // has the room: the parser overwrites recycled events this way).
+  void AssignString(std::string_view s) {
+    if (auto* held = std::get_if<3>(&data_); held != nullptr) {
+      held->assign(s);
+    } else {
+      data_.emplace<3>(s);
+    }
+  }
+
   // Object member lookup; nullptr when this is not an object or has no such key.
   const Value* Find(std::string_view key) const;
   Value* FindMutable(std::string_view key);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
 
 namespace handoff {
 namespace {
@@ -16,6 +17,26 @@ TEST(ValueTest, ObjectSetKeepsInsertionOrderAndReplacesInPlace) {
   EXPECT_TRUE(v.Erase("b"));
   EXPECT_FALSE(v.Erase("b"));
   EXPECT_EQ(v.ToJson(), R"({"a":"x"})");
+}
+
+// The parser overwrites recycled events' strings in place: the string's storage is reused, and
+// any other kind becomes a string.
+TEST(ValueTest, AssignStringReusesAStringsStorage) {
+  Value v = Value::String(std::string(64, 'a'));
+  const char* storage = v.as_string().data();
+  v.AssignString("https://example.com/pricing");
+  EXPECT_EQ(v.as_string(), "https://example.com/pricing");
+  EXPECT_EQ(v.as_string().data(), storage);
+
+  Value n = Value::Number(3);
+  n.AssignString("x");
+  ASSERT_TRUE(n.is_string());
+  EXPECT_EQ(n.ToJson(), R"("x")");
+  Value o = Value::MakeObject();
+  o.Set("k", Value::Bool(true));
+  o.AssignString("");
+  ASSERT_TRUE(o.is_string());
+  EXPECT_EQ(o.as_string(), "");
 }
 
 TEST(ValueTest, NumbersPrintShortestRoundTrip) {
