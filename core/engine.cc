@@ -1836,9 +1836,9 @@ bool Engine::Seal() {
     return a.prefix < b.prefix;
   });
   for (size_t i = 0; i < seal_order_.size(); ++i) {
-    // Two steps ahead of use: a lead's head, which classifying and encoding read first (a miss
-    // each); then, its head in cache by now, the arrays it points to, which encoding reads next
-    // (its awards, its traits' members, its history chains: a miss each again).
+    // Ahead of use: four leads on, a lead's head, which classifying and encoding read first (a
+    // miss each); two leads on, its head in cache by now, the arrays it points to, which encoding
+    // reads next (its awards, its traits' members, its history chains: a miss each again).
     if (i + 4 < seal_order_.size()) {
       const char* head = reinterpret_cast<const char*>(seal_order_[i + 4].entry);
       __builtin_prefetch(head);
