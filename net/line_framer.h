@@ -1,10 +1,11 @@
 // LineFramer: splits a byte stream into newline-delimited lines (SPEC 3 framing).
 //
-// Lines may arrive split across reads or many to a read. A line longer than `max_line_bytes`
-// (counted without its newline, "\n" or "\r\n") is reported as too long once its length passes the
-// limit, and its remaining bytes are skipped up to the next newline, so memory stays bounded
-// whatever the client sends. Line numbers are 1-based and count every line, blank or not. Not
-// thread-safe.
+// Lines may arrive split across reads or many to a read. A line is handed over without its
+// newline, "\n" or "\r\n" (a CR ending the input's last, unterminated line goes too: JSON reads
+// it as whitespace, and the limit never counts it). A line longer than `max_line_bytes` (counted
+// without its newline) is reported as too long once its length passes the limit, and its remaining
+// bytes are skipped up to the next newline, so memory stays bounded whatever the client sends. Line
+// numbers are 1-based and count every line, blank or not. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,11 @@ class LineFramer {
   size_t buffered() const { return partial_.size(); }
 
  private:
+  // `line` without its last byte when that is a CR (the CR of a CRLF newline).
+  static std::string_view WithoutCr(std::string_view line) {
+    return !line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line;
+  }
+
   size_t max_line_bytes_;
   std::string partial_;
   bool skipping_ = false;  // the current line is too long: drop bytes until the newline
@@ -55,12 +61,12 @@ void LineFramer::Feed(std::string_view data, OnLine&& on_line) {
         on_line(lines_, std::string_view(), true);
       } else if (nl != std::string_view::npos && partial_.empty()) {
         ++lines_;
-        on_line(lines_, chunk, false);  // the common case: no copy
+        on_line(lines_, WithoutCr(chunk), false);  // the common case: no copy
       } else {
         partial_.append(chunk);
         if (nl != std::string_view::npos) {
           ++lines_;
-          on_line(lines_, std::string_view(partial_), false);
+          on_line(lines_, WithoutCr(partial_), false);
           partial_.clear();
         }
       }
@@ -77,7 +83,7 @@ template <typename OnLine>
 void LineFramer::Finish(OnLine&& on_line) {
   if (!skipping_ && !partial_.empty()) {
     ++lines_;
-    on_line(lines_, std::string_view(partial_), false);
+    on_line(lines_, WithoutCr(partial_), false);
   }
   partial_.clear();
   skipping_ = false;

@@ -152,6 +152,13 @@ TEST_F(IngestTest, LineAtTheLimitIsAcceptedOneByteMoreIsNot) {
   EXPECT_EQ(JsonNumber(client.errors()[0], "line"), 2);
   EXPECT_EQ(JsonString(client.errors()[0], "error"), "line_too_long");
   EXPECT_EQ(LeadEvents("edge"), 2);
+  // A CRLF is a newline too: its CR does not count.
+  ASSERT_OK(client.Send(exact + "\r\n" + over + "\r\n"));
+  ASSERT_OK(client.WaitForAck(5));
+  ASSERT_EQ(client.errors().size(), 2u);
+  EXPECT_EQ(JsonNumber(client.errors()[1], "line"), 5);
+  EXPECT_EQ(JsonString(client.errors()[1], "error"), "line_too_long");
+  EXPECT_EQ(LeadEvents("edge"), 3);
 }
 
 TEST_F(IngestTest, OnlyBlankLinesAreAckedToo) {

@@ -75,12 +75,13 @@ TEST(LineFramerTest, BlankLinesAreLinesAndCount) {
             (std::vector<Line>{{1, "", false}, {2, "", false}, {3, "a", false}, {4, "", false}}));
 }
 
-// The framer splits on '\n' only; a CR before it stays in the line for the JSON parser, which
-// reads it as whitespace. Stripping it here would be harmless, but it is not what the code does,
-// and "\r" inside a line must never split it.
-TEST(LineFramerTest, CarriageReturnStaysInTheLine) {
-  EXPECT_EQ(Frame(100, {"a\r\n\r\nb\rc\n"}),
-            (std::vector<Line>{{1, "a\r", false}, {2, "\r", false}, {3, "b\rc", false}}));
+// The framer splits on '\n' only; the CR of a CRLF is part of the newline and leaves with it, a
+// CR inside a line never splits it, and an unterminated last line loses its final CR too.
+TEST(LineFramerTest, TheCrOfACrlfLeavesWithTheNewline) {
+  EXPECT_EQ(
+      Frame(100, {"a\r\n\r\nb\rc\n\r\r\nd\r"}),
+      (std::vector<Line>{
+          {1, "a", false}, {2, "", false}, {3, "b\rc", false}, {4, "\r", false}, {5, "d", false}}));
 }
 
 TEST(LineFramerTest, NulAndHighBytesAreOrdinaryBytes) {
@@ -110,9 +111,11 @@ TEST(LineFramerTest, ALineOfExactlyTheLimitIsAccepted) {
 // SPEC 3: the limit counts the line without its newline, and a CRLF is one.
 TEST(LineFramerTest, TheCrOfACrlfDoesNotCountTowardsTheLimit) {
   const std::string max(8, 'x');
-  EXPECT_EQ(Frame(8, {max + "\r\n"}), (std::vector<Line>{{1, max + "\r", false}}));
+  EXPECT_EQ(Frame(8, {max + "\r\n"}), (std::vector<Line>{{1, max, false}}));
   // The CR at the end of one read, the LF in the next.
-  EXPECT_EQ(Frame(8, {max + "\r", "\n"}), (std::vector<Line>{{1, max + "\r", false}}));
+  EXPECT_EQ(Frame(8, {max + "\r", "\n"}), (std::vector<Line>{{1, max, false}}));
+  // A line of exactly the limit and its CRLF inside a longer line's copy (partial, then whole).
+  EXPECT_EQ(Frame(8, {"xxx", "xxxxx\r\n"}), (std::vector<Line>{{1, max, false}}));
   // A CR that more bytes follow counts: 9 bytes before the newline.
   EXPECT_EQ(Frame(8, {max + "\r", "y\n"}), (std::vector<Line>{{1, "", true}}));
   EXPECT_EQ(Frame(8, {max + "y\r\n"}), (std::vector<Line>{{1, "", true}}));
