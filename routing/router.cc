@@ -244,6 +244,13 @@ void Router::ReleaseOwner(Lead* lead) {
     MarkRepsDirty();
   }
   drain_needed_ = true;
+  // A rep that lets go of a lead (closed, merged away, reassigned, escalated) may be eligible
+  // again: the team's escalated leads are offered again (SPEC 7: routed as soon as a rep becomes
+  // eligible). A lead escalated by this very release parks after this wake, so the rep that let
+  // it lapse does not get it straight back.
+  if (it != reps_.end() && it->second.def_index >= 0) {
+    Wake(it->second.team);
+  }
 }
 
 void Router::Reassign(Lead* lead, std::string_view why) {
@@ -329,9 +336,6 @@ void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSec
   by_seq_.Erase(o.seq);
   o.closed = true;
   o.outcome = "merged";
-  if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
-    Wake(rep->second.team);
-  }
 }
 
 void Router::Forget(Lead* lead) {
@@ -398,13 +402,9 @@ SalesActOutcome Router::Act(const SalesAction& action) {
       record.outcome = action.outcome;
       record.amount = action.amount;
       host_->Publish(&record, lead, now);
-      ReleaseOwner(lead);
+      ReleaseOwner(lead);  // "a lead closed": its rep may be eligible again (SPEC 7)
       o.closed = true;
       o.outcome = action.outcome;
-      // "A lead closed" is one of the ways a rep becomes eligible again (SPEC 7).
-      if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
-        Wake(rep->second.team);
-      }
       host_->LeadChanged(lead);
       if (action.outcome == "recycled") {
         SalesActOutcome outcome;

@@ -14,7 +14,8 @@
 // about once a second for new days and working hours). An escalated lead also waits in its team's
 // queue, but it is not handed straight back to the reps that just let it lapse: it waits until a
 // rep of the team *becomes* eligible after the escalation (back online, a lead of the team closed,
-// the rep's new day, its working hours beginning, a reload), and then goes preferably to a rep
+// merged away, reassigned or escalated from a rep, the rep's new day, its working hours
+// beginning, a reload), and then goes preferably to a rep
 // that has not held it; the reps that held it and its moves stay with it, so its next lapse
 // escalates it again unless a rep that never held it is eligible and moves are left. A queued
 // lead whose account owner becomes eligible goes to the owner.

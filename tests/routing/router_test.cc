@@ -1435,6 +1435,46 @@ routing:
   EXPECT_EQ(l1->owner->held_by, Seq({"a", "b"}));  // a held it before the escalation
 }
 
+// A rep freed by a reassignment or an escalation has become eligible too: an escalated lead it
+// never held goes to it (it stayed queued while both reps sat idle).
+TEST_F(RouterTest, ARepFreedByAReassignmentTakesAnEscalatedLead) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 1m, max_reassign: 1}
+  teams:
+    - id: t
+      reps: [{id: a, max_open: 1}, {id: b, max_open: 1}]
+)");
+  Lead* l1 = Qualified("l1");
+  clock_.Advance(30);
+  Lead* l2 = Qualified("l2");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"a", "b"}));
+
+  // l1 lapses: b is full, so it is escalated (a, which let it lapse, waits for another wake).
+  clock_.Advance(30);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].reason, "no_eligible_rep");
+  EXPECT_FALSE(l1->owner.has_value());
+
+  // l2 lapses: it moves from b to a, which frees b, the rep that has not held l1.
+  clock_.Advance(30);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+  EXPECT_EQ(recs[0].lead, "l2");
+  EXPECT_EQ(recs[0].rep, "a");
+  EXPECT_EQ(recs[1].kind, "routed");
+  EXPECT_EQ(recs[1].lead, "l1");
+  EXPECT_EQ(recs[1].rep, "b");
+  EXPECT_EQ(l1->owner->held_by, Seq({"a", "b"}));
+  EXPECT_EQ(l2->owner->rep, "a");
+}
+
 TEST_F(RouterTest, EscalationWithItsTeamGoneGoesToTheUnroutedQueue) {
   Load(R"(
 routing:
