@@ -1088,18 +1088,34 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   if (open_owner(older.state) && !open_owner(newer.state)) {
     funnel_.MoveMarks(older.state.id, newer.state.id, &batch_);  // the owner carries over
   }
-  // Owner carry-over or a `merged` close, and the older lead out of any queue.
+  // In record order (SPEC 5.3: the stage record before any routing record the event causes): the
+  // merged lead's `stage` record, the older lead's owner carried over or its `merged` close (and
+  // the older lead out of any queue), then routing for the stage change, which a carried-over
+  // owner makes none.
+  const RuleSet& rules = scorer_->rules();
+  if (change.changed()) {
+    metrics_->StageTransition(rules.stages[change.from].name, rules.stages[change.to].name);
+  }
   if (global_router()) {
+    // One input: the router publishes the stage record, settles the owners, then routes.
     RoutingInput input;
     input.kind = RoutingInputKind::kMerge;
     input.lead = newer.state;
     input.lead.history.clear();
     input.older = older.state;
     input.older.history.clear();
+    if (change.changed()) {
+      input.from_stage = rules.stages[change.from].name;
+      input.to_stage = rules.stages[change.to].name;
+    }
     input.trigger = event.message_id;
     input.scores_at = event.timestamp;
     LogRouting(std::move(input));
   } else {
+    if (change.changed()) {
+      PublishStageRecord(newer, rules.stages[change.from].name, rules.stages[change.to].name,
+                         event.message_id, event.timestamp);
+    }
     router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
   }
   const std::string older_id = older.state.id;
@@ -1107,10 +1123,9 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   LinkIds(older_id, newer.state.id);
   MarkDirty(newer);
   metrics_->Merged();
-  if (change.changed()) {
-    StageChanged(newer, change, event.timestamp, event.message_id);
-  } else {
-    IndexLead(newer);
+  IndexLead(newer);
+  if (change.changed() && !global_router()) {
+    router_->OnStageChange(&newer.state, change, event.message_id, event.timestamp);
   }
   // Cluster mode: an imported lead's events applied after the link where it was.
   if (auto later = after_merge_.find(older_id); later != after_merge_.end()) {
@@ -1417,17 +1432,22 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
     LogRouting(std::move(input));
     return;
   }
-  OutboxRecord record;
-  record.kind = OutboxKind::kStage;
-  record.from = from;
-  record.to = rules.stages[change.to].name;
-  record.trigger = trigger;
-  Publish(&record, &entry.state, scores_at);
-  metrics_->StageTransition(record.from, record.to);
+  PublishStageRecord(entry, from, rules.stages[change.to].name, trigger, scores_at);
+  metrics_->StageTransition(from, rules.stages[change.to].name);
   if (router_from >= 0) {
     change.from = router_from;
   }
   router_->OnStageChange(&entry.state, change, trigger, scores_at);
+}
+
+void Engine::PublishStageRecord(LeadEntry& entry, std::string_view from, std::string_view to,
+                                std::string_view trigger, EpochSeconds scores_at) {
+  OutboxRecord record;
+  record.kind = OutboxKind::kStage;
+  record.from = from;
+  record.to = to;
+  record.trigger = trigger;
+  Publish(&record, &entry.state, scores_at);
 }
 
 std::vector<Engine::VanishedStage> Engine::LeadsInVanishedStages(const RuleSet& next) {

@@ -477,6 +477,9 @@ class Engine : public IngestSink,
   void StageChanged(LeadEntry& entry, StageChange change, EpochSeconds scores_at,
                     std::string_view trigger, std::string_view from_name = {},
                     int router_from = -1);
+  // The `stage` record of a lead that moved from `from` to `to` (single-node mode).
+  void PublishStageRecord(LeadEntry& entry, std::string_view from, std::string_view to,
+                          std::string_view trigger, EpochSeconds scores_at);
   // A lead in a stage a reload (or a start on changed rules) removed.
   struct VanishedStage {
     LeadEntry* entry = nullptr;

@@ -71,6 +71,12 @@ int RouterReplica::StageIndexOf(std::string_view name) const {
 
 void RouterReplica::StageChanged(Lead* lead, int from, int to, std::string_view trigger,
                                  EpochSeconds scores_at) {
+  PublishStageRecord(lead, from, to, trigger, scores_at);
+  router_.OnStageChange(lead, StageChange{from, to}, trigger, scores_at);
+}
+
+void RouterReplica::PublishStageRecord(Lead* lead, int from, int to, std::string_view trigger,
+                                       EpochSeconds scores_at) {
   const std::vector<StageDef>& stages = scorer_->rules().stages;
   OutboxRecord record;
   record.kind = OutboxKind::kStage;
@@ -78,7 +84,6 @@ void RouterReplica::StageChanged(Lead* lead, int from, int to, std::string_view 
   record.to = stages[to].name;
   record.trigger = trigger;
   Publish(&record, lead, scores_at);
-  router_.OnStageChange(lead, StageChange{from, to}, trigger, scores_at);
 }
 
 void RouterReplica::Recycle(Lead* lead, ReplicaOutcome* outcome) {
@@ -110,10 +115,21 @@ ReplicaOutcome RouterReplica::Apply(const RoutingInput& input) {
       break;
     }
     case RoutingInputKind::kMerge: {
+      // A merge that moved the merged lead: its stage record first, then the owners settled,
+      // then routing (SPEC 5.3 and 8; Engine::Merge does the same on one node).
       Lead& merged = CopyOf(input.lead);
       Lead& older = CopyOf(input.older);
+      const int from = StageIndexOf(input.from_stage);
+      const int to = StageIndexOf(input.to_stage);
+      const bool staged = from >= 0 && to >= 0 && from != to;
+      if (staged) {
+        PublishStageRecord(&merged, from, to, input.trigger, input.scores_at);
+      }
       router_.Merge(&older, &merged, input.trigger, input.scores_at);
       leads_.erase(input.older.id);
+      if (staged) {
+        router_.OnStageChange(&merged, StageChange{from, to}, input.trigger, input.scores_at);
+      }
       break;
     }
     case RoutingInputKind::kForget: {

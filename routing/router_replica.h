@@ -89,6 +89,8 @@ class RouterReplica : private RouterHost {
   int StageIndexOf(std::string_view name) const;
   // Publishes a `stage` record for `lead` and tells the router.
   void StageChanged(Lead* lead, int from, int to, std::string_view trigger, EpochSeconds scores_at);
+  void PublishStageRecord(Lead* lead, int from, int to, std::string_view trigger,
+                          EpochSeconds scores_at);
   void Recycle(Lead* lead, ReplicaOutcome* outcome);
 
   RecordSink* const sink_;

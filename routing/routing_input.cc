@@ -110,6 +110,12 @@ void RoutingInput::Encode(std::string* out) const {
       PutLead(older, out);
       PutString(trigger, out);
       PutDouble(scores_at, out);
+      // The merge's stage change, when it made one (an input logged before they were added
+      // ends here).
+      if (!from_stage.empty() || !to_stage.empty()) {
+        PutString(from_stage, out);
+        PutString(to_stage, out);
+      }
       break;
     case RoutingInputKind::kForget:
       PutLead(lead, out);
@@ -166,6 +172,9 @@ bool RoutingInput::Decode(std::string_view in) {
     case RoutingInputKind::kMerge:
       ok = GetLead(&in, &lead) && GetLead(&in, &older) && GetString(&in, &trigger) &&
            GetDouble(&in, &scores_at);
+      if (ok && !in.empty()) {
+        ok = GetString(&in, &from_stage) && GetString(&in, &to_stage);
+      }
       break;
     case RoutingInputKind::kForget:
       ok = GetLead(&in, &lead);

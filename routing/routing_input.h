@@ -74,6 +74,7 @@ struct RoutingInput {
   // kStage, kMerge, kForget (only `lead.id`).
   LeadState lead;
   LeadState older;  // kMerge
+  // kStage; kMerge when the merge moved the merged lead (else both empty).
   std::string from_stage;
   std::string to_stage;
   std::string trigger;  // the causing event's messageId; empty: none

@@ -412,6 +412,10 @@ rules:
     score: engagement
     when: type == "page"
     points: 1
+  - id: unsubscribed
+    score: engagement
+    when: event == "Unsubscribed"
+    points: -50
 stages:
   - name: sql
     enter: score.engagement >= 50
@@ -559,6 +563,30 @@ TEST(IdentityMergeOwnerTest, BothOwnedTheOlderOwnerIsClosedAsMerged) {
   EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
 }
 
+// A merge that moves the merged lead publishes its stage record before the routing records it
+// causes, the older owner's `merged` close among them (SPEC 5.3).
+const std::vector<std::string> kRaisedByTheMergeRecords = {
+    "kind=stage lead=anon-9 rep= to=sql outcome= into= ",
+    "kind=routed lead=anon-9 rep=ann to= outcome= into= ",
+    "kind=stage lead=kim rep= to=sql outcome= into= ",
+    "kind=routed lead=kim rep=bo to= outcome= into= ",
+    "kind=stage lead=kim rep= to=new outcome= into= ",  // still bo's
+    "kind=stage lead=kim rep= to=sql outcome= into= ",  // the merge: 50 + 50 - 50
+    "kind=closed lead=anon-9 rep=ann to= outcome=merged into=kim ",
+};
+
+TEST(IdentityMergeOwnerTest, TheMergesStageRecordComesBeforeTheMergedClose) {
+  TempDir dir;
+  Daemonless d(dir.WriteFile("rules.yaml", kRoutedRules));
+  d.Send({Track("", "anon-9", "Demo Requested", kStart)});   // routed to ann
+  d.Send({Track("kim", "", "Demo Requested", kStart + 1)});  // routed to bo
+  d.Send({Track("kim", "", "Unsubscribed", kStart + 2)});    // back to new, still bo's
+  d.Send({Identify("kim", "anon-9", "VP", kStart + 3)});
+  EXPECT_EQ(RecordLines(d.engine()), kRaisedByTheMergeRecords);
+  const std::string kim = d.LeadJson("anon-9");
+  EXPECT_NE(kim.find("\"owner\":{\"rep\":\"bo\""), std::string::npos) << kim;
+}
+
 // The routing log of a test: what engines logged, in order. Stores at once, or, while holding,
 // only when released.
 class ListRoutingLog final : public RoutingLog {
@@ -658,6 +686,21 @@ TEST(IdentityMergeOwnerTest, WithTheClusterRouterEveryNodePublishesWhatOneEngine
   // The same inputs again (a partition applied again after a takeover): nothing new.
   b.Route(inputs);
   EXPECT_EQ(RecordLines(b.engine()).size(), 5u);
+
+  // A merge that moves the merged lead: one input, routed with its stage record first.
+  ListRoutingLog moved_log;
+  Daemonless c(dir.WriteFile("rules-c.yaml", kRoutedRules), &moved_log, "node-c");
+  c.SendInOrder({{Track("", "anon-9", "Demo Requested", kStart), 1}});
+  c.SendInOrder({{Track("kim", "", "Demo Requested", kStart + 1), 2}});
+  c.SendInOrder({{Track("kim", "", "Unsubscribed", kStart + 2), 3}});
+  c.SendInOrder({{Identify("kim", "anon-9", "VP", kStart + 3), 4}});
+  c.OnEngine([] { return true; });
+  const std::vector<RoutingInput> moved = moved_log.Take();
+  ASSERT_EQ(moved.size(), 4u);  // three stage changes, the merge with the fourth
+  EXPECT_EQ(moved[3].kind, RoutingInputKind::kMerge);
+  EXPECT_EQ(moved[3].to_stage, "sql");
+  c.Route(moved);
+  EXPECT_EQ(RecordLines(c.engine()), kRaisedByTheMergeRecords);
 
   // bo accepts kim on node-b: answered once node-b's router has it from the log.
   SalesAction accept;

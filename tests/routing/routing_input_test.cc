@@ -64,6 +64,8 @@ RoutingInput Sample(RoutingInputKind kind) {
       input.lead = SampleLead("user-1", true);
       input.older = SampleLead("anon-2", false);
       input.older.stage = "new";
+      input.from_stage = "new";
+      input.to_stage = "mql";
       input.trigger = "msg-2";
       input.scores_at = 1'800'000'150;
       break;
@@ -150,6 +152,8 @@ TEST(RoutingInputTest, EveryKindDecodesToWhatWasEncoded) {
       case RoutingInputKind::kMerge:
         ExpectSameLead(back.lead, input.lead);
         ExpectSameLead(back.older, input.older);
+        EXPECT_EQ(back.from_stage, "new");
+        EXPECT_EQ(back.to_stage, "mql");
         EXPECT_EQ(back.trigger, "msg-2");
         EXPECT_EQ(back.scores_at, input.scores_at);
         break;
@@ -202,13 +206,36 @@ TEST(RoutingInputTest, ARejectWithoutAnAmountDecodesWithoutOne) {
   EXPECT_FALSE(back.action.amount.has_value());
 }
 
+// A merge's stage change was added to its encoding later: a merge ends before it when it made
+// none, as every merge logged before did.
+TEST(RoutingInputTest, AMergeWithoutAStageChangeEndsBeforeIt) {
+  RoutingInput input = Sample(RoutingInputKind::kMerge);
+  const std::string with = Bytes(input);
+  input.from_stage.clear();
+  input.to_stage.clear();
+  const std::string without = Bytes(input);
+  ASSERT_LT(without.size(), with.size());
+  EXPECT_EQ(with.substr(0, without.size()), without);
+  RoutingInput back;
+  ASSERT_TRUE(back.Decode(without));
+  EXPECT_EQ(back.from_stage, "");
+  EXPECT_EQ(back.to_stage, "");
+  EXPECT_EQ(back.trigger, "msg-2");
+}
+
 TEST(RoutingInputTest, BytesCutShortOrWithMoreDoNotDecode) {
   for (RoutingInputKind kind : kAllKinds) {
     SCOPED_TRACE(static_cast<int>(kind));
     const std::string bytes = Bytes(Sample(kind));
+    RoutingInput without_stages = Sample(kind);
+    without_stages.from_stage.clear();
+    without_stages.to_stage.clear();
+    // A merge cut just before its stage change is a merge without one (the test above).
+    const size_t merge_end =
+        kind == RoutingInputKind::kMerge ? Bytes(without_stages).size() : bytes.size();
     for (size_t n = 0; n < bytes.size(); ++n) {
       RoutingInput input;
-      EXPECT_FALSE(input.Decode(std::string_view(bytes).substr(0, n))) << n;
+      EXPECT_EQ(input.Decode(std::string_view(bytes).substr(0, n)), n == merge_end) << n;
     }
     RoutingInput input;
     EXPECT_FALSE(input.Decode(bytes + "x"));
