@@ -127,12 +127,29 @@ struct Section {
   Field field;
 };
 
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// A name an expression can write as score.NAME: an identifier.
 bool IsScoreName(std::string_view s) {
-  if (s.empty() || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) {
+  if (s.empty() || !(IsAsciiLetter(s[0]) || s[0] == '_')) {
     return false;
   }
   for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+    if (!(IsAsciiLetter(c) || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Stage names are compared as written (`lead.stage == "MQL"`): letters of either case, digits,
+// '-' and '_' (the spec is silent; marketing teams write MQL and SQL).
+bool IsStageName(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  for (char c : s) {
+    if (!(IsAsciiLetter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
       return false;
     }
   }
@@ -273,7 +290,7 @@ class Loader {
       bool ok = true;
       if (!IsScoreName(name)) {
         reader.Error(key, "invalid score name " + Quoted(name) +
-                              ": expected lowercase letters, digits and '_', not starting with a "
+                              ": expected letters, digits and '_', not starting with a "
                               "digit (it is written score." +
                               name + " in expressions)");
         ok = false;
@@ -422,13 +439,13 @@ class Loader {
       }
     }
     if (const Field* f = fields->Find("once")) {
-      if (std::optional<bool> once = reader.Bool(*f)) {
+      // As `cap`: the key itself is the error on a profile rule (SPEC 5.2), `once: false` too.
+      if (is_profile) {
+        reader.Error(f->key, "once is only for rules of event scores; " + Quoted(score_name) +
+                                 " is a profile score");
+        ok = false;
+      } else if (std::optional<bool> once = reader.Bool(*f)) {
         rule.once = *once;
-        if (*once && is_profile) {
-          reader.Error(f->key, "once is only for rules of event scores; " + Quoted(score_name) +
-                                   " is a profile score");
-          ok = false;
-        }
       } else {
         ok = false;
       }
@@ -499,9 +516,9 @@ class Loader {
           reader.Error(f->value,
                        "stage \"new\" is implicit (every lead starts there) and cannot "
                        "be defined; define the stages above it");
-        } else if (!IsSlug(*name)) {
+        } else if (!IsStageName(*name)) {
           reader.Error(f->value, "invalid stage name " + Quoted(*name) +
-                                     ": expected lowercase letters, digits, '-' and '_'");
+                                     ": expected letters, digits, '-' and '_'");
         } else if (int existing = rules_.FindStage(*name); existing >= 0) {
           reader.Error(f->value, "duplicate stage " + Quoted(*name) + " (first defined at " +
                                      Where(rules_.stages[existing].pos, reader) + ")");

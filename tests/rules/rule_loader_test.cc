@@ -258,12 +258,35 @@ TEST(RuleLoaderTest, SectionsOfTheWrongType) {
 
 // ---- scores ----
 
+// Score and stage names may use capitals (the spec is silent; MQL and SQL are how marketing
+// teams write them), compared as written.
+TEST(RuleLoaderTest, CapitalsInScoreAndStageNames) {
+  std::shared_ptr<const RuleSet> rules = Load(
+      "scores:\n"
+      "  Engagement: {kind: event}\n"
+      "rules:\n"
+      "  - id: demo\n"
+      "    score: Engagement\n"
+      "    when: event == \"Demo\"\n"
+      "    points: 50\n"
+      "stages:\n"
+      "  - name: MQL\n"
+      "    enter: score.Engagement >= 40\n"
+      "  - name: Sales-Qualified\n"
+      "    enter: score.Engagement >= 80 && lead.stage == \"MQL\"\n");
+  ASSERT_NE(rules, nullptr);
+  EXPECT_GE(rules->FindScore("Engagement"), 0);
+  EXPECT_LT(rules->FindScore("engagement"), 0);
+  EXPECT_GE(rules->FindStage("MQL"), 0);
+  EXPECT_GE(rules->FindStage("Sales-Qualified"), 0);
+}
+
 TEST(RuleLoaderTest, ScoreErrors) {
   EXPECT_THAT(
       Errors("scores:\n"
              "  fit: {kind: profile, half_life: 3d}\n"
              "  eng: {kind: evnt}\n"
-             "  Bad: {kind: event}\n"
+             "  9lives: {kind: event}\n"
              "  in: {kind: event}\n"
              "  fit: {kind: event}\n"
              "  x: profile\n"
@@ -274,7 +297,7 @@ TEST(RuleLoaderTest, ScoreErrors) {
           "(recomputed from traits, it does not decay)",
           "r.yaml:3:15: kind must be \"profile\" or \"event\", got \"evnt\" (did you mean "
           "\"event\"?)",
-          StartsWith("r.yaml:4:3: invalid score name \"Bad\": expected lowercase letters"),
+          StartsWith("r.yaml:4:3: invalid score name \"9lives\": expected letters"),
           "r.yaml:5:3: invalid score name \"in\": it is a keyword of the expression language",
           "r.yaml:6:3: duplicate score \"fit\" (first defined at line 2)",
           "r.yaml:7:6: score must be a map (keys: kind, half_life), got \"profile\"",
@@ -295,6 +318,18 @@ TEST(RuleLoaderTest, UnknownKeySuggestsTheNearest) {
                                 "    pionts: 3\n")),
               ElementsAre("r.yaml:9:5: unknown key \"pionts\" in rule (did you mean "
                           "\"points\"?)"));
+}
+
+// SPEC 5.2: `cap` and `once` are load errors on a profile rule, whatever their value.
+TEST(RuleLoaderTest, OnceOnAProfileRuleIsAnErrorEvenWhenFalse) {
+  EXPECT_THAT(Errors(WithScores("rules:\n"          // 4
+                                "  - id: a\n"       // 5
+                                "    score: fit\n"  // 6
+                                "    when: true\n"  // 7
+                                "    points: 1\n"   // 8
+                                "    once: false\n")),
+              ElementsAre("r.yaml:9:5: once is only for rules of event scores; \"fit\" is a "
+                          "profile score"));
 }
 
 TEST(RuleLoaderTest, RuleErrorsEachWithLineAndColumn) {
@@ -541,8 +576,8 @@ TEST(RuleLoaderTest, StageErrors) {
           "r.yaml:5:11: stage \"new\" is implicit (every lead starts there) and cannot be "
           "defined; define the stages above it",
           "r.yaml:9:11: duplicate stage \"mql\" (first defined at line 7)",
-          "r.yaml:11:11: invalid stage name \"Sales Qualified\": expected lowercase letters, "
-          "digits, '-' and '_'",
+          "r.yaml:11:11: invalid stage name \"Sales Qualified\": expected letters, digits, '-' "
+          "and '_'",
           "r.yaml:13:5: missing required key \"enter\" in stage \"sql\"",
           "r.yaml:15:5: unknown key \"enetr\" in stage (did you mean \"enter\"?)",
           StartsWith("r.yaml:18:11: ")));
