@@ -87,7 +87,9 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
     app.add_option("--amount", amount, "the deal value (a non-negative number), kept in the record")
         ->check(CLI::NonNegativeNumber);
   }
-  app.add_option("--rep", rep, "act as this rep (default: for any rep)");
+  app.add_option("--rep", rep,
+                 "subscribe with this rep's filter (records only: the action applies to the "
+                 "lead's holder whoever asks; the protocol does not identify reps)");
   app.add_option("--timeout", timeout, "seconds to wait for the answer")->capture_default_str();
   AddHostOption(app, &host);
   AddAddressOption(app, "-p,--port,--subscribe", &subscribe, kDefaultSubscribePort,
