@@ -185,6 +185,11 @@ const std::vector<Setting>& Settings() {
        [](Options* o, const std::string& v) {
          return SetSize(&o->lead_cache, 1000, 1'000'000'000, v);
        }},
+      {"lead_journal_bytes", "--lead-journal-bytes", Kind::kSize,
+       "bytes of changed leads journaled before they are checkpointed (memory; 0: no journal)",
+       [](Options* o, const std::string& v) {
+         return SetSize(&o->lead_journal_bytes, 0, size_t{1} << 36, v);
+       }},
       {"huge_pages", "--huge-pages", Kind::kBool,
        "the heap and large tables on transparent huge pages (more events/s, longer tail)",
        [](Options* o, const std::string& v) { return SetBool(&o->huge_pages, v); }},

@@ -247,6 +247,7 @@ Status Daemon::Start() {
   store_options.dedupe_window = o.dedupe_window;
   store_options.outbox_retention = o.outbox_retention;
   store_options.fault_file = o.fault_file;
+  store_options.lead_journal_bytes = o.lead_journal_bytes;
   store_options.clock = d.clock;
   auto store = RocksStore::Open(store_options);
   if (!store.ok()) {

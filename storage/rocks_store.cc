@@ -330,16 +330,19 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
 
 Status RocksStore::ReadLeadJournal() {
   // A lead write is ~190-210 bytes of block (bench/README.md: ~320k of them a 64 MiB
-  // generation); 256 leaves room for shorter ones before the table would grow. What it costs: a
-  // fresh daemon's first generation faults in a 21 MiB table (~5k pages, ~8k faults in the
-  // 1M-event send); later generations reuse the memory dropped ones freed.
+  // generation); 256 leaves room for shorter ones before the table would grow. A generation
+  // holds each lead once, however often it was written, so a big generation need not hold as
+  // many leads as writes: the first is made for at most 2^18 leads (a 21 MiB table, ~5k pages
+  // faulted in), and each later one for a quarter more than the one before held (LeadJournal).
+  // Later generations reuse the memory dropped ones freed.
   constexpr uint64_t kBlockBytesPerLead = 256;
+  constexpr uint64_t kFirstGenerationLeads = uint64_t{1} << 18;
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kLeadJournal)));
   std::unique_lock<std::shared_mutex> lock(journal_mu_);
-  journal_.ExpectLeadsPerGeneration(
-      static_cast<size_t>(options_.lead_journal_bytes / kBlockBytesPerLead));
+  journal_.ExpectLeadsPerGeneration(static_cast<size_t>(
+      std::min(options_.lead_journal_bytes / kBlockBytesPerLead, kFirstGenerationLeads)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint64_t block = 0;
     if (!fmt::DecodeSeqKey(ToView(it->key()), &block) || block < next_journal_block_ ||

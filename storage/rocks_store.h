@@ -61,8 +61,9 @@ struct StoreOptions {
   // frozen and copied into the `leads` column family, a slice after each commit (RocksStore
   // below). The leads changed since then stay in memory, so this bounds that memory (about as
   // much again while a frozen generation is copied) and the journal read back at start.
-  // 0: no journal; every commit writes its leads in place. Default: 64 MiB.
-  uint64_t lead_journal_bytes = 64 << 20;
+  // 0: no journal; every commit writes its leads in place. Default: 256 MiB (the daemon's
+  // `lead_journal_bytes` setting).
+  uint64_t lead_journal_bytes = uint64_t{256} << 20;
 };
 
 // Leads are journaled (StoreOptions::lead_journal_bytes): a commit writes the leads it changed as

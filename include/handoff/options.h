@@ -64,6 +64,14 @@ struct Options {
   // Leads held in memory besides the staged and owned ones (always held); the rest are read
   // from the store when needed. About 1 KB each. Bounds: 1,000 to 1,000,000,000.
   size_t lead_cache = 250'000;
+  // Bytes of lead journal blocks (the changed leads of each commit, written as one block) after
+  // which they are frozen and checkpointed into the leads' table, each lead once
+  // (storage/rocks_store.h). The leads written since hold that much memory, about as much again
+  // while a frozen generation is copied, and a start reads back what was not yet copied. More:
+  // fewer checkpoint writes (a lead changed in many commits is copied once a generation); less:
+  // less memory. 0: no journal, every commit writes its leads in place. Bounds: 0 to 64 GiB.
+  // Default: 256 MiB.
+  size_t lead_journal_bytes = size_t{256} << 20;
   // Back the heap and the large tables (the lead cache's, the dedupe index's) with transparent
   // huge pages where the kernel gives them to memory that asks (its setting "madvise" or
   // "always"): 2 MiB a page fault instead of 4 KiB. A trade: more events a second (~8 % in
