@@ -244,12 +244,11 @@ void Router::ReleaseOwner(Lead* lead) {
     MarkRepsDirty();
   }
   drain_needed_ = true;
-  // A rep that lets go of a lead (closed, merged away, reassigned, escalated) may be eligible
-  // again: the team's escalated leads are offered again (SPEC 7: routed as soon as a rep becomes
-  // eligible). A lead escalated by this very release parks after this wake, so the rep that let
-  // it lapse does not get it straight back.
+  // The rep may be eligible again: the team's escalated leads it never held are offered to it
+  // (SPEC 7: routed as soon as a rep becomes eligible). A lead escalated by this very release
+  // parks after it, so the rep that let it lapse does not get it straight back.
   if (it != reps_.end() && it->second.def_index >= 0) {
-    Wake(it->second.team);
+    ++release_generation_[it->second.team];
   }
 }
 
@@ -305,7 +304,7 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   // It waits for a rep that becomes eligible from now on (see the class comment).
   const std::string team_id(team);
   Enqueue(lead->id, team_id);
-  Park(lead->id, Parked{wake_generation_[team_id], std::move(held_by)});
+  Park(lead->id, ParkedNow(team_id, std::move(held_by)));
 }
 
 void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSeconds scores_at) {
@@ -336,6 +335,9 @@ void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSec
   by_seq_.Erase(o.seq);
   o.closed = true;
   o.outcome = "merged";
+  if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
+    Wake(rep->second.team);  // a lead of the team closed (as merged)
+  }
 }
 
 void Router::Forget(Lead* lead) {
@@ -402,9 +404,13 @@ SalesActOutcome Router::Act(const SalesAction& action) {
       record.outcome = action.outcome;
       record.amount = action.amount;
       host_->Publish(&record, lead, now);
-      ReleaseOwner(lead);  // "a lead closed": its rep may be eligible again (SPEC 7)
+      ReleaseOwner(lead);
       o.closed = true;
       o.outcome = action.outcome;
+      // "A lead closed" is one of the ways a rep becomes eligible again (SPEC 7).
+      if (auto rep = reps_.find(o.rep); rep != reps_.end() && rep->second.def_index >= 0) {
+        Wake(rep->second.team);
+      }
       host_->LeadChanged(lead);
       if (action.outcome == "recycled") {
         SalesActOutcome outcome;

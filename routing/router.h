@@ -14,8 +14,10 @@
 // about once a second for new days and working hours). An escalated lead also waits in its team's
 // queue, but it is not handed straight back to the reps that just let it lapse: it waits until a
 // rep of the team *becomes* eligible after the escalation (back online, a lead of the team closed,
-// merged away, reassigned or escalated from a rep, the rep's new day, its working hours
-// beginning, a reload), and then goes preferably to a rep
+// the rep's new day, its working hours beginning, a reload), and then goes preferably to a rep
+// that has not held it; a rep freed because a lead was reassigned or escalated away from it
+// takes it only if it never held it (else two unanswered leads would chase each other round the
+// same reps at every lapse), and then goes preferably to a rep
 // that has not held it; the reps that held it and its moves stay with it, so its next lapse
 // escalates it again unless a rep that never held it is eligible and moves are left. A queued
 // lead whose account owner becomes eligible goes to the owner.
@@ -195,6 +197,7 @@ class Router {
   struct Parked {
     uint64_t wake_generation = 0;      // the team's generation when it was escalated
     std::vector<std::string> held_by;  // reps that held it before the escalation
+    uint64_t release_generation = 0;   // the team's release count when it was escalated
   };
 
   const RuleSet& rules() const { return scorer_->rules(); }
@@ -242,6 +245,8 @@ class Router {
   void KeepHeldBy(Lead* lead, std::vector<std::string> held_by);
   // A rep of `team` became eligible: escalated leads of its queue may be offered again.
   void Wake(std::string_view team);
+  // The parked lead's (team's) generations now, for Park.
+  Parked ParkedNow(const std::string& team, std::vector<std::string> held_by);
   // Wakes the teams of reps whose working hours began or whose local day changed since last seen.
   void NoticeClockWakes(EpochSeconds now);
   RepState& StateOf(const std::string& rep_id);
@@ -267,6 +272,8 @@ class Router {
   std::map<std::string, std::string> accounts_;                // domain -> rep
   std::unordered_map<std::string, Parked> parked_;             // escalated lead id -> ...
   std::unordered_map<std::string, uint64_t> wake_generation_;  // team id -> wakes so far
+  // Team id -> leads its reps let go of by a reassignment or an escalation so far (ReleaseOwner).
+  std::unordered_map<std::string, uint64_t> release_generation_;
   // Seq of each lead's current routing record (open or closed) -> lead id. One per routed lead:
   // a map that never rehashes them all in one call.
   IncrementalMap<uint64_t, std::string> by_seq_;

@@ -85,6 +85,7 @@ void Router::Drain() {
       continue;
     }
     const uint64_t generation = wake_generation_[team.id];
+    const uint64_t released = release_generation_[team.id];
     const int team_index = static_cast<int>(t);
     std::vector<std::string> waiting;
     waiting.reserve(q->second.size());
@@ -99,9 +100,13 @@ void Router::Drain() {
         continue;
       }
       std::vector<std::string> held_by;
+      bool only_new_reps = false;  // woken by a release only: reps that never held it
       if (auto p = parked_.find(id); p != parked_.end()) {
         if (p->second.wake_generation == generation) {
-          continue;  // escalated, and no rep of the team has become eligible since
+          if (p->second.release_generation == released) {
+            continue;  // escalated, and no rep of the team has become eligible since
+          }
+          only_new_reps = true;
         }
         held_by = p->second.held_by;
       }
@@ -114,7 +119,7 @@ void Router::Drain() {
       }
       // An escalated lead goes preferably to a rep that has not held it.
       int rep = held_by.empty() ? -1 : PickRep(team_index, lead, held_by, now, now);
-      if (rep < 0) {
+      if (rep < 0 && (!only_new_reps || held_by.empty())) {
         rep = PickRep(team_index, lead, {}, now, now);
       }
       if (rep < 0) {
@@ -168,6 +173,10 @@ void Router::RerouteUnrouted() {
 void Router::Wake(std::string_view team) {
   ++wake_generation_[std::string(team)];
   drain_needed_ = true;
+}
+
+Router::Parked Router::ParkedNow(const std::string& team, std::vector<std::string> held_by) {
+  return Parked{wake_generation_[team], std::move(held_by), release_generation_[team]};
 }
 
 void Router::NoticeClockWakes(EpochSeconds now) {

@@ -1475,6 +1475,50 @@ routing:
   EXPECT_EQ(l2->owner->rep, "a");
 }
 
+// ... but not to a rep that held it: two leads nobody accepts do not chase each other round the
+// same reps at every lapse, each escalation freeing a rep for the other.
+TEST_F(RouterTest, EscalatedLeadsDoNotCycleThroughRepsThatHeldThem) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 1m, max_reassign: 1}
+  teams:
+    - id: t
+      reps: [{id: a, max_open: 1}, {id: b, max_open: 1}]
+)");
+  Lead* l1 = Qualified("l1");
+  Lead* l2 = Qualified("l2");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"a", "b"}));
+  // Both lapse: l1 is escalated (b is full), l2 moves to a, which frees b for l1; a minute later
+  // both lapse again with their moves spent and are escalated.
+  clock_.Advance(kMinute);
+  router_->Tick();
+  clock_.Advance(kMinute);
+  router_->Tick();
+  std::vector<std::string> kinds;
+  for (const Rec& r : Take()) {
+    kinds.push_back(r.kind + " " + r.lead + " " + r.rep);
+  }
+  EXPECT_EQ(kinds, Seq({"escalated l1 ", "reassigned l2 a", "routed l1 b", "escalated l1 ",
+                        "escalated l2 "}));
+  EXPECT_FALSE(l1->owner.has_value());
+  EXPECT_FALSE(l2->owner.has_value());
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(kMinute);
+    router_->Tick();
+  }
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("a")->queued_in_team, 2u);
+  // A real wake (a rep back online) offers them again.
+  ASSERT_OK(router_->SetOnline("a", false));
+  ASSERT_OK(router_->SetOnline("a", true));
+  router_->Tick();
+  const std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[1].kind, "routed");
+}
+
 TEST_F(RouterTest, EscalationWithItsTeamGoneGoesToTheUnroutedQueue) {
   Load(R"(
 routing:
