@@ -314,6 +314,10 @@ void Router::Merge(Lead* older, Lead* merged, std::string_view trigger, EpochSec
   }
   LeadOwner& o = *older->owner;
   if (!HasOpenOwner(*merged)) {
+    // The older lead's owner carries over (no new routing): the merged lead stops waiting in
+    // any queue (it was queued, parked or unrouted), or a drain would route it again once that
+    // owner closes it.
+    Dequeue(merged->id);
     by_seq_[o.seq] = merged->id;
     if (!o.accepted && rules().routing.sla.accept_within > 0) {
       sla_.emplace(o.routed_at + rules().routing.sla.accept_within, merged->id);

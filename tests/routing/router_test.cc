@@ -1519,6 +1519,34 @@ routing:
   EXPECT_EQ(recs[1].kind, "routed");
 }
 
+// SPEC 8: an owner carried over by a merge means no new routing, so the merged lead leaves the
+// queue it waited in; closing it later does not route it again.
+TEST_F(RouterTest, AMergeCarryingAnOwnerOverTakesTheMergedLeadOutOfItsQueue) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: x, max_open: 1}]
+)");
+  Lead* older = Qualified("a");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"x"}));
+  Lead* merged = Qualified("u");  // x is full: u waits
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("x")->queued_in_team, 1u);
+  router_->Merge(older, merged, "L", clock_.Now());
+  ASSERT_TRUE(merged->owner.has_value());
+  EXPECT_EQ(merged->owner->rep, "x");
+  EXPECT_EQ(View("x")->queued_in_team, 0u);
+  ASSERT_TRUE(Close(merged->owner->seq, "won").ok);
+  router_->Tick();
+  const std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "closed");
+  EXPECT_EQ(recs[0].lead, "u");
+  EXPECT_TRUE(merged->owner->closed);
+}
+
 TEST_F(RouterTest, EscalationWithItsTeamGoneGoesToTheUnroutedQueue) {
   Load(R"(
 routing:
