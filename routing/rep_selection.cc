@@ -1,4 +1,5 @@
 // Router: which team takes a lead and which of its reps is eligible and next.
+#include "handoff/value.h"
 #include "routing/rep_calendar.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
@@ -51,10 +52,21 @@ bool Router::SkillMatches(const RepDef& def, const EvalResult& skill) const {
   if (skill.type == Value::Type::kNull) {
     return true;
   }
-  if (skill.type != Value::Type::kString) {
-    return false;
-  }
-  return std::find(def.skills.begin(), def.skills.end(), skill.string) != def.skills.end();
+  // SPEC 7: "must be in the rep's skills", equal as `in` compares: the same type and value, so
+  // `skills: [1, true, en]` takes 1 (or 1.0), true and "en", and a quoted "1" takes only "1".
+  // Arrays and objects match nothing.
+  return std::any_of(def.skills.begin(), def.skills.end(), [&](const Value& v) {
+    switch (skill.type) {
+      case Value::Type::kString:
+        return v.is_string() && v.as_string() == skill.string;
+      case Value::Type::kNumber:
+        return v.is_number() && v.as_number() == skill.number;
+      case Value::Type::kBool:
+        return v.is_bool() && v.as_bool() == skill.boolean;
+      default:
+        return false;
+    }
+  });
 }
 
 int Router::PickRep(int team_index, Lead* lead, const std::vector<std::string>& exclude,

@@ -273,7 +273,7 @@ class RoutingLoader {
       }
     }
     if (const Field* f = fields->Find("skills")) {
-      if (std::optional<std::vector<std::string>> skills = reader_.StringList(*f)) {
+      if (std::optional<std::vector<Value>> skills = reader_.ValueList(*f)) {
         rep.skills = std::move(*skills);
       }
     }

@@ -81,7 +81,9 @@ struct RepDef {
   std::string timezone = "UTC";
   const date::time_zone* tz = nullptr;  // resolved from the system tz database; never null
   WorkingHours hours;
-  std::vector<std::string> skills;
+  // Typed as YAML reads them (SPEC 7's "in the rep's skills" compares values, as `in` does):
+  // `[en, 1, true]` holds a string, a number and a boolean.
+  std::vector<Value> skills;
   SourcePos pos;
 };
 

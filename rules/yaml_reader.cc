@@ -486,7 +486,7 @@ std::optional<Expression> YamlReader::Expr(const Field& f, ExpressionScope scope
   return expr;
 }
 
-std::optional<std::vector<std::string>> YamlReader::StringList(const Field& f) {
+std::optional<std::vector<Value>> YamlReader::ValueList(const Field& f) {
   if (Empty(f, "a list like [a, b]")) {
     return std::nullopt;
   }
@@ -494,7 +494,7 @@ std::optional<std::vector<std::string>> YamlReader::StringList(const Field& f) {
     Error(f.value, f.name + " must be a list like [a, b], got " + Describe(f.value));
     return std::nullopt;
   }
-  std::vector<std::string> out;
+  std::vector<Value> out;
   bool ok = true;
   for (const YAML::Node& item : f.value) {
     if (!item.IsScalar()) {
@@ -502,7 +502,17 @@ std::optional<std::vector<std::string>> YamlReader::StringList(const Field& f) {
       ok = false;
       continue;
     }
-    out.push_back(item.Scalar());
+    if (IsPlain(item)) {
+      if (std::optional<bool> b = ParseYamlBool(item.Scalar())) {
+        out.push_back(Value::Bool(*b));
+        continue;
+      }
+      if (std::optional<double> d = ParseYamlNumber(item.Scalar())) {
+        out.push_back(Value::Number(*d));
+        continue;
+      }
+    }
+    out.push_back(Value::String(item.Scalar()));
   }
   if (!ok) {
     return std::nullopt;

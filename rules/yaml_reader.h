@@ -97,8 +97,9 @@ class YamlReader {
   // Compile errors are reported at the offending token's position in the file.
   std::optional<Expression> Expr(const Field& f, ExpressionScope scope,
                                  const std::vector<std::string>& score_names);
-  // A list of scalars' texts.
-  std::optional<std::vector<std::string>> StringList(const Field& f);
+  // A list of scalars as values: a plain YAML boolean or number is that (`[1, true]`), any other
+  // scalar (quoted, or plain text) a string.
+  std::optional<std::vector<Value>> ValueList(const Field& f);
 
   // For messages: `a map`, `a list`, `no value`, `"text"` (plain), `the string "text"` (quoted).
   std::string Describe(const YAML::Node& node) const;

@@ -744,7 +744,32 @@ TEST_F(RouterTest, SkillMustBeListedByTheRep) {
   EXPECT_EQ(TakeRoutedReps().size(), 1u);
 }
 
-TEST_F(RouterTest, NonStringSkillValueMatchesNobody) {
+// A skill that is a number or a boolean matches the rep's skill written the same way.
+TEST_F(RouterTest, NumberAndBooleanSkillsMatchAsWritten) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      skill: traits.tier
+      reps:
+        - {id: x, skills: [1, true, en, 2.5, "7"]}
+        - {id: y, skills: [3]}
+)");
+  Qualified("one", R"({"tier":1})");
+  Qualified("yes", R"({"tier":true})");
+  Qualified("half", R"({"tier":2.5})");
+  Qualified("three", R"({"tier":3.0})");
+  EXPECT_EQ(TakeRoutedReps(), Seq({"x", "x", "x", "y"}));
+  Qualified("no", R"({"tier":false})");
+  Qualified("list", R"({"tier":[1]})");
+  Qualified("seven", R"({"tier":7})");
+  EXPECT_TRUE(Take().empty());
+  EXPECT_EQ(View("x")->queued_in_team, 3u);
+}
+
+// A quoted skill is a string: a number does not match it (as `3 in ["3"]` does not hold).
+TEST_F(RouterTest, NumberDoesNotMatchAQuotedSkill) {
   Load(R"(
 routing:
   stage: sql

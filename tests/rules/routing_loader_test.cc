@@ -111,7 +111,7 @@ TEST(RoutingLoaderTest, EveryStrategyAndBlockAndFlowReps) {
   EXPECT_EQ(b1.tz, date::locate_zone("Europe/Berlin"));
   EXPECT_TRUE(b1.hours.Contains(MinuteOfWeek(0, 8, 30)));
   EXPECT_FALSE(b1.hours.Contains(MinuteOfWeek(0, 17, 30)));
-  EXPECT_THAT(b1.skills, ElementsAre("de", "en"));
+  EXPECT_THAT(b1.skills, ElementsAre(Value::String("de"), Value::String("en")));
   EXPECT_EQ(routing.teams[1].reps[1].id, "b2@example.com");
   EXPECT_EQ(routing.teams[2].reps[0].id, "C-3.PO_1");
   ASSERT_TRUE(routing.teams[1].skill.has_value());

@@ -145,7 +145,7 @@ TEST(RuleLoaderTest, LoadsTheSpecExample) {
   EXPECT_FALSE(alice.hours.always);
   EXPECT_EQ(alice.hours.text, "Mon-Fri 09:00-17:00");
   EXPECT_THAT(alice.hours.intervals, SizeIs(5));
-  EXPECT_THAT(alice.skills, ElementsAre("en", "de"));
+  EXPECT_THAT(alice.skills, ElementsAre(Value::String("en"), Value::String("de")));
   const RepDef& bob = enterprise.reps[1];
   EXPECT_EQ(bob.weight, 1);
   EXPECT_EQ(bob.max_open, -1);
