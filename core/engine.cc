@@ -659,7 +659,12 @@ void Engine::RefoldFromHistory(LeadEntry* entry) {
   // The history blocks of the batch in flight are not readable from the store until it returns
   // (rare: once per lead after a reload changed a half-life).
   WaitCommit();
-  Lead& lead = entry->state;
+  RefoldAwards(&entry->state);
+  MarkDirty(*entry);
+}
+
+void Engine::RefoldAwards(Lead* lead_state) {
+  Lead& lead = *lead_state;
   std::vector<HistoryEntry> history;
   if (Status st = history_.Read(lead.history, &history); !st.ok()) {
     LogWarning("lead " + lead.id + ": cannot read its history to apply a new half-life (" +
@@ -692,7 +697,6 @@ void Engine::RefoldFromHistory(LeadEntry* entry) {
     }
     award.half_life = half_life;
   }
-  MarkDirty(*entry);
 }
 
 Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
@@ -942,21 +946,48 @@ void Engine::ForEachLead(std::string_view stage, std::string_view after,
   if (stage.empty() || first_stage) {
     // Every lead, or those of the first stage (most of them): a page from the store, which the
     // commit before this call has brought up to date. Costs the page (plus the leads skipped).
-    Lead scratch;
+    // Read a run of leads at a time and hand them to `fn` outside the scan: a lead stored before
+    // a reload changed a half-life its awards decay under is folded again from its history
+    // first (as GET /v1/leads/{id} answers it; the engine's copy is folded, and stored, when it
+    // is next read by id), and the store is not called from inside its own scan.
+    constexpr size_t kRun = 256;
+    WaitCommit();  // the batch in flight's history blocks are readable once it returns
+    std::vector<Lead> run;
+    std::string next_after(after);
     Status decode_error;
-    Status st = store_->ScanLeads(after, [&](std::string_view id, std::string_view encoded) {
-      scratch = Lead();
-      if (Status d = DecodeLeadState(encoded, &scratch); !d.ok()) {
-        decode_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
-        return false;
+    bool more = true;
+    while (more && decode_error.ok()) {
+      run.clear();
+      bool ended = true;
+      Status st = store_->ScanLeads(next_after, [&](std::string_view id, std::string_view encoded) {
+        next_after.assign(id);
+        Lead lead;
+        if (Status d = DecodeLeadState(encoded, &lead); !d.ok()) {
+          decode_error = Status::Corruption("lead " + std::string(id) + ": " + d.message());
+          return false;
+        }
+        if (!first_stage || scorer_->StageIndex(&lead) == 0) {
+          run.push_back(std::move(lead));
+        }
+        ended = run.size() < kRun;
+        return ended;  // false: the run is full, read on from next_after
+      });
+      if (!st.ok()) {
+        LogError("listing leads: " + st.ToString());
+        return;
       }
-      if (first_stage && scorer_->StageIndex(&scratch) != 0) {
-        return true;
+      for (Lead& lead : run) {
+        if (scorer_->HalfLifeChanged(&lead)) {
+          RefoldAwards(&lead);
+        }
+        if (!fn(&lead)) {
+          return;
+        }
       }
-      return fn(&scratch);
-    });
-    if (!st.ok() || !decode_error.ok()) {
-      LogError("listing leads: " + (st.ok() ? decode_error : st).ToString());
+      more = !ended;
+    }
+    if (!decode_error.ok()) {
+      LogError("listing leads: " + decode_error.ToString());
     }
     return;
   }

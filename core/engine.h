@@ -355,6 +355,9 @@ class Engine : public IngestSink,
   // new half-life applies from its latest award on.
   void EnsureFolded(LeadEntry* entry);
   void RefoldFromHistory(LeadEntry* entry);
+  // The folding itself, on any copy of a lead: its history must be readable (no batch in flight
+  // holding its blocks, WaitCommit).
+  void RefoldAwards(Lead* lead);
   // RouterHost.
   void LeadChanged(Lead* lead) override;
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;

@@ -667,6 +667,23 @@ TEST_F(EngineTest, AReloadThatChangesAHalfLifeDecaysEveryPastAwardUnderTheNewOne
   ASSERT_TRUE(Reload(slower).ok);
   const double at_latest = 50 * std::exp2(-0.5) + 50;
   const double two_days_on = 50 * std::exp2(-1.5) + 50 * std::exp2(-1);
+  // A listing (GET /v1/leads reads a page of stored leads) shows u2 refolded too, before anything
+  // read it by id.
+  std::promise<double> listed;
+  engine_->RunOnEngine([&] {
+    double u2 = -1;
+    engine_->ForEachLead("", "", [&](handoff::Lead* lead) {
+      if (lead->id == "u2") {
+        std::vector<double> scores;
+        engine_->scorer().ReadScores(lead, kStart + kDay, &scores);
+        u2 = scores[0];
+        return false;
+      }
+      return true;
+    });
+    listed.set_value(u2);
+  });
+  EXPECT_DOUBLE_EQ(listed.get_future().get(), at_latest / 50);
   EXPECT_DOUBLE_EQ(score("u1", kStart + kDay), at_latest);
   EXPECT_DOUBLE_EQ(score("u2", kStart + kDay), at_latest / 50);
   EXPECT_DOUBLE_EQ(score("u2", kStart + 3 * kDay), two_days_on / 50);
