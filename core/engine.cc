@@ -1116,9 +1116,7 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
     const std::optional<LeadOwner>& owner = OwnerOf(lead);
     return owner.has_value() && !owner->closed;
   };
-  if (open_owner(older.state) && !open_owner(newer.state)) {
-    funnel_.MoveMarks(older.state.id, newer.state.id, &batch_);  // the owner carries over
-  }
+  const bool owner_carries_over = open_owner(older.state) && !open_owner(newer.state);
   // In record order (SPEC 5.3: the stage record before any routing record the event causes): the
   // merged lead's `stage` record, the older lead's owner carried over or its `merged` close (and
   // the older lead out of any queue), then routing for the stage change, which a carried-over
@@ -1148,6 +1146,12 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
                          event.message_id, event.timestamp);
     }
     router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
+  }
+  if (owner_carries_over) {
+    // The older lead's funnel marks (the rules it was routed under) go with its owner, after the
+    // stage record: a lead that reaches the routing stage this way is not waiting to be routed,
+    // so the mark that record set must not time a later routing (speed to lead).
+    funnel_.MoveMarks(older.state.id, newer.state.id, &batch_);
   }
   const std::string older_id = older.state.id;
   DropLead(older_id);  // `older` is gone from here on

@@ -241,5 +241,56 @@ TEST_F(FunnelTest, FiguresFromRoutingToClosedDealsWindowedAndAfterARestart) {
   EXPECT_EQ(Funnel().ToJson(), all.ToJson());
 }
 
+// SPEC 12's speed to lead times a lead from qualifying to its routing. A lead that qualifies by
+// a merge which carries the older lead's owner over is not waiting to be routed: when that
+// owner lets it lapse and a rep takes it from the queue later, that routing adds no sample.
+TEST_F(FunnelTest, AMergeThatCarriesAnOwnerOverAddsNoSpeedToLeadSample) {
+  daemon_.WriteRules(
+      "scores:\n"
+      "  engagement: {kind: event}\n"
+      "rules:\n"
+      "  - id: qualify\n"
+      "    score: engagement\n"
+      "    when: event == \"Qualify\"\n"
+      "    points: 100\n"
+      "  - id: pricing\n"
+      "    score: engagement\n"
+      "    when: event == \"Pricing\"\n"
+      "    points: 10\n"
+      "stages:\n"
+      "  - name: sql\n"
+      "    enter: score.engagement >= 100\n"
+      "routing:\n"
+      "  stage: sql\n"
+      "  sla: {accept_within: 1s, max_reassign: 0}\n"
+      "  teams:\n"
+      "    - id: t\n"
+      "      reps: [{id: alice}, {id: bob}]\n");
+  ASSERT_OK(daemon_.Start());
+  ASSERT_OK(watcher_.Connect(daemon_.subscribe_port()));
+  ASSERT_OK(watcher_.SendLine(R"({"subscribe":{},"from":0})"));
+  Send({R"({"type":"track","anonymousId":"anon","event":"Qualify","messageId":"a1"})"});
+  RoutedSeq("anon");  // alice: one sample
+  Send({Track("kim", "Pricing", "k1"),
+        R"({"type":"identify","userId":"kim","anonymousId":"anon","messageId":"link"})"});
+  // kim reaches sql by the merge and keeps alice; she lets it lapse: escalated, queued.
+  for (;;) {
+    Value m;
+    ASSERT_OK(watcher_.ReadMessage(&m));
+    if (JsonString(m, "kind") == "escalated") {
+      EXPECT_EQ(JsonString(m, "lead"), "kim");
+      break;
+    }
+  }
+  // bob comes back online: a rep that never held it takes it from the queue.
+  HttpClient http(daemon_.http_port());
+  ASSERT_EQ(http.Put("/v1/reps/bob/availability", R"({"online":false})").status, 200);
+  ASSERT_EQ(http.Put("/v1/reps/bob/availability", R"({"online":true})").status, 200);
+  RoutedSeq("kim");
+  const Value f = Funnel();
+  EXPECT_EQ(JsonNumber(f, "routed"), 2);
+  EXPECT_EQ(JsonNumber(f, "speed_to_lead_ms.routed.count"), 1);
+}
+
 }  // namespace
 }  // namespace handoff::testing
