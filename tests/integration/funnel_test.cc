@@ -246,26 +246,14 @@ TEST_F(FunnelTest, FiguresFromRoutingToClosedDealsWindowedAndAfterARestart) {
 // owner lets it lapse and a rep takes it from the queue later, that routing adds no sample.
 TEST_F(FunnelTest, AMergeThatCarriesAnOwnerOverAddsNoSpeedToLeadSample) {
   daemon_.WriteRules(
-      "scores:\n"
-      "  engagement: {kind: event}\n"
-      "rules:\n"
-      "  - id: qualify\n"
-      "    score: engagement\n"
-      "    when: event == \"Qualify\"\n"
-      "    points: 100\n"
-      "  - id: pricing\n"
-      "    score: engagement\n"
-      "    when: event == \"Pricing\"\n"
-      "    points: 10\n"
-      "stages:\n"
-      "  - name: sql\n"
-      "    enter: score.engagement >= 100\n"
-      "routing:\n"
-      "  stage: sql\n"
-      "  sla: {accept_within: 1s, max_reassign: 0}\n"
-      "  teams:\n"
-      "    - id: t\n"
-      "      reps: [{id: alice}, {id: bob}]\n");
+      QualifyRules("  sla: {accept_within: 1s, max_reassign: 0}\n"
+                   "  teams:\n"
+                   "    - id: t\n"
+                   "      reps: [{id: alice}, {id: bob}]\n",
+                   "  - id: pricing\n"
+                   "    score: engagement\n"
+                   "    when: event == \"Pricing\"\n"
+                   "    points: 10\n"));
   ASSERT_OK(daemon_.Start());
   ASSERT_OK(watcher_.Connect(daemon_.subscribe_port()));
   ASSERT_OK(watcher_.SendLine(R"({"subscribe":{},"from":0})"));
