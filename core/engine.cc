@@ -1122,8 +1122,10 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   // the older lead out of any queue), then routing for the stage change, which a carried-over
   // owner makes none.
   const RuleSet& rules = scorer_->rules();
+  const std::string_view from_stage = rules.stages[change.from].name;
+  const std::string_view to_stage = rules.stages[change.to].name;
   if (change.changed()) {
-    metrics_->StageTransition(rules.stages[change.from].name, rules.stages[change.to].name);
+    metrics_->StageTransition(from_stage, to_stage);
   }
   if (global_router()) {
     // One input: the router publishes the stage record, settles the owners, then routes.
@@ -1134,16 +1136,15 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
     input.older = older.state;
     input.older.history.clear();
     if (change.changed()) {
-      input.from_stage = rules.stages[change.from].name;
-      input.to_stage = rules.stages[change.to].name;
+      input.from_stage = from_stage;
+      input.to_stage = to_stage;
     }
     input.trigger = event.message_id;
     input.scores_at = event.timestamp;
     LogRouting(std::move(input));
   } else {
     if (change.changed()) {
-      PublishStageRecord(newer, rules.stages[change.from].name, rules.stages[change.to].name,
-                         event.message_id, event.timestamp);
+      PublishStageRecord(newer, from_stage, to_stage, event.message_id, event.timestamp);
     }
     router_->Merge(&older.state, &newer.state, event.message_id, event.timestamp);
   }
