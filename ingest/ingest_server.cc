@@ -1,5 +1,6 @@
 #include "ingest/ingest_server.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
@@ -190,7 +191,10 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       bytes += line.size() + 1;
     };
     event_slot_ = 0;
-    batch.events.reserve(64);
+    // Room for the read's events at once: growing 64, 128, ... moved every parsed event each
+    // step (~3 % of this thread with 256 KiB reads). Real events are 150-400 bytes.
+    constexpr size_t kTypicalEventBytes = 192;
+    batch.events.reserve(std::clamp<size_t>(data.size() / kTypicalEventBytes, 64, 4096));
     if (finish) {
       framer_.Finish(on_line);
     } else {
