@@ -89,12 +89,11 @@ void AnswerLead(ApiContext& api, const HttpRequest& request, const PathParams& p
     respond(JsonErrorResponse(400, "bad_request", query.status().message()));
     return;
   }
-  EpochSeconds at = api.clock->Now();
-  if (!ReadTimeParam(*query, "at", &at)) {
-    respond(JsonErrorResponse(400, "bad_request",
-                              "\"at\" must be an RFC 3339 date-time or epoch seconds"));
+  std::optional<EpochSeconds> at_param;
+  if (!ReadTimeParams(*query, {{"at", &at_param}}, respond)) {
     return;
   }
+  const EpochSeconds at = at_param.value_or(api.clock->Now());
   Engine* engine = api.engine;
   engine->RunOnEngine([engine, id = params.Get("id"), at, respond = std::move(respond)] {
     // Any linked id answers the merged lead (SPEC 8).
@@ -183,6 +182,12 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
       return;
     }
   }
+  // Scores read at `at` (default now), as for one lead.
+  std::optional<EpochSeconds> at_param;
+  if (!ReadTimeParams(*params, {{"at", &at_param}}, respond)) {
+    return;
+  }
+  const EpochSeconds at = at_param.value_or(api.clock->Now());
   // Cluster mode: this node lists the leads it holds, and asks every other node for its own
   // unless this request is one of those.
   const LeadLocator* locator = api.locator;
@@ -191,9 +196,7 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
                          MergeLeadPages(limit, pages, respond);
                        });
   Engine* engine = api.engine;
-  const Clock* clock = api.clock;
-  engine->RunOnEngine([engine, clock, locator, stage, after, limit, respond = std::move(respond)] {
-    const EpochSeconds now = clock->Now();
+  engine->RunOnEngine([engine, at, locator, stage, after, limit, respond = std::move(respond)] {
     std::string body = "{\"leads\":[";
     size_t count = 0;
     std::string last;
@@ -209,7 +212,7 @@ void ListLeads(ApiContext& api, const HttpRequest& request, const PathParams&,
       if (count > 0) {
         body.push_back(',');
       }
-      AppendLeadJson(engine->scorer(), lead, now, &body, &engine->Aliases(lead->id),
+      AppendLeadJson(engine->scorer(), lead, at, &body, &engine->Aliases(lead->id),
                      &engine->OwnerOf(*lead));
       last = lead->id;
       ++count;

@@ -315,6 +315,20 @@ TEST_F(LeadsApiTest, ListLeadsByStageInPages) {
   EXPECT_EQ(leads->as_array().size(), 11u);
   // A bad limit is the caller's mistake.
   EXPECT_EQ(http.Get("/v1/leads?limit=0").status, 400);
+
+  // `at` reads every listed lead's scores at that time, as it does for one lead: the demo's 50
+  // points a day after them are 25.
+  HttpResult at_day = http.Get("/v1/leads?stage=mql&limit=1&at=" + Ts(kT0 + kDay));
+  ASSERT_EQ(at_day.status, 200) << at_day.body;
+  const Value at_json = at_day.Json();
+  const Value* listed = JsonAt(at_json, "leads");
+  ASSERT_NE(listed, nullptr);
+  ASSERT_EQ(listed->as_array().size(), 1u);
+  const Value& first = listed->as_array()[0];
+  EXPECT_EQ(JsonNumber(first, "scores.engagement"), 25) << first.ToJson();
+  EXPECT_EQ(JsonNumber(first, "scores.engagement"),
+            JsonNumber(GetLead(JsonString(first, "id"), kT0 + kDay), "scores.engagement"));
+  EXPECT_EQ(http.Get("/v1/leads?at=yesterday").status, 400);
 }
 
 TEST_F(LeadsApiTest, UnknownLeadHealthAndMetrics) {
