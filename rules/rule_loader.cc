@@ -599,8 +599,12 @@ LoadResult LoadRules(const std::string& path) {
     for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();
       std::error_code file_ec;
+      // A symlink whose target is gone is listed, so that reading it fails the load: skipping it
+      // would drop that file's rules without a word. Directories, sockets and FIFOs are not rule
+      // files (reading a FIFO would block the reload).
+      const bool dangling = it->is_symlink(file_ec) && !fs::exists(it->path(), file_ec);
       if (name.size() > 5 && name.ends_with(".yaml") && name[0] != '.' &&
-          it->is_regular_file(file_ec)) {
+          (it->is_regular_file(file_ec) || dangling)) {
         names.push_back(name);
       }
     }

@@ -696,6 +696,16 @@ TEST(RuleLoaderTest, DirectoryOneBadFileRejectsAllAndErrorsComeInFileOrder) {
                           StartsWith(dir.path() + "/c.yaml:2:1: YAML syntax error: ")));
 }
 
+TEST(RuleLoaderTest, DirectoryWithABrokenSymlinkIsAnError) {
+  testing::TempDir dir;
+  dir.WriteFile("a.yaml", std::string(kScores) + "rules: []\n");
+  std::filesystem::create_symlink(dir.path() + "/gone.yaml", dir.path() + "/b.yaml");
+  LoadResult r = LoadRules(dir.path());
+  EXPECT_EQ(r.rules, nullptr);
+  ASSERT_THAT(r.errors, SizeIs(1));
+  EXPECT_THAT(r.errors[0].ToString(), StartsWith(dir.path() + "/b.yaml: "));
+}
+
 TEST(RuleLoaderTest, EmptyDirectoryIsAnError) {
   testing::TempDir dir;
   dir.WriteFile("readme.txt", "not rules");
