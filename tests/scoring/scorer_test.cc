@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -305,6 +306,48 @@ TEST(ScorerTest, ProfileScoresFollowCurrentTraits) {
   scorer.Apply(Identify(Obj({{"title", Value::Null()}}), kT0 + 2), &lead);
   EXPECT_EQ(lead.traits.Find("title"), nullptr);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "fit", kT0), 30);
+}
+
+// ReadScores sums every score in one pass over the awards; Breakdown one score at a time. Both
+// must give the same double, with rules of several scores interleaved in the file.
+TEST(ScorerTest, ReadScoresEqualsBreakdownBitForBit) {
+  std::mt19937_64 rng(20261205);
+  for (int trial = 0; trial < 200; ++trial) {
+    RuleSetBuilder builder;
+    builder.Score("a", ScoreKind::kEvent, (1 + rng() % 30) * kDay)
+        .Score("fit", ScoreKind::kProfile)
+        .Score("b", ScoreKind::kEvent, 0.5 * kDay)
+        .Score("flat", ScoreKind::kEvent);
+    const int rules = 1 + static_cast<int>(rng() % 8);
+    const char* event_scores[] = {"a", "b", "flat"};
+    for (int r = 0; r < rules; ++r) {
+      const double points = static_cast<double>(static_cast<int>(rng() % 101) - 30) / 7;
+      builder.Rule("r" + std::to_string(r), event_scores[rng() % 3],
+                   "event == \"e" + std::to_string(r % 3) + "\"", points);
+    }
+    builder.Rule("title", "fit", "exists(traits.title)", 15);
+    Scorer scorer(builder.Build());
+    Lead lead = NewLead();
+    const int n = 1 + static_cast<int>(rng() % 30);
+    for (int i = 0; i < n; ++i) {
+      scorer.Apply(
+          Track("e" + std::to_string(rng() % 3), kT0 + static_cast<double>(rng() % (20 * 86400))),
+          &lead);
+    }
+    scorer.Apply(Identify(Obj({{"title", Value::String("CTO")}}), kT0), &lead);
+    for (double at : {kT0 - kDay, kT0 + 10 * kDay, kT0 + 45 * kDay}) {
+      std::vector<std::vector<ScorePart>> parts;
+      std::vector<double> broken_down;
+      scorer.Breakdown(&lead, at, &parts, &broken_down);
+      std::vector<double> read;
+      scorer.ReadScores(&lead, at, &read);
+      ASSERT_EQ(read.size(), broken_down.size());
+      for (size_t s = 0; s < read.size(); ++s) {
+        EXPECT_EQ(std::bit_cast<uint64_t>(read[s]), std::bit_cast<uint64_t>(broken_down[s]))
+            << "trial " << trial << " score " << s << ": " << read[s] << " vs " << broken_down[s];
+      }
+    }
+  }
 }
 
 TEST(ScorerTest, BreakdownAddsUpToTheScore) {
