@@ -115,6 +115,12 @@ const std::vector<Setting>& Settings() {
          if (v.empty()) {
            return std::string("expected a non-empty write key");
          }
+         // Basic auth sends "KEY:" and the user name ends at the first colon (RFC 7617), so a key
+         // holding one could never be sent that way.
+         if (v.find(':') != std::string::npos) {
+           return std::string(
+               "a write key cannot contain ':' (HTTP Basic auth ends the key there)");
+         }
          o->write_keys.push_back(v);
          return std::string();
        },

@@ -116,6 +116,10 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheSetting) {
   EXPECT_FALSE(Parse({"--stage-check-interval", "1.5h"}, &o).ok());
   EXPECT_FALSE(Parse({"--ingest", "nonsense"}, &o).ok());
   EXPECT_FALSE(Parse({"--ingest", "127.0.0.1:99999"}, &o).ok());
+  // Basic auth could never send a write key with a colon (the user name ends there).
+  st = Parse({"--write-key", "key:2"}, &o);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--write-key"), std::string::npos) << st.message();
 
   testing::TempDir dir;
   std::string path = dir.WriteFile("bad.yaml", "listen:\n  ingset: 127.0.0.1:1\n");
