@@ -339,8 +339,22 @@ error_code ReadBatchItems(ondemand::array array, std::vector<Event>* events,
     HANDOFF_JSON_TRY(element.get(item));
     ondemand::json_type type;
     HANDOFF_JSON_TRY(item.type().get(type));
+    // An item nested past the limit is refused alone; the batch goes on with the next item (the
+    // array's iterator skips what is left of this one). The body is valid JSON (SPEC 4: 400 is
+    // for a body that is not).
+    auto reject_too_deep = [&] {
+      BatchError& rejected = errors->emplace_back();
+      rejected.index = item_index;
+      rejected.error.code = EventError::kInvalidJson;
+      rejected.error.message = JsonErrorMessage(simdjson::DEPTH_ERROR);
+    };
     if (type != ondemand::json_type::object) {
-      HANDOFF_JSON_TRY(SkipJsonValue(item, kBatchItemDepth));
+      const error_code skipped = SkipJsonValue(item, kBatchItemDepth);
+      if (skipped == simdjson::DEPTH_ERROR) {
+        reject_too_deep();
+        continue;
+      }
+      HANDOFF_JSON_TRY(skipped);
       BatchError& rejected = errors->emplace_back();
       rejected.index = item_index;
       rejected.error.code = EventError::kInvalidJson;
@@ -354,8 +368,13 @@ error_code ReadBatchItems(ondemand::array array, std::vector<Event>* events,
     }
     Event* event = &(*events)[*valid];
     Fields fields;
-    HANDOFF_JSON_TRY(
-        CollectFields(item_object, /*type_implied=*/false, kBatchItemDepth - 1, &fields, event));
+    const error_code collected =
+        CollectFields(item_object, /*type_implied=*/false, kBatchItemDepth - 1, &fields, event);
+    if (collected == simdjson::DEPTH_ERROR) {
+      reject_too_deep();
+      continue;
+    }
+    HANDOFF_JSON_TRY(collected);
     ParseError item_err;
     if (Validate(fields, std::nullopt, event, &item_err)) {
       ++*valid;

@@ -725,6 +725,47 @@ TEST_F(BatchTest, ValidAndInvalidElements) {
   EXPECT_EQ(errors_[2].error.code, EventError::kUnsupportedType);
 }
 
+// An item nested past the limit (valid JSON) is refused alone, wherever its depth is; the items
+// around it are read as if it were not there.
+TEST_F(BatchTest, AnItemNestedTooDeepIsRefusedAlone) {
+  auto nested = [](int levels, const std::string& open, const std::string& close) {
+    std::string s;
+    for (int i = 0; i < levels; ++i) {
+      s += open;
+    }
+    s += "1";
+    for (int i = 0; i < levels; ++i) {
+      s += close;
+    }
+    return s;
+  };
+  const std::string deep_object = nested(200, R"({"a":)", "}");
+  const std::string deep_array = nested(200, "[", "]");
+  const std::string body =
+      R"({"batch":[{"type":"track","userId":"u0","event":"A","messageId":"m0"},)"
+      R"({"type":"track","userId":"u1","event":"B","properties":{"x":)" +
+      deep_object +
+      R"(,"y":[1,{"z":2}]},"messageId":"m1"},)"
+      R"({"type":"track","userId":"u2","event":"C","properties":{"p":[1,{"q":"]}"}]}},)" +
+      deep_array + "," + R"({"type":"identify","userId":"u4","context":{"c":)" + deep_array +
+      R"(},"traits":{"t":1}},)"
+      R"({"type":"page","userId":"u5","properties":{"path":"/x"}}],"sentAt":"s"})";
+  ASSERT_TRUE(Parse(body)) << err_.message;
+  ASSERT_EQ(events_.size(), 3u);
+  EXPECT_EQ(events_[0].lead_key(), "u0");
+  EXPECT_EQ(events_[1].lead_key(), "u2");
+  EXPECT_EQ(events_[1].properties.ToJson(), R"({"p":[1,{"q":"]}"}]})");
+  EXPECT_EQ(events_[2].lead_key(), "u5");
+  EXPECT_EQ(events_[2].properties.ToJson(), R"({"path":"/x"})");
+  ASSERT_EQ(errors_.size(), 3u);
+  for (size_t i = 0; i < errors_.size(); ++i) {
+    EXPECT_EQ(errors_[i].error.code, EventError::kInvalidJson) << i;
+  }
+  EXPECT_EQ(errors_[0].index, 1u);
+  EXPECT_EQ(errors_[1].index, 3u);
+  EXPECT_EQ(errors_[2].index, 4u);
+}
+
 TEST_F(BatchTest, EmptyBatch) {
   ASSERT_TRUE(Parse(R"({"batch":[]})"));
   EXPECT_TRUE(events_.empty());
