@@ -56,9 +56,12 @@ void Router::SetRules(const Scorer* scorer) {
     });
   }
   // Queues of teams that are gone, and the unrouted queue, are routed afresh.
+  // An escalated lead keeps the reps that held it (SPEC 7: the SLA never hands it back to one)
+  // through its team's removal and return.
   struct Orphan {
     std::string id;
     bool was_unrouted;
+    std::vector<std::string> held_by;
   };
   std::vector<Orphan> orphans;
   for (const auto& [queue, leads] : queues_) {
@@ -68,7 +71,10 @@ void Router::SetRules(const Scorer* scorer) {
     }
     if (!team_exists) {
       for (const auto& [order, id] : leads) {
-        orphans.push_back(Orphan{id, queue == kUnroutedKey});
+        auto parked = parked_.find(id);
+        orphans.push_back(
+            Orphan{id, queue == kUnroutedKey,
+                   parked == parked_.end() ? std::vector<std::string>() : parked->second.held_by});
       }
     }
   }
@@ -78,18 +84,21 @@ void Router::SetRules(const Scorer* scorer) {
   if (first || !RoutingEnabled()) {
     // At start the leads are not adopted yet: they wait in the unrouted queue, routed afresh on
     // the first drain. Without routing they wait there for rules that route them.
-    for (const Orphan& o : orphans) {
+    for (Orphan& o : orphans) {
       Enqueue(o.id, std::string(kUnroutedKey));
+      if (!o.held_by.empty()) {
+        Park(o.id, Parked{0, std::move(o.held_by), 0});
+      }
     }
     reroute_unrouted_ = first;
   } else {
     reroute_unrouted_ = false;
     const EpochSeconds now = clock_->Now();
-    for (const Orphan& o : orphans) {
+    for (Orphan& o : orphans) {
       Lead* lead = host_->FindLead(o.id);
       if (lead != nullptr && !HasOpenOwner(*lead) &&
           scorer_->StageIndex(lead) >= routing.stage_index) {
-        Route(lead, "", now, !o.was_unrouted);
+        Route(lead, "", now, !o.was_unrouted, std::move(o.held_by));
       }
     }
     // New reps, hours or limits: escalated leads may be offered again.
@@ -153,7 +162,7 @@ bool Router::TryAccountOwner(Lead* lead, const std::vector<std::string>& skip,
 }
 
 void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
-                   bool announce_unrouted) {
+                   bool announce_unrouted, std::vector<std::string> held_by) {
   const EpochSeconds now = clock_->Now();
   const RoutingDef& routing = rules().routing;
   if (auto q = queued_in_.find(lead->id);
@@ -161,12 +170,16 @@ void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
     announce_unrouted = false;  // it was said when the lead entered the queue
   }
   Dequeue(lead->id);
-  if (TryAccountOwner(lead, {}, trigger, scores_at)) {
+  if (TryAccountOwner(lead, held_by, trigger, scores_at)) {
+    KeepHeldBy(lead, std::move(held_by));
     return;
   }
   int team = FindTeam(lead, scores_at);
   if (team < 0) {
     Enqueue(lead->id, std::string(kUnroutedKey));
+    if (!held_by.empty()) {
+      Park(lead->id, Parked{0, std::move(held_by), 0});  // remembered until a team takes it
+    }
     if (!announce_unrouted) {
       return;
     }
@@ -184,13 +197,22 @@ void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
   if (!draining_ && queues_.contains(routing.teams[team].id)) {
     Drain();
   }
-  int rep = PickRep(team, lead, {}, now, scores_at);
+  // An escalated lead routed afresh (its team gone and back, or a new team) goes preferably to a
+  // rep that has not held it, as from its queue.
+  int rep = held_by.empty() ? -1 : PickRep(team, lead, held_by, now, scores_at);
+  if (rep < 0) {
+    rep = PickRep(team, lead, {}, now, scores_at);
+  }
   if (rep < 0) {
     Enqueue(lead->id, routing.teams[team].id);
+    if (!held_by.empty()) {
+      Park(lead->id, ParkedNow(routing.teams[team].id, std::move(held_by)));
+    }
     return;
   }
   Assign(lead, team, rep, OutboxKind::kRouted, RoutingStrategyName(routing.teams[team].strategy),
          "", trigger, scores_at);
+  KeepHeldBy(lead, std::move(held_by));
 }
 
 void Router::Assign(Lead* lead, int team_index, int rep_index, OutboxKind kind,
@@ -299,6 +321,7 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   }
   if (!team_exists) {
     Enqueue(lead->id, std::string(kUnroutedKey));
+    Park(lead->id, Parked{0, std::move(held_by), 0});  // remembered until a team takes it
     return;
   }
   // It waits for a rep that becomes eligible from now on (see the class comment).

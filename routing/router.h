@@ -214,9 +214,11 @@ class Router {
               EpochSeconds scores_at);
   int FindTeam(Lead* lead, EpochSeconds now);
   // Routes `lead` afresh. `announce_unrouted`: publish `unrouted` when no team takes it (never
-  // when it is already in the unrouted queue).
+  // when it is already in the unrouted queue). `held_by`: the reps that held it before it was
+  // escalated (empty for a lead never routed); it goes preferably to another, and they stay with
+  // it, also while it waits.
   void Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
-             bool announce_unrouted = true);
+             bool announce_unrouted = true, std::vector<std::string> held_by = {});
   // Gives the lead to its account owner when account_match is on and the owner (not in `skip`)
   // is eligible; false otherwise.
   bool TryAccountOwner(Lead* lead, const std::vector<std::string>& skip, std::string_view trigger,

@@ -166,7 +166,10 @@ void Router::RerouteUnrouted() {
       Dequeue(id);
       continue;
     }
-    Route(lead, "", now, /*announce_unrouted=*/false);
+    auto parked = parked_.find(id);
+    std::vector<std::string> held_by =
+        parked == parked_.end() ? std::vector<std::string>() : parked->second.held_by;
+    Route(lead, "", now, /*announce_unrouted=*/false, std::move(held_by));
   }
 }
 

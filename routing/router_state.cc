@@ -197,11 +197,12 @@ Status Router::Restore(const RouterMetaReader& meta) {
     }
   }
 
-  // Escalated leads wait for a wake that happens after the restart (generation 0).
-  // False when the lead does not wait in a team's queue (the record is stale).
+  // Escalated leads wait for a wake that happens after the restart (generation 0); one in the
+  // unrouted queue (its team removed) keeps the reps that held it for when a team takes it.
+  // False when the lead does not wait in a queue (the record is stale).
   auto park = [&](std::string_view lead_id, std::vector<std::string> held_by) {
     auto q = queued_in_.find(std::string(lead_id));
-    if (q == queued_in_.end() || q->second.queue == kUnroutedKey) {
+    if (q == queued_in_.end()) {
       return false;
     }
     parked_[std::string(lead_id)] = Parked{0, std::move(held_by)};

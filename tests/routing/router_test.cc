@@ -1248,6 +1248,68 @@ routing:
   EXPECT_EQ(lead->owner->rep, "b");
 }
 
+// SPEC 7: the SLA moves a lead only to reps that have not held it. Those reps stay with the lead
+// while its team is removed by a reload (it waits unrouted, also across a restart) and when a
+// later reload brings the team back.
+TEST_F(RouterTest, AnEscalatedLeadKeepsItsHoldersThroughItsTeamsRemovalAndReturn) {
+  constexpr std::string_view kTeamQ = R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 5}
+  teams:
+    - id: q
+      reps: [{id: q1}, {id: q2}]
+)";
+  constexpr std::string_view kTeamOOnly = R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 5}
+  teams:
+    - id: o
+      when: false
+      reps: [{id: o1}]
+)";
+  constexpr std::string_view kTeamQWithQ3 = R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 5}
+  teams:
+    - id: q
+      reps: [{id: q1}, {id: q2}, {id: q3}]
+)";
+  Load(kTeamQ);
+  Qualified("l1");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"q1"}));
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "reassigned");
+  EXPECT_EQ(recs[0].rep, "q2");
+
+  // Team q goes away: the lapse finds no team, and the lead waits unrouted.
+  Load(kTeamOOnly);
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].from_rep, "q2");
+  Restart();
+
+  // Team q is back with a new rep: the lead goes to q3, the one rep that never held it ...
+  Load(kTeamQWithQ3);
+  ASSERT_EQ(TakeRoutedReps(), Seq({"q3"}));
+  // ... and when q3 lets it lapse too, no rep is left that has not held it.
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  EXPECT_EQ(recs[0].from_rep, "q3");
+  EXPECT_EQ(recs[0].reason, "no_eligible_rep");
+}
+
 TEST_F(RouterTest, MaxReassignZeroEscalatesAtOnce) {
   Load(R"(
 routing:
