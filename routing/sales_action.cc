@@ -60,7 +60,7 @@ bool ParseSalesAction(const Value& object, SalesAction* out, SalesActionError* e
   SalesAction action;
   action.kind = kind;
   if (!AsSeq(*object.Find(name), &action.seq)) {
-    return Fail(err, "bad_request", std::string(name) + " needs a positive integer seq");
+    return Fail(err, "bad_request", std::string(name) + " needs an integer seq from 1 to 2^53");
   }
   const uint64_t seq = action.seq;
   if (kind == SalesActionKind::kReject) {

@@ -98,7 +98,7 @@ bool ParseSubscribe(const Value& line, ClientLine* out, ClientLineError* err) {
   if (const Value* from = line.Find("from"); from != nullptr && !from->is_null()) {
     uint64_t seq = 0;
     if (!AsCount(*from, &seq)) {
-      Fail(err, "bad_request", "from must be a non-negative integer seq");
+      Fail(err, "bad_request", "from must be an integer seq from 0 to 2^53");
       return false;
     }
     req.from = seq;
