@@ -1,5 +1,6 @@
 #include "api/admin_changes.h"
 #include "api/handlers.h"
+#include "base/ascii.h"
 
 namespace handoff {
 namespace {
@@ -163,6 +164,14 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
   const Value* owner = BodyField(api, request, "owner", &body);
   if (owner == nullptr || !owner->is_string() || owner->as_string().empty()) {
     respond(JsonErrorResponse(400, "bad_request", "expected {\"owner\": \"REP\"}"));
+    return;
+  }
+  // SPEC 7: free-mail domains never count. Storing an owner no lead would ever reach would
+  // only mislead the admin.
+  if (Router::IsFreeMailDomain(AsciiLowerCopy(params.Get("domain")))) {
+    respond(JsonErrorResponse(
+        422, "free_mail_domain",
+        params.Get("domain") + " is a free-mail domain: its leads never go to an account owner"));
     return;
   }
   if (api.admin != nullptr) {

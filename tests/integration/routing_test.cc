@@ -513,6 +513,11 @@ TEST_F(RoutingTest, AccountOwnersTakeTheirDomainsLeadsWithoutMovingTheRoundRobin
   ExpectOk(Command(R"({"accept":)" + Seq(l5) + "}"), l5);
   EXPECT_EQ(JsonString(NextOne(), "kind"), "accepted");
   EXPECT_EQ(http().Get("/v1/accounts/gmail.com").status, 404);
+  // ... nor can an admin set an owner for it.
+  put = http().Put("/v1/accounts/GMail.com", R"({"owner":"b"})");
+  EXPECT_EQ(put.status, 422) << put.body;
+  EXPECT_EQ(JsonString(put.Json(), "error"), "free_mail_domain") << put.body;
+  EXPECT_EQ(http().Get("/v1/accounts/gmail.com").status, 404);
   Send({IdentifyEmail("L6", "q@gmail.com")});
   Route("L6", "b", "round_robin");  // not a
 
