@@ -323,7 +323,9 @@ class ClusterTest : public ::testing::Test {
     if (short_leases) {
       ASSERT_TRUE(
           WaitUntil([&] { return Partitions(node_) == 8 && Partitions(other) == 8; }, 60, 0.1))
-          << Partitions(node_) << " and " << Partitions(other);
+          << Partitions(node_) << " and " << Partitions(other) << "\nnode-a's log:\n"
+          << node_.log() << "node-b's log:\n"
+          << other.log();
     }
   }
 
