@@ -160,6 +160,9 @@ Status Engine::Start() {
     return st;
   }
   InstallRules(loaded.rules, version);
+  if (!same) {
+    router_->WakeEveryTeam();  // a new load, as a reload is: escalated leads are offered again
+  }
   if (same && store_->GetMeta(kMetaRulesLoadedAt, &stored_loaded_at).ok()) {
     std::lock_guard<std::mutex> lock(info_mu_);
     info_.loaded_at = std::strtod(stored_loaded_at.c_str(), nullptr);

@@ -110,6 +110,15 @@ void Router::SetRules(const Scorer* scorer) {
   drain_needed_ = true;
 }
 
+void Router::WakeEveryTeam() {
+  if (scorer_ == nullptr) {
+    return;
+  }
+  for (const TeamDef& team : rules().routing.teams) {
+    Wake(team.id);
+  }
+}
+
 bool Router::RoutingEnabled() const {
   return scorer_ != nullptr && rules().routing.enabled && rules().routing.stage_index > 0;
 }

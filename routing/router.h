@@ -130,6 +130,10 @@ class Router {
   // the first Tick, once the leads are adopted). With no routing in the new rules, queued leads
   // move to the unrouted queue and wait for rules that route them.
   void SetRules(const Scorer* scorer);
+  // The rules installed at start differ from those the stored state was routed under (a start on
+  // changed rule bytes counts as a new load): escalated leads may be offered again, as after a
+  // reload. Call after the first SetRules.
+  void WakeEveryTeam();
 
   // A lead's stage changed (by an event or the re-check). Routes it when it reaches the routing
   // stage from below with no open owner; takes it out of its queue when it falls below.

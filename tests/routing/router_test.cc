@@ -282,11 +282,23 @@ routing:
   }
 
   // A restart: flush, then a new Router restored from the meta records and the stored leads.
-  void Restart() {
+  // With `changed_routing`, the start is on other rules (kStages + it), a new load as the engine
+  // tells the router.
+  void Restart(std::string_view changed_routing = "") {
     router_->Flush();
+    if (!changed_routing.empty()) {
+      LoadResult loaded =
+          LoadRulesFromString(std::string(kStages) + std::string(changed_routing), "test.yaml");
+      ASSERT_TRUE(loaded.ok());
+      scorers_.push_back(std::make_unique<Scorer>(loaded.rules));
+      host_.scorer = scorers_.back().get();
+    }
     auto fresh = std::make_unique<Router>(&host_, &clock_, &metrics_);
     ASSERT_OK(fresh->Restore(host_.Reader()));
     fresh->SetRules(host_.scorer);
+    if (!changed_routing.empty()) {
+      fresh->WakeEveryTeam();
+    }
     for (auto& [id, lead] : host_.leads) {
       lead.scoring_cache = LeadScoringCache{};  // as if decoded from the store
       fresh->AdoptLead(&lead);
@@ -1308,6 +1320,40 @@ routing:
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].from_rep, "q3");
   EXPECT_EQ(recs[0].reason, "no_eligible_rep");
+}
+
+// A start on changed rules is a new load, as a reload is: an escalated lead is offered again (here
+// to a rep the new rules add); a start on the same rules leaves it waiting for a rep to become
+// eligible.
+TEST_F(RouterTest, AStartOnChangedRulesOffersEscalatedLeadsAgain) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 5}
+  teams:
+    - id: t
+      reps: [{id: a}]
+)");
+  Qualified("l1");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"a"}));
+  clock_.Advance(10 * kMinute);
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "escalated");
+  Restart();
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  Restart(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 5}
+  teams:
+    - id: t
+      reps: [{id: a}, {id: b}]
+)");
+  router_->Tick();
+  EXPECT_EQ(TakeRoutedReps(), Seq({"b"}));
 }
 
 TEST_F(RouterTest, MaxReassignZeroEscalatesAtOnce) {
