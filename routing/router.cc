@@ -71,10 +71,7 @@ void Router::SetRules(const Scorer* scorer) {
     }
     if (!team_exists) {
       for (const auto& [order, id] : leads) {
-        auto parked = parked_.find(id);
-        orphans.push_back(
-            Orphan{id, queue == kUnroutedKey,
-                   parked == parked_.end() ? std::vector<std::string>() : parked->second.held_by});
+        orphans.push_back(Orphan{id, queue == kUnroutedKey, HeldByWhileParked(id)});
       }
     }
   }
@@ -86,9 +83,7 @@ void Router::SetRules(const Scorer* scorer) {
     // the first drain. Without routing they wait there for rules that route them.
     for (Orphan& o : orphans) {
       Enqueue(o.id, std::string(kUnroutedKey));
-      if (!o.held_by.empty()) {
-        Park(o.id, Parked{0, std::move(o.held_by), 0});
-      }
+      ParkUnrouted(o.id, std::move(o.held_by));
     }
     reroute_unrouted_ = first;
   } else {
@@ -186,9 +181,7 @@ void Router::Route(Lead* lead, std::string_view trigger, EpochSeconds scores_at,
   int team = FindTeam(lead, scores_at);
   if (team < 0) {
     Enqueue(lead->id, std::string(kUnroutedKey));
-    if (!held_by.empty()) {
-      Park(lead->id, Parked{0, std::move(held_by), 0});  // remembered until a team takes it
-    }
+    ParkUnrouted(lead->id, std::move(held_by));
     if (!announce_unrouted) {
       return;
     }
@@ -330,7 +323,7 @@ void Router::Escalate(Lead* lead, std::string_view team, std::string_view from_r
   }
   if (!team_exists) {
     Enqueue(lead->id, std::string(kUnroutedKey));
-    Park(lead->id, Parked{0, std::move(held_by), 0});  // remembered until a team takes it
+    ParkUnrouted(lead->id, std::move(held_by));
     return;
   }
   // It waits for a rep that becomes eligible from now on (see the class comment).

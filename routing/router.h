@@ -251,6 +251,11 @@ class Router {
   void KeepHeldBy(Lead* lead, std::vector<std::string> held_by);
   // A rep of `team` became eligible: escalated leads of its queue may be offered again.
   void Wake(std::string_view team);
+  // The reps that held `lead_id` before its escalation (empty when it is not parked).
+  std::vector<std::string> HeldByWhileParked(const std::string& lead_id) const;
+  // An escalated lead waiting unrouted (its team removed) keeps the reps that held it (none: no
+  // record) until a team takes it.
+  void ParkUnrouted(const std::string& lead_id, std::vector<std::string> held_by);
   // The parked lead's (team's) generations now, for Park.
   Parked ParkedNow(const std::string& team, std::vector<std::string> held_by);
   // Wakes the teams of reps whose working hours began or whose local day changed since last seen.

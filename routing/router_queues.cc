@@ -166,16 +166,24 @@ void Router::RerouteUnrouted() {
       Dequeue(id);
       continue;
     }
-    auto parked = parked_.find(id);
-    std::vector<std::string> held_by =
-        parked == parked_.end() ? std::vector<std::string>() : parked->second.held_by;
-    Route(lead, "", now, /*announce_unrouted=*/false, std::move(held_by));
+    Route(lead, "", now, /*announce_unrouted=*/false, HeldByWhileParked(id));
   }
 }
 
 void Router::Wake(std::string_view team) {
   ++wake_generation_[std::string(team)];
   drain_needed_ = true;
+}
+
+std::vector<std::string> Router::HeldByWhileParked(const std::string& lead_id) const {
+  auto parked = parked_.find(lead_id);
+  return parked == parked_.end() ? std::vector<std::string>() : parked->second.held_by;
+}
+
+void Router::ParkUnrouted(const std::string& lead_id, std::vector<std::string> held_by) {
+  if (!held_by.empty()) {
+    Park(lead_id, Parked{0, std::move(held_by), 0});
+  }
 }
 
 Router::Parked Router::ParkedNow(const std::string& team, std::vector<std::string> held_by) {
