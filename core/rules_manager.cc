@@ -1,11 +1,14 @@
 #include "core/rules_manager.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include "base/log.h"
@@ -159,18 +162,38 @@ void RulesManager::Reload(ReloadDone done) {
 }
 
 std::string RulesManager::Signature(const std::string& path) {
-  std::error_code ec;
   std::string sig;
+  std::string bytes;
   auto add = [&](const fs::path& p) {
-    auto mtime = fs::last_write_time(p, ec);
-    auto size = fs::file_size(p, ec);
+    // What stat says can stay the same across a change: a file of the same size written within
+    // one tick of the file system's clock, or copied with its old time kept (cp -p, rsync -t);
+    // so the bytes count too. Rule files are small and this runs on the manager's own thread.
+    struct stat st {};
+    const bool stated = ::stat(p.c_str(), &st) == 0;
+    uint64_t hash = 1469598103934665603ull;  // FNV-1a, 64 bits
+    std::ifstream in(p, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    for (char c : bytes) {
+      hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    }
     sig += p.filename().string();
+    if (stated) {
+      for (const uint64_t field :
+           {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+            static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_mtim.tv_sec),
+            static_cast<uint64_t>(st.st_mtim.tv_nsec), static_cast<uint64_t>(st.st_ctim.tv_sec),
+            static_cast<uint64_t>(st.st_ctim.tv_nsec)}) {
+        sig += ':';
+        sig += std::to_string(field);
+      }
+    } else {
+      sig += ":missing";
+    }
     sig += ':';
-    sig += std::to_string(mtime.time_since_epoch().count());
-    sig += ':';
-    sig += std::to_string(ec ? 0 : size);
+    sig += std::to_string(in ? hash : 0);
     sig += ';';
   };
+  std::error_code ec;
   fs::path root(path);
   if (fs::is_directory(root, ec)) {
     std::vector<fs::path> files;

@@ -68,7 +68,8 @@ class RulesManager {
   // it. Only when the rules path is one file: a directory gets a `failure`.
   void Replace(std::string yaml, ReloadDone done);
 
-  // A fingerprint of the rule files' names, sizes and modification times.
+  // A fingerprint of the rule files: each one's name, what stat says of it (inode, size, times)
+  // and a hash of its bytes, so a change that keeps the size and times still shows.
   static std::string Signature(const std::string& path);
 
  private:
