@@ -105,8 +105,8 @@ void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& pa
 void ShareRules(AdminSink* admin, std::string_view yaml, bool reevaluate, HttpResponse ok,
                 HttpRespond respond);
 
-// Reads each named time parameter into its slot (an absent one leaves the slot as it is); on the
-// first that is there but not a time, answers 400 naming it and returns false.
+// Reads each named time parameter into its slot (an absent or empty one leaves the slot as it is);
+// on the first that is there but not a time, answers 400 naming it and returns false.
 [[nodiscard]] bool ReadTimeParams(
     const QueryParams& query,
     std::initializer_list<std::pair<const char*, std::optional<EpochSeconds>*>> params,

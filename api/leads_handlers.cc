@@ -16,6 +16,11 @@ namespace handoff {
 bool ReadTimeParam(const QueryParams& query, std::string_view name, EpochSeconds* out,
                    bool* present) {
   std::optional<std::string_view> value = query.Get(name);
+  // Empty (`?since=`, as a form or a client with the value unset sends it) is absent: every
+  // time parameter is optional (SPEC 6, 12, 13).
+  if (value.has_value() && value->empty()) {
+    value.reset();
+  }
   if (present != nullptr) {
     *present = value.has_value();
   }

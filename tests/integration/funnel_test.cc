@@ -221,6 +221,10 @@ TEST_F(FunnelTest, FiguresFromRoutingToClosedDealsWindowedAndAfterARestart) {
   EXPECT_EQ(JsonNumber(smb, "closed.won"), 1);
   EXPECT_EQ(JsonNumber(smb, "won_amount"), 0);
   EXPECT_EQ(HttpClient(daemon_.http_port()).Get("/v1/funnel?since=yesterday").status, 400);
+  // An empty time parameter is an absent one.
+  const Value unset = Funnel("?since=&until=");
+  EXPECT_EQ(JsonNumber(unset, "routed"), 3) << unset.ToJson();
+  EXPECT_EQ(JsonNumber(unset, "closed.won"), 2);
 
   // /metrics: the same figures, all time.
   EXPECT_TRUE(WaitUntil([&] {
