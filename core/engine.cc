@@ -1758,6 +1758,7 @@ void Engine::RenderFunnelMetrics(bool now_please) {
   std::string text;
   AppendFunnelPrometheus(StageCounts(), funnel_.all_time(), &text);
   metrics_->SetFunnelText(std::move(text));
+  funnel_version_rendered_.store(funnel_metrics_version_, std::memory_order_release);
 }
 
 void Engine::LeadChanged(Lead* lead) {
@@ -1967,6 +1968,8 @@ void Engine::WaitCommit() {
 void Engine::FinishCommit() {
   commit_in_flight_ = false;
   commit_done_.store(false, std::memory_order_relaxed);
+  // Before the answers and acks of this group go out: a scrape after one sees its records.
+  funnel_version_seen_.store(funnel_.version(), std::memory_order_release);
   if (!inflight_.status.ok()) {
     // Only when the engine stops while the store refuses writes (WriteDurably retries until
     // then): tell every waiter its events are not durable, and go on to stop. Nothing of this
@@ -2125,6 +2128,7 @@ void Engine::RunCron() {
     funnel_.Trim(now, &batch_);
   }
   RenderFunnelMetrics(/*now_please=*/false);
+  funnel_version_seen_.store(funnel_.version(), std::memory_order_release);
   if (now >= next_memory_report_) {
     next_memory_report_ = now + 1;
     ReportMemory();

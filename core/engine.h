@@ -291,6 +291,15 @@ class Engine : public IngestSink,
   // partitions for which held(partition) is true: a node keeps copies of leads from partitions
   // it held before, which another node now counts.
   FunnelStageCounts StageCounts(const std::function<bool(uint32_t partition)>& held = {}) const;
+  // Whether /metrics' funnel figures (rendered at most every 0.1 s under load) are those of
+  // every record applied up to the last commit (or the end of the last engine pass). Any thread.
+  bool FunnelMetricsCurrent() const {
+    return funnel_version_seen_.load(std::memory_order_acquire) ==
+           funnel_version_rendered_.load(std::memory_order_acquire);
+  }
+  // Renders /metrics' funnel figures now. Engine thread (a RunOnEngine task: GET /metrics when
+  // they are not current, so a scrape never shows fewer records than GET /v1/funnel).
+  void RefreshFunnelMetrics() { RenderFunnelMetrics(/*now_please=*/true); }
   // The funnel figures of `window` (SPEC 12), as the JSON answer of GET /v1/funnel.
   Status FunnelJson(const FunnelWindow& window, std::string* json) const;
   // This node's part of a cluster's funnel: its totals of `window` (every record it wrote) and
@@ -726,6 +735,10 @@ class Engine : public IngestSink,
   std::vector<std::vector<ScorePart>> breakdown_scratch_;
   uint64_t funnel_metrics_version_ = 0;
   EpochSeconds next_funnel_metrics_ = 0;
+  // The funnel's version at the end of the last pass, and the one /metrics shows (written by the
+  // engine thread, read by FunnelMetricsCurrent).
+  std::atomic<uint64_t> funnel_version_seen_{0};
+  std::atomic<uint64_t> funnel_version_rendered_{0};
   EpochSeconds next_funnel_trim_ = 0;
   EpochSeconds next_memory_report_ = 0;
   // Start: pinned leads whose stored stage the rules no longer have (LeaveVanishedStages).

@@ -245,6 +245,41 @@ TEST_F(FunnelTest, FiguresFromRoutingToClosedDealsWindowedAndAfterARestart) {
   EXPECT_EQ(Funnel().ToJson(), all.ToJson());
 }
 
+// SPEC 12: /metrics has the same figures as /v1/funnel. The daemon renders them at most every
+// 0.1 s under load; a scrape right after a sales tool's answer still sees its record (closes a
+// few milliseconds apart, each scraped at once).
+TEST_F(FunnelTest, MetricsShowARecordAsSoonAsItIsAnswered) {
+  daemon_.WriteRules(kRules);
+  ASSERT_OK(daemon_.Start());
+  ASSERT_OK(watcher_.Connect(daemon_.subscribe_port()));
+  ASSERT_OK(watcher_.Subscribe(0));
+  ASSERT_OK(tool_.Connect(daemon_.subscribe_port()));
+  std::vector<std::string> lines;
+  std::vector<std::string> leads;
+  for (int i = 0; i < 4; ++i) {
+    const std::string lead = "c" + std::to_string(i);
+    leads.push_back(lead);
+    lines.push_back(Identify(lead, 10));
+    lines.push_back(Track(lead, "Qualify", "q-" + lead));
+  }
+  Send(lines);
+  std::vector<uint64_t> seqs;
+  for (const std::string& lead : leads) {
+    seqs.push_back(RoutedSeq(lead));
+    ASSERT_GT(seqs.back(), 0u);
+  }
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const std::string seq = std::to_string(seqs[i]);
+    ASSERT_EQ(JsonNumber(Command(R"({"close":)" + seq + R"(,"outcome":"won","amount":10})"), "ok"),
+              seqs[i]);
+    const std::string m = HttpClient(daemon_.http_port()).Get("/metrics").body;
+    EXPECT_EQ(PrometheusSample(m, R"(handoff_funnel_closed_total{outcome="won"})"),
+              static_cast<double>(i + 1));
+    EXPECT_EQ(PrometheusSample(m, "handoff_funnel_won_amount_total"),
+              static_cast<double>(10 * (i + 1)));
+  }
+}
+
 // SPEC 12's speed to lead times a lead from qualifying to its routing. A lead that qualifies by
 // a merge which carries the older lead's owner over is not waiting to be routed: when that
 // owner lets it lapse and a rep takes it from the queue later, that routing adds no sample.
