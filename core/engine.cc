@@ -498,9 +498,11 @@ void Engine::Loop() {
         // wake the loop every millisecond).
         const bool own_stage_checks =
             options_.stage_check_interval > 0 && !options_.stage_checks_from_log;
-        EpochSeconds wait =
-            (own_stage_checks ? std::min(next_stage_check_, next_trim_) : next_trim_) -
-            clock_->Now();
+        EpochSeconds wake = own_stage_checks ? std::min(next_stage_check_, next_trim_) : next_trim_;
+        if (!global_router()) {
+          wake = std::min(wake, router_->NextDeadline());  // RunCron ticks this router
+        }
+        EpochSeconds wait = wake - clock_->Now();
         if (DueChecksUnderWay()) {
           wait = 0;  // a re-check under way goes on at once (clamped to a millisecond)
         }

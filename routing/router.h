@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -159,6 +160,11 @@ class Router {
 
   // SLA deadlines, queue draining (a rep back in hours, a new day). Call often (every loop pass).
   void Tick();
+  // The earliest SLA deadline waiting (infinity: none), so that a loop that sleeps between
+  // passes wakes for it: a lapse is reassigned on time, not at the next pass.
+  EpochSeconds NextDeadline() const {
+    return sla_.empty() ? std::numeric_limits<EpochSeconds>::infinity() : sla_.begin()->first;
+  }
 
   // Admin API.
   // NotFound when `rep` is not in the rules in force; changes nothing.

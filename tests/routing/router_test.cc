@@ -1138,6 +1138,25 @@ routing:
       reps: [{id: a}, {id: b}, {id: c}]
 )";
 
+// The engine sleeps until the earliest SLA deadline at most, so a lapse is handled on time.
+TEST_F(RouterTest, NextDeadlineIsTheEarliestSlaDeadlineWaiting) {
+  Load(kSla3);
+  EXPECT_EQ(router_->NextDeadline(), std::numeric_limits<EpochSeconds>::infinity());
+  const EpochSeconds first = clock_.Now();
+  Qualified("l1");
+  clock_.Advance(30);
+  Qualified("l2");
+  Take();
+  EXPECT_EQ(router_->NextDeadline(), first + 10 * kMinute);
+  ASSERT_TRUE(Accept(host_.leads["l1"].owner->seq).ok);
+  clock_.Advance(10 * kMinute - 30);
+  router_->Tick();  // l1's deadline is stale (accepted): dropped
+  EXPECT_EQ(router_->NextDeadline(), first + 30 + 10 * kMinute);
+  clock_.Advance(30);
+  router_->Tick();  // l2 lapses: reassigned, a new deadline
+  EXPECT_EQ(router_->NextDeadline(), clock_.Now() + 10 * kMinute);
+}
+
 TEST_F(RouterTest, SlaReassignsToRepsThatHaveNotHeldItThenEscalates) {
   Load(kSla3);
   Lead* lead = Qualified("l1");
