@@ -148,14 +148,16 @@ void SetRepAvailability(ApiContext& api, const HttpRequest& request, const PathP
 void GetAccountOwner(ApiContext& api, const HttpRequest&, const PathParams& params,
                      HttpRespond respond) {
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, domain = params.Get("domain"), respond = std::move(respond)] {
-    std::string owner = engine->router().AccountOwner(domain);
-    if (owner.empty()) {
-      respond(JsonErrorResponse(404, "not_found", "no owner for " + domain));
-      return;
-    }
-    respond(JsonResponse(200, AccountOwnerJson(domain, owner)));
-  });
+  // Domains compare case-insensitively (the router keeps them lowercased): answered as kept.
+  engine->RunOnEngine(
+      [engine, domain = AsciiLowerCopy(params.Get("domain")), respond = std::move(respond)] {
+        std::string owner = engine->router().AccountOwner(domain);
+        if (owner.empty()) {
+          respond(JsonErrorResponse(404, "not_found", "no owner for " + domain));
+          return;
+        }
+        respond(JsonResponse(200, AccountOwnerJson(domain, owner)));
+      });
 }
 
 void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathParams& params,
@@ -166,16 +168,18 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
     respond(JsonErrorResponse(400, "bad_request", "expected {\"owner\": \"REP\"}"));
     return;
   }
+  // Domains compare case-insensitively: kept, answered and (cluster mode) shared lowercased, so
+  // Acme.COM and acme.com are one key.
+  const std::string domain = AsciiLowerCopy(params.Get("domain"));
   // SPEC 7: free-mail domains never count. Storing an owner no lead would ever reach would
   // only mislead the admin.
-  if (Router::IsFreeMailDomain(AsciiLowerCopy(params.Get("domain")))) {
+  if (Router::IsFreeMailDomain(domain)) {
     respond(JsonErrorResponse(
         422, "free_mail_domain",
-        params.Get("domain") + " is a free-mail domain: its leads never go to an account owner"));
+        domain + " is a free-mail domain: its leads never go to an account owner"));
     return;
   }
   if (api.admin != nullptr) {
-    const std::string& domain = params.Get("domain");
     const std::string rep = owner->as_string();
     RoutingInput routed;
     routed.kind = RoutingInputKind::kAccountOwner;
@@ -196,8 +200,7 @@ void SetAccountOwner(ApiContext& api, const HttpRequest& request, const PathPara
     return;
   }
   Engine* engine = api.engine;
-  engine->RunOnEngine([engine, domain = params.Get("domain"), rep = owner->as_string(),
-                       respond = std::move(respond)] {
+  engine->RunOnEngine([engine, domain, rep = owner->as_string(), respond = std::move(respond)] {
     Status st = engine->router().SetAccountOwner(domain, rep);
     if (!st.ok()) {
       respond(JsonErrorResponse(422, "unknown_rep", st.message()));

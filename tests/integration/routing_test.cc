@@ -481,11 +481,14 @@ TEST_F(RoutingTest, QueuedLeadsKeepTheirOrderThroughAKillNine) {
 TEST_F(RoutingTest, AccountOwnersTakeTheirDomainsLeadsWithoutMovingTheRoundRobin) {
   ASSERT_NO_FATAL_FAILURE(Start(
       Rules(SalesTeam("round_robin", "[{id: a}, {id: b}, {id: c}]", "  account_match: true\n"))));
-  HttpResult put = http().Put("/v1/accounts/acme.com", R"({"owner":"b"})");
+  // Domains compare case-insensitively: kept and answered lowercased.
+  HttpResult put = http().Put("/v1/accounts/Acme.COM", R"({"owner":"b"})");
   ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(JsonString(put.Json(), "domain"), "acme.com") << put.body;
   HttpResult got = http().Get("/v1/accounts/acme.com");
   ASSERT_EQ(got.status, 200) << got.body;
   EXPECT_EQ(JsonString(got.Json(), "owner"), "b") << got.body;
+  EXPECT_EQ(JsonString(http().Get("/v1/accounts/ACME.com").Json(), "domain"), "acme.com");
   EXPECT_EQ(http().Get("/v1/accounts/nobody.example").status, 404);
 
   Route("L0", "a", "round_robin");
