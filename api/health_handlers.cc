@@ -29,18 +29,20 @@ void GetHealth(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespo
 }
 
 void GetMetrics(ApiContext& api, const HttpRequest&, const PathParams&, HttpRespond respond) {
-  Metrics* metrics = api.metrics;
-  if (!api.engine->FunnelMetricsCurrent() && metrics->StoreError().empty()) {
+  auto answer = [metrics = api.metrics, respond = std::move(respond)] {
+    respond(Text(metrics->RenderPrometheus(), "text/plain; version=0.0.4"));
+  };
+  if (!api.engine->FunnelMetricsCurrent() && api.metrics->StoreError().empty()) {
     // SPEC 12: the same figures as GET /v1/funnel, which reads the engine: render them there
     // first. Otherwise (nearly always) the scrape does not wait for the engine; nor while the
     // store refuses writes, when the engine waits on it (the figures then may lag).
-    api.engine->RunOnEngine([engine = api.engine, metrics, respond = std::move(respond)] {
+    api.engine->RunOnEngine([engine = api.engine, answer = std::move(answer)] {
       engine->RefreshFunnelMetrics();
-      respond(Text(metrics->RenderPrometheus(), "text/plain; version=0.0.4"));
+      answer();
     });
     return;
   }
-  respond(Text(metrics->RenderPrometheus(), "text/plain; version=0.0.4"));
+  answer();
 }
 
 }  // namespace handoff

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "base/log.h"
+#include "rules/sha256.h"
 
 namespace handoff {
 namespace {
@@ -170,12 +171,8 @@ std::string RulesManager::Signature(const std::string& path) {
     // so the bytes count too. Rule files are small and this runs on the manager's own thread.
     struct stat st {};
     const bool stated = ::stat(p.c_str(), &st) == 0;
-    uint64_t hash = 1469598103934665603ull;  // FNV-1a, 64 bits
     std::ifstream in(p, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    for (char c : bytes) {
-      hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-    }
     sig += p.filename().string();
     if (stated) {
       for (const uint64_t field :
@@ -190,7 +187,7 @@ std::string RulesManager::Signature(const std::string& path) {
       sig += ":missing";
     }
     sig += ':';
-    sig += std::to_string(in ? hash : 0);
+    sig += in ? Sha256Hex(bytes) : "unreadable";
     sig += ';';
   };
   std::error_code ec;

@@ -193,6 +193,14 @@ class RouterTest : public ::testing::Test {
     return out;
   }
 
+  // Lets the SLA of the rule files here (accept_within: 10m) lapse: the clock moves on 10 minutes
+  // and the router ticks. Then takes the records published since the last call.
+  std::vector<Rec> TakeAfterLapse() {
+    clock_.Advance(10 * kMinute);
+    router_->Tick();
+    return Take();
+  }
+
   // Reps of the routing records published since the last call; fails on any other kind.
   std::vector<std::string> TakeRoutedReps() {
     std::vector<std::string> reps;
@@ -1188,17 +1196,13 @@ TEST_F(RouterTest, SlaReassignsToRepsThatHaveNotHeldItThenEscalates) {
   EXPECT_EQ(View("b")->open, 1);
   EXPECT_EQ(Accept(first_seq).error, "unknown_seq");
 
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  recs = Take();
+  recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "reassigned");
   EXPECT_EQ(recs[0].rep, "c");
   EXPECT_EQ(recs[0].from_rep, "b");
 
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  recs = Take();
+  recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].lead, "l1");
@@ -1237,9 +1241,7 @@ TEST_F(RouterTest, SlaReassignsToRepsThatHaveNotHeldItThenEscalates) {
   EXPECT_EQ(lead->owner->held_by, Seq({"a", "b", "c"}));
   EXPECT_EQ(View("a")->queued_in_team, 0u);
   const std::string holder = lead->owner->rep;
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  recs = Take();
+  recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].from_rep, holder);
@@ -1258,9 +1260,7 @@ routing:
   ASSERT_OK(router_->SetOnline("b", false));
   Lead* lead = Qualified("l1");
   ASSERT_EQ(TakeRoutedReps(), Seq({"a"}));
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  std::vector<Rec> recs = Take();
+  std::vector<Rec> recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].from_rep, "a");
@@ -1311,18 +1311,14 @@ routing:
   Load(kTeamQ);
   Qualified("l1");
   ASSERT_EQ(TakeRoutedReps(), Seq({"q1"}));
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  std::vector<Rec> recs = Take();
+  std::vector<Rec> recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "reassigned");
   EXPECT_EQ(recs[0].rep, "q2");
 
   // Team q goes away: the lapse finds no team, and the lead waits unrouted.
   Load(kTeamOOnly);
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  recs = Take();
+  recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].from_rep, "q2");
@@ -1332,9 +1328,7 @@ routing:
   Load(kTeamQWithQ3);
   ASSERT_EQ(TakeRoutedReps(), Seq({"q3"}));
   // ... and when q3 lets it lapse too, no rep is left that has not held it.
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  recs = Take();
+  recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].from_rep, "q3");
@@ -1355,9 +1349,7 @@ routing:
 )");
   Qualified("l1");
   ASSERT_EQ(TakeRoutedReps(), Seq({"a"}));
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  std::vector<Rec> recs = Take();
+  std::vector<Rec> recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   Restart();
@@ -1557,9 +1549,7 @@ routing:
   ASSERT_EQ(TakeRoutedReps(), Seq({"a", "b", "x"}));
   ASSERT_TRUE(Accept(l2->owner->seq).ok);
   ASSERT_TRUE(Accept(other->owner->seq).ok);
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  std::vector<Rec> recs = Take();
+  std::vector<Rec> recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[2].kind, "escalated");
   EXPECT_EQ(recs[2].lead, "l1");
@@ -1719,9 +1709,7 @@ routing:
       when: traits.never == true
       reps: [{id: c}]
 )");
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  std::vector<Rec> recs = Take();
+  std::vector<Rec> recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "escalated");
   EXPECT_EQ(recs[0].team, "t");
@@ -1752,9 +1740,7 @@ routing:
     - id: t
       reps: [{id: b}, {id: c}]
 )");
-  clock_.Advance(10 * kMinute);
-  router_->Tick();
-  std::vector<Rec> recs = Take();
+  std::vector<Rec> recs = TakeAfterLapse();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, "reassigned");
   EXPECT_EQ(recs[0].from_rep, "a");
