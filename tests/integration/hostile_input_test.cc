@@ -66,8 +66,9 @@ constexpr uint64_t kMaxPeakBytes = 900 * kMiB;
 #else
 constexpr bool kSanitized = false;
 // The largest honest figure is the stuck subscriber's store: 2,000 leads of 16 KiB traits held as
-// leads, in the lead journal, in the journal's, history's and outbox's memtables (~300 MiB on
-// huge pages (`huge_pages`), ~290 without). A buffered attack is a gigabyte.
+// leads, in the lead journal, in the journal's, history's and outbox's memtables (335 to 368 MiB
+// on this machine, 383 in CI; that test bounds its peak from the figure before the stuck
+// subscriber). A buffered attack is a gigabyte.
 constexpr uint64_t kMaxPeakBytes = 384 * kMiB;
 #endif
 
@@ -349,15 +350,15 @@ class HostileInputTest : public ::testing::Test {
     EXPECT_EQ(http.Get("/healthz").status, 200);
   }
 
-  // Prints the daemon's memory and checks its peak.
-  void ExpectMemoryBounded(const std::string& what) {
+  // Prints the daemon's memory and checks its peak against `max_peak_bytes`.
+  void ExpectMemoryBounded(const std::string& what, uint64_t max_peak_bytes = kMaxPeakBytes) {
     const DaemonProcess::Memory m = daemon_->memory();
     ASSERT_GT(m.peak_bytes, 0u) << "cannot read /proc/" << daemon_->pid() << "/status";
     std::printf("[memory] %s: VmRSS %.1f MiB, VmHWM (peak) %.1f MiB\n", what.c_str(),
                 static_cast<double>(m.rss_bytes) / kMiB, static_cast<double>(m.peak_bytes) / kMiB);
     RecordProperty("vmrss_mib", std::to_string(m.rss_bytes / kMiB));
     RecordProperty("vmhwm_mib", std::to_string(m.peak_bytes / kMiB));
-    EXPECT_LT(m.peak_bytes, kMaxPeakBytes) << what;
+    EXPECT_LT(m.peak_bytes, max_peak_bytes) << what;
   }
 
   // Sends `request` on a fresh connection (from a thread: the daemon may stop reading it), and
@@ -999,7 +1000,12 @@ TEST_F(HostileInputTest, SubscriberThatNeverReadsHoldsNoBacklog) {
   for (int i = 0; i < kLeads + 1; ++i) {
     ASSERT_EQ(JsonNumber(records[i], "seq"), i + 1);
   }
-  ExpectMemoryBounded("subscriber from 0 never reading a 31 MiB outbox");
+  // The store's honest memory for this backlog (its memtables) varies with the machine: 335 to
+  // 368 MiB here, 383 MiB in CI before the stuck subscriber came. So the peak is bounded by the
+  // fixed ceiling or by what the daemon held before it plus the allowance, whichever is higher: a
+  // stuck subscriber's backlog buffered would still break it.
+  ExpectMemoryBounded("subscriber from 0 never reading a 31 MiB outbox",
+                      std::max(kMaxPeakBytes, before.peak_bytes + allowed_growth));
 }
 
 }  // namespace
