@@ -471,6 +471,11 @@ std::optional<Expression> YamlReader::Expr(const Field& f, ExpressionScope scope
     if (std::optional<double> d = ParseYamlNumber(v.Scalar())) {
       return Expression::Constant(Value::Number(*d));
     }
+    // `.inf` and `.nan` are YAML numbers too. As a condition only its truth counts, and a number
+    // is never `true`; it is held as null so that no non-finite constant enters the rules.
+    if (ParseYamlNonFinite(v.Scalar())) {
+      return Expression::Constant(Value::Null());
+    }
   }
   std::vector<ExpressionError> errors;
   Expression expr = Expression::Compile(v.Scalar(), scope, score_names, &errors);
@@ -534,7 +539,57 @@ std::optional<bool> ParseYamlBool(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+// The core schema's integers in another base: 0o[0-7]+ and 0x[0-9a-fA-F]+ (no sign).
+std::optional<double> ParseYamlBaseInteger(std::string_view text) {
+  if (text.size() < 3 || text[0] != '0' || (text[1] != 'o' && text[1] != 'x')) {
+    return std::nullopt;
+  }
+  const int base = text[1] == 'o' ? 8 : 16;
+  double value = 0;
+  for (char c : text.substr(2)) {
+    int digit = -1;
+    if (IsDigit(c)) {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    }
+    if (digit < 0 || digit >= base) {
+      return std::nullopt;
+    }
+    value = value * base + digit;
+  }
+  if (!std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<double> ParseYamlNonFinite(std::string_view text) {
+  // YAML 1.2 core schema: [-+]? ( \.inf | \.Inf | \.INF ) and \.nan | \.NaN | \.NAN
+  if (text == ".nan" || text == ".NaN" || text == ".NAN") {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) {
+    text.remove_prefix(1);
+  }
+  if (text == ".inf" || text == ".Inf" || text == ".INF") {
+    return negative ? -std::numeric_limits<double>::infinity()
+                    : std::numeric_limits<double>::infinity();
+  }
+  return std::nullopt;
+}
+
 std::optional<double> ParseYamlNumber(std::string_view text) {
+  if (std::optional<double> d = ParseYamlBaseInteger(text)) {
+    return d;
+  }
   // YAML 1.2 core schema: [-+]? ( \.[0-9]+ | [0-9]+ ( \.[0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
   size_t i = 0;
   if (i < text.size() && (text[i] == '-' || text[i] == '+')) {

@@ -115,7 +115,10 @@ class YamlReader {
 // YAML 1.2 core-schema spellings, for plain scalars.
 bool IsPlain(const YAML::Node& scalar);
 std::optional<bool> ParseYamlBool(std::string_view text);
+// A finite number: decimal, 0o octal or 0x hexadecimal; nullopt for anything else.
 std::optional<double> ParseYamlNumber(std::string_view text);
+// `.inf`, `-.inf`, `+.inf` or `.nan` (in their three spellings); nullopt for anything else.
+std::optional<double> ParseYamlNonFinite(std::string_view text);
 
 // True when `s` is non-empty and every character is in [a-z0-9_-].
 bool IsSlug(std::string_view s);

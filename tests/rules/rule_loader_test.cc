@@ -411,8 +411,18 @@ TEST(RuleLoaderTest, ConstantsWhereAnExpressionIsExpected) {
                       "  - {id: d, score: eng, when: ~, points: 1}\n"
                       "  - {id: e, score: eng, when: 1, points: 1}\n"
                       "  - {id: f, score: eng, when: \"true\", points: 1}\n"
-                      "  - {id: g, score: eng, when: null, points: 1}\n"));
+                      "  - {id: g, score: eng, when: null, points: 1}\n"
+                      "  - {id: h, score: eng, when: 0x10, points: 0x10}\n"
+                      "  - {id: i, score: eng, when: 0o7, points: 1}\n"
+                      "  - {id: j, score: eng, when: .inf, points: 1}\n"
+                      "  - {id: k, score: eng, when: -.Inf, points: 1}\n"
+                      "  - {id: l, score: eng, when: .NaN, points: 1}\n"));
   ASSERT_NE(rs, nullptr);
+  ASSERT_EQ(rs->rules.size(), 12u);
+  for (size_t i = 7; i < rs->rules.size(); ++i) {  // YAML 1.2 numbers, none of them true
+    EXPECT_FALSE(Holds(rs->rules[i].when)) << rs->rules[i].id;
+  }
+  EXPECT_EQ(rs->rules[7].points, 16);
   EXPECT_TRUE(Holds(rs->rules[0].when));
   EXPECT_TRUE(Holds(rs->rules[1].when));
   EXPECT_FALSE(Holds(rs->rules[2].when));

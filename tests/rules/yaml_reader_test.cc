@@ -92,8 +92,18 @@ TEST(YamlReaderTest, CoreSchemaNumbersAndBooleans) {
   EXPECT_EQ(ParseYamlNumber("1e3"), 1000.0);
   EXPECT_EQ(ParseYamlNumber(".5"), 0.5);
   EXPECT_EQ(ParseYamlNumber("1."), 1.0);
-  for (const char* bad : {"", "-", "1e", "1_000", "0x10", ".inf", "abc", "1 2", "1e999", "."}) {
+  EXPECT_EQ(ParseYamlNumber("0x1F"), 31.0);
+  EXPECT_EQ(ParseYamlNumber("0xff"), 255.0);
+  EXPECT_EQ(ParseYamlNumber("0o17"), 15.0);
+  for (const char* bad : {"", "-", "1e", "1_000", ".inf", "abc", "1 2", "1e999", ".", "0x", "0o8",
+                          "-0x10", "0xg", "0b101"}) {
     EXPECT_FALSE(ParseYamlNumber(bad).has_value()) << bad;
+  }
+  EXPECT_TRUE(std::isnan(*ParseYamlNonFinite(".NaN")));
+  EXPECT_EQ(ParseYamlNonFinite("-.Inf"), -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(ParseYamlNonFinite("+.INF"), std::numeric_limits<double>::infinity());
+  for (const char* bad : {"inf", "-.nan", ".Nan", "1", ".infinity"}) {
+    EXPECT_FALSE(ParseYamlNonFinite(bad).has_value()) << bad;
   }
   EXPECT_EQ(ParseYamlBool("True"), true);
   EXPECT_EQ(ParseYamlBool("FALSE"), false);
