@@ -655,7 +655,7 @@ void Engine::EnsureFolded(LeadEntry* entry) {
     return;
   }
   entry->folded_generation = scorer_->generation();
-  if (scorer_->HalfLifeChanged(&entry->state)) {
+  if (scorer_->NeedsRefold(&entry->state)) {
     RefoldFromHistory(entry);
   }
 }
@@ -672,11 +672,12 @@ void Engine::RefoldAwards(Lead* lead_state) {
   Lead& lead = *lead_state;
   std::vector<HistoryEntry> history;
   if (Status st = history_.Read(lead.history, &history); !st.ok()) {
-    LogWarning("lead " + lead.id + ": cannot read its history to apply a new half-life (" +
-               st.ToString() + "); it applies from each rule's latest award on");
+    LogWarning("lead " + lead.id + ": cannot read its history to apply a new half-life or cap (" +
+               st.ToString() + "); they apply from each rule's latest award on");
     history.clear();
   }
   for (RuleAward& award : lead.awards) {
+    RecountCapWindows(history, &award);
     const double half_life = scorer_->HalfLifeOfRule(award.rule_id);
     if (!award.awarded || award.half_life < 0 || half_life < 0 || award.half_life == half_life) {
       continue;
@@ -702,6 +703,24 @@ void Engine::RefoldAwards(Lead* lead_state) {
     }
     award.half_life = half_life;
   }
+}
+
+void Engine::RecountCapWindows(const std::vector<HistoryEntry>& history, RuleAward* award) const {
+  const double per = scorer_->CapPerOfRule(award->rule_id);
+  if (!award->awarded || award->cap_per < 0 || per <= 0 || award->cap_per == per) {
+    return;
+  }
+  // The history holds the points each award gave after its cap, which is what a cap counts.
+  award->windows.clear();
+  for (const HistoryEntry& e : history) {
+    for (const auto& [rule, points] : e.awards) {
+      if (rule != award->rule_id) {
+        continue;
+      }
+      CapWindowAt(award, e.event.timestamp, per).used += std::fabs(points);
+    }
+  }
+  award->cap_per = per;
 }
 
 Engine::LeadEntry* Engine::FindEntry(std::string_view id) {
@@ -982,7 +1001,7 @@ void Engine::ForEachLead(std::string_view stage, std::string_view after,
         return;
       }
       for (Lead& lead : run) {
-        if (scorer_->HalfLifeChanged(&lead)) {
+        if (scorer_->NeedsRefold(&lead)) {
           RefoldAwards(&lead);
         }
         if (!fn(&lead)) {

@@ -359,14 +359,18 @@ class Engine : public IngestSink,
   };
   // Engine thread: before a lead is scored under rules it was not yet checked against, folds
   // again, from its history, the awards of rules whose score's half-life a reload changed
-  // (SPEC 5.2: every award decays under the half-life in force). Where the history does not
-  // hold every award of the rule (trimmed, or history off), the award keeps its value and the
-  // new half-life applies from its latest award on.
+  // (SPEC 5.2: every award decays under the half-life in force), and counts again the cap
+  // windows of rules whose cap's `per` a reload changed (no window of the cap in force holds
+  // more than its points). Where the history does not hold every award of the rule (trimmed, or
+  // history off), the award keeps its value and the new half-life applies from its latest award
+  // on, and the windows count what the history holds.
   void EnsureFolded(LeadEntry* entry);
   void RefoldFromHistory(LeadEntry* entry);
   // The folding itself, on any copy of a lead: its history must be readable (no batch in flight
   // holding its blocks, WaitCommit).
   void RefoldAwards(Lead* lead);
+  // Counts `award`'s cap windows again from `history` when its rule's cap now has another `per`.
+  void RecountCapWindows(const std::vector<HistoryEntry>& history, RuleAward* award) const;
   // RouterHost.
   void LeadChanged(Lead* lead) override;
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;

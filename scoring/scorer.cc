@@ -76,6 +76,16 @@ void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
   }
 }
 
+CapWindow& CapWindowAt(RuleAward* award, EpochSeconds t, double per) {
+  const auto w = static_cast<int64_t>(std::floor(t / per));
+  auto it = std::lower_bound(award->windows.begin(), award->windows.end(), w,
+                             [](const CapWindow& cw, int64_t key) { return cw.window < key; });
+  if (it == award->windows.end() || it->window != w) {
+    it = award->windows.insert(it, CapWindow{w, 0});
+  }
+  return *it;
+}
+
 void FoldAward(RuleAward* award, EpochSeconds t, double points, double half_life) {
   if (!award->awarded) {
     award->value = points;
@@ -99,11 +109,27 @@ double Scorer::HalfLifeOfRule(std::string_view rule_id) const {
   return rs.scores[rs.rules[r].score].half_life;
 }
 
-bool Scorer::HalfLifeChanged(Lead* lead) const {
+double Scorer::CapPerOfRule(std::string_view rule_id) const {
+  const RuleSet& rs = *rules_;
+  const int r = rs.FindRule(rule_id);
+  if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent) {
+    return -1;
+  }
+  return rs.rules[r].cap.has_value() ? rs.rules[r].cap->per : 0;
+}
+
+bool Scorer::NeedsRefold(Lead* lead) const {
   Align(lead);
   for (const RuleAward& award : lead->awards) {
-    const double now = HalfLifeOfRule(award.rule_id);  // -1: not in force
-    if (award.awarded && award.half_life >= 0 && now >= 0 && award.half_life != now) {
+    if (!award.awarded) {
+      continue;
+    }
+    const double half_life = HalfLifeOfRule(award.rule_id);  // -1: not in force
+    if (award.half_life >= 0 && half_life >= 0 && award.half_life != half_life) {
+      return true;
+    }
+    const double per = CapPerOfRule(award.rule_id);  // 0: no cap, nothing to count
+    if (award.cap_per >= 0 && per > 0 && award.cap_per != per) {
       return true;
     }
   }
@@ -323,14 +349,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
     }
     CapWindow* window = nullptr;
     if (rule.cap.has_value()) {
-      const auto w = static_cast<int64_t>(std::floor(t / rule.cap->per));
-      RuleAward& award = AwardSlot(lead, r);
-      auto it = std::lower_bound(award.windows.begin(), award.windows.end(), w,
-                                 [](const CapWindow& cw, int64_t key) { return cw.window < key; });
-      if (it == award.windows.end() || it->window != w) {
-        it = award.windows.insert(it, CapWindow{w, 0});
-      }
-      window = &*it;
+      window = &CapWindowAt(&AwardSlot(lead, r), t, rule.cap->per);
       double left = rule.cap->points - window->used;
       double amount = std::min(std::fabs(points), std::max(left, 0.0));
       if (amount <= 0) {
@@ -343,6 +362,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
       window->used += std::fabs(points);
     }
     FoldAward(&award, t, points, rs.scores[rule.score].half_life);
+    award.cap_per = rule.cap.has_value() ? rule.cap->per : 0;
     if (awarded != nullptr) {
       awarded->push_back(AwardedPoints{r, points});
     }

@@ -43,6 +43,9 @@ struct ScorePart {
 // arithmetic every award goes through, so folding a rule's awards again from the history, in
 // apply order, gives back the same value bit for bit.
 void FoldAward(RuleAward* award, EpochSeconds t, double points, double half_life);
+// The cap window holding event time `t` for a cap of `per` seconds, floor(t / per) (SPEC 5.2), in
+// `award`'s windows (kept sorted); added with nothing used when it is not there yet.
+CapWindow& CapWindowAt(RuleAward* award, EpochSeconds t, double per);
 
 class Scorer {
  public:
@@ -100,9 +103,13 @@ class Scorer {
   // The event score's half-life under these rules for rule `rule_id`'s awards; -1 when no event
   // rule has that id. For refolding awards after a reload changed a half-life.
   double HalfLifeOfRule(std::string_view rule_id) const;
-  // True when an award of `lead` was folded under a half-life other than its score's now (a
-  // reload changed it); awards whose half-life is not known (-1) do not count.
-  bool HalfLifeChanged(Lead* lead) const;
+  // The `per` of rule `rule_id`'s cap under these rules (seconds); 0 when it has no cap, -1 when
+  // no event rule has that id. For counting a cap's windows again after a reload changed it.
+  double CapPerOfRule(std::string_view rule_id) const;
+  // True when a reload changed what an award of `lead` was folded under: its score's half-life,
+  // or the `per` its cap's windows are counted in (or the rule gained a cap after awarding
+  // without one). Awards whose half-life or `per` is not known (-1) do not count.
+  bool NeedsRefold(Lead* lead) const;
 
  private:
   void Align(Lead* lead) const;

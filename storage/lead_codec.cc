@@ -26,8 +26,9 @@ namespace {
 //                   u8 closed, str outcome]
 //   version 2 adds: varint n_chains, n x {str lead, varint head} (the history chains).
 //   version 3 adds: n_awards x f64 half_life (each award's, in award order).
-// Versions 1 and 2 still decode (no chains; half-lives not known: -1).
-constexpr uint8_t kVersion = 3;
+//   version 4 adds: n_awards x f64 cap_per (each award's, in award order).
+// Versions 1 to 3 still decode (no chains; half-lives and caps' windows not known: -1).
+constexpr uint8_t kVersion = 4;
 // Bounds the decoder's recursion on corrupt bytes; it must admit every Value the daemon can hold.
 // Values come from JSON documents at most kMaxJsonDepth deep, and a lead's traits sit below the
 // event that carried them (a group's under traits.company), so kMaxJsonDepth always suffices;
@@ -213,6 +214,9 @@ void EncodeLeadState(const LeadState& lead, std::string* out) {
   for (const RuleAward& a : lead.awards) {
     w.PutDouble(a.half_life);
   }
+  for (const RuleAward& a : lead.awards) {
+    w.PutDouble(a.cap_per);
+  }
 }
 
 Status DecodeLeadState(std::string_view in, LeadState* lead) {
@@ -297,6 +301,13 @@ Status DecodeLeadState(std::string_view in, LeadState* lead) {
     for (RuleAward& a : lead->awards) {
       if (!GetDouble(&in, &a.half_life)) {
         return corrupt("truncated half-lives");
+      }
+    }
+  }
+  if (version >= 4) {
+    for (RuleAward& a : lead->awards) {
+      if (!GetDouble(&in, &a.cap_per)) {
+        return corrupt("truncated caps' windows");
       }
     }
   }

@@ -41,6 +41,11 @@ struct RuleAward {
   // the rule's awards again from the lead's history under the new one (SPEC 5.2: every award
   // decays under the half-life in force).
   double half_life = -1;
+  // The cap's `per` (seconds) `windows` are counted in; 0: the rule had no cap at an award, so
+  // `windows` may miss awards; -1: not known (stored by a release that did not keep it). When a
+  // reload gives the rule another `per` (or a cap it lacked), the engine counts the windows again
+  // from the lead's history (SPEC 5.2: no window of the cap in force holds more than its points).
+  double cap_per = -1;
 };
 
 // The rep holding a routed lead (SPEC 6 `owner`).

@@ -696,6 +696,65 @@ TEST_F(EngineTest, AReloadThatChangesAHalfLifeDecaysEveryPastAwardUnderTheNewOne
   EXPECT_DOUBLE_EQ(score("u2", kStart + 3 * kDay), two_days_on / 50);
 }
 
+// SPEC 5.2: within one window of a cap, a rule never awards a lead more than its points. A reload
+// that changes the cap's `per`, or gives a rule a cap it lacked, counts the windows of the new cap
+// from what the lead's history says the rule awarded, so what was awarded earlier that day counts.
+TEST_F(EngineTest, AReloadThatChangesACapsWindowCountsThePastAwardsInTheNewWindows) {
+  constexpr char kCapped[] = R"(scores:
+  visits: {kind: event}
+  demos: {kind: event}
+rules:
+  - {id: visit, score: visits, when: type == "page", points: 1, cap: {points: 3, per: 1h}}
+  - {id: demo, score: demos, when: event == "Demo Requested", points: 1}
+)";
+  auto scores = [&](const std::string& id) {
+    std::promise<std::vector<double>> out;
+    engine_->RunOnEngine([&] {
+      std::vector<double> s;
+      if (handoff::Lead* lead = engine_->FindLead(id); lead != nullptr) {
+        engine_->scorer().ReadScores(lead, clock_.Now(), &s);
+      }
+      out.set_value(s);
+    });
+    return out.get_future().get();
+  };
+  constexpr EpochSeconds kDay = 86400;
+  const EpochSeconds day = std::floor(kStart / kDay) * kDay + kDay;  // a day's first second
+  dir_.WriteFile("rules.yaml", kCapped);
+  StartEngine();
+  // Two hours of four visits each (three awarded an hour), and five demos without a cap.
+  std::vector<Event> events;
+  for (int hour = 0; hour < 2; ++hour) {
+    for (int i = 0; i < 4; ++i) {
+      events.push_back(Page("u1", "v" + std::to_string(hour) + std::to_string(i),
+                            day + hour * 3600 + 60 * (i + 1)));
+    }
+  }
+  for (int i = 0; i < 5; ++i) {
+    events.push_back(Track("u1", "Demo Requested", "d" + std::to_string(i), day + 60 * (i + 1)));
+  }
+  ASSERT_OK(Submit(events));
+  ASSERT_EQ(scores("u1"), (std::vector<double>{6, 5}));
+
+  std::string daily = kCapped;
+  daily.replace(daily.find("cap: {points: 3, per: 1h}"), 25, "cap: {points: 8, per: 1d}");
+  daily.replace(daily.rfind("points: 1}"), 10, "points: 1, cap: {points: 6, per: 1d}}");
+  ASSERT_TRUE(Reload(daily).ok);
+  // The day's window already holds 6 visits of 8, and 5 demos of 6.
+  events.clear();
+  for (int i = 0; i < 4; ++i) {
+    events.push_back(Page("u1", "w" + std::to_string(i), day + 3 * 3600 + 60 * (i + 1)));
+    events.push_back(Track("u1", "Demo Requested", "e" + std::to_string(i), day + 3 * 3600 + i));
+  }
+  ASSERT_OK(Submit(events));
+  EXPECT_EQ(scores("u1"), (std::vector<double>{8, 6}));
+  // The windows' size is kept with them: after a restart nothing is counted again or forgotten.
+  StopEngine();
+  StartEngine();
+  ASSERT_OK(Submit({Page("u1", "x", day + 4 * 3600), Page("u1", "y", day + kDay + 1)}));
+  EXPECT_EQ(scores("u1"), (std::vector<double>{9, 6}));  // the next day's window is new
+}
+
 // A reload that removes a stage moves its leads at once: through the stage machine from the
 // first stage, with a `stage` record from the stage they were in, so the record stream, the stage
 // index and the funnel's counts agree before the lead's next event. A start on such rules too.

@@ -60,6 +60,7 @@ LeadState FullLead() {
   capped.latest = kT0 - 10;
   capped.awarded = true;
   capped.half_life = 14 * 86400.0;
+  capped.cap_per = 86400.0;
   capped.windows = {{std::numeric_limits<int64_t>::min(), 1},
                     {-3, 2.5},
                     {0, 0},
@@ -74,6 +75,7 @@ LeadState FullLead() {
   negative.value = -50;
   negative.latest = kT0;
   negative.awarded = true;
+  negative.cap_per = 0;  // awarded while the rule had no cap
   lead.awards.push_back(negative);
   LeadOwner owner;
   owner.rep = "alice";
@@ -115,6 +117,7 @@ void ExpectSameLead(const LeadState& got, const LeadState& want) {
     EXPECT_EQ(g.latest, w.latest);
     EXPECT_EQ(g.awarded, w.awarded);
     EXPECT_EQ(g.half_life, w.half_life);
+    EXPECT_EQ(g.cap_per, w.cap_per);
     ASSERT_EQ(g.windows.size(), w.windows.size());
     for (size_t j = 0; j < w.windows.size(); ++j) {
       EXPECT_EQ(g.windows[j].window, w.windows[j].window) << j;
@@ -238,30 +241,37 @@ TEST(LeadCodecTest, DecodeReplacesThePreviousState) {
   ExpectSameLead(back, lead);
 }
 
-// The first byte is the format version (3; 1 and 2 still read). Any other is refused, not guessed
+// The first byte is the format version (4; 1 to 3 still read). Any other is refused, not guessed
 // at.
 TEST(LeadCodecTest, UnknownVersionIsCorruption) {
   std::string bytes = Encode(FullLead());
-  ASSERT_EQ(bytes[0], '\x03');
-  for (int version : {0, 4, 0x7f, 0x80, 0xff}) {
+  ASSERT_EQ(bytes[0], '\x04');
+  for (int version : {0, 5, 0x7f, 0x80, 0xff}) {
     bytes[0] = static_cast<char>(version);
     LeadState back;
     EXPECT_EQ(DecodeLeadState(bytes, &back).code(), Status::Code::kCorruption) << version;
   }
 }
 
-// Versions 1 (before history chains) and 2 (before half-lives) still read: the same fields, no
-// chains in 1, every half-life not known (-1).
-TEST(LeadCodecTest, VersionsOneAndTwoStillDecode) {
+// Versions 1 (before history chains), 2 (before half-lives) and 3 (before caps' windows' `per`)
+// still read: the same fields, no chains in 1, every half-life and `per` not known (-1).
+TEST(LeadCodecTest, VersionsOneToThreeStillDecode) {
   LeadState lead = FullLead();
   lead.history.clear();
   std::string bytes = Encode(lead);
+  bytes.resize(bytes.size() - 8 * lead.awards.size());  // version 3 ends after the half-lives
+  bytes[0] = '\x03';
+  for (RuleAward& a : lead.awards) {
+    a.cap_per = -1;
+  }
+  LeadState back;
+  ASSERT_OK(DecodeLeadState(bytes, &back));
+  ExpectSameLead(back, lead);
   bytes.resize(bytes.size() - 8 * lead.awards.size());  // version 2 ends after the chains
   bytes[0] = '\x02';
   for (RuleAward& a : lead.awards) {
     a.half_life = -1;
   }
-  LeadState back;
   ASSERT_OK(DecodeLeadState(bytes, &back));
   ExpectSameLead(back, lead);
   bytes[0] = '\x01';
@@ -468,7 +478,7 @@ TEST(LeadCodecTest, RandomBytesNeverCrash) {
       c = static_cast<char>(byte(rng));
     }
     if (i % 2 == 0 && !bytes.empty()) {
-      bytes[0] = '\x03';  // past the version check, into the fields
+      bytes[0] = '\x04';  // past the version check, into the fields
     }
     LeadState back;
     const Status st = DecodeLeadState(bytes, &back);
