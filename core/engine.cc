@@ -161,7 +161,7 @@ Status Engine::Start() {
   }
   InstallRules(loaded.rules, version);
   if (!same) {
-    router_->WakeEveryTeam();  // a new load, as a reload is: escalated leads are offered again
+    router_->StartedOnNewRules();  // a new load, as a reload is
   }
   if (same && store_->GetMeta(kMetaRulesLoadedAt, &stored_loaded_at).ok()) {
     std::lock_guard<std::mutex> lock(info_mu_);

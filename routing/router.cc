@@ -78,16 +78,17 @@ void Router::SetRules(const Scorer* scorer) {
   for (const Orphan& o : orphans) {
     Dequeue(o.id);
   }
+  reroute_unrouted_ = false;
   if (first || !RoutingEnabled()) {
     // At start the leads are not adopted yet: they wait in the unrouted queue, routed afresh on
-    // the first drain. Without routing they wait there for rules that route them.
+    // the first drain when the start is a new load (StartedOnNewRules). A start on the rules the
+    // state was routed under is no reload: they wait on (SPEC 7: until a reload gives them a
+    // team). Without routing they wait there for rules that route them.
     for (Orphan& o : orphans) {
       Enqueue(o.id, std::string(kUnroutedKey));
       ParkUnrouted(o.id, std::move(o.held_by));
     }
-    reroute_unrouted_ = first;
   } else {
-    reroute_unrouted_ = false;
     const EpochSeconds now = clock_->Now();
     for (Orphan& o : orphans) {
       Lead* lead = host_->FindLead(o.id);
@@ -105,10 +106,11 @@ void Router::SetRules(const Scorer* scorer) {
   drain_needed_ = true;
 }
 
-void Router::WakeEveryTeam() {
+void Router::StartedOnNewRules() {
   if (scorer_ == nullptr) {
     return;
   }
+  reroute_unrouted_ = true;
   for (const TeamDef& team : rules().routing.teams) {
     Wake(team.id);
   }
@@ -273,6 +275,7 @@ void Router::ReleaseOwner(Lead* lead) {
   // parks after it, so the rep that let it lapse does not get it straight back.
   if (it != reps_.end() && it->second.def_index >= 0) {
     ++release_generation_[it->second.team];
+    generations_dirty_ = true;
   }
 }
 

@@ -127,14 +127,16 @@ class Router {
   // Rebuilds the lead-derived state from one stored lead at start.
   void AdoptLead(Lead* lead);
   // Installs new rules (at start and on every reload): removed reps keep their open leads and get
-  // no new ones; queues of removed teams and the unrouted queue are routed afresh (at start: on
-  // the first Tick, once the leads are adopted). With no routing in the new rules, queued leads
-  // move to the unrouted queue and wait for rules that route them.
+  // no new ones; on a reload, queues of removed teams and the unrouted queue are routed afresh
+  // (at start they wait in the unrouted queue, see StartedOnNewRules). With no routing in the new
+  // rules, queued leads move to the unrouted queue and wait for rules that route them.
   void SetRules(const Scorer* scorer);
   // The rules installed at start differ from those the stored state was routed under (a start on
-  // changed rule bytes counts as a new load): escalated leads may be offered again, as after a
-  // reload. Call after the first SetRules.
-  void WakeEveryTeam();
+  // changed rule bytes counts as a new load, as a reload does): the unrouted queue is routed
+  // afresh on the first Tick, once the leads are adopted, and escalated leads may be offered
+  // again. Call after the first SetRules; not calling it (a start on the same rules) leaves the
+  // unrouted queue waiting for a reload (SPEC 7).
+  void StartedOnNewRules();
 
   // A lead's stage changed (by an event or the re-check). Routes it when it reaches the routing
   // stage from below with no open owner; takes it out of its queue when it falls below.
@@ -244,6 +246,7 @@ class Router {
   void Dequeue(std::string_view lead_id);
   // Records that the queued `lead_id` was escalated (see Parked); writes its record.
   void Park(const std::string& lead_id, Parked parked);
+  void WriteParkedRecord(const std::string& lead_id, const Parked& parked);
   // The owner of a domain's accounts; writes its record.
   void SetAccount(std::string domain, std::string rep);
   // Every queue entry, escalation and account owner as records of their own (after restoring an
@@ -290,6 +293,8 @@ class Router {
   std::unordered_map<std::string, Parked> parked_;             // escalated lead id -> ...
   std::unordered_map<std::string, uint64_t> wake_generation_;  // team id -> wakes so far
   // Team id -> leads its reps let go of by a reassignment or an escalation so far (ReleaseOwner).
+  // Both generations persist with each parked lead's, so a restart keeps which escalated leads
+  // have been woken since their escalation.
   std::unordered_map<std::string, uint64_t> release_generation_;
   // Seq of each lead's current routing record (open or closed) -> lead id. One per routed lead:
   // a map that never rehashes them all in one call.
@@ -297,7 +302,8 @@ class Router {
   std::set<std::pair<EpochSeconds, std::string>> sla_;  // (deadline, lead id)
   std::vector<double> scores_scratch_;
   bool reps_dirty_ = false;
-  bool write_all_records_ = false;          // restored from an earlier version's one-record forms
+  bool generations_dirty_ = false;  // wake_generation_ or release_generation_ moved since Flush
+  bool write_all_records_ = false;  // restored from an earlier version's one-record forms
   std::vector<std::string> stale_records_;  // found superseded at Restore: deleted at the Flush
   bool drain_needed_ = false;
   bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)

@@ -172,6 +172,7 @@ void Router::RerouteUnrouted() {
 
 void Router::Wake(std::string_view team) {
   ++wake_generation_[std::string(team)];
+  generations_dirty_ = true;
   drain_needed_ = true;
 }
 

@@ -18,8 +18,12 @@ constexpr std::string_view kMetaReps = "router.reps";
 // queue order); the value is the queue's key and the lead id, each length-prefixed.
 constexpr std::string_view kQueuePrefix = "router.queue.";
 // One record per escalated lead waiting in a team's queue: the prefix, then the lead id; the
-// value is the reps that held it, each length-prefixed.
+// value is a zero byte, its team's wake and release generations when it was escalated (varints),
+// then the reps that held it, each length-prefixed. (Before the generations were kept the value
+// was the reps alone; a rep id is never empty, so such a value never starts with a zero byte.)
 constexpr std::string_view kParkedPrefix = "router.parked.";
+// The teams' wake and release generations: per team, its id (length-prefixed) and two varints.
+constexpr std::string_view kMetaGenerations = "router.generations";
 // One record per account owner: the prefix, then the domain; the value is the rep.
 constexpr std::string_view kAccountPrefix = "router.account.";
 // Earlier versions' one-record forms, read at Restore and replaced at the next Flush.
@@ -60,12 +64,37 @@ std::string QueueRecordValue(std::string_view queue, std::string_view lead_id) {
   return value;
 }
 
-std::string ParkedRecordValue(const std::vector<std::string>& held_by) {
-  std::string value;
+std::string ParkedRecordValue(uint64_t wake_generation, uint64_t release_generation,
+                              const std::vector<std::string>& held_by) {
+  std::string value(1, '\0');
+  coding::PutVarint(wake_generation, &value);
+  coding::PutVarint(release_generation, &value);
   for (const std::string& rep : held_by) {
     coding::PutString(rep, &value);
   }
   return value;
+}
+
+// Reads a parked record's value, either form; false when it does not decode.
+bool ParseParkedRecordValue(std::string_view in, uint64_t* wake_generation,
+                            uint64_t* release_generation, std::vector<std::string>* held_by) {
+  *wake_generation = 0;
+  *release_generation = 0;
+  if (!in.empty() && in[0] == '\0') {
+    in.remove_prefix(1);
+    if (!coding::GetVarint(&in, wake_generation) || !coding::GetVarint(&in, release_generation)) {
+      return false;
+    }
+  }
+  held_by->clear();
+  while (!in.empty()) {
+    std::string_view rep;
+    if (!coding::GetStringView(&in, &rep)) {
+      return false;
+    }
+    held_by->emplace_back(rep);
+  }
+  return true;
 }
 
 bool DecodeStrings(std::string_view in, std::vector<std::string_view>* out) {
@@ -197,15 +226,34 @@ Status Router::Restore(const RouterMetaReader& meta) {
     }
   }
 
-  // Escalated leads wait for a wake that happens after the restart (generation 0); one in the
-  // unrouted queue (its team removed) keeps the reps that held it for when a team takes it.
-  // False when the lead does not wait in a queue (the record is stale).
-  auto park = [&](std::string_view lead_id, std::vector<std::string> held_by) {
+  // The teams' generations, then each escalated lead's: one woken before the restart stays woken
+  // (a record of a version that kept no generations reads as escalated at generation 0: it waits
+  // for a wake after the restart). One in the unrouted queue (its team removed) keeps the reps
+  // that held it for when a team takes it. False when the lead does not wait in a queue (the
+  // record is stale).
+  std::string generations;
+  if (st = meta.get(kMetaGenerations, &generations); st.ok()) {
+    std::string_view in = generations;
+    while (!in.empty()) {
+      std::string_view team;
+      uint64_t wake = 0;
+      uint64_t release = 0;
+      if (!coding::GetStringView(&in, &team) || !coding::GetVarint(&in, &wake) ||
+          !coding::GetVarint(&in, &release)) {
+        return Status::Corruption("router: bad record " + std::string(kMetaGenerations));
+      }
+      wake_generation_[std::string(team)] = wake;
+      release_generation_[std::string(team)] = release;
+    }
+  } else if (!st.IsNotFound()) {
+    return st;
+  }
+  auto park = [&](std::string_view lead_id, Parked parked) {
     auto q = queued_in_.find(std::string(lead_id));
     if (q == queued_in_.end()) {
       return false;
     }
-    parked_[std::string(lead_id)] = Parked{0, std::move(held_by)};
+    parked_[std::string(lead_id)] = std::move(parked);
     return true;
   };
   st = scan(kParkedPrefix, [&](std::string_view key, std::string_view value) {
@@ -213,11 +261,12 @@ Status Router::Restore(const RouterMetaReader& meta) {
       stale_records_.emplace_back(key);
       return true;
     }
-    if (!DecodeStrings(value, &parts)) {
+    Parked parked;
+    if (!ParseParkedRecordValue(value, &parked.wake_generation, &parked.release_generation,
+                                &parked.held_by)) {
       return false;
     }
-    if (!park(key.substr(kParkedPrefix.size()),
-              std::vector<std::string>(parts.begin(), parts.end()))) {
+    if (!park(key.substr(kParkedPrefix.size()), std::move(parked))) {
       stale_records_.emplace_back(key);
     }
     return true;
@@ -238,7 +287,7 @@ Status Router::Restore(const RouterMetaReader& meta) {
         held_by.push_back(rep.as_string());
       }
     }
-    park(id, std::move(held_by));
+    park(id, Parked{0, std::move(held_by), 0});
   }
 
   st = scan(kAccountPrefix, [&](std::string_view key, std::string_view value) {
@@ -290,6 +339,23 @@ void Router::Flush() {
     host_->PutMeta(kMetaReps, reps.ToJson());
     reps_dirty_ = false;
   }
+  if (generations_dirty_) {
+    std::map<std::string_view, std::pair<uint64_t, uint64_t>> teams;
+    for (const auto& [team, generation] : wake_generation_) {
+      teams[team].first = generation;
+    }
+    for (const auto& [team, generation] : release_generation_) {
+      teams[team].second = generation;
+    }
+    std::string value;
+    for (const auto& [team, generations] : teams) {
+      coding::PutString(team, &value);
+      coding::PutVarint(generations.first, &value);
+      coding::PutVarint(generations.second, &value);
+    }
+    host_->PutMeta(kMetaGenerations, value);
+    generations_dirty_ = false;
+  }
   // Deletes first: a stale escalation's key may be written again just below.
   for (const std::string& key : stale_records_) {
     host_->DeleteMeta(key);
@@ -308,7 +374,7 @@ void Router::WriteAllRecords() {
     }
   }
   for (const auto& [lead_id, parked] : parked_) {
-    host_->PutMeta(std::string(kParkedPrefix) + lead_id, ParkedRecordValue(parked.held_by));
+    WriteParkedRecord(lead_id, parked);
   }
   for (const auto& [domain, rep] : accounts_) {
     host_->PutMeta(std::string(kAccountPrefix) + domain, rep);
@@ -345,8 +411,14 @@ void Router::Dequeue(std::string_view lead_id) {
   }
 }
 
+void Router::WriteParkedRecord(const std::string& lead_id, const Parked& parked) {
+  host_->PutMeta(
+      std::string(kParkedPrefix) + lead_id,
+      ParkedRecordValue(parked.wake_generation, parked.release_generation, parked.held_by));
+}
+
 void Router::Park(const std::string& lead_id, Parked parked) {
-  host_->PutMeta(std::string(kParkedPrefix) + lead_id, ParkedRecordValue(parked.held_by));
+  WriteParkedRecord(lead_id, parked);
   parked_[lead_id] = std::move(parked);
 }
 

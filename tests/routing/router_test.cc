@@ -226,9 +226,12 @@ routing:
     Qualified("q2");
     router_->Flush();
   }
-  // An escalation record's value: the one rep that held the lead, with a one-byte length.
-  static std::string ParkedRecord(const std::string& rep) {
-    return std::string(1, static_cast<char>(rep.size())) + rep;
+  // An escalation record's value: a zero byte, the team's wake and release generations at the
+  // escalation (one-byte varints), and the one rep that held the lead, with a one-byte length.
+  // `with_generations` false: the form of a version that kept no generations.
+  static std::string ParkedRecord(const std::string& rep, bool with_generations = true) {
+    const std::string held = std::string(1, static_cast<char>(rep.size())) + rep;
+    return with_generations ? std::string("\0\0\0", 3) + held : held;
   }
   // A queue record's value: the queue and the lead, each with a one-byte length.
   static std::string QueueRecord(const std::string& queue, const std::string& lead) {
@@ -305,7 +308,7 @@ routing:
     ASSERT_OK(fresh->Restore(host_.Reader()));
     fresh->SetRules(host_.scorer);
     if (!changed_routing.empty()) {
-      fresh->WakeEveryTeam();
+      fresh->StartedOnNewRules();
     }
     for (auto& [id, lead] : host_.leads) {
       lead.scoring_cache = LeadScoringCache{};  // as if decoded from the store
@@ -1451,6 +1454,48 @@ routing:
   EXPECT_EQ(recs[0].rep, "b");
 }
 
+// An escalated lead woken before a restart (a rep came back, none was free) stays woken after
+// it: the next rep freed takes it, first in its queue, not the lead queued behind it (SPEC 7
+// first in, first out; SPEC 10 queues as they were). Found by a differential routing audit.
+TEST_F(RouterTest, AnEscalatedLeadWokenBeforeARestartIsStillFirstAfterIt) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 1h, max_reassign: 0}
+  teams:
+    - id: t
+      reps: [{id: r1, max_open: 1}, {id: r2, max_open: 1}]
+)");
+  Qualified("ua");
+  Qualified("ub");
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].rep, "r1");
+  ASSERT_TRUE(Reject(recs[0].seq).ok);  // ua: escalated (max_reassign 0), r1 free again
+  Qualified("uc");                      // goes to r1: ua waits for a wake
+  recs = Take();
+  ASSERT_EQ(recs.back().lead, "uc");
+  ASSERT_EQ(recs.back().rep, "r1");
+  const uint64_t uc_seq = recs.back().seq;
+  ASSERT_OK(router_->SetOnline("r2", false));  // r2 comes back: ua is woken, no rep is free
+  ASSERT_OK(router_->SetOnline("r2", true));
+  router_->Tick();
+  Qualified("ud");  // waits behind ua
+  EXPECT_TRUE(Take().empty());
+  Restart();
+  router_->Tick();
+  ASSERT_TRUE(Reject(uc_seq).ok);  // r1 is free
+  router_->Tick();
+  recs = Take();
+  std::vector<std::string> routed;
+  for (const Rec& r : recs) {
+    if (r.kind == "routed") {
+      routed.push_back(r.lead + ">" + r.rep);
+    }
+  }
+  EXPECT_EQ(routed, Seq({"ua>r1"}));
+}
+
 TEST_F(RouterTest, SlaFollowsTheRulesInForce) {
   Load(kSla3);
   Qualified("l1");
@@ -2077,7 +2122,7 @@ TEST_F(RouterTest, RestoresTheEarlierOneRecordForms) {
   host_.meta["router.accounts"] = R"({"acme.com":"carol"})";
   // Records of this version that the earlier one ignored when it ran after it: stale.
   host_.meta["router.queue.00000000000000ff"] = QueueRecord("small", "gone");
-  host_.meta["router.parked.gone"] = ParkedRecord("carol");
+  host_.meta["router.parked.gone"] = ParkedRecord("carol", /*with_generations=*/false);
 
   Restart();
   EXPECT_EQ(View("carol")->queued_in_team, 2u);
@@ -2110,7 +2155,7 @@ TEST_F(RouterTest, RestoresTheEarlierOneRecordForms) {
 TEST_F(RouterTest, RestoreDeletesSupersededRecords) {
   ASSERT_NO_FATAL_FAILURE(QueueQ1AndQ2ForOfflineCarol());
   host_.meta["router.queue.0000000000000000"] = QueueRecord("small", "q2");  // before q2's own
-  host_.meta["router.parked.nowhere"] = ParkedRecord("carol");
+  host_.meta["router.parked.nowhere"] = ParkedRecord("carol", /*with_generations=*/false);
 
   Restart();
   EXPECT_EQ(View("carol")->queued_in_team, 2u);
@@ -2127,6 +2172,12 @@ TEST_F(RouterTest, RestoreRejectsGarbage) {
   host_.meta.erase("router.reps");
   host_.meta["router.queue.0000000000000001"] = "\x05short";  // a string past the end
   EXPECT_FALSE(fresh.Restore(host_.Reader()).ok());
+  host_.meta.erase("router.queue.0000000000000001");
+  host_.meta["router.parked.l1"] = std::string("\0\x80", 2);  // generations cut short
+  EXPECT_FALSE(fresh.Restore(host_.Reader()).ok());
+  host_.meta.erase("router.parked.l1");
+  host_.meta["router.generations"] = std::string("\x01t\x01", 3);  // no release generation
+  EXPECT_FALSE(fresh.Restore(host_.Reader()).ok());
 }
 
 TEST_F(RouterTest, RestartReroutesTheUnroutedQueueUnderTheRulesInForce) {
@@ -2140,25 +2191,51 @@ routing:
 )");
   Qualified("tiny");
   ASSERT_EQ(Take().size(), 1u);
-  router_->Flush();
   // The daemon restarts on a rule file that changed while it was down.
-  LoadResult loaded = LoadRulesFromString(std::string(kStages) + R"(
+  Restart(R"(
 routing:
   stage: sql
   teams:
     - id: rest
       reps: [{id: bob}]
-)",
-                                          "test.yaml");
-  ASSERT_TRUE(loaded.ok());
-  scorers_.push_back(std::make_unique<Scorer>(loaded.rules));
-  host_.scorer = scorers_.back().get();
-  Restart();
+)");
   router_->Tick();
   std::vector<Rec> recs = Take();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].lead, "tiny");
   EXPECT_EQ(recs[0].rep, "bob");
+}
+
+// SPEC 7: an unrouted lead waits "until a reload gives it" a team. A restart on the same rules is
+// no reload, even when the lead's traits would now match a team: it waits on, as it would have
+// without the restart, until a reload.
+TEST_F(RouterTest, RestartOnTheSameRulesLeavesTheUnroutedQueueWaiting) {
+  constexpr std::string_view kBigOnly = R"(
+routing:
+  stage: sql
+  teams:
+    - id: big
+      when: traits.employees >= 1000
+      reps: [{id: alice}]
+)";
+  Load(kBigOnly);
+  Qualified("tiny", R"({"employees":3})");
+  ASSERT_EQ(Take().size(), 1u);  // unrouted
+  host_.leads["tiny"].traits.Set("employees", Value::Number(5000));
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  Restart();
+  router_->Tick();
+  clock_.Advance(kHour);
+  router_->Tick();
+  EXPECT_TRUE(Take().empty());
+  EXPECT_FALSE(host_.leads["tiny"].owner.has_value());
+  Load(kBigOnly);  // a reload, of the same rules: now a team takes it
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "alice");
 }
 
 }  // namespace
