@@ -75,6 +75,18 @@ std::string ParkedRecordValue(uint64_t wake_generation, uint64_t release_generat
   return value;
 }
 
+bool DecodeStrings(std::string_view in, std::vector<std::string_view>* out) {
+  out->clear();
+  while (!in.empty()) {
+    std::string_view s;
+    if (!coding::GetStringView(&in, &s)) {
+      return false;
+    }
+    out->push_back(s);
+  }
+  return true;
+}
+
 // Reads a parked record's value, either form; false when it does not decode.
 bool ParseParkedRecordValue(std::string_view in, uint64_t* wake_generation,
                             uint64_t* release_generation, std::vector<std::string>* held_by) {
@@ -86,26 +98,11 @@ bool ParseParkedRecordValue(std::string_view in, uint64_t* wake_generation,
       return false;
     }
   }
-  held_by->clear();
-  while (!in.empty()) {
-    std::string_view rep;
-    if (!coding::GetStringView(&in, &rep)) {
-      return false;
-    }
-    held_by->emplace_back(rep);
+  std::vector<std::string_view> reps;
+  if (!DecodeStrings(in, &reps)) {
+    return false;
   }
-  return true;
-}
-
-bool DecodeStrings(std::string_view in, std::vector<std::string_view>* out) {
-  out->clear();
-  while (!in.empty()) {
-    std::string_view s;
-    if (!coding::GetStringView(&in, &s)) {
-      return false;
-    }
-    out->push_back(s);
-  }
+  held_by->assign(reps.begin(), reps.end());
   return true;
 }
 

@@ -970,8 +970,8 @@ TEST_F(RouterTest, AQueuedLeadNobodyCanTakeDoesNotBlockTheOnesBehind) {
 // ---------------------------------------------------------------------------------------------
 // Queues
 
-TEST_F(RouterTest, UnmatchedLeadIsUnroutedUntilAReloadGivesItATeam) {
-  constexpr std::string_view kBigOnly = R"(
+// One team, for big companies only.
+constexpr std::string_view kBigOnly = R"(
 routing:
   stage: sql
   teams:
@@ -979,6 +979,8 @@ routing:
       when: traits.employees >= 1000
       reps: [{id: alice}]
 )";
+
+TEST_F(RouterTest, UnmatchedLeadIsUnroutedUntilAReloadGivesItATeam) {
   Load(kBigOnly);
   Qualified("tiny", R"({"employees":3})");
   std::vector<Rec> recs = Take();
@@ -2210,14 +2212,6 @@ routing:
 // no reload, even when the lead's traits would now match a team: it waits on, as it would have
 // without the restart, until a reload.
 TEST_F(RouterTest, RestartOnTheSameRulesLeavesTheUnroutedQueueWaiting) {
-  constexpr std::string_view kBigOnly = R"(
-routing:
-  stage: sql
-  teams:
-    - id: big
-      when: traits.employees >= 1000
-      reps: [{id: alice}]
-)";
   Load(kBigOnly);
   Qualified("tiny", R"({"employees":3})");
   ASSERT_EQ(Take().size(), 1u);  // unrouted
