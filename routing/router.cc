@@ -274,7 +274,7 @@ void Router::ReleaseOwner(Lead* lead) {
   // (SPEC 7: routed as soon as a rep becomes eligible). A lead escalated by this very release
   // parks after it, so the rep that let it lapse does not get it straight back.
   if (it != reps_.end() && it->second.def_index >= 0) {
-    ++release_generation_[it->second.team];
+    ++generations_[it->second.team].release;
     generations_dirty_ = true;
   }
 }

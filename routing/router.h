@@ -205,11 +205,19 @@ class Router {
     int seen_in_hours = -1;  // -1: not seen yet
     int64_t seen_day = INT64_MIN;
   };
+  // A team's counts so far of wakes (Wake: a rep of it became eligible) and of leads its reps let
+  // go of by a reassignment or an escalation (ReleaseOwner). An escalated lead keeps its team's
+  // counts at its escalation; a count that moved since means it was woken. Stored
+  // (router.generations, and in each escalated lead's record), so a restart keeps which
+  // escalated leads have been woken.
+  struct TeamGenerations {
+    uint64_t wake = 0;
+    uint64_t release = 0;
+  };
   // An escalated lead in its team's queue.
   struct Parked {
-    uint64_t wake_generation = 0;      // the team's generation when it was escalated
+    TeamGenerations at_escalation;     // its team's counts when it was escalated
     std::vector<std::string> held_by;  // reps that held it before the escalation
-    uint64_t release_generation = 0;   // the team's release count when it was escalated
   };
 
   const RuleSet& rules() const { return scorer_->rules(); }
@@ -289,21 +297,17 @@ class Router {
   std::map<std::string, std::map<uint64_t, std::string>> queues_;
   std::unordered_map<std::string, QueueSlot> queued_in_;  // lead id -> where it waits
   uint64_t next_order_ = 1;
-  std::map<std::string, std::string> accounts_;                // domain -> rep
-  std::unordered_map<std::string, Parked> parked_;             // escalated lead id -> ...
-  std::unordered_map<std::string, uint64_t> wake_generation_;  // team id -> wakes so far
-  // Team id -> leads its reps let go of by a reassignment or an escalation so far (ReleaseOwner).
-  // Both generations persist with each parked lead's, so a restart keeps which escalated leads
-  // have been woken since their escalation.
-  std::unordered_map<std::string, uint64_t> release_generation_;
+  std::map<std::string, std::string> accounts_;         // domain -> rep
+  std::unordered_map<std::string, Parked> parked_;      // escalated lead id -> ...
+  std::map<std::string, TeamGenerations> generations_;  // team id -> its counts so far
   // Seq of each lead's current routing record (open or closed) -> lead id. One per routed lead:
   // a map that never rehashes them all in one call.
   IncrementalMap<uint64_t, std::string> by_seq_;
   std::set<std::pair<EpochSeconds, std::string>> sla_;  // (deadline, lead id)
   std::vector<double> scores_scratch_;
   bool reps_dirty_ = false;
-  bool generations_dirty_ = false;  // wake_generation_ or release_generation_ moved since Flush
-  bool write_all_records_ = false;  // restored from an earlier version's one-record forms
+  bool generations_dirty_ = false;          // generations_ moved since Flush
+  bool write_all_records_ = false;          // restored from an earlier version's one-record forms
   std::vector<std::string> stale_records_;  // found superseded at Restore: deleted at the Flush
   bool drain_needed_ = false;
   bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)

@@ -84,8 +84,7 @@ void Router::Drain() {
     if (!anyone && !owners) {
       continue;
     }
-    const uint64_t generation = wake_generation_[team.id];
-    const uint64_t released = release_generation_[team.id];
+    const TeamGenerations generations = generations_[team.id];
     const int team_index = static_cast<int>(t);
     std::vector<std::string> waiting;
     waiting.reserve(q->second.size());
@@ -102,8 +101,8 @@ void Router::Drain() {
       std::vector<std::string> held_by;
       bool only_new_reps = false;  // woken by a release only: reps that never held it
       if (auto p = parked_.find(id); p != parked_.end()) {
-        if (p->second.wake_generation == generation) {
-          if (p->second.release_generation == released) {
+        if (p->second.at_escalation.wake == generations.wake) {
+          if (p->second.at_escalation.release == generations.release) {
             continue;  // escalated, and no rep of the team has become eligible since
           }
           only_new_reps = true;
@@ -171,7 +170,7 @@ void Router::RerouteUnrouted() {
 }
 
 void Router::Wake(std::string_view team) {
-  ++wake_generation_[std::string(team)];
+  ++generations_[std::string(team)].wake;
   generations_dirty_ = true;
   drain_needed_ = true;
 }
@@ -183,12 +182,12 @@ std::vector<std::string> Router::HeldByWhileParked(const std::string& lead_id) c
 
 void Router::ParkUnrouted(const std::string& lead_id, std::vector<std::string> held_by) {
   if (!held_by.empty()) {
-    Park(lead_id, Parked{0, std::move(held_by), 0});
+    Park(lead_id, Parked{{}, std::move(held_by)});
   }
 }
 
 Router::Parked Router::ParkedNow(const std::string& team, std::vector<std::string> held_by) {
-  return Parked{wake_generation_[team], std::move(held_by), release_generation_[team]};
+  return Parked{generations_[team], std::move(held_by)};
 }
 
 void Router::NoticeClockWakes(EpochSeconds now) {

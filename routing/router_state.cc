@@ -233,14 +233,12 @@ Status Router::Restore(const RouterMetaReader& meta) {
     std::string_view in = generations;
     while (!in.empty()) {
       std::string_view team;
-      uint64_t wake = 0;
-      uint64_t release = 0;
-      if (!coding::GetStringView(&in, &team) || !coding::GetVarint(&in, &wake) ||
-          !coding::GetVarint(&in, &release)) {
-        return Status::Corruption("router: bad record " + std::string(kMetaGenerations));
+      TeamGenerations counts;
+      if (!coding::GetStringView(&in, &team) || !coding::GetVarint(&in, &counts.wake) ||
+          !coding::GetVarint(&in, &counts.release)) {
+        return Undecodable(kMetaGenerations);
       }
-      wake_generation_[std::string(team)] = wake;
-      release_generation_[std::string(team)] = release;
+      generations_[std::string(team)] = counts;
     }
   } else if (!st.IsNotFound()) {
     return st;
@@ -259,7 +257,7 @@ Status Router::Restore(const RouterMetaReader& meta) {
       return true;
     }
     Parked parked;
-    if (!ParseParkedRecordValue(value, &parked.wake_generation, &parked.release_generation,
+    if (!ParseParkedRecordValue(value, &parked.at_escalation.wake, &parked.at_escalation.release,
                                 &parked.held_by)) {
       return false;
     }
@@ -284,7 +282,7 @@ Status Router::Restore(const RouterMetaReader& meta) {
         held_by.push_back(rep.as_string());
       }
     }
-    park(id, Parked{0, std::move(held_by), 0});
+    park(id, Parked{{}, std::move(held_by)});
   }
 
   st = scan(kAccountPrefix, [&](std::string_view key, std::string_view value) {
@@ -337,18 +335,11 @@ void Router::Flush() {
     reps_dirty_ = false;
   }
   if (generations_dirty_) {
-    std::map<std::string_view, std::pair<uint64_t, uint64_t>> teams;
-    for (const auto& [team, generation] : wake_generation_) {
-      teams[team].first = generation;
-    }
-    for (const auto& [team, generation] : release_generation_) {
-      teams[team].second = generation;
-    }
     std::string value;
-    for (const auto& [team, generations] : teams) {
+    for (const auto& [team, counts] : generations_) {
       coding::PutString(team, &value);
-      coding::PutVarint(generations.first, &value);
-      coding::PutVarint(generations.second, &value);
+      coding::PutVarint(counts.wake, &value);
+      coding::PutVarint(counts.release, &value);
     }
     host_->PutMeta(kMetaGenerations, value);
     generations_dirty_ = false;
@@ -411,7 +402,7 @@ void Router::Dequeue(std::string_view lead_id) {
 void Router::WriteParkedRecord(const std::string& lead_id, const Parked& parked) {
   host_->PutMeta(
       std::string(kParkedPrefix) + lead_id,
-      ParkedRecordValue(parked.wake_generation, parked.release_generation, parked.held_by));
+      ParkedRecordValue(parked.at_escalation.wake, parked.at_escalation.release, parked.held_by));
 }
 
 void Router::Park(const std::string& lead_id, Parked parked) {

@@ -100,22 +100,26 @@ void FoldAward(RuleAward* award, EpochSeconds t, double points, double half_life
   award->half_life = half_life;
 }
 
-double Scorer::HalfLifeOfRule(std::string_view rule_id) const {
+const RuleDef* Scorer::EventRule(std::string_view rule_id) const {
   const RuleSet& rs = *rules_;
   const int r = rs.FindRule(rule_id);
   if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent) {
-    return -1;
+    return nullptr;
   }
-  return rs.scores[rs.rules[r].score].half_life;
+  return &rs.rules[r];
+}
+
+double Scorer::HalfLifeOfRule(std::string_view rule_id) const {
+  const RuleDef* rule = EventRule(rule_id);
+  return rule == nullptr ? -1 : rules_->scores[rule->score].half_life;
 }
 
 double Scorer::CapPerOfRule(std::string_view rule_id) const {
-  const RuleSet& rs = *rules_;
-  const int r = rs.FindRule(rule_id);
-  if (r < 0 || rs.scores[rs.rules[r].score].kind != ScoreKind::kEvent) {
+  const RuleDef* rule = EventRule(rule_id);
+  if (rule == nullptr) {
     return -1;
   }
-  return rs.rules[r].cap.has_value() ? rs.rules[r].cap->per : 0;
+  return rule->cap.has_value() ? rule->cap->per : 0;
 }
 
 bool Scorer::NeedsRefold(Lead* lead) const {

@@ -112,6 +112,8 @@ class Scorer {
   bool NeedsRefold(Lead* lead) const;
 
  private:
+  // The event rule `rule_id` under these rules; null when no event rule has that id.
+  const RuleDef* EventRule(std::string_view rule_id) const;
   void Align(Lead* lead) const;
   double ScoreAt(const Lead& lead, int score, EpochSeconds at, std::vector<ScorePart>* parts) const;
   void ProfileScores(Lead* lead) const;
