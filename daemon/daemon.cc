@@ -240,6 +240,10 @@ Status Daemon::Start() {
     d.options.cluster_node_id = host;
   }
   const Options& o = d.options;
+  // Signals are claimed before anything else happens: a SIGTERM during start-up (a long recovery,
+  // or just after the listeners are logged) waits in the set until the loop runs and then stops
+  // the daemon cleanly, instead of killing it by the default action.
+  d.signals = std::make_unique<asio::signal_set>(d.io, SIGTERM, SIGINT, SIGHUP);
   RaiseOpenFileLimit(o.max_connections);
   StoreOptions store_options;
   store_options.path = o.data_dir;
@@ -431,7 +435,6 @@ Status Daemon::Start() {
     d.leases->SetHttpAddress(FormatHostPort({host, d.http->port()}));
   }
 
-  d.signals = std::make_unique<asio::signal_set>(d.io, SIGTERM, SIGINT, SIGHUP);
   d.WaitForSignal();
   return Status::Ok();
 }

@@ -218,7 +218,9 @@ DaemonProcess::~DaemonProcess() {
 
 std::string DaemonProcess::log() const { return log_path_.empty() ? "" : ReadWholeFile(log_path_); }
 
-Status DaemonProcess::Start() {
+Status DaemonProcess::Start() { return StartUntilLogged(""); }
+
+Status DaemonProcess::StartUntilLogged(std::string_view text) {
   if (pid_ > 0) {
     return Status::FailedPrecondition("the daemon is already running");
   }
@@ -269,12 +271,18 @@ Status DaemonProcess::Start() {
 
   const auto deadline = DeadlineIn(options_.start_deadline_seconds);
   for (;;) {
-    std::string text = log();
-    ingest_port_ = ListeningPort(text, "ingest");
-    subscribe_port_ = ListeningPort(text, "subscribe");
-    http_port_ = ListeningPort(text, "http");
-    if (ingest_port_ != 0 && subscribe_port_ != 0 && http_port_ != 0) {
-      return Status::Ok();
+    std::string logged = log();
+    if (!text.empty()) {
+      if (logged.find(text) != std::string::npos) {
+        return Status::Ok();
+      }
+    } else {
+      ingest_port_ = ListeningPort(logged, "ingest");
+      subscribe_port_ = ListeningPort(logged, "subscribe");
+      http_port_ = ListeningPort(logged, "http");
+      if (ingest_port_ != 0 && subscribe_port_ != 0 && http_port_ != 0) {
+        return Status::Ok();
+      }
     }
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -287,8 +295,10 @@ Status DaemonProcess::Start() {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);
       pid_ = -1;
-      return Status::Unavailable("handoffd did not log its three listeners in time; its log:\n" +
-                                 log());
+      return Status::Unavailable(
+          std::string("handoffd did not log ") +
+          (text.empty() ? "its three listeners" : "\"" + std::string(text) + "\"") +
+          " in time; its log:\n" + log());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

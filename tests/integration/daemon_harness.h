@@ -169,6 +169,9 @@ class DaemonProcess {
   // lines. Fails (with the daemon's log in the message) when the child exits first or the
   // deadline passes (then the child is killed).
   Status Start();
+  // Like Start(), but returns as soon as the log contains `text` (not empty), which may be before
+  // any listener is up; the ports stay 0. For tests of what happens during start-up.
+  Status StartUntilLogged(std::string_view text);
   // SIGTERM, then waits for the exit. Fails when the child had already exited (something else
   // stopped it), does not exit within the deadline (it is then killed), or exits with a non-zero
   // status or by a signal.

@@ -263,5 +263,17 @@ INSTANTIATE_TEST_SUITE_P(Modes, DurabilityTest,
                            return std::string(info.param);
                          });
 
+// A SIGTERM that comes while the daemon is still starting (here: before its store is open) stops
+// it cleanly once start-up ends, exit code 0, rather than killing it by the default action. The
+// harness stops every daemon right after its listeners are logged, so a late handler would make
+// any test flaky; this one makes the window wide and certain.
+TEST(DaemonLifecycleTest, SigtermDuringStartUpStopsCleanly) {
+  DaemonProcess daemon{DaemonOptions{}};
+  daemon.WriteRules(kRules);
+  ASSERT_OK(daemon.StartUntilLogged("open-file limit"));
+  EXPECT_OK(daemon.Stop());
+  EXPECT_NE(daemon.log().find("SIGTERM: stopping"), std::string::npos) << daemon.log();
+}
+
 }  // namespace
 }  // namespace handoff::testing
