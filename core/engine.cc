@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 #include <system_error>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "outbox/outbox_record.h"
@@ -1120,14 +1121,54 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   std::vector<HistoryChain> chains = newer.state.history;
   chains.insert(chains.end(), older.state.history.begin(), older.state.history.end());
   std::vector<HistoryEntry> entries;
-  if (Status st = history_.Read(chains, &entries); !st.ok()) {
+  std::vector<bool> cut;
+  if (Status st = history_.Read(chains, &entries, &cut); !st.ok()) {
     LogError("merge of " + older.state.id + " into " + newer.state.id +
              ": cannot read history: " + st.ToString());
   }
+  // Blocks older than history_retention are trimmed, and a chain that reaches one ends there.
+  // Neither lead's history cut: everything is replayed from nothing, exact. Otherwise the lead
+  // whose history is cut is the base, its state holding what the trimmed events gave (scores,
+  // once and cap memory, traits, first_seen, events), and the other lead's events are replayed on
+  // top of it in their order; with both cut, the older lead's trimmed events are what is lost.
+  const size_t newer_chains = newer.state.history.size();
+  const bool newer_cut =
+      std::find(cut.begin(), cut.begin() + newer_chains, true) != cut.begin() + newer_chains;
+  const bool older_cut = std::find(cut.begin() + newer_chains, cut.end(), true) != cut.end();
   Lead merged;
+  if (newer_cut || older_cut) {
+    const bool older_is_base = older_cut && !newer_cut;
+    merged = older_is_base ? older.state : newer.state;
+    std::erase_if(entries, [&](const HistoryEntry& e) {
+      const bool newers = std::any_of(newer.state.history.begin(), newer.state.history.end(),
+                                      [&e](const HistoryChain& c) { return c.lead == e.lead; });
+      return newers != older_is_base;
+    });
+  }
   merged.id = newer.state.id;
+  // Where the replay awards an event other points than it was logged with (a cap or `once` now
+  // shared by both leads, a trait only the other lead had), its history entry takes the replay's:
+  // the history is then the one id's, and a later refold (a new half-life or cap window) is exact.
+  const RuleSet& replay_rules = scorer_->rules();
+  std::unordered_map<uint64_t, LoggedAwards> replayed;
   for (const HistoryEntry& e : entries) {
-    (void)scorer_->Apply(e.event, &merged);
+    (void)scorer_->Apply(e.event, &merged, &awarded_scratch_);
+    const bool same = std::equal(
+        e.awards.begin(), e.awards.end(), awarded_scratch_.begin(), awarded_scratch_.end(),
+        [&](const std::pair<std::string, double>& logged, const AwardedPoints& now) {
+          return logged.first == replay_rules.rules[now.rule_index].id &&
+                 logged.second == now.points;
+        });
+    if (!same) {
+      auto& awards = replayed[e.apply_seq];
+      for (const AwardedPoints& a : awarded_scratch_) {
+        awards.emplace_back(replay_rules.rules[a.rule_index].id, a.points);
+      }
+    }
+  }
+  if (Status st = history_.RewriteAwards(chains, replayed, &batch_); !st.ok()) {
+    LogError("merge of " + older.state.id + " into " + newer.state.id +
+             ": cannot give its history the replay's points: " + st.ToString());
   }
   (void)scorer_->Apply(event, &merged, &awarded_scratch_);
   merged.history = std::move(chains);
@@ -1306,7 +1347,7 @@ void Engine::ImportLead(const LeadHandOver& lead) {
       entry->state.history.push_back(HistoryChain{e.lead, 0});
     }
   }
-  std::vector<std::pair<std::string_view, double>> awards;
+  LoggedAwards awards;
   for (const HistoryEntry& e : lead.entries) {
     auto chain = std::find_if(entry->state.history.begin(), entry->state.history.end(),
                               [&](const HistoryChain& c) { return c.lead == e.lead; });

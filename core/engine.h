@@ -712,7 +712,7 @@ class Engine : public IngestSink,
   mutable std::shared_mutex identity_mu_;
   HistoryLog history_;
   std::vector<AwardedPoints> awarded_scratch_;
-  std::vector<std::pair<std::string_view, double>> awards_scratch_;
+  LoggedAwards awards_scratch_;
   // The event being applied's EventOrigin::apply_order (cluster mode), for its history entry;
   // 0 outside ApplyBatch.
   uint64_t apply_order_ = 0;

@@ -8,6 +8,23 @@ namespace handoff::history_internal {
 using coding::GetDouble;
 using coding::GetStringView;
 using coding::GetVarint;
+using coding::PutDouble;
+using coding::PutString;
+using coding::PutVarint;
+
+void AppendEntry(uint64_t apply_seq, std::string_view lead, EpochSeconds received_at, uint64_t prev,
+                 std::string_view event, const LoggedAwards& awards, std::string* out) {
+  PutVarint(apply_seq, out);
+  PutString(lead, out);
+  PutDouble(received_at, out);
+  PutVarint(prev, out);
+  PutString(event, out);
+  PutVarint(awards.size(), out);
+  for (const auto& [rule, points] : awards) {
+    PutString(rule, out);
+    PutDouble(points, out);
+  }
+}
 
 bool ParseEntry(std::string_view* in, RawEntry* e) {
   const std::string_view start = *in;

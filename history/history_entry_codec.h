@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "handoff/clock.h"
@@ -25,6 +26,10 @@ struct RawEntry {
   std::string_view awards;  // varint n, then the pairs
   std::string_view bytes;   // the whole entry
 };
+
+// Appends one entry in the stored form; `event` is the event's encoded bytes (EncodeEvent).
+void AppendEntry(uint64_t apply_seq, std::string_view lead, EpochSeconds received_at, uint64_t prev,
+                 std::string_view event, const LoggedAwards& awards, std::string* out);
 
 // Reads one entry from the front of *in and advances it; false on bad bytes.
 [[nodiscard]] bool ParseEntry(std::string_view* in, RawEntry* e);

@@ -11,9 +11,7 @@
 
 namespace handoff {
 
-using coding::PutDouble;
-using coding::PutString;
-using coding::PutVarint;
+using history_internal::AppendEntry;
 using history_internal::DecodeEntry;
 using history_internal::ParseEntry;
 using history_internal::RawEntry;
@@ -80,27 +78,17 @@ uint32_t HistoryLog::BucketOf(std::string_view lead) {
 }
 
 uint64_t HistoryLog::Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
-                            const std::vector<std::pair<std::string_view, double>>& awards,
-                            uint64_t apply_seq) {
+                            const LoggedAwards& awards, uint64_t apply_seq) {
   const uint64_t seq = apply_seq != 0 ? apply_seq : next_apply_seq_;
   next_apply_seq_ = std::max(next_apply_seq_, seq + 1);
   if (!enabled_) {
     return seq;
   }
-  std::string& out = PendingEntries(BucketOf(chain->lead));
-  PutVarint(seq, &out);
-  PutString(chain->lead, &out);
-  PutDouble(received_at, &out);
-  // Only the first entry of a lead in a block carries the pointer back (see Read).
-  PutVarint(chain->head == block_ ? 0 : chain->head, &out);
   scratch_.clear();
   EncodeEvent(event, &scratch_);
-  PutString(scratch_, &out);
-  PutVarint(awards.size(), &out);
-  for (const auto& [rule, points] : awards) {
-    PutString(rule, &out);
-    PutDouble(points, &out);
-  }
+  // Only the first entry of a lead in a block carries the pointer back (see Read).
+  AppendEntry(seq, chain->lead, received_at, chain->head == block_ ? 0 : chain->head, scratch_,
+              awards, &PendingEntries(BucketOf(chain->lead)));
   chain->head = block_;
   return seq;
 }
@@ -174,10 +162,15 @@ Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes) {
   return Status::Ok();
 }
 
-Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out) {
+Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out,
+                        std::vector<bool>* cut) {
   out->clear();
+  if (cut != nullptr) {
+    cut->assign(chains.size(), false);
+  }
   std::string bytes;
-  for (const HistoryChain& chain : chains) {
+  for (size_t i = 0; i < chains.size(); ++i) {
+    const HistoryChain& chain = chains[i];
     const uint32_t bucket = BucketOf(chain.lead);
     uint64_t block = chain.head;
     // Blocks only get older along a chain; the bound stops a corrupt pointer from looping.
@@ -203,8 +196,11 @@ Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<His
       if (!ok) {
         return Status::Corruption("history bucket does not decode");
       }
+      if (first && cut != nullptr) {
+        (*cut)[i] = true;  // trimmed (or no entry of this lead): the chain ends here
+      }
       if (first || prev >= block) {
-        break;  // trimmed (or no entry of this lead): the chain ends here
+        break;
       }
       block = prev;
     }
@@ -215,7 +211,30 @@ Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<His
 }
 
 Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* batch) {
-  // Buckets rewritten so far, so that two chains sharing a bucket see each other's removals.
+  return EditChains(chains, batch, [](const RawEntry&, std::string*) { return true; });
+}
+
+Status HistoryLog::RewriteAwards(const std::vector<HistoryChain>& chains,
+                                 const std::unordered_map<uint64_t, LoggedAwards>& awards,
+                                 CommitBatch* batch) {
+  if (awards.empty()) {
+    return Status::Ok();
+  }
+  return EditChains(chains, batch, [&awards](const RawEntry& raw, std::string* out) {
+    auto it = awards.find(raw.apply_seq);
+    if (it == awards.end()) {
+      out->append(raw.bytes);
+      return false;
+    }
+    AppendEntry(raw.apply_seq, raw.lead, raw.received_at, raw.prev, raw.event, it->second, out);
+    return true;
+  });
+}
+
+template <typename Edit>
+Status HistoryLog::EditChains(const std::vector<HistoryChain>& chains, CommitBatch* batch,
+                              Edit&& edit) {
+  // Buckets rewritten so far, so that two chains sharing a bucket see each other's edits.
   std::unordered_map<std::string, std::string> rewritten;
   std::string bytes;
   for (const HistoryChain& chain : chains) {
@@ -245,16 +264,18 @@ Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* b
       }
       std::string kept;
       bool first = true;
+      bool changed = false;
       uint64_t prev = 0;
       const bool ok = ForEachEntry(bytes, [&](const RawEntry& raw) {
-        if (raw.lead == chain.lead) {
-          if (first) {
-            prev = raw.prev;
-            first = false;
-          }
+        if (raw.lead != chain.lead) {
+          kept.append(raw.bytes);
           return;
         }
-        kept.append(raw.bytes);
+        if (first) {
+          prev = raw.prev;
+          first = false;
+        }
+        changed |= edit(raw, &kept);
       });
       if (!ok) {
         return Status::Corruption("history bucket does not decode");
@@ -262,18 +283,20 @@ Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* b
       if (first) {
         break;
       }
-      if (block == block_) {
-        // Still listed in touched_; an empty bucket is skipped at the Flush.
-        std::string& entries = pending_[bucket];
-        entries.resize(kept.empty() ? 0 : store_format::kTimeSize);
-        entries.append(kept);
-      } else {
-        if (kept.empty()) {
-          batch->DeleteHistory(key);
+      if (changed) {
+        if (block == block_) {
+          // Still listed in touched_; an empty bucket is skipped at the Flush.
+          std::string& entries = pending_[bucket];
+          entries.resize(kept.empty() ? 0 : store_format::kTimeSize);
+          entries.append(kept);
         } else {
-          batch->PutHistory(key, time + kept);
+          if (kept.empty()) {
+            batch->DeleteHistory(key);
+          } else {
+            batch->PutHistory(key, time + kept);
+          }
+          rewritten[key] = time + kept;
         }
-        rewritten[key] = time + kept;
       }
       if (prev >= block) {
         break;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,9 @@
 #include "storage/store.h"
 
 namespace handoff {
+
+// The points each rule awarded one event, as the history is given them: rule id -> points.
+using LoggedAwards = std::vector<std::pair<std::string_view, double>>;
 
 // One applied event as the history keeps it.
 struct HistoryEntry {
@@ -59,20 +63,30 @@ class HistoryLog {
   // mode: the event's place in the log; a partition rebuilt after a takeover goes back), else one
   // past every apply seq given so far.
   uint64_t Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
-                  const std::vector<std::pair<std::string_view, double>>& awards,
-                  uint64_t apply_seq = 0);
+                  const LoggedAwards& awards, uint64_t apply_seq = 0);
 
   // Adds this block's buckets and the next apply seq to `batch`; the block is then done. `now`
   // is the block's time (for retention).
   void Flush(CommitBatch* batch, EpochSeconds now);
 
   // Every entry on `chains`, in apply order (oldest first). Entries in blocks already trimmed
-  // are missing (the chain ends there). IoError/Corruption from the store.
-  Status Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out);
+  // are missing (the chain ends there); with `cut`, (*cut)[i] says whether chain i ended so.
+  // IoError/Corruption from the store.
+  Status Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out,
+              std::vector<bool>* cut = nullptr);
 
   // Removes every entry on `chains` (erasure): their buckets are rewritten without them in
   // `batch`, entries not yet flushed are dropped.
   Status Erase(const std::vector<HistoryChain>& chains, CommitBatch* batch);
+
+  // Gives the entries on `chains` whose apply seq is a key of `awards` those awards instead of
+  // the ones they were logged with (a merge's replay awarded other points: SPEC 8, the merged
+  // lead is what one id would have been given). Entries keep their block, place, apply seq and
+  // event; their buckets are rewritten in `batch`, entries not yet flushed are changed in place.
+  // The string views must outlive the call.
+  Status RewriteAwards(const std::vector<HistoryChain>& chains,
+                       const std::unordered_map<uint64_t, LoggedAwards>& awards,
+                       CommitBatch* batch);
 
   // Deletes blocks older than `cutoff` (the cron).
   Status Trim(EpochSeconds cutoff) { return store_->TrimHistory(cutoff); }
@@ -85,6 +99,12 @@ class HistoryLog {
   // False when the bytes do not decode.
   template <typename Fn>
   static bool ForEachEntry(std::string_view bucket, Fn&& fn);
+  // Walks every block of `chains` and passes each entry of a chain's lead to
+  // edit(raw, &out), which appends what replaces it (nothing: removed) and returns whether that
+  // differs from the entry; a bucket with a change is written back (in `batch`, or in place
+  // while pending).
+  template <typename Edit>
+  Status EditChains(const std::vector<HistoryChain>& chains, CommitBatch* batch, Edit&& edit);
   // The bucket's bytes (pending or stored); empty with OK when it is gone.
   Status Bucket(uint64_t block, uint32_t bucket, std::string* bytes);
 

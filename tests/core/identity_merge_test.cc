@@ -135,6 +135,12 @@ class Daemonless {
     engine_->SubmitRouting(std::move(batch));
     EXPECT_OK(done.get_future().get());
   }
+  // Reloads the rule file (rewritten by the test); whether the new rules are in force.
+  bool Reload() {
+    std::promise<bool> reloaded;
+    engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o.ok); });
+    return reloaded.get_future().get();
+  }
   // A new engine on the same store, as after a restart.
   void Restart() {
     engine_->Stop();
@@ -169,6 +175,29 @@ class Daemonless {
                        &engine_->OwnerOf(*lead));
       }
       out.set_value(json);
+    });
+    return out.get_future().get();
+  }
+  // The history of the lead `id` resolves to, an entry a line: its event's type, name and time,
+  // then the points each rule awarded it (not the apply seq or the id it came under).
+  std::string HistoryText(const std::string& id) {
+    std::promise<std::string> out;
+    engine_->RunOnEngine([&] {
+      std::string text;
+      Lead* lead = engine_->FindLead(engine_->ResolveId(id));
+      std::vector<HistoryEntry> entries;
+      if (lead != nullptr) {
+        EXPECT_OK(engine_->History(*lead, &entries));
+      }
+      for (const HistoryEntry& e : entries) {
+        text += std::to_string(static_cast<int>(e.event.type)) + " " + e.event.name + " " +
+                std::to_string(e.event.timestamp) + ":";
+        for (const auto& [rule, points] : e.awards) {
+          text += " " + rule + "=" + std::to_string(points);
+        }
+        text += "\n";
+      }
+      out.set_value(text);
     });
     return out.get_future().get();
   }
@@ -264,6 +293,57 @@ TEST_F(IdentityMergeTest, AnAnonymousVisitorsPastCountsForTheKnownLead) {
   EXPECT_NE(merged.LeadJson("kim@acme.com").find("\"stage\":\"sql\""), std::string::npos);
 }
 
+// history_retention trims old blocks. A merge then starts from the state of the lead whose
+// history misses events (it holds what they gave: traits, once and cap memory, first_seen, the
+// event count) and replays the other lead's events on top; it used to replay only what history
+// held, from nothing, so a customer known for longer than the retention lost their profile and a
+// `once` rule paid again. When the trimmed lead's events all came first, as here in both cases,
+// that equals the one id's run.
+TEST_F(IdentityMergeTest, AMergeWithALeadWhoseOldHistoryIsTrimmedKeepsWhatItsStateHolds) {
+  for (const bool known_is_old : {true, false}) {
+    SCOPED_TRACE(known_is_old ? "the known lead's history is trimmed"
+                              : "the anonymous lead's history is trimmed");
+    const std::string old_id = known_is_old ? "u1" : "a9";
+    auto old_event = [&](Event e) {
+      if (known_is_old) {
+        return e;
+      }
+      e.anonymous_id = "a9";
+      e.user_id.clear();
+      return e;
+    };
+    std::vector<Event> long_ago = {old_event(Identify("u1", "", "VP", kStart)),
+                                   old_event(Track("u1", "", "Demo Requested", kStart + 10)),
+                                   old_event(Page("u1", "", "/pricing", kStart + 20))};
+    std::vector<Event> recent = {
+        Page(known_is_old ? "" : "u1", known_is_old ? "a9" : "", "/pricing", kStart + 86400),
+        Identify("u1", "a9", "VP", kStart + 86400 + 10),
+        Track("u1", "", "Demo Requested", kStart + 86400 + 20)};
+    Daemonless merged(rules_path_);
+    merged.Send(long_ago);
+    merged.clock().Advance(100 * 86400);
+    ASSERT_OK(merged.store().TrimHistory(merged.clock().Now()));
+    ASSERT_EQ(merged.HistoryText(old_id), "");
+    merged.Send(recent);
+    ASSERT_EQ(merged.Merges(), 1);
+
+    Daemonless single(rules_path_);
+    for (std::vector<Event>* events : {&long_ago, &recent}) {
+      for (Event& e : *events) {
+        e.user_id = "u1";
+        e.anonymous_id.clear();
+      }
+    }
+    single.Send(long_ago);
+    single.clock().Advance(100 * 86400);
+    single.Send(recent);
+    EXPECT_EQ(merged.LeadJson("u1"), single.LeadJson("u1"));
+    EXPECT_NE(merged.LeadJson("u1").find("\"title\":\"VP\""), std::string::npos);
+    EXPECT_NE(merged.LeadJson("u1").find("\"events\":6"), std::string::npos)
+        << merged.LeadJson("u1");
+  }
+}
+
 TEST_F(IdentityMergeTest, ALinkBeforeAnyAnonymousEventOnlyLinks) {
   Daemonless d(rules_path_);
   d.Send({Identify("kim", "anon-1", "VP Sales", kStart)});
@@ -295,6 +375,7 @@ TEST_F(IdentityMergeTest, RandomInterleavingsMatchSingleIdRuns) {
   int merges = 0;
   for (uint32_t seed = 1; seed <= 25; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
+    dir_.WriteFile("rules.yaml", kRules);
     std::mt19937 rng(seed);
     const std::vector<std::string> users = {"u1", "u2", "u3"};
     const std::vector<std::string> anons = {"a1", "a2", "a3", "a4", "a5"};
@@ -348,6 +429,19 @@ TEST_F(IdentityMergeTest, RandomInterleavingsMatchSingleIdRuns) {
     merges += merged.Merges();
     for (const std::string& root : roots) {
       EXPECT_EQ(merged.LeadJson(root), single.LeadJson(root)) << root;
+      // The history too: each event with the points the one id's lead was given for it.
+      EXPECT_EQ(merged.HistoryText(root), single.HistoryText(root)) << root;
+    }
+    // A reload that changes the half-life and the cap's window refolds both alike from the
+    // history (SPEC 5.2), which holds what the one id was given, merges or not.
+    std::string changed = kRules;
+    changed.replace(changed.find("half_life: 14d"), 14, "half_life: 5d");
+    changed.replace(changed.find("per: 1d"), 7, "per: 2d");
+    dir_.WriteFile("rules.yaml", changed);
+    ASSERT_TRUE(merged.Reload());
+    ASSERT_TRUE(single.Reload());
+    for (const std::string& root : roots) {
+      EXPECT_EQ(merged.LeadJson(root), single.LeadJson(root)) << root << " after the reload";
     }
   }
   EXPECT_GT(merges, 25);  // the workload does merge, many times

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tests/core/memory_store.h"
@@ -147,6 +150,41 @@ TEST_F(HistoryLogTest, EraseRemovesOnlyThatLeadsEntries) {
   EXPECT_EQ(Ids({b}), (std::vector<std::string>{"b1", "b2"}));
 }
 
+// A merge gives entries the points its replay awarded them: only the named entries change, in
+// their blocks (stored or still pending), and another lead sharing their buckets keeps its own.
+TEST_F(HistoryLogTest, RewriteAwardsChangesOnlyTheNamedEntriesInPlace) {
+  HistoryChain a{"a", 0};
+  HistoryChain b{"b", 0};
+  Add(&a, "a1");
+  Add(&b, "b1");
+  CommitBlock();
+  Add(&a, "a2");
+  std::vector<HistoryEntry> entries;
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 2u);
+  std::unordered_map<uint64_t, LoggedAwards> awards;
+  awards[entries[0].apply_seq] = {{"pricing-page", 5}, {"other", 1}};
+  awards[entries[1].apply_seq] = {};  // a once rule that had paid already: nothing
+  CommitBatch batch;
+  ASSERT_OK(log_.RewriteAwards({a}, awards, &batch));
+  log_.Flush(&batch, kT0);
+  ASSERT_OK(store_.Commit(&batch));
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].event.message_id, "a1");
+  EXPECT_EQ(entries[0].awards,
+            (std::vector<std::pair<std::string, double>>{{"pricing-page", 5}, {"other", 1}}));
+  EXPECT_EQ(entries[1].event.message_id, "a2");
+  EXPECT_TRUE(entries[1].awards.empty());
+  ASSERT_OK(log_.Read({b}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].awards, (std::vector<std::pair<std::string, double>>{{"pricing-page", 10}}));
+  // The chain still links the blocks: a later entry reads back with the rewritten ones.
+  Add(&a, "a3");
+  CommitBlock();
+  EXPECT_EQ(Ids({a}), (std::vector<std::string>{"a1", "a2", "a3"}));
+}
+
 // The pending buckets keep their memory from block to block: each block holds only its own
 // entries, and a bucket an erase emptied is not written.
 TEST_F(HistoryLogTest, EachBlockHoldsOnlyItsOwnEntries) {
@@ -184,6 +222,15 @@ TEST_F(HistoryLogTest, ATrimmedBlockEndsTheChain) {
   CommitBlock(kT0);
   ASSERT_OK(log_.Trim(kT0 - 90 * 86400));
   EXPECT_EQ(Ids({a}), (std::vector<std::string>{"new"}));
+  // The read says which chain was cut (a merge then starts from that lead's state).
+  HistoryChain b{"b", 0};
+  Add(&b, "b1");
+  CommitBlock(kT0);
+  std::vector<HistoryEntry> entries;
+  std::vector<bool> cut;
+  ASSERT_OK(log_.Read({a, b}, &entries, &cut));
+  EXPECT_EQ(entries.size(), 2u);
+  EXPECT_EQ(cut, (std::vector<bool>{true, false}));
 }
 
 TEST_F(HistoryLogTest, DisabledRecordsNothingButCountsApplySeqs) {
