@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "cluster/event_log.h"
 
 namespace handoff {
 namespace {
@@ -116,13 +117,20 @@ bool AdminReplica::Watch() {
     const std::string bucket(kAdminBucket);
     if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) != NATS_OK) {
       kv_ = nullptr;
+      // No more copies than the event stream keeps (one on a NATS server without a cluster,
+      // where more fail; this node's log reader or writer makes the stream, and until it is
+      // there a failed attempt is tried again).
+      int replicas = options_.replicas;
+      if (Status st = EventStreamReplicas(link_->js(), &replicas); !st.ok() && !st.IsNotFound()) {
+        return false;
+      }
       kvConfig config;
       kvConfig_Init(&config);
       config.Bucket = bucket.c_str();
       config.Description = "handoff admin state";
       config.History = 1;
       config.StorageType = js_FileStorage;
-      config.Replicas = options_.replicas;
+      config.Replicas = std::min(options_.replicas, replicas);
       if (js_CreateKeyValue(&kv_, link_->js(), &config) != NATS_OK) {
         kv_ = nullptr;
         // Made by another node meanwhile, or JetStream not ready yet.

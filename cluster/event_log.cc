@@ -6,11 +6,15 @@
 #include <cstring>
 #include <limits>
 
+#include "base/log.h"
 #include "history/event_codec.h"
 #include "storage/coding.h"
 
 namespace handoff {
 namespace {
+
+// Makes the stream (EnsureEventStream found none).
+Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state);
 
 using coding::GetByte;
 using coding::GetDouble;
@@ -86,6 +90,8 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
   if (s == NATS_OK) {
     const uint32_t partitions = PartitionsOf(info);
+    const int info_replicas =
+        info->Config != nullptr ? static_cast<int>(info->Config->Replicas) : 0;
     if (state != nullptr && info->State.Msgs > 0) {
       state->first_seq = info->State.FirstSeq;
       state->last_seq = info->State.LastSeq;
@@ -96,11 +102,37 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
                                         " exists but does not say its partitions");
     }
     layout->partitions = partitions;
+    if (info_replicas > 0) {
+      layout->replicas = info_replicas;
+    }
     return Status::Ok();
   }
   if (error != JSStreamNotFoundErr) {
     return NatsStatus(s, "stream " + name, error);
   }
+  return CreateEventStream(js, layout, state);
+}
+
+Status EventStreamReplicas(jsCtx* js, int* replicas) {
+  const std::string name(kEventStream);
+  jsStreamInfo* info = nullptr;
+  jsErrCode error = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
+  if (s != NATS_OK) {
+    return error == JSStreamNotFoundErr ? Status::NotFound("no stream " + name)
+                                        : NatsStatus(s, "stream " + name, error);
+  }
+  *replicas = info->Config != nullptr ? static_cast<int>(info->Config->Replicas) : 1;
+  jsStreamInfo_Destroy(info);
+  return Status::Ok();
+}
+
+namespace {
+
+Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state) {
+  const std::string name(kEventStream);
+  jsStreamInfo* info = nullptr;
+  jsErrCode error = static_cast<jsErrCode>(0);
   const std::string description =
       "handoff events, " + std::string(kPartitionsTag) + std::to_string(layout->partitions);
   const std::string subjects = std::string(kEventSubjectPrefix) + "*";
@@ -115,8 +147,7 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   config.Replicas = layout->replicas;
   config.MaxAge = static_cast<int64_t>(layout->max_age_seconds * kNanosPerSecond);
   config.Duplicates = static_cast<int64_t>(layout->duplicate_window_seconds * kNanosPerSecond);
-  error = static_cast<jsErrCode>(0);
-  s = js_AddStream(&info, js, &config, nullptr, &error);
+  natsStatus s = js_AddStream(&info, js, &config, nullptr, &error);
   jsStreamInfo_Destroy(info);
   if (s == NATS_OK) {
     return Status::Ok();
@@ -124,8 +155,16 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   if (error == JSStreamNameExistErr) {
     return EnsureEventStream(js, layout, state);  // another node made it first
   }
+  if (error == JSStreamReplicasNotSupportedErr && layout->replicas > 1) {
+    // One NATS server without a cluster keeps one copy; the buckets follow the stream.
+    LogWarning("stream " + name + ": the NATS server is not clustered, so the log has one copy");
+    layout->replicas = 1;
+    return CreateEventStream(js, layout, state);
+  }
   return NatsStatus(s, "creating stream " + name, error);
 }
+
+}  // namespace
 
 namespace {
 

@@ -49,11 +49,15 @@ struct EventStreamState {
   uint64_t last_seq = 0;
 };
 
-// Makes the stream when it does not exist; when it does, `layout->partitions` becomes the
-// stream's own count. `state`, when given, receives what the stream holds. Unavailable while
-// JetStream has no leader (retry).
+// Makes the stream when it does not exist (with one copy when the NATS server is not clustered);
+// when it does, `layout->partitions` and `layout->replicas` become the stream's own. `state`, when
+// given, receives what the stream holds. Unavailable while JetStream has no leader (retry).
 [[nodiscard]] Status EnsureEventStream(jsCtx* js, EventLogLayout* layout,
                                        EventStreamState* state = nullptr);
+
+// The copies the stream keeps (JetStream replicas), which the cluster's buckets take too: a
+// stream made on one NATS server without a cluster keeps one. NotFound until a node makes it.
+[[nodiscard]] Status EventStreamReplicas(jsCtx* js, int* replicas);
 
 // One message of the log: events of one partition, in the order they were sent, each with what
 // the engine needs to apply it exactly as the ingesting node would have (its transport and

@@ -155,7 +155,7 @@ bool PartitionLeases::OpenBucket() {
   config.History = 1;
   config.TTL = static_cast<int64_t>(options_.lease_seconds * kNanosPerSecond);
   config.StorageType = js_FileStorage;
-  config.Replicas = options_.replicas;
+  config.Replicas = layout.replicas;  // the stream's
   if (js_CreateKeyValue(&kv_, link_->js(), &config) == NATS_OK) {
     return true;
   }

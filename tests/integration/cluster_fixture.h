@@ -220,8 +220,11 @@ inline void SendThroughFailures(const std::function<uint16_t(size_t share)>& por
 
 class ClusterTest : public ::testing::Test {
  protected:
+  // NATS servers the fixture starts (one: a server without a cluster).
+  virtual int NatsServers() const { return 3; }
+
   void SetUp() override {
-    HANDOFF_START_NATS_OR_SKIP(nats_, 3);
+    HANDOFF_START_NATS_OR_SKIP(nats_, NatsServers());
     node_.options().rules = ExampleRulesAlwaysOpen(node_);
     node_.options().extra_args = {"--cluster", nats_.urls(), "--node-id", "node-a"};
     ASSERT_OK(node_.Start());

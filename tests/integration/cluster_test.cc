@@ -411,5 +411,33 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyLead) {
   }
 }
 
+// One NATS server without a cluster (docs/cluster.md: any number of servers). Such a server
+// refuses a stream or bucket of three copies, and the node never applied anything; the stream is
+// now made with one copy there, and the buckets take the stream's count.
+class OneNatsServerTest : public ClusterTest {
+ protected:
+  int NatsServers() const override { return 1; }
+};
+
+TEST_F(OneNatsServerTest, ANodeOnOneServerGivesTheSingleDaemonsLeadsAndTakesAdminChanges) {
+  std::vector<std::string> ids;
+  const std::vector<Share> shares = Workload(30, 2, &ids);
+  SendAll(node_.ingest_port(), shares);
+  SendAll(single_.ingest_port(), shares);
+  ExpectSameLeads(ids);
+  EXPECT_NE(node_.log().find("the NATS server is not clustered, so the log has one copy"),
+            std::string::npos)
+      << node_.log();
+  HttpResult r;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        r = HttpClient(node_.http_port()).Put("/v1/reps/alice/availability", R"({"online":false})");
+        return r.status == 200;
+      },
+      60, 0.2))
+      << r.status << " " << r.body << "\n"
+      << node_.log();
+}
+
 }  // namespace
 }  // namespace handoff::testing
