@@ -1325,6 +1325,17 @@ void Engine::ImportLead(const LeadHandOver& lead) {
     return;  // merged here already (and marked then)
   }
   MarkMovedIn(lead);
+  // The lead's messageIds were recorded by the engine that applied them; a resend now lands here
+  // (publishers route the older id to the lead it went into), so this engine remembers them too,
+  // from now on, for those still inside the window (SPEC 2: the messageId is global).
+  const EpochSeconds now = clock_->Now();
+  for (const std::vector<HistoryEntry>* entries : {&lead.entries, &lead.later}) {
+    for (const HistoryEntry& e : *entries) {
+      if (!e.event.message_id.empty() && now - e.received_at < options_.dedupe_window) {
+        (void)dedupe_.CheckAndRecord(e.event.message_id, now);
+      }
+    }
+  }
   if (!lead.later.empty()) {
     after_merge_[lead.root] = lead.later;
   }

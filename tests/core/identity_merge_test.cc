@@ -559,8 +559,10 @@ std::vector<std::string> RecordLines(Engine& engine) {
 // among the newer lead's. The first engine keeps only the link; importing again changes nothing.
 TEST_F(IdentityMergeTest, ALeadHandedToAnotherEngineMergesThereAsInOne) {
   // Apply orders 1..8 as one engine numbers them; split by lead over two engines.
+  Event first_page = Page("", "anon-7", "/pricing", kStart);
+  first_page.message_id = "m-anon-7-first";
   const std::vector<std::pair<Event, uint64_t>> anon = {
-      {Page("", "anon-7", "/pricing", kStart), 1},
+      {first_page, 1},
       {Identify("", "anon-7", "Intern", kStart + 60), 3},
       {Track("", "anon-7", "Webinar Attended", kStart + 120), 4},
   };
@@ -635,6 +637,11 @@ TEST_F(IdentityMergeTest, ALeadHandedToAnotherEngineMergesThereAsInOne) {
   EXPECT_EQ(newer.MovedTo("anon-7"), "kim@42");
   EXPECT_EQ(newer.MovedTo("kim"), "");
   EXPECT_EQ(newer.LeadJson("anon-7"), single.LeadJson("kim"));
+  // A tracker resends anon-7's first event: the engine it now lands on took its messageId in with
+  // the lead, so it is a duplicate there, as on one engine (it was applied twice).
+  newer.SendInOrder({{first_page, 0}});
+  single.SendInOrder({{first_page, 0}});
+  EXPECT_EQ(newer.LeadJson("kim"), single.LeadJson("kim"));
 }
 
 // anon-9 routed to ann, kim to bo, then kim identifies as anon-9: the records, in order.
