@@ -54,6 +54,30 @@ bool ReadTimeParams(
   return true;
 }
 
+// Asks others[next], then the nodes after it, for the lead `request` reads, each answering from
+// its own state; the first 200 is the answer, and `not_found` when none has it. On the io thread.
+void AskOtherNodes(ApiContext& api, const HttpRequest& request,
+                   std::shared_ptr<const std::vector<std::string>> others, size_t next,
+                   HttpResponse not_found, HttpRespond respond) {
+  if (next == others->size()) {
+    respond(std::move(not_found));
+    return;
+  }
+  ForwardRequest out = ForwardedCopy(request);
+  out.headers.front().second = "2";  // the last hop: that node answers itself
+  const std::string& address = (*others)[next];
+  api.forwarder->Forward(address, std::move(out),
+                         [api = &api, request, others, next, not_found = std::move(not_found),
+                          respond = std::move(respond)](Result<HttpResponse> answer) mutable {
+                           if (answer.ok() && answer->status == 200) {
+                             respond(std::move(answer.value()));
+                             return;
+                           }
+                           AskOtherNodes(*api, request, others, next + 1, std::move(not_found),
+                                         std::move(respond));
+                         });
+}
+
 void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& params,
                ApiHandler* here, HttpRespond respond) {
   std::string address;
@@ -65,6 +89,23 @@ void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& pa
     address = api.locator->MovedAddress(params.Get("id"));
   }
   if (address.empty()) {
+    if (api.locator != nullptr && api.forwarder != nullptr && hops.empty()) {
+      // An id without events of its own, whose partition is held here, linked on another node to
+      // a lead held there, is known only there: a read this node answers 404 asks the others.
+      respond = [api = &api, request, respond = std::move(respond)](HttpResponse r) mutable {
+        if (r.status != 404) {
+          respond(std::move(r));
+          return;
+        }
+        boost::asio::post(api->forwarder->io(), [api, request, r = std::move(r),
+                                                 respond = std::move(respond)]() mutable {
+          AskOtherNodes(
+              *api, request,
+              std::make_shared<const std::vector<std::string>>(api->locator->OtherNodes()), 0,
+              std::move(r), std::move(respond));
+        });
+      };
+    }
     here(api, request, params, std::move(respond));
     return;
   }

@@ -22,6 +22,37 @@ TEST_F(ClusterTest, MergesAcrossNodesGiveTheSingleDaemonsLeads) {
   }
 }
 
+// A chain of links (u <- a, then a <- ax, ax without events of its own): the alias is applied
+// where a's lead went, so when ax's partition is held by the node that does not hold u, that
+// node knew nothing of ax and answered 404 while the other node served the merged lead. A read
+// this node cannot answer now asks the other nodes (docs/cluster.md, "What each read gives").
+// With two nodes, each of the 30 chains has that layout with a chance of about a quarter.
+TEST_F(ClusterTest, AnIdLinkedThroughAChainReadsTheMergedLeadOnEveryNode) {
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
+  constexpr int kChains = 30;
+  auto id = [](int k, const char* part) { return "e" + std::to_string(k) + "-" + part; };
+  for (int k = 0; k < kChains; ++k) {
+    // Each chain's two lines together, one chain after the other, as a tracker sends them.
+    Share chain;
+    chain.lines.push_back(R"({"type":"identify","userId":")" + id(k, "u") + R"(","anonymousId":")" +
+                          id(k, "a") + R"(","messageId":")" + id(k, "1") +
+                          R"(","timestamp":"2026-11-21T06:51:08Z"})");
+    chain.lines.push_back(R"({"type":"alias","previousId":")" + id(k, "ax") + R"(","userId":")" +
+                          id(k, "a") + R"(","messageId":")" + id(k, "2") +
+                          R"(","timestamp":"2026-11-21T06:52:38Z"})");
+    SendAll(node_.ingest_port(), {chain});
+    SendAll(single_.ingest_port(), {chain});
+  }
+  for (int k = 0; k < kChains; ++k) {
+    for (DaemonProcess* d : {&node_, &other}) {
+      ExpectSameLeadOn(*d, id(k, "ax"));
+      ExpectSameLeadOn(*d, id(k, "a"));
+    }
+  }
+}
+
 // The funnel on any node is the cluster's (docs/cluster.md, "What each read gives"): each node
 // adds up every node's part, its records' totals and its held partitions' leads per stage. Lead
 // for lead the counts are the single daemon's; which rep got a lead follows the order the
