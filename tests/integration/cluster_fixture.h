@@ -301,6 +301,19 @@ class ClusterTest : public ::testing::Test {
         << LeadView(single_.http_port(), id);
   }
 
+  // Marks alice away through `d`, again until it answers 200: the first admin change waits for
+  // NATS to be ready (the bucket is made on first use). The last answer.
+  static HttpResult PutAliceAwayWhenReady(DaemonProcess& d) {
+    HttpResult r;
+    WaitUntil(
+        [&] {
+          r = HttpClient(d.http_port()).Put("/v1/reps/alice/availability", R"({"online":false})");
+          return r.status == 200;
+        },
+        60, 0.2);
+    return r;
+  }
+
   // The partitions `d` holds, from /metrics (-1: unknown).
   static double Partitions(DaemonProcess& d) {
     HttpResult r = HttpClient(d.http_port()).Get("/metrics");

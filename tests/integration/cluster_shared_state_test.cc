@@ -223,15 +223,8 @@ TEST_F(ClusterTest, AdminChangesOnOneNodeHoldOnEveryNode) {
     HttpResult r = HttpClient(d.http_port()).Get("/v1/accounts/" + domain);
     return r.status == 200 ? JsonString(r.Json(), "owner") : std::to_string(r.status);
   };
-  // The first change waits for NATS to be ready (the bucket is made on first use).
-  HttpResult r;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        r = HttpClient(node_.http_port()).Put("/v1/reps/alice/availability", R"({"online":false})");
-        return r.status == 200;
-      },
-      60, 0.2))
-      << r.status << " " << r.body;
+  HttpResult r = PutAliceAwayWhenReady(node_);
+  ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"id":"alice","online":false})");
   EXPECT_EQ(online(node_, "alice"), "false");  // here, when the answer came
   EXPECT_TRUE(WaitUntil([&] { return online(other, "alice") == "false"; }, 30, 0.1))

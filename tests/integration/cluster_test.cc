@@ -428,15 +428,8 @@ TEST_F(OneNatsServerTest, ANodeOnOneServerGivesTheSingleDaemonsLeadsAndTakesAdmi
   EXPECT_NE(node_.log().find("the NATS server is not clustered, so the log has one copy"),
             std::string::npos)
       << node_.log();
-  HttpResult r;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        r = HttpClient(node_.http_port()).Put("/v1/reps/alice/availability", R"({"online":false})");
-        return r.status == 200;
-      },
-      60, 0.2))
-      << r.status << " " << r.body << "\n"
-      << node_.log();
+  const HttpResult r = PutAliceAwayWhenReady(node_);
+  EXPECT_EQ(r.status, 200) << r.body << "\n" << node_.log();
 }
 
 }  // namespace
