@@ -57,7 +57,7 @@ bool ReadTimeParams(
 // Asks others[next], then the nodes after it, for the lead `request` reads, each answering from
 // its own state; the first 200 is the answer, and `not_found` when none has it. On the io thread.
 void AskOtherNodes(ApiContext& api, const HttpRequest& request,
-                   std::shared_ptr<const std::vector<std::string>> others, size_t next,
+                   const std::shared_ptr<const std::vector<std::string>>& others, size_t next,
                    HttpResponse not_found, HttpRespond respond) {
   if (next == others->size()) {
     respond(std::move(not_found));
