@@ -1,5 +1,6 @@
 #include "cluster/event_log.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -37,6 +38,11 @@ constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
 // The partition count a stream was made with, from its description ("handoff events,
 // partitions=16"); 0 if it has none.
+// The copies a stream keeps; 0 when its info does not say.
+int ReplicasOf(const jsStreamInfo* info) {
+  return info != nullptr && info->Config != nullptr ? static_cast<int>(info->Config->Replicas) : 0;
+}
+
 uint32_t PartitionsOf(const jsStreamInfo* info) {
   if (info == nullptr || info->Config == nullptr || info->Config->Description == nullptr) {
     return 0;
@@ -90,8 +96,7 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
   if (s == NATS_OK) {
     const uint32_t partitions = PartitionsOf(info);
-    const int info_replicas =
-        info->Config != nullptr ? static_cast<int>(info->Config->Replicas) : 0;
+    const int info_replicas = ReplicasOf(info);
     if (state != nullptr && info->State.Msgs > 0) {
       state->first_seq = info->State.FirstSeq;
       state->last_seq = info->State.LastSeq;
@@ -122,7 +127,7 @@ Status EventStreamReplicas(jsCtx* js, int* replicas) {
     return error == JSStreamNotFoundErr ? Status::NotFound("no stream " + name)
                                         : NatsStatus(s, "stream " + name, error);
   }
-  *replicas = info->Config != nullptr ? static_cast<int>(info->Config->Replicas) : 1;
+  *replicas = std::max(ReplicasOf(info), 1);
   jsStreamInfo_Destroy(info);
   return Status::Ok();
 }
@@ -163,10 +168,6 @@ Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   }
   return NatsStatus(s, "creating stream " + name, error);
 }
-
-}  // namespace
-
-namespace {
 
 void StartCountedMessage(uint8_t version, std::string* out) {
   out->clear();
