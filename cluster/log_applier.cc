@@ -522,30 +522,31 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
   if (options_.exchange == nullptr) {
     return false;
   }
-  std::vector<HandOverRequest> requests;
+  // The message's links, in order: (older id as sent, newer id as sent, the link's place).
+  struct LinkInMessage {
+    std::string older;
+    std::string newer;
+    LinkPlace place;
+    bool across = false;  // the older id lives in another partition: a hand-over is asked
+  };
+  std::vector<LinkInMessage> links;
+  bool any_across = false;
   for (size_t i = first; i < batch_.events.size(); ++i) {
     const Event& event = batch_.events[i];
     const std::string_view older = LinkedOlderId(event);
-    const LinkPlace link{seq, LogApplyIndex(batch_.origins[i].apply_order)};
-    if (older.empty() || PartitionOf(older, options_.layout.partitions) == p ||
-        imported_.count(link) > 0) {
+    if (older.empty()) {
       continue;
     }
-    const std::string newer(event.type == EventType::kAlias ? event.lead_key() : event.user_id);
-    HandOverRequest request;
-    request.link = link;
-    request.older_id = std::string(older);
-    request.partition = p;
-    std::string root;
-    request.into = options_.identities != nullptr && options_.identities->MergedInto(newer, &root)
-                       ? root
-                       : newer;
-    if (older == request.into) {
-      continue;  // already one lead: the link changes nothing but itself
-    }
-    requests.push_back(std::move(request));
+    LinkInMessage link;
+    link.older = std::string(older);
+    link.newer = event.type == EventType::kAlias ? event.lead_key() : event.user_id;
+    link.place = LinkPlace{seq, LogApplyIndex(batch_.origins[i].apply_order)};
+    link.across = PartitionOf(older, options_.layout.partitions) != p &&
+                  imported_.count(link.place) == 0 && older != link.newer;
+    any_across = any_across || link.across;
+    links.push_back(std::move(link));
   }
-  if (requests.empty()) {
+  if (!any_across) {
     return false;
   }
   // The message waits, whole: its events leave the batch, and the partition is held before it.
@@ -560,6 +561,55 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
     MarkApplied(p, seq - 1, &batch_);
   }
   Flush();  // what was read before it goes on
+  // The lead each older id goes into is the newer id's root *as of this link*: after everything
+  // of p before the message (the engine applies it first, imports included) and the message's
+  // own earlier links (identify u+a, then alias a2 -> a: a2 goes into u). Named by an id of
+  // another partition, the lead's ids would be marked as moved there (IdentityView::
+  // HandedOverAfter), and this partition's own later events under them dropped or sent away.
+  auto applied = std::make_shared<std::promise<void>>();
+  options_.exchange->QueueAfterApplied([applied] { applied->set_value(); });
+  if (!WaitFor(applied->get_future())) {
+    return true;
+  }
+  std::map<std::string, std::string, std::less<>> linked_here;  // older root -> newer root
+  std::string engine_root;
+  auto resolve = [&](std::string id) {
+    for (int hop = 0; hop < 64; ++hop) {
+      if (auto it = linked_here.find(id); it != linked_here.end() && it->second != id) {
+        id = it->second;
+      } else if (options_.identities != nullptr &&
+                 options_.identities->MergedInto(id, &engine_root) && engine_root != id) {
+        id = engine_root;
+      } else {
+        break;
+      }
+    }
+    return id;
+  };
+  std::vector<HandOverRequest> requests;
+  for (const LinkInMessage& link : links) {
+    const std::string newer_root = resolve(link.newer);
+    const std::string older_root = resolve(link.older);
+    if (link.across && link.older == newer_root) {
+      imported_.insert(link.place);  // already one lead: the link changes nothing but itself
+    } else if (link.across) {
+      HandOverRequest request;
+      request.link = link.place;
+      request.older_id = link.older;
+      request.partition = p;
+      request.into = newer_root;
+      requests.push_back(std::move(request));
+    }
+    if (older_root != newer_root) {
+      linked_here[older_root] = newer_root;
+    }
+  }
+  if (requests.empty()) {
+    // Nothing to ask after all: the message is taken as it is (its links are in imported_ now).
+    held_.erase(p);
+    (void)TakeMessage(p, seq, payload);  // events only: it never moves the read back
+    return true;
+  }
   for (const HandOverRequest& request : requests) {
     held.awaiting[request.link];
     std::string payload;

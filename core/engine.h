@@ -257,12 +257,13 @@ class Engine : public IngestSink,
   // history leave this engine, and every id of it now resolves to `into`, so a later event under
   // one of them is seen as `into`'s. Only links when no lead has `id`.
   Status HandOverLead(std::string_view id, const std::string& into, uint64_t after_seq = 0);
-  // LeadExchange: the three above as tasks, for cluster mode's log applier.
+  // LeadExchange: the three above as tasks (and a plain wait), for cluster mode's log applier.
   void QueueExport(std::string id, uint64_t link_order, std::string into, uint64_t covered_seq,
                    std::function<void(std::string bytes)> done) override;
   void QueueImport(std::string bytes) override;
   void QueueHandOver(std::string id, std::string into, uint64_t after_seq,
                      std::function<void()> done) override;
+  void QueueAfterApplied(std::function<void()> done) override { RunOnEngine(std::move(done)); }
   bool HandedOverAfter(std::string_view id, std::string* into, uint64_t* after_seq) const override;
   // Calls fn for each lead in id order, starting after `after` (empty: from the first), only
   // leads in `stage` when it is not empty, until fn returns false. Reads ordered in-memory

@@ -31,6 +31,10 @@ class LeadExchange {
   // (IdentityView::MergedInto, HandedOverAfter); `done` runs once they are.
   virtual void QueueHandOver(std::string id, std::string into, uint64_t after_seq,
                              std::function<void()> done) = 0;
+  // Runs `done` once everything submitted or queued before it is applied (not necessarily
+  // durable): the engine's links (IdentityView::MergedInto) then include every batch and import
+  // handed to it so far.
+  virtual void QueueAfterApplied(std::function<void()> done) = 0;
 };
 
 }  // namespace handoff

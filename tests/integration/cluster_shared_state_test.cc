@@ -509,4 +509,43 @@ TEST_F(ClusterTest, RulesAppliedOnOneNodePromoteEachLeadOnceOnEveryNode) {
 }
 
 }  // namespace
+// Links in one burst: a visitor's page views under two anonymous ids, then identify u+a and
+// alias a2 -> a and a page under a2, all five lines in one write. Every acknowledged event
+// reaches the merged lead, whichever partitions the three ids hash to and whichever node holds
+// them.
+TEST_F(ClusterTest, LinksInOneBurstLoseNoEvent) {
+  std::unique_ptr<DaemonProcess> node_b;
+  ASSERT_NO_FATAL_FAILURE(StartSecondNode(/*short_leases=*/true, &node_b));
+  DaemonProcess& other = *node_b;
+  constexpr int kBursts = 24;
+  auto id = [](int k, const char* part) { return "b" + std::to_string(k) + "-" + part; };
+  auto line = [&](int k, int n, const std::string& body) {
+    return "{" + body + R"(,"messageId":")" + id(k, "m") + std::to_string(n) +
+           R"(","timestamp":"2026-11-21T06:5)" + std::to_string(n) + ":00Z\"}";
+  };
+  for (int k = 0; k < kBursts; ++k) {
+    const std::string a = id(k, "a");
+    const std::string a2 = id(k, "a2");
+    const std::string u = id(k, "u");
+    Share burst;
+    burst.lines = {
+        line(k, 0,
+             R"("type":"page","anonymousId":")" + a + R"(","properties":{"path":"/pricing"})"),
+        line(k, 1, R"("type":"page","anonymousId":")" + a2 + R"(","properties":{"path":"/docs"})"),
+        line(k, 2, R"("type":"identify","userId":")" + u + R"(","anonymousId":")" + a + "\""),
+        line(k, 3, R"("type":"alias","previousId":")" + a2 + R"(","userId":")" + a + "\""),
+        line(k, 4, R"("type":"page","anonymousId":")" + a2 + R"(","properties":{"path":"/blog"})"),
+    };
+    SendAll(k % 2 == 0 ? node_.ingest_port() : other.ingest_port(), {burst});
+    SendAll(single_.ingest_port(), {burst});
+  }
+  for (int k = 0; k < kBursts; ++k) {
+    for (const char* part : {"u", "a", "a2"}) {
+      for (DaemonProcess* d : {&node_, &other}) {
+        ExpectSameLeadOn(*d, id(k, part));
+      }
+    }
+  }
+}
+
 }  // namespace handoff::testing
