@@ -319,7 +319,10 @@ void LogApplier::TakeIngest(uint64_t seq, std::string_view payload) {
     }
   }
   // In partition order, as the sections are: each leaves untaken_ as it is taken, so a flush
-  // meanwhile (a full batch, a hold) stores the others' positions before this message.
+  // meanwhile (a hold) stores the others' positions before this message.
+  size_t first = batch_.events.size();
+  const uint64_t flushes_before = flushes_;
+  in_ingest_ = true;
   for (const IngestSection& section : sections_) {
     if (untaken_.empty() || untaken_.front() != section.partition) {
       continue;  // another node's partition, or applied here before the read moved back
@@ -332,6 +335,45 @@ void LogApplier::TakeIngest(uint64_t seq, std::string_view payload) {
     assert(in_place);
     (void)in_place;
   }
+  in_ingest_ = false;
+  // The sections' events back in the order they arrived, across partitions (SPEC 3: one
+  // connection's events take effect in the order sent): twenty leads qualifying in one read are
+  // routed in that order, as on the single daemon. Each lead's events are in one section, in
+  // order, so no lead's order changes. After a flush (a hold) only what followed it is ordered.
+  if (flushes_ != flushes_before) {
+    first = 0;
+  }
+  InArrivalOrder(first);
+  if (batch_.events.size() >= options_.max_batch_events) {
+    Flush();
+  }
+}
+
+void LogApplier::InArrivalOrder(size_t first) {
+  auto order = [this](size_t i) { return batch_.origins[i].apply_order; };
+  bool sorted = true;
+  for (size_t i = first + 1; i < batch_.origins.size() && sorted; ++i) {
+    sorted = order(i - 1) <= order(i);
+  }
+  if (sorted) {
+    return;
+  }
+  std::vector<size_t> place(batch_.events.size() - first);
+  for (size_t i = 0; i < place.size(); ++i) {
+    place[i] = first + i;
+  }
+  std::stable_sort(place.begin(), place.end(),
+                   [&](size_t a, size_t b) { return order(a) < order(b); });
+  std::vector<Event> events;
+  std::vector<EventOrigin> origins;
+  events.reserve(place.size());
+  origins.reserve(place.size());
+  for (const size_t i : place) {
+    events.push_back(std::move(batch_.events[i]));
+    origins.push_back(batch_.origins[i]);
+  }
+  std::move(events.begin(), events.end(), batch_.events.begin() + static_cast<ptrdiff_t>(first));
+  std::copy(origins.begin(), origins.end(), batch_.origins.begin() + static_cast<ptrdiff_t>(first));
 }
 
 bool LogApplier::Offer(uint32_t partition, uint64_t seq, std::string_view payload) {
@@ -433,8 +475,8 @@ bool LogApplier::TakeMessage(uint32_t partition, uint64_t seq, std::string_view 
     LogError("event log sequence " + std::to_string(seq) + ": unreadable message, skipped (" +
              std::to_string(corrupt_) + " so far)");
   }
-  if (batch_.events.size() >= options_.max_batch_events) {
-    Flush();
+  if (batch_.events.size() >= options_.max_batch_events && !in_ingest_) {
+    Flush();  // an ingest message's sections are flushed whole (TakeIngest)
   }
   return true;
 }
@@ -463,6 +505,7 @@ void LogApplier::Flush() {
     });
     ++shared_->in_flight;
   }
+  ++flushes_;
   IngestBatch batch = std::move(batch_);
   batch_ = IngestBatch();
   submitted_seq_ = last_read_seq_;

@@ -125,6 +125,8 @@ class LogApplier {
   void TakeIngest(uint64_t seq, std::string_view payload);
   // Submits the batch being built, waiting for room first.
   void Flush();
+  // The batch's events from `first` on (one ingest message's sections) in their apply order.
+  void InArrivalOrder(size_t first);
   // Partition `p` is applied through `through`: its position here, and the one `batch` stores
   // with the engine's write of it.
   void MarkApplied(uint32_t p, uint64_t through, IngestBatch* batch);
@@ -190,6 +192,8 @@ class LogApplier {
   uint64_t corrupt_ = 0;
   std::vector<uint32_t> indexes_;        // TakeMessage's decoded places
   std::vector<IngestSection> sections_;  // TakeIngest's
+  bool in_ingest_ = false;               // taking an ingest message's sections
+  uint64_t flushes_ = 0;                 // batches submitted (Flush), to see one happen
   // Partitions owned whose section of the ingest message being read is not taken yet.
   std::vector<uint32_t> untaken_;
   // Per partition (the stream's count): owned now; last sequence handed to the engine, or

@@ -433,4 +433,50 @@ TEST_F(OneNatsServerTest, ANodeOnOneServerGivesTheSingleDaemonsLeadsAndTakesAdmi
 }
 
 }  // namespace
+// SPEC 3 orders one connection's events; with one node holding every partition, the leads of
+// one send qualify in the order sent, as on the single daemon, so round robin gives each the
+// same rep. (An ingest message holds a section per partition; the sections were applied one
+// after another, so twenty leads qualifying in one read were routed in partition order.)
+TEST_F(ClusterTest, LeadsQualifyingInOneSendAreRoutedInTheOrderSent) {
+  constexpr int kLeads = 20;
+  Share share;
+  int message = 0;
+  for (int step = 0; step < 3; ++step) {
+    for (int i = 0; i < kLeads; ++i) {
+      const std::string lead = "q-" + std::to_string(i);
+      std::string body;
+      if (step == 0) {
+        body = R"("type":"identify","userId":")" + lead +
+               R"(","traits":{"title":"VP Engineering","email":"buyer@)" + lead +
+               R"(.example.com"})";
+      } else {
+        body = R"("type":"track","userId":")" + lead + R"(","event":")" +
+               (step == 1 ? "Demo Requested" : "Trial Started") + "\"";
+      }
+      share.lines.push_back("{" + body + R"(,"messageId":"q-m)" + std::to_string(message++) +
+                            R"(","timestamp":"2026-11-24T10:00:00Z"})");
+    }
+  }
+  SendAll(node_.ingest_port(), {share});
+  SendAll(single_.ingest_port(), {share});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const double head = OutboxHead(single_);
+        return head > 0 && OutboxHead(node_) == head;
+      },
+      60, 0.1))
+      << OutboxHead(node_) << ", single " << OutboxHead(single_);
+  const auto head = static_cast<size_t>(OutboxHead(single_));
+  auto order = [](const std::vector<Value>& records) {
+    std::vector<std::string> out;
+    for (const Value& r : records) {
+      const Value* rep = r.Find("rep");
+      out.push_back(r.Find("kind")->as_string() + " " + r.Find("lead")->as_string() + " " +
+                    (rep == nullptr ? "-" : rep->ToJson()));
+    }
+    return out;
+  };
+  EXPECT_EQ(order(AllRecords(node_, head)), order(AllRecords(single_, head)));
+}
+
 }  // namespace handoff::testing
