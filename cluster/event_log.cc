@@ -166,6 +166,17 @@ Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
     layout->replicas = 1;
     return CreateEventStream(js, layout, state);
   }
+  if ((error == JSInsufficientResourcesErr || error == JSClusterNoPeersErr) &&
+      layout->replicas > 1) {
+    // Fewer servers than copies (two servers, three copies): as many copies as there are
+    // servers. The buckets follow the stream. Said, since a copy fewer is less safety.
+    --layout->replicas;
+    LogWarning("stream " + name + ": the NATS servers cannot place " +
+               std::to_string(layout->replicas + 1) + " copies (" +
+               NatsStatus(s, "creating it", error).ToString() + "), so the log has " +
+               std::to_string(layout->replicas) + " copies");
+    return CreateEventStream(js, layout, state);
+  }
   return NatsStatus(s, "creating stream " + name, error);
 }
 

@@ -508,7 +508,6 @@ TEST_F(ClusterTest, RulesAppliedOnOneNodePromoteEachLeadOnceOnEveryNode) {
             "mql");
 }
 
-}  // namespace
 // Links in one burst: a visitor's page views under two anonymous ids, then identify u+a and
 // alias a2 -> a and a page under a2, all five lines in one write. Every acknowledged event
 // reaches the merged lead, whichever partitions the three ids hash to and whichever node holds
@@ -548,4 +547,5 @@ TEST_F(ClusterTest, LinksInOneBurstLoseNoEvent) {
   }
 }
 
+}  // namespace
 }  // namespace handoff::testing

@@ -432,7 +432,6 @@ TEST_F(OneNatsServerTest, ANodeOnOneServerGivesTheSingleDaemonsLeadsAndTakesAdmi
   EXPECT_EQ(r.status, 200) << r.body << "\n" << node_.log();
 }
 
-}  // namespace
 // SPEC 3 orders one connection's events; with one node holding every partition, the leads of
 // one send qualify in the order sent, as on the single daemon, so round robin gives each the
 // same rep. (An ingest message holds a section per partition; the sections were applied one
@@ -479,4 +478,23 @@ TEST_F(ClusterTest, LeadsQualifyingInOneSendAreRoutedInTheOrderSent) {
   EXPECT_EQ(order(AllRecords(node_, head)), order(AllRecords(single_, head)));
 }
 
+// Two NATS servers: a stream of three copies needs three servers, so the stream is made with
+// two there (docs/cluster.md: any number of servers); the node used to wait without a word.
+class TwoNatsServersTest : public ClusterTest {
+ protected:
+  int NatsServers() const override { return 2; }
+};
+
+TEST_F(TwoNatsServersTest, ANodeOnTwoServersGivesTheSingleDaemonsLeadsAndTakesAdminChanges) {
+  std::vector<std::string> ids;
+  const std::vector<Share> shares = Workload(30, 2, &ids);
+  SendAll(node_.ingest_port(), shares);
+  SendAll(single_.ingest_port(), shares);
+  ExpectSameLeads(ids);
+  EXPECT_NE(node_.log().find("so the log has 2 copies"), std::string::npos) << node_.log();
+  const HttpResult r = PutAliceAwayWhenReady(node_);
+  EXPECT_EQ(r.status, 200) << r.body << "\n" << node_.log();
+}
+
+}  // namespace
 }  // namespace handoff::testing
