@@ -34,8 +34,8 @@ const std::vector<FunnelRule>& EightRules() {
   return rules;
 }
 
-// One lead's five records at `at`, through `funnel` into `batch`.
-void OneLead(Funnel* funnel, CommitBatch* batch, uint64_t* seq, int lead_number, EpochSeconds at) {
+// One lead's five records at `at`, through `funnel` (stored at its next Flush).
+void OneLead(Funnel* funnel, uint64_t* seq, int lead_number, EpochSeconds at) {
   const std::string lead = "lead-" + std::to_string(lead_number);
   const std::string team = "team-" + std::to_string(lead_number % kTeams);
   const std::string rep = team + "-rep-" + std::to_string(lead_number % kRepsPerTeam);
@@ -46,7 +46,7 @@ void OneLead(Funnel* funnel, CommitBatch* batch, uint64_t* seq, int lead_number,
     r.seq = (*seq)++;
     r.kind = kind;
     r.at = at;
-    funnel->Observe(r, context, batch);
+    funnel->Observe(r, context);
     at += 0.5;
   };
   r.from = "new";
@@ -83,7 +83,7 @@ void BM_FunnelObserve(benchmark::State& state) {
   int lead = 0;
   size_t fact_bytes = 0;
   for (auto _ : state) {
-    OneLead(&funnel, &batch, &seq, lead, kDay + lead * 0.864);
+    OneLead(&funnel, &seq, lead, kDay + lead * 0.864);
     ++lead;
     if (lead % 200 == 0) {
       funnel.Flush(&batch);
@@ -133,7 +133,7 @@ void BM_FunnelQueryOverADay(benchmark::State& state) {
   constexpr int kLeads = 20000;  // 100,000 records over 24 hours
   size_t stored = 0;
   for (int lead = 0; lead < kLeads; ++lead) {
-    OneLead(&funnel, &batch, &seq, lead, kDay + lead * (86400.0 / kLeads));
+    OneLead(&funnel, &seq, lead, kDay + lead * (86400.0 / kLeads));
     if (lead % 500 == 499) {
       funnel.Flush(&batch);
       stored += batch.size_bytes();

@@ -1630,7 +1630,7 @@ uint64_t Engine::AppendRecord(OutboxRecord* record, Lead* lead, EpochSeconds sco
   record->scores = score_scratch_.data();
   record->traits = &lead->traits;
   const uint64_t seq = outbox_.Append(record, &batch_);
-  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at, scorer), &batch_);
+  funnel_.Observe(*record, FunnelContextFor(*record, lead, scores_at, scorer));
   return seq;
 }
 

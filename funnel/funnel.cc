@@ -130,7 +130,7 @@ Status Funnel::Load() {
 
 void Funnel::MarkLead(const std::string& lead) { dirty_leads_.insert(lead); }
 
-void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context, CommitBatch* batch) {
+void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context) {
   FunnelFact fact;
   fact.seq = record.seq;
   fact.at = record.at;
@@ -183,10 +183,20 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context, C
     default:
       break;
   }
-  scratch_.clear();
-  fact.Encode(&scratch_);
-  batch->PutFunnel(FactKey(MillisOf(WindowTime(fact.at)), fact.seq), scratch_);
-  HourKey key(HourOf(WindowTime(fact.at)), fact.team);
+  // Stored at the flush, a block an hour (funnel/fact_block.h); a commit's facts are nearly
+  // always of one hour, so this finds its block at once.
+  const int64_t hour = HourOf(WindowTime(fact.at));
+  auto block = std::find_if(pending_facts_.begin(), pending_facts_.begin() + pending_hours_,
+                            [&](const PendingFacts& p) { return p.hour == hour; });
+  if (block == pending_facts_.begin() + pending_hours_) {
+    if (pending_hours_ == pending_facts_.size()) {
+      pending_facts_.emplace_back();
+    }
+    block = pending_facts_.begin() + pending_hours_++;
+    block->hour = hour;
+  }
+  block->facts.Add(fact, MillisOf(WindowTime(fact.at)));
+  HourKey key(hour, fact.team);
   hours_[key].Add(fact);
   dirty_hours_.insert(std::move(key));
   all_time_.Add(fact);
@@ -212,6 +222,12 @@ void Funnel::MoveMarks(const std::string& from, const std::string& into, CommitB
 }
 
 void Funnel::Flush(CommitBatch* batch) {
+  for (size_t i = 0; i < pending_hours_; ++i) {
+    FactBlock& block = pending_facts_[i].facts;
+    batch->PutFunnel(FactKey(block.min_window_ms(), block.first_seq()), block.bytes());
+    block.Clear();
+  }
+  pending_hours_ = 0;
   for (const HourKey& key : dirty_hours_) {
     auto it = hours_.find(key);
     if (it == hours_.end()) {
@@ -273,18 +289,24 @@ Status Funnel::AddFacts(EpochSeconds begin, EpochSeconds end, const std::string&
                         FunnelTotals* out) const {
   Status bad;
   const uint64_t end_ms = MillisOf(end);
+  // A block is keyed by its earliest fact and holds facts of one hour only: every block with a
+  // fact of [begin, end) starts between the hour's start and `end`.
+  const uint64_t hour_start_ms = MillisOf(static_cast<double>(HourOf(begin)) * kHour);
+  std::vector<FunnelFact> facts;
   Status st = store_->ScanFunnel(
-      FactKey(MillisOf(begin), 0),
+      FactKey(hour_start_ms, 0),
       FactKey(end_ms == std::numeric_limits<uint64_t>::max() ? end_ms : end_ms + 1, 0),
       [&](std::string_view, std::string_view value) {
-        FunnelFact fact;
-        if (!fact.Decode(value)) {
+        facts.clear();
+        if (!DecodeStoredFacts(value, &facts)) {
           bad = Status::Corruption("funnel: bad fact in the store");
           return false;
         }
-        const EpochSeconds at = WindowTime(fact.at);
-        if (at >= begin && at < end && (team.empty() || fact.team == team)) {
-          out->Add(fact);
+        for (const FunnelFact& fact : facts) {
+          const EpochSeconds at = WindowTime(fact.at);
+          if (at >= begin && at < end && (team.empty() || fact.team == team)) {
+            out->Add(fact);
+          }
         }
         return true;
       });

@@ -2,12 +2,14 @@
 //
 // The engine hands every outbox record to Observe as it writes it, with what the record alone
 // does not say (FunnelContext). Observe turns it into a FunnelFact, adds it to the totals of its
-// hour and team, and writes the fact into the same CommitBatch as the record, so the figures are
-// exactly as durable as the records: after a crash both are there or neither.
+// hour and team; the engine's seal writes the facts (Flush) into the same CommitBatch as their
+// records, so the figures are exactly as durable as the records: after a crash both are there or
+// neither.
 //
 // Storage (the store's funnel column family; keys below, values FunnelTotals / FunnelFact):
 //   "h" + hour (8 bytes big-endian, hours since the epoch) + team   the hour's totals
-//   "f" + at in ms (8 bytes big-endian) + seq (8 bytes big-endian)   one fact
+//   "f" + at in ms (8 bytes big-endian) + seq (8 bytes big-endian)   a FactBlock: one commit's
+//                                   facts of one hour, keyed by the earliest and the first's seq
 //   "l" + lead id                                                    the lead's open marks
 //   "m" + "fact_floor"                                               facts are kept from here on
 // Hour totals are all held in memory (loaded at start) and written again whenever they change;
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "base/incremental_map.h"
+#include "funnel/fact_block.h"
 #include "funnel/funnel_totals.h"
 #include "handoff/clock.h"
 #include "handoff/status.h"
@@ -79,14 +82,15 @@ class Funnel {
   // Reads the hour totals and the lead marks back. Corruption on bytes this code did not write.
   Status Load();
 
-  // Adds the record (its seq and time set) to the figures; writes its fact into `batch`.
-  void Observe(const OutboxRecord& record, const FunnelContext& context, CommitBatch* batch);
+  // Adds the record (its seq and time set) to the figures; its fact goes into the batch of the
+  // next Flush, which the engine calls as it seals the batch that holds the record.
+  void Observe(const OutboxRecord& record, const FunnelContext& context);
   // The lead is gone (merged into another, or erased): its marks too.
   void Forget(const std::string& lead, CommitBatch* batch);
   // `from` merged into `into`, whose owner is now `from`'s (SPEC 8's carry-over): `into` takes
   // `from`'s marks, so its close counts the rules `from` had when it was routed (SPEC 12).
   void MoveMarks(const std::string& from, const std::string& into, CommitBatch* batch);
-  // Writes what changed since the last flush (hour totals, lead marks) into `batch`.
+  // Writes what changed since the last flush (facts, hour totals, lead marks) into `batch`.
   void Flush(CommitBatch* batch);
   // Drops facts past fact_retention and hour totals past hour_retention (into `batch`).
   void Trim(EpochSeconds now, CommitBatch* batch);
@@ -124,6 +128,14 @@ class Funnel {
   bool fact_floor_dirty_ = false;
   uint64_t version_ = 0;
   std::string scratch_;
+  // The facts observed since the last flush, a block an hour; the first pending_hours_ are in
+  // use, the rest keep their buffers for the next commit.
+  struct PendingFacts {
+    int64_t hour = 0;
+    FactBlock facts;
+  };
+  std::vector<PendingFacts> pending_facts_;
+  size_t pending_hours_ = 0;
 };
 
 }  // namespace handoff

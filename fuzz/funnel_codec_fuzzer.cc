@@ -3,7 +3,9 @@
 // partial hours, so any bytes must decode or be refused, never crash.
 //
 // Invariants:
-//   - FunnelTotals::Decode and FunnelFact::Decode either succeed or leave their object as it was.
+//   - FunnelTotals::Decode and FunnelFact::Decode either succeed or leave their object as it was;
+//     DecodeStoredFacts either appends at least one fact or leaves its vector as it was, and what
+//     it appends, added to a FactBlock, decodes back to as many facts.
 //   - Round trip: decode -> encode -> decode succeeds and encodes to the same bytes (canonical
 //     once encoded: the decoders accept over-long varints and repeated keys, which encode
 //     shorter).
@@ -12,7 +14,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "funnel/fact_block.h"
 #include "funnel/funnel_totals.h"
 #include "funnel/latency_histogram.h"
 #include "fuzz/fuzz_check.h"
@@ -64,6 +68,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(encoded == reencoded);
   } else {
     FUZZ_CHECK(fact.seq == 9);
+  }
+
+  // A stored fact value (funnel/fact_block.h): a block, or one fact in the older form.
+  std::vector<FunnelFact> facts(1);
+  if (DecodeStoredFacts(input, &facts)) {
+    FUZZ_CHECK(facts.size() > 1);
+    FactBlock block;
+    for (size_t i = 1; i < facts.size(); ++i) {
+      block.Add(facts[i], i);
+    }
+    std::vector<FunnelFact> again;
+    FUZZ_CHECK(DecodeStoredFacts(block.bytes(), &again));
+    FUZZ_CHECK(again.size() == facts.size() - 1);
+    FUZZ_CHECK(block.min_window_ms() == 1 && block.first_seq() == facts[1].seq);
+  } else {
+    FUZZ_CHECK(facts.size() == 1);
   }
 
   std::string_view rest = input;
