@@ -2,8 +2,44 @@
 
 #include <charconv>
 #include <cmath>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace handoff {
+namespace {
+
+bool NeedsEscape(unsigned char u) { return u < 0x20 || u == '"' || u == '\\'; }
+
+// The index of the first byte at or after `i` that JSON must escape, or s.size(). Sixteen bytes
+// a step where SSE2 is there (every x86-64): URLs, titles and traits pass in a few steps. Most
+// strings of a record are short ids and names, where the call costs more than the bytes, so
+// BM_OutboxRecordJson moved only 615 -> 597 ns.
+size_t NextToEscape(std::string_view s, size_t i) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control_max = _mm_set1_epi8(0x1f);
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    // v <= 0x1f, unsigned: min(v, 0x1f) == v.
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v);
+    const __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    const int mask = _mm_movemask_epi8(_mm_or_si128(control, special));
+    if (mask != 0) {
+      return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if (NeedsEscape(static_cast<unsigned char>(s[i]))) {
+      return i;
+    }
+  }
+  return s.size();
+}
+
+}  // namespace
 
 const Value* Value::Find(std::string_view key) const {
   if (!is_object()) {
@@ -82,11 +118,8 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   // Runs of bytes that need no escape (nearly all of them) are copied in one append.
   size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = NextToEscape(s, 0); i < s.size(); i = NextToEscape(s, i + 1)) {
     const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u != '"' && u != '\\') {
-      continue;
-    }
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (u) {

@@ -52,6 +52,64 @@ TEST(ValueTest, StringsEscape) {
   EXPECT_EQ(Value::String("a\"b\\c\n\x01").ToJson(), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
+TEST(ValueTest, JsonQuotedEscapesEveryByteAtEveryPlaceOfALongString) {
+  // The scan takes sixteen bytes a step (SSE2): each byte value, at each place of strings that
+  // span several steps and a tail, is escaped exactly as this byte-at-a-time reference does.
+  auto reference = [](std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        default:
+          if (u < 0x20) {
+            out += "\\u00";
+            out += kHex[u >> 4];
+            out += kHex[u & 0xf];
+          } else {
+            out += c;
+          }
+      }
+    }
+    return out + "\"";
+  };
+  for (size_t length : {15U, 16U, 17U, 31U, 33U, 47U}) {
+    for (size_t place = 0; place < length; ++place) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string s(length, 'x');
+        s[place] = static_cast<char>(byte);
+        ASSERT_EQ(JsonQuoted(s), reference(s))
+            << "length " << length << " place " << place << " byte " << byte;
+      }
+    }
+  }
+  const std::string quotes(40, '"');
+  EXPECT_EQ(JsonQuoted(quotes), reference(quotes));
+  const std::string mixed = "0123456789abcde\"\x01\\" + std::string(30, 'z') + "\n";
+  EXPECT_EQ(JsonQuoted(mixed), reference(mixed));
+}
+
 TEST(ValueTest, JsonQuotedIsTheStringLiteral) {
   EXPECT_EQ(JsonQuoted(""), "\"\"");
   EXPECT_EQ(JsonQuoted("plain"), "\"plain\"");
