@@ -615,19 +615,9 @@ bool LogApplier::HoldForHandOvers(uint32_t p, uint64_t seq, size_t first,
     return true;
   }
   std::map<std::string, std::string, std::less<>> linked_here;  // older root -> newer root
-  std::string engine_root;
-  auto resolve = [&](std::string id) {
-    for (int hop = 0; hop < 64; ++hop) {
-      if (auto it = linked_here.find(id); it != linked_here.end() && it->second != id) {
-        id = it->second;
-      } else if (options_.identities != nullptr &&
-                 options_.identities->MergedInto(id, &engine_root) && engine_root != id) {
-        id = engine_root;
-      } else {
-        break;
-      }
-    }
-    return id;
+  std::string engine_roots[2];
+  auto resolve = [&](std::string_view id) {
+    return std::string(FollowLinks(id, linked_here, options_.identities, engine_roots));
   };
   std::vector<HandOverRequest> requests;
   for (const LinkInMessage& link : links) {

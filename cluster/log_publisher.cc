@@ -199,21 +199,7 @@ uint32_t LogPublisher::Route(const Event& event, bool* new_message) {
 }
 
 std::string_view LogPublisher::Resolve(std::string_view id) {
-  // The engine's links are flat, this publisher's recent ones may chain: alternate until
-  // neither knows more.
-  for (int hop = 0; hop < kMaxLinkHops; ++hop) {
-    if (auto it = merged_into_.find(id); it != merged_into_.end()) {
-      id = it->second;
-      continue;
-    }
-    std::string& answer = resolved_[hop % 2];  // `id` may point into the other one
-    if (options_.identities != nullptr && options_.identities->MergedInto(id, &answer)) {
-      id = answer;
-      continue;
-    }
-    break;
-  }
-  return id;
+  return FollowLinks(id, merged_into_, options_.identities, resolved_, kMaxLinkHops);
 }
 
 bool LogPublisher::WaitForEngine(uint64_t last_seq) {

@@ -24,4 +24,29 @@ class IdentityView {
   }
 };
 
+// The lead `id` belongs to, following two sources alternately until neither knows more: `recent`,
+// links not applied by the engine yet (older id -> the id it went into; they may chain), and
+// `identities`, the engine's links (flat: one step to a root). Cluster mode's publisher and
+// applier both need it. `scratch` holds the engine's answers: the result may point into it, or
+// into `recent`, or be `id` itself. At most `max_hops` steps (links never form a cycle; the bound
+// is against a bug).
+template <typename RecentLinks>
+std::string_view FollowLinks(std::string_view id, const RecentLinks& recent,
+                             const IdentityView* identities, std::string (&scratch)[2],
+                             int max_hops = 64) {
+  for (int hop = 0; hop < max_hops; ++hop) {
+    if (auto it = recent.find(id); it != recent.end() && it->second != id) {
+      id = it->second;
+      continue;
+    }
+    std::string& answer = scratch[hop % 2];  // `id` may point into the other one
+    if (identities != nullptr && identities->MergedInto(id, &answer) && answer != id) {
+      id = answer;
+      continue;
+    }
+    break;
+  }
+  return id;
+}
+
 }  // namespace handoff
