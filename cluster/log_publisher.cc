@@ -23,8 +23,6 @@ constexpr size_t kMaxChunkBytes = 512 * 1024;
 constexpr uint32_t kMaxChunkEvents = kMaxIngestEvents;
 // Links remembered for routing (about 100 bytes each).
 constexpr size_t kMaxRememberedLinks = 1 << 20;
-// A chain of links longer than this is not followed further (impossible in practice).
-constexpr int kMaxLinkHops = 64;
 
 }  // namespace
 
@@ -199,7 +197,7 @@ uint32_t LogPublisher::Route(const Event& event, bool* new_message) {
 }
 
 std::string_view LogPublisher::Resolve(std::string_view id) {
-  return FollowLinks(id, merged_into_, options_.identities, resolved_, kMaxLinkHops);
+  return FollowLinks(id, merged_into_, options_.identities, resolved_);
 }
 
 bool LogPublisher::WaitForEngine(uint64_t last_seq) {

@@ -28,13 +28,13 @@ class IdentityView {
 // links not applied by the engine yet (older id -> the id it went into; they may chain), and
 // `identities`, the engine's links (flat: one step to a root). Cluster mode's publisher and
 // applier both need it. `scratch` holds the engine's answers: the result may point into it, or
-// into `recent`, or be `id` itself. At most `max_hops` steps (links never form a cycle; the bound
-// is against a bug).
+// into `recent`, or be `id` itself. At most kMaxLinkHops steps (links never form a cycle; the
+// bound is against a bug).
+inline constexpr int kMaxLinkHops = 64;
 template <typename RecentLinks>
 std::string_view FollowLinks(std::string_view id, const RecentLinks& recent,
-                             const IdentityView* identities, std::string (&scratch)[2],
-                             int max_hops = 64) {
-  for (int hop = 0; hop < max_hops; ++hop) {
+                             const IdentityView* identities, std::string (&scratch)[2]) {
+  for (int hop = 0; hop < kMaxLinkHops; ++hop) {
     if (auto it = recent.find(id); it != recent.end() && it->second != id) {
       id = it->second;
       continue;
