@@ -481,6 +481,16 @@ Expression Expression::Compile(std::string_view text, ExpressionScope scope,
 
 namespace {
 
+bool ReadsRoot(const ExpressionNode* node, expression_internal::PathRoot root) {
+  if (node == nullptr) {
+    return false;
+  }
+  if (node->op == expression_internal::Op::kPath && node->root == root) {
+    return true;
+  }
+  return ReadsRoot(node->lhs.get(), root) || ReadsRoot(node->rhs.get(), root);
+}
+
 void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
   using expression_internal::Op;
   using expression_internal::PathRoot;
@@ -571,6 +581,10 @@ bool CollectThresholds(const ExpressionNode* node, std::vector<ScoreThreshold>* 
 
 bool Expression::ScoreThresholds(std::vector<ScoreThreshold>* out) const {
   return CollectThresholds(root_.get(), out);
+}
+
+bool Expression::reads_lead_stage() const {
+  return ReadsRoot(root_.get(), expression_internal::PathRoot::kLeadStage);
 }
 
 EventGuard Expression::guard() const {

@@ -107,6 +107,8 @@ class Expression {
   bool reads_event() const { return reads_event_; }
   // See EventGuard.
   EventGuard guard() const;
+  // True when the expression reads `lead.stage` (walks the tree: not for a hot path).
+  bool reads_lead_stage() const;
   // True when the expression reads any `score.NAME`.
   bool reads_score() const { return reads_score_; }
   // Appends every comparison of a score with a number literal (<, <=, >, >=, ==, !=) to `out`

@@ -35,6 +35,10 @@ Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
       event_rules_read_scores_ = true;
     }
   }
+  for (int r : rules_->profile_rules) {
+    profile_rules_read_stage_ =
+        profile_rules_read_stage_ || rules_->rules[r].when.reads_lead_stage();
+  }
   exit_thresholds_.resize(rules_->stages.size());
   for (size_t i = 1; i < rules_->stages.size(); ++i) {
     const StageDef& stage = rules_->stages[i];
@@ -325,8 +329,9 @@ void Scorer::SetStage(Lead* lead, int stage_index) const {
   Align(lead);
   lead->scoring_cache.stage_index = stage_index;
   lead->stage = rules_->stages[stage_index].name;
-  // Profile rules may read lead.stage.
-  lead->scoring_cache.profile_valid = false;
+  if (profile_rules_read_stage_) {
+    lead->scoring_cache.profile_valid = false;
+  }
 }
 
 int Scorer::StageIndex(Lead* lead) const {

@@ -137,6 +137,10 @@ class Scorer {
   std::array<std::vector<int>, 6> rules_by_type_;
   std::vector<int> unguarded_rules_;
   bool event_rules_read_scores_ = false;  // any event rule's `when` reads score.NAME
+  // Any profile rule's `when` reads lead.stage: only then does a stage change make the lead's
+  // profile scores stale (evaluating them again was ~5 % of the engine thread, regular
+  // expressions included).
+  bool profile_rules_read_stage_ = false;
   // Per stage: the score comparisons of its exit (its enter's when it has no exit), and whether
   // they are the only way it reads scores (Expression::ScoreThresholds).
   struct ExitThresholds {

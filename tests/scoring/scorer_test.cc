@@ -432,6 +432,43 @@ TEST(ScorerTest, PromotionJumpsToTheHighestStageWhoseEnterHolds) {
   EXPECT_EQ(lead.stage, "new");
 }
 
+// A profile rule that reads lead.stage counts from the stage the event moved the lead to, read
+// right after that event, and no longer once the lead leaves it (the profile scores are made
+// stale by a stage change only when some profile rule reads the stage).
+TEST(ScorerTest, AProfileRuleOnTheStageFollowsEveryStageChange) {
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent)
+                    .Score("fit", ScoreKind::kProfile)
+                    .Rule("big", "e", "event == \"big\"", 100)
+                    .Rule("drop", "e", "event == \"drop\"", -80)
+                    .Rule("in-mql", "fit", "lead.stage == \"mql\"", 5)
+                    .Rule("titled", "fit", "exists(traits.title)", 7)
+                    .Stage("mql", "score.e >= 40", "score.e < 30")
+                    .Build());
+  Lead lead = NewLead();
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "fit", kT0), 0);
+  scorer.Apply(Track("big", kT0), &lead);
+  ASSERT_EQ(lead.stage, "mql");
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "fit", kT0), 5);
+  scorer.Apply(Track("drop", kT0 + 1), &lead);
+  ASSERT_EQ(lead.stage, "new");
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "fit", kT0 + 1), 0);
+
+  // Without a rule on the stage, stage changes leave the profile as the traits make it.
+  Scorer traits_only(RuleSetBuilder()
+                         .Score("e", ScoreKind::kEvent)
+                         .Score("fit", ScoreKind::kProfile)
+                         .Rule("big", "e", "event == \"big\"", 100)
+                         .Rule("titled", "fit", "exists(traits.title)", 7)
+                         .Stage("mql", "score.e >= 40")
+                         .Build());
+  Lead titled = NewLead();
+  traits_only.Apply(Identify(Obj({{"title", Value::String("CTO")}}), kT0), &titled);
+  traits_only.Apply(Track("big", kT0 + 1), &titled);
+  ASSERT_EQ(titled.stage, "mql");
+  EXPECT_DOUBLE_EQ(Read(traits_only, &titled, "fit", kT0 + 1), 7);
+}
+
 TEST(ScorerTest, DemotionStopsAtTheFirstStageWhoseExitDoesNotHold) {
   Scorer scorer(RuleSetBuilder()
                     .Score("e", ScoreKind::kEvent)
