@@ -583,6 +583,63 @@ bool Expression::ScoreThresholds(std::vector<ScoreThreshold>* out) const {
   return CollectThresholds(root_.get(), out);
 }
 
+namespace {
+
+// Whether `node` is the comparison `guard` was read off (`event == "<name>"` for a name guard,
+// else `type == "<type>"`), so that it holds for every event the guard lets through.
+bool IsGuardComparison(const ExpressionNode* node, const EventGuard& guard) {
+  using expression_internal::Op;
+  using expression_internal::PathRoot;
+  if (node == nullptr || node->op != Op::kEq || node->lhs == nullptr || node->rhs == nullptr) {
+    return false;
+  }
+  const ExpressionNode* path = node->lhs.get();
+  const ExpressionNode* literal = node->rhs.get();
+  if (path->op != Op::kPath) {
+    std::swap(path, literal);
+  }
+  if (path->op != Op::kPath || literal->op != Op::kConst || !path->keys.empty() ||
+      !literal->constant.is_string()) {
+    return false;
+  }
+  const std::string& text = literal->constant.as_string();
+  if (guard.name.has_value()) {
+    return path->root == PathRoot::kEvent && text == *guard.name;
+  }
+  return guard.type.has_value() && path->root == PathRoot::kType &&
+         text == EventTypeName(*guard.type);
+}
+
+}  // namespace
+
+Expression Expression::AssumingGuard(const EventGuard& guard) const {
+  if (root_ == nullptr) {
+    return *this;
+  }
+  if (IsGuardComparison(root_.get(), guard)) {
+    Expression always = Constant(Value::Bool(true));
+    always.source_ = source_;
+    always.reads_event_ = reads_event_;
+    always.reads_score_ = reads_score_;
+    return always;
+  }
+  if (root_->op != expression_internal::Op::kAnd) {
+    return *this;
+  }
+  const ExpressionNode* rest = nullptr;
+  if (IsGuardComparison(root_->lhs.get(), guard)) {
+    rest = root_->rhs.get();
+  } else if (IsGuardComparison(root_->rhs.get(), guard)) {
+    rest = root_->lhs.get();
+  }
+  if (rest == nullptr) {
+    return *this;
+  }
+  Expression left = *this;
+  left.root_ = std::shared_ptr<const ExpressionNode>(root_, rest);  // keeps the whole tree alive
+  return left;
+}
+
 bool Expression::reads_lead_stage() const {
   return ReadsRoot(root_.get(), expression_internal::PathRoot::kLeadStage);
 }

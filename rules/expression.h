@@ -107,6 +107,10 @@ class Expression {
   bool reads_event() const { return reads_event_; }
   // See EventGuard.
   EventGuard guard() const;
+  // The same test for events known to pass `guard` (one of its type or name set, as the scorer
+  // indexes rules by; see EventGuard): an `&&` with that comparison on one side is its other
+  // side, the comparison alone is `true`, anything else is unchanged. Shares this tree.
+  Expression AssumingGuard(const EventGuard& guard) const;
   // True when the expression reads `lead.stage` (walks the tree: not for a hot path).
   bool reads_lead_stage() const;
   // True when the expression reads any `score.NAME`.

@@ -46,15 +46,19 @@ Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
     exit.only_thresholds =
         (stage.has_exit ? stage.exit : stage.enter).ScoreThresholds(&exit.thresholds);
   }
+  event_tests_.resize(rules_->rules.size());
   for (int r : rules_->event_rules) {
-    EventGuard guard = rules_->rules[r].when.guard();
+    const Expression& when = rules_->rules[r].when;
+    EventGuard guard = when.guard();
     if (guard.name.has_value()) {
       rules_by_name_[*guard.name].push_back(r);
+      guard.type.reset();  // indexed by name only: the type still has to be tested
     } else if (guard.type.has_value()) {
       rules_by_type_[static_cast<size_t>(*guard.type)].push_back(r);
     } else {
       unguarded_rules_.push_back(r);
     }
+    event_tests_[r] = when.AssumingGuard(guard);
   }
 }
 
@@ -366,7 +370,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
   ctx.lead_stage = lead->stage;
   ForEachCandidateRule(event, [&](int r) {
     const RuleDef& rule = rs.rules[r];
-    if (!rule.when.Test(ctx)) {
+    if (!event_tests_[r].Test(ctx)) {
       return;
     }
     double points = rule.points;

@@ -136,6 +136,9 @@ class Scorer {
   StringMap<std::vector<int>> rules_by_name_;
   std::array<std::vector<int>, 6> rules_by_type_;
   std::vector<int> unguarded_rules_;
+  // By rule index, event rules only: `when` less the comparison its index entry already
+  // guarantees (Expression::AssumingGuard), which is what Apply tests for a candidate.
+  std::vector<Expression> event_tests_;
   bool event_rules_read_scores_ = false;  // any event rule's `when` reads score.NAME
   // Any profile rule's `when` reads lead.stage: only then does a stage change make the lead's
   // profile scores stale (evaluating them again was ~5 % of the engine thread, regular

@@ -701,6 +701,42 @@ TEST_F(ExpressionTest, DeepNestingIsAnErrorNotACrash) {
 
 // ---- Scope visibility ---------------------------------------------------------------------------
 
+// The scorer tests a candidate rule without the comparison its index entry guarantees. What is
+// left must be the other side of the top `&&` (either side), `true` for the comparison alone, and
+// the whole expression otherwise; for events the guard lets through it answers as the whole.
+TEST_F(ExpressionTest, AssumingGuardDropsOnlyTheComparisonTheIndexGuarantees) {
+  // The fixture's event is a track "Demo Requested" with properties.plan "pro".
+  auto left = [&](const std::string& text) {
+    const Expression e = Compile(text);
+    EventGuard guard = e.guard();
+    if (guard.name.has_value()) {
+      guard.type.reset();  // as the scorer: a name guard says nothing of the type
+    }
+    return e.AssumingGuard(guard);
+  };
+  EXPECT_TRUE(left("type == \"track\" && properties.plan == \"pro\"").Test(ctx_));
+  EXPECT_FALSE(left("type == \"track\" && properties.plan == \"basic\"").Test(ctx_));
+  EXPECT_TRUE(left("properties.plan == \"pro\" && \"track\" == type").Test(ctx_));
+  EXPECT_TRUE(left("event == \"Demo Requested\"").Test(ctx_));
+  // What is left is no longer a test of the type or name: only for events the guard let in.
+  event_.type = EventType::kPage;
+  EXPECT_TRUE(left("type == \"track\" && properties.plan == \"pro\"").Test(ctx_));
+  EXPECT_FALSE(Compile("type == \"track\" && properties.plan == \"pro\"").Test(ctx_));
+  EXPECT_TRUE(left("event == \"Demo Requested\"").Test(EvalContext{}));
+  // Indexed by name, the type comparison stays.
+  EXPECT_FALSE(left("type == \"track\" && event == \"Demo Requested\"").Test(ctx_));
+  event_.type = EventType::kTrack;
+  EXPECT_TRUE(left("type == \"track\" && event == \"Demo Requested\"").Test(ctx_));
+  // Not at the top `&&`, or no guard at all: the expression is tested whole.
+  event_.type = EventType::kPage;
+  EXPECT_FALSE(
+      left("(type == \"track\" && properties.plan == \"pro\") && properties.seats > 1").Test(ctx_));
+  EXPECT_TRUE(left("type == \"track\" || properties.plan == \"pro\"").Test(ctx_));
+  EXPECT_FALSE(left("type == \"track\" || properties.plan == \"basic\"").Test(ctx_));
+  // The source stays the rule's.
+  EXPECT_EQ(left("event == \"Demo Requested\"").source(), "event == \"Demo Requested\"");
+}
+
 TEST_F(ExpressionTest, ProfileRulesSeeOnlyTraitsAndLead) {
   const auto kProfile = ExpressionScope::kProfileRule;
   EXPECT_TRUE(
