@@ -121,6 +121,27 @@ void CheckResult(World& world, const Expression& expr, const EvalContext& ctx) {
       FUZZ_CHECK(ctx.event->name == *guard.name);
     }
   }
+
+  // What the scorer tests for a candidate (the expression less what its index entry guarantees)
+  // answers as the whole for every event that entry lets through: by name when the guard has
+  // one (the event has that name), else by type.
+  if (ctx.event != nullptr) {
+    EventGuard guard = expr.guard();
+    const Event& event = *ctx.event;
+    const bool named =
+        event.type == EventType::kTrack ||
+        ((event.type == EventType::kPage || event.type == EventType::kScreen) && event.has_name);
+    bool let_through = false;
+    if (guard.name.has_value()) {
+      guard.type.reset();
+      let_through = named && event.name == *guard.name;
+    } else if (guard.type.has_value()) {
+      let_through = event.type == *guard.type;
+    }
+    if (let_through) {
+      FUZZ_CHECK(expr.AssumingGuard(guard).Test(ctx) == expr.Test(ctx));
+    }
+  }
 }
 
 // Moves each score towards, but not onto, the nearest number it is compared with above it (by at

@@ -717,6 +717,7 @@ TEST_F(ExpressionTest, AssumingGuardDropsOnlyTheComparisonTheIndexGuarantees) {
   EXPECT_TRUE(left("type == \"track\" && properties.plan == \"pro\"").Test(ctx_));
   EXPECT_FALSE(left("type == \"track\" && properties.plan == \"basic\"").Test(ctx_));
   EXPECT_TRUE(left("properties.plan == \"pro\" && \"track\" == type").Test(ctx_));
+  EXPECT_FALSE(left("properties.plan == \"basic\" && type == \"track\"").Test(ctx_));
   EXPECT_TRUE(left("event == \"Demo Requested\"").Test(ctx_));
   // What is left is no longer a test of the type or name: only for events the guard let in.
   event_.type = EventType::kPage;
