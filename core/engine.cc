@@ -1146,6 +1146,8 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
     });
   }
   merged.id = newer.state.id;
+  // The base's profile scores were read under its own id; profile rules may read lead.id.
+  merged.scoring_cache.profile_valid = false;
   // Where the replay awards an event other points than it was logged with (a cap or `once` now
   // shared by both leads, a trait only the other lead had), its history entry takes the replay's:
   // the history is then the one id's, and a later refold (a new half-life or cap window) is exact.

@@ -47,8 +47,8 @@ constexpr const char* kColumnFamilyNames[kNumColumnFamilies] = {
     "default",     fmt::kLeads,     fmt::kDedupe, fmt::kOutbox, fmt::kMeta,       fmt::kLinks,
     fmt::kHistory, fmt::kDedupeLog, fmt::kPinned, fmt::kFunnel, fmt::kLeadJournal};
 
-// Sizing for a 2-core machine: one flush and one compaction at a time, memtables large enough
-// that a burst of commits does not stall on flushes.
+// Sizing for a 2-core machine: one flush at a time and one compaction (two when level 0 piles
+// up; see Open), memtables large enough that a burst of commits does not stall on flushes.
 constexpr size_t kBlockCacheBytes = 64 << 20;
 constexpr size_t kLeadsWriteBuffer = 32 << 20;
 constexpr size_t kDedupeWriteBuffer = 4 << 20;     // the per-id form: read at start, not written
@@ -228,11 +228,13 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  // One flush and two compactions at a time. With one compaction, a long one of the leads
-  // (each new lead lands at a random key, so every level-0 file of a stream of new leads spans
-  // every key and a compaction rewrites the level below whole: up to 4-7 s of CPU at 10M leads)
-  // held back the others' level-0 files until they reached the write stall (20 files): the
-  // 10M-lead send spent ~10 s at 60-80k events/s (bench/README.md, 2026-12-06).
+  // One flush at a time, and a second compaction beside the first once RocksDB wants to speed
+  // compactions up (a column family's level 0 at 8 files, or writes being delayed): with one, a
+  // long compaction of the leads (each new lead lands at a random key, so every level-0 file of
+  // a stream of new leads spans every key and a compaction rewrites the level below whole: up
+  // to 4-7 s of CPU at 10M leads) held back the others' level-0 files until they reached the
+  // write stall (20 files): the 10M-lead send spent ~10 s at 60-80k events/s (bench/README.md,
+  // 2026-12-06).
   db_options.max_background_jobs = 3;
   db_options.bytes_per_sync = 1 << 20;  // smooth out SST write-back instead of one big burst
   // One writer at a time (the engine's commit): no concurrent memtable inserts.
@@ -283,15 +285,8 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
   // History: point reads of one bucket when a lead's history is walked (merges, the history
   // API); keys only grow, and trims delete a prefix. Bloom filters would answer only misses,
   // which are rare (a walk follows pointers to buckets that exist).
-  // Since its keys only grow, its level-0 files do not overlap: a point read checks the one
-  // whose key range holds the key, however many there are, so they may pile up further before
-  // writes slow down (the default, 20, stalled the 10M-lead send while the leads compacted).
-  {
-    auto cf = BaseColumnFamilyOptions(cache, /*bloom=*/false, kHistoryWriteBuffer);
-    cf.level0_slowdown_writes_trigger = 40;
-    cf.level0_stop_writes_trigger = 64;
-    descriptors.emplace_back(kColumnFamilyNames[kHistory], std::move(cf));
-  }
+  descriptors.emplace_back(kColumnFamilyNames[kHistory],
+                           BaseColumnFamilyOptions(cache, /*bloom=*/false, kHistoryWriteBuffer));
   {
     // Dedupe log: one block per commit, read whole at start, never looked up by id. Blocks
     // expire by their time, through the same compaction filter as the per-id form.

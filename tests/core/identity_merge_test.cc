@@ -344,6 +344,46 @@ TEST_F(IdentityMergeTest, AMergeWithALeadWhoseOldHistoryIsTrimmedKeepsWhatItsSta
   }
 }
 
+// A merge that starts from the older lead's state (its history trimmed) gives that state the
+// newer lead's id: profile scores read under the older id must not outlive it (a profile rule
+// may read lead.id).
+TEST_F(IdentityMergeTest, AMergedLeadsProfileScoresAreReadUnderItsNewId) {
+  std::string rules = kRules;
+  const std::string known_rule =
+      "rules:\n  - id: known\n    score: fit\n    when: lead.id == \"u1\"\n    points: 5\n";
+  rules.replace(rules.find("rules:\n"), 7, known_rule);
+  const std::string rules_path = dir_.WriteFile("rules-known.yaml", rules);
+  auto anonymous = [](Event e) {
+    e.anonymous_id = "a9";
+    e.user_id.clear();
+    return e;
+  };
+  std::vector<Event> long_ago = {anonymous(Identify("u1", "", "VP", kStart)),
+                                 anonymous(Page("u1", "", "/pricing", kStart + 20))};
+  // An alias: the link itself changes no trait, so nothing else makes the profile stale.
+  std::vector<Event> recent = {Alias("u1", "a9", kStart + 86400),
+                               Page("u1", "", "/pricing", kStart + 86400 + 20)};
+  Daemonless merged(rules_path);
+  merged.Send(long_ago);
+  merged.clock().Advance(100 * 86400);
+  ASSERT_OK(merged.store().TrimHistory(merged.clock().Now()));
+  merged.Send(recent);
+  ASSERT_EQ(merged.Merges(), 1);
+
+  Daemonless single(rules_path);
+  for (std::vector<Event>* events : {&long_ago, &recent}) {
+    for (Event& e : *events) {
+      e.user_id = "u1";
+      e.anonymous_id.clear();
+    }
+  }
+  single.Send(long_ago);
+  single.clock().Advance(100 * 86400);
+  single.Send(recent);
+  EXPECT_EQ(merged.LeadJson("u1"), single.LeadJson("u1"));
+  EXPECT_NE(merged.LeadJson("u1").find("\"fit\":25"), std::string::npos) << merged.LeadJson("u1");
+}
+
 TEST_F(IdentityMergeTest, ALinkBeforeAnyAnonymousEventOnlyLinks) {
   Daemonless d(rules_path_);
   d.Send({Identify("kim", "anon-1", "VP Sales", kStart)});
