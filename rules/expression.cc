@@ -491,6 +491,30 @@ bool ReadsRoot(const ExpressionNode* node, expression_internal::PathRoot root) {
   return ReadsRoot(node->lhs.get(), root) || ReadsRoot(node->rhs.get(), root);
 }
 
+// `<root> == "<text>"` (either side first), where <root> is a bare path root such as `event` or
+// `type`: the shape an event guard is read off.
+struct RootEqualsString {
+  expression_internal::PathRoot root;
+  const std::string* text;  // points into the node's literal
+};
+
+std::optional<RootEqualsString> AsRootEqualsString(const ExpressionNode* node) {
+  using expression_internal::Op;
+  if (node == nullptr || node->op != Op::kEq || node->lhs == nullptr || node->rhs == nullptr) {
+    return std::nullopt;
+  }
+  const ExpressionNode* path = node->lhs.get();
+  const ExpressionNode* literal = node->rhs.get();
+  if (path->op != Op::kPath) {
+    std::swap(path, literal);
+  }
+  if (path->op != Op::kPath || literal->op != Op::kConst || !path->keys.empty() ||
+      !literal->constant.is_string()) {
+    return std::nullopt;
+  }
+  return RootEqualsString{path->root, &literal->constant.as_string()};
+}
+
 void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
   using expression_internal::Op;
   using expression_internal::PathRoot;
@@ -502,23 +526,15 @@ void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
     CollectGuard(node->rhs.get(), guard);
     return;
   }
-  if (node->op != Op::kEq || node->lhs == nullptr || node->rhs == nullptr) {
+  const std::optional<RootEqualsString> equality = AsRootEqualsString(node);
+  if (!equality.has_value()) {
     return;
   }
-  const ExpressionNode* path = node->lhs.get();
-  const ExpressionNode* literal = node->rhs.get();
-  if (path->op != Op::kPath) {
-    std::swap(path, literal);
-  }
-  if (path->op != Op::kPath || literal->op != Op::kConst || !path->keys.empty() ||
-      !literal->constant.is_string()) {
-    return;
-  }
-  if (path->root == PathRoot::kEvent && !guard->name.has_value()) {
-    guard->name = literal->constant.as_string();
-  } else if (path->root == PathRoot::kType && !guard->type.has_value()) {
+  if (equality->root == PathRoot::kEvent && !guard->name.has_value()) {
+    guard->name = *equality->text;
+  } else if (equality->root == PathRoot::kType && !guard->type.has_value()) {
     // A name that is no type makes the expression never true; no guard is still correct.
-    guard->type = EventTypeFromName(literal->constant.as_string());
+    guard->type = EventTypeFromName(*equality->text);
   }
 }
 
@@ -588,26 +604,16 @@ namespace {
 // Whether `node` is the comparison `guard` was read off (`event == "<name>"` for a name guard,
 // else `type == "<type>"`), so that it holds for every event the guard lets through.
 bool IsGuardComparison(const ExpressionNode* node, const EventGuard& guard) {
-  using expression_internal::Op;
   using expression_internal::PathRoot;
-  if (node == nullptr || node->op != Op::kEq || node->lhs == nullptr || node->rhs == nullptr) {
+  const std::optional<RootEqualsString> equality = AsRootEqualsString(node);
+  if (!equality.has_value()) {
     return false;
   }
-  const ExpressionNode* path = node->lhs.get();
-  const ExpressionNode* literal = node->rhs.get();
-  if (path->op != Op::kPath) {
-    std::swap(path, literal);
-  }
-  if (path->op != Op::kPath || literal->op != Op::kConst || !path->keys.empty() ||
-      !literal->constant.is_string()) {
-    return false;
-  }
-  const std::string& text = literal->constant.as_string();
   if (guard.name.has_value()) {
-    return path->root == PathRoot::kEvent && text == *guard.name;
+    return equality->root == PathRoot::kEvent && *equality->text == *guard.name;
   }
-  return guard.type.has_value() && path->root == PathRoot::kType &&
-         text == EventTypeName(*guard.type);
+  return guard.type.has_value() && equality->root == PathRoot::kType &&
+         *equality->text == EventTypeName(*guard.type);
 }
 
 }  // namespace

@@ -265,6 +265,24 @@ class Daemonless {
 class IdentityMergeTest : public ::testing::Test {
  protected:
   IdentityMergeTest() { rules_path_ = dir_.WriteFile("rules.yaml", kRules); }
+
+  // Lead u1 after `long_ago`, 100 days, then `recent`, every event sent under user id u1 alone:
+  // what a merge across a trimmed history must equal.
+  static std::string OneIdLeadJson(const std::string& rules_path, std::vector<Event> long_ago,
+                                   std::vector<Event> recent) {
+    for (std::vector<Event>* events : {&long_ago, &recent}) {
+      for (Event& e : *events) {
+        e.user_id = "u1";
+        e.anonymous_id.clear();
+      }
+    }
+    Daemonless single(rules_path);
+    single.Send(long_ago);
+    single.clock().Advance(100 * 86400);
+    single.Send(recent);
+    return single.LeadJson("u1");
+  }
+
   TempDir dir_;
   std::string rules_path_;
 };
@@ -326,18 +344,7 @@ TEST_F(IdentityMergeTest, AMergeWithALeadWhoseOldHistoryIsTrimmedKeepsWhatItsSta
     ASSERT_EQ(merged.HistoryText(old_id), "");
     merged.Send(recent);
     ASSERT_EQ(merged.Merges(), 1);
-
-    Daemonless single(rules_path_);
-    for (std::vector<Event>* events : {&long_ago, &recent}) {
-      for (Event& e : *events) {
-        e.user_id = "u1";
-        e.anonymous_id.clear();
-      }
-    }
-    single.Send(long_ago);
-    single.clock().Advance(100 * 86400);
-    single.Send(recent);
-    EXPECT_EQ(merged.LeadJson("u1"), single.LeadJson("u1"));
+    EXPECT_EQ(merged.LeadJson("u1"), OneIdLeadJson(rules_path_, long_ago, recent));
     EXPECT_NE(merged.LeadJson("u1").find("\"title\":\"VP\""), std::string::npos);
     EXPECT_NE(merged.LeadJson("u1").find("\"events\":6"), std::string::npos)
         << merged.LeadJson("u1");
@@ -369,18 +376,7 @@ TEST_F(IdentityMergeTest, AMergedLeadsProfileScoresAreReadUnderItsNewId) {
   ASSERT_OK(merged.store().TrimHistory(merged.clock().Now()));
   merged.Send(recent);
   ASSERT_EQ(merged.Merges(), 1);
-
-  Daemonless single(rules_path);
-  for (std::vector<Event>* events : {&long_ago, &recent}) {
-    for (Event& e : *events) {
-      e.user_id = "u1";
-      e.anonymous_id.clear();
-    }
-  }
-  single.Send(long_ago);
-  single.clock().Advance(100 * 86400);
-  single.Send(recent);
-  EXPECT_EQ(merged.LeadJson("u1"), single.LeadJson("u1"));
+  EXPECT_EQ(merged.LeadJson("u1"), OneIdLeadJson(rules_path, long_ago, recent));
   EXPECT_NE(merged.LeadJson("u1").find("\"fit\":25"), std::string::npos) << merged.LeadJson("u1");
 }
 
