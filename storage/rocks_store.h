@@ -198,6 +198,14 @@ class RocksStore final : public Store {
   bool journal_all_ = true;      // journal every changed lead, or only those it holds; write_mu_
   uint64_t in_place_bytes_ = 0;  // lead bytes written in place since the last freeze; write_mu_
   std::vector<LeadJournal::Entry> checkpoint_slice_;  // reused; write_mu_
+  // A commit's leads written in place (not journaled), views into its CommitBatch: sorted by key
+  // before they go into the write batch. Reused; write_mu_.
+  struct InPlaceLead {
+    std::string_view key;
+    std::string_view value;
+    bool deleted;
+  };
+  std::vector<InPlaceLead> in_place_;
 };
 
 }  // namespace handoff

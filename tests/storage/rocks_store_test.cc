@@ -498,6 +498,38 @@ TEST_F(StoreTest, NoJournalWritesLeadsInPlace) {
   EXPECT_EQ(store->MemoryUsage().lead_journal, 0u);
 }
 
+// A commit writes its in-place leads in key order (for the memtable's insert hint), not in the
+// batch's: every lead lands, and two writes of one lead in one batch keep their order.
+TEST_F(StoreTest, InPlaceLeadsOfOneCommitAllLandAndTheLastWriteWins) {
+  StoreOptions options = Options();
+  options.lead_journal_bytes = 0;
+  auto store = OpenStore(options);
+  CommitBatch first;
+  first.PutLead("gone", "old");
+  ASSERT_OK(store->Commit(&first));
+  CommitBatch batch;
+  for (const char* id : {"m", "c", "x", "a", "q"}) {
+    batch.PutLead(id, std::string("s-") + id);
+  }
+  batch.DeleteLead("gone");
+  batch.PutLead("twice", "before");
+  batch.PutLead("b", "s-b");
+  batch.PutLead("twice", "after");
+  batch.PutLead("removed", "briefly");
+  batch.DeleteLead("removed");
+  ASSERT_OK(store->Commit(&batch));
+  for (const char* id : {"m", "c", "x", "a", "q", "b"}) {
+    std::string state;
+    ASSERT_OK(store->GetLead(id, &state));
+    EXPECT_EQ(state, std::string("s-") + id);
+  }
+  std::string state;
+  ASSERT_OK(store->GetLead("twice", &state));
+  EXPECT_EQ(state, "after");
+  EXPECT_TRUE(store->GetLead("gone", &state).IsNotFound());
+  EXPECT_TRUE(store->GetLead("removed", &state).IsNotFound());
+}
+
 TEST_F(StoreTest, ScanLeadsPagesInKeyOrder) {
   auto store = OpenStore();
   CommitBatch batch;
