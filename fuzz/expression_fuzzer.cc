@@ -81,6 +81,20 @@ struct World {
     bare.name = "x";
     bare.has_name = true;
     events.push_back(bare);
+    // Events a guard must tell apart from the named ones above: a page without a name, and
+    // names that differ from theirs only in case.
+    const Event& page = events[static_cast<size_t>(EventType::kPage)];
+    const Event& track = events[static_cast<size_t>(EventType::kTrack)];
+    Event unnamed_page = page;
+    unnamed_page.name.clear();
+    unnamed_page.has_name = false;
+    Event lower_page = page;
+    lower_page.name = "pricing";
+    Event lower_track = track;
+    lower_track.name = "demo requested";
+    events.push_back(unnamed_page);
+    events.push_back(lower_page);
+    events.push_back(lower_track);
     traits = Value::MakeObject({
         {"email", S("Jane.Doe@Sub.ACME.com")},
         {"title", S("VP of Sales")},

@@ -627,6 +627,10 @@ TEST(ScorerTest, RulesIndexedByEventNameAndTypeFireExactlyWhenTheirConditionHold
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011 + 1101 + 100);
   scorer.Apply(Track("Other", kT0), &lead);
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011 + 1101 + 100 + 1000);
+  // Names compare exactly: another case is another name, for the index and the rule alike.
+  scorer.Apply(Track("demo", kT0), &lead);
+  scorer.Apply(Track("DEMO", kT0), &lead);
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 1011 + 1101 + 100 + 1000);
 }
 
 TEST(LeadStateTest, EncodingRoundTrips) {
