@@ -485,7 +485,7 @@ TEST_F(StoreTest, LeadsWrittenOnceGoInPlaceAndReadsStayNewest) {
 
 // Without a journal (lead_journal_bytes 0) leads are written in place and nothing is held in
 // memory. (A journal an earlier run left is copied at open: KilledProcessKeepsJournaledLeads.)
-TEST_F(StoreTest, NoJournalWritesLeadsInPlace) {
+TEST_F(StoreTest, NoJournalWritesLeadsInPlaceAndTheLastWriteWins) {
   StoreOptions options = Options();
   options.lead_journal_bytes = 0;
   auto store = OpenStore(options);
@@ -496,18 +496,11 @@ TEST_F(StoreTest, NoJournalWritesLeadsInPlace) {
   ASSERT_OK(store->GetLead("a", &state));
   EXPECT_EQ(state, "1");
   EXPECT_EQ(store->MemoryUsage().lead_journal, 0u);
-}
 
-// A commit writes its in-place leads in key order (for the memtable's insert hint), not in the
-// batch's: every lead lands, and two writes of one lead in one batch keep their order.
-TEST_F(StoreTest, InPlaceLeadsOfOneCommitAllLandAndTheLastWriteWins) {
-  StoreOptions options = Options();
-  options.lead_journal_bytes = 0;
-  auto store = OpenStore(options);
-  CommitBatch first;
-  first.PutLead("gone", "old");
-  ASSERT_OK(store->Commit(&first));
-  CommitBatch batch;
+  // A commit writes its in-place leads in key order (for the memtable's insert hint), not in the
+  // batch's: every lead lands, and two writes of one lead in one batch keep their order.
+  batch.PutLead("gone", "old");
+  ASSERT_OK(store->Commit(&batch));
   for (const char* id : {"m", "c", "x", "a", "q"}) {
     batch.PutLead(id, std::string("s-") + id);
   }
@@ -519,11 +512,9 @@ TEST_F(StoreTest, InPlaceLeadsOfOneCommitAllLandAndTheLastWriteWins) {
   batch.DeleteLead("removed");
   ASSERT_OK(store->Commit(&batch));
   for (const char* id : {"m", "c", "x", "a", "q", "b"}) {
-    std::string state;
     ASSERT_OK(store->GetLead(id, &state));
     EXPECT_EQ(state, std::string("s-") + id);
   }
-  std::string state;
   ASSERT_OK(store->GetLead("twice", &state));
   EXPECT_EQ(state, "after");
   EXPECT_TRUE(store->GetLead("gone", &state).IsNotFound());
