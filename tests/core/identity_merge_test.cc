@@ -356,8 +356,12 @@ TEST_F(IdentityMergeTest, AMergeWithALeadWhoseOldHistoryIsTrimmedKeepsWhatItsSta
 // may read lead.id).
 TEST_F(IdentityMergeTest, AMergedLeadsProfileScoresAreReadUnderItsNewId) {
   std::string rules = kRules;
+  // `known` makes fit 25 only under the id u1; `fit-bonus` reads fit as the scorer holds it
+  // before the page after the merge (a profile score read under the older id: 20, no bonus).
   const std::string known_rule =
-      "rules:\n  - id: known\n    score: fit\n    when: lead.id == \"u1\"\n    points: 5\n";
+      "rules:\n  - id: known\n    score: fit\n    when: lead.id == \"u1\"\n    points: 5\n"
+      "  - id: fit-bonus\n    score: engagement\n"
+      "    when: properties.path == \"/pricing/plans\" && score.fit >= 25\n    points: 7\n";
   rules.replace(rules.find("rules:\n"), 7, known_rule);
   const std::string rules_path = dir_.WriteFile("rules-known.yaml", rules);
   auto anonymous = [](Event e) {
@@ -369,7 +373,7 @@ TEST_F(IdentityMergeTest, AMergedLeadsProfileScoresAreReadUnderItsNewId) {
                                  anonymous(Page("u1", "", "/pricing", kStart + 20))};
   // An alias: the link itself changes no trait, so nothing else makes the profile stale.
   std::vector<Event> recent = {Alias("u1", "a9", kStart + 86400),
-                               Page("u1", "", "/pricing", kStart + 86400 + 20)};
+                               Page("u1", "", "/pricing/plans", kStart + 86400 + 20)};
   Daemonless merged(rules_path);
   merged.Send(long_ago);
   merged.clock().Advance(100 * 86400);
