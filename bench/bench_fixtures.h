@@ -66,18 +66,23 @@ class TempDir {
   std::string path_;
 };
 
+// A RocksStore opened with `options`; aborts the benchmark when it does not open.
+inline std::unique_ptr<RocksStore> OpenStore(const StoreOptions& options) {
+  Result<std::unique_ptr<RocksStore>> store = RocksStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open %s: %s\n", options.path.c_str(), store.status().ToString().c_str());
+  }
+  Require(store.ok(), "store opens");
+  return std::move(store).value();
+}
+
 // A RocksStore at `path` (created), with the daemon's defaults but `durability`.
 inline std::unique_ptr<RocksStore> OpenStore(const std::string& path,
                                              Durability durability = Durability::kProcess) {
   StoreOptions options;
   options.path = path;
   options.durability = durability;
-  Result<std::unique_ptr<RocksStore>> store = RocksStore::Open(options);
-  if (!store.ok()) {
-    std::fprintf(stderr, "open %s: %s\n", path.c_str(), store.status().ToString().c_str());
-  }
-  Require(store.ok(), "store opens");
-  return std::move(store).value();
+  return OpenStore(options);
 }
 
 // 50 rules: 10 profile rules and 40 event rules of the shapes admins write (event names, page

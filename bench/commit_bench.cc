@@ -199,11 +199,7 @@ void BM_CommitNewLeadsInPlace(benchmark::State& state) {
   StoreOptions options;
   options.path = dir.path() + "/data";
   options.lead_journal_bytes = 0;
-  Result<std::unique_ptr<RocksStore>> opened = RocksStore::Open(options);
-  if (!Verify(state, opened.ok(), "store opens")) {
-    return;
-  }
-  std::unique_ptr<RocksStore> store = std::move(opened).value();
+  std::unique_ptr<RocksStore> store = bench::OpenStore(options);
   std::string lead_state;
   EncodeLeadState(bench::SampleRecord().lead(), &lead_state);
   uint64_t next = 0;
