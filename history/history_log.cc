@@ -128,6 +128,7 @@ void HistoryLog::Flush(CommitBatch* batch, EpochSeconds now) {
     }
   }
   touched_.clear();
+  edited_.clear();  // in `batch` now, and readable from the store once it is committed
   if (wrote) {
     ++block_;
   }
@@ -147,12 +148,13 @@ Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes) {
     *bytes = PendingView(bucket);
     return Status::Ok();
   }
-  Status st = store_->GetHistory(store_format::HistoryKey(block, bucket), bytes);
-  if (st.IsNotFound()) {
+  const std::string key = store_format::HistoryKey(block, bucket);
+  if (auto it = edited_.find(key); it != edited_.end()) {
+    *bytes = it->second;
+  } else if (Status st = store_->GetHistory(key, bytes); st.IsNotFound()) {
     bytes->clear();
     return Status::Ok();
-  }
-  if (!st.ok()) {
+  } else if (!st.ok()) {
     return st;
   }
   if (bytes->size() < store_format::kTimeSize) {
@@ -234,8 +236,6 @@ Status HistoryLog::RewriteAwards(const std::vector<HistoryChain>& chains,
 template <typename Edit>
 Status HistoryLog::EditChains(const std::vector<HistoryChain>& chains, CommitBatch* batch,
                               Edit&& edit) {
-  // Buckets rewritten so far, so that two chains sharing a bucket see each other's edits.
-  std::unordered_map<std::string, std::string> rewritten;
   std::string bytes;
   for (const HistoryChain& chain : chains) {
     const uint32_t bucket = BucketOf(chain.lead);
@@ -243,7 +243,7 @@ Status HistoryLog::EditChains(const std::vector<HistoryChain>& chains, CommitBat
     while (block != 0) {
       const std::string key = store_format::HistoryKey(block, bucket);
       std::string time;
-      if (auto it = rewritten.find(key); it != rewritten.end()) {
+      if (auto it = edited_.find(key); it != edited_.end()) {
         time = it->second.substr(0, store_format::kTimeSize);
         bytes = it->second.substr(store_format::kTimeSize);
       } else if (block == block_) {
@@ -295,7 +295,7 @@ Status HistoryLog::EditChains(const std::vector<HistoryChain>& chains, CommitBat
           } else {
             batch->PutHistory(key, time + kept);
           }
-          rewritten[key] = time + kept;
+          edited_[key] = time + kept;
         }
       }
       if (prev >= block) {

@@ -122,6 +122,12 @@ class HistoryLog {
   std::string_view PendingView(uint32_t bucket) const;  // the entries only
   std::vector<std::string> pending_;                    // kBuckets of them
   std::vector<uint32_t> touched_;                       // buckets used in this block
+  // Buckets of stored blocks that RewriteAwards or Erase changed since the last Flush: key -> the
+  // value put in the batch (the block time, then the entries; no entries: deleted). The batch is
+  // not in the store until it is committed, so a later read or edit of such a bucket before the
+  // Flush (two merges of one group commit whose leads share a bucket) starts from here; reading
+  // the store instead would put the older bucket back over the first edit.
+  std::unordered_map<std::string, std::string> edited_;
   std::string scratch_;
 };
 

@@ -384,6 +384,38 @@ TEST_F(IdentityMergeTest, AMergedLeadsProfileScoresAreReadUnderItsNewId) {
   EXPECT_NE(merged.LeadJson("u1").find("\"fit\":25"), std::string::npos) << merged.LeadJson("u1");
 }
 
+// Two merges in one group commit whose leads' entries share a history bucket of a stored block,
+// each giving an entry the replay's points (a `once` rule the anonymous past paid first): the
+// second rewrite of that bucket used to start from the store, which did not have the first yet,
+// and put the first lead's logged points back (the crash loop caught it, as only the grouping of
+// events into commits decides whether two merges share one).
+TEST_F(IdentityMergeTest, TwoMergesInOneCommitKeepEachOthersRewrittenPoints) {
+  const std::string k1 = "k1";
+  std::string k2 = "k2";
+  for (int i = 0; HistoryLog::BucketOf(k2) != HistoryLog::BucketOf(k1); ++i) {
+    k2 = "k2-" + std::to_string(i);
+  }
+  Daemonless merged(rules_path_);
+  merged.Send(
+      {Track("", "v1", "Demo Requested", kStart), Track("", "v2", "Demo Requested", kStart)});
+  merged.Send({Track(k1, "", "Demo Requested", kStart + 100),
+               Track(k2, "", "Demo Requested", kStart + 100)});
+  merged.Send({Alias(k1, "v1", kStart + 200), Alias(k2, "v2", kStart + 200)});  // one commit
+  EXPECT_EQ(merged.Merges(), 2);
+
+  Daemonless single(rules_path_);
+  single.Send({Track(k1, "", "Demo Requested", kStart), Track(k2, "", "Demo Requested", kStart)});
+  single.Send({Track(k1, "", "Demo Requested", kStart + 100),
+               Track(k2, "", "Demo Requested", kStart + 100)});
+  single.Send({Alias(k1, "v1", kStart + 200), Alias(k2, "v2", kStart + 200)});
+  for (const std::string& id : {k1, k2}) {
+    EXPECT_EQ(merged.HistoryText(id), single.HistoryText(id)) << id;
+    EXPECT_EQ(merged.LeadJson(id), single.LeadJson(id)) << id;
+  }
+  merged.Restart();
+  EXPECT_EQ(merged.HistoryText(k1), single.HistoryText(k1));
+}
+
 TEST_F(IdentityMergeTest, ALinkBeforeAnyAnonymousEventOnlyLinks) {
   Daemonless d(rules_path_);
   d.Send({Identify("kim", "anon-1", "VP Sales", kStart)});

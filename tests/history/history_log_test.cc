@@ -185,6 +185,65 @@ TEST_F(HistoryLogTest, RewriteAwardsChangesOnlyTheNamedEntriesInPlace) {
   EXPECT_EQ(Ids({a}), (std::vector<std::string>{"a1", "a2", "a3"}));
 }
 
+// Two merges in one group commit whose leads share a bucket of a stored block: the second edit
+// starts from the first one's bucket (in the batch, not yet in the store), so neither undoes the
+// other, and a read between them sees the first.
+TEST_F(HistoryLogTest, EditsOfOneBucketInOneBatchBuildOnEachOther) {
+  HistoryChain a{"a", 0};
+  std::string other = "b";
+  for (int i = 0; HistoryLog::BucketOf(other) != HistoryLog::BucketOf(a.lead); ++i) {
+    other = "b" + std::to_string(i);
+  }
+  HistoryChain b{other, 0};
+  Add(&a, "a1");
+  Add(&b, "b1");
+  HistoryChain c{"c", 0};
+  Add(&c, "c1");
+  CommitBlock();
+  std::vector<HistoryEntry> entries;
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  std::unordered_map<uint64_t, LoggedAwards> awards;
+  awards[entries[0].apply_seq] = {};
+
+  CommitBatch batch;
+  ASSERT_OK(log_.RewriteAwards({a}, awards, &batch));
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_TRUE(entries[0].awards.empty());
+  ASSERT_OK(log_.Read({b}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  awards.clear();
+  awards[entries[0].apply_seq] = {{"pricing-page", 3}};
+  ASSERT_OK(log_.RewriteAwards({b}, awards, &batch));
+  ASSERT_OK(log_.Erase({c}, &batch));
+  log_.Flush(&batch, kT0);
+  ASSERT_OK(store_.Commit(&batch));
+
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_TRUE(entries[0].awards.empty()) << "the second rewrite put a's old points back";
+  ASSERT_OK(log_.Read({b}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].awards, (std::vector<std::pair<std::string, double>>{{"pricing-page", 3}}));
+  EXPECT_TRUE(Ids({c}).empty());
+
+  // An erase, then a rewrite of the same bucket in the next batch: the erased lead stays gone.
+  CommitBatch next;
+  ASSERT_OK(log_.Erase({b}, &next));
+  EXPECT_TRUE(Ids({b}).empty());
+  awards.clear();
+  ASSERT_OK(log_.Read({a}, &entries));
+  awards[entries[0].apply_seq] = {{"pricing-page", 4}};
+  ASSERT_OK(log_.RewriteAwards({a}, awards, &next));
+  log_.Flush(&next, kT0);
+  ASSERT_OK(store_.Commit(&next));
+  EXPECT_TRUE(Ids({b}).empty());
+  ASSERT_OK(log_.Read({a}, &entries));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].awards, (std::vector<std::pair<std::string, double>>{{"pricing-page", 4}}));
+}
+
 // The pending buckets keep their memory from block to block: each block holds only its own
 // entries, and a bucket an erase emptied is not written.
 TEST_F(HistoryLogTest, EachBlockHoldsOnlyItsOwnEntries) {
