@@ -69,19 +69,21 @@ class KeyedTable {
   }
   // Starts loading the object under `key` (a likely one: the first whose hash matches, without
   // comparing keys), for a Find shortly after. Best a few lookups after Prefetch of the same key,
-  // when its slot is in cache.
-  void PrefetchObject(std::string_view key) const {
+  // when its slot is in cache. False when no slot of the current array matches: `key` is most
+  // likely not in the table (it may be among the slots a growth has not moved yet).
+  bool PrefetchObject(std::string_view key) const {
     if (current_.capacity == 0) {
-      return;
+      return false;
     }
     const uint64_t tag = Tag(key);
     const size_t mask = current_.capacity - 1;
     for (size_t i = tag & mask; current_.slots[i].tag != kEmpty; i = (i + 1) & mask) {
       if (current_.slots[i].tag == tag) {
         __builtin_prefetch(current_.slots[i].object);
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   // Takes ownership of `object`, whose key must not be in the table; returns it.

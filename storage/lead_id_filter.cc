@@ -70,6 +70,13 @@ bool LeadIdFilter::MayContain(std::string_view id) const {
   return false;
 }
 
+void LeadIdFilter::Prefetch(std::string_view id) const {
+  const uint64_t h = HashOf(id);
+  for (const Segment& s : segments_) {
+    __builtin_prefetch(&s.blocks[BlockIndex(h, s.blocks.size())]);
+  }
+}
+
 void LeadIdFilter::Absorb(LeadIdFilter&& other) {
   // This filter's newest segment stays last, so adds go on filling it.
   segments_.insert(segments_.empty() ? segments_.end() : segments_.end() - 1,
