@@ -142,8 +142,11 @@ void HistoryLog::Flush(CommitBatch* batch, EpochSeconds now) {
   }
 }
 
-Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes) {
+Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes, std::string* time) {
   bytes->clear();
+  if (time != nullptr) {
+    time->clear();
+  }
   if (block == block_) {
     *bytes = PendingView(bucket);
     return Status::Ok();
@@ -159,6 +162,9 @@ Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes) {
   }
   if (bytes->size() < store_format::kTimeSize) {
     return Status::Corruption("history bucket too short");
+  }
+  if (time != nullptr) {
+    time->assign(*bytes, 0, store_format::kTimeSize);
   }
   bytes->erase(0, store_format::kTimeSize);
   return Status::Ok();
@@ -241,26 +247,9 @@ Status HistoryLog::EditChains(const std::vector<HistoryChain>& chains, CommitBat
     const uint32_t bucket = BucketOf(chain.lead);
     uint64_t block = chain.head;
     while (block != 0) {
-      const std::string key = store_format::HistoryKey(block, bucket);
       std::string time;
-      if (auto it = edited_.find(key); it != edited_.end()) {
-        time = it->second.substr(0, store_format::kTimeSize);
-        bytes = it->second.substr(store_format::kTimeSize);
-      } else if (block == block_) {
-        bytes = PendingView(bucket);
-      } else {
-        Status st = store_->GetHistory(key, &bytes);
-        if (st.IsNotFound()) {
-          break;
-        }
-        if (!st.ok()) {
-          return st;
-        }
-        if (bytes.size() < store_format::kTimeSize) {
-          return Status::Corruption("history bucket too short");
-        }
-        time = bytes.substr(0, store_format::kTimeSize);
-        bytes.erase(0, store_format::kTimeSize);
+      if (Status st = Bucket(block, bucket, &bytes, &time); !st.ok()) {
+        return st;
       }
       std::string kept;
       bool first = true;
@@ -290,6 +279,7 @@ Status HistoryLog::EditChains(const std::vector<HistoryChain>& chains, CommitBat
           entries.resize(kept.empty() ? 0 : store_format::kTimeSize);
           entries.append(kept);
         } else {
+          const std::string key = store_format::HistoryKey(block, bucket);
           if (kept.empty()) {
             batch->DeleteHistory(key);
           } else {

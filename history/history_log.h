@@ -105,8 +105,9 @@ class HistoryLog {
   // while pending).
   template <typename Edit>
   Status EditChains(const std::vector<HistoryChain>& chains, CommitBatch* batch, Edit&& edit);
-  // The bucket's bytes (pending or stored); empty with OK when it is gone.
-  Status Bucket(uint64_t block, uint32_t bucket, std::string* bytes);
+  // The bucket's entries (pending, edited in this batch, or stored); empty with OK when it is
+  // gone. `time`, when given, gets the stored block time in front of them (empty when pending).
+  Status Bucket(uint64_t block, uint32_t bucket, std::string* bytes, std::string* time = nullptr);
 
   Store* const store_;
   const bool enabled_;
