@@ -20,7 +20,6 @@
 # directory, and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 BUILD=${BUILD_DIR:-build}
 EVENTS=${EVENTS:-1000000}
 LEADS=${LEADS:-100000}
@@ -369,7 +368,6 @@ forget_pid "$SEND_PID"
 RELOAD_GAP=$(ack_gap_ms "$WORK/send-reload.out")
 RELOAD_GAP_AT=$(sed -n 's/.*ending \([0-9.]*\) s after.*/\1/p' "$WORK/send-reload.out")
 RELOAD_APPLIED=$(metric "$APPLIED_TCP")
-RELOAD_VERSION=$(metric handoff_rules_version)
 stop_daemon
 rm -rf "$WORK/data-reload"
 log "  answer $RELOAD_ANSWER in $RELOAD_CALL_S s, ~$RELOAD_AT s into the send (under load: $UNDER_LOAD)"
