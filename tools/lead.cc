@@ -12,6 +12,11 @@ namespace handoff {
 
 namespace {
 
+// An empty id would name the lead list (/v1/leads/), not a lead: a usage error instead.
+std::string NonEmptyId(const std::string& id) {
+  return id.empty() ? std::string("the lead id is empty") : std::string();
+}
+
 // A value on one line: strings bare, everything else as JSON.
 std::string Plain(const Value& v) {
   if (v.is_string()) {
@@ -284,7 +289,7 @@ int ForgetCommand(const std::vector<std::string>& args, std::ostream& out, std::
   std::string host;
   std::string http;
   std::string token;
-  app.add_option("ID", id, "any id of the lead")->required();
+  app.add_option("ID", id, "any id of the lead")->required()->check(NonEmptyId);
   AddHostOption(app, &host);
   AddAddressOption(app, "-p,--port,--http", &http, kDefaultHttpPort, "the HTTP listener");
   AddTokenOption(app, &token);
@@ -335,7 +340,9 @@ int LeadCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   std::string token;
   bool json = false;
   bool history = false;
-  app.add_option("ID", id, "the lead id (userId, or anonymousId before identify)")->required();
+  app.add_option("ID", id, "the lead id (userId, or anonymousId before identify)")
+      ->required()
+      ->check(NonEmptyId);
   app.add_flag("--history", history, "list the lead's applied events, oldest first");
   app.add_option("--at", at, "read scores at this time (RFC 3339 or epoch seconds); default now");
   app.add_flag("--json", json, "print the daemon's JSON answer as is");

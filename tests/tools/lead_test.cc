@@ -142,6 +142,13 @@ TEST(LeadCommandTest, UsageErrorsExitTwo) {
   std::ostringstream err;
   EXPECT_EQ(LeadCommand({}, out, err), 2);
   EXPECT_EQ(LeadCommand({"a", "b"}, out, err), 2);
+  // An empty id: no request (it would read the lead list as a lead).
+  err.str("");
+  EXPECT_EQ(LeadCommand({"", "--http", "127.0.0.1:1"}, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("the lead id is empty"));
+  err.str("");
+  EXPECT_EQ(ForgetCommand({"", "--http", "127.0.0.1:1"}, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("the lead id is empty"));
 }
 
 }  // namespace
