@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/json_parser.h"
+#include "base/timestamp.h"
 #include "outbox/stored_record.h"
 #include "storage/lead_codec.h"
 #include "tests/core/memory_store.h"
@@ -477,6 +478,20 @@ TEST_F(EngineTest, ARestartResumesFromTheStore) {
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1].Find("seq")->as_number(), 2);
   EXPECT_EQ(records[1].Find("lead")->as_string(), "u2");
+}
+
+TEST_F(EngineTest, ARestartShowsTheRulesLoadTimeItShowedBefore) {
+  // 0.9 ms past a millisecond: printed as that millisecond, though it rounds to the next.
+  clock_.Set(kStart + 0.0519);
+  StartEngine();
+  const EpochSeconds shown = engine_->rules_info().loaded_at;
+  std::string printed;
+  AppendRfc3339Millis(shown, &printed);
+  EXPECT_EQ(printed, "2027-01-15T08:00:00.051Z");
+  StopEngine();
+  clock_.Advance(60);
+  StartEngine();  // the same rule bytes: the load time is the stored one
+  EXPECT_EQ(engine_->rules_info().loaded_at, shown);
 }
 
 TEST_F(EngineTest, TheStageRecheckReadsScoresAtTheInjectedClock) {
