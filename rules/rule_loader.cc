@@ -181,8 +181,15 @@ class Loader {
     for (const Section& s : stage_sections_) {
       LoadStageList(s);
     }
-    if (routing_) {
-      LoadRouting(*routing_->reader, routing_->field, score_names_, &rules_);
+    if (!routing_sections_.empty()) {
+      // Routing sections after the first are errors (reported as the files were read); each is
+      // still checked, alone against the stages, so that its own errors show too.
+      for (size_t i = 1; i < routing_sections_.size(); ++i) {
+        RuleSet alone;
+        alone.stages = rules_.stages;
+        LoadRouting(*routing_sections_[i].reader, routing_sections_[i].field, score_names_, &alone);
+      }
+      LoadRouting(*routing_sections_[0].reader, routing_sections_[0].field, score_names_, &rules_);
     }
 
     LoadResult result;
@@ -251,25 +258,30 @@ class Loader {
       } else if (f.name == "stages") {
         stage_sections_.push_back(section);
       } else {
-        std::optional<Section>& slot = f.name == "scores" ? scores_ : routing_;
-        if (slot) {
-          SourcePos first = slot->reader->Pos(slot->field.key);
+        std::vector<Section>& sections = f.name == "scores" ? score_sections_ : routing_sections_;
+        if (!sections.empty()) {
+          SourcePos first = sections.front().reader->Pos(sections.front().field.key);
           reader.Error(f.key, "section " + Quoted(f.name) + " is already defined in " + first.file +
                                   ":" + std::to_string(first.line) +
                                   "; a map section may appear in one file only");
-        } else {
-          slot = section;
         }
+        sections.push_back(section);
       }
     }
   }
 
+  // Every scores section: the first, and those of other files (an error each, reported when the
+  // files were read), so that their own errors show too and rules using their scores do not add
+  // errors of their own.
   void LoadScores() {
-    if (!scores_) {
-      return;
+    for (const Section& section : score_sections_) {
+      LoadScoreSection(section);
     }
-    YamlReader& reader = *scores_->reader;
-    const YAML::Node& node = scores_->field.value;
+  }
+
+  void LoadScoreSection(const Section& section) {
+    YamlReader& reader = *section.reader;
+    const YAML::Node& node = section.field.value;
     if (node.IsNull()) {
       return;
     }
@@ -549,8 +561,9 @@ class Loader {
   std::vector<LoadError> errors_;
   std::vector<std::unique_ptr<SourceFile>> files_;
   std::vector<std::unique_ptr<YamlReader>> readers_;
-  std::optional<Section> scores_;
-  std::optional<Section> routing_;
+  // The map sections in file order; more than one of either is an error.
+  std::vector<Section> score_sections_;
+  std::vector<Section> routing_sections_;
   std::vector<Section> rule_sections_;
   std::vector<Section> stage_sections_;
 

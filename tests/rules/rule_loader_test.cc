@@ -683,6 +683,31 @@ TEST(RuleLoaderTest, DirectoryMapSectionInOneFileOnly) {
                 "/a.yaml:1; a map section may appear in one file only");
 }
 
+TEST(RuleLoaderTest, DirectoryMapSectionInASecondFileHasItsOwnErrorsReportedToo) {
+  testing::TempDir dir;
+  dir.WriteFile("a.yaml", std::string(kScores) +
+                              "stages:\n  - {name: sql, enter: score.eng >= 1}\n"
+                              "routing:\n  stage: sql\n  teams: [{id: t, reps: [{id: r}]}]\n");
+  // Its second section and the errors inside both sections: all of them at once (SPEC 5), and
+  // no error for a rule using the score that section defines.
+  dir.WriteFile("b.yaml",
+                "scores:\n  other: {kind: event, half_life: 14}\n"
+                "rules:\n  - {id: o, score: other, when: true, points: 1}\n"
+                "routing:\n  stage: nosuch\n  teams: [{id: u, reps: [{id: s}]}]\n");
+  LoadResult r = LoadRules(dir.path());
+  EXPECT_EQ(r.rules, nullptr);
+  std::vector<std::string> errors;
+  for (const LoadError& e : r.errors) {
+    errors.push_back(e.ToString());
+  }
+  const std::string b = dir.path() + "/b.yaml:";
+  ASSERT_THAT(errors, SizeIs(4)) << ::testing::PrintToString(errors);
+  EXPECT_THAT(errors[0], ::testing::StartsWith(b + "1:1: section \"scores\" is already defined"));
+  EXPECT_THAT(errors[1], ::testing::StartsWith(b + "2:35: half_life"));
+  EXPECT_THAT(errors[2], ::testing::StartsWith(b + "5:1: section \"routing\" is already defined"));
+  EXPECT_THAT(errors[3], ::testing::StartsWith(b + "6:10: "));
+}
+
 TEST(RuleLoaderTest, DirectoryOneBadFileRejectsAllAndErrorsComeInFileOrder) {
   testing::TempDir dir;
   dir.WriteFile("a.yaml", std::string(kScores) + "rules:\n  - {id: x, score: eng, when: true}\n");
