@@ -161,11 +161,12 @@ thread_cpu() {
   local tick task
   tick=$(getconf CLK_TCK)
   for task in /proc/"$DAEMON_PID"/task/*; do
-    # comm may hold spaces: the fields after its closing parenthesis, utime and stime 12th and 13th.
-    printf '%s %s\n' "$(cat "$task/comm")" "$(sed 's/.*) //' "$task/stat" | awk '{ print $12 + $13 }')"
+    # The stat fields after comm's closing parenthesis (comm may hold spaces): utime and stime
+    # are the 12th and 13th. Ticks first, then the name's first word.
+    printf '%s %s\n' "$(sed 's/.*) //' "$task/stat" | awk '{ print $12 + $13 }')" "$(cat "$task/comm")"
   done | awk -v events="$1" -v tick="$tick" '
-    { name = $1; if (name ~ /^rocksdb:/) name = "rocksdb"; if (name == "handoffd") name = "io";
-      ticks[name] += $2 }
+    { name = $2; if (name ~ /^rocksdb:/) name = "rocksdb"; if (name == "handoffd") name = "io";
+      ticks[name] += $1 }
     END {
       n = split("engine engine-commit io rocksdb", order, " ")
       for (i = 1; i <= n; i++) { seen[order[i]] = 1

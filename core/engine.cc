@@ -2407,12 +2407,12 @@ void Engine::RunDueChecks(EpochSeconds now) {
 void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version) {
   // The load time as GET /v1/rules prints it (whole milliseconds), both here and in the store,
   // so that a restart reads back the very instant it showed before.
-  const int64_t loaded_ms = PrintedMillis(clock_->Now());
+  const EpochSeconds loaded_at = static_cast<double>(PrintedMillis(clock_->Now())) / 1000;
   {
     std::lock_guard<std::mutex> lock(info_mu_);
     info_.version = version;
     info_.sha256 = rules->sha256;
-    info_.loaded_at = static_cast<double>(loaded_ms) / 1000;
+    info_.loaded_at = loaded_at;
     info_.path = rules->path;
     info_.routing_stage = rules->routing.enabled ? rules->routing.stage : std::string();
     info_.accept_within = rules->routing.enabled ? rules->routing.sla.accept_within : 0;
@@ -2427,9 +2427,9 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
   }
   batch_.PutMeta(kMetaRulesVersion, std::to_string(version));
   batch_.PutMeta(kMetaRulesSha, scorer_->rules().sha256);
-  char loaded_at[32];
-  std::snprintf(loaded_at, sizeof(loaded_at), "%.3f", static_cast<double>(loaded_ms) / 1000);
-  batch_.PutMeta(kMetaRulesLoadedAt, loaded_at);
+  char stored_loaded_at[32];
+  std::snprintf(stored_loaded_at, sizeof(stored_loaded_at), "%.3f", loaded_at);
+  batch_.PutMeta(kMetaRulesLoadedAt, stored_loaded_at);
   metrics_->SetRulesVersion(version);
 }
 
