@@ -209,6 +209,21 @@ std::string FormatRejectedLine(const std::string& input, uint64_t line, std::str
   return s;
 }
 
+std::string FormatDroppedReplies(const std::string& first_input, uint64_t first_line,
+                                 const std::string& last_input, uint64_t last_line,
+                                 uint64_t count) {
+  std::string s = first_input + ":" + std::to_string(first_line);
+  if (last_input != first_input) {
+    s += "-" + last_input + ":" + std::to_string(last_line);
+  } else if (last_line != first_line) {
+    s += "-" + std::to_string(last_line);
+  }
+  s += ": replies_dropped: " + std::to_string(count) +
+       (count == 1 ? " rejected line" : " rejected lines") +
+       " in this range, not reported one by one (the replies were not read fast enough)";
+  return s;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The session
 
@@ -488,6 +503,22 @@ class SendSession {
       const std::string message = JsonText(reply, "message");
       std::lock_guard<std::mutex> lock(mu_);
       ClearProgressLocked();
+      if (code == "replies_dropped") {
+        // The daemon stopped queueing error lines for us (we read too slowly, e.g. stdout
+        // blocked): one summary stands for `count` rejected lines, first_line..last_line.
+        const uint64_t count = JsonUint(reply, "count").value_or(0);
+        const uint64_t first = JsonUint(reply, "first_line").value_or(0);
+        const uint64_t last = JsonUint(reply, "last_line").value_or(first);
+        lane.rejected += count;
+        std::string first_name = "<connection>";
+        std::string last_name = first_name;
+        uint64_t first_in = first;
+        uint64_t last_in = last;
+        lane.map.Lookup(first, &first_name, &first_in);
+        lane.map.Lookup(last, &last_name, &last_in);
+        out_ << FormatDroppedReplies(first_name, first_in, last_name, last_in, count) << "\n";
+        continue;
+      }
       if (std::optional<uint64_t> l = JsonUint(reply, "line"); l.has_value()) {
         ++lane.rejected;
         std::string name = "<connection>";

@@ -106,6 +106,12 @@ std::string FormatSendSummary(uint64_t lines, double seconds, uint64_t rejected,
 std::string FormatRejectedLine(const std::string& input, uint64_t line, std::string_view code,
                                std::string_view message);
 
+// The daemon's summary of error lines it did not send one by one (SPEC 3's replies to a client
+// that reads too slowly): `FILE:A-B: replies_dropped: N rejected lines in this range, ...`, or
+// `FILE:A-FILE2:B: ...` when the range spans inputs.
+std::string FormatDroppedReplies(const std::string& first_input, uint64_t first_line,
+                                 const std::string& last_input, uint64_t last_line, uint64_t count);
+
 // The subcommand: `args` are the words after "send". Progress goes to `out` only when
 // `out_is_terminal`.
 int SendCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,

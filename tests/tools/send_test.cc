@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <sstream>
 
@@ -176,6 +177,9 @@ TEST(SendFormatTest, SummaryAndRejectedLine) {
             "sent 10 lines in 0.50 s (20 lines/s), 7 applied-or-duplicate, 1 rejected, 2 blank");
   EXPECT_EQ(FormatRejectedLine("events.ndjson", 17, "missing_field", "track needs \"event\""),
             "events.ndjson:17: missing_field: track needs \"event\"");
+  EXPECT_EQ(FormatDroppedReplies("e.ndjson", 3, "e.ndjson", 9, 1),
+            "e.ndjson:3-9: replies_dropped: 1 rejected line in this range, not reported one by "
+            "one (the replies were not read fast enough)");
 }
 
 // Plays the daemon: every line containing "bad" is rejected, and an ack follows every read.
@@ -235,6 +239,51 @@ TEST(SendCommandTest, SendsFilesMapsRejectionsAndWaitsForTheFinalAck) {
   EXPECT_EQ(l2, b + ":3: invalid_json: not JSON");
   EXPECT_THAT(l3, ContainsRegex("^sent 5 lines in [0-9.]+ s \\([0-9]+ lines/s\\), 2 "
                                 "applied-or-duplicate, 2 rejected, 1 blank$"));
+  EXPECT_EQ(err.str(), "");
+}
+
+// A client that reads its replies too slowly gets one `replies_dropped` line for many rejected
+// lines (SPEC 3, README "Replies to a client that does not read"): send counts all of them as
+// rejected and names their range, also when it spans two files.
+TEST(SendCommandTest, CountsTheLinesOfARepliesDroppedSummaryAsRejected) {
+  testing::TempDir dir;
+  const std::string a = dir.WriteFile("a.ndjson", "bad 1\nbad 2\nbad 3\n");
+  const std::string b = dir.WriteFile("b.ndjson", "{\"n\":4}\nbad 5\n");
+  FakeServer server([&](FakeConnection& c) {
+    std::string received;
+    std::string chunk;
+    while (std::count(received.begin(), received.end(), '\n') < 5) {
+      chunk.clear();
+      if (!c.ReadSome(&chunk)) {
+        return;
+      }
+      received += chunk;
+    }
+    c.Write(R"({"error":"invalid_json","message":"not JSON","line":1})"
+            "\n"
+            R"({"error":"replies_dropped","count":3,"first_line":2,"last_line":5})"
+            "\n"
+            R"({"ack":5})"
+            "\n");
+    chunk.clear();
+    c.ReadSome(&chunk);  // until the client closes
+  });
+  std::ostringstream out;
+  std::ostringstream err;
+  int code = SendCommand({a, b, "--ingest", server.address()}, out, err,
+                         /*out_is_terminal=*/false);
+  EXPECT_EQ(code, 1) << err.str();
+  std::istringstream lines(out.str());
+  std::string l1, l2, l3;
+  std::getline(lines, l1);
+  std::getline(lines, l2);
+  std::getline(lines, l3);
+  EXPECT_EQ(l1, a + ":1: invalid_json: not JSON");
+  EXPECT_EQ(l2, a + ":2-" + b +
+                    ":2: replies_dropped: 3 rejected lines in this range, not "
+                    "reported one by one (the replies were not read fast enough)");
+  EXPECT_THAT(l3, ContainsRegex("^sent 5 lines in [0-9.]+ s \\([0-9]+ lines/s\\), 1 "
+                                "applied-or-duplicate, 4 rejected$"));
   EXPECT_EQ(err.str(), "");
 }
 
