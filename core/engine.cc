@@ -1663,8 +1663,11 @@ FunnelContext Engine::FunnelContextFor(const OutboxRecord& record, Lead* lead,
         return -1;
       };
       const int routing_stage = rules.routing.stage_index;
-      context.reaches_routing_stage =
-          index_of(record.from) < routing_stage && index_of(record.to) >= routing_stage;
+      // A lead a rep still holds is not routed again by reaching the stage anew, so its speed
+      // to lead is not timed from here (README: only a lead's first routing after it qualified).
+      context.reaches_routing_stage = index_of(record.from) < routing_stage &&
+                                      index_of(record.to) >= routing_stage &&
+                                      !(lead->owner.has_value() && !lead->owner->closed);
       context.received_at = applying_received_at_ > 0 ? applying_received_at_ : record.at;
       break;
     }

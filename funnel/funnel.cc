@@ -99,6 +99,9 @@ Status Funnel::Load() {
             return false;
           }
         }
+        // The routed flag follows the rules; marks stored before it had one are routed when
+        // they kept rules (a routing that kept none was not stored).
+        marks.routed = value.empty() ? !marks.rules.empty() : value[0] == 1;
         leads_[std::string(key.substr(1))] = std::move(marks);
         return true;
       });
@@ -154,6 +157,7 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context) {
         marks.qualified_at = 0;
       }
       marks.rules = context.rules_now != nullptr ? *context.rules_now : std::vector<FunnelRule>();
+      marks.routed = true;
       MarkLead(lead);
       break;
     }
@@ -167,15 +171,16 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context) {
       fact.amount = record.amount;
       LeadMarks* marks = leads_.Find(lead);
       if (fact.outcome == "won" || fact.outcome == "lost") {
-        if (marks != nullptr && !marks->rules.empty()) {
-          fact.rules = marks->rules;
+        if (marks != nullptr && marks->routed) {
+          fact.rules = marks->rules;  // the rules at routing, none if none had awarded points
         } else if (context.rules_now != nullptr) {
-          // Routed before the funnel kept marks, or its owner came with a merge.
+          // Routed before the funnel kept marks: the rules at the close are the best left.
           fact.rules = *context.rules_now;
         }
       }
       if (marks != nullptr) {
         marks->rules.clear();
+        marks->routed = false;
         MarkLead(lead);
       }
       break;
@@ -255,6 +260,7 @@ void Funnel::Flush(CommitBatch* batch) {
       coding::PutString(r.rule, &scratch_);
       coding::PutString(r.score, &scratch_);
     }
+    scratch_.push_back(marks->routed ? 1 : 0);
     batch->PutFunnel(LeadKey(lead), scratch_);
   }
   dirty_leads_.clear();

@@ -107,8 +107,11 @@ class Funnel {
  private:
   struct LeadMarks {
     EpochSeconds qualified_at = 0;  // 0: not waiting to be routed
+    // Routed (under this funnel) and not closed since: `rules` are then the rules at routing,
+    // possibly none, and a close counts exactly those.
+    bool routed = false;
     std::vector<FunnelRule> rules;  // the rules at routing, until closed
-    bool empty() const { return qualified_at == 0 && rules.empty(); }
+    bool empty() const { return qualified_at == 0 && !routed; }
   };
   using HourKey = std::pair<int64_t, std::string>;  // hour since the epoch, team
 

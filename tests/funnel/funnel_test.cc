@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/timestamp.h"
+#include "storage/coding.h"
 #include "storage/store_format.h"
 #include "tests/core/memory_store.h"
 #include "tests/testutil.h"
@@ -176,6 +177,46 @@ TEST_F(FunnelTest, FeedbackUsesTheRulesAtRoutingAndSurvivesARestart) {
   // A close without marks (routed before the funnel, or a merged owner) uses the rules it has.
   Close(kDay + 5, "c", "alice", "won", 1, closing);
   EXPECT_EQ(Query(std::nullopt, std::nullopt).rules.at({"webinar", "engagement"}).won, 1u);
+}
+
+// SPEC 12 counts the rules that had awarded points by the time the lead was routed: a lead
+// routed with none (it qualified on a trait alone) counts none at its close, even when rules
+// awarded it points after its routing, and across a restart.
+TEST_F(FunnelTest, ALeadRoutedWithoutRulePointsCountsNoRuleAtItsClose) {
+  const std::vector<FunnelRule> none;
+  const std::vector<FunnelRule> later = {{"demo", "engagement"}};
+  FunnelContext routed;
+  routed.rules_now = &none;
+  Record(OutboxKind::kRouted, kDay + 1, "x", "alice", "t", routed);
+  Restart();
+  FunnelContext closing;
+  closing.rules_now = &later;
+  Close(kDay + 2, "x", "alice", "won", 100, closing);
+  EXPECT_TRUE(Query(std::nullopt, std::nullopt).rules.empty());
+  // Recycled and routed again, the lead's marks start afresh.
+  Record(OutboxKind::kRouted, kDay + 3, "x", "alice", "t", closing);
+  Close(kDay + 4, "x", "alice", "lost", std::nullopt, routed);
+  EXPECT_EQ(Query(std::nullopt, std::nullopt).rules.at({"demo", "engagement"}).closed, 1u);
+}
+
+TEST_F(FunnelTest, MarksStoredBeforeTheRoutedFlagStillCountTheirRules) {
+  // The form before the flag: qualified_at, the rules, nothing after them.
+  std::string value;
+  coding::PutDouble(0, &value);
+  coding::PutVarint(1, &value);
+  coding::PutString("pricing", &value);
+  coding::PutString("engagement", &value);
+  CommitBatch batch;
+  batch.PutFunnel("la", value);
+  ASSERT_OK(store_.Commit(&batch));
+  Restart();
+  const std::vector<FunnelRule> later = {{"demo", "engagement"}};
+  FunnelContext closing;
+  closing.rules_now = &later;
+  Close(kDay + 2, "a", "alice", "won", 1, closing);
+  const FunnelTotals t = Query(std::nullopt, std::nullopt);
+  EXPECT_EQ(t.rules.at({"pricing", "engagement"}).won, 1u);
+  EXPECT_EQ(t.rules.count({"demo", "engagement"}), 0u);
 }
 
 TEST_F(FunnelTest, ARestartAnswersTheSame) {

@@ -319,5 +319,41 @@ TEST_F(FunnelTest, AMergeThatCarriesAnOwnerOverAddsNoSpeedToLeadSample) {
   EXPECT_EQ(JsonNumber(f, "speed_to_lead_ms.routed.count"), 1);
 }
 
+// A lead that leaves the routing stage and reaches it again while a rep holds it is not routed
+// by that, so its later routing from the queue (after an escalation) is not timed from there:
+// speed to lead counts its first routing only (README, "Choices").
+TEST_F(FunnelTest, QualifyingAgainWhileARepHoldsTheLeadAddsNoSpeedToLeadSample) {
+  daemon_.WriteRules(
+      QualifyRules("  sla: {accept_within: 1s, max_reassign: 0}\n"
+                   "  teams:\n"
+                   "    - id: t\n"
+                   "      reps: [{id: alice}, {id: bob}]\n",
+                   "  - id: drop\n"
+                   "    score: engagement\n"
+                   "    when: event == \"Drop\"\n"
+                   "    points: -100\n"));
+  ASSERT_OK(daemon_.Start());
+  ASSERT_OK(watcher_.Connect(daemon_.subscribe_port()));
+  ASSERT_OK(watcher_.SendLine(R"({"subscribe":{},"from":0})"));
+  Send({Track("lee", "Qualify", "q1")});
+  RoutedSeq("lee");                                                   // alice: the one sample
+  Send({Track("lee", "Drop", "d1"), Track("lee", "Qualify", "q2")});  // out of sql and back
+  for (;;) {
+    Value m;
+    ASSERT_OK(watcher_.ReadMessage(&m));
+    if (JsonString(m, "kind") == "escalated") {
+      break;  // alice let it lapse
+    }
+    EXPECT_NE(JsonString(m, "kind"), "routed") << "a held lead is not routed again";
+  }
+  HttpClient http(daemon_.http_port());
+  ASSERT_EQ(http.Put("/v1/reps/bob/availability", R"({"online":false})").status, 200);
+  ASSERT_EQ(http.Put("/v1/reps/bob/availability", R"({"online":true})").status, 200);
+  RoutedSeq("lee");  // bob, from the queue
+  const Value f = Funnel();
+  EXPECT_EQ(JsonNumber(f, "routed"), 2);
+  EXPECT_EQ(JsonNumber(f, "speed_to_lead_ms.routed.count"), 1);
+}
+
 }  // namespace
 }  // namespace handoff::testing
