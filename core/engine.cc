@@ -840,6 +840,7 @@ void Engine::IndexLead(LeadEntry& entry) {
   entry.indexed_stage = stage;
   entry.check = nullptr;
   entry.pin_stale = true;
+  ++stage_counts_version_;
   if (!stage.empty()) {
     auto [it, inserted] =
         index_by_stage_[stage].insert_or_assign(std::string(id), std::make_unique<StageCheck>());
@@ -858,6 +859,7 @@ bool Engine::Unindex(const std::string& stage, std::string_view id) {
     return false;
   }
   ids->second.erase(it);
+  ++stage_counts_version_;
   return true;
 }
 
@@ -1761,6 +1763,7 @@ void Engine::SetLeadPartitions(uint32_t partitions) {
 
 void Engine::CountLead(std::string_view id, int delta) {
   lead_count_ += delta;  // unsigned wrap: a -1 follows the +1 of the same lead
+  ++stage_counts_version_;
   if (!leads_by_partition_.empty()) {
     leads_by_partition_[PartitionOfLead(id)] += delta;
   }
@@ -1834,10 +1837,11 @@ Status Engine::FunnelPart(const FunnelWindow& window, const std::function<bool(u
 
 void Engine::RenderFunnelMetrics(bool now_please) {
   const EpochSeconds now = clock_->Now();
-  if (funnel_.version() == funnel_metrics_version_ || (!now_please && now < next_funnel_metrics_)) {
+  if (FunnelFiguresVersion() == funnel_metrics_version_ ||
+      (!now_please && now < next_funnel_metrics_)) {
     return;
   }
-  funnel_metrics_version_ = funnel_.version();
+  funnel_metrics_version_ = FunnelFiguresVersion();
   next_funnel_metrics_ = now + 0.1;
   std::string text;
   AppendFunnelPrometheus(StageCounts(), funnel_.all_time(), &text);
@@ -2053,7 +2057,7 @@ void Engine::FinishCommit() {
   commit_in_flight_ = false;
   commit_done_.store(false, std::memory_order_relaxed);
   // Before the answers and acks of this group go out: a scrape after one sees its records.
-  funnel_version_seen_.store(funnel_.version(), std::memory_order_release);
+  funnel_version_seen_.store(FunnelFiguresVersion(), std::memory_order_release);
   if (!inflight_.status.ok()) {
     // Only when the engine stops while the store refuses writes (WriteDurably retries until
     // then): tell every waiter its events are not durable, and go on to stop. Nothing of this
@@ -2212,7 +2216,7 @@ void Engine::RunCron() {
     funnel_.Trim(now, &batch_);
   }
   RenderFunnelMetrics(/*now_please=*/false);
-  funnel_version_seen_.store(funnel_.version(), std::memory_order_release);
+  funnel_version_seen_.store(FunnelFiguresVersion(), std::memory_order_release);
   if (now >= next_memory_report_) {
     next_memory_report_ = now + 1;
     ReportMemory();
@@ -2423,7 +2427,8 @@ void Engine::InstallRules(std::shared_ptr<const RuleSet> rules, uint64_t version
   }
   scorer_ = std::make_shared<const Scorer>(std::move(rules));
   rules_tag_ = RulesTag(scorer_->rules().sha256);
-  earliest_check_ = 0;  // every staged lead's re-check is due under the new rules
+  earliest_check_ = 0;      // every staged lead's re-check is due under the new rules
+  ++stage_counts_version_;  // the stages /metrics lists may have changed
   router_->SetRules(scorer_.get());
   if (replica_ != nullptr && replica_scorer_ == nullptr) {
     replica_->SetRules(scorer_.get());  // until the routing log gives the router rules

@@ -740,7 +740,12 @@ class Engine : public IngestSink,
   std::vector<std::vector<ScorePart>> breakdown_scratch_;
   uint64_t funnel_metrics_version_ = 0;
   EpochSeconds next_funnel_metrics_ = 0;
-  // The funnel's version at the end of the last pass, and the one /metrics shows (written by the
+  // Bumped whenever the leads per stage may have changed (a lead counted, indexed under a stage
+  // or taken out of one), which needs no record: a new lead, an erasure.
+  uint64_t stage_counts_version_ = 0;
+  // What /metrics' funnel figures are made of: the records' funnel and the leads per stage.
+  uint64_t FunnelFiguresVersion() const { return funnel_.version() + stage_counts_version_; }
+  // That version at the end of the last pass, and the one /metrics shows (written by the
   // engine thread, read by FunnelMetricsCurrent).
   std::atomic<uint64_t> funnel_version_seen_{0};
   std::atomic<uint64_t> funnel_version_rendered_{0};

@@ -280,6 +280,35 @@ TEST_F(FunnelTest, MetricsShowARecordAsSoonAsItIsAnswered) {
   }
 }
 
+// SPEC 12: /metrics has the same figures as GET /v1/funnel, leads per stage included, which
+// change without any record: a new lead, an erasure. Found by a white-box review: /metrics kept
+// the count from before an erasure until the next record.
+TEST_F(FunnelTest, MetricsCountLeadsPerStageAfterNewLeadsAndAnErasure) {
+  daemon_.WriteRules(kRules);
+  ASSERT_OK(daemon_.Start());
+  HttpClient http(daemon_.http_port());
+  auto expect_same = [&](const std::string& when, double new_leads) {
+    const Value f = Funnel();
+    const std::string m = http.Get("/metrics").body;
+    const Value* stages = JsonAt(f, "stages");
+    ASSERT_NE(stages, nullptr);
+    for (const auto& [stage, n] : stages->as_object()) {
+      EXPECT_EQ(PrometheusSample(m, "handoff_funnel_stage_leads{stage=\"" + stage + "\"}"),
+                n.as_number())
+          << when << ", stage " << stage;
+    }
+    EXPECT_EQ(JsonNumber(f, "stages.new"), new_leads) << when;
+  };
+  Send({Identify("a", 10)});
+  expect_same("one lead", 1);
+  Send({Identify("b", 10), Identify("c", 10)});
+  expect_same("three leads", 3);
+  HttpResult r;
+  ASSERT_OK(http.Request("DELETE", "/v1/leads/b", "", {}, &r));
+  ASSERT_EQ(r.status, 200) << r.body;
+  expect_same("after the erasure", 2);
+}
+
 // SPEC 12's speed to lead times a lead from qualifying to its routing. A lead that qualifies by
 // a merge which carries the older lead's owner over is not waiting to be routed: when that
 // owner lets it lapse and a rep takes it from the queue later, that routing adds no sample.
