@@ -110,10 +110,7 @@ void Router::StartedOnNewRules() {
   if (scorer_ == nullptr) {
     return;
   }
-  reroute_unrouted_ = true;
-  for (const TeamDef& team : rules().routing.teams) {
-    Wake(team.id);
-  }
+  reroute_unrouted_ = true;  // and every team woken, on the first drain (Drain)
 }
 
 bool Router::RoutingEnabled() const {

@@ -201,9 +201,11 @@ class Router {
     int64_t day = INT64_MIN;  // local day `today` counts
     int today = 0;
     int open = 0;  // derived from the leads
-    // What the last drain saw (memory only), to notice a rep becoming eligible by the clock.
+    // What the last drain saw, to notice a rep becoming eligible by the clock (stored with the
+    // rep, so also across a restart: working hours that began while the daemon was down wake).
     int seen_in_hours = -1;  // -1: not seen yet
     int64_t seen_day = INT64_MIN;
+    EpochSeconds seen_at = 0;  // when those last changed (0: never stored)
   };
   // A team's counts so far of wakes (Wake: a rep of it became eligible) and of leads its reps let
   // go of by a reassignment or an escalation (ReleaseOwner). An escalated lead keeps its team's
@@ -312,6 +314,9 @@ class Router {
   bool drain_needed_ = false;
   bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)
   bool reroute_unrouted_ = false;  // at start: route the unrouted queue on the first drain
+  // At start: the first drain also looks for working hours that ended and began again while the
+  // daemon was down (split hours), which the stored state alone does not show.
+  bool check_downtime_ = false;
   EpochSeconds last_drain_ = 0;
 };
 

@@ -45,16 +45,22 @@ void Router::Drain() {
   if (!RoutingEnabled()) {
     return;
   }
+  if (reroute_unrouted_) {
+    // A start on changed rules counts as a reload, and does what a reload does (SetRules): each
+    // unrouted lead routed afresh after the leads already waiting in its team's queue (its Route
+    // drains that queue first: first in, first out), then every team woken.
+    reroute_unrouted_ = false;
+    RerouteUnrouted();
+    for (const TeamDef& team : rules().routing.teams) {
+      Wake(team.id);
+    }
+  }
   draining_ = true;
   struct Done {
     bool* flag;
     ~Done() { *flag = false; }
   } done{&draining_};
   NoticeClockWakes(now);
-  if (reroute_unrouted_) {
-    reroute_unrouted_ = false;
-    RerouteUnrouted();
-  }
   if (queues_.empty()) {
     return;
   }
@@ -191,17 +197,33 @@ Router::Parked Router::ParkedNow(const std::string& team, std::vector<std::strin
 }
 
 void Router::NoticeClockWakes(EpochSeconds now) {
+  const bool after_downtime = check_downtime_;
+  check_downtime_ = false;
   for (const TeamDef& team : rules().routing.teams) {
     for (const RepDef& def : team.reps) {
       RepState& s = StateOf(def.id);
       const LocalMoment m = LocalMomentOf(def.tz, now);
       const int in_hours = def.hours.Contains(m.minute_of_week) ? 1 : 0;
-      if ((s.seen_in_hours == 0 && in_hours == 1) ||
-          (s.seen_day != INT64_MIN && s.seen_day != m.day)) {
+      bool woken = (s.seen_in_hours == 0 && in_hours == 1) ||
+                   (s.seen_day != INT64_MIN && s.seen_day != m.day);
+      if (!woken && after_downtime && s.seen_in_hours == 1 && in_hours == 1 && s.seen_at > 0) {
+        // In hours when last seen and now, on the same local day: a break in between (split
+        // hours) was a start of working hours the running daemon would have seen.
+        const int then = LocalMomentOf(def.tz, s.seen_at).minute_of_week;
+        for (int minute = then + 1; minute < m.minute_of_week && !woken; ++minute) {
+          woken = !def.hours.Contains(minute);
+        }
+      }
+      if (woken) {
         Wake(team.id);
       }
-      s.seen_in_hours = in_hours;
-      s.seen_day = m.day;
+      if (s.seen_in_hours != in_hours || s.seen_day != m.day) {
+        // Stored with the reps, so a start notices what the clock did while the daemon was down.
+        s.seen_in_hours = in_hours;
+        s.seen_day = m.day;
+        s.seen_at = now;
+        MarkRepsDirty();
+      }
     }
   }
 }

@@ -149,7 +149,16 @@ Status Router::Restore(const RouterMetaReader& meta) {
     s.current_weight = static_cast<int64_t>(number(v, "current_weight"));
     s.day = static_cast<int64_t>(number(v, "day"));
     s.today = static_cast<int>(number(v, "today"));
+    // Absent (stored by an earlier version, or never seen): the first drain only looks.
+    if (const Value* seen = v.Find("seen_in_hours"); seen != nullptr && seen->is_number()) {
+      s.seen_in_hours = seen->as_number() != 0 ? 1 : 0;
+    }
+    if (const Value* seen = v.Find("seen_day"); seen != nullptr && seen->is_number()) {
+      s.seen_day = static_cast<int64_t>(seen->as_number());
+    }
+    s.seen_at = number(v, "seen_at");
   }
+  check_downtime_ = true;
 
   // fn(key, value) for each record under `prefix`; fn returns false when the value does not
   // decode (Corruption naming the first such key).
@@ -329,6 +338,13 @@ void Router::Flush() {
       v.Set("current_weight", Value::Number(static_cast<double>(s.current_weight)));
       v.Set("day", Value::Number(static_cast<double>(s.day == INT64_MIN ? 0 : s.day)));
       v.Set("today", Value::Number(s.today));
+      if (s.seen_in_hours >= 0) {
+        v.Set("seen_in_hours", Value::Number(s.seen_in_hours));
+      }
+      if (s.seen_day != INT64_MIN) {
+        v.Set("seen_day", Value::Number(static_cast<double>(s.seen_day)));
+        v.Set("seen_at", Value::Number(s.seen_at));
+      }
       reps.Set(id, std::move(v));
     }
     host_->PutMeta(kMetaReps, reps.ToJson());

@@ -1578,6 +1578,73 @@ routing:
   EXPECT_EQ(recs[0].rep, "ny");
 }
 
+// Working hours that begin while the daemon is down wake escalated leads at the start, as they
+// would have while it ran (SPEC 7: routed as soon as working hours begin; SPEC 10: routing
+// state as it was). A restart that crosses no hours and no day wakes nothing. Found by a
+// white-box restart review: what the clock looked like was kept in memory only.
+TEST_F(RouterTest, WorkingHoursThatBeganWhileDownWakeEscalatedLeadsAtTheStart) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 0}
+  teams:
+    - id: t
+      reps:
+        - {id: x}
+        - {id: z, hours: "Mon-Sun 10:00-23:30"}
+)");
+  clock_.Set(Utc(2026, 1, 12, 9, 0));
+  Qualified("l1");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"x"}));
+  clock_.Set(Utc(2026, 1, 12, 9, 10));
+  router_->Tick();
+  ASSERT_EQ(Take().back().kind, "escalated");
+  clock_.Set(Utc(2026, 1, 12, 9, 30));
+  Restart();
+  router_->Tick();
+  EXPECT_TRUE(Take().empty()) << "nothing happened to the clock: no wake";
+  clock_.Set(Utc(2026, 1, 12, 10, 5));  // z's hours began while the daemon was down
+  Restart();
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "z");
+}
+
+// Split hours: a break that began and ended while the daemon was down is a start of working
+// hours all the same.
+TEST_F(RouterTest, ABreakInWorkingHoursWhileDownWakesEscalatedLeadsAtTheStart) {
+  Load(R"(
+routing:
+  stage: sql
+  sla: {accept_within: 10m, max_reassign: 0}
+  teams:
+    - id: t
+      reps:
+        - {id: x}
+        - {id: z, hours: "Mon-Sun 08:00-12:00, Mon-Sun 13:00-18:00"}
+)");
+  clock_.Set(Utc(2026, 1, 12, 11, 0));
+  router_->Tick();
+  Qualified("l1");
+  ASSERT_EQ(TakeRoutedReps(), Seq({"x"}));
+  clock_.Set(Utc(2026, 1, 12, 11, 10));
+  router_->Tick();
+  ASSERT_EQ(Take().back().kind, "escalated");  // z was eligible all along: it waits for a wake
+  clock_.Set(Utc(2026, 1, 12, 11, 40));
+  Restart();
+  router_->Tick();
+  EXPECT_TRUE(Take().empty()) << "still in z's morning hours: no wake";
+  clock_.Set(Utc(2026, 1, 12, 13, 5));  // z's lunch break came and went while down
+  Restart();
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].rep, "z");
+}
+
 TEST_F(RouterTest, ALeadClosedWakesEscalatedLeadsOfItsTeamOnly) {
   Load(R"(
 routing:
@@ -2207,6 +2274,49 @@ routing:
   EXPECT_EQ(recs[0].lead, "tiny");
   EXPECT_EQ(recs[0].rep, "bob");
 }
+
+// A start on changed rules counts as a reload and routes as one: a lead that was waiting in a
+// team's queue keeps its place ahead of an unrouted lead the new rules give that team (SPEC 7,
+// first in, first out). Found by a white-box routing review: the restart routed the unrouted
+// lead first.
+class RerouteOrderTest : public RouterTest,
+                         public ::testing::WithParamInterface<bool /*by a restart*/> {};
+
+TEST_P(RerouteOrderTest, ALeadWaitingInItsTeamsQueueGoesBeforeAnUnroutedOne) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: sales
+      when: traits.x == 1
+      reps: [{id: a, max_open: 1}]
+)");
+  Qualified("u1", R"({"x":1})");
+  Qualified("u2", R"({"x":1})");  // a is full: waits in sales' queue
+  Qualified("u9");                // no team: unrouted
+  ASSERT_EQ(Take().size(), 2u);
+  const std::string changed = R"(
+routing:
+  stage: sql
+  teams:
+    - id: sales
+      when: "true"
+      reps: [{id: a, max_open: 2}]
+)";
+  if (GetParam()) {
+    Restart(changed);
+  } else {
+    Load(changed);
+  }
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].kind, "routed");
+  EXPECT_EQ(recs[0].lead, "u2");
+  EXPECT_EQ(View("a")->queued_in_team, 1u);  // u9, behind it
+}
+
+INSTANTIATE_TEST_SUITE_P(ReloadOrRestart, RerouteOrderTest, ::testing::Bool());
 
 // SPEC 7: an unrouted lead waits "until a reload gives it" a team. A restart on the same rules is
 // no reload, even when the lead's traits would now match a team: it waits on, as it would have
