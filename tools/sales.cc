@@ -135,7 +135,9 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
         if (action == "close") {
           out << "closed " << seq << " (" << outcome;
           if (amount.has_value()) {
-            out << ", amount " << *amount;
+            std::string text;
+            AppendJsonNumber(*amount, &text);  // as the record holds it (no 6-digit rounding)
+            out << ", amount " << text;
           }
           out << ")\n";
         } else {

@@ -192,6 +192,27 @@ TEST(SalesCommandTest, CloseAsARepAndRejectFailure) {
   EXPECT_EQ(err.str(), "handoff reject 7: not_found: no record 7\n");
 }
 
+TEST(SalesCommandTest, CloseShowsTheAmountAsSent) {
+  std::string command;
+  FakeServer server([&](FakeConnection& c) {
+    std::string subscribe;
+    c.ReadLine(&subscribe);
+    c.ReadLine(&command);
+    c.Write(R"({"ok":6})"
+            "\n");
+  });
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(
+      SalesCommand("close",
+                   {"6", "--outcome", "won", "--amount", "1234567.89", "-p", server.address()}, out,
+                   err),
+      0)
+      << err.str();
+  EXPECT_EQ(command, R"({"close":6,"outcome":"won","amount":1234567.89})");
+  EXPECT_EQ(out.str(), "closed 6 (won, amount 1234567.89)\n");
+}
+
 TEST(SalesCommandTest, UsageErrors) {
   std::ostringstream out;
   std::ostringstream err;
