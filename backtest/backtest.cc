@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <map>
 #include <unordered_map>
 
 #include "backtest/routing_preview.h"
@@ -250,6 +252,9 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
   std::vector<double> scores_now;
   std::vector<double> scores_candidate;
   const double pass_share = 1.0 / static_cast<double>(passes);
+  // The examples: the changed leads with the smallest ids, by id. A pass visits its leads in id
+  // order, but passes split the leads by hash, so the first ones seen are not those overall.
+  std::map<std::string, std::string, std::less<>> examples_by_id;
 
   for (uint64_t pass = 0; pass < passes; ++pass) {
     const double pass_start = kLinksDone + (kCompareDone - kLinksDone) * pass_share * pass;
@@ -340,11 +345,15 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
       }
       if (now_lead.stage != r.lead.stage) {
         ++report->changes[now_lead.stage + ">" + r.lead.stage];
-        if (report->examples.size() < request.max_examples) {
+        const bool full = examples_by_id.size() >= request.max_examples;
+        if (request.max_examples > 0 && (!full || id < examples_by_id.rbegin()->first)) {
           std::string example;
           AppendExample(live_rules, candidate_rules, now_lead, r.lead, scores_now, scores_candidate,
                         parts_candidate, &example);
-          report->examples.push_back(std::move(example));
+          examples_by_id.emplace(std::string(id), std::move(example));
+          if (full) {
+            examples_by_id.erase(std::prev(examples_by_id.end()));
+          }
         }
       }
       if (routing_stage >= 0 && r.reached_routing != 0 && !open_owner &&
@@ -366,6 +375,9 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
     if (Cancelled(control)) {
       return Status::Unavailable("backtest cancelled");
     }
+  }
+  for (auto& [id, example] : examples_by_id) {
+    report->examples.push_back(std::move(example));
   }
   report->stages_now = now_stages.Take();
   report->stages_candidate = candidate_stages.Take();

@@ -244,6 +244,8 @@ TEST(BacktestTest, PassesOverPartsOfTheLeadsGiveTheSameReport) {
   EXPECT_EQ(many.events, one.events);
   EXPECT_EQ(many.stages_candidate, one.stages_candidate);
   EXPECT_EQ(many.changes, one.changes);
+  EXPECT_FALSE(one.examples.empty());
+  EXPECT_EQ(many.examples, one.examples);  // the first changed leads by id, whatever the passes
   EXPECT_EQ(many.routing.teams, one.routing.teams);
   EXPECT_EQ(many.routing.reps, one.routing.reps);
   ASSERT_EQ(many.rules.size(), one.rules.size());
