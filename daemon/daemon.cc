@@ -416,6 +416,9 @@ Status Daemon::Start() {
       std::chrono::milliseconds(static_cast<int64_t>(o.http_idle_timeout * 1000));
   http_options.max_connections = o.max_connections;
   http_options.max_inflight_body_bytes = o.http_max_inflight_body_bytes;
+  // Segment ingest shares this port: a browser tracker must be able to read the server's own
+  // refusals (a body over the limit, a corrupt gzip body) as it reads the handlers' answers.
+  http_options.refusal_headers = {{"Access-Control-Allow-Origin", "*"}};
   d.http = std::make_unique<HttpServer>(
       d.io, http_options, [api = d.api.get()](HttpRequest&& req, HttpRespond respond) {
         api->Handle(std::move(req), std::move(respond));

@@ -257,7 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
           "the http listener has " + std::to_string(self->state_->options.max_connections) +
               " connections open (max_connections)");
       response.headers.emplace_back("Retry-After", "1");
-      self->WriteResponse(std::move(response), /*force_close=*/true);
+      self->Refuse(std::move(response), /*force_close=*/true);
     });
   }
 
@@ -367,7 +367,7 @@ class Session : public std::enable_shared_from_this<Session> {
               std::to_string(state_->options.max_inflight_body_bytes) +
               " (http.max_inflight_body_bytes)");
       response.headers.emplace_back("Retry-After", "1");
-      WriteResponse(std::move(response), /*force_close=*/true);
+      Refuse(std::move(response), /*force_close=*/true);
       return;
     }
     // curl and others wait (up to a second) for this before sending a large body.
@@ -433,7 +433,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnReadError(const beast::error_code& ec) {
     ReleaseBody();
     if (std::optional<HttpResponse> answer = ReadErrorAnswer(ec, state_->options)) {
-      WriteResponse(std::move(*answer), /*force_close=*/true);
+      Refuse(std::move(*answer), /*force_close=*/true);
       return;
     }
     CloseNow();
@@ -449,13 +449,21 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request;
     request.remote_address = remote_;
     if (std::optional<Refusal> refusal = BuildRequest(message, state_->options, &request)) {
-      WriteResponse(std::move(refusal->response), refusal->close);
+      Refuse(std::move(refusal->response), refusal->close);
       return;
     }
     CallHandler(std::move(request));
   }
 
   void CallHandler(HttpRequest request);
+
+  // An answer of the server's own, made before any handler: with the refusal headers.
+  void Refuse(HttpResponse response, bool force_close) {
+    for (const auto& header : state_->options.refusal_headers) {
+      response.headers.push_back(header);
+    }
+    WriteResponse(std::move(response), force_close);
+  }
 
   void WriteResponse(HttpResponse response, bool force_close) {
     // The request's body, or what its handler made of it (events waiting for the engine), is

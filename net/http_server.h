@@ -65,6 +65,10 @@ struct HttpServerOptions {
   // (its body, or the events its handler made of it, are in memory until then). A request that
   // does not fit is answered 503 and closed. Default: 128 MiB.
   size_t max_inflight_body_bytes = 128 << 20;
+  // Headers added to every answer the server makes itself, before any handler sees the request
+  // (413, 431, 400 for a malformed request or a corrupt gzip body, 415, the 503s above). The
+  // daemon puts the CORS header there: browser trackers post to this port too. Default: none.
+  std::vector<std::pair<std::string, std::string>> refusal_headers;
 };
 
 struct HttpRequest {

@@ -592,6 +592,33 @@ TEST_F(HttpServerTest, GzipOverLimitIs413AndCorruptGzipIs400) {
   }
 }
 
+// The daemon's Segment ingest shares the port with the server's own refusals: those carry the
+// refusal headers (the CORS header there), the handlers' answers only what the handler set.
+TEST_F(HttpServerTest, TheServersOwnRefusalsCarryTheRefusalHeaders) {
+  HttpServerOptions options;
+  options.body_limit = 1000;
+  options.refusal_headers = {{"Access-Control-Allow-Origin", "*"}};
+  StartServer(options, EchoHandler);
+  {
+    RawClient client(port());
+    auto response = client.RoundTrip(Post("/v1/batch", std::string(5000, 'x')));
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 413);
+    EXPECT_EQ(response->Header("access-control-allow-origin"), "*");
+  }
+  {
+    RawClient client(port());
+    auto response = client.RoundTrip(Post("/v1/batch", "not gzip", "Content-Encoding: gzip\r\n"));
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 400);
+    EXPECT_EQ(response->Header("access-control-allow-origin"), "*");
+    auto next = client.RoundTrip(Get("/after"));
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->status, 200);
+    EXPECT_EQ(next->Header("access-control-allow-origin"), "");
+  }
+}
+
 TEST_F(HttpServerTest, HeaderTooLargeAndMalformedRequestsAreRejected) {
   HttpServerOptions options;
   options.header_limit = 1024;
