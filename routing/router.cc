@@ -78,7 +78,9 @@ void Router::SetRules(const Scorer* scorer) {
   for (const Orphan& o : orphans) {
     Dequeue(o.id);
   }
-  reroute_unrouted_ = false;
+  if (!first) {
+    SetReroutePending(false);  // a reload routes the unrouted queue below, or leaves it waiting
+  }
   if (first || !RoutingEnabled()) {
     // At start the leads are not adopted yet: they wait in the unrouted queue, routed afresh on
     // the first drain when the start is a new load (StartedOnNewRules). A start on the rules the
@@ -110,7 +112,7 @@ void Router::StartedOnNewRules() {
   if (scorer_ == nullptr) {
     return;
   }
-  reroute_unrouted_ = true;  // and every team woken, on the first drain (Drain)
+  SetReroutePending(true);  // and every team woken, on the first drain (Drain)
 }
 
 bool Router::RoutingEnabled() const {

@@ -312,8 +312,16 @@ class Router {
   bool write_all_records_ = false;          // restored from an earlier version's one-record forms
   std::vector<std::string> stale_records_;  // found superseded at Restore: deleted at the Flush
   bool drain_needed_ = false;
-  bool draining_ = false;          // inside Drain (which may route, so Route must not drain again)
-  bool reroute_unrouted_ = false;  // at start: route the unrouted queue on the first drain
+  bool draining_ = false;  // inside Drain (which may route, so Route must not drain again)
+  // At start on changed rules: route the unrouted queue on the first drain. Stored while it is
+  // pending (router.reroute_pending), so a crash before that drain does not lose it: the next
+  // start is on the same rules, which alone would leave the queue waiting.
+  bool reroute_unrouted_ = false;
+  bool reroute_dirty_ = false;  // reroute_unrouted_ changed since Flush
+  void SetReroutePending(bool pending) {
+    reroute_dirty_ |= reroute_unrouted_ != pending;
+    reroute_unrouted_ = pending;
+  }
   // At start: the first drain also looks for working hours that ended and began again while the
   // daemon was down (split hours), which the stored state alone does not show.
   bool check_downtime_ = false;

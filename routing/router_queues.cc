@@ -49,7 +49,7 @@ void Router::Drain() {
     // A start on changed rules counts as a reload, and does what a reload does (SetRules): each
     // unrouted lead routed afresh after the leads already waiting in its team's queue (its Route
     // drains that queue first: first in, first out), then every team woken.
-    reroute_unrouted_ = false;
+    SetReroutePending(false);
     RerouteUnrouted();
     for (const TeamDef& team : rules().routing.teams) {
       Wake(team.id);

@@ -24,6 +24,8 @@ constexpr std::string_view kQueuePrefix = "router.queue.";
 constexpr std::string_view kParkedPrefix = "router.parked.";
 // The teams' wake and release generations: per team, its id (length-prefixed) and two varints.
 constexpr std::string_view kMetaGenerations = "router.generations";
+// Present (value "1") while a start on changed rules has not yet rerouted the unrouted queue.
+constexpr std::string_view kMetaReroutePending = "router.reroute_pending";
 // One record per account owner: the prefix, then the domain; the value is the rep.
 constexpr std::string_view kAccountPrefix = "router.account.";
 // Earlier versions' one-record forms, read at Restore and replaced at the next Flush.
@@ -232,6 +234,14 @@ Status Router::Restore(const RouterMetaReader& meta) {
     }
   }
 
+  // A reroute a start on changed rules had not done yet.
+  std::string pending;
+  if (st = meta.get(kMetaReroutePending, &pending); st.ok()) {
+    reroute_unrouted_ = true;
+  } else if (!st.IsNotFound()) {
+    return st;
+  }
+
   // The teams' generations, then each escalated lead's: one woken before the restart stays woken
   // (a record of a version that kept no generations reads as escalated at generation 0: it waits
   // for a wake after the restart). One in the unrouted queue (its team removed) keeps the reps
@@ -349,6 +359,14 @@ void Router::Flush() {
     }
     host_->PutMeta(kMetaReps, reps.ToJson());
     reps_dirty_ = false;
+  }
+  if (reroute_dirty_) {
+    if (reroute_unrouted_) {
+      host_->PutMeta(kMetaReroutePending, "1");
+    } else {
+      host_->DeleteMeta(kMetaReroutePending);
+    }
+    reroute_dirty_ = false;
   }
   if (generations_dirty_) {
     std::string value;

@@ -2318,6 +2318,30 @@ routing:
 
 INSTANTIATE_TEST_SUITE_P(ReloadOrRestart, RerouteOrderTest, ::testing::Bool());
 
+// A crash after a start on changed rules has stored them, but before its first drain rerouted the
+// unrouted queue: the next start is on the same rules, and still reroutes it (the reroute was
+// stored as pending).
+TEST_F(RouterTest, AReroutePendingAtACrashIsDoneAtTheNextStart) {
+  Load(kBigOnly);
+  Qualified("tiny", R"({"employees":3})");
+  ASSERT_EQ(Take().size(), 1u);  // unrouted
+  Restart(R"(
+routing:
+  stage: sql
+  teams:
+    - id: rest
+      reps: [{id: bob}]
+)");
+  Restart();  // no drain in between: killed
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "tiny");
+  EXPECT_EQ(recs[0].rep, "bob");
+  router_->Flush();
+  EXPECT_FALSE(host_.meta.contains("router.reroute_pending"));
+}
+
 // SPEC 7: an unrouted lead waits "until a reload gives it" a team. A restart on the same rules is
 // no reload, even when the lead's traits would now match a team: it waits on, as it would have
 // without the restart, until a reload.
