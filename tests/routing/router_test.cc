@@ -1580,10 +1580,21 @@ routing:
 
 // Working hours that begin while the daemon is down wake escalated leads at the start, as they
 // would have while it ran (SPEC 7: routed as soon as working hours begin; SPEC 10: routing
-// state as it was). A restart that crosses no hours and no day wakes nothing. Found by a
-// white-box restart review: what the clock looked like was kept in memory only.
-TEST_F(RouterTest, WorkingHoursThatBeganWhileDownWakeEscalatedLeadsAtTheStart) {
-  Load(R"(
+// state as it was), also when they are the end of a break in split hours. A restart that
+// crosses no start of hours and no day wakes nothing. Found by a white-box restart review: what
+// the clock looked like was kept in memory only.
+struct DowntimeCase {
+  const char* hours;  // rep z's; rep x has none and takes the lead first, then lets it lapse
+  int start_hour;     // the lead qualifies at start_hour:00 on Monday 2026-01-12 (UTC)
+  int quiet_hour;     // a restart at quiet_hour:40 wakes nothing
+  int wake_hour;      // a restart at wake_hour:05, after the clock crossed a start of z's hours
+};
+
+class DowntimeWakeTest : public RouterTest, public ::testing::WithParamInterface<DowntimeCase> {};
+
+TEST_P(DowntimeWakeTest, WorkingHoursThatBeganWhileDownWakeEscalatedLeadsAtTheStart) {
+  const DowntimeCase& c = GetParam();
+  Load(std::string(R"(
 routing:
   stage: sql
   sla: {accept_within: 10m, max_reassign: 0}
@@ -1591,19 +1602,20 @@ routing:
     - id: t
       reps:
         - {id: x}
-        - {id: z, hours: "Mon-Sun 10:00-23:30"}
-)");
-  clock_.Set(Utc(2026, 1, 12, 9, 0));
+        - {id: z, hours: ")") +
+       c.hours + "\"}\n");
+  clock_.Set(Utc(2026, 1, 12, c.start_hour, 0));
+  router_->Tick();
   Qualified("l1");
   ASSERT_EQ(TakeRoutedReps(), Seq({"x"}));
-  clock_.Set(Utc(2026, 1, 12, 9, 10));
+  clock_.Set(Utc(2026, 1, 12, c.start_hour, 10));
   router_->Tick();
-  ASSERT_EQ(Take().back().kind, "escalated");
-  clock_.Set(Utc(2026, 1, 12, 9, 30));
+  ASSERT_EQ(Take().back().kind, "escalated");  // waits for a wake
+  clock_.Set(Utc(2026, 1, 12, c.quiet_hour, 40));
   Restart();
   router_->Tick();
   EXPECT_TRUE(Take().empty()) << "nothing happened to the clock: no wake";
-  clock_.Set(Utc(2026, 1, 12, 10, 5));  // z's hours began while the daemon was down
+  clock_.Set(Utc(2026, 1, 12, c.wake_hour, 5));
   Restart();
   router_->Tick();
   std::vector<Rec> recs = Take();
@@ -1612,38 +1624,11 @@ routing:
   EXPECT_EQ(recs[0].rep, "z");
 }
 
-// Split hours: a break that began and ended while the daemon was down is a start of working
-// hours all the same.
-TEST_F(RouterTest, ABreakInWorkingHoursWhileDownWakesEscalatedLeadsAtTheStart) {
-  Load(R"(
-routing:
-  stage: sql
-  sla: {accept_within: 10m, max_reassign: 0}
-  teams:
-    - id: t
-      reps:
-        - {id: x}
-        - {id: z, hours: "Mon-Sun 08:00-12:00, Mon-Sun 13:00-18:00"}
-)");
-  clock_.Set(Utc(2026, 1, 12, 11, 0));
-  router_->Tick();
-  Qualified("l1");
-  ASSERT_EQ(TakeRoutedReps(), Seq({"x"}));
-  clock_.Set(Utc(2026, 1, 12, 11, 10));
-  router_->Tick();
-  ASSERT_EQ(Take().back().kind, "escalated");  // z was eligible all along: it waits for a wake
-  clock_.Set(Utc(2026, 1, 12, 11, 40));
-  Restart();
-  router_->Tick();
-  EXPECT_TRUE(Take().empty()) << "still in z's morning hours: no wake";
-  clock_.Set(Utc(2026, 1, 12, 13, 5));  // z's lunch break came and went while down
-  Restart();
-  router_->Tick();
-  std::vector<Rec> recs = Take();
-  ASSERT_EQ(recs.size(), 1u);
-  EXPECT_EQ(recs[0].kind, "routed");
-  EXPECT_EQ(recs[0].rep, "z");
-}
+INSTANTIATE_TEST_SUITE_P(
+    RouterTest, DowntimeWakeTest,
+    ::testing::Values(DowntimeCase{"Mon-Sun 10:00-23:30", 9, 9, 10},
+                      // z eligible all along, then a lunch break that came and went while down
+                      DowntimeCase{"Mon-Sun 08:00-12:00, Mon-Sun 13:00-18:00", 11, 11, 13}));
 
 TEST_F(RouterTest, ALeadClosedWakesEscalatedLeadsOfItsTeamOnly) {
   Load(R"(
