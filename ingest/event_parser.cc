@@ -448,6 +448,12 @@ struct EventParser::Impl {
       return FailJson(err, json_err);
     }
     if (type != ondemand::json_type::object) {
+      // On-Demand names the root's type from its first byte ("nope" reads as a null): say
+      // "not an object" only of valid JSON, else what is wrong with it. Rejections only.
+      Value ignored;
+      if (Status st = validator.Parse(json, &ignored); !st.ok()) {
+        return Fail(err, EventError::kInvalidJson, st.message());
+      }
       return Fail(err, EventError::kInvalidJson, "invalid JSON: not an object");
     }
     json_err = doc->get_object().get(*object);
@@ -459,6 +465,7 @@ struct EventParser::Impl {
 
   Options options;
   ondemand::parser parser;
+  JsonParser validator;  // a root that is not an object: is it JSON at all?
   PaddedBuffer input;
   Value batch_context;  // reused by ParseBatch
 };

@@ -485,6 +485,14 @@ TEST_F(EventParserTest, ValidJsonThatIsNotAnObject) {
     SCOPED_TRACE(bad);
     ExpectError(bad, EventError::kInvalidJson, "invalid JSON: not an object");
   }
+  // Text that only starts like one of those is no JSON at all, and is not called "not an object".
+  for (const char* bad : {"nope", "tru", "[1,", "42x", "\"open"}) {
+    SCOPED_TRACE(bad);
+    const ParseError err = Bad(bad);
+    EXPECT_EQ(EventErrorCode(err.code), "invalid_json");
+    EXPECT_EQ(err.message.rfind("invalid JSON", 0), 0u) << err.message;
+    EXPECT_EQ(err.message.find("not an object"), std::string::npos) << err.message;
+  }
 }
 
 TEST_F(EventParserTest, SurroundingWhitespaceIsFine) {
