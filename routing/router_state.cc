@@ -148,6 +148,9 @@ Status Router::Restore(const RouterMetaReader& meta) {
     RepState& s = reps_[id];
     const Value* online = v.Find("online");
     s.online = online == nullptr || !online->is_bool() || online->as_bool();
+    if (const Value* team = v.Find("team"); team != nullptr && team->is_string()) {
+      s.team = team->as_string();  // the rules in force set it again, unless they removed the rep
+    }
     s.current_weight = static_cast<int64_t>(number(v, "current_weight"));
     s.day = static_cast<int64_t>(number(v, "day"));
     s.today = static_cast<int>(number(v, "today"));
@@ -344,6 +347,7 @@ void Router::Flush() {
     Value reps = Value::MakeObject();
     for (const auto& [id, s] : reps_) {
       Value v = Value::MakeObject();
+      v.Set("team", Value::String(s.team));
       v.Set("online", Value::Bool(s.online));
       v.Set("current_weight", Value::Number(static_cast<double>(s.current_weight)));
       v.Set("day", Value::Number(static_cast<double>(s.day == INT64_MIN ? 0 : s.day)));

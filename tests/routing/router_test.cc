@@ -2020,7 +2020,14 @@ routing:
   EXPECT_FALSE(a->configured);
   EXPECT_EQ(a->open, 1);
   EXPECT_EQ(a->why_not, "removed");
+  EXPECT_EQ(a->team, "t");
   EXPECT_FALSE(a->eligible);
+  Restart();  // GET /v1/reps lists it as it did (SPEC 10): found by a white-box review
+  a = View("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->team, "t");
+  EXPECT_EQ(a->open, 1);
+  EXPECT_EQ(a->why_not, "removed");
   EXPECT_TRUE(router_->SetOnline("a", true).IsNotFound());
   EXPECT_TRUE(router_->SetAccountOwner("x.com", "a").IsNotFound());
   for (int i = 2; i <= 5; ++i) {
