@@ -196,7 +196,8 @@ class Session;
 // What the server and its connections share. Connections keep it alive, so a connection that
 // outlives the HttpServer object (finishing a write, waiting for its handler) stays valid.
 struct ServerState {
-  ServerState(HttpServerOptions opts, HttpHandler h) : options(opts), handler(std::move(h)) {}
+  ServerState(HttpServerOptions opts, HttpHandler h)
+      : options(std::move(opts)), handler(std::move(h)) {}
 
   const HttpServerOptions options;
   const HttpHandler handler;
@@ -898,7 +899,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  public:
   Impl(asio::io_context& io, HttpServerOptions options, HttpHandler handler)
       : io_(io),
-        state_(std::make_shared<ServerState>(options, std::move(handler))),
+        state_(std::make_shared<ServerState>(std::move(options), std::move(handler))),
         acceptor_(asio::make_strand(io)),
         retry_timer_(acceptor_.get_executor()) {}
 
@@ -1038,7 +1039,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
 };
 
 HttpServer::HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler)
-    : impl_(std::make_shared<Impl>(io, options, std::move(handler))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
