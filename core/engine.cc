@@ -1139,19 +1139,29 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   // whose history is cut is the base, its state holding what the trimmed events gave (scores,
   // once and cap memory, traits, first_seen, events), and the other lead's events are replayed on
   // top of it in their order; with both cut, the older lead's trimmed events are what is lost.
+  // A part also misses events when it holds none while its lead counts some: events applied
+  // while history was off (`history: false`, or a version without it), or a failed read. (Not
+  // "fewer entries than events": in cluster mode a lead handed over across a kill -9 can count
+  // an event twice that its history holds once, and the replay from the history is what is
+  // right there.)
   const size_t newer_chains = newer.state.history.size();
+  auto is_newers = [&](const HistoryEntry& e) {
+    return std::any_of(newer.state.history.begin(), newer.state.history.end(),
+                       [&e](const HistoryChain& c) { return c.lead == e.lead; });
+  };
+  const auto newer_entries =
+      static_cast<uint64_t>(std::count_if(entries.begin(), entries.end(), is_newers));
+  const uint64_t older_entries = entries.size() - newer_entries;
   const bool newer_cut =
-      std::find(cut.begin(), cut.begin() + newer_chains, true) != cut.begin() + newer_chains;
-  const bool older_cut = std::find(cut.begin() + newer_chains, cut.end(), true) != cut.end();
+      std::find(cut.begin(), cut.begin() + newer_chains, true) != cut.begin() + newer_chains ||
+      (newer_entries == 0 && newer.state.events > 0);
+  const bool older_cut = std::find(cut.begin() + newer_chains, cut.end(), true) != cut.end() ||
+                         (older_entries == 0 && older.state.events > 0);
   Lead merged;
   if (newer_cut || older_cut) {
     const bool older_is_base = older_cut && !newer_cut;
     merged = older_is_base ? older.state : newer.state;
-    std::erase_if(entries, [&](const HistoryEntry& e) {
-      const bool newers = std::any_of(newer.state.history.begin(), newer.state.history.end(),
-                                      [&e](const HistoryChain& c) { return c.lead == e.lead; });
-      return newers != older_is_base;
-    });
+    std::erase_if(entries, [&](const HistoryEntry& e) { return is_newers(e) != older_is_base; });
   }
   merged.id = newer.state.id;
   // The base's profile scores were read under its own id; profile rules may read lead.id.

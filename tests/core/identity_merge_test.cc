@@ -141,8 +141,11 @@ class Daemonless {
     engine_->RequestReload([&](const ReloadOutcome& o) { reloaded.set_value(o.ok); });
     return reloaded.get_future().get();
   }
-  // A new engine on the same store, as after a restart.
-  void Restart() {
+  // A new engine on the same store, as after a restart; `tweak` changes its options first.
+  void Restart(const std::function<void(EngineOptions*)>& tweak = {}) {
+    if (tweak) {
+      tweak(&options_);
+    }
     engine_->Stop();
     engine_ = std::make_unique<Engine>(options_, &store_, &clock_, &metrics_);
     EXPECT_OK(engine_->Start());
@@ -348,6 +351,43 @@ TEST_F(IdentityMergeTest, AMergeWithALeadWhoseOldHistoryIsTrimmedKeepsWhatItsSta
     EXPECT_NE(merged.LeadJson("u1").find("\"title\":\"VP\""), std::string::npos);
     EXPECT_NE(merged.LeadJson("u1").find("\"events\":6"), std::string::npos)
         << merged.LeadJson("u1");
+  }
+}
+
+// Events applied while the history was off (`history: false`, then on) are missing from it as
+// trimmed ones are: the lead that misses them is the base, as README's merge choice says, not a
+// replay of what the history holds from nothing (which lost both leads' past). Found by a
+// white-box review.
+TEST_F(IdentityMergeTest, AMergeWithEventsAppliedWhileHistoryWasOffKeepsWhatTheStateHolds) {
+  auto history = [](bool on) { return [on](EngineOptions* o) { o->history = on; }; };
+  {
+    SCOPED_TRACE("only the anonymous lead's events came while history was off");
+    const std::vector<Event> long_ago = {Page("", "a9", "/pricing", kStart),
+                                         Track("", "a9", "Demo Requested", kStart + 10)};
+    const std::vector<Event> recent = {Identify("u1", "", "VP", kStart + 86400),
+                                       Identify("u1", "a9", "VP", kStart + 86400 + 10)};
+    Daemonless merged(rules_path_, nullptr, "", history(false));
+    merged.Send(long_ago);
+    merged.clock().Advance(100 * 86400);
+    merged.Restart(history(true));
+    merged.Send(recent);
+    ASSERT_EQ(merged.Merges(), 1);
+    EXPECT_EQ(merged.LeadJson("u1"), OneIdLeadJson(rules_path_, long_ago, recent));
+  }
+  {
+    SCOPED_TRACE("both leads' events came while history was off");
+    Daemonless merged(rules_path_, nullptr, "", history(false));
+    merged.Send({Page("", "a9", "/pricing", kStart), Identify("u1", "", "VP", kStart + 10),
+                 Track("u1", "", "Demo Requested", kStart + 20)});
+    const std::string known = merged.LeadJson("u1");
+    merged.Restart(history(true));
+    merged.Send({Identify("u1", "a9", "VP", kStart + 30)});
+    ASSERT_EQ(merged.Merges(), 1);
+    // u1 is the base; the anonymous lead's page view is what is lost.
+    const std::string after = merged.LeadJson("u1");
+    EXPECT_NE(after.find("\"events\":3"), std::string::npos) << after;
+    EXPECT_NE(after.find("\"title\":\"VP\""), std::string::npos) << after;
+    EXPECT_NE(known.find("\"events\":2"), std::string::npos) << known;
   }
 }
 
