@@ -393,8 +393,10 @@ void GetLeadHistory(ApiContext& api, const HttpRequest& request, const PathParam
   ForwardOr(api, request, params, AnswerLeadHistory, std::move(respond));
 }
 
-void DeleteLead(ApiContext& api, const HttpRequest&, const PathParams& params,
-                HttpRespond respond) {
+namespace {
+
+void EraseHere(ApiContext& api, const HttpRequest& /*request*/, const PathParams& params,
+               HttpRespond respond) {
   Engine* engine = api.engine;
   engine->RunOnEngine([engine, id = params.Get("id"), respond = std::move(respond)]() mutable {
     std::vector<std::string> ids;
@@ -423,6 +425,14 @@ void DeleteLead(ApiContext& api, const HttpRequest&, const PathParams& params,
       respond(JsonResponse(200, body));
     });
   });
+}
+
+}  // namespace
+
+// In cluster mode the node holding the lead erases it, as it answers the reads of it.
+void DeleteLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
+                HttpRespond respond) {
+  ForwardOr(api, request, params, EraseHere, std::move(respond));
 }
 
 }  // namespace handoff
