@@ -1226,6 +1226,7 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
     }
     input.trigger = event.message_id;
     input.scores_at = event.timestamp;
+    input.received_at = applying_received_at_;
     LogRouting(std::move(input));
   } else {
     if (change.changed()) {
@@ -1561,6 +1562,7 @@ void Engine::StageChanged(LeadEntry& entry, StageChange change, EpochSeconds sco
     input.to_stage = rules.stages[change.to].name;
     input.trigger = std::string(trigger);
     input.scores_at = scores_at;
+    input.received_at = applying_received_at_;  // 0 for the wall-clock re-check
     LogRouting(std::move(input));
     return;
   }
@@ -2682,7 +2684,10 @@ void Engine::ApplyRouting(RoutingBatch& batch) {
     if (input.kind == RoutingInputKind::kRules) {
       TakeRouterRules(input);
     }
+    // The funnel times speed to lead from the causing event's receipt, as without the log.
+    applying_received_at_ = input.received_at;
     ReplicaOutcome outcome = replica_->Apply(input);
+    applying_received_at_ = 0;
     if (!outcome.applied || batch.replay) {
       continue;
     }

@@ -104,6 +104,9 @@ void RoutingInput::Encode(std::string* out) const {
       PutString(to_stage, out);
       PutString(trigger, out);
       PutDouble(scores_at, out);
+      if (received_at != 0) {  // (an input logged before it was added ends above)
+        PutDouble(received_at, out);
+      }
       break;
     case RoutingInputKind::kMerge:
       PutLead(lead, out);
@@ -112,9 +115,12 @@ void RoutingInput::Encode(std::string* out) const {
       PutDouble(scores_at, out);
       // The merge's stage change, when it made one (an input logged before they were added
       // ends here).
-      if (!from_stage.empty() || !to_stage.empty()) {
+      if (!from_stage.empty() || !to_stage.empty() || received_at != 0) {
         PutString(from_stage, out);
         PutString(to_stage, out);
+      }
+      if (received_at != 0) {
+        PutDouble(received_at, out);
       }
       break;
     case RoutingInputKind::kForget:
@@ -168,12 +174,18 @@ bool RoutingInput::Decode(std::string_view in) {
     case RoutingInputKind::kStage:
       ok = GetLead(&in, &lead) && GetString(&in, &from_stage) && GetString(&in, &to_stage) &&
            GetString(&in, &trigger) && GetDouble(&in, &scores_at);
+      if (ok && !in.empty()) {
+        ok = GetDouble(&in, &received_at) && received_at != 0;
+      }
       break;
     case RoutingInputKind::kMerge:
       ok = GetLead(&in, &lead) && GetLead(&in, &older) && GetString(&in, &trigger) &&
            GetDouble(&in, &scores_at);
       if (ok && !in.empty()) {
         ok = GetString(&in, &from_stage) && GetString(&in, &to_stage);
+      }
+      if (ok && !in.empty()) {
+        ok = GetDouble(&in, &received_at) && received_at != 0;
       }
       break;
     case RoutingInputKind::kForget:
@@ -199,7 +211,8 @@ bool RoutingInput::Decode(std::string_view in) {
       break;
   }
   // Times the router's clock moves to must be numbers (a NaN would stop it for good).
-  return ok && in.empty() && std::isfinite(at) && std::isfinite(scores_at);
+  return ok && in.empty() && std::isfinite(at) && std::isfinite(scores_at) &&
+         std::isfinite(received_at);
 }
 
 void EncodeRoutingInputs(const std::vector<RoutingInput>& inputs, std::string* out) {

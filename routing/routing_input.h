@@ -79,6 +79,9 @@ struct RoutingInput {
   std::string to_stage;
   std::string trigger;  // the causing event's messageId; empty: none
   EpochSeconds scores_at = 0;
+  // kStage, kMerge: when the causing event was received (the start of speed to lead, SPEC 12);
+  // 0: none (a timer's), or logged before inputs carried it.
+  EpochSeconds received_at = 0;
 
   // kSalesAction.
   SalesAction action;

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/coding.h"
+
 namespace handoff {
 namespace {
 
@@ -221,6 +223,36 @@ TEST(RoutingInputTest, AMergeWithoutAStageChangeEndsBeforeIt) {
   EXPECT_EQ(back.from_stage, "");
   EXPECT_EQ(back.to_stage, "");
   EXPECT_EQ(back.trigger, "msg-2");
+}
+
+// The causing event's receive time (speed to lead) was added later, at the end: a stage change
+// or merge logged before it decodes with none, and one that has it keeps it.
+TEST(RoutingInputTest, TheReceiveTimeComesLastAndMayBeMissing) {
+  for (RoutingInputKind kind : {RoutingInputKind::kStage, RoutingInputKind::kMerge}) {
+    for (bool stages : {true, false}) {
+      SCOPED_TRACE(static_cast<int>(kind) * 10 + (stages ? 1 : 0));
+      RoutingInput input = Sample(kind);
+      if (!stages && kind == RoutingInputKind::kMerge) {
+        input.from_stage.clear();
+        input.to_stage.clear();
+      }
+      const std::string without = Bytes(input);
+      input.received_at = 1'767'225'600.125;
+      const std::string with = Bytes(input);
+      RoutingInput back;
+      ASSERT_TRUE(back.Decode(with));
+      EXPECT_EQ(back.received_at, input.received_at);
+      EXPECT_EQ(back.from_stage, input.from_stage);
+      EXPECT_EQ(back.to_stage, input.to_stage);
+      ASSERT_TRUE(back.Decode(without));
+      EXPECT_EQ(back.received_at, 0);
+      EXPECT_FALSE(back.Decode(with.substr(0, with.size() - 1)));
+      // 0 is "none", never written: bytes that say 0 are not Encode's.
+      std::string zero = with.substr(0, with.size() - 8);
+      coding::PutDouble(0, &zero);
+      EXPECT_FALSE(back.Decode(zero));
+    }
+  }
 }
 
 TEST(RoutingInputTest, BytesCutShortOrWithMoreDoNotDecode) {
