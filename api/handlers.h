@@ -42,8 +42,8 @@ struct ApiContext {
   // Cluster mode: admin changes (reps' availability, account owners) go here so they hold on
   // every node (api/admin_changes.h); null in the single daemon, which changes its engine.
   AdminSink* admin = nullptr;
-  // Cluster mode: a read of one lead another node holds goes to that node (ForwardOr); null in
-  // the single daemon.
+  // Cluster mode: a read or an erasure of one lead another node holds goes to that node
+  // (ForwardOr); null in the single daemon.
   const LeadLocator* locator = nullptr;
   HttpForwarder* forwarder = nullptr;
 };
@@ -93,11 +93,17 @@ void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams& p
 // on (ForwardOr).
 inline constexpr std::string_view kForwardedHeader = "X-Handoff-Forwarded";
 
+// What ForwardOr does when the holder cannot answer: a read answers what this node has (maybe
+// 404; a 404 here also asks the other nodes, for an id linked on one of them); a write must not
+// act on a copy that is not the holder's, so it answers 503.
+enum class HolderUnreachable { kAnswerHere, kUnavailable };
+
 // Cluster mode (ApiContext::locator): when another node holds the lead of the path's {id}, sends
-// the request there and relays its answer; else, or when that node cannot be reached (then the
-// answer is what this node has, maybe 404), runs `here`. leads_handlers.cc.
+// the request there and relays its answer; else runs `here`, or, when that node cannot be
+// reached, does what `unreachable` says. leads_handlers.cc.
 void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& params,
-               ApiHandler* here, HttpRespond respond);
+               ApiHandler* here, HttpRespond respond,
+               HolderUnreachable unreachable = HolderUnreachable::kAnswerHere);
 
 // Cluster mode (ApiContext::admin): stores the rule file `yaml` as every node's rules
 // (api/admin_changes.h), then answers `ok`, or 503 when NATS could not store it (the rules are

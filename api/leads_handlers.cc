@@ -79,7 +79,8 @@ void AskOtherNodes(ApiContext& api, const HttpRequest& request,
 }
 
 void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& params,
-               ApiHandler* here, HttpRespond respond) {
+               ApiHandler* here, HttpRespond respond, HolderUnreachable unreachable) {
+  const bool answer_here = unreachable == HolderUnreachable::kAnswerHere;
   std::string address;
   const std::string_view hops = request.Header(kForwardedHeader);
   if (api.locator != nullptr && hops.empty()) {
@@ -89,7 +90,7 @@ void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& pa
     address = api.locator->MovedAddress(params.Get("id"));
   }
   if (address.empty()) {
-    if (api.locator != nullptr && api.forwarder != nullptr && hops.empty()) {
+    if (answer_here && api.locator != nullptr && api.forwarder != nullptr && hops.empty()) {
       // An id without events of its own, whose partition is held here, linked on another node to
       // a lead held there, is known only there: a read this node answers 404 asks the others.
       respond = [api = &api, request, respond = std::move(respond)](HttpResponse r) mutable {
@@ -113,17 +114,27 @@ void ForwardOr(ApiContext& api, const HttpRequest& request, const PathParams& pa
   if (!hops.empty()) {
     out.headers.front().second = "2";  // the last hop: that node answers itself
   }
-  api.forwarder->Forward(address, std::move(out),
-                         [api = &api, request, params, here, respond = std::move(respond),
-                          address](Result<HttpResponse> answer) mutable {
-                           if (answer.ok()) {
-                             respond(std::move(answer.value()));
-                             return;
-                           }
-                           LogWarning("read of a lead held by " + address + ": " +
-                                      answer.status().ToString() + "; answering from this node");
-                           here(*api, request, params, std::move(respond));
-                         });
+  api.forwarder->Forward(
+      address, std::move(out),
+      [api = &api, request, params, here, respond = std::move(respond), address,
+       answer_here](Result<HttpResponse> answer) mutable {
+        if (answer.ok()) {
+          respond(std::move(answer.value()));
+          return;
+        }
+        if (!answer_here) {
+          LogWarning(request.method + " " + request.path + " for the node holding the lead (" +
+                     address + "): " + answer.status().ToString() + "; answered 503");
+          HttpResponse busy = JsonErrorResponse(
+              503, "unavailable", "the node holding this lead did not answer; try again");
+          busy.headers.emplace_back("Retry-After", "1");
+          respond(std::move(busy));
+          return;
+        }
+        LogWarning("read of a lead held by " + address + ": " + answer.status().ToString() +
+                   "; answering from this node");
+        here(*api, request, params, std::move(respond));
+      });
 }
 
 namespace {
@@ -429,10 +440,11 @@ void EraseHere(ApiContext& api, const HttpRequest& /*request*/, const PathParams
 
 }  // namespace
 
-// In cluster mode the node holding the lead erases it, as it answers the reads of it.
+// In cluster mode the node holding the lead erases it, as it answers the reads of it; when that
+// node does not answer, 503 (a copy here is not the holder's, and erasing it would not erase).
 void DeleteLead(ApiContext& api, const HttpRequest& request, const PathParams& params,
                 HttpRespond respond) {
-  ForwardOr(api, request, params, EraseHere, std::move(respond));
+  ForwardOr(api, request, params, EraseHere, std::move(respond), HolderUnreachable::kUnavailable);
 }
 
 }  // namespace handoff
