@@ -34,8 +34,9 @@ void GetMetrics(ApiContext& api, const HttpRequest&, const PathParams&, HttpResp
   };
   if (!api.engine->FunnelMetricsCurrent() && api.metrics->StoreError().empty()) {
     // SPEC 12: the same figures as GET /v1/funnel, which reads the engine: render them there
-    // first. Otherwise (nearly always) the scrape does not wait for the engine; nor while the
-    // store refuses writes, when the engine waits on it (the figures then may lag).
+    // first (under ingest of new leads, whose count per stage moves, most scrapes do: one
+    // engine task). Otherwise the scrape does not wait for the engine; nor while the store
+    // refuses writes, when the engine waits on it (the figures then may lag).
     api.engine->RunOnEngine([engine = api.engine, answer = std::move(answer)] {
       engine->RefreshFunnelMetrics();
       answer();

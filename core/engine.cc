@@ -162,8 +162,8 @@ Status Engine::Start() {
     return st;
   }
   InstallRules(loaded.rules, version);
-  if (!same) {
-    router_->StartedOnNewRules();  // a new load, as a reload is
+  if (!same && !global_router()) {
+    router_->StartedOnNewRules();  // a new load, as a reload is (the cluster's router: its log)
   }
   if (same && store_->GetMeta(kMetaRulesLoadedAt, &stored_loaded_at).ok()) {
     std::lock_guard<std::mutex> lock(info_mu_);
@@ -1140,7 +1140,8 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   // once and cap memory, traits, first_seen, events), and the other lead's events are replayed on
   // top of it in their order; with both cut, the older lead's trimmed events are what is lost.
   // A part also misses events when it holds none while its lead counts some: events applied
-  // while history was off (`history: false`, or a version without it), or a failed read. (Not
+  // while history was off (`history: false`, or a version without it), or a read that failed
+  // before it found any of them. (Not
   // "fewer entries than events": in cluster mode a lead handed over across a kill -9 can count
   // an event twice that its history holds once, and the replay from the history is what is
   // right there.)
@@ -1254,11 +1255,14 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
     std::vector<HistoryEntry> entries = std::move(later->second);
     after_merge_.erase(later);
     const uint64_t order = apply_order_;
+    const EpochSeconds received_at = applying_received_at_;
     for (const HistoryEntry& e : entries) {
       apply_order_ = e.apply_seq;
+      applying_received_at_ = e.received_at;  // its own receipt starts its speed to lead
       ApplyToLead(newer, e.event, e.received_at);
     }
     apply_order_ = order;
+    applying_received_at_ = received_at;
   }
 }
 

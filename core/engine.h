@@ -293,7 +293,8 @@ class Engine : public IngestSink,
   // it held before, which another node now counts.
   FunnelStageCounts StageCounts(const std::function<bool(uint32_t partition)>& held = {}) const;
   // Whether /metrics' funnel figures (rendered at most every 0.1 s under load) are those of
-  // every record applied up to the last commit (or the end of the last engine pass). Any thread.
+  // every record and every lead per stage up to the last commit (or the end of the last engine
+  // pass). Any thread.
   bool FunnelMetricsCurrent() const {
     return funnel_version_seen_.load(std::memory_order_acquire) ==
            funnel_version_rendered_.load(std::memory_order_acquire);

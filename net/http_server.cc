@@ -103,6 +103,15 @@ void LimitParser(const HttpServerOptions& options,
 
 // What the server answers when reading a request failed with `ec` (the connection closes after
 // it); nullopt when it just closes (the client left, a timeout, a reset).
+// An answer of the server's own (made before any handler) with HttpServerOptions'
+// refusal_headers.
+HttpResponse WithRefusalHeaders(HttpResponse response, const HttpServerOptions& options) {
+  for (const auto& header : options.refusal_headers) {
+    response.headers.push_back(header);
+  }
+  return response;
+}
+
 std::optional<HttpResponse> ReadErrorAnswer(const beast::error_code& ec,
                                             const HttpServerOptions& options) {
   if (ec == http::error::body_limit) {
@@ -460,10 +469,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // An answer of the server's own, made before any handler: with the refusal headers.
   void Refuse(HttpResponse response, bool force_close) {
-    for (const auto& header : state_->options.refusal_headers) {
-      response.headers.push_back(header);
-    }
-    WriteResponse(std::move(response), force_close);
+    WriteResponse(WithRefusalHeaders(std::move(response), state_->options), force_close);
   }
 
   void WriteResponse(HttpResponse response, bool force_close) {
@@ -877,7 +883,7 @@ HttpParse ParseHttpRequest(std::string_view bytes, const HttpServerOptions& opti
         answer = JsonErrorResponse(400, "bad_request", "malformed request: " + ec.message());
       }
       result.outcome = HttpParse::Outcome::kAnswered;
-      result.response = std::move(*answer);
+      result.response = WithRefusalHeaders(std::move(*answer), options);
       result.close = true;
       return result;
     }
@@ -885,7 +891,7 @@ HttpParse ParseHttpRequest(std::string_view bytes, const HttpServerOptions& opti
   http::request<http::string_body> message = parser.release();
   if (std::optional<Refusal> refusal = BuildRequest(message, options, &result.request)) {
     result.outcome = HttpParse::Outcome::kAnswered;
-    result.response = std::move(refusal->response);
+    result.response = WithRefusalHeaders(std::move(refusal->response), options);
     result.close = refusal->close;
     return result;
   }

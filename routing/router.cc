@@ -99,10 +99,7 @@ void Router::SetRules(const Scorer* scorer) {
         Route(lead, "", now, !o.was_unrouted, std::move(o.held_by));
       }
     }
-    // New reps, hours or limits: escalated leads may be offered again.
-    for (const TeamDef& team : routing.teams) {
-      Wake(team.id);
-    }
+    WakeAll();  // new reps, hours or limits: escalated leads may be offered again
   }
   MarkRepsDirty();
   drain_needed_ = true;

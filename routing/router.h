@@ -133,9 +133,9 @@ class Router {
   void SetRules(const Scorer* scorer);
   // The rules installed at start differ from those the stored state was routed under (a start on
   // changed rule bytes counts as a new load, as a reload does): the unrouted queue is routed
-  // afresh on the first Tick, once the leads are adopted, and escalated leads may be offered
-  // again. Call after the first SetRules; not calling it (a start on the same rules) leaves the
-  // unrouted queue waiting for a reload (SPEC 7).
+  // afresh on the first drain, once the leads are adopted (stored as pending until then), and
+  // escalated leads may be offered again. Call after the first SetRules; not calling it (a start on
+  // the same rules) leaves the unrouted queue waiting for a reload (SPEC 7).
   void StartedOnNewRules();
 
   // A lead's stage changed (by an event or the re-check). Routes it when it reaches the routing
@@ -205,7 +205,7 @@ class Router {
     // rep, so also across a restart: working hours that began while the daemon was down wake).
     int seen_in_hours = -1;  // -1: not seen yet
     int64_t seen_day = INT64_MIN;
-    EpochSeconds seen_at = 0;  // when those last changed (0: never stored)
+    EpochSeconds seen_at = 0;  // when those last changed (0: never, or stored before it was kept)
   };
   // A team's counts so far of wakes (Wake: a rep of it became eligible) and of leads its reps let
   // go of by a reassignment or an escalation (ReleaseOwner). An escalated lead keeps its team's
@@ -270,6 +270,7 @@ class Router {
   void KeepHeldBy(Lead* lead, std::vector<std::string> held_by);
   // A rep of `team` became eligible: escalated leads of its queue may be offered again.
   void Wake(std::string_view team);
+  void WakeAll();  // Wake for every team of the rules in force
   // The reps that held `lead_id` before its escalation (empty when it is not parked).
   std::vector<std::string> HeldByWhileParked(const std::string& lead_id) const;
   // An escalated lead waiting unrouted (its team removed) keeps the reps that held it (none: no

@@ -51,9 +51,7 @@ void Router::Drain() {
     // drains that queue first: first in, first out), then every team woken.
     SetReroutePending(false);
     RerouteUnrouted();
-    for (const TeamDef& team : rules().routing.teams) {
-      Wake(team.id);
-    }
+    WakeAll();
   }
   draining_ = true;
   struct Done {
@@ -172,6 +170,12 @@ void Router::RerouteUnrouted() {
       continue;
     }
     Route(lead, "", now, /*announce_unrouted=*/false, HeldByWhileParked(id));
+  }
+}
+
+void Router::WakeAll() {
+  for (const TeamDef& team : rules().routing.teams) {
+    Wake(team.id);
   }
 }
 

@@ -334,7 +334,11 @@ void Router::AdoptLead(Lead* lead) {
   if (o.closed) {
     return;
   }
-  StateOf(o.rep).open++;
+  RepState& rep = StateOf(o.rep);
+  rep.open++;
+  if (rep.team.empty()) {
+    rep.team = o.team;  // a rep the rules no longer name, stored before reps kept their team
+  }
   if (!o.accepted && scorer_ != nullptr && rules().routing.sla.accept_within > 0) {
     sla_.emplace(o.routed_at + rules().routing.sla.accept_within, lead->id);
   }

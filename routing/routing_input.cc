@@ -88,6 +88,18 @@ bool GetSalesAction(std::string_view* in, SalesAction* action) {
   return GetString(in, &action->as_rep);
 }
 
+// A stage change's or merge's causing event's receive time comes last, only when there is one
+// (an input logged before it was added ends before it; 0 is never written).
+void PutReceivedAt(EpochSeconds received_at, std::string* out) {
+  if (received_at != 0) {
+    PutDouble(received_at, out);
+  }
+}
+
+bool GetReceivedAt(std::string_view* in, EpochSeconds* received_at) {
+  return in->empty() || (GetDouble(in, received_at) && *received_at != 0);
+}
+
 }  // namespace
 
 void RoutingInput::Encode(std::string* out) const {
@@ -104,9 +116,7 @@ void RoutingInput::Encode(std::string* out) const {
       PutString(to_stage, out);
       PutString(trigger, out);
       PutDouble(scores_at, out);
-      if (received_at != 0) {  // (an input logged before it was added ends above)
-        PutDouble(received_at, out);
-      }
+      PutReceivedAt(received_at, out);
       break;
     case RoutingInputKind::kMerge:
       PutLead(lead, out);
@@ -119,9 +129,7 @@ void RoutingInput::Encode(std::string* out) const {
         PutString(from_stage, out);
         PutString(to_stage, out);
       }
-      if (received_at != 0) {
-        PutDouble(received_at, out);
-      }
+      PutReceivedAt(received_at, out);
       break;
     case RoutingInputKind::kForget:
       PutLead(lead, out);
@@ -174,9 +182,7 @@ bool RoutingInput::Decode(std::string_view in) {
     case RoutingInputKind::kStage:
       ok = GetLead(&in, &lead) && GetString(&in, &from_stage) && GetString(&in, &to_stage) &&
            GetString(&in, &trigger) && GetDouble(&in, &scores_at);
-      if (ok && !in.empty()) {
-        ok = GetDouble(&in, &received_at) && received_at != 0;
-      }
+      ok = ok && GetReceivedAt(&in, &received_at);
       break;
     case RoutingInputKind::kMerge:
       ok = GetLead(&in, &lead) && GetLead(&in, &older) && GetString(&in, &trigger) &&
@@ -184,9 +190,7 @@ bool RoutingInput::Decode(std::string_view in) {
       if (ok && !in.empty()) {
         ok = GetString(&in, &from_stage) && GetString(&in, &to_stage);
       }
-      if (ok && !in.empty()) {
-        ok = GetDouble(&in, &received_at) && received_at != 0;
-      }
+      ok = ok && GetReceivedAt(&in, &received_at);
       break;
     case RoutingInputKind::kForget:
       ok = GetLead(&in, &lead);
