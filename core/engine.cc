@@ -1141,10 +1141,9 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   // top of it in their order; with both cut, the older lead's trimmed events are what is lost.
   // A part also misses events when it holds none while its lead counts some: events applied
   // while history was off (`history: false`, or a version without it), or a read that failed
-  // before it found any of them. (Not
-  // "fewer entries than events": in cluster mode a lead handed over across a kill -9 can count
-  // an event twice that its history holds once, and the replay from the history is what is
-  // right there.)
+  // before it found any of them. (Not "fewer entries than events": in cluster mode a lead handed
+  // over across a kill -9 can count an event twice that its history holds once, and the replay
+  // from the history is what is right there.)
   const size_t newer_chains = newer.state.history.size();
   auto is_newers = [&](const HistoryEntry& e) {
     return std::any_of(newer.state.history.begin(), newer.state.history.end(),

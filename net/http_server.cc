@@ -101,8 +101,6 @@ void LimitParser(const HttpServerOptions& options,
   parser->body_limit(static_cast<std::uint64_t>(options.body_limit));
 }
 
-// What the server answers when reading a request failed with `ec` (the connection closes after
-// it); nullopt when it just closes (the client left, a timeout, a reset).
 // An answer of the server's own (made before any handler) with HttpServerOptions'
 // refusal_headers.
 HttpResponse WithRefusalHeaders(HttpResponse response, const HttpServerOptions& options) {
@@ -112,6 +110,8 @@ HttpResponse WithRefusalHeaders(HttpResponse response, const HttpServerOptions& 
   return response;
 }
 
+// What the server answers when reading a request failed with `ec` (the connection closes after
+// it); nullopt when it just closes (the client left, a timeout, a reset).
 std::optional<HttpResponse> ReadErrorAnswer(const beast::error_code& ec,
                                             const HttpServerOptions& options) {
   if (ec == http::error::body_limit) {

@@ -503,6 +503,12 @@ class SendSession {
       const std::string message = JsonText(reply, "message");
       std::lock_guard<std::mutex> lock(mu_);
       ClearProgressLocked();
+      // Connection line -> the input and its line there ("<connection>" when none maps it).
+      auto where = [&lane](uint64_t connection_line) {
+        std::pair<std::string, uint64_t> at{"<connection>", connection_line};
+        lane.map.Lookup(connection_line, &at.first, &at.second);
+        return at;
+      };
       if (code == "replies_dropped") {
         // The daemon stopped queueing error lines for us (we read too slowly, e.g. stdout
         // blocked): one summary stands for `count` rejected lines, first_line..last_line.
@@ -510,20 +516,14 @@ class SendSession {
         const uint64_t first = JsonUint(reply, "first_line").value_or(0);
         const uint64_t last = JsonUint(reply, "last_line").value_or(first);
         lane.rejected += count;
-        std::string first_name = "<connection>";
-        std::string last_name = first_name;
-        uint64_t first_in = first;
-        uint64_t last_in = last;
-        lane.map.Lookup(first, &first_name, &first_in);
-        lane.map.Lookup(last, &last_name, &last_in);
+        const auto [first_name, first_in] = where(first);
+        const auto [last_name, last_in] = where(last);
         out_ << FormatDroppedReplies(first_name, first_in, last_name, last_in, count) << "\n";
         continue;
       }
       if (std::optional<uint64_t> l = JsonUint(reply, "line"); l.has_value()) {
         ++lane.rejected;
-        std::string name = "<connection>";
-        uint64_t in_line = *l;
-        lane.map.Lookup(*l, &name, &in_line);
+        const auto [name, in_line] = where(*l);
         out_ << FormatRejectedLine(name, in_line, code, message) << "\n";
       } else {
         // Not about one line (e.g. "unavailable": the daemon could not make events durable and
