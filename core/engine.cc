@@ -2236,10 +2236,6 @@ void Engine::RunCron() {
     next_memory_report_ = now + 1;
     ReportMemory();
   }
-  FinishCommitIfDone();
-  if (!commit_in_flight_) {
-    StartCommit();
-  }
 }
 
 void Engine::ApplyPartitionControl(const PartitionControl& clock) {
