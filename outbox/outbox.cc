@@ -13,7 +13,8 @@ constexpr std::string_view kMetaNextSeq = "outbox.next_seq";
 
 }  // namespace
 
-Outbox::Outbox(Store* store) : store_(store) {}
+Outbox::Outbox(Store* store, size_t recent_record_bytes)
+    : store_(store), recent_(recent_record_bytes) {}
 
 Status Outbox::Restore() {
   std::string text;
@@ -42,7 +43,24 @@ uint64_t Outbox::Append(OutboxRecord* record, CommitBatch* batch) {
   stored_scratch_.clear();
   EncodeStoredRecord(*record, json_scratch_, &stored_scratch_);
   batch->PutOutbox(record->seq, record->at, stored_scratch_);
+  recent_.Add(record->seq, stored_scratch_);
   return record->seq;
+}
+
+Status Outbox::Trim(EpochSeconds now) {
+  Status st = store_->TrimOutbox(now);
+  // Whatever happened, held records the store no longer has must go (0: it has none).
+  recent_.DropBefore(store_->OldestOutboxSeq());
+  return st;
+}
+
+Status Outbox::Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
+                    std::vector<std::pair<uint64_t, std::string>>* out) const {
+  if (max_records > 0 && from_seq <= last_seq &&
+      recent_.Read(from_seq, last_seq, max_records, out)) {
+    return Status::Ok();
+  }
+  return store_->ReadOutbox(from_seq, last_seq, max_records, out);
 }
 
 uint64_t Outbox::WriteMeta(CommitBatch* batch) {

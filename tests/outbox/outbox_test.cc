@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -351,6 +352,53 @@ TEST_F(OutboxTest, TrimDropsRecordsPastRetention) {
   EXPECT_EQ(AppendRouted(outbox.get(), "u5", kT0 + 2000), 5u);
   Commit(outbox.get());
   EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{4, 5}));
+}
+
+// The newest records are read from memory, older ones from the store: a reader gets the same
+// records either way, whichever seq it starts from, also past the memory's budget.
+TEST_F(OutboxTest, ReadsTheSameRecordsFromMemoryAndFromTheStore) {
+  // Room in memory for three records of the size these have (their lead ids are as long).
+  size_t record_bytes = 0;
+  {
+    Outbox sizer(store_.get());
+    AppendRouted(&sizer, "lead-x", kT0);
+    EXPECT_TRUE(batch_.ForEach([&](const CommitBatch::Entry& entry) {
+      record_bytes = std::max(record_bytes, entry.value.size());
+    }));
+    batch_.Clear();
+  }
+  ASSERT_GT(record_bytes, 0u);
+  auto outbox = std::make_unique<Outbox>(store_.get(), 3 * record_bytes);
+  ASSERT_OK(outbox->Restore());
+  for (int i = 0; i < 10; ++i) {
+    AppendRouted(outbox.get(), "lead-" + std::to_string(i), kT0 + i);
+    if (i % 4 == 3) {
+      Commit(outbox.get());
+    }
+  }
+  Commit(outbox.get());
+  ASSERT_EQ(outbox->head(), 10u);
+  for (uint64_t from = 0; from <= 11; ++from) {
+    for (size_t max : {size_t{1}, size_t{2}, size_t{100}}) {
+      std::vector<std::pair<uint64_t, std::string>> ours;
+      std::vector<std::pair<uint64_t, std::string>> stored;
+      ASSERT_OK(outbox->Read(from, outbox->head(), max, &ours));
+      ASSERT_OK(store_->ReadOutbox(from, outbox->head(), max, &stored));
+      EXPECT_EQ(ours, stored) << "from " << from << " max " << max;
+    }
+  }
+  // Records the store trimmed are not served from memory either.
+  ASSERT_OK(outbox->Trim(kT0 + 8 + kRetention));
+  std::vector<std::pair<uint64_t, std::string>> records;
+  ASSERT_OK(outbox->Read(9, outbox->head(), 100, &records));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].first, 9u);
+  ASSERT_OK(outbox->Read(1, outbox->head(), 100, &records));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].first, 9u);
+  ASSERT_OK(outbox->Trim(kT0 + 100 + kRetention));
+  ASSERT_OK(outbox->Read(10, outbox->head(), 100, &records));
+  EXPECT_TRUE(records.empty());
 }
 
 // The meta value is the store's own; a value that is not a positive seq must stop the daemon from
