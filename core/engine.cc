@@ -509,7 +509,9 @@ void Engine::Loop() {
           wait = 0;  // a re-check under way goes on at once (clamped to a millisecond)
         }
         wait = std::clamp(wait, 0.001, 0.5);
+        waiting_.store(true, std::memory_order_relaxed);
         cv_.wait_for(lock, std::chrono::duration<double>(wait));
+        waiting_.store(false, std::memory_order_relaxed);
       }
       if (stopping_ && queue_.empty()) {
         break;

@@ -163,6 +163,7 @@ class Engine : public IngestSink,
 
   // Queues a batch. Its `done` runs on the engine thread after the commit.
   void Submit(IngestBatch batch) override;
+  bool Waiting() const override { return waiting_.load(std::memory_order_relaxed); }
   // Queues inputs of the routing log (EngineOptions::routing_log), applied between the batches
   // queued before and after it. Its `done` runs on the engine thread after the commit.
   void SubmitRouting(RoutingBatch batch) override;
@@ -646,7 +647,8 @@ class Engine : public IngestSink,
   std::vector<LeadEntry*> dirty_;
   // The batch in flight on the commit thread (valid while commit_in_flight_).
   SealedCommit inflight_;
-  bool commit_in_flight_ = false;  // engine thread
+  std::atomic<bool> waiting_{false};  // Loop sleeps for a task (a hint for producers)
+  bool commit_in_flight_ = false;     // engine thread
   // The messageIds within the dedupe window, in memory; each commit logs its new ones as a block.
   DedupeIndex dedupe_;
   uint64_t next_dedupe_block_ = 1;

@@ -92,6 +92,9 @@ class IngestSink {
   // Queues a batch; events of batches submitted from one thread take effect in submit order.
   // Thread-safe.
   virtual void Submit(IngestBatch batch) = 0;
+  // True while the sink has nothing to do (a hint, read without a lock): a producer holding part
+  // of a read may submit it at once rather than keep it until the read is parsed. Thread-safe.
+  virtual bool Waiting() const { return false; }
 };
 
 }  // namespace handoff

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <memory>
@@ -37,6 +38,7 @@ class FakeSink final : public IngestSink {
  public:
   void Submit(IngestBatch batch) override {
     std::unique_lock<std::mutex> lock(mu_);
+    batch_sizes_.push_back(batch.events.size());
     for (const Event& e : batch.events) {
       message_ids_.push_back(e.message_id);
       events_.push_back(e);
@@ -74,6 +76,25 @@ class FakeSink final : public IngestSink {
     std::lock_guard<std::mutex> lock(mu_);
     return events_;
   }
+  bool Waiting() const override { return waiting_.load(); }
+  // Whether the sink says it waits for work (IngestSink::Waiting).
+  void set_waiting(bool waiting) { waiting_.store(waiting); }
+  // The number of events of each batch submitted so far, in submit order.
+  std::vector<size_t> batch_sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batch_sizes_;
+  }
+  // Completes the oldest held batch (there must be one).
+  void ReleaseFirst() {
+    IngestDone done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ASSERT_FALSE(held_.empty());
+      done = std::move(held_.front());
+      held_.erase(held_.begin());
+    }
+    done(Status::Ok());
+  }
   // Completes the held batches; later ones complete at once unless `keep_holding`.
   void Release(bool keep_holding = false) {
     std::vector<IngestDone> held;
@@ -93,6 +114,8 @@ class FakeSink final : public IngestSink {
   std::vector<std::string> message_ids_;
   std::vector<Event> events_;
   std::vector<IngestDone> held_;
+  std::vector<size_t> batch_sizes_;
+  std::atomic<bool> waiting_{false};
   bool hold_ = false;
   bool fail_ = false;
 };
@@ -215,6 +238,65 @@ TEST_F(IngestServerTest, RejectedLinesGetAnErrorLineNamingTheirLineAndTheRestGoO
   // The ack covers rejected lines too: they are processed.
   Value ack = Reply(client);
   EXPECT_EQ(ack.Find("ack")->as_number(), 5);
+}
+
+// A sink that waits for work gets a read's events in parts as they are parsed (the engine starts
+// on a burst's first events while its last are parsed); the parts keep the events' order, and
+// each part is acknowledged once it and every part before it are durable, rejected lines
+// between parts included.
+TEST_F(IngestServerTest, AnIdleSinkGetsAReadInPartsAckedInOrder) {
+  sink_.set_waiting(true);
+  sink_.set_hold(true);
+  Client client(server_->port());
+  std::string lines;
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 60; ++i) {
+    if (i == 40) {
+      lines += "{not json\n";  // line 40
+      continue;
+    }
+    ids.push_back("m" + std::to_string(i));
+    lines += Track(ids.back());
+  }
+  client.Send(lines);
+  EXPECT_EQ(sink_.WaitForEvents(ids.size()), ids);
+  const std::vector<size_t> sizes = sink_.batch_sizes();
+  ASSERT_GE(sizes.size(), 3u);
+  for (size_t size : sizes) {
+    EXPECT_LE(size, 24u);
+  }
+  Value error = Reply(client);
+  EXPECT_EQ(error.Find("error")->as_string(), "invalid_json");
+  EXPECT_EQ(error.Find("line")->as_number(), 40);
+  EXPECT_TRUE(client.NothingPending());  // nothing is durable yet: no ack
+  // The first part durable: its lines are acknowledged, not one more.
+  sink_.ReleaseFirst();
+  Value ack = Reply(client);
+  EXPECT_EQ(ack.Find("ack")->as_number(), static_cast<double>(sizes[0]));
+  // The rest: acks grow (one per part, or fewer, coalesced) up to the last line.
+  sink_.Release();
+  double acked = ack.Find("ack")->as_number();
+  while (acked < 60) {
+    Value next = Reply(client);
+    ASSERT_NE(next.Find("ack"), nullptr) << next.ToJson();
+    EXPECT_GT(next.Find("ack")->as_number(), acked);
+    acked = next.Find("ack")->as_number();
+  }
+  EXPECT_EQ(acked, 60);
+}
+
+// A busy sink gets a read as one batch.
+TEST_F(IngestServerTest, ABusySinkGetsAReadAsOneBatch) {
+  Client client(server_->port());
+  std::string lines;
+  for (int i = 1; i <= 30; ++i) {
+    lines += Track("b" + std::to_string(i));
+  }
+  client.Send(lines);
+  ASSERT_EQ(sink_.WaitForEvents(30).size(), 30u);
+  EXPECT_EQ(Reply(client).Find("ack")->as_number(), 30);
+  // One read is one batch (a read cut short by the network would make two: none here is).
+  EXPECT_LE(sink_.batch_sizes().size(), 2u);
 }
 
 // Each read parses over the events of an earlier one (given back by the sink): nothing of an old
