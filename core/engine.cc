@@ -485,7 +485,7 @@ void Engine::Loop() {
     if (!commit_in_flight_ && HasUncommitted()) {
       // Nothing else to do: commit here, saving two thread hand-offs of latency; with work
       // waiting, let the commit thread write while the engine goes on.
-      if (QueueEmpty()) {
+      if (IdleForInlineCommit()) {
         CommitInline();
       } else {
         StartCommit();
@@ -559,7 +559,18 @@ void Engine::CommitLoop() {
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    commit_cv_.wait(lock, [this] { return commit_requested_ || commit_thread_stop_; });
+    commit_cv_.wait(
+        lock, [this] { return commit_requested_ || after_inline_commit_ || commit_thread_stop_; });
+    if (!commit_requested_ && after_inline_commit_) {
+      // The engine wrote a batch itself: the store's deferred work is still this thread's.
+      after_inline_commit_ = false;
+      deferred_work_running_ = true;
+      lock.unlock();
+      store_->AfterCommit();
+      lock.lock();
+      deferred_work_running_ = false;
+      continue;
+    }
     if (!commit_requested_) {
       return;
     }
@@ -573,9 +584,11 @@ void Engine::CommitLoop() {
     if (committed) {
       // The store's deferred work (its lead journal's checkpoint), while the engine acknowledges
       // this commit and seals the next.
+      deferred_work_running_ = true;
       lock.unlock();
       store_->AfterCommit();
       lock.lock();
+      deferred_work_running_ = false;
     }
   }
 }
@@ -1904,9 +1917,11 @@ void Engine::Commit() {
   CommitInline();
 }
 
-bool Engine::QueueEmpty() const {
+bool Engine::IdleForInlineCommit() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.empty();
+  // With its deferred work still due or under way, the commit thread holds the store: a write
+  // here would wait for it with the engine stopped, so hand the batch over instead.
+  return queue_.empty() && !after_inline_commit_ && !deferred_work_running_;
 }
 
 void Engine::StartCommit() {
@@ -1926,7 +1941,17 @@ void Engine::CommitInline() {
     return;
   }
   inflight_.status = WriteDurably(&inflight_.batch);
+  const bool committed = inflight_.status.ok();
   FinishCommit();
+  if (committed) {
+    // The store's deferred work (its lead journal's checkpoint) stays off this thread, as after
+    // a commit on the commit thread.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      after_inline_commit_ = true;
+    }
+    commit_cv_.notify_one();
+  }
 }
 
 Status Engine::WriteDurably(CommitBatch* batch) {

@@ -521,7 +521,8 @@ class Engine : public IngestSink,
   void CommitInline();
   // Moves what changed since the last seal into inflight_; false when nothing did.
   bool Seal();
-  bool QueueEmpty() const;
+  // No task waits and the commit thread is free: the loop may commit on its own thread.
+  bool IdleForInlineCommit() const;
   // True when something changed since the last seal.
   bool HasUncommitted() const;
   // When the commit in flight has returned: publishes the head, runs its completions. Cheap.
@@ -579,6 +580,8 @@ class Engine : public IngestSink,
   // The commit thread and its hand-off (under mu_): one sealed batch at a time.
   std::condition_variable commit_cv_;
   bool commit_requested_ = false;
+  bool after_inline_commit_ = false;    // the engine committed itself: Store::AfterCommit is due
+  bool deferred_work_running_ = false;  // the commit thread runs Store::AfterCommit
   bool commit_thread_stop_ = false;
   std::atomic<bool> commit_done_{false};
   std::thread commit_thread_;
@@ -647,8 +650,9 @@ class Engine : public IngestSink,
   std::vector<LeadEntry*> dirty_;
   // The batch in flight on the commit thread (valid while commit_in_flight_).
   SealedCommit inflight_;
-  std::atomic<bool> waiting_{false};  // Loop sleeps for a task (a hint for producers)
-  bool commit_in_flight_ = false;     // engine thread
+  // Loop sleeps for a task or for the commit thread's write (a hint for producers).
+  std::atomic<bool> waiting_{false};
+  bool commit_in_flight_ = false;  // engine thread
   // The messageIds within the dedupe window, in memory; each commit logs its new ones as a block.
   DedupeIndex dedupe_;
   uint64_t next_dedupe_block_ = 1;

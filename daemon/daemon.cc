@@ -399,6 +399,9 @@ Status Daemon::Start() {
   ingest_options.max_inflight_bytes = o.max_inflight_bytes;
   ingest_options.max_connections = o.max_connections;
   ingest_options.max_total_inflight_bytes = o.max_total_inflight_bytes;
+  if (o.durability == "fsync") {
+    ingest_options.early_submit_events = 0;
+  }
   IngestSink* ingest_sink =
       d.publisher ? static_cast<IngestSink*>(d.publisher.get()) : d.engine.get();
   d.ingest = std::make_unique<IngestServer>(d.io, ingest_options, ingest_sink, &d.metrics, d.clock);

@@ -18,10 +18,6 @@ using asio::ip::tcp;
 
 namespace {
 
-// Events of a read handed to an idle engine before the read is parsed (see Consume): enough to
-// be worth a task of their own, few enough that the engine starts within ~25 us of parsing.
-constexpr size_t kEarlySubmitEvents = 24;
-
 bool IsBlank(std::string_view line) {
   for (char c : line) {
     if (c != ' ' && c != '\t' && c != '\r') {
@@ -201,12 +197,13 @@ class IngestConnection : public std::enable_shared_from_this<IngestConnection> {
       // An idle engine gets the events parsed so far at once, and applies and commits them
       // while the rest of the read is parsed: a burst's first events are not held back for its
       // last. A busy engine would only queue the part, so the read stays one batch.
-      if (event_slot_ >= kEarlySubmitEvents && server_->sink_->Waiting()) {
+      const size_t early = server_->options_.early_submit_events;
+      if (early > 0 && event_slot_ >= early && server_->sink_->Waiting()) {
         batch.events.resize(event_slot_);
         SubmitBatch(std::move(batch), first_line, line_no, bytes);
         batch = IngestBatch();
         start_batch();
-        batch.events.reserve(kEarlySubmitEvents * 4);
+        batch.events.reserve(early * 4);
         event_slot_ = 0;
         bytes = 0;
       }

@@ -50,6 +50,11 @@ struct IngestServerOptions {
   size_t read_chunk_bytes = 64 << 10;
   // Open connections; one more is refused with a too_many_connections line (net/tcp_listener.h).
   size_t max_connections = 1024;
+  // While the sink waits for work (IngestSink::Waiting), every this many parsed events of a read
+  // go to it at once as a batch of their own, so a burst's first events are applied and written
+  // while the rest are parsed. 0: a read is always one batch (the daemon's choice when every
+  // commit is fsynced: a part would cost the rest of its read a second fsync).
+  size_t early_submit_events = 24;
 };
 
 class IngestConnection;

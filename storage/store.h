@@ -64,8 +64,9 @@ class Store {
   virtual Status Commit(CommitBatch* batch) = 0;
 
   // Work Commit leaves for later so that a commit returns (and its events are acknowledged)
-  // sooner: RocksStore copies a slice of its lead journal into `leads` (rocks_store.h). Call from
-  // the committing thread after a commit's result is handed on, never concurrently with Commit.
+  // sooner: RocksStore copies a slice of its lead journal into `leads` (rocks_store.h). Call after
+  // a commit's result is handed on, from one thread at a time; a Commit on another thread may
+  // overlap it (the engine commits itself when idle), and the store serializes the two.
   // Failures are not the caller's: the work is tried again at the next call. Default: nothing.
   virtual void AfterCommit() {}
 

@@ -218,6 +218,24 @@ TEST_F(EngineTest, AppliesABatchAndAcknowledgesItAfterTheCommit) {
 // A disk that refuses writes (SPEC 10: never acknowledge what is not durable): the engine does
 // not abort; it retries the same batch, acknowledges nothing meanwhile, reports the store
 // unhealthy, and goes on when writes succeed again.
+// An idle engine writes a batch itself (no hand-off to the commit thread), but the store's
+// deferred work after a commit (RocksStore's lead journal checkpoint) still follows every
+// commit, on the commit thread: without it the journal's memory would only be bounded by the
+// store's fallback at twice its setting.
+TEST_F(EngineTest, EveryCommitIsFollowedByTheStoresDeferredWork) {
+  StartEngine();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(Submit({Page("u" + std::to_string(i), "m" + std::to_string(i), kStart + i)}));
+  }
+  const int commits = store_.commits();
+  ASSERT_GE(commits, 20);
+  const auto deadline = std::chrono::steady_clock::now() + kGuard;
+  while (store_.after_commits() < commits && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(store_.after_commits(), commits);
+}
+
 TEST_F(EngineTest, AFailingStoreIsRetriedAndNothingIsAckedUntilWritesSucceed) {
   StartEngine();
   store_.set_fail_commits(true);

@@ -247,6 +247,12 @@ class MemoryStore final : public Store {
     return fail_commits_ ? Status::IoError("injected commit failure") : Status::Ok();
   }
 
+  // Counts the calls.
+  void AfterCommit() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++after_commits_;
+  }
+
   // Test controls and views.
   void set_fail_commits(bool fail) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -259,6 +265,10 @@ class MemoryStore final : public Store {
   int commits() const {
     std::lock_guard<std::mutex> lock(mu_);
     return commits_;
+  }
+  int after_commits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return after_commits_;
   }
   // Calls of GetLead, found or not.
   int lead_reads() const {
@@ -360,6 +370,7 @@ class MemoryStore final : public Store {
   bool fail_commits_ = false;
   int recovers_ = 0;
   int commits_ = 0;
+  int after_commits_ = 0;
   mutable int lead_reads_ = 0;
 };
 

@@ -182,6 +182,7 @@ class IngestServerTest : public ::testing::Test {
     IngestServerOptions options;
     options.max_line_bytes = 256;
     options.max_reply_bytes = kMaxReplyBytes;
+    Configure(&options);
     server_ = std::make_unique<IngestServer>(io_, options, &sink_, &metrics_, &clock_);
     ASSERT_OK(server_->Listen("127.0.0.1", 0));
     io_thread_ = std::thread([this] { io_.run(); });
@@ -191,6 +192,8 @@ class IngestServerTest : public ::testing::Test {
     guard_.reset();
     io_thread_.join();
   }
+  // A test fixture's changes to the server's options.
+  virtual void Configure(IngestServerOptions* /*options*/) {}
   Value Reply(Client& client) {
     std::optional<std::string> line = client.ReadLine();
     EXPECT_TRUE(line.has_value());
@@ -242,8 +245,8 @@ TEST_F(IngestServerTest, RejectedLinesGetAnErrorLineNamingTheirLineAndTheRestGoO
 
 // A sink that waits for work gets a read's events in parts as they are parsed (the engine starts
 // on a burst's first events while its last are parsed); the parts keep the events' order, and
-// each part is acknowledged once it and every part before it are durable, rejected lines
-// between parts included.
+// each part is acknowledged once it and every part before it are durable, a rejected line
+// between two parts included.
 TEST_F(IngestServerTest, AnIdleSinkGetsAReadInPartsAckedInOrder) {
   sink_.set_waiting(true);
   sink_.set_hold(true);
@@ -251,8 +254,8 @@ TEST_F(IngestServerTest, AnIdleSinkGetsAReadInPartsAckedInOrder) {
   std::string lines;
   std::vector<std::string> ids;
   for (int i = 1; i <= 60; ++i) {
-    if (i == 40) {
-      lines += "{not json\n";  // line 40
+    if (i == 25) {
+      lines += "{not json\n";  // line 25: right after the first part's 24 events
       continue;
     }
     ids.push_back("m" + std::to_string(i));
@@ -267,12 +270,13 @@ TEST_F(IngestServerTest, AnIdleSinkGetsAReadInPartsAckedInOrder) {
   }
   Value error = Reply(client);
   EXPECT_EQ(error.Find("error")->as_string(), "invalid_json");
-  EXPECT_EQ(error.Find("line")->as_number(), 40);
+  EXPECT_EQ(error.Find("line")->as_number(), 25);
   EXPECT_TRUE(client.NothingPending());  // nothing is durable yet: no ack
-  // The first part durable: its lines are acknowledged, not one more.
+  // The first part durable: its lines are acknowledged, and the rejected line after it (the
+  // next part starts past it), not one more. (Read whole, the first part is lines 1-24.)
   sink_.ReleaseFirst();
   Value ack = Reply(client);
-  EXPECT_EQ(ack.Find("ack")->as_number(), static_cast<double>(sizes[0]));
+  EXPECT_EQ(ack.Find("ack")->as_number(), sizes[0] == 24 ? 25.0 : static_cast<double>(sizes[0]));
   // The rest: acks grow (one per part, or fewer, coalesced) up to the last line.
   sink_.Release();
   double acked = ack.Find("ack")->as_number();
@@ -285,18 +289,39 @@ TEST_F(IngestServerTest, AnIdleSinkGetsAReadInPartsAckedInOrder) {
   EXPECT_EQ(acked, 60);
 }
 
-// A busy sink gets a read as one batch.
+// A busy sink gets a read as one batch: 60 events in at most two reads make a batch of over 24.
 TEST_F(IngestServerTest, ABusySinkGetsAReadAsOneBatch) {
   Client client(server_->port());
   std::string lines;
-  for (int i = 1; i <= 30; ++i) {
+  for (int i = 1; i <= 60; ++i) {
     lines += Track("b" + std::to_string(i));
   }
   client.Send(lines);
-  ASSERT_EQ(sink_.WaitForEvents(30).size(), 30u);
-  EXPECT_EQ(Reply(client).Find("ack")->as_number(), 30);
-  // One read is one batch (a read cut short by the network would make two: none here is).
-  EXPECT_LE(sink_.batch_sizes().size(), 2u);
+  ASSERT_EQ(sink_.WaitForEvents(60).size(), 60u);
+  EXPECT_EQ(Reply(client).Find("ack")->as_number(), 60);
+  const std::vector<size_t> sizes = sink_.batch_sizes();
+  EXPECT_GT(*std::max_element(sizes.begin(), sizes.end()), 24u);
+}
+
+// With early parts off (the daemon under `durability: fsync`), a read is one batch even when the
+// sink waits for work.
+class IngestServerWithoutPartsTest : public IngestServerTest {
+ protected:
+  void Configure(IngestServerOptions* options) override { options->early_submit_events = 0; }
+};
+
+TEST_F(IngestServerWithoutPartsTest, AnIdleSinkGetsAReadAsOneBatch) {
+  sink_.set_waiting(true);
+  Client client(server_->port());
+  std::string lines;
+  for (int i = 1; i <= 60; ++i) {
+    lines += Track("f" + std::to_string(i));
+  }
+  client.Send(lines);
+  ASSERT_EQ(sink_.WaitForEvents(60).size(), 60u);
+  EXPECT_EQ(Reply(client).Find("ack")->as_number(), 60);
+  const std::vector<size_t> sizes = sink_.batch_sizes();
+  EXPECT_GT(*std::max_element(sizes.begin(), sizes.end()), 24u);
 }
 
 // Each read parses over the events of an earlier one (given back by the sink): nothing of an old
