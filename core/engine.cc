@@ -2263,6 +2263,9 @@ void Engine::RunCron() {
     next_memory_report_ = now + 1;
     ReportMemory();
   }
+  // What the router's clock changed (the reps' day and working-hours state) goes into the batch
+  // now, so the loop's next commit writes it even when no lead changed.
+  router_->Flush();
 }
 
 void Engine::ApplyPartitionControl(const PartitionControl& clock) {
