@@ -236,6 +236,40 @@ TEST_F(EngineTest, EveryCommitIsFollowedByTheStoresDeferredWork) {
   EXPECT_GE(store_.after_commits(), commits);
 }
 
+// The router's clock state (a rep's working hours began, a new local day) changes with no lead
+// changing; the idle loop still writes it, so a restart sees what the clock did before it.
+TEST_F(EngineTest, TheRoutersClockStateIsWrittenWithoutALeadChange) {
+  dir_.WriteFile("rules.yaml", std::string(kRules) + R"(routing:
+  stage: mql
+  teams:
+    - id: t
+      reps:
+        - {id: z, hours: "Mon-Sun 10:00-23:30"}
+)");
+  // 2026-01-12 09:59:40 UTC; the clock then moves less than the engine's other timers (the
+  // trims, a minute), whose commits would write the reps too.
+  constexpr EpochSeconds kBeforeTen = 1'768'208'400 + 3600 - 20;
+  clock_.Set(kBeforeTen);
+  StartEngine();
+  // Waits (the loop's cron runs at least every 0.5 s) until the stored reps say `in_hours`.
+  const auto stored_in_hours = [&](int in_hours) {
+    const std::string want = "\"seen_in_hours\":" + std::to_string(in_hours);
+    const auto deadline = std::chrono::steady_clock::now() + kGuard;
+    std::string reps;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (store_.GetMeta("router.reps", &reps).ok() && reps.find(want) != std::string::npos) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ADD_FAILURE() << "stored reps: " << reps;
+    return false;
+  };
+  ASSERT_TRUE(stored_in_hours(0));
+  clock_.Set(kBeforeTen + 30);  // 10:00:10: z's hours began
+  EXPECT_TRUE(stored_in_hours(1));
+}
+
 TEST_F(EngineTest, AFailingStoreIsRetriedAndNothingIsAckedUntilWritesSucceed) {
   StartEngine();
   store_.set_fail_commits(true);
