@@ -38,6 +38,8 @@ std::string_view MemoryPartName(MemoryPart part) {
       return "lead_id_filter";
     case MemoryPart::kStoreLeadJournal:
       return "store_lead_journal";
+    case MemoryPart::kOutboxRecent:
+      return "outbox_recent";
   }
   return "unknown";
 }

@@ -35,8 +35,9 @@ enum class MemoryPart : uint8_t {
   kStageIndex,         // the engine's index of staged leads (estimated per entry)
   kLeadIdFilter,       // the engine's filter of lead ids the store may hold
   kStoreLeadJournal,   // lead states changed since the store's last checkpoint (in memory)
+  kOutboxRecent,       // the newest outbox records, kept for readers (outbox/recent_records.h)
 };
-inline constexpr int kMemoryPartCount = 7;
+inline constexpr int kMemoryPartCount = 8;
 std::string_view MemoryPartName(MemoryPart part);
 
 class Metrics {

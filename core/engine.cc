@@ -2213,6 +2213,7 @@ void Engine::ReportMemory() {
   }
   metrics_->SetMemory(MemoryPart::kStageIndex, staged * 100);
   metrics_->SetMemory(MemoryPart::kLeadIdFilter, known_leads_.memory_bytes());
+  metrics_->SetMemory(MemoryPart::kOutboxRecent, outbox_.recent_record_bytes());
   const Store::Memory store = store_->MemoryUsage();
   metrics_->SetMemory(MemoryPart::kStoreMemtables, store.memtables);
   metrics_->SetMemory(MemoryPart::kStoreTableReaders, store.table_readers);

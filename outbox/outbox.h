@@ -71,6 +71,8 @@ class Outbox : public OutboxReader {
   void SetListener(std::function<void(uint64_t head)> listener) { listener_ = std::move(listener); }
   // Engine thread (the cron): drops records older than the store's outbox retention.
   Status Trim(EpochSeconds now);
+  // Bytes of the newest records held in memory for readers (RecentRecords). Thread-safe.
+  size_t recent_record_bytes() const { return recent_.bytes(); }
 
   // OutboxReader.
   uint64_t head() const override { return head_.load(std::memory_order_acquire); }

@@ -240,12 +240,14 @@ TEST(MetricsTest, GaugesAndSimpleCounters) {
   m.SetLeadsInMemory(321);
   m.SetMemory(MemoryPart::kDedupeIndex, 1 << 20);
   m.SetMemory(MemoryPart::kStoreBlockCache, 4096);
+  m.SetMemory(MemoryPart::kOutboxRecent, 777);
   const Exposition memory = Parse(m.RenderPrometheus());
   EXPECT_EQ(Sample(memory, "handoff_leads_in_memory"), 321);
   EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="dedupe_index"})"), 1 << 20);
   EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="store_block_cache"})"), 4096);
   EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="store_memtables"})"), 0);
   EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="store_table_readers"})"), 0);
+  EXPECT_EQ(Sample(memory, R"(handoff_memory_bytes{part="outbox_recent"})"), 777);
   // Set replaces; it does not add.
   m.SetLeads(5);
   EXPECT_EQ(Sample(Parse(m.RenderPrometheus()), "handoff_leads"), 5);

@@ -396,9 +396,12 @@ TEST_F(OutboxTest, ReadsTheSameRecordsFromMemoryAndFromTheStore) {
   ASSERT_OK(outbox->Read(1, outbox->head(), 100, &records));
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].first, 9u);
+  EXPECT_GT(outbox->recent_record_bytes(), 0u);
+  EXPECT_LE(outbox->recent_record_bytes(), 3 * record_bytes);
   ASSERT_OK(outbox->Trim(kT0 + 100 + kRetention));
   ASSERT_OK(outbox->Read(10, outbox->head(), 100, &records));
   EXPECT_TRUE(records.empty());
+  EXPECT_EQ(outbox->recent_record_bytes(), 0u);
 }
 
 // The meta value is the store's own; a value that is not a positive seq must stop the daemon from
