@@ -26,7 +26,7 @@ constexpr int kRecordsPerCommit = 1000;
 // Commits `batch` and reads record `seq` back through the outbox: its stored header and JSON.
 bool ReadsBack(Store* store, Outbox* outbox, CommitBatch* batch, uint64_t seq,
                const std::string& expected_json) {
-  const uint64_t sealed_next_seq = outbox->WriteMeta(batch);
+  const uint64_t sealed_next_seq = outbox->Seal(batch);
   if (sealed_next_seq != seq + 1 || !store->Commit(batch).ok()) {
     return false;
   }

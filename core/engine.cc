@@ -2062,7 +2062,7 @@ bool Engine::Seal() {
   if (dedupe_.TakeBlock(&dedupe_block_scratch_)) {
     batch_.PutDedupeBlock(next_dedupe_block_++, now, dedupe_block_scratch_);
   }
-  inflight_.outbox_next_seq = outbox_.WriteMeta(&batch_);
+  inflight_.outbox_next_seq = outbox_.Seal(&batch_);
   history_.Flush(&batch_, now);
   funnel_.Flush(&batch_);
   inflight_.bytes = batch_.size_bytes();

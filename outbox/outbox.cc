@@ -40,10 +40,9 @@ uint64_t Outbox::Append(OutboxRecord* record, CommitBatch* batch) {
   record->seq = next_seq_++;
   json_scratch_.clear();
   AppendOutboxRecordJson(*record, &json_scratch_);
-  stored_scratch_.clear();
-  EncodeStoredRecord(*record, json_scratch_, &stored_scratch_);
-  batch->PutOutbox(record->seq, record->at, stored_scratch_);
-  recent_.Add(record->seq, stored_scratch_);
+  std::string& stored = unsealed_.emplace_back();
+  EncodeStoredRecord(*record, json_scratch_, &stored);
+  batch->PutOutbox(record->seq, record->at, stored);
   return record->seq;
 }
 
@@ -63,7 +62,10 @@ Status Outbox::Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
   return store_->ReadOutbox(from_seq, last_seq, max_records, out);
 }
 
-uint64_t Outbox::WriteMeta(CommitBatch* batch) {
+uint64_t Outbox::Seal(CommitBatch* batch) {
+  if (!unsealed_.empty()) {
+    recent_.Add(next_seq_ - unsealed_.size(), &unsealed_);
+  }
   if (next_seq_ != next_seq_written_) {
     batch->PutMeta(kMetaNextSeq, std::to_string(next_seq_));
     next_seq_written_ = next_seq_;

@@ -2,8 +2,8 @@
 // the committed head, the notice to subscribers, and trimming past retention.
 //
 // Writing (engine thread only): Append() gives a record the next seq and adds it to the commit
-// batch; when the batch is sealed, WriteMeta() records the next seq in the same batch and returns
-// it; once the commit returned, Committed() with that value publishes the new head and tells the
+// batch; Seal() records the next seq in the same batch, hands the batch's records to the memory
+// readers read from, and returns the next seq; once the commit returned, Committed() with that value publishes the new head and tells the
 // listener. Nobody sees a record before the commit that holds it. Batches may be sealed while an
 // earlier one is still being written (the engine's pipelined commit): each is published with the
 // seq it was sealed at.
@@ -61,10 +61,11 @@ class Outbox : public OutboxReader {
   // Engine thread: sets record->seq to the next seq, encodes the record and adds it to `batch`.
   // Returns the seq.
   uint64_t Append(OutboxRecord* record, CommitBatch* batch);
-  // Engine thread: adds the next seq to `batch` when records were appended since the last seal.
+  // Engine thread, when `batch` is sealed: adds the next seq to it when records were appended since
+  // the last seal, and adds those records to RecentRecords (one lock a commit, not a record).
   // Returns the next seq, to hand to Committed once `batch` is durable.
-  uint64_t WriteMeta(CommitBatch* batch);
-  // Engine thread: the batch sealed by WriteMeta's answer `sealed_next_seq` is durable; publishes
+  uint64_t Seal(CommitBatch* batch);
+  // Engine thread: the batch sealed by Seal's answer `sealed_next_seq` is durable; publishes
   // the new head and calls the listener (when set) with it.
   void Committed(uint64_t sealed_next_seq);
   // Set before the first commit; called on the engine thread with the new head.
@@ -87,8 +88,10 @@ class Outbox : public OutboxReader {
   std::atomic<uint64_t> head_{0};
   std::function<void(uint64_t)> listener_;
   RecentRecords recent_;
+  // The stored bytes of the records appended since the last Seal; the first has seq
+  // next_seq_ - unsealed_.size().
+  std::vector<std::string> unsealed_;
   std::string json_scratch_;
-  std::string stored_scratch_;
 };
 
 }  // namespace handoff

@@ -1,27 +1,33 @@
 #include "outbox/recent_records.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace handoff {
 
-void RecentRecords::Add(uint64_t seq, std::string_view stored) {
-  if (stored.size() > budget_bytes_) {
-    DropBefore(0);  // too big to hold: what is held would no longer run up to the newest seq
-    return;
-  }
+void RecentRecords::Add(uint64_t first_seq, std::vector<std::string>* run) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!records_.empty() && seq != first_seq_ + records_.size()) {
-    records_.clear();
-    bytes_ = 0;
+  uint64_t seq = first_seq;
+  for (std::string& record : *run) {
+    const size_t cost = Cost(record);
+    if (cost > budget_bytes_ || (!records_.empty() && seq != first_seq_ + records_.size())) {
+      // Too big to hold (what is held would no longer run up to the newest seq), or out of turn.
+      records_.clear();
+      bytes_ = 0;
+    }
+    if (cost <= budget_bytes_) {
+      if (records_.empty()) {
+        first_seq_ = seq;
+      }
+      while (bytes_ + cost > budget_bytes_) {
+        DropOldestLocked();
+      }
+      records_.push_back(std::move(record));
+      bytes_ += cost;
+    }
+    ++seq;
   }
-  if (records_.empty()) {
-    first_seq_ = seq;
-  }
-  while (bytes_ + stored.size() > budget_bytes_) {
-    DropOldestLocked();
-  }
-  records_.emplace_back(stored);
-  bytes_ += stored.size();
+  run->clear();
 }
 
 bool RecentRecords::Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
@@ -52,7 +58,7 @@ size_t RecentRecords::bytes() const {
 }
 
 void RecentRecords::DropOldestLocked() {
-  bytes_ -= records_.front().size();
+  bytes_ -= Cost(records_.front());
   records_.pop_front();
   ++first_seq_;
 }

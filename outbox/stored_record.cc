@@ -35,6 +35,8 @@ bool ReadSized(std::string_view* in, std::string_view* s) {
 }  // namespace
 
 void EncodeStoredRecord(const OutboxRecord& record, std::string_view json, std::string* out) {
+  // One allocation for a new string: format, kind, two sizes of four bytes, and the rest.
+  out->reserve(out->size() + 2 + 4 + record.rep.size() + 4 + record.team.size() + json.size());
   out->push_back(static_cast<char>(kFormat));
   out->push_back(static_cast<char>(record.kind));
   AppendSized(record.rep, out);

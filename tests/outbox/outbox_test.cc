@@ -56,7 +56,7 @@ class OutboxTest : public ::testing::Test {
 
   // The engine's commit sequence: meta into the batch, commit, then publish.
   void Commit(Outbox* outbox) {
-    const uint64_t sealed = outbox->WriteMeta(&batch_);
+    const uint64_t sealed = outbox->Seal(&batch_);
     ASSERT_OK(store_->Commit(&batch_));
     outbox->Committed(sealed);
   }
@@ -102,7 +102,7 @@ TEST_F(OutboxTest, HeadMovesOnlyOnCommitted) {
   AppendRouted(outbox.get(), "u2", kT0);
   EXPECT_EQ(outbox->head(), 0u);
   EXPECT_TRUE(StoredSeqs(*outbox).empty());
-  const uint64_t sealed = outbox->WriteMeta(&batch_);
+  const uint64_t sealed = outbox->Seal(&batch_);
   EXPECT_EQ(outbox->head(), 0u);
   ASSERT_OK(store_->Commit(&batch_));
   EXPECT_EQ(outbox->head(), 0u);  // durable, but not yet published
@@ -133,7 +133,7 @@ TEST_F(OutboxTest, CommitWithoutRecordsChangesNothing) {
   auto outbox = NewOutbox();
   int calls = 0;
   outbox->SetListener([&](uint64_t) { ++calls; });
-  uint64_t sealed = outbox->WriteMeta(&batch_);
+  uint64_t sealed = outbox->Seal(&batch_);
   EXPECT_TRUE(batch_.empty());  // no meta write either
   outbox->Committed(sealed);
   EXPECT_EQ(calls, 0);
@@ -142,7 +142,7 @@ TEST_F(OutboxTest, CommitWithoutRecordsChangesNothing) {
   AppendRouted(outbox.get(), "u1", kT0);
   Commit(outbox.get());
   ASSERT_EQ(calls, 1);
-  sealed = outbox->WriteMeta(&batch_);
+  sealed = outbox->Seal(&batch_);
   EXPECT_TRUE(batch_.empty());
   outbox->Committed(sealed);
   EXPECT_EQ(calls, 1);
@@ -184,7 +184,7 @@ TEST_F(OutboxTest, RestoredOutboxIsQuietUntilItAppends) {
   auto outbox = NewOutbox();
   int calls = 0;
   outbox->SetListener([&](uint64_t) { ++calls; });
-  const uint64_t sealed = outbox->WriteMeta(&batch_);
+  const uint64_t sealed = outbox->Seal(&batch_);
   EXPECT_TRUE(batch_.empty());
   outbox->Committed(sealed);
   EXPECT_EQ(calls, 0);
@@ -200,10 +200,10 @@ TEST_F(OutboxTest, PipelinedBatchesPublishTheirOwnHead) {
   AppendRouted(outbox.get(), "u1", kT0);
   AppendRouted(outbox.get(), "u2", kT0);
   CommitBatch first;
-  const uint64_t first_sealed = outbox->WriteMeta(&batch_);
+  const uint64_t first_sealed = outbox->Seal(&batch_);
   std::swap(first, batch_);
   AppendRouted(outbox.get(), "u3", kT0);  // into the second batch, while the first is in flight
-  const uint64_t second_sealed = outbox->WriteMeta(&batch_);
+  const uint64_t second_sealed = outbox->Seal(&batch_);
   ASSERT_OK(store_->Commit(&first));
   outbox->Committed(first_sealed);
   EXPECT_EQ(outbox->head(), 2u);
@@ -221,7 +221,7 @@ TEST_F(OutboxTest, UncommittedRecordsAreForgottenOnRestart) {
     AppendRouted(outbox.get(), "u1", kT0);
     Commit(outbox.get());
     AppendRouted(outbox.get(), "lost", kT0);
-    outbox->WriteMeta(&batch_);
+    outbox->Seal(&batch_);
     batch_.Clear();  // the process died before the commit
   }
   OpenStore();
@@ -303,7 +303,7 @@ TEST_F(OutboxTest, ReadStopsAtTheHead) {
   AppendRouted(outbox.get(), "u1", kT0);
   Commit(outbox.get());
   AppendRouted(outbox.get(), "u2", kT0);
-  const uint64_t sealed = outbox->WriteMeta(&batch_);
+  const uint64_t sealed = outbox->Seal(&batch_);
   ASSERT_OK(store_->Commit(&batch_));  // written, not yet published
   EXPECT_EQ(outbox->head(), 1u);
   EXPECT_EQ(StoredSeqs(*outbox), (std::vector<uint64_t>{1}));
@@ -368,6 +368,7 @@ TEST_F(OutboxTest, ReadsTheSameRecordsFromMemoryAndFromTheStore) {
     batch_.Clear();
   }
   ASSERT_GT(record_bytes, 0u);
+  record_bytes += RecentRecords::kRecordOverheadBytes;
   auto outbox = std::make_unique<Outbox>(store_.get(), 3 * record_bytes);
   ASSERT_OK(outbox->Restore());
   for (int i = 0; i < 10; ++i) {

@@ -13,6 +13,18 @@ namespace {
 
 using Records = std::vector<std::pair<uint64_t, std::string>>;
 
+// Adds one record, as a run of one.
+void AddOne(RecentRecords& recent, uint64_t seq, std::string record) {
+  std::vector<std::string> run{std::move(record)};
+  recent.Add(seq, &run);
+  EXPECT_TRUE(run.empty());
+}
+
+// The budget that holds `bytes` of records in `records` records exactly.
+size_t BudgetFor(size_t bytes, size_t records) {
+  return bytes + records * RecentRecords::kRecordOverheadBytes;
+}
+
 Records ReadAll(const RecentRecords& recent, uint64_t from, uint64_t last = UINT64_MAX,
                 size_t max = 100) {
   Records out;
@@ -21,17 +33,17 @@ Records ReadAll(const RecentRecords& recent, uint64_t from, uint64_t last = UINT
 }
 
 TEST(RecentRecordsTest, EmptyHoldsNothing) {
-  RecentRecords recent(1000);
+  RecentRecords recent(BudgetFor(1000, 10));
   Records out;
   EXPECT_FALSE(recent.Read(1, 10, 10, &out));
   EXPECT_EQ(recent.bytes(), 0u);
 }
 
 TEST(RecentRecordsTest, ReadsARangeUpToTheLastSeqAndTheLimit) {
-  RecentRecords recent(1000);
-  recent.Add(5, "five");
-  recent.Add(6, "six");
-  recent.Add(7, "seven");
+  RecentRecords recent(BudgetFor(1000, 10));
+  AddOne(recent, 5, "five");
+  AddOne(recent, 6, "six");
+  AddOne(recent, 7, "seven");
   EXPECT_EQ(ReadAll(recent, 5), (Records{{5, "five"}, {6, "six"}, {7, "seven"}}));
   EXPECT_EQ(ReadAll(recent, 6, 6), (Records{{6, "six"}}));
   EXPECT_EQ(ReadAll(recent, 5, 7, 2), (Records{{5, "five"}, {6, "six"}}));
@@ -39,45 +51,45 @@ TEST(RecentRecordsTest, ReadsARangeUpToTheLastSeqAndTheLimit) {
   Records out;
   EXPECT_FALSE(recent.Read(4, 7, 10, &out));  // older than held: the store's to answer
   EXPECT_FALSE(recent.Read(9, 10, 10, &out));
-  EXPECT_EQ(recent.bytes(), 12u);
+  EXPECT_EQ(recent.bytes(), BudgetFor(12, 3));
 }
 
 TEST(RecentRecordsTest, TheOldestLeaveToStayWithinTheBudget) {
-  RecentRecords recent(10);
-  recent.Add(1, "aaaa");
-  recent.Add(2, "bbbb");
-  recent.Add(3, "cccc");  // 12 bytes: record 1 leaves
+  RecentRecords recent(BudgetFor(10, 2));
+  AddOne(recent, 1, "aaaa");
+  AddOne(recent, 2, "bbbb");
+  AddOne(recent, 3, "cccc");  // three records over the budget of two: record 1 leaves
   Records out;
   EXPECT_FALSE(recent.Read(1, 3, 10, &out));
   EXPECT_EQ(ReadAll(recent, 2), (Records{{2, "bbbb"}, {3, "cccc"}}));
-  EXPECT_EQ(recent.bytes(), 8u);
+  EXPECT_EQ(recent.bytes(), BudgetFor(8, 2));
 }
 
 TEST(RecentRecordsTest, ARecordOverTheBudgetEmptiesIt) {
-  RecentRecords recent(4);
-  recent.Add(1, "ab");
-  recent.Add(2, "too long");
+  RecentRecords recent(BudgetFor(4, 1));
+  AddOne(recent, 1, "ab");
+  AddOne(recent, 2, "too long");
   Records out;
   EXPECT_FALSE(recent.Read(1, 2, 10, &out));
   EXPECT_FALSE(recent.Read(2, 2, 10, &out));
-  recent.Add(3, "cd");
+  AddOne(recent, 3, "cd");
   EXPECT_EQ(ReadAll(recent, 3), (Records{{3, "cd"}}));
 }
 
 TEST(RecentRecordsTest, ASeqOutOfTurnStartsAgain) {
-  RecentRecords recent(100);
-  recent.Add(1, "a");
-  recent.Add(2, "b");
-  recent.Add(7, "g");
+  RecentRecords recent(BudgetFor(100, 10));
+  AddOne(recent, 1, "a");
+  AddOne(recent, 2, "b");
+  AddOne(recent, 7, "g");
   Records out;
   EXPECT_FALSE(recent.Read(1, 7, 10, &out));
   EXPECT_EQ(ReadAll(recent, 7), (Records{{7, "g"}}));
 }
 
 TEST(RecentRecordsTest, DropBeforeForgetsTrimmedRecords) {
-  RecentRecords recent(100);
+  RecentRecords recent(BudgetFor(100, 10));
   for (uint64_t seq = 1; seq <= 4; ++seq) {
-    recent.Add(seq, std::to_string(seq));
+    AddOne(recent, seq, std::to_string(seq));
   }
   recent.DropBefore(3);
   Records out;
@@ -86,14 +98,37 @@ TEST(RecentRecordsTest, DropBeforeForgetsTrimmedRecords) {
   recent.DropBefore(0);  // the store holds none
   EXPECT_FALSE(recent.Read(3, 4, 10, &out));
   EXPECT_EQ(recent.bytes(), 0u);
-  recent.Add(5, "5");
+  AddOne(recent, 5, "5");
   EXPECT_EQ(ReadAll(recent, 5), (Records{{5, "5"}}));
+}
+
+TEST(RecentRecordsTest, ARunIsHeldAsConsecutiveSeqs) {
+  RecentRecords recent(BudgetFor(12, 3));
+  std::vector<std::string> run{"a", "b", "c"};
+  recent.Add(10, &run);
+  EXPECT_TRUE(run.empty());
+  EXPECT_EQ(ReadAll(recent, 10), (Records{{10, "a"}, {11, "b"}, {12, "c"}}));
+  run = {"dddd", "eeee"};  // over the budget together with what is held: the oldest leave
+  recent.Add(13, &run);
+  EXPECT_EQ(ReadAll(recent, 12), (Records{{12, "c"}, {13, "dddd"}, {14, "eeee"}}));
+  EXPECT_EQ(recent.bytes(), BudgetFor(9, 3));
+  // A record too big to hold empties the cache: what follows it in the run is held from its seq.
+  run = {"f", std::string(20, 'g'), "h", "i"};
+  recent.Add(15, &run);
+  Records out;
+  EXPECT_FALSE(recent.Read(15, 18, 10, &out));
+  EXPECT_FALSE(recent.Read(16, 18, 10, &out));
+  EXPECT_EQ(ReadAll(recent, 17), (Records{{17, "h"}, {18, "i"}}));
+  run = {"x"};  // out of turn
+  recent.Add(30, &run);
+  EXPECT_FALSE(recent.Read(17, 30, 10, &out));
+  EXPECT_EQ(ReadAll(recent, 30), (Records{{30, "x"}}));
 }
 
 // The engine adds while subscribers read on other threads: every record read is the one of its
 // seq, in order, whatever was dropped meanwhile.
 TEST(RecentRecordsTest, ReadersOnOtherThreadsSeeWholeRecords) {
-  RecentRecords recent(64);
+  RecentRecords recent(BudgetFor(64, 4));
   std::atomic<uint64_t> head{0};
   std::atomic<bool> done{false};
   std::thread reader([&] {
@@ -113,9 +148,14 @@ TEST(RecentRecordsTest, ReadersOnOtherThreadsSeeWholeRecords) {
       }
     }
   });
-  for (uint64_t seq = 1; seq <= 20000; ++seq) {
-    recent.Add(seq, "record-" + std::to_string(seq));
-    head.store(seq);
+  std::vector<std::string> run;
+  for (uint64_t seq = 1; seq <= 20000;) {
+    const uint64_t first = seq;
+    for (uint64_t n = 1 + seq % 3; n > 0; --n) {  // runs of 1-3 records, as commits are
+      run.push_back("record-" + std::to_string(seq++));
+    }
+    recent.Add(first, &run);
+    head.store(seq - 1);
   }
   done.store(true);
   reader.join();
