@@ -561,35 +561,29 @@ void Engine::CommitLoop() {
   for (;;) {
     commit_cv_.wait(
         lock, [this] { return commit_requested_ || after_inline_commit_ || commit_thread_stop_; });
-    if (!commit_requested_ && after_inline_commit_) {
-      // The engine wrote a batch itself: the store's deferred work is still this thread's.
-      after_inline_commit_ = false;
-      deferred_work_running_ = true;
+    if (commit_requested_) {
+      commit_requested_ = false;
       lock.unlock();
-      store_->AfterCommit();
+      inflight_.status = WriteDurably(&inflight_.batch);
+      const bool committed = inflight_.status.ok();
       lock.lock();
-      deferred_work_running_ = false;
-      continue;
+      commit_done_.store(true, std::memory_order_release);
+      cv_.notify_all();
+      if (!committed) {
+        continue;
+      }
+    } else if (after_inline_commit_) {
+      after_inline_commit_ = false;  // the engine wrote a batch itself
+    } else {
+      return;  // stopping, with nothing left to write
     }
-    if (!commit_requested_) {
-      return;
-    }
-    commit_requested_ = false;
+    // The store's deferred work (its lead journal's checkpoint) after every commit, wherever it
+    // was written: here while the engine acknowledges this commit and seals the next.
+    deferred_work_running_ = true;
     lock.unlock();
-    inflight_.status = WriteDurably(&inflight_.batch);
-    const bool committed = inflight_.status.ok();
+    store_->AfterCommit();
     lock.lock();
-    commit_done_.store(true, std::memory_order_release);
-    cv_.notify_all();
-    if (committed) {
-      // The store's deferred work (its lead journal's checkpoint), while the engine acknowledges
-      // this commit and seals the next.
-      deferred_work_running_ = true;
-      lock.unlock();
-      store_->AfterCommit();
-      lock.lock();
-      deferred_work_running_ = false;
-    }
+    deferred_work_running_ = false;
   }
 }
 
