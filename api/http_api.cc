@@ -1,5 +1,7 @@
 #include "api/http_api.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -8,6 +10,10 @@ namespace handoff {
 HttpApi::HttpApi(const HttpApiOptions& options, Engine* engine, Metrics* metrics,
                  const Clock* clock)
     : streams_(&engine->outbox(), EventStreamOptions{.heartbeat = options.heartbeat}),
+      // Backtest ids count from this start's time in microseconds (2^53 is centuries away): an id
+      // from before a restart names no job of this run.
+      backtests_(BacktestJobsOptions{
+          .first_id = std::max<uint64_t>(1, static_cast<uint64_t>(clock->Now() * 1e6))}),
       context_{.engine = engine,
                .metrics = metrics,
                .clock = clock,

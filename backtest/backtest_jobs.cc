@@ -19,7 +19,8 @@ int64_t SteadyNanos(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-BacktestJobs::BacktestJobs(BacktestJobsOptions options) : options_(options) {
+BacktestJobs::BacktestJobs(BacktestJobsOptions options)
+    : options_(options), next_id_(options.first_id) {
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -41,6 +41,10 @@ struct BacktestJobsOptions {
   bool idle_priority = true;
   // ... and at this nice value (19: the lowest priority). Default 19.
   int nice = 19;
+  // The first job's id; the next ones count up from it. The daemon starts at its start time in
+  // microseconds, so that an id handed out before a restart names no job of the new run (a
+  // client polling it gets 404, not another job's report). Default 1.
+  uint64_t first_id = 1;
 };
 
 class BacktestJobs {
@@ -111,7 +115,7 @@ class BacktestJobs {
   std::deque<uint64_t> queue_;
   std::vector<Waiter> waiters_;
   std::atomic<int64_t> next_deadline_ns_{INT64_MAX};  // earliest waiter deadline, steady clock
-  uint64_t next_id_ = 1;
+  uint64_t next_id_;
   bool stopping_ = false;
   std::thread thread_;
 };

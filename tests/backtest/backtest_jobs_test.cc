@@ -73,6 +73,19 @@ TEST(BacktestJobsTest, AwaitWithNoTimeAnswersAtOnce) {
   ASSERT_TRUE(now.Wait().has_value());  // queued, running or done: whatever it is now
 }
 
+TEST(BacktestJobsTest, IdsCountFromTheFirstId) {
+  MemoryStore store;
+  BacktestJobs jobs(BacktestJobsOptions{.first_id = 1'800'000'000'000'000});
+  uint64_t first = 0;
+  uint64_t second = 0;
+  ASSERT_OK(jobs.Start(store.Snapshot(), Request(), &first));
+  ASSERT_OK(jobs.Start(store.Snapshot(), Request(), &second));
+  EXPECT_EQ(first, 1'800'000'000'000'000u);
+  EXPECT_EQ(second, first + 1);
+  EXPECT_TRUE(jobs.Get(first).has_value());
+  EXPECT_FALSE(jobs.Get(1).has_value());
+}
+
 TEST(BacktestJobsTest, OnlyTheNewestFinishedJobsAreKept) {
   MemoryStore store;
   BacktestJobs jobs(BacktestJobsOptions{.kept = 2});

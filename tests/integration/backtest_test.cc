@@ -313,6 +313,28 @@ TEST(BacktestTest, ABadCandidateGetsValidatesErrors) {
   EXPECT_OK(live.Stop());
 }
 
+// A client polling a job across a restart must not be handed another job's report: ids of a new
+// run never repeat those of the run before.
+TEST(BacktestTest, AnIdFromBeforeARestartNamesNoJobAfterIt) {
+  DaemonProcess live(DaemonOptions{});
+  live.options().rules = live.WriteRules(kLiveRules);
+  ASSERT_OK(live.Start());
+  std::string before;
+  {
+    HttpClient http(live.http_port());
+    HttpResult done = http.Post("/v1/rules/backtest?wait=60", kLiveRules);
+    ASSERT_EQ(done.status, 200) << done.body;
+    before = JsonString(done.Json(), "id");
+  }
+  ASSERT_OK(live.Restart());
+  HttpClient http(live.http_port());
+  HttpResult after = http.Post("/v1/rules/backtest?wait=60", kCandidateRules);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_NE(JsonString(after.Json(), "id"), before);
+  EXPECT_EQ(http.Get("/v1/rules/backtest/" + before).status, 404);
+  EXPECT_OK(live.Stop());
+}
+
 TEST(BacktestTest, SinceReplaysOnlyLaterHistory) {
   DaemonProcess live(DaemonOptions{});
   live.options().rules = live.WriteRules(kLiveRules);
