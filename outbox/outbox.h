@@ -3,10 +3,10 @@
 //
 // Writing (engine thread only): Append() gives a record the next seq and adds it to the commit
 // batch; Seal() records the next seq in the same batch, hands the batch's records to the memory
-// readers read from, and returns the next seq; once the commit returned, Committed() with that value publishes the new head and tells the
-// listener. Nobody sees a record before the commit that holds it. Batches may be sealed while an
-// earlier one is still being written (the engine's pipelined commit): each is published with the
-// seq it was sealed at.
+// readers read from, and returns the next seq; once the commit returned, Committed() with that
+// value publishes the new head and tells the listener. Nobody sees a record before the commit that
+// holds it. Batches may be sealed while an earlier one is still being written (the engine's
+// pipelined commit): each is published with the seq it was sealed at.
 //
 // Reading (any thread) goes through OutboxReader: head(), oldest() and Read(). The newest records
 // are read from memory (RecentRecords, a few MiB), older ones from the store.
