@@ -43,7 +43,8 @@ struct BacktestJobsOptions {
   int nice = 19;
   // The first job's id; the next ones count up from it. The daemon starts at its start time in
   // microseconds, so that an id handed out before a restart names no job of the new run (a
-  // client polling it gets 404, not another job's report). Default 1.
+  // client polling it gets 404, not another job's report) while the wall clock moves forward
+  // between runs. Default 1.
   uint64_t first_id = 1;
 };
 

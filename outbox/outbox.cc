@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <string>
+#include <utility>
 
 #include "outbox/stored_record.h"
 
@@ -40,9 +42,10 @@ uint64_t Outbox::Append(OutboxRecord* record, CommitBatch* batch) {
   record->seq = next_seq_++;
   json_scratch_.clear();
   AppendOutboxRecordJson(*record, &json_scratch_);
-  std::string& stored = unsealed_.emplace_back();
+  std::string stored;  // a string of its own: the readers' memory keeps it
   EncodeStoredRecord(*record, json_scratch_, &stored);
   batch->PutOutbox(record->seq, record->at, stored);
+  recent_.Stage(record->seq, std::move(stored));
   return record->seq;
 }
 
@@ -63,9 +66,7 @@ Status Outbox::Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
 }
 
 uint64_t Outbox::Seal(CommitBatch* batch) {
-  if (!unsealed_.empty()) {
-    recent_.Add(next_seq_ - unsealed_.size(), &unsealed_);
-  }
+  recent_.Publish();
   if (next_seq_ != next_seq_written_) {
     batch->PutMeta(kMetaNextSeq, std::to_string(next_seq_));
     next_seq_written_ = next_seq_;

@@ -62,7 +62,7 @@ class Outbox : public OutboxReader {
   // Returns the seq.
   uint64_t Append(OutboxRecord* record, CommitBatch* batch);
   // Engine thread, when `batch` is sealed: adds the next seq to it when records were appended since
-  // the last seal, and adds those records to RecentRecords (one lock a commit, not a record).
+  // the last seal, and publishes those records to RecentRecords (one lock a commit, not a record).
   // Returns the next seq, to hand to Committed once `batch` is durable.
   uint64_t Seal(CommitBatch* batch);
   // Engine thread: the batch sealed by Seal's answer `sealed_next_seq` is durable; publishes
@@ -88,9 +88,6 @@ class Outbox : public OutboxReader {
   std::atomic<uint64_t> head_{0};
   std::function<void(uint64_t)> listener_;
   RecentRecords recent_;
-  // The stored bytes of the records appended since the last Seal; the first has seq
-  // next_seq_ - unsealed_.size().
-  std::vector<std::string> unsealed_;
   std::string json_scratch_;
 };
 

@@ -5,29 +5,57 @@
 
 namespace handoff {
 
-void RecentRecords::Add(uint64_t first_seq, std::vector<std::string>* run) {
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t seq = first_seq;
-  for (std::string& record : *run) {
-    const size_t cost = Cost(record);
-    if (cost > budget_bytes_ || (!records_.empty() && seq != first_seq_ + records_.size())) {
-      // Too big to hold (what is held would no longer run up to the newest seq), or out of turn.
-      records_.clear();
-      bytes_ = 0;
-    }
-    if (cost <= budget_bytes_) {
-      if (records_.empty()) {
-        first_seq_ = seq;
-      }
-      while (bytes_ + cost > budget_bytes_) {
-        DropOldestLocked();
-      }
-      records_.push_back(std::move(record));
-      bytes_ += cost;
-    }
-    ++seq;
+void RecentRecords::Stage(uint64_t seq, std::string record) {
+  if (!staged_.empty() && seq != staged_first_seq_ + staged_.size()) {
+    staged_.clear();
+    staged_bytes_ = 0;
+    reset_on_publish_ = true;
   }
-  run->clear();
+  const size_t cost = Cost(record);
+  if (cost > budget_bytes_) {
+    staged_.clear();
+    staged_bytes_ = 0;
+    reset_on_publish_ = true;
+    return;
+  }
+  if (staged_.empty()) {
+    staged_first_seq_ = seq;
+  }
+  staged_.push_back(std::move(record));
+  staged_bytes_ += cost;
+  while (staged_bytes_ > budget_bytes_) {
+    staged_bytes_ -= Cost(staged_.front());
+    staged_.pop_front();
+    ++staged_first_seq_;
+  }
+}
+
+void RecentRecords::Publish() {
+  std::vector<std::string> dropped;  // freed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool follows = !records_.empty() && staged_first_seq_ == first_seq_ + records_.size();
+    if (reset_on_publish_ || (!staged_.empty() && !follows)) {
+      while (!records_.empty()) {
+        DropOldestLocked(&dropped);
+      }
+    }
+    if (!staged_.empty()) {
+      if (records_.empty()) {
+        first_seq_ = staged_first_seq_;
+      }
+      while (!records_.empty() && bytes_ + staged_bytes_ > budget_bytes_) {
+        DropOldestLocked(&dropped);
+      }
+      for (std::string& record : staged_) {
+        records_.push_back(std::move(record));
+      }
+      bytes_ += staged_bytes_;
+    }
+  }
+  staged_.clear();
+  staged_bytes_ = 0;
+  reset_on_publish_ = false;
 }
 
 bool RecentRecords::Read(uint64_t from_seq, uint64_t last_seq, size_t max_records,
@@ -46,9 +74,10 @@ bool RecentRecords::Read(uint64_t from_seq, uint64_t last_seq, size_t max_record
 }
 
 void RecentRecords::DropBefore(uint64_t seq) {
+  std::vector<std::string> dropped;  // freed after the lock is released
   std::lock_guard<std::mutex> lock(mu_);
   while (!records_.empty() && (seq == 0 || first_seq_ < seq)) {
-    DropOldestLocked();
+    DropOldestLocked(&dropped);
   }
 }
 
@@ -57,8 +86,9 @@ size_t RecentRecords::bytes() const {
   return bytes_;
 }
 
-void RecentRecords::DropOldestLocked() {
+void RecentRecords::DropOldestLocked(std::vector<std::string>* dropped) {
   bytes_ -= Cost(records_.front());
+  dropped->push_back(std::move(records_.front()));
   records_.pop_front();
   ++first_seq_;
 }

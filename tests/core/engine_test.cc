@@ -321,6 +321,9 @@ TEST_F(EngineTest, StoppingWhileTheStoreFailsAnswersTheWaitersInsteadOfAborting)
   auto future = done.get_future();
   ASSERT_EQ(future.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
   EXPECT_FALSE(future.get().ok());
+  // The store's deferred work follows every written commit (the stop waits for it), and no
+  // failed one.
+  EXPECT_EQ(store_.after_commits(), store_.written_commits());
 }
 
 TEST_F(EngineTest, AMessageIdIsAppliedOnceWithinABatchAndAcrossBatches) {

@@ -26,6 +26,7 @@ class MemoryStore final : public Store {
     if (fail_commits_) {
       return Status::IoError("injected commit failure");
     }
+    ++written_commits_;
     const bool ok = batch->ForEach([&](const CommitBatch::Entry& e) {
       std::string key(e.key);
       std::string value(e.value);
@@ -266,6 +267,11 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return commits_;
   }
+  // Commits that succeeded (commits() counts the failed calls too).
+  int written_commits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return written_commits_;
+  }
   int after_commits() const {
     std::lock_guard<std::mutex> lock(mu_);
     return after_commits_;
@@ -371,6 +377,7 @@ class MemoryStore final : public Store {
   int recovers_ = 0;
   int commits_ = 0;
   int after_commits_ = 0;
+  int written_commits_ = 0;
   mutable int lead_reads_ = 0;
 };
 

@@ -405,6 +405,24 @@ TEST_F(OutboxTest, ReadsTheSameRecordsFromMemoryAndFromTheStore) {
   EXPECT_EQ(outbox->recent_record_bytes(), 0u);
 }
 
+// Appended records reach the readers' memory at the seal, all at once (one lock a commit), and
+// readers read them from there once the commit is published.
+TEST_F(OutboxTest, RecordsReachMemoryAtTheSeal) {
+  auto outbox = std::make_unique<Outbox>(store_.get());
+  ASSERT_OK(outbox->Restore());
+  AppendRouted(outbox.get(), "u1", kT0);
+  AppendRouted(outbox.get(), "u2", kT0);
+  EXPECT_EQ(outbox->recent_record_bytes(), 0u);
+  const uint64_t sealed = outbox->Seal(&batch_);
+  EXPECT_GT(outbox->recent_record_bytes(), 0u);
+  ASSERT_OK(store_->Commit(&batch_));
+  outbox->Committed(sealed);
+  std::vector<std::pair<uint64_t, std::string>> records;
+  ASSERT_OK(outbox->Read(1, outbox->head(), 10, &records));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].first, 2u);
+}
+
 // The meta value is the store's own; a value that is not a positive seq must stop the daemon from
 // handing out seqs it cannot vouch for, rather than silently restarting at 1.
 TEST_F(OutboxTest, RestoreRejectsABadNextSeq) {

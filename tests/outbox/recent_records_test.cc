@@ -13,11 +13,18 @@ namespace {
 
 using Records = std::vector<std::pair<uint64_t, std::string>>;
 
-// Adds one record, as a run of one.
+// Stages one record and publishes it, as a commit of one record.
 void AddOne(RecentRecords& recent, uint64_t seq, std::string record) {
-  std::vector<std::string> run{std::move(record)};
-  recent.Add(seq, &run);
-  EXPECT_TRUE(run.empty());
+  recent.Stage(seq, std::move(record));
+  recent.Publish();
+}
+
+// Stages records first_seq, first_seq + 1, ... and publishes them, as one commit.
+void AddRun(RecentRecords& recent, uint64_t first_seq, const std::vector<std::string>& run) {
+  for (const std::string& record : run) {
+    recent.Stage(first_seq++, record);
+  }
+  recent.Publish();
 }
 
 // The budget that holds `bytes` of records in `records` records exactly.
@@ -104,25 +111,44 @@ TEST(RecentRecordsTest, DropBeforeForgetsTrimmedRecords) {
 
 TEST(RecentRecordsTest, ARunIsHeldAsConsecutiveSeqs) {
   RecentRecords recent(BudgetFor(12, 3));
-  std::vector<std::string> run{"a", "b", "c"};
-  recent.Add(10, &run);
-  EXPECT_TRUE(run.empty());
+  AddRun(recent, 10, {"a", "b", "c"});
   EXPECT_EQ(ReadAll(recent, 10), (Records{{10, "a"}, {11, "b"}, {12, "c"}}));
-  run = {"dddd", "eeee"};  // over the budget together with what is held: the oldest leave
-  recent.Add(13, &run);
+  // Over the budget together with what is held: the oldest leave.
+  AddRun(recent, 13, {"dddd", "eeee"});
   EXPECT_EQ(ReadAll(recent, 12), (Records{{12, "c"}, {13, "dddd"}, {14, "eeee"}}));
   EXPECT_EQ(recent.bytes(), BudgetFor(9, 3));
   // A record too big to hold empties the cache: what follows it in the run is held from its seq.
-  run = {"f", std::string(20, 'g'), "h", "i"};
-  recent.Add(15, &run);
+  AddRun(recent, 15, {"f", std::string(100, 'g'), "h", "i"});
   Records out;
+  EXPECT_FALSE(recent.Read(14, 18, 10, &out));
   EXPECT_FALSE(recent.Read(15, 18, 10, &out));
   EXPECT_FALSE(recent.Read(16, 18, 10, &out));
   EXPECT_EQ(ReadAll(recent, 17), (Records{{17, "h"}, {18, "i"}}));
-  run = {"x"};  // out of turn
-  recent.Add(30, &run);
-  EXPECT_FALSE(recent.Read(17, 30, 10, &out));
+  // ... also when it is the run's last: nothing held may look like the newest record.
+  AddRun(recent, 19, {"j", std::string(100, 'k')});
+  EXPECT_FALSE(recent.Read(19, 20, 10, &out));
+  EXPECT_FALSE(recent.Read(20, 20, 10, &out));
+  EXPECT_EQ(recent.bytes(), 0u);
+  AddRun(recent, 30, {"x"});  // out of turn
   EXPECT_EQ(ReadAll(recent, 30), (Records{{30, "x"}}));
+}
+
+// Staged records are not read before Publish; a run bigger than the budget keeps only its
+// newest records, held after a gap from what was held before.
+TEST(RecentRecordsTest, OnlyPublishedRecordsAreReadAndABigRunKeepsItsNewest) {
+  RecentRecords recent(BudgetFor(3, 3));
+  AddRun(recent, 1, {"a"});
+  recent.Stage(2, "b");
+  Records out;
+  EXPECT_EQ(ReadAll(recent, 1), (Records{{1, "a"}}));
+  EXPECT_EQ(recent.bytes(), BudgetFor(1, 1));
+  recent.Publish();
+  EXPECT_EQ(ReadAll(recent, 1), (Records{{1, "a"}, {2, "b"}}));
+  AddRun(recent, 3, {"c", "d", "e", "f", "g"});  // five records, room for three
+  EXPECT_FALSE(recent.Read(2, 7, 10, &out));
+  EXPECT_FALSE(recent.Read(4, 7, 10, &out));
+  EXPECT_EQ(ReadAll(recent, 5), (Records{{5, "e"}, {6, "f"}, {7, "g"}}));
+  EXPECT_EQ(recent.bytes(), BudgetFor(3, 3));
 }
 
 // The engine adds while subscribers read on other threads: every record read is the one of its
@@ -148,13 +174,11 @@ TEST(RecentRecordsTest, ReadersOnOtherThreadsSeeWholeRecords) {
       }
     }
   });
-  std::vector<std::string> run;
   for (uint64_t seq = 1; seq <= 20000;) {
-    const uint64_t first = seq;
-    for (uint64_t n = 1 + seq % 3; n > 0; --n) {  // runs of 1-3 records, as commits are
-      run.push_back("record-" + std::to_string(seq++));
+    for (uint64_t n = 1 + seq % 3; n > 0; --n, ++seq) {  // runs of 1-3 records, as commits are
+      recent.Stage(seq, "record-" + std::to_string(seq));
     }
-    recent.Add(first, &run);
+    recent.Publish();
     head.store(seq - 1);
   }
   done.store(true);
