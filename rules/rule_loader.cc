@@ -44,10 +44,32 @@ const std::vector<std::string_view> kExpressionKeywords = {
     "ends_with", "matches", "true", "false", "null"};
 constexpr std::string_view kNewStage = "new";
 
+// True when the quoted scalar whose opening quote is text[open] has its closing quote. yaml-cpp
+// 0.7 takes a double- or single-quoted scalar that runs to the end of the text as if it were
+// closed there (`when: "true` on a file's last line loaded as `true`).
+bool QuoteIsClosed(std::string_view text, size_t open) {
+  const char quote = text[open];
+  for (size_t i = open + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;  // an escape: the next character is not the closing quote
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is a quote inside a single-quoted scalar
+      } else {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // Where each of a text's first two YAML documents starts: the position of its root node (the
-// second document's is where the loader points its "one document per file" error).
+// second document's is where the loader points its "one document per file" error); and the first
+// quoted scalar without its closing quote, if any.
 class DocumentMarks : public YAML::EventHandler {
  public:
+  explicit DocumentMarks(std::string_view text) : text_(text) {}
+
   void OnDocumentStart(const YAML::Mark& mark) override {
     starts.push_back(mark);
     roots.push_back(std::nullopt);
@@ -58,6 +80,11 @@ class DocumentMarks : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
                 const std::string&) override {
     Node(mark);
+    const auto pos = static_cast<size_t>(std::max(mark.pos, 0));
+    if (!unclosed_quote.has_value() && pos < text_.size() &&
+        (text_[pos] == '"' || text_[pos] == '\'') && !QuoteIsClosed(text_, pos)) {
+      unclosed_quote = mark;
+    }
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {
@@ -72,8 +99,10 @@ class DocumentMarks : public YAML::EventHandler {
 
   std::vector<YAML::Mark> starts;
   std::vector<std::optional<YAML::Mark>> roots;
+  std::optional<YAML::Mark> unclosed_quote;
 
  private:
+  std::string_view text_;
   void Node(const YAML::Mark& mark) {
     if (!roots.empty() && !roots.back().has_value()) {
       roots.back() = mark;
@@ -96,8 +125,13 @@ struct Documents {
 Documents ReadDocuments(const std::string& text) {
   std::istringstream in(text);
   YAML::Parser parser(in);
-  DocumentMarks marks;
+  DocumentMarks marks(text);
   while (marks.starts.size() < 2 && parser.HandleNextDocument(marks)) {
+  }
+  if (marks.unclosed_quote.has_value()) {
+    throw YAML::ParserException(*marks.unclosed_quote,
+                                std::string("end of file inside a quoted string (no closing ") +
+                                    text[static_cast<size_t>(marks.unclosed_quote->pos)] + ")");
   }
   Documents docs;
   if (marks.starts.size() == 2) {

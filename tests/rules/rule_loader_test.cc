@@ -204,6 +204,27 @@ TEST(RuleLoaderTest, YamlSyntaxErrorHasAPosition) {
               ElementsAre("r.yaml:3:4: YAML syntax error: end of sequence not found"));
 }
 
+// Found by a black-box review: yaml-cpp 0.7 takes a quoted string that runs to the end of the
+// file as if it were closed there, so `when: "true` on the last line loaded and awarded points.
+TEST(RuleLoaderTest, AQuotedStringWithoutItsClosingQuoteIsASyntaxError) {
+  constexpr std::string_view kHead =
+      "scores:\n  fit: {kind: profile}\nrules:\n  - id: a\n    score: fit\n    points: 1\n";
+  for (std::string_view unclosed : {"    when: \"true\n", "    when: 'true\n",
+                                    "    when: \"true\\\"\n", "    when: 'it''s\n"}) {
+    EXPECT_THAT(Errors(std::string(kHead) + std::string(unclosed)),
+                ElementsAre(StartsWith("r.yaml:7:11: YAML syntax error: end of file inside a "
+                                       "quoted string")))
+        << unclosed;
+  }
+  // Closed ones load, whatever they hold: escapes, '' in single quotes, a later line, a quote in
+  // a comment after them.
+  for (std::string_view closed :
+       {"    when: \"traits.t == \\\"a\\\\\\\\\\\"\" # \"\n", "    when: 'traits.t == \"it''s\"'\n",
+        "    when: \"traits.t ==\n      \\\"x\\\"\"\n"}) {
+    EXPECT_THAT(Errors(std::string(kHead) + std::string(closed)), IsEmpty()) << closed;
+  }
+}
+
 TEST(RuleLoaderTest, TopLevelMustBeAMapOfKnownSections) {
   EXPECT_THAT(Errors("- a\n- b\n"),
               ElementsAre("r.yaml:1:1: the rule file must be a map (keys: scores, rules, stages, "
