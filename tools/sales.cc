@@ -76,7 +76,10 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
   double timeout = 30;
   std::string host;
   std::string subscribe;
-  app.add_option("SEQ", seq, "the seq of the routed record")->required();
+  app.add_option("SEQ", seq,
+                 "the seq of the lead's routed record (after a reassignment: of its latest "
+                 "reassigned record)")
+      ->required();
   if (action == "reject") {
     app.add_option("--reason", reason, "why (shown in the rejected record)");
   }
