@@ -7,15 +7,11 @@ namespace handoff {
 
 void RecentRecords::Stage(uint64_t seq, std::string record) {
   if (!staged_.empty() && seq != staged_first_seq_ + staged_.size()) {
-    staged_.clear();
-    staged_bytes_ = 0;
-    reset_on_publish_ = true;
+    RestartStaging();  // out of turn
   }
   const size_t cost = Cost(record);
   if (cost > budget_bytes_) {
-    staged_.clear();
-    staged_bytes_ = 0;
-    reset_on_publish_ = true;
+    RestartStaging();  // too big to hold: what is held would no longer run up to the newest seq
     return;
   }
   if (staged_.empty()) {
@@ -31,6 +27,9 @@ void RecentRecords::Stage(uint64_t seq, std::string record) {
 }
 
 void RecentRecords::Publish() {
+  if (staged_.empty() && !reset_on_publish_) {
+    return;  // a commit without records: nothing to lock for
+  }
   std::vector<std::string> dropped;  // freed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -84,6 +83,12 @@ void RecentRecords::DropBefore(uint64_t seq) {
 size_t RecentRecords::bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_;
+}
+
+void RecentRecords::RestartStaging() {
+  staged_.clear();
+  staged_bytes_ = 0;
+  reset_on_publish_ = true;
 }
 
 void RecentRecords::DropOldestLocked(std::vector<std::string>* dropped) {

@@ -58,6 +58,8 @@ class RecentRecords {
 
  private:
   static size_t Cost(const std::string& record) { return record.size() + kRecordOverheadBytes; }
+  // Forgets what is staged; the next Publish empties the cache first.
+  void RestartStaging();
   // Moves the oldest held record to *dropped, to be freed once the lock is released.
   void DropOldestLocked(std::vector<std::string>* dropped);
 
