@@ -258,6 +258,11 @@ Status Daemon::Start() {
     return Status::IoError("cannot open the store in " + o.data_dir + ": " +
                            store.status().ToString());
   }
+  if (store.value()->checksums_in_hardware()) {
+    LogInfo("store checksums: CRC32C by the CPU's crc32 instruction");
+  } else {
+    LogWarning("store checksums: CRC32C by table, without the CPU's crc32 instruction (slower)");
+  }
   d.store = std::move(store.value());
 
   EngineOptions engine_options;

@@ -20,6 +20,7 @@
 #include <limits>
 #include <system_error>
 
+#include "storage/crc32c.h"
 #include "storage/dedupe_filter.h"
 #include "storage/fault_injection_fs.h"
 #include "storage/store_format.h"
@@ -229,6 +230,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
 
   std::unique_ptr<RocksStore> store(new RocksStore());
   store->options_ = options;
+  store->checksums_in_hardware_ = RocksDbCrc32cIsHardware();
   if (store->options_.clock == nullptr) {
     store->options_.clock = &SystemClock::Instance();
   }

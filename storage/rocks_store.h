@@ -86,6 +86,10 @@ class RocksStore final : public Store {
   // Corruption when the files do not read.
   static Result<std::unique_ptr<RocksStore>> Open(const StoreOptions& options);
 
+  // True when RocksDB's checksums (the log's records, the tables' blocks) run on the CPU's crc32
+  // instruction (storage/crc32c.h); false: a table loop, a third of a commit's time.
+  bool checksums_in_hardware() const { return checksums_in_hardware_; }
+
   // Flushes memtables (so the next open need not replay the log) and closes. Committed data is
   // safe whether or not this runs: the log has it.
   ~RocksStore() override;
@@ -185,6 +189,7 @@ class RocksStore final : public Store {
 
   std::mutex write_mu_;  // serializes Commit and TrimOutbox; guards write_batch_
   std::unique_ptr<rocksdb::WriteBatch> write_batch_;  // reused by every Commit
+  bool checksums_in_hardware_ = false;
   std::atomic<uint64_t> oldest_outbox_seq_{0};
 
   // Guards journal_. The commit thread applies blocks and drops generations under it exclusively;
