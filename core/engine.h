@@ -161,7 +161,9 @@ class Engine : public IngestSink,
   // Finishes every queued task, commits, and joins the thread. Idempotent.
   void Stop();
 
-  // Queues a batch. Its `done` runs on the engine thread after the commit.
+  // Queues a batch. Its `done` runs on the engine thread after the commit. With history on, first
+  // encodes each event's history bytes on the calling thread (IngestBatch::prepared), after
+  // giving an event without a timestamp its receive time, as applying it would.
   void Submit(IngestBatch batch) override;
   bool Waiting() const override { return waiting_.load(std::memory_order_relaxed); }
   // Queues inputs of the routing log (EngineOptions::routing_log), applied between the batches
@@ -721,6 +723,10 @@ class Engine : public IngestSink,
   HistoryLog history_;
   std::vector<AwardedPoints> awarded_scratch_;
   LoggedAwards awards_scratch_;
+  // The batch event being applied and its history bytes encoded by Submit (null: none), for
+  // LogApplied; any other event (a merge's, a cluster batch's unprepared one) is encoded there.
+  const Event* prepared_event_ = nullptr;
+  std::string_view prepared_bytes_;
   // The event being applied's EventOrigin::apply_order (cluster mode), for its history entry;
   // 0 outside ApplyBatch.
   uint64_t apply_order_ = 0;

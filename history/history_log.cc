@@ -79,15 +79,23 @@ uint32_t HistoryLog::BucketOf(std::string_view lead) {
 
 uint64_t HistoryLog::Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
                             const LoggedAwards& awards, uint64_t apply_seq) {
+  scratch_.clear();
+  if (enabled_) {
+    EncodeEvent(event, &scratch_);
+  }
+  return AppendEncoded(chain, received_at, scratch_, awards, apply_seq);
+}
+
+uint64_t HistoryLog::AppendEncoded(HistoryChain* chain, EpochSeconds received_at,
+                                   std::string_view encoded_event, const LoggedAwards& awards,
+                                   uint64_t apply_seq) {
   const uint64_t seq = apply_seq != 0 ? apply_seq : next_apply_seq_;
   next_apply_seq_ = std::max(next_apply_seq_, seq + 1);
   if (!enabled_) {
     return seq;
   }
-  scratch_.clear();
-  EncodeEvent(event, &scratch_);
   // Only the first entry of a lead in a block carries the pointer back (see Read).
-  AppendEntry(seq, chain->lead, received_at, chain->head == block_ ? 0 : chain->head, scratch_,
+  AppendEntry(seq, chain->lead, received_at, chain->head == block_ ? 0 : chain->head, encoded_event,
               awards, &PendingEntries(BucketOf(chain->lead)));
   chain->head = block_;
   return seq;

@@ -64,6 +64,10 @@ class HistoryLog {
   // past every apply seq given so far.
   uint64_t Append(HistoryChain* chain, EpochSeconds received_at, const Event& event,
                   const LoggedAwards& awards, uint64_t apply_seq = 0);
+  // The same for an event already encoded (EncodeEvent's bytes, `encoded_event`).
+  uint64_t AppendEncoded(HistoryChain* chain, EpochSeconds received_at,
+                         std::string_view encoded_event, const LoggedAwards& awards,
+                         uint64_t apply_seq = 0);
 
   // Adds this block's buckets and the next apply seq to `batch`; the block is then done. `now`
   // is the block's time (for retention).

@@ -84,6 +84,13 @@ struct IngestBatch {
   std::vector<EventOrigin> origins;
   // Cluster mode: the partitions' controls read among the events, in log order.
   std::vector<PartitionControl> controls;
+  // Filled by the sink on the submitting thread, for the sink's own thread: work on the events
+  // that needs none of its state, done before the batch is queued (the engine: each event's
+  // history encoding, so that its single thread only copies it). Event i's bytes are
+  // [prepared_ends[i-1], prepared_ends[i]) of `prepared` (from 0 for the first); empty
+  // prepared_ends: nothing prepared. Producers leave both empty.
+  std::string prepared;
+  std::vector<uint32_t> prepared_ends;
 };
 
 class IngestSink {

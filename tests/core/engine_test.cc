@@ -16,6 +16,7 @@
 
 #include "base/json_parser.h"
 #include "base/timestamp.h"
+#include "history/event_codec.h"
 #include "outbox/stored_record.h"
 #include "storage/lead_codec.h"
 #include "tests/core/memory_store.h"
@@ -193,6 +194,53 @@ class EngineTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<Engine> engine_;
 };
+
+// Submit encodes each event's history bytes on the submitting thread: the history holds every
+// event of a batch as applied, each its own (properties, traits, context, names), and one sent
+// without a timestamp with its receive time.
+TEST_F(EngineTest, TheHistoryHoldsEachEventOfABatchAsApplied) {
+  StartEngine();
+  JsonParser parser;
+  std::vector<Event> events;
+  events.push_back(Page("u1", "h1", kStart));
+  ASSERT_OK(parser.Parse(R"({"url":"https://example.com/pricing","n":[1,true,null]})",
+                         &events.back().properties));
+  ASSERT_OK(
+      parser.Parse(R"({"ip":"192.0.2.1","page":{"path":"/pricing"}})", &events.back().context));
+  events.push_back(Track("u1", "Demo Requested", "h2", 0));
+  events.back().has_timestamp = false;  // takes the receive time
+  ASSERT_OK(parser.Parse(R"({"plan":"enterprise"})", &events.back().properties));
+  events.push_back(Page("u1", "", kStart - 5));
+  events.back().type = EventType::kIdentify;
+  ASSERT_OK(parser.Parse(R"({"email":"a@example.com","title":"VP"})", &events.back().traits));
+  std::vector<Event> expected = events;
+  expected[1].timestamp = clock_.Now();
+  expected[1].has_timestamp = true;
+  ASSERT_OK(Submit(std::move(events)));
+
+  std::promise<std::vector<std::string>> logged;
+  engine_->RunOnEngine([&] {
+    std::vector<std::string> out;
+    std::vector<HistoryEntry> entries;
+    handoff::Lead* lead = engine_->FindLead("u1");
+    EXPECT_NE(lead, nullptr);
+    if (lead != nullptr) {
+      EXPECT_OK(engine_->History(*lead, &entries));
+    }
+    for (const HistoryEntry& entry : entries) {
+      out.emplace_back();
+      EncodeEvent(entry.event, &out.back());
+    }
+    logged.set_value(std::move(out));
+  });
+  std::vector<std::string> got = logged.get_future().get();
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    std::string want;
+    EncodeEvent(expected[i], &want);
+    EXPECT_EQ(got[i], want) << "event " << i;
+  }
+}
 
 TEST_F(EngineTest, AppliesABatchAndAcknowledgesItAfterTheCommit) {
   StartEngine();
