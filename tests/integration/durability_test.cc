@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/crc32c.h"
 #include "tests/integration/daemon_harness.h"
 #include "tests/testutil.h"
 
@@ -172,6 +173,13 @@ TEST_P(DurabilityTest, KillNineAfterAckLosesNothingAndResendAppliesNothingTwice)
     ASSERT_OK(daemon_.Kill9());  // at once: no time for anything but what the ack promised
   }
   ASSERT_OK(daemon_.Start());
+  // The log it read back was checksummed by the CPU's crc32 instruction, handoffd's own
+  // definition of RocksDB's checksum function (storage/crc32c.h), and read back by it.
+  if (Crc32cHasHardware()) {
+    EXPECT_NE(daemon_.log().find("store checksums: CRC32C by the CPU's crc32 instruction"),
+              std::string::npos)
+        << daemon_.log();
+  }
   for (const auto& [lead, n] : per_lead) {
     Value got = Lead(lead);
     EXPECT_EQ(JsonNumber(got, "events"), n) << lead;
