@@ -261,7 +261,8 @@ Status Daemon::Start() {
   if (store.value()->checksums_in_hardware()) {
     LogInfo("store checksums: CRC32C by the CPU's crc32 instruction");
   } else {
-    LogWarning("store checksums: CRC32C by table, without the CPU's crc32 instruction (slower)");
+    LogWarning(
+        "store checksums: RocksDB's own CRC32C, without the CPU's crc32 instruction (slower)");
   }
   d.store = std::move(store.value());
 

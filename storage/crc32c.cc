@@ -3,11 +3,16 @@
 #include <dlfcn.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 #endif
+
+// RocksDB's buffers are read here on RocksDB's threads, whose hand-offs TSan does not see in an
+// uninstrumented library: reports would be RocksDB's, not ours.
+#define HANDOFF_NO_TSAN __attribute__((no_sanitize("thread")))
 
 namespace handoff {
 namespace {
@@ -30,8 +35,9 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t ExtendWithInstruction(uint32_t crc, const char* data,
-                                                                 size_t size) {
+HANDOFF_NO_TSAN __attribute__((target("sse4.2"))) uint32_t ExtendWithInstruction(uint32_t crc,
+                                                                                 const char* data,
+                                                                                 size_t size) {
   uint64_t state = ~crc;
   while (size >= 8) {
     uint64_t word;
@@ -56,9 +62,22 @@ const bool kHasInstruction = __builtin_cpu_supports("sse4.2") != 0;
 constexpr bool kHasInstruction = false;
 #endif
 
+constexpr const char* kRocksDbExtendSymbol = "_ZN7rocksdb6crc32c6ExtendEjPKcm";
+using ExtendFunction = uint32_t (*)(uint32_t, const char*, size_t);
+
+// Without the instruction, RocksDB's own function (the next definition after the executable's:
+// its loop is faster than the portable one here, and on other CPUs it may use their own
+// instructions). Null before static initialization reaches it, or where there is none.
+const ExtendFunction kLibraryExtend =
+    kHasInstruction ? nullptr
+                    : reinterpret_cast<ExtendFunction>(dlsym(RTLD_NEXT, kRocksDbExtendSymbol));
+
+// Calls RocksDB made to the executable's definition (relaxed: a count, not a hand-off).
+std::atomic<uint64_t> interposed_calls{0};
+
 }  // namespace
 
-uint32_t Crc32cExtendPortable(uint32_t crc, const char* data, size_t size) {
+HANDOFF_NO_TSAN uint32_t Crc32cExtendPortable(uint32_t crc, const char* data, size_t size) {
   uint32_t state = ~crc;
   for (size_t i = 0; i < size; ++i) {
     state = kTable[(state ^ static_cast<uint8_t>(data[i])) & 0xFFu] ^ (state >> 8);
@@ -77,6 +96,8 @@ uint32_t Crc32cExtend(uint32_t crc, const char* data, size_t size) {
 
 bool Crc32cHasHardware() { return kHasInstruction; }
 
+uint64_t RocksDbCrc32cCalls() { return interposed_calls.load(std::memory_order_relaxed); }
+
 }  // namespace handoff
 
 // RocksDB's checksum entry point (its util/crc32c.h), defined here so that the executable's
@@ -84,18 +105,10 @@ bool Crc32cHasHardware() { return kHasInstruction; }
 namespace rocksdb::crc32c {
 uint32_t Extend(uint32_t crc, const char* data, size_t size);
 uint32_t Extend(uint32_t crc, const char* data, size_t size) {
+  handoff::interposed_calls.fetch_add(1, std::memory_order_relaxed);
+  if (!handoff::kHasInstruction && handoff::kLibraryExtend != nullptr) {
+    return handoff::kLibraryExtend(crc, data, size);
+  }
   return handoff::Crc32cExtend(crc, data, size);
 }
 }  // namespace rocksdb::crc32c
-
-namespace handoff {
-
-bool RocksDbCrc32cIsHardware() {
-  // The address the dynamic linker gives librocksdb's calls (its PLT looks the symbol up from
-  // the executable on); ours only when the executable exports its definition.
-  void* resolved = dlsym(RTLD_DEFAULT, "_ZN7rocksdb6crc32c6ExtendEjPKcm");
-  auto* ours = reinterpret_cast<void*>(&rocksdb::crc32c::Extend);
-  return kHasInstruction && resolved == ours;
-}
-
-}  // namespace handoff

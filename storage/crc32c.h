@@ -10,10 +10,10 @@
 // other.
 //
 // The definition is linked into an executable only with this file's object, which
-// RocksStore::Open pulls in through RocksDbCrc32cIsHardware. Where the CPU lacks SSE4.2 (or the
-// build is not for x86-64) the checksum is a portable table loop like RocksDB's.
+// RocksStore::Open pulls in (RocksDbCrc32cCalls). Where the CPU lacks SSE4.2 (or the build is not
+// for x86-64) it forwards to RocksDB's own function.
 //
-// Thread safety: all functions are pure and thread-safe.
+// Thread safety: every function is thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -31,8 +31,9 @@ uint32_t Crc32cExtendPortable(uint32_t crc, const char* data, size_t size);
 // True when the CPU's instruction computes the checksum (SSE4.2).
 bool Crc32cHasHardware();
 
-// True when RocksDB's calls to its checksum reach Crc32cExtend (the dynamic linker resolves the
-// symbol to this file's definition) and that uses the instruction. Logged at each open.
-bool RocksDbCrc32cIsHardware();
+// How many times RocksDB has called its checksum function here (the executable's definition).
+// Rising across a RocksDB operation proves that the library's calls reach it; RocksStore::Open
+// checks that across DB::Open, which checksums the MANIFEST it reads or writes.
+uint64_t RocksDbCrc32cCalls();
 
 }  // namespace handoff

@@ -230,7 +230,6 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
 
   std::unique_ptr<RocksStore> store(new RocksStore());
   store->options_ = options;
-  store->checksums_in_hardware_ = RocksDbCrc32cIsHardware();
   if (store->options_.clock == nullptr) {
     store->options_.clock = &SystemClock::Instance();
   }
@@ -331,11 +330,15 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& options
       BaseColumnFamilyOptions(cache, /*bloom=*/false, kLeadJournalWriteBuffer));
 
   rocksdb::DB* raw_db = nullptr;
+  const uint64_t checksums_before = RocksDbCrc32cCalls();
   rocksdb::Status rs =
       rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &raw_db);
   if (!rs.ok()) {
     return FromRocks(rs, "open " + options.path);
   }
+  // The open checksummed the MANIFEST it read or wrote: through storage/crc32c.cc's definition
+  // only if the library's calls reach it.
+  store->checksums_in_hardware_ = Crc32cHasHardware() && RocksDbCrc32cCalls() > checksums_before;
   store->db_.reset(raw_db);
   store->write_batch_ = std::make_unique<rocksdb::WriteBatch>();
 
