@@ -196,8 +196,8 @@ class EngineTest : public ::testing::Test {
 };
 
 // Submit encodes each event's history bytes on the submitting thread: the history holds every
-// event of a batch as applied, each its own (properties, traits, context, names), and one sent
-// without a timestamp with its receive time.
+// event of a batch as applied, each its own (properties, traits, context, names), one sent
+// without a timestamp with its receive time, and nothing of a duplicate between them.
 TEST_F(EngineTest, TheHistoryHoldsEachEventOfABatchAsApplied) {
   StartEngine();
   JsonParser parser;
@@ -210,12 +210,15 @@ TEST_F(EngineTest, TheHistoryHoldsEachEventOfABatchAsApplied) {
   events.push_back(Track("u1", "Demo Requested", "h2", 0));
   events.back().has_timestamp = false;  // takes the receive time
   ASSERT_OK(parser.Parse(R"({"plan":"enterprise"})", &events.back().properties));
+  events.push_back(Page("u1", "h1", kStart + 9));  // a duplicate: not applied, not logged
+  ASSERT_OK(parser.Parse(R"({"url":"https://example.com/again"})", &events.back().properties));
   events.push_back(Page("u1", "", kStart - 5));
   events.back().type = EventType::kIdentify;
   ASSERT_OK(parser.Parse(R"({"email":"a@example.com","title":"VP"})", &events.back().traits));
   std::vector<Event> expected = events;
   expected[1].timestamp = clock_.Now();
   expected[1].has_timestamp = true;
+  expected.erase(expected.begin() + 2);
   ASSERT_OK(Submit(std::move(events)));
 
   std::promise<std::vector<std::string>> logged;
