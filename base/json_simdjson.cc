@@ -47,6 +47,12 @@ std::string JsonErrorMessage(error_code error) {
     case simdjson::F_ATOM_ERROR:
     case simdjson::N_ATOM_ERROR:
       return "invalid JSON: bad literal (expected true, false or null)";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      // simdjson reports this whenever the last bracket does not close the first: text after a
+      // complete object ({...}x) as well as an object cut short. Its own message names only
+      // the second.
+      return "invalid JSON: the text does not end where its outermost object or array closes (a "
+             "closing bracket is missing, or something follows it)";
     default:
       return std::string("invalid JSON: ") + simdjson::error_message(error);
   }

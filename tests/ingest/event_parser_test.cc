@@ -479,6 +479,19 @@ TEST_F(EventParserTest, InvalidJsonVariants) {
   ExpectInvalidJson(std::string("{\"a\":\"x") + '\0' + "y\"}");  // raw control char in a string
 }
 
+// Text after a complete object is not called an object ended early (simdjson's own words).
+TEST_F(EventParserTest, TextAfterTheObjectOrAnUnclosedOneSaysWhichBracket) {
+  for (const char* bad : {R"({"type":"track","userId":"u","event":"E"}x)",
+                          R"({"type":"track","userId":"u","event":"E"}])",
+                          R"({"type":"track","userId":"u","event":"E"} 5)",
+                          R"({"type":"track","userId":"u","event":"E")"}) {
+    SCOPED_TRACE(bad);
+    ExpectError(bad, EventError::kInvalidJson,
+                "invalid JSON: the text does not end where its outermost object or array closes "
+                "(a closing bracket is missing, or something follows it)");
+  }
+}
+
 TEST_F(EventParserTest, ValidJsonThatIsNotAnObject) {
   for (const char* bad : {"[]", R"([{"type":"track","userId":"u","event":"E"}])", R"("track")",
                           "42", "null", "true", "false"}) {
