@@ -460,19 +460,20 @@ void Engine::Enqueue(Task task, size_t events) {
 
 void Engine::Submit(IngestBatch batch) {
   size_t n = batch.events.size();
-  if (options_.history && batch.prepared_ends.empty()) {
+  const bool per_event_origin = !batch.origins.empty();
+  for (size_t i = 0; i < n; ++i) {
+    Event& event = batch.events[i];
+    if (!event.has_timestamp) {
+      event.timestamp = per_event_origin ? batch.origins[i].received_at : batch.received_at;
+      event.has_timestamp = true;
+    }
+  }
+  if (options_.history) {
     // The encoding of an event's properties, traits and context was ~11 % of the engine thread
     // (bench/README.md, session 43): done here, on the io thread, it overlaps the engine's work.
-    batch.prepared.clear();
     batch.prepared.reserve(n * 256);
     batch.prepared_ends.reserve(n);
-    const bool per_event_origin = !batch.origins.empty();
-    for (size_t i = 0; i < n; ++i) {
-      Event& event = batch.events[i];
-      if (!event.has_timestamp) {
-        event.timestamp = per_event_origin ? batch.origins[i].received_at : batch.received_at;
-        event.has_timestamp = true;
-      }
+    for (const Event& event : batch.events) {
       EncodeEvent(event, &batch.prepared);
       batch.prepared_ends.push_back(static_cast<uint32_t>(batch.prepared.size()));
     }
@@ -647,10 +648,7 @@ void Engine::ApplyBatch(IngestBatch& batch) {
       ++duplicates[t];
       continue;
     }
-    if (!event.has_timestamp) {
-      event.timestamp = origin.received_at;
-      event.has_timestamp = true;
-    }
+    assert(event.has_timestamp);  // Submit gave it its receive time
     apply_order_ = origin.apply_order;
     event_order_ = origin.apply_order;
     if (!batch.prepared_ends.empty()) {

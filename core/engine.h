@@ -161,9 +161,9 @@ class Engine : public IngestSink,
   // Finishes every queued task, commits, and joins the thread. Idempotent.
   void Stop();
 
-  // Queues a batch. Its `done` runs on the engine thread after the commit. With history on, first
-  // encodes each event's history bytes on the calling thread (IngestBatch::prepared), after
-  // giving an event without a timestamp its receive time, as applying it would.
+  // Queues a batch. Its `done` runs on the engine thread after the commit. On the calling thread
+  // it first gives each event without a timestamp its receive time (the batch's, or its origin's)
+  // and, with history on, encodes each event's history bytes (IngestBatch::prepared).
   void Submit(IngestBatch batch) override;
   bool Waiting() const override { return waiting_.load(std::memory_order_relaxed); }
   // Queues inputs of the routing log (EngineOptions::routing_log), applied between the batches

@@ -87,7 +87,7 @@ class RocksStore final : public Store {
   static Result<std::unique_ptr<RocksStore>> Open(const StoreOptions& options);
 
   // True when RocksDB's checksums (the log's records, the tables' blocks) run on the CPU's crc32
-  // instruction (storage/crc32c.h); false: a table loop, a third of a commit's time.
+  // instruction (storage/crc32c.h); false: RocksDB's own loop, a third of a commit's time.
   bool checksums_in_hardware() const { return checksums_in_hardware_; }
 
   // Flushes memtables (so the next open need not replay the log) and closes. Committed data is
