@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "base/lasting_problem.h"
 #include "base/log.h"
 #include "cluster/event_log.h"
 
@@ -72,6 +73,9 @@ uint64_t AdminReplica::applied_revision() const {
 
 void AdminReplica::Loop() {
   pthread_setname_np(pthread_self(), "cluster-admin");
+  LastingProblem watch_problem("admin state: opening bucket " + std::string(kAdminBucket),
+                               "admin changes fail and other nodes' changes are not applied here",
+                               std::chrono::seconds(10), std::chrono::seconds(60));
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -79,18 +83,23 @@ void AdminReplica::Loop() {
         break;
       }
     }
-    if (watcher_ == nullptr && !Watch()) {
-      // No bucket to store into: a change asked for now fails rather than waits unseen.
-      std::deque<Pending> failed;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        failed.swap(pending_);
-        cv_.wait_for(lock, kRetryWait, [this] { return stopping_; });
+    if (watcher_ == nullptr) {
+      const Status st = Watch();
+      if (!st.ok()) {
+        watch_problem.Failed(st.ToString(), std::chrono::steady_clock::now());
+        // No bucket to store into: a change asked for now fails rather than waits unseen.
+        std::deque<Pending> failed;
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          failed.swap(pending_);
+          cv_.wait_for(lock, kRetryWait, [this] { return stopping_; });
+        }
+        for (Pending& p : failed) {
+          p.done(Status::Unavailable("admin state: " + st.ToString()));
+        }
+        continue;
       }
-      for (Pending& p : failed) {
-        p.done(Status::Unavailable("admin state: NATS is not reachable"));
-      }
-      continue;
+      watch_problem.Cleared(std::chrono::steady_clock::now());
     }
     StorePending();
     if (!ApplyNext(kWatchWaitMs)) {
@@ -112,7 +121,7 @@ void AdminReplica::Loop() {
   waiters_.clear();
 }
 
-bool AdminReplica::Watch() {
+Status AdminReplica::Watch() {
   if (kv_ == nullptr) {
     const std::string bucket(kAdminBucket);
     if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) != NATS_OK) {
@@ -122,7 +131,7 @@ bool AdminReplica::Watch() {
       // there a failed attempt is tried again).
       int replicas = options_.replicas;
       if (Status st = EventStreamReplicas(link_->js(), &replicas); !st.ok() && !st.IsNotFound()) {
-        return false;
+        return st;
       }
       kvConfig config;
       kvConfig_Init(&config);
@@ -131,12 +140,14 @@ bool AdminReplica::Watch() {
       config.History = 1;
       config.StorageType = js_FileStorage;
       config.Replicas = std::min(options_.replicas, replicas);
-      if (js_CreateKeyValue(&kv_, link_->js(), &config) != NATS_OK) {
+      if (natsStatus s = js_CreateKeyValue(&kv_, link_->js(), &config); s != NATS_OK) {
         kv_ = nullptr;
+        Status st = NatsStatus(
+            s, "making bucket " + bucket + " with " + std::to_string(config.Replicas) + " copies");
         // Made by another node meanwhile, or JetStream not ready yet.
         if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) != NATS_OK) {
           kv_ = nullptr;
-          return false;
+          return st;
         }
       }
     }
@@ -146,10 +157,9 @@ bool AdminReplica::Watch() {
   watch_options.IgnoreDeletes = true;
   if (natsStatus s = kvStore_WatchAll(&watcher_, kv_, &watch_options); s != NATS_OK) {
     watcher_ = nullptr;
-    LogWarning(NatsStatus(s, "watching the admin state").ToString() + "; retrying");
-    return false;
+    return NatsStatus(s, "watching the admin state");
   }
-  return true;
+  return Status::Ok();
 }
 
 void AdminReplica::DropWatch() {

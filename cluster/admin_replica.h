@@ -74,8 +74,9 @@ class AdminReplica final : public AdminSink {
 
   explicit AdminReplica(AdminReplicaOptions options);
   void Loop();
-  // False while the bucket cannot be opened or made, or the watch set up.
-  bool Watch();
+  // Opens the bucket (making it when no node has) and sets the watch up; the error while it
+  // cannot.
+  [[nodiscard]] Status Watch();
   // Stores what Put() queued; each becomes a Waiter for its revision.
   void StorePending();
   // Applies what the watch delivers within `wait_ms`; false when the watch failed.

@@ -38,11 +38,6 @@ constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
 // The partition count a stream was made with, from its description ("handoff events,
 // partitions=16"); 0 if it has none.
-// The copies a stream keeps; 0 when its info does not say.
-int ReplicasOf(const jsStreamInfo* info) {
-  return info != nullptr && info->Config != nullptr ? static_cast<int>(info->Config->Replicas) : 0;
-}
-
 uint32_t PartitionsOf(const jsStreamInfo* info) {
   if (info == nullptr || info->Config == nullptr || info->Config->Description == nullptr) {
     return 0;
@@ -59,6 +54,19 @@ uint32_t PartitionsOf(const jsStreamInfo* info) {
 }
 
 }  // namespace
+
+int StreamCopies(const jsStreamInfo& info) {
+  if (info.Config == nullptr) {
+    return 0;
+  }
+  int copies = static_cast<int>(info.Config->Replicas);
+  const jsClusterInfo* cluster = info.Cluster;
+  if (cluster != nullptr && cluster->Leader != nullptr && cluster->Leader[0] != '\0') {
+    // The leader and the replicas it names, online or not: what the stream's group holds.
+    copies = std::min(copies, 1 + std::max(cluster->ReplicasLen, 0));
+  }
+  return copies;
+}
 
 uint32_t PartitionOf(std::string_view lead_id, uint32_t partitions) {
   uint64_t h = 14695981039346656037ULL;
@@ -96,7 +104,7 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
   if (s == NATS_OK) {
     const uint32_t partitions = PartitionsOf(info);
-    const int info_replicas = ReplicasOf(info);
+    const int copies = StreamCopies(*info);
     if (state != nullptr && info->State.Msgs > 0) {
       state->first_seq = info->State.FirstSeq;
       state->last_seq = info->State.LastSeq;
@@ -107,8 +115,8 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
                                         " exists but does not say its partitions");
     }
     layout->partitions = partitions;
-    if (info_replicas > 0) {
-      layout->replicas = info_replicas;
+    if (copies > 0) {
+      layout->replicas = copies;
     }
     return Status::Ok();
   }
@@ -127,7 +135,7 @@ Status EventStreamReplicas(jsCtx* js, int* replicas) {
     return error == JSStreamNotFoundErr ? Status::NotFound("no stream " + name)
                                         : NatsStatus(s, "stream " + name, error);
   }
-  *replicas = std::max(ReplicasOf(info), 1);
+  *replicas = std::max(StreamCopies(*info), 1);
   jsStreamInfo_Destroy(info);
   return Status::Ok();
 }

@@ -49,8 +49,17 @@ struct EventStreamState {
   uint64_t last_seq = 0;
 };
 
+// The copies a stream keeps, from its info: those its group holds (its leader and the replicas
+// the leader names, online or not) when the info names a leader, never more than its
+// configuration asks; else those asked; 0 when the info has no configuration. The two differ when
+// a stream was asked for more copies than its servers could place and made anyway: nats-server
+// 2.9.10, two servers, nodes making the stream at once, gave a stream asking for three copies with
+// two, and a bucket of three copies then never opened ("no suitable peers").
+int StreamCopies(const jsStreamInfo& info);
+
 // Makes the stream when it does not exist (with one copy when the NATS server is not clustered);
-// when it does, `layout->partitions` and `layout->replicas` become the stream's own. `state`, when
+// when it does, `layout->partitions` and `layout->replicas` become the stream's own (its copies:
+// StreamCopies). `state`, when
 // given, receives what the stream holds. Unavailable while JetStream has no leader (retry).
 [[nodiscard]] Status EnsureEventStream(jsCtx* js, EventLogLayout* layout,
                                        EventStreamState* state = nullptr);

@@ -8,12 +8,17 @@
 #include <iterator>
 #include <random>
 
+#include "base/lasting_problem.h"
 #include "base/log.h"
 
 namespace handoff {
 namespace {
 
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
+// A wait or failure that lasts this long is said in the log (LastingProblem), then this often.
+constexpr auto kSayAfter = std::chrono::seconds(10);
+constexpr auto kSayEvery = std::chrono::seconds(60);
+constexpr std::string_view kNoAcks = "no event is acknowledged meanwhile";
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 constexpr int64_t kPublishWaitMs = 2000;
 // A message is closed at this size or count and the next one opened behind it: well under
@@ -44,7 +49,10 @@ Result<std::unique_ptr<LogPublisher>> LogPublisher::Open(const LogPublisherOptio
   return publisher;
 }
 
-LogPublisher::LogPublisher(LogPublisherOptions options) : options_(std::move(options)) {
+LogPublisher::LogPublisher(LogPublisherOptions options)
+    : options_(std::move(options)),
+      publish_problem_("event log: publishing to stream " + std::string(kEventStream),
+                       "events wait unacknowledged and are sent again", kSayAfter, kSayEvery) {
   std::random_device random;
   const uint64_t boot = (static_cast<uint64_t>(random()) << 32) | random();
   msg_id_prefix_ = options_.node_id + "/" + std::to_string(boot) + "/";
@@ -94,11 +102,15 @@ void LogPublisher::Loop() {
   // engine knows every identity link the log held then (a restart: links this node logged and
   // had not applied when it died).
   EventStreamState state;
+  LastingProblem stream_problem("event log: opening stream " + std::string(kEventStream),
+                                std::string(kNoAcks), kSayAfter, kSayEvery);
   for (;;) {
     Status st = EnsureEventStream(link_->js(), &options_.layout, &state);
     if (st.ok()) {
+      stream_problem.Cleared(std::chrono::steady_clock::now());
       break;
     }
+    stream_problem.Failed(st.ToString(), std::chrono::steady_clock::now());
     std::unique_lock<std::mutex> lock(mu_);
     if (cv_.wait_for(lock, kRetryWait, [this] { return stopping_; })) {
       return;
@@ -108,7 +120,7 @@ void LogPublisher::Loop() {
     return;
   }
   std::deque<IngestBatch> batches;
-  std::vector<bool> answers;
+  std::vector<PublishAnswer> answers;
   for (;;) {
     // A retry due: the wait ends then even without news.
     const auto next_retry =
@@ -124,8 +136,8 @@ void LogPublisher::Loop() {
       answers.swap(answers_);
     }
     const auto now = std::chrono::steady_clock::now();
-    for (const bool stored : answers) {
-      Answered(stored, now);
+    for (const PublishAnswer& answer : answers) {
+      Answered(answer, now);
     }
     answers.clear();
     for (IngestBatch& batch : batches) {
@@ -212,12 +224,26 @@ bool LogPublisher::WaitForEngine(uint64_t last_seq) {
     LogInfo("event log: routing waits until the engine has applied through sequence " +
             std::to_string(last_seq));
   }
+  // What it waits for, should the wait last (a lease bucket that does not open, a slow replay).
+  LastingProblem waiting("event log: routing waits", std::string(kNoAcks), kSayAfter, kSayEvery);
   std::unique_lock<std::mutex> lock(mu_);
   while (!caught_up()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!progress->settled.load()) {
+      waiting.Failed("the partition leases have not settled: " +
+                         std::to_string(progress->rounds.load()) + " rounds",
+                     now);
+    } else {
+      waiting.Failed("the engine has applied through sequence " +
+                         std::to_string(progress->durable_seq.load()) + " of " +
+                         std::to_string(last_seq),
+                     now);
+    }
     if (cv_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stopping_; })) {
       return false;
     }
   }
+  waiting.Cleared(std::chrono::steady_clock::now());
   return true;
 }
 
@@ -277,6 +303,7 @@ void LogPublisher::SendReady(std::chrono::steady_clock::time_point now) {
   s = js_PublishMsgAsync(link_->js(), &handed, &options);
   if (s != NATS_OK) {
     // Not sent (the link is down and its buffer full): the message is still ours.
+    publish_problem_.Failed(NatsStatus(s, "sending").ToString(), now);
     natsMsg_Destroy(msg);
     retry_ = true;
     retry_at_ = now + kRetryWait;
@@ -285,7 +312,7 @@ void LogPublisher::SendReady(std::chrono::steady_clock::time_point now) {
   in_flight_ = true;
 }
 
-void LogPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* /*error*/,
+void LogPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
                          void* self) {
   auto* publisher = static_cast<LogPublisher*>(self);
   const char* subject = natsMsg_GetSubject(msg);
@@ -294,26 +321,37 @@ void LogPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr
   if (!ours) {
     return;  // not a message of this publisher: impossible
   }
+  PublishAnswer answer;
+  answer.stored = ack != nullptr;
+  if (!answer.stored && error != nullptr) {
+    answer.why = error->ErrText != nullptr ? error->ErrText : natsStatus_GetText(error->Err);
+    if (error->ErrCode != 0) {
+      answer.why += " (JetStream error " + std::to_string(static_cast<int>(error->ErrCode)) + ")";
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(publisher->mu_);
-    publisher->answers_.push_back(ack != nullptr);
+    publisher->answers_.push_back(std::move(answer));
   }
   publisher->cv_.notify_all();
 }
 
-void LogPublisher::Answered(bool stored, std::chrono::steady_clock::time_point now) {
+void LogPublisher::Answered(const PublishAnswer& answer,
+                            std::chrono::steady_clock::time_point now) {
   if (!in_flight_) {
     return;  // impossible: one message is in flight
   }
   in_flight_ = false;
-  if (!stored) {
+  if (!answer.stored) {
     // JetStream has no leader for a moment, or the link moves to another server: wait a little,
     // then send the same message again.
+    publish_problem_.Failed(answer.why.empty() ? "no answer" : answer.why, now);
     retry_ = true;
     retry_at_ = now + kRetryWait;
     return;
   }
   retry_ = false;
+  publish_problem_.Cleared(now);
   for (Pending* pending : chunks_.front().covers) {
     --pending->remaining;
   }

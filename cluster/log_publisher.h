@@ -42,6 +42,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/lasting_problem.h"
 #include "cluster/event_log.h"
 #include "cluster/log_progress.h"
 #include "cluster/nats_link.h"
@@ -88,6 +89,11 @@ class LogPublisher : public IngestSink {
     size_t bytes = 0;
     bool sent = false;  // sealed: a resend must carry the same bytes under the same id
   };
+  // JetStream's answer to a publish: stored, or why not (its error, "timeout").
+  struct PublishAnswer {
+    bool stored = false;
+    std::string why;
+  };
   // Ids this node linked (identify, alias): older id -> the id it was merged into.
   struct StringHash {
     using is_transparent = void;
@@ -114,7 +120,7 @@ class LogPublisher : public IngestSink {
   Chunk& OpenChunk(bool new_one);
   // Publisher thread: sends the front message when none is in flight and no retry waits.
   void SendReady(std::chrono::steady_clock::time_point now);
-  void Answered(bool stored, std::chrono::steady_clock::time_point now);
+  void Answered(const PublishAnswer& answer, std::chrono::steady_clock::time_point now);
   // Publisher thread: the done callbacks of the finished batches at the front, in order.
   void FinishInOrder();
 
@@ -128,6 +134,7 @@ class LogPublisher : public IngestSink {
   bool in_flight_ = false;
   bool retry_ = false;  // the front one failed; it goes again at retry_at_
   std::chrono::steady_clock::time_point retry_at_;
+  LastingProblem publish_problem_;  // publishes that fail one after another
   std::deque<std::unique_ptr<Pending>> order_;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> merged_into_;
   std::deque<std::string> link_order_;  // merged_into_'s keys, oldest first (its bound)
@@ -136,7 +143,7 @@ class LogPublisher : public IngestSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<IngestBatch> queued_;
-  std::vector<bool> answers_;  // stored or not, in the order they came
+  std::vector<PublishAnswer> answers_;  // in the order they came
   bool stopping_ = false;
   std::thread thread_;
 };

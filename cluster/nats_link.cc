@@ -41,6 +41,14 @@ Status NatsStatus(natsStatus s, const std::string& what, jsErrCode js_error) {
     return Status::Ok();
   }
   std::string message = what + ": " + natsStatus_GetText(s);
+  // cnats keeps the failing call's own words per thread ("insufficient resources", a server's
+  // description of a JetStream error): the status alone says little ("Error").
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (last == s && detail != nullptr && detail[0] != '\0' &&
+      message.find(detail) == std::string::npos) {
+    message += std::string(" (") + detail + ")";
+  }
   if (js_error != 0) {
     message += " (JetStream error " + std::to_string(static_cast<int>(js_error)) + ")";
   }

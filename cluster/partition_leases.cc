@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "base/lasting_problem.h"
 #include "base/log.h"
 #include "cluster/event_log.h"
 
@@ -16,6 +17,9 @@ constexpr std::string_view kNodePrefix = "n.";
 constexpr std::string_view kPartitionPrefix = "p.";
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
+// A failure that lasts this long is said in the log (LastingProblem), then this often.
+constexpr auto kSayAfter = std::chrono::seconds(10);
+constexpr auto kSayEvery = std::chrono::seconds(60);
 
 // A key may hold letters, digits and -_=/. only: anything else in a node id becomes '_'.
 std::string KeySafe(std::string_view id) {
@@ -63,6 +67,8 @@ PartitionLeases::PartitionLeases(PartitionLeaseOptions options, Listener* listen
     : options_(std::move(options)),
       listener_(listener),
       node_key_(std::string(kNodePrefix) + KeySafe(options_.node_id)),
+      round_problem_("partition leases: a round",
+                     "leases are neither renewed nor taken, and they expire", kSayAfter, kSayEvery),
       partitions_known_(options_.partitions),
       http_address_(options_.http_address) {}
 
@@ -107,8 +113,21 @@ void PartitionLeases::Loop() {
   pthread_setname_np(pthread_self(), "cluster-lease");
   const auto round_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(options_.lease_seconds / 3));
+  LastingProblem bucket_problem(
+      "partition leases: opening bucket " + std::string(kLeaseBucket),
+      "this node applies no partition and acknowledges no event until it opens", kSayAfter,
+      kSayEvery);
   for (;;) {
-    bool opened = kv_ != nullptr || OpenBucket();
+    bool opened = kv_ != nullptr;
+    if (!opened) {
+      const Status st = OpenBucket();
+      opened = st.ok();
+      if (opened) {
+        bucket_problem.Cleared(std::chrono::steady_clock::now());
+      } else {
+        bucket_problem.Failed(st.ToString(), std::chrono::steady_clock::now());
+      }
+    }
     if (opened) {
       Round();
     }
@@ -134,18 +153,18 @@ void PartitionLeases::Loop() {
   }
 }
 
-bool PartitionLeases::OpenBucket() {
+Status PartitionLeases::OpenBucket() {
   // Leases are of the stream's partitions, whatever this node's setting says.
   EventLogLayout layout;
   layout.partitions = options_.partitions;
   layout.replicas = options_.replicas;
-  if (!EnsureEventStream(link_->js(), &layout).ok()) {
-    return false;
+  if (Status st = EnsureEventStream(link_->js(), &layout); !st.ok()) {
+    return st;
   }
   options_.partitions = layout.partitions;
   const std::string bucket(kLeaseBucket);
   if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) == NATS_OK) {
-    return true;
+    return Status::Ok();
   }
   kv_ = nullptr;
   kvConfig config;
@@ -155,17 +174,19 @@ bool PartitionLeases::OpenBucket() {
   config.History = 1;
   config.TTL = static_cast<int64_t>(options_.lease_seconds * kNanosPerSecond);
   config.StorageType = js_FileStorage;
-  config.Replicas = layout.replicas;  // the stream's
-  if (js_CreateKeyValue(&kv_, link_->js(), &config) == NATS_OK) {
-    return true;
+  config.Replicas = layout.replicas;  // the copies the stream holds (StreamCopies)
+  const natsStatus created = js_CreateKeyValue(&kv_, link_->js(), &config);
+  if (created == NATS_OK) {
+    return Status::Ok();
   }
   kv_ = nullptr;
+  Status st = NatsStatus(created, "making it with " + std::to_string(layout.replicas) + " copies");
   // Made by another node meanwhile, or JetStream not ready yet: the next round tries again.
   if (js_KeyValue(&kv_, link_->js(), bucket.c_str()) == NATS_OK) {
-    return true;
+    return Status::Ok();
   }
   kv_ = nullptr;
-  return false;
+  return st;
 }
 
 void PartitionLeases::Round() {
@@ -177,7 +198,9 @@ void PartitionLeases::Round() {
     std::lock_guard<std::mutex> lock(mu_);
     alive = http_address_.empty() ? options_.node_id : http_address_;
   }
-  if (kvStore_PutString(&revision, kv_, node_key_.c_str(), alive.c_str()) != NATS_OK) {
+  if (natsStatus s = kvStore_PutString(&revision, kv_, node_key_.c_str(), alive.c_str());
+      s != NATS_OK) {
+    round_problem_.Failed(NatsStatus(s, "writing key " + node_key_).ToString(), now);
     Renew(now);  // renewals still count down, and lose what they cannot keep
     if (options_.progress != nullptr) {
       options_.progress->owned = static_cast<uint32_t>(held_.size());
@@ -187,6 +210,9 @@ void PartitionLeases::Round() {
   }
   Renew(now);
   const bool balanced = Balance(now);
+  if (balanced) {
+    round_problem_.Cleared(now);
+  }
   RefreshHolders();
   if (options_.progress != nullptr) {
     options_.progress->owned = static_cast<uint32_t>(held_.size());
@@ -225,7 +251,8 @@ bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
   kvWatchOptions watch;
   kvWatchOptions_Init(&watch);
   watch.Timeout = std::max<int64_t>(200, static_cast<int64_t>(options_.lease_seconds * 250));
-  if (kvStore_Keys(&keys, kv_, &watch) != NATS_OK) {
+  if (natsStatus s = kvStore_Keys(&keys, kv_, &watch); s != NATS_OK) {
+    round_problem_.Failed(NatsStatus(s, "listing the leases").ToString(), now);
     return false;
   }
   std::vector<std::string_view> nodes;  // the live nodes' keys (this one's included)

@@ -1,7 +1,8 @@
 // PartitionLeases: which partitions of the event log this node applies (docs/cluster.md).
 //
-// Leases live in the replicated key-value bucket HANDOFF_LEASES (JetStream, R3 like the stream),
-// whose entries expire `lease_seconds` after their last write (the bucket's TTL):
+// Leases live in the replicated key-value bucket HANDOFF_LEASES (JetStream, with as many copies
+// as the stream holds: three by default), whose entries expire `lease_seconds` after their last
+// write (the bucket's TTL):
 // - `n.<node>`: the node is alive; rewritten every round, its value the node's HTTP address (for
 //   reads forwarded to the holder). The live nodes are the bucket's `n.` keys.
 // - `p.<partition>`: the partition's owner. Taken with a create (it only succeeds when the key
@@ -26,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/lasting_problem.h"
 #include "cluster/log_progress.h"
 #include "cluster/nats_link.h"
 #include "handoff/status.h"
@@ -94,8 +96,8 @@ class PartitionLeases {
 
   PartitionLeases(PartitionLeaseOptions options, Listener* listener);
   void Loop();
-  // False while the bucket cannot be opened or made.
-  bool OpenBucket();
+  // Opens the bucket, or makes it (with the copies the stream holds); the error while it cannot.
+  [[nodiscard]] Status OpenBucket();
   void Round();
   void Renew(std::chrono::steady_clock::time_point now);
   // False when the bucket's keys could not be listed (nothing changed).
@@ -114,6 +116,8 @@ class PartitionLeases {
   std::unique_ptr<NatsLink> link_;
   kvStore* kv_ = nullptr;   // lease thread only
   bool reclaimed_ = false;  // lease thread only: the first round looked for its own leases
+  // A round that cannot write this node's key or list the leases (lease thread only).
+  LastingProblem round_problem_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -34,6 +34,36 @@ TEST(EventLogTest, SubjectsNameTheirPartition) {
   EXPECT_EQ(PartitionOfSubject("other.7"), -1);
 }
 
+// nats-server 2.9.10 made a stream asking for three copies on two servers (two nodes making it
+// at once); its group held two, and a bucket of three copies never opened. The copies are those
+// the group holds.
+TEST(EventLogTest, StreamCopiesAreThoseItsGroupHoldsNeverMoreThanAsked) {
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Replicas = 3;
+  jsStreamInfo info{};
+  EXPECT_EQ(StreamCopies(info), 0);  // no configuration: nothing said
+  info.Config = &config;
+  EXPECT_EQ(StreamCopies(info), 3);  // no cluster info: those asked
+
+  jsPeerInfo peer{};
+  jsPeerInfo* replicas[] = {&peer, &peer};
+  char leader[] = "node0";
+  jsClusterInfo cluster{};
+  info.Cluster = &cluster;
+  EXPECT_EQ(StreamCopies(info), 3);  // no leader named yet: those asked
+  cluster.Leader = leader;
+  cluster.Replicas = replicas;
+  cluster.ReplicasLen = 1;
+  EXPECT_EQ(StreamCopies(info), 2);  // asked three, holds two
+  cluster.ReplicasLen = 2;
+  EXPECT_EQ(StreamCopies(info), 3);
+  config.Replicas = 1;
+  EXPECT_EQ(StreamCopies(info), 1);  // never more than asked
+  cluster.ReplicasLen = 0;
+  EXPECT_EQ(StreamCopies(info), 1);  // one server without a cluster names itself as leader
+}
+
 TEST(EventLogTest, LogMessageRoundTripsEveryEventInOrder) {
   Event first;
   first.type = EventType::kTrack;
