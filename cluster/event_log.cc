@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "base/log.h"
 #include "history/event_codec.h"
@@ -14,6 +15,9 @@
 namespace handoff {
 namespace {
 
+// Reads the stream's layout into `layout` and what it holds into `state` (may be null); NotFound
+// when there is no stream.
+Status ReadEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state);
 // Makes the stream (EnsureEventStream found none).
 Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state);
 
@@ -61,9 +65,17 @@ int StreamCopies(const jsStreamInfo& info) {
   }
   int copies = static_cast<int>(info.Config->Replicas);
   const jsClusterInfo* cluster = info.Cluster;
-  if (cluster != nullptr && cluster->Leader != nullptr && cluster->Leader[0] != '\0') {
-    // The leader and the replicas it names, online or not: what the stream's group holds.
-    copies = std::min(copies, 1 + std::max(cluster->ReplicasLen, 0));
+  if (cluster == nullptr) {
+    return copies;
+  }
+  const int named = std::max(cluster->ReplicasLen, 0);
+  if (cluster->Leader != nullptr && cluster->Leader[0] != '\0') {
+    // The leader and the others it names, online or not: what the stream's group holds.
+    copies = std::min(copies, 1 + named);
+  } else if (named > 0) {
+    // No leader (an election, or the answer to the request that made it): the server that
+    // answers names every member, itself included.
+    copies = std::min(copies, named);
   }
   return copies;
 }
@@ -98,6 +110,41 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   if (state != nullptr) {
     *state = EventStreamState();
   }
+  Status st = ReadEventStream(js, layout, state);
+  if (!st.IsNotFound()) {
+    return st;
+  }
+  // A node's threads (log publisher, applier, leases) each make the stream when they find none,
+  // and may find none at once: one makes it at a time, and the next finds it made. Otherwise one
+  // asked three copies while another had settled on two, and nats-server 2.9.10 made a stream
+  // asking three with two (StreamCopies). Nodes starting at once can still race; the buckets
+  // take the copies the group holds either way.
+  static std::mutex making;
+  std::lock_guard<std::mutex> lock(making);
+  st = ReadEventStream(js, layout, state);
+  if (!st.IsNotFound()) {
+    return st;
+  }
+  return CreateEventStream(js, layout, state);
+}
+
+Status EventStreamReplicas(jsCtx* js, int* replicas) {
+  const std::string name(kEventStream);
+  jsStreamInfo* info = nullptr;
+  jsErrCode error = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
+  if (s != NATS_OK) {
+    return error == JSStreamNotFoundErr ? Status::NotFound("no stream " + name)
+                                        : NatsStatus(s, "stream " + name, error);
+  }
+  *replicas = std::max(StreamCopies(*info), 1);
+  jsStreamInfo_Destroy(info);
+  return Status::Ok();
+}
+
+namespace {
+
+Status ReadEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state) {
   const std::string name(kEventStream);
   jsStreamInfo* info = nullptr;
   jsErrCode error = static_cast<jsErrCode>(0);
@@ -120,27 +167,11 @@ Status EnsureEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
     }
     return Status::Ok();
   }
-  if (error != JSStreamNotFoundErr) {
-    return NatsStatus(s, "stream " + name, error);
+  if (error == JSStreamNotFoundErr) {
+    return Status::NotFound("no stream " + name);
   }
-  return CreateEventStream(js, layout, state);
+  return NatsStatus(s, "stream " + name, error);
 }
-
-Status EventStreamReplicas(jsCtx* js, int* replicas) {
-  const std::string name(kEventStream);
-  jsStreamInfo* info = nullptr;
-  jsErrCode error = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &error);
-  if (s != NATS_OK) {
-    return error == JSStreamNotFoundErr ? Status::NotFound("no stream " + name)
-                                        : NatsStatus(s, "stream " + name, error);
-  }
-  *replicas = std::max(StreamCopies(*info), 1);
-  jsStreamInfo_Destroy(info);
-  return Status::Ok();
-}
-
-namespace {
 
 Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* state) {
   const std::string name(kEventStream);
@@ -161,12 +192,19 @@ Status CreateEventStream(jsCtx* js, EventLogLayout* layout, EventStreamState* st
   config.MaxAge = static_cast<int64_t>(layout->max_age_seconds * kNanosPerSecond);
   config.Duplicates = static_cast<int64_t>(layout->duplicate_window_seconds * kNanosPerSecond);
   natsStatus s = js_AddStream(&info, js, &config, nullptr, &error);
-  jsStreamInfo_Destroy(info);
   if (s == NATS_OK) {
+    // The copies the stream was made with (its group's), which the buckets take.
+    if (const int copies = info != nullptr ? StreamCopies(*info) : 0; copies > 0) {
+      layout->replicas = copies;
+    }
+    jsStreamInfo_Destroy(info);
     return Status::Ok();
   }
+  jsStreamInfo_Destroy(info);
   if (error == JSStreamNameExistErr) {
-    return EnsureEventStream(js, layout, state);  // another node made it first
+    // Another node made it first.
+    Status st = ReadEventStream(js, layout, state);
+    return st.IsNotFound() ? Status::Unavailable("stream " + name + " was made and is gone") : st;
   }
   if (error == JSStreamReplicasNotSupportedErr && layout->replicas > 1) {
     // One NATS server without a cluster keeps one copy; the buckets follow the stream.

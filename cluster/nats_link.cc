@@ -1,5 +1,6 @@
 #include "cluster/nats_link.h"
 
+#include <string_view>
 #include <vector>
 
 #include "base/log.h"
@@ -41,13 +42,20 @@ Status NatsStatus(natsStatus s, const std::string& what, jsErrCode js_error) {
     return Status::Ok();
   }
   std::string message = what + ": " + natsStatus_GetText(s);
-  // cnats keeps the failing call's own words per thread ("insufficient resources", a server's
-  // description of a JetStream error): the status alone says little ("Error").
-  natsStatus last = NATS_OK;
-  const char* detail = nats_GetLastError(&last);
-  if (last == s && detail != nullptr && detail[0] != '\0' &&
-      message.find(detail) == std::string::npos) {
-    message += std::string(" (") + detail + ")";
+  // A server's error (NATS_ERR) has its own words, which cnats keeps per thread ("insufficient
+  // resources"): the status alone says "Error". Only then: cnats leaves the text of an earlier
+  // failure in place when a later one sets none (a timeout), so for other statuses it may be old.
+  if (s == NATS_ERR) {
+    natsStatus last = NATS_OK;
+    const char* detail = nats_GetLastError(&last);
+    std::string_view text = detail != nullptr && last == s ? detail : "";
+    // cnats leads it with where it was set: "(js.c:123): ".
+    if (const size_t at = text.find("): "); !text.empty() && text[0] == '(' && at != text.npos) {
+      text.remove_prefix(at + 3);
+    }
+    if (!text.empty() && message.find(text) == std::string::npos) {
+      message += " (" + std::string(text) + ")";
+    }
   }
   if (js_error != 0) {
     message += " (JetStream error " + std::to_string(static_cast<int>(js_error)) + ")";

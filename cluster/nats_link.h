@@ -63,9 +63,8 @@ class NatsLink {
                                       const std::string& what, const std::function<bool()>& pause);
 
 // A cnats status (and JetStream error code, when there is one) as a Status: timeouts, no
-// responders and lost connections are Unavailable (retry), the rest IoError. The message has
-// cnats' own text of the error when this thread's last error is `s` (call it right after the
-// failing call).
+// responders and lost connections are Unavailable (retry), the rest IoError. For a server's
+// error (NATS_ERR) the message has cnats' text of it (call this right after the failing call).
 Status NatsStatus(natsStatus s, const std::string& what,
                   jsErrCode js_error = static_cast<jsErrCode>(0));
 

@@ -68,7 +68,9 @@ PartitionLeases::PartitionLeases(PartitionLeaseOptions options, Listener* listen
       listener_(listener),
       node_key_(std::string(kNodePrefix) + KeySafe(options_.node_id)),
       round_problem_("partition leases: a round",
-                     "leases are neither renewed nor taken, and they expire", kSayAfter, kSayEvery),
+                     "no free partition is taken, and a lease not renewed for two thirds of its "
+                     "time is given up",
+                     kSayAfter, kSayEvery),
       partitions_known_(options_.partitions),
       http_address_(options_.http_address) {}
 
