@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -253,6 +254,21 @@ class Loader {
     readers_.push_back(std::make_unique<YamlReader>(source, &errors_));
     YamlReader& reader = *readers_.back();
 
+    // YAML allows no control character but tab, line feed and carriage return. yaml-cpp reads a
+    // NUL as an escape and blamed the next line with the byte in its message, or took the NUL
+    // and the letter after it as one character ("unknown key \"ules\""): found here first, at
+    // its own line and column.
+    const std::string& text = source->text();
+    for (size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+        char code[8];
+        std::snprintf(code, sizeof code, "U+%04X", c);
+        reader.ErrorAtByte(
+            i, std::string("YAML syntax error: control character ") + code + " is not allowed");
+        return;
+      }
+    }
     Documents docs;
     try {
       docs = ReadDocuments(source->text());

@@ -204,6 +204,28 @@ TEST(RuleLoaderTest, YamlSyntaxErrorHasAPosition) {
               ElementsAre("r.yaml:3:4: YAML syntax error: end of sequence not found"));
 }
 
+// Found by a black-box review: a NUL in a rule file was blamed on the next line, with the byte in
+// the message, or read with the letter after it ("unknown key \"ules\""). YAML allows no control
+// character but tab, line feed and carriage return; the error is at the character.
+TEST(RuleLoaderTest, AControlCharacterIsASyntaxErrorAtItsPlace) {
+  using namespace std::string_literals;
+  EXPECT_THAT(
+      Errors("scores:\n  s: {kind: event}\n\0\n"s),
+      ElementsAre("r.yaml:3:1: YAML syntax error: control character U+0000 is not allowed"));
+  EXPECT_THAT(
+      Errors("scores:\n  s: {kind: event}\n\0rules: []\n"s),
+      ElementsAre("r.yaml:3:1: YAML syntax error: control character U+0000 is not allowed"));
+  EXPECT_THAT(
+      Errors("scores:\n  s: {kind: ev\x01"
+             "ent}\n"),
+      ElementsAre("r.yaml:2:15: YAML syntax error: control character U+0001 is not allowed"));
+  EXPECT_THAT(
+      Errors("scores: {}\x7f\n"),
+      ElementsAre("r.yaml:1:11: YAML syntax error: control character U+007F is not allowed"));
+  // Tab, carriage return and line feed are YAML's own.
+  EXPECT_THAT(Errors("scores:\r\n  s: {kind:\tevent}\r\n"), IsEmpty());
+}
+
 // Found by a black-box review: yaml-cpp 0.7 takes a quoted string that runs to the end of the
 // file as if it were closed there, so `when: "true` on the last line loaded and awarded points.
 TEST(RuleLoaderTest, AQuotedStringWithoutItsClosingQuoteIsASyntaxError) {
