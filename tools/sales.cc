@@ -1,7 +1,10 @@
 #include "tools/sales.h"
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 
 #include "tools/net.h"
 #include "tools/tail.h"
@@ -52,6 +55,27 @@ SalesReply InterpretSalesReply(std::string_view line, uint64_t seq, std::string*
   }
 }
 
+namespace {
+
+// A deal value (SPEC 9: a non-negative number). CLI11's NonNegativeNumber let "nan" through (no
+// comparison with NaN holds), which JSON cannot carry: the close went out without its amount.
+CLI::Validator FiniteNonNegative() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE ||
+            !std::isfinite(value) || value < 0) {
+          return "a finite number of 0 or more, not " + text;
+        }
+        return {};
+      },
+      "NUMBER >= 0");
+}
+
+}  // namespace
+
 int SalesCommand(std::string_view action, const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
   const std::string name(action);
@@ -88,7 +112,7 @@ int SalesCommand(std::string_view action, const std::vector<std::string>& args, 
         ->required()
         ->check(CLI::IsMember({"won", "lost", "recycled"}));
     app.add_option("--amount", amount, "the deal value (a non-negative number), kept in the record")
-        ->check(CLI::NonNegativeNumber);
+        ->check(FiniteNonNegative());
   }
   app.add_option("--rep", rep,
                  "subscribe with this rep's filter (records only: the action applies to the "

@@ -223,6 +223,18 @@ TEST(SalesCommandTest, UsageErrors) {
   EXPECT_EQ(SalesCommand("accept", {"7", "--reason", "x"}, out, err), 2);  // reject only
 }
 
+// Found by a black-box review: `--amount nan` passed CLI11's non-negative check and closed the
+// lead without its amount (JSON has no NaN). A deal value is a finite number of 0 or more.
+TEST(SalesCommandTest, AnAmountThatIsNotAFiniteNonNegativeNumberIsAUsageError) {
+  for (const char* amount : {"nan", "NaN", "-nan", "inf", "-5", "1e400", "12abc", ""}) {
+    std::ostringstream out;
+    std::ostringstream err;
+    EXPECT_EQ(SalesCommand("close", {"7", "--outcome", "won", "--amount", amount}, out, err), 2)
+        << amount;
+    EXPECT_THAT(err.str(), HasSubstr("--amount")) << amount;
+  }
+}
+
 TEST(SalesCommandTest, NoAnswerTimesOut) {
   FakeServer server([&](FakeConnection& c) {
     std::string line;
