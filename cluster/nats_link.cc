@@ -76,6 +76,7 @@ Status NatsStatus(natsStatus s, const std::string& what, jsErrCode js_error) {
 
 Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options) {
   std::unique_ptr<NatsLink> link(new NatsLink());
+  link->name_ = options.name;
   natsStatus s = natsOptions_Create(&link->options_);
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
@@ -100,8 +101,12 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options)
   if (s == NATS_OK) {
     s = natsOptions_SetReconnectBufSize(link->options_, 64 << 20);
   }
+  // With a callback the first connect goes on in the background when no server answers; without
+  // one cnats blocks in natsConnection_Connect until a server does, and a node started before
+  // its NATS servers never finished starting, nor stopped on SIGTERM.
   if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(link->options_, true, nullptr, nullptr);
+    s = natsOptions_SetRetryOnFailedConnect(link->options_, true, &NatsLink::OnLateConnect,
+                                            link.get());
   }
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
@@ -121,6 +126,16 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options)
     return NatsStatus(s, "JetStream context");
   }
   return link;
+}
+
+void NatsLink::OnLateConnect(natsConnection* connection, void* closure) {
+  const auto* link = static_cast<const NatsLink*>(closure);
+  char url[256] = "";
+  if (natsConnection_GetConnectedUrl(connection, url, sizeof url) != NATS_OK) {
+    url[0] = '\0';
+  }
+  LogInfo("NATS: " + link->name_ + " connected to " + (url[0] != '\0' ? url : "a server") +
+          " (no server answered when it started)");
 }
 
 NatsLink::~NatsLink() {

@@ -49,6 +49,10 @@ class NatsLink {
 
  private:
   NatsLink() = default;
+  // cnats' thread: the first connect succeeded after Open returned (said in the log).
+  static void OnLateConnect(natsConnection* connection, void* closure);
+
+  std::string name_;
   natsOptions* options_ = nullptr;
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;

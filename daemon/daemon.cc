@@ -229,7 +229,11 @@ Daemon::~Daemon() {
   impl_->ingest.reset();
   impl_->subscribe.reset();  // after engine->Stop(): the engine's outbox listener points here
   impl_->engine.reset();
+  const bool started = impl_->store != nullptr;
   impl_->store.reset();  // closes RocksDB
+  if (started) {
+    LogInfo("stopped");  // the last line: every thread joined, the store closed
+  }
 }
 
 Status Daemon::Start() {
@@ -454,7 +458,9 @@ Status Daemon::Start() {
 void Daemon::Run() {
   auto guard = asio::make_work_guard(impl_->io);
   impl_->io.run();
-  LogInfo("stopped");
+  // The listeners are closed; the engine commits what it holds and the cluster links close in
+  // ~Daemon (a NATS call in flight may take its deadline, 5 s, to end).
+  LogInfo("stopping: the listeners are closed");
 }
 
 void Daemon::Stop() {

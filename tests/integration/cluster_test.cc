@@ -519,6 +519,20 @@ TEST_F(OneNatsServerTest, ANodeOnOneServerGivesTheSingleDaemonsLeadsAndTakesAdmi
   ExpectAWorkingNodeThatSays("the NATS server is not clustered, so the log has one copy");
 }
 
+// A node started while its NATS server is down finishes starting and answers /healthz, stops on
+// SIGTERM, and works once the server is back. cnats' first connect without a callback blocked
+// start-up until a server answered, SIGTERM included, without a word in the log.
+TEST_F(OneNatsServerTest, ANodeStartedBeforeItsNatsServerStartsStopsAndWorksOnceItComes) {
+  ASSERT_OK(node_.Stop());
+  nats_.Kill(0);
+  ASSERT_OK(node_.Start());  // every listener up, no NATS server
+  EXPECT_NE(HttpClient(node_.http_port()).Get("/healthz").status, 0) << node_.log();
+  ASSERT_OK(node_.Stop());  // SIGTERM: exit 0
+  ASSERT_OK(node_.Start());
+  ASSERT_OK(nats_.Restart(0));
+  ExpectAWorkingNodeThatSays("connected to " + nats_.url(0) + " (no server answered when it");
+}
+
 // Two clustered NATS servers cannot place three copies ("no suitable peers"), and the node
 // waited without a word; the stream is now made with two.
 class TwoNatsServersTest : public FewNatsServersTest {
