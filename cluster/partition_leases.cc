@@ -143,9 +143,16 @@ void PartitionLeases::Loop() {
       break;
     }
   }
-  // A clean stop: hand everything back so the others take it at their next round.
+  // A clean stop: hand everything back so the others take it at their next round. Once a hand-back
+  // gets no answer (NATS is down), the rest are let go to expire: each would wait its deadline,
+  // and sixteen of them held the stop for 40 s.
+  bool answered = true;
   while (!held_.empty()) {
-    Release(held_.size() - 1);
+    if (answered) {
+      answered = Release(held_.size() - 1);
+    } else {
+      Lose(held_.size() - 1);
+    }
   }
   if (options_.progress != nullptr) {
     options_.progress->rounds.fetch_add(1);
@@ -226,17 +233,26 @@ void PartitionLeases::Round() {
 void PartitionLeases::Renew(std::chrono::steady_clock::time_point now) {
   const auto give_up_after = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(options_.lease_seconds * 2 / 3));
+  // Once a renewal gets no answer (NATS unreachable), the others are not tried this round: each
+  // would wait its deadline (16 partitions: 40 s a round), and the round would be late to give
+  // up what it can no longer keep.
+  bool answered = true;
   for (size_t i = 0; i < held_.size();) {
     Held& h = held_[i];
-    uint64_t revision = 0;
-    const std::string key = PartitionKey(h.partition);
-    natsStatus s =
-        kvStore_UpdateString(&revision, kv_, key.c_str(), options_.node_id.c_str(), h.revision);
-    if (s == NATS_OK) {
-      h.revision = revision;
-      h.renewed = now;
-      ++i;
-    } else if (Refused(s) || now - h.renewed >= give_up_after) {
+    natsStatus s = NATS_TIMEOUT;
+    if (answered) {
+      uint64_t revision = 0;
+      const std::string key = PartitionKey(h.partition);
+      s = kvStore_UpdateString(&revision, kv_, key.c_str(), options_.node_id.c_str(), h.revision);
+      if (s == NATS_OK) {
+        h.revision = revision;
+        h.renewed = now;
+        ++i;
+        continue;
+      }
+      answered = Refused(s);
+    }
+    if (Refused(s) || now - h.renewed >= give_up_after) {
       // Taken by another node after it expired, or not renewed for so long that it may be: stop
       // applying it before anyone else can start.
       LogWarning("cluster: lease of partition " + std::to_string(h.partition) + " lost (" +
@@ -294,7 +310,7 @@ bool PartitionLeases::Balance(std::chrono::steady_clock::time_point now) {
   }
   // Over the fair share (a node joined): hand the last taken back.
   while (held_.size() > fair) {
-    Release(held_.size() - 1);
+    (void)Release(held_.size() - 1);  // unanswered, the lease expires instead
   }
   if (held_.size() >= fair) {
     return true;
@@ -425,12 +441,19 @@ void PartitionLeases::Reclaim(uint32_t partition, std::chrono::steady_clock::tim
   listener_->Acquired(partition);
 }
 
-void PartitionLeases::Release(size_t index) {
+bool PartitionLeases::Release(size_t index) {
   const uint32_t p = held_[index].partition;
   Lose(index);
   const std::string key = PartitionKey(p);
-  (void)kvStore_Delete(kv_, key.c_str());  // if this fails, the lease expires instead
+  const natsStatus s = kvStore_Delete(kv_, key.c_str());
+  if (s != NATS_OK) {
+    // The lease expires instead.
+    LogWarning("cluster: partition " + std::to_string(p) + " let go, not handed back (" +
+               natsStatus_GetText(s) + "): it is free when its lease expires");
+    return Refused(s);
+  }
   LogInfo("cluster: handed back partition " + std::to_string(p));
+  return true;
 }
 
 void PartitionLeases::Lose(size_t index) {

@@ -106,8 +106,10 @@ class PartitionLeases {
   void Reclaim(uint32_t partition, std::chrono::steady_clock::time_point now);
   // Reads every partition's holder and the holders' HTTP addresses into holder_addresses_.
   void RefreshHolders();
-  void Release(size_t index);  // held_[index]: tell the listener, then delete the key
-  void Lose(size_t index);     // held_[index] is no longer ours: tell the listener
+  // held_[index]: tells the listener, then deletes the key. False when the delete got no answer
+  // (NATS unreachable); the lease then expires instead.
+  bool Release(size_t index);
+  void Lose(size_t index);  // held_[index] is no longer ours: tell the listener
   std::string PartitionKey(uint32_t partition) const;
 
   PartitionLeaseOptions options_;

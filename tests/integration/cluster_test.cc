@@ -533,6 +533,16 @@ TEST_F(OneNatsServerTest, ANodeStartedBeforeItsNatsServerStartsStopsAndWorksOnce
   ExpectAWorkingNodeThatSays("connected to " + nats_.url(0) + " (no server answered when it");
 }
 
+// A node whose NATS server is gone stops on SIGTERM within the harness's deadline: a clean stop
+// hands its leases back, and each hand-back waited 2.5 s for an answer that never came (16
+// partitions: 40 s). After the first unanswered one the rest are let go to expire.
+TEST_F(OneNatsServerTest, ANodeWhoseNatsServerIsGoneStopsWithoutWaitingOnEveryLease) {
+  ExpectAWorkingNodeThatSays("the NATS server is not clustered, so the log has one copy");
+  nats_.Kill(0);
+  ASSERT_OK(node_.Stop());
+  EXPECT_NE(node_.log().find("let go, not handed back"), std::string::npos) << node_.log();
+}
+
 // Two clustered NATS servers cannot place three copies ("no suitable peers"), and the node
 // waited without a word; the stream is now made with two.
 class TwoNatsServersTest : public FewNatsServersTest {
