@@ -34,7 +34,8 @@ void LastingProblem::Failed(std::string_view why, Clock::time_point now) {
   }
   said_ = true;
   next_say_ = now + every_;
-  std::string line = what_ + ": failing for " + Seconds(now - since_) + " (" + why_ + ")";
+  std::string line =
+      what_ + ": " + state_word_ + " for " + Seconds(now - since_) + " (" + why_ + ")";
   if (!consequence_.empty()) {
     line += "; " + consequence_;
   }

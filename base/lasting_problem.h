@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/log.h"
 
@@ -37,6 +38,10 @@ class LastingProblem {
   // True from the first failure until Cleared.
   bool failing() const { return failing_; }
 
+  // The word the warnings use for the state: "failing" (the default), or "waiting" for a wait
+  // that is not an error (a long replay).
+  void set_state_word(std::string word) { state_word_ = std::move(word); }
+
  private:
   void Say(LogLevel level, const std::string& line) const;
 
@@ -50,6 +55,7 @@ class LastingProblem {
   Clock::time_point since_{};
   Clock::time_point next_say_{};
   std::string why_;
+  std::string state_word_ = "failing";
 };
 
 }  // namespace handoff

@@ -225,7 +225,8 @@ bool LogPublisher::WaitForEngine(uint64_t last_seq) {
             std::to_string(last_seq));
   }
   // What it waits for, should the wait last (a lease bucket that does not open, a slow replay).
-  LastingProblem waiting("event log: routing waits", std::string(kNoAcks), kSayAfter, kSayEvery);
+  LastingProblem waiting("event log: routing", std::string(kNoAcks), kSayAfter, kSayEvery);
+  waiting.set_state_word("waiting");
   std::unique_lock<std::mutex> lock(mu_);
   while (!caught_up()) {
     const auto now = std::chrono::steady_clock::now();

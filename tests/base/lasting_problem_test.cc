@@ -61,5 +61,15 @@ TEST_F(LastingProblemTest, ALastingProblemIsSaidWithItsLatestCauseThenEveryInter
   EXPECT_EQ(lines_[3], "WARN opening bucket B: failing for 10.0 s (timeout); ingest waits");
 }
 
+TEST_F(LastingProblemTest, AWaitThatIsNotAnErrorSaysWaiting) {
+  LastingProblem problem = Problem();
+  problem.set_state_word("waiting");
+  problem.Failed("applied through 5 of 9", t0_);
+  problem.Failed("applied through 7 of 9", t0_ + seconds(10));
+  ASSERT_EQ(lines_.size(), 1u);
+  EXPECT_EQ(lines_[0],
+            "WARN opening bucket B: waiting for 10.0 s (applied through 7 of 9); ingest waits");
+}
+
 }  // namespace
 }  // namespace handoff
