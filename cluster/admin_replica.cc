@@ -44,6 +44,9 @@ AdminReplica::~AdminReplica() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (link_ != nullptr) {
+    link_->CloseIfDisconnected();
+  }
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -194,7 +197,9 @@ bool AdminReplica::ApplyNext(int64_t wait_ms) {
     return true;
   }
   if (s != NATS_OK) {
-    LogWarning(NatsStatus(s, "watching the admin state").ToString() + "; watching again");
+    if (s != NATS_CONNECTION_CLOSED) {  // closed: the node is stopping
+      LogWarning(NatsStatus(s, "watching the admin state").ToString() + "; watching again");
+    }
     return false;
   }
   if (entry == nullptr) {

@@ -124,6 +124,9 @@ void LogApplier::TakeOwnership() {
 LogApplier::~LogApplier() {
   stopping_ = true;
   shared_->cv.notify_all();
+  if (link_ != nullptr) {
+    link_->CloseIfDisconnected();
+  }
   if (thread_.joinable()) {
     thread_.join();
   }

@@ -64,6 +64,9 @@ LogPublisher::~LogPublisher() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (link_ != nullptr) {
+    link_->CloseIfDisconnected();
+  }
   if (thread_.joinable()) {
     thread_.join();
   }

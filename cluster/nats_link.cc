@@ -147,6 +147,12 @@ NatsLink::~NatsLink() {
   natsOptions_Destroy(options_);
 }
 
+void NatsLink::CloseIfDisconnected() {
+  if (connection_ != nullptr && !connected()) {
+    natsConnection_Close(connection_);
+  }
+}
+
 bool NatsLink::connected() const {
   return connection_ != nullptr && natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
 }

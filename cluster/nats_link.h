@@ -43,6 +43,11 @@ class NatsLink {
   NatsLink(const NatsLink&) = delete;
   NatsLink& operator=(const NatsLink&) = delete;
 
+  // For a stop: a link with no server now is closed, so what waits on it (a request in flight,
+  // a cleanup call) ends at once instead of each waiting its deadline; a connected link stays
+  // open for the stop's own calls (handing leases back). Thread-safe.
+  void CloseIfDisconnected();
+
   natsConnection* connection() const { return connection_; }
   jsCtx* js() const { return js_; }
   bool connected() const;

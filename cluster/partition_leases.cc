@@ -80,6 +80,9 @@ PartitionLeases::~PartitionLeases() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (link_ != nullptr) {
+    link_->CloseIfDisconnected();
+  }
   if (thread_.joinable()) {
     thread_.join();
   }

@@ -38,6 +38,9 @@ RoutingPublisher::~RoutingPublisher() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (link_ != nullptr) {
+    link_->CloseIfDisconnected();
+  }
   if (thread_.joinable()) {
     thread_.join();
   }
