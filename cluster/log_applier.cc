@@ -170,7 +170,9 @@ bool LogApplier::Subscribe() {
                                   &sub_options, &error);
   if (s != NATS_OK) {
     subscription_ = nullptr;
-    LogWarning(NatsStatus(s, "reading the event log", error).ToString() + "; retrying");
+    if (s != NATS_CONNECTION_CLOSED) {  // closed: the node is stopping
+      LogWarning(NatsStatus(s, "reading the event log", error).ToString() + "; retrying");
+    }
     return false;
   }
   LogInfo("applying the event log from sequence " + std::to_string(last_read_seq_ + 1));
@@ -251,7 +253,10 @@ void LogApplier::Loop() {
     if (s != NATS_OK) {
       natsMsgList_Destroy(&list);
       // The consumer is gone (its server died, the link moved): a new one, from what was read.
-      LogWarning(NatsStatus(s, "reading the event log", error).ToString() + "; subscribing again");
+      if (s != NATS_CONNECTION_CLOSED) {  // closed: the node is stopping
+        LogWarning(NatsStatus(s, "reading the event log", error).ToString() +
+                   "; subscribing again");
+      }
       natsSubscription_Destroy(subscription_);
       subscription_ = nullptr;
       continue;

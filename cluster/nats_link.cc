@@ -1,6 +1,7 @@
 #include "cluster/nats_link.h"
 
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/log.h"
@@ -30,7 +31,9 @@ bool PublishUntilStored(jsCtx* js, const std::string& subject, const std::string
     if (s == NATS_OK) {
       return true;
     }
-    LogWarning(NatsStatus(s, what, error).ToString() + "; retrying");
+    if (s != NATS_CONNECTION_CLOSED) {  // closed: the node is stopping (pause says so)
+      LogWarning(NatsStatus(s, what, error).ToString() + "; retrying");
+    }
     if (!pause()) {
       return false;
     }
@@ -76,7 +79,6 @@ Status NatsStatus(natsStatus s, const std::string& what, jsErrCode js_error) {
 
 Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options) {
   std::unique_ptr<NatsLink> link(new NatsLink());
-  link->name_ = options.name;
   natsStatus s = natsOptions_Create(&link->options_);
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
@@ -103,16 +105,26 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options)
   }
   // With a callback the first connect goes on in the background when no server answers; without
   // one cnats blocks in natsConnection_Connect until a server does, and a node started before
-  // its NATS servers never finished starting, nor stopped on SIGTERM.
+  // its NATS servers never finished starting, nor stopped on SIGTERM. cnats runs its callbacks
+  // later, in order, on a thread of its own that nothing joins, so the callback's closure is not
+  // the link (it may be gone by then) but a copy of the name, freed by the closed callback, the
+  // connection's last.
+  auto* name = new std::string(options.name);
   if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(link->options_, true, &NatsLink::OnLateConnect,
-                                            link.get());
+    s = natsOptions_SetRetryOnFailedConnect(link->options_, true, &NatsLink::OnLateConnect, name);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetClosedCB(link->options_, &NatsLink::OnClosed, name);
   }
   if (s != NATS_OK) {
+    delete name;  // no connection: no callback has it
     return NatsStatus(s, "nats options");
   }
   s = natsConnection_Connect(&link->connection_, link->options_);
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+    if (link->connection_ == nullptr) {
+      delete name;
+    }
     return NatsStatus(s, "connecting to NATS");
   }
   jsOptions js_options;
@@ -129,13 +141,17 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Open(const NatsLinkOptions& options)
 }
 
 void NatsLink::OnLateConnect(natsConnection* connection, void* closure) {
-  const auto* link = static_cast<const NatsLink*>(closure);
+  const auto* name = static_cast<const std::string*>(closure);
   char url[256] = "";
   if (natsConnection_GetConnectedUrl(connection, url, sizeof url) != NATS_OK) {
     url[0] = '\0';
   }
-  LogInfo("NATS: " + link->name_ + " connected to " + (url[0] != '\0' ? url : "a server") +
+  LogInfo("NATS: " + *name + " connected to " + (url[0] != '\0' ? url : "a server") +
           " (no server answered when it started)");
+}
+
+void NatsLink::OnClosed(natsConnection* /*connection*/, void* closure) {
+  delete static_cast<std::string*>(closure);
 }
 
 NatsLink::~NatsLink() {
@@ -147,8 +163,15 @@ NatsLink::~NatsLink() {
   natsOptions_Destroy(options_);
 }
 
-void NatsLink::CloseIfDisconnected() {
-  if (connection_ != nullptr && !connected()) {
+void NatsLink::CloseIfDisconnected(std::chrono::milliseconds grace) {
+  if (connection_ == nullptr) {
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!connected() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!connected()) {
     natsConnection_Close(connection_);
   }
 }

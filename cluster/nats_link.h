@@ -10,6 +10,7 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,10 +44,11 @@ class NatsLink {
   NatsLink(const NatsLink&) = delete;
   NatsLink& operator=(const NatsLink&) = delete;
 
-  // For a stop: a link with no server now is closed, so what waits on it (a request in flight,
-  // a cleanup call) ends at once instead of each waiting its deadline; a connected link stays
-  // open for the stop's own calls (handing leases back). Thread-safe.
-  void CloseIfDisconnected();
+  // For a stop: a link with no server now (after up to `grace` for a reconnect) is closed, so
+  // what waits on it (a request in flight, a cleanup call) ends at once instead of each waiting
+  // its deadline; a connected link stays open for the stop's own calls (handing leases back).
+  // Thread-safe.
+  void CloseIfDisconnected(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
   natsConnection* connection() const { return connection_; }
   jsCtx* js() const { return js_; }
@@ -54,10 +56,12 @@ class NatsLink {
 
  private:
   NatsLink() = default;
-  // cnats' thread: the first connect succeeded after Open returned (said in the log).
+  // cnats' callback thread; `closure` is the link's name (a std::string of its own). The first
+  // connect succeeded after Open returned: said in the log.
   static void OnLateConnect(natsConnection* connection, void* closure);
+  // cnats' callback thread, the connection's last callback: frees the name.
+  static void OnClosed(natsConnection* connection, void* closure);
 
-  std::string name_;
   natsOptions* options_ = nullptr;
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;

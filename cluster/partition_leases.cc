@@ -81,7 +81,9 @@ PartitionLeases::~PartitionLeases() {
   }
   cv_.notify_all();
   if (link_ != nullptr) {
-    link_->CloseIfDisconnected();
+    // A failover's reconnect takes ~250 ms: worth waiting for, so the leases are handed back
+    // (the others take them at their next round) rather than left to expire.
+    link_->CloseIfDisconnected(std::chrono::milliseconds(500));
   }
   if (thread_.joinable()) {
     thread_.join();
@@ -236,14 +238,16 @@ void PartitionLeases::Round() {
 void PartitionLeases::Renew(std::chrono::steady_clock::time_point now) {
   const auto give_up_after = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(options_.lease_seconds * 2 / 3));
-  // Once a renewal gets no answer (NATS unreachable), the others are not tried this round: each
-  // would wait its deadline (16 partitions: 40 s a round), and the round would be late to give
-  // up what it can no longer keep.
-  bool answered = true;
+  // Once a renewal gets no answer and the link has no server, the others are not tried this
+  // round: each would wait its deadline (16 partitions: 40 s a round), and the round would be
+  // late to give up what it can no longer keep. A timeout with the link up (a JetStream leader
+  // election) does not stop the round: one stray timeout must not leave every lease unrenewed.
+  bool reachable = true;
   for (size_t i = 0; i < held_.size();) {
     Held& h = held_[i];
-    natsStatus s = NATS_TIMEOUT;
-    if (answered) {
+    natsStatus s = NATS_NOT_YET_CONNECTED;
+    const bool tried = reachable;
+    if (tried) {
       uint64_t revision = 0;
       const std::string key = PartitionKey(h.partition);
       s = kvStore_UpdateString(&revision, kv_, key.c_str(), options_.node_id.c_str(), h.revision);
@@ -253,13 +257,14 @@ void PartitionLeases::Renew(std::chrono::steady_clock::time_point now) {
         ++i;
         continue;
       }
-      answered = Refused(s);
+      reachable = Refused(s) || link_->connected();
     }
-    if (Refused(s) || now - h.renewed >= give_up_after) {
+    // The give-up is judged now, not at the round's start: the renewals before took time.
+    if (Refused(s) || std::chrono::steady_clock::now() - h.renewed >= give_up_after) {
       // Taken by another node after it expired, or not renewed for so long that it may be: stop
       // applying it before anyone else can start.
       LogWarning("cluster: lease of partition " + std::to_string(h.partition) + " lost (" +
-                 natsStatus_GetText(s) + ")");
+                 (tried ? natsStatus_GetText(s) : "no NATS server to renew it with") + ")");
       Lose(i);
     } else {
       ++i;  // no answer: try again next round
