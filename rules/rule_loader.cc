@@ -275,7 +275,23 @@ class Loader {
     } catch (const YAML::Exception& e) {
       const YAML::Mark& m = e.mark;
       if (!m.is_null() && m.pos >= 0) {
-        reader.ErrorAtByte(static_cast<size_t>(m.pos), "YAML syntax error: " + e.msg);
+        // A tab in the line's indentation is the usual cause (YAML indents with spaces only),
+        // and yaml-cpp blames what follows it ("illegal map value" at the colon): the error is
+        // at the tab.
+        const size_t pos = std::min(static_cast<size_t>(m.pos), text.size());
+        const size_t line_start = pos == 0 ? 0 : text.rfind('\n', pos - 1) + 1;
+        size_t indent_end = line_start;
+        while (indent_end < text.size() && (text[indent_end] == ' ' || text[indent_end] == '\t')) {
+          ++indent_end;
+        }
+        const size_t tab = text.find('\t', line_start);
+        if (tab < indent_end) {
+          reader.ErrorAtByte(tab,
+                             "YAML syntax error: a tab indents this line (YAML indents with "
+                             "spaces only)");
+        } else {
+          reader.ErrorAtByte(pos, "YAML syntax error: " + e.msg);
+        }
       } else {
         errors_.push_back(LoadError{source->name(), std::max(m.line + 1, 1),
                                     std::max(m.column + 1, 1), "YAML syntax error: " + e.msg});

@@ -226,6 +226,21 @@ TEST(RuleLoaderTest, AControlCharacterIsASyntaxErrorAtItsPlace) {
   EXPECT_THAT(Errors("scores:\r\n  s: {kind:\tevent}\r\n"), IsEmpty());
 }
 
+// Found by a black-box review: a line indented with a tab was blamed at its colon ("illegal map
+// value"); the error is at the tab and says why.
+TEST(RuleLoaderTest, ATabIndentingALineIsTheErrorAtTheTab) {
+  EXPECT_THAT(Errors("scores:\n\ts: {kind: event}\n"),
+              ElementsAre("r.yaml:2:1: YAML syntax error: a tab indents this line (YAML indents "
+                          "with spaces only)"));
+  EXPECT_THAT(Errors("scores:\n  \ts: {kind: event}\n"),
+              ElementsAre("r.yaml:2:3: YAML syntax error: a tab indents this line (YAML indents "
+                          "with spaces only)"));
+  // A tab after the indentation is not blamed; a syntax error elsewhere keeps yaml-cpp's words.
+  EXPECT_THAT(Errors("scores:\n  s:\t{kind: event}\n"), IsEmpty());
+  EXPECT_THAT(Errors("scores: {fit: {kind: profile}\n"),
+              ElementsAre("r.yaml:2:1: YAML syntax error: end of map flow not found"));
+}
+
 // Found by a black-box review: yaml-cpp 0.7 takes a quoted string that runs to the end of the
 // file as if it were closed there, so `when: "true` on the last line loaded and awarded points.
 TEST(RuleLoaderTest, AQuotedStringWithoutItsClosingQuoteIsASyntaxError) {
