@@ -25,10 +25,14 @@ class LastingProblem {
   // Where lines go; Log by default (tests collect them).
   using Sink = std::function<void(LogLevel, std::string_view)>;
 
+  // The cluster's loops say a failure after 10 s, then every minute.
+  static constexpr Clock::duration kDefaultQuiet = std::chrono::seconds(10);
+  static constexpr Clock::duration kDefaultEvery = std::chrono::seconds(60);
+
   // `what` leads every line ("partition leases: opening bucket HANDOFF_LEASES"); `consequence`,
   // when not empty, follows the warnings ("ingest is not acknowledged meanwhile").
-  LastingProblem(std::string what, std::string consequence, Clock::duration quiet,
-                 Clock::duration every, Sink sink = nullptr);
+  LastingProblem(std::string what, std::string consequence, Clock::duration quiet = kDefaultQuiet,
+                 Clock::duration every = kDefaultEvery, Sink sink = nullptr);
 
   // An attempt failed; `why` replaces the cause the next warning gives.
   void Failed(std::string_view why, Clock::time_point now);

@@ -77,8 +77,7 @@ uint64_t AdminReplica::applied_revision() const {
 void AdminReplica::Loop() {
   pthread_setname_np(pthread_self(), "cluster-admin");
   LastingProblem watch_problem("admin state: opening bucket " + std::string(kAdminBucket),
-                               "admin changes fail and other nodes' changes are not applied here",
-                               std::chrono::seconds(10), std::chrono::seconds(60));
+                               "admin changes fail and other nodes' changes are not applied here");
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -15,9 +15,6 @@ namespace handoff {
 namespace {
 
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
-// A wait or failure that lasts this long is said in the log (LastingProblem), then this often.
-constexpr auto kSayAfter = std::chrono::seconds(10);
-constexpr auto kSayEvery = std::chrono::seconds(60);
 constexpr std::string_view kNoAcks = "no event is acknowledged meanwhile";
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 constexpr int64_t kPublishWaitMs = 2000;
@@ -52,7 +49,7 @@ Result<std::unique_ptr<LogPublisher>> LogPublisher::Open(const LogPublisherOptio
 LogPublisher::LogPublisher(LogPublisherOptions options)
     : options_(std::move(options)),
       publish_problem_("event log: publishing to stream " + std::string(kEventStream),
-                       "events wait unacknowledged and are sent again", kSayAfter, kSayEvery) {
+                       "events wait unacknowledged and are sent again") {
   std::random_device random;
   const uint64_t boot = (static_cast<uint64_t>(random()) << 32) | random();
   msg_id_prefix_ = options_.node_id + "/" + std::to_string(boot) + "/";
@@ -106,7 +103,7 @@ void LogPublisher::Loop() {
   // had not applied when it died).
   EventStreamState state;
   LastingProblem stream_problem("event log: opening stream " + std::string(kEventStream),
-                                std::string(kNoAcks), kSayAfter, kSayEvery);
+                                std::string(kNoAcks));
   for (;;) {
     Status st = EnsureEventStream(link_->js(), &options_.layout, &state);
     if (st.ok()) {
@@ -228,7 +225,7 @@ bool LogPublisher::WaitForEngine(uint64_t last_seq) {
             std::to_string(last_seq));
   }
   // What it waits for, should the wait last (a lease bucket that does not open, a slow replay).
-  LastingProblem waiting("event log: routing", std::string(kNoAcks), kSayAfter, kSayEvery);
+  LastingProblem waiting("event log: routing", std::string(kNoAcks));
   waiting.set_state_word("waiting");
   std::unique_lock<std::mutex> lock(mu_);
   while (!caught_up()) {

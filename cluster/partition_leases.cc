@@ -17,9 +17,6 @@ constexpr std::string_view kNodePrefix = "n.";
 constexpr std::string_view kPartitionPrefix = "p.";
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
-// A failure that lasts this long is said in the log (LastingProblem), then this often.
-constexpr auto kSayAfter = std::chrono::seconds(10);
-constexpr auto kSayEvery = std::chrono::seconds(60);
 
 // A key may hold letters, digits and -_=/. only: anything else in a node id becomes '_'.
 std::string KeySafe(std::string_view id) {
@@ -69,8 +66,7 @@ PartitionLeases::PartitionLeases(PartitionLeaseOptions options, Listener* listen
       node_key_(std::string(kNodePrefix) + KeySafe(options_.node_id)),
       round_problem_("partition leases: a round",
                      "no free partition is taken, and a lease not renewed for two thirds of its "
-                     "time is given up",
-                     kSayAfter, kSayEvery),
+                     "time is given up"),
       partitions_known_(options_.partitions),
       http_address_(options_.http_address) {}
 
@@ -122,8 +118,7 @@ void PartitionLeases::Loop() {
       std::chrono::duration<double>(options_.lease_seconds / 3));
   LastingProblem bucket_problem(
       "partition leases: opening bucket " + std::string(kLeaseBucket),
-      "this node applies no partition and acknowledges no event until it opens", kSayAfter,
-      kSayEvery);
+      "this node applies no partition and acknowledges no event until it opens");
   for (;;) {
     bool opened = kv_ != nullptr;
     if (!opened) {
