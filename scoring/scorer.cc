@@ -401,6 +401,12 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
       awarded->push_back(AwardedPoints{r, points});
     }
   });
+  // Candidates come by index (name, type, the rest), not in rule order.
+  if (awarded != nullptr && awarded->size() > 1) {
+    std::sort(awarded->begin(), awarded->end(), [](const AwardedPoints& a, const AwardedPoints& b) {
+      return a.rule_index < b.rule_index;
+    });
+  }
 
   if (lead->events == 0) {
     lead->first_seen = t;

@@ -58,7 +58,8 @@ class Scorer {
   // Applies a validated event, whose timestamp is set, to `lead`: merges traits, awards event
   // rules (caps, once, decay), updates first/last seen and the event count, then moves the stage.
   // `lead->id` must already be set.
-  // When `awarded` is given, it is filled with the points each rule awarded this event.
+  // When `awarded` is given, it is filled with the points each rule awarded this event, in rule
+  // (file) order, the order of the lead's breakdown.
   StageChange Apply(const Event& event, Lead* lead,
                     std::vector<AwardedPoints>* awarded = nullptr) const;
 

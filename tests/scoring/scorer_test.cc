@@ -157,6 +157,28 @@ TEST(ScorerTest, ALeadUnderAThousandRulesHoldsOnlyItsOwnAwardsAndSumsThemInRuleO
   EXPECT_EQ(back.scoring_cache.award_slots, lead.scoring_cache.award_slots);
 }
 
+TEST(ScorerTest, AnEventsAwardsAreListedInRuleOrderWhateverIndexFindsTheRules) {
+  // The rules are found by event name, then type, then neither; the history lists them as the
+  // breakdown does, in file order.
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent, 10 * kDay)
+                    .Rule("any-prop", "e", "properties.x == 1", 1)
+                    .Rule("by-name", "e", "event == \"X\"", 2)
+                    .Rule("by-type", "e", "type == \"track\"", 3)
+                    .Rule("any-prop2", "e", "properties.x == 1", 4)
+                    .Build());
+  Lead lead = NewLead();
+  Event event = Track("X", kT0);
+  event.properties = Obj({{"x", Value::Number(1)}});
+  std::vector<AwardedPoints> awarded;
+  scorer.Apply(event, &lead, &awarded);
+  ASSERT_EQ(awarded.size(), 4U);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(awarded[i].rule_index, i);
+    EXPECT_EQ(awarded[i].points, i + 1);
+  }
+}
+
 TEST(ScorerTest, NoHalfLifeMeansNoDecay) {
   Scorer scorer(
       RuleSetBuilder().Score("total", ScoreKind::kEvent).Rule("visit", "total", "true", 3).Build());
