@@ -538,6 +538,39 @@ void CollectGuard(const ExpressionNode* node, EventGuard* guard) {
   }
 }
 
+bool FindDiscriminator(const ExpressionNode* node, EventDiscriminator* out) {
+  using expression_internal::Op;
+  using expression_internal::PathRoot;
+  if (node == nullptr) {
+    return false;
+  }
+  if (node->op == Op::kAnd) {
+    return FindDiscriminator(node->lhs.get(), out) || FindDiscriminator(node->rhs.get(), out);
+  }
+  if ((node->op != Op::kEq && node->op != Op::kStartsWith) || node->lhs == nullptr ||
+      node->rhs == nullptr) {
+    return false;
+  }
+  const ExpressionNode* path = node->lhs.get();
+  const ExpressionNode* literal = node->rhs.get();
+  if (node->op == Op::kEq && path->op != Op::kPath) {
+    std::swap(path, literal);  // `==` is symmetric; `starts_with` is not
+  }
+  if (path->op != Op::kPath || literal->op != Op::kConst ||
+      (path->root != PathRoot::kProperties && path->root != PathRoot::kContext)) {
+    return false;
+  }
+  const bool string = literal->constant.is_string();
+  if (!string && !(node->op == Op::kEq && literal->constant.is_number())) {
+    return false;
+  }
+  out->context = path->root == PathRoot::kContext;
+  out->keys = path->keys;
+  out->prefix = node->op == Op::kStartsWith;
+  out->literal = literal->constant;
+  return true;
+}
+
 // An order or equality comparison (not `in`, `contains`, ...).
 bool IsOrderComparison(expression_internal::Op op) {
   using expression_internal::Op;
@@ -654,6 +687,14 @@ EventGuard Expression::guard() const {
   EventGuard guard;
   CollectGuard(root_.get(), &guard);
   return guard;
+}
+
+std::optional<EventDiscriminator> Expression::discriminator() const {
+  EventDiscriminator found;
+  if (!FindDiscriminator(root_.get(), &found)) {
+    return std::nullopt;
+  }
+  return found;
 }
 
 Expression Expression::Constant(Value v) {

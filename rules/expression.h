@@ -82,6 +82,18 @@ struct EventGuard {
   std::optional<std::string> name;
 };
 
+// Another necessary condition, on one field of the event: a conjunct (alone or and-ed with
+// anything) `properties.K... == literal` or `context.K... == literal` (the literal a string or a
+// number, either side), or `properties.K... starts_with "literal"`. Equality is of type and value
+// (SPEC 5.1), so an event can only pass when the field holds that very string or number, or a
+// string with that prefix. The scorer indexes rules by it within their EventGuard's group.
+struct EventDiscriminator {
+  bool context = false;           // the path is context.KEYS, else properties.KEYS
+  std::vector<std::string> keys;  // below properties or context
+  bool prefix = false;            // `starts_with`, else `==`
+  Value literal;                  // a string, or (`==` only) a number
+};
+
 class Expression {
  public:
   // Compiles `text`. `score_names[i]` is the name of score i: `score.NAME` compiles to index i,
@@ -107,6 +119,8 @@ class Expression {
   bool reads_event() const { return reads_event_; }
   // See EventGuard.
   EventGuard guard() const;
+  // See EventDiscriminator: the first one found, walking the conjuncts left to right.
+  std::optional<EventDiscriminator> discriminator() const;
   // The same test for events known to pass `guard` (one of its type or name set, as the scorer
   // indexes rules by; see EventGuard): an `&&` with that comparison on one side is its other
   // side, the comparison alone is `true`, anything else is unchanged. Shares this tree.

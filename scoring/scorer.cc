@@ -25,7 +25,7 @@ double DecayFactor(double half_life, EpochSeconds earlier, EpochSeconds later) {
 }  // namespace
 
 Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
-    : rules_(std::move(rules)), generation_(next_generation.fetch_add(1)) {
+    : rules_(std::move(rules)), generation_(next_generation.fetch_add(1)), candidates_(*rules_) {
   assert(rules_ != nullptr);
   rules_of_score_.resize(rules_->scores.size());
   for (size_t r = 0; r < rules_->rules.size(); ++r) {
@@ -49,38 +49,7 @@ Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
   event_tests_.resize(rules_->rules.size());
   for (int r : rules_->event_rules) {
     const Expression& when = rules_->rules[r].when;
-    EventGuard guard = when.guard();
-    if (guard.name.has_value()) {
-      rules_by_name_[*guard.name].push_back(r);
-      guard.type.reset();  // indexed by name only: the type still has to be tested
-    } else if (guard.type.has_value()) {
-      rules_by_type_[static_cast<size_t>(*guard.type)].push_back(r);
-    } else {
-      unguarded_rules_.push_back(r);
-    }
-    event_tests_[r] = when.AssumingGuard(guard);
-  }
-}
-
-template <typename Fn>
-void Scorer::ForEachCandidateRule(const Event& event, Fn&& fn) const {
-  for (int r : unguarded_rules_) {
-    fn(r);
-  }
-  for (int r : rules_by_type_[static_cast<size_t>(event.type)]) {
-    fn(r);
-  }
-  // `event` reads the track name, or the page/screen name; other types have none.
-  const bool has_name =
-      event.type == EventType::kTrack ||
-      ((event.type == EventType::kPage || event.type == EventType::kScreen) && event.has_name);
-  if (has_name && !rules_by_name_.empty()) {
-    auto it = rules_by_name_.find(std::string_view(event.name));
-    if (it != rules_by_name_.end()) {
-      for (int r : it->second) {
-        fn(r);
-      }
-    }
+    event_tests_[r] = when.AssumingGuard(CandidateRules::GroupGuard(when));
   }
 }
 
@@ -368,7 +337,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
   ctx.scores = before.data();
   ctx.lead_id = lead->id;
   ctx.lead_stage = lead->stage;
-  ForEachCandidateRule(event, [&](int r) {
+  candidates_.ForEach(event, [&](int r) {
     const RuleDef& rule = rs.rules[r];
     if (!event_tests_[r].Test(ctx)) {
       return;
@@ -401,7 +370,7 @@ StageChange Scorer::Apply(const Event& event, Lead* lead,
       awarded->push_back(AwardedPoints{r, points});
     }
   });
-  // Candidates come by index (name, type, the rest), not in rule order.
+  // Candidates come by index (CandidateRules), not in rule order.
   if (awarded != nullptr && awarded->size() > 1) {
     std::sort(awarded->begin(), awarded->end(), [](const AwardedPoints& a, const AwardedPoints& b) {
       return a.rule_index < b.rule_index;

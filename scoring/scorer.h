@@ -6,15 +6,13 @@
 // keys the per-lead cache (Lead::cache), so a lead scored under new rules re-aligns itself.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-#include "base/string_map.h"
 #include "handoff/event.h"
 #include "rules/rule_set.h"
+#include "scoring/candidate_rules.h"
 #include "scoring/lead.h"
 
 namespace handoff {
@@ -128,17 +126,14 @@ class Scorer {
 
   std::shared_ptr<const RuleSet> rules_;
   uint64_t generation_;
-  // Calls fn(rule_index) for every event rule that could hold for `event` (see EventGuard).
-  template <typename Fn>
-  void ForEachCandidateRule(const Event& event, Fn&& fn) const;
+  // The event rules an event visits (its name's, its type's, the unguarded, each narrowed by
+  // one event field).
+  CandidateRules candidates_;
 
   std::vector<std::vector<int>> rules_of_score_;  // score index -> rule indexes, file order
-  // Event rules indexed by their guard: by event name, else by type, else unguarded.
-  StringMap<std::vector<int>> rules_by_name_;
-  std::array<std::vector<int>, 6> rules_by_type_;
-  std::vector<int> unguarded_rules_;
-  // By rule index, event rules only: `when` less the comparison its index entry already
-  // guarantees (Expression::AssumingGuard), which is what Apply tests for a candidate.
+  // By rule index, event rules only: `when` less the comparison its group already guarantees
+  // (CandidateRules::GroupGuard, Expression::AssumingGuard), which is what Apply tests for a
+  // candidate.
   std::vector<Expression> event_tests_;
   bool event_rules_read_scores_ = false;  // any event rule's `when` reads score.NAME
   // Any profile rule's `when` reads lead.stage: only then does a stage change make the lead's
