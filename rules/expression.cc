@@ -679,6 +679,17 @@ Expression Expression::AssumingGuard(const EventGuard& guard) const {
   return left;
 }
 
+std::optional<TraitRegexTest> Expression::trait_regex() const {
+  using expression_internal::Op;
+  using expression_internal::PathRoot;
+  if (root_ == nullptr || root_->op != Op::kMatches || root_->lhs == nullptr ||
+      root_->lhs->op != Op::kPath || root_->lhs->root != PathRoot::kTraits ||
+      root_->regex == nullptr) {
+    return std::nullopt;
+  }
+  return TraitRegexTest{root_->lhs->keys, root_->regex.get()};
+}
+
 bool Expression::reads_lead_stage() const {
   return ReadsRoot(root_.get(), expression_internal::PathRoot::kLeadStage);
 }

@@ -16,6 +16,10 @@
 #include "handoff/event.h"
 #include "handoff/value.h"
 
+namespace re2 {
+class RE2;
+}  // namespace re2
+
 namespace handoff {
 
 // What an expression may see, by where it is used (SPEC 5.1 "Paths").
@@ -94,6 +98,14 @@ struct EventDiscriminator {
   Value literal;                  // a string, or (`==` only) a number
 };
 
+// An expression that is exactly `traits.K... matches "pattern"` and nothing more: it holds when
+// the trait at that path is a string the pattern matches (unanchored). Profile rules of this form
+// with the same path are matched all at once (scoring/profile_regexes.h).
+struct TraitRegexTest {
+  std::vector<std::string> keys;    // below traits
+  const re2::RE2* regex = nullptr;  // compiled; owned by the expression's tree
+};
+
 class Expression {
  public:
   // Compiles `text`. `score_names[i]` is the name of score i: `score.NAME` compiles to index i,
@@ -121,6 +133,8 @@ class Expression {
   EventGuard guard() const;
   // See EventDiscriminator: the first one found, walking the conjuncts left to right.
   std::optional<EventDiscriminator> discriminator() const;
+  // See TraitRegexTest. Valid while this expression (or a copy sharing its tree) lives.
+  std::optional<TraitRegexTest> trait_regex() const;
   // The same test for events known to pass `guard` (one of its type or name set, as the scorer
   // indexes rules by; see EventGuard): an `&&` with that comparison on one side is its other
   // side, the comparison alone is `true`, anything else is unchanged. Shares this tree.

@@ -25,7 +25,10 @@ double DecayFactor(double half_life, EpochSeconds earlier, EpochSeconds later) {
 }  // namespace
 
 Scorer::Scorer(std::shared_ptr<const RuleSet> rules)
-    : rules_(std::move(rules)), generation_(next_generation.fetch_add(1)), candidates_(*rules_) {
+    : rules_(std::move(rules)),
+      generation_(next_generation.fetch_add(1)),
+      candidates_(*rules_),
+      profile_regexes_(*rules_) {
   assert(rules_ != nullptr);
   rules_of_score_.resize(rules_->scores.size());
   for (size_t r = 0; r < rules_->rules.size(); ++r) {
@@ -198,9 +201,16 @@ void Scorer::ProfileScores(Lead* lead) const {
   ctx.traits = &lead->traits;
   ctx.lead_id = lead->id;
   ctx.lead_stage = lead->stage;
+  thread_local std::vector<char> held;
+  const bool sets = !profile_regexes_.empty();
+  if (sets) {
+    held.resize(rs.rules.size());
+    profile_regexes_.Holds(lead->traits, &held);
+  }
   for (int r : rs.profile_rules) {
     const RuleDef& rule = rs.rules[r];
-    if (rule.when.Test(ctx)) {
+    // Added in rule order whichever way each condition is answered: the same sum, bit for bit.
+    if (sets && profile_regexes_.Covers(r) ? held[r] != 0 : rule.when.Test(ctx)) {
       cache.profile[rule.score] += rule.points;
     }
   }

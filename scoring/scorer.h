@@ -14,6 +14,7 @@
 #include "rules/rule_set.h"
 #include "scoring/candidate_rules.h"
 #include "scoring/lead.h"
+#include "scoring/profile_regexes.h"
 
 namespace handoff {
 
@@ -129,6 +130,8 @@ class Scorer {
   // The event rules an event visits (its name's, its type's, the unguarded, each narrowed by
   // one event field).
   CandidateRules candidates_;
+  // The profile rules that are one regular expression on a trait, matched per trait at once.
+  ProfileRegexes profile_regexes_;
 
   std::vector<std::vector<int>> rules_of_score_;  // score index -> rule indexes, file order
   // By rule index, event rules only: `when` less the comparison its group already guarantees
