@@ -29,6 +29,19 @@ bool ScoresOnePoint(const Scorer& scorer, const Event& event) {
          scores[scorer.rules().FindScore("intent")] == 0;
 }
 
+// Times applying `event` to one lead, a second later each time (so decay has work to do).
+void TimeApply(benchmark::State& state, const Scorer& scorer, Event event,
+               std::vector<AwardedPoints>* awarded) {
+  Lead lead;
+  lead.id = "user-48213";
+  double t = event.timestamp;
+  for (auto _ : state) {
+    event.timestamp = (t += 1);
+    benchmark::DoNotOptimize(scorer.Apply(event, &lead, awarded));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 void BM_ParseAndScore50Rules(benchmark::State& state) {
   Scorer scorer(bench::LoadFiftyRuleModel());
   EventParser parser;
@@ -62,14 +75,7 @@ void BM_Score50RulesOnly(benchmark::State& state) {
       !Verify(state, ScoresOnePoint(scorer, event), "Event 7 awards 1 point")) {
     return;
   }
-  Lead lead;
-  lead.id = "user-48213";
-  double t = event.timestamp;
-  for (auto _ : state) {
-    event.timestamp = (t += 1);
-    benchmark::DoNotOptimize(scorer.Apply(event, &lead));
-  }
-  state.SetItemsProcessed(state.iterations());
+  TimeApply(state, scorer, event, nullptr);
 }
 BENCHMARK(BM_Score50RulesOnly);
 
@@ -104,14 +110,7 @@ void BM_ScorePageUnder1000PrefixRules(benchmark::State& state) {
               "only docs-7 awards")) {
     return;
   }
-  Lead lead;
-  lead.id = "user-48213";
-  double t = event.timestamp;
-  for (auto _ : state) {
-    event.timestamp = (t += 1);
-    benchmark::DoNotOptimize(scorer.Apply(event, &lead, &awarded));
-  }
-  state.SetItemsProcessed(state.iterations());
+  TimeApply(state, scorer, event, &awarded);
 }
 BENCHMARK(BM_ScorePageUnder1000PrefixRules);
 

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <vector>
 
+#include "rules/rule_loader.h"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack it
 #endif
@@ -87,6 +89,19 @@ bool KernelPopulatesWrites() {
   const bool ok = madvise(probe, page, MADV_POPULATE_WRITE) == 0;
   munmap(probe, page);
   return ok;
+}
+
+std::shared_ptr<const RuleSet> RulesOfConditions(const std::string& score,
+                                                 const std::vector<std::string>& whens) {
+  std::string text = "scores:\n  " + score + "\nrules:\n";
+  const std::string score_name = score.substr(0, score.find(':'));
+  for (size_t i = 0; i < whens.size(); ++i) {
+    text += "  - id: r" + std::to_string(i) + "\n    score: " + score_name + "\n    when: '" +
+            whens[i] + "'\n    points: 1\n";
+  }
+  LoadResult loaded = LoadRulesFromString(text, "rules.yaml");
+  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].message);
+  return loaded.rules;
 }
 
 }  // namespace handoff::testing

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "handoff/status.h"
 
@@ -18,6 +20,10 @@
     const ::handoff::Status _st = (expr);                     \
     EXPECT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
   } while (0)
+
+namespace handoff {
+struct RuleSet;
+}  // namespace handoff
 
 namespace handoff::testing {
 
@@ -48,5 +54,11 @@ bool AllZero(const void* p, size_t bytes);
 size_t ResidentPages(const void* p, size_t bytes);
 // Whether this kernel has MADV_POPULATE_WRITE (Linux 5.14 on).
 bool KernelPopulatesWrites();
+
+// Loads a rule file of one score, `score` (YAML: "e: {kind: event}"), and a rule per condition
+// in `whens` (ids r0, r1, ..., one point each, in order). A test failure, and null, when it does
+// not load. The conditions go in single quotes: none may hold one.
+std::shared_ptr<const RuleSet> RulesOfConditions(const std::string& score,
+                                                 const std::vector<std::string>& whens);
 
 }  // namespace handoff::testing

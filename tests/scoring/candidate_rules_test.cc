@@ -6,21 +6,14 @@
 #include <random>
 #include <set>
 
-#include "rules/rule_loader.h"
+#include "rules/rule_set.h"
+#include "tests/testutil.h"
 
 namespace handoff {
 namespace {
 
-// Loads a rule file with one event score and the given rules (`when` of each, in order).
 std::shared_ptr<const RuleSet> Rules(const std::vector<std::string>& whens) {
-  std::string text = "scores:\n  e: {kind: event}\nrules:\n";
-  for (size_t i = 0; i < whens.size(); ++i) {
-    text += "  - id: r" + std::to_string(i) + "\n    score: e\n    when: '" + whens[i] +
-            "'\n    points: 1\n";
-  }
-  LoadResult loaded = LoadRulesFromString(text, "rules.yaml");
-  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].message);
-  return loaded.rules;
+  return testing::RulesOfConditions("e: {kind: event}", whens);
 }
 
 Event Page(const std::string& path) {
