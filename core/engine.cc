@@ -1211,12 +1211,18 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   std::unordered_map<uint64_t, LoggedAwards> replayed;
   for (const HistoryEntry& e : entries) {
     (void)scorer_->Apply(e.event, &merged, &awarded_scratch_);
-    const bool same = std::equal(
-        e.awards.begin(), e.awards.end(), awarded_scratch_.begin(), awarded_scratch_.end(),
-        [&](const std::pair<std::string, double>& logged, const AwardedPoints& now) {
-          return logged.first == replay_rules.rules[now.rule_index].id &&
-                 logged.second == now.points;
-        });
+    // The same awards in any order (before session 45 an entry listed them in the order the
+    // rule index found them; a rule awards at most once an event).
+    const bool same =
+        e.awards.size() == awarded_scratch_.size() &&
+        std::all_of(
+            e.awards.begin(), e.awards.end(), [&](const std::pair<std::string, double>& logged) {
+              return std::any_of(awarded_scratch_.begin(), awarded_scratch_.end(),
+                                 [&](const AwardedPoints& now) {
+                                   return logged.first == replay_rules.rules[now.rule_index].id &&
+                                          logged.second == now.points;
+                                 });
+            });
     if (!same) {
       auto& awards = replayed[e.apply_seq];
       for (const AwardedPoints& a : awarded_scratch_) {

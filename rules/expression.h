@@ -88,9 +88,10 @@ struct EventGuard {
 
 // Another necessary condition, on one field of the event: a conjunct (alone or and-ed with
 // anything) `properties.K... == literal` or `context.K... == literal` (the literal a string or a
-// number, either side), or `properties.K... starts_with "literal"`. Equality is of type and value
-// (SPEC 5.1), so an event can only pass when the field holds that very string or number, or a
-// string with that prefix. The scorer indexes rules by it within their EventGuard's group.
+// number, either side), or `properties.K... starts_with "literal"` (or `context.K...`). Equality is
+// of type and value (SPEC 5.1), so an event can only pass when the field holds that very string or
+// number, or a string with that prefix. The scorer indexes rules by it within their EventGuard's
+// group.
 struct EventDiscriminator {
   bool context = false;           // the path is context.KEYS, else properties.KEYS
   std::vector<std::string> keys;  // below properties or context

@@ -42,7 +42,7 @@ class CandidateRules {
   template <typename Fn>
   void ForEach(const Event& event, Fn&& fn) const;
 
-  // How many rules sit under a discriminator (for tests and the load log).
+  // How many rules sit under a discriminator (for tests).
   size_t discriminated() const { return discriminated_; }
 
  private:

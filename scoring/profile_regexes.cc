@@ -75,11 +75,11 @@ void ProfileRegexes::Holds(const Value& traits, std::vector<char>* held) const {
     const std::string& text = value->as_string();
     matched.clear();
     re2::RE2::Set::ErrorInfo error{};
-    if (trait->set->Match(text, &matched, &error)) {
+    if (text.size() <= kMaxSetText && trait->set->Match(text, &matched, &error)) {
       for (int i : matched) {
         (*held)[trait->rules[i]] = 1;
       }
-    } else if (error.kind != re2::RE2::Set::kNoError) {
+    } else if (text.size() > kMaxSetText || error.kind != re2::RE2::Set::kNoError) {
       for (size_t i = 0; i < trait->rules.size(); ++i) {
         (*held)[trait->rules[i]] = re2::RE2::PartialMatch(text, *trait->regexes[i]) ? 1 : 0;
       }

@@ -38,6 +38,10 @@ TEST(ProfileRegexesTest, OnlyWholeConditionRegexesOnATraitReadByEnoughRulesAreCo
   traits.Set("title", Value::Number(1));  // `matches` holds only for a string
   sets.Holds(traits, &held);
   EXPECT_EQ(held, (std::vector<char>{0, 0, 0, 7, 0, 7, 7}));
+  // A trait longer than kMaxSetText is matched rule by rule, with the same answers.
+  traits.Set("title", Value::String(std::string(ProfileRegexes::kMaxSetText, 'x') + " head, VP"));
+  sets.Holds(traits, &held);
+  EXPECT_EQ(held, (std::vector<char>{1, 1, 0, 7, 0, 7, 7}));
 }
 
 // For random titles, each covered rule holds exactly when its own condition does.
