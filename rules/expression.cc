@@ -14,6 +14,7 @@
 // - `x in V` is false when V is not an array (any operand is accepted at load time).
 #include "rules/expression.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -547,8 +548,8 @@ bool FindDiscriminator(const ExpressionNode* node, EventDiscriminator* out) {
   if (node->op == Op::kAnd) {
     return FindDiscriminator(node->lhs.get(), out) || FindDiscriminator(node->rhs.get(), out);
   }
-  if ((node->op != Op::kEq && node->op != Op::kStartsWith) || node->lhs == nullptr ||
-      node->rhs == nullptr) {
+  if ((node->op != Op::kEq && node->op != Op::kStartsWith && node->op != Op::kIn) ||
+      node->lhs == nullptr || node->rhs == nullptr) {
     return false;
   }
   const ExpressionNode* path = node->lhs.get();
@@ -560,8 +561,15 @@ bool FindDiscriminator(const ExpressionNode* node, EventDiscriminator* out) {
       (path->root != PathRoot::kProperties && path->root != PathRoot::kContext)) {
     return false;
   }
-  const bool string = literal->constant.is_string();
-  if (!string && !(node->op == Op::kEq && literal->constant.is_number())) {
+  const Value& constant = literal->constant;
+  if (node->op == Op::kIn) {
+    // (A null, boolean or list element could equal a missing field or a non-scalar: not indexed.)
+    if (!constant.is_array() || constant.as_array().empty() ||
+        !std::all_of(constant.as_array().begin(), constant.as_array().end(),
+                     [](const Value& v) { return v.is_string() || v.is_number(); })) {
+      return false;
+    }
+  } else if (!constant.is_string() && !(node->op == Op::kEq && constant.is_number())) {
     return false;
   }
   out->context = path->root == PathRoot::kContext;

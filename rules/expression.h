@@ -88,15 +88,16 @@ struct EventGuard {
 
 // Another necessary condition, on one field of the event: a conjunct (alone or and-ed with
 // anything) `properties.K... == literal` or `context.K... == literal` (the literal a string or a
-// number, either side), or `properties.K... starts_with "literal"` (or `context.K...`). Equality is
-// of type and value (SPEC 5.1), so an event can only pass when the field holds that very string or
-// number, or a string with that prefix. The scorer indexes rules by it within their EventGuard's
-// group.
+// number, either side), `properties.K... in [literals]` (a non-empty list of strings and numbers
+// only), or `properties.K... starts_with "literal"` (or `context.K...` for each). Equality is of
+// type and value (SPEC 5.1), so an event can only pass when the field holds that very string or
+// number (one of the list's), or a string with that prefix. The scorer indexes rules by it within
+// their EventGuard's group.
 struct EventDiscriminator {
   bool context = false;           // the path is context.KEYS, else properties.KEYS
   std::vector<std::string> keys;  // below properties or context
-  bool prefix = false;            // `starts_with`, else `==`
-  Value literal;                  // a string, or (`==` only) a number
+  bool prefix = false;            // `starts_with`, else `==` or `in`
+  Value literal;  // a string, or (not `starts_with`) a number, or (`in`) an array of those
 };
 
 // An expression that is exactly `traits.K... matches "pattern"` and nothing more: it holds when

@@ -48,13 +48,27 @@ void CandidateRules::Add(Group* group, int rule_index, const Expression& when) {
     if (at == field->prefix_lengths.end() || *at != text.size()) {
       field->prefix_lengths.insert(at, text.size());
     }
-  } else if (d->literal.is_string()) {
-    field->equal_strings[d->literal.as_string()].push_back(rule_index);
+  } else if (d->literal.is_array()) {
+    for (const Value& element : d->literal.as_array()) {
+      AddEqual(&*field, element, rule_index);
+    }
   } else {
-    const double number = d->literal.as_number() == 0 ? 0.0 : d->literal.as_number();
-    field->equal_numbers[number].push_back(rule_index);
+    AddEqual(&*field, d->literal, rule_index);
   }
   ++discriminated_;
+}
+
+void CandidateRules::AddEqual(FieldIndex* field, const Value& literal, int rule_index) {
+  std::vector<int>* rules = nullptr;
+  if (literal.is_string()) {
+    rules = &field->equal_strings[literal.as_string()];
+  } else {
+    rules = &field->equal_numbers[literal.as_number() == 0 ? 0.0 : literal.as_number()];
+  }
+  // Once a value, even when an `in` list names it twice (or as 0 and -0).
+  if (rules->empty() || rules->back() != rule_index) {
+    rules->push_back(rule_index);
+  }
 }
 
 const Value* CandidateRules::ReadField(const FieldIndex& field, const Event& event) {

@@ -5,9 +5,9 @@
 // - the group: by event name (EventGuard::name), else by type (EventGuard::type), else one group
 //   of the unguarded rules;
 // - within a group, by one event field (EventDiscriminator): rules that need
-//   `properties.plan == "pro"` sit under that value, rules that need
-//   `properties.path starts_with "/docs"` under that prefix; an event looks its field's value up
-//   once per distinct path and once per distinct prefix length.
+//   `properties.plan == "pro"` (or `in ["pro", "team"]`) sit under that value (each of them),
+//   rules that need `properties.path starts_with "/docs"` under that prefix; an event looks its
+//   field's value up once per distinct path and once per distinct prefix length.
 // A 1,000-rule file written as families of rules told apart by a property (one per page, plan or
 // feature) then costs an event a few lookups instead of hundreds of expression evaluations.
 //
@@ -61,6 +61,8 @@ class CandidateRules {
   };
 
   void Add(Group* group, int rule_index, const Expression& when);
+  // Files `rule_index` under a string or number `literal` it needs the field to equal.
+  static void AddEqual(FieldIndex* field, const Value& literal, int rule_index);
   template <typename Fn>
   static void ForEachInGroup(const Group& group, const Event& event, Fn& fn);
   static const Value* ReadField(const FieldIndex& field, const Event& event);

@@ -94,6 +94,24 @@ TEST(CandidateRulesTest, EqualityIsOfTypeAndValueOnEitherSideAndAtAnyDepthOfAnd)
             std::set<int>{});
 }
 
+TEST(CandidateRulesTest, AnInListFilesTheRuleUnderEachOfItsStringsAndNumbersOnce) {
+  auto rules = Rules({R"(event == "Signup" && properties.plan in ["pro", "team", "pro", 0, -0])",
+                      R"(event == "Signup" && properties.plan in ["pro", null])",
+                      R"(event == "Signup" && properties.plan in [])"});
+  CandidateRules index(*rules);
+  EXPECT_EQ(index.discriminated(), 1U);  // a null could equal a missing field; [] is left as is
+  auto plan = [](Value v) {
+    Value props = Value::MakeObject();
+    props.Set("plan", std::move(v));
+    return Track("Signup", std::move(props));
+  };
+  EXPECT_EQ(Candidates(index, plan(Value::String("pro"))), (std::set<int>{0, 1, 2}));
+  EXPECT_EQ(Candidates(index, plan(Value::String("team"))), (std::set<int>{0, 1, 2}));
+  EXPECT_EQ(Candidates(index, plan(Value::Number(0))), (std::set<int>{0, 1, 2}));
+  EXPECT_EQ(Candidates(index, plan(Value::String("free"))), (std::set<int>{1, 2}));
+  EXPECT_EQ(Candidates(index, Track("Signup", Value::MakeObject())), (std::set<int>{1, 2}));
+}
+
 // Every rule whose condition holds for an event is among the event's candidates, over random
 // rules and events drawn from a small alphabet (so that many hold).
 TEST(CandidateRulesTest, EveryRuleThatHoldsIsACandidate) {
@@ -106,12 +124,28 @@ TEST(CandidateRulesTest, EveryRuleThatHoldsIsACandidate) {
   for (int i = 0; i < 300; ++i) {
     std::string parts[3];
     for (std::string& part : parts) {
-      part = pick({R"(type == "page")", R"(type == "track")", R"(event == "A")", R"(event == "B")",
-                   R"(properties.p == "a")", R"(properties.p == "ab")", R"(properties.p == 1)",
-                   R"(properties.p starts_with "a")", R"(properties.p starts_with "ab")",
-                   R"(properties.q.r == "a")", R"(context.p == "a")", R"("a" == properties.p)",
-                   R"(properties.p != "a")", R"(!(properties.p == "a"))",
-                   R"(properties.p == "a" || properties.q.r == 2)", "true"});
+      part = pick({R"(type == "page")",
+                   R"(type == "track")",
+                   R"(event == "A")",
+                   R"(event == "B")",
+                   R"(properties.p in ["a", 1])",
+                   R"(properties.p in ["ab", "ab", 0, -0])",
+                   R"(properties.p in [null, "a"])",
+                   R"(properties.p in [])",
+                   R"(context.p in [true, "a"])",
+                   R"(properties.q.r in [2, "abc"])",
+                   R"(properties.p == "a")",
+                   R"(properties.p == "ab")",
+                   R"(properties.p == 1)",
+                   R"(properties.p starts_with "a")",
+                   R"(properties.p starts_with "ab")",
+                   R"(properties.q.r == "a")",
+                   R"(context.p == "a")",
+                   R"("a" == properties.p)",
+                   R"(properties.p != "a")",
+                   R"(!(properties.p == "a"))",
+                   R"(properties.p == "a" || properties.q.r == 2)",
+                   "true"});
     }
     whens.push_back(parts[0] + " && (" + parts[1] + " && " + parts[2] + ")");
   }
