@@ -53,6 +53,17 @@ const Value* Value::Find(std::string_view key) const {
   return nullptr;
 }
 
+const Value* Value::FindPath(const std::vector<std::string>& keys) const {
+  const Value* value = this;
+  for (const std::string& key : keys) {
+    value = value->Find(key);
+    if (value == nullptr) {
+      return nullptr;
+    }
+  }
+  return value;
+}
+
 Value* Value::FindMutable(std::string_view key) {
   return const_cast<Value*>(static_cast<const Value*>(this)->Find(key));
 }

@@ -228,13 +228,7 @@ Val ReadPath(const ExpressionNode& n, const EvalContext& ctx) {
     case PathRoot::kLeadStage:
       return MakeString(ctx.lead_stage);
   }
-  for (const std::string& key : n.keys) {
-    if (base == nullptr) {
-      break;
-    }
-    base = base->Find(key);  // nullptr for a missing key or a non-object
-  }
-  return FromValue(base);
+  return FromValue(base == nullptr ? nullptr : base->FindPath(n.keys));
 }
 
 // ASCII lowercase. Returns the input itself when it has no upper-case letter.
@@ -575,7 +569,7 @@ bool FindDiscriminator(const ExpressionNode* node, EventDiscriminator* out) {
   out->context = path->root == PathRoot::kContext;
   out->keys = path->keys;
   out->prefix = node->op == Op::kStartsWith;
-  out->literal = literal->constant;
+  out->literal = constant;
   return true;
 }
 

@@ -72,15 +72,8 @@ void CandidateRules::AddEqual(FieldIndex* field, const Value& literal, int rule_
 }
 
 const Value* CandidateRules::ReadField(const FieldIndex& field, const Event& event) {
-  // As the expression reads the path (rules/expression.cc ReadPath): key by key from the root.
-  const Value* value = field.context ? &event.context : &event.properties;
-  for (const std::string& key : field.keys) {
-    value = value->Find(key);  // nullptr for a missing key or a non-object
-    if (value == nullptr) {
-      return nullptr;
-    }
-  }
-  return value;
+  // As the expression reads the path (rules/expression.cc ReadPath).
+  return (field.context ? event.context : event.properties).FindPath(field.keys);
 }
 
 }  // namespace handoff

@@ -75,9 +75,12 @@ class CandidateRules {
 
 template <typename Fn>
 void CandidateRules::ForEachInGroup(const Group& group, const Event& event, Fn& fn) {
-  for (int r : group.plain) {
-    fn(r);
-  }
+  auto visit = [&fn](const std::vector<int>& rules) {
+    for (int r : rules) {
+      fn(r);
+    }
+  };
+  visit(group.plain);
   for (const FieldIndex& field : group.fields) {
     const Value* value = ReadField(field, event);
     if (value == nullptr) {
@@ -86,26 +89,20 @@ void CandidateRules::ForEachInGroup(const Group& group, const Event& event, Fn& 
     if (value->is_string()) {
       const std::string_view text = value->as_string();
       if (auto it = field.equal_strings.find(text); it != field.equal_strings.end()) {
-        for (int r : it->second) {
-          fn(r);
-        }
+        visit(it->second);
       }
       for (size_t length : field.prefix_lengths) {
         if (length > text.size()) {
           break;
         }
         if (auto it = field.prefixes.find(text.substr(0, length)); it != field.prefixes.end()) {
-          for (int r : it->second) {
-            fn(r);
-          }
+          visit(it->second);
         }
       }
     } else if (value->is_number()) {
       const double number = value->as_number() == 0 ? 0.0 : value->as_number();
       if (auto it = field.equal_numbers.find(number); it != field.equal_numbers.end()) {
-        for (int r : it->second) {
-          fn(r);
-        }
+        visit(it->second);
       }
     }
   }

@@ -61,11 +61,8 @@ ProfileRegexes::~ProfileRegexes() = default;
 void ProfileRegexes::Holds(const Value& traits, std::vector<char>* held) const {
   thread_local std::vector<int> matched;
   for (const auto& trait : sets_) {
-    // As the expression reads the path (rules/expression.cc ReadPath): key by key from traits.
-    const Value* value = &traits;
-    for (const std::string& key : trait->keys) {
-      value = value == nullptr ? nullptr : value->Find(key);
-    }
+    // As the expression reads the path (rules/expression.cc ReadPath).
+    const Value* value = traits.FindPath(trait->keys);
     for (int r : trait->rules) {
       (*held)[r] = 0;
     }

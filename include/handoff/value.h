@@ -65,6 +65,9 @@ class Value {
 
   // Object member lookup; nullptr when this is not an object or has no such key.
   const Value* Find(std::string_view key) const;
+  // Find, key after key (a path such as `traits.company.size` below its root); nullptr as soon as
+  // one step finds nothing. No keys: this value.
+  const Value* FindPath(const std::vector<std::string>& keys) const;
   Value* FindMutable(std::string_view key);
   // Object: sets key to v (replacing an existing member in place). Turns a non-object into {}.
   void Set(std::string_view key, Value v);
