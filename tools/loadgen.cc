@@ -183,6 +183,7 @@ std::string FormatLoadgenReport(const LoadgenReport& r, bool json) {
     o += ",\"connections\":" + std::to_string(r.connections);
     o += ",\"leads\":" + std::to_string(r.leads);
     o += ",\"qualify_every\":" + std::to_string(r.qualify_every);
+    o += ",\"write_interval_ms\":" + Fixed(r.write_interval_ms, 3);
     o += ",\"sent\":" + std::to_string(r.sent);
     o += ",\"send_seconds\":" + Fixed(r.send_seconds, 3);
     o += ",\"send_rate\":" + Fixed(send_rate, 1);
@@ -204,7 +205,8 @@ std::string FormatLoadgenReport(const LoadgenReport& r, bool json) {
        (r.connections == 1 ? "" : "s") + ", " + std::to_string(r.leads) + " leads, ";
   o += r.qualify_every > 0 ? "1 event in " + std::to_string(r.qualify_every) + " qualifies a lead\n"
                            : "no lead qualifies\n";
-  o += "offered   " + Fixed(r.offered_rate, 0) + " events/s for " + Fixed(r.duration, 1) + " s\n";
+  o += "offered   " + Fixed(r.offered_rate, 0) + " events/s for " + Fixed(r.duration, 1) +
+       " s, a write every " + Fixed(r.write_interval_ms, 2) + " ms per connection\n";
   o += "sent      " + std::to_string(r.sent) + " events in " + Fixed(r.send_seconds, 2) + " s (" +
        Fixed(send_rate, 0) + " events/s)\n";
   o += "acked     " + std::to_string(r.acked) + " events (" + std::to_string(r.rejected) +
@@ -239,6 +241,8 @@ struct LoadgenOptions {
   uint64_t leads = 10000;
   uint64_t connections = 1;
   uint64_t qualify_every = 100;
+  // How often each connection writes what is due: a write holds rate/C * interval events.
+  double write_interval_ms = 2;
   std::string run_id;
 };
 
@@ -362,6 +366,7 @@ class LoadgenRun {
     report->connections = o_.connections;
     report->leads = o_.leads;
     report->qualify_every = o_.qualify_every;
+    report->write_interval_ms = o_.write_interval_ms;
     report->sent = sent;
     report->send_seconds = std::chrono::duration<double>(last_write - start_).count();
     SteadyClock::time_point last_ack = start_;
@@ -387,7 +392,8 @@ class LoadgenRun {
   // Writes connection c's share of events on schedule: by time t, floor(t * rate/C) + 1 events.
   void Pace(IngestLane* lane, uint64_t c, uint64_t per_lead) {
     constexpr size_t kWindow = 64;
-    constexpr auto kTick = std::chrono::milliseconds(2);
+    const auto tick = std::chrono::duration_cast<SteadyClock::duration>(
+        std::chrono::duration<double, std::milli>(o_.write_interval_ms));
     constexpr uint64_t kMaxBurst = 8192;
     LoadgenStream stream(o_.run_id, c, o_.connections, o_.leads, o_.qualify_every, per_lead,
                          kWindow);
@@ -440,7 +446,7 @@ class LoadgenRun {
       }
       auto next = start_ + std::chrono::duration_cast<SteadyClock::duration>(
                                std::chrono::duration<double>(static_cast<double>(k) / rate));
-      std::this_thread::sleep_until(std::max(next, SteadyClock::now() + kTick));
+      std::this_thread::sleep_until(std::max(next, SteadyClock::now() + tick));
     }
   }
 
@@ -559,6 +565,12 @@ int LoadgenCommand(const std::vector<std::string>& args, std::ostream& out, std:
                  "one event in K makes a fresh lead qualify for routing (the last of its three "
                  "qualifying events); 0: none, else at least 3")
       ->capture_default_str();
+  app.add_option("--write-interval-ms", o.write_interval_ms,
+                 "each connection writes the events due every this many milliseconds (a burst "
+                 "of rate/connections * interval events); an event's latency counts from its "
+                 "write, so longer intervals mean larger bursts and later routed records")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1000.0));
   app.add_option("--run-id", o.run_id, "tag for lead ids and messageIds (default: random)");
   app.add_flag("--json", json, "print the report as one JSON object");
   AddHostOption(app, &host);

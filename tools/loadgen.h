@@ -101,6 +101,7 @@ struct LoadgenReport {
   uint64_t connections = 0;
   uint64_t leads = 0;
   uint64_t qualify_every = 0;
+  double write_interval_ms = 0;  // how often each connection wrote
   uint64_t sent = 0;
   double send_seconds = 0;  // first write to last write
   uint64_t acked = 0;

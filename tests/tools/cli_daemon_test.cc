@@ -110,14 +110,15 @@ TEST_F(CliDaemonTest, UnknownLeadAndRefusedConnection) {
 TEST_F(CliDaemonTest, LoadgenRoutesEveryQualifyingLead) {
   std::ostringstream out;
   std::ostringstream err;
-  EXPECT_EQ(
-      LoadgenCommand({"--rate", "2000", "--duration", "1", "--leads", "100", "--qualify-every",
-                      "10", "--connections", "2", "--json", "--ingest",
-                      Port(daemon_->ingest_port()), "--subscribe", Port(daemon_->subscribe_port())},
-                     out, err),
-      0)
+  EXPECT_EQ(LoadgenCommand(
+                {"--rate", "2000", "--duration", "1", "--leads", "100", "--qualify-every", "10",
+                 "--connections", "2", "--write-interval-ms", "0.5", "--json", "--ingest",
+                 Port(daemon_->ingest_port()), "--subscribe", Port(daemon_->subscribe_port())},
+                out, err),
+            0)
       << err.str();
   Value report = testing::JsonOrFail(out.str());
+  EXPECT_EQ(testing::JsonNumber(report, "write_interval_ms"), 0.5);
   EXPECT_EQ(testing::JsonNumber(report, "sent"), 2000);
   EXPECT_EQ(testing::JsonNumber(report, "acked"), 2000);
   EXPECT_EQ(testing::JsonNumber(report, "rejected"), 0);

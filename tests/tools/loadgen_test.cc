@@ -168,6 +168,7 @@ TEST(LoadgenReportTest, TextAndJson) {
   r.connections = 2;
   r.leads = 100;
   r.qualify_every = 10;
+  r.write_interval_ms = 0.5;
   r.sent = 2000;
   r.send_seconds = 2;
   r.acked = 2000;
@@ -176,6 +177,7 @@ TEST(LoadgenReportTest, TextAndJson) {
   r.routed = 10;
   r.latency_ms = ComputeLatency({1, 2, 3});
   const std::string text = FormatLoadgenReport(r, false);
+  EXPECT_THAT(text, HasSubstr("for 2.0 s, a write every 0.50 ms per connection"));
   EXPECT_THAT(text, HasSubstr("sent      2000 events in 2.00 s (1000 events/s)"));
   EXPECT_THAT(text, HasSubstr("achieved 800 events/s"));
   EXPECT_THAT(text, HasSubstr("routed    10 of 10 qualified leads"));
@@ -185,6 +187,7 @@ TEST(LoadgenReportTest, TextAndJson) {
   ASSERT_OK(parser.Parse(FormatLoadgenReport(r, true), &v));
   EXPECT_EQ(v.Find("achieved_rate")->as_number(), 800);
   EXPECT_EQ(v.Find("routed")->as_number(), 10);
+  EXPECT_EQ(v.Find("write_interval_ms")->as_number(), 0.5);
   EXPECT_EQ(v.Find("latency_ms")->Find("p90")->as_number(), 3);
 }
 
@@ -199,9 +202,12 @@ TEST(LoadgenCommandTest, UsageErrors) {
       LoadgenCommand({"--rate", "10", "--duration", "1", "--leads", "1", "--connections", "2"}, out,
                      err),
       2);
+  EXPECT_EQ(
+      LoadgenCommand({"--rate", "10", "--duration", "1", "--write-interval-ms", "0"}, out, err), 2);
   std::ostringstream help;
   EXPECT_EQ(LoadgenCommand({"--help"}, help, err), 0);
   EXPECT_THAT(help.str(), HasSubstr("--qualify-every"));
+  EXPECT_THAT(help.str(), HasSubstr("--write-interval-ms"));
 }
 
 }  // namespace
