@@ -456,6 +456,55 @@ TEST_F(IdentityMergeTest, TwoMergesInOneCommitKeepEachOthersRewrittenPoints) {
   EXPECT_EQ(merged.HistoryText(k1), single.HistoryText(k1));
 }
 
+// A merge replays both leads' events and rewrites an entry's logged points only where the replay
+// awards something else. The same awards listed in another order are the same: after the rule
+// file lists its rules in another order (or for entries logged before awards were listed in rule
+// order), the entries stay as logged instead of being rewritten for nothing.
+TEST_F(IdentityMergeTest, AReplayThatAwardsTheSamePointsInAnotherOrderLeavesTheEntries) {
+  constexpr char kAlphaFirst[] = R"(scores:
+  engagement: {kind: event, half_life: 14d}
+rules:
+  - id: alpha
+    score: engagement
+    when: event == "Webinar Attended"
+    points: 15
+  - id: beta
+    score: engagement
+    when: event == "Webinar Attended"
+    points: 5
+)";
+  constexpr char kBetaFirst[] = R"(scores:
+  engagement: {kind: event, half_life: 14d}
+rules:
+  - id: beta
+    score: engagement
+    when: event == "Webinar Attended"
+    points: 5
+  - id: alpha
+    score: engagement
+    when: event == "Webinar Attended"
+    points: 15
+)";
+  const std::string path = dir_.WriteFile("order.yaml", kAlphaFirst);
+  Daemonless d(path);
+  d.Send(
+      {Track("u1", "", "Webinar Attended", kStart), Track("", "a1", "Webinar Attended", kStart)});
+  const std::string logged = std::to_string(static_cast<int>(EventType::kTrack)) +
+                             " Webinar Attended " + std::to_string(kStart) +
+                             ": alpha=15.000000 beta=5.000000\n";
+  ASSERT_EQ(d.HistoryText("u1"), logged);
+  ASSERT_EQ(d.HistoryText("a1"), logged);
+
+  dir_.WriteFile("order.yaml", kBetaFirst);
+  ASSERT_TRUE(d.Reload());
+  d.Send({Alias("u1", "a1", kStart + 60)});
+  ASSERT_EQ(d.Merges(), 1);
+  // Both replayed entries as logged (alpha first); only the link's own entry is new.
+  const std::string history = d.HistoryText("u1");
+  EXPECT_EQ(history, logged + logged + std::to_string(static_cast<int>(EventType::kAlias)) + "  " +
+                         std::to_string(kStart + 60) + ":\n");
+  EXPECT_EQ(history.find("beta=5.000000 alpha"), std::string::npos);
+}
 TEST_F(IdentityMergeTest, ALinkBeforeAnyAnonymousEventOnlyLinks) {
   Daemonless d(rules_path_);
   d.Send({Identify("kim", "anon-1", "VP Sales", kStart)});
