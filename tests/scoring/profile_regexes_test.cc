@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "rules/rule_set.h"
@@ -42,6 +43,36 @@ TEST(ProfileRegexesTest, OnlyWholeConditionRegexesOnATraitReadByEnoughRulesAreCo
   traits.Set("title", Value::String(std::string(ProfileRegexes::kMaxSetText, 'x') + " head, VP"));
   sets.Holds(traits, &held);
   EXPECT_EQ(held, (std::vector<char>{1, 1, 0, 7, 0, 7, 7}));
+}
+
+// Patterns that compile one by one but not together within RE2's memory budget (the set's
+// program outgrows it) get no set: each rule is then the scorer's to test, as before.
+TEST(ProfileRegexesTest, PatternsTooLargeForOneSetAreLeftToEachRule) {
+  std::vector<std::string> whens;
+  for (int i = 0; i < 200; ++i) {
+    whens.push_back("traits.title matches \"(?:" + std::string(1, static_cast<char>('a' + i % 26)) +
+                    std::to_string(i) + "[a-z0-9 ]){100}\"");
+  }
+  whens.push_back(R"(traits.company matches "acme")");
+  for (int i = 0; i < 4; ++i) {
+    whens.push_back("traits.company matches \"co" + std::to_string(i) + "\"");
+  }
+  auto rules = Rules(whens);
+  ASSERT_EQ(rules->rules.size(), 205u);
+  ProfileRegexes sets(*rules);
+  for (int r = 0; r < 200; ++r) {
+    EXPECT_FALSE(sets.Covers(r)) << r;
+  }
+  for (int r = 200; r < 205; ++r) {
+    EXPECT_TRUE(sets.Covers(r)) << r;  // the other trait's set is unaffected
+  }
+  Value traits = Value::MakeObject();
+  traits.Set("title", Value::String("a0 b1 c2"));
+  traits.Set("company", Value::String("acme co2"));
+  std::vector<char> held(rules->rules.size(), 7);
+  sets.Holds(traits, &held);
+  EXPECT_EQ(std::count(held.begin(), held.begin() + 200, 7), 200);  // left as they were
+  EXPECT_EQ(std::vector<char>(held.begin() + 200, held.end()), (std::vector<char>{1, 0, 0, 1, 0}));
 }
 
 // For random titles, each covered rule holds exactly when its own condition does.
