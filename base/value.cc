@@ -6,16 +6,19 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/utf8.h"
+
 namespace handoff {
 namespace {
 
-bool NeedsEscape(unsigned char u) { return u < 0x20 || u == '"' || u == '\\'; }
+// A byte JSON must escape, or the first byte of a multi-byte character (checked for UTF-8).
+bool NeedsLook(unsigned char u) { return u < 0x20 || u == '"' || u == '\\' || u >= 0x80; }
 
-// The index of the first byte at or after `i` that JSON must escape, or s.size(). Sixteen bytes
-// a step where SSE2 is there (every x86-64): URLs, titles and traits pass in a few steps. Most
-// strings of a record are short ids and names, where the call costs more than the bytes, so
-// BM_OutboxRecordJson moved only 615 -> 597 ns.
-size_t NextToEscape(std::string_view s, size_t i) {
+// The index of the first byte at or after `i` that JSON must escape or that is not ASCII, or
+// s.size(). Sixteen bytes a step where SSE2 is there (every x86-64): URLs, titles and traits pass
+// in a few steps. Most strings of a record are short ids and names, where the call costs more
+// than the bytes, so BM_OutboxRecordJson moved only 615 -> 597 ns.
+size_t NextToLook(std::string_view s, size_t i) {
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
@@ -25,14 +28,15 @@ size_t NextToEscape(std::string_view s, size_t i) {
     // v <= 0x1f, unsigned: min(v, 0x1f) == v.
     const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v);
     const __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
-    const int mask = _mm_movemask_epi8(_mm_or_si128(control, special));
+    // The high bit of each byte: not ASCII.
+    const int mask = _mm_movemask_epi8(_mm_or_si128(control, special)) | _mm_movemask_epi8(v);
     if (mask != 0) {
       return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
     }
   }
 #endif
   for (; i < s.size(); ++i) {
-    if (NeedsEscape(static_cast<unsigned char>(s[i]))) {
+    if (NeedsLook(static_cast<unsigned char>(s[i]))) {
       return i;
     }
   }
@@ -127,12 +131,27 @@ bool Value::operator==(const Value& other) const {
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  // Runs of bytes that need no escape (nearly all of them) are copied in one append.
+  // Runs of bytes that need no escape (nearly all of them) are copied in one append. A string
+  // need not be UTF-8 (a decoded path, a header value, bytes of a file quoted in a message): each
+  // byte that starts no well-formed character becomes U+FFFD, so the text stays JSON.
   size_t run = 0;
-  for (size_t i = NextToEscape(s, 0); i < s.size(); i = NextToEscape(s, i + 1)) {
+  size_t i = NextToLook(s, 0);
+  while (i < s.size()) {
     const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x80) {
+      if (const size_t n = Utf8SequenceLength(s, i); n > 0) {
+        i = NextToLook(s, i + n);  // a character: part of the run
+        continue;
+      }
+      out->append(s.data() + run, i - run);
+      out->append("\xEF\xBF\xBD");
+      run = i + 1;
+      i = NextToLook(s, i + 1);
+      continue;
+    }
     out->append(s.data() + run, i - run);
     run = i + 1;
+    i = NextToLook(s, i + 1);
     switch (u) {
       case '"':
         out->append("\\\"");

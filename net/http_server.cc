@@ -855,9 +855,9 @@ HttpResponse JsonErrorResponse(int status, std::string_view error, std::string_v
   HttpResponse response;
   response.status = status;
   response.content_type = "application/json";
-  // Messages may quote request bytes (a path, a header value), which need not be UTF-8.
-  response.body = "{\"error\":" + JsonQuoted(ToValidUtf8(error)) +
-                  ",\"message\":" + JsonQuoted(ToValidUtf8(message)) + "}";
+  // Messages may quote request bytes (a path, a header value), which need not be UTF-8:
+  // JsonQuoted writes U+FFFD for what is not.
+  response.body = "{\"error\":" + JsonQuoted(error) + ",\"message\":" + JsonQuoted(message) + "}";
   return response;
 }
 

@@ -47,11 +47,6 @@ class QueryParams {
 // Fails with InvalidArgument on a bad percent escape.
 Result<std::vector<std::string>> SplitPath(std::string_view path);
 
-// `in` with every byte that is not part of a well-formed UTF-8 sequence (RFC 3629: no overlong
-// forms, no surrogates, nothing past U+10FFFF) replaced by U+FFFD, so request bytes quoted in an
-// answer (a decoded path, a header value) keep the answer valid JSON. Valid input comes back as is.
-std::string ToValidUtf8(std::string_view in);
-
 // Base64 of RFC 4648 section 4 (standard alphabet, '=' padding).
 std::string Base64Encode(std::string_view in);
 // Decodes the standard alphabet; the '=' padding is optional. nullopt on any other character,

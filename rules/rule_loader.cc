@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "base/utf8.h"
 #include "rules/routing_loader.h"
 #include "rules/sha256.h"
 #include "rules/suggest.h"
@@ -249,7 +250,15 @@ class Loader {
 
  private:
   void ParseFile(const InputFile& input) {
-    files_.push_back(std::make_unique<SourceFile>(input.name, input.text));
+    // A byte-order mark (U+FEFF, which some editors put first) is not part of the document
+    // (YAML 1.2, 5.2), and yaml-cpp counted it into its marks: every position it gave was off by
+    // three columns, and a flow map's quoted scalar was cut at the wrong byte. Positions then
+    // count from the character after it.
+    std::string_view text_in = input.text;
+    if (text_in.starts_with("\xEF\xBB\xBF")) {
+      text_in.remove_prefix(3);
+    }
+    files_.push_back(std::make_unique<SourceFile>(input.name, std::string(text_in)));
     const SourceFile* source = files_.back().get();
     readers_.push_back(std::make_unique<YamlReader>(source, &errors_));
     YamlReader& reader = *readers_.back();
@@ -258,10 +267,22 @@ class Loader {
     // NUL as an escape and blamed the next line with the byte in its message, or took the NUL
     // and the letter after it as one character ("unknown key \"ules\""): found here first, at
     // its own line and column.
+    // Nor bytes that are not UTF-8 (YAML is Unicode text): a message quoting them would not be
+    // JSON, and a rule id or rep name made of them could not be printed.
     const std::string& text = source->text();
     for (size_t i = 0; i < text.size(); ++i) {
       const auto c = static_cast<unsigned char>(text[i]);
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      if (c >= 0x80) {
+        const size_t n = Utf8SequenceLength(text, i);
+        if (n == 0) {
+          char code[8];
+          std::snprintf(code, sizeof code, "0x%02X", c);
+          reader.ErrorAtByte(i, std::string("YAML syntax error: byte ") + code +
+                                    " is not UTF-8 (a rule file is UTF-8 text)");
+          return;
+        }
+        i += n - 1;
+      } else if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
         char code[8];
         std::snprintf(code, sizeof code, "U+%04X", c);
         reader.ErrorAtByte(

@@ -89,7 +89,9 @@ class Value {
 };
 
 // JSON helpers shared by every writer of JSON text.
-void AppendJsonString(std::string_view s, std::string* out);  // with quotes and escapes
+// With quotes and escapes. Bytes that start no well-formed UTF-8 character are written as
+// U+FFFD, one each, so the result is JSON whatever `s` holds (valid UTF-8 passes unchanged).
+void AppendJsonString(std::string_view s, std::string* out);
 std::string JsonQuoted(std::string_view s);  // the same string literal, returned (for messages)
 void AppendJsonNumber(double d, std::string* out);  // shortest round-trip form
 

@@ -87,6 +87,8 @@ TEST(ValueTest, JsonQuotedEscapesEveryByteAtEveryPlaceOfALongString) {
             out += "\\u00";
             out += kHex[u >> 4];
             out += kHex[u & 0xf];
+          } else if (u >= 0x80) {
+            out += "\xEF\xBF\xBD";  // alone among ASCII, no byte over 0x7f is UTF-8
           } else {
             out += c;
           }
@@ -118,6 +120,38 @@ TEST(ValueTest, JsonQuotedIsTheStringLiteral) {
   std::string appended = "x=";
   AppendJsonString("a\"b", &appended);
   EXPECT_EQ(appended, "x=" + JsonQuoted("a\"b"));
+}
+
+// JSON text is UTF-8: characters of every length pass unchanged wherever they fall against the
+// sixteen-byte steps, and each byte that starts no character becomes U+FFFD (strings from a
+// percent-decoded path or a rule file need not be UTF-8).
+TEST(ValueTest, JsonQuotedKeepsUtf8AndReplacesEveryOtherByte) {
+  const std::string kFffd = "\xEF\xBF\xBD";
+  for (const std::string& ch :
+       {std::string("\xc3\xa9"), std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80")}) {
+    for (size_t place = 0; place < 40; ++place) {
+      std::string s(40, 'x');
+      s.insert(place, ch);
+      EXPECT_EQ(JsonQuoted(s), "\"" + s + "\"") << place;
+      // The same character cut short by the string's end or by the next byte.
+      const std::string cut = s.substr(0, place + ch.size() - 1);
+      EXPECT_EQ(
+          JsonQuoted(cut), "\"" + cut.substr(0, place) +
+                               [&] {
+                                 std::string r;
+                                 for (size_t k = 1; k < ch.size(); ++k) {
+                                   r += kFffd;
+                                 }
+                                 return r;
+                               }() +
+                               "\"")
+          << place;
+    }
+  }
+  EXPECT_EQ(JsonQuoted("a\xff\"b"), "\"a" + kFffd + "\\\"b\"");
+  EXPECT_EQ(JsonQuoted("\xed\xa0\x80"), "\"" + kFffd + kFffd + kFffd + "\"");  // a surrogate
+  EXPECT_EQ(JsonQuoted("\xc0\xaf"), "\"" + kFffd + kFffd + "\"");              // overlong '/'
+  EXPECT_EQ(JsonQuoted("\x80\xc3\xa9"), "\"" + kFffd + "\xc3\xa9\"");  // a stray continuation
 }
 
 TEST(ValueTest, EqualityIsStructural) {

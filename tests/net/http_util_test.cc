@@ -48,25 +48,6 @@ TEST(PercentDecodeTest, RejectsBadEscapes) {
   EXPECT_EQ(PercentDecode("%4", false).status().code(), Status::Code::kInvalidArgument);
 }
 
-TEST(ToValidUtf8Test, KeepsUtf8AndReplacesEverythingElse) {
-  const std::string kFffd = "\xef\xbf\xbd";
-  for (const std::string& valid :
-       std::vector<std::string>{"", "plain ascii", "\xc3\xbc", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                "\xf4\x8f\xbf\xbf", std::string("nul\0inside", 11)}) {
-    EXPECT_EQ(ToValidUtf8(valid), valid);
-  }
-  EXPECT_EQ(ToValidUtf8("a\xff"
-                        "b"),
-            "a" + kFffd + "b");
-  EXPECT_EQ(ToValidUtf8("\xc0\xaf"), kFffd + kFffd);                          // overlong '/'
-  EXPECT_EQ(ToValidUtf8("\xe0\x80\xaf"), kFffd + kFffd + kFffd);              // overlong, 3 bytes
-  EXPECT_EQ(ToValidUtf8("\xed\xa0\x80"), kFffd + kFffd + kFffd);              // a surrogate
-  EXPECT_EQ(ToValidUtf8("\xf4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // past U+10FFFF
-  EXPECT_EQ(ToValidUtf8("x\xe2\x82"), "x" + kFffd + kFffd);    // cut short at the end
-  EXPECT_EQ(ToValidUtf8("\xe2\x82x"), kFffd + kFffd + "x");    // cut short by ASCII
-  EXPECT_EQ(ToValidUtf8("\x80\xc3\xbc"), kFffd + "\xc3\xbc");  // a stray continuation byte
-}
-
 TEST(QueryParamsTest, ParsesPairsInOrder) {
   Result<QueryParams> params =
       QueryParams::Parse("stage=sql&limit=100&after=u%201&flag&&x=a+b&x=2");

@@ -14,6 +14,7 @@ namespace handoff {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -224,6 +225,35 @@ TEST(RuleLoaderTest, AControlCharacterIsASyntaxErrorAtItsPlace) {
       ElementsAre("r.yaml:1:11: YAML syntax error: control character U+007F is not allowed"));
   // Tab, carriage return and line feed are YAML's own.
   EXPECT_THAT(Errors("scores:\r\n  s: {kind:\tevent}\r\n"), IsEmpty());
+}
+
+// Found by a black-box review: bytes that are not UTF-8 were read as they were, and a message
+// quoting them made the 422 of POST /v1/rules/validate invalid JSON. YAML is Unicode text: the
+// first such byte is a syntax error at its place.
+TEST(RuleLoaderTest, AByteThatIsNotUtf8IsASyntaxErrorAtItsPlace) {
+  EXPECT_THAT(Errors("scores:\n  e: {kind: \xff}\n"),
+              ElementsAre("r.yaml:2:13: YAML syntax error: byte 0xFF is not UTF-8 (a rule file is "
+                          "UTF-8 text)"));
+  // After characters of two, three and four bytes (a column is a character); and in a comment.
+  EXPECT_THAT(Errors("# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc3\n"),
+              ElementsAre("r.yaml:1:12: YAML syntax error: byte 0xC3 is not UTF-8 (a rule file is "
+                          "UTF-8 text)"));
+  EXPECT_THAT(Errors("# caf\xc3\xa9 \xf0\x9f\x98\x80\nscores: {}\n"), IsEmpty());
+}
+
+// Found by a black-box review: with a byte-order mark first, yaml-cpp's positions were three
+// columns short on every line, and a flow map's quoted scalar was read from the wrong bytes (a
+// valid file failed). The mark is not part of the document: the file reads as without it.
+TEST(RuleLoaderTest, AByteOrderMarkFirstIsNotPartOfTheFile) {
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string flow =
+      "scores:\n  e: {kind: event}\nrules:\n  - {id: a, score: e, when: 'true', points: 1}\n";
+  EXPECT_THAT(Errors(bom + flow), IsEmpty());
+  const std::string bad =
+      "scores:\n  e: {kind: event, half_life: 0d}\nrules:\n  - id: a\n    score: e\n"
+      "    when: foo(1)\n    points: x\n";
+  EXPECT_THAT(Errors(bom + bad), ElementsAreArray(Errors(bad)));
+  EXPECT_THAT(Errors(bom + "scores: [\n"), ElementsAreArray(Errors("scores: [\n")));
 }
 
 // Found by a black-box review: a line indented with a tab was blamed at its colon ("illegal map
