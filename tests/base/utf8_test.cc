@@ -12,7 +12,7 @@ TEST(ToValidUtf8Test, KeepsUtf8AndReplacesEverythingElse) {
   const std::string kFffd = "\xef\xbf\xbd";
   for (const std::string& valid :
        std::vector<std::string>{"", "plain ascii", "\xc3\xbc", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                "\xf4\x8f\xbf\xbf", std::string("nul\0inside", 11)}) {
+                                "\xf4\x8f\xbf\xbf", std::string("nul\0inside", 10)}) {
     EXPECT_EQ(ToValidUtf8(valid), valid);
   }
   EXPECT_EQ(ToValidUtf8("a\xff"
