@@ -461,30 +461,18 @@ TEST_F(IdentityMergeTest, TwoMergesInOneCommitKeepEachOthersRewrittenPoints) {
 // file lists its rules in another order (or for entries logged before awards were listed in rule
 // order), the entries stay as logged instead of being rewritten for nothing.
 TEST_F(IdentityMergeTest, AReplayThatAwardsTheSamePointsInAnotherOrderLeavesTheEntries) {
-  constexpr char kAlphaFirst[] = R"(scores:
-  engagement: {kind: event, half_life: 14d}
-rules:
-  - id: alpha
-    score: engagement
-    when: event == "Webinar Attended"
-    points: 15
-  - id: beta
-    score: engagement
-    when: event == "Webinar Attended"
-    points: 5
-)";
-  constexpr char kBetaFirst[] = R"(scores:
-  engagement: {kind: event, half_life: 14d}
-rules:
-  - id: beta
-    score: engagement
-    when: event == "Webinar Attended"
-    points: 5
-  - id: alpha
-    score: engagement
-    when: event == "Webinar Attended"
-    points: 15
-)";
+  // Two rules that both award a webinar, listed in the given order.
+  auto rules_in_order = [](const std::vector<std::pair<std::string, int>>& rules) {
+    std::string text = "scores:\n  engagement: {kind: event, half_life: 14d}\nrules:\n";
+    for (const auto& [id, points] : rules) {
+      text += "  - id: " + id +
+              "\n    score: engagement\n    when: event == \"Webinar Attended\"\n    points: " +
+              std::to_string(points) + "\n";
+    }
+    return text;
+  };
+  const std::string kAlphaFirst = rules_in_order({{"alpha", 15}, {"beta", 5}});
+  const std::string kBetaFirst = rules_in_order({{"beta", 5}, {"alpha", 15}});
   const std::string path = dir_.WriteFile("order.yaml", kAlphaFirst);
   Daemonless d(path);
   d.Send(
