@@ -1166,9 +1166,15 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   // under the one id (SPEC 8). The wall-clock re-check is not replayed.
   std::vector<HistoryChain> chains = newer.state.history;
   chains.insert(chains.end(), older.state.history.begin(), older.state.history.end());
+  // Too many events together (EngineOptions::max_merge_replay_events): the lead with more is the
+  // base, and only the other's history is read and replayed.
+  const bool bounded = older.state.events + newer.state.events > options_.max_merge_replay_events;
+  const bool bounded_older_base = bounded && older.state.events >= newer.state.events;
+  const std::vector<HistoryChain>& read_chains =
+      !bounded ? chains : (bounded_older_base ? newer.state.history : older.state.history);
   std::vector<HistoryEntry> entries;
   std::vector<bool> cut;
-  if (Status st = history_.Read(chains, &entries, &cut); !st.ok()) {
+  if (Status st = history_.Read(read_chains, &entries, &cut); !st.ok()) {
     LogError("merge of " + older.state.id + " into " + newer.state.id +
              ": cannot read history: " + st.ToString());
   }
@@ -1182,24 +1188,28 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
   // before it found any of them. (Not "fewer entries than events": in cluster mode a lead handed
   // over across a kill -9 can count an event twice that its history holds once, and the replay
   // from the history is what is right there.)
-  const size_t newer_chains = newer.state.history.size();
-  auto is_newers = [&](const HistoryEntry& e) {
-    return std::any_of(newer.state.history.begin(), newer.state.history.end(),
-                       [&e](const HistoryChain& c) { return c.lead == e.lead; });
-  };
-  const auto newer_entries =
-      static_cast<uint64_t>(std::count_if(entries.begin(), entries.end(), is_newers));
-  const uint64_t older_entries = entries.size() - newer_entries;
-  const bool newer_cut =
-      std::find(cut.begin(), cut.begin() + newer_chains, true) != cut.begin() + newer_chains ||
-      (newer_entries == 0 && newer.state.events > 0);
-  const bool older_cut = std::find(cut.begin() + newer_chains, cut.end(), true) != cut.end() ||
-                         (older_entries == 0 && older.state.events > 0);
   Lead merged;
-  if (newer_cut || older_cut) {
-    const bool older_is_base = older_cut && !newer_cut;
-    merged = older_is_base ? older.state : newer.state;
-    std::erase_if(entries, [&](const HistoryEntry& e) { return is_newers(e) != older_is_base; });
+  if (bounded) {
+    merged = bounded_older_base ? older.state : newer.state;  // `entries` are the other lead's
+  } else {
+    const size_t newer_chains = newer.state.history.size();
+    auto is_newers = [&](const HistoryEntry& e) {
+      return std::any_of(newer.state.history.begin(), newer.state.history.end(),
+                         [&e](const HistoryChain& c) { return c.lead == e.lead; });
+    };
+    const auto newer_entries =
+        static_cast<uint64_t>(std::count_if(entries.begin(), entries.end(), is_newers));
+    const uint64_t older_entries = entries.size() - newer_entries;
+    const bool newer_cut =
+        std::find(cut.begin(), cut.begin() + newer_chains, true) != cut.begin() + newer_chains ||
+        (newer_entries == 0 && newer.state.events > 0);
+    const bool older_cut = std::find(cut.begin() + newer_chains, cut.end(), true) != cut.end() ||
+                           (older_entries == 0 && older.state.events > 0);
+    if (newer_cut || older_cut) {
+      const bool older_is_base = older_cut && !newer_cut;
+      merged = older_is_base ? older.state : newer.state;
+      std::erase_if(entries, [&](const HistoryEntry& e) { return is_newers(e) != older_is_base; });
+    }
   }
   merged.id = newer.state.id;
   // The base's profile scores were read under its own id; profile rules may read lead.id.
@@ -1230,7 +1240,7 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
       }
     }
   }
-  if (Status st = history_.RewriteAwards(chains, replayed, &batch_); !st.ok()) {
+  if (Status st = history_.RewriteAwards(read_chains, replayed, &batch_); !st.ok()) {
     LogError("merge of " + older.state.id + " into " + newer.state.id +
              ": cannot give its history the replay's points: " + st.ToString());
   }

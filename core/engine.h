@@ -102,6 +102,13 @@ struct EngineOptions {
   bool history = true;
   // Seconds history is kept, by commit time; 0 keeps it forever. Default: 90 d.
   double history_retention = 90 * 86400;
+  // A merge replays both leads' events from nothing (exact, SPEC 8) while they hold at most this
+  // many events together. Past it, the lead with more events is the base, its state as it is,
+  // and only the other lead's events are replayed on top (as for a lead whose history was
+  // trimmed): a merge otherwise costs the engine thread time in proportion to the lead's whole
+  // history, and one lead merging thousands of anonymous ids held every client for minutes.
+  // Default: 4,096 (a merge of that size replays in ~20 ms).
+  uint64_t max_merge_replay_events = 4096;
   // The funnel's figures (SPEC 12): how long facts and hour totals are kept.
   FunnelOptions funnel;
   // Cluster mode: the engine also counts leads per partition of their id, so a node can count

@@ -493,6 +493,58 @@ TEST_F(IdentityMergeTest, AReplayThatAwardsTheSamePointsInAnotherOrderLeavesTheE
                          std::to_string(kStart + 60) + ":\n");
   EXPECT_EQ(history.find("beta=5.000000 alpha"), std::string::npos);
 }
+// Past max_merge_replay_events together, a merge replays only the smaller lead's events, on top of
+// the larger lead's state as it is: a lead's whole history is not read and replayed at every
+// merge (one lead merging thousands of anonymous ids held the engine for minutes). Told apart
+// here by a reload that changed the webinar's points: an exact merge replays every event under
+// the new rules and gives every entry the new points; a bounded one leaves the base's entries.
+TEST_F(IdentityMergeTest, AMergePastTheReplayBoundReplaysOnlyTheSmallerLeadOnTheLargerOne) {
+  auto rules = [](int points) {
+    return "scores:\n  engagement: {kind: event}\nrules:\n  - id: webinar\n    score: engagement\n"
+           "    when: event == \"Webinar Attended\"\n    points: " +
+           std::to_string(points) + "\n";
+  };
+  auto history_points = [](const std::string& history) {
+    std::vector<std::string> points;
+    for (size_t at = history.find("webinar="); at != std::string::npos;
+         at = history.find("webinar=", at + 1)) {
+      points.push_back(history.substr(at + 8, history.find('.', at) - at - 8));
+    }
+    return points;
+  };
+  for (const bool known_is_larger : {true, false}) {
+    SCOPED_TRACE(known_is_larger ? "the known lead is the larger"
+                                 : "the anonymous lead is the larger");
+    for (const uint64_t bound : {uint64_t{3}, uint64_t{4096}}) {
+      SCOPED_TRACE("bound " + std::to_string(bound));
+      const std::string path = dir_.WriteFile("bound.yaml", rules(15));
+      Daemonless d(path, nullptr, "",
+                   [bound](EngineOptions* o) { o->max_merge_replay_events = bound; });
+      const std::string larger = known_is_larger ? "u1" : "";
+      const std::string larger_anon = known_is_larger ? "" : "a1";
+      d.Send({Track(larger, larger_anon, "Webinar Attended", kStart),
+              Track(larger, larger_anon, "Webinar Attended", kStart + 1),
+              Track(larger, larger_anon, "Webinar Attended", kStart + 2)});
+      d.Send({Track(known_is_larger ? "" : "u1", known_is_larger ? "a1" : "", "Webinar Attended",
+                    kStart + 3)});
+      dir_.WriteFile("bound.yaml", rules(20));
+      ASSERT_TRUE(d.Reload());
+      d.Send({Alias("u1", "a1", kStart + 10)});
+      ASSERT_EQ(d.Merges(), 1);
+      const std::vector<std::string> points = history_points(d.HistoryText("u1"));
+      if (bound == 3) {  // 4 events together: past it
+        EXPECT_EQ(points, (std::vector<std::string>{"15", "15", "15", "20"}));
+        EXPECT_NE(d.LeadJson("u1").find("\"engagement\":65"), std::string::npos)
+            << d.LeadJson("u1");
+      } else {
+        EXPECT_EQ(points, (std::vector<std::string>{"20", "20", "20", "20"}));
+        EXPECT_NE(d.LeadJson("u1").find("\"engagement\":80"), std::string::npos)
+            << d.LeadJson("u1");
+      }
+    }
+  }
+}
+
 TEST_F(IdentityMergeTest, ALinkBeforeAnyAnonymousEventOnlyLinks) {
   Daemonless d(rules_path_);
   d.Send({Identify("kim", "anon-1", "VP Sales", kStart)});
