@@ -35,31 +35,4 @@ size_t Utf8SequenceLength(std::string_view in, size_t i) {
   return n;
 }
 
-size_t FirstInvalidUtf8(std::string_view in) {
-  for (size_t i = 0; i < in.size();) {
-    const size_t n = Utf8SequenceLength(in, i);
-    if (n == 0) {
-      return i;
-    }
-    i += n;
-  }
-  return std::string_view::npos;
-}
-
-std::string ToValidUtf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size();) {
-    const size_t n = Utf8SequenceLength(in, i);
-    if (n == 0) {
-      out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
-      ++i;
-    } else {
-      out.append(in.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
 }  // namespace handoff

@@ -2,12 +2,11 @@
 //
 // Text from the network is checked where it is parsed (simdjson validates every JSON string), but
 // some bytes reach an answer or a log another way: a percent-decoded path, a header value, a rule
-// file. These helpers find and replace what is not UTF-8, so every JSON text the daemon writes
-// stays valid JSON. Pure functions; thread-safe.
+// file. AppendJsonString (handoff/value.h) writes U+FFFD for what this finds is not UTF-8, and the
+// rule loader rejects it. Pure function; thread-safe.
 #pragma once
 
 #include <cstddef>
-#include <string>
 #include <string_view>
 
 namespace handoff {
@@ -16,13 +15,5 @@ namespace handoff {
 // (a stray continuation byte, a sequence cut short, an overlong form, a surrogate, a code point
 // past U+10FFFF). `i` must be < in.size().
 size_t Utf8SequenceLength(std::string_view in, size_t i);
-
-// The offset of the first byte of `in` that starts no well-formed sequence; npos when all of
-// `in` is UTF-8.
-size_t FirstInvalidUtf8(std::string_view in);
-
-// `in` with every byte that is not part of a well-formed sequence replaced by U+FFFD (one per
-// byte). Valid input comes back as is.
-std::string ToValidUtf8(std::string_view in);
 
 }  // namespace handoff

@@ -3,37 +3,58 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "handoff/value.h"
 
 namespace handoff {
 namespace {
 
-TEST(ToValidUtf8Test, KeepsUtf8AndReplacesEverythingElse) {
-  const std::string kFffd = "\xef\xbf\xbd";
-  for (const std::string& valid :
-       std::vector<std::string>{"", "plain ascii", "\xc3\xbc", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                "\xf4\x8f\xbf\xbf", std::string("nul\0inside", 10)}) {
-    EXPECT_EQ(ToValidUtf8(valid), valid);
+// Every character of `s` is well-formed: the sequence lengths walk it to its end.
+bool AllUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      return false;
+    }
+    i += n;
   }
-  EXPECT_EQ(ToValidUtf8("a\xff"
-                        "b"),
-            "a" + kFffd + "b");
-  EXPECT_EQ(ToValidUtf8("\xc0\xaf"), kFffd + kFffd);                          // overlong '/'
-  EXPECT_EQ(ToValidUtf8("\xe0\x80\xaf"), kFffd + kFffd + kFffd);              // overlong, 3 bytes
-  EXPECT_EQ(ToValidUtf8("\xed\xa0\x80"), kFffd + kFffd + kFffd);              // a surrogate
-  EXPECT_EQ(ToValidUtf8("\xf4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // past U+10FFFF
-  EXPECT_EQ(ToValidUtf8("x\xe2\x82"), "x" + kFffd + kFffd);    // cut short at the end
-  EXPECT_EQ(ToValidUtf8("\xe2\x82x"), kFffd + kFffd + "x");    // cut short by ASCII
-  EXPECT_EQ(ToValidUtf8("\x80\xc3\xbc"), kFffd + "\xc3\xbc");  // a stray continuation byte
+  return true;
 }
 
-TEST(FirstInvalidUtf8Test, FindsTheFirstByteThatStartsNoCharacter) {
-  EXPECT_EQ(FirstInvalidUtf8(""), std::string_view::npos);
-  EXPECT_EQ(FirstInvalidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), std::string_view::npos);
-  EXPECT_EQ(FirstInvalidUtf8("ab\xff"), 2u);
-  EXPECT_EQ(FirstInvalidUtf8("\xc3\xa9\xc3"), 2u);                        // cut short at the end
-  EXPECT_EQ(FirstInvalidUtf8("x\xed\xa0\x80"), 1u);                       // a surrogate
-  EXPECT_EQ(FirstInvalidUtf8("\xef\xbb\xbfok"), std::string_view::npos);  // a BOM is U+FEFF
+TEST(Utf8SequenceLengthTest, WalksUtf8AndFindsEverythingElse) {
+  for (const std::string& valid : std::vector<std::string>{
+           "", "plain ascii", "\xc3\xbc", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
+           std::string("nul\0inside", 10), "\xef\xbb\xbfok" /* a BOM is U+FEFF */}) {
+    EXPECT_TRUE(AllUtf8(valid)) << valid;
+  }
+  EXPECT_EQ(Utf8SequenceLength("\xe2\x82\xac", 0), 3u);
+  EXPECT_EQ(Utf8SequenceLength("ab\xff", 2), 0u);
+  EXPECT_EQ(Utf8SequenceLength("\xc0\xaf", 0), 0u);          // overlong '/'
+  EXPECT_EQ(Utf8SequenceLength("\xe0\x80\xaf", 0), 0u);      // overlong, 3 bytes
+  EXPECT_EQ(Utf8SequenceLength("\xed\xa0\x80", 0), 0u);      // a surrogate
+  EXPECT_EQ(Utf8SequenceLength("\xf4\x90\x80\x80", 0), 0u);  // past U+10FFFF
+  EXPECT_EQ(Utf8SequenceLength("x\xe2\x82", 1), 0u);         // cut short at the end
+  EXPECT_EQ(Utf8SequenceLength("\xe2\x82x", 0), 0u);         // cut short by ASCII
+  EXPECT_EQ(Utf8SequenceLength("\x80\xc3\xbc", 0), 0u);      // a stray continuation byte
+  EXPECT_EQ(Utf8SequenceLength("\x80\xc3\xbc", 1), 2u);
+}
+
+// What the daemon writes of bytes that are not UTF-8: U+FFFD for each byte that starts no
+// character, the rest as it was.
+TEST(Utf8SequenceLengthTest, JsonTextReplacesEachByteThatStartsNoCharacter) {
+  const std::string kFffd = "\xef\xbf\xbd";
+  auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+  EXPECT_EQ(JsonQuoted("a\xff"
+                       "b"),
+            quoted("a" + kFffd + "b"));
+  EXPECT_EQ(JsonQuoted("\xc0\xaf"), quoted(kFffd + kFffd));
+  EXPECT_EQ(JsonQuoted("\xe0\x80\xaf"), quoted(kFffd + kFffd + kFffd));
+  EXPECT_EQ(JsonQuoted("\xf4\x90\x80\x80"), quoted(kFffd + kFffd + kFffd + kFffd));
+  EXPECT_EQ(JsonQuoted("x\xe2\x82"), quoted("x" + kFffd + kFffd));
+  EXPECT_EQ(JsonQuoted("\xe2\x82x"), quoted(kFffd + kFffd + "x"));
+  EXPECT_EQ(JsonQuoted("\x80\xc3\xbc"), quoted(kFffd + "\xc3\xbc"));
 }
 
 }  // namespace
