@@ -1572,14 +1572,18 @@ bool Engine::MergedInto(std::string_view id, std::string* root) const {
 }
 
 void Engine::LinkIds(const std::string& from, const std::string& to) {
+  const size_t linked_before = identity_.Aliases(to).size();
   {
     std::unique_lock<std::shared_mutex> lock(identity_mu_);
     identity_.Link(from, to);
   }
-  for (const std::string& id : identity_.Aliases(to)) {
-    if (identity_.Resolve(id) == to) {
-      batch_.PutLink(id, to);  // flat: every id of the group points at the root
-    }
+  // Flat: every id of the group points at the root. Only the ids that moved (`from` and the ids
+  // linked to it, appended by Link) are written: the others' links already name `to`, and
+  // writing the whole group again made one lead linking N ids in turn write N^2/2 links (a review
+  // linking 20,000 anonymous ids to one user ran past 10 minutes).
+  const std::vector<std::string>& group = identity_.Aliases(to);
+  for (size_t i = linked_before; i < group.size(); ++i) {
+    batch_.PutLink(group[i], to);
   }
 }
 

@@ -24,6 +24,7 @@ class IdentityMap {
   std::string_view Resolve(std::string_view id) const;
 
   // Links root `from` (and every id linked to it) to root `to`. Both must be roots and differ.
+  // The moved ids are appended to Aliases(to), `from` first, so a caller can tell them apart.
   void Link(std::string_view from, std::string_view to);
 
   // Restores one stored link (`id` -> `root`, already flat) at start.

@@ -66,6 +66,7 @@ class MemoryStore final : public Store {
           break;
         case CommitBatch::Op::kPutLink:
           links_[key] = value;
+          ++link_puts_;
           break;
         case CommitBatch::Op::kDeleteLink:
           links_.erase(key);
@@ -293,6 +294,11 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return links_.size();
   }
+  // Links written, counting an id written again.
+  size_t link_puts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return link_puts_;
+  }
   size_t pinned_count() const {
     std::lock_guard<std::mutex> lock(mu_);
     return pinned_.size();
@@ -371,6 +377,7 @@ class MemoryStore final : public Store {
   std::map<uint64_t, std::string> outbox_;
   Map meta_;
   Map links_;
+  size_t link_puts_ = 0;
   Map history_;
   Map funnel_;
   bool fail_commits_ = false;
