@@ -1193,10 +1193,12 @@ void Engine::Merge(LeadEntry& older, LeadEntry& newer, const Event& event,
     merged = bounded_older_base ? older.state : newer.state;  // `entries` are the other lead's
   } else {
     const size_t newer_chains = newer.state.history.size();
-    auto is_newers = [&](const HistoryEntry& e) {
-      return std::any_of(newer.state.history.begin(), newer.state.history.end(),
-                         [&e](const HistoryChain& c) { return c.lead == e.lead; });
-    };
+    // A set, not a scan of the chains: a lead that many ids merged into has a chain for each.
+    std::unordered_set<std::string_view> newer_ids;
+    for (const HistoryChain& c : newer.state.history) {
+      newer_ids.insert(c.lead);
+    }
+    auto is_newers = [&](const HistoryEntry& e) { return newer_ids.contains(e.lead); };
     const auto newer_entries =
         static_cast<uint64_t>(std::count_if(entries.begin(), entries.end(), is_newers));
     const uint64_t older_entries = entries.size() - newer_entries;

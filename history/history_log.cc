@@ -221,9 +221,29 @@ Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<His
       block = prev;
     }
   }
-  std::sort(out->begin(), out->end(),
-            [](const HistoryEntry& a, const HistoryEntry& b) { return a.apply_seq < b.apply_seq; });
+  SortByApplySeq(out);
   return Status::Ok();
+}
+
+void HistoryLog::SortByApplySeq(std::vector<HistoryEntry>* entries) {
+  // Chains come out newest block first, one chain after another. Sorting the entries themselves
+  // swapped whole events (a third of a large merge's engine time): sort their places, then move
+  // each entry once.
+  std::vector<std::pair<uint64_t, uint32_t>> order;
+  order.reserve(entries->size());
+  for (size_t i = 0; i < entries->size(); ++i) {
+    order.emplace_back((*entries)[i].apply_seq, static_cast<uint32_t>(i));
+  }
+  if (std::is_sorted(order.begin(), order.end())) {
+    return;
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<HistoryEntry> sorted;
+  sorted.reserve(entries->size());
+  for (const auto& [seq, i] : order) {
+    sorted.push_back(std::move((*entries)[i]));
+  }
+  *entries = std::move(sorted);
 }
 
 Status HistoryLog::Erase(const std::vector<HistoryChain>& chains, CommitBatch* batch) {

@@ -99,6 +99,8 @@ class HistoryLog {
   static uint32_t BucketOf(std::string_view lead);
 
  private:
+  // Sorts `entries` by apply seq, moving each entry once.
+  static void SortByApplySeq(std::vector<HistoryEntry>* entries);
   // Calls fn(entry bytes, lead, prev) for every entry in a bucket's bytes (after the block time).
   // False when the bytes do not decode.
   template <typename Fn>
