@@ -151,32 +151,37 @@ void CancelBacktest(ApiContext& api, const HttpRequest&, const PathParams& param
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams&,
                 HttpRespond respond) {
   Engine* engine = api.engine;
-  engine->ReplaceRules(request.body, [admin = api.admin, engine, yaml = request.body,
-                                      respond = std::move(respond)](
-                                         const ReloadOutcome& outcome) mutable {
-    if (!outcome.ok) {
-      if (!outcome.failure.empty()) {
-        respond(JsonErrorResponse(409, "cannot_apply", outcome.failure));
-      } else {
-        respond(JsonResponse(422, RulesAnswerJson(false, outcome.version, outcome.errors)));
-      }
-      return;
-    }
-    // On the engine thread, right after the swap: every lead's stage under the new rules.
-    const uint64_t version = outcome.version;
-    engine->ReevaluateStages([admin, version, yaml = std::move(yaml), respond = std::move(respond)](
-                                 uint64_t leads, uint64_t changed) mutable {
-      HttpResponse ok = JsonResponse(200, "{\"ok\":true,\"version\":" + std::to_string(version) +
-                                              ",\"leads\":" + std::to_string(leads) +
-                                              ",\"changed\":" + std::to_string(changed) + "}");
-      if (admin == nullptr) {
-        respond(std::move(ok));
-        return;
-      }
-      // Cluster mode: every node takes the file and evaluates its own leads again.
-      ShareRules(admin, yaml, /*reevaluate=*/true, std::move(ok), std::move(respond));
-    });
-  });
+  engine->ReplaceRules(
+      request.body, [admin = api.admin, engine, yaml = request.body,
+                     respond = std::move(respond)](const ReloadOutcome& outcome) mutable {
+        if (!outcome.ok) {
+          if (!outcome.failure.empty()) {
+            respond(JsonErrorResponse(409, "cannot_apply", outcome.failure));
+          } else {
+            respond(JsonResponse(422, RulesAnswerJson(false, outcome.version, outcome.errors)));
+          }
+          return;
+        }
+        // On the engine thread, right after the swap: every lead's stage under the new rules.
+        // `changed` counts the leads the swap moved out of stages the file no longer has too: their
+        // re-evaluation happened at the swap, so the walk finds them unchanged.
+        const uint64_t version = outcome.version;
+        const uint64_t moved = outcome.leads_moved;
+        engine->ReevaluateStages(
+            [admin, version, moved, yaml = std::move(yaml), respond = std::move(respond)](
+                uint64_t leads, uint64_t changed) mutable {
+              HttpResponse ok =
+                  JsonResponse(200, "{\"ok\":true,\"version\":" + std::to_string(version) +
+                                        ",\"leads\":" + std::to_string(leads) +
+                                        ",\"changed\":" + std::to_string(moved + changed) + "}");
+              if (admin == nullptr) {
+                respond(std::move(ok));
+                return;
+              }
+              // Cluster mode: every node takes the file and evaluates its own leads again.
+              ShareRules(admin, yaml, /*reevaluate=*/true, std::move(ok), std::move(respond));
+            });
+      });
 }
 
 }  // namespace handoff

@@ -2539,6 +2539,7 @@ uint64_t Engine::Rejected(const std::vector<LoadError>& errors) {
 ReloadOutcome Engine::Install(std::shared_ptr<const RuleSet> rules) {
   const uint64_t version = rules_info().version + 1;
   std::vector<VanishedStage> vanished = LeadsInVanishedStages(*rules);
+  const uint64_t leads_moved = vanished.size();
   InstallRules(std::move(rules), version);
   LeaveVanishedStages(std::move(vanished));
   Commit();
@@ -2547,6 +2548,7 @@ ReloadOutcome Engine::Install(std::shared_ptr<const RuleSet> rules) {
   ReloadOutcome outcome;
   outcome.ok = true;
   outcome.version = version;
+  outcome.leads_moved = leads_moved;
   return outcome;
 }
 

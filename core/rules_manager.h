@@ -26,6 +26,9 @@ struct ReloadOutcome {
   bool ok = false;
   uint64_t version = 0;           // the version in force after the attempt
   std::vector<LoadError> errors;  // when !ok
+  // Leads moved at the swap because their stage is not in the new rules (each goes through the
+  // stage machine from the first stage then); the rest are re-evaluated only if asked.
+  uint64_t leads_moved = 0;
   // When !ok without errors: what else stopped it (e.g. the rule file could not be written).
   std::string failure;
 };

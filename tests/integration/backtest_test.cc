@@ -380,6 +380,14 @@ TEST(BacktestTest, ApplyReloadsTheCandidateAndMovesStagesAtOnce) {
   EXPECT_EQ(JsonString(again.Get("/v1/leads/vp").Json(), "stage"), "mql");
   HttpResult bad = again.Post("/v1/rules/apply", "scores: [");
   EXPECT_EQ(bad.status, 422);
+  // A file without the lead's stage moves it at the swap, before the walk re-evaluates every
+  // lead: it counts as changed all the same (it answered 0).
+  std::string renamed(kCandidateRules);
+  renamed.replace(renamed.find("name: mql"), 9, "name: warm");
+  HttpResult moved = again.Post("/v1/rules/apply", renamed);
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(JsonNumber(moved.Json(), "changed"), 1);
+  EXPECT_EQ(JsonString(again.Get("/v1/leads/vp").Json(), "stage"), "warm");
   EXPECT_OK(live.Stop());
 }
 
