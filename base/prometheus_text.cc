@@ -1,5 +1,7 @@
 #include "base/prometheus_text.h"
 
+#include <cmath>
+
 #include "handoff/value.h"
 
 namespace handoff {
@@ -19,7 +21,15 @@ void AppendPromLine(std::string_view name, std::string_view labels, double value
     out->push_back('}');
   }
   out->push_back(' ');
-  AppendJsonNumber(value, out);
+  // The text format's own spellings: JSON has none for these (AppendJsonNumber writes null, which
+  // fails the whole scrape), and a sum of won amounts can overflow to infinity.
+  if (std::isnan(value)) {
+    out->append("NaN");
+  } else if (std::isinf(value)) {
+    out->append(value > 0 ? "+Inf" : "-Inf");
+  } else {
+    AppendJsonNumber(value, out);
+  }
   out->push_back('\n');
 }
 
