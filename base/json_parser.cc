@@ -3,6 +3,7 @@
 #include <string>
 
 #include "base/json_simdjson.h"
+#include "base/utf8.h"
 
 namespace handoff {
 
@@ -23,6 +24,16 @@ JsonParser::JsonParser(size_t max_bytes) : impl_(std::make_unique<Impl>()) {
 JsonParser::~JsonParser() = default;
 
 Status JsonParser::Parse(std::string_view json, Value* out) {
+  Status st = ParseText(json, out);
+  // The rare path: only text that failed is scanned for lone surrogate escapes (base/utf8.h).
+  std::string repaired;
+  if (!st.ok() && ReplaceLoneSurrogateEscapes(json, &repaired)) {
+    st = ParseText(repaired, out);
+  }
+  return st;
+}
+
+Status JsonParser::ParseText(std::string_view json, Value* out) {
   if (impl_->max_bytes != 0 && json.size() > impl_->max_bytes) {
     return Status::InvalidArgument("line is longer than " + std::to_string(impl_->max_bytes) +
                                    " bytes");

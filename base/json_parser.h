@@ -31,10 +31,13 @@ class JsonParser {
 
   // Parses exactly one JSON value into *out, reusing its storage. InvalidArgument, with the
   // reason, when the text is not one valid JSON value, nests deeper than kMaxJsonDepth or is
-  // longer than max_bytes; *out is then unspecified.
+  // longer than max_bytes; *out is then unspecified. A string escaping a lone UTF-16 surrogate
+  // (valid JSON, no Unicode character) holds U+FFFD there.
   [[nodiscard]] Status Parse(std::string_view json, Value* out);
 
  private:
+  [[nodiscard]] Status ParseText(std::string_view json, Value* out);  // one attempt
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

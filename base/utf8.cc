@@ -35,4 +35,72 @@ size_t Utf8SequenceLength(std::string_view in, size_t i) {
   return n;
 }
 
+namespace {
+
+// The code unit of the escape "\\uXXXX" at json[i] (json[i] is the backslash), or -1.
+int EscapedCodeUnit(std::string_view json, size_t i) {
+  if (i + 6 > json.size() || json[i] != '\\' || json[i + 1] != 'u') {
+    return -1;
+  }
+  int unit = 0;
+  for (size_t k = i + 2; k < i + 6; ++k) {
+    const char c = json[k];
+    int digit = 0;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
+bool IsHighSurrogate(int unit) { return unit >= 0xD800 && unit <= 0xDBFF; }
+bool IsLowSurrogate(int unit) { return unit >= 0xDC00 && unit <= 0xDFFF; }
+
+}  // namespace
+
+bool ReplaceLoneSurrogateEscapes(std::string_view json, std::string* out) {
+  constexpr std::string_view kReplacement = "\\ufffd";
+  bool changed = false;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (!in_string) {
+      in_string = c == '"';
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+      continue;
+    }
+    if (c != '\\' || i + 1 >= json.size()) {
+      continue;
+    }
+    const int unit = EscapedCodeUnit(json, i);
+    if (unit < 0) {
+      ++i;  // a one-character escape (or a bad one, the parser's to refuse): skip what it escapes
+      continue;
+    }
+    if (IsHighSurrogate(unit) && IsLowSurrogate(EscapedCodeUnit(json, i + 6))) {
+      i += 11;  // a pair: one character
+      continue;
+    }
+    if (IsHighSurrogate(unit) || IsLowSurrogate(unit)) {
+      if (!changed) {
+        out->assign(json);
+        changed = true;
+      }
+      out->replace(i, kReplacement.size(), kReplacement);
+    }
+    i += 5;
+  }
+  return changed;
+}
+
 }  // namespace handoff

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace handoff {
@@ -15,5 +16,13 @@ namespace handoff {
 // (a stray continuation byte, a sequence cut short, an overlong form, a surrogate, a code point
 // past U+10FFFF). `i` must be < in.size().
 size_t Utf8SequenceLength(std::string_view in, size_t i);
+
+// JSON text may escape a lone UTF-16 surrogate ("\ud83d" with no low half after it: JavaScript
+// writes one for a string cut inside an emoji), which is no Unicode character, so simdjson refuses
+// the string. This gives `json` with each such escape, inside a string, replaced by "\ufffd"
+// (U+FFFD, as a browser's TextEncoder does), six bytes for six, so every position stays where it
+// was. Returns false, leaving *out untouched, when `json` has none. Pairs and other escapes are
+// left as they are; malformed JSON is scanned as far as it goes and left for the parser to refuse.
+bool ReplaceLoneSurrogateEscapes(std::string_view json, std::string* out);
 
 }  // namespace handoff

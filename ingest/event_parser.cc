@@ -6,6 +6,7 @@
 
 #include "base/json_simdjson.h"
 #include "base/timestamp.h"
+#include "base/utf8.h"
 
 namespace handoff {
 
@@ -476,6 +477,33 @@ EventParser::~EventParser() = default;
 
 bool EventParser::Parse(std::string_view json, Event* out, ParseError* err,
                         std::optional<EventType> implied_type) {
+  if (ParseText(json, out, err, implied_type)) {
+    return true;
+  }
+  // The rare path: only text that failed is scanned for lone surrogate escapes.
+  std::string repaired;
+  if (err->code != EventError::kInvalidJson || !ReplaceLoneSurrogateEscapes(json, &repaired)) {
+    return false;
+  }
+  return ParseText(repaired, out, err, implied_type);
+}
+
+bool EventParser::ParseBatch(std::string_view body, std::vector<Event>* events,
+                             std::vector<BatchError>* errors, ParseError* err) {
+  const bool ok = ParseBatchText(body, events, errors, err);
+  const bool invalid_json =
+      ok ? std::any_of(errors->begin(), errors->end(),
+                       [](const BatchError& e) { return e.error.code == EventError::kInvalidJson; })
+         : err->code == EventError::kInvalidJson;
+  std::string repaired;
+  if (!invalid_json || !ReplaceLoneSurrogateEscapes(body, &repaired)) {
+    return ok;
+  }
+  return ParseBatchText(repaired, events, errors, err);
+}
+
+bool EventParser::ParseText(std::string_view json, Event* out, ParseError* err,
+                            std::optional<EventType> implied_type) {
   err->Clear();
   if (impl_->options.max_bytes != 0 && json.size() > impl_->options.max_bytes) {
     SetLineTooLong(json.size(), impl_->options.max_bytes, err);
@@ -504,8 +532,8 @@ bool EventParser::Parse(std::string_view json, Event* out, ParseError* err,
   return Validate(fields, implied_type, out, err);
 }
 
-bool EventParser::ParseBatch(std::string_view body, std::vector<Event>* events,
-                             std::vector<BatchError>* errors, ParseError* err) {
+bool EventParser::ParseBatchText(std::string_view body, std::vector<Event>* events,
+                                 std::vector<BatchError>* errors, ParseError* err) {
   err->Clear();
   errors->clear();
   ondemand::document doc;

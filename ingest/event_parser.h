@@ -97,7 +97,8 @@ class EventParser {
   // buffer). On success fills *out, reusing its strings' and values' storage, and returns true.
   // On failure fills *err (code, message, message_id) and returns false; *out is then
   // unspecified. With `implied_type` (the HTTP /v1/track, /v1/page, ... endpoints) the event
-  // has that type and its own "type" field, if any, is ignored like an unknown field.
+  // has that type and its own "type" field, if any, is ignored like an unknown field. A string
+  // escaping a lone UTF-16 surrogate (valid JSON, no Unicode character) holds U+FFFD there.
   bool Parse(std::string_view json, Event* out, ParseError* err,
              std::optional<EventType> implied_type = std::nullopt);
 
@@ -113,6 +114,13 @@ class EventParser {
                   std::vector<BatchError>* errors, ParseError* err);
 
  private:
+  // One attempt each; Parse and ParseBatch try again on the text with lone surrogate escapes
+  // replaced (base/utf8.h) when it has some and the first attempt found the JSON invalid.
+  bool ParseText(std::string_view json, Event* out, ParseError* err,
+                 std::optional<EventType> implied_type);
+  bool ParseBatchText(std::string_view body, std::vector<Event>* events,
+                      std::vector<BatchError>* errors, ParseError* err);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

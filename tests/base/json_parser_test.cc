@@ -33,6 +33,16 @@ TEST(JsonParserTest, AnyJsonValue) {
   }
 }
 
+// Valid JSON that names no Unicode character: read as U+FFFD (a subscriber's or an admin's
+// JSON, like an event's).
+TEST(JsonParserTest, ALoneSurrogateEscapeIsAReplacementCharacter) {
+  JsonParser parser;
+  Value v;
+  ASSERT_OK(parser.Parse(R"({"reason":"too busy \ud83d"})", &v));
+  EXPECT_EQ(v.Find("reason")->as_string(), "too busy \xef\xbf\xbd");
+  EXPECT_FALSE(parser.Parse(R"({"reason":"\ud83d)", &v).ok());
+}
+
 TEST(JsonParserTest, MaxBytes) {
   JsonParser parser(64);
   Value v;

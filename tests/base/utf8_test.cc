@@ -57,5 +57,32 @@ TEST(Utf8SequenceLengthTest, JsonTextReplacesEachByteThatStartsNoCharacter) {
   EXPECT_EQ(JsonQuoted("\x80\xc3\xbc"), quoted(kFffd + "\xc3\xbc"));
 }
 
+// What ReplaceLoneSurrogateEscapes gives, or "-" when it finds nothing to replace.
+std::string Repaired(std::string_view json) {
+  std::string out = "untouched";
+  if (!ReplaceLoneSurrogateEscapes(json, &out)) {
+    EXPECT_EQ(out, "untouched");
+    return "-";
+  }
+  EXPECT_EQ(out.size(), json.size());
+  return out;
+}
+
+TEST(Utf8Test, LoneSurrogateEscapesInStringsAreReplaced) {
+  EXPECT_EQ(Repaired(R"({"a":"x\ud83d"})"), R"({"a":"x\ufffd"})");
+  EXPECT_EQ(Repaired(R"(["\uDE00","\ud83d\u0041"])"), R"(["\ufffd","\ufffd\u0041"])");
+  EXPECT_EQ(Repaired(R"(["\ud83d\ud83d\ude00"])"), R"(["\ufffd\ud83d\ude00"])");
+  // Keys too: they are strings.
+  EXPECT_EQ(Repaired(R"({"\udc00":1})"), R"({"\ufffd":1})");
+}
+
+TEST(Utf8Test, PairsOtherEscapesAndTextOutsideStringsAreLeft) {
+  EXPECT_EQ(Repaired(R"({"a":"\ud83d\ude00 \u00e9 \n \\ud83d"})"), "-");  // "\\" escapes itself
+  EXPECT_EQ(Repaired(R"({"a":"\"\ud83d\" is quoted"})"), R"({"a":"\"\ufffd\" is quoted"})");
+  EXPECT_EQ(Repaired(R"(\ud83d {"a":1})"), "-");  // not in a string: the parser's to refuse
+  EXPECT_EQ(Repaired(R"({"a":"\ud8)"), "-");      // cut short
+  EXPECT_EQ(Repaired(""), "-");
+}
+
 }  // namespace
 }  // namespace handoff

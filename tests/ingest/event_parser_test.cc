@@ -456,7 +456,6 @@ TEST_F(EventParserTest, InvalidJsonVariants) {
            R"({"a":1x})",
            R"({"a":"\x"})",
            R"({"a":"\u12"})",
-           R"({"a":"\ud800"})",
            "{\"a\":\"tab\there\"}",
            "{\"a\":\"\xff\xfe\"}",
            "{\"a\":\"\xc3\"}",
@@ -573,6 +572,23 @@ TEST_F(EventParserTest, UnicodeEscapes) {
   // A NUL character is a valid escape and is kept.
   const Event e3 = Ok(R"({"type":"track","userId":"a\u0000b","event":"E"})");
   EXPECT_EQ(e3.user_id, std::string("a\0b", 3));
+}
+
+// JavaScript writes a string cut inside an emoji as a lone surrogate escape, valid JSON that
+// simdjson refuses: the event is taken with U+FFFD in its place (it was invalid_json).
+TEST_F(EventParserTest, ALoneSurrogateEscapeIsAReplacementCharacter) {
+  const Event e = Ok(R"({"type":"track","userId":"u","event":"E \ud83d",
+    "properties":{"title":"\ude00x","pair":"\ud83d\ude00","twice":"\ud83d\ud83d\ude00"}})");
+  EXPECT_EQ(e.name, "E \xef\xbf\xbd");
+  EXPECT_EQ(e.properties.Find("title")->as_string(), "\xef\xbf\xbdx");
+  EXPECT_EQ(e.properties.Find("pair")->as_string(), "\xf0\x9f\x98\x80");
+  EXPECT_EQ(e.properties.Find("twice")->as_string(), "\xef\xbf\xbd\xf0\x9f\x98\x80");
+  // Text that is not JSON stays refused, with the parser's own reason.
+  EventParser parser;
+  Event bad;
+  ParseError err;
+  EXPECT_FALSE(parser.Parse(R"({"type":"track","userId":"u","event":"\ud83d")", &bad, &err));
+  EXPECT_EQ(err.code, EventError::kInvalidJson);
 }
 
 TEST_F(EventParserTest, NumbersOfAnySizeAreDoubles) {
@@ -744,6 +760,22 @@ TEST_F(BatchTest, ValidAndInvalidElements) {
   EXPECT_EQ(errors_[1].error.code, EventError::kInvalidJson);
   EXPECT_EQ(errors_[2].index, 4u);
   EXPECT_EQ(errors_[2].error.code, EventError::kUnsupportedType);
+}
+
+// A lone surrogate escape in one item refused the whole body (400): every item is taken, that
+// one with U+FFFD in the escape's place.
+TEST_F(BatchTest, ALoneSurrogateEscapeInOneItemRefusesNothing) {
+  ASSERT_TRUE(Parse(R"({"batch":[
+      {"type":"track","userId":"u1","event":"A"},
+      {"type":"track","userId":"u2","event":"B","properties":{"title":"Hello \ud83d"}},
+      {"userId":"u3","event":"C"}
+    ]})"))
+      << err_.message;
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(events_[1].properties.Find("title")->as_string(), "Hello \xef\xbf\xbd");
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0].index, 2u);
+  EXPECT_EQ(errors_[0].error.code, EventError::kMissingField);
 }
 
 // An item nested past the limit (valid JSON) is refused alone, wherever its depth is; the items
