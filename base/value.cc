@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -200,8 +201,22 @@ void AppendJsonNumber(double d, std::string* out) {
     out->push_back('0');  // also for -0: JSON readers treat both alike
     return;
   }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+  // The shortest form that reads back as the same double, but never in exponent form where a
+  // person (or a reader that maps integers to integer types) expects digits: plain
+  // std::to_chars picks "1e+05" for 100000 (a won amount, a trait, a count) because it is one
+  // character shorter. Integers below 1e16 print as integers, other values from 1e-5 to 1e16
+  // in fixed notation (still the shortest digits that round-trip), and only the rest in
+  // exponent form, as JSON encoders of other languages do.
+  char buf[64];
+  const double magnitude = std::fabs(d);
+  char* end = buf;
+  if (magnitude < 1e16 && d == std::trunc(d)) {
+    end = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(d)).ptr;
+  } else if (magnitude >= 1e-5 && magnitude < 1e16) {
+    end = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::fixed).ptr;
+  } else {
+    end = std::to_chars(buf, buf + sizeof(buf), d).ptr;
+  }
   out->append(buf, end);
 }
 

@@ -93,6 +93,8 @@ class Value {
 // U+FFFD, one each, so the result is JSON whatever `s` holds (valid UTF-8 passes unchanged).
 void AppendJsonString(std::string_view s, std::string* out);
 std::string JsonQuoted(std::string_view s);  // the same string literal, returned (for messages)
-void AppendJsonNumber(double d, std::string* out);  // shortest round-trip form
+// The shortest digits that read back as `d`; integers below 1e16 as integers, and exponent form
+// only below 1e-5 or from 1e16 up. Infinities and NaN (no JSON spelling) as null.
+void AppendJsonNumber(double d, std::string* out);
 
 }  // namespace handoff

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <random>
 #include <string>
+#include <utility>
 
 namespace handoff {
 namespace {
@@ -46,6 +51,44 @@ TEST(ValueTest, NumbersPrintShortestRoundTrip) {
   }
   EXPECT_EQ(Value::Number(45).ToJson(), "45");
   EXPECT_EQ(Value::Number(1.0 / 0.0).ToJson(), "null");
+}
+
+// Exponent form only where digits would run long: 100000 (a won amount, a trait, a count) came
+// out as "1e+05", one character shorter, and a reader that maps integers to an integer type
+// refuses that.
+TEST(ValueTest, NumbersAvoidExponentsWhereDigitsReadBetter) {
+  const std::pair<double, const char*> cases[] = {
+      {100000, "100000"},
+      {-1000000, "-1000000"},
+      {1764547200000, "1764547200000"},
+      {9999999999999998, "9999999999999998"},
+      {1e16, "1e+16"},
+      {1e21, "1e+21"},
+      {123456.789, "123456.789"},
+      {0.1 + 0.2, "0.30000000000000004"},
+      {0.0001, "0.0001"},
+      {0.00001, "0.00001"},
+      {1.5e-7, "1.5e-07"},
+      {-0.0, "0"},
+  };
+  for (const auto& [d, text] : cases) {
+    EXPECT_EQ(Value::Number(d).ToJson(), text);
+  }
+  // Every form still reads back as the same double.
+  std::mt19937_64 rng(47);
+  for (int i = 0; i < 100000; ++i) {
+    double d = 0;
+    const uint64_t bits = rng();
+    std::memcpy(&d, &bits, sizeof d);
+    if (i % 2 == 0) {
+      d = std::ldexp(static_cast<double>(bits >> 11), static_cast<int>(rng() % 100) - 80);
+    }
+    if (!std::isfinite(d)) {
+      continue;
+    }
+    const std::string s = Value::Number(d).ToJson();
+    EXPECT_EQ(std::strtod(s.c_str(), nullptr), d) << s;
+  }
 }
 
 TEST(ValueTest, StringsEscape) {
