@@ -21,8 +21,10 @@ enum class Kind : uint8_t { kAbsent, kString, kNumber, kObject, kOther };
 
 struct Scalar {
   Kind kind = Kind::kAbsent;
-  std::string_view text;  // kString: unescaped, in the parser's string buffer
-  double number = 0;      // kNumber
+  // kString: unescaped, in the parser's string buffer. kNumber: the number as written, in the
+  // padded input (a numeric groupId is taken as its text: 64-bit ids pass unrounded).
+  std::string_view text;
+  double number = 0;  // kNumber
 };
 
 // The known fields of one event object, as read in document order. Strings are views into the
@@ -42,9 +44,16 @@ error_code ReadScalar(ondemand::value json, int max_depth, Scalar* out) {
     case ondemand::json_type::string:
       out->kind = Kind::kString;
       return json.get_string().get(out->text);
-    case ondemand::json_type::number:
+    case ondemand::json_type::number: {
       out->kind = Kind::kNumber;
+      std::string_view raw = json.raw_json_token();  // with the whitespace after it
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
+                              raw.back() == '\r')) {
+        raw.remove_suffix(1);
+      }
+      out->text = raw;
       return JsonNumberToDouble(json, &out->number);
+    }
     case ondemand::json_type::null:
       out->kind = Kind::kAbsent;
       break;
@@ -270,7 +279,7 @@ bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out
 
   // 11. groupId
   if (type == EventType::kGroup) {
-    const bool number_ok = f.group_id.kind == Kind::kNumber && std::isfinite(f.group_id.number);
+    const bool number_ok = f.group_id.kind == Kind::kNumber;  // any, as written (1e400 too)
     if (f.group_id.kind == Kind::kAbsent) {
       return Fail(err, EventError::kMissingField, "group needs \"groupId\"");
     }
@@ -313,11 +322,7 @@ bool Validate(const Fields& f, std::optional<EventType> implied_type, Event* out
   }
   out->group_id.clear();
   if (type == EventType::kGroup) {
-    if (f.group_id.kind == Kind::kString) {
-      out->group_id.assign(f.group_id.text);
-    } else {
-      AppendJsonNumber(f.group_id.number, &out->group_id);
-    }
+    out->group_id.assign(f.group_id.text);  // a number's text as sent
   }
   out->previous_id.clear();
   if (type == EventType::kAlias) {
