@@ -23,11 +23,13 @@ constexpr auto kWatchInterval = std::chrono::milliseconds(500);
 
 }  // namespace
 
-RulesManager::RulesManager(std::string path, bool watch, Install install, Reject reject)
+RulesManager::RulesManager(std::string path, bool watch, Install install, Reject reject,
+                           std::chrono::milliseconds empty_file_grace)
     : path_(std::move(path)),
       watch_(watch),
       install_(std::move(install)),
-      reject_(std::move(reject)) {}
+      reject_(std::move(reject)),
+      empty_file_grace_(empty_file_grace) {}
 
 RulesManager::~RulesManager() { Stop(); }
 
@@ -140,15 +142,38 @@ void RulesManager::Run() {
         }
       });
       requests.clear();
-    } else if (watch_ && Signature(path_) != signature_) {
-      LogInfo("rules changed on disk, reloading " + path_);
-      Reload(nullptr);
+    } else if (watch_) {
+      WatchPoll();
     }
   }
 }
 
+void RulesManager::WatchPoll() {
+  bool has_empty = false;
+  const std::string signature = Signature(path_, &has_empty);
+  if (signature == signature_ || !has_empty) {
+    empty_since_.reset();
+  }
+  if (signature == signature_) {
+    return;
+  }
+  // A file being rewritten in place is empty between the truncation and the write: wait for the
+  // write. One left empty past the grace is loaded as it is (SIGHUP loads it at once).
+  const auto now = std::chrono::steady_clock::now();
+  if (has_empty && !empty_since_.has_value()) {
+    empty_since_ = now;
+    LogInfo("rules changed on disk, but a rule file is empty: waiting for it to be written");
+  }
+  if (has_empty && now - *empty_since_ < empty_file_grace_) {
+    return;
+  }
+  LogInfo("rules changed on disk, reloading " + path_);
+  Reload(nullptr);
+}
+
 void RulesManager::Reload(ReloadDone done) {
   signature_ = Signature(path_);
+  empty_since_.reset();
   LoadResult loaded = LoadRules(path_);
   if (!loaded.ok()) {
     ReloadOutcome outcome;
@@ -162,7 +187,7 @@ void RulesManager::Reload(ReloadDone done) {
   install_(std::move(loaded.rules), std::move(done));
 }
 
-std::string RulesManager::Signature(const std::string& path) {
+std::string RulesManager::Signature(const std::string& path, bool* has_empty) {
   std::string sig;
   std::string bytes;
   auto add = [&](const fs::path& p) {
@@ -189,6 +214,9 @@ std::string RulesManager::Signature(const std::string& path) {
     sig += ':';
     sig += in ? Sha256Hex(bytes) : "unreadable";
     sig += ';';
+    if (has_empty != nullptr && stated && st.st_size == 0) {
+      *has_empty = true;
+    }
   };
   std::error_code ec;
   fs::path root(path);

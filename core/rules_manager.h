@@ -9,10 +9,12 @@
 // Thread safety: RequestReload may be called from any thread. Start and Stop from one thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,7 +46,10 @@ class RulesManager {
 
   // `path`: the rule file or directory. `watch`: reload when its files change (polled twice a
   // second).
-  RulesManager(std::string path, bool watch, Install install, Reject reject);
+  // `empty_file_grace`: how long the watch waits for a rule file it finds empty to be written
+  // (a rewrite in place truncates first) before it loads it empty.
+  RulesManager(std::string path, bool watch, Install install, Reject reject,
+               std::chrono::milliseconds empty_file_grace = std::chrono::seconds(2));
   ~RulesManager();
   RulesManager(const RulesManager&) = delete;
   RulesManager& operator=(const RulesManager&) = delete;
@@ -72,17 +77,20 @@ class RulesManager {
   void Replace(std::string yaml, ReloadDone done);
 
   // A fingerprint of the rule files: each one's name, what stat says of it (inode, size, times)
-  // and a hash of its bytes, so a change that keeps the size and times still shows.
-  static std::string Signature(const std::string& path);
+  // and a hash of its bytes, so a change that keeps the size and times still shows. With
+  // `has_empty`, whether one of the files is empty (0 bytes).
+  static std::string Signature(const std::string& path, bool* has_empty = nullptr);
 
  private:
   void Run();
+  void WatchPoll();  // reloads when the files changed (manager thread)
   void Reload(ReloadDone done);
 
   const std::string path_;
   const bool watch_;
   const Install install_;
   const Reject reject_;
+  const std::chrono::milliseconds empty_file_grace_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -91,6 +99,9 @@ class RulesManager {
   bool stopping_ = false;
   std::thread thread_;
   std::string signature_;  // manager thread (and Start, before the thread runs)
+  // The watch: when a change first showed a rule file empty (truncated by `>` before the write:
+  // loading it would drop every stage for a moment), or none. Manager thread.
+  std::optional<std::chrono::steady_clock::time_point> empty_since_;
 };
 
 }  // namespace handoff

@@ -4,7 +4,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/testutil.h"
 
@@ -42,6 +49,80 @@ TEST(RulesManagerTest, ADirectorysSignatureFollowsItsFiles) {
   EXPECT_EQ(RulesManager::Signature(root), one);
   dir.WriteFile("rules/b.yaml", "stages: []\n");
   EXPECT_NE(RulesManager::Signature(root), one);
+}
+
+// A watching manager over one rule file, recording the stage count of every file it installs
+// ("new" included).
+class WatchedRules {
+ public:
+  WatchedRules(const std::string& path, std::chrono::milliseconds empty_file_grace)
+      : manager_(
+            path, /*watch=*/true,
+            [this](std::shared_ptr<const RuleSet> rules, ReloadDone done) {
+              {
+                std::lock_guard<std::mutex> lock(mu_);
+                installed_.push_back(rules->stages.size());
+              }
+              cv_.notify_all();
+              if (done) {  // none for the watch's own reloads
+                ReloadOutcome outcome;
+                outcome.ok = true;
+                done(outcome);
+              }
+            },
+            [](const std::vector<LoadError>&) { return uint64_t{0}; }, empty_file_grace) {
+    manager_.RequestReload([](const ReloadOutcome&) {});  // the first load, as at start
+    manager_.Start();
+  }
+  // Waits (up to 30 s) until `count` files were installed; their stage counts.
+  std::vector<size_t> WaitForInstalls(size_t count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(30), [&] { return installed_.size() >= count; });
+    return installed_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<size_t> installed_;
+  RulesManager manager_;
+};
+
+void Rewrite(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+constexpr char kTwoStages[] =
+    "scores:\n  x: {kind: event}\nstages:\n  - name: a\n    enter: score.x >= 1\n"
+    "  - name: b\n    enter: score.x >= 2\n";
+constexpr char kOneStage[] =
+    "scores:\n  x: {kind: event}\nstages:\n  - name: a\n    enter: score.x >= 1\n";
+
+// `>` truncates a file before it writes it: the watch must not load the empty file in between
+// (every lead would leave its stage for a moment). It waits for the write, however many polls
+// pass (here the grace never ends), and loads what was written.
+TEST(RulesManagerTest, TheWatchWaitsForAnEmptiedFileToBeWritten) {
+  TempDir dir;
+  dir.WriteFile("rules.yaml", kTwoStages);
+  const std::string path = dir.path() + "/rules.yaml";
+  WatchedRules watched(path, std::chrono::hours(1));
+  ASSERT_EQ(watched.WaitForInstalls(1), std::vector<size_t>({3}));
+  Rewrite(path, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));  // three polls see it empty
+  Rewrite(path, kOneStage);
+  EXPECT_EQ(watched.WaitForInstalls(2), std::vector<size_t>({3, 2}));
+}
+
+// A file left empty past the grace is loaded as it is: emptying it is then meant.
+TEST(RulesManagerTest, AFileLeftEmptyPastTheGraceIsLoaded) {
+  TempDir dir;
+  dir.WriteFile("rules.yaml", kTwoStages);
+  const std::string path = dir.path() + "/rules.yaml";
+  WatchedRules watched(path, std::chrono::milliseconds(0));
+  ASSERT_EQ(watched.WaitForInstalls(1), std::vector<size_t>({3}));
+  Rewrite(path, "");
+  EXPECT_EQ(watched.WaitForInstalls(2), std::vector<size_t>({3, 1}));
 }
 
 }  // namespace
