@@ -91,6 +91,24 @@ void Router::SetRules(const Scorer* scorer) {
       ParkUnrouted(o.id, std::move(o.held_by));
     }
   } else {
+    // SPEC 7: a queued lead below the routing stage leaves its queue. A reload that raises the
+    // routing stage puts queued leads there at once; they stayed queued (and counted) but were
+    // never routed. A lead whose stage the new rules lack keeps its place (LeaveVanishedStages
+    // moves it next, and a lead that was routable keeps its queue), so the stage is looked up by
+    // name rather than aligned here.
+    std::vector<std::string> below;
+    for (const auto& [queue, leads] : queues_) {
+      for (const auto& [order, id] : leads) {
+        const Lead* lead = host_->FindLead(id);
+        const int stage = lead == nullptr ? -1 : rules().FindStage(lead->stage);
+        if (stage >= 0 && stage < routing.stage_index) {
+          below.push_back(id);
+        }
+      }
+    }
+    for (const std::string& id : below) {
+      Dequeue(id);
+    }
     const EpochSeconds now = clock_->Now();
     for (Orphan& o : orphans) {
       Lead* lead = host_->FindLead(o.id);

@@ -1112,6 +1112,37 @@ routing:
   EXPECT_EQ(recs[0].team, "new");
 }
 
+// SPEC 7: "A queued lead that falls below the routing stage leaves its queue", also when a reload
+// raises the routing stage past it. It stayed queued, counted in /v1/reps, and was never routed.
+TEST_F(RouterTest, AReloadRaisingTheRoutingStageEmptiesTheQueueBelowIt) {
+  Load(R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: a}]
+)");
+  ASSERT_OK(router_->SetOnline("a", false));
+  Qualified("l1");
+  Lead* high = Qualified("l2");
+  MoveTo(high, kOpportunity);
+  EXPECT_EQ(View("a")->queued_in_team, 2u);
+  Load(R"(
+routing:
+  stage: opportunity
+  teams:
+    - id: t
+      reps: [{id: a}]
+)");
+  EXPECT_EQ(View("a")->queued_in_team, 1u);
+  ASSERT_OK(router_->SetOnline("a", true));
+  router_->Tick();
+  std::vector<Rec> recs = Take();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].lead, "l2");
+  EXPECT_EQ(recs[0].rep, "a");
+}
+
 TEST_F(RouterTest, RoutingRemovedAndRestoredKeepsTheQueue) {
   Load(R"(
 routing:
