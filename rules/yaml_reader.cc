@@ -410,7 +410,9 @@ std::optional<double> YamlReader::Number(const Field& f) {
 }
 
 std::optional<int64_t> YamlReader::Integer(const Field& f, int64_t min) {
-  const std::string expected = "a whole number >= " + std::to_string(min);
+  // The bound is said too: "a whole number >= 1, got 2147483648" read as a contradiction.
+  const std::string expected = "a whole number from " + std::to_string(min) + " to " +
+                               std::to_string(std::numeric_limits<int32_t>::max());
   if (Empty(f, expected)) {
     return std::nullopt;
   }

@@ -143,7 +143,7 @@ TEST(RoutingLoaderTest, ErrorsEachWithLineAndColumn) {
           "r.yaml:8:10: unknown stage \"sqll\" (did you mean \"sql\"?)",
           "r.yaml:9:18: account_match must be true or false, got \"yes\"",
           StartsWith("r.yaml:10:24: accept_within: duration \"10\" has no unit"),
-          "r.yaml:10:42: max_reassign must be a whole number >= 0, got \"-1\"",
+          "r.yaml:10:42: max_reassign must be a whole number from 0 to 2147483647, got \"-1\"",
           "r.yaml:10:46: unknown key \"timeout\" in sla (expected one of: accept_within, "
           "max_reassign)",
           "r.yaml:12:11: team id \"unrouted\" is reserved for the queue of leads no team takes; "
@@ -157,9 +157,9 @@ TEST(RoutingLoaderTest, ErrorsEachWithLineAndColumn) {
           "or least_loaded",
           "r.yaml:17:19: rep \"carol\" is already in team \"unrouted\" (line 14); a rep belongs "
           "to one team",
-          "r.yaml:17:34: weight must be a whole number >= 1, got \"0\"",
-          "r.yaml:17:47: max_open must be a whole number >= 1, got \"0\"",
-          "r.yaml:17:63: max_per_day must be a whole number >= 1, got \"1.5\"",
+          "r.yaml:17:34: weight must be a whole number from 1 to 2147483647, got \"0\"",
+          "r.yaml:17:47: max_open must be a whole number from 1 to 2147483647, got \"0\"",
+          "r.yaml:17:63: max_per_day must be a whole number from 1 to 2147483647, got \"1.5\"",
           "r.yaml:17:76: hours: unknown day \"Mnday\": expected Mon, Tue, Wed, Thu, Fri, Sat or "
           "Sun",
           "r.yaml:17:104: skills must be a list like [a, b], got \"en\"",
