@@ -150,6 +150,13 @@ void CancelBacktest(ApiContext& api, const HttpRequest&, const PathParams& param
 
 void ApplyRules(ApiContext& api, const HttpRequest& request, const PathParams&,
                 HttpRespond respond) {
+  // An empty file is valid rules (no scores, no stages) but never what an apply means: it is a
+  // request sent without its body, and applying it would drop every lead to "new".
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    respond(JsonErrorResponse(400, "bad_request",
+                              "the body is empty: send the rule file to apply as the body"));
+    return;
+  }
   Engine* engine = api.engine;
   engine->ReplaceRules(
       request.body, [admin = api.admin, engine, yaml = request.body,

@@ -380,6 +380,10 @@ TEST(BacktestTest, ApplyReloadsTheCandidateAndMovesStagesAtOnce) {
   EXPECT_EQ(JsonString(again.Get("/v1/leads/vp").Json(), "stage"), "mql");
   HttpResult bad = again.Post("/v1/rules/apply", "scores: [");
   EXPECT_EQ(bad.status, 422);
+  // No body: refused, the rules in force kept (an empty file would drop every stage).
+  EXPECT_EQ(again.Post("/v1/rules/apply", "").status, 400);
+  EXPECT_EQ(again.Post("/v1/rules/apply", " \n").status, 400);
+  EXPECT_EQ(JsonString(again.Get("/v1/leads/vp").Json(), "stage"), "mql");
   // A file without the lead's stage moves it at the swap, before the walk re-evaluates every
   // lead: it counts as changed all the same (it answered 0).
   std::string renamed(kCandidateRules);
