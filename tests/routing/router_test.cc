@@ -36,6 +36,15 @@ stages:
   - {name: opportunity, enter: false}
 )";
 
+// Routing at sql to one team of one rep, "a".
+constexpr std::string_view kOneRep = R"(
+routing:
+  stage: sql
+  teams:
+    - id: t
+      reps: [{id: a}]
+)";
+
 constexpr double kMinute = 60;
 constexpr double kHour = 3600;
 
@@ -1020,13 +1029,7 @@ routing:
 }
 
 TEST_F(RouterTest, QueuedLeadFallingBelowTheStageLeavesAndRequeuesAtTheBack) {
-  Load(R"(
-routing:
-  stage: sql
-  teams:
-    - id: t
-      reps: [{id: a}]
-)");
+  Load(kOneRep);
   ASSERT_OK(router_->SetOnline("a", false));
   Lead* l1 = Qualified("l1");
   Qualified("l2");
@@ -1115,13 +1118,7 @@ routing:
 // SPEC 7: "A queued lead that falls below the routing stage leaves its queue", also when a reload
 // raises the routing stage past it. It stayed queued, counted in /v1/reps, and was never routed.
 TEST_F(RouterTest, AReloadRaisingTheRoutingStageEmptiesTheQueueBelowIt) {
-  Load(R"(
-routing:
-  stage: sql
-  teams:
-    - id: t
-      reps: [{id: a}]
-)");
+  Load(kOneRep);
   ASSERT_OK(router_->SetOnline("a", false));
   Qualified("l1");
   Lead* high = Qualified("l2");
@@ -1144,13 +1141,7 @@ routing:
 }
 
 TEST_F(RouterTest, RoutingRemovedAndRestoredKeepsTheQueue) {
-  Load(R"(
-routing:
-  stage: sql
-  teams:
-    - id: t
-      reps: [{id: a}]
-)");
+  Load(kOneRep);
   ASSERT_OK(router_->SetOnline("a", false));
   Qualified("l1");
   EXPECT_TRUE(Take().empty());
