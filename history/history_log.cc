@@ -227,7 +227,7 @@ Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<His
 
 void HistoryLog::SortByApplySeq(std::vector<HistoryEntry>* entries) {
   // Chains come out newest block first, one chain after another. Sorting the entries themselves
-  // swapped whole events (a third of a large merge's engine time): sort their places, then move
+  // swapped whole events (a fifth of a large merge's engine time): sort their places, then move
   // each entry once.
   std::vector<std::pair<uint64_t, uint32_t>> order;
   order.reserve(entries->size());
