@@ -114,6 +114,14 @@ void RemoveDuplicateKeys(Value::Object* members) {
 
 }  // namespace
 
+std::string_view JsonNumberText(ondemand::value json) {
+  std::string_view raw = json.raw_json_token();  // with the whitespace after it
+  while (!raw.empty() && IsJsonSpace(raw.back())) {
+    raw.remove_suffix(1);
+  }
+  return raw;
+}
+
 error_code JsonNumberToDouble(ondemand::value json, double* out) {
   const error_code err = json.get_double().get(*out);
   if (err != simdjson::NUMBER_ERROR) {
@@ -121,10 +129,7 @@ error_code JsonNumberToDouble(ondemand::value json, double* out) {
   }
   // simdjson refuses numbers it cannot hold as a finite double (1e400). JSON has no such limit,
   // so if the token is a well-formed number, let strtod give the nearest double (+-inf or 0).
-  std::string_view raw = json.raw_json_token();
-  while (!raw.empty() && IsJsonSpace(raw.back())) {
-    raw.remove_suffix(1);
-  }
+  const std::string_view raw = JsonNumberText(json);
   if (!IsJsonNumberText(raw)) {
     return simdjson::NUMBER_ERROR;
   }

@@ -59,6 +59,10 @@ std::string JsonErrorMessage(simdjson::error_code error);
 [[nodiscard]] simdjson::error_code SkipJsonValue(simdjson::ondemand::value json,
                                                  int max_depth = kMaxJsonDepth);
 
+// A number's text as written (simdjson's raw token without the whitespace after it), valid
+// while the document's input is. Call before the value is read.
+std::string_view JsonNumberText(simdjson::ondemand::value json);
+
 // Reads a JSON number of any size as a double (see JsonToValue).
 [[nodiscard]] simdjson::error_code JsonNumberToDouble(simdjson::ondemand::value json, double* out);
 

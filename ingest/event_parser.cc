@@ -46,12 +46,7 @@ error_code ReadScalar(ondemand::value json, int max_depth, Scalar* out) {
       return json.get_string().get(out->text);
     case ondemand::json_type::number: {
       out->kind = Kind::kNumber;
-      std::string_view raw = json.raw_json_token();  // with the whitespace after it
-      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
-                              raw.back() == '\r')) {
-        raw.remove_suffix(1);
-      }
-      out->text = raw;
+      out->text = JsonNumberText(json);
       return JsonNumberToDouble(json, &out->number);
     }
     case ondemand::json_type::null:

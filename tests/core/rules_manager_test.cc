@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,13 +50,19 @@ TEST(RulesManagerTest, ADirectorysSignatureFollowsItsFiles) {
   EXPECT_NE(RulesManager::Signature(root), one);
 }
 
-// A watching manager over one rule file, recording the stage count of every file it installs
-// ("new" included).
+constexpr char kTwoStages[] =
+    "scores:\n  x: {kind: event}\nstages:\n  - name: a\n    enter: score.x >= 1\n"
+    "  - name: b\n    enter: score.x >= 2\n";
+constexpr char kOneStage[] =
+    "scores:\n  x: {kind: event}\nstages:\n  - name: a\n    enter: score.x >= 1\n";
+
+// A watching manager over one rule file in a temporary directory, first kTwoStages, recording
+// the stage count of every file it installs ("new" included).
 class WatchedRules {
  public:
-  WatchedRules(const std::string& path, std::chrono::milliseconds empty_file_grace)
+  explicit WatchedRules(std::chrono::milliseconds empty_file_grace)
       : manager_(
-            path, /*watch=*/true,
+            dir_.WriteFile("rules.yaml", kTwoStages), /*watch=*/true,
             [this](std::shared_ptr<const RuleSet> rules, ReloadDone done) {
               {
                 std::lock_guard<std::mutex> lock(mu_);
@@ -74,6 +79,8 @@ class WatchedRules {
     manager_.RequestReload([](const ReloadOutcome&) {});  // the first load, as at start
     manager_.Start();
   }
+  // Writes the rule file over (truncating it first, as `>` does).
+  void Rewrite(const std::string& text) { dir_.WriteFile("rules.yaml", text); }
   // Waits (up to 30 s) until `count` files were installed; their stage counts.
   std::vector<size_t> WaitForInstalls(size_t count) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -82,46 +89,30 @@ class WatchedRules {
   }
 
  private:
+  TempDir dir_;  // outlives manager_
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<size_t> installed_;
   RulesManager manager_;
 };
 
-void Rewrite(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-constexpr char kTwoStages[] =
-    "scores:\n  x: {kind: event}\nstages:\n  - name: a\n    enter: score.x >= 1\n"
-    "  - name: b\n    enter: score.x >= 2\n";
-constexpr char kOneStage[] =
-    "scores:\n  x: {kind: event}\nstages:\n  - name: a\n    enter: score.x >= 1\n";
-
 // `>` truncates a file before it writes it: the watch must not load the empty file in between
 // (every lead would leave its stage for a moment). It waits for the write, however many polls
 // pass (here the grace never ends), and loads what was written.
 TEST(RulesManagerTest, TheWatchWaitsForAnEmptiedFileToBeWritten) {
-  TempDir dir;
-  dir.WriteFile("rules.yaml", kTwoStages);
-  const std::string path = dir.path() + "/rules.yaml";
-  WatchedRules watched(path, std::chrono::hours(1));
+  WatchedRules watched(std::chrono::hours(1));
   ASSERT_EQ(watched.WaitForInstalls(1), std::vector<size_t>({3}));
-  Rewrite(path, "");
+  watched.Rewrite("");
   std::this_thread::sleep_for(std::chrono::milliseconds(1600));  // three polls see it empty
-  Rewrite(path, kOneStage);
+  watched.Rewrite(kOneStage);
   EXPECT_EQ(watched.WaitForInstalls(2), std::vector<size_t>({3, 2}));
 }
 
 // A file left empty past the grace is loaded as it is: emptying it is then meant.
 TEST(RulesManagerTest, AFileLeftEmptyPastTheGraceIsLoaded) {
-  TempDir dir;
-  dir.WriteFile("rules.yaml", kTwoStages);
-  const std::string path = dir.path() + "/rules.yaml";
-  WatchedRules watched(path, std::chrono::milliseconds(0));
+  WatchedRules watched(std::chrono::milliseconds(0));
   ASSERT_EQ(watched.WaitForInstalls(1), std::vector<size_t>({3}));
-  Rewrite(path, "");
+  watched.Rewrite("");
   EXPECT_EQ(watched.WaitForInstalls(2), std::vector<size_t>({3, 1}));
 }
 
