@@ -279,6 +279,21 @@ TEST(ScorerTest, AnAwardCutToZeroDoesNotMoveTheDecayReference) {
   EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 10);
 }
 
+// A rule written with 0 points is no award either (README): R stays, `once` is not used up.
+TEST(ScorerTest, ARuleOfZeroPointsAwardsNothing) {
+  Scorer scorer(RuleSetBuilder()
+                    .Score("e", ScoreKind::kEvent, kDay)
+                    .Rule("ten", "e", "event == \"a\"", 10)
+                    .Rule("nothing", "e", "event == \"b\"", 0, std::nullopt, true)
+                    .Build());
+  Lead lead = NewLead();
+  scorer.Apply(Track("a", kT0), &lead);
+  std::vector<AwardedPoints> awarded;
+  scorer.Apply(Track("b", kT0 + kDay), &lead, &awarded);
+  EXPECT_TRUE(awarded.empty());
+  EXPECT_DOUBLE_EQ(Read(scorer, &lead, "e", kT0), 10);  // 5 had R moved to kT0 + 1d
+}
+
 TEST(ScorerTest, OnceAwardsAtMostOnce) {
   Scorer scorer(RuleSetBuilder()
                     .Score("e", ScoreKind::kEvent)
