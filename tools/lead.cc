@@ -113,6 +113,12 @@ Status FormatLead(std::string_view json, std::string_view at, std::string* out) 
     if (accepted != nullptr && accepted->is_bool()) {
       notes.push_back(accepted->as_bool() ? "accepted" : "not accepted yet");
     }
+    // A closed lead keeps its last holder in the answer, marked closed with its outcome.
+    if (const Value* closed = owner->Find("closed");
+        closed != nullptr && closed->is_bool() && closed->as_bool()) {
+      const std::string outcome = JsonText(*owner, "outcome");
+      notes.push_back(outcome.empty() ? std::string("closed") : "closed " + outcome);
+    }
     for (size_t i = 0; i < notes.size(); ++i) {
       text += (i == 0 ? " (" : ", ") + notes[i];
     }
@@ -122,6 +128,17 @@ Status FormatLead(std::string_view json, std::string_view at, std::string* out) 
     head.emplace_back("owner", text);
   } else {
     head.emplace_back("owner", "none");
+  }
+  // The other ids linked to this lead (SPEC 8), so `handoff lead ANON` shows why it answered
+  // the merged lead.
+  if (const Value* aliases = lead.Find("aliases"); aliases != nullptr && aliases->is_array()) {
+    std::string ids;
+    for (const Value& alias : aliases->as_array()) {
+      ids += (ids.empty() ? "" : ", ") + Plain(alias);
+    }
+    if (!ids.empty()) {
+      head.emplace_back("aliases", ids);
+    }
   }
   head.emplace_back("first seen", JsonText(lead, "first_seen"));
   head.emplace_back("last seen", JsonText(lead, "last_seen"));

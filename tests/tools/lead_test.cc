@@ -84,6 +84,17 @@ TEST(FormatLeadTest, NoOwnerNoScoresNoTraits) {
   EXPECT_FALSE(FormatLead("nope", "", &text).ok());
 }
 
+TEST(FormatLeadTest, ShowsAClosedOwnersOutcomeAndTheLinkedIds) {
+  std::string text;
+  ASSERT_OK(FormatLead(R"({"id":"u2","aliases":["anon-1","u1"],"stage":"new",)"
+                       R"("owner":{"rep":"frank","team":"t","seq":9,"accepted":true,)"
+                       R"("closed":true,"outcome":"won"},"traits":{},"scores":{},)"
+                       R"("breakdown":{},"first_seen":"a","last_seen":"b","events":3})",
+                       "", &text));
+  EXPECT_THAT(text, HasSubstr("  owner       frank (team t, record 9, accepted, closed won)\n"));
+  EXPECT_THAT(text, HasSubstr("  aliases     anon-1, u1\n"));
+}
+
 // Answers one request with `status` and `body`, remembering the request head.
 struct FakeHttp {
   int status;
