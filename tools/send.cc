@@ -256,6 +256,11 @@ int TerminalWidth() {
   return 80;
 }
 
+// The answer window of `handoff send` (SendSession::NextWrite): lines a connection may have
+// unanswered after a rejection, and at most.
+constexpr uint64_t kAnswerWindow = 4096;
+constexpr uint64_t kLargestWindow = uint64_t{1} << 20;
+
 // One connection: its pieces, a sender thread and a reader thread.
 struct Lane {
   std::vector<Piece> pieces;
@@ -270,14 +275,27 @@ struct Lane {
   Status sent;                        // the sender's outcome, once send_done
   uint64_t total_lines = UINT64_MAX;  // known once everything is sent
   uint64_t acked = 0;
+  // The last connection line acked or rejected: no error reply is due for any line up to it
+  // (a line before a rejected one is rejected already or valid, and then only its ack is due).
+  uint64_t answered = 0;
   uint64_t rejected = 0;
-  bool complete = false;  // every line acknowledged: the connection is closed on purpose
+  uint64_t rejected_at_last_ack = 0;
+  uint64_t window = kAnswerWindow;  // lines that may be unanswered (SendSession::NextWrite)
+  bool sender_waiting = false;      // the sender waits for room in the window
+  bool complete = false;            // every line acknowledged: the connection is closed on purpose
   bool reader_done = false;
   std::string reader_status;
   std::string server_error;
   SteadyClock::time_point last_ack;
   double max_gap = 0;  // seconds between two acks (or the first byte and the first ack)
   double gap_end = 0;  // when that gap ended, seconds after the start
+
+  // Lines sent and neither acked nor rejected yet. An ack may arrive before the sender has
+  // counted the lines it covers. Needs SendSession::mu_.
+  uint64_t Unanswered() const {
+    const uint64_t sent = lines_sent.load(std::memory_order_relaxed);
+    return sent - std::min(answered, sent);
+  }
 
   // Nothing more will happen that the session waits for.
   bool Finished() const { return send_done && (!sent.ok() || complete || reader_done); }
@@ -380,8 +398,35 @@ class SendSession {
     cv_.notify_all();
   }
 
+  // Flow control for error replies. The daemon queues at most 1 MiB of unread replies a
+  // connection and then sums further rejected lines up in one `replies_dropped` line (README),
+  // which a client reading more slowly than the daemon rejects lines meets too: a file of nearly
+  // all bad lines sent at full speed named only half of them. So a lane lets at most `window`
+  // lines go unanswered (neither acked nor rejected; SendWindow) and sizes each write to the room
+  // left: the window starts at kAnswerWindow lines (a few hundred KB of error lines at most,
+  // well under the daemon's 1 MiB), grows by the lines each ack covers while none is rejected
+  // (a clean file soon goes out in 4 MiB writes), and falls back to kAnswerWindow at a rejection.
+  static constexpr size_t kLargestWrite = 4 << 20;  // few, large writes: no per-line syscalls
+  static constexpr size_t kSmallestWrite = 16 << 10;
+  static constexpr uint64_t kGuessedLineBytes = 32;  // before the first write tells
+
+  // Waits for room in the lane's window; returns how many bytes to write next.
+  size_t NextWrite(Lane& lane) {
+    std::unique_lock<std::mutex> lock(mu_);
+    lane.sender_waiting = true;
+    cv_.wait(lock,
+             [&] { return lane.reader_done || lane.complete || lane.Unanswered() < lane.window; });
+    lane.sender_waiting = false;
+    const uint64_t room = lane.window - std::min(lane.Unanswered(), lane.window);
+    const uint64_t lines = lane.lines_sent.load(std::memory_order_relaxed);
+    const uint64_t line_bytes =
+        lines == 0 ? kGuessedLineBytes
+                   : std::max<uint64_t>(1, lane.bytes_sent.load(std::memory_order_relaxed) / lines);
+    return static_cast<size_t>(
+        std::clamp<uint64_t>(room * line_bytes, kSmallestWrite, kLargestWrite));
+  }
+
   Status SendAll(Lane& lane) {
-    constexpr size_t kChunk = 4 << 20;  // few, large writes: no per-line syscalls
     std::string buf;
     uint64_t line_base = 0;  // connection lines before the current piece
     for (Piece& piece : lane.pieces) {
@@ -402,8 +447,9 @@ class SendSession {
       };
       if (piece.stream) {
         while (true) {
-          buf.resize(kChunk);
-          ssize_t n = ::read(in.fd, buf.data(), kChunk);
+          const size_t want = NextWrite(lane);
+          buf.resize(want);
+          ssize_t n = ::read(in.fd, buf.data(), want);
           if (n < 0) {
             if (errno == EINTR) {
               continue;
@@ -423,11 +469,12 @@ class SendSession {
           in.fd = -1;
         }
       } else {
-        for (uint64_t at = piece.begin; at < piece.end; at += kChunk) {
-          const uint64_t n = std::min<uint64_t>(kChunk, piece.end - at);
+        for (uint64_t at = piece.begin; at < piece.end;) {
+          const uint64_t n = std::min<uint64_t>(NextWrite(lane), piece.end - at);
           if (Status st = write(in.mapped.substr(at, n)); !st.ok()) {
             return st;
           }
+          at += n;
         }
       }
       if (counter.partial()) {
@@ -492,7 +539,12 @@ class SendSession {
           lane.gap_end = std::chrono::duration<double>(now - start_).count();
         }
         lane.last_ack = now;
+        if (*ack > lane.acked && lane.rejected == lane.rejected_at_last_ack) {
+          lane.window = std::min(lane.window + (*ack - lane.acked), kLargestWindow);
+        }
+        lane.rejected_at_last_ack = lane.rejected;
         lane.acked = std::max(lane.acked, *ack);
+        lane.answered = std::max(lane.answered, lane.acked);
         if (lane.acked >= lane.total_lines) {
           Complete(lane);
         }
@@ -516,6 +568,7 @@ class SendSession {
         const uint64_t first = JsonUint(reply, "first_line").value_or(0);
         const uint64_t last = JsonUint(reply, "last_line").value_or(first);
         lane.rejected += count;
+        Answered(lane, last);
         const auto [first_name, first_in] = where(first);
         const auto [last_name, last_in] = where(last);
         out_ << FormatDroppedReplies(first_name, first_in, last_name, last_in, count) << "\n";
@@ -523,6 +576,7 @@ class SendSession {
       }
       if (std::optional<uint64_t> l = JsonUint(reply, "line"); l.has_value()) {
         ++lane.rejected;
+        Answered(lane, *l);
         const auto [name, in_line] = where(*l);
         out_ << FormatRejectedLine(name, in_line, code, message) << "\n";
       } else {
@@ -531,6 +585,16 @@ class SendSession {
         lane.server_error = "the daemon answered " + (code.empty() ? line : code + ": " + message);
         err_ << "handoff send: " << lane.server_error << "\n";
       }
+    }
+  }
+
+  // Line `line` is rejected, so lines up to it are answered: shrinks the window to
+  // kAnswerWindow and wakes a waiting sender. Needs mu_.
+  void Answered(Lane& lane, uint64_t line) {
+    lane.answered = std::max(lane.answered, line);
+    lane.window = kAnswerWindow;
+    if (lane.sender_waiting) {
+      cv_.notify_all();
     }
   }
 

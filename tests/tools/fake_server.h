@@ -21,8 +21,8 @@ namespace handoff::testing {
 class FakeConnection {
  public:
   explicit FakeConnection(int fd) : fd_(fd) {}
-  // Reads one line without its '\n'; false at EOF (or after 30 s of silence).
-  bool ReadLine(std::string* line) {
+  // Reads one line without its '\n'; false at EOF (or after `timeout_ms` of silence).
+  bool ReadLine(std::string* line, int timeout_ms = 30000) {
     while (true) {
       size_t nl = buffer_.find('\n');
       if (nl != std::string::npos) {
@@ -30,7 +30,7 @@ class FakeConnection {
         buffer_.erase(0, nl + 1);
         return true;
       }
-      if (!Fill()) {
+      if (!Fill(timeout_ms)) {
         return false;
       }
     }
@@ -55,9 +55,9 @@ class FakeConnection {
   }
 
  private:
-  bool Fill() {
+  bool Fill(int timeout_ms = 30000) {
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 30000) <= 0) {
+    if (::poll(&p, 1, timeout_ms) <= 0) {
       return false;
     }
     char chunk[65536];

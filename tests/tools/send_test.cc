@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "tests/testutil.h"
 #include "tests/tools/fake_server.h"
@@ -285,6 +287,59 @@ TEST(SendCommandTest, CountsTheLinesOfARepliesDroppedSummaryAsRejected) {
   EXPECT_THAT(l3, ContainsRegex("^sent 5 lines in [0-9.]+ s \\([0-9]+ lines/s\\), 1 "
                                 "applied-or-duplicate, 4 rejected$"));
   EXPECT_EQ(err.str(), "");
+}
+
+// Once a line is rejected, `send` lets only a window of lines go unanswered before it writes
+// more, so error replies cannot pile up past the 1 MiB the daemon queues for a connection (then
+// they would come as a replies_dropped summary). Without the window the whole file goes out
+// while the server reads without answering.
+TEST(SendCommandTest, AfterARejectedLineWaitsForAnswersBeforeSendingMore) {
+  constexpr uint64_t kLines = 500000;
+  testing::TempDir dir;
+  std::string text;
+  for (uint64_t i = 0; i < kLines; ++i) {
+    text += "{\"type\":\"x\"}\n";
+  }
+  const std::string path = dir.WriteFile("bad.ndjson", text);
+  auto reject = [](uint64_t line) {
+    return R"({"error":"unsupported_type","message":"no","line":)" + std::to_string(line) + "}\n";
+  };
+  uint64_t read_unanswered = 0;
+  FakeServer server([&](FakeConnection& c) {
+    std::string line;
+    uint64_t read = 0;
+    if (!c.ReadLine(&line)) {
+      return;
+    }
+    c.Write(reject(++read));
+    // Give the client time to read that, then read on without answering until it stops writing.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    while (read < kLines && c.ReadLine(&line, 500)) {
+      ++read;
+    }
+    read_unanswered = read;
+    std::string replies;
+    for (uint64_t i = 2; i <= read; ++i) {
+      replies += reject(i);
+    }
+    c.Write(replies);
+    while (read < kLines && c.ReadLine(&line)) {  // from here on, answer every line at once
+      c.Write(reject(++read));
+    }
+    c.Write(R"({"ack":)" + std::to_string(read) + "}\n");
+    std::string rest;
+    c.ReadSome(&rest);  // until the client closes
+  });
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = SendCommand({path, "--ingest", server.address()}, out, err,
+                               /*out_is_terminal=*/false);
+  EXPECT_EQ(code, 1) << err.str();
+  EXPECT_LT(read_unanswered, kLines);
+  const std::string printed = out.str();
+  EXPECT_EQ(static_cast<uint64_t>(std::count(printed.begin(), printed.end(), '\n')), kLines + 1);
+  EXPECT_THAT(printed, HasSubstr(path + ":500000: unsupported_type: no\n"));
+  EXPECT_THAT(printed, HasSubstr("500000 rejected"));
 }
 
 TEST(SendCommandTest, AllAcceptedExitsZeroAndShowsProgressOnATerminal) {
