@@ -10,9 +10,11 @@
 #include "base/string_map.h"
 #include "base/timestamp.h"
 #include "handoff/value.h"
+#include "history/history_log.h"
 #include "history/history_scan.h"
 #include "outbox/outbox_record.h"
 #include "scoring/lead.h"
+#include "scoring/refold.h"
 #include "scoring/score_json.h"
 #include "scoring/scorer.h"
 #include "storage/lead_codec.h"
@@ -250,6 +252,7 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
   std::vector<std::vector<ScorePart>> parts_now;
   std::vector<std::vector<ScorePart>> parts_candidate;
   std::vector<double> scores_now;
+  std::vector<HistoryEntry> now_history;
   std::vector<double> scores_candidate;
   const double pass_share = 1.0 / static_cast<double>(passes);
   // The examples: the changed leads with the smallest ids, by id. A pass visits its leads in id
@@ -331,6 +334,15 @@ Status RunBacktest(const StoreSnapshot& snapshot, const BacktestRequest& request
       Replay& r = it->second;
       ++report->leads;
       report->events += r.lead.events;
+      if (live.NeedsRefold(&now_lead)) {
+        // Stored before a reload changed a half-life (or a cap's `per`) and not read by the
+        // engine since: folded again from its history, as the engine answers it (SPEC 13: "now"
+        // is the live score at `at`).
+        if (Status h = HistoryLog::ReadAt(snapshot, now_lead.history, &now_history); !h.ok()) {
+          now_history.clear();  // as the engine does: the new half-life from the latest award on
+        }
+        RefoldAwards(live, now_history, &now_lead);
+      }
       live.Breakdown(&now_lead, request.at, &parts_now, &scores_now);
       candidate.Breakdown(&r.lead, request.at, &parts_candidate, &scores_candidate);
       totals.AddNow(parts_now);

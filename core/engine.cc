@@ -18,6 +18,7 @@
 #include "history/event_codec.h"
 #include "outbox/outbox_record.h"
 #include "rules/sha256.h"
+#include "scoring/refold.h"
 #include "storage/lead_codec.h"
 #include "storage/pin_record.h"
 
@@ -708,59 +709,14 @@ void Engine::RefoldFromHistory(LeadEntry* entry) {
   MarkDirty(*entry);
 }
 
-void Engine::RefoldAwards(Lead* lead_state) {
-  Lead& lead = *lead_state;
+void Engine::RefoldAwards(Lead* lead) {
   std::vector<HistoryEntry> history;
-  if (Status st = history_.Read(lead.history, &history); !st.ok()) {
-    LogWarning("lead " + lead.id + ": cannot read its history to apply a new half-life or cap (" +
+  if (Status st = history_.Read(lead->history, &history); !st.ok()) {
+    LogWarning("lead " + lead->id + ": cannot read its history to apply a new half-life or cap (" +
                st.ToString() + "); they apply from each rule's latest award on");
     history.clear();
   }
-  for (RuleAward& award : lead.awards) {
-    RecountCapWindows(history, &award);
-    const double half_life = scorer_->HalfLifeOfRule(award.rule_id);
-    if (!award.awarded || award.half_life < 0 || half_life < 0 || award.half_life == half_life) {
-      continue;
-    }
-    // The history holds every award of the rule when folding it under the old half-life gives
-    // the stored value back; then it is folded again under the new one.
-    RuleAward before;
-    RuleAward after;
-    for (const HistoryEntry& e : history) {
-      for (const auto& [rule, points] : e.awards) {
-        if (rule == award.rule_id) {
-          FoldAward(&before, e.event.timestamp, points, award.half_life);
-          FoldAward(&after, e.event.timestamp, points, half_life);
-        }
-      }
-    }
-    const bool whole =
-        before.awarded && before.latest == award.latest &&
-        std::fabs(before.value - award.value) <= 1e-9 * std::max(1.0, std::fabs(award.value));
-    if (whole) {
-      award.value = after.value;
-      award.latest = after.latest;
-    }
-    award.half_life = half_life;
-  }
-}
-
-void Engine::RecountCapWindows(const std::vector<HistoryEntry>& history, RuleAward* award) const {
-  const double per = scorer_->CapPerOfRule(award->rule_id);
-  if (!award->awarded || award->cap_per < 0 || per <= 0 || award->cap_per == per) {
-    return;
-  }
-  // The history holds the points each award gave after its cap, which is what a cap counts.
-  award->windows.clear();
-  for (const HistoryEntry& e : history) {
-    for (const auto& [rule, points] : e.awards) {
-      if (rule != award->rule_id) {
-        continue;
-      }
-      CapWindowAt(award, e.event.timestamp, per).used += std::fabs(points);
-    }
-  }
-  award->cap_per = per;
+  handoff::RefoldAwards(*scorer_, history, lead);
 }
 
 Engine::LeadEntry* Engine::FindEntry(std::string_view id) {

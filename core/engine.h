@@ -381,8 +381,6 @@ class Engine : public IngestSink,
   // The folding itself, on any copy of a lead: its history must be readable (no batch in flight
   // holding its blocks, WaitCommit).
   void RefoldAwards(Lead* lead);
-  // Counts `award`'s cap windows again from `history` when its rule's cap now has another `per`.
-  void RecountCapWindows(const std::vector<HistoryEntry>& history, RuleAward* award) const;
   // RouterHost.
   void LeadChanged(Lead* lead) override;
   uint64_t Publish(OutboxRecord* record, Lead* lead, EpochSeconds scores_at) override;

@@ -180,6 +180,35 @@ Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes, s
 
 Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out,
                         std::vector<bool>* cut) {
+  return ReadChains([this](uint64_t block, uint32_t bucket,
+                           std::string* bytes) { return Bucket(block, bucket, bytes); },
+                    chains, out, cut);
+}
+
+Status HistoryLog::ReadAt(const StoreSnapshot& snapshot, const std::vector<HistoryChain>& chains,
+                          std::vector<HistoryEntry>* out) {
+  return ReadChains(
+      [&snapshot](uint64_t block, uint32_t bucket, std::string* bytes) {
+        Status st = snapshot.GetHistory(store_format::HistoryKey(block, bucket), bytes);
+        if (st.IsNotFound()) {
+          bytes->clear();
+          return Status::Ok();
+        }
+        if (!st.ok()) {
+          return st;
+        }
+        if (bytes->size() < store_format::kTimeSize) {
+          return Status::Corruption("history bucket too short");
+        }
+        bytes->erase(0, store_format::kTimeSize);
+        return Status::Ok();
+      },
+      chains, out, nullptr);
+}
+
+template <typename BucketFn>
+Status HistoryLog::ReadChains(const BucketFn& read_bucket, const std::vector<HistoryChain>& chains,
+                              std::vector<HistoryEntry>* out, std::vector<bool>* cut) {
   out->clear();
   if (cut != nullptr) {
     cut->assign(chains.size(), false);
@@ -191,7 +220,7 @@ Status HistoryLog::Read(const std::vector<HistoryChain>& chains, std::vector<His
     uint64_t block = chain.head;
     // Blocks only get older along a chain; the bound stops a corrupt pointer from looping.
     while (block != 0) {
-      if (Status st = Bucket(block, bucket, &bytes); !st.ok()) {
+      if (Status st = read_bucket(block, bucket, &bytes); !st.ok()) {
         return st;
       }
       bool first = true;

@@ -79,6 +79,11 @@ class HistoryLog {
   Status Read(const std::vector<HistoryChain>& chains, std::vector<HistoryEntry>* out,
               std::vector<bool>* cut = nullptr);
 
+  // The same from a store snapshot (committed entries only; none of an unflushed block), off
+  // the engine thread: the backtest. Thread-safe as far as `snapshot` is.
+  static Status ReadAt(const StoreSnapshot& snapshot, const std::vector<HistoryChain>& chains,
+                       std::vector<HistoryEntry>* out);
+
   // Removes every entry on `chains` (erasure): their buckets are rewritten without them in
   // `batch`, entries not yet flushed are dropped.
   Status Erase(const std::vector<HistoryChain>& chains, CommitBatch* batch);
@@ -99,6 +104,11 @@ class HistoryLog {
   static uint32_t BucketOf(std::string_view lead);
 
  private:
+  // Read and ReadAt: walks each chain through read_bucket(block, bucket, &bytes), which gives
+  // the bucket's entries (without its time; empty when there is none).
+  template <typename BucketFn>
+  static Status ReadChains(const BucketFn& read_bucket, const std::vector<HistoryChain>& chains,
+                           std::vector<HistoryEntry>* out, std::vector<bool>* cut);
   // Sorts `entries` by apply seq, moving each entry once.
   static void SortByApplySeq(std::vector<HistoryEntry>* entries);
   // Calls fn(entry bytes, lead, prev) for every entry in a bucket's bytes (after the block time).

@@ -989,6 +989,9 @@ class RocksSnapshot final : public StoreSnapshot {
       const std::function<void(std::string_view, std::string_view)>& fn) const override {
     return ScanPrefix(db_, Point(), handles_[kMeta], prefix, fn);
   }
+  Status GetHistory(std::string_view key, std::string* value) const override {
+    return FromRocks(db_->Get(Point(), handles_[kHistory], ToSlice(key), value), "get history");
+  }
   Status ScanHistory(
       const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     return Scan(kHistory, "scan history", fn);

@@ -47,6 +47,9 @@ class StoreSnapshot {
   virtual Status ScanMeta(
       std::string_view prefix,
       const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
+  // As Store::GetHistory, at the snapshot (a lead's chain read by key: the backtest folds a
+  // lead's awards again under a changed half-life, as the engine does on a read).
+  virtual Status GetHistory(std::string_view key, std::string* value) const = 0;
   // Calls fn(key, value) for every history bucket in key order (block, then bucket), until fn
   // returns false. Keys and values as Store::GetHistory has them.
   virtual Status ScanHistory(

@@ -341,6 +341,9 @@ class MemoryStore final : public Store {
       ScanPrefix(meta, prefix, fn);
       return Status::Ok();
     }
+    Status GetHistory(std::string_view key, std::string* value) const override {
+      return Get(history, key, value);
+    }
     Status ScanHistory(
         const std::function<bool(std::string_view, std::string_view)>& fn) const override {
       for (const auto& [k, v] : history) {
