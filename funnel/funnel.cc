@@ -102,6 +102,14 @@ Status Funnel::Load() {
         // The routed flag follows the rules; marks stored before it had one are routed when
         // they kept rules (a routing that kept none was not stored).
         marks.routed = value.empty() ? !marks.rules.empty() : value[0] == 1;
+        if (!value.empty()) {
+          value.remove_prefix(1);
+          // Marks stored before they kept the routed time have none (0).
+          if (!value.empty() && !coding::GetDouble(&value, &marks.routed_at)) {
+            bad = Status::Corruption("funnel: bad lead marks in the store");
+            return false;
+          }
+        }
         leads_[std::string(key.substr(1))] = std::move(marks);
         return true;
       });
@@ -158,14 +166,20 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context) {
       }
       marks.rules = context.rules_now != nullptr ? *context.rules_now : std::vector<FunnelRule>();
       marks.routed = true;
+      marks.routed_at = record.at;
       MarkLead(lead);
       break;
     }
-    case OutboxKind::kAccepted:
-      if (context.routed_at.has_value()) {
+    case OutboxKind::kAccepted: {
+      const LeadMarks* marks = leads_.Find(lead);
+      if (marks != nullptr && marks->routed && marks->routed_at > 0) {
+        fact.latency_ms = std::max(0.0, record.at - marks->routed_at) * 1000;
+      } else if (context.routed_at.has_value()) {
+        // Routed before the marks kept the time: from when its rep got it, the best left.
         fact.latency_ms = std::max(0.0, record.at - *context.routed_at) * 1000;
       }
       break;
+    }
     case OutboxKind::kClosed: {
       fact.outcome = std::string(record.outcome);
       fact.amount = record.amount;
@@ -181,6 +195,7 @@ void Funnel::Observe(const OutboxRecord& record, const FunnelContext& context) {
       if (marks != nullptr) {
         marks->rules.clear();
         marks->routed = false;
+        marks->routed_at = 0;
         MarkLead(lead);
       }
       break;
@@ -261,6 +276,7 @@ void Funnel::Flush(CommitBatch* batch) {
       coding::PutString(r.score, &scratch_);
     }
     scratch_.push_back(marks->routed ? 1 : 0);
+    coding::PutDouble(marks->routed_at, &scratch_);
     batch->PutFunnel(LeadKey(lead), scratch_);
   }
   dirty_leads_.clear();

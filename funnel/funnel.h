@@ -111,6 +111,10 @@ class Funnel {
     // possibly none, and a close counts exactly those.
     bool routed = false;
     std::vector<FunnelRule> rules;  // the rules at routing, until closed
+    // When its latest `routed` record was written, until closed (0: none kept): where
+    // `speed_to_lead_ms.accepted` starts (SPEC 12: "from `routed` to `accepted`"), also when a
+    // reassignment gave it to the rep who accepted.
+    EpochSeconds routed_at = 0;
     bool empty() const { return qualified_at == 0 && !routed; }
   };
   using HourKey = std::pair<int64_t, std::string>;  // hour since the epoch, team

@@ -156,6 +156,22 @@ TEST_F(FunnelTest, SpeedToLeadFromTheQualifyingEventAndFromRouted) {
   EXPECT_NEAR(*t.to_accepted.Quantile(0.5), 60000, 60000 * 0.006);
 }
 
+// SPEC 12: `.accepted` runs "from `routed` to `accepted`": a lead rejected by its first rep and
+// accepted by the next counts from its routed record, not from the reassignment (a review saw
+// 3.5 s where 6.0 s had passed since routing). The time survives a restart.
+TEST_F(FunnelTest, SpeedToAcceptedRunsFromTheRoutedRecordThroughAReassignment) {
+  Record(OutboxKind::kRouted, kDay + 10, "a", "alice", "t");
+  Record(OutboxKind::kRejected, kDay + 12, "a", "alice", "t");
+  Record(OutboxKind::kReassigned, kDay + 12.5, "a", "bob", "t");
+  Restart();
+  FunnelContext accepted;
+  accepted.routed_at = kDay + 12.5;  // when bob got it
+  Record(OutboxKind::kAccepted, kDay + 16, "a", "bob", "t", accepted);
+  FunnelTotals t = Query(std::nullopt, std::nullopt);
+  ASSERT_EQ(t.to_accepted.count(), 1u);
+  EXPECT_NEAR(*t.to_accepted.Quantile(0.5), 6000, 6000 * 0.006);
+}
+
 TEST_F(FunnelTest, FeedbackUsesTheRulesAtRoutingAndSurvivesARestart) {
   const std::vector<FunnelRule> at_routing = {{"pricing", "engagement"}, {"big", "fit"}};
   const std::vector<FunnelRule> later = {{"pricing", "engagement"}, {"webinar", "engagement"}};
