@@ -402,7 +402,7 @@ class SendSession {
   // connection and then sums further rejected lines up in one `replies_dropped` line (README),
   // which a client reading more slowly than the daemon rejects lines meets too: a file of nearly
   // all bad lines sent at full speed named only half of them. So a lane lets at most `window`
-  // lines go unanswered (neither acked nor rejected; SendWindow) and sizes each write to the room
+  // lines go unanswered (neither acked nor rejected; Lane::window) and sizes each write to the room
   // left: the window starts at kAnswerWindow lines (a few hundred KB of error lines at most,
   // well under the daemon's 1 MiB), grows by the lines each ack covers while none is rejected
   // (a clean file soon goes out in 4 MiB writes), and falls back to kAnswerWindow at a rejection.
