@@ -286,6 +286,15 @@ void AppendFunnelPrometheus(const FunnelStageCounts& stages, const FunnelTotals&
     AppendPromLine("handoff_funnel_rule_won_amount_total",
                    Labels({{"rule", rule.rule}, {"score", rule.score}}), r.won_amount, out);
   }
+  AppendPromHeader("handoff_funnel_rule_win_rate", "gauge",
+                   "Per rule: won / closed among the leads it had scored when routed.", out);
+  for (const auto& [rule, r] : totals.rules) {
+    if (r.closed > 0) {
+      AppendPromLine("handoff_funnel_rule_win_rate",
+                     Labels({{"rule", rule.rule}, {"score", rule.score}}),
+                     static_cast<double>(r.won) / static_cast<double>(r.closed), out);
+    }
+  }
   AppendPromHeader("handoff_funnel_rule_lift", "gauge",
                    "Per rule: its win rate over the win rate of every closed lead.", out);
   if (overall.has_value() && *overall > 0) {

@@ -86,6 +86,7 @@ TEST(FunnelReportTest, PrometheusLines) {
            "handoff_funnel_speed_to_lead_ms_count{phase=\"accepted\"} 0\n",
            "handoff_funnel_rep_total{rep=\"alice\",team=\"enterprise\",what=\"won\"} 1\n",
            "handoff_funnel_rule_closed_total{rule=\"pricing\",score=\"engagement\"} 1\n",
+           "handoff_funnel_rule_win_rate{rule=\"pricing\",score=\"engagement\"} 1\n",
            "handoff_funnel_rule_lift{rule=\"pricing\",score=\"engagement\"} 2\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
