@@ -162,11 +162,18 @@ Status HistoryLog::Bucket(uint64_t block, uint32_t bucket, std::string* bytes, s
   const std::string key = store_format::HistoryKey(block, bucket);
   if (auto it = edited_.find(key); it != edited_.end()) {
     *bytes = it->second;
-  } else if (Status st = store_->GetHistory(key, bytes); st.IsNotFound()) {
+    return SplitBucketTime(Status::Ok(), bytes, time);
+  }
+  return SplitBucketTime(store_->GetHistory(key, bytes), bytes, time);
+}
+
+Status HistoryLog::SplitBucketTime(Status got, std::string* bytes, std::string* time) {
+  if (got.IsNotFound()) {
     bytes->clear();
     return Status::Ok();
-  } else if (!st.ok()) {
-    return st;
+  }
+  if (!got.ok()) {
+    return got;
   }
   if (bytes->size() < store_format::kTimeSize) {
     return Status::Corruption("history bucket too short");
@@ -189,19 +196,8 @@ Status HistoryLog::ReadAt(const StoreSnapshot& snapshot, const std::vector<Histo
                           std::vector<HistoryEntry>* out) {
   return ReadChains(
       [&snapshot](uint64_t block, uint32_t bucket, std::string* bytes) {
-        Status st = snapshot.GetHistory(store_format::HistoryKey(block, bucket), bytes);
-        if (st.IsNotFound()) {
-          bytes->clear();
-          return Status::Ok();
-        }
-        if (!st.ok()) {
-          return st;
-        }
-        if (bytes->size() < store_format::kTimeSize) {
-          return Status::Corruption("history bucket too short");
-        }
-        bytes->erase(0, store_format::kTimeSize);
-        return Status::Ok();
+        return SplitBucketTime(snapshot.GetHistory(store_format::HistoryKey(block, bucket), bytes),
+                               bytes, nullptr);
       },
       chains, out, nullptr);
 }

@@ -104,6 +104,9 @@ class HistoryLog {
   static uint32_t BucketOf(std::string_view lead);
 
  private:
+  // A stored bucket's value as `got` left it in `bytes` (the result of a store read): its time
+  // moves to `time` (when given) and `bytes` keeps the entries; not found is an empty bucket.
+  static Status SplitBucketTime(Status got, std::string* bytes, std::string* time);
   // Read and ReadAt: walks each chain through read_bucket(block, bucket, &bytes), which gives
   // the bucket's entries (without its time; empty when there is none).
   template <typename BucketFn>
